@@ -1,0 +1,336 @@
+package workflows
+
+// The names in this file are contracts: the ERP's HTTP API, the starter CLI, Temporal Web users
+// and ops queries rely on them. Change nothing here without changing README.md and the API docs.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"rimflow/invoicecloud"
+)
+
+const (
+	BillWorkflowName      = "BillWorkflow"
+	DeductionWorkflowName = "DeductionBatchWorkflow"
+	DefaultTaskQueue      = "rimflow-bills"
+)
+
+// BillWorkflowID is the business key: billId+resource is unique in Invoice Cloud too.
+func BillWorkflowID(resource, billID string) string { return "bill:" + resource + ":" + billID }
+
+// DeductionWorkflowID names the per-enterprise batch: one per tax number and tax period (yyyy-MM).
+func DeductionWorkflowID(taxNo, period string) string { return "deduction:" + taxNo + ":" + period }
+
+// Message names: queries, updates and signals (updates and signals share names and payloads).
+const (
+	QueryState = "state"
+
+	UpdateCollectURL = "collectUrl"
+	UpdateSubmit     = "submit"
+	UpdateApprove    = "approve"
+	UpdateImages     = "images"
+	UpdateVoucher    = "voucher"
+	UpdateCancel     = "cancel"
+	UpdateRetry      = "retry"
+
+	SignalInvoices   = "invoices"
+	SignalSubmit     = UpdateSubmit
+	SignalApprove    = UpdateApprove
+	SignalImages     = UpdateImages
+	SignalVoucher    = UpdateVoucher
+	SignalCancel     = UpdateCancel
+	SignalRetry      = UpdateRetry
+	SignalCollectURL = UpdateCollectURL
+
+	// SignalDeductionAdd hands deductible invoices to the per-enterprise batch workflow.
+	SignalDeductionAdd = "add"
+)
+
+// Stage is where a bill is; also the BillStage search attribute and the API's "stage".
+type Stage string
+
+const (
+	StageCollecting         Stage = "collecting"
+	StageAwaitingSupervisor Stage = "awaiting_supervisor"
+	StageImageReview        Stage = "image_review"
+	StageAwaitingFinance    Stage = "awaiting_finance"
+	StageAwaitingVoucher    Stage = "awaiting_voucher"
+	StageDeducting          Stage = "deducting"
+	StageCompleted          Stage = "completed"
+	StageRejected           Stage = "rejected"
+	StageCancelled          Stage = "cancelled"
+	StageFailed             Stage = "failed"
+)
+
+// AwaitingStage is the stage of an approval by role: awaiting_supervisor, awaiting_finance, awaiting_<role>.
+func AwaitingStage(role string) Stage { return Stage("awaiting_" + role) }
+
+// Final reports whether the workflow has ended in this stage.
+func (s Stage) Final() bool {
+	return s == StageCompleted || s == StageRejected || s == StageCancelled
+}
+
+// Image review modes of the 星空 image system.
+const (
+	ImageNone      = "none"
+	ImageBasic     = "basic"
+	ImageMatch     = "match"
+	ImageSubmitter = "submitter"
+)
+
+// Deduction modes.
+const (
+	DeductionNone      = "none"
+	DeductionImmediate = "immediate"
+	DeductionBatch     = "batch"
+)
+
+// What a hard deadline does.
+const (
+	DeadlineRemind = "remind"
+	DeadlineCancel = "cancel"
+)
+
+// Approval decisions.
+const (
+	DecisionApprove = "approve"
+	DecisionReject  = "reject"
+	DecisionReturn  = "return"
+)
+
+// Push types of getEventCode.
+const (
+	PushSocket = "socket"
+	PushPoll   = "poll"
+)
+
+// Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m").
+// It also accepts a number of seconds.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if s == "" {
+			*d = 0
+			return nil
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("not a duration like \"48h\" or \"30m\": %q", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("not a duration: %s", string(b))
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// SLAs are soft limits per stage (past them the bill is marked Overdue) and an optional hard deadline.
+type SLAs struct {
+	Collect  Duration            `json:"collect,omitempty"`  // collecting
+	Approval Duration            `json:"approval,omitempty"` // each approval stage, unless ByRole says otherwise
+	ByRole   map[string]Duration `json:"byRole,omitempty"`   // per-role approval SLA
+	Voucher  Duration            `json:"voucher,omitempty"`  // awaiting_voucher
+	// Hard is how long after entering a waiting stage the OnDeadline policy applies (0 = never).
+	Hard Duration `json:"hard,omitempty"`
+}
+
+// Options tune one bill's life; zero values take the documented defaults (Normalize).
+type Options struct {
+	AutoSubmit *bool    `json:"autoSubmit,omitempty"` // default true: the first import submits
+	Approvals  []string `json:"approvals"`            // ordered roles; nil = ["supervisor","finance"], [] = none
+	ImageMode  string   `json:"imageMode,omitempty"`  // none|basic|match|submitter
+	Deduction  string   `json:"deduction,omitempty"`  // none|immediate|batch
+	SLA        SLAs     `json:"sla"`
+	OnDeadline string   `json:"onDeadline,omitempty"` // remind|cancel (default remind)
+}
+
+// BillInput starts a BillWorkflow: the getEventCode fields plus options.
+type BillInput struct {
+	BillID      string                 `json:"billId"`
+	BillNo      string                 `json:"billNo"`
+	BillType    string                 `json:"billType"`
+	Resource    string                 `json:"resource"`
+	BillTaxNo   string                 `json:"billTaxNo"`
+	OrgNumber   string                 `json:"orgNumber,omitempty"`
+	UserID      string                 `json:"userId"`
+	PushType    string                 `json:"pushType,omitempty"` // socket (default) | poll
+	CompanyInfo []invoicecloud.Company `json:"companyInfo,omitempty"`
+	Options     Options                `json:"options"`
+}
+
+// Payloads of updates and signals.
+
+type CollectURLRequest struct {
+	Client string `json:"client"` // pc | mobile
+}
+
+type CollectURLResponse struct {
+	URL       string    `json:"url"`
+	EventCode string    `json:"eventCode"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+type SubmitRequest struct {
+	By string `json:"by,omitempty"`
+}
+
+type ApproveRequest struct {
+	Role     string `json:"role"`
+	Decision string `json:"decision"` // approve|reject|return
+	Approver string `json:"approver"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// ImagesRequest is the scanning station's (or submitter's) "scanned" message.
+type ImagesRequest struct {
+	ScanBillNo string            `json:"scanBillNo"`
+	InvoiceNos []string          `json:"invoiceNos,omitempty"`
+	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
+	Files      []string          `json:"files,omitempty"`
+}
+
+type VoucherRequest struct {
+	VouchID      string `json:"vouchId"`
+	VouchNo      string `json:"vouchNo"`
+	AccountDate  string `json:"accountDate"`
+	AccountTime  string `json:"accountTime"`
+	BusinessDate string `json:"businessDate"`
+	Resource     string `json:"resource"`
+}
+
+type CancelRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+}
+
+type RetryRequest struct {
+	By string `json:"by,omitempty"`
+}
+
+// InvoicesSignal is a payload the ERP forwards from its browser socket or a push.
+type InvoicesSignal struct {
+	InvoiceData []invoicecloud.Invoice `json:"invoiceData"`
+	AttachData  []invoicecloud.Attach  `json:"attachData,omitempty"`
+}
+
+// The `state` query's answer: the whole bill view.
+
+type InvoiceView struct {
+	SerialNo      string `json:"serialNo"`
+	InvoiceType   string `json:"invoiceType"`
+	InvoiceCode   string `json:"invoiceCode,omitempty"`
+	InvoiceNo     string `json:"invoiceNo,omitempty"`
+	InvoiceDate   string `json:"invoiceDate,omitempty"`
+	SalerName     string `json:"salerName,omitempty"`
+	BuyerTaxNo    string `json:"buyerTaxNo,omitempty"`
+	Amount        string `json:"amount"`      // excluding tax, decimal string
+	TaxAmount     string `json:"taxAmount"`   // decimal string
+	TotalAmount   string `json:"totalAmount"` // including tax, decimal string
+	Status        string `json:"status"`      // cloud status: 1, 30, 60
+	Deductible    bool   `json:"deductible"`
+	DeductionFlag string `json:"deductionFlag,omitempty"`
+}
+
+type ApprovalRecord struct {
+	Role     string    `json:"role"`
+	Decision string    `json:"decision"`
+	Approver string    `json:"approver"`
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+type URLs struct {
+	PC        string     `json:"pc"`
+	Mobile    string     `json:"mobile"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type HistoryEntry struct {
+	At    time.Time `json:"at"`
+	Stage Stage     `json:"stage"`
+	Note  string    `json:"note,omitempty"`
+}
+
+type VoucherView struct {
+	VoucherRequest
+	SavedAt *time.Time `json:"savedAt,omitempty"`
+}
+
+type DeductionView struct {
+	Mode            string   `json:"mode"`
+	SerialNos       []string `json:"serialNos,omitempty"`
+	TaskNo          string   `json:"taskNo,omitempty"`
+	BatchWorkflowID string   `json:"batchWorkflowId,omitempty"`
+}
+
+type FailureView struct {
+	Step   string    `json:"step"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	Code   string    `json:"code,omitempty"`
+}
+
+type BillState struct {
+	WorkflowID   string           `json:"workflowId"`
+	Stage        Stage            `json:"stage"`
+	AwaitingRole string           `json:"awaitingRole,omitempty"`
+	Bill         BillInput        `json:"bill"`
+	EventCode    string           `json:"eventCode,omitempty"`
+	Collect      URLs             `json:"collect"`
+	View         URLs             `json:"view"`
+	Invoices     []InvoiceView    `json:"invoices"`
+	InvoiceCount int              `json:"invoiceCount"`
+	TotalAmount  string           `json:"totalAmount"` // incl. tax, decimal string
+	Submitted    bool             `json:"submitted"`
+	Approvals    []ApprovalRecord `json:"approvals"`
+	Images       *ImagesRequest   `json:"images,omitempty"`
+	Voucher      *VoucherView     `json:"voucher,omitempty"`
+	Deduction    *DeductionView   `json:"deduction,omitempty"`
+	Overdue      bool             `json:"overdue"`
+	Error        *FailureView     `json:"error,omitempty"`
+	Cancel       *CancelRequest   `json:"cancel,omitempty"`
+	History      []HistoryEntry   `json:"history"`
+}
+
+// DeductionAdd is the SignalDeductionAdd payload.
+type DeductionAdd struct {
+	BillWorkflowID string                          `json:"billWorkflowId"`
+	Invoices       []invoicecloud.DeductionInvoice `json:"invoices"`
+}
+
+// DeductionBatchInput starts the per-enterprise batch workflow.
+type DeductionBatchInput struct {
+	TaxNo     string   `json:"taxNo"`
+	Period    string   `json:"period"`              // yyyy-MM
+	BatchSize int      `json:"batchSize,omitempty"` // default 100
+	Interval  Duration `json:"interval,omitempty"`  // default 1h: how often a partial batch is flushed
+	// Carried across continue-as-new:
+	Pending []DeductionAdd `json:"pending,omitempty"`
+}
+
+// ValidationError names every bad field; the API answers it as 400 with error.fields.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, k := range sortedKeys(e.Fields) {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}

@@ -1,0 +1,58 @@
+package workflows
+
+import (
+	"sort"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
+// SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
+// 3 Int, 3 Double…); this set uses 5 Keyword, 1 Bool, 1 Int, 1 Double.
+var (
+	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
+	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
+	SABillResource = temporal.NewSearchAttributeKeyKeyword("BillResource")
+	SABillTaxNo    = temporal.NewSearchAttributeKeyKeyword("BillTaxNo")
+	SAAwaitingRole = temporal.NewSearchAttributeKeyKeyword("AwaitingRole")
+	SAOverdue      = temporal.NewSearchAttributeKeyBool("Overdue")
+	SAInvoiceCount = temporal.NewSearchAttributeKeyInt64("InvoiceCount")
+	// TotalAmount is a Double for filtering only; the exact amount is the decimal string in `state`.
+	SATotalAmount = temporal.NewSearchAttributeKeyFloat64("TotalAmount")
+)
+
+// SearchAttributes is the one list every registration uses: devstack, tests and docker-compose
+// (a test checks the compose file against it).
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SABillStage.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillNo.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillResource.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillTaxNo.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAAwaitingRole.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAOverdue.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
+		SAInvoiceCount.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+		SATotalAmount.GetName():  enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+	}
+}
+
+// SearchAttributeNames returns the names sorted, for stable output.
+func SearchAttributeNames() []string {
+	m := SearchAttributes()
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

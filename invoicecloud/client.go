@@ -1,13 +1,17 @@
 package invoicecloud
 
-// SKELETON written for parallel development: the client helper replaces every body.
-// The exported names and signatures below are the contract activities/ and tests code against.
-
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/go-resty/resty/v2"
 )
 
 // AuthMode selects how the client gets its access token.
@@ -79,61 +83,213 @@ type Config struct {
 	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
 	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)
+
+	// Transport, when set, carries every HTTP call (proxies, custom TLS). Default: a clone of
+	// http.DefaultTransport sized for many concurrent bills.
+	Transport http.RoundTripper
 }
 
 // Client talks to Invoice Cloud. Safe for concurrent use; one per process shares one token cache.
-type Client struct{ cfg Config }
-
-var errSkeleton = errors.New("invoicecloud: not implemented yet")
-
-func New(cfg Config) (*Client, error) { return &Client{cfg: cfg}, nil }
-
-func (c *Client) GetEventCode(ctx context.Context, messageID string, req EventCodeRequest) (EventCodeResponse, error) {
-	return EventCodeResponse{}, errSkeleton
-}
-func (c *Client) Pages(eventCode string) Pages { return Pages{} }
-func (c *Client) BillSave(ctx context.Context, messageID string, req BillSaveRequest) error {
-	return errSkeleton
-}
-func (c *Client) VoucherSave(ctx context.Context, messageID string, req VoucherSaveRequest) error {
-	return errSkeleton
-}
-func (c *Client) Unbind(ctx context.Context, messageID string, req UnbindRequest) error {
-	return errSkeleton
-}
-func (c *Client) Deduction(ctx context.Context, requestID string, req DeductionRequest) (DeductionResult, error) {
-	return DeductionResult{}, errSkeleton
+type Client struct {
+	cfg    Config
+	base   string // BaseURL without its trailing slash; paths start with "/"
+	http   *resty.Client
+	tokens *tokenCache
 }
 
-// Poll holds one long poll for linkKey; (nil, nil) when the cloud answers 1307 (no data).
-func (c *Client) Poll(ctx context.Context, linkKey string) (*Message, error) { return nil, errSkeleton }
+// maxResponseBytes bounds what one answer may allocate (a poll may carry many invoices).
+const maxResponseBytes = 64 << 20
 
-// Receipt acknowledges a polled message.
-func (c *Client) Receipt(ctx context.Context, linkKey, msgID string) error { return errSkeleton }
-
-// WatchOptions tune Watch.
-type WatchOptions struct {
-	Handshake     time.Duration // default 20 s
-	Silence       time.Duration // fall back to long poll after this long without a message
-	MinBackoff    time.Duration
-	MaxBackoff    time.Duration
-	OnStateChange func(state string) // "connected", "reconnecting", "polling" — for heartbeats/logs
+// New validates cfg (after defaults) and builds a Client. A bad configuration returns an
+// *Error whose Field names the offending setting.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64 // many bills talk to one host at once
+		transport = t
+	}
+	rc := resty.New().
+		SetTransport(transport).
+		SetCookieJar(nil).
+		SetRetryCount(0). // retries belong to the caller (Temporal activities)
+		SetLogger(restyLogger{cfg.Logger}).
+		SetResponseBodyLimit(maxResponseBytes).
+		SetHeader("Accept", "application/json")
+	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: rc}
+	c.tokens = newTokenCache(c.fetchToken, cfg.RefreshBefore, cfg.Timeout, time.Now)
+	return c, nil
 }
 
-// Watch receives the invoices collected for linkKey: socket first, long poll after silence,
-// reconnecting with backoff; each message is delivered once. Returns when ctx ends or deliver errs.
-func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error {
-	return errSkeleton
+// Config returns the effective configuration (defaults applied).
+func (c *Client) Config() Config { return c.cfg }
+
+// restyLogger routes resty's own messages to slog, redacted (they can contain URLs).
+type restyLogger struct{ l *slog.Logger }
+
+func (r restyLogger) Errorf(f string, v ...any) { r.l.Error(Redact(fmt.Sprintf(f, v...))) }
+func (r restyLogger) Warnf(f string, v ...any)  { r.l.Warn(Redact(fmt.Sprintf(f, v...))) }
+func (r restyLogger) Debugf(f string, v ...any) { r.l.Debug(Redact(fmt.Sprintf(f, v...))) }
+
+// observe reports one remote call to cfg.Observe.
+func (c *Client) observe(name string, start time.Time, err error) {
+	if c.cfg.Observe == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+		if IsRetryable(err) {
+			outcome = "retryable"
+		}
+	}
+	c.cfg.Observe(name, outcome, time.Since(start))
 }
 
-// Error is the one error type every call returns for remote or validation failures.
-type Error struct {
-	MessageType string // getEventCode, billSave, auth, poll, ...
-	HTTPStatus  int
-	Code        string // the cloud's errorCode / errcode / error_code
-	Message     string
-	Field       string // for validation and configuration errors: the offending field
-	Retryable   bool
+// request is one HTTP exchange.
+type request struct {
+	name    string // for errors and Observe
+	method  string
+	path    string
+	query   url.Values
+	header  map[string]string
+	body    any
+	timeout time.Duration
 }
 
-func (e *Error) Error() string { return e.MessageType + ": " + e.Message }
+// exchange performs one HTTP request and returns the status and body, or a transport *Error
+// (redacted, retryable unless the caller canceled).
+func (c *Client) exchange(ctx context.Context, r request) (int, []byte, *Error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	req := c.http.R().SetContext(ctx)
+	if r.body != nil {
+		req.SetHeader("Content-Type", "application/json").SetBody(r.body)
+	}
+	for k, v := range r.header {
+		req.SetHeader(k, v)
+	}
+	if len(r.query) > 0 {
+		req.SetQueryParamsFromValues(r.query)
+	}
+	resp, err := req.Execute(r.method, c.base+r.path)
+	if err != nil {
+		if ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+			err = ctx.Err() // normalise url.Error wrapping for the classification below
+		}
+		return 0, nil, transportError(r.name, err)
+	}
+	return resp.StatusCode(), resp.Body(), nil
+}
+
+// authorized performs r with the access token, placed per config (or always in the query when
+// queryToken, as the poll/receipt shapes require). When the cloud says the token is invalid it
+// drops that token, fetches a new one and tries exactly once more.
+func (c *Client) authorized(ctx context.Context, r request, queryToken bool) (int, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.tokens.get(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		rr := r
+		rr.query = cloneValues(r.query)
+		rr.header = map[string]string{}
+		for k, v := range r.header {
+			rr.header[k] = v
+		}
+		if c.cfg.TokenPlacement == TokenInHeader {
+			rr.header["access_token"] = tok
+		}
+		if c.cfg.TokenPlacement == TokenInQuery || queryToken {
+			rr.query.Set("access_token", tok)
+		}
+		start := time.Now()
+		status, body, terr := c.exchange(ctx, rr)
+		if terr != nil {
+			c.observe(r.name, start, terr)
+			return 0, nil, terr
+		}
+		if rejected, code, msg := tokenRejected(status, body); rejected {
+			c.tokens.invalidate(tok)
+			if attempt == 0 {
+				c.cfg.Logger.Debug("invoicecloud: access token rejected, re-authenticating", "call", r.name, "code", code)
+				c.observe(r.name, start, &Error{Retryable: true})
+				continue
+			}
+			// A token fetched a moment ago was refused too: the cloud may be revoking tokens
+			// (or clocks disagree); let the caller retry later rather than loop here.
+			e := &Error{MessageType: r.name, HTTPStatus: status, Code: code, Retryable: true,
+				Message: "access token rejected right after re-authentication: " + Redact(msg)}
+			c.observe(r.name, start, e)
+			return 0, nil, e
+		}
+		// The caller classifies the answer; Observe gets the business outcome there.
+		return status, body, nil
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// tokenRejected recognises the cloud's "token invalid/expired" answers: HTTP 401, or an error
+// code/description about the token in an otherwise ordinary answer.
+func tokenRejected(status int, body []byte) (bool, string, string) {
+	var env struct {
+		ErrorCode   flexString `json:"errorCode"`
+		Errcode     flexString `json:"errcode"`
+		Code        flexString `json:"code"`
+		Message     flexString `json:"message"`
+		Description flexString `json:"description"`
+	}
+	_ = json.Unmarshal(body, &env)
+	code := string(firstNonEmpty(env.ErrorCode, env.Errcode, env.Code))
+	msg := string(firstNonEmpty(env.Message, env.Description))
+	if status == http.StatusUnauthorized {
+		return true, code, msg
+	}
+	switch code {
+	case "401":
+		return true, code, msg
+	}
+	lower := strings.ToLower(msg)
+	if strings.Contains(lower, "token") && (strings.Contains(msg, "失效") || strings.Contains(msg, "过期") ||
+		strings.Contains(msg, "无效") || strings.Contains(lower, "expired") || strings.Contains(lower, "invalid")) {
+		return true, code, msg
+	}
+	return false, "", ""
+}
+
+func firstNonEmpty(v ...flexString) flexString {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// statusError classifies a non-2xx answer that was not a token rejection.
+func statusError(name string, status int, body []byte) *Error {
+	var env struct {
+		ErrorCode   flexString `json:"errorCode"`
+		Errcode     flexString `json:"errcode"`
+		Message     flexString `json:"message"`
+		Description flexString `json:"description"`
+	}
+	_ = json.Unmarshal(body, &env)
+	msg := string(firstNonEmpty(env.Message, env.Description))
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return &Error{MessageType: name, HTTPStatus: status, Code: string(firstNonEmpty(env.ErrorCode, env.Errcode)),
+		Message: Redact(msg), Retryable: httpRetryable(status)}
+}

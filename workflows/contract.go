@@ -246,6 +246,7 @@ type InvoiceView struct {
 }
 
 type ApprovalRecord struct {
+	Round    int       `json:"round"` // 1 for the first submission, +1 after each return to collecting
 	Role     string    `json:"role"`
 	Decision string    `json:"decision"`
 	Approver string    `json:"approver"`
@@ -318,8 +319,13 @@ type DeductionBatchInput struct {
 	Period    string   `json:"period"`              // yyyy-MM
 	BatchSize int      `json:"batchSize,omitempty"` // default 100
 	Interval  Duration `json:"interval,omitempty"`  // default 1h: how often a partial batch is flushed
+	// Grace is how long after the period's last day the workflow keeps accepting (default 15 days,
+	// the usual VAT declaration window); then it submits what is left and ends.
+	Grace Duration `json:"grace,omitempty"`
 	// Carried across continue-as-new:
 	Pending []DeductionAdd `json:"pending,omitempty"`
+	Seq     int            `json:"seq,omitempty"`  // batches submitted so far (request ids)
+	Done    []string       `json:"done,omitempty"` // bills already submitted (dedup of re-sent adds), most recent last
 }
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.

@@ -50,6 +50,7 @@ func SearchAttributeNames() []string {
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
+	//workflowcheck:ignore sorted below
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -1,0 +1,49 @@
+// Package activities holds every remote call of the bill workflow: one method per call on one
+// struct holding the Invoice Cloud client (and a Temporal client for the deduction hand-off).
+// Register the struct; activity names are the method names (workflows.Activity* constants).
+package activities
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"rimflow/invoicecloud"
+)
+
+// Defaults of the Activities settings.
+const (
+	DefaultEventCodeTTL   = 10 * time.Minute
+	DefaultWatchSpan      = 10 * time.Minute
+	DefaultHeartbeatEvery = 5 * time.Second
+	DefaultBatchSize      = 100
+	DefaultBatchInterval  = time.Hour
+)
+
+// Activities is registered on the worker. Zero settings take the defaults above.
+type Activities struct {
+	Cloud    *invoicecloud.Client
+	Temporal client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
+
+	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
+	EventCodeTTL time.Duration
+	// WatchSpan bounds one WatchInvoices run; it then returns empty and the workflow starts another,
+	// so no activity runs for hours and a stuck connection is replaced regularly.
+	WatchSpan time.Duration
+	// HeartbeatEvery is how often the watcher heartbeats (the workflow's HeartbeatTimeout is ~30 s).
+	HeartbeatEvery time.Duration
+	// Watch tunes the client's watcher (socket, then long poll after silence).
+	Watch invoicecloud.WatchOptions
+
+	// DeductionBatchSize and DeductionInterval configure batch workflows started by EnqueueDeduction.
+	DeductionBatchSize int
+	DeductionInterval  time.Duration
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

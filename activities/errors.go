@@ -1,0 +1,45 @@
+package activities
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+
+	"rimflow/invoicecloud"
+)
+
+// classify turns the client's errors into Temporal activity errors: a non-retryable cloud error
+// (business or validation failure, bad configuration) fails the activity at once with type
+// "InvoiceCloud.<code>", so the bill shows the reason instead of retrying for hours. Retryable ones
+// keep their type for visibility and are retried by the activity's retry policy. The client has
+// already redacted tokens from messages.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *invoicecloud.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	code := ce.Code
+	switch {
+	case code != "":
+	case ce.Field != "":
+		code = "config"
+	case ce.HTTPStatus != 0:
+		code = "http"
+	default:
+		code = "error"
+	}
+	details := []any{}
+	if ce.Field != "" {
+		details = append(details, map[string]string{"field": ce.Field})
+	}
+	if !ce.Retryable {
+		return temporal.NewNonRetryableApplicationError(ce.Error(), ErrorTypePrefix+code, nil, details...)
+	}
+	return temporal.NewApplicationError(ce.Error(), ErrorTypePrefix+code, details...)
+}
+
+// ErrorTypePrefix starts the ApplicationError type of every cloud failure ("InvoiceCloud.1301").
+const ErrorTypePrefix = "InvoiceCloud."

@@ -1,0 +1,377 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"rimflow/workflows"
+)
+
+// Bills is the ERP's operations on bill workflows. The HTTP handlers and the starter CLI both
+// use it, so a bill behaves the same whichever way it is driven.
+type Bills struct {
+	Client    client.Client
+	Namespace string
+	TaskQueue string
+}
+
+// NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue.
+func NewBills(c client.Client, namespace, taskQueue string) *Bills {
+	if taskQueue == "" {
+		taskQueue = workflows.DefaultTaskQueue
+	}
+	if namespace == "" {
+		namespace = "default"
+	}
+	return &Bills{Client: c, Namespace: namespace, TaskQueue: taskQueue}
+}
+
+// BillRef names a bill: {resource}/{billId}.
+type BillRef struct {
+	Resource string
+	BillID   string
+}
+
+// ParseBillRef reads "R/B" (the CLI's short form; the billId may itself contain slashes).
+func ParseBillRef(s string) (BillRef, *Error) {
+	resource, billID, ok := strings.Cut(s, "/")
+	ref := BillRef{Resource: resource, BillID: billID}
+	if !ok {
+		ref = BillRef{Resource: s}
+	}
+	if err := ref.check(); err != nil {
+		return BillRef{}, err
+	}
+	return ref, nil
+}
+
+// ID is the API's short name "resource/billId".
+func (r BillRef) ID() string { return r.Resource + "/" + r.BillID }
+
+// WorkflowID is the bill workflow's ID.
+func (r BillRef) WorkflowID() string { return workflows.BillWorkflowID(r.Resource, r.BillID) }
+
+func (r BillRef) check() *Error {
+	fields := map[string]string{}
+	if strings.TrimSpace(r.Resource) == "" {
+		fields["resource"] = "required"
+	}
+	if strings.TrimSpace(r.BillID) == "" {
+		fields["billId"] = "required"
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
+}
+
+// StartResponse answers POST /v1/bills: where the user collects invoices for the bill.
+type StartResponse struct {
+	ID         string          `json:"id"`
+	WorkflowID string          `json:"workflowId"`
+	Stage      workflows.Stage `json:"stage"`
+	Collect    workflows.URLs  `json:"collect"`
+	View       workflows.URLs  `json:"view"`
+}
+
+// memoStartRequest marks the run with the start request that created it: with the USE_EXISTING
+// conflict policy a start that joins leaves the memo as it was, so comparing it tells a new bill
+// (201) from a running one (200) without racing a describe-before-start.
+const memoStartRequest = "rimflowStartRequest"
+
+// Start starts the bill's workflow, or joins the running one, and answers once its eventCode is
+// issued (update-with-start of collectUrl{pc}). created reports whether this call started it.
+// A bill whose workflow already ended normally is refused (409): a bill key lives once. Only a
+// run that failed or was terminated by ops may be started again.
+func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartResponse, created bool, err error) {
+	if e := checkBill(&in); e != nil {
+		return StartResponse{}, false, e
+	}
+	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
+	requestID := newRequestID()
+	startOp := b.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID:                       ref.WorkflowID(),
+		TaskQueue:                b.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		Memo:                     map[string]any{memoStartRequest: requestID},
+		// Set at start so a new bill is findable before its first workflow task runs.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SABillStage.ValueSet(string(workflows.StageCollecting)),
+			workflows.SABillNo.ValueSet(in.BillNo),
+			workflows.SABillResource.ValueSet(in.Resource),
+			workflows.SABillTaxNo.ValueSet(in.BillTaxNo),
+		),
+		StaticSummary: fmt.Sprintf("bill %s (%s)", ref.ID(), in.BillNo),
+	}, workflows.BillWorkflowName, in)
+
+	handle, err := b.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: startOp,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName:   workflows.UpdateCollectURL,
+			Args:         []any{workflows.CollectURLRequest{Client: "pc"}},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err != nil {
+		return StartResponse{}, false, b.startError(ctx, ref, err)
+	}
+	run, err := startOp.Get(ctx)
+	if err != nil {
+		return StartResponse{}, false, err
+	}
+	var url workflows.CollectURLResponse
+	updateErr := handle.Get(ctx, &url)
+
+	created, err = b.startedBy(ctx, ref, run.GetRunID(), requestID)
+	if err != nil {
+		return StartResponse{}, false, err
+	}
+	// A joined bill may be past collecting, where collectUrl is refused: it still answers 200
+	// with its current view. A new bill must have its eventCode.
+	if updateErr != nil && (created || ErrorFrom(updateErr).Status != http.StatusConflict) {
+		return StartResponse{}, created, b.firstStepError(ctx, ref, updateErr)
+	}
+	state, err := b.queryState(ctx, ref)
+	if err != nil {
+		return StartResponse{}, created, err
+	}
+	resp = StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: state.Stage,
+		Collect: state.Collect, View: state.View}
+	if resp.Collect.PC == "" && url.URL != "" {
+		expires := url.ExpiresAt
+		resp.Collect.PC, resp.Collect.ExpiresAt = url.URL, &expires
+	}
+	return resp, created, nil
+}
+
+// firstStepError explains a start whose eventCode could not be issued: when the cloud refused
+// the first step the bill waits in `failed` (retry or cancel it) and the caller gets a 502 with
+// the cloud's reason instead of the collectUrl validator's "the bill is failed".
+func (b *Bills) firstStepError(ctx context.Context, ref BillRef, updateErr error) error {
+	st, err := b.queryState(ctx, ref)
+	if err != nil || st.Stage != workflows.StageFailed || st.Error == nil ||
+		!strings.HasPrefix(st.Error.Code, appErrCloudPrefix) {
+		return updateErr
+	}
+	return newError(http.StatusBadGateway, CodeCloudRefused,
+		"Invoice Cloud refused %s: %s (bill %s waits in stage failed: fix the cause, then retry or cancel it)",
+		st.Error.Step, st.Error.Reason, ref.ID())
+}
+
+// startError turns the update-with-start failure into the API's answer; a closed bill is 409.
+func (b *Bills) startError(ctx context.Context, ref BillRef, err error) error {
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return newError(http.StatusConflict, CodeAlreadyFinished,
+			"bill %s has already finished; a bill key (resource + billId) lives once", ref.ID())
+	}
+	return err
+}
+
+// startedBy reports whether the run carries this request's start marker.
+func (b *Bills) startedBy(ctx context.Context, ref BillRef, runID, requestID string) (bool, error) {
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), runID)
+	if err != nil {
+		return false, err
+	}
+	payload := desc.Memo.GetFields()[memoStartRequest]
+	if payload == nil {
+		return false, nil
+	}
+	var marker string
+	if err := converter.GetDefaultDataConverter().FromPayload(payload, &marker); err != nil {
+		return false, nil
+	}
+	return marker == requestID, nil
+}
+
+// State is the bill's `state` view. Running bills answer the query; a completed bill answers
+// from its result (no worker needed); a bill that failed or was terminated is queried, which
+// the worker answers by replaying its history.
+func (b *Bills) State(ctx context.Context, ref BillRef) (workflows.BillState, error) {
+	if err := ref.check(); err != nil {
+		return workflows.BillState{}, err
+	}
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if err != nil {
+		return workflows.BillState{}, b.notFound(ref, err)
+	}
+	if desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		var state workflows.BillState
+		run := b.Client.GetWorkflow(ctx, ref.WorkflowID(), desc.WorkflowExecution.RunID)
+		if err := run.Get(ctx, &state); err == nil && state.WorkflowID != "" {
+			return state, nil
+		}
+	}
+	return b.queryState(ctx, ref)
+}
+
+func (b *Bills) queryState(ctx context.Context, ref BillRef) (workflows.BillState, error) {
+	var state workflows.BillState
+	v, err := b.Client.QueryWorkflow(ctx, ref.WorkflowID(), "", workflows.QueryState)
+	if err != nil {
+		return state, b.notFound(ref, err)
+	}
+	if err := v.Get(&state); err != nil {
+		return state, fmt.Errorf("decode state of %s: %w", ref.ID(), err)
+	}
+	return state, nil
+}
+
+// notFound names the bill in a 404.
+func (b *Bills) notFound(ref BillRef, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return newError(http.StatusNotFound, CodeNotFound, "no bill %s", ref.ID())
+	}
+	return err
+}
+
+// CollectURL asks the bill for a collect URL valid now (it re-issues the eventCode when needed).
+func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) (workflows.CollectURLResponse, error) {
+	var resp workflows.CollectURLResponse
+	if err := ref.check(); err != nil {
+		return resp, err
+	}
+	if clientKind == "" {
+		clientKind = "pc"
+	}
+	if clientKind != "pc" && clientKind != "mobile" {
+		return resp, ValidationFailed(map[string]string{"client": "must be pc or mobile"})
+	}
+	err := b.updateResult(ctx, ref, workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: clientKind}, &resp)
+	return resp, err
+}
+
+// Invoices forwards a socket payload the ERP received in its browser to the bill (a signal:
+// the workflow deduplicates by serialNo, so forwarding twice is harmless).
+func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) error {
+	if err := ref.check(); err != nil {
+		return err
+	}
+	if err := checkInvoices(msg); err != nil {
+		return err
+	}
+	err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
+	if err != nil {
+		return b.endedOrMissing(ctx, ref, err)
+	}
+	return nil
+}
+
+// checkInvoices refuses a payload the workflow could not use: nothing to import, or an invoice
+// without the serialNo everything downstream keys on.
+func checkInvoices(msg workflows.InvoicesSignal) *Error {
+	fields := map[string]string{}
+	if len(msg.InvoiceData) == 0 {
+		fields["invoiceData"] = "required: at least one invoice"
+	}
+	for i, inv := range msg.InvoiceData {
+		if strings.TrimSpace(inv.SerialNo) == "" {
+			fields[fmt.Sprintf("invoiceData[%d].serialNo", i)] = "required"
+		}
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
+}
+
+// Submit ends collecting.
+func (b *Bills) Submit(ctx context.Context, ref BillRef, req workflows.SubmitRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateSubmit, req)
+}
+
+// Approve records an approval decision (approve, reject or return) for the awaiting role.
+func (b *Bills) Approve(ctx context.Context, ref BillRef, req workflows.ApproveRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateApprove, req)
+}
+
+// Images delivers the scanning station's "scanned" message.
+func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateImages, req)
+}
+
+// Voucher writes the accounting voucher back.
+func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateVoucher, req)
+}
+
+// Cancel cancels the bill (refused after the voucher is saved).
+func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateCancel, req)
+}
+
+// Retry re-runs the step a failed bill stopped at.
+func (b *Bills) Retry(ctx context.Context, ref BillRef, req workflows.RetryRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateRetry, req)
+}
+
+// update runs an update and answers the bill's state after it.
+func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (workflows.BillState, error) {
+	if err := ref.check(); err != nil {
+		return workflows.BillState{}, err
+	}
+	if err := b.updateResult(ctx, ref, name, arg, nil); err != nil {
+		return workflows.BillState{}, err
+	}
+	return b.State(ctx, ref)
+}
+
+func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
+	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   ref.WorkflowID(),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return b.endedOrMissing(ctx, ref, err)
+	}
+	if err := handle.Get(ctx, result); err != nil {
+		return b.endedOrMissing(ctx, ref, err)
+	}
+	return nil
+}
+
+// endedOrMissing tells "no such bill" (404) from "the bill has ended" (409): Temporal answers
+// NotFound for both when a message is sent.
+func (b *Bills) endedOrMissing(ctx context.Context, ref BillRef, err error) error {
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		return err
+	}
+	desc, derr := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if derr != nil {
+		return b.notFound(ref, derr)
+	}
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		status := strings.ToLower(desc.Status.String())
+		return newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)", ref.ID(), status)
+	}
+	return b.notFound(ref, err)
+}
+
+// Health checks Temporal with a cheap call.
+func (b *Bills) Health(ctx context.Context) error {
+	_, err := b.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
+}
+
+func newRequestID() string {
+	var buf [16]byte
+	_, _ = rand.Read(buf[:])
+	return hex.EncodeToString(buf[:])
+}

@@ -1,0 +1,64 @@
+package api
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"rimflow/workflows"
+)
+
+var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+const goodBill = `{"billId":"B-1","billNo":"BX-2026-001","billType":"er_dailyreimbursebill","resource":"OA",
+ "billTaxNo":"91330100MA2B3C4D5E","userId":"u-7","options":{"approvals":["supervisor"],"sla":{"approval":"48h"}}}`
+
+func TestDecodeStartNormalises(t *testing.T) {
+	in, err := DecodeStart([]byte(goodBill))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.PushType != workflows.PushSocket || in.Options.AutoSubmit == nil || !*in.Options.AutoSubmit ||
+		in.Options.SLA.Approval.D() != 48*time.Hour || in.Options.ImageMode != workflows.ImageNone {
+		t.Errorf("not normalised: %+v", in)
+	}
+}
+
+// FuzzStartBody: any POST /v1/bills body either decodes to an input the workflow accepts, or is
+// refused with a 4xx that names at least one field — never a panic, never a half-checked input.
+func FuzzStartBody(f *testing.F) {
+	for _, seed := range []string{
+		goodBill, `{}`, ``, `null`, `[]`, `"x"`, `{"billId":7}`, `{"billId":"B","colour":1}`,
+		`{"options":{"sla":{"approval":"forever"}}}`, `{"options":{"sla":{"byRole":{"x":"1h"}}}}`,
+		`{"options":{"approvals":["A B",""],"imageMode":"x","onDeadline":"cancel"}}`,
+		`{"companyInfo":[{"taxNo":""}],"resource":"a:b/c"}`, `{"billId":"\u0000"}` + strings.Repeat(" ", 3),
+		`{"options":{"sla":{"approval":-5}}}`, `{"billId":"B"} trailing`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		in, e := DecodeStart(body)
+		if e != nil {
+			if e.Status < 400 || e.Status > 499 {
+				t.Fatalf("status %d for a bad body", e.Status)
+			}
+			if len(e.Fields) == 0 {
+				t.Fatalf("refusal names no field: %+v", e)
+			}
+			if !reflect.DeepEqual(in, workflows.BillInput{}) {
+				t.Fatalf("a refused body still produced an input: %+v", in)
+			}
+			return
+		}
+		// Accepted: it must pass the workflow's own check and be normalised (idempotent).
+		if verr := in.Validate(); verr != nil {
+			t.Fatalf("accepted an input the workflow refuses: %v", verr)
+		}
+		again := in
+		again.Normalize()
+		if again.PushType != in.PushType || again.Options.ImageMode != in.Options.ImageMode {
+			t.Fatalf("accepted input is not normalised")
+		}
+	})
+}

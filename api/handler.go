@@ -1,0 +1,220 @@
+// Package api is the ERP-facing HTTP API of rimflow over a Temporal client, and the Bills
+// service that the HTTP handlers and the starter CLI share.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+
+	"rimflow/internal/metrics"
+)
+
+// Options configure the HTTP API.
+type Options struct {
+	Client    client.Client
+	Namespace string // default "default"
+	TaskQueue string // default workflows.DefaultTaskQueue
+	// Token is the bearer token callers must present; empty leaves the API open (loopback dev).
+	Token  string
+	Logger *slog.Logger
+	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
+	// with the Go and process collectors.
+	Registry *prometheus.Registry
+	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
+	RequestTimeout time.Duration
+}
+
+// DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
+const DefaultRequestTimeout = 30 * time.Second
+
+type server struct {
+	bills    *Bills
+	token    [sha256.Size]byte
+	open     bool
+	log      *slog.Logger
+	registry *prometheus.Registry
+	stats    *apiMetrics
+	timeout  time.Duration
+	routes   []route
+	mux      *http.ServeMux
+	doc      map[string]any
+}
+
+// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route).
+func New(opts Options) http.Handler { return newServer(opts) }
+
+func newServer(opts Options) *server {
+	s := &server{
+		bills:    NewBills(opts.Client, opts.Namespace, opts.TaskQueue),
+		open:     opts.Token == "",
+		token:    sha256.Sum256([]byte(opts.Token)),
+		log:      opts.Logger,
+		registry: opts.Registry,
+		timeout:  opts.RequestTimeout,
+		routes:   routes(),
+		mux:      http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.registry == nil {
+		s.registry = metrics.NewRegistry()
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultRequestTimeout
+	}
+	s.stats = newAPIMetrics(s.registry)
+	s.doc = openAPI(s.routes)
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/", s.noRoute)
+	return s
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// wrap adds what every route shares: auth, body limit, timeout, JSON answers, metrics, logs.
+func (s *server) wrap(rt route) http.Handler {
+	label := rt.Method + " " + rt.Path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("api handler panicked", "route", label, "panic", fmt.Sprint(p))
+				if rec.status == 0 {
+					writeError(rec, newError(http.StatusInternalServerError, CodeInternal, "internal error"))
+				}
+			}
+			took := time.Since(start)
+			s.stats.observeRequest(rt.Path, rt.Method, rec.status, took)
+			// The path names the bill; the query string and headers (Authorization) are never logged.
+			s.log.LogAttrs(r.Context(), levelFor(rec.status), "api request",
+				slog.String("route", label), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("took", took))
+		}()
+
+		if !rt.Open && !s.authorized(r) {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
+			writeError(rec, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token"))
+			return
+		}
+		if rt.raw != nil {
+			rt.raw(s, rec, r)
+			return
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		status, body, err := rt.serve(s, r.WithContext(ctx))
+		if err != nil {
+			e := ErrorFrom(err)
+			if e.Status >= 500 {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "api call failed", slog.String("route", label),
+					slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+			}
+			writeError(rec, e)
+			return
+		}
+		writeJSON(rec, status, body)
+	})
+}
+
+// authorized compares the bearer token in constant time (hashes make the lengths equal too).
+func (s *server) authorized(r *http.Request) bool {
+	if s.open {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	given := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(given[:], s.token[:]) == 1
+}
+
+// noRoute answers JSON for unknown paths (404) and known paths with another method (405).
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var allowed []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	if len(allowed) > 0 {
+		rec.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(rec, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+			"%s is not allowed here; use %s", r.Method, strings.Join(allowed, " or ")))
+	} else {
+		writeError(rec, newError(http.StatusNotFound, CodeNotFound, "no such route; see /v1/openapi.json"))
+	}
+	s.stats.observeRequest("unmatched", r.Method, rec.status, time.Since(start))
+}
+
+func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	metrics.Handler(s.registry).ServeHTTP(w, r)
+}
+
+func levelFor(status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelWarn
+	case status >= 400:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // URLs keep their "&"
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(body)
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	status := e.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, ErrorBody{Error: e})
+}
+
+// statusRecorder remembers the status for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}

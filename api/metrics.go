@@ -1,0 +1,106 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"rimflow/workflows"
+)
+
+// apiMetrics is what the API exports on /metrics beside whatever else shares the registry.
+type apiMetrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	starts      *prometheus.CounterVec
+	transitions *prometheus.CounterVec
+	stages      *stageTracker
+}
+
+func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
+	m := &apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rimflow_api_requests_total",
+			Help: "HTTP requests answered by the rimflow API, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rimflow_api_request_duration_seconds",
+			Help:    "Time to answer an API request, by route pattern and method.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		starts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rimflow_api_bill_starts_total",
+			Help: "POST /v1/bills outcomes: created (a new workflow), joined (already running), refused, error.",
+		}, []string{"outcome"}),
+		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rimflow_api_stage_transitions_total",
+			Help: "Bill stage changes this API process observed in the states it served (from \"\" = first sight).",
+		}, []string{"from", "to"}),
+		stages: newStageTracker(10000),
+	}
+	m.requests = register(reg, m.requests)
+	m.latency = register(reg, m.latency)
+	m.starts = register(reg, m.starts)
+	m.transitions = register(reg, m.transitions)
+	return m
+}
+
+// register adds c, or returns the collector already registered under its name: a second handler
+// on the same registry (tests, devstack restarts) shares the first one's series.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(T); ok {
+				return existing
+			}
+		}
+		panic(fmt.Sprintf("api metrics: %v", err))
+	}
+	return c
+}
+
+func (m *apiMetrics) observeRequest(route, method string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// observeStage records a transition when a served state shows a bill in a new stage.
+func (m *apiMetrics) observeStage(workflowID string, stage workflows.Stage) {
+	if stage == "" {
+		return
+	}
+	if from, changed := m.stages.see(workflowID, stage); changed {
+		m.transitions.WithLabelValues(string(from), string(stage)).Inc()
+	}
+}
+
+// stageTracker remembers the last stage seen per bill, bounded: when full it forgets everything
+// (the next sighting of each bill then counts from ""), which keeps memory flat without an LRU.
+type stageTracker struct {
+	mu   sync.Mutex
+	max  int
+	last map[string]workflows.Stage
+}
+
+func newStageTracker(max int) *stageTracker {
+	return &stageTracker{max: max, last: make(map[string]workflows.Stage)}
+}
+
+func (t *stageTracker) see(workflowID string, stage workflows.Stage) (from workflows.Stage, changed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev, ok := t.last[workflowID]
+	if ok && prev == stage {
+		return prev, false
+	}
+	if !ok && len(t.last) >= t.max {
+		t.last = make(map[string]workflows.Stage)
+	}
+	t.last[workflowID] = stage
+	return prev, true
+}

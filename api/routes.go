@@ -1,0 +1,189 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"rimflow/workflows"
+)
+
+// route is one entry of the API: the same table registers the handler and writes the OpenAPI
+// document, so every served route is documented and nothing documented is missing.
+type route struct {
+	Method    string
+	Path      string // Go ServeMux pattern path; its {params} are OpenAPI path parameters too
+	Operation string // OpenAPI operationId
+	Summary   string
+	Open      bool // no bearer token needed
+	Body      any  // request body type (a zero value), nil = none
+	BodyOpt   bool // the body may be empty
+	Query     []param
+	Responses []response
+
+	serve func(s *server, r *http.Request) (status int, body any, err error)
+	raw   func(s *server, w http.ResponseWriter, r *http.Request) // writes its own answer
+}
+
+type param struct {
+	Name        string
+	Description string
+	Enum        []string
+	Type        string // string (default), boolean, integer
+}
+
+type response struct {
+	Status      int
+	Description string
+	Body        any    // JSON body type; nil = none
+	ContentType string // default application/json
+}
+
+// HealthResponse answers GET /healthz.
+type HealthResponse struct {
+	Status string `json:"status"`
+}
+
+// InvoicesAccepted answers POST …/invoices: the payload was handed to the bill.
+type InvoicesAccepted struct {
+	ID         string `json:"id"`
+	WorkflowID string `json:"workflowId"`
+	Invoices   int    `json:"invoices"`
+}
+
+const billPath = "/v1/bills/{resource}/{billId}"
+
+// routes is the API. Error responses every call can get are added by errorResponses.
+func routes() []route {
+	state := response{http.StatusOK, "the bill's state after the operation", workflows.BillState{}, ""}
+	return []route{
+		{
+			Method: "POST", Path: "/v1/bills", Operation: "startBill",
+			Summary: "Start a bill (or join the running one) and get its collect URLs once the eventCode is issued",
+			Body:    workflows.BillInput{},
+			Responses: []response{
+				{http.StatusCreated, "started", StartResponse{}, ""},
+				{http.StatusOK, "already running: the same body for the running bill", StartResponse{}, ""},
+			},
+			serve: (*server).startBill,
+		},
+		{
+			Method: "GET", Path: "/v1/bills", Operation: "listBills",
+			Summary: "Find bills through Temporal visibility (typed search attributes)",
+			Query: []param{
+				{Name: "stage", Description: "bill stage, e.g. awaiting_finance"},
+				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo)"},
+				{Name: "overdue", Description: "only overdue (true) or on-time (false) bills", Type: "boolean"},
+				{Name: "awaitingRole", Description: "the approval role the bill waits for"},
+				{Name: "billNo", Description: "the ERP's bill number"},
+				{Name: "resource", Description: "the source system (BillResource)"},
+				{Name: "pageSize", Description: "1 to 1000, default 100", Type: "integer"},
+				{Name: "pageToken", Description: "nextPageToken of the previous page"},
+			},
+			Responses: []response{{http.StatusOK, "one page of bills", ListResponse{}, ""}},
+			serve:     (*server).listBills,
+		},
+		{
+			Method: "GET", Path: billPath, Operation: "getBill",
+			Summary:   "The bill's state (also for finished bills)",
+			Responses: []response{{http.StatusOK, "the bill's state", workflows.BillState{}, ""}},
+			serve:     (*server).getBill,
+		},
+		{
+			Method: "GET", Path: billPath + "/collect-url", Operation: "getCollectUrl",
+			Summary: "A collect URL valid now (re-issues the eventCode when it expired)",
+			Query:   []param{{Name: "client", Description: "pc (default) or mobile", Enum: []string{"pc", "mobile"}}},
+			Responses: []response{
+				{http.StatusOK, "the URL and when its eventCode expires", workflows.CollectURLResponse{}, ""},
+			},
+			serve: (*server).collectURL,
+		},
+		{
+			Method: "POST", Path: billPath + "/invoices", Operation: "forwardInvoices",
+			Summary:   "Forward an invoice payload the ERP's browser received on the cloud's socket",
+			Body:      workflows.InvoicesSignal{},
+			Responses: []response{{http.StatusAccepted, "handed to the bill (deduplicated by serialNo)", InvoicesAccepted{}, ""}},
+			serve:     (*server).invoices,
+		},
+		{
+			Method: "POST", Path: billPath + "/submit", Operation: "submitBill",
+			Summary: "End collecting and send the bill to approval", Body: workflows.SubmitRequest{}, BodyOpt: true,
+			Responses: []response{state}, serve: (*server).submit,
+		},
+		{
+			Method: "POST", Path: billPath + "/approvals", Operation: "decideApproval",
+			Summary: "Approve, reject or return the bill for the role it awaits", Body: workflows.ApproveRequest{},
+			Responses: []response{state}, serve: (*server).approve,
+		},
+		{
+			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
+			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
+			Responses: []response{state}, serve: (*server).images,
+		},
+		{
+			Method: "POST", Path: billPath + "/voucher", Operation: "saveVoucher",
+			Summary: "Write the accounting voucher back (voucherSave)", Body: workflows.VoucherRequest{},
+			Responses: []response{state}, serve: (*server).voucher,
+		},
+		{
+			Method: "POST", Path: billPath + "/cancel", Operation: "cancelBill",
+			Summary: "Cancel the bill and release its invoices (refused after the voucher)", Body: workflows.CancelRequest{},
+			Responses: []response{state}, serve: (*server).cancel,
+		},
+		{
+			Method: "POST", Path: billPath + "/retry", Operation: "retryBill",
+			Summary: "Re-run the step a failed bill stopped at", Body: workflows.RetryRequest{}, BodyOpt: true,
+			Responses: []response{state}, serve: (*server).retry,
+		},
+		{
+			Method: "GET", Path: "/v1/openapi.json", Operation: "openapi", Open: true,
+			Summary:   "This document",
+			Responses: []response{{http.StatusOK, "OpenAPI 3.0 document", map[string]any{}, ""}},
+			raw:       (*server).openapi,
+		},
+		{
+			Method: "GET", Path: "/healthz", Operation: "health", Open: true,
+			Summary: "Checks that Temporal answers",
+			Responses: []response{
+				{http.StatusOK, "Temporal answers", HealthResponse{}, ""},
+				{http.StatusServiceUnavailable, "Temporal is unreachable", ErrorBody{}, ""},
+			},
+			serve: (*server).health,
+		},
+		{
+			Method: "GET", Path: "/metrics", Operation: "metrics", Open: true,
+			Summary:   "Prometheus metrics",
+			Responses: []response{{http.StatusOK, "Prometheus text exposition", nil, "text/plain"}},
+			raw:       (*server).serveMetrics,
+		},
+	}
+}
+
+// errorResponses lists the errors a route can answer, derived from what it does.
+func errorResponses(rt route) []response {
+	var out []response
+	add := func(status int, desc string) {
+		out = append(out, response{status, desc, ErrorBody{}, ""})
+	}
+	if rt.Body != nil || len(rt.Query) > 0 || strings.Contains(rt.Path, "{") {
+		add(http.StatusBadRequest, "invalid input: error.fields names every bad field")
+	}
+	if !rt.Open {
+		add(http.StatusUnauthorized, "missing or wrong bearer token")
+	}
+	if rt.Path != "/v1/bills" && !rt.Open {
+		add(http.StatusNotFound, "no such bill")
+	}
+	if rt.Method == "POST" || rt.Operation == "getCollectUrl" {
+		add(http.StatusConflict, "refused by the bill: wrong stage, already decided, cancel after voucher, bill finished")
+	}
+	if rt.Body != nil {
+		add(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
+	}
+	if rt.Method == "POST" && rt.Operation != "forwardInvoices" || rt.Operation == "getCollectUrl" {
+		add(http.StatusBadGateway, "Invoice Cloud refused the call the operation needed")
+	}
+	if !rt.Open {
+		add(http.StatusServiceUnavailable, "Temporal (or the bill's worker) did not answer")
+	}
+	return out
+}

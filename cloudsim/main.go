@@ -1,0 +1,86 @@
+// Command cloudsim runs the Kingdee Invoice Cloud simulator on its own:
+//
+//	go run ./cloudsim -addr 127.0.0.1:8090 -seed 1
+//
+// It prints one line with its URL and the credentials the simulated tenant accepts.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"rimflow/cloudsim/simulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cloudsim:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends (Ctrl-C), then closes sockets and held polls and shuts down.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cloudsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr         = fs.String("addr", "127.0.0.1:8090", "listen address")
+		seed         = fs.Int64("seed", 1, "seed for sample invoices, codes and fault draws")
+		tokenTTL     = fs.Duration("token-ttl", simulator.DefaultTokenTTL, "life of app/access tokens")
+		eventCodeTTL = fs.Duration("eventcode-ttl", simulator.DefaultEventCodeTTL, "life of an eventCode")
+		pollHold     = fs.Duration("poll-hold", simulator.DefaultPollHold, "how long an empty long poll is held")
+		oauthRate    = fs.Int("oauth2-rate", 0, "OAuth2 getToken calls allowed per client per minute (0 = unlimited; the vendor allows 30)")
+		verbose      = fs.Bool("v", false, "log every request (paths only)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	sim := simulator.New(simulator.Options{
+		Seed: *seed, TokenTTL: *tokenTTL, EventCodeTTL: *eventCodeTTL, PollHold: *pollHold,
+		OAuth2RatePerMinute: *oauthRate, Logger: logger,
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	c := sim.Options().Credentials
+	// The credentials printed are the vendor document's public examples, the only ones accepted.
+	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s\n",
+		ln.Addr(), c.AppID, c.AppSecret, c.TenantID, c.AccountID, c.User, c.ClientID, c.ClientSecret, c.Username)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Sockets are hijacked connections that Shutdown does not wait for: close them first.
+	sim.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

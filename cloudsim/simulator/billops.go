@@ -1,0 +1,360 @@
+package simulator
+
+import (
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// getEventCode stores the bill's parameters and answers a fresh eventCode valid EventCodeTTL.
+// Caller holds s.mu.
+func (s *Sim) getEventCode(f fields) (any, *apiError) {
+	var (
+		p   [9]string
+		err *apiError
+	)
+	specs := []struct {
+		name     string
+		required bool
+		max      int
+	}{
+		{"billId", true, 0}, {"resource", true, 10}, {"billNo", true, 0}, {"billType", true, 0},
+		{"billTaxNo", false, 0}, {"orgNumber", false, 0}, {"pushType", true, 0}, {"userId", true, 0}, {"linkKey", true, 0},
+	}
+	for i, sp := range specs {
+		if p[i], err = f.str(sp.name, sp.required, sp.max); err != nil {
+			return nil, err
+		}
+	}
+	billID, resource, billNo, billType, billTaxNo, orgNumber, pushType, userID, linkKey := p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+	if pushType != "socket" && pushType != "poll" {
+		return nil, badParam("pushType", "must be socket or poll")
+	}
+	items, err := f.list("companyInfo", false)
+	if err != nil {
+		return nil, err
+	}
+	companies := make([]Company, 0, len(items))
+	for _, it := range items {
+		taxNo, err := it.str("taxNo", true, 0)
+		if err != nil {
+			return nil, err
+		}
+		name, err := it.str("name", true, 0)
+		if err != nil {
+			return nil, err
+		}
+		companies = append(companies, Company{TaxNo: taxNo, Name: name})
+	}
+
+	key := billKey{Resource: resource, BillID: billID}
+	b := s.bills[key]
+	if b == nil {
+		b = &bill{key: key, created: s.Now()}
+		s.bills[key] = b
+	}
+	if !slices.Equal(b.companies, companies) || b.billTaxNo != billTaxNo {
+		b.resetSamples() // the buyer shown on the samples changes
+	}
+	b.billNo, b.billType, b.billTaxNo, b.orgNumber = billNo, billType, billTaxNo, orgNumber
+	b.pushType, b.userID, b.linkKey, b.companies = pushType, userID, linkKey, companies
+	b.eventCodes++
+
+	code := randomHex(s.codeRand, 32)
+	s.eventCodes[code] = &eventCode{code: code, bill: key, expires: s.Now().Add(s.opts.EventCodeTTL)}
+	s.queue(LinkKeyHash(linkKey)) // a poll may arrive before anything is collected
+	s.stats.EventCodesIssued++
+	return map[string]any{"eventCode": code}, nil
+}
+
+type billSaveLine struct {
+	serialNo string
+	line     billLine
+}
+
+// billSave binds the invoices sent to the bill with the status sent; the bill's set becomes
+// exactly what was sent. All checks run before anything changes. Caller holds s.mu.
+func (s *Sim) billSave(f fields) (any, *apiError) {
+	var (
+		p   [6]string
+		err *apiError
+	)
+	for i, sp := range []struct {
+		name     string
+		required bool
+		max      int
+	}{{"billId", true, 0}, {"resource", true, 10}, {"billNo", true, 0}, {"billType", true, 0}, {"billTaxNo", true, 0}, {"orgNumber", false, 0}} {
+		if p[i], err = f.str(sp.name, sp.required, sp.max); err != nil {
+			return nil, err
+		}
+	}
+	billID, resource, billNo, billType, billTaxNo, orgNumber := p[0], p[1], p[2], p[3], p[4], p[5]
+	status, err := f.oneOf("status", true, StatusUnused, StatusInUse, StatusUsed)
+	if err != nil {
+		return nil, err
+	}
+	var cov *cover
+	if cf, ok, err := f.obj("coverData"); err != nil {
+		return nil, err
+	} else if ok {
+		b64, err := cf.str("base64", true, 0)
+		if err != nil {
+			return nil, err
+		}
+		raw, derr := base64.StdEncoding.DecodeString(b64)
+		if derr != nil {
+			return nil, badParam("coverData.base64", "must be standard base64")
+		}
+		coveNo, err := cf.str("coveNo", true, 0)
+		if err != nil {
+			return nil, err
+		}
+		coveType, err := cf.oneOf("coveType", true, "1", "2")
+		if err != nil {
+			return nil, err
+		}
+		cov = &cover{CoveNo: coveNo, CoveType: coveType, Bytes: len(raw)}
+	}
+	items, err := f.list("invoiceData", true)
+	if err != nil {
+		return nil, err
+	}
+	key := billKey{Resource: resource, BillID: billID}
+	lines := make([]billSaveLine, 0, len(items))
+	seen := map[string]bool{}
+	for _, it := range items {
+		sn, err := it.str("serialNo", true, 0)
+		if err != nil {
+			return nil, err
+		}
+		if seen[sn] {
+			return nil, badParam(it.path("serialNo"), "duplicate serialNo "+sn+" in invoiceData")
+		}
+		seen[sn] = true
+		var l billLine
+		if l.Amount, err = it.dec("amount"); err != nil {
+			return nil, err
+		}
+		if l.DeductionFlag, err = it.oneOf("deductionFlag", false, "0", "1"); err != nil {
+			return nil, err
+		}
+		if l.DeductionTaxAmount, err = it.dec("deductionTaxAmount"); err != nil {
+			return nil, err
+		}
+		if l.OutputAmount, err = it.dec("outputAmount"); err != nil {
+			return nil, err
+		}
+		if l.Remark, err = it.str("remark", false, 0); err != nil {
+			return nil, err
+		}
+		if l.EntryID, err = it.str("entryId", false, 0); err != nil {
+			return nil, err
+		}
+		pi, ok := s.pool[sn]
+		if !ok {
+			return nil, businessError(CodeSerialNotInPool, it.path("serialNo"), "发票不存在于发票池 (serialNo "+sn+" was never collected)")
+		}
+		if pi.bill != nil && *pi.bill != key && pi.status != StatusUnused {
+			return nil, businessError(CodeSerialBoundElse, it.path("serialNo"), fmt.Sprintf(
+				"发票已被其他单据占用 (serialNo %s is %s in bill %s/%s)", sn, StatusLabel(pi.status), pi.bill.Resource, pi.bill.BillID))
+		}
+		current := StatusUnused
+		if pi.bill != nil && *pi.bill == key {
+			current = pi.status
+		}
+		if pi.voucherID != "" && status != current {
+			return nil, businessError(CodeBadTransition, it.path("serialNo"), "发票已入账，不能修改状态 (serialNo "+sn+" has voucher)")
+		}
+		if current == StatusUsed && status == StatusInUse {
+			return nil, businessError(CodeBadTransition, it.path("serialNo"), "状态不能从已用(60)改为在用(30) (serialNo "+sn+")")
+		}
+		if l.Amount != nil && l.Amount.GreaterThan(pi.inv.TotalAmount) {
+			return nil, badParam(it.path("amount"), "报销金额不能大于发票价税合计 "+pi.inv.TotalAmount.StringFixed(2))
+		}
+		if l.DeductionTaxAmount != nil && l.DeductionTaxAmount.GreaterThan(pi.inv.TotalTaxAmount) {
+			return nil, badParam(it.path("deductionTaxAmount"), "不能大于发票税额 "+pi.inv.TotalTaxAmount.StringFixed(2))
+		}
+		lines = append(lines, billSaveLine{serialNo: sn, line: l})
+	}
+	b := s.bills[key]
+	if b != nil {
+		for _, sn := range b.serials {
+			if !seen[sn] && s.pool[sn].voucherID != "" {
+				return nil, businessError(CodeBadTransition, "invoiceData", "发票已入账，不能从单据移除 (serialNo "+sn+")")
+			}
+		}
+	}
+	if cov != nil {
+		if owner, ok := s.covers[coverKey{resource, cov.CoveNo}]; ok && owner != key {
+			return nil, businessError(CodeCoverConflict, "coverData.coveNo", fmt.Sprintf(
+				"封面编号已被单据 %s/%s 使用 (coveNo+resource must be unique)", owner.Resource, owner.BillID))
+		}
+	}
+
+	// Every check passed: apply.
+	if b == nil {
+		b = &bill{key: key, created: s.Now()}
+		s.bills[key] = b
+	}
+	b.billNo, b.billType, b.billTaxNo = billNo, billType, billTaxNo
+	if orgNumber != "" {
+		b.orgNumber = orgNumber
+	}
+	for _, sn := range slices.Clone(b.serials) {
+		if !seen[sn] {
+			s.release(sn)
+		}
+	}
+	serials := make([]string, 0, len(lines))
+	for _, l := range lines {
+		pi := s.pool[l.serialNo]
+		if pi.bill != nil && *pi.bill != key {
+			s.release(l.serialNo) // free at status 1 in another bill: it moves here
+		}
+		switch {
+		case pi.bill == nil || *pi.bill != key:
+			pi.history = append(pi.history, Binding{Event: "bind", Resource: key.Resource, BillID: key.BillID, Status: status, At: s.Now()})
+		case pi.status != status:
+			pi.history = append(pi.history, Binding{Event: "status", Resource: key.Resource, BillID: key.BillID, Status: status, At: s.Now()})
+		}
+		k := key
+		pi.bill, pi.status, pi.line = &k, status, l.line
+		serials = append(serials, l.serialNo)
+	}
+	b.serials = serials
+	b.status = status
+	b.unbound = false
+	b.billSaveCalls++
+	if cov != nil {
+		if b.cover != nil {
+			delete(s.covers, coverKey{resource, b.cover.CoveNo})
+		}
+		b.cover = cov
+		s.covers[coverKey{resource, cov.CoveNo}] = key
+	}
+	s.stats.BillSaveApplied++
+	return map[string]any{}, nil
+}
+
+// release frees an invoice: status 1, no bill. Caller holds s.mu.
+func (s *Sim) release(serialNo string) {
+	pi := s.pool[serialNo]
+	if pi == nil || pi.bill == nil {
+		return
+	}
+	pi.history = append(pi.history, Binding{Event: "release", Resource: pi.bill.Resource, BillID: pi.bill.BillID, Status: StatusUnused, At: s.Now()})
+	if b := s.bills[*pi.bill]; b != nil {
+		b.serials = slices.DeleteFunc(b.serials, func(v string) bool { return v == serialNo })
+	}
+	pi.bill, pi.status, pi.line = nil, StatusUnused, billLine{}
+}
+
+func validDate(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
+}
+
+// voucherSave records the voucher on invoices bound to the listed bills. Caller holds s.mu.
+func (s *Sim) voucherSave(f fields) (any, *apiError) {
+	var (
+		p   [6]string
+		err *apiError
+	)
+	for i, name := range []string{"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"} {
+		if p[i], err = f.str(name, true, 0); err != nil {
+			return nil, err
+		}
+	}
+	v := &voucher{VouchID: p[0], VouchNo: p[1], AccountDate: p[2], AccountTime: p[3], BusinessDate: p[4], Resource: p[5]}
+	for _, d := range []struct{ name, v string }{{"accountDate", v.AccountDate}, {"businessDate", v.BusinessDate}} {
+		if !validDate(d.v) {
+			return nil, badParam(d.name, "must be a date yyyy-MM-dd")
+		}
+	}
+	if !validDate(v.AccountTime) {
+		if _, terr := time.Parse(time.DateTime, v.AccountTime); terr != nil {
+			return nil, badParam("accountTime", "must be a date yyyy-MM-dd")
+		}
+	}
+	if v.SerialNos, err = f.strList("serialNoArray"); err != nil {
+		return nil, err
+	}
+	if v.ExpenseIDs, err = f.strList("expenseIdArray"); err != nil {
+		return nil, err
+	}
+	var bills []*bill
+	for i, id := range v.ExpenseIDs {
+		found := false
+		for _, b := range s.bills {
+			if b.key.BillID == id {
+				bills = append(bills, b)
+				found = true
+			}
+		}
+		if !found {
+			return nil, businessError(CodeBillNotFound, fmt.Sprintf("expenseIdArray[%d]", i), "单据不存在 (billId "+id+")")
+		}
+	}
+	for i, sn := range v.SerialNos {
+		pi, ok := s.pool[sn]
+		if !ok {
+			return nil, businessError(CodeSerialNotInPool, fmt.Sprintf("serialNoArray[%d]", i), "发票不存在于发票池 (serialNo "+sn+")")
+		}
+		if pi.bill == nil || pi.status == StatusUnused || !slices.Contains(v.ExpenseIDs, pi.bill.BillID) {
+			return nil, businessError(CodeVoucherNotBound, fmt.Sprintf("serialNoArray[%d]", i),
+				"发票未关联到expenseIdArray中的单据 (serialNo "+sn+" is not bound to those bills)")
+		}
+	}
+	if old := s.vouchers[v.VouchID]; old != nil {
+		for _, sn := range old.SerialNos {
+			if pi := s.pool[sn]; pi != nil && pi.voucherID == old.VouchID {
+				pi.voucherID = ""
+			}
+		}
+	}
+	s.vouchers[v.VouchID] = v
+	for _, sn := range v.SerialNos {
+		s.pool[sn].voucherID = v.VouchID
+	}
+	for _, b := range bills {
+		b.voucherID = v.VouchID
+	}
+	s.stats.VouchersSaved++
+	return map[string]any{}, nil
+}
+
+// billDelete (the [assumed] unbind) releases every invoice of the bill. Caller holds s.mu.
+func (s *Sim) billDelete(f fields) (any, *apiError) {
+	billID, err := f.str("billId", true, 0)
+	if err != nil {
+		return nil, err
+	}
+	resource, err := f.str("resource", true, 10)
+	if err != nil {
+		return nil, err
+	}
+	billType, err := f.str("billType", true, 0)
+	if err != nil {
+		return nil, err
+	}
+	b := s.bills[billKey{resource, billID}]
+	if b == nil {
+		return nil, businessError(CodeBillNotFound, "billId", "单据不存在 ("+resource+"/"+billID+")")
+	}
+	if b.billType != "" && !strings.EqualFold(b.billType, billType) {
+		return nil, badParam("billType", "does not match the bill's billType "+b.billType)
+	}
+	if b.voucherID != "" {
+		return nil, businessError(CodeBillAccounted, "billId", "单据已生成凭证，不能删除 (voucher "+b.voucherID+")")
+	}
+	for _, sn := range slices.Clone(b.serials) {
+		s.release(sn)
+	}
+	b.serials = nil
+	b.unbound = true
+	b.status = StatusUnused
+	s.stats.BillsDeleted++
+	return map[string]any{}, nil
+}

@@ -1,0 +1,305 @@
+package simulator
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Errors of Collect and the pages: an eventCode the cloud never issued, or one past its TTL.
+var (
+	ErrUnknownEventCode error = &FieldError{Field: "eventCode", Reason: "unknown (never issued)"}
+	ErrEventCodeExpired error = &FieldError{Field: "eventCode", Reason: "expired"}
+)
+
+// Attach is an attachment delivered with invoices (socket attachData).
+type Attach struct {
+	AttachURL  string `json:"attachUrl"`
+	AttachType string `json:"attachType"`
+	AttachNo   string `json:"attachNo"`
+	AttachName string `json:"attachName"`
+}
+
+// CollectResult is what one import delivered to the bill's linkKey and what it refused.
+type CollectResult struct {
+	MsgID     string    `json:"msgId,omitempty"`
+	Delivered []Invoice `json:"delivered"`
+	Refused   []Refusal `json:"refused"`
+}
+
+// Refusal is an invoice the cloud would not import, with the reason shown to the user.
+type Refusal struct {
+	SerialNo string   `json:"serialNo"`
+	Reason   string   `json:"reason"`
+	Invoice  *Invoice `json:"invoice,omitempty"`
+}
+
+// delivery is one message waiting for (or handed to) a socket or a poll.
+type delivery struct {
+	msgID    string
+	invoices []Invoice
+	attach   []Attach
+}
+
+// socketPayload is the socket's message shape.
+func (d *delivery) socketPayload() ([]byte, error) {
+	attach := d.attach
+	if attach == nil {
+		attach = []Attach{}
+	}
+	return json.Marshal(map[string]any{"invoiceData": d.invoices, "attachData": attach})
+}
+
+// linkQueue holds the messages of one linkKey, addressed by MD5(linkKey) as the poll is.
+type linkQueue struct {
+	pending []*delivery
+	sockets []*socketConn // newest last
+	notify  chan struct{} // closed and replaced when something is queued
+}
+
+// LinkKeyHash is the poll's key: lower-case hex MD5 of the linkKey.
+func LinkKeyHash(linkKey string) string {
+	sum := md5.Sum([]byte(linkKey))
+	return hex.EncodeToString(sum[:])
+}
+
+// queue returns the queue of a linkKey hash; caller holds s.mu.
+func (s *Sim) queue(hash string) *linkQueue {
+	q := s.queues[hash]
+	if q == nil {
+		q = &linkQueue{notify: make(chan struct{})}
+		s.queues[hash] = q
+	}
+	return q
+}
+
+func (q *linkQueue) wake() {
+	close(q.notify)
+	q.notify = make(chan struct{})
+}
+
+// enqueue queues d for the linkKey and hands it to a live socket if there is one; caller holds s.mu.
+func (s *Sim) enqueue(hash string, d *delivery) {
+	q := s.queue(hash)
+	q.pending = append(q.pending, d)
+	s.dispatch(q)
+	q.wake()
+}
+
+// requeueFront puts back a message a socket failed to write; caller holds s.mu.
+func (s *Sim) requeueFront(hash string, d *delivery) {
+	q := s.queue(hash)
+	q.pending = append([]*delivery{d}, q.pending...)
+	s.dispatch(q)
+	q.wake()
+}
+
+// dispatch hands pending messages to the newest live socket; a message handed over is consumed
+// (a poll will not see it) unless the write fails. Caller holds s.mu.
+func (s *Sim) dispatch(q *linkQueue) {
+	for len(q.pending) > 0 && len(q.sockets) > 0 {
+		c := q.sockets[len(q.sockets)-1]
+		select {
+		case c.out <- frame{delivery: q.pending[0]}:
+			q.pending = q.pending[1:]
+		default:
+			return // the socket is backed up; the message waits
+		}
+	}
+}
+
+// lookupEventCode finds the bill an eventCode opens; caller holds s.mu.
+func (s *Sim) lookupEventCode(code string) (*bill, error) {
+	ec, ok := s.eventCodes[strings.TrimSpace(code)]
+	if !ok {
+		return nil, ErrUnknownEventCode
+	}
+	if !s.Now().Before(ec.expires) {
+		return nil, ErrEventCodeExpired
+	}
+	return s.bills[ec.bill], nil
+}
+
+// newMsgID draws a message id (19 digits, like the cloud's ids); caller holds s.mu.
+func (s *Sim) newMsgID() string {
+	return fmt.Sprint(1+s.codeRand.IntN(9)) + randomDigits(s.codeRand, 18)
+}
+
+// deliver adds invoices to the pool and queues them for the bill's linkKey; caller holds s.mu.
+func (s *Sim) deliver(b *bill, invs []Invoice, attach []Attach) string {
+	now := s.Now()
+	for _, inv := range invs {
+		if p, ok := s.pool[inv.SerialNo]; ok {
+			p.inv = inv.clone() // collected again: the record is refreshed, the status kept
+			continue
+		}
+		s.pool[inv.SerialNo] = &poolInvoice{inv: inv.clone(), status: StatusUnused, collectedFor: b.key, collectedAt: now}
+	}
+	d := &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach}
+	s.enqueue(LinkKeyHash(b.linkKey), d)
+	s.stats.Collections++
+	s.stats.InvoicesCollected += len(invs)
+	return d.msgID
+}
+
+// MaxCollectCount bounds /__sim/collect's count.
+const MaxCollectCount = 200
+
+// Collect does what the page's 「导入单据」 does with the first count compliant samples not yet
+// imported for the eventCode's bill: they enter the invoice pool and are queued for its linkKey.
+func (s *Sim) Collect(eventCode string, count int) ([]Invoice, error) {
+	res, err := s.CollectCount(eventCode, count)
+	return res.Delivered, err
+}
+
+// CollectCount is Collect answering the whole result (the message id included).
+func (s *Sim) CollectCount(eventCode string, count int) (CollectResult, error) {
+	if count < 1 || count > MaxCollectCount {
+		return CollectResult{}, fieldError("count", fmt.Sprintf("must be between 1 and %d", MaxCollectCount))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.lookupEventCode(eventCode)
+	if err != nil {
+		return CollectResult{}, err
+	}
+	var picked []int
+	for i := 0; len(picked) < count; i++ {
+		s.ensureSamples(b, i+1)
+		if b.samples[i].compliant && !b.imported[i] {
+			picked = append(picked, i)
+		}
+	}
+	return s.importIndexes(b, picked, nil), nil
+}
+
+// importIndexes imports samples by index; caller holds s.mu.
+func (s *Sim) importIndexes(b *bill, idx []int, refused []Refusal) CollectResult {
+	res := CollectResult{Delivered: []Invoice{}, Refused: refused}
+	for _, i := range idx {
+		if b.imported == nil {
+			b.imported = map[int]bool{}
+		}
+		b.imported[i] = true
+		res.Delivered = append(res.Delivered, b.samples[i].inv.clone())
+	}
+	if res.Refused == nil {
+		res.Refused = []Refusal{}
+	}
+	s.stats.InvoicesRefused += len(res.Refused)
+	if len(res.Delivered) > 0 {
+		res.MsgID = s.deliver(b, res.Delivered, nil)
+	}
+	return res
+}
+
+// ImportSelected is the page's 「导入单据」: the chosen serial numbers, in page order.
+// Non-compliant, unknown and already imported ones are refused; the rest are delivered.
+func (s *Sim) ImportSelected(eventCode string, serialNos []string) (CollectResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.lookupEventCode(eventCode)
+	if err != nil {
+		return CollectResult{}, err
+	}
+	s.ensureSamples(b, max(s.visibleSamples(b), len(b.samples)))
+	var picked []int
+	var refused []Refusal
+	seen := map[string]bool{}
+	for _, sn := range serialNos {
+		sn = strings.TrimSpace(sn)
+		if sn == "" || seen[sn] {
+			continue
+		}
+		seen[sn] = true
+		i, ok := b.bySerial[sn]
+		switch {
+		case !ok:
+			refused = append(refused, Refusal{SerialNo: sn, Reason: "不是本次采集页面上的发票"})
+		case !b.samples[i].compliant:
+			inv := b.samples[i].inv.clone()
+			refused = append(refused, Refusal{SerialNo: sn, Reason: b.samples[i].reason, Invoice: &inv})
+		case b.imported[i]:
+			refused = append(refused, Refusal{SerialNo: sn, Reason: "已导入本单据"})
+		default:
+			picked = append(picked, i)
+		}
+	}
+	slices.Sort(picked)
+	return s.importIndexes(b, picked, refused), nil
+}
+
+// CollectRecords imports invoices the caller describes (the /__sim/collect "invoices" form):
+// a missing serialNo is filled in, a missing buyer is the bill's first company, amounts are
+// checked; records for another buyer, void ones, or ones bound to another bill are refused.
+func (s *Sim) CollectRecords(eventCode string, records []json.RawMessage, attach []Attach) (CollectResult, error) {
+	if len(records) == 0 {
+		return CollectResult{}, fieldError("invoices", "must hold at least one record")
+	}
+	if len(records) > MaxCollectCount {
+		return CollectResult{}, fieldError("invoices", fmt.Sprintf("at most %d records", MaxCollectCount))
+	}
+	invs := make([]Invoice, 0, len(records))
+	for i, raw := range records {
+		inv, err := parseInvoiceRecord(fmt.Sprintf("invoices[%d]", i), raw)
+		if err != nil {
+			return CollectResult{}, err
+		}
+		invs = append(invs, inv)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.lookupEventCode(eventCode)
+	if err != nil {
+		return CollectResult{}, err
+	}
+	buyer := b.acceptedBuyers()[0]
+	seen := map[string]bool{}
+	for i := range invs {
+		inv := &invs[i]
+		if inv.SerialNo == "" {
+			inv.SerialNo = randomHex(s.codeRand, 32)
+		}
+		if seen[inv.SerialNo] {
+			return CollectResult{}, fieldError(fmt.Sprintf("invoices[%d].serialNo", i), "duplicate in this request")
+		}
+		seen[inv.SerialNo] = true
+		if inv.BuyerTaxNo == "" {
+			inv.BuyerTaxNo, inv.BuyerName = buyer.TaxNo, buyer.Name
+		}
+		if inv.InvoiceType == "" {
+			inv.InvoiceType = "26"
+		}
+		if inv.InvoiceNo == "" {
+			inv.InvoiceNo = s.Now().Format("06") + "44" + randomDigits(s.codeRand, 16)
+		}
+		if inv.InvoiceDate == "" {
+			inv.InvoiceDate = s.Now().Format(time.DateOnly)
+		}
+		if inv.InvoiceStatus == "" {
+			inv.InvoiceStatus = "0"
+		}
+	}
+	res := CollectResult{Delivered: []Invoice{}, Refused: []Refusal{}}
+	for _, inv := range invs {
+		reason := b.complianceProblem(inv)
+		if p, ok := s.pool[inv.SerialNo]; ok && reason == "" && p.bill != nil && *p.bill != b.key && p.status != StatusUnused {
+			reason = "发票已被其他单据占用 (" + p.bill.Resource + "/" + p.bill.BillID + ")"
+		}
+		if reason != "" {
+			c := inv.clone()
+			res.Refused = append(res.Refused, Refusal{SerialNo: inv.SerialNo, Reason: reason, Invoice: &c})
+			continue
+		}
+		res.Delivered = append(res.Delivered, inv)
+	}
+	s.stats.InvoicesRefused += len(res.Refused)
+	if len(res.Delivered) > 0 {
+		res.MsgID = s.deliver(b, res.Delivered, attach)
+	}
+	return res, nil
+}

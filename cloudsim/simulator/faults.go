@@ -1,0 +1,141 @@
+package simulator
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Faults is what POST /__sim/faults sets. The zero value injects nothing.
+type Faults struct {
+	// ErrorRate is the probability (0..1) that a business call (message, deduction) answers
+	// HTTP 5xx instead of being processed. Draws come from the seeded stream.
+	ErrorRate float64 `json:"errorRate"`
+	// ErrorStatus is the HTTP status of an injected error (default 503, must be 5xx).
+	ErrorStatus int `json:"errorStatus,omitempty"`
+	// MessageTypes limits ErrorRate to these messageTypes ("deduction" for the deduction API);
+	// empty means every business call.
+	MessageTypes []string `json:"messageTypes,omitempty"`
+	// FailAfterApply applies the call first and then answers the 5xx: a lost response, the case
+	// idempotent retries (same messageId) exist for.
+	FailAfterApply bool `json:"failAfterApply,omitempty"`
+	// LatencyMs is added before every product endpoint answers (auth, business, poll, socket, pages).
+	LatencyMs int `json:"latencyMs"`
+	// DropSockets closes every live socket now and every new one DropAfterMs after it opens.
+	DropSockets bool `json:"dropSockets"`
+	// DropAfterMs is how long a new socket lives while DropSockets is on (default 100).
+	DropAfterMs int `json:"dropAfterMs,omitempty"`
+	// ExpireTokens invalidates every token issued so far, once, when the faults are set.
+	ExpireTokens bool `json:"expireTokens"`
+}
+
+func (f Faults) validate() error {
+	switch {
+	case f.ErrorRate < 0 || f.ErrorRate > 1:
+		return fieldError("errorRate", "must be between 0 and 1")
+	case f.ErrorStatus != 0 && (f.ErrorStatus < 500 || f.ErrorStatus > 599):
+		return fieldError("errorStatus", "must be a 5xx HTTP status")
+	case f.LatencyMs < 0 || f.LatencyMs > 120_000:
+		return fieldError("latencyMs", "must be between 0 and 120000")
+	case f.DropAfterMs < 0 || f.DropAfterMs > 600_000:
+		return fieldError("dropAfterMs", "must be between 0 and 600000")
+	}
+	for i, t := range f.MessageTypes {
+		if t == "" {
+			return fieldError(fmt.Sprintf("messageTypes[%d]", i), "must not be empty")
+		}
+	}
+	return nil
+}
+
+// SetFaults replaces the injected faults; ExpireTokens and DropSockets act at once.
+func (s *Sim) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	if f.ErrorStatus == 0 {
+		f.ErrorStatus = http.StatusServiceUnavailable
+	}
+	if f.DropAfterMs == 0 {
+		f.DropAfterMs = 100
+	}
+	s.mu.Lock()
+	s.faults = f
+	if f.ExpireTokens {
+		for _, t := range s.tokens {
+			t.revoked = true
+		}
+	}
+	var drop []*socketConn
+	if f.DropSockets {
+		for c := range s.sockets {
+			drop = append(drop, c)
+		}
+		s.stats.SocketsDropped += len(drop)
+	}
+	s.mu.Unlock()
+	for _, c := range drop {
+		c.drop()
+	}
+	return nil
+}
+
+// ClearFaults stops injecting faults (revoked tokens stay revoked).
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	s.faults = Faults{}
+	s.mu.Unlock()
+}
+
+// CurrentFaults returns what is being injected.
+func (s *Sim) CurrentFaults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	f.MessageTypes = slices.Clone(f.MessageTypes)
+	return f
+}
+
+// injectLatency sleeps for the configured latency, or until the request ends.
+func (s *Sim) injectLatency(r *http.Request) {
+	s.mu.Lock()
+	d := time.Duration(s.faults.LatencyMs) * time.Millisecond
+	s.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+}
+
+// faultFor draws whether this business call fails; caller holds s.mu.
+// It returns the HTTP status (0 = no fault) and whether to apply the call first.
+func (s *Sim) faultFor(messageType string) (status int, afterApply bool) {
+	f := s.faults
+	if f.ErrorRate <= 0 {
+		return 0, false
+	}
+	if len(f.MessageTypes) > 0 && !slices.Contains(f.MessageTypes, messageType) {
+		return 0, false
+	}
+	if s.faultRand.Float64() >= f.ErrorRate {
+		return 0, false
+	}
+	s.stats.FaultsInjected++
+	return f.ErrorStatus, f.FailAfterApply
+}
+
+// FieldError is a bad-input error naming the offending field.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func fieldError(field, reason string) error { return &FieldError{Field: field, Reason: reason} }

@@ -1,0 +1,147 @@
+package simulator
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// businessToken finds the access token of a /kapi/ call. OAuth2 ("enhanced") tokens are accepted
+// only in the header, as the vendor documents; legacy tokens also in ?access_token=.
+func (s *Sim) businessToken(r *http.Request) (value string, inQuery bool) {
+	if v := r.Header.Get("access_token"); v != "" {
+		return v, false
+	}
+	if v := r.Header.Get("accesstoken"); v != "" {
+		return v, false
+	}
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && v != "" {
+		return strings.TrimSpace(v), false
+	}
+	return r.URL.Query().Get("access_token"), true
+}
+
+// checkBusinessToken answers 401 and returns false when the call may not proceed. Caller holds s.mu.
+func (s *Sim) checkBusinessToken(w http.ResponseWriter, r *http.Request) bool {
+	v, inQuery := s.businessToken(r)
+	problem := s.tokenProblem(v, tokenAccess, tokenOAuth2)
+	if problem == "" && inQuery && s.tokens[v].kind == tokenOAuth2 {
+		problem = "access_token: token失效 (an OAuth2 token must travel in the access_token header, not the URL)"
+	}
+	if problem == "" {
+		return true
+	}
+	s.stats.TokenRejections++
+	writeJSON(w, http.StatusUnauthorized, map[string]any{
+		"data": nil, "success": "false", "errorCode": CodeTokenInvalid, "message": problem,
+	})
+	return false
+}
+
+func messageAnswer(data any, err *apiError) map[string]any {
+	if err != nil {
+		var d any
+		if err.field != "" {
+			d = map[string]any{"field": err.field} // simulator extension: the field at fault
+		}
+		return map[string]any{"data": d, "success": "false", "errorCode": err.code, "message": err.msg}
+	}
+	return map[string]any{"data": data, "success": "true", "errorCode": CodeOK, "message": "成功"}
+}
+
+func faultAnswer(status int) map[string]any {
+	return map[string]any{"data": nil, "success": "false", "errorCode": CodeServiceFault,
+		"message": "服务暂时不可用，请稍后重试 (injected fault, HTTP " + http.StatusText(status) + ")"}
+}
+
+// writeStored writes a stored answer.
+func writeStored(w http.ResponseWriter, a *storedAnswer) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
+}
+
+// handleMessage serves POST /kapi/app/rim/message {messageType, messageId, data}.
+func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
+	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.checkBusinessToken(w, r) {
+		return
+	}
+	if rerr != nil {
+		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+		return
+	}
+	var env struct {
+		MessageType flexString      `json:"messageType"`
+		MessageID   flexString      `json:"messageId"`
+		Data        json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: 不是合法的JSON (" + err.Error() + ")"}))
+		return
+	}
+	mt, mid := env.MessageType.trim(), env.MessageID.trim()
+	if mt == "" {
+		writeJSON(w, http.StatusOK, messageAnswer(nil, badParam("messageType", "必填 (required)")))
+		return
+	}
+	if mid == "" {
+		writeJSON(w, http.StatusOK, messageAnswer(nil, badParam("messageId", "必填 (required)")))
+		return
+	}
+	s.stats.MessageTypes[mt]++
+	s.answerOnce(w, "message:"+mid, mt, func() (any, *apiError) {
+		op := map[string]func(fields) (any, *apiError){
+			"getEventCode":                 s.getEventCode,
+			"billSave":                     s.billSave,
+			"voucherSave":                  s.voucherSave,
+			s.opts.Paths.UnbindMessageType: s.billDelete,
+		}[mt]
+		if op == nil {
+			return nil, &apiError{code: CodeUnknownType, field: "messageType", msg: "messageType: 不支持的消息类型 " + mt}
+		}
+		f, err := parseFields("", env.Data)
+		if err != nil {
+			return nil, err
+		}
+		return op(f)
+	}, messageAnswer)
+}
+
+// answerOnce runs op at most once per idempotency key and writes its answer; a repeated key
+// gets the stored answer. Injected faults (before or after applying) are drawn here.
+// Caller holds s.mu.
+func (s *Sim) answerOnce(w http.ResponseWriter, idemKey, kind string, op func() (any, *apiError),
+	shape func(any, *apiError) map[string]any) {
+	if a, ok := s.answers[idemKey]; ok {
+		if a.messageType != kind {
+			writeJSON(w, http.StatusOK, shape(nil, businessError(CodeMessageIDReused, "messageId",
+				"已被"+a.messageType+"使用 (the id was used for another messageType)")))
+			return
+		}
+		s.stats.Replays++
+		writeStored(w, a)
+		return
+	}
+	faultStatus, afterApply := s.faultFor(kind)
+	if faultStatus != 0 && !afterApply {
+		writeJSON(w, faultStatus, faultAnswer(faultStatus))
+		return
+	}
+	data, err := op()
+	body, merr := json.Marshal(shape(data, err))
+	if merr != nil {
+		writeJSON(w, http.StatusInternalServerError, faultAnswer(http.StatusInternalServerError))
+		return
+	}
+	a := &storedAnswer{messageType: kind, status: http.StatusOK, body: body}
+	s.answers[idemKey] = a
+	if faultStatus != 0 {
+		writeJSON(w, faultStatus, faultAnswer(faultStatus))
+		return
+	}
+	writeStored(w, a)
+}

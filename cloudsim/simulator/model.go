@@ -1,0 +1,133 @@
+package simulator
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Invoice statuses of billSave (the reimbursement state).
+const (
+	StatusUnused = "1"  // 未用: free for any bill
+	StatusInUse  = "30" // 在用: bound to a bill under review
+	StatusUsed   = "60" // 已用: the bill was approved
+)
+
+// StatusLabel is the page's Chinese label for an invoice status.
+func StatusLabel(status string) string {
+	switch status {
+	case StatusUnused:
+		return "未用"
+	case StatusInUse:
+		return "在用"
+	case StatusUsed:
+		return "已用"
+	}
+	return status
+}
+
+// Company is one buyer the bill accepts (getEventCode companyInfo).
+type Company struct {
+	TaxNo string `json:"taxNo"`
+	Name  string `json:"name"`
+}
+
+type billKey struct{ Resource, BillID string }
+
+type coverKey struct{ Resource, CoveNo string }
+
+type eventCode struct {
+	code    string
+	bill    billKey
+	expires time.Time
+}
+
+// bill is what the cloud knows about one ERP bill (billId+resource).
+type bill struct {
+	key       billKey
+	billNo    string
+	billType  string
+	billTaxNo string
+	orgNumber string
+	pushType  string
+	userID    string
+	linkKey   string
+	companies []Company
+	created   time.Time
+
+	status        string   // last billSave status
+	serials       []string // invoices in the bill, in the order of the last billSave
+	voucherID     string
+	unbound       bool
+	billSaveCalls int
+	cover         *cover
+	eventCodes    int
+
+	samples  []sample       // generated lazily, deterministic from seed+resource+billId
+	imported map[int]bool   // sample indexes already imported
+	bySerial map[string]int // sample serialNo -> index
+}
+
+type cover struct {
+	CoveNo   string `json:"coveNo"`
+	CoveType string `json:"coveType"`
+	Bytes    int    `json:"bytes"`
+}
+
+// billLine is what billSave said about one invoice of the bill.
+type billLine struct {
+	Amount             *decimal.Decimal
+	DeductionFlag      string
+	DeductionTaxAmount *decimal.Decimal
+	OutputAmount       *decimal.Decimal
+	Remark             string
+	EntryID            string
+}
+
+// poolInvoice is one invoice of the enterprise's invoice pool (全票池).
+type poolInvoice struct {
+	inv          Invoice
+	status       string
+	bill         *billKey // set while the invoice is in a bill's set
+	collectedFor billKey
+	collectedAt  time.Time
+	line         billLine
+	voucherID    string
+	deduction    *deductionState
+	history      []Binding
+}
+
+// Binding is one event of an invoice's life in bills: "bind" (it entered a bill), "status" (its
+// status changed within the bill) or "release" (it left the bill, back to 1).
+type Binding struct {
+	Event    string    `json:"event"`
+	Resource string    `json:"resource"`
+	BillID   string    `json:"billId"`
+	Status   string    `json:"status"`
+	At       time.Time `json:"at"`
+}
+
+type deductionState struct {
+	Selected bool   `json:"selected"`
+	Purpose  string `json:"deductionPurpose,omitempty"`
+	TaskNo   string `json:"taskNo"`
+	TaxNo    string `json:"taxNo"`
+}
+
+type voucher struct {
+	VouchID      string   `json:"vouchId"`
+	VouchNo      string   `json:"vouchNo"`
+	AccountDate  string   `json:"accountDate"`
+	AccountTime  string   `json:"accountTime"`
+	BusinessDate string   `json:"businessDate"`
+	Resource     string   `json:"resource"`
+	SerialNos    []string `json:"serialNoArray"`
+	ExpenseIDs   []string `json:"expenseIdArray"`
+}
+
+// storedAnswer is a processed call's answer, replayed for the same messageId.
+type storedAnswer struct {
+	messageType string
+	status      int
+	body        []byte
+}

@@ -1,0 +1,123 @@
+package simulator
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure a Sim. Zero values take the documented defaults.
+type Options struct {
+	// Seed makes sample invoices, serial numbers, eventCodes, tokens and fault draws deterministic
+	// for the same sequence of calls.
+	Seed int64
+	// Now is the simulator's clock (default time.Now); token and eventCode expiry follow it.
+	Now func() time.Time
+	// TokenTTL is the life of app_token, access_token and OAuth2 tokens (default 2h).
+	TokenTTL time.Duration
+	// EventCodeTTL is how long an eventCode opens the invoice-assistant pages (default 10m).
+	EventCodeTTL time.Duration
+	// PollHold is how long an empty long poll is held before answering 1307 (default 30s).
+	PollHold time.Duration
+	// Credentials accepted by the auth endpoints (default: the vendor document's examples).
+	Credentials Credentials
+	// Paths of the [assumed] endpoints and names.
+	Paths Paths
+	// OAuth2Skew is the accepted distance between an OAuth2 request's timestamp and the
+	// simulator clock (default 5m, as documented).
+	OAuth2Skew time.Duration
+	// OAuth2RatePerMinute limits /kapi/oauth2/getToken calls per client_id per clock minute
+	// (the vendor documents 30). Zero disables the limit so test suites can authenticate freely.
+	OAuth2RatePerMinute int
+	// Logger receives one debug line per request (path only, never query strings or bodies).
+	Logger *slog.Logger
+}
+
+// Credentials are what the simulated tenant accepts.
+type Credentials struct {
+	AppID     string // appId of getAppToken.do
+	AppSecret string // appSecuret (the vendor's spelling) of getAppToken.do
+	TenantID  string // tenantid
+	AccountID string // accountId: the data centre (数据中心) id
+	User      string // user of login.do (usertype Mobile or UserName)
+
+	ClientID     string // client_id of /kapi/oauth2/getToken
+	ClientSecret string // client_secret of /kapi/oauth2/getToken
+	Username     string // username of /kapi/oauth2/getToken
+}
+
+// Paths are the names the vendor has not published for the ultimate edition [assumed].
+type Paths struct {
+	PollData          string // default /polling/fpzs/invoice/data/v2
+	PollReceipt       string // default /polling/fpzs/portal/receipt
+	UnbindMessageType string // default billDelete
+}
+
+// Defaults from the vendor's integration document (seed-000) and API notes.
+const (
+	DefaultTokenTTL          = 2 * time.Hour
+	DefaultEventCodeTTL      = 10 * time.Minute
+	DefaultPollHold          = 30 * time.Second
+	DefaultOAuth2Skew        = 5 * time.Minute
+	DefaultPollDataPath      = "/polling/fpzs/invoice/data/v2"
+	DefaultPollReceiptPath   = "/polling/fpzs/portal/receipt"
+	DefaultUnbindMessageType = "billDelete"
+)
+
+// DefaultCredentials are the example values of the vendor's document.
+func DefaultCredentials() Credentials {
+	return Credentials{
+		AppID:        "CASHINV",
+		AppSecret:    "12345678",
+		TenantID:     "devbiz",
+		AccountID:    "1534920374578620490",
+		User:         "13825207590",
+		ClientID:     "CASHINV",
+		ClientSecret: "12345678",
+		Username:     "13825207590",
+	}
+}
+
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.EventCodeTTL <= 0 {
+		o.EventCodeTTL = DefaultEventCodeTTL
+	}
+	if o.PollHold <= 0 {
+		o.PollHold = DefaultPollHold
+	}
+	if o.OAuth2Skew <= 0 {
+		o.OAuth2Skew = DefaultOAuth2Skew
+	}
+	d := DefaultCredentials()
+	c := &o.Credentials
+	for _, f := range []struct {
+		v   *string
+		def string
+	}{
+		{&c.AppID, d.AppID}, {&c.AppSecret, d.AppSecret}, {&c.TenantID, d.TenantID},
+		{&c.AccountID, d.AccountID}, {&c.User, d.User}, {&c.ClientID, d.ClientID},
+		{&c.ClientSecret, d.ClientSecret}, {&c.Username, d.Username},
+	} {
+		if *f.v == "" {
+			*f.v = f.def
+		}
+	}
+	if o.Paths.PollData == "" {
+		o.Paths.PollData = DefaultPollDataPath
+	}
+	if o.Paths.PollReceipt == "" {
+		o.Paths.PollReceipt = DefaultPollReceiptPath
+	}
+	if o.Paths.UnbindMessageType == "" {
+		o.Paths.UnbindMessageType = DefaultUnbindMessageType
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,67 @@
+package simulator
+
+import "maps"
+
+// Stats counts what the simulator saw; GET /__sim/stats answers it as JSON.
+type Stats struct {
+	// Endpoints counts requests by path (product endpoints only, not /__sim/).
+	Endpoints map[string]int `json:"endpoints"`
+	// MessageTypes counts /kapi/app/rim/message calls by messageType (replays included),
+	// and deduction calls under "deduction".
+	MessageTypes map[string]int `json:"messageTypes"`
+	TokensIssued TokenCounts    `json:"tokensIssued"`
+	AuthFailures int            `json:"authFailures"`
+	// TokenRejections counts business/socket/poll calls refused for a bad or expired token.
+	TokenRejections int `json:"tokenRejections"`
+	// Replays counts calls answered from the idempotency store (same messageId/requestId).
+	Replays          int `json:"replays"`
+	EventCodesIssued int `json:"eventCodesIssued"`
+	// Collections counts imports (page or /__sim/collect) that queued at least one invoice.
+	Collections       int `json:"collections"`
+	InvoicesCollected int `json:"invoicesCollected"`
+	InvoicesRefused   int `json:"invoicesRefused"`
+	MessagesQueued    int `json:"messagesQueued"` // pending right now, all linkKeys
+	DeliveredBySocket int `json:"deliveredBySocket"`
+	DeliveredByPoll   int `json:"deliveredByPoll"`
+	SocketsAccepted   int `json:"socketsAccepted"`
+	SocketsOpen       int `json:"socketsOpen"`
+	SocketsDropped    int `json:"socketsDropped"` // by the dropSockets fault
+	Handshakes        int `json:"handshakes"`
+	Polls             int `json:"polls"`
+	PollsEmpty        int `json:"pollsEmpty"`
+	Receipts          int `json:"receipts"`
+	FaultsInjected    int `json:"faultsInjected"`
+	BillSaveApplied   int `json:"billSaveApplied"`
+	VouchersSaved     int `json:"vouchersSaved"`
+	BillsDeleted      int `json:"billsDeleted"`
+	DeductionSelected int `json:"deductionSelected"`
+	DeductionUndone   int `json:"deductionUndone"`
+	PoolSize          int `json:"poolSize"`
+}
+
+// TokenCounts counts issued tokens by kind.
+type TokenCounts struct {
+	App    int `json:"app"`
+	Access int `json:"access"`
+	OAuth2 int `json:"oauth2"`
+}
+
+func newStats() Stats {
+	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Endpoints = maps.Clone(s.stats.Endpoints)
+	st.MessageTypes = maps.Clone(s.stats.MessageTypes)
+	st.SocketsOpen = len(s.sockets)
+	st.MessagesQueued = 0
+	for _, q := range s.queues {
+		st.MessagesQueued += len(q.pending)
+	}
+	st.PoolSize = len(s.pool)
+	return st
+}

@@ -1,0 +1,221 @@
+package simulator
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BillView is the cloud's view of one bill (GET /__sim/bills/{resource}/{billId}).
+type BillView struct {
+	Resource      string            `json:"resource"`
+	BillID        string            `json:"billId"`
+	BillNo        string            `json:"billNo"`
+	BillType      string            `json:"billType"`
+	BillTaxNo     string            `json:"billTaxNo"`
+	OrgNumber     string            `json:"orgNumber,omitempty"`
+	PushType      string            `json:"pushType,omitempty"`
+	UserID        string            `json:"userId,omitempty"`
+	LinkKey       string            `json:"linkKey,omitempty"`
+	CompanyInfo   []Company         `json:"companyInfo"`
+	Status        string            `json:"status"` // last billSave status ("" before any)
+	Invoices      []BillInvoiceView `json:"invoices"`
+	Voucher       *VoucherView      `json:"voucher"`
+	Unbound       bool              `json:"unbound"`
+	BillSaveCalls int               `json:"billSaveCalls"`
+	Cover         *CoverView        `json:"cover,omitempty"`
+	EventCodes    int               `json:"eventCodes"`
+	Collected     int               `json:"collected"` // samples imported through the page or /__sim/collect count
+}
+
+// BillInvoiceView is one invoice of a bill.
+type BillInvoiceView struct {
+	SerialNo      string `json:"serialNo"`
+	Status        string `json:"status"`
+	Amount        string `json:"amount,omitempty"`
+	DeductionFlag string `json:"deductionFlag,omitempty"`
+	EntryID       string `json:"entryId,omitempty"`
+	Accounted     bool   `json:"accounted"`
+}
+
+// VoucherView is a voucher written back by voucherSave.
+type VoucherView struct {
+	VouchID        string   `json:"vouchId"`
+	VouchNo        string   `json:"vouchNo"`
+	AccountDate    string   `json:"accountDate"`
+	AccountTime    string   `json:"accountTime"`
+	BusinessDate   string   `json:"businessDate"`
+	Resource       string   `json:"resource"`
+	SerialNoArray  []string `json:"serialNoArray"`
+	ExpenseIDArray []string `json:"expenseIdArray"`
+}
+
+// CoverView is the bill's cover (coverData).
+type CoverView struct {
+	CoveNo   string `json:"coveNo"`
+	CoveType string `json:"coveType"`
+	Bytes    int    `json:"bytes"`
+}
+
+// InvoiceView is one invoice of the pool (GET /__sim/invoices/{serialNo}).
+type InvoiceView struct {
+	SerialNo      string          `json:"serialNo"`
+	Status        string          `json:"status"`
+	BillID        string          `json:"billId"`   // "" when in no bill
+	Resource      string          `json:"resource"` // "" when in no bill
+	CollectedFor  string          `json:"collectedFor"`
+	CollectedAt   time.Time       `json:"collectedAt"`
+	Amount        string          `json:"amount,omitempty"`
+	DeductionFlag string          `json:"deductionFlag,omitempty"`
+	EntryID       string          `json:"entryId,omitempty"`
+	VoucherID     string          `json:"vouchId,omitempty"`
+	Accounted     bool            `json:"accounted"`
+	Deduction     *deductionState `json:"deduction,omitempty"`
+	History       []Binding       `json:"history"`
+	Invoice       Invoice         `json:"invoice"`
+}
+
+func voucherView(v *voucher) *VoucherView {
+	if v == nil {
+		return nil
+	}
+	return &VoucherView{VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
+		BusinessDate: v.BusinessDate, Resource: v.Resource, SerialNoArray: slices.Clone(v.SerialNos),
+		ExpenseIDArray: slices.Clone(v.ExpenseIDs)}
+}
+
+// Bill returns the cloud's view of a bill.
+func (s *Sim) Bill(resource, billID string) (BillView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.bills[billKey{resource, billID}]
+	if b == nil {
+		return BillView{}, false
+	}
+	return s.billView(b), true
+}
+
+// billView builds the view; caller holds s.mu.
+func (s *Sim) billView(b *bill) BillView {
+	v := BillView{
+		Resource: b.key.Resource, BillID: b.key.BillID, BillNo: b.billNo, BillType: b.billType,
+		BillTaxNo: b.billTaxNo, OrgNumber: b.orgNumber, PushType: b.pushType, UserID: b.userID,
+		LinkKey: b.linkKey, CompanyInfo: slices.Clone(b.companies), Status: b.status,
+		Invoices: []BillInvoiceView{}, Unbound: b.unbound, BillSaveCalls: b.billSaveCalls,
+		EventCodes: b.eventCodes, Collected: len(b.imported),
+	}
+	if v.CompanyInfo == nil {
+		v.CompanyInfo = []Company{}
+	}
+	for _, sn := range b.serials {
+		pi := s.pool[sn]
+		iv := BillInvoiceView{SerialNo: sn, Status: pi.status, DeductionFlag: pi.line.DeductionFlag,
+			EntryID: pi.line.EntryID, Accounted: pi.voucherID != ""}
+		if pi.line.Amount != nil {
+			iv.Amount = pi.line.Amount.StringFixed(2)
+		}
+		v.Invoices = append(v.Invoices, iv)
+	}
+	if b.voucherID != "" {
+		v.Voucher = voucherView(s.vouchers[b.voucherID])
+	}
+	if b.cover != nil {
+		v.Cover = &CoverView{CoveNo: b.cover.CoveNo, CoveType: b.cover.CoveType, Bytes: b.cover.Bytes}
+	}
+	return v
+}
+
+// Bills lists every bill, ordered by resource and billId.
+func (s *Sim) Bills() []BillView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BillView, 0, len(s.bills))
+	for _, b := range s.bills {
+		out = append(out, s.billView(b))
+	}
+	slices.SortFunc(out, func(a, b BillView) int {
+		return strings.Compare(a.Resource+"\x00"+a.BillID, b.Resource+"\x00"+b.BillID)
+	})
+	return out
+}
+
+// Invoice returns the pool's view of an invoice.
+func (s *Sim) Invoice(serialNo string) (InvoiceView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pi := s.pool[serialNo]
+	if pi == nil {
+		return InvoiceView{}, false
+	}
+	return s.invoiceView(serialNo, pi), true
+}
+
+// Invoices lists the whole invoice pool, ordered by serialNo.
+func (s *Sim) Invoices() []InvoiceView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]InvoiceView, 0, len(s.pool))
+	for sn, pi := range s.pool {
+		out = append(out, s.invoiceView(sn, pi))
+	}
+	slices.SortFunc(out, func(a, b InvoiceView) int { return strings.Compare(a.SerialNo, b.SerialNo) })
+	return out
+}
+
+// Release frees an invoice (status 1, out of its bill), as an operator would in the cloud's UI.
+// An accounted invoice is not released.
+func (s *Sim) Release(serialNo string) (InvoiceView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pi := s.pool[serialNo]
+	if pi == nil {
+		return InvoiceView{}, ErrUnknownSerialNo
+	}
+	if pi.voucherID != "" {
+		return InvoiceView{}, fieldError("serialNo", "accounted (voucher "+pi.voucherID+"): cannot be released")
+	}
+	s.release(serialNo)
+	return s.invoiceView(serialNo, pi), nil
+}
+
+// ErrUnknownSerialNo: the serial number is not in the invoice pool.
+var ErrUnknownSerialNo = errors.New("serialNo: not in the invoice pool")
+
+// IssuedTokens lists every token issued so far (app, access, OAuth2 access and refresh), so tests
+// can check that none leaks into logs or errors.
+func (s *Sim) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens)+len(s.refreshTokens))
+	for v := range s.tokens {
+		out = append(out, v)
+	}
+	out = append(out, s.refreshTokens...)
+	slices.Sort(out)
+	return out
+}
+
+// invoiceView builds the view; caller holds s.mu.
+func (s *Sim) invoiceView(serialNo string, pi *poolInvoice) InvoiceView {
+	v := InvoiceView{
+		SerialNo: serialNo, Status: pi.status, CollectedFor: pi.collectedFor.Resource + "/" + pi.collectedFor.BillID,
+		CollectedAt: pi.collectedAt, DeductionFlag: pi.line.DeductionFlag, EntryID: pi.line.EntryID,
+		VoucherID: pi.voucherID, Accounted: pi.voucherID != "", Invoice: pi.inv.clone(),
+	}
+	if pi.bill != nil {
+		v.BillID, v.Resource = pi.bill.BillID, pi.bill.Resource
+	}
+	if pi.line.Amount != nil {
+		v.Amount = pi.line.Amount.StringFixed(2)
+	}
+	if pi.deduction != nil {
+		d := *pi.deduction
+		v.Deduction = &d
+	}
+	v.History = slices.Clone(pi.history)
+	if v.History == nil {
+		v.History = []Binding{}
+	}
+	return v
+}

@@ -1,0 +1,469 @@
+package deploy
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"gopkg.in/yaml.v3"
+
+	"rimflow/api"
+	"rimflow/internal/config"
+	"rimflow/workflows"
+)
+
+// The parts of the compose file this test reads.
+type composeFile struct {
+	Services map[string]service `yaml:"services"`
+	Secrets  map[string]struct {
+		Environment string `yaml:"environment"`
+		File        string `yaml:"file"`
+	} `yaml:"secrets"`
+}
+
+type service struct {
+	Image       string            `yaml:"image"`
+	Build       any               `yaml:"build"`
+	Command     any               `yaml:"command"`
+	Entrypoint  any               `yaml:"entrypoint"`
+	Environment map[string]string `yaml:"environment"`
+	Ports       []string          `yaml:"ports"`
+	Profiles    []string          `yaml:"profiles"`
+	Secrets     []string          `yaml:"secrets"`
+}
+
+const rimflowImage = "rimflow:latest"
+
+// What each rimflow program reads: the worker config.Vars(), `starter serve` those and api.Vars(),
+// the simulator only flags.
+func programVars() map[string][]config.Var {
+	return map[string][]config.Var{
+		"worker":   config.Vars(),
+		"starter":  append(config.Vars(), api.Vars()...),
+		"cloudsim": nil,
+	}
+}
+
+func loadCompose(t *testing.T) composeFile {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	if err != nil {
+		t.Fatalf("read docker-compose.yml: %v", err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(raw, &cf); err != nil {
+		t.Fatalf("docker-compose.yml is not valid YAML for this test: %v", err)
+	}
+	if len(cf.Services) == 0 {
+		t.Fatal("docker-compose.yml has no services")
+	}
+	return cf
+}
+
+// envExample is deploy/env.example: the .env a user starts from, used to interpolate ${VAR}.
+func envExample(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile("env.example")
+	if err != nil {
+		t.Fatalf("read deploy/env.example: %v", err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("env.example: line %q is not NAME=value", line)
+		}
+		env[k] = v
+	}
+	return env
+}
+
+var interpolation = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}`)
+
+// interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error} given dotenv.
+func interpolate(t *testing.T, s string, dotenv map[string]string) string {
+	return interpolation.ReplaceAllStringFunc(s, func(m string) string {
+		p := interpolation.FindStringSubmatch(m)
+		name, op, arg := p[1], p[2], p[3]
+		v, set := dotenv[name]
+		switch op {
+		case ":-":
+			if v == "" {
+				return arg
+			}
+		case "-":
+			if !set {
+				return arg
+			}
+		case ":?", "?":
+			if v == "" {
+				t.Errorf("%s is required (%s) but deploy/env.example leaves it empty", name, arg)
+			}
+		}
+		return v
+	})
+}
+
+func commandWords(t *testing.T, name string, cmd any) []string {
+	switch c := cmd.(type) {
+	case nil:
+		return nil
+	case string:
+		return strings.Fields(c)
+	case []any:
+		words := make([]string, 0, len(c))
+		for _, w := range c {
+			words = append(words, fmt.Sprint(w))
+		}
+		return words
+	default:
+		t.Fatalf("service %s: command of unexpected shape %T", name, cmd)
+		return nil
+	}
+}
+
+// rimflowServices are the services running the rimflow image, by the program they run.
+func rimflowServices(t *testing.T, cf composeFile) map[string]string {
+	out := map[string]string{}
+	builds := 0
+	for name, svc := range cf.Services {
+		if svc.Build != nil {
+			builds++
+		}
+		if svc.Image != rimflowImage {
+			continue
+		}
+		words := commandWords(t, name, svc.Command)
+		if len(words) == 0 {
+			t.Errorf("service %s runs the rimflow image without a command (worker, starter or cloudsim)", name)
+			continue
+		}
+		if _, ok := programVars()[words[0]]; !ok {
+			t.Errorf("service %s runs %q, not one of the image's programs worker, starter, cloudsim", name, words[0])
+		}
+		out[name] = words[0]
+	}
+	if builds != 1 {
+		t.Errorf("exactly one service should build the image (build: .), found %d", builds)
+	}
+	for _, want := range []string{"worker", "starter", "cloudsim"} {
+		found := false
+		for _, prog := range out {
+			found = found || prog == want
+		}
+		if !found {
+			t.Errorf("no compose service runs %s", want)
+		}
+	}
+	return out
+}
+
+// TestComposeEnvMatchesCode: every variable a rimflow service sets is one its program reads, the
+// secrets come through *_FILE from declared secrets, and with deploy/env.example as .env each
+// program's own configuration loader accepts the result.
+func TestComposeEnvMatchesCode(t *testing.T) {
+	cf := loadCompose(t)
+	dotenv := envExample(t)
+	for name, prog := range rimflowServices(t, cf) {
+		svc := cf.Services[name]
+		vars := programVars()[prog]
+		known := map[string]config.Var{}
+		for _, v := range vars {
+			known[v.Name] = v
+		}
+		env := map[string]string{}
+		for k, raw := range svc.Environment {
+			v := interpolate(t, raw, dotenv)
+			base, isFile := strings.CutSuffix(k, "_FILE")
+			switch {
+			case !isFile:
+				if _, ok := known[k]; !ok {
+					t.Errorf("service %s sets %s, which %s does not read", name, k, prog)
+				}
+				env[k] = v
+			case !known[base].Secret:
+				t.Errorf("service %s sets %s, but %s is not a secret %s reads from a file", name, k, base, prog)
+			default:
+				env[k] = secretFile(t, cf, svc, name, k, v, dotenv)
+			}
+		}
+		getenv := func(k string) string { return env[k] }
+		switch prog {
+		case "worker":
+			cfg, err := config.Load(getenv)
+			if err != nil {
+				t.Errorf("service %s: the worker would refuse its configuration: %v", name, err)
+				continue
+			}
+			if missing := cfg.MissingCloudCredentials(); len(missing) > 0 {
+				t.Errorf("service %s: Invoice Cloud credentials missing for %s mode: %v", name, cfg.Cloud.AuthMode, missing)
+			}
+			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, cfg.Temporal.Address)
+			if u, err := url.Parse(cfg.Cloud.BaseURL); err == nil && u.Hostname() == "cloudsim" {
+				checkServiceAddr(t, cf, name, config.EnvCloudBaseURL, u.Host)
+			}
+		case "starter":
+			if _, err := config.Load(getenv); err != nil {
+				t.Errorf("service %s: starter serve would refuse its Temporal configuration: %v", name, err)
+			}
+			apiEnv, err := api.LoadEnv(getenv)
+			if err != nil {
+				t.Errorf("service %s: starter serve would refuse its API configuration: %v", name, err)
+				continue
+			}
+			if host, _, _ := net.SplitHostPort(apiEnv.Addr); host != "127.0.0.1" && apiEnv.Token == "" {
+				t.Errorf("service %s: the API listens on %s without a bearer token", name, apiEnv.Addr)
+			}
+			checkPublished(t, name, svc, apiEnv.Addr, defaultOf(api.Vars(), api.EnvAPIAddr))
+			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, getenv(config.EnvTemporalAddress))
+		}
+	}
+}
+
+// secretFile checks that a *_FILE variable names a mounted secret fed from the matching variable,
+// and returns a temporary file with the env.example value so the loaders can read it.
+func secretFile(t *testing.T, cf composeFile, svc service, svcName, fileVar, path string, dotenv map[string]string) string {
+	t.Helper()
+	secret, ok := strings.CutPrefix(path, "/run/secrets/")
+	if !ok {
+		t.Errorf("service %s: %s=%s is not a compose secret (/run/secrets/…)", svcName, fileVar, path)
+		return path
+	}
+	mounted := false
+	for _, s := range svc.Secrets {
+		mounted = mounted || s == secret
+	}
+	if !mounted {
+		t.Errorf("service %s: %s points at secret %q, which the service does not mount", svcName, fileVar, secret)
+	}
+	decl, ok := cf.Secrets[secret]
+	base := strings.TrimSuffix(fileVar, "_FILE")
+	switch {
+	case !ok:
+		t.Errorf("secret %q is not declared at the top level", secret)
+	case decl.Environment != base:
+		t.Errorf("secret %q comes from %q; want it fed from %s so users set one variable", secret, decl.Environment, base)
+	}
+	tmp := filepath.Join(t.TempDir(), secret)
+	if err := os.WriteFile(tmp, []byte(dotenv[base]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tmp
+}
+
+func defaultOf(vars []config.Var, name string) string {
+	for _, v := range vars {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+// checkPublished: the service publishes the port it listens on, on the same port as the default.
+func checkPublished(t *testing.T, name string, svc service, listen, def string) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		t.Errorf("service %s: listen address %q: %v", name, listen, err)
+		return
+	}
+	_, defPort, _ := net.SplitHostPort(def)
+	want := defPort + ":" + port
+	for _, p := range svc.Ports {
+		if p == want {
+			return
+		}
+	}
+	t.Errorf("service %s listens on %s; want port mapping %q (the default port published), have %v", name, listen, want, svc.Ports)
+}
+
+// checkServiceAddr: host:port names a compose service that publishes or exposes that port.
+func checkServiceAddr(t *testing.T, cf composeFile, from, varName, addr string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Errorf("service %s: %s=%q is not host:port", from, varName, addr)
+		return
+	}
+	target, ok := cf.Services[host]
+	if !ok {
+		t.Errorf("service %s: %s points at %q, which is not a compose service", from, varName, host)
+		return
+	}
+	for _, p := range target.Ports {
+		if strings.HasSuffix(p, ":"+port) {
+			return
+		}
+	}
+	t.Errorf("service %s: %s uses port %s, but service %s serves %v", from, varName, port, host, target.Ports)
+}
+
+var saLine = regexp.MustCompile(`temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
+
+// cliType is the `temporal operator search-attribute create --type` spelling.
+func cliType(t enumspb.IndexedValueType) string {
+	switch t {
+	case enumspb.INDEXED_VALUE_TYPE_KEYWORD:
+		return "Keyword"
+	case enumspb.INDEXED_VALUE_TYPE_TEXT:
+		return "Text"
+	case enumspb.INDEXED_VALUE_TYPE_INT:
+		return "Int"
+	case enumspb.INDEXED_VALUE_TYPE_DOUBLE:
+		return "Double"
+	case enumspb.INDEXED_VALUE_TYPE_BOOL:
+		return "Bool"
+	case enumspb.INDEXED_VALUE_TYPE_DATETIME:
+		return "Datetime"
+	case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
+		return "KeywordList"
+	}
+	return t.String()
+}
+
+// ExpectedSearchAttributeLines are the compose lines for workflows.SearchAttributes(), sorted.
+func expectedSearchAttributeLines() []string {
+	var lines []string
+	for _, name := range workflows.SearchAttributeNames() {
+		lines = append(lines, fmt.Sprintf("temporal operator search-attribute create --namespace default --name %s --type %s",
+			name, cliType(workflows.SearchAttributes()[name])))
+	}
+	return lines
+}
+
+// TestComposeSearchAttributesMatchCode: the setup job registers exactly the code's list.
+func TestComposeSearchAttributesMatchCode(t *testing.T) {
+	cf := loadCompose(t)
+	setup, ok := cf.Services["temporal-setup"]
+	if !ok {
+		t.Fatal("no temporal-setup service")
+	}
+	script := strings.Join(commandWords(t, "temporal-setup", setup.Command), " ")
+	var got []string
+	for _, m := range saLine.FindAllStringSubmatch(script, -1) {
+		if m[1] != "default" {
+			t.Errorf("search attribute %s registered in namespace %s, want default", m[2], m[1])
+		}
+		got = append(got, m[0])
+	}
+	sort.Strings(got)
+	want := expectedSearchAttributeLines()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("temporal-setup's search attributes differ from workflows.SearchAttributes().\nhave:\n  %s\nwant (paste into docker-compose.yml):\n  %s",
+			strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if !strings.Contains(script, "namespace create --namespace default") {
+		t.Error("temporal-setup does not create the default namespace")
+	}
+}
+
+// TestComposePortsMatchDefaults: the published ports are the ports users know from devstack.
+func TestComposePortsMatchDefaults(t *testing.T) {
+	cf := loadCompose(t)
+	_, temporalPort, _ := net.SplitHostPort(defaultOf(config.Vars(), config.EnvTemporalAddress))
+	cloudURL, _ := url.Parse(defaultOf(config.Vars(), config.EnvCloudBaseURL))
+	for svc, want := range map[string]string{
+		"temporal":    temporalPort + ":7233",
+		"temporal-ui": "8233:8080", // Temporal Web on devstack's --ui-addr port; the image listens on 8080
+		"cloudsim":    cloudURL.Port() + ":8090",
+	} {
+		s, ok := cf.Services[svc]
+		if !ok {
+			t.Errorf("no %s service", svc)
+			continue
+		}
+		if !contains(s.Ports, want) {
+			t.Errorf("service %s publishes %v, want %q", svc, s.Ports, want)
+		}
+	}
+	sim := cf.Services["cloudsim"]
+	if !contains(sim.Profiles, "sim") {
+		t.Errorf("cloudsim must be under the sim profile, has %v", sim.Profiles)
+	}
+	words := commandWords(t, "cloudsim", sim.Command)
+	if i := indexOf(words, "-addr"); i < 0 || i+1 >= len(words) || !strings.HasSuffix(words[i+1], ":8090") {
+		t.Errorf("cloudsim command %v should listen on :8090 with -addr", words)
+	}
+	for _, needed := range []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "worker", "api", "cloudsim"} {
+		if _, ok := cf.Services[needed]; !ok {
+			t.Errorf("service %s is missing", needed)
+		}
+	}
+	for _, name := range []string{"temporal-schema", "temporal", "temporal-setup"} {
+		if img := cf.Services[name].Image; !regexp.MustCompile(`:\$\{TEMPORAL_VERSION:-1\.32\.\d+\}$`).MatchString(img) {
+			t.Errorf("service %s image %q is not pinned to a 1.32 release", name, img)
+		}
+	}
+}
+
+// TestDockerfileBuildsTheThreeProgramsAsNonRoot reads the Dockerfile the compose file builds.
+func TestDockerfileBuildsTheThreeProgramsAsNonRoot(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "Dockerfile"))
+	if err != nil {
+		t.Fatalf("read Dockerfile: %v", err)
+	}
+	df := string(raw)
+	var froms, users []string
+	var buildLine string
+	for _, line := range strings.Split(strings.ReplaceAll(df, "\\\n", " "), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "FROM "):
+			froms = append(froms, line)
+		case strings.HasPrefix(line, "USER "):
+			users = append(users, strings.TrimSpace(strings.TrimPrefix(line, "USER ")))
+		case strings.HasPrefix(line, "RUN ") && strings.Contains(line, "go build"):
+			buildLine = line
+		}
+	}
+	if len(froms) < 2 || !strings.HasPrefix(froms[0], "FROM golang:1.26") {
+		t.Errorf("want a multi-stage build starting FROM golang:1.26, have %v", froms)
+	}
+	final := froms[len(froms)-1]
+	if !strings.Contains(final, "distroless/static") && !strings.Contains(final, "scratch") {
+		t.Errorf("final stage %q is not distroless static or scratch", final)
+	}
+	for _, want := range []string{"GOTOOLCHAIN=local", "CGO_ENABLED=0"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile does not set %s", want)
+		}
+	}
+	for _, prog := range []string{"./worker", "./starter", "./cloudsim"} {
+		if !strings.Contains(buildLine, prog) {
+			t.Errorf("go build line %q does not build %s", buildLine, prog)
+		}
+		main := filepath.Join("..", prog, "main.go")
+		if b, err := os.ReadFile(main); err != nil || !strings.Contains(string(b), "package main") {
+			t.Errorf("%s is not a main package (%v)", main, err)
+		}
+	}
+	if len(users) == 0 {
+		t.Fatal("Dockerfile never sets USER: the programs would run as root")
+	}
+	if last := users[len(users)-1]; last == "root" || last == "0" || strings.HasPrefix(last, "0:") || strings.HasPrefix(last, "root:") {
+		t.Errorf("final USER is %q", last)
+	}
+}
+
+func contains(list []string, s string) bool { return indexOf(list, s) >= 0 }
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}

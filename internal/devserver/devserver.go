@@ -1,0 +1,261 @@
+// Package devserver runs a complete Temporal server and Temporal Web inside this process:
+// SQLite persistence and visibility in one WAL-mode file, the `default` namespace and rimflow's
+// search attributes registered. It is the embedded default behind `go run ./devstack` and the
+// end-to-end tests; nothing else in rimflow imports the Temporal server.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/temporal"
+
+	"rimflow/workflows"
+)
+
+// Defaults of Options.
+const (
+	DefaultDataDir      = ".rimflow"
+	DefaultDBFile       = "temporal.db"
+	DefaultFrontendAddr = "127.0.0.1:7233"
+	DefaultUIAddr       = "127.0.0.1:8233"
+	DefaultNamespace    = "default"
+	// DefaultRetention keeps finished bills inspectable for a month on a dev box.
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// Options configure Start. Zero values take the defaults above.
+type Options struct {
+	DataDir      string // directory of the SQLite file; created if missing
+	FrontendAddr string // host:port of the frontend gRPC; port 0 picks a free one
+	UIAddr       string // host:port of Temporal Web; port 0 picks a free one
+	DisableUI    bool
+	Namespace    string
+	Retention    time.Duration
+	// SearchAttributes to register; nil means workflows.SearchAttributes().
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// Logger receives the server's logs at ServerLogLevel and above (default warn: the
+	// server logs a lot at info). Nil discards them.
+	Logger         *slog.Logger
+	ServerLogLevel slog.Level
+}
+
+func (o *Options) applyDefaults() {
+	if o.DataDir == "" {
+		o.DataDir = DefaultDataDir
+	}
+	if o.FrontendAddr == "" {
+		o.FrontendAddr = DefaultFrontendAddr
+	}
+	if o.UIAddr == "" {
+		o.UIAddr = DefaultUIAddr
+	}
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.SearchAttributes == nil {
+		o.SearchAttributes = workflows.SearchAttributes()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ServerLogLevel == 0 {
+		o.ServerLogLevel = slog.LevelWarn
+	}
+}
+
+// Server is a running embedded Temporal server (and Temporal Web unless disabled).
+type Server struct {
+	opts          Options
+	dbPath        string
+	frontendAddr  string
+	schemaCreated bool
+	temporal      temporal.Server
+	logger        *slogLogger
+	ui            *uiServer
+	stopOnce      sync.Once
+	stopErr       error
+}
+
+// Start creates the data dir and schema if needed, starts the server, waits until its frontend
+// answers, registers the namespace and search attributes (idempotent) and starts Temporal Web.
+// On error nothing is left running.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	opts.applyDefaults()
+	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", opts.DataDir, err)
+	}
+	s := &Server{opts: opts, dbPath: filepath.Join(opts.DataDir, DefaultDBFile)}
+
+	host, frontendPort, err := resolveAddr("frontend address", opts.FrontendAddr)
+	if err != nil {
+		return nil, err
+	}
+	ports := servicePorts{host: host, frontend: frontendPort}
+	for _, p := range []*int{&ports.history, &ports.matching, &ports.worker} {
+		if *p, err = freePort(host); err != nil {
+			return nil, err
+		}
+	}
+	s.frontendAddr = ports.addr(ports.frontend)
+
+	cfg := serverConfig(s.dbPath, ports)
+	sqlCfg := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL
+	if s.schemaCreated, err = prepareDatabase(sqlCfg, opts.Namespace, opts.SearchAttributes); err != nil {
+		return nil, err
+	}
+
+	logger := newSlogLogger(opts.Logger.With("component", "temporal"), opts.ServerLogLevel)
+	s.logger = logger
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("temporal authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("temporal claim mapper: %w", err)
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(ports.staticHosts()),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(devDynamicConfig()),
+		// No metrics listener: a second server in the same process (a restart) would collide
+		// with the first one's registrations.
+		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Stop()
+		return nil, fmt.Errorf("start temporal server on %s: %w", s.frontendAddr, err)
+	}
+	s.temporal = srv
+
+	if err := s.register(ctx); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+
+	if !opts.DisableUI {
+		ui, err := startUI(opts.UIAddr, s.frontendAddr, opts.Namespace, opts.Logger)
+		if err != nil {
+			_ = s.Stop()
+			return nil, err
+		}
+		s.ui = ui
+	}
+	opts.Logger.Info("temporal server started",
+		"frontend", s.frontendAddr, "ui", s.UIURL(), "db", s.dbPath, "newSchema", s.schemaCreated)
+	return s, nil
+}
+
+// register waits for the frontend, then makes the namespace and search attributes what rimflow needs.
+func (s *Server) register(ctx context.Context) error {
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := ensureRetention(ctx, c, s.opts.Namespace, s.opts.Retention); err != nil {
+		return err
+	}
+	return ensureSearchAttributes(ctx, c, s.opts.Namespace, s.opts.SearchAttributes, s.opts.Logger)
+}
+
+// dial connects to the frontend, retrying until it answers or ctx ends.
+func (s *Server) dial(ctx context.Context) (client.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var lastErr error
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:  s.frontendAddr,
+			Namespace: s.opts.Namespace,
+			Logger:    sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		})
+		if err == nil {
+			if _, err = c.CheckHealth(ctx, &client.CheckHealthRequest{}); err == nil {
+				return c, nil
+			}
+			c.Close()
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal frontend %s did not answer: %w", s.frontendAddr, errors.Join(ctx.Err(), lastErr))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// FrontendAddr is the host:port of the frontend gRPC service (for client.Options.HostPort).
+func (s *Server) FrontendAddr() string { return s.frontendAddr }
+
+// Namespace is the registered namespace.
+func (s *Server) Namespace() string { return s.opts.Namespace }
+
+// DBPath is the SQLite file.
+func (s *Server) DBPath() string { return s.dbPath }
+
+// SchemaCreated reports whether this Start created the schema (a fresh data dir).
+func (s *Server) SchemaCreated() bool { return s.schemaCreated }
+
+// UIAddr is the host:port of Temporal Web, or "" when disabled.
+func (s *Server) UIAddr() string {
+	if s.ui == nil {
+		return ""
+	}
+	return s.ui.addr
+}
+
+// UIURL is the base URL of Temporal Web, or "" when disabled.
+func (s *Server) UIURL() string {
+	if s.ui == nil {
+		return ""
+	}
+	return "http://" + s.ui.addr
+}
+
+// NewClient dials the server in its namespace; the caller closes it.
+func (s *Server) NewClient(ctx context.Context, opts client.Options) (client.Client, error) {
+	opts.HostPort = s.frontendAddr
+	if opts.Namespace == "" {
+		opts.Namespace = s.opts.Namespace
+	}
+	return client.DialContext(ctx, opts)
+}
+
+// Stop stops Temporal Web and the server. A new Start on the same DataDir resumes every
+// workflow. Safe to call more than once.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.ui != nil {
+			s.ui.stop()
+		}
+		if s.temporal != nil {
+			s.logger.stopping.Store(true)
+			s.stopErr = s.temporal.Stop()
+		}
+	})
+	return s.stopErr
+}

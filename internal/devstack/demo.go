@@ -1,0 +1,191 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// DemoTaxNo is the buyer the demo bill (and the how-to) uses; the simulator generates sample
+// invoices for the bill's companyInfo.
+const DemoTaxNo = "91440300MA5G9GK78Y"
+
+// DemoStep is one line of the demo's timeline.
+type DemoStep struct {
+	Name    string
+	Stage   workflows.Stage
+	Took    time.Duration // this step
+	Elapsed time.Duration // since the demo started
+}
+
+// Demo drives one bill through its whole life using only the HTTP API and the simulator's
+// /__sim/ interface: start, collect URL, import in the cloud, bound, two approvals, voucher,
+// completed. It writes the timeline to w as it goes and returns it.
+type Demo struct {
+	APIURL   string
+	CloudURL string
+	Token    string
+	BillID   string        // default DEMO-<time>
+	Wait     time.Duration // longest wait for one stage change (default 2m)
+}
+
+// Run executes the demo; any failure ends it with an error naming the step.
+func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
+	if d.BillID == "" {
+		d.BillID = "DEMO-" + time.Now().Format("20060102-150405.000")
+	}
+	if d.Wait <= 0 {
+		d.Wait = 2 * time.Minute
+	}
+	c := newJSONClient(d.Token)
+	bill := d.APIURL + "/v1/bills/OA/" + url.PathEscape(d.BillID)
+	start := time.Now()
+	last := start
+	var steps []DemoStep
+	record := func(name string, stage workflows.Stage) {
+		now := time.Now()
+		st := DemoStep{Name: name, Stage: stage, Took: now.Sub(last), Elapsed: now.Sub(start)}
+		last = now
+		steps = append(steps, st)
+		fmt.Fprintf(w, "  %8.2fs  %-26s %-20s (+%.2fs)\n", st.Elapsed.Seconds(), name, stage, st.Took.Seconds())
+	}
+	fail := func(step string, err error) ([]DemoStep, error) {
+		return steps, fmt.Errorf("demo step %q: %w", step, err)
+	}
+	fmt.Fprintf(w, "demo bill OA/%s (workflow %s)\n", d.BillID, workflows.BillWorkflowID("OA", d.BillID))
+
+	// 1. The ERP starts the bill; the API answers once the eventCode is issued.
+	var started struct {
+		Stage   workflows.Stage `json:"stage"`
+		Collect workflows.URLs  `json:"collect"`
+	}
+	if _, err := c.do(ctx, "POST", d.APIURL+"/v1/bills", DemoBill(d.BillID), &started); err != nil {
+		return fail("start", err)
+	}
+	record("started", started.Stage)
+
+	// 2. A collect URL valid now (what the ERP opens for its user).
+	var cu workflows.CollectURLResponse
+	if _, err := c.do(ctx, "GET", bill+"/collect-url?client=pc", nil, &cu); err != nil {
+		return fail("collect-url", err)
+	}
+	eventCode := cu.EventCode
+	if eventCode == "" {
+		eventCode = eventCodeOf(cu.URL)
+	}
+	if eventCode == "" {
+		return fail("collect-url", errors.New("the answer has no eventCode"))
+	}
+	record("collect url issued", workflows.StageCollecting)
+
+	// 3. The user imports two invoices in the cloud's page (here: its /__sim/collect twin).
+	var collected struct {
+		Delivered []map[string]any `json:"delivered"`
+	}
+	if _, err := c.do(ctx, "POST", d.CloudURL+"/__sim/collect", map[string]any{"eventCode": eventCode, "count": 2}, &collected); err != nil {
+		return fail("collect", err)
+	}
+	if len(collected.Delivered) == 0 {
+		return fail("collect", errors.New("the simulator delivered no invoice"))
+	}
+	record(fmt.Sprintf("collected %d invoices", len(collected.Delivered)), workflows.StageCollecting)
+
+	// 4. The worker receives them, binds them (billSave 30) and, with autoSubmit, submits.
+	st, err := waitStage(ctx, c, bill, d.Wait, workflows.StageAwaitingSupervisor)
+	if err != nil {
+		return fail("bound", err)
+	}
+	for _, inv := range st.Invoices {
+		if inv.Status != invoicecloud.StatusInUse {
+			return fail("bound", fmt.Errorf("invoice %s has status %s, want 30 (in use)", inv.SerialNo, inv.Status))
+		}
+	}
+	record(fmt.Sprintf("bound %d (total %s)", st.InvoiceCount, st.TotalAmount), st.Stage)
+
+	// 5. Approvals, as the ERP reports them.
+	for _, a := range []struct {
+		role string
+		next workflows.Stage
+	}{{"supervisor", workflows.StageAwaitingFinance}, {"finance", workflows.StageAwaitingVoucher}} {
+		var after workflows.BillState
+		body := workflows.ApproveRequest{Role: a.role, Decision: workflows.DecisionApprove, Approver: "demo-" + a.role}
+		if _, err := c.do(ctx, "POST", bill+"/approvals", body, &after); err != nil {
+			return fail(a.role+" approval", err)
+		}
+		if after.Stage != a.next {
+			if after, err = waitStage(ctx, c, bill, d.Wait, a.next); err != nil {
+				return fail(a.role+" approval", err)
+			}
+		}
+		record(a.role+" approved", after.Stage)
+	}
+
+	// 6. The voucher; the bill then completes.
+	now := time.Now()
+	voucher := workflows.VoucherRequest{
+		VouchID: "V-" + d.BillID, VouchNo: "记-0001", AccountDate: now.Format("2006-01-02"),
+		AccountTime: now.Format("2006-01-02"), BusinessDate: now.Format("2006-01-02"), Resource: "OA",
+	}
+	var afterVoucher workflows.BillState
+	if _, err := c.do(ctx, "POST", bill+"/voucher", voucher, &afterVoucher); err != nil {
+		return fail("voucher", err)
+	}
+	record("voucher saved", afterVoucher.Stage)
+	if _, err := waitStage(ctx, c, bill, d.Wait, workflows.StageCompleted); err != nil {
+		return fail("completed", err)
+	}
+	record("completed", workflows.StageCompleted)
+	return steps, nil
+}
+
+// DemoBill is a valid bill for the simulator's sample buyer.
+func DemoBill(billID string) workflows.BillInput {
+	return workflows.BillInput{
+		BillID:      billID,
+		BillNo:      "BX-" + billID,
+		BillType:    "expense",
+		Resource:    "OA",
+		BillTaxNo:   DemoTaxNo,
+		UserID:      "demo-user",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: DemoTaxNo, Name: "示例科技有限公司"}},
+	}
+}
+
+// waitStage polls the bill until it reaches want; a final stage other than want ends the wait.
+func waitStage(ctx context.Context, c *jsonClient, billURL string, limit time.Duration, want workflows.Stage) (workflows.BillState, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var st workflows.BillState
+	for {
+		st = workflows.BillState{}
+		_, err := c.do(ctx, "GET", billURL, nil, &st)
+		if err == nil && st.Stage == want {
+			return st, nil
+		}
+		if err == nil && (st.Stage.Final() || st.Stage == workflows.StageFailed) {
+			return st, fmt.Errorf("bill ended in %s, want %s (error: %+v)", st.Stage, want, st.Error)
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return st, fmt.Errorf("waiting for %s: %w (last: %v)", want, ctx.Err(), err)
+			}
+			return st, fmt.Errorf("waiting for %s: %w (still %s)", want, ctx.Err(), st.Stage)
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+func eventCodeOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Query().Get("eventCode")
+}

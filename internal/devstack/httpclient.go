@@ -1,0 +1,86 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// jsonClient calls the API and the simulator's /__sim/ interface the way an ERP or a test
+// would: plain HTTP and JSON, nothing in process.
+type jsonClient struct {
+	http  *http.Client
+	token string // bearer token of the API; never printed
+}
+
+func newJSONClient(token string) *jsonClient {
+	return &jsonClient{http: &http.Client{Timeout: 60 * time.Second}, token: token}
+}
+
+// do sends body (nil = none) as JSON and decodes a 2xx answer into out (nil = ignore). A non-2xx
+// answer is an *httpError carrying the status and body.
+func (c *jsonClient) do(ctx context.Context, method, url string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, redactQuery(url), err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: read body: %w", method, redactQuery(url), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, &httpError{Method: method, URL: redactQuery(url), Status: resp.StatusCode, Body: string(raw)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, redactQuery(url), err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+type httpError struct {
+	Method, URL string
+	Status      int
+	Body        string
+}
+
+func (e *httpError) Error() string {
+	body := e.Body
+	if len(body) > 500 {
+		body = body[:500] + "…"
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.URL, e.Status, body)
+}
+
+// redactQuery drops a URL's query string: collect URLs carry eventCodes and tokens travel there.
+func redactQuery(u string) string {
+	if i := bytes.IndexByte([]byte(u), '?'); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
+}

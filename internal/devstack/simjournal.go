@@ -1,0 +1,199 @@
+package devstack
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+
+	"rimflow/cloudsim/simulator"
+)
+
+// The simulator keeps its invoice pool and bills in memory, while Temporal keeps the bills in the
+// data dir: after a restart a bill waiting for approval would meet a cloud that never saw its
+// invoices. So devstack journals every request that changes the simulator's state and replays
+// the journal into a fresh simulator with the same seed on the next start; the simulator is
+// deterministic for the same sequence of calls, so it comes back with the same pool, bills,
+// eventCodes and tokens.
+
+// SimJournalFile is the journal's name in the data dir.
+const SimJournalFile = "cloudsim.journal"
+
+type journalHeader struct {
+	Version int   `json:"version"`
+	Seed    int64 `json:"seed"`
+}
+
+type journalEntry struct {
+	Method string      `json:"method"`
+	Path   string      `json:"path"`
+	Query  string      `json:"query,omitempty"`
+	Header http.Header `json:"header,omitempty"`
+	Body   []byte      `json:"body,omitempty"`
+}
+
+// simJournal serves the simulator and appends each state-changing request to the journal.
+// Those requests are handled one at a time so the journal's order is the order the simulator
+// applied them in (its eventCode and token sequences depend on it).
+type simJournal struct {
+	next http.Handler
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	err  error
+}
+
+// journaled reports whether a request changes simulator state worth keeping. Fault injection
+// and the test clock are test knobs of the moment, not state.
+func journaled(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	return !strings.HasPrefix(r.URL.Path, "/__sim/faults") && !strings.HasPrefix(r.URL.Path, "/__sim/clock")
+}
+
+// openSimJournal replays path into a new simulator (creating the journal if absent) and returns
+// the simulator and the journaling handler. seed is used for a new journal; an existing one
+// keeps the seed it was written with.
+func openSimJournal(path string, seed int64, opts simulator.Options) (*simulator.Sim, *simJournal, int64, error) {
+	entries, hdr, err := readJournal(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		hdr = journalHeader{Version: 1, Seed: seed}
+	case err != nil:
+		return nil, nil, 0, err
+	}
+	opts.Seed = hdr.Seed
+	sim := simulator.New(opts)
+	h := sim.Handler()
+	for _, e := range entries {
+		req := httptest.NewRequest(e.Method, e.Path+querySuffix(e.Query), bytes.NewReader(e.Body))
+		for k, v := range e.Header {
+			req.Header[k] = v
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		sim.Close()
+		return nil, nil, 0, fmt.Errorf("simulator journal %s: %w", path, err)
+	}
+	j := &simJournal{next: h, f: f, w: bufio.NewWriter(f)}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		j.append(hdr)
+	}
+	return sim, j, hdr.Seed, j.flush()
+}
+
+func querySuffix(q string) string {
+	if q == "" {
+		return ""
+	}
+	return "?" + q
+}
+
+func readJournal(path string) ([]journalEntry, journalHeader, error) {
+	var hdr journalHeader
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, hdr, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	if !sc.Scan() {
+		// An empty file: treat as new.
+		return nil, hdr, fs.ErrNotExist
+	}
+	if err := json.Unmarshal(sc.Bytes(), &hdr); err != nil || hdr.Version != 1 {
+		return nil, hdr, fmt.Errorf("simulator journal %s: unknown header %q (delete the file to start the simulator afresh)", path, sc.Text())
+	}
+	var entries []journalEntry
+	for sc.Scan() {
+		var e journalEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			// A torn last line (the process died mid-write) ends the journal.
+			break
+		}
+		entries = append(entries, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, hdr, fmt.Errorf("simulator journal %s: %w", path, err)
+	}
+	return entries, hdr, nil
+}
+
+func (j *simJournal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !journaled(r) {
+		j.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.next.ServeHTTP(rec, r)
+	// 5xx answers (injected faults) changed nothing worth replaying.
+	if rec.status < 500 {
+		j.append(journalEntry{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		_ = j.flush()
+	}
+}
+
+// append writes one JSON line; the first error sticks and stops journaling.
+func (j *simJournal) append(v any) {
+	if j.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		b = append(b, '\n')
+		_, err = j.w.Write(b)
+	}
+	j.err = err
+}
+
+func (j *simJournal) flush() error {
+	if j.err == nil {
+		j.err = j.w.Flush()
+	}
+	return j.err
+}
+
+// Close flushes and closes the journal file.
+func (j *simJournal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.flush()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,68 @@
+// Package workerapp builds rimflow's worker: the Temporal client from config, the Invoice Cloud
+// client, and a worker with the bill and deduction workflows and the activities registered.
+// worker/main.go and devstack both use it, so the same code runs embedded and in production.
+package workerapp
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities"
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// Options configure New. Zero values take the defaults.
+type Options struct {
+	TaskQueue string // default workflows.DefaultTaskQueue
+	// Worker is passed to worker.New as is (concurrency limits, graceful stop timeout…).
+	Worker worker.Options
+	// Activities tunes the activities (eventCode TTL, watcher span and heartbeat, batch sizes).
+	// Its Cloud and Temporal fields are set by New.
+	Activities activities.Activities
+}
+
+// DefaultGracefulStop is how long Stop waits for running activities when Options.Worker leaves it 0.
+const DefaultGracefulStop = 10 * time.Second
+
+// New returns a worker (not started) for the bill workflows on the task queue.
+func New(c client.Client, cloud *invoicecloud.Client, opts Options) (worker.Worker, error) {
+	if c == nil {
+		return nil, errors.New("workerapp: a Temporal client is required")
+	}
+	if cloud == nil {
+		return nil, errors.New("workerapp: an Invoice Cloud client is required")
+	}
+	tq := opts.TaskQueue
+	if tq == "" {
+		tq = workflows.DefaultTaskQueue
+	}
+	wo := opts.Worker
+	if wo.WorkerStopTimeout == 0 {
+		wo.WorkerStopTimeout = DefaultGracefulStop
+	}
+	w := worker.New(c, tq, wo)
+	Register(w, c, cloud, opts.Activities)
+	return w, nil
+}
+
+// Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).
+func Register(r worker.Registry, c client.Client, cloud *invoicecloud.Client, settings activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: workflows.DeductionWorkflowName})
+	acts := settings
+	acts.Cloud = cloud
+	acts.Temporal = c
+	r.RegisterActivity(&acts)
+}
+
+// NewLogger returns the slog JSON logger every rimflow process uses.
+func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,163 @@
+package invoicecloud
+
+import (
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultLanguage           = "zh_CN"
+	DefaultUserType           = "Mobile"
+	DefaultTimeout            = 15 * time.Second
+	DefaultPollHold           = 35 * time.Second // the cloud holds a poll up to 30 s
+	DefaultRefreshBefore      = 5 * time.Minute
+	DefaultBusinessSystemCode = "rimflow"
+	// DefaultTokenLifetime is assumed when the cloud's expiry cannot be trusted
+	// (an expire_time already in the past means the clocks disagree). Tokens live about 2 h.
+	DefaultTokenLifetime = 2 * time.Hour
+)
+
+// DefaultPaths are the ultimate edition's paths; PollData and PollReceipt are [assumed]
+// (the standard edition's documented shape) and must stay configurable.
+func DefaultPaths() Paths {
+	return Paths{
+		AppToken:    "/api/getAppToken.do",
+		Login:       "/api/login.do",
+		OAuth2Token: "/kapi/oauth2/getToken",
+		Message:     "/kapi/app/rim/message",
+		Deduction:   "/kapi/app/rim/deduction",
+		MsgWatch:    "/msgwatch/",
+		PollData:    "/polling/fpzs/invoice/data/v2",
+		PollReceipt: "/polling/fpzs/portal/receipt",
+	}
+}
+
+// DefaultMessageTypes are the messageType names of /kapi/app/rim/message; Unbind's
+// "billDelete" is [assumed].
+func DefaultMessageTypes() MessageTypes {
+	return MessageTypes{
+		GetEventCode: "getEventCode",
+		BillSave:     "billSave",
+		VoucherSave:  "voucherSave",
+		Unbind:       "billDelete",
+	}
+}
+
+// WithDefaults returns c with every zero value replaced by its documented default.
+func (c Config) WithDefaults() Config {
+	if c.AuthMode == "" {
+		c.AuthMode = AuthLegacy
+	}
+	if c.TokenPlacement == "" {
+		c.TokenPlacement = TokenInHeader
+	}
+	if c.Language == "" {
+		c.Language = DefaultLanguage
+	}
+	if c.UserType == "" {
+		c.UserType = DefaultUserType
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.PollHold == 0 {
+		c.PollHold = DefaultPollHold
+	}
+	if c.RefreshBefore == 0 {
+		c.RefreshBefore = DefaultRefreshBefore
+	}
+	if c.BusinessSystemCode == "" {
+		c.BusinessSystemCode = DefaultBusinessSystemCode
+	}
+	dp, dm := DefaultPaths(), DefaultMessageTypes()
+	for _, p := range []struct {
+		v *string
+		d string
+	}{
+		{&c.Paths.AppToken, dp.AppToken}, {&c.Paths.Login, dp.Login}, {&c.Paths.OAuth2Token, dp.OAuth2Token},
+		{&c.Paths.Message, dp.Message}, {&c.Paths.Deduction, dp.Deduction}, {&c.Paths.MsgWatch, dp.MsgWatch},
+		{&c.Paths.PollData, dp.PollData}, {&c.Paths.PollReceipt, dp.PollReceipt},
+		{&c.MessageTypes.GetEventCode, dm.GetEventCode}, {&c.MessageTypes.BillSave, dm.BillSave},
+		{&c.MessageTypes.VoucherSave, dm.VoucherSave}, {&c.MessageTypes.Unbind, dm.Unbind},
+	} {
+		if *p.v == "" {
+			*p.v = p.d
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Validate checks a defaulted Config and names the first missing or bad field.
+// Field names are the camelCase names of the configuration (and of the vendor's parameters).
+func (c Config) Validate() error {
+	bad := func(field, msg string) error {
+		return &Error{MessageType: "config", Field: field, Message: msg}
+	}
+	u, err := url.Parse(c.BaseURL)
+	switch {
+	case strings.TrimSpace(c.BaseURL) == "":
+		return bad("baseURL", "required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return bad("baseURL", "must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return bad("baseURL", "must not carry a query or fragment")
+	}
+	switch c.AuthMode {
+	case AuthLegacy:
+		for _, f := range []struct{ name, v string }{
+			{"appId", c.AppID}, {"appSecret", c.AppSecret}, {"tenantId", c.TenantID},
+			{"accountId", c.AccountID}, {"user", c.User},
+		} {
+			if strings.TrimSpace(f.v) == "" {
+				return bad(f.name, "required for authMode legacy")
+			}
+		}
+		if c.UserType != "Mobile" && c.UserType != "UserName" {
+			return bad("userType", `must be "Mobile" or "UserName"`)
+		}
+	case AuthOAuth2:
+		for _, f := range []struct{ name, v string }{
+			{"clientId", c.ClientID}, {"clientSecret", c.ClientSecret},
+			{"username", c.Username}, {"accountId", c.AccountID},
+		} {
+			if strings.TrimSpace(f.v) == "" {
+				return bad(f.name, "required for authMode oauth2")
+			}
+		}
+	default:
+		return bad("authMode", `must be "legacy" or "oauth2"`)
+	}
+	if c.TokenPlacement != TokenInHeader && c.TokenPlacement != TokenInQuery {
+		return bad("tokenPlacement", `must be "header" or "query"`)
+	}
+	if c.AuthMode == AuthOAuth2 && c.TokenPlacement == TokenInQuery {
+		// 登录认证 mode: Cosmic accepts these tokens only in the access_token header.
+		return bad("tokenPlacement", `authMode oauth2 tokens travel only in the header`)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", c.Timeout}, {"pollHold", c.PollHold}, {"refreshBefore", c.RefreshBefore}} {
+		if d.v < 0 {
+			return bad(d.name, "must not be negative")
+		}
+	}
+	for _, p := range []struct{ name, v string }{
+		{"paths.appToken", c.Paths.AppToken}, {"paths.login", c.Paths.Login},
+		{"paths.oauth2Token", c.Paths.OAuth2Token}, {"paths.message", c.Paths.Message},
+		{"paths.deduction", c.Paths.Deduction}, {"paths.msgWatch", c.Paths.MsgWatch},
+		{"paths.pollData", c.Paths.PollData}, {"paths.pollReceipt", c.Paths.PollReceipt},
+	} {
+		if !strings.HasPrefix(p.v, "/") || strings.ContainsAny(p.v, "?# ") {
+			return bad(p.name, `must start with "/" and carry no query`)
+		}
+	}
+	return nil
+}

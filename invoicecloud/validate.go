@@ -1,0 +1,262 @@
+package invoicecloud
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopspring/decimal"
+)
+
+// Requests are validated before they are sent, so a bad request never leaves the process and
+// fails fast (non-retryable) with the JSON path of the offending field, e.g. invoiceData[2].serialNo.
+
+// MaxResourceLen is the cloud's limit on `resource` (the source system code).
+const MaxResourceLen = 10
+
+var (
+	// Unified social credit code: 2 registration chars, 6-digit region, 10 chars (org code + check).
+	usccPattern = regexp.MustCompile(`^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$`)
+	// Older taxpayer numbers: 15, 17 or 20 uppercase alphanumerics.
+	legacyTaxNoPattern = regexp.MustCompile(`^(?:[0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$`)
+)
+
+// ValidTaxNo reports whether s has the shape of a Chinese taxpayer id: an 18-char unified social
+// credit code or a legacy 15/17/20-char number. Only the shape is checked, not the check digit:
+// sandbox and test tenants routinely use numbers whose check digit does not verify.
+func ValidTaxNo(s string) bool {
+	switch len(s) {
+	case 18:
+		return usccPattern.MatchString(s)
+	case 15, 17, 20:
+		return legacyTaxNoPattern.MatchString(s)
+	}
+	return false
+}
+
+// validator collects the first problem found; later checks are no-ops.
+type validator struct {
+	messageType string
+	err         *Error
+}
+
+func (v *validator) fail(field, format string, args ...any) {
+	if v.err == nil {
+		v.err = fieldError(v.messageType, field, format, args...)
+	}
+}
+
+func (v *validator) required(field, s string) bool {
+	if strings.TrimSpace(s) == "" {
+		v.fail(field, "required")
+		return false
+	}
+	return true
+}
+
+func (v *validator) resource(field, s string) {
+	if v.required(field, s) && utf8.RuneCountInString(s) > MaxResourceLen {
+		v.fail(field, "at most %d characters, got %d", MaxResourceLen, utf8.RuneCountInString(s))
+	}
+}
+
+func (v *validator) taxNo(field, s string, required bool) {
+	if s == "" && !required {
+		return
+	}
+	if v.required(field, s) && !ValidTaxNo(s) {
+		v.fail(field, "not a taxpayer id (18-char unified social credit code or 15/17/20 uppercase letters/digits)")
+	}
+}
+
+func (v *validator) oneOf(field, s string, allowed ...string) {
+	for _, a := range allowed {
+		if s == a {
+			return
+		}
+	}
+	if s == "" {
+		v.fail(field, "required, one of %s", strings.Join(allowed, ", "))
+		return
+	}
+	v.fail(field, "must be one of %s, got %q", strings.Join(allowed, ", "), s)
+}
+
+func (v *validator) optionalOneOf(field, s string, allowed ...string) {
+	if s != "" {
+		v.oneOf(field, s, allowed...)
+	}
+}
+
+func (v *validator) date(field, s string) {
+	if v.required(field, s) {
+		if _, err := time.Parse(time.DateOnly, s); err != nil {
+			v.fail(field, "must be a date yyyy-MM-dd, got %q", s)
+		}
+	}
+}
+
+// dateOrDateTime accepts yyyy-MM-dd or yyyy-MM-dd HH:mm:ss (accountTime is a time in some ERPs).
+func (v *validator) dateOrDateTime(field, s string) {
+	if v.required(field, s) {
+		_, e1 := time.Parse(time.DateOnly, s)
+		_, e2 := time.Parse(time.DateTime, s)
+		if e1 != nil && e2 != nil {
+			v.fail(field, "must be a date yyyy-MM-dd (or yyyy-MM-dd HH:mm:ss), got %q", s)
+		}
+	}
+}
+
+// amount: money is non-negative with at most two decimal places (fen).
+func (v *validator) amount(field string, d *decimal.Decimal) {
+	if d == nil {
+		return
+	}
+	if d.IsNegative() {
+		v.fail(field, "must not be negative, got %s", d.String())
+	} else if !d.Equal(d.Round(2)) {
+		v.fail(field, "at most 2 decimal places, got %s", d.String())
+	}
+}
+
+func validateMessageID(v *validator, name, id string) {
+	if v.required(name, id) && len(id) > 128 {
+		v.fail(name, "at most 128 characters")
+	}
+}
+
+func validateEventCode(mt, messageID string, r EventCodeRequest) error {
+	v := &validator{messageType: mt}
+	validateMessageID(v, "messageId", messageID)
+	v.required("billId", r.BillID)
+	v.resource("resource", r.Resource)
+	v.required("billNo", r.BillNo)
+	v.required("billType", r.BillType)
+	v.taxNo("billTaxNo", r.BillTaxNo, false)
+	v.oneOf("pushType", r.PushType, "socket", "poll")
+	v.required("userId", r.UserID)
+	v.required("linkKey", r.LinkKey)
+	for i, co := range r.CompanyInfo {
+		v.taxNo(fmt.Sprintf("companyInfo[%d].taxNo", i), co.TaxNo, true)
+		v.required(fmt.Sprintf("companyInfo[%d].name", i), co.Name)
+	}
+	return errOrNil(v)
+}
+
+func validateBillSave(mt, messageID string, r BillSaveRequest) error {
+	v := &validator{messageType: mt}
+	validateMessageID(v, "messageId", messageID)
+	v.required("billId", r.BillID)
+	v.resource("resource", r.Resource)
+	v.required("billNo", r.BillNo)
+	v.required("billType", r.BillType)
+	v.taxNo("billTaxNo", r.BillTaxNo, true)
+	v.oneOf("status", r.Status, StatusUnused, StatusInUse, StatusUsed)
+	if c := r.CoverData; c != nil {
+		if v.required("coverData.base64", c.Base64) {
+			if _, err := base64.StdEncoding.DecodeString(c.Base64); err != nil {
+				v.fail("coverData.base64", "not valid base64")
+			}
+		}
+		v.required("coverData.coveNo", c.CoveNo)
+		v.oneOf("coverData.coveType", c.CoveType, "1", "2")
+	}
+	if len(r.InvoiceData) == 0 {
+		v.fail("invoiceData", "at least one invoice is required")
+	}
+	seen := map[string]int{}
+	for i, inv := range r.InvoiceData {
+		p := fmt.Sprintf("invoiceData[%d].", i)
+		if v.required(p+"serialNo", inv.SerialNo) {
+			if j, dup := seen[inv.SerialNo]; dup {
+				v.fail(p+"serialNo", "duplicate of invoiceData[%d]", j)
+			}
+			seen[inv.SerialNo] = i
+		}
+		v.amount(p+"amount", inv.Amount)
+		v.optionalOneOf(p+"deductionFlag", inv.DeductionFlag, "0", "1")
+		v.amount(p+"deductionTaxAmount", inv.DeductionTaxAmount)
+		v.amount(p+"outputAmount", inv.OutputAmount)
+		v.amount(p+"useAmount", inv.UseAmount)
+		v.amount(p+"effectiveTaxAmount", inv.EffectiveTaxAmount)
+		v.optionalOneOf(p+"deductionPurpose", inv.DeductionPurpose, "1", "2", "3")
+		for j, a := range inv.AttachData {
+			ap := fmt.Sprintf("%sattachData[%d].", p, j)
+			v.required(ap+"attachUrl", a.AttachURL)
+			v.required(ap+"attachName", a.AttachName)
+		}
+	}
+	return errOrNil(v)
+}
+
+func validateVoucherSave(mt, messageID string, r VoucherSaveRequest) error {
+	v := &validator{messageType: mt}
+	validateMessageID(v, "messageId", messageID)
+	v.required("vouchId", r.VouchID)
+	v.required("vouchNo", r.VouchNo)
+	v.date("accountDate", r.AccountDate)
+	v.dateOrDateTime("accountTime", r.AccountTime)
+	v.date("businessDate", r.BusinessDate)
+	v.resource("resource", r.Resource)
+	nonEmptyList(v, "serialNoArray", r.SerialNoArray)
+	nonEmptyList(v, "expenseIdArray", r.ExpenseIDArray)
+	return errOrNil(v)
+}
+
+func nonEmptyList(v *validator, field string, list []string) {
+	if len(list) == 0 {
+		v.fail(field, "at least one entry is required")
+	}
+	for i, s := range list {
+		v.required(fmt.Sprintf("%s[%d]", field, i), s)
+	}
+}
+
+func validateUnbind(mt, messageID string, r UnbindRequest) error {
+	v := &validator{messageType: mt}
+	validateMessageID(v, "messageId", messageID)
+	v.required("billId", r.BillID)
+	v.resource("resource", r.Resource)
+	v.required("billType", r.BillType) // part of the [assumed] billDelete shape
+	return errOrNil(v)
+}
+
+func validateDeduction(name, requestID string, r DeductionRequest) error {
+	v := &validator{messageType: name}
+	validateMessageID(v, "requestId", requestID)
+	v.oneOf("authenticateFlag", r.AuthenticateFlag, "0", "1")
+	v.taxNo("taxNo", r.TaxNo, true)
+	if r.AuthenticateFlag == "1" {
+		v.oneOf("deductionPurpose", r.DeductionPurpose, "1", "2", "3")
+	} else {
+		v.optionalOneOf("deductionPurpose", r.DeductionPurpose, "1", "2", "3")
+	}
+	v.optionalOneOf("billType", r.BillType, "0", "1")
+	v.optionalOneOf("asyncFlag", r.AsyncFlag, "0", "1")
+	if len(r.Invoices) == 0 {
+		v.fail("invoices", "at least one invoice is required")
+	}
+	for i, inv := range r.Invoices {
+		p := fmt.Sprintf("invoices[%d].", i)
+		v.required(p+"invoiceType", inv.InvoiceType)
+		v.required(p+"invoiceNo", inv.InvoiceNo)
+		v.date(p+"invoiceDate", inv.InvoiceDate)
+		ia, tt := inv.InvoiceAmount, inv.TotalTaxAmount
+		v.amount(p+"invoiceAmount", &ia)
+		v.amount(p+"totalTaxAmount", &tt)
+		v.amount(p+"effectiveTaxAmount", inv.EffectiveTaxAmount)
+		v.taxNo(p+"salerTaxNo", inv.SalerTaxNo, false)
+	}
+	return errOrNil(v)
+}
+
+// errOrNil avoids the typed-nil trap of returning a nil *Error as error.
+func errOrNil(v *validator) error {
+	if v.err == nil {
+		return nil
+	}
+	return v.err
+}

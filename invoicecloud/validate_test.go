@@ -1,0 +1,394 @@
+package invoicecloud_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"rimflow/invoicecloud"
+)
+
+const (
+	testTaxNo  = "91440300MA5EXAMPL9" // unified social credit code shape
+	buyerTaxNo = "91110108MA01ABCD2X"
+)
+
+func dec(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return &d }
+
+// countingClient returns a client whose server counts requests: validation failures must
+// leave it at zero (a bad request never leaves the process).
+func countingClient(t *testing.T) (*invoicecloud.Client, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := invoicecloud.New(invoicecloud.Config{BaseURL: srv.URL, AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &hits
+}
+
+func assertFieldError(t *testing.T, err error, field string) {
+	t.Helper()
+	var e *invoicecloud.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *invoicecloud.Error naming %q, got %T %v", field, err, err)
+	}
+	if e.Field != field {
+		t.Fatalf("want field %q, got %q (%v)", field, e.Field, err)
+	}
+	if e.Retryable {
+		t.Fatalf("validation error for %q must not be retryable", field)
+	}
+	if !strings.Contains(e.Error(), field) {
+		t.Fatalf("error text %q does not name %q", e.Error(), field)
+	}
+}
+
+func validEventCode() invoicecloud.EventCodeRequest {
+	return invoicecloud.EventCodeRequest{
+		BillID: "B1", Resource: "ERP", BillNo: "BX-1", BillType: "er_dailyreimbursebill", BillTaxNo: testTaxNo,
+		PushType: "socket", UserID: "u1", LinkKey: "lk-1",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: buyerTaxNo, Name: "买方公司"}},
+	}
+}
+
+func validBillSave() invoicecloud.BillSaveRequest {
+	return invoicecloud.BillSaveRequest{
+		BillID: "B1", Resource: "ERP", BillNo: "BX-1", BillType: "er_dailyreimbursebill", BillTaxNo: testTaxNo,
+		Status: invoicecloud.StatusInUse,
+		InvoiceData: []invoicecloud.BillInvoice{
+			{SerialNo: "S1", Amount: dec("100.50")},
+			{SerialNo: "S2"},
+			{SerialNo: "S3", DeductionFlag: "1"},
+		},
+	}
+}
+
+func validVoucher() invoicecloud.VoucherSaveRequest {
+	return invoicecloud.VoucherSaveRequest{
+		VouchID: "V1", VouchNo: "记-1", AccountDate: "2025-03-01", AccountTime: "2025-03-02", BusinessDate: "2025-03-03",
+		Resource: "SAP", SerialNoArray: []string{"S1"}, ExpenseIDArray: []string{"B1"},
+	}
+}
+
+func validDeduction() invoicecloud.DeductionRequest {
+	return invoicecloud.DeductionRequest{
+		AuthenticateFlag: "1", TaxNo: buyerTaxNo, DeductionPurpose: "1", BillType: "0",
+		Invoices: []invoicecloud.DeductionInvoice{{
+			InvoiceType: "4", InvoiceCode: "4403231130", InvoiceNo: "12345678", InvoiceDate: "2025-02-01",
+			InvoiceAmount: decimal.RequireFromString("1000.00"), TotalTaxAmount: decimal.RequireFromString("130.00"),
+			SalerTaxNo: testTaxNo,
+		}},
+	}
+}
+
+func TestValidationNamesTheField(t *testing.T) {
+	c, hits := countingClient(t)
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		field string
+		call  func() error
+	}{
+		// getEventCode
+		{"eventCode messageId", "messageId", func() error { _, err := c.GetEventCode(ctx, "", validEventCode()); return err }},
+		{"eventCode billId", "billId", func() error { r := validEventCode(); r.BillID = " "; _, err := c.GetEventCode(ctx, "m", r); return err }},
+		{"eventCode resource", "resource", func() error {
+			r := validEventCode()
+			r.Resource = ""
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode resource too long", "resource", func() error {
+			r := validEventCode()
+			r.Resource = "ELEVENCHARS"
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode billNo", "billNo", func() error { r := validEventCode(); r.BillNo = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
+		{"eventCode billType", "billType", func() error {
+			r := validEventCode()
+			r.BillType = ""
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode billTaxNo shape", "billTaxNo", func() error {
+			r := validEventCode()
+			r.BillTaxNo = "123"
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode pushType", "pushType", func() error {
+			r := validEventCode()
+			r.PushType = "email"
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode userId", "userId", func() error { r := validEventCode(); r.UserID = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
+		{"eventCode linkKey", "linkKey", func() error { r := validEventCode(); r.LinkKey = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
+		{"eventCode company taxNo", "companyInfo[1].taxNo", func() error {
+			r := validEventCode()
+			r.CompanyInfo = append(r.CompanyInfo, invoicecloud.Company{TaxNo: "91440300ma5exampl9", Name: "x"})
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		{"eventCode company name", "companyInfo[0].name", func() error {
+			r := validEventCode()
+			r.CompanyInfo[0].Name = ""
+			_, err := c.GetEventCode(ctx, "m", r)
+			return err
+		}},
+		// billSave
+		{"billSave billId", "billId", func() error { r := validBillSave(); r.BillID = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave resource", "resource", func() error { r := validBillSave(); r.Resource = "12345678901"; return c.BillSave(ctx, "m", r) }},
+		{"billSave billNo", "billNo", func() error { r := validBillSave(); r.BillNo = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave billType", "billType", func() error { r := validBillSave(); r.BillType = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave billTaxNo required", "billTaxNo", func() error { r := validBillSave(); r.BillTaxNo = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave billTaxNo shape", "billTaxNo", func() error { r := validBillSave(); r.BillTaxNo = "91440300MA5EXAMPLI"; return c.BillSave(ctx, "m", r) }},
+		{"billSave status", "status", func() error { r := validBillSave(); r.Status = "65"; return c.BillSave(ctx, "m", r) }},
+		{"billSave status empty", "status", func() error { r := validBillSave(); r.Status = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave no invoices", "invoiceData", func() error { r := validBillSave(); r.InvoiceData = nil; return c.BillSave(ctx, "m", r) }},
+		{"billSave serialNo", "invoiceData[2].serialNo", func() error { r := validBillSave(); r.InvoiceData[2].SerialNo = ""; return c.BillSave(ctx, "m", r) }},
+		{"billSave duplicate serialNo", "invoiceData[1].serialNo", func() error { r := validBillSave(); r.InvoiceData[1].SerialNo = "S1"; return c.BillSave(ctx, "m", r) }},
+		{"billSave negative amount", "invoiceData[0].amount", func() error {
+			r := validBillSave()
+			r.InvoiceData[0].Amount = dec("-1")
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave 3 decimals", "invoiceData[1].outputAmount", func() error {
+			r := validBillSave()
+			r.InvoiceData[1].OutputAmount = dec("1.005")
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave deductionTaxAmount", "invoiceData[0].deductionTaxAmount", func() error {
+			r := validBillSave()
+			r.InvoiceData[0].DeductionTaxAmount = dec("-0.01")
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave deductionFlag", "invoiceData[2].deductionFlag", func() error {
+			r := validBillSave()
+			r.InvoiceData[2].DeductionFlag = "2"
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave cover base64", "coverData.base64", func() error {
+			r := validBillSave()
+			r.CoverData = &invoicecloud.CoverData{Base64: "not base64!", CoveNo: "C1", CoveType: "1"}
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave cover coveNo", "coverData.coveNo", func() error {
+			r := validBillSave()
+			r.CoverData = &invoicecloud.CoverData{Base64: "JVBERi0=", CoveType: "1"}
+			return c.BillSave(ctx, "m", r)
+		}},
+		{"billSave cover coveType", "coverData.coveType", func() error {
+			r := validBillSave()
+			r.CoverData = &invoicecloud.CoverData{Base64: "JVBERi0=", CoveNo: "C1", CoveType: "3"}
+			return c.BillSave(ctx, "m", r)
+		}},
+		// voucherSave
+		{"voucher vouchId", "vouchId", func() error { r := validVoucher(); r.VouchID = ""; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher vouchNo", "vouchNo", func() error { r := validVoucher(); r.VouchNo = ""; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher accountDate", "accountDate", func() error { r := validVoucher(); r.AccountDate = "2025/03/01"; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher accountTime", "accountTime", func() error { r := validVoucher(); r.AccountTime = "2025-02-30"; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher accountTime format", "accountTime", func() error {
+			r := validVoucher()
+			r.AccountTime = "2025-02-03T10:00"
+			return c.VoucherSave(ctx, "m", r)
+		}},
+		{"voucher businessDate", "businessDate", func() error { r := validVoucher(); r.BusinessDate = ""; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher resource", "resource", func() error { r := validVoucher(); r.Resource = ""; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher serials", "serialNoArray", func() error { r := validVoucher(); r.SerialNoArray = nil; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher serial entry", "serialNoArray[1]", func() error {
+			r := validVoucher()
+			r.SerialNoArray = []string{"S1", ""}
+			return c.VoucherSave(ctx, "m", r)
+		}},
+		{"voucher expenses", "expenseIdArray", func() error { r := validVoucher(); r.ExpenseIDArray = []string{}; return c.VoucherSave(ctx, "m", r) }},
+		// unbind
+		{"unbind billId", "billId", func() error { return c.Unbind(ctx, "m", invoicecloud.UnbindRequest{Resource: "ERP", BillType: "t"}) }},
+		{"unbind resource", "resource", func() error { return c.Unbind(ctx, "m", invoicecloud.UnbindRequest{BillID: "B1", BillType: "t"}) }},
+		{"unbind billType", "billType", func() error { return c.Unbind(ctx, "m", invoicecloud.UnbindRequest{BillID: "B1", Resource: "ERP"}) }},
+		{"unbind messageId", "messageId", func() error {
+			return c.Unbind(ctx, "", invoicecloud.UnbindRequest{BillID: "B1", Resource: "ERP", BillType: "t"})
+		}},
+		// deduction
+		{"deduction requestId", "requestId", func() error { _, err := c.Deduction(ctx, "", validDeduction()); return err }},
+		{"deduction flag", "authenticateFlag", func() error {
+			r := validDeduction()
+			r.AuthenticateFlag = "2"
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction taxNo", "taxNo", func() error { r := validDeduction(); r.TaxNo = "1234"; _, err := c.Deduction(ctx, "r", r); return err }},
+		{"deduction purpose", "deductionPurpose", func() error {
+			r := validDeduction()
+			r.DeductionPurpose = ""
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction billType", "billType", func() error { r := validDeduction(); r.BillType = "5"; _, err := c.Deduction(ctx, "r", r); return err }},
+		{"deduction invoices", "invoices", func() error { r := validDeduction(); r.Invoices = nil; _, err := c.Deduction(ctx, "r", r); return err }},
+		{"deduction invoiceNo", "invoices[0].invoiceNo", func() error {
+			r := validDeduction()
+			r.Invoices[0].InvoiceNo = ""
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction invoiceDate", "invoices[0].invoiceDate", func() error {
+			r := validDeduction()
+			r.Invoices[0].InvoiceDate = "20250201"
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction amount", "invoices[0].invoiceAmount", func() error {
+			r := validDeduction()
+			r.Invoices[0].InvoiceAmount = decimal.RequireFromString("-5")
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction tax amount", "invoices[0].totalTaxAmount", func() error {
+			r := validDeduction()
+			r.Invoices[0].TotalTaxAmount = decimal.RequireFromString("0.001")
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		{"deduction salerTaxNo", "invoices[0].salerTaxNo", func() error {
+			r := validDeduction()
+			r.Invoices[0].SalerTaxNo = "x"
+			_, err := c.Deduction(ctx, "r", r)
+			return err
+		}},
+		// poll / receipt / watch
+		{"poll linkKey", "linkKey", func() error { _, err := c.Poll(ctx, ""); return err }},
+		{"receipt msgId", "msgId", func() error { return c.Receipt(ctx, "lk", "") }},
+		{"watch linkKey", "linkKey", func() error {
+			return c.Watch(ctx, "", invoicecloud.WatchOptions{}, func(invoicecloud.Message) error { return nil })
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { assertFieldError(t, tc.call(), tc.field) })
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("invalid requests reached the server %d times", n)
+	}
+}
+
+func TestValidRequestsPassValidation(t *testing.T) {
+	// Against the counting server a valid request gets as far as authentication (the first
+	// request), proving validation let it through.
+	c, hits := countingClient(t)
+	ctx := context.Background()
+	r := validBillSave()
+	r.CoverData = &invoicecloud.CoverData{Base64: "JVBERi0xLjQK", CoveNo: "C1", CoveType: "1"}
+	r.InvoiceData[0].Amount = dec("100.500") // trailing zero: still 2 decimal places of money
+	err := c.BillSave(ctx, "m", r)
+	var e *invoicecloud.Error
+	if !errors.As(err, &e) || e.MessageType != "auth" {
+		t.Fatalf("want an auth failure from the teapot server, got %v", err)
+	}
+	if hits.Load() == 0 {
+		t.Fatal("a valid request never reached the server")
+	}
+}
+
+func TestValidTaxNo(t *testing.T) {
+	for s, want := range map[string]bool{
+		"91440300MA5EXAMPL9":    true,  // USCC
+		"91110108MA01ABCD2X":    true,  // USCC with X check char
+		"9144030MA5EXAMPL9":     true,  // 17 uppercase alphanumerics: a legacy shape
+		"91440300MA5EXAMPLI":    false, // I is not allowed in a USCC
+		"91440300MA5EXAMPLO":    false, // O neither
+		"91440300ma5exampl9":    false, // lowercase
+		"440301123456789":       true,  // legacy 15
+		"44030112345678901":     true,  // legacy 17
+		"44030112345678901234":  true,  // legacy 20
+		"4403011234567890":      false, // 16
+		"":                      false,
+		"91440300MA5EXAMPL9 ":   false,
+		"9144O300MA5EXAMPL9":    false, // letter in the region digits
+		"44030112345678901234X": false,
+	} {
+		if got := invoicecloud.ValidTaxNo(s); got != want {
+			t.Errorf("ValidTaxNo(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestNewNamesTheBadConfigField(t *testing.T) {
+	legacy := invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"}
+	oauth := invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AuthMode: invoicecloud.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "1"}
+	cases := []struct {
+		field  string
+		mutate func(*invoicecloud.Config)
+		base   invoicecloud.Config
+	}{
+		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "" }, legacy},
+		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "ftp://x" }, legacy},
+		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "http://x/?access_token=1" }, legacy},
+		{"appId", func(c *invoicecloud.Config) { c.AppID = "" }, legacy},
+		{"appSecret", func(c *invoicecloud.Config) { c.AppSecret = "" }, legacy},
+		{"tenantId", func(c *invoicecloud.Config) { c.TenantID = "" }, legacy},
+		{"accountId", func(c *invoicecloud.Config) { c.AccountID = "" }, legacy},
+		{"user", func(c *invoicecloud.Config) { c.User = "" }, legacy},
+		{"userType", func(c *invoicecloud.Config) { c.UserType = "Admin" }, legacy},
+		{"clientId", func(c *invoicecloud.Config) { c.ClientID = "" }, oauth},
+		{"clientSecret", func(c *invoicecloud.Config) { c.ClientSecret = "" }, oauth},
+		{"username", func(c *invoicecloud.Config) { c.Username = "" }, oauth},
+		{"accountId", func(c *invoicecloud.Config) { c.AccountID = "" }, oauth},
+		{"tokenPlacement", func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery }, oauth},
+		{"authMode", func(c *invoicecloud.Config) { c.AuthMode = "basic" }, legacy},
+		{"tokenPlacement", func(c *invoicecloud.Config) { c.TokenPlacement = "cookie" }, legacy},
+		{"timeout", func(c *invoicecloud.Config) { c.Timeout = -1 }, legacy},
+		{"paths.pollData", func(c *invoicecloud.Config) { c.Paths.PollData = "polling" }, legacy},
+	}
+	for _, tc := range cases {
+		cfg := tc.base
+		tc.mutate(&cfg)
+		_, err := invoicecloud.New(cfg)
+		assertFieldError(t, err, tc.field)
+	}
+	for _, ok := range []invoicecloud.Config{legacy, oauth} {
+		if _, err := invoicecloud.New(ok); err != nil {
+			t.Fatalf("valid config refused: %v", err)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := invoicecloud.New(invoicecloud.Config{BaseURL: "https://cosmic-sandbox.piaozone.com/tenant/", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Config()
+	if cfg.AuthMode != invoicecloud.AuthLegacy || cfg.TokenPlacement != invoicecloud.TokenInHeader || cfg.Language != "zh_CN" ||
+		cfg.UserType != "Mobile" || cfg.Timeout.Seconds() != 15 || cfg.PollHold.Seconds() != 35 || cfg.RefreshBefore.Minutes() != 5 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if cfg.Paths != invoicecloud.DefaultPaths() || cfg.MessageTypes != invoicecloud.DefaultMessageTypes() {
+		t.Fatalf("paths/messageTypes: %+v %+v", cfg.Paths, cfg.MessageTypes)
+	}
+	if invoicecloud.DefaultMessageTypes().Unbind != "billDelete" || invoicecloud.DefaultPaths().MsgWatch != "/msgwatch/" {
+		t.Fatal("documented names changed")
+	}
+	p := c.Pages("EC 1")
+	want := invoicecloud.Pages{
+		CollectPC:     "https://cosmic-sandbox.piaozone.com/tenant/index.html?formId=rim_fpzs_main&eventCode=EC+1",
+		CollectMobile: "https://cosmic-sandbox.piaozone.com/tenant/mobile.html?form=rim_mobile_index&eventCode=EC+1",
+		ViewPC:        "https://cosmic-sandbox.piaozone.com/tenant/index.html?formId=rim_view_invoice&eventCode=EC+1",
+		ViewMobile:    "https://cosmic-sandbox.piaozone.com/tenant/mobile.html?form=rim_invoice_list_mobile&eventCode=EC+1",
+	}
+	if p != want {
+		t.Fatalf("pages:\n got %+v\nwant %+v", p, want)
+	}
+}

@@ -1,0 +1,424 @@
+package invoicecloud
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// WatchOptions tune Watch.
+type WatchOptions struct {
+	Handshake     time.Duration      // default 20 s
+	Silence       time.Duration      // fall back to long poll after this long without a message (default 60 s)
+	MinBackoff    time.Duration      // first reconnect delay (default 200 ms)
+	MaxBackoff    time.Duration      // reconnect delay cap (default 10 s)
+	OnStateChange func(state string) // "connected", "reconnecting", "polling" — for heartbeats/logs
+}
+
+// Watch states reported to OnStateChange.
+const (
+	WatchConnected    = "connected"
+	WatchReconnecting = "reconnecting"
+	WatchPolling      = "polling"
+)
+
+func (o WatchOptions) withDefaults() WatchOptions {
+	if o.Handshake <= 0 {
+		o.Handshake = 20 * time.Second
+	}
+	if o.Silence <= 0 {
+		o.Silence = 60 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	return o
+}
+
+// handshakeFrame is what the vendor's demo sends every 20 s to keep the socket alive.
+const handshakeFrame = `{"handshake":false}`
+
+// errSilence ends the socket phase: nothing arrived for Silence, switch to the long poll.
+var errSilence = errors.New("invoicecloud: socket silent")
+
+// Watch receives the invoices collected for linkKey: socket first, long poll after silence,
+// reconnecting with backoff; each message is delivered once. Returns when ctx ends (ctx.Err())
+// or deliver errs (that error), or with an *Error the cloud will keep answering (e.g. wrong
+// credentials). Once it has fallen back to the long poll it stays there: a linkKey's messages
+// go to whichever channel asks, and the poll is the channel that does not depend on a socket.
+func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error {
+	switch {
+	case strings.TrimSpace(linkKey) == "":
+		return fieldError("watch", "linkKey", "required")
+	case deliver == nil:
+		return fieldError("watch", "deliver", "required")
+	}
+	w := &watcher{c: c, linkKey: linkKey, opts: opts.withDefaults(), deliver: deliver, seen: map[string]bool{}}
+	w.silenceAt = time.Now().Add(w.opts.Silence)
+	if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
+		return err
+	}
+	return w.pollPhase(ctx)
+}
+
+type watcher struct {
+	c         *Client
+	linkKey   string
+	opts      WatchOptions
+	deliver   func(Message) error
+	seen      map[string]bool // invoice keys delivered by this Watch call
+	silenceAt time.Time       // when to give up on the socket
+	state     string
+	backoff   backoff
+}
+
+func (w *watcher) setState(s string) {
+	if s == w.state {
+		return
+	}
+	w.state = s
+	w.c.cfg.Logger.Debug("invoicecloud: watch state", "state", s)
+	if w.opts.OnStateChange != nil {
+		w.opts.OnStateChange(s)
+	}
+}
+
+// socketPhase connects and reconnects until silence (errSilence), ctx end or a terminal error.
+func (w *watcher) socketPhase(ctx context.Context) error {
+	w.backoff = backoff{min: w.opts.MinBackoff, max: w.opts.MaxBackoff}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !time.Now().Before(w.silenceAt) {
+			return errSilence
+		}
+		conn, err := w.dial(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if isConfigError(err) {
+				return err // wrong credentials will not fix themselves
+			}
+			w.c.cfg.Logger.Debug("invoicecloud: socket dial failed", "err", err.Error())
+		} else {
+			w.setState(WatchConnected)
+			opened := time.Now()
+			err = w.readLoop(ctx, conn)
+			if err == nil || errors.Is(err, errSilence) || ctx.Err() != nil || isDeliverError(err) {
+				return unwrapDeliver(err)
+			}
+			w.c.cfg.Logger.Debug("invoicecloud: socket dropped", "err", Redact(err.Error()))
+			if time.Since(opened) >= w.opts.MaxBackoff {
+				w.backoff.reset() // it was a healthy connection: reconnect quickly
+			}
+		}
+		w.setState(WatchReconnecting)
+		if err := w.sleep(ctx, w.backoff.next()); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits d, but not past the silence deadline (returns errSilence then) or ctx's end.
+func (w *watcher) sleep(ctx context.Context, d time.Duration) error {
+	untilSilence := time.Until(w.silenceAt)
+	silent := untilSilence <= d
+	if silent {
+		d = max(untilSilence, 0)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		if silent {
+			return errSilence
+		}
+		return nil
+	}
+}
+
+// dial opens the socket. The URL carries the token (the vendor's shape), so it is never logged
+// and dial errors are redacted. A 401 answer means the token died: drop it and try once more.
+func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
+	c := w.c
+	for attempt := 0; ; attempt++ {
+		tok, err := c.tokens.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		u := socketBase(c.base) + c.cfg.Paths.MsgWatch + "?identifytype=" + url.QueryEscape(w.linkKey) +
+			"&token=" + url.QueryEscape(tok)
+		h := http.Header{}
+		if c.cfg.TokenPlacement == TokenInHeader {
+			h.Set("access_token", tok)
+		}
+		d := websocket.Dialer{HandshakeTimeout: c.cfg.Timeout, Proxy: http.ProxyFromEnvironment}
+		start := time.Now()
+		conn, resp, err := d.DialContext(ctx, u, h)
+		if err == nil {
+			c.observe("socket", start, nil)
+			return conn, nil
+		}
+		var e *Error
+		if resp != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			if rejected, _, _ := tokenRejected(resp.StatusCode, body); rejected {
+				c.tokens.invalidate(tok)
+				if attempt == 0 {
+					c.observe("socket", start, &Error{Retryable: true})
+					continue
+				}
+			}
+			e = statusError("socket", resp.StatusCode, body)
+			e.Retryable = true // within Watch every socket failure is retried or replaced by the poll
+		} else {
+			e = transportError("socket", err)
+		}
+		c.observe("socket", start, e)
+		return nil, e
+	}
+}
+
+// socketBase turns http(s)://host/tenant into ws(s)://host/tenant.
+func socketBase(base string) string {
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		return "wss://" + strings.TrimPrefix(base, "https://")
+	case strings.HasPrefix(base, "http://"):
+		return "ws://" + strings.TrimPrefix(base, "http://")
+	}
+	return base
+}
+
+// readLoop reads messages and sends the handshake until the socket drops, silence, ctx's end or
+// a delivery error. It owns conn and closes it before returning.
+func (w *watcher) readLoop(ctx context.Context, conn *websocket.Conn) error {
+	frames := make(chan []byte)
+	readErr := make(chan error, 1)
+	stop := make(chan struct{})
+	defer func() {
+		close(stop)
+		_ = conn.Close() // unblocks the reader
+	}()
+	go func() {
+		for {
+			_, b, err := conn.ReadMessage()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			select {
+			case frames <- b:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	handshake := time.NewTicker(w.opts.Handshake)
+	defer handshake.Stop()
+	silence := time.NewTimer(time.Until(w.silenceAt))
+	defer silence.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.closeGracefully(conn)
+			return ctx.Err()
+		case <-silence.C:
+			w.closeGracefully(conn)
+			return errSilence
+		case err := <-readErr:
+			return err
+		case <-handshake.C:
+			_ = conn.SetWriteDeadline(time.Now().Add(w.c.cfg.Timeout))
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(handshakeFrame)); err != nil {
+				return err
+			}
+		case b := <-frames:
+			msg, err := DecodeMessage(b)
+			if err != nil || len(msg.InvoiceData) == 0 {
+				continue // handshake answers and anything that is not a delivery
+			}
+			msg.Via = "socket"
+			if err := w.offer(msg); err != nil {
+				return err
+			}
+			w.silenceAt = time.Now().Add(w.opts.Silence)
+			if !silence.Stop() {
+				select {
+				case <-silence.C:
+				default:
+				}
+			}
+			silence.Reset(w.opts.Silence)
+			w.backoff.reset()
+		}
+	}
+}
+
+func (w *watcher) closeGracefully(conn *websocket.Conn) {
+	_ = conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+}
+
+// pollPhase long-polls until ctx ends or a terminal error, sending a receipt after each message.
+func (w *watcher) pollPhase(ctx context.Context) error {
+	w.setState(WatchPolling)
+	w.backoff = backoff{min: w.opts.MinBackoff, max: w.opts.MaxBackoff}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		msg, err := w.c.Poll(ctx, w.linkKey)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !IsRetryable(err) {
+				return err
+			}
+			w.c.cfg.Logger.Debug("invoicecloud: poll failed", "err", err.Error())
+			if err := sleepCtx(ctx, w.backoff.next()); err != nil {
+				return err
+			}
+			continue
+		}
+		if msg == nil {
+			// An empty answer should have been held; one that comes back at once (a server
+			// shutting down, a proxy) must not turn this loop into a busy loop.
+			if time.Since(start) < time.Second {
+				if err := sleepCtx(ctx, w.backoff.next()); err != nil {
+					return err
+				}
+			} else {
+				w.backoff.reset()
+			}
+			continue
+		}
+		w.backoff.reset()
+		if err := w.offer(*msg); err != nil {
+			return unwrapDeliver(err)
+		}
+		if msg.MsgID != "" {
+			if err := w.c.Receipt(ctx, w.linkKey, msg.MsgID); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// Delivered already; a missing receipt at worst makes the cloud send it again,
+				// which the dedupe absorbs.
+				w.c.cfg.Logger.Warn("invoicecloud: receipt failed", "err", err.Error())
+			}
+		}
+	}
+}
+
+// deliverError marks an error returned by the caller's deliver func.
+type deliverError struct{ err error }
+
+func (e deliverError) Error() string { return e.err.Error() }
+func (e deliverError) Unwrap() error { return e.err }
+
+func isDeliverError(err error) bool {
+	var d deliverError
+	return errors.As(err, &d)
+}
+
+func unwrapDeliver(err error) error {
+	var d deliverError
+	if errors.As(err, &d) {
+		return d.err
+	}
+	return err
+}
+
+// offer delivers the invoices of msg this Watch has not delivered yet; a message with nothing
+// new is dropped. Invoices are keyed by serialNo (or by their bytes when they have none).
+func (w *watcher) offer(msg Message) error {
+	fresh := msg
+	fresh.InvoiceData = nil
+	keys := make([]string, 0, len(msg.InvoiceData))
+	batch := map[string]bool{}
+	for _, inv := range msg.InvoiceData {
+		k := invoiceKey(inv)
+		if w.seen[k] || batch[k] {
+			continue
+		}
+		batch[k] = true
+		keys = append(keys, k)
+		fresh.InvoiceData = append(fresh.InvoiceData, inv)
+	}
+	if len(fresh.InvoiceData) == 0 {
+		w.c.cfg.Logger.Debug("invoicecloud: duplicate delivery dropped", "via", msg.Via)
+		return nil
+	}
+	if err := w.deliver(fresh); err != nil {
+		return deliverError{err}
+	}
+	for _, k := range keys {
+		w.seen[k] = true
+	}
+	return nil
+}
+
+func invoiceKey(inv Invoice) string {
+	if inv.SerialNo != "" {
+		return "serial:" + inv.SerialNo
+	}
+	sum := sha256.Sum256(inv.Raw)
+	return "raw:" + hex.EncodeToString(sum[:])
+}
+
+// isConfigError: an *Error that names a configuration field and will not succeed on retry.
+func isConfigError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && !e.Retryable
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// backoff is exponential with jitter: each delay is drawn from [d/2, d], d doubling up to max.
+type backoff struct {
+	min, max time.Duration
+	cur      time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(b.cur*2, b.max)
+	}
+	half := b.cur / 2
+	return half + rand.N(b.cur-half+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }

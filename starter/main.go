@@ -1,0 +1,127 @@
+// Command starter is the ERP side of rimflow: `starter serve` runs the HTTP API, and
+// `starter <verb>` does the same operations from a shell, printing JSON.
+//
+// It talks to Temporal directly (the connection comes from the RIMFLOW_TEMPORAL_* variables), or
+// to a running API with --api URL. It never embeds a Temporal server.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"rimflow/api"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // Temporal, the bill or the cloud refused or failed
+	exitBadArgs = 2 // the input was wrong: nothing was sent
+)
+
+// verb is one sub-command.
+type verb struct {
+	name    string
+	summary string
+	run     func(c *cli, args []string) error
+}
+
+func verbs() []verb {
+	return []verb{
+		{"serve", "run the HTTP API (flags: --addr)", (*cli).serve},
+		{"start", "start a bill (field flags, or --file bill.json / --file - for stdin)", (*cli).start},
+		{"status", "print the bill's state", (*cli).status},
+		{"url", "print a collect URL valid now (--client pc|mobile)", (*cli).url},
+		{"invoices", "forward a socket payload to the bill (--file payload.json | -)", (*cli).invoices},
+		{"submit", "end collecting", (*cli).submit},
+		{"approve", "approve for a role (--role --approver [--comment])", decideVerb("approve")},
+		{"reject", "reject (--role --approver [--comment])", decideVerb("reject")},
+		{"return", "return to collecting (--role --approver [--comment])", decideVerb("return")},
+		{"images", "report scanned images (--scan-bill-no --invoice-nos a,b | --file)", (*cli).images},
+		{"voucher", "save the voucher (--vouch-id --vouch-no --account-date … | --file)", (*cli).voucher},
+		{"cancel", "cancel the bill (--reason)", (*cli).cancel},
+		{"retry", "re-run the failed step", (*cli).retry},
+		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
+	}
+}
+
+// run is the whole program, in-process testable: it returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	defer c.close()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return exitOK
+	}
+	for _, v := range verbs() {
+		if v.name == args[0] {
+			return c.finish(v.run(c, args[1:]))
+		}
+	}
+	return c.finish(usageError("verb", fmt.Sprintf("unknown verb %q; run `starter help`", args[0])))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: starter <verb> [R/B | --resource R --bill B] [flags]")
+	fmt.Fprintln(w, "\nverbs:")
+	for _, v := range verbs() {
+		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintln(w, "\nevery verb also takes --api URL (talk to a running API instead of Temporal), --token, --timeout.")
+	fmt.Fprintln(w, "Temporal is reached through RIMFLOW_TEMPORAL_ADDRESS, RIMFLOW_TEMPORAL_NAMESPACE, RIMFLOW_TASK_QUEUE, …")
+	fmt.Fprintln(w, "Output is JSON on stdout; errors are JSON on stderr with a non-zero exit code.")
+}
+
+// finish prints the error (JSON on stderr) and picks the exit code.
+func (c *cli) finish(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	e := api.ErrorFrom(err)
+	if e.Code == api.CodeInternal {
+		// The CLI's user is the operator: say what went wrong (config, dial…); the API hides this.
+		e = &api.Error{Status: e.Status, Code: e.Code, Message: err.Error()}
+	}
+	printJSON(c.stderr, api.ErrorBody{Error: e})
+	if e.Status == 400 || e.Status == 413 {
+		return exitBadArgs
+	}
+	return exitFailed
+}
+
+func usageError(field, msg string) *api.Error {
+	return &api.Error{Status: 400, Code: "usage", Message: msg, Fields: map[string]string{field: msg}}
+}
+
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

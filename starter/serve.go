@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"rimflow/api"
+	"rimflow/internal/config"
+	"rimflow/internal/metrics"
+	"rimflow/internal/workerapp"
+)
+
+// serve runs the HTTP API until the context ends, then shuts down gracefully.
+func (c *cli) serve(args []string) error {
+	env, err := api.LoadEnv(c.getenv)
+	if err != nil {
+		return usageError("environment", err.Error())
+	}
+	fs, _ := c.flags("serve")
+	addr := fs.String("addr", env.Addr, "listen address (env "+api.EnvAPIAddr+")")
+	positional, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageError("args", "serve takes flags only")
+	}
+	cfg, err := config.Load(c.getenv)
+	if err != nil {
+		return usageError("environment", err.Error())
+	}
+	logger := workerapp.NewLogger(c.stderr, cfg.LogLevel)
+
+	registry := metrics.NewRegistry()
+	dialCtx, cancelDial := context.WithTimeout(c.ctx, 30*time.Second)
+	defer cancelDial()
+	tc, err := workerapp.Dial(dialCtx, cfg, logger, metrics.NewSDKHandler(registry))
+	if err != nil {
+		return err
+	}
+	c.temporal = tc
+
+	handler := api.New(api.Options{
+		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
+		Token: env.Token, Logger: logger, Registry: registry, RequestTimeout: env.RequestTimeout,
+	})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return usageError("--addr", fmt.Sprintf("cannot listen on %s: %v", *addr, err))
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// An update may wait RequestTimeout for the worker; leave room to write the answer.
+		WriteTimeout:   env.RequestTimeout + 15*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	auth := "bearer"
+	if env.Token == "" {
+		auth = "open"
+		if !isLoopback(ln.Addr()) {
+			logger.Warn("the API is OPEN (no " + api.EnvAPIToken + ") and listens beyond loopback: anyone who reaches it can drive bills")
+		}
+	}
+	url := "http://" + ln.Addr().String()
+	logger.Info("rimflow API listening", "url", url, "auth", auth, "temporal", cfg.Temporal.Address,
+		"namespace", cfg.Temporal.Namespace, "taskQueue", cfg.Temporal.TaskQueue)
+	printJSON(c.stdout, map[string]string{"listening": url, "auth": auth})
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-c.ctx.Done():
+	}
+	logger.Info("rimflow API stopping")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("rimflow API stopped")
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

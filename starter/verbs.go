@@ -1,0 +1,366 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"strconv"
+	"strings"
+
+	"rimflow/api"
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// startOutput is POST /v1/bills's body plus whether this call created the bill.
+type startOutput struct {
+	Created bool `json:"created"`
+	api.StartResponse
+}
+
+func (c *cli) start(args []string) error {
+	fs, co := c.flags("start")
+	file := fs.String("file", "", "bill JSON (the POST /v1/bills body); - reads stdin; field flags override it")
+	for _, f := range []struct{ flag, json, usage string }{
+		{"bill-id", "billId", "the ERP's bill id"},
+		{"bill-no", "billNo", "the ERP's bill number"},
+		{"bill-type", "billType", "bill type, e.g. er_dailyreimbursebill"},
+		{"resource", "resource", "source system (≤ 10 characters)"},
+		{"tax-no", "billTaxNo", "tax number of the bill's company"},
+		{"org-number", "orgNumber", "organisation number"},
+		{"user-id", "userId", "the user collecting invoices"},
+		{"push-type", "pushType", "socket (default) or poll"},
+	} {
+		fs.String(f.flag, "", f.usage+" (JSON "+f.json+")")
+	}
+	approvals := fs.String("approvals", "", "comma-separated approval roles in order; \"none\" = no approval")
+	fs.String("image-mode", "", "none|basic|match|submitter")
+	fs.String("deduction", "", "none|immediate|batch")
+	autoSubmit := fs.String("auto-submit", "", "true|false (default true: the first import submits)")
+	positional, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageError("args", "start takes flags or --file, not arguments")
+	}
+
+	var in workflows.BillInput
+	if *file != "" {
+		body, err := c.readInput(*file)
+		if err != nil {
+			return err
+		}
+		decoded, e := api.DecodeStart(body)
+		if e != nil {
+			return e
+		}
+		in = decoded
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, v := range map[string]*string{
+		"bill-id": &in.BillID, "bill-no": &in.BillNo, "bill-type": &in.BillType, "resource": &in.Resource,
+		"tax-no": &in.BillTaxNo, "org-number": &in.OrgNumber, "user-id": &in.UserID, "push-type": &in.PushType,
+		"image-mode": &in.Options.ImageMode, "deduction": &in.Options.Deduction,
+	} {
+		if set[name] {
+			*v = flagValue(fs, name)
+		}
+	}
+	if set["approvals"] {
+		in.Options.Approvals = []string{}
+		if *approvals != "none" && *approvals != "" {
+			in.Options.Approvals = strings.Split(*approvals, ",")
+		}
+	}
+	if set["auto-submit"] {
+		v, err := strconv.ParseBool(*autoSubmit)
+		if err != nil {
+			return api.ValidationFailed(map[string]string{"--auto-submit": "must be true or false"})
+		}
+		in.Options.AutoSubmit = &v
+	}
+	// One validation path for flags and files: the API's own decoder.
+	body, _ := json.Marshal(in)
+	in, e := api.DecodeStart(body)
+	if e != nil {
+		if *file == "" {
+			return renameFields(e, startFlagNames(e.Fields))
+		}
+		return e
+	}
+	ops, err := c.ops(co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	resp, created, err := ops.Start(ctx, in)
+	if err != nil {
+		return err
+	}
+	printJSON(c.stdout, startOutput{Created: created, StartResponse: resp})
+	return nil
+}
+
+// startFlagNames maps the input's JSON names to the flags that set them, for errors.
+func startFlagNames(fields map[string]string) map[string]string {
+	names := map[string]string{"billId": "--bill-id", "billNo": "--bill-no", "billType": "--bill-type",
+		"resource": "--resource", "billTaxNo": "--tax-no", "orgNumber": "--org-number", "userId": "--user-id",
+		"pushType": "--push-type", "options.imageMode": "--image-mode", "options.deduction": "--deduction"}
+	for k := range fields {
+		if strings.HasPrefix(k, "options.approvals") {
+			names[k] = "--approvals"
+		}
+	}
+	return names
+}
+
+func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
+
+// billVerb parses the common flags and the bill, then connects.
+func (c *cli) billVerb(name string, args []string, fs *flag.FlagSet, co *common) (billOps, api.BillRef, error) {
+	positional, err := c.parse(fs, args)
+	if err != nil {
+		return nil, api.BillRef{}, err
+	}
+	ref, err := co.ref(positional)
+	if err != nil {
+		return nil, api.BillRef{}, err
+	}
+	ops, err := c.ops(co)
+	return ops, ref, err
+}
+
+// answer prints a bill state or the error.
+func (c *cli) answer(v any, err error) error {
+	if err != nil {
+		return err
+	}
+	printJSON(c.stdout, v)
+	return nil
+}
+
+func (c *cli) status(args []string) error {
+	fs, co := c.flags("status")
+	ops, ref, err := c.billVerb("status", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.State(ctx, ref))
+}
+
+func (c *cli) url(args []string) error {
+	fs, co := c.flags("url")
+	kind := fs.String("client", "pc", "pc or mobile")
+	ops, ref, err := c.billVerb("url", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.CollectURL(ctx, ref, *kind))
+}
+
+func (c *cli) invoices(args []string) error {
+	fs, co := c.flags("invoices")
+	file := fs.String("file", "", "the socket payload {\"invoiceData\":[…]}; - reads stdin")
+	ops, ref, err := c.billVerb("invoices", args, fs, co)
+	if err != nil {
+		return err
+	}
+	if *file == "" {
+		return usageError("--file", "required: the payload to forward")
+	}
+	body, err := c.readInput(*file)
+	if err != nil {
+		return err
+	}
+	msg, err := invoicecloud.DecodeMessage(body)
+	if err != nil {
+		return api.ValidationFailed(map[string]string{"--file": "must hold a JSON object {\"invoiceData\":[…]}"})
+	}
+	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	if err := ops.Invoices(ctx, ref, sig); err != nil {
+		return err
+	}
+	printJSON(c.stdout, api.InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)})
+	return nil
+}
+
+func (c *cli) submit(args []string) error {
+	fs, co := c.flags("submit")
+	by := fs.String("by", "", "who submits")
+	ops, ref, err := c.billVerb("submit", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.Submit(ctx, ref, workflows.SubmitRequest{By: *by}))
+}
+
+// decideVerb is approve, reject and return: one approval update with that decision.
+func decideVerb(decision string) func(*cli, []string) error {
+	return func(c *cli, args []string) error {
+		fs, co := c.flags(decision)
+		var req workflows.ApproveRequest
+		fs.StringVar(&req.Role, "role", "", "the approval role deciding (supervisor, finance, …)")
+		fs.StringVar(&req.Approver, "approver", "", "who decides")
+		fs.StringVar(&req.Comment, "comment", "", "optional comment")
+		ops, ref, err := c.billVerb(decision, args, fs, co)
+		if err != nil {
+			return err
+		}
+		req.Decision = decision
+		ctx, cancel := c.withTimeout(co)
+		defer cancel()
+		return c.answer(ops.Approve(ctx, ref, req))
+	}
+}
+
+func (c *cli) images(args []string) error {
+	fs, co := c.flags("images")
+	file := fs.String("file", "", "the ImagesRequest JSON; - reads stdin")
+	scan := fs.String("scan-bill-no", "", "the scanning station's bill number")
+	nos := fs.String("invoice-nos", "", "comma-separated invoice numbers scanned")
+	ops, ref, err := c.billVerb("images", args, fs, co)
+	if err != nil {
+		return err
+	}
+	req := workflows.ImagesRequest{ScanBillNo: *scan}
+	if *nos != "" {
+		req.InvoiceNos = strings.Split(*nos, ",")
+	}
+	if *file != "" {
+		if err := c.decodeFile(*file, &req); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.Images(ctx, ref, req))
+}
+
+func (c *cli) voucher(args []string) error {
+	fs, co := c.flags("voucher")
+	file := fs.String("file", "", "the VoucherRequest JSON; - reads stdin")
+	var req workflows.VoucherRequest
+	fs.StringVar(&req.VouchID, "vouch-id", "", "voucher id")
+	fs.StringVar(&req.VouchNo, "vouch-no", "", "voucher number")
+	fs.StringVar(&req.AccountDate, "account-date", "", "accounting period date yyyy-MM-dd")
+	fs.StringVar(&req.AccountTime, "account-time", "", "accounting date yyyy-MM-dd")
+	fs.StringVar(&req.BusinessDate, "business-date", "", "business date yyyy-MM-dd")
+	fs.StringVar(&req.Resource, "voucher-resource", "", "voucher source system, e.g. SAP")
+	ops, ref, err := c.billVerb("voucher", args, fs, co)
+	if err != nil {
+		return err
+	}
+	if *file != "" {
+		if err := c.decodeFile(*file, &req); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.Voucher(ctx, ref, req))
+}
+
+func (c *cli) cancel(args []string) error {
+	fs, co := c.flags("cancel")
+	var req workflows.CancelRequest
+	fs.StringVar(&req.Reason, "reason", "", "why the bill is cancelled")
+	fs.StringVar(&req.By, "by", "", "who cancels")
+	ops, ref, err := c.billVerb("cancel", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.Cancel(ctx, ref, req))
+}
+
+func (c *cli) retry(args []string) error {
+	fs, co := c.flags("retry")
+	by := fs.String("by", "", "who retries")
+	ops, ref, err := c.billVerb("retry", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
+}
+
+func (c *cli) list(args []string) error {
+	fs, co := c.flags("list")
+	q := map[string]*string{}
+	for _, f := range []struct{ flag, param, usage string }{
+		{"stage", "stage", "bill stage, e.g. awaiting_finance"},
+		{"tax-no", "taxNo", "the bill's tax number"},
+		{"overdue", "overdue", "true or false"},
+		{"awaiting-role", "awaitingRole", "the role the bill waits for"},
+		{"bill-no", "billNo", "the ERP's bill number"},
+		{"resource", "resource", "source system"},
+		{"page-size", "pageSize", "1 to 1000"},
+		{"page-token", "pageToken", "nextPageToken of the previous page"},
+	} {
+		q[f.param] = fs.String(f.flag, "", f.usage)
+	}
+	positional, err := c.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageError("args", "list takes flags only")
+	}
+	values := map[string][]string{}
+	for k, v := range q {
+		if *v != "" {
+			values[k] = []string{*v}
+		}
+	}
+	// The API's parser names bad parameters; translate them back to flag names for the shell.
+	filter, e := api.ParseListFilter(values)
+	if e != nil {
+		return renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
+			"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
+			"overdue": "--overdue", "resource": "--resource"})
+	}
+	ops, err := c.ops(co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(ops.List(ctx, filter))
+}
+
+func renameFields(e *api.Error, names map[string]string) *api.Error {
+	out := *e
+	out.Fields = map[string]string{}
+	for _, k := range sortedKeys(e.Fields) {
+		name := k
+		if n, ok := names[k]; ok {
+			name = n
+		}
+		out.Fields[name] = e.Fields[k]
+	}
+	return &out
+}
+
+// decodeFile strictly decodes a JSON file into v (over any values flags set).
+func (c *cli) decodeFile(file string, v any) error {
+	body, err := c.readInput(file)
+	if err != nil {
+		return err
+	}
+	if e := api.DecodeJSON(body, v); e != nil {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,262 @@
+package workflows
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/invoicecloud"
+)
+
+// collect is the collecting stage: issue an eventCode, watch for invoices (and accept the
+// invoices signal), bind every import at once, until submit (or the first import with autoSubmit).
+func (b *bill) collect(ctx workflow.Context) (Stage, error) {
+	b.enter(ctx, StageCollecting, "")
+	b.s.Submitted = false
+	if !b.codeFresh() {
+		if err := b.do(ctx, "getEventCode", nil, b.issueEventCode); err != nil {
+			return "", err
+		}
+	}
+	b.startWatcher(ctx)
+	defer b.stopWatcher()
+
+	for {
+		ev, err := b.next(ctx)
+		if err != nil {
+			return "", err
+		}
+		imported := false
+		switch ev.kind {
+		case evInvoices:
+			if err := b.importInvoices(ctx, ev); err != nil {
+				return "", err
+			}
+			imported = true
+		case evWatch:
+			if ev.watcherGen != b.watcherGen {
+				continue // a watcher replaced by a newer linkKey
+			}
+			if ev.watchErr != nil {
+				if err := b.failAndWait(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
+					return "", err
+				}
+				b.startWatcher(ctx)
+				continue
+			}
+			b.startWatcher(ctx) // keep listening while this message is bound
+			if m := ev.watch.Message; m != nil {
+				sig := InvoicesSignal{InvoiceData: m.InvoiceData, AttachData: m.AttachData}
+				imp := &event{kind: evInvoices, invoices: &sig, via: orStr(m.Via, "socket"), linkKey: ev.watch.LinkKey, msgID: m.MsgID}
+				if err := b.importInvoices(ctx, imp); err != nil {
+					return "", err
+				}
+				imported = true
+			}
+		case evSubmit:
+			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.invoices)))
+			b.s.Submitted = true
+			return b.advance(ctx, ev)
+		case evCollectURL:
+			if !b.codeFresh() {
+				if err := b.do(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
+					return "", err
+				}
+				b.startWatcher(ctx) // the new linkKey
+			}
+			b.reply(ev, nil)
+			continue
+		default:
+			if next, done, err := b.common(ctx, ev); done || err != nil {
+				return next, err
+			}
+			continue
+		}
+		// autoSubmit: the import itself is the user's "done" (the page's 导入单据).
+		if imported && *b.in.Options.AutoSubmit && len(b.invoices) > 0 && !b.replaceOnNextImport && b.s.Stage == StageCollecting {
+			b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s)", len(b.invoices)))
+			b.s.Submitted = true
+			return b.advance(ctx, nil)
+		}
+	}
+}
+
+// codeFresh: an eventCode exists and lives at least ReissueMargin longer.
+func (b *bill) codeFresh() bool {
+	return b.s.EventCode != "" && workflow.Now(b.ctx).Add(ReissueMargin).Before(b.codeExpires)
+}
+
+// issueEventCode asks for an eventCode with a fresh linkKey.
+func (b *bill) issueEventCode(ctx workflow.Context) error {
+	var linkKey string
+	// The linkKey is the socket/poll key: random (unguessable), recorded once in history.
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		buf := make([]byte, 16)
+		_, _ = rand.Read(buf)
+		return hex.EncodeToString(buf)
+	}).Get(&linkKey); err != nil {
+		return err
+	}
+	in := b.in
+	req := EventCodeInput{
+		MessageID: b.msgID("getEventCode"),
+		Request: invoicecloud.EventCodeRequest{
+			BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
+			BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, PushType: in.PushType, UserID: in.UserID,
+			LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
+		},
+	}
+	var res EventCodeResult
+	if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivityGetEventCode, req).Get(ctx, &res); err != nil {
+		return err
+	}
+	b.linkKey = linkKey
+	b.pages = res.Pages
+	b.codeExpires = res.ExpiresAt
+	b.s.EventCode = res.EventCode
+	exp := res.ExpiresAt
+	b.s.Collect = URLs{PC: res.Pages.CollectPC, Mobile: res.Pages.CollectMobile, ExpiresAt: &exp}
+	b.s.View = URLs{PC: res.Pages.ViewPC, Mobile: res.Pages.ViewMobile, ExpiresAt: &exp}
+	b.note(b.s.Stage, "eventCode issued, valid until "+exp.UTC().Format("15:04:05Z"))
+	b.publish()
+	return nil
+}
+
+func (b *bill) collectURL(client string) CollectURLResponse {
+	url := b.pages.CollectPC
+	if client == "mobile" {
+		url = b.pages.CollectMobile
+	}
+	return CollectURLResponse{URL: url, EventCode: b.s.EventCode, ExpiresAt: b.codeExpires}
+}
+
+// startWatcher (re)starts the WatchInvoices activity for the current linkKey; its result comes
+// back as an evWatch event. A newer watcher makes older results stale.
+func (b *bill) startWatcher(ctx workflow.Context) {
+	b.stopWatcher()
+	b.watcherGen++
+	gen := b.watcherGen
+	wctx, cancel := workflow.WithCancel(ctx)
+	b.watchCancel = cancel
+	in := WatchInput{LinkKey: b.linkKey, PushType: b.in.PushType}
+	workflow.Go(wctx, func(gctx workflow.Context) {
+		var res WatchResult
+		err := workflow.ExecuteActivity(watchActivityCtx(gctx), ActivityWatchInvoices, in).Get(gctx, &res)
+		if gctx.Err() != nil {
+			return // cancelled: the stage ended or a new linkKey replaced this watcher
+		}
+		b.push(&event{kind: evWatch, watcherGen: gen, watch: &res, watchErr: err})
+	})
+}
+
+func (b *bill) stopWatcher() {
+	if b.watchCancel != nil {
+		b.watchCancel()
+		b.watchCancel = nil
+	}
+}
+
+// importInvoices binds an import. Invoices already bound are not bound again (deliveries are
+// at least once); the first import after a return to collecting REPLACES the set, since the
+// user re-collected the bill: the cloud releases the invoices left out.
+func (b *bill) importInvoices(ctx workflow.Context, ev *event) error {
+	incoming := ev.invoices.InvoiceData
+	var set []invoicecloud.Invoice
+	if b.replaceOnNextImport {
+		set = mergeInvoices(nil, incoming)
+	} else {
+		set = mergeInvoices(b.invoices, incoming)
+	}
+	if sameSerialSet(set, b.invoices) {
+		b.replaceOnNextImport = false
+		b.note(StageCollecting, fmt.Sprintf("%d invoice(s) from %s already bound: nothing to do", len(incoming), ev.via))
+	} else {
+		err := b.do(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
+			in := BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.billSave(invoicecloud.StatusInUse, set)}
+			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityBindInvoices, in).Get(ctx, nil)
+		})
+		if err != nil {
+			return err
+		}
+		released := len(b.invoices) + len(set) - 2*overlap(b.invoices, set)
+		b.invoices = set
+		b.status = invoicecloud.StatusInUse
+		b.replaceOnNextImport = false
+		b.refreshInvoiceViews()
+		if !b.hasCompensation("unbind") {
+			b.compensations = append(b.compensations, compensation{step: "unbind", activity: ActivityUnbind, input: func(b *bill) any {
+				return UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
+			}})
+		}
+		note := fmt.Sprintf("bound %d invoice(s) via %s (billSave 30), total %s", len(set), ev.via, b.s.TotalAmount)
+		if released > 0 && released != len(set) {
+			note += fmt.Sprintf("; set changed by %d invoice(s)", released)
+		}
+		b.note(StageCollecting, note)
+		b.publish()
+	}
+	if ev.via == "poll" && ev.msgID != "" {
+		// Acknowledge only after binding, so a crash in between redelivers instead of losing.
+		rin := ReceiptInput{LinkKey: ev.linkKey, MsgID: ev.msgID}
+		if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivityPollReceipt, rin).Get(ctx, nil); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			b.note(StageCollecting, "poll receipt failed (the message may be delivered again): "+errText(err))
+		}
+	}
+	return nil
+}
+
+func overlap(a, b []invoicecloud.Invoice) int {
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x.SerialNo] = true
+	}
+	n := 0
+	for _, x := range b {
+		if in[x.SerialNo] {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *bill) hasCompensation(step string) bool {
+	for _, c := range b.compensations {
+		if c.step == step {
+			return true
+		}
+	}
+	return false
+}
+
+// billSave builds a billSave request for the whole set with a status.
+func (b *bill) billSave(status string, set []invoicecloud.Invoice) invoicecloud.BillSaveRequest {
+	return invoicecloud.BillSaveRequest{
+		BillID: b.in.BillID, Resource: b.in.Resource, BillNo: b.in.BillNo, BillType: b.in.BillType,
+		BillTaxNo: b.in.BillTaxNo, OrgNumber: b.in.OrgNumber, Status: status,
+		InvoiceData: billInvoices(set),
+	}
+}
+
+func (b *bill) refreshInvoiceViews() {
+	views := make([]InvoiceView, len(b.invoices))
+	total := dec(nil)
+	for i, inv := range b.invoices {
+		views[i] = viewOf(inv, b.status)
+		total = total.Add(totalOf(inv))
+	}
+	b.s.Invoices = views
+	b.s.InvoiceCount = len(views)
+	b.s.TotalAmount = total.StringFixed(2)
+}
+
+func orStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,418 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/workflow"
+)
+
+type eventKind int
+
+const (
+	evInvoices eventKind = iota + 1
+	evWatch
+	evSubmit
+	evApprove
+	evImages
+	evVoucher
+	evCancel
+	evRetry
+	evCollectURL
+	evSLASoft
+	evSLAHard
+)
+
+// event is one thing run reacts to: a validated update or signal, a watcher result, a timer.
+type event struct {
+	kind  eventKind
+	epoch int // for timers: the stage generation that armed them
+
+	invoices *InvoicesSignal
+	via      string // socket | poll | signal
+	linkKey  string
+	msgID    string
+
+	watcherGen int
+	watch      *WatchResult
+	watchErr   error
+
+	submit  *SubmitRequest
+	approve *ApproveRequest
+	images  *ImagesRequest
+	voucher *VoucherRequest
+	cancel  *CancelRequest
+	retry   *RetryRequest
+	url     *CollectURLRequest
+
+	fromSignal bool // nobody waits for the answer: problems are noted in the history
+	// Set when run has applied it; an update handler waits for this.
+	done bool
+	err  error
+}
+
+// setup registers the query, the updates (validated) and the signals (same names and payloads).
+func (b *bill) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryState, func() (BillState, error) {
+		return b.snapshot(), nil
+	}, workflow.QueryHandlerOptions{Description: "The whole bill: stage, invoices (decimal strings), approvals, voucher, URLs, overdue, error, recent history."}); err != nil {
+		return err
+	}
+
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCollectURL,
+		func(ctx workflow.Context, req CollectURLRequest) (CollectURLResponse, error) {
+			ev := &event{kind: evCollectURL, url: &req}
+			if err := b.await(ctx, ev); err != nil {
+				return CollectURLResponse{}, err
+			}
+			return b.collectURL(req.Client), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator:   func(req CollectURLRequest) error { return b.validateCollectURL(req) },
+			Description: "Return a collect URL (client pc|mobile) valid now; re-issues the eventCode when it has expired or expires within 2 minutes.",
+		}); err != nil {
+		return err
+	}
+	type spec struct {
+		name, desc string
+		kind       eventKind
+		decode     func(json.RawMessage) (*event, error)
+		validate   func(*event) error
+	}
+	specs := []spec{
+		{UpdateSubmit, "Submit the collected invoices for approval (refused while no invoice is bound).", evSubmit,
+			decoder(func(r SubmitRequest) *event { return &event{kind: evSubmit, submit: &r} }),
+			func(ev *event) error { return b.validateSubmit() }},
+		{UpdateApprove, "Decide for an approval role: {role, decision: approve|reject|return, approver, comment}.", evApprove,
+			decoder(func(r ApproveRequest) *event { return &event{kind: evApprove, approve: &r} }),
+			func(ev *event) error { return b.validateApprove(*ev.approve) }},
+		{UpdateImages, "The scanning station's 'scanned' message: {scanBillNo, invoiceNos, amounts, files}; match mode compares them with the bound invoices.", evImages,
+			decoder(func(r ImagesRequest) *event { return &event{kind: evImages, images: &r} }),
+			func(ev *event) error { return b.validateImages(*ev.images) }},
+		{UpdateVoucher, "Write the voucher back: {vouchId, vouchNo, accountDate, accountTime, businessDate (yyyy-MM-dd), resource}.", evVoucher,
+			decoder(func(r VoucherRequest) *event { return &event{kind: evVoucher, voucher: &r} }),
+			func(ev *event) error { return b.validateVoucher(*ev.voucher) }},
+		{UpdateCancel, "Cancel the bill {reason}: undo what was done (unbind, release) and end cancelled. Refused once the voucher is saved.", evCancel,
+			decoder(func(r CancelRequest) *event { return &event{kind: evCancel, cancel: &r} }),
+			func(ev *event) error { return b.validateCancel(*ev.cancel) }},
+		{UpdateRetry, "Re-run the step that failed (only in stage failed), once its cause is fixed.", evRetry,
+			decoder(func(r RetryRequest) *event { return &event{kind: evRetry, retry: &r} }),
+			func(ev *event) error { return b.validateRetry() }},
+	}
+	for _, sp := range specs {
+		sp := sp
+		// Update: validated before anything is written; answers the state once run applied it.
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
+			func(ctx workflow.Context, raw json.RawMessage) (BillState, error) {
+				ev, _ := sp.decode(raw) // the validator has decoded it already
+				b.markQueued(ev)
+				if err := b.await(ctx, ev); err != nil {
+					return b.snapshot(), err
+				}
+				return b.snapshot(), nil
+			},
+			workflow.UpdateHandlerOptions{
+				Validator: func(raw json.RawMessage) error {
+					ev, err := sp.decode(raw)
+					if err != nil {
+						return err
+					}
+					return sp.validate(ev)
+				},
+				Description: sp.desc,
+			}); err != nil {
+			return err
+		}
+		b.listen(ctx, sp.name, sp.desc, func(raw json.RawMessage) error {
+			ev, err := sp.decode(raw)
+			if err != nil {
+				return err
+			}
+			if err := sp.validate(ev); err != nil {
+				return err
+			}
+			b.markQueued(ev)
+			ev.fromSignal = true
+			b.push(ev)
+			return nil
+		})
+	}
+	b.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket or a push: {invoiceData, attachData}.",
+		func(raw json.RawMessage) error {
+			var sig InvoicesSignal
+			if err := decodeStrict(raw, &sig); err != nil {
+				return err
+			}
+			if err := b.validateInvoices(sig); err != nil {
+				return err
+			}
+			b.push(&event{kind: evInvoices, invoices: &sig, via: "signal", fromSignal: true})
+			return nil
+		})
+	b.listen(ctx, SignalCollectURL, "Re-issue the eventCode if it has expired or expires soon (the URL is in the state query).",
+		func(raw json.RawMessage) error {
+			var req CollectURLRequest
+			if err := decodeStrict(raw, &req); err != nil {
+				return err
+			}
+			if err := b.validateCollectURL(req); err != nil {
+				return err
+			}
+			b.push(&event{kind: evCollectURL, url: &req, fromSignal: true})
+			return nil
+		})
+	return nil
+}
+
+// listen runs a signal channel: a payload that fails decoding or validation is not applied and is
+// recorded in the history as "ignored: <reason>", so a mistaken click in Temporal Web is visible.
+func (b *bill) listen(ctx workflow.Context, name, desc string, handle func(json.RawMessage) error) {
+	ch := workflow.GetSignalChannelWithOptions(ctx, name, workflow.SignalChannelOptions{Description: desc})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var raw json.RawMessage
+			if !ch.Receive(ctx, &raw) {
+				return
+			}
+			if err := handle(raw); err != nil {
+				b.note(b.s.Stage, fmt.Sprintf("ignored: %s signal: %v", name, err))
+				b.publish()
+			}
+		}
+	})
+}
+
+// await queues ev for run and waits until run has applied it.
+func (b *bill) await(ctx workflow.Context, ev *event) error {
+	b.push(ev)
+	if err := workflow.Await(ctx, func() bool { return ev.done }); err != nil {
+		return err
+	}
+	return ev.err
+}
+
+// markQueued sets the guards that refuse a second identical request while the first waits in the inbox.
+func (b *bill) markQueued(ev *event) {
+	switch ev.kind {
+	case evSubmit:
+		b.submitQueued = true
+	case evApprove:
+		b.decided[ev.approve.Role] = true
+	case evImages:
+		b.imagesQueued = true
+	case evVoucher:
+		b.voucherQueued = true
+	}
+}
+
+func decoder[T any](mk func(T) *event) func(json.RawMessage) (*event, error) {
+	return func(raw json.RawMessage) (*event, error) {
+		var v T
+		if err := decodeStrict(raw, &v); err != nil {
+			return nil, err
+		}
+		return mk(v), nil
+	}
+}
+
+// decodeStrict decodes a payload, refusing unknown fields so a typo is reported, not ignored.
+func decodeStrict(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	//workflowcheck:ignore encoding/json only caches type info
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad payload: %v", err)
+	}
+	return nil
+}
+
+// ---- validators: read-only, no blocking; messages a person understands ----
+
+func (b *bill) stageErr(want string) error {
+	if b.s.Stage.Final() {
+		return fmt.Errorf("the bill has ended (%s)", b.s.Stage)
+	}
+	if b.s.Stage == StageFailed {
+		return fmt.Errorf("the bill is failed (step %s: %s); retry or cancel it first", b.s.Error.Step, b.s.Error.Reason)
+	}
+	return fmt.Errorf("the bill is in stage %s, %s", b.s.Stage, want)
+}
+
+func fieldErr(fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: fields}
+}
+
+func (b *bill) validateCollectURL(req CollectURLRequest) error {
+	if c := req.Client; c != "" && c != "pc" && c != "mobile" {
+		return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
+	}
+	if b.s.Stage != StageCollecting {
+		return b.stageErr("a collect URL is only available while collecting")
+	}
+	return nil
+}
+
+func (b *bill) validateSubmit() error {
+	if b.s.Stage != StageCollecting {
+		return b.stageErr("not collecting: nothing to submit")
+	}
+	if b.submitQueued {
+		return fmt.Errorf("the bill is already being submitted")
+	}
+	if len(b.invoices) == 0 {
+		return fmt.Errorf("no invoice is bound to the bill yet: collect invoices before submitting")
+	}
+	return nil
+}
+
+func (b *bill) validateApprove(req ApproveRequest) error {
+	f := map[string]string{}
+	if req.Role == "" {
+		f["role"] = "required"
+	} else if !slices.Contains(b.in.Options.Approvals, req.Role) {
+		f["role"] = fmt.Sprintf("unknown role %q; this bill's approvals are %s", req.Role, listOrNone(b.in.Options.Approvals))
+	}
+	switch req.Decision {
+	case DecisionApprove, DecisionReject, DecisionReturn:
+	case "":
+		f["decision"] = "required (approve, reject or return)"
+	default:
+		f["decision"] = fmt.Sprintf("must be approve, reject or return, got %q", req.Decision)
+	}
+	if strings.TrimSpace(req.Approver) == "" {
+		f["approver"] = "required"
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.decided[req.Role] {
+		for _, a := range b.s.Approvals {
+			if a.Round == b.round && a.Role == req.Role {
+				return fmt.Errorf("%s has already decided in this round (%s by %s at %s)", req.Role, a.Decision, a.Approver, a.At.Format(time.RFC3339))
+			}
+		}
+		return fmt.Errorf("a decision for %s is already being applied", req.Role)
+	}
+	if b.s.Stage != AwaitingStage(req.Role) {
+		return b.stageErr(fmt.Sprintf("not awaiting %s", req.Role))
+	}
+	return nil
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func (b *bill) validateImages(req ImagesRequest) error {
+	f := map[string]string{}
+	if strings.TrimSpace(req.ScanBillNo) == "" {
+		f["scanBillNo"] = "required"
+	}
+	if b.in.Options.ImageMode == ImageMatch && len(req.InvoiceNos) == 0 {
+		f["invoiceNos"] = "required in match mode: the scanned invoice numbers"
+	}
+	for i, n := range req.InvoiceNos {
+		if strings.TrimSpace(n) == "" {
+			f[fmt.Sprintf("invoiceNos[%d]", i)] = "must not be empty"
+		}
+	}
+	//workflowcheck:ignore only fills a map: order does not matter
+	for no, amt := range req.Amounts {
+		if _, err := decimal.NewFromString(amt); err != nil {
+			f["amounts."+no] = fmt.Sprintf("not a decimal amount: %q", amt)
+		} else if !slices.Contains(req.InvoiceNos, no) {
+			f["amounts."+no] = "invoice number not in invoiceNos"
+		}
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.s.Stage != StageImageReview {
+		return b.stageErr("not in image review")
+	}
+	if b.imagesQueued {
+		return fmt.Errorf("the scanned images are already being applied")
+	}
+	return nil
+}
+
+func (b *bill) validateVoucher(req VoucherRequest) error {
+	f := map[string]string{}
+	for _, fv := range [][2]string{{"vouchId", req.VouchID}, {"vouchNo", req.VouchNo}, {"resource", req.Resource}} {
+		if strings.TrimSpace(fv[1]) == "" {
+			f[fv[0]] = "required"
+		}
+	}
+	for _, fv := range [][2]string{{"accountDate", req.AccountDate}, {"accountTime", req.AccountTime}, {"businessDate", req.BusinessDate}} {
+		if fv[1] == "" {
+			f[fv[0]] = "required (yyyy-MM-dd)"
+		} else if _, err := time.Parse(time.DateOnly, fv[1]); err != nil {
+			f[fv[0]] = fmt.Sprintf("must be a date yyyy-MM-dd, got %q", fv[1])
+		}
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.s.Voucher != nil && b.s.Voucher.SavedAt != nil {
+		return fmt.Errorf("the voucher %s is already saved", b.s.Voucher.VouchNo)
+	}
+	if b.s.Stage != StageAwaitingVoucher {
+		return b.stageErr("not awaiting the voucher")
+	}
+	if b.voucherQueued {
+		return fmt.Errorf("a voucher is already being saved")
+	}
+	return nil
+}
+
+func (b *bill) validateCancel(req CancelRequest) error {
+	if strings.TrimSpace(req.Reason) == "" {
+		return fieldErr(map[string]string{"reason": "required"})
+	}
+	if b.s.Voucher != nil && b.s.Voucher.SavedAt != nil || b.voucherQueued {
+		return fmt.Errorf("the voucher is saved (or being saved): a bill cannot be cancelled after its voucher; reverse the voucher in the ERP instead")
+	}
+	if b.s.Stage.Final() {
+		return fmt.Errorf("the bill has ended (%s)", b.s.Stage)
+	}
+	return nil
+}
+
+func (b *bill) validateRetry() error {
+	if b.s.Stage != StageFailed {
+		return fmt.Errorf("the bill is in stage %s, not failed: there is nothing to retry", b.s.Stage)
+	}
+	return nil
+}
+
+func (b *bill) validateInvoices(sig InvoicesSignal) error {
+	f := map[string]string{}
+	if len(sig.InvoiceData) == 0 {
+		f["invoiceData"] = "required: at least one invoice"
+	}
+	for i, inv := range sig.InvoiceData {
+		if strings.TrimSpace(inv.SerialNo) == "" {
+			f[fmt.Sprintf("invoiceData[%d].serialNo", i)] = "required"
+		}
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.s.Stage != StageCollecting {
+		return b.stageErr("not collecting invoices")
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/invoicecloud"
+)
+
+// advance moves past the current route step: to the next approval/image review, or, after the
+// last one, marks the invoices used (billSave 60) and waits for the voucher. ev (the deciding
+// update, if any) is answered once the move is settled, with the cloud's error if marking failed.
+func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
+	if b.s.Submitted && b.s.Stage == StageCollecting {
+		b.routeIdx = 0
+	} else {
+		b.routeIdx++
+	}
+	if b.routeIdx < len(b.route) {
+		b.reply(ev, nil)
+		return b.route[b.routeIdx], nil
+	}
+	if !b.markedUsed {
+		err := b.do(ctx, "markUsed", ev, func(ctx workflow.Context) error {
+			in := BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.invoices)}
+			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityMarkUsed, in).Get(ctx, nil)
+		})
+		if err != nil {
+			return "", err
+		}
+		b.markedUsed = true
+		b.status = invoicecloud.StatusUsed
+		b.refreshInvoiceViews()
+		b.compensations = append(b.compensations, compensation{step: "release", activity: ActivityReleaseInvoices, input: func(b *bill) any {
+			return BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.invoices)}
+		}})
+		b.note(b.s.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.invoices), b.s.TotalAmount))
+	}
+	b.reply(ev, nil)
+	return StageAwaitingVoucher, nil
+}
+
+// backToCollecting is a return or an image mismatch: the approvals of this round are void, the
+// invoices stay bound, and the next import replaces the set.
+func (b *bill) backToCollecting(note string) Stage {
+	b.note(b.s.Stage, note)
+	b.round++
+	b.decided = map[string]bool{}
+	b.routeIdx = 0
+	b.replaceOnNextImport = true
+	b.s.Submitted = false
+	return StageCollecting
+}
+
+// approval waits for the role's decision.
+func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
+	b.enter(ctx, AwaitingStage(role), "")
+	for {
+		ev, err := b.next(ctx)
+		if err != nil {
+			return "", err
+		}
+		if ev.kind != evApprove {
+			if next, done, err := b.common(ctx, ev); done || err != nil {
+				return next, err
+			}
+			continue
+		}
+		req := *ev.approve
+		if req.Role != role {
+			b.reply(ev, fmt.Errorf("the bill is awaiting %s, not %s", role, req.Role))
+			continue
+		}
+		b.s.Approvals = append(b.s.Approvals, ApprovalRecord{
+			Round: b.round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC(),
+		})
+		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
+		if req.Comment != "" {
+			summary += " (" + req.Comment + ")"
+		}
+		switch req.Decision {
+		case DecisionApprove:
+			b.note(b.s.Stage, summary)
+			return b.advance(ctx, ev)
+		case DecisionReturn:
+			b.reply(ev, nil)
+			return b.backToCollecting(summary + ": returned to collecting"), nil
+		default: // reject
+			b.reply(ev, nil)
+			return b.abort(ctx, StageRejected, CancelRequest{Reason: summary, By: req.Approver})
+		}
+	}
+}
+
+// imageReview waits for the scan; match mode compares it with the bound invoices.
+func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
+	b.enter(ctx, StageImageReview, "")
+	for {
+		ev, err := b.next(ctx)
+		if err != nil {
+			return "", err
+		}
+		if ev.kind != evImages {
+			if next, done, err := b.common(ctx, ev); done || err != nil {
+				return next, err
+			}
+			continue
+		}
+		img := *ev.images
+		b.s.Images = &img
+		if b.in.Options.ImageMode == ImageMatch {
+			if diff := b.matchImages(img); diff != "" {
+				b.reply(ev, nil)
+				return b.backToCollecting("image mismatch (scan " + img.ScanBillNo + "): " + diff + ": returned to collecting"), nil
+			}
+			b.note(b.s.Stage, fmt.Sprintf("scan %s matches the %d bound invoice(s)", img.ScanBillNo, len(b.invoices)))
+		} else {
+			b.note(b.s.Stage, fmt.Sprintf("scan %s received (%d file(s))", img.ScanBillNo, len(img.Files)))
+		}
+		return b.advance(ctx, ev)
+	}
+}
+
+// matchImages describes every difference between the scan and the bound invoices ("" = match).
+func (b *bill) matchImages(img ImagesRequest) string {
+	bound := map[string]invoicecloud.Invoice{}
+	for _, inv := range b.invoices {
+		bound[invoiceNumber(inv)] = inv
+	}
+	scanned := map[string]bool{}
+	var problems []string
+	var notBound []string
+	for _, no := range img.InvoiceNos {
+		scanned[no] = true
+		inv, ok := bound[no]
+		if !ok {
+			notBound = append(notBound, no)
+			continue
+		}
+		if s, ok := img.Amounts[no]; ok {
+			amt, _ := decimal.NewFromString(s) // validated
+			if want := totalOf(inv); !amt.Equal(want) {
+				problems = append(problems, fmt.Sprintf("amount of %s: scanned %s, bound %s", no, amt.StringFixed(2), want.StringFixed(2)))
+			}
+		}
+	}
+	var missing []string
+	for _, inv := range b.invoices {
+		if !scanned[invoiceNumber(inv)] {
+			missing = append(missing, invoiceNumber(inv))
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(notBound)
+	if len(missing) > 0 {
+		problems = append([]string{"not scanned: " + strings.Join(missing, ", ")}, problems...)
+	}
+	if len(notBound) > 0 {
+		problems = append(problems, "scanned but not on the bill: "+strings.Join(notBound, ", "))
+	}
+	return strings.Join(problems, "; ")
+}
+
+// awaitVoucher waits for the ERP's voucher and writes it back.
+func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
+	b.enter(ctx, StageAwaitingVoucher, "")
+	for {
+		ev, err := b.next(ctx)
+		if err != nil {
+			return "", err
+		}
+		if ev.kind != evVoucher {
+			if next, done, err := b.common(ctx, ev); done || err != nil {
+				return next, err
+			}
+			continue
+		}
+		v := *ev.voucher
+		b.s.Voucher = &VoucherView{VoucherRequest: v}
+		err = b.do(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
+			in := VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
+				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
+				BusinessDate: v.BusinessDate, Resource: v.Resource,
+				SerialNoArray: serials(b.invoices), ExpenseIDArray: []string{b.in.BillID},
+			}}
+			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivitySaveVoucher, in).Get(ctx, nil)
+		})
+		if err != nil {
+			return "", err
+		}
+		now := workflow.Now(ctx).UTC()
+		b.s.Voucher.SavedAt = &now
+		// Nothing is undone after the voucher: the books hold it now.
+		b.compensations = nil
+		b.note(b.s.Stage, fmt.Sprintf("voucher %s saved (voucherSave), account date %s", v.VouchNo, v.AccountDate))
+		b.reply(ev, nil)
+		if b.in.Options.Deduction == DeductionNone {
+			return b.complete(ctx)
+		}
+		if len(deductionInvoices(b.invoices)) == 0 {
+			b.note(b.s.Stage, "no deductible (special VAT) invoice: deduction skipped")
+			return b.complete(ctx)
+		}
+		return StageDeducting, nil
+	}
+}
+
+// deduct selects the deductible invoices now or hands them to the enterprise's batch workflow.
+func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
+	b.enter(ctx, StageDeducting, "")
+	invs := deductionInvoices(b.invoices)
+	view := &DeductionView{Mode: b.in.Options.Deduction}
+	for _, inv := range b.invoices {
+		if Deductible(inv.InvoiceType) {
+			view.SerialNos = append(view.SerialNos, inv.SerialNo)
+		}
+	}
+	switch b.in.Options.Deduction {
+	case DeductionImmediate:
+		err := b.do(ctx, "selectDeduction", nil, func(ctx workflow.Context) error {
+			in := DeductionInput{RequestID: b.msgID("selectDeduction"), Request: invoicecloud.DeductionRequest{
+				AuthenticateFlag: "1", TaxNo: b.in.BillTaxNo, DeductionPurpose: "1", BillType: "0", Invoices: invs,
+			}}
+			var res invoicecloud.DeductionResult
+			if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivitySelectDeduction, in).Get(ctx, &res); err != nil {
+				return err
+			}
+			view.TaskNo = res.TaskNo
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		b.s.Deduction = view
+		b.note(b.s.Stage, fmt.Sprintf("%d invoice(s) selected for deduction (task %s)", len(invs), orStr(view.TaskNo, "-")))
+	case DeductionBatch:
+		period := b.s.Voucher.AccountDate[:7] // validated yyyy-MM-dd
+		err := b.do(ctx, "enqueueDeduction", nil, func(ctx workflow.Context) error {
+			in := EnqueueInput{TaxNo: b.in.BillTaxNo, Period: period, Add: DeductionAdd{BillWorkflowID: b.s.WorkflowID, Invoices: invs}}
+			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityEnqueueDeduction, in).Get(ctx, &view.BatchWorkflowID)
+		})
+		if err != nil {
+			return "", err
+		}
+		b.s.Deduction = view
+		b.note(b.s.Stage, fmt.Sprintf("%d invoice(s) handed to %s", len(invs), view.BatchWorkflowID))
+	}
+	return b.complete(ctx)
+}
+
+func (b *bill) complete(ctx workflow.Context) (Stage, error) {
+	b.enter(ctx, StageCompleted, "")
+	return StageCompleted, nil
+}
+
+// common handles what every waiting stage accepts the same way: cancel, SLA timers, and anything
+// not valid here (answered with an error, or noted when it came by signal).
+func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, err error) {
+	switch ev.kind {
+	case evCancel:
+		b.reply(ev, nil)
+		next, err = b.abort(ctx, StageCancelled, *ev.cancel)
+		return next, true, err
+	case evSLASoft, evSLAHard:
+		if ev.epoch != b.epoch {
+			return "", false, nil
+		}
+		return b.onSLA(ctx, ev)
+	case evWatch:
+		return "", false, nil // a watcher result that arrived after collecting ended
+	}
+	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.s.Stage)
+	if ev.kind == evRetry {
+		msg = fmt.Errorf("not applied: the bill is in stage %s, not failed", b.s.Stage)
+	}
+	b.reply(ev, msg)
+	return "", false, nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,440 @@
+package workflows_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// The default route: collect (autoSubmit) → supervisor → finance → used → voucher → completed.
+func TestBillHappyPath(t *testing.T) {
+	h := newHarness(t)
+	var afterCollect, afterSupervisor workflows.BillState
+	var supervisorAnswer, voucherAnswer *updateResult
+	var url *updateResult
+	h.script(
+		func() { url = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "mobile"}) },
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "100.00", "13.00", true), inv("S2", "002", "50.10", "0.50", false)))
+		},
+		func() {
+			afterCollect = h.state()
+			supervisorAnswer = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
+		},
+		func() {
+			afterSupervisor = h.state()
+			h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
+		},
+		func() { voucherAnswer = h.update(workflows.UpdateVoucher, voucher()) },
+	)
+	h.run(bill(workflows.Options{}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatalf("workflow error: %v", err)
+	}
+
+	if url.err != nil || url.rejected != nil {
+		t.Fatalf("collectUrl: %v %v", url.err, url.rejected)
+	}
+	cu := url.value.(workflows.CollectURLResponse)
+	if !strings.Contains(cu.URL, "mobile.html") || cu.EventCode != "EC1" {
+		t.Errorf("collect url = %+v", cu)
+	}
+	eq(t, "stage after collecting", afterCollect.Stage, workflows.StageAwaitingSupervisor)
+	eq(t, "awaiting role", afterCollect.AwaitingRole, "supervisor")
+	eq(t, "invoice count", afterCollect.InvoiceCount, 2)
+	eq(t, "total", afterCollect.TotalAmount, "163.60")
+	eq(t, "stage after supervisor", afterSupervisor.Stage, workflows.StageAwaitingFinance)
+	if supervisorAnswer.err != nil || voucherAnswer.err != nil {
+		t.Errorf("update errors: %v %v", supervisorAnswer.err, voucherAnswer.err)
+	}
+
+	eq(t, "final stage", s.Stage, workflows.StageCompleted)
+	if s.Voucher == nil || s.Voucher.SavedAt == nil || s.Voucher.VouchNo != "记-0001" {
+		t.Errorf("voucher = %+v", s.Voucher)
+	}
+	eq(t, "approvals", len(s.Approvals), 2)
+	eq(t, "invoice status", s.Invoices[0].Status, invoicecloud.StatusUsed)
+	eq(t, "deductible flag", s.Invoices[0].DeductionFlag, "1")
+	eq(t, "non-deductible", s.Invoices[1].Deductible, false)
+
+	want := []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivitySaveVoucher}
+	if got := withoutWatch(h.names()); !slices.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
+	}
+	bind := h.callsOf(workflows.ActivityBindInvoices)[0].(workflows.BillSaveInput)
+	eq(t, "bind status", bind.Request.Status, invoicecloud.StatusInUse)
+	eq(t, "bind deductionFlag", bind.Request.InvoiceData[0].DeductionFlag, "1")
+	eq(t, "bind tax no", bind.Request.BillTaxNo, "91310000MA1FL0001X")
+	used := h.callsOf(workflows.ActivityMarkUsed)[0].(workflows.BillSaveInput)
+	eq(t, "used status", used.Request.Status, invoicecloud.StatusUsed)
+	eq(t, "used count", len(used.Request.InvoiceData), 2)
+	if used.MessageID == bind.MessageID || len(used.MessageID) > 64 {
+		t.Errorf("message ids: bind %q used %q", bind.MessageID, used.MessageID)
+	}
+	v := h.callsOf(workflows.ActivitySaveVoucher)[0].(workflows.VoucherInput)
+	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) {
+		t.Errorf("voucherSave = %+v", v.Request)
+	}
+	ec := h.callsOf(workflows.ActivityGetEventCode)[0].(workflows.EventCodeInput)
+	if len(ec.Request.LinkKey) != 32 || ec.Request.PushType != workflows.PushSocket || ec.Request.BillID != "B-1" {
+		t.Errorf("getEventCode request = %+v", ec.Request)
+	}
+}
+
+func withoutWatch(names []string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+		return n == workflows.ActivityWatchInvoices || n == workflows.ActivityPollReceipt
+	})
+}
+
+// Invoices from the watcher: a polled message is bound then acknowledged; a redelivery of the
+// same invoices does not bind again; manual submit (autoSubmit off) with no approvals.
+func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
+	h := newHarness(t)
+	msg := &invoicecloud.Message{InvoiceData: []invoicecloud.Invoice{inv("S1", "001", "10", "1", false)}, Via: "poll", MsgID: "m1"}
+	h.watch = []*invoicecloud.Message{msg, msg}
+	var beforeSubmit workflows.BillState
+	var emptySubmit *updateResult
+	h.script(
+		func() {
+			beforeSubmit = h.state()
+			h.update(workflows.UpdateSubmit, workflows.SubmitRequest{By: "u1"})
+		},
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+	)
+	// A second bill-less check: submit before anything is bound is refused (separate harness below).
+	h.run(bill(workflows.Options{AutoSubmit: falsePtr(), Approvals: []string{}}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "stage before submit", beforeSubmit.Stage, workflows.StageCollecting)
+	eq(t, "bound before submit", beforeSubmit.InvoiceCount, 1)
+	eq(t, "binds", h.count(workflows.ActivityBindInvoices), 1)
+	eq(t, "receipts", h.count(workflows.ActivityPollReceipt), 2)
+	eq(t, "final", s.Stage, workflows.StageCompleted)
+	if !hasNote(s, "already bound") {
+		t.Errorf("no dedup note in history: %+v", s.History)
+	}
+
+	h2 := newHarness(t)
+	h2.script(
+		func() { emptySubmit = h2.update(workflows.UpdateSubmit, workflows.SubmitRequest{}) },
+		func() { h2.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h2.run(bill(workflows.Options{AutoSubmit: falsePtr()}))
+	if emptySubmit.rejected == nil || !strings.Contains(emptySubmit.rejected.Error(), "no invoice") {
+		t.Errorf("submit with no invoices: rejected=%v", emptySubmit.rejected)
+	}
+	s2, _ := h2.result()
+	eq(t, "cancelled with nothing bound", s2.Stage, workflows.StageCancelled)
+	eq(t, "no unbind when nothing was bound", h2.count(workflows.ActivityUnbind), 0)
+}
+
+// Validators refuse wrong stage, unknown role, bad payloads and duplicate decisions before
+// anything is written.
+func TestBillValidators(t *testing.T) {
+	h := newHarness(t)
+	r := map[string]*updateResult{}
+	var mid workflows.BillState
+	h.script(
+		func() {
+			r["approve-too-early"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
+			r["voucher-too-early"] = h.update(workflows.UpdateVoucher, voucher())
+			r["retry-not-failed"] = h.update(workflows.UpdateRetry, workflows.RetryRequest{})
+			r["bad-client"] = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "tv"})
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() {
+			r["unknown-role"] = h.update(workflows.UpdateApprove, approve("ceo", workflows.DecisionApprove))
+			r["bad-decision"] = h.update(workflows.UpdateApprove, workflows.ApproveRequest{Role: "supervisor", Decision: "maybe", Approver: "a"})
+			r["no-approver"] = h.update(workflows.UpdateApprove, workflows.ApproveRequest{Role: "supervisor", Decision: "approve"})
+			r["wrong-role-stage"] = h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
+			r["submit-not-collecting"] = h.update(workflows.UpdateSubmit, workflows.SubmitRequest{})
+			r["cancel-no-reason"] = h.update(workflows.UpdateCancel, workflows.CancelRequest{})
+			r["first"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
+			r["duplicate"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionReject))
+			// A bad signal is ignored and noted, not applied.
+			h.env.SignalWorkflow(workflows.SignalApprove, approve("finance", "perhaps"))
+		},
+		func() {
+			mid = h.state()
+			r["bad-dates"] = h.update(workflows.UpdateVoucher, voucher())
+			h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
+		},
+		func() {
+			bad := voucher()
+			bad.AccountDate = "31/05/2024"
+			bad.VouchNo = ""
+			r["bad-voucher"] = h.update(workflows.UpdateVoucher, bad)
+		},
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+		func() { r["cancel-after-voucher"] = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "too late"}) },
+	)
+	h.run(bill(workflows.Options{Deduction: workflows.DeductionImmediate}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected := map[string]string{
+		"approve-too-early":     "stage collecting",
+		"voucher-too-early":     "not awaiting the voucher",
+		"retry-not-failed":      "nothing to retry",
+		"bad-client":            "client",
+		"unknown-role":          `unknown role "ceo"`,
+		"bad-decision":          "decision",
+		"no-approver":           "approver: required",
+		"wrong-role-stage":      "not awaiting finance",
+		"submit-not-collecting": "nothing to submit",
+		"cancel-no-reason":      "reason: required",
+		"duplicate":             "already",
+		"bad-dates":             "not awaiting the voucher",
+		"bad-voucher":           "accountDate: must be a date",
+	}
+	for name, want := range rejected {
+		res := r[name]
+		if res == nil || res.rejected == nil {
+			t.Errorf("%s: not rejected (%+v)", name, res)
+			continue
+		}
+		if !strings.Contains(res.rejected.Error(), want) {
+			t.Errorf("%s: rejection %q does not mention %q", name, res.rejected, want)
+		}
+	}
+	if !strings.Contains(r["bad-voucher"].rejected.Error(), "vouchNo: required") {
+		t.Errorf("bad voucher should name every field: %v", r["bad-voucher"].rejected)
+	}
+	if r["cancel-after-voucher"] == nil || r["cancel-after-voucher"].rejected == nil {
+		// The workflow may have completed before the update arrived; then the update fails differently.
+		if r["cancel-after-voucher"] != nil && r["cancel-after-voucher"].err == nil && r["cancel-after-voucher"].done {
+			t.Errorf("cancel after voucher was accepted")
+		}
+	}
+	if r["first"].err != nil || r["first"].rejected != nil {
+		t.Errorf("first decision: %+v", r["first"])
+	}
+	eq(t, "stage after one approval", mid.Stage, workflows.StageAwaitingFinance)
+	if !hasNote(mid, "ignored") {
+		t.Errorf("bad signal not noted: %+v", mid.History)
+	}
+	eq(t, "approvals recorded", len(s.Approvals), 2)
+	eq(t, "final", s.Stage, workflows.StageCompleted)
+}
+
+// A voucher saved: cancel is refused, even by signal (noted in history).
+func TestBillCancelAfterVoucherRefused(t *testing.T) {
+	h := newHarness(t)
+	var refused *updateResult
+	var st workflows.BillState
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", true)))
+		},
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+		// deduction batch is slow to finish: the enqueue fails once and waits for retry.
+		func() {
+			st = h.state()
+			refused = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "oops"})
+			h.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{Reason: "oops"})
+		},
+		func() { h.update(workflows.UpdateRetry, workflows.RetryRequest{By: "ops"}) },
+	)
+	h.failNext(workflows.ActivityEnqueueDeduction, nonRetryable("503", "temporal unavailable"))
+	h.run(bill(workflows.Options{Approvals: []string{}, Deduction: workflows.DeductionBatch}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "failed while enqueueing", st.Stage, workflows.StageFailed)
+	if refused.rejected == nil || !strings.Contains(refused.rejected.Error(), "voucher") {
+		t.Errorf("cancel after voucher: %+v", refused)
+	}
+	eq(t, "final", s.Stage, workflows.StageCompleted)
+	eq(t, "no compensation", h.count(workflows.ActivityUnbind)+h.count(workflows.ActivityReleaseInvoices), 0)
+	if s.Deduction == nil || s.Deduction.BatchWorkflowID != "deduction:91310000MA1FL0001X:2024-05" {
+		t.Errorf("deduction = %+v", s.Deduction)
+	}
+	if !hasNote(s, "ignored") {
+		t.Errorf("cancel signal after voucher not noted")
+	}
+}
+
+// return → collecting; the next import replaces the set (the cloud releases what is left out);
+// the approvals start again.
+func TestBillReturnThenRecollect(t *testing.T) {
+	h := newHarness(t)
+	var afterReturn workflows.BillState
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false), inv("S2", "002", "20", "2", false)))
+		},
+		func() { h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionReturn)) },
+		func() {
+			afterReturn = h.state()
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S2", "002", "20", "2", false), inv("S3", "003", "30", "3", false)))
+		},
+		func() { h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+	)
+	h.run(bill(workflows.Options{}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "after return", afterReturn.Stage, workflows.StageCollecting)
+	eq(t, "invoices stay bound", afterReturn.InvoiceCount, 2)
+	binds := h.callsOf(workflows.ActivityBindInvoices)
+	eq(t, "binds", len(binds), 2)
+	second := binds[1].(workflows.BillSaveInput)
+	got := []string{second.Request.InvoiceData[0].SerialNo, second.Request.InvoiceData[1].SerialNo}
+	if !slices.Equal(got, []string{"S2", "S3"}) {
+		t.Errorf("re-collected set = %v, want [S2 S3]", got)
+	}
+	eq(t, "final", s.Stage, workflows.StageCompleted)
+	eq(t, "approval records", len(s.Approvals), 4)
+	eq(t, "second round", s.Approvals[3].Round, 2)
+	eq(t, "total", s.TotalAmount, "55.00")
+}
+
+// reject → saga: unbind (billDelete) → rejected.
+func TestBillRejectRunsSaga(t *testing.T) {
+	h := newHarness(t)
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() { h.env.SignalWorkflow(workflows.SignalApprove, approve("supervisor", workflows.DecisionReject)) },
+	)
+	h.run(bill(workflows.Options{}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "final", s.Stage, workflows.StageRejected)
+	if got := withoutWatch(h.names()); !slices.Equal(got, []string{workflows.ActivityBindInvoices, workflows.ActivityUnbind}) {
+		t.Errorf("calls = %v", got)
+	}
+	u := h.callsOf(workflows.ActivityUnbind)[0].(workflows.UnbindInput)
+	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" {
+		t.Errorf("unbind = %+v", u)
+	}
+	eq(t, "invoice status after release", s.Invoices[0].Status, invoicecloud.StatusUnused)
+}
+
+// cancel in awaiting_voucher: compensations run in reverse — release (undo "used") then unbind.
+func TestBillCancelCompensatesInReverse(t *testing.T) {
+	h := newHarness(t)
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "duplicate bill", By: "u1"}) },
+	)
+	h.run(bill(workflows.Options{Approvals: []string{}}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "final", s.Stage, workflows.StageCancelled)
+	want := []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivityReleaseInvoices, workflows.ActivityUnbind}
+	if got := withoutWatch(h.names()); !slices.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
+	}
+	rel := h.callsOf(workflows.ActivityReleaseInvoices)[0].(workflows.BillSaveInput)
+	eq(t, "release status", rel.Request.Status, invoicecloud.StatusUnused)
+	if s.Cancel == nil || s.Cancel.Reason != "duplicate bill" {
+		t.Errorf("cancel = %+v", s.Cancel)
+	}
+}
+
+// Cancelling the workflow itself still runs the compensations (disconnected context).
+func TestBillWorkflowCancellationCompensates(t *testing.T) {
+	h := newHarness(t)
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() { h.env.CancelWorkflow() },
+	)
+	h.run(bill(workflows.Options{}))
+	_, err := h.result()
+	if !temporal.IsCanceledError(err) {
+		t.Fatalf("want a cancelled workflow, got %v", err)
+	}
+	if got := withoutWatch(h.names()); !slices.Equal(got, []string{workflows.ActivityBindInvoices, workflows.ActivityUnbind}) {
+		t.Errorf("calls = %v", got)
+	}
+}
+
+// A non-retryable failure → failed (reason, code); other actions refused; retry re-runs the step.
+func TestBillFailedThenRetry(t *testing.T) {
+	h := newHarness(t)
+	h.failNext(workflows.ActivityBindInvoices, nonRetryable("1301", "serialNo S1 is bound to another bill"))
+	var failed workflows.BillState
+	var refused, retry *updateResult
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() {
+			failed = h.state()
+			refused = h.update(workflows.UpdateSubmit, workflows.SubmitRequest{})
+			retry = h.update(workflows.UpdateRetry, workflows.RetryRequest{By: "ops"})
+		},
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+	)
+	h.run(bill(workflows.Options{Approvals: []string{}}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "failed stage", failed.Stage, workflows.StageFailed)
+	if failed.Error == nil || failed.Error.Step != "bindInvoices" || failed.Error.Code != "InvoiceCloud.1301" || !strings.Contains(failed.Error.Reason, "another bill") {
+		t.Errorf("error = %+v", failed.Error)
+	}
+	if refused.rejected == nil || !strings.Contains(refused.rejected.Error(), "failed") {
+		t.Errorf("submit while failed: %+v", refused)
+	}
+	if retry.err != nil || retry.rejected != nil {
+		t.Errorf("retry: %+v", retry)
+	}
+	eq(t, "binds", h.count(workflows.ActivityBindInvoices), 2)
+	b1 := h.callsOf(workflows.ActivityBindInvoices)[0].(workflows.BillSaveInput)
+	b2 := h.callsOf(workflows.ActivityBindInvoices)[1].(workflows.BillSaveInput)
+	if b1.MessageID == b2.MessageID {
+		t.Errorf("a retry after failure must use a new messageId")
+	}
+	eq(t, "final", s.Stage, workflows.StageCompleted)
+	if s.Error != nil {
+		t.Errorf("error not cleared: %+v", s.Error)
+	}
+}
+
+// The cloud refusing the voucher answers the voucher update with the cloud's error type.
+func TestBillVoucherFailureAnswersUpdate(t *testing.T) {
+	h := newHarness(t)
+	h.failNext(workflows.ActivitySaveVoucher, nonRetryable("0401", "vouchNo already used"))
+	var v *updateResult
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() { v = h.update(workflows.UpdateVoucher, voucher()) },
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "give up"}) },
+	)
+	h.run(bill(workflows.Options{Approvals: []string{}}))
+	s, _ := h.result()
+	var app *temporal.ApplicationError
+	if v.err == nil || !errorsAs(v.err, &app) || app.Type() != "InvoiceCloud.0401" {
+		t.Errorf("voucher update error = %v", v.err)
+	}
+	eq(t, "cancel from failed", s.Stage, workflows.StageCancelled)
+}

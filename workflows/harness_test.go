@@ -1,0 +1,296 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities"
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// harness runs BillWorkflow in the Temporal test suite with the activities mocked; it records
+// every activity call (name + input) in order.
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	mu    sync.Mutex
+	calls []call
+
+	// failures: activity name -> errors returned by the next calls (in order).
+	failures map[string][]error
+	// watch: messages the watcher returns, one per call; then it waits (workflow clock).
+	watch []*invoicecloud.Message
+}
+
+type call struct {
+	name  string
+	input any
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	s := &testsuite.WorkflowTestSuite{}
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(30 * time.Second)
+	env.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: workflows.DeductionWorkflowName})
+	env.RegisterActivity(&activities.Activities{})
+	h := &harness{t: t, env: env, failures: map[string][]error{}}
+
+	env.OnActivity(workflows.ActivityGetEventCode, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in workflows.EventCodeInput) (workflows.EventCodeResult, error) {
+			if err := h.record(workflows.ActivityGetEventCode, in); err != nil {
+				return workflows.EventCodeResult{}, err
+			}
+			code := fmt.Sprintf("EC%d", h.count(workflows.ActivityGetEventCode))
+			return workflows.EventCodeResult{
+				EventCode: code,
+				Pages:     invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code},
+				ExpiresAt: env.Now().Add(10 * time.Minute),
+			}, nil
+		})
+	// The watcher returns the queued messages one per call; with none queued it waits a day of
+	// workflow time (then returns empty, as the real one does after its span).
+	env.OnActivity(workflows.ActivityWatchInvoices, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if len(h.watch) > 0 {
+			return 0
+		}
+		return 24 * time.Hour
+	}).Return(func(ctx context.Context, in workflows.WatchInput) (workflows.WatchResult, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.calls = append(h.calls, call{workflows.ActivityWatchInvoices, in})
+		var m *invoicecloud.Message
+		if len(h.watch) > 0 {
+			m, h.watch = h.watch[0], h.watch[1:]
+		}
+		return workflows.WatchResult{LinkKey: in.LinkKey, Message: m}, nil
+	})
+	for _, name := range []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivityReleaseInvoices} {
+		name := name
+		env.OnActivity(name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.BillSaveInput) error {
+			return h.record(name, in)
+		})
+	}
+	env.OnActivity(workflows.ActivitySaveVoucher, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.VoucherInput) error {
+		return h.record(workflows.ActivitySaveVoucher, in)
+	})
+	env.OnActivity(workflows.ActivityUnbind, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.UnbindInput) error {
+		return h.record(workflows.ActivityUnbind, in)
+	})
+	env.OnActivity(workflows.ActivityPollReceipt, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.ReceiptInput) error {
+		return h.record(workflows.ActivityPollReceipt, in)
+	})
+	env.OnActivity(workflows.ActivitySelectDeduction, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.DeductionInput) (invoicecloud.DeductionResult, error) {
+		if err := h.record(workflows.ActivitySelectDeduction, in); err != nil {
+			return invoicecloud.DeductionResult{}, err
+		}
+		return invoicecloud.DeductionResult{TaskNo: fmt.Sprintf("T%d", h.count(workflows.ActivitySelectDeduction))}, nil
+	})
+	env.OnActivity(workflows.ActivityEnqueueDeduction, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.EnqueueInput) (string, error) {
+		if err := h.record(workflows.ActivityEnqueueDeduction, in); err != nil {
+			return "", err
+		}
+		return workflows.DeductionWorkflowID(in.TaxNo, in.Period), nil
+	})
+	return h
+}
+
+// record notes a call and returns the next queued failure for it, if any.
+func (h *harness) record(name string, input any) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, call{name, input})
+	if q := h.failures[name]; len(q) > 0 {
+		h.failures[name] = q[1:]
+		return q[0]
+	}
+	return nil
+}
+
+func (h *harness) failNext(name string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failures[name] = append(h.failures[name], err)
+}
+
+func (h *harness) count(name string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.calls {
+		if c.name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// names lists the recorded calls except the watcher and eventCode (noise for most assertions).
+func (h *harness) names() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, c := range h.calls {
+		if c.name == workflows.ActivityGetEventCode {
+			continue
+		}
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func (h *harness) callsOf(name string) []any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []any
+	for _, c := range h.calls {
+		if c.name == name {
+			out = append(out, c.input)
+		}
+	}
+	return out
+}
+
+// at schedules a step at a point of workflow time after the start.
+func (h *harness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
+
+// script runs steps one workflow-minute apart, starting at 1 min.
+func (h *harness) script(steps ...func()) {
+	for i, s := range steps {
+		h.at(time.Duration(i+1)*time.Minute, s)
+	}
+}
+
+// updateResult is what an update answered.
+type updateResult struct {
+	rejected error
+	err      error
+	value    any
+	done     bool
+}
+
+// update sends an update and returns a pointer filled when the workflow answers.
+func (h *harness) update(name string, arg any) *updateResult {
+	r := &updateResult{}
+	h.env.UpdateWorkflow(name, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), &testsuite.TestUpdateCallback{
+		OnAccept:   func() {},
+		OnReject:   func(err error) { r.rejected = err; r.done = true },
+		OnComplete: func(v any, err error) { r.value, r.err, r.done = v, err, true },
+	}, arg)
+	return r
+}
+
+func (h *harness) state() workflows.BillState {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		h.t.Fatalf("query state: %v", err)
+	}
+	var s workflows.BillState
+	if err := v.Get(&s); err != nil {
+		h.t.Fatalf("decode state: %v", err)
+	}
+	return s
+}
+
+func (h *harness) run(in workflows.BillInput) {
+	h.env.ExecuteWorkflow(workflows.BillWorkflowName, in)
+}
+
+func (h *harness) result() (workflows.BillState, error) {
+	h.t.Helper()
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatalf("workflow did not complete")
+	}
+	var s workflows.BillState
+	err := h.env.GetWorkflowError()
+	if err == nil {
+		if gerr := h.env.GetWorkflowResult(&s); gerr != nil {
+			h.t.Fatalf("result: %v", gerr)
+		}
+	}
+	return s, err
+}
+
+// ---- fixtures ----
+
+func bill(opts workflows.Options) workflows.BillInput {
+	return workflows.BillInput{
+		BillID: "B-1", BillNo: "BX-2024-001", BillType: "er_dailyreimbursebill", Resource: "OA",
+		BillTaxNo: "91310000MA1FL0001X", UserID: "u1",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "上海示例有限公司"}},
+		Options:     opts,
+	}
+}
+
+func money(s string) *decimal.Decimal {
+	d := decimal.RequireFromString(s)
+	return &d
+}
+
+// inv builds an invoice: special VAT (type 4) when special, else 电子普票 (type 26).
+func inv(serial, no, amount, tax string, special bool) invoicecloud.Invoice {
+	typ := "26"
+	if special {
+		typ = "4"
+	}
+	a, t := money(amount), money(tax)
+	total := a.Add(*t)
+	return invoicecloud.Invoice{SerialNo: serial, InvoiceType: typ, InvoiceNo: no, InvoiceCode: "031001900111",
+		InvoiceDate: "2024-05-01", InvoiceAmount: a, TotalTaxAmount: t, TotalAmount: &total, SalerName: "某某科技", SalerTaxNo: "91440300XXXX"}
+}
+
+func invoicesSignal(invs ...invoicecloud.Invoice) workflows.InvoicesSignal {
+	return workflows.InvoicesSignal{InvoiceData: invs}
+}
+
+func voucher() workflows.VoucherRequest {
+	return workflows.VoucherRequest{VouchID: "V1", VouchNo: "记-0001", AccountDate: "2024-05-31", AccountTime: "2024-05-31", BusinessDate: "2024-05-30", Resource: "SAP"}
+}
+
+func approve(role, decision string) workflows.ApproveRequest {
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice", Comment: "ok"}
+}
+
+func falsePtr() *bool { f := false; return &f }
+
+func nonRetryable(code, msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, activities.ErrorTypePrefix+code, errors.New(msg))
+}
+
+func hasNote(s workflows.BillState, substr string) bool {
+	for _, h := range s.History {
+		if strings.Contains(h.Note, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func eq[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func activityName(name string) activity.RegisterOptions { return activity.RegisterOptions{Name: name} }

@@ -1,0 +1,211 @@
+package workflows
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultApprovals is the approval chain when Options.Approvals is nil.
+var DefaultApprovals = []string{"supervisor", "finance"}
+
+// RoleFinance is the approval role image review is placed in front of (see Options.Route).
+const RoleFinance = "finance"
+
+// MaxResourceLen is Invoice Cloud's limit on `resource` (source system code).
+const MaxResourceLen = 10
+
+// rolePattern keeps roles usable as stage names, search attribute values and URL segments.
+var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// Normalize trims the input and fills the documented defaults. It is idempotent and never fails;
+// call Validate afterwards.
+func (in *BillInput) Normalize() {
+	in.BillID = strings.TrimSpace(in.BillID)
+	in.BillNo = strings.TrimSpace(in.BillNo)
+	in.BillType = strings.TrimSpace(in.BillType)
+	in.Resource = strings.TrimSpace(in.Resource)
+	in.BillTaxNo = strings.TrimSpace(in.BillTaxNo)
+	in.OrgNumber = strings.TrimSpace(in.OrgNumber)
+	in.UserID = strings.TrimSpace(in.UserID)
+	in.PushType = strings.ToLower(strings.TrimSpace(in.PushType))
+	if in.PushType == "" {
+		in.PushType = PushSocket
+	}
+	for i := range in.CompanyInfo {
+		in.CompanyInfo[i].TaxNo = strings.TrimSpace(in.CompanyInfo[i].TaxNo)
+		in.CompanyInfo[i].Name = strings.TrimSpace(in.CompanyInfo[i].Name)
+	}
+	in.Options.normalize()
+}
+
+func (o *Options) normalize() {
+	if o.AutoSubmit == nil {
+		t := true
+		o.AutoSubmit = &t
+	}
+	if o.Approvals == nil {
+		o.Approvals = append([]string(nil), DefaultApprovals...)
+	} else {
+		for i, r := range o.Approvals {
+			o.Approvals[i] = strings.ToLower(strings.TrimSpace(r))
+		}
+	}
+	o.ImageMode = lowerOr(o.ImageMode, ImageNone)
+	o.Deduction = lowerOr(o.Deduction, DeductionNone)
+	o.OnDeadline = lowerOr(o.OnDeadline, DeadlineRemind)
+}
+
+func lowerOr(s, def string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Validate names every bad field (JSON paths such as "options.approvals[1]"); nil when the input is good.
+// It expects a normalised input: the workflow and the API both call Normalize first.
+func (in BillInput) Validate() *ValidationError {
+	f := map[string]string{}
+	required := func(name, v string) {
+		if v == "" {
+			f[name] = "required"
+		}
+	}
+	required("billId", in.BillID)
+	required("billNo", in.BillNo)
+	required("billType", in.BillType)
+	required("resource", in.Resource)
+	required("userId", in.UserID)
+	// billSave requires billTaxNo, so a bill without it could never bind an invoice.
+	required("billTaxNo", in.BillTaxNo)
+	if n := utf8.RuneCountInString(in.Resource); n > MaxResourceLen {
+		f["resource"] = fmt.Sprintf("at most %d characters (Invoice Cloud's limit), got %d", MaxResourceLen, n)
+	} else if strings.ContainsAny(in.Resource, ": \t/") {
+		f["resource"] = "must not contain ':', '/' or spaces (it is part of the workflow ID)"
+	}
+	if strings.ContainsAny(in.BillID, "/\t\n") {
+		f["billId"] = "must not contain '/' or control characters"
+	}
+	if in.PushType != PushSocket && in.PushType != PushPoll {
+		f["pushType"] = fmt.Sprintf("must be %q or %q, got %q", PushSocket, PushPoll, in.PushType)
+	}
+	for i, c := range in.CompanyInfo {
+		if c.TaxNo == "" {
+			f[fmt.Sprintf("companyInfo[%d].taxNo", i)] = "required"
+		}
+		if c.Name == "" {
+			f[fmt.Sprintf("companyInfo[%d].name", i)] = "required"
+		}
+	}
+	in.Options.validate(f)
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: f}
+}
+
+func (o Options) validate(f map[string]string) {
+	seen := map[string]bool{}
+	for i, r := range o.Approvals {
+		name := fmt.Sprintf("options.approvals[%d]", i)
+		switch {
+		case !rolePattern.MatchString(r):
+			f[name] = fmt.Sprintf("role %q must be lower-case letters, digits or '_' and start with a letter", r)
+		case r == "image_review" || r == "voucher":
+			f[name] = fmt.Sprintf("role %q clashes with a stage name", r)
+		case seen[r]:
+			f[name] = fmt.Sprintf("role %q appears twice", r)
+		}
+		seen[r] = true
+	}
+	oneOf(f, "options.imageMode", o.ImageMode, ImageNone, ImageBasic, ImageMatch, ImageSubmitter)
+	oneOf(f, "options.deduction", o.Deduction, DeductionNone, DeductionImmediate, DeductionBatch)
+	oneOf(f, "options.onDeadline", o.OnDeadline, DeadlineRemind, DeadlineCancel)
+	nonNegative := func(name string, d Duration) {
+		if d < 0 {
+			f[name] = "must not be negative"
+		}
+	}
+	nonNegative("options.sla.collect", o.SLA.Collect)
+	nonNegative("options.sla.approval", o.SLA.Approval)
+	nonNegative("options.sla.voucher", o.SLA.Voucher)
+	nonNegative("options.sla.hard", o.SLA.Hard)
+	for _, role := range sortedDurationKeys(o.SLA.ByRole) {
+		name := "options.sla.byRole." + role
+		if !seen[role] {
+			f[name] = fmt.Sprintf("%q is not one of options.approvals", role)
+		}
+		nonNegative(name, o.SLA.ByRole[role])
+	}
+	if o.OnDeadline == DeadlineCancel && o.SLA.Hard == 0 {
+		f["options.sla.hard"] = "required when options.onDeadline is \"cancel\""
+	}
+}
+
+func oneOf(f map[string]string, name, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	f[name] = fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, "|"), v)
+}
+
+func sortedDurationKeys(m map[string]Duration) []string {
+	s := make(map[string]string, len(m))
+	//workflowcheck:ignore keys are sorted by the caller
+	for k := range m {
+		s[k] = ""
+	}
+	return sortedKeys(s)
+}
+
+// Route is the ordered list of stages a submitted bill waits in before it is marked used:
+// one awaiting_<role> per approval, and image_review when the image mode needs a scan
+// (basic, match). Image review goes just before finance (the 星空 flow scans the paper originals
+// for the finance check); without a finance role, before the last approval; without approvals, alone.
+func (o Options) Route() []Stage {
+	imageReview := o.ImageMode == ImageBasic || o.ImageMode == ImageMatch
+	route := make([]Stage, 0, len(o.Approvals)+1)
+	before := -1
+	if imageReview && len(o.Approvals) > 0 {
+		before = len(o.Approvals) - 1
+		for i, r := range o.Approvals {
+			if r == RoleFinance {
+				before = i
+			}
+		}
+	}
+	for i, r := range o.Approvals {
+		if i == before {
+			route = append(route, StageImageReview)
+		}
+		route = append(route, AwaitingStage(r))
+	}
+	if imageReview && len(o.Approvals) == 0 {
+		route = append(route, StageImageReview)
+	}
+	return route
+}
+
+// SLAFor is the soft SLA of a waiting stage (0 = none).
+func (o Options) SLAFor(stage Stage) Duration {
+	switch stage {
+	case StageCollecting:
+		return o.SLA.Collect
+	case StageAwaitingVoucher:
+		return o.SLA.Voucher
+	case StageImageReview:
+		return o.SLA.Approval
+	}
+	if role, ok := strings.CutPrefix(string(stage), "awaiting_"); ok {
+		if d, ok := o.SLA.ByRole[role]; ok {
+			return d
+		}
+		return o.SLA.Approval
+	}
+	return 0
+}

@@ -1,0 +1,137 @@
+package workflows
+
+import (
+	"slices"
+
+	"github.com/shopspring/decimal"
+
+	"rimflow/invoicecloud"
+)
+
+// DeductibleInvoiceTypes are the special-VAT invoice types whose input tax can be deducted
+// (vendor code table): they are bound with deductionFlag "1" and selected in the deducting stage.
+var DeductibleInvoiceTypes = map[string]string{
+	"4":  "增值税专用发票",
+	"2":  "电子专用发票",
+	"27": "数电票（增值税专用发票）",
+}
+
+// Deductible reports whether an invoice type is in DeductibleInvoiceTypes.
+func Deductible(invoiceType string) bool {
+	_, ok := DeductibleInvoiceTypes[invoiceType]
+	return ok
+}
+
+// totalOf is the amount including tax: totalAmount, else amount + tax, else zero.
+func totalOf(inv invoicecloud.Invoice) decimal.Decimal {
+	if inv.TotalAmount != nil {
+		return *inv.TotalAmount
+	}
+	return dec(inv.InvoiceAmount).Add(dec(inv.TotalTaxAmount))
+}
+
+func dec(d *decimal.Decimal) decimal.Decimal {
+	if d == nil {
+		return decimal.Zero
+	}
+	return *d
+}
+
+// invoiceNumber is the number printed on the invoice: invoiceNo, or the 数电 number.
+func invoiceNumber(inv invoicecloud.Invoice) string {
+	if inv.InvoiceNo != "" {
+		return inv.InvoiceNo
+	}
+	return inv.EtaxInvoiceNo
+}
+
+func viewOf(inv invoicecloud.Invoice, status string) InvoiceView {
+	v := InvoiceView{
+		SerialNo:    inv.SerialNo,
+		InvoiceType: inv.InvoiceType,
+		InvoiceCode: inv.InvoiceCode,
+		InvoiceNo:   invoiceNumber(inv),
+		InvoiceDate: inv.InvoiceDate,
+		SalerName:   inv.SalerName,
+		BuyerTaxNo:  inv.BuyerTaxNo,
+		Amount:      dec(inv.InvoiceAmount).StringFixed(2),
+		TaxAmount:   dec(inv.TotalTaxAmount).StringFixed(2),
+		TotalAmount: totalOf(inv).StringFixed(2),
+		Status:      status,
+		Deductible:  Deductible(inv.InvoiceType),
+	}
+	if v.Deductible {
+		v.DeductionFlag = "1"
+	}
+	return v
+}
+
+// mergeInvoices appends the incoming invoices whose serialNo is new; order is kept.
+func mergeInvoices(current, incoming []invoicecloud.Invoice) []invoicecloud.Invoice {
+	out := slices.Clone(current)
+	seen := map[string]bool{}
+	for _, inv := range current {
+		seen[inv.SerialNo] = true
+	}
+	for _, inv := range incoming {
+		if inv.SerialNo == "" || seen[inv.SerialNo] {
+			continue
+		}
+		seen[inv.SerialNo] = true
+		out = append(out, inv)
+	}
+	return out
+}
+
+func serials(invs []invoicecloud.Invoice) []string {
+	out := make([]string, len(invs))
+	for i, inv := range invs {
+		out[i] = inv.SerialNo
+	}
+	return out
+}
+
+func sameSerialSet(a, b []invoicecloud.Invoice) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sa, sb := serials(a), serials(b)
+	slices.Sort(sa)
+	slices.Sort(sb)
+	return slices.Equal(sa, sb)
+}
+
+// billInvoices is billSave's invoiceData for a set: deductible ones carry deductionFlag "1".
+func billInvoices(invs []invoicecloud.Invoice) []invoicecloud.BillInvoice {
+	out := make([]invoicecloud.BillInvoice, len(invs))
+	for i, inv := range invs {
+		out[i] = invoicecloud.BillInvoice{SerialNo: inv.SerialNo}
+		if Deductible(inv.InvoiceType) {
+			out[i].DeductionFlag = "1"
+		}
+	}
+	return out
+}
+
+// deductionInvoices are the deductible invoices in the deduction API's shape.
+func deductionInvoices(invs []invoicecloud.Invoice) []invoicecloud.DeductionInvoice {
+	var out []invoicecloud.DeductionInvoice
+	for _, inv := range invs {
+		if !Deductible(inv.InvoiceType) {
+			continue
+		}
+		out = append(out, invoicecloud.DeductionInvoice{
+			InvoiceType:        inv.InvoiceType,
+			InvoiceCode:        inv.InvoiceCode,
+			InvoiceNo:          inv.InvoiceNo,
+			EtaxInvoiceNo:      inv.EtaxInvoiceNo,
+			InvoiceDate:        inv.InvoiceDate,
+			InvoiceAmount:      dec(inv.InvoiceAmount),
+			EffectiveTaxAmount: inv.EffectiveTaxAmount,
+			TotalTaxAmount:     dec(inv.TotalTaxAmount),
+			SalerName:          inv.SalerName,
+			SalerTaxNo:         inv.SalerTaxNo,
+		})
+	}
+	return out
+}

@@ -13,7 +13,7 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cloudsim
+    mkdir -p /out && go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cloudsim
 
 # Static binaries on distroless: no shell, no package manager, a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot

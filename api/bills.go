@@ -26,13 +26,11 @@ type Bills struct {
 	TaskQueue string
 }
 
-// NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue.
+// NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
+// namespace the client's own.
 func NewBills(c client.Client, namespace, taskQueue string) *Bills {
 	if taskQueue == "" {
 		taskQueue = workflows.DefaultTaskQueue
-	}
-	if namespace == "" {
-		namespace = "default"
 	}
 	return &Bills{Client: c, Namespace: namespace, TaskQueue: taskQueue}
 }
@@ -125,7 +123,7 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 		},
 	})
 	if err != nil {
-		return StartResponse{}, false, b.startError(ctx, ref, err)
+		return StartResponse{}, false, startError(ref, err)
 	}
 	run, err := startOp.Get(ctx)
 	if err != nil {
@@ -171,7 +169,7 @@ func (b *Bills) firstStepError(ctx context.Context, ref BillRef, updateErr error
 }
 
 // startError turns the update-with-start failure into the API's answer; a closed bill is 409.
-func (b *Bills) startError(ctx context.Context, ref BillRef, err error) error {
+func startError(ref BillRef, err error) error {
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return newError(http.StatusConflict, CodeAlreadyFinished,

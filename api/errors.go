@@ -99,9 +99,6 @@ func ErrorFrom(err error) *Error {
 		if fields := validationFields(app); len(fields) > 0 {
 			return ValidationFailed(fields)
 		}
-		if fields := fieldsFromMessage(app.Message()); len(fields) > 0 {
-			return ValidationFailed(fields)
-		}
 		return newError(http.StatusBadRequest, CodeValidation, "%s", app.Message())
 	}
 	if app := findApplicationError(err, func(*temporal.ApplicationError) bool { return true }); app != nil {
@@ -165,31 +162,6 @@ func validationFields(app *temporal.ApplicationError) map[string]string {
 		return verr.Fields
 	}
 	return nil
-}
-
-// fieldsFromMessage reads the fields back from workflows.ValidationError's message
-// ("invalid input: a: why; b: why"): a validator that returns a *ValidationError reaches the
-// client as an application error of type ValidationError carrying only that message.
-func fieldsFromMessage(msg string) map[string]string {
-	rest, ok := strings.CutPrefix(msg, "invalid input: ")
-	if !ok {
-		return nil
-	}
-	fields := map[string]string{}
-	last := ""
-	for _, part := range strings.Split(rest, "; ") {
-		name, why, ok := strings.Cut(part, ": ")
-		if !ok || name == "" || strings.ContainsAny(name, " \"") {
-			// A reason that itself contains "; " continues the previous field.
-			if last == "" {
-				return nil
-			}
-			fields[last] += "; " + part
-			continue
-		}
-		fields[name], last = why, name
-	}
-	return fields
 }
 
 func isGRPCUnavailable(err error) bool {

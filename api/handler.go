@@ -22,7 +22,7 @@ import (
 // Options configure the HTTP API.
 type Options struct {
 	Client    client.Client
-	Namespace string // default "default"
+	Namespace string // default: the client's namespace
 	TaskQueue string // default workflows.DefaultTaskQueue
 	// Token is the bearer token callers must present; empty leaves the API open (loopback dev).
 	Token  string

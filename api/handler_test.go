@@ -131,6 +131,16 @@ func TestOpenAPIDocumentsEveryServedRoute(t *testing.T) {
 			t.Errorf("schema %s missing", want)
 		}
 	}
+	// Documented required fields exist in their schema.
+	for name, schema := range schemas {
+		obj := schema.(map[string]any)
+		req, _ := obj["required"].([]string)
+		for _, f := range req {
+			if _, ok := obj["properties"].(map[string]any)[f]; !ok {
+				t.Errorf("schema %s requires %s, which it does not have", name, f)
+			}
+		}
+	}
 	// Amounts are documented as decimal strings, never numbers.
 	inv := schemas["InvoiceView"].(map[string]any)["properties"].(map[string]any)
 	if inv["totalAmount"].(map[string]any)["type"] != "string" {

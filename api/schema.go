@@ -112,10 +112,25 @@ func pkgName(t reflect.Type) string {
 	return strings.ToUpper(p[:1]) + p[1:]
 }
 
+// requiredFields are the fields a body cannot do without (the rest is optional or defaulted);
+// workflows.BillInput.Validate is the authority, this only documents it.
+var requiredFields = map[reflect.Type][]string{
+	reflect.TypeOf(workflows.BillInput{}):      {"billId", "billNo", "billType", "resource", "billTaxNo", "userId"},
+	reflect.TypeOf(workflows.ApproveRequest{}): {"role", "decision", "approver"},
+	reflect.TypeOf(workflows.VoucherRequest{}): {"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"},
+	reflect.TypeOf(workflows.InvoicesSignal{}): {"invoiceData"},
+	reflect.TypeOf(ErrorBody{}):                {"error"},
+	reflect.TypeOf(Error{}):                    {"code", "message"},
+}
+
 func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	g.fields(t, props)
-	return map[string]any{"type": "object", "properties": props}
+	obj := map[string]any{"type": "object", "properties": props}
+	if req := requiredFields[t]; len(req) > 0 {
+		obj["required"] = req
+	}
+	return obj
 }
 
 // fields follows encoding/json's rules: json tags, "-" skipped, embedded structs flattened.

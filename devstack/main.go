@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"rimflow/api"
 	"rimflow/internal/devstack"
 	"rimflow/internal/workerapp"
 )
@@ -35,12 +36,21 @@ func run() int {
 	flag.StringVar(&opts.UIAddr, "ui-addr", devstack.DefaultUIAddr, "Temporal Web listen address")
 	flag.StringVar(&opts.CloudAddr, "cloud-addr", devstack.DefaultCloudAddr, "Invoice Cloud simulator listen address")
 	flag.StringVar(&opts.APIAddr, "api-addr", devstack.DefaultAPIAddr, "HTTP API listen address")
-	flag.StringVar(&opts.APIToken, "api-token", os.Getenv("RIMFLOW_API_TOKEN"), "bearer token the API requires (default $RIMFLOW_API_TOKEN; empty = open)")
+	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN or $RIMFLOW_API_TOKEN_FILE; none = open on loopback)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
 	flag.BoolVar(&demo, "demo", false, "drive one bill through its whole life, print the timeline and exit (non-zero on failure)")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
+	if opts.APIToken == "" {
+		// Same variables as `starter serve`; the value never reaches a flag default or a log.
+		env, err := api.LoadEnv(os.Getenv)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+			return 2
+		}
+		opts.APIToken = env.Token
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		fmt.Fprintf(os.Stderr, "devstack: --log-level: want debug, info, warn or error, got %q\n", logLevel)
@@ -51,7 +61,7 @@ func run() int {
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	opts.WorkerLogger = workerapp.NewLogger(os.Stderr, level)
 	if level <= slog.LevelDebug {
-		opts.ServerLogLevel = slog.LevelInfo
+		opts.ServerLogLevel = slog.LevelDebug
 	}
 	if demo && logLevel == "info" {
 		// Keep the demo's timeline readable: only problems besides it.

@@ -157,6 +157,22 @@ func TestCLIDrivesABill(t *testing.T) {
 	resp.Body.Close()
 	waitCLIStage(t, "OA/C-1", workflows.StageAwaitingSupervisor)
 
+	// Forward the bill's own invoices from stdin (deduplicated by the bill); a payload that is not
+	// an object is refused before anything is sent.
+	st := waitCLIStage(t, "OA/C-1", workflows.StageAwaitingSupervisor)
+	payload, _ := json.Marshal(map[string]any{"invoiceData": []map[string]string{{"serialNo": st.Invoices[0].SerialNo}}})
+	code, out, errOut = starter(t, string(payload), "invoices", "OA/C-1", "--file", "-")
+	if code != 0 || mustJSON[api.InvoicesAccepted](t, out).Invoices != 1 {
+		t.Errorf("invoices: exit %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := starter(t, `[1]`, "invoices", "OA/C-1", "--file", "-"); code != exitBadArgs || !strings.Contains(errOut, `"--file"`) {
+		t.Errorf("bad payload: exit %d %s", code, errOut)
+	}
+	// submit outside collecting is the bill's 409.
+	if code, _, errOut := starter(t, "", "submit", "--resource", "OA", "--bill", "C-1"); code != exitFailed || !strings.Contains(errOut, api.CodeConflict) {
+		t.Errorf("late submit: exit %d %s", code, errOut)
+	}
+
 	// A role this bill does not have → exit 2, the workflow's validator names the field.
 	code, _, errOut = starter(t, "", "approve", "OA/C-1", "--role", "finance", "--approver", "f")
 	if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["role"] == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -245,11 +246,14 @@ func (b *bill) stageErr(want string) error {
 	return fmt.Errorf("the bill is in stage %s, %s", b.s.Stage, want)
 }
 
+// fieldErr refuses a bad payload. The fields travel as the error's details so a caller (the API's
+// 400 error.fields) reads them as data, not by parsing the message.
 func fieldErr(fields map[string]string) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: fields}
+	verr := &ValidationError{Fields: fields}
+	return temporal.NewApplicationError(verr.Error(), "ValidationError", fields)
 }
 
 func (b *bill) validateCollectURL(req CollectURLRequest) error {

@@ -134,7 +134,9 @@ func TestBillImageBasicAndSkip(t *testing.T) {
 			}
 			if mode == workflows.ImageBasic {
 				steps = append(steps,
-					func() { h.update(workflows.UpdateImages, workflows.ImagesRequest{ScanBillNo: "SCAN-1", Files: []string{"a.jpg"}}) },
+					func() {
+						h.update(workflows.UpdateImages, workflows.ImagesRequest{ScanBillNo: "SCAN-1", Files: []string{"a.jpg"}})
+					},
 					func() { h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove)) })
 			}
 			steps = append(steps, func() { h.update(workflows.UpdateVoucher, voucher()) })

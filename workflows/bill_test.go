@@ -175,7 +175,9 @@ func TestBillValidators(t *testing.T) {
 			r["bad-voucher"] = h.update(workflows.UpdateVoucher, bad)
 		},
 		func() { h.update(workflows.UpdateVoucher, voucher()) },
-		func() { r["cancel-after-voucher"] = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "too late"}) },
+		func() {
+			r["cancel-after-voucher"] = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "too late"})
+		},
 	)
 	h.run(bill(workflows.Options{Deduction: workflows.DeductionImmediate}))
 	s, err := h.result()

@@ -1,6 +1,7 @@
 package apiit
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -169,6 +170,18 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	if s.call(t, "GET", "/v1/bills/OA/B-5", nil, &failed); failed.Stage != workflows.StageFailed || failed.Error == nil {
 		t.Errorf("refused bill: %s %+v", failed.Stage, failed.Error)
 	}
+	// Ops terminate it: the state still answers (the worker replays the closed history), and the
+	// bill key may start a new life since the old one did not end normally.
+	if err := s.client.TerminateWorkflow(context.Background(), "bill:OA:B-5", "", "ops: wrong tax number"); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.call(t, "GET", "/v1/bills/OA/B-5", nil, &failed); code != 200 || failed.Stage != workflows.StageFailed {
+		t.Errorf("state of a terminated bill: %d %s", code, failed.Stage)
+	}
+	var restarted api.StartResponse
+	if code := s.call(t, "POST", "/v1/bills", bill("B-5"), &restarted); code != http.StatusCreated || restarted.Stage != workflows.StageCollecting {
+		t.Errorf("restart after termination: %d %+v", code, restarted)
+	}
 
 	// Visibility: filters and escaping.
 	var list api.ListResponse
@@ -195,7 +208,7 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	}
 	metrics := fetchText(t, s.api.URL+"/metrics")
 	for _, want := range []string{
-		`rimflow_api_bill_starts_total{outcome="created"} 3`,
+		`rimflow_api_bill_starts_total{outcome="created"} 4`,
 		`rimflow_api_bill_starts_total{outcome="error"} 1`,
 		`rimflow_api_bill_starts_total{outcome="joined"} 1`,
 		`rimflow_api_stage_transitions_total{from="awaiting_finance",to="awaiting_voucher"}`,

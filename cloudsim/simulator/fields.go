@@ -112,10 +112,30 @@ func (f fields) dec(name string) (*decimal.Decimal, *apiError) {
 	if err := d.UnmarshalJSON(v); err != nil {
 		return nil, badParam(f.path(name), "must be a decimal amount")
 	}
+	if reason := moneyProblem(d); reason != "" {
+		return nil, badParam(f.path(name), reason)
+	}
 	if d.IsNegative() {
 		return nil, badParam(f.path(name), "must not be negative")
 	}
 	return &d, nil
+}
+
+var maxMoney = decimal.New(1, 15)
+
+// moneyProblem checks an amount: at most two decimals (trailing zeros aside) and below 10^15.
+// The exponent is checked first so hostile input such as 1e999999999 never gets expanded.
+func moneyProblem(d decimal.Decimal) string {
+	if e := d.Exponent(); e < -20 || e > 20 {
+		return "out of range for an amount"
+	}
+	if d.Abs().GreaterThanOrEqual(maxMoney) {
+		return "too large for an amount"
+	}
+	if !d.Equal(d.Round(2)) {
+		return "at most two decimals"
+	}
+	return ""
 }
 
 func (f fields) obj(name string) (fields, bool, *apiError) {

@@ -52,12 +52,20 @@ func fuzzToken(f *testing.F, h http.Handler) string {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/getAppToken.do", strings.NewReader(
 		`{"appId":"CASHINV","appSecuret":"12345678","tenantid":"devbiz","accountId":"1534920374578620490"}`)))
-	var app struct{ Data struct{ AppToken string `json:"app_token"` } }
+	var app struct {
+		Data struct {
+			AppToken string `json:"app_token"`
+		}
+	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &app)
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/login.do", strings.NewReader(
 		`{"user":"13825207590","apptoken":"`+app.Data.AppToken+`","tenantid":"devbiz","accountId":"1534920374578620490"}`)))
-	var acc struct{ Data struct{ AccessToken string `json:"access_token"` } }
+	var acc struct {
+		Data struct {
+			AccessToken string `json:"access_token"`
+		}
+	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &acc)
 	if acc.Data.AccessToken == "" {
 		f.Fatal("no token")

@@ -36,13 +36,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 var testEpoch = time.Date(2025, 3, 20, 9, 30, 0, 0, time.FixedZone("CST", 8*3600))
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *Sim
 	srv   *httptest.Server
 	clock *fakeClock
 }
 
-func newHarness(t *testing.T, opts Options) *harness {
+func newHarness(t testing.TB, opts Options) *harness {
 	t.Helper()
 	clock := &fakeClock{t: testEpoch}
 	if opts.Now == nil {

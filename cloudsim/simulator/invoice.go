@@ -133,6 +133,9 @@ func parseInvoiceRecord(path string, raw json.RawMessage) (Invoice, error) {
 		if err := d.UnmarshalJSON(v); err != nil {
 			return false, fieldError(path+"."+name, "must be a decimal amount")
 		}
+		if reason := moneyProblem(d); reason != "" {
+			return false, fieldError(path+"."+name, reason)
+		}
 		*dst = d
 		return true, nil
 	}
@@ -151,8 +154,7 @@ func parseInvoiceRecord(path string, raw json.RawMessage) (Invoice, error) {
 	if err != nil {
 		return Invoice{}, err
 	}
-	hasTax, err := dec("totalTaxAmount", &inv.TotalTaxAmount)
-	if err != nil {
+	if _, err := dec("totalTaxAmount", &inv.TotalTaxAmount); err != nil { // missing tax means 0
 		return Invoice{}, err
 	}
 	hasTotal, err := dec("totalAmount", &inv.TotalAmount)
@@ -174,7 +176,6 @@ func parseInvoiceRecord(path string, raw json.RawMessage) (Invoice, error) {
 		return Invoice{}, fieldError(path+".totalAmount", fmt.Sprintf("must equal invoiceAmount + totalTaxAmount (%s)",
 			inv.InvoiceAmount.Add(inv.TotalTaxAmount).StringFixed(2)))
 	}
-	_ = hasTax
 	if !hasEffective {
 		inv.EffectiveTaxAmount = inv.TotalTaxAmount
 	}
@@ -182,6 +183,18 @@ func parseInvoiceRecord(path string, raw json.RawMessage) (Invoice, error) {
 		var items []InvoiceItem
 		if err := json.Unmarshal(v, &items); err != nil {
 			return Invoice{}, jsonPathError(path+".items", err)
+		}
+		for i, it := range items {
+			for name, d := range map[string]decimal.Decimal{"detailAmount": it.Amount, "taxAmount": it.TaxAmount} {
+				if reason := moneyProblem(d); reason != "" {
+					return Invoice{}, fieldError(fmt.Sprintf("%s.items[%d].%s", path, i, name), reason)
+				}
+			}
+			for name, d := range map[string]decimal.Decimal{"num": it.Num, "unitPrice": it.UnitPrice} {
+				if e := d.Exponent(); e < -20 || e > 20 {
+					return Invoice{}, fieldError(fmt.Sprintf("%s.items[%d].%s", path, i, name), "out of range")
+				}
+			}
 		}
 		inv.Items = items
 	}

@@ -128,10 +128,15 @@ func (s *Sim) answerOnce(w http.ResponseWriter, idemKey, kind string, op func() 
 	}
 	faultStatus, afterApply := s.faultFor(kind)
 	if faultStatus != 0 && !afterApply {
+		s.log.Debug("cloudsim injected fault", "kind", kind, "status", faultStatus)
 		writeJSON(w, faultStatus, faultAnswer(faultStatus))
 		return
 	}
 	data, err := op()
+	if err != nil {
+		// Code and field only: messages may quote caller data, never needed to diagnose a run.
+		s.log.Debug("cloudsim business error", "kind", kind, "errorCode", err.code, "field", err.field)
+	}
 	body, merr := json.Marshal(shape(data, err))
 	if merr != nil {
 		writeJSON(w, http.StatusInternalServerError, faultAnswer(http.StatusInternalServerError))

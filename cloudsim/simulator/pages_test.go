@@ -317,3 +317,22 @@ func TestExpiredAndUnknownEventCodes(t *testing.T) {
 		t.Fatalf("empty import: %d", resp.StatusCode)
 	}
 }
+
+func TestHomePageAndWrongMethods(t *testing.T) {
+	h := newHarness(t, Options{})
+	status, doc, raw := h.page("/")
+	if status != http.StatusOK || doc == nil || !strings.Contains(raw, "/kapi/app/rim/message") {
+		t.Fatalf("home: %d", status)
+	}
+	resp, err := h.srv.Client().Get(h.srv.URL + "/kapi/app/rim/message")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET on the message API: %d", resp.StatusCode)
+	}
+	if st := h.sim.Stats(); st.Endpoints["/kapi/app/rim/message"] != 0 {
+		t.Fatal("a refused method is not a call")
+	}
+}

@@ -46,9 +46,10 @@ type Options struct {
 	Retention    time.Duration
 	// SearchAttributes to register; nil means workflows.SearchAttributes().
 	SearchAttributes map[string]enumspb.IndexedValueType
-	// Logger receives the server's logs at ServerLogLevel and above (default warn: the
-	// server logs a lot at info). Nil discards them.
-	Logger         *slog.Logger
+	// Logger receives the server's logs at ServerLogLevel and above. A nil Logger discards them.
+	Logger *slog.Logger
+	// ServerLogLevel: zero means warn, since the server logs a lot at info; set debug to see
+	// everything.
 	ServerLogLevel slog.Level
 }
 

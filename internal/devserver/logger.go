@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -30,9 +31,22 @@ func newSlogLogger(l *slog.Logger, level slog.Level) *slogLogger {
 	return &slogLogger{l: l, level: level, stopping: new(atomic.Bool)}
 }
 
+// devNoise are server warnings that are expected in this embedded setup and say nothing to a
+// developer (the frontend's HTTP API, and with it Nexus, is deliberately off).
+var devNoise = []string{
+	"HTTP API port has not been set.",
+}
+
 func (s *slogLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	if level < s.level || (s.stopping.Load() && level < slog.LevelError) || !s.l.Enabled(context.Background(), level) {
 		return
+	}
+	if level < slog.LevelError {
+		for _, prefix := range devNoise {
+			if strings.HasPrefix(msg, prefix) {
+				return
+			}
+		}
 	}
 	attrs := make([]slog.Attr, 0, len(tags))
 	for _, t := range tags {

@@ -43,6 +43,7 @@ type e2e struct {
 	opts  Options
 	stack *Stack
 	c     *jsonClient
+	token string // the API's bearer token, once the stack has one
 }
 
 func newE2E(t *testing.T, ctx context.Context) *e2e {
@@ -82,14 +83,7 @@ func (e *e2e) billURL(id string) string {
 // startBill posts a bill and returns the status and the raw body.
 func (e *e2e) startBill(t *testing.T, bill workflows.BillInput) (int, []byte) {
 	t.Helper()
-	b, _ := json.Marshal(bill)
-	resp, err := http.Post(e.stack.APIURL()+"/v1/bills", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("POST /v1/bills: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, body
+	return e.post(t, e.stack.APIURL()+"/v1/bills", bill)
 }
 
 type startAnswer struct {
@@ -165,9 +159,25 @@ func (e *e2e) approve(t *testing.T, id, role, decision string) (int, []byte) {
 func (e *e2e) post(t *testing.T, u string, body any) (int, []byte) {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	return e.send(t, http.MethodPost, u, b, e.token)
+}
+
+// send makes one raw request (bearer token when not empty) and returns the status and body.
+func (e *e2e) send(t *testing.T, method, u string, body []byte, token string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("POST %s: %v", u, err)
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -306,13 +316,8 @@ func (e *e2e) badInput(t *testing.T) {
 	check("billId as a number", status, body, http.StatusBadRequest, "billId")
 
 	// Nothing was started by those requests.
-	resp, err := http.Get(e.stack.APIURL() + "/v1/bills/OA/42")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET a never-started bill: HTTP %d, want 404", resp.StatusCode)
+	if status, body := e.send(t, http.MethodGet, e.stack.APIURL()+"/v1/bills/OA/42", nil, e.token); status != http.StatusNotFound {
+		t.Fatalf("GET a never-started bill: HTTP %d, want 404: %s", status, body)
 	}
 
 	// An approval with no role or decision on a real bill.
@@ -410,11 +415,23 @@ func (e *e2e) restartMidBill(t *testing.T) {
 	e.stack = nil
 	opts := e.opts
 	opts.TemporalAddr, opts.UIAddr, opts.CloudAddr, opts.APIAddr = temporalAddr, uiAddr, cloudAddr, apiAddr
+	// This time with a bearer token, as --api-token sets it.
+	const token = "e2e-restart-token-5f1c"
+	opts.APIToken = token
 	stack, err := Start(e.ctx, opts)
 	if err != nil {
 		t.Fatalf("start again on the same data dir: %v", err)
 	}
 	e.stack = stack
+	if status, body := e.send(t, http.MethodGet, e.billURL("E2E-RESTART"), nil, ""); status != http.StatusUnauthorized {
+		t.Fatalf("API with --api-token answered a request without the token: HTTP %d: %s", status, body)
+	}
+	var howto bytes.Buffer
+	stack.WriteHowTo(&howto)
+	if !strings.Contains(howto.String(), "Authorization: Bearer $RIMFLOW_API_TOKEN") || strings.Contains(howto.String(), token) {
+		t.Fatalf("how-to must show the header with a variable, never the token:\n%s", howto.String())
+	}
+	e.token, e.c = token, newJSONClient(token)
 	if stack.Temporal.SchemaCreated() {
 		t.Fatal("restart created a new schema: the data dir was not reused")
 	}

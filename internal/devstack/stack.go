@@ -56,10 +56,11 @@ type Options struct {
 	// (JSON in production). Nil discards.
 	Logger       *slog.Logger
 	WorkerLogger *slog.Logger
-	// ServerLogLevel filters the embedded Temporal server's logs (default warn).
+	// ServerLogLevel filters the embedded Temporal server's logs (zero = warn).
 	ServerLogLevel slog.Level
-	// Activities tunes the worker's activities (zero = production defaults).
-	Activities workerapp.Options
+	// Worker tunes the worker and its activities (zero = production defaults, except a short
+	// graceful stop: DefaultWorkerStopTimeout).
+	Worker workerapp.Options
 }
 
 func (o *Options) applyDefaults() {
@@ -179,7 +180,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("temporal client: %w", err)
 	}
 	s.closers = append(s.closers, func(context.Context) error { s.Client.Close(); return nil })
-	wopts := opts.Activities
+	wopts := opts.Worker
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = cfg.Temporal.TaskQueue
 	}

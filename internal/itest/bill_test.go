@@ -55,6 +55,13 @@ func TestHappyPath(t *testing.T) {
 			t.Errorf("invoice %s status %s, want 60", inv.SerialNo, inv.Status)
 		}
 	}
+	var stats struct {
+		DeliveredBySocket int `json:"deliveredBySocket"`
+	}
+	s.get("/__sim/stats", &stats)
+	if stats.DeliveredBySocket != 1 {
+		t.Errorf("delivered by socket = %d, want 1 (the server-side watcher)", stats.DeliveredBySocket)
+	}
 	// One bind (30) and one "used" (60): nothing duplicated.
 	if b.BillSaveCalls != 2 {
 		t.Errorf("billSave calls = %d, want 2", b.BillSaveCalls)
@@ -199,7 +206,9 @@ func TestFaultyCloudCompletes(t *testing.T) {
 	run := s.start(input("FL-1", workflows.Options{Approvals: []string{"supervisor"}, Deduction: workflows.DeductionImmediate}))
 	id := run.GetID()
 	code := s.collectURL(id).EventCode
-	s.post("/__sim/faults", map[string]any{"errorRate": 0.3, "latencyMs": 50, "dropSockets": true, "dropAfterMs": 300}, nil)
+	// failAfterApply: the cloud applies the call and then the answer is lost (HTTP 5xx), the case
+	// deterministic messageIds exist for.
+	s.post("/__sim/faults", map[string]any{"errorRate": 0.3, "failAfterApply": true, "latencyMs": 50, "dropSockets": true, "dropAfterMs": 300}, nil)
 	serials := s.collect(code, 3)
 	waitStage(t, id, workflows.StageAwaitingSupervisor)
 	mustUpdate(t, id, workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
@@ -209,7 +218,16 @@ func TestFaultyCloudCompletes(t *testing.T) {
 	if err := run.Get(ctxT(t), &final); err != nil {
 		t.Fatalf("result: %v", err)
 	}
-	s.post("/__sim/faults", map[string]any{"errorRate": 0}, nil)
+	var stats struct {
+		FaultsInjected int `json:"faultsInjected"`
+		Replays        int `json:"replays"`
+		SocketsDropped int `json:"socketsDropped"`
+	}
+	s.get("/__sim/stats", &stats)
+	if stats.FaultsInjected == 0 {
+		t.Fatalf("no fault was injected: the test proves nothing (%+v)", stats)
+	}
+	t.Logf("faults injected %d, idempotent replays %d, sockets dropped %d", stats.FaultsInjected, stats.Replays, stats.SocketsDropped)
 	b := s.bill("FL-1")
 	if b.BillSaveCalls != 2 {
 		t.Errorf("billSave calls = %d, want 2 (one bind, one used) despite retries", b.BillSaveCalls)

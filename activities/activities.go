@@ -15,7 +15,7 @@ import (
 const (
 	DefaultEventCodeTTL   = 10 * time.Minute
 	DefaultWatchSpan      = 10 * time.Minute
-	DefaultHeartbeatEvery = 5 * time.Second
+	DefaultHeartbeatEvery = 2 * time.Second
 	DefaultBatchSize      = 100
 	DefaultBatchInterval  = time.Hour
 )

@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"rimflow/internal/benchkit"
+	"rimflow/workflows"
 )
 
 // TestMain lets the test binary be the bench's worker process too: run re-executes itself
@@ -78,4 +83,54 @@ func TestBenchShort(t *testing.T) {
 		t.Errorf("worker peak RSS %.1f MB below its RSS at rest %.1f MB", res.WorkerPeakRssMB, res.WaitingWorkerRssMB)
 	}
 	t.Logf("short run: %s", raw)
+}
+
+// BenchmarkBillLife: one op is one bill's whole life (16 concurrent ERP clients on 2 cores),
+// on the real server, simulator and worker process. Compare with BenchmarkBaselineLife:
+//
+//	go test -run '^$' -bench Life -benchtime 100x ./bench/
+func BenchmarkBillLife(b *testing.B) { benchLife(b, false) }
+
+// BenchmarkBaselineLife: one op is one no-op workflow of a bill's shape, driven the same way.
+func BenchmarkBaselineLife(b *testing.B) { benchLife(b, true) }
+
+func benchLife(b *testing.B, baseline bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, err := benchkit.StartEnv(ctx, benchkit.EnvOptions{DataDir: b.TempDir(), Seed: 9})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer env.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := benchkit.StartWorker(ctx, env.Client, benchkit.WorkerOptions{
+		Path: exe, Env: append(env.WorkerEnv("error"), workerModeEnv+"=1"),
+		TaskQueues: []string{workflows.DefaultTaskQueue, benchkit.BaselineTaskQueue},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = w.Stop(10 * time.Second) }()
+	d := &benchkit.Driver{Env: env, Resource: "GOBENCH"}
+	if baseline {
+		d.Bills, d.Resource, d.Baseline = env.BillsOn(benchkit.BaselineTaskQueue), "GOBASE", true
+	}
+	if err := d.Life(ctx, "warm"); err != nil {
+		b.Fatal(err)
+	}
+	var seq atomic.Int64
+	b.SetParallelism(8)
+	b.ResetTimer()
+	began := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := d.Life(ctx, fmt.Sprintf("b-%d", seq.Add(1))); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "bills/s")
 }

@@ -360,8 +360,12 @@ func TestComposeSearchAttributesMatchCode(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := expectedSearchAttributeLines()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") && os.Getenv("RIMFLOW_UPDATE_DOCS") == "1" {
+		regenerateSearchAttributeLines(t, want)
+		return
+	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("temporal-setup's search attributes differ from workflows.SearchAttributes().\nhave:\n  %s\nwant (paste into docker-compose.yml):\n  %s",
+		t.Errorf("temporal-setup's search attributes differ from workflows.SearchAttributes().\nhave:\n  %s\nwant (RIMFLOW_UPDATE_DOCS=1 go test ./deploy writes them):\n  %s",
 			strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 	if !strings.Contains(script, "namespace create --namespace default") {
@@ -466,4 +470,38 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// regenerateSearchAttributeLines rewrites the block between the BEGIN/END search attributes
+// comments of docker-compose.yml, keeping its indentation.
+func regenerateSearchAttributeLines(t *testing.T, lines []string) {
+	t.Helper()
+	path := filepath.Join("..", "docker-compose.yml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	skipping := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(trimmed, "# BEGIN search attributes"):
+			out = append(out, line)
+			indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+			for _, l := range lines {
+				out = append(out, indent+l)
+			}
+			skipping = true
+		case strings.HasPrefix(trimmed, "# END search attributes"):
+			out = append(out, line)
+			skipping = false
+		case !skipping:
+			out = append(out, line)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("rewrote the search attributes of docker-compose.yml")
 }

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"rimflow/api"
+	"rimflow/internal/jsonhttp"
 	"rimflow/workflows"
 )
 
@@ -37,50 +36,29 @@ func (h *httpBills) do(ctx context.Context, method, path string, query url.Value
 	if query != nil {
 		u.RawQuery = query.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if h.token != "" {
-		req.Header.Set("Authorization", "Bearer "+h.token)
-	}
-	resp, err := h.http.Do(req)
-	if err != nil {
+	status, raw, err := jsonhttp.Do(ctx, h.http, method, u.String(), h.token, body)
+	if status == 0 && err != nil {
 		return 0, &api.Error{Status: http.StatusServiceUnavailable, Code: "api_unreachable",
 			Message: fmt.Sprintf("cannot reach the rimflow API at %s", h.base.Redacted())}
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return resp.StatusCode, err
+		return status, err
 	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var eb api.ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error != nil {
-			eb.Error.Status = resp.StatusCode
-			return resp.StatusCode, eb.Error
+			eb.Error.Status = status
+			return status, eb.Error
 		}
-		return resp.StatusCode, &api.Error{Status: resp.StatusCode, Code: "http_" + fmt.Sprint(resp.StatusCode),
-			Message: fmt.Sprintf("the API answered %s", resp.Status)}
+		return status, &api.Error{Status: status, Code: "http_" + fmt.Sprint(status),
+			Message: fmt.Sprintf("the API answered HTTP %d", status)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("the API's answer is not the expected JSON: %w", err)
+			return status, fmt.Errorf("the API's answer is not the expected JSON: %w", err)
 		}
 	}
-	return resp.StatusCode, nil
+	return status, nil
 }
 
 func billPath(ref api.BillRef, suffix string) string {

@@ -219,7 +219,7 @@ func TestCLIDrivesABill(t *testing.T) {
 	if len(listed.Bills) != 1 || listed.Bills[0].ID != "OA/C-1" {
 		t.Errorf("list: %+v", listed)
 	}
-	code, _, errOut = starter(t, "", "list", "--overdue", "perhaps")
+	code, _, errOut = starter(t, "", "list", "--overdue=perhaps")
 	if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["--overdue"] == "" {
 		t.Errorf("bad list filter: exit %d %s", code, errOut)
 	}

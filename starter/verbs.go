@@ -309,6 +309,13 @@ func (c *cli) list(args []string) error {
 		{"page-size", "pageSize", "1 to 1000"},
 		{"page-token", "pageToken", "nextPageToken of the previous page"},
 	} {
+		if f.flag == "overdue" {
+			// A bool-style flag: bare --overdue means true, --overdue=false is allowed too.
+			v := &optionalBool{}
+			fs.Var(v, f.flag, f.usage)
+			q[f.param] = &v.value
+			continue
+		}
 		q[f.param] = fs.String(f.flag, "", f.usage)
 	}
 	positional, err := c.parse(fs, args)
@@ -364,3 +371,11 @@ func (c *cli) decodeFile(file string, v any) error {
 	}
 	return nil
 }
+
+// optionalBool is a flag that may stand alone (true) or carry a value; the value is checked by the
+// API's list parser, so a bad one is named like any other bad filter.
+type optionalBool struct{ value string }
+
+func (b *optionalBool) String() string     { return b.value }
+func (b *optionalBool) Set(v string) error { b.value = v; return nil }
+func (b *optionalBool) IsBoolFlag() bool   { return true }

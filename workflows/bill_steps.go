@@ -15,7 +15,9 @@ const (
 	ActivityStartToClose    = 30 * time.Second
 	ActivityScheduleToClose = 24 * time.Hour
 	WatchStartToClose       = 15 * time.Minute // WatchInvoices returns after its span (10 min)
-	WatchHeartbeatTimeout   = 30 * time.Second
+	// Cancellation reaches an activity only through a heartbeat, which the SDK sends at most every
+	// 0.8 x HeartbeatTimeout: a short timeout ends a watcher (and notices a dead worker) in seconds.
+	WatchHeartbeatTimeout = 10 * time.Second
 )
 
 // RetryPolicy is every activity's retry policy.
@@ -42,8 +44,8 @@ func watchActivityCtx(ctx workflow.Context) workflow.Context {
 		HeartbeatTimeout:       WatchHeartbeatTimeout,
 		ScheduleToCloseTimeout: ActivityScheduleToClose,
 		RetryPolicy:            RetryPolicy(),
-		// Wait for the activity to acknowledge cancellation, so the socket is closed before a new
-		// watcher for another linkKey starts.
+		// Do not wait for the watcher to acknowledge cancellation: the stage moves on at once and
+		// the watcher closes its socket when its next heartbeat learns of the cancel.
 		WaitForCancellation: false,
 	})
 }

@@ -75,7 +75,9 @@ func (d *Driver) Input(billID string) workflows.BillInput {
 }
 
 // Ref names the bill.
-func (d *Driver) Ref(billID string) api.BillRef { return api.BillRef{Resource: d.resource(), BillID: billID} }
+func (d *Driver) Ref(billID string) api.BillRef {
+	return api.BillRef{Resource: d.resource(), BillID: billID}
+}
 
 // Life runs a bill's whole life: start, collect, bound, two approvals, voucher, completed.
 func (d *Driver) Life(ctx context.Context, billID string) error {

@@ -114,6 +114,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	s.frontendAddr = ports.addr(ports.frontend)
+	// Check Temporal Web's address before starting anything, so a busy port fails fast.
+	var uiHost string
+	var uiPort int
+	if !opts.DisableUI {
+		if uiHost, uiPort, err = resolveAddr("ui address", opts.UIAddr); err != nil {
+			return nil, err
+		}
+	}
 
 	cfg := serverConfig(s.dbPath, ports)
 	sqlCfg := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL
@@ -158,7 +166,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if !opts.DisableUI {
-		ui, err := startUI(opts.UIAddr, s.frontendAddr, opts.Namespace, opts.Logger)
+		ui, err := startUI(uiHost, uiPort, s.frontendAddr, opts.Namespace, opts.Logger)
 		if err != nil {
 			_ = s.Stop()
 			return nil, err

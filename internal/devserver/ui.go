@@ -21,11 +21,9 @@ type uiServer struct {
 	done chan error
 }
 
-func startUI(addr, frontendAddr, namespace string, logger *slog.Logger) (*uiServer, error) {
-	host, port, err := resolveAddr("ui address", addr)
-	if err != nil {
-		return nil, err
-	}
+// startUI serves Temporal Web on host:port, resolved and checked by the caller: ui-server's
+// Start ends the whole process (log.Fatal) when it cannot bind, so a busy port must be found first.
+func startUI(host string, port int, frontendAddr, namespace string, logger *slog.Logger) (*uiServer, error) {
 	cfg := &uiconfig.Config{
 		TemporalGRPCAddress: frontendAddr,
 		Host:                host,

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +57,12 @@ func (e *e2e) browserCollect(t *testing.T) {
 	}
 
 	st := e.waitStage(t, a.ID, workflows.StageAwaitingSupervisor)
+
+	// Temporal Web, open beside it, renders the bill in its workflow list: its single-page app
+	// runs in the browser and reaches the embedded server through the UI server's API.
+	page.navigate(t, e.stack.UIURL()+"/namespaces/default/workflows")
+	page.waitText(t, a.WorkflowID, 60*time.Second)
+
 	var got []string
 	for _, inv := range st.Invoices {
 		got = append(got, inv.SerialNo)
@@ -77,10 +84,18 @@ var devtoolsLine = regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 
 func launchChromium(t *testing.T, ctx context.Context) *browser {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, chromiumPath,
+	// Not t.TempDir: Chromium's helper processes may still be writing its profile while the
+	// test's own cleanup runs, so this dir is removed after the whole process group is gone.
+	profile, err := os.MkdirTemp("", "rimflow-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(chromiumPath,
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", "about:blank")
+		"--disable-dev-shm-usage", "--user-data-dir="+profile, "--remote-debugging-port=0", "about:blank")
+	// Its own process group, so stopping it also stops the renderer and zygote it forks.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +104,15 @@ func launchChromium(t *testing.T, ctx context.Context) *browser {
 		t.Fatalf("start chromium: %v", err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
+		for i := 0; i < 20; i++ {
+			if err := os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove the chromium profile %s", profile)
 	})
 	found := make(chan string, 1)
 	var tail []string
@@ -312,4 +334,20 @@ func (p *cdpPage) evalString(t *testing.T, expr string) string {
 	var s string
 	p.evalJSON(t, expr, &s)
 	return s
+}
+
+// waitText polls the rendered page until its text contains want (single-page apps render after load).
+func (p *cdpPage) waitText(t *testing.T, want string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		text := p.evalString(t, `document.body ? document.body.innerText : ""`)
+		if strings.Contains(text, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page never showed %q; it shows: %.500s", want, text)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"rimflow/invoicecloud"
@@ -82,7 +84,11 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	if eventCode == "" {
 		return fail("collect-url", errors.New("the answer has no eventCode"))
 	}
-	record("collect url issued", workflows.StageCollecting)
+	// The URL really opens the cloud's invoice-assistant page.
+	if err := pageOK(ctx, c, cu.URL); err != nil {
+		return fail("collect-url", err)
+	}
+	record("collect page opens", workflows.StageCollecting)
 
 	// 3. The user imports two invoices in the cloud's page (here: its /__sim/collect twin).
 	var collected struct {
@@ -188,4 +194,22 @@ func eventCodeOf(u string) string {
 		return ""
 	}
 	return p.Query().Get("eventCode")
+}
+
+// pageOK fetches an HTML page and checks it answers 200 with HTML.
+func pageOK(ctx context.Context, c *jsonClient, pageURL string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", redactQuery(pageURL), err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return fmt.Errorf("GET %s: HTTP %d %s, want a 200 HTML page", redactQuery(pageURL), resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return nil
 }

@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"rimflow/internal/jsonhttp"
 )
 
 // jsonClient calls the API and the simulator's /__sim/ interface the way an ERP or a test
@@ -24,43 +25,19 @@ func newJSONClient(token string) *jsonClient {
 // do sends body (nil = none) as JSON and decodes a 2xx answer into out (nil = ignore). A non-2xx
 // answer is an *httpError carrying the status and body.
 func (c *jsonClient) do(ctx context.Context, method, url string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	status, raw, err := jsonhttp.Do(ctx, c.http, method, url, c.token, body)
 	if err != nil {
-		return 0, err
+		return status, fmt.Errorf("%s %s: %w", method, redactQuery(url), err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, redactQuery(url), err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return resp.StatusCode, fmt.Errorf("%s %s: read body: %w", method, redactQuery(url), err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, &httpError{Method: method, URL: redactQuery(url), Status: resp.StatusCode, Body: string(raw)}
+	if status/100 != 2 {
+		return status, &httpError{Method: method, URL: redactQuery(url), Status: status, Body: string(raw)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, redactQuery(url), err)
+			return status, fmt.Errorf("%s %s: answer is not the expected JSON: %w", method, redactQuery(url), err)
 		}
 	}
-	return resp.StatusCode, nil
+	return status, nil
 }
 
 type httpError struct {

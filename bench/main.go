@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "bills and baseline workflows run first and not measured")
 	flag.StringVar(&cfg.DataDir, "data", "", "data dir of the embedded server (default: a temporary dir, removed after)")
 	flag.StringVar(&cfg.WorkerProfile, "worker-cpuprofile", "", "write the worker process's CPU profile (bills scenario) to this file")
+	flag.StringVar(&cfg.Profile, "cpuprofile", "", "write this process's CPU profile (server, simulator, clients; bills scenario) to this file")
 	flag.BoolVar(&cfg.Verbose, "v", false, "progress and the worker's warnings on stderr")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,10 @@ type Config struct {
 	Warmup        int
 	DataDir       string
 	WorkerProfile string
-	Verbose       bool
+	// Profile is the bench process's own CPU profile (server, simulator, ERP clients) during the
+	// bills scenario, to see where a bill's cost beyond the baseline goes.
+	Profile string
+	Verbose bool
 	// WorkerExe is the program re-executed as the worker (default: this executable).
 	WorkerExe string
 }
@@ -161,7 +165,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	}{
 		{"warm-up", b.warmup},
 		{"baseline", b.baseline},
-		{"bills", b.bills},
+		{"bills", b.profiled(b.bills)},
 		{"waiting", b.waiting},
 		{"ledger", b.ledger},
 	}
@@ -181,6 +185,25 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 		return res, fmt.Errorf("%d bill(s) did not complete", res.Failed)
 	}
 	return res, nil
+}
+
+// profiled wraps a scenario with the bench process's CPU profile when -cpuprofile is set.
+func (b *bench) profiled(fn func(context.Context) error) func(context.Context) error {
+	if b.cfg.Profile == "" {
+		return fn
+	}
+	return func(ctx context.Context) error {
+		f, err := os.Create(b.cfg.Profile)
+		if err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+		return fn(ctx)
+	}
 }
 
 type bench struct {

@@ -28,7 +28,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 		if err != nil {
 			return "", err
 		}
-		imported := false
+		imported, restartWatcher := false, false
 		switch ev.kind {
 		case evInvoices:
 			if err := b.importInvoices(ctx, ev); err != nil {
@@ -46,7 +46,13 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				b.startWatcher(ctx)
 				continue
 			}
-			b.startWatcher(ctx) // keep listening while this message is bound
+			// The cloud queues what is collected for a linkKey until someone listens, so the next
+			// watcher can start after the bind: with autoSubmit the import usually ends collecting,
+			// and a watcher started before it would be a wasted socket and activity per bill.
+			afterBind := workflow.GetVersion(ctx, versionWatcherAfterBind, workflow.DefaultVersion, 1) == 1
+			if !afterBind {
+				b.startWatcher(ctx)
+			}
 			if m := ev.watch.Message; m != nil {
 				sig := InvoicesSignal{InvoiceData: m.InvoiceData, AttachData: m.AttachData}
 				imp := &event{kind: evInvoices, invoices: &sig, via: orStr(m.Via, "socket"), linkKey: ev.watch.LinkKey, msgID: m.MsgID}
@@ -55,6 +61,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				}
 				imported = true
 			}
+			restartWatcher = afterBind
 		case evSubmit:
 			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.invoices)))
 			b.s.Submitted = true
@@ -80,8 +87,15 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			b.s.Submitted = true
 			return b.advance(ctx, nil)
 		}
+		if restartWatcher {
+			b.startWatcher(ctx)
+		}
 	}
 }
+
+// versionWatcherAfterBind marks bills that restart their watcher after binding a message, not
+// before (histories recorded before it replay on the old path).
+const versionWatcherAfterBind = "watcher-after-bind"
 
 // codeFresh: an eventCode exists and lives at least ReissueMargin longer.
 func (b *bill) codeFresh() bool {

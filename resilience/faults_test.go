@@ -30,7 +30,10 @@ func TestCloudFaults(t *testing.T) {
 			defer cancel()
 			env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 21})
 			startWorker(t, ctx, env, "", nil)
-			d := &benchkit.Driver{Env: env, Resource: "FAULT", Invoices: 2, StepTimeout: 3 * time.Minute}
+			// The user takes a moment on the collect page: the worker's socket is open by then, so the
+			// drop fault (100 ms after opening) bites and the watcher must reconnect to get the import.
+			d := &benchkit.Driver{Env: env, Resource: "FAULT", Invoices: 2, StepTimeout: 3 * time.Minute,
+				ThinkTime: 400 * time.Millisecond}
 			// One clean bill first, so the worker holds a token the fault then revokes.
 			if err := d.Life(ctx, "warm"); err != nil {
 				t.Fatalf("bill before the faults: %v", err)

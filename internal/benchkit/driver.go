@@ -41,6 +41,9 @@ type Driver struct {
 	// StepTimeout bounds each step including its retries (default 2 min).
 	StepTimeout time.Duration
 	HTTP        *http.Client
+	// ThinkTime is how long the user spends on the collect page before importing (default 0).
+	// Fault tests set it so the worker's socket is open long enough to be dropped.
+	ThinkTime time.Duration
 }
 
 func (d *Driver) bills() *api.Bills {
@@ -142,6 +145,13 @@ func (d *Driver) Collect(ctx context.Context, billID, collectURL string) error {
 	n := d.Invoices
 	if n <= 0 {
 		n = 1
+	}
+	if d.ThinkTime > 0 {
+		select {
+		case <-time.After(d.ThinkTime):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ctx, cancel := d.stepCtx(ctx)
 	defer cancel()

@@ -27,6 +27,10 @@ const chromiumPath = "/usr/bin/chromium"
 // ticks two compliant invoices, clicks 「导入单据」 and sees the bill move on through the API.
 func (e *e2e) browserCollect(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			// .ci/run installs Chromium: in CI a missing browser is a failure, never a silent skip.
+			t.Fatalf("no browser in CI: %s not found (%v)", chromiumPath, err)
+		}
 		t.Skipf("SKIPPED — NO BROWSER TEST: %s not found (%v). Install Debian's chromium (apt-get install -y chromium); .ci/run does.", chromiumPath, err)
 	}
 	a := e.mustStart(t, "E2E-BROWSER")

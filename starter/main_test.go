@@ -12,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/server/temporaltest"
-
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/config"
+	"rimflow/internal/testenv"
 	"rimflow/internal/workerapp"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -32,29 +29,11 @@ type cliStack struct {
 
 func newCLIStack(t *testing.T) *cliStack {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testenv.NewServer(t)
 	c := ts.GetDefaultClient()
 	ns := ts.GetDefaultNamespace()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ns, SearchAttributes: workflows.SearchAttributes(),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	sim := simulator.New(simulator.Options{Seed: 11})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(simSrv.Close)
-	creds := sim.Options().Credentials
-	cloud, err := workerapp.CloudClient(config.Config{Cloud: config.Cloud{
-		BaseURL: simSrv.URL, AuthMode: invoicecloud.AuthLegacy, TokenPlacement: invoicecloud.TokenInHeader,
-		AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID,
-		User: creds.User, UnbindMessageType: sim.Options().Paths.UnbindMessageType,
-		PollPath: sim.Options().Paths.PollData, ReceiptPath: sim.Options().Paths.PollReceipt,
-	}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
+	cloud := cloudEnv.Client
 	w, err := workerapp.New(c, cloud, workerapp.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +48,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	t.Setenv(config.EnvTemporalAddress, ts.GetFrontendHostPort())
 	t.Setenv(config.EnvTemporalNamespace, ns)
 	t.Setenv(api.EnvAPIToken, "")
-	return &cliStack{simURL: simSrv.URL, apiURL: apiSrv.URL}
+	return &cliStack{simURL: cloudEnv.URL, apiURL: apiSrv.URL}
 }
 
 // starter runs the CLI in-process and returns the exit code, stdout and stderr.

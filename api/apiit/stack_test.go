@@ -5,7 +5,6 @@ package apiit
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,17 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/temporaltest"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/config"
+	"rimflow/internal/testenv"
 	"rimflow/internal/workerapp"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -32,7 +28,7 @@ import (
 type stack struct {
 	client   client.Client
 	ns       string
-	sim      *httptest.Server
+	simURL   string
 	api      *httptest.Server
 	token    string
 	registry *prometheus.Registry
@@ -40,34 +36,11 @@ type stack struct {
 
 func newStack(t *testing.T, token string) *stack {
 	t.Helper()
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	ts := testenv.NewServer(t)
 	c := ts.GetDefaultClient()
 	ns := ts.GetDefaultNamespace()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: ns, SearchAttributes: workflows.SearchAttributes(),
-	}); err != nil {
-		t.Fatalf("register search attributes: %v", err)
-	}
-
-	sim := simulator.New(simulator.Options{Seed: 7})
-	simSrv := httptest.NewServer(sim.Handler())
-	t.Cleanup(simSrv.Close)
-	creds := sim.Options().Credentials
-	cfg := config.Config{
-		Temporal: config.Temporal{Address: ts.GetFrontendHostPort(), Namespace: ns, TaskQueue: workflows.DefaultTaskQueue},
-		Cloud: config.Cloud{
-			BaseURL: simSrv.URL, AuthMode: invoicecloud.AuthLegacy, TokenPlacement: invoicecloud.TokenInHeader,
-			AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID,
-			User: creds.User, UnbindMessageType: sim.Options().Paths.UnbindMessageType,
-			PollPath: sim.Options().Paths.PollData, ReceiptPath: sim.Options().Paths.PollReceipt,
-		},
-	}
-	cloud, err := workerapp.CloudClient(cfg, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
+	cloud, simSrvURL := cloudEnv.Client, cloudEnv.URL
 	w, err := workerapp.New(c, cloud, workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +55,7 @@ func newStack(t *testing.T, token string) *stack {
 		Client: c, Namespace: ns, TaskQueue: workflows.DefaultTaskQueue, Token: token, Registry: reg,
 	}))
 	t.Cleanup(apiSrv.Close)
-	return &stack{client: c, ns: ns, sim: simSrv, api: apiSrv, token: token, registry: reg}
+	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg}
 }
 
 // call sends one request to the API and decodes the JSON answer into out (when given).
@@ -120,7 +93,7 @@ func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 func (s *stack) simPost(t *testing.T, path string, body any) map[string]any {
 	t.Helper()
 	raw, _ := json.Marshal(body)
-	resp, err := http.Post(s.sim.URL+path, "application/json", bytes.NewReader(raw))
+	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

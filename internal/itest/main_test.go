@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/operatorservice/v1"
+	"rimflow/internal/testenv"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
-
-	"rimflow/workflows"
 )
 
 var (
@@ -27,13 +26,10 @@ func TestMain(m *testing.M) {
 	server = temporaltest.NewServer()
 	tc = server.GetDefaultClient()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	_, err := tc.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace:        server.GetDefaultNamespace(),
-		SearchAttributes: workflows.SearchAttributes(),
-	})
+	err := testenv.RegisterSearchAttributes(ctx, tc, server.GetDefaultNamespace())
 	cancel()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "register search attributes:", err)
+		fmt.Fprintln(os.Stderr, err)
 		server.Stop()
 		os.Exit(1)
 	}

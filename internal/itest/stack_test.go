@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/testenv"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -43,20 +43,10 @@ type stack struct {
 
 func newStack(t *testing.T, seed int64) *stack {
 	t.Helper()
-	sim := simulator.New(simulator.Options{Seed: seed, PollHold: 2 * time.Second})
-	srv := httptest.NewServer(sim.Handler())
-	t.Cleanup(srv.Close)
-	creds := simulator.DefaultCredentials()
-	cloud, err := invoicecloud.New(invoicecloud.Config{
-		BaseURL: srv.URL, AuthMode: invoicecloud.AuthLegacy,
-		AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID, User: creds.User,
-		Timeout: 10 * time.Second, PollHold: 2 * time.Second,
-		Logger: slog.New(slog.DiscardHandler),
+	env := testenv.NewCloud(t, simulator.Options{Seed: seed, PollHold: 2 * time.Second}, func(c *invoicecloud.Config) {
+		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
-	if err != nil {
-		t.Fatalf("cloud client: %v", err)
-	}
-	s := &stack{t: t, sim: sim, simURL: srv.URL, cloud: cloud, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}
+	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}
 	s.startWorker()
 	return s
 }

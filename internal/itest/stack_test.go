@@ -57,7 +57,8 @@ func (s *stack) startWorker() {
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
-			WatchSpan:      20 * time.Second,
+			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
+			WatchSpan:          20 * time.Second,
 			HeartbeatEvery: time.Second,
 			Watch:          invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 		},

@@ -1,0 +1,99 @@
+package itest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"rimflow/workflows"
+)
+
+// Both deduction modes on the real server: `immediate` selects the bill's special-VAT invoices
+// through the deduction API; `batch` hands them (signal-with-start) to the enterprise's batch
+// workflow for the voucher's period, which submits them. Ordinary invoices are never selected.
+func TestDeductionModes(t *testing.T) {
+	for i, mode := range []string{workflows.DeductionImmediate, workflows.DeductionBatch} {
+		t.Run(mode, func(t *testing.T) {
+			s := newStack(t, int64(40+i))
+			billID := "DD-" + mode
+			in := input(billID, workflows.Options{Approvals: []string{}, Deduction: mode})
+			run := s.start(in)
+			id := run.GetID()
+
+			var got struct {
+				Delivered []struct {
+					SerialNo    string `json:"serialNo"`
+					InvoiceType string `json:"invoiceType"`
+				} `json:"delivered"`
+			}
+			s.post("/__sim/collect", map[string]any{"eventCode": s.collectURL(id).EventCode, "invoices": []map[string]any{
+				{"invoiceType": "4", "invoiceAmount": "1000.00", "totalTaxAmount": "130.00", "totalAmount": "1130.00", "taxRate": "13%"},
+				{"invoiceType": "26", "invoiceAmount": "200.00", "totalTaxAmount": "12.00", "totalAmount": "212.00", "taxRate": "6%"},
+			}}, &got)
+			if len(got.Delivered) != 2 {
+				t.Fatalf("delivered %+v, want 2 invoices", got.Delivered)
+			}
+			special, ordinary := got.Delivered[0].SerialNo, got.Delivered[1].SerialNo
+
+			waitStage(t, id, workflows.StageAwaitingVoucher)
+			mustUpdate(t, id, workflows.UpdateVoucher, voucher())
+			var final workflows.BillState
+			if err := run.Get(ctxT(t), &final); err != nil {
+				t.Fatalf("result: %v", err)
+			}
+			if final.Stage != workflows.StageCompleted || final.Deduction == nil {
+				t.Fatalf("final stage %s, deduction %+v", final.Stage, final.Deduction)
+			}
+			if !slices.Equal(final.Deduction.SerialNos, []string{special}) {
+				t.Errorf("deduction serials %v, want only the special-VAT invoice %s", final.Deduction.SerialNos, special)
+			}
+			if mode == workflows.DeductionBatch {
+				want := workflows.DeductionWorkflowID(in.BillTaxNo, voucher().AccountDate[:7])
+				if final.Deduction.BatchWorkflowID != want {
+					t.Fatalf("batch workflow %q, want %q", final.Deduction.BatchWorkflowID, want)
+				}
+				// The batch workflow, not the bill, submits: its state records the batch.
+				deadline := time.Now().Add(time.Minute)
+				for {
+					var bs workflows.DeductionBatchState
+					v, err := tc.QueryWorkflow(ctxT(t), want, "", workflows.QueryState)
+					if err == nil {
+						err = v.Get(&bs)
+					}
+					if err == nil && len(bs.Batches) > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("batch workflow %s never submitted a batch: %+v, %v", want, bs, err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			} else if final.Deduction.TaskNo == "" {
+				t.Errorf("immediate selection returned no taskNo")
+			}
+
+			// The cloud's view: the special invoice is selected (for batch: once its batch is submitted).
+			deadline := time.Now().Add(time.Minute)
+			for !s.selected(special) {
+				if time.Now().After(deadline) {
+					t.Fatalf("invoice %s never selected for deduction in the simulator", special)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if s.selected(ordinary) {
+				t.Errorf("ordinary invoice %s was selected for deduction", ordinary)
+			}
+		})
+	}
+}
+
+// selected reports whether the simulator holds the invoice as selected for deduction.
+func (s *stack) selected(serial string) bool {
+	var inv struct {
+		Deduction *struct {
+			Selected bool `json:"selected"`
+		} `json:"deduction"`
+	}
+	s.get("/__sim/invoices/"+serial, &inv)
+	return inv.Deduction != nil && inv.Deduction.Selected
+}

@@ -45,8 +45,9 @@ func TestWorkerKilled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ledger after the kill: %v", err)
 	}
-	t.Logf("worker SIGKILLed with %d of %d bills in flight; %d completed, ledger: %d bills, %d invoices each bound once",
-		inFlight, n, f.completed.Load(), rep.Bills, rep.Invoices)
+	t.Logf("worker SIGKILLed with %d of %d bills in flight; %d completed (%d re-imported by the user: their socket "+
+		"delivery died with the worker), ledger: %d bills, %d invoices each bound once",
+		inFlight, n, f.completed.Load(), d.Reimports.Load(), rep.Bills, rep.Invoices)
 }
 
 // TestServerRestarted: the embedded Temporal server is stopped and started again on the same

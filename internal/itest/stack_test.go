@@ -59,8 +59,8 @@ func (s *stack) startWorker() {
 		Activities: activities.Activities{
 			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
 			WatchSpan:          20 * time.Second,
-			HeartbeatEvery: time.Second,
-			Watch:          invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			HeartbeatEvery:     time.Second,
+			Watch:              invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 		},
 	})
 	if err != nil {

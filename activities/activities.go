@@ -1,6 +1,8 @@
 // Package activities holds every remote call of the bill workflow: one method per call on one
 // struct holding the Invoice Cloud client (and a Temporal client for the deduction hand-off).
-// Register the struct; activity names are the method names (workflows.Activity* constants).
+// The worker registers the struct, so an activity's name is its method's name; the workflows call
+// them through method values (a.BindInvoices), so the compiler checks every call. Their payloads
+// are in the leaf package calls, which both sides import.
 package activities
 
 import (
@@ -16,8 +18,6 @@ const (
 	DefaultEventCodeTTL   = 10 * time.Minute
 	DefaultWatchSpan      = 10 * time.Minute
 	DefaultHeartbeatEvery = 2 * time.Second
-	DefaultBatchSize      = 100
-	DefaultBatchInterval  = time.Hour
 )
 
 // Activities is registered on the worker. Zero settings take the defaults above.
@@ -30,12 +30,14 @@ type Activities struct {
 	// WatchSpan bounds one WatchInvoices run; it then returns empty and the workflow starts another,
 	// so no activity runs for hours and a stuck connection is replaced regularly.
 	WatchSpan time.Duration
-	// HeartbeatEvery is how often the watcher heartbeats (the workflow's HeartbeatTimeout is ~30 s).
+	// HeartbeatEvery is how often the watcher records a heartbeat; the SDK sends at most one to the
+	// server per 0.8 x the workflow's WatchHeartbeatTimeout (10 s), so this mostly refreshes details.
 	HeartbeatEvery time.Duration
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
 
-	// DeductionBatchSize and DeductionInterval configure batch workflows started by EnqueueDeduction.
+	// DeductionBatchSize and DeductionInterval configure batch workflows started by EnqueueDeduction
+	// (zero = the batch workflow's own defaults).
 	DeductionBatchSize int
 	DeductionInterval  time.Duration
 }

@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"rimflow/activities"
+	"rimflow/activities/calls"
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
-	"rimflow/workflows"
 )
 
 // The activities against the simulator over real HTTP/WebSocket.
@@ -36,16 +36,16 @@ func newEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *simulator.Sim) {
 	return env, sim
 }
 
-func eventCode(t *testing.T, env *testsuite.TestActivityEnvironment, billID, linkKey string) workflows.EventCodeResult {
+func eventCode(t *testing.T, env *testsuite.TestActivityEnvironment, billID, linkKey string) calls.EventCodeResult {
 	t.Helper()
-	v, err := env.ExecuteActivity(workflows.ActivityGetEventCode, workflows.EventCodeInput{MessageID: "ec-" + billID + linkKey, Request: invoicecloud.EventCodeRequest{
+	v, err := env.ExecuteActivity("GetEventCode", calls.EventCodeInput{MessageID: "ec-" + billID + linkKey, Request: invoicecloud.EventCodeRequest{
 		BillID: billID, Resource: "OA", BillNo: "N-" + billID, BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X",
 		PushType: "socket", UserID: "u1", LinkKey: linkKey, CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "示例"}},
 	}})
 	if err != nil {
 		t.Fatalf("GetEventCode: %v", err)
 	}
-	var res workflows.EventCodeResult
+	var res calls.EventCodeResult
 	if err := v.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -66,19 +66,19 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := env.ExecuteActivity(workflows.ActivityWatchInvoices, workflows.WatchInput{LinkKey: "0123456789abcdef0123456789abcdef", PushType: "socket"})
+	v, err := env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: "0123456789abcdef0123456789abcdef", PushType: "socket"})
 	if err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	var w workflows.WatchResult
+	var w calls.WatchResult
 	_ = v.Get(&w)
 	if w.Message == nil || len(w.Message.InvoiceData) != 2 || w.Message.InvoiceData[0].SerialNo != delivered[0].SerialNo {
 		t.Fatalf("watch result = %+v", w)
 	}
-	bind := workflows.BillSaveInput{MessageID: "bind-1", Request: invoicecloud.BillSaveRequest{BillID: "B1", Resource: "OA", BillNo: "N-B1",
+	bind := calls.BillSaveInput{MessageID: "bind-1", Request: invoicecloud.BillSaveRequest{BillID: "B1", Resource: "OA", BillNo: "N-B1",
 		BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X", Status: invoicecloud.StatusInUse,
 		InvoiceData: []invoicecloud.BillInvoice{{SerialNo: delivered[0].SerialNo}}}}
-	if _, err := env.ExecuteActivity(workflows.ActivityBindInvoices, bind); err != nil {
+	if _, err := env.ExecuteActivity("BindInvoices", bind); err != nil {
 		t.Fatalf("bind: %v", err)
 	}
 	if inv, _ := sim.Invoice(delivered[0].SerialNo); inv.Status != invoicecloud.StatusInUse {
@@ -87,7 +87,7 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 	// A status that does not match the activity is a programming error, refused without a call.
 	bad := bind
 	bad.Request.Status = invoicecloud.StatusUsed
-	if _, err := env.ExecuteActivity(workflows.ActivityBindInvoices, bad); err == nil {
+	if _, err := env.ExecuteActivity("BindInvoices", bad); err == nil {
 		t.Error("bind with status 60 accepted")
 	}
 
@@ -96,7 +96,7 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 	other := bind
 	other.MessageID = "bind-2"
 	other.Request.BillID = "B2"
-	_, err = env.ExecuteActivity(workflows.ActivityBindInvoices, other)
+	_, err = env.ExecuteActivity("BindInvoices", other)
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || !app.NonRetryable() || !strings.HasPrefix(app.Type(), activities.ErrorTypePrefix) {
 		t.Fatalf("want a non-retryable InvoiceCloud.* error, got %v", err)
@@ -113,11 +113,11 @@ func TestWatchSpanEndsEmpty(t *testing.T) {
 	s := &testsuite.WorkflowTestSuite{}
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(&activities.Activities{Cloud: cloud, WatchSpan: 500 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond})
-	v, err := env.ExecuteActivity(workflows.ActivityWatchInvoices, workflows.WatchInput{LinkKey: "nobody-collects-here-000000000000"})
+	v, err := env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: "nobody-collects-here-000000000000"})
 	if err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	var w workflows.WatchResult
+	var w calls.WatchResult
 	_ = v.Get(&w)
 	if w.Message != nil {
 		t.Errorf("unexpected message %+v", w.Message)

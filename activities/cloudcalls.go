@@ -7,19 +7,19 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
-	"rimflow/workflows"
 )
 
 // GetEventCode issues an eventCode for a fresh linkKey and returns the pages it opens and its expiry.
-func (a *Activities) GetEventCode(ctx context.Context, in workflows.EventCodeInput) (workflows.EventCodeResult, error) {
+func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {
 	// The TTL runs from the cloud's answer, so count from before the call to stay on the safe side.
 	asked := time.Now()
 	res, err := a.Cloud.GetEventCode(ctx, in.MessageID, in.Request)
 	if err != nil {
-		return workflows.EventCodeResult{}, classify(err)
+		return calls.EventCodeResult{}, classify(err)
 	}
-	return workflows.EventCodeResult{
+	return calls.EventCodeResult{
 		EventCode: res.EventCode,
 		Pages:     a.Cloud.Pages(res.EventCode),
 		ExpiresAt: asked.Add(orDefault(a.EventCodeTTL, DefaultEventCodeTTL)).UTC(),
@@ -28,21 +28,21 @@ func (a *Activities) GetEventCode(ctx context.Context, in workflows.EventCodeInp
 
 // BindInvoices binds the bill's whole current invoice set (billSave status 30); the cloud releases
 // invoices of the bill that are no longer in the set.
-func (a *Activities) BindInvoices(ctx context.Context, in workflows.BillSaveInput) error {
+func (a *Activities) BindInvoices(ctx context.Context, in calls.BillSaveInput) error {
 	return a.billSave(ctx, in, invoicecloud.StatusInUse)
 }
 
 // MarkUsed sets the bill's invoices to used (billSave status 60) after the last approval.
-func (a *Activities) MarkUsed(ctx context.Context, in workflows.BillSaveInput) error {
+func (a *Activities) MarkUsed(ctx context.Context, in calls.BillSaveInput) error {
 	return a.billSave(ctx, in, invoicecloud.StatusUsed)
 }
 
 // ReleaseInvoices sets the bill's invoices back to unused (billSave status 1): the compensation of MarkUsed.
-func (a *Activities) ReleaseInvoices(ctx context.Context, in workflows.BillSaveInput) error {
+func (a *Activities) ReleaseInvoices(ctx context.Context, in calls.BillSaveInput) error {
 	return a.billSave(ctx, in, invoicecloud.StatusUnused)
 }
 
-func (a *Activities) billSave(ctx context.Context, in workflows.BillSaveInput, status string) error {
+func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, status string) error {
 	if in.Request.Status != status {
 		// A programming error in the workflow, not a cloud problem: never retry it.
 		return temporal.NewNonRetryableApplicationError(
@@ -52,22 +52,22 @@ func (a *Activities) billSave(ctx context.Context, in workflows.BillSaveInput, s
 }
 
 // SaveVoucher writes the voucher back (voucherSave).
-func (a *Activities) SaveVoucher(ctx context.Context, in workflows.VoucherInput) error {
+func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) error {
 	return classify(a.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
 }
 
 // Unbind releases every invoice of the bill ([assumed] billDelete): the compensation of binding.
-func (a *Activities) Unbind(ctx context.Context, in workflows.UnbindInput) error {
+func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
 	return classify(a.Cloud.Unbind(ctx, in.MessageID, in.Request))
 }
 
 // SelectDeduction selects invoices for input-VAT deduction (invoiceSelect).
-func (a *Activities) SelectDeduction(ctx context.Context, in workflows.DeductionInput) (invoicecloud.DeductionResult, error) {
+func (a *Activities) SelectDeduction(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 	res, err := a.Cloud.Deduction(ctx, in.RequestID, in.Request)
 	return res, classify(err)
 }
 
 // PollReceipt acknowledges a polled message after its invoices were bound.
-func (a *Activities) PollReceipt(ctx context.Context, in workflows.ReceiptInput) error {
+func (a *Activities) PollReceipt(ctx context.Context, in calls.ReceiptInput) error {
 	return classify(a.Cloud.Receipt(ctx, in.LinkKey, in.MsgID))
 }

@@ -8,28 +8,28 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"rimflow/workflows"
+	"rimflow/activities/calls"
 )
 
 // EnqueueDeduction hands a bill's deductible invoices to the batch workflow of its tax number and
 // period, starting that workflow if it is not running (signal-with-start). A retried call signals
 // again; the batch workflow ignores a bill it already holds. Returns the batch workflow's ID.
-func (a *Activities) EnqueueDeduction(ctx context.Context, in workflows.EnqueueInput) (string, error) {
+func (a *Activities) EnqueueDeduction(ctx context.Context, in calls.EnqueueInput) (string, error) {
 	if a.Temporal == nil {
 		return "", temporal.NewNonRetryableApplicationError("no Temporal client configured for EnqueueDeduction", "Configuration", errors.New("activities.Activities.Temporal is nil"))
 	}
-	id := workflows.DeductionWorkflowID(in.TaxNo, in.Period)
+	id := calls.DeductionWorkflowID(in.TaxNo, in.Period)
 	opts := client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: activity.GetInfo(ctx).TaskQueue,
 	}
-	start := workflows.DeductionBatchInput{
+	start := calls.DeductionBatchInput{
 		TaxNo:     in.TaxNo,
 		Period:    in.Period,
-		BatchSize: orDefault(a.DeductionBatchSize, DefaultBatchSize),
-		Interval:  workflows.Duration(orDefault(a.DeductionInterval, DefaultBatchInterval)),
+		BatchSize: a.DeductionBatchSize,
+		Interval:  calls.Duration(a.DeductionInterval),
 	}
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalDeductionAdd, in.Add, opts, workflows.DeductionWorkflowName, start)
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, id, calls.SignalDeductionAdd, in.Add, opts, calls.DeductionWorkflowName, start)
 	if err != nil {
 		return "", err
 	}

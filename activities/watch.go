@@ -9,8 +9,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
-	"rimflow/workflows"
 )
 
 var errDelivered = errors.New("message delivered")
@@ -22,7 +22,7 @@ var errDelivered = errors.New("message delivered")
 //
 // Delivery is at least once: the workflow deduplicates by serialNo and acknowledges polled messages
 // (PollReceipt) only after binding them.
-func (a *Activities) WatchInvoices(ctx context.Context, in workflows.WatchInput) (workflows.WatchResult, error) {
+func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) (calls.WatchResult, error) {
 	span := orDefault(a.WatchSpan, DefaultWatchSpan)
 	watchCtx, cancel := context.WithTimeout(ctx, span)
 	defer cancel()
@@ -59,17 +59,17 @@ func (a *Activities) WatchInvoices(ctx context.Context, in workflows.WatchInput)
 	})
 	switch {
 	case got != nil:
-		return workflows.WatchResult{LinkKey: in.LinkKey, Message: got}, nil
+		return calls.WatchResult{LinkKey: in.LinkKey, Message: got}, nil
 	case ctx.Err() != nil:
 		// Cancelled by the workflow (collecting ended), the bill closed, or the worker stops: normal
 		// operation, so benign (logged at debug, not as an error) and retryable (a stopping worker's
 		// watch is picked up by another).
-		return workflows.WatchResult{}, temporal.NewApplicationErrorWithOptions("watch ended: "+ctx.Err().Error(),
+		return calls.WatchResult{}, temporal.NewApplicationErrorWithOptions("watch ended: "+ctx.Err().Error(),
 			"WatchEnded", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, Cause: ctx.Err()})
 	case watchCtx.Err() != nil:
-		return workflows.WatchResult{LinkKey: in.LinkKey}, nil
+		return calls.WatchResult{LinkKey: in.LinkKey}, nil
 	case err == nil:
-		return workflows.WatchResult{LinkKey: in.LinkKey}, nil
+		return calls.WatchResult{LinkKey: in.LinkKey}, nil
 	}
-	return workflows.WatchResult{}, classify(err)
+	return calls.WatchResult{}, classify(err)
 }

@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -12,9 +11,8 @@ import (
 	"rimflow/invoicecloud"
 )
 
-// BillWorkflow is one bill's whole life, from eventCode to voucher and deduction (see design.md).
-// The struct bill holds the state; setup registers the query, updates and signals; run walks the
-// stages top-down like the vendor's flow chart.
+// BillWorkflow is one bill's whole life, from eventCode to voucher and deduction. Its ID is the
+// business key (BillWorkflowID); run below tells the life in order.
 func BillWorkflow(ctx workflow.Context, in BillInput) (BillState, error) {
 	in.Normalize()
 	if verr := in.Validate(); verr != nil {
@@ -29,12 +27,12 @@ func BillWorkflow(ctx workflow.Context, in BillInput) (BillState, error) {
 	return b.snapshot(), err
 }
 
-// bill is the workflow's state. Handlers only validate and queue events; run consumes the inbox
-// in order, so every transition happens in one place and replays identically.
+// bill is the workflow's state. Handlers only validate and queue events (bill_inbox.go); run
+// consumes the inbox in order, so every transition happens in one place and replays identically.
 type bill struct {
 	ctx   workflow.Context // root context, for upserts from handlers
 	in    BillInput
-	route []Stage
+	route []Stage // the waiting stages after collecting: approvals and image review (Options.Route)
 	s     BillState
 
 	invoices []invoicecloud.Invoice // the bound set, full records (s.Invoices is their view)
@@ -47,7 +45,7 @@ type bill struct {
 	inbox []*event
 
 	routeIdx            int
-	round               int
+	round               int             // +1 after each return to collecting
 	decided             map[string]bool // role -> decided (or queued) in this round
 	submitQueued        bool
 	imagesQueued        bool
@@ -60,16 +58,9 @@ type bill struct {
 	watcherGen  int
 	watchCancel workflow.CancelFunc
 
-	seq           map[string]int
-	compensations []compensation
-	published     map[string]any
-}
-
-// compensation undoes one completed step; the saga runs them in reverse.
-type compensation struct {
-	step     string
-	activity string
-	input    func(b *bill) any // built when it runs, with a fresh messageId
+	seq           map[string]int // per step: how many request ids were drawn (msgID)
+	compensations []compensation // what the saga undoes, in the order the steps were done
+	published     map[string]any // search attribute values last upserted
 }
 
 // ReissueMargin: an eventCode expiring within this is replaced when a URL is asked for.
@@ -101,11 +92,33 @@ func newBill(ctx workflow.Context, in BillInput) *bill {
 	return b
 }
 
-// errCancelRequested carries a cancel accepted while the bill was failed (or in a step).
-type errCancelRequested struct{ req CancelRequest }
-
-func (e *errCancelRequested) Error() string { return "cancel requested: " + e.req.Reason }
-
+// run is the life of a bill, the vendor's flow chart in order. Each stage is a method that waits
+// for its events (bill_inbox.go) and returns the next stage (bill_stages.go):
+//
+//  1. collecting (collect): getEventCode issues the eventCode and linkKey behind the collect and
+//     view URLs; invoices arrive from the cloud's socket or long poll (a watcher activity) or
+//     forwarded by the ERP (the invoices signal), and every import is bound to the bill at once
+//     (billSave 30) so no other bill can reimburse them. It ends on submit, or after the first
+//     import with autoSubmit.
+//  2. approvals and image review (approval, imageReview), in the order Options.Route gives:
+//     awaiting_<role> for each approval role (supervisor, finance by default), with image_review
+//     just before finance in image modes basic and match. approve moves on; return (or an image
+//     mismatch) goes back to 1 with the invoices still bound; reject ends in the saga (7).
+//  3. mark used (advance): after the last of them, billSave 60 marks the invoices used.
+//  4. awaiting_voucher (awaitVoucher): the ERP's voucher is written back (voucherSave). From here
+//     nothing is undone: the books hold the voucher.
+//  5. deducting (deduct), when Options.Deduction asks for it: the deductible invoices are selected
+//     at once, or handed to the enterprise's DeductionBatchWorkflow.
+//  6. completed.
+//  7. cancel or reject (abort, bill_saga.go): the saga undoes what was done, in reverse (release
+//     the invoices to status 1, unbind them), and the bill ends cancelled or rejected. A cancel
+//     from Temporal itself runs the same saga.
+//
+// A step the cloud refuses for good, or whose retries run out, moves the bill to failed with the
+// reason (runOrPark, bill_failure.go); ops send retry (the step runs again) or cancel (7).
+// Every waiting stage has SLA timers (bill_sla.go): past the soft SLA the bill is Overdue; past
+// the hard deadline it is reminded or cancelled. The state query, search attributes and Temporal
+// Web details show all of it (bill_view.go).
 func (b *bill) run(ctx workflow.Context) error {
 	b.note(StageCollecting, "bill started")
 	stage := StageCollecting
@@ -158,128 +171,4 @@ func (b *bill) finish(ctx workflow.Context) {
 	b.inbox = nil
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
-}
-
-// next blocks until an event is queued and takes it.
-func (b *bill) next(ctx workflow.Context) (*event, error) {
-	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 }); err != nil {
-		return nil, err
-	}
-	ev := b.inbox[0]
-	b.inbox = b.inbox[1:]
-	return ev, nil
-}
-
-// forgetDecision lets a role decide again when its queued decision was not recorded.
-func (b *bill) forgetDecision(role string) {
-	for _, a := range b.s.Approvals {
-		if a.Round == b.round && a.Role == role {
-			return
-		}
-	}
-	delete(b.decided, role)
-}
-
-func (b *bill) push(ev *event) { b.inbox = append(b.inbox, ev) }
-
-// reply completes an event an update handler waits on (no-op for signals and internal events).
-func (b *bill) reply(ev *event, err error) {
-	if ev == nil || ev.done {
-		return
-	}
-	ev.done = true
-	ev.err = err
-	b.unqueue(ev, err)
-	if err != nil && ev.fromSignal {
-		b.note(b.s.Stage, "ignored: signal: "+err.Error())
-	}
-}
-
-// unqueue clears the "already queued" guards the validators use.
-func (b *bill) unqueue(ev *event, err error) {
-	switch ev.kind {
-	case evApprove:
-		if err != nil && b.s.Stage != StageFailed {
-			// Not applied: the role may decide again. (If the decision was recorded and only the
-			// following step failed, the record stands and a retry continues from it.)
-			b.forgetDecision(ev.approve.Role)
-		}
-	case evSubmit:
-		b.submitQueued = false
-	case evImages:
-		b.imagesQueued = false
-	case evVoucher:
-		b.voucherQueued = false
-	}
-}
-
-// enter moves the bill to a stage: new SLA timers, history, search attributes, details.
-func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
-	if b.stageCancel != nil {
-		b.stageCancel()
-		b.stageCancel = nil
-	}
-	b.epoch++
-	prev := b.s.Stage
-	b.s.Stage = stage
-	b.s.AwaitingRole = ""
-	if slices.Contains(b.route, stage) && stage != StageImageReview {
-		b.s.AwaitingRole = b.roleOf(stage)
-	}
-	if stage != StageFailed {
-		b.s.Overdue = false
-	}
-	if prev != stage || note != "" {
-		if note == "" {
-			note = fmt.Sprintf("%s → %s", prev, stage)
-		}
-		b.note(stage, note)
-	}
-	b.startSLATimers(ctx, stage)
-	b.publish()
-}
-
-// note appends to the bounded history.
-func (b *bill) note(stage Stage, text string) {
-	b.s.History = append(b.s.History, HistoryEntry{At: workflow.Now(b.ctx).UTC(), Stage: stage, Note: text})
-	if over := len(b.s.History) - HistoryCap; over > 0 {
-		b.s.History = append([]HistoryEntry(nil), b.s.History[over:]...)
-	}
-	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage), "note", text)
-}
-
-// abort runs the saga (compensations in reverse, on a disconnected context so a workflow
-// cancellation cannot skip them) and ends the bill rejected or cancelled.
-func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage, error) {
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	b.stopWatcher()
-	if end == StageCancelled {
-		r := req
-		b.s.Cancel = &r
-	}
-	b.note(b.s.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.compensations)))
-	for i := len(b.compensations) - 1; i >= 0; i-- {
-		c := b.compensations[i]
-		if err := b.do(dctx, "compensate:"+c.step, nil, func(ctx workflow.Context) error {
-			return workflow.ExecuteActivity(b.activityCtx(ctx), c.activity, c.input(b)).Get(ctx, nil)
-		}); err != nil {
-			return "", err
-		}
-		b.compensations = b.compensations[:i]
-		b.note(b.s.Stage, "undone: "+c.step)
-	}
-	if b.status != "" {
-		b.status = invoicecloud.StatusUnused
-		b.refreshInvoiceViews()
-	}
-	b.enter(dctx, end, "")
-	return end, nil
-}
-
-// msgID is a deterministic request id per step execution (≤ 64 chars): a retried activity reuses
-// it (the cloud answers idempotently); an ops retry after a failure gets a new one.
-func (b *bill) msgID(step string) string {
-	b.seq[step]++
-	info := workflow.GetInfo(b.ctx)
-	return messageID(info.WorkflowExecution.ID, info.WorkflowExecution.RunID, step, b.seq[step])
 }

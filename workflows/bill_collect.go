@@ -7,8 +7,12 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
+
+// Stage 1, collecting: the eventCode and its URLs, the watcher that receives what the user
+// imports, and binding every import to the bill at once.
 
 // collect is the collecting stage: issue an eventCode, watch for invoices (and accept the
 // invoices signal), bind every import at once, until submit (or the first import with autoSubmit).
@@ -16,7 +20,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageCollecting, "")
 	b.s.Submitted = false
 	if !b.codeFresh() {
-		if err := b.do(ctx, "getEventCode", nil, b.issueEventCode); err != nil {
+		if err := b.runOrPark(ctx, "getEventCode", nil, b.issueEventCode); err != nil {
 			return "", err
 		}
 	}
@@ -40,7 +44,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				continue // a watcher replaced by a newer linkKey
 			}
 			if ev.watchErr != nil {
-				if err := b.failAndWait(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
+				if err := b.park(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
 					return "", err
 				}
 				b.startWatcher(ctx)
@@ -68,7 +72,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			return b.advance(ctx, ev)
 		case evCollectURL:
 			if !b.codeFresh() {
-				if err := b.do(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
+				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
 					return "", err
 				}
 				b.startWatcher(ctx) // the new linkKey
@@ -114,7 +118,7 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 		return err
 	}
 	in := b.in
-	req := EventCodeInput{
+	req := calls.EventCodeInput{
 		MessageID: b.msgID("getEventCode"),
 		Request: invoicecloud.EventCodeRequest{
 			BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
@@ -122,8 +126,8 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 			LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
 		},
 	}
-	var res EventCodeResult
-	if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivityGetEventCode, req).Get(ctx, &res); err != nil {
+	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, req)
+	if err != nil {
 		return err
 	}
 	b.linkKey = linkKey
@@ -154,10 +158,9 @@ func (b *bill) startWatcher(ctx workflow.Context) {
 	gen := b.watcherGen
 	wctx, cancel := workflow.WithCancel(ctx)
 	b.watchCancel = cancel
-	in := WatchInput{LinkKey: b.linkKey, PushType: b.in.PushType}
+	in := calls.WatchInput{LinkKey: b.linkKey, PushType: b.in.PushType}
 	workflow.Go(wctx, func(gctx workflow.Context) {
-		var res WatchResult
-		err := workflow.ExecuteActivity(watchActivityCtx(gctx), ActivityWatchInvoices, in).Get(gctx, &res)
+		res, err := call(watchOptions(gctx), acts.WatchInvoices, in)
 		if gctx.Err() != nil {
 			return // cancelled: the stage ended or a new linkKey replaced this watcher
 		}
@@ -187,9 +190,9 @@ func (b *bill) importInvoices(ctx workflow.Context, ev *event) error {
 		b.replaceOnNextImport = false
 		b.note(StageCollecting, fmt.Sprintf("%d invoice(s) from %s already bound: nothing to do", len(incoming), ev.via))
 	} else {
-		err := b.do(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
-			in := BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.billSave(invoicecloud.StatusInUse, set)}
-			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityBindInvoices, in).Get(ctx, nil)
+		err := b.runOrPark(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
+			in := calls.BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.billSave(invoicecloud.StatusInUse, set)}
+			return callNoResult(cloudCallOptions(ctx), acts.BindInvoices, in)
 		})
 		if err != nil {
 			return err
@@ -199,11 +202,7 @@ func (b *bill) importInvoices(ctx workflow.Context, ev *event) error {
 		b.status = invoicecloud.StatusInUse
 		b.replaceOnNextImport = false
 		b.refreshInvoiceViews()
-		if !b.hasCompensation("unbind") {
-			b.compensations = append(b.compensations, compensation{step: "unbind", activity: ActivityUnbind, input: func(b *bill) any {
-				return UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
-			}})
-		}
+		b.registerCompensation(compensateUnbind)
 		note := fmt.Sprintf("bound %d invoice(s) via %s (billSave 30), total %s", len(set), ev.via, b.s.TotalAmount)
 		if released > 0 && released != len(set) {
 			note += fmt.Sprintf("; set changed by %d invoice(s)", released)
@@ -213,47 +212,15 @@ func (b *bill) importInvoices(ctx workflow.Context, ev *event) error {
 	}
 	if ev.via == "poll" && ev.msgID != "" {
 		// Acknowledge only after binding, so a crash in between redelivers instead of losing.
-		rin := ReceiptInput{LinkKey: ev.linkKey, MsgID: ev.msgID}
-		if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivityPollReceipt, rin).Get(ctx, nil); err != nil {
+		rin := calls.ReceiptInput{LinkKey: ev.linkKey, MsgID: ev.msgID}
+		if err := callNoResult(cloudCallOptions(ctx), acts.PollReceipt, rin); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			b.note(StageCollecting, "poll receipt failed (the message may be delivered again): "+errText(err))
+			b.note(StageCollecting, "poll receipt failed (the message may be delivered again): "+err.Error())
 		}
 	}
 	return nil
-}
-
-func overlap(a, b []invoicecloud.Invoice) int {
-	in := map[string]bool{}
-	for _, x := range a {
-		in[x.SerialNo] = true
-	}
-	n := 0
-	for _, x := range b {
-		if in[x.SerialNo] {
-			n++
-		}
-	}
-	return n
-}
-
-func (b *bill) hasCompensation(step string) bool {
-	for _, c := range b.compensations {
-		if c.step == step {
-			return true
-		}
-	}
-	return false
-}
-
-// billSave builds a billSave request for the whole set with a status.
-func (b *bill) billSave(status string, set []invoicecloud.Invoice) invoicecloud.BillSaveRequest {
-	return invoicecloud.BillSaveRequest{
-		BillID: b.in.BillID, Resource: b.in.Resource, BillNo: b.in.BillNo, BillType: b.in.BillType,
-		BillTaxNo: b.in.BillTaxNo, OrgNumber: b.in.OrgNumber, Status: status,
-		InvoiceData: billInvoices(set),
-	}
 }
 
 func (b *bill) refreshInvoiceViews() {
@@ -266,11 +233,4 @@ func (b *bill) refreshInvoiceViews() {
 	b.s.Invoices = views
 	b.s.InvoiceCount = len(views)
 	b.s.TotalAmount = total.StringFixed(2)
-}
-
-func orStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

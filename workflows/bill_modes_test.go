@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -60,7 +61,7 @@ func TestBillSLACancel(t *testing.T) {
 	if s.Cancel == nil || !strings.Contains(s.Cancel.Reason, "hard deadline") {
 		t.Errorf("cancel = %+v", s.Cancel)
 	}
-	eq(t, "unbound", h.count(workflows.ActivityUnbind), 1)
+	eq(t, "unbound", h.count("Unbind"), 1)
 	eq(t, "overdue", s.Overdue, false) // cancelled is a new stage
 }
 
@@ -101,14 +102,14 @@ func TestBillCollectURLReissue(t *testing.T) {
 	eq(t, "first", code(first), "EC1")
 	eq(t, "still fresh", code(fresh), "EC1")
 	eq(t, "re-issued", code(reissued), "EC2")
-	ecs := h.callsOf(workflows.ActivityGetEventCode)
-	a, b := ecs[0].(workflows.EventCodeInput), ecs[1].(workflows.EventCodeInput)
+	ecs := h.callsOf("GetEventCode")
+	a, b := ecs[0].(calls.EventCodeInput), ecs[1].(calls.EventCodeInput)
 	if a.Request.LinkKey == b.Request.LinkKey || a.MessageID == b.MessageID {
 		t.Errorf("a re-issue needs a new linkKey and messageId")
 	}
 	watchKeys := map[string]bool{}
-	for _, c := range h.callsOf(workflows.ActivityWatchInvoices) {
-		watchKeys[c.(workflows.WatchInput).LinkKey] = true
+	for _, c := range h.callsOf("WatchInvoices") {
+		watchKeys[c.(calls.WatchInput).LinkKey] = true
 	}
 	if !watchKeys[b.Request.LinkKey] {
 		t.Errorf("no watcher for the new linkKey")
@@ -201,7 +202,7 @@ func TestBillImageMatch(t *testing.T) {
 	}
 	eq(t, "final", s.Stage, workflows.StageCompleted)
 	// Re-importing the same set binds nothing new.
-	eq(t, "binds", h.count(workflows.ActivityBindInvoices), 1)
+	eq(t, "binds", h.count("BindInvoices"), 1)
 }
 
 // Deduction immediate: only the special-VAT invoices are selected, with the bill's tax number.
@@ -221,7 +222,7 @@ func TestBillDeductionImmediate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := h.callsOf(workflows.ActivitySelectDeduction)[0].(workflows.DeductionInput)
+	d := h.callsOf("SelectDeduction")[0].(calls.DeductionInput)
 	eq(t, "selected", len(d.Request.Invoices), 2)
 	eq(t, "flag", d.Request.AuthenticateFlag, "1")
 	eq(t, "tax no", d.Request.TaxNo, "91310000MA1FL0001X")
@@ -248,7 +249,7 @@ func TestBillDeductionSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "enqueue", h.count(workflows.ActivityEnqueueDeduction), 0)
+	eq(t, "enqueue", h.count("EnqueueDeduction"), 0)
 	eq(t, "final", s.Stage, workflows.StageCompleted)
 	if !hasNote(s, "no deductible") {
 		t.Errorf("no skip note")
@@ -260,12 +261,12 @@ func TestBillDeductionSkipped(t *testing.T) {
 func TestDeductionBatchWorkflow(t *testing.T) {
 	s := &testsuite.WorkflowTestSuite{}
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: workflows.DeductionWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	var batches [][]string
-	env.RegisterActivityWithOptions(func(in workflows.DeductionInput) (invoicecloud.DeductionResult, error) {
+	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		return invoicecloud.DeductionResult{}, nil
-	}, activityName(workflows.ActivitySelectDeduction))
-	env.OnActivity(workflows.ActivitySelectDeduction, mock.Anything).Return(func(in workflows.DeductionInput) (invoicecloud.DeductionResult, error) {
+	}, activityName("SelectDeduction"))
+	env.OnActivity("SelectDeduction", mock.Anything).Return(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		var nos []string
 		for _, i := range in.Request.Invoices {
 			nos = append(nos, i.InvoiceNo)
@@ -273,28 +274,28 @@ func TestDeductionBatchWorkflow(t *testing.T) {
 		batches = append(batches, nos)
 		return invoicecloud.DeductionResult{TaskNo: in.RequestID}, nil
 	})
-	add := func(bill string, nos ...string) workflows.DeductionAdd {
-		a := workflows.DeductionAdd{BillWorkflowID: bill}
+	add := func(bill string, nos ...string) calls.DeductionAdd {
+		a := calls.DeductionAdd{BillWorkflowID: bill}
 		for _, n := range nos {
 			a.Invoices = append(a.Invoices, invoicecloud.DeductionInvoice{InvoiceType: "4", InvoiceNo: n})
 		}
 		return a
 	}
 	var mid workflows.DeductionBatchState
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalDeductionAdd, add("b1", "1", "2")) }, time.Minute)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalDeductionAdd, add("b1", "1", "2")) }, 2*time.Minute)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalDeductionAdd, add("b2", "3", "4")) }, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(calls.SignalDeductionAdd, add("b1", "1", "2")) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(calls.SignalDeductionAdd, add("b1", "1", "2")) }, 2*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(calls.SignalDeductionAdd, add("b2", "3", "4")) }, 3*time.Minute)
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryState)
 		if err == nil {
 			_ = v.Get(&mid)
 		}
-		env.SignalWorkflow(workflows.SignalDeductionAdd, add("b3", "5"))
+		env.SignalWorkflow(calls.SignalDeductionAdd, add("b3", "5"))
 	}, 4*time.Minute)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalDeductionAdd, add("b4", "6")) }, 3*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(calls.SignalDeductionAdd, add("b4", "6")) }, 3*time.Hour)
 	// Period 2024-05 closes 2024-06-01 + 1 day grace; the test clock starts before that.
 	env.SetStartTime(time.Date(2024, 5, 31, 12, 0, 0, 0, time.UTC))
-	env.ExecuteWorkflow(workflows.DeductionWorkflowName, workflows.DeductionBatchInput{
+	env.ExecuteWorkflow(calls.DeductionWorkflowName, calls.DeductionBatchInput{
 		TaxNo: "TAX", Period: "2024-05", BatchSize: 3, Interval: workflows.Duration(time.Hour), Grace: workflows.Duration(24 * time.Hour),
 	})
 	if !env.IsWorkflowCompleted() {

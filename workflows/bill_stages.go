@@ -8,53 +8,12 @@ import (
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
-// advance moves past the current route step: to the next approval/image review, or, after the
-// last one, marks the invoices used (billSave 60) and waits for the voucher. ev (the deciding
-// update, if any) is answered once the move is settled, with the cloud's error if marking failed.
-func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
-	if b.s.Submitted && b.s.Stage == StageCollecting {
-		b.routeIdx = 0
-	} else {
-		b.routeIdx++
-	}
-	if b.routeIdx < len(b.route) {
-		b.reply(ev, nil)
-		return b.route[b.routeIdx], nil
-	}
-	if !b.markedUsed {
-		err := b.do(ctx, "markUsed", ev, func(ctx workflow.Context) error {
-			in := BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.invoices)}
-			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityMarkUsed, in).Get(ctx, nil)
-		})
-		if err != nil {
-			return "", err
-		}
-		b.markedUsed = true
-		b.status = invoicecloud.StatusUsed
-		b.refreshInvoiceViews()
-		b.compensations = append(b.compensations, compensation{step: "release", activity: ActivityReleaseInvoices, input: func(b *bill) any {
-			return BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.invoices)}
-		}})
-		b.note(b.s.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.invoices), b.s.TotalAmount))
-	}
-	b.reply(ev, nil)
-	return StageAwaitingVoucher, nil
-}
-
-// backToCollecting is a return or an image mismatch: the approvals of this round are void, the
-// invoices stay bound, and the next import replaces the set.
-func (b *bill) backToCollecting(note string) Stage {
-	b.note(b.s.Stage, note)
-	b.round++
-	b.decided = map[string]bool{}
-	b.routeIdx = 0
-	b.replaceOnNextImport = true
-	b.s.Submitted = false
-	return StageCollecting
-}
+// Stages 2 to 6, after collecting: approvals and image review, marking the invoices used, the
+// voucher, the deduction, completed. (Stage 1 is in bill_collect.go, the saga in bill_saga.go.)
 
 // approval waits for the role's decision.
 func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
@@ -165,6 +124,49 @@ func (b *bill) matchImages(img ImagesRequest) string {
 	return strings.Join(problems, "; ")
 }
 
+// advance moves past the current route step: to the next approval/image review, or, after the
+// last one, marks the invoices used (billSave 60) and waits for the voucher. ev (the deciding
+// update, if any) is answered once the move is settled, with the cloud's error if marking failed.
+func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
+	if b.s.Submitted && b.s.Stage == StageCollecting {
+		b.routeIdx = 0
+	} else {
+		b.routeIdx++
+	}
+	if b.routeIdx < len(b.route) {
+		b.reply(ev, nil)
+		return b.route[b.routeIdx], nil
+	}
+	if !b.markedUsed {
+		err := b.runOrPark(ctx, "markUsed", ev, func(ctx workflow.Context) error {
+			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.invoices)}
+			return callNoResult(cloudCallOptions(ctx), acts.MarkUsed, in)
+		})
+		if err != nil {
+			return "", err
+		}
+		b.markedUsed = true
+		b.status = invoicecloud.StatusUsed
+		b.refreshInvoiceViews()
+		b.registerCompensation(compensateRelease)
+		b.note(b.s.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.invoices), b.s.TotalAmount))
+	}
+	b.reply(ev, nil)
+	return StageAwaitingVoucher, nil
+}
+
+// backToCollecting is a return or an image mismatch: the approvals of this round are void, the
+// invoices stay bound, and the next import replaces the set.
+func (b *bill) backToCollecting(note string) Stage {
+	b.note(b.s.Stage, note)
+	b.round++
+	b.decided = map[string]bool{}
+	b.routeIdx = 0
+	b.replaceOnNextImport = true
+	b.s.Submitted = false
+	return StageCollecting
+}
+
 // awaitVoucher waits for the ERP's voucher and writes it back.
 func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageAwaitingVoucher, "")
@@ -181,13 +183,13 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 		}
 		v := *ev.voucher
 		b.s.Voucher = &VoucherView{VoucherRequest: v}
-		err = b.do(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
-			in := VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
+		err = b.runOrPark(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
+			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
 				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
 				BusinessDate: v.BusinessDate, Resource: v.Resource,
 				SerialNoArray: serials(b.invoices), ExpenseIDArray: []string{b.in.BillID},
 			}}
-			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivitySaveVoucher, in).Get(ctx, nil)
+			return callNoResult(cloudCallOptions(ctx), acts.SaveVoucher, in)
 		})
 		if err != nil {
 			return "", err
@@ -221,12 +223,12 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 	}
 	switch b.in.Options.Deduction {
 	case DeductionImmediate:
-		err := b.do(ctx, "selectDeduction", nil, func(ctx workflow.Context) error {
-			in := DeductionInput{RequestID: b.msgID("selectDeduction"), Request: invoicecloud.DeductionRequest{
+		err := b.runOrPark(ctx, "selectDeduction", nil, func(ctx workflow.Context) error {
+			in := calls.DeductionInput{RequestID: b.msgID("selectDeduction"), Request: invoicecloud.DeductionRequest{
 				AuthenticateFlag: "1", TaxNo: b.in.BillTaxNo, DeductionPurpose: "1", BillType: "0", Invoices: invs,
 			}}
-			var res invoicecloud.DeductionResult
-			if err := workflow.ExecuteActivity(b.activityCtx(ctx), ActivitySelectDeduction, in).Get(ctx, &res); err != nil {
+			res, err := call(cloudCallOptions(ctx), acts.SelectDeduction, in)
+			if err != nil {
 				return err
 			}
 			view.TaskNo = res.TaskNo
@@ -239,9 +241,11 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 		b.note(b.s.Stage, fmt.Sprintf("%d invoice(s) selected for deduction (task %s)", len(invs), orStr(view.TaskNo, "-")))
 	case DeductionBatch:
 		period := b.s.Voucher.AccountDate[:7] // validated yyyy-MM-dd
-		err := b.do(ctx, "enqueueDeduction", nil, func(ctx workflow.Context) error {
-			in := EnqueueInput{TaxNo: b.in.BillTaxNo, Period: period, Add: DeductionAdd{BillWorkflowID: b.s.WorkflowID, Invoices: invs}}
-			return workflow.ExecuteActivity(b.activityCtx(ctx), ActivityEnqueueDeduction, in).Get(ctx, &view.BatchWorkflowID)
+		err := b.runOrPark(ctx, "enqueueDeduction", nil, func(ctx workflow.Context) error {
+			in := calls.EnqueueInput{TaxNo: b.in.BillTaxNo, Period: period, Add: calls.DeductionAdd{BillWorkflowID: b.s.WorkflowID, Invoices: invs}}
+			id, err := call(cloudCallOptions(ctx), acts.EnqueueDeduction, in)
+			view.BatchWorkflowID = id
+			return err
 		})
 		if err != nil {
 			return "", err
@@ -279,11 +283,4 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 	}
 	b.reply(ev, msg)
 	return "", false, nil
-}
-
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

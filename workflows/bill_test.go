@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -63,25 +64,25 @@ func TestBillHappyPath(t *testing.T) {
 	eq(t, "deductible flag", s.Invoices[0].DeductionFlag, "1")
 	eq(t, "non-deductible", s.Invoices[1].Deductible, false)
 
-	want := []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivitySaveVoucher}
+	want := []string{"BindInvoices", "MarkUsed", "SaveVoucher"}
 	if got := withoutWatch(h.names()); !slices.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
 	}
-	bind := h.callsOf(workflows.ActivityBindInvoices)[0].(workflows.BillSaveInput)
+	bind := h.callsOf("BindInvoices")[0].(calls.BillSaveInput)
 	eq(t, "bind status", bind.Request.Status, invoicecloud.StatusInUse)
 	eq(t, "bind deductionFlag", bind.Request.InvoiceData[0].DeductionFlag, "1")
 	eq(t, "bind tax no", bind.Request.BillTaxNo, "91310000MA1FL0001X")
-	used := h.callsOf(workflows.ActivityMarkUsed)[0].(workflows.BillSaveInput)
+	used := h.callsOf("MarkUsed")[0].(calls.BillSaveInput)
 	eq(t, "used status", used.Request.Status, invoicecloud.StatusUsed)
 	eq(t, "used count", len(used.Request.InvoiceData), 2)
 	if used.MessageID == bind.MessageID || len(used.MessageID) > 64 {
 		t.Errorf("message ids: bind %q used %q", bind.MessageID, used.MessageID)
 	}
-	v := h.callsOf(workflows.ActivitySaveVoucher)[0].(workflows.VoucherInput)
+	v := h.callsOf("SaveVoucher")[0].(calls.VoucherInput)
 	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) {
 		t.Errorf("voucherSave = %+v", v.Request)
 	}
-	ec := h.callsOf(workflows.ActivityGetEventCode)[0].(workflows.EventCodeInput)
+	ec := h.callsOf("GetEventCode")[0].(calls.EventCodeInput)
 	if len(ec.Request.LinkKey) != 32 || ec.Request.PushType != workflows.PushSocket || ec.Request.BillID != "B-1" {
 		t.Errorf("getEventCode request = %+v", ec.Request)
 	}
@@ -89,7 +90,7 @@ func TestBillHappyPath(t *testing.T) {
 
 func withoutWatch(names []string) []string {
 	return slices.DeleteFunc(slices.Clone(names), func(n string) bool {
-		return n == workflows.ActivityWatchInvoices || n == workflows.ActivityPollReceipt
+		return n == "WatchInvoices" || n == "PollReceipt"
 	})
 }
 
@@ -116,8 +117,8 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	}
 	eq(t, "stage before submit", beforeSubmit.Stage, workflows.StageCollecting)
 	eq(t, "bound before submit", beforeSubmit.InvoiceCount, 1)
-	eq(t, "binds", h.count(workflows.ActivityBindInvoices), 1)
-	eq(t, "receipts", h.count(workflows.ActivityPollReceipt), 2)
+	eq(t, "binds", h.count("BindInvoices"), 1)
+	eq(t, "receipts", h.count("PollReceipt"), 2)
 	eq(t, "final", s.Stage, workflows.StageCompleted)
 	if !hasNote(s, "already bound") {
 		t.Errorf("no dedup note in history: %+v", s.History)
@@ -134,7 +135,7 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	}
 	s2, _ := h2.result()
 	eq(t, "cancelled with nothing bound", s2.Stage, workflows.StageCancelled)
-	eq(t, "no unbind when nothing was bound", h2.count(workflows.ActivityUnbind), 0)
+	eq(t, "no unbind when nothing was bound", h2.count("Unbind"), 0)
 }
 
 // Validators refuse wrong stage, unknown role, bad payloads and duplicate decisions before
@@ -247,7 +248,7 @@ func TestBillCancelAfterVoucherRefused(t *testing.T) {
 		},
 		func() { h.update(workflows.UpdateRetry, workflows.RetryRequest{By: "ops"}) },
 	)
-	h.failNext(workflows.ActivityEnqueueDeduction, nonRetryable("503", "temporal unavailable"))
+	h.failNext("EnqueueDeduction", nonRetryable("503", "temporal unavailable"))
 	h.run(bill(workflows.Options{Approvals: []string{}, Deduction: workflows.DeductionBatch}))
 	s, err := h.result()
 	if err != nil {
@@ -258,7 +259,7 @@ func TestBillCancelAfterVoucherRefused(t *testing.T) {
 		t.Errorf("cancel after voucher: %+v", refused)
 	}
 	eq(t, "final", s.Stage, workflows.StageCompleted)
-	eq(t, "no compensation", h.count(workflows.ActivityUnbind)+h.count(workflows.ActivityReleaseInvoices), 0)
+	eq(t, "no compensation", h.count("Unbind")+h.count("ReleaseInvoices"), 0)
 	if s.Deduction == nil || s.Deduction.BatchWorkflowID != "deduction:91310000MA1FL0001X:2024-05" {
 		t.Errorf("deduction = %+v", s.Deduction)
 	}
@@ -293,9 +294,9 @@ func TestBillReturnThenRecollect(t *testing.T) {
 	}
 	eq(t, "after return", afterReturn.Stage, workflows.StageCollecting)
 	eq(t, "invoices stay bound", afterReturn.InvoiceCount, 2)
-	binds := h.callsOf(workflows.ActivityBindInvoices)
+	binds := h.callsOf("BindInvoices")
 	eq(t, "binds", len(binds), 2)
-	second := binds[1].(workflows.BillSaveInput)
+	second := binds[1].(calls.BillSaveInput)
 	got := []string{second.Request.InvoiceData[0].SerialNo, second.Request.InvoiceData[1].SerialNo}
 	if !slices.Equal(got, []string{"S2", "S3"}) {
 		t.Errorf("re-collected set = %v, want [S2 S3]", got)
@@ -321,10 +322,10 @@ func TestBillRejectRunsSaga(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "final", s.Stage, workflows.StageRejected)
-	if got := withoutWatch(h.names()); !slices.Equal(got, []string{workflows.ActivityBindInvoices, workflows.ActivityUnbind}) {
+	if got := withoutWatch(h.names()); !slices.Equal(got, []string{"BindInvoices", "Unbind"}) {
 		t.Errorf("calls = %v", got)
 	}
-	u := h.callsOf(workflows.ActivityUnbind)[0].(workflows.UnbindInput)
+	u := h.callsOf("Unbind")[0].(calls.UnbindInput)
 	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" {
 		t.Errorf("unbind = %+v", u)
 	}
@@ -346,11 +347,11 @@ func TestBillCancelCompensatesInReverse(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "final", s.Stage, workflows.StageCancelled)
-	want := []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivityReleaseInvoices, workflows.ActivityUnbind}
+	want := []string{"BindInvoices", "MarkUsed", "ReleaseInvoices", "Unbind"}
 	if got := withoutWatch(h.names()); !slices.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
 	}
-	rel := h.callsOf(workflows.ActivityReleaseInvoices)[0].(workflows.BillSaveInput)
+	rel := h.callsOf("ReleaseInvoices")[0].(calls.BillSaveInput)
 	eq(t, "release status", rel.Request.Status, invoicecloud.StatusUnused)
 	if s.Cancel == nil || s.Cancel.Reason != "duplicate bill" {
 		t.Errorf("cancel = %+v", s.Cancel)
@@ -371,7 +372,7 @@ func TestBillWorkflowCancellationCompensates(t *testing.T) {
 	if !temporal.IsCanceledError(err) {
 		t.Fatalf("want a cancelled workflow, got %v", err)
 	}
-	if got := withoutWatch(h.names()); !slices.Equal(got, []string{workflows.ActivityBindInvoices, workflows.ActivityUnbind}) {
+	if got := withoutWatch(h.names()); !slices.Equal(got, []string{"BindInvoices", "Unbind"}) {
 		t.Errorf("calls = %v", got)
 	}
 }
@@ -379,7 +380,7 @@ func TestBillWorkflowCancellationCompensates(t *testing.T) {
 // A non-retryable failure → failed (reason, code); other actions refused; retry re-runs the step.
 func TestBillFailedThenRetry(t *testing.T) {
 	h := newHarness(t)
-	h.failNext(workflows.ActivityBindInvoices, nonRetryable("1301", "serialNo S1 is bound to another bill"))
+	h.failNext("BindInvoices", nonRetryable("1301", "serialNo S1 is bound to another bill"))
 	var failed workflows.BillState
 	var refused, retry *updateResult
 	h.script(
@@ -408,9 +409,9 @@ func TestBillFailedThenRetry(t *testing.T) {
 	if retry.err != nil || retry.rejected != nil {
 		t.Errorf("retry: %+v", retry)
 	}
-	eq(t, "binds", h.count(workflows.ActivityBindInvoices), 2)
-	b1 := h.callsOf(workflows.ActivityBindInvoices)[0].(workflows.BillSaveInput)
-	b2 := h.callsOf(workflows.ActivityBindInvoices)[1].(workflows.BillSaveInput)
+	eq(t, "binds", h.count("BindInvoices"), 2)
+	b1 := h.callsOf("BindInvoices")[0].(calls.BillSaveInput)
+	b2 := h.callsOf("BindInvoices")[1].(calls.BillSaveInput)
 	if b1.MessageID == b2.MessageID {
 		t.Errorf("a retry after failure must use a new messageId")
 	}
@@ -423,7 +424,7 @@ func TestBillFailedThenRetry(t *testing.T) {
 // The cloud refusing the voucher answers the voucher update with the cloud's error type.
 func TestBillVoucherFailureAnswersUpdate(t *testing.T) {
 	h := newHarness(t)
-	h.failNext(workflows.ActivitySaveVoucher, nonRetryable("0401", "vouchNo already used"))
+	h.failNext("SaveVoucher", nonRetryable("0401", "vouchNo already used"))
 	var v *updateResult
 	h.script(
 		func() {

@@ -10,6 +10,44 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// What the bill shows: stage transitions with their history notes, the state query's answer, the
+// search attributes ops filter on and the Markdown details Temporal Web shows.
+
+// enter moves the bill to a stage: new SLA timers, history, search attributes, details.
+func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
+	if b.stageCancel != nil {
+		b.stageCancel()
+		b.stageCancel = nil
+	}
+	b.epoch++
+	prev := b.s.Stage
+	b.s.Stage = stage
+	b.s.AwaitingRole = ""
+	if slices.Contains(b.route, stage) && stage != StageImageReview {
+		b.s.AwaitingRole = b.roleOf(stage)
+	}
+	if stage != StageFailed {
+		b.s.Overdue = false
+	}
+	if prev != stage || note != "" {
+		if note == "" {
+			note = fmt.Sprintf("%s → %s", prev, stage)
+		}
+		b.note(stage, note)
+	}
+	b.startSLATimers(ctx, stage)
+	b.publish()
+}
+
+// note appends to the bounded history.
+func (b *bill) note(stage Stage, text string) {
+	b.s.History = append(b.s.History, HistoryEntry{At: workflow.Now(b.ctx).UTC(), Stage: stage, Note: text})
+	if over := len(b.s.History) - HistoryCap; over > 0 {
+		b.s.History = append([]HistoryEntry(nil), b.s.History[over:]...)
+	}
+	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage), "note", text)
+}
+
 // snapshot is the `state` query's answer; slices are copied so callers cannot alias the state.
 func (b *bill) snapshot() BillState {
 	s := b.s

@@ -4,25 +4,22 @@ package workflows
 // and ops queries rely on them. Change nothing here without changing README.md and the API docs.
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
+// The deduction batch workflow's names (DeductionBatchWorkflow, its ID and its "add" signal) are in
+// package calls: an activity starts it.
 const (
-	BillWorkflowName      = "BillWorkflow"
-	DeductionWorkflowName = "DeductionBatchWorkflow"
-	DefaultTaskQueue      = "rimflow-bills"
+	BillWorkflowName = "BillWorkflow"
+	DefaultTaskQueue = "rimflow-bills"
 )
 
 // BillWorkflowID is the business key: billId+resource is unique in Invoice Cloud too.
 func BillWorkflowID(resource, billID string) string { return "bill:" + resource + ":" + billID }
-
-// DeductionWorkflowID names the per-enterprise batch: one per tax number and tax period (yyyy-MM).
-func DeductionWorkflowID(taxNo, period string) string { return "deduction:" + taxNo + ":" + period }
 
 // Message names: queries, updates and signals (updates and signals share names and payloads).
 const (
@@ -44,9 +41,6 @@ const (
 	SignalCancel     = UpdateCancel
 	SignalRetry      = UpdateRetry
 	SignalCollectURL = UpdateCollectURL
-
-	// SignalDeductionAdd hands deductible invoices to the per-enterprise batch workflow.
-	SignalDeductionAdd = "add"
 )
 
 // Stage is where a bill is; also the BillStage search attribute and the API's "stage".
@@ -107,36 +101,9 @@ const (
 	PushPoll   = "poll"
 )
 
-// Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m").
-// It also accepts a number of seconds.
-type Duration time.Duration
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s == "" {
-			*d = 0
-			return nil
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("not a duration like \"48h\" or \"30m\": %q", s)
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var secs float64
-	if err := json.Unmarshal(b, &secs); err != nil {
-		return fmt.Errorf("not a duration: %s", string(b))
-	}
-	*d = Duration(time.Duration(secs * float64(time.Second)))
-	return nil
-}
-
-// D returns the value as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
+// Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m"); it is
+// shared with the deduction batch's input, hence defined in calls.
+type Duration = calls.Duration
 
 // SLAs are soft limits per stage (past them the bill is marked Overdue) and an optional hard deadline.
 type SLAs struct {
@@ -305,27 +272,6 @@ type BillState struct {
 	Error        *FailureView     `json:"error,omitempty"`
 	Cancel       *CancelRequest   `json:"cancel,omitempty"`
 	History      []HistoryEntry   `json:"history"`
-}
-
-// DeductionAdd is the SignalDeductionAdd payload.
-type DeductionAdd struct {
-	BillWorkflowID string                          `json:"billWorkflowId"`
-	Invoices       []invoicecloud.DeductionInvoice `json:"invoices"`
-}
-
-// DeductionBatchInput starts the per-enterprise batch workflow.
-type DeductionBatchInput struct {
-	TaxNo     string   `json:"taxNo"`
-	Period    string   `json:"period"`              // yyyy-MM
-	BatchSize int      `json:"batchSize,omitempty"` // default 100
-	Interval  Duration `json:"interval,omitempty"`  // default 1h: how often a partial batch is flushed
-	// Grace is how long after the period's last day the workflow keeps accepting (default 15 days,
-	// the usual VAT declaration window); then it submits what is left and ends.
-	Grace Duration `json:"grace,omitempty"`
-	// Carried across continue-as-new:
-	Pending []DeductionAdd `json:"pending,omitempty"`
-	Seq     int            `json:"seq,omitempty"`  // batches submitted so far (request ids)
-	Done    []string       `json:"done,omitempty"` // bills already submitted (dedup of re-sent adds), most recent last
 }
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.

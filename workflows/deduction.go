@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
@@ -44,7 +45,7 @@ type DeductionBatchRecord struct {
 // DeductionBatchWorkflow collects the deductible invoices of one enterprise (tax number) and tax
 // period from many bills and selects them for deduction in batches: when BatchSize invoices are
 // pending, or every Interval for a partial batch. It ends once the period plus Grace is over.
-func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error {
+func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) error {
 	if in.TaxNo == "" {
 		return temporal.NewNonRetryableApplicationError("taxNo: required", "ValidationError", nil)
 	}
@@ -56,10 +57,10 @@ func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error 
 		in.BatchSize = DefaultDeductionBatchSize
 	}
 	if in.Interval <= 0 {
-		in.Interval = Duration(DefaultDeductionInterval)
+		in.Interval = calls.Duration(DefaultDeductionInterval)
 	}
 	if in.Grace <= 0 {
-		in.Grace = Duration(DefaultDeductionGrace)
+		in.Grace = calls.Duration(DefaultDeductionGrace)
 	}
 	w := &batcher{in: in, done: map[string]bool{}}
 	for _, id := range in.Done {
@@ -71,7 +72,7 @@ func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error 
 	}, workflow.QueryHandlerOptions{Description: "Pending bills and invoices, submitted batches of this run, closing time."}); err != nil {
 		return err
 	}
-	adds := workflow.GetSignalChannelWithOptions(ctx, SignalDeductionAdd, workflow.SignalChannelOptions{
+	adds := workflow.GetSignalChannelWithOptions(ctx, calls.SignalDeductionAdd, workflow.SignalChannelOptions{
 		Description: "Add a bill's deductible invoices: {billWorkflowId, invoices}.",
 	})
 	events := 0
@@ -84,7 +85,7 @@ func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error 
 		if closed || events >= deductionEventsBeforeCAN || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Take in every signal already delivered, so none is lost by ending or continuing.
 			for {
-				var a DeductionAdd
+				var a calls.DeductionAdd
 				if !adds.ReceiveAsync(&a) {
 					break
 				}
@@ -96,13 +97,13 @@ func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error 
 				}
 				return nil
 			}
-			return workflow.NewContinueAsNewError(ctx, DeductionWorkflowName, w.carry())
+			return workflow.NewContinueAsNewError(ctx, calls.DeductionWorkflowName, w.carry())
 		}
 
 		tctx, cancel := workflow.WithCancel(ctx)
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(adds, func(c workflow.ReceiveChannel, _ bool) {
-			var a DeductionAdd
+			var a calls.DeductionAdd
 			c.Receive(ctx, &a)
 			w.add(ctx, a)
 		})
@@ -125,7 +126,7 @@ func DeductionBatchWorkflow(ctx workflow.Context, in DeductionBatchInput) error 
 }
 
 type batcher struct {
-	in       DeductionBatchInput
+	in       calls.DeductionBatchInput
 	done     map[string]bool
 	batches  []DeductionBatchRecord
 	closesAt time.Time
@@ -141,7 +142,7 @@ func (w *batcher) pendingInvoices() int {
 
 // add queues a bill's invoices unless that bill is already pending or submitted (a retried
 // EnqueueDeduction signals twice).
-func (w *batcher) add(ctx workflow.Context, a DeductionAdd) {
+func (w *batcher) add(ctx workflow.Context, a calls.DeductionAdd) {
 	if a.BillWorkflowID == "" || len(a.Invoices) == 0 || w.done[a.BillWorkflowID] {
 		return
 	}
@@ -174,20 +175,15 @@ func (w *batcher) flush(ctx workflow.Context) {
 	}
 	w.in.Seq++
 	info := workflow.GetInfo(ctx)
-	req := DeductionInput{
+	req := calls.DeductionInput{
 		RequestID: messageID(info.WorkflowExecution.ID, "", "deductionBatch", w.in.Seq),
 		Request: invoicecloud.DeductionRequest{
 			AuthenticateFlag: "1", TaxNo: w.in.TaxNo, DeductionPurpose: "1", BillType: "0", Invoices: invs,
 		},
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    ActivityStartToClose,
-		ScheduleToCloseTimeout: ActivityScheduleToClose,
-		RetryPolicy:            RetryPolicy(),
-	})
 	rec := DeductionBatchRecord{Seq: w.in.Seq, At: workflow.Now(ctx).UTC(), Invoices: len(invs), Bills: bills}
-	var res invoicecloud.DeductionResult
-	if err := workflow.ExecuteActivity(actx, ActivitySelectDeduction, req).Get(ctx, &res); err != nil {
+	res, err := call(cloudCallOptions(ctx), acts.SelectDeduction, req)
+	if err != nil {
 		// A refused batch is recorded, not retried forever: the invoices stay in the pool and the
 		// cashier can select them by hand.
 		rec.Error = err.Error()
@@ -215,7 +211,7 @@ func (w *batcher) markDone(id string) {
 	}
 }
 
-func (w *batcher) carry() DeductionBatchInput { return w.in }
+func (w *batcher) carry() calls.DeductionBatchInput { return w.in }
 
 func (w *batcher) state() DeductionBatchState {
 	s := DeductionBatchState{TaxNo: w.in.TaxNo, Period: w.in.Period, PendingInvoices: w.pendingInvoices(),

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities"
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -47,17 +48,17 @@ func newHarness(t *testing.T) *harness {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
 	env.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
-	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: workflows.DeductionWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	env.RegisterActivity(&activities.Activities{})
 	h := &harness{t: t, env: env, failures: map[string][]error{}}
 
-	env.OnActivity(workflows.ActivityGetEventCode, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in workflows.EventCodeInput) (workflows.EventCodeResult, error) {
-			if err := h.record(workflows.ActivityGetEventCode, in); err != nil {
-				return workflows.EventCodeResult{}, err
+	env.OnActivity("GetEventCode", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {
+			if err := h.record("GetEventCode", in); err != nil {
+				return calls.EventCodeResult{}, err
 			}
-			code := fmt.Sprintf("EC%d", h.count(workflows.ActivityGetEventCode))
-			return workflows.EventCodeResult{
+			code := fmt.Sprintf("EC%d", h.count("GetEventCode"))
+			return calls.EventCodeResult{
 				EventCode: code,
 				Pages:     invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code},
 				ExpiresAt: env.Now().Add(10 * time.Minute),
@@ -65,49 +66,49 @@ func newHarness(t *testing.T) *harness {
 		})
 	// The watcher returns the queued messages one per call; with none queued it waits a day of
 	// workflow time (then returns empty, as the real one does after its span).
-	env.OnActivity(workflows.ActivityWatchInvoices, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+	env.OnActivity("WatchInvoices", mock.Anything, mock.Anything).AfterFn(func() time.Duration {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if len(h.watch) > 0 {
 			return 0
 		}
 		return 24 * time.Hour
-	}).Return(func(ctx context.Context, in workflows.WatchInput) (workflows.WatchResult, error) {
+	}).Return(func(ctx context.Context, in calls.WatchInput) (calls.WatchResult, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.calls = append(h.calls, call{workflows.ActivityWatchInvoices, in})
+		h.calls = append(h.calls, call{"WatchInvoices", in})
 		var m *invoicecloud.Message
 		if len(h.watch) > 0 {
 			m, h.watch = h.watch[0], h.watch[1:]
 		}
-		return workflows.WatchResult{LinkKey: in.LinkKey, Message: m}, nil
+		return calls.WatchResult{LinkKey: in.LinkKey, Message: m}, nil
 	})
-	for _, name := range []string{workflows.ActivityBindInvoices, workflows.ActivityMarkUsed, workflows.ActivityReleaseInvoices} {
+	for _, name := range []string{"BindInvoices", "MarkUsed", "ReleaseInvoices"} {
 		name := name
-		env.OnActivity(name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.BillSaveInput) error {
+		env.OnActivity(name, mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.BillSaveInput) error {
 			return h.record(name, in)
 		})
 	}
-	env.OnActivity(workflows.ActivitySaveVoucher, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.VoucherInput) error {
-		return h.record(workflows.ActivitySaveVoucher, in)
+	env.OnActivity("SaveVoucher", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.VoucherInput) error {
+		return h.record("SaveVoucher", in)
 	})
-	env.OnActivity(workflows.ActivityUnbind, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.UnbindInput) error {
-		return h.record(workflows.ActivityUnbind, in)
+	env.OnActivity("Unbind", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.UnbindInput) error {
+		return h.record("Unbind", in)
 	})
-	env.OnActivity(workflows.ActivityPollReceipt, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.ReceiptInput) error {
-		return h.record(workflows.ActivityPollReceipt, in)
+	env.OnActivity("PollReceipt", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ReceiptInput) error {
+		return h.record("PollReceipt", in)
 	})
-	env.OnActivity(workflows.ActivitySelectDeduction, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.DeductionInput) (invoicecloud.DeductionResult, error) {
-		if err := h.record(workflows.ActivitySelectDeduction, in); err != nil {
+	env.OnActivity("SelectDeduction", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
+		if err := h.record("SelectDeduction", in); err != nil {
 			return invoicecloud.DeductionResult{}, err
 		}
-		return invoicecloud.DeductionResult{TaskNo: fmt.Sprintf("T%d", h.count(workflows.ActivitySelectDeduction))}, nil
+		return invoicecloud.DeductionResult{TaskNo: fmt.Sprintf("T%d", h.count("SelectDeduction"))}, nil
 	})
-	env.OnActivity(workflows.ActivityEnqueueDeduction, mock.Anything, mock.Anything).Return(func(ctx context.Context, in workflows.EnqueueInput) (string, error) {
-		if err := h.record(workflows.ActivityEnqueueDeduction, in); err != nil {
+	env.OnActivity("EnqueueDeduction", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.EnqueueInput) (string, error) {
+		if err := h.record("EnqueueDeduction", in); err != nil {
 			return "", err
 		}
-		return workflows.DeductionWorkflowID(in.TaxNo, in.Period), nil
+		return calls.DeductionWorkflowID(in.TaxNo, in.Period), nil
 	})
 	return h
 }
@@ -148,7 +149,7 @@ func (h *harness) names() []string {
 	defer h.mu.Unlock()
 	var out []string
 	for _, c := range h.calls {
-		if c.name == workflows.ActivityGetEventCode {
+		if c.name == "GetEventCode" {
 			continue
 		}
 		out = append(out, c.name)

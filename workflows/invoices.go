@@ -135,3 +135,33 @@ func deductionInvoices(invs []invoicecloud.Invoice) []invoicecloud.DeductionInvo
 	}
 	return out
 }
+
+func overlap(a, b []invoicecloud.Invoice) int {
+	in := map[string]bool{}
+	for _, x := range a {
+		in[x.SerialNo] = true
+	}
+	n := 0
+	for _, x := range b {
+		if in[x.SerialNo] {
+			n++
+		}
+	}
+	return n
+}
+
+// billSave builds a billSave request for the whole set with a status.
+func (b *bill) billSave(status string, set []invoicecloud.Invoice) invoicecloud.BillSaveRequest {
+	return invoicecloud.BillSaveRequest{
+		BillID: b.in.BillID, Resource: b.in.Resource, BillNo: b.in.BillNo, BillType: b.in.BillType,
+		BillTaxNo: b.in.BillTaxNo, OrgNumber: b.in.OrgNumber, Status: status,
+		InvoiceData: billInvoices(set),
+	}
+}
+
+func orStr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

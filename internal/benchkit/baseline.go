@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -35,19 +36,19 @@ func BaselineWorkflow(ctx workflow.Context, in workflows.BillInput) (workflows.B
 		StartToCloseTimeout: workflows.ActivityStartToClose,
 		RetryPolicy:         workflows.RetryPolicy(),
 	})
-	var code workflows.EventCodeResult
-	if err := workflow.ExecuteActivity(ctx, "GetEventCode", workflows.EventCodeInput{MessageID: "b"}).Get(ctx, &code); err != nil {
+	var code calls.EventCodeResult
+	if err := workflow.ExecuteActivity(ctx, "GetEventCode", calls.EventCodeInput{MessageID: "b"}).Get(ctx, &code); err != nil {
 		return b.st, err
 	}
 	b.st.EventCode = code.EventCode
 	exp := code.ExpiresAt
 	b.st.Collect = workflows.URLs{PC: code.Pages.CollectPC, Mobile: code.Pages.CollectMobile, ExpiresAt: &exp}
-	var watched workflows.WatchResult
-	if err := workflow.ExecuteActivity(ctx, "WatchInvoices", workflows.WatchInput{}).Get(ctx, &watched); err != nil {
+	var watched calls.WatchResult
+	if err := workflow.ExecuteActivity(ctx, "WatchInvoices", calls.WatchInput{}).Get(ctx, &watched); err != nil {
 		return b.st, err
 	}
-	second := workflow.ExecuteActivity(ctx, "WatchInvoices", workflows.WatchInput{})
-	if err := workflow.ExecuteActivity(ctx, "BindInvoices", workflows.BillSaveInput{}).Get(ctx, nil); err != nil {
+	second := workflow.ExecuteActivity(ctx, "WatchInvoices", calls.WatchInput{})
+	if err := workflow.ExecuteActivity(ctx, "BindInvoices", calls.BillSaveInput{}).Get(ctx, nil); err != nil {
 		return b.st, err
 	}
 	if err := second.Get(ctx, nil); err != nil {
@@ -62,7 +63,7 @@ func BaselineWorkflow(ctx workflow.Context, in workflows.BillInput) (workflows.B
 			return b.st, err
 		}
 	}
-	if err := workflow.ExecuteActivity(ctx, "MarkUsed", workflows.BillSaveInput{}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, "MarkUsed", calls.BillSaveInput{}).Get(ctx, nil); err != nil {
 		return b.st, err
 	}
 	b.release("finance")
@@ -72,7 +73,7 @@ func BaselineWorkflow(ctx workflow.Context, in workflows.BillInput) (workflows.B
 	if err := workflow.Await(ctx, func() bool { return b.voucher != nil }); err != nil {
 		return b.st, err
 	}
-	if err := workflow.ExecuteActivity(ctx, "SaveVoucher", workflows.VoucherInput{}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, "SaveVoucher", calls.VoucherInput{}).Get(ctx, nil); err != nil {
 		return b.st, err
 	}
 	b.st.Voucher = &workflows.VoucherView{VoucherRequest: *b.voucher}
@@ -168,19 +169,19 @@ func (b *baseline) enter(ctx workflow.Context, stage workflows.Stage) error {
 // BaselineActivities are the bill's activity names with empty bodies.
 type BaselineActivities struct{}
 
-func (BaselineActivities) GetEventCode(_ context.Context, in workflows.EventCodeInput) (workflows.EventCodeResult, error) {
-	return workflows.EventCodeResult{EventCode: "baseline", ExpiresAt: time.Now().Add(10 * time.Minute),
+func (BaselineActivities) GetEventCode(_ context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {
+	return calls.EventCodeResult{EventCode: "baseline", ExpiresAt: time.Now().Add(10 * time.Minute),
 		Pages: invoicecloud.Pages{CollectPC: "http://baseline.invalid/?eventCode=baseline",
 			CollectMobile: "http://baseline.invalid/m?eventCode=baseline"}}, nil
 }
 
-func (BaselineActivities) WatchInvoices(_ context.Context, in workflows.WatchInput) (workflows.WatchResult, error) {
-	return workflows.WatchResult{LinkKey: in.LinkKey}, nil
+func (BaselineActivities) WatchInvoices(_ context.Context, in calls.WatchInput) (calls.WatchResult, error) {
+	return calls.WatchResult{LinkKey: in.LinkKey}, nil
 }
 
-func (BaselineActivities) BindInvoices(context.Context, workflows.BillSaveInput) error { return nil }
-func (BaselineActivities) MarkUsed(context.Context, workflows.BillSaveInput) error     { return nil }
-func (BaselineActivities) SaveVoucher(context.Context, workflows.VoucherInput) error   { return nil }
+func (BaselineActivities) BindInvoices(context.Context, calls.BillSaveInput) error { return nil }
+func (BaselineActivities) MarkUsed(context.Context, calls.BillSaveInput) error     { return nil }
+func (BaselineActivities) SaveVoucher(context.Context, calls.VoucherInput) error   { return nil }
 
 // RegisterBaseline puts the baseline on a worker of BaselineTaskQueue.
 func RegisterBaseline(r worker.Registry) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"rimflow/activities/calls"
 	"rimflow/workflows"
 )
 
@@ -48,7 +49,7 @@ func TestDeductionModes(t *testing.T) {
 				t.Errorf("deduction serials %v, want only the special-VAT invoice %s", final.Deduction.SerialNos, special)
 			}
 			if mode == workflows.DeductionBatch {
-				want := workflows.DeductionWorkflowID(in.BillTaxNo, voucher().AccountDate[:7])
+				want := calls.DeductionWorkflowID(in.BillTaxNo, voucher().AccountDate[:7])
 				if final.Deduction.BatchWorkflowID != want {
 					t.Fatalf("batch workflow %q, want %q", final.Deduction.BatchWorkflowID, want)
 				}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities"
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -79,7 +80,7 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (worker.Work
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).
 func Register(r worker.Registry, c client.Client, cloud *invoicecloud.Client, settings activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: workflows.DeductionWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	acts := settings
 	acts.Cloud = cloud
 	acts.Temporal = c

@@ -10,7 +10,24 @@ import (
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
 )
+
+// The inbox: how updates, signals, watcher results and timers become events that run consumes.
+//
+// One update, from the ERP's POST …/approvals to its reply:
+//  1. Temporal calls the approve validator (setup's Validator): it decodes the payload strictly
+//     and checks it against the current state (validateApprove: known role, the stage awaits it,
+//     not decided yet). A refusal is answered at once and nothing enters the history.
+//  2. The accepted update's handler builds an event, marks the role as decided (markQueued, so a
+//     second approval is refused while this one waits) and queues it (await → push), then waits.
+//  3. run, blocked in the approval stage on next, takes the event, records the decision and moves
+//     the bill (advance: the next stage, or billSave 60 after the last approval).
+//  4. The stage calls reply(ev, err): the handler's wait ends and the update answers the state
+//     (or the error, e.g. the cloud's refusal of billSave 60).
+// A signal with the same name takes the same validation and the same queue; nobody waits for its
+// answer, so a refusal is written into the bill's history instead.
 
 type eventKind int
 
@@ -39,7 +56,7 @@ type event struct {
 	msgID    string
 
 	watcherGen int
-	watch      *WatchResult
+	watch      *calls.WatchResult
 	watchErr   error
 
 	submit  *SubmitRequest
@@ -419,4 +436,57 @@ func (b *bill) validateInvoices(sig InvoicesSignal) error {
 		return b.stageErr("not collecting invoices")
 	}
 	return nil
+}
+
+// next blocks until an event is queued and takes it.
+func (b *bill) next(ctx workflow.Context) (*event, error) {
+	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 }); err != nil {
+		return nil, err
+	}
+	ev := b.inbox[0]
+	b.inbox = b.inbox[1:]
+	return ev, nil
+}
+
+func (b *bill) push(ev *event) { b.inbox = append(b.inbox, ev) }
+
+// reply completes an event an update handler waits on (no-op for signals and internal events).
+func (b *bill) reply(ev *event, err error) {
+	if ev == nil || ev.done {
+		return
+	}
+	ev.done = true
+	ev.err = err
+	b.unqueue(ev, err)
+	if err != nil && ev.fromSignal {
+		b.note(b.s.Stage, "ignored: signal: "+err.Error())
+	}
+}
+
+// unqueue clears the "already queued" guards the validators use.
+func (b *bill) unqueue(ev *event, err error) {
+	switch ev.kind {
+	case evApprove:
+		if err != nil && b.s.Stage != StageFailed {
+			// Not applied: the role may decide again. (If the decision was recorded and only the
+			// following step failed, the record stands and a retry continues from it.)
+			b.forgetDecision(ev.approve.Role)
+		}
+	case evSubmit:
+		b.submitQueued = false
+	case evImages:
+		b.imagesQueued = false
+	case evVoucher:
+		b.voucherQueued = false
+	}
+}
+
+// forgetDecision lets a role decide again when its queued decision was not recorded.
+func (b *bill) forgetDecision(role string) {
+	for _, a := range b.s.Approvals {
+		if a.Round == b.round && a.Role == role {
+			return
+		}
+	}
+	delete(b.decided, role)
 }

@@ -1,0 +1,139 @@
+// Package calls holds what crosses between the workflows and their activities: each activity's
+// input and result, and the deduction batch workflow's start input and signal (an activity
+// starts that workflow). Both sides import it; it imports no other rimflow package but the
+// Invoice Cloud client's types, so activities never depend on workflows.
+package calls
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"rimflow/invoicecloud"
+)
+
+// EventCodeInput asks for an eventCode; MessageID is the deterministic request id.
+type EventCodeInput struct {
+	MessageID string                        `json:"messageId"`
+	Request   invoicecloud.EventCodeRequest `json:"request"`
+}
+
+// EventCodeResult is the eventCode with the pages it opens and when it dies.
+type EventCodeResult struct {
+	EventCode string             `json:"eventCode"`
+	Pages     invoicecloud.Pages `json:"pages"`
+	ExpiresAt time.Time          `json:"expiresAt"`
+}
+
+// WatchInput starts a watcher for a linkKey.
+type WatchInput struct {
+	LinkKey  string `json:"linkKey"`
+	PushType string `json:"pushType"`
+}
+
+// WatchResult is the first message the watcher received; Message is nil when the watch span ended
+// without one (the workflow then starts a new watcher, keeping each activity short).
+type WatchResult struct {
+	LinkKey string                `json:"linkKey"`
+	Message *invoicecloud.Message `json:"message,omitempty"`
+}
+
+// ReceiptInput acknowledges a polled message once its invoices are bound.
+type ReceiptInput struct {
+	LinkKey string `json:"linkKey"`
+	MsgID   string `json:"msgId"`
+}
+
+// BillSaveInput is one billSave call (bind 30, used 60, release 1).
+type BillSaveInput struct {
+	MessageID string                       `json:"messageId"`
+	Request   invoicecloud.BillSaveRequest `json:"request"`
+}
+
+// VoucherInput is one voucherSave call.
+type VoucherInput struct {
+	MessageID string                          `json:"messageId"`
+	Request   invoicecloud.VoucherSaveRequest `json:"request"`
+}
+
+// UnbindInput is one unbind (billDelete) call.
+type UnbindInput struct {
+	MessageID string                     `json:"messageId"`
+	Request   invoicecloud.UnbindRequest `json:"request"`
+}
+
+// DeductionInput is one deduction selection call.
+type DeductionInput struct {
+	RequestID string                        `json:"requestId"`
+	Request   invoicecloud.DeductionRequest `json:"request"`
+}
+
+// EnqueueInput hands a bill's deductible invoices to the batch workflow of its tax number and period.
+type EnqueueInput struct {
+	TaxNo  string       `json:"taxNo"`
+	Period string       `json:"period"` // yyyy-MM
+	Add    DeductionAdd `json:"add"`
+}
+
+// The per-enterprise deduction batch workflow, as EnqueueDeduction starts and signals it.
+const (
+	DeductionWorkflowName = "DeductionBatchWorkflow"
+	// SignalDeductionAdd hands deductible invoices to the batch workflow.
+	SignalDeductionAdd = "add"
+)
+
+// DeductionWorkflowID names the per-enterprise batch: one per tax number and tax period (yyyy-MM).
+func DeductionWorkflowID(taxNo, period string) string { return "deduction:" + taxNo + ":" + period }
+
+// DeductionAdd is the SignalDeductionAdd payload.
+type DeductionAdd struct {
+	BillWorkflowID string                          `json:"billWorkflowId"`
+	Invoices       []invoicecloud.DeductionInvoice `json:"invoices"`
+}
+
+// DeductionBatchInput starts the per-enterprise batch workflow. Zero settings take the batch
+// workflow's defaults (workflows.DefaultDeduction*).
+type DeductionBatchInput struct {
+	TaxNo     string   `json:"taxNo"`
+	Period    string   `json:"period"`              // yyyy-MM
+	BatchSize int      `json:"batchSize,omitempty"` // invoices per batch
+	Interval  Duration `json:"interval,omitempty"`  // how often a partial batch is flushed
+	// Grace is how long after the period's last day the workflow keeps accepting (default: the usual
+	// VAT declaration window); then it submits what is left and ends.
+	Grace Duration `json:"grace,omitempty"`
+	// Carried across continue-as-new:
+	Pending []DeductionAdd `json:"pending,omitempty"`
+	Seq     int            `json:"seq,omitempty"`  // batches submitted so far (request ids)
+	Done    []string       `json:"done,omitempty"` // bills already submitted (dedup of re-sent adds), most recent last
+}
+
+// Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m").
+// It also accepts a number of seconds.
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		if s == "" {
+			*d = 0
+			return nil
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("not a duration like \"48h\" or \"30m\": %q", s)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("not a duration: %s", string(b))
+	}
+	*d = Duration(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

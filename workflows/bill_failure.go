@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Failure and retry: a step that fails for good parks the bill in `failed` until ops decide.
+
+// runOrPark runs one step. If it fails (a non-retryable cloud error, or retries exhausted), it parks
+// the bill in failed with the reason and waits: `retry` runs the step again, `cancel` ends the bill
+// (not during compensation). ev, the update that caused the step, is answered with the failure.
+func (b *bill) runOrPark(ctx workflow.Context, step string, ev *event, fn func(workflow.Context) error) error {
+	for {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || temporal.IsCanceledError(err) {
+			return err
+		}
+		b.reply(ev, failureForCaller(step, err))
+		if err := b.park(ctx, step, ev, err); err != nil {
+			return err
+		}
+	}
+}
+
+// failureForCaller keeps the ApplicationError type (e.g. "InvoiceCloud.1301") for the update caller.
+func failureForCaller(step string, err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s failed: %s", step, app.Message()), app.Type(), nil)
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s failed: %v", step, err), "StepFailed", nil)
+}
+
+// park records the failure, moves the bill to failed and blocks until retry (returns nil) or cancel.
+func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) error {
+	prev := b.s.Stage
+	reason, code := describe(cause)
+	b.s.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
+	b.enter(ctx, StageFailed, fmt.Sprintf("failed in %s (stage %s): %s", step, prev, reason))
+	compensating := strings.HasPrefix(step, "compensate:")
+	for {
+		ev, err := b.next(ctx)
+		if err != nil {
+			return err
+		}
+		switch ev.kind {
+		case evRetry:
+			b.s.Error = nil
+			b.enter(ctx, prev, fmt.Sprintf("retrying %s (asked by %s)", step, orStr(ev.retry.By, "ops")))
+			b.reply(ev, nil)
+			return nil
+		case evCancel:
+			if compensating {
+				b.reply(ev, errors.New("the bill is already being undone; retry the failed compensation"))
+				continue
+			}
+			b.reply(ev, nil)
+			return &errCancelRequested{req: *ev.cancel}
+		case evSLASoft, evSLAHard, evWatch:
+			continue // belongs to the stage that was interrupted
+		default:
+			b.reply(ev, fmt.Errorf("not applied: the bill is failed (step %s: %s); retry or cancel it first", step, reason))
+		}
+	}
+}
+
+// describe extracts a person-readable reason and the error code (the ApplicationError type).
+func describe(err error) (reason, code string) {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message(), app.Type()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "the cloud did not answer in time (retries exhausted): " + timeout.Error(), "Timeout"
+	}
+	return err.Error(), ""
+}

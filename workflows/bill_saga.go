@@ -1,0 +1,79 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
+	"rimflow/invoicecloud"
+)
+
+// Stage 7, the saga: on reject or cancel, whatever was done at the cloud is undone in reverse.
+
+// compensation undoes one completed step. It is plain data (which undo, not a closure), so the
+// list can travel in the bill's state; the request is built when it runs, with a fresh messageId.
+type compensation struct {
+	step string // compensateUnbind | compensateRelease
+}
+
+const (
+	compensateUnbind  = "unbind"  // undoes binding (billSave 30): billDelete releases the bill's invoices
+	compensateRelease = "release" // undoes marking used (billSave 60): billSave 1
+)
+
+// registerCompensation records that step must be undone if the bill is cancelled or rejected;
+// each kind is recorded once.
+func (b *bill) registerCompensation(step string) {
+	for _, c := range b.compensations {
+		if c.step == step {
+			return
+		}
+	}
+	b.compensations = append(b.compensations, compensation{step: step})
+}
+
+// undo runs one compensation's activity.
+func (b *bill) undo(ctx workflow.Context, c compensation) error {
+	ctx = cloudCallOptions(ctx)
+	switch c.step {
+	case compensateRelease:
+		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.invoices)}
+		return callNoResult(ctx, acts.ReleaseInvoices, in)
+	case compensateUnbind:
+		in := calls.UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
+		return callNoResult(ctx, acts.Unbind, in)
+	}
+	return fmt.Errorf("unknown compensation %q", c.step)
+}
+
+// errCancelRequested carries a cancel accepted while the bill was failed (or in a step).
+type errCancelRequested struct{ req CancelRequest }
+
+func (e *errCancelRequested) Error() string { return "cancel requested: " + e.req.Reason }
+
+// abort runs the saga (compensations in reverse, on a disconnected context so a workflow
+// cancellation cannot skip them) and ends the bill rejected or cancelled.
+func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage, error) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	b.stopWatcher()
+	if end == StageCancelled {
+		r := req
+		b.s.Cancel = &r
+	}
+	b.note(b.s.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.compensations)))
+	for i := len(b.compensations) - 1; i >= 0; i-- {
+		c := b.compensations[i]
+		if err := b.runOrPark(dctx, "compensate:"+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) }); err != nil {
+			return "", err
+		}
+		b.compensations = b.compensations[:i]
+		b.note(b.s.Stage, "undone: "+c.step)
+	}
+	if b.status != "" {
+		b.status = invoicecloud.StatusUnused
+		b.refreshInvoiceViews()
+	}
+	b.enter(dctx, end, "")
+	return end, nil
+}

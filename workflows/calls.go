@@ -1,0 +1,93 @@
+package workflows
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities"
+)
+
+// How the workflows call their activities. Every remote call is a method of activities.Activities,
+// called through a method value of this nil pointer: the SDK takes the activity's name from the
+// method (the name the worker registered), and call/callNoResult make the compiler check the input
+// and result types against the method's signature.
+var acts *activities.Activities
+
+// Activity timeouts and retries: retryable cloud errors are retried with backoff for up to a day;
+// non-retryable ones fail the step at once (the bill goes to failed, see runOrPark).
+const (
+	ActivityStartToClose    = 30 * time.Second
+	ActivityScheduleToClose = 24 * time.Hour
+	WatchStartToClose       = 15 * time.Minute // WatchInvoices returns after its span (10 min)
+	// Cancellation reaches an activity only through a heartbeat, which the SDK sends at most every
+	// 0.8 x HeartbeatTimeout: a short timeout ends a watcher (and notices a dead worker) in seconds.
+	WatchHeartbeatTimeout = 10 * time.Second
+)
+
+// RetryPolicy is every activity's retry policy.
+func RetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		MaximumAttempts:    0, // unlimited, bounded by ScheduleToClose
+	}
+}
+
+// cloudCallOptions are the options of every call but the watcher.
+func cloudCallOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    ActivityStartToClose,
+		ScheduleToCloseTimeout: ActivityScheduleToClose,
+		RetryPolicy:            RetryPolicy(),
+	})
+}
+
+func watchOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    WatchStartToClose,
+		HeartbeatTimeout:       WatchHeartbeatTimeout,
+		ScheduleToCloseTimeout: ActivityScheduleToClose,
+		RetryPolicy:            RetryPolicy(),
+		// Do not wait for the watcher to acknowledge cancellation: the stage moves on at once and
+		// the watcher closes its socket when its next heartbeat learns of the cancel.
+		WaitForCancellation: false,
+	})
+}
+
+// call runs one activity with a result and waits for it.
+func call[I, O any](ctx workflow.Context, fn func(context.Context, I) (O, error), in I) (O, error) {
+	var out O
+	err := workflow.ExecuteActivity(ctx, fn, in).Get(ctx, &out)
+	return out, err
+}
+
+// callNoResult runs one activity that answers only success or failure and waits for it.
+func callNoResult[I any](ctx workflow.Context, fn func(context.Context, I) error, in I) error {
+	return workflow.ExecuteActivity(ctx, fn, in).Get(ctx, nil)
+}
+
+// messageID derives a request id from the run and the step: "<step>-<32 hex>" (at most 64 chars).
+// Hashing keeps it short and free of the bill's business key.
+func messageID(workflowID, runID, step string, seq int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%s/%s/%d", workflowID, runID, step, seq))
+	prefix := step
+	if len(prefix) > 24 {
+		prefix = prefix[:24]
+	}
+	return prefix + "-" + hex.EncodeToString(sum[:16])
+}
+
+// msgID is a deterministic request id per step execution (≤ 64 chars): a retried activity reuses
+// it (the cloud answers idempotently); an ops retry after a failure gets a new one.
+func (b *bill) msgID(step string) string {
+	b.seq[step]++
+	info := workflow.GetInfo(b.ctx)
+	return messageID(info.WorkflowExecution.ID, info.WorkflowExecution.RunID, step, b.seq[step])
+}

@@ -21,7 +21,7 @@ func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) 
 	}
 	return calls.EventCodeResult{
 		EventCode: res.EventCode,
-		Pages:     a.Cloud.Pages(res.EventCode),
+		Pages:     res.Pages,
 		ExpiresAt: asked.Add(orDefault(a.EventCodeTTL, DefaultEventCodeTTL)).UTC(),
 	}, nil
 }

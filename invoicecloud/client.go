@@ -128,6 +128,12 @@ func New(cfg Config) (*Client, error) {
 // Config returns the effective configuration (defaults applied).
 func (c *Client) Config() Config { return c.cfg }
 
+// CheckLogin fetches a fresh token with the configured credentials (nothing else is called).
+func (c *Client) CheckLogin(ctx context.Context) error {
+	_, err := c.fetchToken(ctx)
+	return err
+}
+
 // restyLogger routes resty's own messages to slog, redacted (they can contain URLs).
 type restyLogger struct{ l *slog.Logger }
 

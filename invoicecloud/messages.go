@@ -70,7 +70,8 @@ func answerField(data json.RawMessage) string {
 	return string(d.Field)
 }
 
-// GetEventCode issues the eventCode (valid 10 minutes) that opens the invoice assistant for a bill.
+// GetEventCode issues the eventCode (valid 10 minutes) that opens the invoice assistant for a bill,
+// with the pages it opens.
 func (c *Client) GetEventCode(ctx context.Context, messageID string, req EventCodeRequest) (EventCodeResponse, error) {
 	mt := c.cfg.MessageTypes.GetEventCode
 	if err := validateEventCode(mt, messageID, req); err != nil {
@@ -85,7 +86,7 @@ func (c *Client) GetEventCode(ctx context.Context, messageID string, req EventCo
 	if out.EventCode == "" {
 		return EventCodeResponse{}, &Error{MessageType: mt, Message: "answer carries no eventCode", Retryable: true}
 	}
-	return EventCodeResponse{EventCode: string(out.EventCode)}, nil
+	return EventCodeResponse{EventCode: string(out.EventCode), Pages: c.Pages(string(out.EventCode))}, nil
 }
 
 // Pages builds the invoice-assistant URLs for an eventCode (no remote call).

@@ -36,6 +36,7 @@ type EventCodeRequest struct {
 // EventCodeResponse is getEventCode's data plus the pages it opens.
 type EventCodeResponse struct {
 	EventCode string `json:"eventCode"`
+	Pages     Pages  `json:"pages"`
 }
 
 // Pages are the invoice-assistant URLs opened with an eventCode (single sign-on).

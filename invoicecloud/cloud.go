@@ -1,0 +1,28 @@
+package invoicecloud
+
+import "context"
+
+// Cloud is what a bill needs of one enterprise's Invoice Cloud, whichever edition serves it: the
+// ultimate edition (*Client, /kapi/app/rim/message) and the standard edition (/m4/fpzs/*) both
+// provide it, so the activities and the workflow never know which one they talk to.
+type Cloud interface {
+	// GetEventCode opens the invoice assistant for a bill: it returns the single-sign-on code
+	// (ultimate: the eventCode, valid 10 minutes) and the collect and view pages it opens.
+	GetEventCode(ctx context.Context, messageID string, req EventCodeRequest) (EventCodeResponse, error)
+	// BillSave binds the bill's invoice set with a status (30 in use, 60 used, 1 released).
+	BillSave(ctx context.Context, messageID string, req BillSaveRequest) error
+	// VoucherSave writes the accounting voucher back.
+	VoucherSave(ctx context.Context, messageID string, req VoucherSaveRequest) error
+	// Unbind releases every invoice of the bill (the compensation of binding).
+	Unbind(ctx context.Context, messageID string, req UnbindRequest) error
+	// Deduction selects invoices for input-VAT deduction.
+	Deduction(ctx context.Context, requestID string, req DeductionRequest) (DeductionResult, error)
+	// Watch receives what the user imports for linkKey (socket, or long poll) until ctx ends.
+	Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error
+	// Receipt acknowledges a polled message.
+	Receipt(ctx context.Context, linkKey, msgID string) error
+	// CheckLogin fetches a fresh token: it tells whether the credentials work.
+	CheckLogin(ctx context.Context) error
+}
+
+var _ Cloud = (*Client)(nil)

@@ -99,11 +99,12 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 
 func (e *Env) startServer(ctx context.Context) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
-		DataDir:        e.opts.DataDir,
-		FrontendAddr:   e.frontend,
-		DisableUI:      true,
-		Logger:         e.opts.Logger,
-		ServerLogLevel: e.opts.ServerLogLevel,
+		DataDir:          e.opts.DataDir,
+		FrontendAddr:     e.frontend,
+		DisableUI:        true,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           e.opts.Logger,
+		ServerLogLevel:   e.opts.ServerLogLevel,
 	})
 	if err != nil {
 		return fmt.Errorf("embedded temporal: %w", err)

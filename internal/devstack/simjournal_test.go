@@ -1,49 +1,13 @@
 package devstack
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// A start that fails half-way (the API's port is taken) names the address and stops what it had
-// started: a second start on the same data dir then works.
-func TestStartFailsCleanlyOnBusyPort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	dir := t.TempDir()
-	opts := Options{DataDir: dir, TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: busy.Addr().String()}
-
-	if s, err := Start(ctx, opts); err == nil {
-		s.Close()
-		t.Fatal("start with a busy API port succeeded")
-	} else if !strings.Contains(err.Error(), "api address") {
-		t.Fatalf("error does not name the API address: %v", err)
-	}
-
-	opts.APIAddr = "127.0.0.1:0"
-	s, err := Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("start after a failed start on the same dir: %v", err)
-	}
-	if s.UIURL() != "" || !strings.Contains(s.ReadyLine(), "ui=disabled") {
-		t.Errorf("UI disabled but ready line says %q", s.ReadyLine())
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-}
 
 func TestReadJournalStopsAtATornLineAndRefusesAForeignFile(t *testing.T) {
 	dir := t.TempDir()

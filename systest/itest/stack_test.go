@@ -1,11 +1,9 @@
 package itest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,9 +21,9 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/testenv"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -168,33 +166,16 @@ func waitStage(t *testing.T, wfID string, stage workflows.Stage) workflows.BillS
 // collect imports count sample invoices through the simulator's test interface (as the page would).
 func (s *stack) collect(eventCode string, count int) []string {
 	s.t.Helper()
-	var res struct {
-		Delivered []struct {
-			SerialNo string `json:"serialNo"`
-		} `json:"delivered"`
-	}
-	s.post("/__sim/collect", map[string]any{"eventCode": eventCode, "count": count}, &res)
-	var serials []string
-	for _, d := range res.Delivered {
-		serials = append(serials, d.SerialNo)
-	}
-	if len(serials) != count {
-		s.t.Fatalf("collected %d invoices, want %d", len(serials), count)
-	}
-	return serials
+	return testenv.Collect(s.t, s.t.Context(), s.simURL, eventCode, count)
 }
 
+// post sends body to the simulator's test interface and decodes its 2xx answer into out (nil =
+// ignore); any other answer fails the test.
 func (s *stack) post(path string, body, out any) {
 	s.t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		s.t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		s.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+	status, data := testenv.Do(s.t, s.t.Context(), http.MethodPost, s.simURL+path, "", body)
+	if status/100 != 2 {
+		s.t.Fatalf("POST %s: %d %s", path, status, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -203,35 +184,20 @@ func (s *stack) post(path string, body, out any) {
 	}
 }
 
+// get reads the simulator's test interface, decodes a 200 answer into out and returns the status.
 func (s *stack) get(path string, out any) int {
 	s.t.Helper()
-	resp, err := http.Get(s.simURL + path)
-	if err != nil {
-		s.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK && out != nil {
+	status, data := testenv.Do(s.t, s.t.Context(), http.MethodGet, s.simURL+path, "", nil)
+	if status == http.StatusOK && out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
 			s.t.Fatalf("GET %s: decode: %v", path, err)
 		}
 	}
-	return resp.StatusCode
+	return status
 }
 
-type simBill struct {
-	Status   string `json:"status"`
-	Invoices []struct {
-		SerialNo string `json:"serialNo"`
-		Status   string `json:"status"`
-	} `json:"invoices"`
-	Voucher       json.RawMessage `json:"voucher"`
-	Unbound       bool            `json:"unbound"`
-	BillSaveCalls int             `json:"billSaveCalls"`
-}
-
-func (s *stack) bill(billID string) simBill {
-	var b simBill
+func (s *stack) bill(billID string) simulator.BillView {
+	var b simulator.BillView
 	if code := s.get("/__sim/bills/OA/"+billID, &b); code != http.StatusOK {
 		s.t.Fatalf("sim bill %s: HTTP %d", billID, code)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"rimflow/api"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -59,7 +60,7 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	}
 
 	// The user imports two invoices in the cloud; autoSubmit moves the bill to the supervisor.
-	s.simPost(t, "/__sim/collect", map[string]any{"eventCode": url.EventCode, "count": 2})
+	testenv.Collect(t, t.Context(), s.simURL, url.EventCode, 2)
 	st := s.waitStage(t, "OA/B-1", workflows.StageAwaitingSupervisor)
 	if st.InvoiceCount != 2 || st.TotalAmount == "" || st.TotalAmount == "0" {
 		t.Errorf("after import: count %d total %q", st.InvoiceCount, st.TotalAmount)
@@ -140,7 +141,7 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	}
 	var b2state workflows.BillState
 	s.call(t, "GET", "/v1/bills/OA/B-2", nil, &b2state)
-	s.simPost(t, "/__sim/collect", map[string]any{"eventCode": b2state.EventCode, "count": 1})
+	testenv.Collect(t, t.Context(), s.simURL, b2state.EventCode, 1)
 	s.waitStage(t, "OA/B-2", workflows.StageAwaitingSupervisor)
 	if code := s.call(t, "POST", "/v1/bills/OA/B-2/approvals",
 		workflows.ApproveRequest{Role: "supervisor", Decision: "reject", Approver: "sup-1", Comment: "not business"}, &b2state); code != 200 {

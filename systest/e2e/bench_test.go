@@ -1,4 +1,4 @@
-package devstack
+package e2e
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"rimflow/internal/devstack"
 )
 
 // BenchmarkBillLifecycle measures one bill's whole life (start → collect → bound → two approvals
@@ -14,7 +16,7 @@ import (
 // worker, the simulator. The parallel variant shows how far concurrent bills overlap on one
 // SQLite connection; compare the two as a ratio (ns/op of serial ÷ ns/op of parallel).
 //
-//	go test -run '^$' -bench BillLifecycle -benchtime 20x ./internal/devstack
+//	go test -run '^$' -bench BillLifecycle -benchtime 20x ./systest/e2e
 func BenchmarkBillLifecycle(b *testing.B) {
 	stack := benchStack(b)
 	var n atomic.Int64
@@ -38,11 +40,11 @@ func BenchmarkBillLifecycleParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bills/s")
 }
 
-func benchStack(b *testing.B) *Stack {
+func benchStack(b *testing.B) *devstack.Stack {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{
+	s, err := devstack.Start(ctx, devstack.Options{
 		DataDir: b.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Seed: 3,
 	})
@@ -53,8 +55,8 @@ func benchStack(b *testing.B) *Stack {
 	return s
 }
 
-func runBenchBill(b *testing.B, s *Stack, id string) {
-	_, err := Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: id, Wait: time.Minute}.Run(context.Background(), io.Discard)
+func runBenchBill(b *testing.B, s *devstack.Stack, id string) {
+	_, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: id, Wait: time.Minute}.Run(context.Background(), io.Discard)
 	if err != nil {
 		b.Error(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/testenv"
+	"rimflow/systest/testenv"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"

@@ -1,4 +1,4 @@
-package devstack
+package e2e
 
 import (
 	"bufio"

@@ -1,6 +1,7 @@
-// Package testenv builds the in-process pieces rimflow's tests share: a Temporal test server with
-// rimflow's search attributes, and the Invoice Cloud simulator on a loopback HTTP server with a
-// real client using its credentials. Only tests import it: it links the Temporal server.
+// Package testenv builds the in-process pieces rimflow's system tests share: a Temporal test server
+// with rimflow's search attributes, the Invoice Cloud simulator on a loopback HTTP server with a
+// real client using its credentials, and plain HTTP calls as an ERP, a user or ops make them. Only
+// tests import it: it links the Temporal server.
 package testenv
 
 import (

@@ -30,7 +30,7 @@ var postRoutes = []string{"/v1/bills", "/v1/bills/%s/invoices", "/v1/bills/%s/su
 // a dropped connection; a 4xx is a JSON error with a code, and a validation error names its
 // fields; and a refused request writes nothing (the target bill's history does not grow, and a
 // refused start starts no workflow). The seed corpus (good and bad bodies for each route) runs
-// in CI; `go test -fuzz FuzzAPIPost ./resilience/` explores further.
+// in CI; `go test -fuzz FuzzAPIPost ./systest/resilience/` explores further.
 func FuzzAPIPost(f *testing.F) {
 	good := map[int]string{
 		0: `{"billId":"seed-%d","billNo":"BX-1","billType":"expense","resource":"FUZZ","billTaxNo":"91440300MA5G9GK78Y","userId":"u"}`,

@@ -1,11 +1,14 @@
-package devstack
+// Package e2e runs the whole devstack (embedded Temporal on SQLite, Temporal Web, simulator,
+// worker, API) on free loopback ports and drives it from outside, over HTTP and in a browser, as
+// an ERP, a user and ops would.
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"rimflow/cloudsim/simulator"
+	"rimflow/internal/devstack"
 	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -36,13 +42,45 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("restart mid-bill keeps the bill", env.restartMidBill)
 }
 
+// A start that fails half-way (the API's port is taken) names the address and stops what it had
+// started: a second start on the same data dir then works.
+func TestStartFailsCleanlyOnBusyPort(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	opts := devstack.Options{DataDir: dir, TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: busy.Addr().String()}
+
+	if s, err := devstack.Start(ctx, opts); err == nil {
+		s.Close()
+		t.Fatal("start with a busy API port succeeded")
+	} else if !strings.Contains(err.Error(), "api address") {
+		t.Fatalf("error does not name the API address: %v", err)
+	}
+
+	opts.APIAddr = "127.0.0.1:0"
+	s, err := devstack.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start after a failed start on the same dir: %v", err)
+	}
+	if s.UIURL() != "" || !strings.Contains(s.ReadyLine(), "ui=disabled") {
+		t.Errorf("UI disabled but ready line says %q", s.ReadyLine())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
+
 type e2e struct {
 	t     *testing.T
 	ctx   context.Context
 	dir   string
-	opts  Options
-	stack *Stack
-	c     *jsonClient
+	opts  devstack.Options
+	stack *devstack.Stack
 	token string // the API's bearer token, once the stack has one
 }
 
@@ -50,15 +88,15 @@ func newE2E(t *testing.T, ctx context.Context) *e2e {
 	tw := &testWriter{t: t}
 	t.Cleanup(tw.stop) // registered first, so it runs after the stack has closed
 	logger := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	env := &e2e{t: t, ctx: ctx, dir: t.TempDir(), c: newJSONClient("")}
+	env := &e2e{t: t, ctx: ctx, dir: t.TempDir()}
 	// devstack's own simulator, journaled in the data dir: the restart subtest relies on it
 	// coming back with the same cloud state, as `go run ./devstack` does.
-	env.opts = Options{
+	env.opts = devstack.Options{
 		DataDir: env.dir, TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Seed: 7, Logger: logger, WorkerLogger: logger,
 	}
-	stack, err := Start(ctx, env.opts)
+	stack, err := devstack.Start(ctx, env.opts)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
@@ -96,7 +134,7 @@ type startAnswer struct {
 
 func (e *e2e) mustStart(t *testing.T, id string) startAnswer {
 	t.Helper()
-	status, body := e.startBill(t, DemoBill(id))
+	status, body := e.startBill(t, devstack.DemoBill(id))
 	if status != http.StatusCreated {
 		t.Fatalf("start %s: HTTP %d, want 201: %s", id, status, body)
 	}
@@ -117,18 +155,11 @@ func (e *e2e) mustStart(t *testing.T, id string) startAnswer {
 // the bill has them bound and sits in awaiting_supervisor (autoSubmit).
 func (e *e2e) collect(t *testing.T, a startAnswer, n int) workflows.BillState {
 	t.Helper()
-	var out struct {
-		Delivered []struct {
-			SerialNo string `json:"serialNo"`
-		} `json:"delivered"`
+	collectURL, err := url.Parse(a.Collect.PC)
+	if err != nil {
+		t.Fatalf("collect URL: %v", err)
 	}
-	body := map[string]any{"eventCode": eventCodeOf(a.Collect.PC), "count": n}
-	if _, err := e.c.do(e.ctx, "POST", e.stack.CloudURL()+"/__sim/collect", body, &out); err != nil {
-		t.Fatalf("sim collect: %v", err)
-	}
-	if len(out.Delivered) != n {
-		t.Fatalf("sim delivered %d invoices, want %d", len(out.Delivered), n)
-	}
+	testenv.Collect(t, e.ctx, e.stack.CloudURL(), collectURL.Query().Get("eventCode"), n)
 	st := e.waitStage(t, a.ID, workflows.StageAwaitingSupervisor)
 	if st.InvoiceCount != n {
 		t.Fatalf("bill has %d invoices, want %d", st.InvoiceCount, n)
@@ -143,7 +174,7 @@ func (e *e2e) collect(t *testing.T, a startAnswer, n int) workflows.BillState {
 
 func (e *e2e) waitStage(t *testing.T, id string, want workflows.Stage) workflows.BillState {
 	t.Helper()
-	st, err := waitStage(e.ctx, e.c, e.stack.APIURL()+"/v1/bills/"+id, 90*time.Second, want)
+	st, err := devstack.WaitStage(e.ctx, e.stack.APIURL()+"/v1/bills/"+id, e.token, 90*time.Second, want)
 	if err != nil {
 		t.Fatalf("bill %s: %v", id, err)
 	}
@@ -165,49 +196,34 @@ func (e *e2e) post(t *testing.T, u string, body any) (int, []byte) {
 // send makes one raw request (bearer token when not empty) and returns the status and body.
 func (e *e2e) send(t *testing.T, method, u string, body []byte, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, method, u, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	return testenv.Do(t, e.ctx, method, u, token, body)
 }
 
-type simBill struct {
-	Status   string `json:"status"`
-	Invoices []struct {
-		SerialNo string `json:"serialNo"`
-		Status   string `json:"status"`
-	} `json:"invoices"`
-	Voucher *struct {
-		VouchID string `json:"vouchId"`
-	} `json:"voucher"`
-	Unbound bool `json:"unbound"`
-}
-
-func (e *e2e) cloudBill(t *testing.T, id string) simBill {
+// call sends body as JSON (nil = none) with the API's token and decodes the 2xx answer into out
+// (nil = ignore); any other answer fails the test.
+func (e *e2e) call(t *testing.T, method, u string, body, out any) {
 	t.Helper()
-	var b simBill
-	if _, err := e.c.do(e.ctx, "GET", e.stack.CloudURL()+"/__sim/bills/OA/"+url.PathEscape(id), nil, &b); err != nil {
-		t.Fatalf("sim bill: %v", err)
+	status, raw := testenv.Do(t, e.ctx, method, u, e.token, body)
+	if status/100 != 2 {
+		t.Fatalf("%s %s: HTTP %d: %.500s", method, u, status, raw)
 	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: answer is not the expected JSON: %v: %.500s", method, u, err, raw)
+		}
+	}
+}
+
+func (e *e2e) cloudBill(t *testing.T, id string) simulator.BillView {
+	t.Helper()
+	var b simulator.BillView
+	e.call(t, "GET", e.stack.CloudURL()+"/__sim/bills/OA/"+url.PathEscape(id), nil, &b)
 	return b
 }
 
 func (e *e2e) happyPath(t *testing.T) {
 	var timeline bytes.Buffer
-	steps, err := Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.CloudURL(), BillID: "E2E-HAPPY", Wait: 90 * time.Second}.Run(e.ctx, &timeline)
+	steps, err := devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.CloudURL(), BillID: "E2E-HAPPY", Wait: 90 * time.Second}.Run(e.ctx, &timeline)
 	t.Logf("timeline:\n%s", timeline.String())
 	if err != nil {
 		t.Fatalf("demo: %v", err)
@@ -230,16 +246,14 @@ func (e *e2e) happyPath(t *testing.T) {
 	}
 	// A finished bill still answers (from history) with its whole story.
 	var st workflows.BillState
-	if _, err := e.c.do(e.ctx, "GET", e.billURL("E2E-HAPPY"), nil, &st); err != nil {
-		t.Fatalf("state of the completed bill: %v", err)
-	}
+	e.call(t, "GET", e.billURL("E2E-HAPPY"), nil, &st)
 	if st.Stage != workflows.StageCompleted || len(st.Approvals) != 2 || st.Voucher == nil {
 		t.Fatalf("completed state = stage %s, %d approvals, voucher %v", st.Stage, len(st.Approvals), st.Voucher)
 	}
 }
 
 func (e *e2e) duplicateStart(t *testing.T) {
-	first := DemoBill("E2E-DUP")
+	first := devstack.DemoBill("E2E-DUP")
 	status1, body1 := e.startBill(t, first)
 	if status1 != http.StatusCreated {
 		t.Fatalf("first start: HTTP %d: %s", status1, body1)
@@ -265,9 +279,7 @@ func (e *e2e) duplicateStart(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		list.Bills = nil
-		if _, err := e.c.do(e.ctx, "GET", e.stack.APIURL()+"/v1/bills?taxNo="+DemoTaxNo+"&stage=collecting", nil, &list); err != nil {
-			t.Fatalf("list: %v", err)
-		}
+		e.call(t, "GET", e.stack.APIURL()+"/v1/bills?taxNo="+devstack.DemoTaxNo+"&stage=collecting", nil, &list)
 		n := 0
 		for _, b := range list.Bills {
 			if b.WorkflowID == workflows.BillWorkflowID("OA", "E2E-DUP") {
@@ -339,9 +351,7 @@ func (e *e2e) wrongStage(t *testing.T) {
 	}
 	// The refused calls changed nothing.
 	var st workflows.BillState
-	if _, err := e.c.do(e.ctx, "GET", e.billURL("E2E-STAGE"), nil, &st); err != nil {
-		t.Fatal(err)
-	}
+	e.call(t, "GET", e.billURL("E2E-STAGE"), nil, &st)
 	if st.Stage != workflows.StageAwaitingSupervisor || len(st.Approvals) != 0 {
 		t.Fatalf("after refused approvals: stage %s, %d approvals", st.Stage, len(st.Approvals))
 	}
@@ -357,13 +367,8 @@ func (e *e2e) reject(t *testing.T) {
 	e.waitStage(t, a.ID, workflows.StageRejected)
 	// The saga released every invoice in the cloud: unbound, status 1 (unused) again.
 	for _, inv := range st.Invoices {
-		var pool struct {
-			Status string `json:"status"`
-			BillID string `json:"billId"`
-		}
-		if _, err := e.c.do(e.ctx, "GET", e.stack.CloudURL()+"/__sim/invoices/"+url.PathEscape(inv.SerialNo), nil, &pool); err != nil {
-			t.Fatal(err)
-		}
+		var pool simulator.InvoiceView
+		e.call(t, "GET", e.stack.CloudURL()+"/__sim/invoices/"+url.PathEscape(inv.SerialNo), nil, &pool)
 		if pool.Status != invoicecloud.StatusUnused || pool.BillID != "" {
 			t.Errorf("invoice %s after reject: status %s bill %q, want status 1 and no bill", inv.SerialNo, pool.Status, pool.BillID)
 		}
@@ -386,10 +391,7 @@ func (e *e2e) webListsBills(t *testing.T) {
 				} `json:"execution"`
 			} `json:"executions"`
 		}
-		_, err := e.c.do(e.ctx, "GET", e.stack.UIURL()+"/api/v1/namespaces/default/workflows?"+q.Encode(), nil, &out)
-		if err != nil {
-			t.Fatalf("Temporal Web API: %v", err)
-		}
+		e.call(t, "GET", e.stack.UIURL()+"/api/v1/namespaces/default/workflows?"+q.Encode(), nil, &out)
 		for _, x := range out.Executions {
 			if x.Execution.WorkflowID == workflows.BillWorkflowID("OA", "E2E-HAPPY") {
 				return
@@ -418,7 +420,7 @@ func (e *e2e) restartMidBill(t *testing.T) {
 	// This time with a bearer token, as --api-token sets it.
 	const token = "e2e-restart-token-5f1c"
 	opts.APIToken = token
-	stack, err := Start(e.ctx, opts)
+	stack, err := devstack.Start(e.ctx, opts)
 	if err != nil {
 		t.Fatalf("start again on the same data dir: %v", err)
 	}
@@ -431,7 +433,7 @@ func (e *e2e) restartMidBill(t *testing.T) {
 	if !strings.Contains(howto.String(), "Authorization: Bearer $RIMFLOW_API_TOKEN") || strings.Contains(howto.String(), token) {
 		t.Fatalf("how-to must show the header with a variable, never the token:\n%s", howto.String())
 	}
-	e.token, e.c = token, newJSONClient(token)
+	e.token = token
 	if stack.Temporal.SchemaCreated() {
 		t.Fatal("restart created a new schema: the data dir was not reused")
 	}
@@ -476,8 +478,8 @@ func (e *e2e) restartMidBill(t *testing.T) {
 	}
 	// Bills finished before the restart are still there too.
 	var happy workflows.BillState
-	if _, err := e.c.do(e.ctx, "GET", e.billURL("E2E-HAPPY"), nil, &happy); err != nil || happy.Stage != workflows.StageCompleted {
-		t.Fatalf("completed bill after restart: %v, stage %s", err, happy.Stage)
+	if e.call(t, "GET", e.billURL("E2E-HAPPY"), nil, &happy); happy.Stage != workflows.StageCompleted {
+		t.Fatalf("completed bill after restart: stage %s", happy.Stage)
 	}
 }
 

@@ -4,9 +4,7 @@
 package apiit
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -19,8 +17,9 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/testenv"
+	"rimflow/internal/devstack"
 	"rimflow/internal/workerapp"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -61,65 +60,24 @@ func newStack(t *testing.T, token string) *stack {
 // call sends one request to the API and decodes the JSON answer into out (when given).
 func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req, _ := http.NewRequest(method, s.api.URL+path, rd)
-	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, raw := testenv.Do(t, t.Context(), method, s.api.URL+path, s.token, body)
 	if out != nil {
 		reflect.ValueOf(out).Elem().SetZero() // no stale fields from an earlier answer
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+			t.Fatalf("%s %s: %d %s: %v", method, path, status, raw, err)
 		}
 	}
-	return resp.StatusCode
-}
-
-// simPost drives the simulator's /__sim/ interface.
-func (s *stack) simPost(t *testing.T, path string, body any) map[string]any {
-	t.Helper()
-	raw, _ := json.Marshal(body)
-	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != 200 {
-		t.Fatalf("sim %s: %d %v", path, resp.StatusCode, out)
-	}
-	return out
+	return status
 }
 
 // waitStage polls the bill's state until it reaches stage (the workflow moves on its own after
 // an import); the bound is generous and only stops a hung test.
 func (s *stack) waitStage(t *testing.T, id string, stage workflows.Stage) workflows.BillState {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	var st workflows.BillState
-	for time.Now().Before(deadline) {
-		st = workflows.BillState{}
-		if code := s.call(t, "GET", "/v1/bills/"+id, nil, &st); code == 200 && st.Stage == stage {
-			return st
-		}
-		time.Sleep(100 * time.Millisecond)
+	st, err := devstack.WaitStage(t.Context(), s.api.URL+"/v1/bills/"+id, s.token, 90*time.Second, stage)
+	if err != nil {
+		t.Fatalf("bill %s never reached %s: %v; last state stage=%s error=%+v history=%+v", id, stage, err, st.Stage, st.Error, st.History)
 	}
-	t.Fatalf("bill %s never reached %s; last state stage=%s error=%+v history=%+v", id, stage, st.Stage, st.Error, st.History)
 	return st
 }
 
@@ -143,11 +101,6 @@ func sleep() { time.Sleep(100 * time.Millisecond) }
 
 func fetchText(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	_, b := testenv.Do(t, t.Context(), http.MethodGet, url, "", nil)
 	return string(b)
 }

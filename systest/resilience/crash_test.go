@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/benchkit"
+	"rimflow/bench/kit"
 )
 
 // TestWorkerKilled: the worker process is killed with SIGKILL while bills are in flight (some
@@ -16,9 +16,9 @@ func TestWorkerKilled(t *testing.T) {
 	n := scale(20, 200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(4, 12))*time.Minute)
 	defer cancel()
-	env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 11})
+	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 11})
 	w := startWorker(t, ctx, env, "", nil)
-	d := &benchkit.Driver{Env: env, Resource: "KILL", Invoices: 2, StepTimeout: 3 * time.Minute}
+	d := &kit.Driver{Env: env, Resource: "KILL", Invoices: 2, StepTimeout: 3 * time.Minute}
 
 	var f fleet
 	struck := make(chan struct{})
@@ -41,7 +41,7 @@ func TestWorkerKilled(t *testing.T) {
 	if inFlight == 0 {
 		t.Fatalf("the worker was not killed while bills were in flight")
 	}
-	rep, err := benchkit.CheckLedger(env.Sim, keysOf(d, ids), true)
+	rep, err := kit.CheckLedger(env.Sim, keysOf(d, ids), true)
 	if err != nil {
 		t.Fatalf("ledger after the kill: %v", err)
 	}
@@ -57,9 +57,9 @@ func TestServerRestarted(t *testing.T) {
 	n := scale(20, 200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(4, 12))*time.Minute)
 	defer cancel()
-	env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 12})
+	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 12})
 	startWorker(t, ctx, env, "", nil)
-	d := &benchkit.Driver{Env: env, Resource: "RESTART", Invoices: 1, StepTimeout: 3 * time.Minute}
+	d := &kit.Driver{Env: env, Resource: "RESTART", Invoices: 1, StepTimeout: 3 * time.Minute}
 
 	var f fleet
 	struck := make(chan struct{})
@@ -87,7 +87,7 @@ func TestServerRestarted(t *testing.T) {
 	if inFlight == 0 {
 		t.Fatalf("the server was not restarted while bills were in flight")
 	}
-	rep, err := benchkit.CheckLedger(env.Sim, keysOf(d, ids), true)
+	rep, err := kit.CheckLedger(env.Sim, keysOf(d, ids), true)
 	if err != nil {
 		t.Fatalf("ledger after the restart: %v", err)
 	}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/benchkit"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -28,11 +28,11 @@ func TestCloudFaults(t *testing.T) {
 			n := scale(8, 60)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(4, 12))*time.Minute)
 			defer cancel()
-			env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 21})
+			env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 21})
 			startWorker(t, ctx, env, "", nil)
 			// The user takes a moment on the collect page: the worker's socket is open by then, so the
 			// drop fault (100 ms after opening) bites and the watcher must reconnect to get the import.
-			d := &benchkit.Driver{Env: env, Resource: "FAULT", Invoices: 2, StepTimeout: 3 * time.Minute,
+			d := &kit.Driver{Env: env, Resource: "FAULT", Invoices: 2, StepTimeout: 3 * time.Minute,
 				ThinkTime: 400 * time.Millisecond}
 			// One clean bill first, so the worker holds a token the fault then revokes.
 			if err := d.Life(ctx, "warm"); err != nil {
@@ -52,7 +52,7 @@ func TestCloudFaults(t *testing.T) {
 			ids, errs := f.run(ctx, d, "f", n, 8)
 			env.Sim.ClearFaults()
 			reportErrors(t, "bill under cloud faults", errs)
-			rep, err := benchkit.CheckLedger(env.Sim, keysOf(d, append(ids, "warm")), true)
+			rep, err := kit.CheckLedger(env.Sim, keysOf(d, append(ids, "warm")), true)
 			if err != nil {
 				t.Fatalf("ledger after the faults: %v", err)
 			}
@@ -76,9 +76,9 @@ func TestCloudFaults(t *testing.T) {
 func TestBusinessErrorThenRetry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 31})
+	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 31})
 	startWorker(t, ctx, env, "", nil)
-	d := &benchkit.Driver{Env: env, Resource: "BIZ", Invoices: 1, StepTimeout: 2 * time.Minute}
+	d := &kit.Driver{Env: env, Resource: "BIZ", Invoices: 1, StepTimeout: 2 * time.Minute}
 
 	// Bill A holds invoice X.
 	if err := d.Park(ctx, "A"); err != nil {
@@ -155,13 +155,13 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 }
 
 // waitStage polls the bill's state until it reaches want.
-func waitStage(t *testing.T, ctx context.Context, env *benchkit.Env, resource, billID string, want workflows.Stage) workflows.BillState {
+func waitStage(t *testing.T, ctx context.Context, env *kit.Env, resource, billID string, want workflows.Stage) workflows.BillState {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var st workflows.BillState
 	var err error
-	ref := benchkit.Driver{Env: env, Resource: resource}
+	ref := kit.Driver{Env: env, Resource: resource}
 	for {
 		st, err = env.Bills.State(ctx, ref.Ref(billID))
 		if err == nil && st.Stage == want {

@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"rimflow/api"
-	"rimflow/internal/benchkit"
+	"rimflow/bench/kit"
 	"rimflow/workflows"
 )
 
@@ -54,12 +54,12 @@ func FuzzAPIPost(f *testing.F) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	f.Cleanup(cancel)
-	env, _ := newEnv(f, ctx, benchkit.EnvOptions{Seed: 51})
+	env, _ := newEnv(f, ctx, kit.EnvOptions{Seed: 51})
 	startWorker(f, ctx, env, "", nil)
 	srv := httptest.NewServer(api.New(api.Options{Client: env.Client, Namespace: env.Server.Namespace(),
 		RequestTimeout: 20 * time.Second}))
 	f.Cleanup(srv.Close)
-	d := &benchkit.Driver{Env: env, Resource: "FUZZ", StepTimeout: time.Minute}
+	d := &kit.Driver{Env: env, Resource: "FUZZ", StepTimeout: time.Minute}
 
 	var targets atomic.Int32
 	var target string
@@ -133,7 +133,7 @@ func FuzzAPIPost(f *testing.F) {
 }
 
 // historyLength is the number of events of the workflow's latest run (0 = no such workflow).
-func historyLength(t *testing.T, ctx context.Context, env *benchkit.Env, workflowID string) int64 {
+func historyLength(t *testing.T, ctx context.Context, env *kit.Env, workflowID string) int64 {
 	desc, err := env.Client.DescribeWorkflowExecution(ctx, workflowID, "")
 	if err != nil {
 		var nf *serviceerror.NotFound

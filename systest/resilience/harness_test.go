@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/benchkit"
+	"rimflow/bench/kit"
 )
 
 // syncBuffer is a log sink shared by goroutines.
@@ -46,14 +46,14 @@ func tailOf(s string, n int) string {
 
 // newEnv starts the server and the simulator for one test; their logs (warn and up unless the
 // options say otherwise) go to logs and are printed if the test fails.
-func newEnv(t testing.TB, ctx context.Context, opts benchkit.EnvOptions) (*benchkit.Env, *syncBuffer) {
+func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	opts.DataDir = t.TempDir()
-	env, err := benchkit.StartEnv(ctx, opts)
+	env, err := kit.StartEnv(ctx, opts)
 	if err != nil {
 		t.Fatalf("start server and simulator: %v", err)
 	}
@@ -68,14 +68,14 @@ func newEnv(t testing.TB, ctx context.Context, opts benchkit.EnvOptions) (*bench
 
 // startWorker starts the built ./worker against env; its stderr goes to stderr (nil = a buffer
 // printed if the test fails).
-func startWorker(t testing.TB, ctx context.Context, env *benchkit.Env, logLevel string, stderr io.Writer) *benchkit.Worker {
+func startWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, stderr io.Writer) *kit.Worker {
 	t.Helper()
 	var own *syncBuffer
 	if stderr == nil {
 		own = &syncBuffer{}
 		stderr = own
 	}
-	w, err := benchkit.StartWorker(ctx, env.Client, benchkit.WorkerOptions{
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
 		Path: workerBin, Env: env.WorkerEnv(logLevel), Stderr: stderr,
 	})
 	if err != nil {
@@ -99,7 +99,7 @@ type fleet struct {
 
 // run drives n bills (ids prefix-0…) through d.Life-like steps on c clients: park, then drain.
 // It returns every error.
-func (f *fleet) run(ctx context.Context, d *benchkit.Driver, prefix string, n, c int) (ids []string, errs []error) {
+func (f *fleet) run(ctx context.Context, d *kit.Driver, prefix string, n, c int) (ids []string, errs []error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var next atomic.Int32
@@ -147,7 +147,7 @@ func waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // keysOf turns bill ids into the ledger's resource/billId keys.
-func keysOf(d *benchkit.Driver, ids []string) []string {
+func keysOf(d *kit.Driver, ids []string) []string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		r := d.Ref(id)

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"rimflow/api"
+	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/benchkit"
 )
 
 // TestNoSecretInLogsOrErrors runs bills with every component logging at debug level — the
@@ -41,11 +41,11 @@ func secretsRun(t *testing.T, placement string) {
 	creds := simulator.DefaultCredentials()
 	creds.AppSecret = "app-secret-" + randomHex()
 	creds.ClientSecret = "client-secret-" + randomHex()
-	env, _ := newEnv(t, ctx, benchkit.EnvOptions{Seed: 41, Logger: debug, ServerLogLevel: slog.LevelDebug,
+	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 41, Logger: debug, ServerLogLevel: slog.LevelDebug,
 		Sim: simulator.Options{Credentials: creds}})
 
 	workerLogs := &syncBuffer{}
-	w, err := benchkit.StartWorker(ctx, env.Client, benchkit.WorkerOptions{
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
 		Path: workerBin, Stderr: workerLogs,
 		Env: append(env.WorkerEnv("debug"), "RIMFLOW_CLOUD_TOKEN_PLACEMENT="+placement),
 	})
@@ -59,7 +59,7 @@ func secretsRun(t *testing.T, placement string) {
 		Token: apiToken, Logger: debug.With("component", "api")}))
 	defer apiSrv.Close()
 
-	d := &benchkit.Driver{Env: env, Resource: "SECRET", Invoices: 2, StepTimeout: 2 * time.Minute}
+	d := &kit.Driver{Env: env, Resource: "SECRET", Invoices: 2, StepTimeout: 2 * time.Minute}
 	if err := d.Life(ctx, "clean"); err != nil {
 		t.Fatalf("bill: %v", err)
 	}

@@ -1,8 +1,8 @@
-// Package benchkit is the harness behind `go run ./bench` and the resilience suite: the embedded
-// Temporal server and the Invoice Cloud simulator in this process, a worker as a separate OS
-// process, an ERP driver that walks bills through api.Bills, and the probes (bind times from the
+// Package kit is the benchmark harness behind `go run ./bench` and the resilience suite: the
+// embedded Temporal server and the Invoice Cloud simulator in this process, a worker as a separate
+// OS process, an ERP driver that walks bills through api.Bills, and the probes (bind times from the
 // simulator's wire traffic, RSS and CPU from /proc, the simulator's ledger).
-package benchkit
+package kit
 
 import (
 	"context"
@@ -56,7 +56,7 @@ type Env struct {
 // and a client. Close stops them.
 func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if opts.DataDir == "" {
-		return nil, errors.New("benchkit: EnvOptions.DataDir is required")
+		return nil, errors.New("bench kit: EnvOptions.DataDir is required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/benchkit"
+	"rimflow/bench/kit"
 	"rimflow/workflows"
 )
 
@@ -97,7 +97,7 @@ func BenchmarkBaselineLife(b *testing.B) { benchLife(b, true) }
 func benchLife(b *testing.B, baseline bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env, err := benchkit.StartEnv(ctx, benchkit.EnvOptions{DataDir: b.TempDir(), Seed: 9})
+	env, err := kit.StartEnv(ctx, kit.EnvOptions{DataDir: b.TempDir(), Seed: 9})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,17 +106,17 @@ func benchLife(b *testing.B, baseline bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := benchkit.StartWorker(ctx, env.Client, benchkit.WorkerOptions{
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
 		Path: exe, Env: append(env.WorkerEnv("error"), workerModeEnv+"=1"),
-		TaskQueues: []string{workflows.DefaultTaskQueue, benchkit.BaselineTaskQueue},
+		TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() { _ = w.Stop(10 * time.Second) }()
-	d := &benchkit.Driver{Env: env, Resource: "GOBENCH"}
+	d := &kit.Driver{Env: env, Resource: "GOBENCH"}
 	if baseline {
-		d.Bills, d.Resource, d.Baseline = env.BillsOn(benchkit.BaselineTaskQueue), "GOBASE", true
+		d.Bills, d.Resource, d.Baseline = env.BillsOn(kit.BaselineTaskQueue), "GOBASE", true
 	}
 	if err := d.Life(ctx, "warm"); err != nil {
 		b.Fatal(err)

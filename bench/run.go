@@ -17,8 +17,8 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
+	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/benchkit"
 	"rimflow/workflows"
 )
 
@@ -81,29 +81,29 @@ type Result struct {
 	Completed          int                `json:"completed"`
 	Failed             int                `json:"failed"`
 
-	Bills                 int                         `json:"bills"`
-	Concurrency           int                         `json:"concurrency"`
-	InvoicesPerBill       int                         `json:"invoicesPerBill"`
-	BillsSeconds          float64                     `json:"billsSeconds"`
-	BaselineSeconds       float64                     `json:"baselineSeconds"`
-	BaselineCompleted     int                         `json:"baselineCompleted"`
-	Latency               map[string]benchkit.Summary `json:"latency"`
-	BaselineLatency       map[string]benchkit.Summary `json:"baselineLatency"`
-	CloudEndpointsPerBill map[string]float64          `json:"cloudEndpointsPerBill"`
-	TokensIssued          simulator.TokenCounts       `json:"tokensIssued"`
-	TokenRejections       int                         `json:"tokenRejections"`
-	CPUSecondsPerBill     float64                     `json:"cpuSecondsPerBill"`
-	WorkerCPUPerBill      float64                     `json:"workerCpuSecondsPerBill"`
-	ServerCPUPerBill      float64                     `json:"serverCpuSecondsPerBill"`
-	BaselineCPUPerWf      float64                     `json:"baselineCpuSecondsPerWorkflow"`
-	Waiting               int                         `json:"waiting"`
-	WaitingParked         int                         `json:"waitingParked,omitempty"`
-	WaitingParkSeconds    float64                     `json:"waitingParkSeconds,omitempty"`
-	WaitingServerRssMB    float64                     `json:"waitingServerRssMB,omitempty"`
-	DrainSeconds          float64                     `json:"drainSeconds,omitempty"`
-	DrainPerSecond        float64                     `json:"drainPerSecond,omitempty"`
-	LedgerOK              bool                        `json:"ledgerOk"`
-	Errors                []string                    `json:"errors,omitempty"`
+	Bills                 int                    `json:"bills"`
+	Concurrency           int                    `json:"concurrency"`
+	InvoicesPerBill       int                    `json:"invoicesPerBill"`
+	BillsSeconds          float64                `json:"billsSeconds"`
+	BaselineSeconds       float64                `json:"baselineSeconds"`
+	BaselineCompleted     int                    `json:"baselineCompleted"`
+	Latency               map[string]kit.Summary `json:"latency"`
+	BaselineLatency       map[string]kit.Summary `json:"baselineLatency"`
+	CloudEndpointsPerBill map[string]float64     `json:"cloudEndpointsPerBill"`
+	TokensIssued          simulator.TokenCounts  `json:"tokensIssued"`
+	TokenRejections       int                    `json:"tokenRejections"`
+	CPUSecondsPerBill     float64                `json:"cpuSecondsPerBill"`
+	WorkerCPUPerBill      float64                `json:"workerCpuSecondsPerBill"`
+	ServerCPUPerBill      float64                `json:"serverCpuSecondsPerBill"`
+	BaselineCPUPerWf      float64                `json:"baselineCpuSecondsPerWorkflow"`
+	Waiting               int                    `json:"waiting"`
+	WaitingParked         int                    `json:"waitingParked,omitempty"`
+	WaitingParkSeconds    float64                `json:"waitingParkSeconds,omitempty"`
+	WaitingServerRssMB    float64                `json:"waitingServerRssMB,omitempty"`
+	DrainSeconds          float64                `json:"drainSeconds,omitempty"`
+	DrainPerSecond        float64                `json:"drainPerSecond,omitempty"`
+	LedgerOK              bool                   `json:"ledgerOk"`
+	Errors                []string               `json:"errors,omitempty"`
 }
 
 // run performs the scenarios in order: warm-up, baseline, bills, waiting.
@@ -127,7 +127,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	env, err := benchkit.StartEnv(ctx, benchkit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger})
+	env, err := kit.StartEnv(ctx, kit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +148,9 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if cfg.Verbose {
 		workerLog = io.MultiWriter(logFile, progress)
 	}
-	w, err := benchkit.StartWorker(ctx, env.Client, benchkit.WorkerOptions{
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
 		Path: exe, Env: wenv, Stderr: workerLog,
-		TaskQueues: []string{workflows.DefaultTaskQueue, benchkit.BaselineTaskQueue},
+		TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue},
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if wm, err := w.Memory(); err == nil {
 		res.WorkerPeakRssMB = round1(wm.PeakMB)
 	}
-	if sm, err := benchkit.ReadMemory(0); err == nil {
+	if sm, err := kit.ReadMemory(0); err == nil {
 		res.ServerPeakRssMB = round1(sm.PeakMB)
 	}
 	if res.Failed > 0 {
@@ -208,23 +208,23 @@ func (b *bench) profiled(fn func(context.Context) error) func(context.Context) e
 
 type bench struct {
 	cfg      Config
-	env      *benchkit.Env
-	worker   *benchkit.Worker
+	env      *kit.Env
+	worker   *kit.Worker
 	res      *Result
 	progress io.Writer
 	billIDs  []string // every real bill driven, for the ledger
 	mu       sync.Mutex
 }
 
-func (b *bench) driver(baseline bool, t *benchkit.Timings) *benchkit.Driver {
-	d := &benchkit.Driver{Env: b.env, Invoices: b.cfg.Invoices, Timings: t, StepTimeout: 3 * time.Minute}
+func (b *bench) driver(baseline bool, t *kit.Timings) *kit.Driver {
+	d := &kit.Driver{Env: b.env, Invoices: b.cfg.Invoices, Timings: t, StepTimeout: 3 * time.Minute}
 	if baseline {
-		d.Bills, d.Resource, d.Baseline = b.env.BillsOn(benchkit.BaselineTaskQueue), "BASE", true
+		d.Bills, d.Resource, d.Baseline = b.env.BillsOn(kit.BaselineTaskQueue), "BASE", true
 	}
 	return d
 }
 
-func (b *bench) track(d *benchkit.Driver, id string) {
+func (b *bench) track(d *kit.Driver, id string) {
 	if d.Baseline {
 		return
 	}
@@ -252,7 +252,7 @@ func (b *bench) warmup(ctx context.Context) error {
 }
 
 func (b *bench) baseline(ctx context.Context) error {
-	t := benchkit.NewTimings()
+	t := kit.NewTimings()
 	d := b.driver(true, t)
 	cpu0 := b.cpu()
 	began := time.Now()
@@ -265,7 +265,7 @@ func (b *bench) baseline(ctx context.Context) error {
 	b.res.BaselineCompleted = ok
 	b.res.BaselinePerSecond = round2(float64(ok) / took.Seconds())
 	b.res.BaselineCPUPerWf = round4(cpu.total() / float64(max(ok, 1)))
-	b.res.BaselineLatency = summaries(t, benchkit.LatStartToURL, benchkit.LatApprove, benchkit.LatVoucher)
+	b.res.BaselineLatency = summaries(t, kit.LatStartToURL, kit.LatApprove, kit.LatVoucher)
 	if failed > 0 {
 		return fmt.Errorf("%d baseline workflow(s) failed: %v", failed, errs[0])
 	}
@@ -273,7 +273,7 @@ func (b *bench) baseline(ctx context.Context) error {
 }
 
 func (b *bench) bills(ctx context.Context) error {
-	t := benchkit.NewTimings()
+	t := kit.NewTimings()
 	d := b.driver(false, t)
 	stats0 := b.env.Sim.Stats()
 	cpu0 := b.cpu()
@@ -296,11 +296,11 @@ func (b *bench) bills(ctx context.Context) error {
 	r.Completed += ok
 	r.Failed += failed
 	r.addErrors(errs)
-	r.Latency = summaries(t, benchkit.LatStartToURL, benchkit.LatPushToBound, benchkit.LatApprove, benchkit.LatVoucher)
-	r.StartToURLP99Ms = r.Latency[benchkit.LatStartToURL].P99
-	r.PushToBoundP50Ms = r.Latency[benchkit.LatPushToBound].P50
-	r.PushToBoundP99Ms = r.Latency[benchkit.LatPushToBound].P99
-	r.ApproveP99Ms = r.Latency[benchkit.LatApprove].P99
+	r.Latency = summaries(t, kit.LatStartToURL, kit.LatPushToBound, kit.LatApprove, kit.LatVoucher)
+	r.StartToURLP99Ms = r.Latency[kit.LatStartToURL].P99
+	r.PushToBoundP50Ms = r.Latency[kit.LatPushToBound].P50
+	r.PushToBoundP99Ms = r.Latency[kit.LatPushToBound].P99
+	r.ApproveP99Ms = r.Latency[kit.LatApprove].P99
 	n := float64(b.cfg.Bills)
 	r.CloudCallsPerBill = perBill(stats.MessageTypes, stats0.MessageTypes, n)
 	r.CloudEndpointsPerBill = perBill(stats.Endpoints, stats0.Endpoints, n)
@@ -336,7 +336,7 @@ func (b *bench) waiting(ctx context.Context) error {
 	if wm, err := b.worker.Memory(); err == nil {
 		b.res.WaitingWorkerRssMB = round1(wm.RSSMB)
 	}
-	if sm, err := benchkit.ReadMemory(0); err == nil {
+	if sm, err := kit.ReadMemory(0); err == nil {
 		b.res.WaitingServerRssMB = round1(sm.RSSMB)
 	}
 	fmt.Fprintf(b.progress, "bench: at rest worker %.1f MB, server %.1f MB; draining\n",
@@ -389,7 +389,7 @@ func (b *bench) ledger(context.Context) error {
 	b.mu.Lock()
 	ids := append([]string(nil), b.billIDs...)
 	b.mu.Unlock()
-	_, err := benchkit.CheckLedger(b.env.Sim, ids, b.res.Failed == 0)
+	_, err := kit.CheckLedger(b.env.Sim, ids, b.res.Failed == 0)
 	b.res.LedgerOK = err == nil
 	if err != nil {
 		b.res.addErrors([]error{err})
@@ -405,7 +405,7 @@ func (c cpuTimes) minus(o cpuTimes) cpuTimes {
 }
 
 func (b *bench) cpu() cpuTimes {
-	self, _ := benchkit.ReadCPUSeconds(0)
+	self, _ := kit.ReadCPUSeconds(0)
 	worker, _ := b.worker.CPUSeconds()
 	return cpuTimes{self, worker}
 }
@@ -453,8 +453,8 @@ func (r *Result) addErrors(errs []error) {
 	}
 }
 
-func summaries(t *benchkit.Timings, names ...string) map[string]benchkit.Summary {
-	out := map[string]benchkit.Summary{}
+func summaries(t *kit.Timings, names ...string) map[string]kit.Summary {
+	out := map[string]kit.Summary{}
 	for _, n := range names {
 		out[n] = t.Summary(n)
 	}

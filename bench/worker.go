@@ -6,7 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"rimflow/internal/benchkit"
+	"rimflow/bench/kit"
 )
 
 // workerProfileEnv names a file the worker process writes its CPU profile to (whole life).
@@ -24,5 +24,5 @@ func runWorker(ctx context.Context) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return benchkit.RunWorker(ctx, os.Getenv, os.Stderr, true)
+	return kit.RunWorker(ctx, os.Getenv, os.Stderr, true)
 }

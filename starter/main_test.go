@@ -15,8 +15,8 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/config"
-	"rimflow/internal/testenv"
 	"rimflow/internal/workerapp"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 func crashChild(dir string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := Start(ctx, Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", DisableUI: true})
+	srv, err := Start(ctx, Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", DisableUI: true, SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -74,7 +74,7 @@ func TestRestartAfterProcessDeath(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := Start(ctx, Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", DisableUI: true})
+	srv, err := Start(ctx, Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", DisableUI: true, SearchAttributes: workflows.SearchAttributes()})
 	if err != nil {
 		t.Fatalf("start after the process died: %v", err)
 	}

@@ -1,7 +1,7 @@
 // Package devserver runs a complete Temporal server and Temporal Web inside this process:
-// SQLite persistence and visibility in one WAL-mode file, the `default` namespace and rimflow's
-// search attributes registered. It is the embedded default behind `go run ./devstack` and the
-// end-to-end tests; nothing else in rimflow imports the Temporal server.
+// SQLite persistence and visibility in one WAL-mode file, the `default` namespace and the
+// caller's search attributes registered. It is the embedded default behind `go run ./devstack`
+// and the end-to-end tests; nothing else in rimflow imports the Temporal server.
 package devserver
 
 import (
@@ -21,8 +21,6 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/temporal"
-
-	"rimflow/workflows"
 )
 
 // Defaults of Options.
@@ -44,7 +42,8 @@ type Options struct {
 	DisableUI    bool
 	Namespace    string
 	Retention    time.Duration
-	// SearchAttributes to register; nil means workflows.SearchAttributes().
+	// SearchAttributes to register (required: rimflow passes workflows.SearchAttributes()). The
+	// caller names them so this package stays a plain Temporal server, free of rimflow's workflows.
 	SearchAttributes map[string]enumspb.IndexedValueType
 	// Logger receives the server's logs at ServerLogLevel and above. A nil Logger discards them.
 	Logger *slog.Logger
@@ -68,9 +67,6 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
-	}
-	if o.SearchAttributes == nil {
-		o.SearchAttributes = workflows.SearchAttributes()
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -97,6 +93,9 @@ type Server struct {
 // answers, registers the namespace and search attributes (idempotent) and starts Temporal Web.
 // On error nothing is left running.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	if len(opts.SearchAttributes) == 0 {
+		return nil, errors.New("devserver: Options.SearchAttributes is required (rimflow's are workflows.SearchAttributes())")
+	}
 	opts.applyDefaults()
 	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", opts.DataDir, err)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +30,7 @@ func TestServerLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	opts := Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0"}
+	opts := Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0", SearchAttributes: workflows.SearchAttributes()}
 
 	srv, err := Start(ctx, opts)
 	if err != nil {
@@ -176,6 +179,23 @@ func get(t *testing.T, url string) (body, contentType string) {
 		t.Fatalf("GET %s: %s: %.200s", url, resp.Status, b)
 	}
 	return string(b), resp.Header.Get("Content-Type")
+}
+
+// The search attributes are the caller's to name: a start without them is refused before anything
+// is written, and the error names the option.
+func TestStartRequiresSearchAttributes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	srv, err := Start(context.Background(), Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", DisableUI: true})
+	if err == nil {
+		_ = srv.Stop()
+		t.Fatal("start without search attributes succeeded")
+	}
+	if !strings.Contains(err.Error(), "SearchAttributes") {
+		t.Errorf("error does not name the option: %v", err)
+	}
+	if _, statErr := os.Stat(dir); !errors.Is(statErr, fs.ErrNotExist) {
+		t.Errorf("a refused start left the data dir behind (stat: %v)", statErr)
+	}
 }
 
 func TestResolveAddrRejectsBadInput(t *testing.T) {

@@ -163,7 +163,14 @@ func DemoBill(billID string) workflows.BillInput {
 	}
 }
 
-// waitStage polls the bill until it reaches want; a final stage other than want ends the wait.
+// WaitStage polls a bill through the HTTP API (billURL is …/v1/bills/{resource}/{billId}; token
+// is the API's bearer token, "" when open) until it reaches want, for at most limit. A final
+// stage other than want, or failed, ends the wait with an error.
+func WaitStage(ctx context.Context, billURL, token string, limit time.Duration, want workflows.Stage) (workflows.BillState, error) {
+	return waitStage(ctx, newJSONClient(token), billURL, limit, want)
+}
+
+// waitStage is WaitStage on the caller's client.
 func waitStage(ctx context.Context, c *jsonClient, billURL string, limit time.Duration, want workflows.Stage) (workflows.BillState, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()

@@ -118,12 +118,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	// 1. Temporal server and Temporal Web.
 	s.Temporal, err = devserver.Start(ctx, devserver.Options{
-		DataDir:        opts.DataDir,
-		FrontendAddr:   opts.TemporalAddr,
-		UIAddr:         opts.UIAddr,
-		DisableUI:      opts.DisableUI,
-		Logger:         log,
-		ServerLogLevel: opts.ServerLogLevel,
+		DataDir:          opts.DataDir,
+		FrontendAddr:     opts.TemporalAddr,
+		UIAddr:           opts.UIAddr,
+		DisableUI:        opts.DisableUI,
+		SearchAttributes: workflows.SearchAttributes(),
+		Logger:           log,
+		ServerLogLevel:   opts.ServerLogLevel,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded temporal: %w", err)

@@ -1,0 +1,310 @@
+package kit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"rimflow/api"
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// Latency names the driver records.
+const (
+	LatStartToURL  = "startToUrl"  // api.Bills.Start: update-with-start until the eventCode's URL
+	LatPushToBound = "pushToBound" // /__sim/collect sent → the simulator acknowledged billSave 30
+	LatApprove     = "approve"     // one approve update (the successful attempt)
+	LatVoucher     = "voucher"     // the voucher update
+)
+
+// TaxNo is the buyer every driven bill uses; the simulator generates invoices for it.
+const TaxNo = "91440300MA5G9GK78Y"
+
+// Driver is one ERP: it walks bills through api.Bills, the code the HTTP API and the starter
+// CLI share, and imports invoices through the simulator's /__sim/collect over HTTP, as the
+// user's browser would through the collect page.
+type Driver struct {
+	Env      *Env
+	Bills    *api.Bills // nil = Env.Bills
+	Resource string     // the bills' resource (≤ 10 chars); default BENCH
+	Baseline bool       // the bills are BaselineWorkflow: nothing to collect
+	Invoices int        // invoices imported per bill (default 1)
+	Timings  *Timings   // nil = none recorded
+	// StepTimeout bounds each step including its retries (default 2 min).
+	StepTimeout time.Duration
+	HTTP        *http.Client
+	// RecollectAfter is how long a user waits for imported invoices to show before importing again
+	// (default DefaultRecollectAfter). Reimports counts those second imports.
+	RecollectAfter time.Duration
+	Reimports      atomic.Int64
+	// ThinkTime is how long the user spends on the collect page before importing (default 0).
+	// Fault tests set it so the worker's socket is open long enough to be dropped.
+	ThinkTime time.Duration
+}
+
+func (d *Driver) bills() *api.Bills {
+	if d.Bills != nil {
+		return d.Bills
+	}
+	return d.Env.Bills
+}
+
+func (d *Driver) resource() string {
+	if d.Resource == "" {
+		return "BENCH"
+	}
+	return d.Resource
+}
+
+func (d *Driver) stepCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := d.StepTimeout
+	if t <= 0 {
+		t = 2 * time.Minute
+	}
+	return context.WithTimeout(ctx, t)
+}
+
+// Input is the bill billID as the ERP starts it.
+func (d *Driver) Input(billID string) workflows.BillInput {
+	return workflows.BillInput{
+		BillID: billID, BillNo: "BX-" + billID, BillType: "expense", Resource: d.resource(),
+		BillTaxNo: TaxNo, UserID: "bench-user",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: TaxNo, Name: "示例科技有限公司"}},
+	}
+}
+
+// Ref names the bill.
+func (d *Driver) Ref(billID string) api.BillRef {
+	return api.BillRef{Resource: d.resource(), BillID: billID}
+}
+
+// Life runs a bill's whole life: start, collect, bound, two approvals, voucher, completed.
+func (d *Driver) Life(ctx context.Context, billID string) error {
+	if err := d.Park(ctx, billID); err != nil {
+		return err
+	}
+	return d.Drain(ctx, billID)
+}
+
+// Park starts the bill and imports its invoices; it returns once they are bound.
+func (d *Driver) Park(ctx context.Context, billID string) error {
+	start, err := d.Start(ctx, billID)
+	if err != nil {
+		return err
+	}
+	if d.Baseline {
+		return nil
+	}
+	return d.Collect(ctx, billID, start.Collect.PC)
+}
+
+// Drain approves the parked bill for supervisor and finance, saves the voucher and waits until
+// the workflow has completed.
+func (d *Driver) Drain(ctx context.Context, billID string) error {
+	for _, role := range []string{"supervisor", "finance"} {
+		if err := d.Approve(ctx, billID, role); err != nil {
+			return err
+		}
+	}
+	if err := d.Voucher(ctx, billID); err != nil {
+		return err
+	}
+	st, err := d.WaitEnd(ctx, billID)
+	if err != nil {
+		return err
+	}
+	if st.Stage != workflows.StageCompleted {
+		return fmt.Errorf("bill %s ended in %s, want completed", billID, st.Stage)
+	}
+	return nil
+}
+
+// Start starts the bill (retrying what a restart or an outage makes transient) and returns the
+// API's answer with the collect URL.
+func (d *Driver) Start(ctx context.Context, billID string) (api.StartResponse, error) {
+	var resp api.StartResponse
+	err := d.retry(ctx, "start "+billID, LatStartToURL, func(ctx context.Context) error {
+		var err error
+		resp, _, err = d.bills().Start(ctx, d.Input(billID))
+		return err
+	})
+	return resp, err
+}
+
+// Collect imports d.Invoices invoices for the eventCode in collectURL through /__sim/collect and
+// waits until the simulator has acknowledged their bind.
+func (d *Driver) Collect(ctx context.Context, billID, collectURL string) error {
+	code := EventCodeOf(collectURL)
+	if code == "" {
+		return fmt.Errorf("bill %s: no eventCode in the collect URL", billID)
+	}
+	n := d.Invoices
+	if n <= 0 {
+		n = 1
+	}
+	if d.ThinkTime > 0 {
+		select {
+		case <-time.After(d.ThinkTime):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ctx, cancel := d.stepCtx(ctx)
+	defer cancel()
+	// A socket delivery has no acknowledgement: a message a worker reads and dies before reporting
+	// is gone (the cloud consumes a linkKey's data once). A user who sees nothing arrive imports
+	// again; so does the driver, after RecollectAfter.
+	patience := d.RecollectAfter
+	if patience <= 0 {
+		patience = DefaultRecollectAfter
+	}
+	for attempt := 1; ; attempt++ {
+		sent := time.Now()
+		var res struct {
+			Delivered []json.RawMessage `json:"delivered"`
+		}
+		if err := d.postSim(ctx, "/__sim/collect", map[string]any{"eventCode": code, "count": n}, &res); err != nil {
+			return fmt.Errorf("bill %s: collect: %w", billID, err)
+		}
+		if len(res.Delivered) != n {
+			return fmt.Errorf("bill %s: the simulator delivered %d invoices, want %d", billID, len(res.Delivered), n)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, patience)
+		bound, err := d.Env.Tap.WaitBound(wctx, d.resource(), billID)
+		wcancel()
+		if err == nil {
+			if attempt == 1 {
+				d.Timings.Add(LatPushToBound, bound.Sub(sent))
+			} else {
+				d.Reimports.Add(1)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("bill %s: waiting for the bind (billSave 30), %d import(s): %w", billID, attempt, ctx.Err())
+		}
+	}
+}
+
+// DefaultRecollectAfter is longer than a dead worker's watcher takes to be retried elsewhere
+// (heartbeat timeout, retry, reconnect), so a delivery that is only late is not imported twice.
+const DefaultRecollectAfter = 30 * time.Second
+
+// Approve approves for role. A bill that has not reached the role's stage yet answers 409 and
+// is asked again; a decision already recorded (an answer lost to a restart) counts as done.
+func (d *Driver) Approve(ctx context.Context, billID, role string) error {
+	req := workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "bench-" + role}
+	return d.retry(ctx, role+" approval of "+billID, LatApprove, func(ctx context.Context) error {
+		_, err := d.bills().Approve(ctx, d.Ref(billID), req)
+		if err != nil && strings.Contains(err.Error(), "already decided") {
+			return nil
+		}
+		return err
+	})
+}
+
+// Voucher writes the voucher back; a voucher already saved counts as done.
+func (d *Driver) Voucher(ctx context.Context, billID string) error {
+	today := time.Now().Format(time.DateOnly)
+	req := workflows.VoucherRequest{VouchID: "V-" + billID, VouchNo: "记-" + billID, AccountDate: today,
+		AccountTime: today, BusinessDate: today, Resource: d.resource()}
+	return d.retry(ctx, "voucher of "+billID, LatVoucher, func(ctx context.Context) error {
+		st, err := d.bills().Voucher(ctx, d.Ref(billID), req)
+		if err == nil && st.Voucher == nil && st.Stage != workflows.StageCompleted {
+			return fmt.Errorf("voucher not recorded (stage %s)", st.Stage)
+		}
+		var apiErr *api.Error
+		if errors.As(err, &apiErr) && apiErr.Code == api.CodeAlreadyFinished {
+			return nil // completed while the answer was lost
+		}
+		if err != nil && strings.Contains(err.Error(), "in stage "+string(workflows.StageCompleted)) {
+			return nil
+		}
+		return err
+	})
+}
+
+// WaitEnd waits for the workflow's result (its final state) with a long poll.
+func (d *Driver) WaitEnd(ctx context.Context, billID string) (workflows.BillState, error) {
+	var st workflows.BillState
+	err := d.retry(ctx, "result of "+billID, "", func(ctx context.Context) error {
+		return d.Env.Client.GetWorkflow(ctx, d.Ref(billID).WorkflowID(), "").Get(ctx, &st)
+	})
+	return st, err
+}
+
+// retry runs op until it succeeds, a permanent error (bad input, no such bill) or the step
+// timeout; lat names the latency to record for the successful attempt ("" = none).
+func (d *Driver) retry(ctx context.Context, what, lat string, op func(context.Context) error) error {
+	ctx, cancel := d.stepCtx(ctx)
+	defer cancel()
+	backoff := 10 * time.Millisecond
+	var last error
+	for {
+		began := time.Now()
+		err := op(ctx)
+		if err == nil {
+			if lat != "" {
+				d.Timings.Add(lat, time.Since(began))
+			}
+			return nil
+		}
+		last = err
+		if status := api.ErrorFrom(err).Status; status == http.StatusBadRequest {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: gave up after %s: %w", what, d.StepTimeout, last)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+func (d *Driver) postSim(ctx context.Context, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Env.CloudURL+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := d.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d: %s", path, resp.StatusCode, raw)
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// EventCodeOf reads the eventCode query parameter of a collect URL.
+func EventCodeOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Query().Get("eventCode")
+}

@@ -1,0 +1,116 @@
+package kit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Tap wraps the simulator's handler and notes when each bill's invoices were bound: the moment
+// the simulator answered a successful billSave with status 30. That is "bound" as the cloud sees
+// it, measured on the wire, with no polling of the workflow.
+type Tap struct {
+	next http.Handler
+
+	mu    sync.Mutex
+	bound map[string]*boundEntry
+}
+
+type boundEntry struct {
+	at   time.Time
+	done chan struct{}
+}
+
+// NewTap wraps h.
+func NewTap(h http.Handler) *Tap {
+	return &Tap{next: h, bound: map[string]*boundEntry{}}
+}
+
+func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/kapi/app/rim/message" {
+		t.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	t.next.ServeHTTP(rec, r)
+	if rec.status != http.StatusOK {
+		return
+	}
+	var req struct {
+		MessageType string `json:"messageType"`
+		Data        struct {
+			BillID   string `json:"billId"`
+			Resource string `json:"resource"`
+			Status   string `json:"status"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &req) != nil || req.MessageType != "billSave" || req.Data.Status != "30" {
+		return
+	}
+	var answer struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	if json.Unmarshal(rec.body.Bytes(), &answer) != nil || answer.ErrorCode != "0000" {
+		return
+	}
+	t.markBound(req.Data.Resource, req.Data.BillID, time.Now())
+}
+
+func (t *Tap) entry(key string) *boundEntry {
+	e := t.bound[key]
+	if e == nil {
+		e = &boundEntry{done: make(chan struct{})}
+		t.bound[key] = e
+	}
+	return e
+}
+
+func (t *Tap) markBound(resource, billID string, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entry(resource + "/" + billID)
+	if e.at.IsZero() {
+		e.at = at
+		close(e.done)
+	}
+}
+
+// WaitBound blocks until the bill's first successful bind, and returns when it was answered.
+func (t *Tap) WaitBound(ctx context.Context, resource, billID string) (time.Time, error) {
+	t.mu.Lock()
+	e := t.entry(resource + "/" + billID)
+	t.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.at, nil
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
+}
+
+// recorder keeps the status and a copy of the body while writing through.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}

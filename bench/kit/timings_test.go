@@ -1,0 +1,46 @@
+package kit
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPercentileNearestRank(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]float64{50: 50, 95: 95, 99: 99, 100: 100, 0: 1} {
+		if got := Percentile(ds, p); got != want {
+			t.Errorf("p%v = %v ms, want %v", p, got, want)
+		}
+	}
+	if got := Percentile(nil, 99); got != 0 {
+		t.Errorf("empty p99 = %v", got)
+	}
+	var tm *Timings
+	tm.Add("x", time.Second) // a nil collection records nothing and does not panic
+	if s := tm.Summary("x"); s.Count != 0 {
+		t.Errorf("nil summary = %+v", s)
+	}
+}
+
+func TestProcReadsThisProcess(t *testing.T) {
+	m, err := ReadMemory(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSSMB <= 0 || m.PeakMB < m.RSSMB {
+		t.Errorf("memory = %+v: want 0 < RSS ≤ peak", m)
+	}
+	buf := make([]byte, 0, 1<<20)
+	for i := 0; i < 2_000_000; i++ { // burn a little CPU so the counter is non-zero
+		buf = append(buf[:0], byte(i))
+	}
+	if cpu, err := ReadCPUSeconds(0); err != nil || cpu < 0 {
+		t.Errorf("cpu = %v, %v", cpu, err)
+	}
+	if _, err := ReadMemory(-1); err == nil {
+		t.Errorf("a process that does not exist read without error")
+	}
+}

@@ -1,0 +1,263 @@
+package itest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"rimflow/activities"
+	"rimflow/cloudsim/simulator"
+	"rimflow/internal/workerapp"
+	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
+	"rimflow/workflows"
+)
+
+var queueSeq atomic.Int64
+
+// stack is one test's simulator (over httptest) + cloud client + worker on its own task queue.
+type stack struct {
+	t      *testing.T
+	sim    *simulator.Sim
+	simURL string
+	cloud  *invoicecloud.Client
+	queue  string
+	worker worker.Worker
+}
+
+func newStack(t *testing.T, seed int64) *stack {
+	t.Helper()
+	env := testenv.NewCloud(t, simulator.Options{Seed: seed, PollHold: 2 * time.Second}, func(c *invoicecloud.Config) {
+		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
+	})
+	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}
+	s.startWorker()
+	return s
+}
+
+func (s *stack) startWorker() {
+	s.t.Helper()
+	w, err := workerapp.New(tc, s.cloud, workerapp.Options{
+		TaskQueue: s.queue,
+		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
+		Activities: activities.Activities{
+			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
+			WatchSpan:          20 * time.Second,
+			HeartbeatEvery:     time.Second,
+			Watch:              invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+		},
+	})
+	if err != nil {
+		s.t.Fatalf("worker: %v", err)
+	}
+	if err := w.Start(); err != nil {
+		s.t.Fatalf("start worker: %v", err)
+	}
+	s.worker = w
+	s.t.Cleanup(func() {
+		if s.worker != nil {
+			s.worker.Stop()
+			s.worker = nil
+		}
+	})
+}
+
+func (s *stack) stopWorker() {
+	s.worker.Stop()
+	s.worker = nil
+}
+
+func input(billID string, opts workflows.Options) workflows.BillInput {
+	return workflows.BillInput{
+		BillID: billID, BillNo: "BX-" + billID, BillType: "er_dailyreimbursebill", Resource: "OA",
+		BillTaxNo: "91310000MA1FL0001X", UserID: "u1",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "上海示例有限公司"}},
+		Options:     opts,
+	}
+}
+
+func (s *stack) start(in workflows.BillInput) client.WorkflowRun {
+	s.t.Helper()
+	run, err := tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID:                       workflows.BillWorkflowID(in.Resource, in.BillID),
+		TaskQueue:                s.queue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowExecutionTimeout: 10 * time.Minute,
+	}, workflows.BillWorkflowName, in)
+	if err != nil {
+		s.t.Fatalf("start: %v", err)
+	}
+	return run
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// update sends an update and waits for its answer.
+func update[T any](t *testing.T, wfID, name string, arg any) (T, error) {
+	t.Helper()
+	var out T
+	h, err := tc.UpdateWorkflow(ctxT(t), client.UpdateWorkflowOptions{
+		WorkflowID: wfID, UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return out, err
+	}
+	err = h.Get(ctxT(t), &out)
+	return out, err
+}
+
+func mustUpdate(t *testing.T, wfID, name string, arg any) workflows.BillState {
+	t.Helper()
+	st, err := update[workflows.BillState](t, wfID, name, arg)
+	if err != nil {
+		t.Fatalf("update %s: %v", name, err)
+	}
+	return st
+}
+
+func state(t *testing.T, wfID string) workflows.BillState {
+	t.Helper()
+	v, err := tc.QueryWorkflow(ctxT(t), wfID, "", workflows.QueryState)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	var s workflows.BillState
+	if err := v.Get(&s); err != nil {
+		t.Fatalf("decode state: %v", err)
+	}
+	return s
+}
+
+// waitStage polls the state query until the bill reaches stage (or the test's patience ends:
+// a generous bound, not a speed assertion).
+func waitStage(t *testing.T, wfID string, stage workflows.Stage) workflows.BillState {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var s workflows.BillState
+	for time.Now().Before(deadline) {
+		s = state(t, wfID)
+		if s.Stage == stage {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("bill %s never reached %s; last state %s, error %+v, history %+v", wfID, stage, s.Stage, s.Error, s.History)
+	return s
+}
+
+// collect imports count sample invoices through the simulator's test interface (as the page would).
+func (s *stack) collect(eventCode string, count int) []string {
+	s.t.Helper()
+	return testenv.Collect(s.t, s.t.Context(), s.simURL, eventCode, count)
+}
+
+// post sends body to the simulator's test interface and decodes its 2xx answer into out (nil =
+// ignore); any other answer fails the test.
+func (s *stack) post(path string, body, out any) {
+	s.t.Helper()
+	status, data := testenv.Do(s.t, s.t.Context(), http.MethodPost, s.simURL+path, "", body)
+	if status/100 != 2 {
+		s.t.Fatalf("POST %s: %d %s", path, status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("POST %s: decode: %v", path, err)
+		}
+	}
+}
+
+// get reads the simulator's test interface, decodes a 200 answer into out and returns the status.
+func (s *stack) get(path string, out any) int {
+	s.t.Helper()
+	status, data := testenv.Do(s.t, s.t.Context(), http.MethodGet, s.simURL+path, "", nil)
+	if status == http.StatusOK && out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("GET %s: decode: %v", path, err)
+		}
+	}
+	return status
+}
+
+func (s *stack) bill(billID string) simulator.BillView {
+	var b simulator.BillView
+	if code := s.get("/__sim/bills/OA/"+billID, &b); code != http.StatusOK {
+		s.t.Fatalf("sim bill %s: HTTP %d", billID, code)
+	}
+	return b
+}
+
+func (s *stack) invoiceStatus(serial string) string {
+	var v struct {
+		Status string `json:"status"`
+	}
+	if code := s.get("/__sim/invoices/"+serial, &v); code != http.StatusOK {
+		s.t.Fatalf("sim invoice %s: HTTP %d", serial, code)
+	}
+	return v.Status
+}
+
+func (s *stack) collectURL(wfID string) workflows.CollectURLResponse {
+	s.t.Helper()
+	r, err := update[workflows.CollectURLResponse](s.t, wfID, workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "pc"})
+	if err != nil {
+		s.t.Fatalf("collectUrl: %v", err)
+	}
+	return r
+}
+
+func voucher() workflows.VoucherRequest {
+	return workflows.VoucherRequest{VouchID: "V1", VouchNo: "记-0001", AccountDate: "2024-05-31", AccountTime: "2024-05-31", BusinessDate: "2024-05-30", Resource: "SAP"}
+}
+
+func approve(role, decision string) workflows.ApproveRequest {
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice"}
+}
+
+// record writes the workflow's history to workflows/testdata for the replay test when RIMFLOW_RECORD=1.
+func record(t *testing.T, wfID, name string) {
+	if os.Getenv("RIMFLOW_RECORD") != "1" {
+		return
+	}
+	t.Helper()
+	iter := tc.GetWorkflowHistory(ctxT(t), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var hist historypb.History
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatalf("history: %v", err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	out, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&hist)
+	if err != nil {
+		t.Fatalf("marshal history: %v", err)
+	}
+	events := hist.Events
+	path := filepath.Join("..", "..", "workflows", "testdata", name+".json")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+	t.Logf("recorded %s (%d events)", path, len(events))
+}
+
+func errContains(err error, s string) bool {
+	return err != nil && strings.Contains(err.Error(), s)
+}

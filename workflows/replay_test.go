@@ -13,7 +13,7 @@ import (
 	"rimflow/workflows"
 )
 
-// TestReplayRecordedHistories replays histories recorded from real runs (internal/itest with
+// TestReplayRecordedHistories replays histories recorded from real runs (systest/itest with
 // RIMFLOW_RECORD=1 writes testdata/*.json). A change that breaks determinism for bills already
 // running fails here.
 func TestReplayRecordedHistories(t *testing.T) {
@@ -22,7 +22,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatal("no recorded histories in testdata/: run RIMFLOW_RECORD=1 go test ./internal/itest/")
+		t.Fatal("no recorded histories in testdata/: run RIMFLOW_RECORD=1 go test ./systest/itest/")
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,8 +95,4 @@ func openAPI(rts []route) map[string]any {
 			},
 		},
 	}
-}
-
-func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.doc)
 }

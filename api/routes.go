@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"time"
 
+	"rimflow/internal/metrics"
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -107,32 +111,32 @@ func routes() []route {
 		{
 			Method: "POST", Path: billPath + "/submit", Operation: "submitBill",
 			Summary: "End collecting and send the bill to approval", Body: workflows.SubmitRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: (*server).submit,
+			Responses: []response{state}, serve: decide(false, (*Bills).Submit),
 		},
 		{
 			Method: "POST", Path: billPath + "/approvals", Operation: "decideApproval",
 			Summary: "Approve, reject or return the bill for the role it awaits", Body: workflows.ApproveRequest{},
-			Responses: []response{state}, serve: (*server).approve,
+			Responses: []response{state}, serve: decide(true, (*Bills).Approve),
 		},
 		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
 			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
-			Responses: []response{state}, serve: (*server).images,
+			Responses: []response{state}, serve: decide(true, (*Bills).Images),
 		},
 		{
 			Method: "POST", Path: billPath + "/voucher", Operation: "saveVoucher",
 			Summary: "Write the accounting voucher back (voucherSave)", Body: workflows.VoucherRequest{},
-			Responses: []response{state}, serve: (*server).voucher,
+			Responses: []response{state}, serve: decide(true, (*Bills).Voucher),
 		},
 		{
 			Method: "POST", Path: billPath + "/cancel", Operation: "cancelBill",
 			Summary: "Cancel the bill and release its invoices (refused after the voucher)", Body: workflows.CancelRequest{},
-			Responses: []response{state}, serve: (*server).cancel,
+			Responses: []response{state}, serve: decide(true, (*Bills).Cancel),
 		},
 		{
 			Method: "POST", Path: billPath + "/retry", Operation: "retryBill",
 			Summary: "Re-run the step a failed bill stopped at", Body: workflows.RetryRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: (*server).retry,
+			Responses: []response{state}, serve: decide(false, (*Bills).Retry),
 		},
 		{
 			Method: "GET", Path: "/v1/openapi.json", Operation: "openapi", Open: true,
@@ -156,6 +160,126 @@ func routes() []route {
 			raw:       (*server).serveMetrics,
 		},
 	}
+}
+
+// The route handlers, in the table's order: decode, call Bills, answer. Errors go through
+// ErrorFrom in wrap (server.go).
+
+func (s *server) startBill(r *http.Request) (int, any, error) {
+	body, e := readBody(r)
+	if e != nil {
+		return 0, nil, e
+	}
+	in, e := DecodeStart(body)
+	if e != nil {
+		s.stats.starts.WithLabelValues("refused").Inc()
+		return 0, nil, e
+	}
+	resp, created, err := s.bills.Start(r.Context(), in)
+	if err != nil {
+		outcome := "error"
+		if ErrorFrom(err).Status < 500 {
+			outcome = "refused"
+		}
+		s.stats.starts.WithLabelValues(outcome).Inc()
+		return 0, nil, err
+	}
+	s.stats.observeStage(resp.WorkflowID, resp.Stage)
+	if created {
+		s.stats.starts.WithLabelValues("created").Inc()
+		return http.StatusCreated, resp, nil
+	}
+	s.stats.starts.WithLabelValues("joined").Inc()
+	return http.StatusOK, resp, nil
+}
+
+func (s *server) listBills(r *http.Request) (int, any, error) {
+	f, e := ParseListFilter(r.URL.Query())
+	if e != nil {
+		return 0, nil, e
+	}
+	resp, err := s.bills.List(r.Context(), f)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, resp, nil
+}
+
+func billRef(r *http.Request) BillRef {
+	return BillRef{Resource: r.PathValue("resource"), BillID: r.PathValue("billId")}
+}
+
+// answerState serves a bill's state and notes the stage it shows.
+func (s *server) answerState(state workflows.BillState, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	s.stats.observeStage(state.WorkflowID, state.Stage)
+	return http.StatusOK, state, nil
+}
+
+func (s *server) getBill(r *http.Request) (int, any, error) {
+	return s.answerState(s.bills.State(r.Context(), billRef(r)))
+}
+
+func (s *server) collectURL(r *http.Request) (int, any, error) {
+	resp, err := s.bills.CollectURL(r.Context(), billRef(r), r.URL.Query().Get("client"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, resp, nil
+}
+
+// invoices decodes the forwarded payload exactly like the worker decodes the cloud's socket
+// messages (invoicecloud.DecodeMessage: tolerant of the cloud's number/string mix, unknown
+// fields kept), so both ways in deliver the same invoices.
+func (s *server) invoices(r *http.Request) (int, any, error) {
+	body, e := readBody(r)
+	if e != nil {
+		return 0, nil, e
+	}
+	msg, err := invoicecloud.DecodeMessage(body)
+	if err != nil {
+		return 0, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
+			Message: "the body must be a socket payload {\"invoiceData\":[…],\"attachData\":[…]}",
+			Fields:  map[string]string{"body": "must be a JSON object"}}
+	}
+	ref := billRef(r)
+	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
+	if err := s.bills.Invoices(r.Context(), ref, sig); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)}, nil
+}
+
+// decide serves the routes that send one decision to the bill: the body, strictly decoded into
+// the update's request (required unless the route says BodyOpt), goes to op, and the bill's new
+// state is the answer.
+func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (workflows.BillState, error)) func(*server, *http.Request) (int, any, error) {
+	return func(s *server, r *http.Request) (int, any, error) {
+		var req T
+		if e := decodeBody(r, &req, required); e != nil {
+			return 0, nil, e
+		}
+		return s.answerState(op(s.bills, r.Context(), billRef(r), req))
+	}
+}
+
+func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.doc)
+}
+
+func (s *server) health(r *http.Request) (int, any, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.bills.Health(ctx); err != nil {
+		return 0, nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "Temporal is unreachable")
+	}
+	return http.StatusOK, HealthResponse{Status: "ok"}, nil
+}
+
+func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	metrics.Handler(s.registry).ServeHTTP(w, r)
 }
 
 // errorResponses lists the errors a route can answer, derived from what it does.

@@ -14,7 +14,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"gopkg.in/yaml.v3"
 
-	"rimflow/api"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
@@ -41,12 +40,12 @@ type service struct {
 
 const rimflowImage = "rimflow:latest"
 
-// What each rimflow program reads: the worker config.Vars(), `starter serve` those and api.Vars(),
+// What each program of the image reads: the worker its parts, `starter` (serve) the API server's,
 // the simulator only flags.
 func programVars() map[string][]config.Var {
 	return map[string][]config.Var{
-		"worker":   config.Vars(),
-		"starter":  append(config.Vars(), api.Vars()...),
+		"worker":   config.VarsFor(config.ForWorker),
+		"starter":  config.VarsFor(config.ForAPIServer),
 		"cloudsim": nil,
 	}
 }
@@ -201,31 +200,26 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 		getenv := func(k string) string { return env[k] }
 		switch prog {
 		case "worker":
-			cfg, err := config.Load(getenv)
+			// The worker's loader also judges the Invoice Cloud credentials for the auth mode.
+			cfg, err := config.Load(getenv, config.ForWorker)
 			if err != nil {
 				t.Errorf("service %s: the worker would refuse its configuration: %v", name, err)
 				continue
-			}
-			if missing := cfg.MissingCloudCredentials(); len(missing) > 0 {
-				t.Errorf("service %s: Invoice Cloud credentials missing for %s mode: %v", name, cfg.Cloud.AuthMode, missing)
 			}
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, cfg.Temporal.Address)
 			if u, err := url.Parse(cfg.Cloud.BaseURL); err == nil && u.Hostname() == "cloudsim" {
 				checkServiceAddr(t, cf, name, config.EnvCloudBaseURL, u.Host)
 			}
 		case "starter":
-			if _, err := config.Load(getenv); err != nil {
-				t.Errorf("service %s: starter serve would refuse its Temporal configuration: %v", name, err)
-			}
-			apiEnv, err := api.LoadEnv(getenv)
+			cfg, err := config.Load(getenv, config.ForAPIServer)
 			if err != nil {
-				t.Errorf("service %s: starter serve would refuse its API configuration: %v", name, err)
+				t.Errorf("service %s: starter serve would refuse its configuration: %v", name, err)
 				continue
 			}
-			if host, _, _ := net.SplitHostPort(apiEnv.Addr); host != "127.0.0.1" && apiEnv.Token == "" {
-				t.Errorf("service %s: the API listens on %s without a bearer token", name, apiEnv.Addr)
+			if host, _, _ := net.SplitHostPort(cfg.API.Addr); host != "127.0.0.1" && cfg.API.Token == "" {
+				t.Errorf("service %s: the API listens on %s without a bearer token", name, cfg.API.Addr)
 			}
-			checkPublished(t, name, svc, apiEnv.Addr, defaultOf(api.Vars(), api.EnvAPIAddr))
+			checkPublished(t, name, svc, cfg.API.Addr, defaultOf(config.Vars(), config.EnvAPIAddr))
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, getenv(config.EnvTemporalAddress))
 		}
 	}

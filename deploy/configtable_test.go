@@ -6,15 +6,31 @@ import (
 	"strings"
 	"testing"
 
-	"rimflow/api"
 	"rimflow/internal/config"
 )
+
+// readers are rimflow's programs and the configuration parts each loads.
+var readers = []struct {
+	name  string
+	parts config.Part
+}{
+	{"worker", config.ForWorker},
+	{"starter serve", config.ForAPIServer},
+	{"starter verbs", config.ForCLI},
+	{"devstack", config.ForDevstack},
+}
 
 // configTable renders every variable the programs read as the Markdown table in deploy/README.md.
 func configTable() string {
 	var b strings.Builder
 	b.WriteString("| variable | read by | default | meaning |\n|---|---|---|---|\n")
-	row := func(v config.Var, by string) {
+	for _, v := range config.Vars() {
+		var by []string
+		for _, r := range readers {
+			if r.parts&v.Part != 0 {
+				by = append(by, r.name)
+			}
+		}
 		def := "`" + v.Default + "`"
 		if v.Default == "" {
 			def = "—"
@@ -23,23 +39,13 @@ func configTable() string {
 		if v.Secret {
 			meaning += " (secret: or `" + v.Name + "_FILE`)"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, by, def, meaning)
-	}
-	for _, v := range config.Vars() {
-		by := "worker, starter" // the Temporal connection and logging
-		if strings.HasPrefix(v.Name, "RIMFLOW_CLOUD_") || v.Name == config.EnvMetricsAddr {
-			by = "worker"
-		}
-		row(v, by)
-	}
-	for _, v := range api.Vars() {
-		row(v, "starter serve")
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, strings.Join(by, ", "), def, meaning)
 	}
 	return b.String()
 }
 
 const (
-	tableBegin = "<!-- BEGIN config table (generated from config.Vars() and api.Vars(); deploy/configtable_test.go) -->\n"
+	tableBegin = "<!-- BEGIN config table (generated from config.Vars(); deploy/configtable_test.go) -->\n"
 	tableEnd   = "<!-- END config table -->"
 )
 

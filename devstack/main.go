@@ -13,12 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
-	"rimflow/api"
+	"rimflow/internal/config"
 	"rimflow/internal/devstack"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/jsonlog"
 )
 
 func main() {
@@ -26,6 +27,13 @@ func main() {
 }
 
 func run() int {
+	// Only the API token and the log level come from the environment (the same variables as
+	// `starter serve` and the worker); everything else is a flag, since devstack is its own cluster.
+	cfg, err := config.Load(os.Getenv, config.ForDevstack)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
+		return 2
+	}
 	var (
 		opts     devstack.Options
 		demo     bool
@@ -39,17 +47,12 @@ func run() int {
 	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN or $RIMFLOW_API_TOKEN_FILE; none = open on loopback)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
 	flag.BoolVar(&demo, "demo", false, "drive one bill through its whole life, print the timeline and exit (non-zero on failure)")
-	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&logLevel, "log-level", strings.ToLower(cfg.LogLevel.String()), "debug, info, warn or error (default from $RIMFLOW_LOG_LEVEL)")
 	flag.Parse()
 
 	if opts.APIToken == "" {
-		// Same variables as `starter serve`; the value never reaches a flag default or a log.
-		env, err := api.LoadEnv(os.Getenv)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
-			return 2
-		}
-		opts.APIToken = env.Token
+		// Not a flag default, so the token never shows in --help or a log.
+		opts.APIToken = cfg.API.Token
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -59,7 +62,7 @@ func run() int {
 	// devstack's own lines are for a person at a terminal; the worker and API log JSON as they
 	// do in production.
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	opts.WorkerLogger = workerapp.NewLogger(os.Stderr, level)
+	opts.WorkerLogger = jsonlog.New(os.Stderr, level)
 	if level <= slog.LevelDebug {
 		opts.ServerLogLevel = slog.LevelDebug
 	}
@@ -67,7 +70,7 @@ func run() int {
 		// Keep the demo's timeline readable: only problems besides it.
 		quiet := slog.LevelWarn
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: quiet}))
-		opts.WorkerLogger = workerapp.NewLogger(os.Stderr, quiet)
+		opts.WorkerLogger = jsonlog.New(os.Stderr, quiet)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -14,29 +14,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/internal/config"
-	"rimflow/internal/workerapp"
-	"rimflow/workflows"
-)
-
-// billOps is what a verb needs; *api.Bills (straight to Temporal) and *httpBills (--api URL)
-// both provide it, so both ways share the same decoding, validation and error shapes.
-type billOps interface {
-	Start(ctx context.Context, in workflows.BillInput) (api.StartResponse, bool, error)
-	State(ctx context.Context, ref api.BillRef) (workflows.BillState, error)
-	CollectURL(ctx context.Context, ref api.BillRef, clientKind string) (workflows.CollectURLResponse, error)
-	Invoices(ctx context.Context, ref api.BillRef, msg workflows.InvoicesSignal) error
-	Submit(ctx context.Context, ref api.BillRef, req workflows.SubmitRequest) (workflows.BillState, error)
-	Approve(ctx context.Context, ref api.BillRef, req workflows.ApproveRequest) (workflows.BillState, error)
-	Images(ctx context.Context, ref api.BillRef, req workflows.ImagesRequest) (workflows.BillState, error)
-	Voucher(ctx context.Context, ref api.BillRef, req workflows.VoucherRequest) (workflows.BillState, error)
-	Cancel(ctx context.Context, ref api.BillRef, req workflows.CancelRequest) (workflows.BillState, error)
-	Retry(ctx context.Context, ref api.BillRef, req workflows.RetryRequest) (workflows.BillState, error)
-	List(ctx context.Context, f api.ListFilter) (api.ListResponse, error)
-}
-
-var (
-	_ billOps = (*api.Bills)(nil)
-	_ billOps = (*httpBills)(nil)
+	"rimflow/internal/temporalclient"
 )
 
 var errHelp = errors.New("help shown")
@@ -57,8 +35,6 @@ func (c *cli) close() {
 
 // common are the flags every verb takes.
 type common struct {
-	apiURL   string
-	token    string
 	timeout  time.Duration
 	resource string
 	bill     string
@@ -68,8 +44,6 @@ func (c *cli) flags(name string) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	co := &common{}
-	fs.StringVar(&co.apiURL, "api", "", "base URL of a running rimflow API (default: talk to Temporal directly)")
-	fs.StringVar(&co.token, "token", "", "bearer token for --api (default $RIMFLOW_API_TOKEN)")
 	fs.DurationVar(&co.timeout, "timeout", api.DefaultRequestTimeout, "how long to wait for an answer")
 	if name != "start" && name != "list" && name != "serve" {
 		fs.StringVar(&co.resource, "resource", "", "the bill's resource (source system)")
@@ -136,27 +110,16 @@ func (co *common) ref(positional []string) (api.BillRef, error) {
 	return ref, nil
 }
 
-// ops connects: to the API when --api is set, else to Temporal from the environment.
-func (c *cli) ops(co *common) (billOps, error) {
-	if co.apiURL != "" {
-		token := co.token
-		if token == "" {
-			env, err := api.LoadEnv(c.getenv)
-			if err != nil {
-				return nil, err
-			}
-			token = env.Token
-		}
-		return newHTTPBills(co.apiURL, token)
-	}
-	cfg, err := config.Load(c.getenv)
+// bills connects to Temporal from the environment (config.ForCLI) once per run.
+func (c *cli) bills(co *common) (*api.Bills, error) {
+	cfg, err := config.Load(c.getenv, config.ForCLI)
 	if err != nil {
 		return nil, usageError("environment", err.Error())
 	}
 	if c.temporal == nil {
 		dialCtx, cancel := context.WithTimeout(c.ctx, co.timeout)
 		defer cancel()
-		c.temporal, err = workerapp.Dial(dialCtx, cfg, nil, nil)
+		c.temporal, err = temporalclient.Dial(dialCtx, cfg.Temporal, nil, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,8 @@
 // Command starter is the ERP side of rimflow: `starter serve` runs the HTTP API, and
 // `starter <verb>` does the same operations from a shell, printing JSON.
 //
-// It talks to Temporal directly (the connection comes from the RIMFLOW_TEMPORAL_* variables), or
-// to a running API with --api URL. It never embeds a Temporal server.
+// Both talk to Temporal through api.Bills (the connection comes from the RIMFLOW_TEMPORAL_*
+// variables), so a verb and its HTTP route are the same code. It never embeds a Temporal server.
 package main
 
 import (
@@ -81,7 +81,7 @@ func usage(w io.Writer) {
 	for _, v := range verbs() {
 		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
 	}
-	fmt.Fprintln(w, "\nevery verb also takes --api URL (talk to a running API instead of Temporal), --token, --timeout.")
+	fmt.Fprintln(w, "\nevery verb also takes --timeout (how long to wait for an answer).")
 	fmt.Fprintln(w, "Temporal is reached through RIMFLOW_TEMPORAL_ADDRESS, RIMFLOW_TEMPORAL_NAMESPACE, RIMFLOW_TASK_QUEUE, …")
 	fmt.Fprintln(w, "Output is JSON on stdout; errors are JSON on stderr with a non-zero exit code.")
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +19,10 @@ import (
 	"rimflow/workflows"
 )
 
-// cliStack is a real Temporal server (temporaltest), the real worker, the simulator and the
-// API; the CLI reaches Temporal through the same RIMFLOW_TEMPORAL_* variables a user sets.
+// cliStack is a real Temporal server (temporaltest), the real worker and the simulator; the CLI
+// reaches Temporal through the same RIMFLOW_TEMPORAL_* variables a user sets.
 type cliStack struct {
 	simURL string
-	apiURL string
 }
 
 func newCLIStack(t *testing.T) *cliStack {
@@ -42,13 +40,11 @@ func newCLIStack(t *testing.T) *cliStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	apiSrv := httptest.NewServer(api.New(api.Options{Client: c, Namespace: ns, Token: "cli-token"}))
-	t.Cleanup(apiSrv.Close)
 
 	t.Setenv(config.EnvTemporalAddress, ts.GetFrontendHostPort())
 	t.Setenv(config.EnvTemporalNamespace, ns)
-	t.Setenv(api.EnvAPIToken, "")
-	return &cliStack{simURL: cloudEnv.URL, apiURL: apiSrv.URL}
+	t.Setenv(config.EnvAPIToken, "")
+	return &cliStack{simURL: cloudEnv.URL}
 }
 
 // starter runs the CLI in-process and returns the exit code, stdout and stderr.
@@ -86,6 +82,10 @@ func waitCLIStage(t *testing.T, ref string, stage workflows.Stage) workflows.Bil
 
 func TestCLIDrivesABill(t *testing.T) {
 	s := newCLIStack(t)
+	// The CLI reads only the Temporal connection: the worker's settings cannot stop it.
+	t.Setenv(config.EnvCloudBaseURL, "ftp://not-a-cloud")
+	t.Setenv(config.EnvCloudAppID, "")
+	t.Setenv(config.EnvWorkflowCacheSize, "none")
 
 	// Bad input: exit 2, JSON error on stderr naming the flags' fields, nothing on stdout.
 	code, out, errOut := starter(t, "", "start", "--bill-id", "C-0", "--resource", "OA")
@@ -103,6 +103,10 @@ func TestCLIDrivesABill(t *testing.T) {
 	}
 	if code, _, errOut := starter(t, "", "frobnicate"); code != exitBadArgs || !strings.Contains(errOut, "unknown verb") {
 		t.Errorf("unknown verb: exit %d %s", code, errOut)
+	}
+	// One way to the bills: the CLI has no HTTP mode.
+	if code, _, errOut := starter(t, "", "status", "OA/C-1", "--api", "http://127.0.0.1:8080"); code != exitBadArgs || !strings.Contains(errOut, `"--api"`) {
+		t.Errorf("--api: exit %d %s", code, errOut)
 	}
 
 	// start from stdin JSON (the POST /v1/bills body), then again from flags: created, then joined.
@@ -157,19 +161,12 @@ func TestCLIDrivesABill(t *testing.T) {
 	if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["role"] == "" {
 		t.Errorf("unknown-role approval: exit %d %s", code, errOut)
 	}
-	// Then approve through the HTTP API mode.
-	code, out, errOut = starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1",
-		"--api", s.apiURL, "--token", "cli-token")
+	code, out, errOut = starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1")
 	if code != 0 {
-		t.Fatalf("approve via --api: exit %d %s", code, errOut)
+		t.Fatalf("approve: exit %d %s", code, errOut)
 	}
 	if st := mustJSON[workflows.BillState](t, out); st.Stage != workflows.StageAwaitingVoucher {
 		t.Errorf("after approval: %s", st.Stage)
-	}
-	// --api with a wrong token: the API's 401 comes back as the CLI's JSON error.
-	code, _, errOut = starter(t, "", "status", "OA/C-1", "--api", s.apiURL, "--token", "nope")
-	if code != exitFailed || mustJSON[api.ErrorBody](t, errOut).Error.Code != api.CodeUnauthorized {
-		t.Errorf("wrong token: exit %d %s", code, errOut)
 	}
 
 	// Deciding again in the next stage → exit 1 with the bill's 409.
@@ -214,7 +211,7 @@ func TestCLIDrivesABill(t *testing.T) {
 
 func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	newCLIStack(t)
-	t.Setenv(api.EnvAPIToken, "serve-token")
+	t.Setenv(config.EnvAPIToken, "serve-token")
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, w := io.Pipe()
 	done := make(chan int, 1)

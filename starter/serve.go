@@ -11,18 +11,19 @@ import (
 
 	"rimflow/api"
 	"rimflow/internal/config"
+	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/temporalclient"
 )
 
 // serve runs the HTTP API until the context ends, then shuts down gracefully.
 func (c *cli) serve(args []string) error {
-	env, err := api.LoadEnv(c.getenv)
+	cfg, err := config.Load(c.getenv, config.ForAPIServer)
 	if err != nil {
 		return usageError("environment", err.Error())
 	}
 	fs, _ := c.flags("serve")
-	addr := fs.String("addr", env.Addr, "listen address (env "+api.EnvAPIAddr+")")
+	addr := fs.String("addr", cfg.API.Addr, "listen address (env "+config.EnvAPIAddr+")")
 	positional, err := c.parse(fs, args)
 	if err != nil {
 		return err
@@ -30,16 +31,12 @@ func (c *cli) serve(args []string) error {
 	if len(positional) > 0 {
 		return usageError("args", "serve takes flags only")
 	}
-	cfg, err := config.Load(c.getenv)
-	if err != nil {
-		return usageError("environment", err.Error())
-	}
-	logger := workerapp.NewLogger(c.stderr, cfg.LogLevel)
+	logger := jsonlog.New(c.stderr, cfg.LogLevel)
 
 	registry := metrics.NewRegistry()
 	dialCtx, cancelDial := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancelDial()
-	tc, err := workerapp.Dial(dialCtx, cfg, logger, metrics.NewSDKHandler(registry))
+	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, metrics.NewSDKHandler(registry))
 	if err != nil {
 		return err
 	}
@@ -47,7 +44,7 @@ func (c *cli) serve(args []string) error {
 
 	handler := api.New(api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
-		Token: env.Token, Logger: logger, Registry: registry, RequestTimeout: env.RequestTimeout,
+		Token: cfg.API.Token, Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -58,16 +55,16 @@ func (c *cli) serve(args []string) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// An update may wait RequestTimeout for the worker; leave room to write the answer.
-		WriteTimeout:   env.RequestTimeout + 15*time.Second,
+		WriteTimeout:   cfg.API.RequestTimeout + 15*time.Second,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	auth := "bearer"
-	if env.Token == "" {
+	if cfg.API.Token == "" {
 		auth = "open"
 		if !isLoopback(ln.Addr()) {
-			logger.Warn("the API is OPEN (no " + api.EnvAPIToken + ") and listens beyond loopback: anyone who reaches it can drive bills")
+			logger.Warn("the API is OPEN (no " + config.EnvAPIToken + ") and listens beyond loopback: anyone who reaches it can drive bills")
 		}
 	}
 	url := "http://" + ln.Addr().String()

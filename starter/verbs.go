@@ -89,13 +89,13 @@ func (c *cli) start(args []string) error {
 		}
 		return e
 	}
-	ops, err := c.ops(co)
+	bills, err := c.bills(co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	resp, created, err := ops.Start(ctx, in)
+	resp, created, err := bills.Start(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func startFlagNames(fields map[string]string) map[string]string {
 func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
 // billVerb parses the common flags and the bill, then connects.
-func (c *cli) billVerb(name string, args []string, fs *flag.FlagSet, co *common) (billOps, api.BillRef, error) {
+func (c *cli) billVerb(name string, args []string, fs *flag.FlagSet, co *common) (*api.Bills, api.BillRef, error) {
 	positional, err := c.parse(fs, args)
 	if err != nil {
 		return nil, api.BillRef{}, err
@@ -128,8 +128,8 @@ func (c *cli) billVerb(name string, args []string, fs *flag.FlagSet, co *common)
 	if err != nil {
 		return nil, api.BillRef{}, err
 	}
-	ops, err := c.ops(co)
-	return ops, ref, err
+	bills, err := c.bills(co)
+	return bills, ref, err
 }
 
 // answer prints a bill state or the error.
@@ -143,31 +143,31 @@ func (c *cli) answer(v any, err error) error {
 
 func (c *cli) status(args []string) error {
 	fs, co := c.flags("status")
-	ops, ref, err := c.billVerb("status", args, fs, co)
+	bills, ref, err := c.billVerb("status", args, fs, co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.State(ctx, ref))
+	return c.answer(bills.State(ctx, ref))
 }
 
 func (c *cli) url(args []string) error {
 	fs, co := c.flags("url")
 	kind := fs.String("client", "pc", "pc or mobile")
-	ops, ref, err := c.billVerb("url", args, fs, co)
+	bills, ref, err := c.billVerb("url", args, fs, co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.CollectURL(ctx, ref, *kind))
+	return c.answer(bills.CollectURL(ctx, ref, *kind))
 }
 
 func (c *cli) invoices(args []string) error {
 	fs, co := c.flags("invoices")
 	file := fs.String("file", "", "the socket payload {\"invoiceData\":[…]}; - reads stdin")
-	ops, ref, err := c.billVerb("invoices", args, fs, co)
+	bills, ref, err := c.billVerb("invoices", args, fs, co)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (c *cli) invoices(args []string) error {
 	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	if err := ops.Invoices(ctx, ref, sig); err != nil {
+	if err := bills.Invoices(ctx, ref, sig); err != nil {
 		return err
 	}
 	printJSON(c.stdout, api.InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)})
@@ -195,13 +195,13 @@ func (c *cli) invoices(args []string) error {
 func (c *cli) submit(args []string) error {
 	fs, co := c.flags("submit")
 	by := fs.String("by", "", "who submits")
-	ops, ref, err := c.billVerb("submit", args, fs, co)
+	bills, ref, err := c.billVerb("submit", args, fs, co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.Submit(ctx, ref, workflows.SubmitRequest{By: *by}))
+	return c.answer(bills.Submit(ctx, ref, workflows.SubmitRequest{By: *by}))
 }
 
 // decideVerb is approve, reject and return: one approval update with that decision.
@@ -212,14 +212,14 @@ func decideVerb(decision string) func(*cli, []string) error {
 		fs.StringVar(&req.Role, "role", "", "the approval role deciding (supervisor, finance, …)")
 		fs.StringVar(&req.Approver, "approver", "", "who decides")
 		fs.StringVar(&req.Comment, "comment", "", "optional comment")
-		ops, ref, err := c.billVerb(decision, args, fs, co)
+		bills, ref, err := c.billVerb(decision, args, fs, co)
 		if err != nil {
 			return err
 		}
 		req.Decision = decision
 		ctx, cancel := c.withTimeout(co)
 		defer cancel()
-		return c.answer(ops.Approve(ctx, ref, req))
+		return c.answer(bills.Approve(ctx, ref, req))
 	}
 }
 
@@ -228,7 +228,7 @@ func (c *cli) images(args []string) error {
 	file := fs.String("file", "", "the ImagesRequest JSON; - reads stdin")
 	scan := fs.String("scan-bill-no", "", "the scanning station's bill number")
 	nos := fs.String("invoice-nos", "", "comma-separated invoice numbers scanned")
-	ops, ref, err := c.billVerb("images", args, fs, co)
+	bills, ref, err := c.billVerb("images", args, fs, co)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (c *cli) images(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.Images(ctx, ref, req))
+	return c.answer(bills.Images(ctx, ref, req))
 }
 
 func (c *cli) voucher(args []string) error {
@@ -256,7 +256,7 @@ func (c *cli) voucher(args []string) error {
 	fs.StringVar(&req.AccountTime, "account-time", "", "accounting date yyyy-MM-dd")
 	fs.StringVar(&req.BusinessDate, "business-date", "", "business date yyyy-MM-dd")
 	fs.StringVar(&req.Resource, "voucher-resource", "", "voucher source system, e.g. SAP")
-	ops, ref, err := c.billVerb("voucher", args, fs, co)
+	bills, ref, err := c.billVerb("voucher", args, fs, co)
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func (c *cli) voucher(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.Voucher(ctx, ref, req))
+	return c.answer(bills.Voucher(ctx, ref, req))
 }
 
 func (c *cli) cancel(args []string) error {
@@ -275,25 +275,25 @@ func (c *cli) cancel(args []string) error {
 	var req workflows.CancelRequest
 	fs.StringVar(&req.Reason, "reason", "", "why the bill is cancelled")
 	fs.StringVar(&req.By, "by", "", "who cancels")
-	ops, ref, err := c.billVerb("cancel", args, fs, co)
+	bills, ref, err := c.billVerb("cancel", args, fs, co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.Cancel(ctx, ref, req))
+	return c.answer(bills.Cancel(ctx, ref, req))
 }
 
 func (c *cli) retry(args []string) error {
 	fs, co := c.flags("retry")
 	by := fs.String("by", "", "who retries")
-	ops, ref, err := c.billVerb("retry", args, fs, co)
+	bills, ref, err := c.billVerb("retry", args, fs, co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
+	return c.answer(bills.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
 }
 
 func (c *cli) list(args []string) error {
@@ -338,13 +338,13 @@ func (c *cli) list(args []string) error {
 			"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
 			"overdue": "--overdue", "resource": "--resource"})
 	}
-	ops, err := c.ops(co)
+	bills, err := c.bills(co)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(ops.List(ctx, filter))
+	return c.answer(bills.List(ctx, filter))
 }
 
 func renameFields(e *api.Error, names map[string]string) *api.Error {

@@ -1,6 +1,8 @@
-// Package config reads rimflow's process configuration from the environment.
-// Every variable is listed in Vars (the README table and the compose-consistency test use it);
-// secrets come from the variable or from a file named by <VAR>_FILE and are never printed.
+// Package config is the one place rimflow's programs read their configuration: the environment,
+// and for secrets also a file named by <VAR>_FILE. Every variable is listed in Vars (the README
+// tables and the compose-consistency test use it). Variables come in parts; each program loads
+// the parts it uses (ForWorker, ForAPIServer, ForCLI, ForDevstack), so a setting one program does
+// not read can never stop it. Errors name the variable; secrets are never printed.
 package config
 
 import (
@@ -14,11 +16,37 @@ import (
 	"strings"
 	"time"
 
+	"rimflow/api"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
-// Temporal is how the worker (and the API) reach Temporal.
+// Part is a group of variables one concern reads; parts combine with |.
+type Part uint8
+
+const (
+	PartTemporal Part = 1 << iota // the Temporal connection and task queue
+	PartCloud                     // Invoice Cloud: the client's invoicecloud.Config
+	PartWorker                    // the worker's own settings (metrics, workflow cache)
+	PartAPI                       // the HTTP API's listen address and request timeout
+	PartAPIToken                  // the HTTP API's bearer token
+	PartLog                       // the log level
+)
+
+// What each program reads.
+const (
+	// ForWorker is the worker process: Temporal, the cloud it calls, its own settings.
+	ForWorker = PartTemporal | PartCloud | PartWorker | PartLog
+	// ForAPIServer is `starter serve`: Temporal and the API.
+	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartLog
+	// ForCLI is the starter verbs: they only talk to Temporal.
+	ForCLI = PartTemporal
+	// ForDevstack is the one-process stack: it embeds Temporal and points its worker at its own
+	// simulator, so only the API token and the log level come from the environment.
+	ForDevstack = PartAPIToken | PartLog
+)
+
+// Temporal is how the worker, the API and the CLI reach Temporal.
 type Temporal struct {
 	Address   string
 	Namespace string
@@ -34,34 +62,32 @@ type Temporal struct {
 // TLS reports whether the connection uses TLS.
 func (t Temporal) TLS() bool { return t.TLSCert != "" || t.TLSCA != "" || t.APIKey != "" }
 
-// Cloud is how the worker reaches Invoice Cloud.
-type Cloud struct {
-	BaseURL        string
-	AuthMode       invoicecloud.AuthMode
-	TokenPlacement invoicecloud.TokenPlacement
-	AppID          string
-	AppSecret      string
-	TenantID       string
-	AccountID      string
-	User           string
-	ClientID       string
-	ClientSecret   string
-	Username       string
-	// [assumed] parts of the vendor API, overridable.
-	UnbindMessageType string
-	PollPath          string
-	ReceiptPath       string
-}
-
-// Config is the whole process configuration.
-type Config struct {
-	Temporal    Temporal
-	Cloud       Cloud
-	LogLevel    slog.Level
-	MetricsAddr string // worker's /metrics listen address; empty = off
+// Worker is the worker process's own settings.
+type Worker struct {
+	MetricsAddr string // /metrics listen address; empty = off
 	// WorkflowCacheSize bounds the bills a worker keeps in memory between their events; an evicted
 	// bill is replayed from its (short) history when its next event comes.
 	WorkflowCacheSize int
+}
+
+// API is the HTTP API's settings (`starter serve`).
+type API struct {
+	Addr           string
+	Token          string // bearer token callers must send; empty = open
+	RequestTimeout time.Duration
+}
+
+// Config is a program's configuration; only the loaded parts are filled.
+type Config struct {
+	Temporal Temporal
+	// Cloud is the Invoice Cloud client's own configuration, validated by the client's rules.
+	// The program attaches Logger and Observe before invoicecloud.New.
+	Cloud    invoicecloud.Config
+	Worker   Worker
+	API      API
+	LogLevel slog.Level
+
+	loaded Part // what Load filled, so the redacted views show only that
 }
 
 // Var documents one environment variable.
@@ -70,6 +96,7 @@ type Var struct {
 	Default string
 	Meaning string
 	Secret  bool // also read from <Name>_FILE; never printed
+	Part    Part
 }
 
 // Variable names.
@@ -98,141 +125,230 @@ const (
 	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
 	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
 	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvAPIAddr           = "RIMFLOW_API_ADDR"
+	EnvAPIToken          = "RIMFLOW_API_TOKEN"
+	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
 )
 
-// Vars lists every variable Load reads, in a stable order, with its default and meaning.
-// Secret variables are also read from <Name>_FILE (the file's content, trailing newline trimmed).
+// Vars lists every variable any program reads, in a stable order, with its default, meaning and
+// part. Secret variables are also read from <Name>_FILE (the file's content, trimmed).
 func Vars() []Var {
+	paths, types := invoicecloud.DefaultPaths(), invoicecloud.DefaultMessageTypes()
 	return []Var{
-		{EnvTemporalAddress, "127.0.0.1:7233", "Temporal frontend host:port", false},
-		{EnvTemporalNamespace, "default", "Temporal namespace", false},
-		{EnvTaskQueue, workflows.DefaultTaskQueue, "task queue of the bill workflows", false},
-		{EnvTemporalTLSCert, "", "client certificate file (PEM) for mTLS; needs " + EnvTemporalTLSKey, false},
-		{EnvTemporalTLSKey, "", "client key file (PEM) for mTLS; needs " + EnvTemporalTLSCert, false},
-		{EnvTemporalTLSCA, "", "CA file (PEM) that verifies the Temporal server; empty = system roots", false},
-		{EnvTemporalAPIKey, "", "Temporal Cloud API key (implies TLS)", true},
-		{EnvCloudBaseURL, "http://127.0.0.1:8090", "Invoice Cloud base URL (default: the local simulator)", false},
-		{EnvCloudAuthMode, string(invoicecloud.AuthLegacy), "legacy (app_token -> access_token) or oauth2", false},
-		{EnvCloudTokenPlace, string(invoicecloud.TokenInHeader), "where the access token travels: header or query", false},
-		{EnvCloudAppID, "", "legacy auth: appId", false},
-		{EnvCloudAppSecret, "", "legacy auth: appSecuret", true},
-		{EnvCloudTenantID, "", "legacy auth: tenantid", false},
-		{EnvCloudAccountID, "", "accountId (data centre id), both auth modes", false},
-		{EnvCloudUser, "", "legacy auth: user (mobile or user name)", false},
-		{EnvCloudClientID, "", "oauth2 auth: client_id", false},
-		{EnvCloudClientSecret, "", "oauth2 auth: client_secret", true},
-		{EnvCloudUsername, "", "oauth2 auth: username", false},
-		{EnvCloudUnbindType, "billDelete", "[assumed] messageType of the unbind call", false},
-		{EnvCloudPollPath, "/polling/fpzs/invoice/data/v2", "[assumed] long-poll path", false},
-		{EnvCloudReceiptPath, "/polling/fpzs/portal/receipt", "[assumed] poll receipt path", false},
-		{EnvLogLevel, "info", "debug, info, warn or error", false},
-		{EnvMetricsAddr, "", "listen address of the worker's /metrics (e.g. :9090); empty = off", false},
-		{EnvWorkflowCacheSize, "1000", "bills a worker keeps cached in memory; more are replayed from history on their next event", false},
+		{Name: EnvTemporalAddress, Default: "127.0.0.1:7233", Meaning: "Temporal frontend host:port", Part: PartTemporal},
+		{Name: EnvTemporalNamespace, Default: "default", Meaning: "Temporal namespace", Part: PartTemporal},
+		{Name: EnvTaskQueue, Default: workflows.DefaultTaskQueue, Meaning: "task queue of the bill workflows", Part: PartTemporal},
+		{Name: EnvTemporalTLSCert, Meaning: "client certificate file (PEM) for mTLS; needs " + EnvTemporalTLSKey, Part: PartTemporal},
+		{Name: EnvTemporalTLSKey, Meaning: "client key file (PEM) for mTLS; needs " + EnvTemporalTLSCert, Part: PartTemporal},
+		{Name: EnvTemporalTLSCA, Meaning: "CA file (PEM) that verifies the Temporal server; empty = system roots", Part: PartTemporal},
+		{Name: EnvTemporalAPIKey, Meaning: "Temporal Cloud API key (implies TLS)", Secret: true, Part: PartTemporal},
+		{Name: EnvCloudBaseURL, Default: "http://127.0.0.1:8090", Meaning: "Invoice Cloud base URL (default: the local simulator)", Part: PartCloud},
+		{Name: EnvCloudAuthMode, Default: string(invoicecloud.AuthLegacy), Meaning: "legacy (app_token -> access_token) or oauth2", Part: PartCloud},
+		{Name: EnvCloudTokenPlace, Default: string(invoicecloud.TokenInHeader), Meaning: "where the access token travels: header or query", Part: PartCloud},
+		{Name: EnvCloudAppID, Meaning: "legacy auth: appId", Part: PartCloud},
+		{Name: EnvCloudAppSecret, Meaning: "legacy auth: appSecuret", Secret: true, Part: PartCloud},
+		{Name: EnvCloudTenantID, Meaning: "legacy auth: tenantid", Part: PartCloud},
+		{Name: EnvCloudAccountID, Meaning: "accountId (data centre id), both auth modes", Part: PartCloud},
+		{Name: EnvCloudUser, Meaning: "legacy auth: user (mobile or user name)", Part: PartCloud},
+		{Name: EnvCloudClientID, Meaning: "oauth2 auth: client_id", Part: PartCloud},
+		{Name: EnvCloudClientSecret, Meaning: "oauth2 auth: client_secret", Secret: true, Part: PartCloud},
+		{Name: EnvCloudUsername, Meaning: "oauth2 auth: username", Part: PartCloud},
+		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
+		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
+		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
+		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
+		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
+		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
+		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
+		{Name: EnvAPIToken, Meaning: "bearer token API callers must send; empty = open (loopback only!)", Secret: true, Part: PartAPIToken},
+		{Name: EnvAPIRequestTimeout, Default: api.DefaultRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
 	}
 }
 
-// Load reads the configuration through getenv (os.Getenv in production, a map in tests).
-// Every error names the variable; all problems are reported at once.
-func Load(getenv func(string) string) (Config, error) {
+// VarsFor lists the variables of the given parts, in Vars' order.
+func VarsFor(parts Part) []Var {
+	var out []Var
+	for _, v := range Vars() {
+		if parts&v.Part != 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Load reads the given parts through getenv (os.Getenv in production, a map in tests). Variables
+// of other parts are not read at all. Every error names the variable; all problems are reported
+// at once, the cloud settings' as the client's one verdict.
+func Load(getenv func(string) string, parts Part) (Config, error) {
 	vals := map[string]string{}
 	var errs []error
-	for _, v := range Vars() {
+	unread := map[string]bool{}
+	for _, v := range VarsFor(parts) {
 		val, err := read(getenv, v)
 		if err != nil {
 			errs = append(errs, err)
+			unread[v.Name] = true
 			continue
 		}
 		vals[v.Name] = val
 	}
-	get := func(name string) string { return vals[name] }
-
-	c := Config{
-		Temporal: Temporal{
-			Address:   get(EnvTemporalAddress),
-			Namespace: get(EnvTemporalNamespace),
-			TaskQueue: get(EnvTaskQueue),
-			TLSCert:   get(EnvTemporalTLSCert),
-			TLSKey:    get(EnvTemporalTLSKey),
-			TLSCA:     get(EnvTemporalTLSCA),
-			APIKey:    get(EnvTemporalAPIKey),
-		},
-		Cloud: Cloud{
-			BaseURL:           strings.TrimRight(get(EnvCloudBaseURL), "/"),
-			AuthMode:          invoicecloud.AuthMode(strings.ToLower(get(EnvCloudAuthMode))),
-			TokenPlacement:    invoicecloud.TokenPlacement(strings.ToLower(get(EnvCloudTokenPlace))),
-			AppID:             get(EnvCloudAppID),
-			AppSecret:         get(EnvCloudAppSecret),
-			TenantID:          get(EnvCloudTenantID),
-			AccountID:         get(EnvCloudAccountID),
-			User:              get(EnvCloudUser),
-			ClientID:          get(EnvCloudClientID),
-			ClientSecret:      get(EnvCloudClientSecret),
-			Username:          get(EnvCloudUsername),
-			UnbindMessageType: get(EnvCloudUnbindType),
-			PollPath:          get(EnvCloudPollPath),
-			ReceiptPath:       get(EnvCloudReceiptPath),
-		},
-		MetricsAddr: get(EnvMetricsAddr),
+	l := loader{get: func(name string) string { return vals[name] }, unread: unread}
+	c := Config{loaded: parts}
+	if parts&PartTemporal != 0 {
+		c.Temporal = l.temporal()
 	}
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	if parts&PartCloud != 0 {
+		c.Cloud = l.cloud()
 	}
-
-	if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
-		bad(EnvTemporalAddress, "want host:port, got %q", c.Temporal.Address)
+	if parts&PartWorker != 0 {
+		c.Worker = l.worker()
 	}
-	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
-		bad(EnvTemporalTLSCert, "%s and %s must be set together", EnvTemporalTLSCert, EnvTemporalTLSKey)
+	if parts&(PartAPI|PartAPIToken) != 0 {
+		c.API = l.api(parts)
 	}
-	for _, f := range []struct{ name, path string }{
-		{EnvTemporalTLSCert, c.Temporal.TLSCert}, {EnvTemporalTLSKey, c.Temporal.TLSKey}, {EnvTemporalTLSCA, c.Temporal.TLSCA},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if _, err := os.Stat(f.path); err != nil {
-			bad(f.name, "cannot read file %q", f.path)
+	if parts&PartLog != 0 {
+		if err := c.LogLevel.UnmarshalText([]byte(l.get(EnvLogLevel))); err != nil {
+			l.bad(EnvLogLevel, "want debug, info, warn or error, got %q", l.get(EnvLogLevel))
 		}
 	}
-	if u, err := url.Parse(c.Cloud.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad(EnvCloudBaseURL, "want an http(s) URL such as https://cosmic-sandbox.piaozone.com/tenant, got %q", redactURL(c.Cloud.BaseURL))
-	} else if u.RawQuery != "" || u.User != nil {
-		bad(EnvCloudBaseURL, "must not carry a query string or user info")
-	}
-	if c.Cloud.AuthMode != invoicecloud.AuthLegacy && c.Cloud.AuthMode != invoicecloud.AuthOAuth2 {
-		bad(EnvCloudAuthMode, "want legacy or oauth2, got %q", c.Cloud.AuthMode)
-	}
-	if c.Cloud.TokenPlacement != invoicecloud.TokenInHeader && c.Cloud.TokenPlacement != invoicecloud.TokenInQuery {
-		bad(EnvCloudTokenPlace, "want header or query, got %q", c.Cloud.TokenPlacement)
-	}
-	for _, p := range []struct{ name, v string }{{EnvCloudPollPath, c.Cloud.PollPath}, {EnvCloudReceiptPath, c.Cloud.ReceiptPath}} {
-		if !strings.HasPrefix(p.v, "/") {
-			bad(p.name, "want a path starting with '/', got %q", p.v)
-		}
-	}
-	if c.Cloud.UnbindMessageType == "" {
-		bad(EnvCloudUnbindType, "must not be empty")
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(get(EnvLogLevel))); err != nil {
-		bad(EnvLogLevel, "want debug, info, warn or error, got %q", get(EnvLogLevel))
-	}
-	if c.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			bad(EnvMetricsAddr, "want host:port or :port, got %q", c.MetricsAddr)
-		}
-	}
-	if n, err := strconv.Atoi(get(EnvWorkflowCacheSize)); err != nil || n < 1 {
-		bad(EnvWorkflowCacheSize, "want a whole number of at least 1, got %q", get(EnvWorkflowCacheSize))
-	} else {
-		c.WorkflowCacheSize = n
-	}
-	if len(errs) > 0 {
+	if errs = append(errs, l.errs...); len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
 }
 
+// loader turns the read values into a part's settings and collects what is wrong with them.
+type loader struct {
+	get    func(name string) string
+	unread map[string]bool // variables whose reading failed (already reported)
+	errs   []error
+}
+
+func (l *loader) bad(name, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) temporal() Temporal {
+	t := Temporal{
+		Address:   l.get(EnvTemporalAddress),
+		Namespace: l.get(EnvTemporalNamespace),
+		TaskQueue: l.get(EnvTaskQueue),
+		TLSCert:   l.get(EnvTemporalTLSCert),
+		TLSKey:    l.get(EnvTemporalTLSKey),
+		TLSCA:     l.get(EnvTemporalTLSCA),
+		APIKey:    l.get(EnvTemporalAPIKey),
+	}
+	if _, _, err := net.SplitHostPort(t.Address); err != nil {
+		l.bad(EnvTemporalAddress, "want host:port, got %q", t.Address)
+	}
+	if (t.TLSCert == "") != (t.TLSKey == "") {
+		l.bad(EnvTemporalTLSCert, "%s and %s must be set together", EnvTemporalTLSCert, EnvTemporalTLSKey)
+	}
+	for _, f := range []struct{ name, path string }{
+		{EnvTemporalTLSCert, t.TLSCert}, {EnvTemporalTLSKey, t.TLSKey}, {EnvTemporalTLSCA, t.TLSCA},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			l.bad(f.name, "cannot read file %q", f.path)
+		}
+	}
+	return t
+}
+
+// cloudField ties a RIMFLOW_CLOUD_* variable to the invoicecloud.Config field it sets, under the
+// field name invoicecloud's Validate reports, so the client's verdict can name the variable.
+type cloudField struct {
+	env, field string
+	dst        *string
+}
+
+func cloudFields(c *invoicecloud.Config) []cloudField {
+	return []cloudField{
+		{EnvCloudBaseURL, "baseURL", &c.BaseURL},
+		{EnvCloudAuthMode, "authMode", (*string)(&c.AuthMode)},
+		{EnvCloudTokenPlace, "tokenPlacement", (*string)(&c.TokenPlacement)},
+		{EnvCloudAppID, "appId", &c.AppID},
+		{EnvCloudAppSecret, "appSecret", &c.AppSecret},
+		{EnvCloudTenantID, "tenantId", &c.TenantID},
+		{EnvCloudAccountID, "accountId", &c.AccountID},
+		{EnvCloudUser, "user", &c.User},
+		{EnvCloudClientID, "clientId", &c.ClientID},
+		{EnvCloudClientSecret, "clientSecret", &c.ClientSecret},
+		{EnvCloudUsername, "username", &c.Username},
+		{EnvCloudUnbindType, "messageTypes.unbind", &c.MessageTypes.Unbind},
+		{EnvCloudPollPath, "paths.pollData", &c.Paths.PollData},
+		{EnvCloudReceiptPath, "paths.pollReceipt", &c.Paths.PollReceipt},
+	}
+}
+
+// cloud fills the client's configuration and judges it once, by the client's own rules
+// (WithDefaults().Validate(): the same check invoicecloud.New makes), naming the variable.
+func (l *loader) cloud() invoicecloud.Config {
+	var c invoicecloud.Config
+	fields := cloudFields(&c)
+	for _, f := range fields {
+		if l.unread[f.env] {
+			return c // a secret file failed: that error says it; a verdict on the rest would mislead
+		}
+		*f.dst = l.get(f.env)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.AuthMode = invoicecloud.AuthMode(strings.ToLower(string(c.AuthMode)))
+	c.TokenPlacement = invoicecloud.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))
+
+	if err := c.WithDefaults().Validate(); err != nil {
+		name, msg := "Invoice Cloud configuration", err.Error()
+		var ce *invoicecloud.Error
+		if errors.As(err, &ce) {
+			for _, f := range fields {
+				if f.field == ce.Field {
+					name, msg = f.env, ce.Message
+				}
+			}
+		}
+		l.bad(name, "%s", msg)
+	}
+	// The variable is not a secret, so it must not carry credentials (Validate allows user info).
+	if u, err := url.Parse(c.BaseURL); err == nil && u.User != nil {
+		l.bad(EnvCloudBaseURL, "must not carry user info")
+	}
+	return c
+}
+
+func (l *loader) worker() Worker {
+	w := Worker{MetricsAddr: l.get(EnvMetricsAddr)}
+	if w.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(w.MetricsAddr); err != nil {
+			l.bad(EnvMetricsAddr, "want host:port or :port, got %q", w.MetricsAddr)
+		}
+	}
+	if n, err := strconv.Atoi(l.get(EnvWorkflowCacheSize)); err != nil || n < 1 {
+		l.bad(EnvWorkflowCacheSize, "want a whole number of at least 1, got %q", l.get(EnvWorkflowCacheSize))
+	} else {
+		w.WorkflowCacheSize = n
+	}
+	return w
+}
+
+func (l *loader) api(parts Part) API {
+	a := API{Token: l.get(EnvAPIToken)}
+	if parts&PartAPI == 0 {
+		return a
+	}
+	a.Addr = l.get(EnvAPIAddr)
+	s := l.get(EnvAPIRequestTimeout)
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		l.bad(EnvAPIRequestTimeout, "must be a positive duration like 30s, got %q", s)
+	} else {
+		a.RequestTimeout = d
+	}
+	return a
+}
+
 // read returns a variable's value: the variable, else its _FILE for secrets, else the default.
+// Values are trimmed, from the variable and from the file alike.
 func read(getenv func(string) string, v Var) (string, error) {
 	val := strings.TrimSpace(getenv(v.Name))
 	if v.Secret {
@@ -246,7 +362,7 @@ func read(getenv func(string) string, v Var) (string, error) {
 				// The path is not secret; the content is never echoed.
 				return "", fmt.Errorf("%s_FILE: cannot read %q", v.Name, file)
 			}
-			val = strings.TrimRight(string(b), "\r\n")
+			val = strings.TrimSpace(string(b))
 			if val == "" {
 				return "", fmt.Errorf("%s_FILE: file %q is empty", v.Name, file)
 			}
@@ -256,53 +372,4 @@ func read(getenv func(string) string, v Var) (string, error) {
 		val = v.Default
 	}
 	return val, nil
-}
-
-// MissingCloudCredentials names the credential variables the chosen auth mode needs but lacks.
-// The simulator accepts its documented defaults, so this is a warning at start-up, not a Load error.
-func (c Config) MissingCloudCredentials() []string {
-	var need []struct{ name, v string }
-	switch c.Cloud.AuthMode {
-	case invoicecloud.AuthOAuth2:
-		need = []struct{ name, v string }{
-			{EnvCloudClientID, c.Cloud.ClientID}, {EnvCloudClientSecret, c.Cloud.ClientSecret},
-			{EnvCloudUsername, c.Cloud.Username}, {EnvCloudAccountID, c.Cloud.AccountID},
-		}
-	default:
-		need = []struct{ name, v string }{
-			{EnvCloudAppID, c.Cloud.AppID}, {EnvCloudAppSecret, c.Cloud.AppSecret}, {EnvCloudTenantID, c.Cloud.TenantID},
-			{EnvCloudAccountID, c.Cloud.AccountID}, {EnvCloudUser, c.Cloud.User},
-		}
-	}
-	var missing []string
-	for _, n := range need {
-		if n.v == "" {
-			missing = append(missing, n.name)
-		}
-	}
-	return missing
-}
-
-// InvoiceCloud builds the client configuration; logger and observe may be nil.
-func (c Config) InvoiceCloud(logger *slog.Logger, observe func(name, outcome string, took time.Duration)) invoicecloud.Config {
-	return invoicecloud.Config{
-		BaseURL:        c.Cloud.BaseURL,
-		AuthMode:       c.Cloud.AuthMode,
-		TokenPlacement: c.Cloud.TokenPlacement,
-		AppID:          c.Cloud.AppID,
-		AppSecret:      c.Cloud.AppSecret,
-		TenantID:       c.Cloud.TenantID,
-		AccountID:      c.Cloud.AccountID,
-		User:           c.Cloud.User,
-		ClientID:       c.Cloud.ClientID,
-		ClientSecret:   c.Cloud.ClientSecret,
-		Username:       c.Cloud.Username,
-		Paths: invoicecloud.Paths{
-			PollData:    c.Cloud.PollPath,
-			PollReceipt: c.Cloud.ReceiptPath,
-		},
-		MessageTypes: invoicecloud.MessageTypes{Unbind: c.Cloud.UnbindMessageType},
-		Logger:       logger,
-		Observe:      observe,
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 )
 
 const redacted = "[redacted]"
@@ -29,29 +30,21 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// String is a one-line summary with every secret redacted; safe to log.
-func (c Config) String() string {
-	return fmt.Sprintf("temporal=%s namespace=%s taskQueue=%s tls=%t apiKey=%s cloud=%s auth=%s token=%s appId=%s appSecret=%s tenant=%s account=%s user=%s clientId=%s clientSecret=%s username=%s unbind=%s poll=%s receipt=%s log=%s metrics=%q",
-		c.Temporal.Address, c.Temporal.Namespace, c.Temporal.TaskQueue, c.Temporal.TLS(), secret(c.Temporal.APIKey),
-		redactURL(c.Cloud.BaseURL), c.Cloud.AuthMode, c.Cloud.TokenPlacement, c.Cloud.AppID, secret(c.Cloud.AppSecret),
-		c.Cloud.TenantID, c.Cloud.AccountID, c.Cloud.User, c.Cloud.ClientID, secret(c.Cloud.ClientSecret), c.Cloud.Username,
-		c.Cloud.UnbindMessageType, c.Cloud.PollPath, c.Cloud.ReceiptPath, c.LogLevel, c.MetricsAddr)
-}
-
-// GoString keeps %#v from printing secrets too.
-func (c Config) GoString() string { return c.String() }
-
-// LogValue makes slog print the redacted view.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.Group("temporal",
+// attrs is the redacted view of the loaded parts, one group per part; String and LogValue both
+// print it, so a secret is redacted in one place.
+func (c Config) attrs() []slog.Attr {
+	var out []slog.Attr
+	if c.loaded&PartTemporal != 0 {
+		out = append(out, slog.Group("temporal",
 			slog.String("address", c.Temporal.Address),
 			slog.String("namespace", c.Temporal.Namespace),
 			slog.String("taskQueue", c.Temporal.TaskQueue),
 			slog.Bool("tls", c.Temporal.TLS()),
 			slog.String("apiKey", secret(c.Temporal.APIKey)),
-		),
-		slog.Group("cloud",
+		))
+	}
+	if c.loaded&PartCloud != 0 {
+		out = append(out, slog.Group("cloud",
 			slog.String("baseURL", redactURL(c.Cloud.BaseURL)),
 			slog.String("authMode", string(c.Cloud.AuthMode)),
 			slog.String("tokenPlacement", string(c.Cloud.TokenPlacement)),
@@ -63,11 +56,52 @@ func (c Config) LogValue() slog.Value {
 			slog.String("clientId", c.Cloud.ClientID),
 			slog.String("clientSecret", secret(c.Cloud.ClientSecret)),
 			slog.String("username", c.Cloud.Username),
-			slog.String("unbindMessageType", c.Cloud.UnbindMessageType),
-			slog.String("pollPath", c.Cloud.PollPath),
-			slog.String("receiptPath", c.Cloud.ReceiptPath),
-		),
-		slog.String("logLevel", c.LogLevel.String()),
-		slog.String("metricsAddr", c.MetricsAddr),
-	)
+			slog.String("unbindMessageType", c.Cloud.MessageTypes.Unbind),
+			slog.String("pollPath", c.Cloud.Paths.PollData),
+			slog.String("receiptPath", c.Cloud.Paths.PollReceipt),
+		))
+	}
+	if c.loaded&PartWorker != 0 {
+		out = append(out, slog.Group("worker",
+			slog.String("metricsAddr", c.Worker.MetricsAddr),
+			slog.Int("workflowCacheSize", c.Worker.WorkflowCacheSize),
+		))
+	}
+	if c.loaded&(PartAPI|PartAPIToken) != 0 {
+		out = append(out, slog.Group("api",
+			slog.String("addr", c.API.Addr),
+			slog.String("token", secret(c.API.Token)),
+			slog.Duration("requestTimeout", c.API.RequestTimeout),
+		))
+	}
+	if c.loaded&PartLog != 0 {
+		out = append(out, slog.String("logLevel", c.LogLevel.String()))
+	}
+	return out
 }
+
+// String is a one-line summary of the loaded parts with every secret redacted; safe to log.
+func (c Config) String() string {
+	var b strings.Builder
+	var write func(prefix string, attrs []slog.Attr)
+	write = func(prefix string, attrs []slog.Attr) {
+		for _, a := range attrs {
+			if a.Value.Kind() == slog.KindGroup {
+				write(prefix+a.Key+".", a.Value.Group())
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s%s=%s", prefix, a.Key, a.Value)
+		}
+	}
+	write("", c.attrs())
+	return b.String()
+}
+
+// GoString keeps %#v from printing secrets too.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue makes slog print the redacted view.
+func (c Config) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }

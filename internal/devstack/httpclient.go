@@ -5,10 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
-
-	"rimflow/internal/jsonhttp"
 )
 
 // jsonClient calls the API and the simulator's /__sim/ interface the way an ERP or a test
@@ -22,10 +21,13 @@ func newJSONClient(token string) *jsonClient {
 	return &jsonClient{http: &http.Client{Timeout: 60 * time.Second}, token: token}
 }
 
+// maxAnswer bounds how much of an answer is read.
+const maxAnswer = 16 << 20
+
 // do sends body (nil = none) as JSON and decodes a 2xx answer into out (nil = ignore). A non-2xx
 // answer is an *httpError carrying the status and body.
 func (c *jsonClient) do(ctx context.Context, method, url string, body, out any) (int, error) {
-	status, raw, err := jsonhttp.Do(ctx, c.http, method, url, c.token, body)
+	status, raw, err := c.send(ctx, method, url, body)
 	if err != nil {
 		return status, fmt.Errorf("%s %s: %w", method, redactQuery(url), err)
 	}
@@ -38,6 +40,40 @@ func (c *jsonClient) do(ctx context.Context, method, url string, body, out any) 
 		}
 	}
 	return status, nil
+}
+
+// send makes one request and returns the status and the raw answer. The token travels only in
+// the Authorization header, so no error here can carry it.
+func (c *jsonClient) send(ctx context.Context, method, url string, body any) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("read answer: %w", err)
+	}
+	return resp.StatusCode, raw, nil
 }
 
 type httpError struct {

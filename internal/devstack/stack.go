@@ -19,7 +19,6 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/config"
 	"rimflow/internal/devserver"
 	"rimflow/internal/metrics"
 	"rimflow/internal/workerapp"
@@ -166,8 +165,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	// 3. One registry: the API's /metrics shows the API's, the worker SDK's and the cloud calls'.
 	reg := metrics.NewRegistry()
-	cfg := s.config()
-	s.Cloud, err = workerapp.CloudClient(cfg, opts.WorkerLogger, metrics.NewCloud(reg).Observe)
+	cloudCfg := s.cloudConfig()
+	cloudCfg.Logger = opts.WorkerLogger
+	cloudCfg.Observe = metrics.NewCloud(reg).Observe
+	s.Cloud, err = invoicecloud.New(cloudCfg)
 	if err != nil {
 		return nil, fmt.Errorf("invoice cloud client: %w", err)
 	}
@@ -183,7 +184,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, func(context.Context) error { s.Client.Close(); return nil })
 	wopts := opts.Worker
 	if wopts.TaskQueue == "" {
-		wopts.TaskQueue = cfg.Temporal.TaskQueue
+		wopts.TaskQueue = workflows.DefaultTaskQueue
 	}
 	if wopts.Worker.WorkerStopTimeout == 0 {
 		// Every collecting bill has a long-running invoice watcher, so a graceful stop would
@@ -219,32 +220,24 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// config is what a separately deployed worker would read from RIMFLOW_* variables, pointed at
-// this process: the embedded server and the simulator with its documented credentials.
-func (s *Stack) config() config.Config {
-	creds := s.Sim.Options().Credentials
-	return config.Config{
-		Temporal: config.Temporal{
-			Address:   s.Temporal.FrontendAddr(),
-			Namespace: s.Temporal.Namespace(),
-			TaskQueue: workflows.DefaultTaskQueue,
-		},
-		Cloud: config.Cloud{
-			BaseURL:           s.cloudURL,
-			AuthMode:          invoicecloud.AuthLegacy,
-			TokenPlacement:    invoicecloud.TokenInHeader,
-			AppID:             creds.AppID,
-			AppSecret:         creds.AppSecret,
-			TenantID:          creds.TenantID,
-			AccountID:         creds.AccountID,
-			User:              creds.User,
-			ClientID:          creds.ClientID,
-			ClientSecret:      creds.ClientSecret,
-			Username:          creds.Username,
-			UnbindMessageType: s.Sim.Options().Paths.UnbindMessageType,
-			PollPath:          s.Sim.Options().Paths.PollData,
-			ReceiptPath:       s.Sim.Options().Paths.PollReceipt,
-		},
+// cloudConfig is what a separately deployed worker would read from RIMFLOW_CLOUD_* variables,
+// pointed at this process's simulator with its documented credentials.
+func (s *Stack) cloudConfig() invoicecloud.Config {
+	creds, paths := s.Sim.Options().Credentials, s.Sim.Options().Paths
+	return invoicecloud.Config{
+		BaseURL:        s.cloudURL,
+		AuthMode:       invoicecloud.AuthLegacy,
+		TokenPlacement: invoicecloud.TokenInHeader,
+		AppID:          creds.AppID,
+		AppSecret:      creds.AppSecret,
+		TenantID:       creds.TenantID,
+		AccountID:      creds.AccountID,
+		User:           creds.User,
+		ClientID:       creds.ClientID,
+		ClientSecret:   creds.ClientSecret,
+		Username:       creds.Username,
+		Paths:          invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
+		MessageTypes:   invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
 	}
 }
 

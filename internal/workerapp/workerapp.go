@@ -1,12 +1,11 @@
-// Package workerapp builds rimflow's worker: the Temporal client from config, the Invoice Cloud
-// client, and a worker with the bill and deduction workflows and the activities registered.
-// worker/main.go and devstack both use it, so the same code runs embedded and in production.
+// Package workerapp builds rimflow's worker: a worker with the bill and deduction workflows and
+// the activities registered (New, Register), and the worker process around it (Run: config,
+// logger, clients, metrics). worker/main.go, the bench's worker process and devstack use it, so
+// the same code runs embedded, measured and in production.
 package workerapp
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -85,9 +84,4 @@ func Register(r worker.Registry, c client.Client, cloud *invoicecloud.Client, se
 	acts.Cloud = cloud
 	acts.Temporal = c
 	r.RegisterActivity(&acts)
-}
-
-// NewLogger returns the slog JSON logger every rimflow process uses.
-func NewLogger(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"rimflow/api"
 	"rimflow/internal/config"
 	"rimflow/invoicecloud"
 )
@@ -23,7 +22,7 @@ func readme(t *testing.T) string {
 
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	text := readme(t)
-	for _, v := range append(config.Vars(), api.Vars()...) {
+	for _, v := range config.Vars() {
 		if !strings.Contains(text, "`"+v.Name+"`") {
 			t.Errorf("README.md does not document %s (%s)", v.Name, v.Meaning)
 		}

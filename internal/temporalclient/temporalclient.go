@@ -1,4 +1,7 @@
-package workerapp
+// Package temporalclient dials Temporal as configured (internal/config): plain, TLS with mTLS
+// files or a private CA, and/or a Temporal Cloud API key. The worker, `starter serve` and the CLI
+// all connect through Dial.
+package temporalclient
 
 import (
 	"context"
@@ -8,21 +11,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"rimflow/internal/config"
-	"rimflow/invoicecloud"
 )
 
-// Dial connects to Temporal as configured: TLS (mTLS files, private CA) and/or an API key.
-// logger and metrics may be nil.
-func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+// Dial connects to Temporal as configured. logger and metrics may be nil.
+func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	opts := client.Options{
-		HostPort:  cfg.Temporal.Address,
-		Namespace: cfg.Temporal.Namespace,
+		HostPort:  t.Address,
+		Namespace: t.Namespace,
 	}
 	if logger != nil {
 		opts.Logger = sdklog.NewStructuredLogger(logger)
@@ -30,20 +30,20 @@ func Dial(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics c
 	if metrics != nil {
 		opts.MetricsHandler = metrics
 	}
-	if cfg.Temporal.TLS() {
-		tc, err := TLSConfig(cfg.Temporal)
+	if t.TLS() {
+		tc, err := TLSConfig(t)
 		if err != nil {
 			return nil, err
 		}
 		opts.ConnectionOptions.TLS = tc
 	}
-	if cfg.Temporal.APIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.Temporal.APIKey)
+	if t.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		// The address and namespace are not secret; the API key never reaches this message.
-		return nil, fmt.Errorf("dial Temporal at %s (namespace %s): %w", cfg.Temporal.Address, cfg.Temporal.Namespace, err)
+		return nil, fmt.Errorf("dial Temporal at %s (namespace %s): %w", t.Address, t.Namespace, err)
 	}
 	return c, nil
 }
@@ -70,9 +70,4 @@ func TLSConfig(t config.Temporal) (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	return tc, nil
-}
-
-// CloudClient builds the Invoice Cloud client from config; observe (metrics) may be nil.
-func CloudClient(cfg config.Config, logger *slog.Logger, observe func(name, outcome string, took time.Duration)) (*invoicecloud.Client, error) {
-	return invoicecloud.New(cfg.InvoiceCloud(logger, observe))
 }

@@ -1,5 +1,9 @@
 // Package api is the ERP-facing HTTP API of rimflow over a Temporal client, and the Bills
 // service that the HTTP handlers and the starter CLI share.
+//
+// Reading order: routes.go is the route table with each route's handler; bills.go is what the
+// handlers (and the CLI) do to a bill in Temporal; server.go is what every route shares (auth,
+// limits, timeout, JSON answers, metrics, logs).
 package api
 
 import (
@@ -165,10 +169,6 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, newError(http.StatusNotFound, CodeNotFound, "no such route; see /v1/openapi.json"))
 	}
 	s.stats.observeRequest("unmatched", r.Method, rec.status, time.Since(start))
-}
-
-func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	metrics.Handler(s.registry).ServeHTTP(w, r)
 }
 
 func levelFor(status int) slog.Level {

@@ -1,0 +1,118 @@
+package workerapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"rimflow/internal/config"
+	"rimflow/internal/jsonlog"
+	"rimflow/internal/metrics"
+	"rimflow/internal/temporalclient"
+	"rimflow/invoicecloud"
+)
+
+// RunOptions adapt Run to the process it is the body of; the zero value is ./worker.
+type RunOptions struct {
+	// AddWorkers, when set, returns more workers on the same Temporal client (the bench's
+	// baseline). They start before the bills' worker and stop after it.
+	AddWorkers func(client.Client) ([]worker.Worker, error)
+}
+
+// Run is the body of a worker process: configuration from getenv (config.ForWorker), the JSON
+// logger on stderr (also slog's default), /metrics when RIMFLOW_METRICS_ADDR is set, the Invoice
+// Cloud client, the Temporal client and the bills' worker. It returns when ctx ends (after a
+// graceful stop) or when the worker fails.
+func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts RunOptions) error {
+	cfg, err := config.Load(getenv, config.ForWorker)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := jsonlog.New(stderr, cfg.LogLevel)
+	slog.SetDefault(logger)
+	logger.Info("starting worker", "config", cfg)
+
+	reg := metrics.NewRegistry()
+	var sdkMetrics client.MetricsHandler
+	cloudCfg := cfg.Cloud
+	cloudCfg.Logger = logger
+	if cfg.Worker.MetricsAddr != "" {
+		sdkMetrics = metrics.NewSDKHandler(reg)
+		cloudCfg.Observe = metrics.NewCloud(reg).Observe
+	}
+	cloud, err := invoicecloud.New(cloudCfg)
+	if err != nil {
+		return fmt.Errorf("invoice cloud client: %w", err)
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, sdkMetrics)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	bills, err := New(tc, cloud, Options{TaskQueue: cfg.Temporal.TaskQueue, CacheSize: cfg.Worker.WorkflowCacheSize})
+	if err != nil {
+		return err
+	}
+	if opts.AddWorkers != nil {
+		more, err := opts.AddWorkers(tc)
+		if err != nil {
+			return err
+		}
+		for _, w := range more {
+			if err := w.Start(); err != nil {
+				return err
+			}
+			defer w.Stop()
+		}
+	}
+
+	if cfg.Worker.MetricsAddr != "" {
+		stop := serveMetrics(cfg.Worker.MetricsAddr, metrics.Handler(reg), logger)
+		defer stop()
+	}
+
+	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	// Run returns when ctx ends; Stop inside waits up to the graceful stop timeout for running
+	// activities, and workflow tasks are simply picked up by the next worker.
+	err = bills.Run(interruptCh(ctx))
+	logger.Info("worker stopped")
+	return err
+}
+
+// serveMetrics serves /metrics on addr until the returned stop is called.
+func serveMetrics(addr string, h http.Handler, logger *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "error", err.Error())
+		}
+	}()
+	logger.Info("metrics listening", "addr", addr)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+	}
+}
+
+// interruptCh adapts a context to the channel worker.Run waits on.
+func interruptCh(ctx context.Context) <-chan any {
+	ch := make(chan any, 1)
+	go func() {
+		<-ctx.Done()
+		ch <- struct{}{}
+	}()
+	return ch
+}

@@ -16,7 +16,7 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/config"
-	"rimflow/internal/testenv"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -350,7 +352,7 @@ func (c *cli) list(args []string) error {
 func renameFields(e *api.Error, names map[string]string) *api.Error {
 	out := *e
 	out.Fields = map[string]string{}
-	for _, k := range sortedKeys(e.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
 		name := k
 		if n, ok := names[k]; ok {
 			name = n

@@ -15,9 +15,10 @@ import (
 
 // Defaults of the Activities settings.
 const (
-	DefaultEventCodeTTL   = 10 * time.Minute
-	DefaultWatchSpan      = 10 * time.Minute
-	DefaultHeartbeatEvery = 2 * time.Second
+	DefaultEventCodeTTL     = 10 * time.Minute
+	DefaultWatchGrace       = 2 * time.Minute
+	DefaultHeartbeatEvery   = 10 * time.Second
+	DefaultDeliveryPatience = 2 * time.Minute
 )
 
 // Activities is registered on the worker. Zero settings take the defaults above.
@@ -27,12 +28,15 @@ type Activities struct {
 
 	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
 	EventCodeTTL time.Duration
-	// WatchSpan bounds one WatchInvoices run; it then returns empty and the workflow starts another,
-	// so no activity runs for hours and a stuck connection is replaced regularly.
-	WatchSpan time.Duration
-	// HeartbeatEvery is how often the watcher records a heartbeat; the SDK sends at most one to the
-	// server per 0.8 x the workflow's WatchHeartbeatTimeout (10 s), so this mostly refreshes details.
+	// WatchGrace is how long a watcher keeps listening after its eventCode's pages die: a user who
+	// clicked 「导入单据」 just before may still be delivered to.
+	WatchGrace time.Duration
+	// HeartbeatEvery is how often the watcher records its state for a heartbeat. The SDK sends at
+	// most one heartbeat per 0.8 x the workflow's WatchHeartbeatTimeout, and each is a server write.
 	HeartbeatEvery time.Duration
+	// DeliveryPatience is how long a watcher keeps trying to signal a message it has read before it
+	// gives up (Temporal unreachable that long).
+	DeliveryPatience time.Duration
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
 

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
@@ -8,13 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities"
 	"rimflow/activities/calls"
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
 )
 
 // The activities against the simulator over real HTTP/WebSocket.
@@ -31,16 +36,20 @@ func newEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *simulator.Sim) {
 	}
 	s := &testsuite.WorkflowTestSuite{}
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Cloud: cloud, WatchSpan: 20 * time.Second, HeartbeatEvery: 200 * time.Millisecond,
-		Watch: invoicecloud.WatchOptions{Silence: 2 * time.Second}})
+	env.RegisterActivity(&activities.Activities{Cloud: cloud})
 	return env, sim
 }
 
 func eventCode(t *testing.T, env *testsuite.TestActivityEnvironment, billID, linkKey string) calls.EventCodeResult {
 	t.Helper()
+	return eventCodeFor(t, env, billID, linkKey, "socket")
+}
+
+func eventCodeFor(t *testing.T, env *testsuite.TestActivityEnvironment, billID, linkKey, push string) calls.EventCodeResult {
+	t.Helper()
 	v, err := env.ExecuteActivity("GetEventCode", calls.EventCodeInput{MessageID: "ec-" + billID + linkKey, Request: invoicecloud.EventCodeRequest{
 		BillID: billID, Resource: "OA", BillNo: "N-" + billID, BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X",
-		PushType: "socket", UserID: "u1", LinkKey: linkKey, CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "示例"}},
+		PushType: push, UserID: "u1", LinkKey: linkKey, CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "示例"}},
 	}})
 	if err != nil {
 		t.Fatalf("GetEventCode: %v", err)
@@ -65,15 +74,6 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 	delivered, err := sim.Collect(res.EventCode, 2)
 	if err != nil {
 		t.Fatal(err)
-	}
-	v, err := env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: "0123456789abcdef0123456789abcdef", PushType: "socket"})
-	if err != nil {
-		t.Fatalf("watch: %v", err)
-	}
-	var w calls.WatchResult
-	_ = v.Get(&w)
-	if w.Message == nil || len(w.Message.InvoiceData) != 2 || w.Message.InvoiceData[0].SerialNo != delivered[0].SerialNo {
-		t.Fatalf("watch result = %+v", w)
 	}
 	bind := calls.BillSaveInput{MessageID: "bind-1", Request: invoicecloud.BillSaveRequest{BillID: "B1", Resource: "OA", BillNo: "N-B1",
 		BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X", Status: invoicecloud.StatusInUse,
@@ -103,23 +103,146 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 	}
 }
 
-// A watch with nothing to deliver returns empty when its span ends.
-func TestWatchSpanEndsEmpty(t *testing.T) {
-	sim := simulator.New(simulator.Options{Seed: 1, PollHold: 200 * time.Millisecond})
-	srv := httptest.NewServer(sim.Handler())
-	defer srv.Close()
-	c := simulator.DefaultCredentials()
-	cloud, _ := invoicecloud.New(invoicecloud.Config{BaseURL: srv.URL, AppID: c.AppID, AppSecret: c.AppSecret, TenantID: c.TenantID, AccountID: c.AccountID, User: c.User})
+// sink stands in for a bill: it keeps the deliveries signalled to it, until cancelled.
+func sink(ctx workflow.Context) ([]calls.Delivery, error) {
+	var got []calls.Delivery
+	if err := workflow.SetQueryHandler(ctx, "deliveries", func() ([]calls.Delivery, error) { return got, nil }); err != nil {
+		return nil, err
+	}
+	ch := workflow.GetSignalChannel(ctx, calls.SignalDelivery)
+	for {
+		var d calls.Delivery
+		if !ch.Receive(ctx, &d) {
+			return got, nil
+		}
+		got = append(got, d)
+	}
+}
+
+// watchEnv runs WatchInvoices for the bill "default-test-workflow-id" (the test environment's
+// activity info) against the simulator, signalling a sink of that ID on a real server.
+type watchEnv struct {
+	env   *testsuite.TestActivityEnvironment
+	cloud *testenv.Cloud
+	tc    client.Client
+	stop  chan struct{}
+}
+
+func newWatchEnv(t *testing.T) *watchEnv {
+	t.Helper()
+	ts := testenv.NewServer(t)
+	tc := ts.GetDefaultClient()
+	w := worker.New(tc, "sink", worker.Options{})
+	w.RegisterWorkflowWithOptions(sink, workflow.RegisterOptions{Name: "sink"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	cloud := testenv.NewCloud(t, simulator.Options{Seed: 7, PollHold: 300 * time.Millisecond}, nil)
+	we := &watchEnv{cloud: cloud, tc: tc, stop: make(chan struct{})}
 	s := &testsuite.WorkflowTestSuite{}
-	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Cloud: cloud, WatchSpan: 500 * time.Millisecond, HeartbeatEvery: 100 * time.Millisecond})
-	v, err := env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: "nobody-collects-here-000000000000"})
+	we.env = s.NewTestActivityEnvironment()
+	we.env.SetWorkerStopChannel(we.stop)
+	we.env.RegisterActivity(&activities.Activities{Cloud: cloud.Client, Temporal: tc, WatchGrace: time.Millisecond,
+		HeartbeatEvery: 100 * time.Millisecond, Watch: invoicecloud.WatchOptions{Silence: time.Hour}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "default-test-workflow-id", TaskQueue: "sink"}, "sink"); err != nil {
+		t.Fatal(err)
+	}
+	return we
+}
+
+func (we *watchEnv) deliveries(t *testing.T) []calls.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := we.tc.QueryWorkflow(ctx, "default-test-workflow-id", "", "deliveries")
 	if err != nil {
+		t.Fatalf("query sink: %v", err)
+	}
+	var got []calls.Delivery
+	if err := v.Get(&got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// Every message is signalled to the bill, each on its own, before the watcher reads the next; a
+// watch whose eventCode has died ends with nil. pushType poll reads the long poll only.
+func TestWatchSignalsEveryDelivery(t *testing.T) {
+	for _, push := range []string{"socket", "poll"} {
+		t.Run(push, func(t *testing.T) {
+			we := newWatchEnv(t)
+			linkKey := "abcdefabcdefabcdefabcdefabcdef0" + push[:1]
+			res := eventCodeFor(t, we.env, "W-"+push, linkKey, push)
+			first, err := we.cloud.Sim.Collect(res.EventCode, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := we.cloud.Sim.Collect(res.EventCode, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The watch lives until Until (+grace): here three seconds.
+			_, err = we.env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: linkKey, PushType: push, Until: time.Now().Add(3 * time.Second)})
+			if err != nil {
+				t.Fatalf("watch: %v", err)
+			}
+			got := we.deliveries(t)
+			if len(got) != 2 {
+				t.Fatalf("deliveries = %d, want 2 (one per import): %+v", len(got), got)
+			}
+			if got[0].InvoiceData[0].SerialNo != first[0].SerialNo || len(got[1].InvoiceData) != 2 || got[1].InvoiceData[0].SerialNo != second[0].SerialNo {
+				t.Errorf("deliveries out of order or incomplete: %+v", got)
+			}
+			for _, d := range got {
+				eq := d.Via == push && d.LinkKey == linkKey && d.Digest != ""
+				if !eq {
+					t.Errorf("delivery = via %q linkKey %q digest %q", d.Via, d.LinkKey, d.Digest)
+				}
+			}
+			if got[0].Digest == got[1].Digest {
+				t.Errorf("two messages, one digest")
+			}
+			if push == "poll" && (got[0].MsgID == "" || got[1].MsgID == "") {
+				t.Errorf("polled deliveries carry no msgId: %+v", got)
+			}
+		})
+	}
+}
+
+// A stopping worker ends the watch with a retryable error (another worker goes on).
+func TestWatchHandsBackOnWorkerStop(t *testing.T) {
+	we := newWatchEnv(t)
+	linkKey := "0123456789abcdef0123456789abcd00"
+	eventCodeFor(t, we.env, "W-stop", linkKey, "socket")
+	time.AfterFunc(300*time.Millisecond, func() { close(we.stop) })
+	_, err := we.env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: linkKey, PushType: "socket", Until: time.Now().Add(time.Minute)})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != "WorkerStopping" || app.NonRetryable() {
+		t.Fatalf("want a retryable WorkerStopping error, got %v", err)
+	}
+}
+
+// A watch for a bill that has ended stops at its first delivery, with nil.
+func TestWatchEndsWhenTheBillHasEnded(t *testing.T) {
+	we := newWatchEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := we.tc.TerminateWorkflow(ctx, "default-test-workflow-id", "", "the bill ended"); err != nil {
+		t.Fatal(err)
+	}
+	linkKey := "0123456789abcdef0123456789abcd11"
+	res := eventCodeFor(t, we.env, "W-ended", linkKey, "socket")
+	if _, err := we.cloud.Sim.Collect(res.EventCode, 1); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := we.env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: linkKey, PushType: "socket", Until: time.Now().Add(time.Minute)}); err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	var w calls.WatchResult
-	_ = v.Get(&w)
-	if w.Message != nil {
-		t.Errorf("unexpected message %+v", w.Message)
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("the watch went on after its bill ended")
 	}
 }

@@ -17,7 +17,7 @@ func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) 
 	asked := time.Now()
 	res, err := a.Cloud.GetEventCode(ctx, in.MessageID, in.Request)
 	if err != nil {
-		return calls.EventCodeResult{}, classify(err)
+		return calls.EventCodeResult{}, classify(ctx, err)
 	}
 	return calls.EventCodeResult{
 		EventCode: res.EventCode,
@@ -48,26 +48,21 @@ func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, statu
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("billSave status %q sent to the activity for status %q", in.Request.Status, status), "InvalidRequest", nil)
 	}
-	return classify(a.Cloud.BillSave(ctx, in.MessageID, in.Request))
+	return classify(ctx, a.Cloud.BillSave(ctx, in.MessageID, in.Request))
 }
 
 // SaveVoucher writes the voucher back (voucherSave).
 func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) error {
-	return classify(a.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
+	return classify(ctx, a.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
 }
 
 // Unbind releases every invoice of the bill ([assumed] billDelete): the compensation of binding.
 func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
-	return classify(a.Cloud.Unbind(ctx, in.MessageID, in.Request))
+	return classify(ctx, a.Cloud.Unbind(ctx, in.MessageID, in.Request))
 }
 
 // SelectDeduction selects invoices for input-VAT deduction (invoiceSelect).
 func (a *Activities) SelectDeduction(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 	res, err := a.Cloud.Deduction(ctx, in.RequestID, in.Request)
-	return res, classify(err)
-}
-
-// PollReceipt acknowledges a polled message after its invoices were bound.
-func (a *Activities) PollReceipt(ctx context.Context, in calls.ReceiptInput) error {
-	return classify(a.Cloud.Receipt(ctx, in.LinkKey, in.MsgID))
+	return res, classify(ctx, err)
 }

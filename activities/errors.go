@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"context"
 	"errors"
 
 	"go.temporal.io/sdk/temporal"
@@ -13,9 +14,17 @@ import (
 // "InvoiceCloud.<code>", so the bill shows the reason instead of retrying for hours. Retryable ones
 // keep their type for visibility and are retried by the activity's retry policy. The client has
 // already redacted tokens from messages.
-func classify(err error) error {
+//
+// A call interrupted because the activity's context ended (the worker is stopping, or the workflow
+// cancelled it) is retryable, never a business failure: another worker (or attempt) carries it
+// on under the same request id.
+func classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
+	}
+	if ctx.Err() != nil {
+		return temporal.NewApplicationErrorWithOptions("interrupted: "+ctx.Err().Error(), "Interrupted",
+			temporal.ApplicationErrorOptions{Cause: err})
 	}
 	var ce *invoicecloud.Error
 	if !errors.As(err, &ce) {

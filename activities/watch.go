@@ -3,9 +3,11 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -13,20 +15,34 @@ import (
 	"rimflow/invoicecloud"
 )
 
-var errDelivered = errors.New("message delivered")
+// errBillEnded: the bill closed, so nobody is left to deliver to.
+var errBillEnded = errors.New("the bill has ended")
 
-// WatchInvoices runs the client's watcher (socket, long poll after silence) for a linkKey and returns
-// the first message delivered, or an empty result when WatchSpan ends without one. It heartbeats its
-// connection state, so a dead worker is noticed within the HeartbeatTimeout and the workflow's
-// cancellation (end of collecting) reaches it.
-//
-// Delivery is at least once: the workflow deduplicates by serialNo and acknowledges polled messages
-// (PollReceipt) only after binding them.
-func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) (calls.WatchResult, error) {
-	span := orDefault(a.WatchSpan, DefaultWatchSpan)
-	watchCtx, cancel := context.WithTimeout(ctx, span)
+// WatchInvoices listens on one linkKey while the eventCode's pages live (until in.Until plus
+// WatchGrace) and signals every message to the bill that started it before reading the next
+// one: once the signal is accepted the delivery is durable, and only then is a polled message
+// receipted. It ends with nil when its time is up or the bill has ended, is cancelled when the
+// bill stops listening, and fails retryably when the worker stops, after closing its socket
+// cleanly and delivering what it had read, so another worker goes on.
+func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) error {
+	until := in.Until.Add(orDefault(a.WatchGrace, DefaultWatchGrace))
+	if !time.Now().Before(until) {
+		return nil
+	}
+	watchCtx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
+	var workerStopping atomic.Bool
+	go func() {
+		select {
+		case <-activity.GetWorkerStopChannel(ctx):
+			workerStopping.Store(true)
+			cancel()
+		case <-watchCtx.Done():
+		}
+	}()
 
+	// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout the workflow gave; each
+	// is a write on the server, so the state is only recorded here and the SDK batches it.
 	var state atomic.Value
 	state.Store("starting")
 	activity.RecordHeartbeat(ctx, "starting")
@@ -44,32 +60,59 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) (ca
 	}()
 
 	opts := a.Watch
+	opts.PollOnly = in.PushType == "poll"
 	userHook := opts.OnStateChange
 	opts.OnStateChange = func(s string) {
 		state.Store(s)
-		activity.RecordHeartbeat(ctx, s)
 		if userHook != nil {
 			userHook(s)
 		}
 	}
-	var got *invoicecloud.Message
+	billID := activity.GetInfo(ctx).WorkflowExecution.ID
 	err := a.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
-		got = &m
-		return errDelivered
+		return a.signalDelivery(ctx, billID, calls.Delivery{
+			Via: m.Via, LinkKey: in.LinkKey, MsgID: m.MsgID, Digest: m.Digest(),
+			InvoiceData: m.InvoiceData, AttachData: m.AttachData,
+		})
 	})
 	switch {
-	case got != nil:
-		return calls.WatchResult{LinkKey: in.LinkKey, Message: got}, nil
+	case errors.Is(err, errBillEnded):
+		return nil
+	case workerStopping.Load():
+		return temporal.NewApplicationError("watch handed back: the worker is stopping", "WorkerStopping")
 	case ctx.Err() != nil:
-		// Cancelled by the workflow (collecting ended), the bill closed, or the worker stops: normal
-		// operation, so benign (logged at debug, not as an error) and retryable (a stopping worker's
-		// watch is picked up by another).
-		return calls.WatchResult{}, temporal.NewApplicationErrorWithOptions("watch ended: "+ctx.Err().Error(),
+		// Cancelled by the bill (collecting ended) or it closed: normal operation, so benign.
+		return temporal.NewApplicationErrorWithOptions("watch ended: "+ctx.Err().Error(),
 			"WatchEnded", temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign, Cause: ctx.Err()})
-	case watchCtx.Err() != nil:
-		return calls.WatchResult{LinkKey: in.LinkKey}, nil
-	case err == nil:
-		return calls.WatchResult{LinkKey: in.LinkKey}, nil
+	case watchCtx.Err() != nil, err == nil:
+		return nil // the pages died: nobody can import any more
 	}
-	return calls.WatchResult{}, classify(err)
+	return classify(ctx, err)
+}
+
+// signalDelivery makes one message durable: it signals the bill, retrying while Temporal does
+// not answer. It does not give up when the watch is being stopped (the message is already read
+// and the cloud will not send it again), only after DeliveryPatience.
+func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.Delivery) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(a.DeliveryPatience, DefaultDeliveryPatience))
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := a.Temporal.SignalWorkflow(sctx, billID, "", calls.SignalDelivery, d)
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &nf):
+			return errBillEnded
+		case sctx.Err() != nil:
+			return fmt.Errorf("delivery to %s not recorded within %s: %w", billID, orDefault(a.DeliveryPatience, DefaultDeliveryPatience), err)
+		}
+		activity.GetLogger(ctx).Warn("signal delivery failed; retrying", "error", err.Error())
+		select {
+		case <-sctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
 }

@@ -1,6 +1,8 @@
 package invoicecloud
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 
 	"github.com/shopspring/decimal"
@@ -203,4 +205,19 @@ type Message struct {
 	MsgID string `json:"msgId,omitempty"`
 	// Via says how it arrived: "socket" or "poll" (or "signal" upstream).
 	Via string `json:"via,omitempty"`
+}
+
+// Digest identifies the message's content: the SHA-256 of its invoices' raw records (serial
+// numbers where a record has no raw form), so the same message delivered twice is recognised.
+func (m Message) Digest() string {
+	h := sha256.New()
+	for _, inv := range m.InvoiceData {
+		if len(inv.Raw) > 0 {
+			h.Write(inv.Raw)
+		} else {
+			h.Write([]byte(inv.SerialNo))
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -22,6 +22,11 @@ type WatchOptions struct {
 	MinBackoff    time.Duration      // first reconnect delay (default 200 ms)
 	MaxBackoff    time.Duration      // reconnect delay cap (default 10 s)
 	OnStateChange func(state string) // "connected", "reconnecting", "polling" — for heartbeats/logs
+	// PollOnly skips the socket: the bill asked for pushType poll.
+	PollOnly bool
+	// Drain is how long, once Watch is told to stop, it keeps reading a closing socket so that
+	// frames already on their way are delivered, not dropped (default 2 s).
+	Drain time.Duration
 }
 
 // Watch states reported to OnStateChange.
@@ -47,6 +52,9 @@ func (o WatchOptions) withDefaults() WatchOptions {
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
 	}
+	if o.Drain <= 0 {
+		o.Drain = 2 * time.Second
+	}
 	return o
 }
 
@@ -56,8 +64,11 @@ const handshakeFrame = `{"handshake":false}`
 // errSilence ends the socket phase: nothing arrived for Silence, switch to the long poll.
 var errSilence = errors.New("invoicecloud: socket silent")
 
-// Watch receives the invoices collected for linkKey: socket first, long poll after silence,
-// reconnecting with backoff; each message is delivered once. Returns when ctx ends (ctx.Err())
+// Watch receives the invoices collected for linkKey: socket first (unless PollOnly), long poll
+// after silence, reconnecting with backoff; each message is delivered once, and deliver returns
+// before the next message is read (a polled one is receipted only after deliver succeeds). When
+// ctx ends, a socket is closed with the close handshake and every frame read by then is still
+// delivered. Returns when ctx ends (ctx.Err())
 // or deliver errs (that error), or with an *Error the cloud will keep answering (e.g. wrong
 // credentials). Once it has fallen back to the long poll it stays there: a linkKey's messages
 // go to whichever channel asks, and the poll is the channel that does not depend on a socket.
@@ -70,8 +81,10 @@ func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, d
 	}
 	w := &watcher{c: c, linkKey: linkKey, opts: opts.withDefaults(), deliver: deliver, seen: map[string]bool{}}
 	w.silenceAt = time.Now().Add(w.opts.Silence)
-	if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
-		return err
+	if !w.opts.PollOnly {
+		if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
+			return err
+		}
 	}
 	return w.pollPhase(ctx)
 }
@@ -242,9 +255,15 @@ func (w *watcher) readLoop(ctx context.Context, conn *websocket.Conn) error {
 		select {
 		case <-ctx.Done():
 			w.closeGracefully(conn)
+			if err := w.drain(frames, readErr); err != nil {
+				return err
+			}
 			return ctx.Err()
 		case <-silence.C:
 			w.closeGracefully(conn)
+			if err := w.drain(frames, readErr); err != nil {
+				return err
+			}
 			return errSilence
 		case err := <-readErr:
 			return err
@@ -254,12 +273,7 @@ func (w *watcher) readLoop(ctx context.Context, conn *websocket.Conn) error {
 				return err
 			}
 		case b := <-frames:
-			msg, err := DecodeMessage(b)
-			if err != nil || len(msg.InvoiceData) == 0 {
-				continue // handshake answers and anything that is not a delivery
-			}
-			msg.Via = "socket"
-			if err := w.offer(msg); err != nil {
+			if err := w.offerFrame(b); err != nil {
 				return err
 			}
 			w.silenceAt = time.Now().Add(w.opts.Silence)
@@ -271,6 +285,36 @@ func (w *watcher) readLoop(ctx context.Context, conn *websocket.Conn) error {
 			}
 			silence.Reset(w.opts.Silence)
 			w.backoff.reset()
+		}
+	}
+}
+
+// offerFrame delivers a socket frame that carries invoices; handshake answers and anything that
+// is not a delivery are skipped.
+func (w *watcher) offerFrame(b []byte) error {
+	msg, err := DecodeMessage(b)
+	if err != nil || len(msg.InvoiceData) == 0 {
+		return nil
+	}
+	msg.Via = "socket"
+	return w.offer(msg)
+}
+
+// drain delivers what the closing socket still brings until the peer answers the close, the
+// connection drops, or Drain passes: a frame the cloud already sent is delivered, not dropped.
+func (w *watcher) drain(frames <-chan []byte, readErr <-chan error) error {
+	t := time.NewTimer(w.opts.Drain)
+	defer t.Stop()
+	for {
+		select {
+		case b := <-frames:
+			if err := w.offerFrame(b); err != nil {
+				return err
+			}
+		case <-readErr:
+			return nil
+		case <-t.C:
+			return nil
 		}
 	}
 }

@@ -12,94 +12,140 @@ import (
 )
 
 // BillWorkflow is one bill's whole life, from eventCode to voucher and deduction. Its ID is the
-// business key (BillWorkflowID); run below tells the life in order.
-func BillWorkflow(ctx workflow.Context, in BillInput) (BillState, error) {
+// business key (BillWorkflowID); run below tells the life in order. A long-lived bill continues
+// as new at a quiet point, and the next run starts from resume (nil for a new bill).
+func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillState, error) {
 	in.Normalize()
 	if verr := in.Validate(); verr != nil {
 		return BillState{}, temporal.NewNonRetryableApplicationError(verr.Error(), "ValidationError", nil, verr.Fields)
 	}
-	b := newBill(ctx, in)
+	b := newBill(ctx, in, resume)
 	if err := b.setup(ctx); err != nil {
 		return BillState{}, err
 	}
 	err := b.run(ctx)
+	if errors.Is(err, errContinueAsNew) {
+		b.stopWatchers()
+		return BillState{}, workflow.NewContinueAsNewError(ctx, BillWorkflowName, b.in, b.Progress)
+	}
 	b.finish(ctx)
 	return b.snapshot(), err
 }
 
-// bill is the workflow's state. Handlers only validate and queue events (bill_inbox.go); run
-// consumes the inbox in order, so every transition happens in one place and replays identically.
+// Progress is the bill's state as plain data: everything a run knows that the next run needs,
+// which continue-as-new carries (no closure, nothing in flight).
+type Progress struct {
+	View     BillState              `json:"view"`     // what the state query answers
+	Invoices []invoicecloud.Invoice `json:"invoices"` // the bound set, full records (View.Invoices is their view)
+	Status   string                 `json:"status"`   // cloud status of the bound set: 30, 60 (1 after release)
+	// Pending are delivered invoices not bound yet (the bill was failed or past collecting when
+	// they came); they are bound when the bill next collects.
+	Pending []invoicecloud.Invoice `json:"pending,omitempty"`
+	Digests []string               `json:"digests,omitempty"` // recent deliveries, to drop a redelivery
+	Links   []Link                 `json:"links,omitempty"`   // eventCodes issued and still live, newest last
+
+	RouteIdx      int             `json:"routeIdx"`
+	Round         int             `json:"round"`             // +1 after each return to collecting
+	Decided       map[string]bool `json:"decided,omitempty"` // role -> decided in this round
+	MarkedUsed    bool            `json:"markedUsed,omitempty"`
+	Seq           map[string]int  `json:"seq"`                     // per step: request ids drawn (msgID)
+	Compensations []compensation  `json:"compensations,omitempty"` // what the saga undoes, in the order done
+	Entered       time.Time       `json:"entered"`                 // when the current stage began (SLA timers)
+	SLAFired      slaFired        `json:"slaFired"`                // which SLA timers of this stage have fired
+	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
+}
+
+// Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
+type Link struct {
+	LinkKey   string             `json:"linkKey"`
+	EventCode string             `json:"eventCode"`
+	Pages     invoicecloud.Pages `json:"pages"`
+	ExpiresAt time.Time          `json:"expiresAt"`
+	// Delivered: a delivery came on this linkKey. A strict cloud consumes a linkKey once, so the
+	// next collect URL the ERP asks for gets a fresh eventCode and linkKey.
+	Delivered bool `json:"delivered,omitempty"`
+}
+
+// bill is the running workflow: its Progress plus what lives only in this run. Handlers only
+// validate, record and queue events (bill_inbox.go); run consumes the inbox in order, so every
+// transition happens in one place and replays identically.
 type bill struct {
+	Progress
 	ctx   workflow.Context // root context, for upserts from handlers
 	in    BillInput
 	route []Stage // the waiting stages after collecting: approvals and image review (Options.Route)
-	s     BillState
 
-	invoices []invoicecloud.Invoice // the bound set, full records (s.Invoices is their view)
-	status   string                 // cloud status of the bound set: 30, 60 (1 after release)
+	inbox         []*event
+	signals       []workflow.ReceiveChannel // drained before continuing as new
+	submitQueued  bool
+	imagesQueued  bool
+	voucherQueued bool
 
-	linkKey     string
-	pages       invoicecloud.Pages
-	codeExpires time.Time
-
-	inbox []*event
-
-	routeIdx            int
-	round               int             // +1 after each return to collecting
-	decided             map[string]bool // role -> decided (or queued) in this round
-	submitQueued        bool
-	imagesQueued        bool
-	voucherQueued       bool
-	replaceOnNextImport bool
-	markedUsed          bool
-
-	epoch       int // stage generation: timers and watchers of an older one are ignored
+	epoch       int // stage generation: timers of an older one are ignored
 	stageCancel workflow.CancelFunc
-	watcherGen  int
-	watchCancel workflow.CancelFunc
-
-	seq           map[string]int // per step: how many request ids were drawn (msgID)
-	compensations []compensation // what the saga undoes, in the order the steps were done
-	published     map[string]any // search attribute values last upserted
+	watchers    map[string]workflow.CancelFunc // linkKey -> its running watcher
+	resumed     bool                           // this run continues an earlier one
+	published   map[string]any                 // search attribute values last upserted
 }
 
 // ReissueMargin: an eventCode expiring within this is replaced when a URL is asked for.
 const ReissueMargin = 2 * time.Minute
 
-// HistoryCap bounds the history kept in state.
-const HistoryCap = 50
+// Bounds of what the state carries.
+const (
+	HistoryCap   = 50  // history entries kept in state
+	DigestCap    = 200 // delivery digests kept to drop redeliveries
+	DeliveryCap  = 20  // deliveries listed in state
+	ApprovalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
+	LiveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
+)
 
-func newBill(ctx workflow.Context, in BillInput) *bill {
-	info := workflow.GetInfo(ctx)
+// DefaultHistoryLimit is how many events one run may hold before the bill continues as new at
+// its next quiet point (Options.HistoryLimit overrides it); the server may suggest it earlier.
+const DefaultHistoryLimit = 2000
+
+func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 	b := &bill{
 		ctx:       ctx,
 		in:        in,
 		route:     in.Options.Route(),
-		round:     1,
-		decided:   map[string]bool{},
-		seq:       map[string]int{},
+		watchers:  map[string]workflow.CancelFunc{},
 		published: map[string]any{},
 	}
-	b.s = BillState{
-		WorkflowID:  info.WorkflowExecution.ID,
-		Stage:       StageCollecting,
-		Bill:        in,
-		Invoices:    []InvoiceView{},
-		TotalAmount: "0.00",
-		Approvals:   []ApprovalRecord{},
-		History:     []HistoryEntry{},
+	if resume != nil {
+		b.Progress = *resume
+		b.Runs++
+		b.resumed = true
+	} else {
+		b.Round = 1
+		b.View = BillState{
+			WorkflowID:  workflow.GetInfo(ctx).WorkflowExecution.ID,
+			Stage:       StageCollecting,
+			Bill:        in,
+			Invoices:    []InvoiceView{},
+			TotalAmount: "0.00",
+			Approvals:   []ApprovalRecord{},
+			History:     []HistoryEntry{},
+		}
+	}
+	if b.Decided == nil {
+		b.Decided = map[string]bool{}
+	}
+	if b.Seq == nil {
+		b.Seq = map[string]int{}
 	}
 	return b
 }
 
 // run is the life of a bill, the vendor's flow chart in order. Each stage is a method that waits
-// for its events (bill_inbox.go) and returns the next stage (bill_stages.go):
+// for its events (bill_inbox.go) and returns the next stage (bill_collect.go, bill_stages.go):
 //
 //  1. collecting (collect): getEventCode issues the eventCode and linkKey behind the collect and
-//     view URLs; invoices arrive from the cloud's socket or long poll (a watcher activity) or
-//     forwarded by the ERP (the invoices signal), and every import is bound to the bill at once
-//     (billSave 30) so no other bill can reimburse them. It ends on submit, or after the first
-//     import with autoSubmit.
+//     view URLs. While they live (and again whenever the ERP asks for a URL) a watcher activity
+//     listens on the linkKey; every message it receives is signalled to the bill and recorded at
+//     once. Invoices also come forwarded by the ERP. Every import is bound to the bill at once
+//     (billSave 30) so no other bill can reimburse them. Collecting ends on submit, or after the
+//     first import with autoSubmit.
 //  2. approvals and image review (approval, imageReview), in the order Options.Route gives:
 //     awaiting_<role> for each approval role (supervisor, finance by default), with image_review
 //     just before finance in image modes basic and match. approve moves on; return (or an image
@@ -116,12 +162,16 @@ func newBill(ctx workflow.Context, in BillInput) *bill {
 //
 // A step the cloud refuses for good, or whose retries run out, moves the bill to failed with the
 // reason (runOrPark, bill_failure.go); ops send retry (the step runs again) or cancel (7).
+// A delivery is never dropped: one that cannot be bound now (failed, or past collecting) waits in
+// Pending and is bound when the bill next collects.
 // Every waiting stage has SLA timers (bill_sla.go): past the soft SLA the bill is Overdue; past
 // the hard deadline it is reminded or cancelled. The state query, search attributes and Temporal
-// Web details show all of it (bill_view.go).
+// Web details show all of it (bill_view.go). A long bill continues as new while it waits (next).
 func (b *bill) run(ctx workflow.Context) error {
-	b.note(StageCollecting, "bill started")
-	stage := StageCollecting
+	stage := b.View.Stage
+	if !b.resumed {
+		b.note(StageCollecting, "bill started")
+	}
 	for !stage.Final() {
 		var next Stage
 		var err error
@@ -141,6 +191,8 @@ func (b *bill) run(ctx workflow.Context) error {
 		switch {
 		case err == nil:
 			stage = next
+		case errors.Is(err, errContinueAsNew):
+			return err
 		case errors.As(err, &cancelReq):
 			stage, err = b.abort(ctx, StageCancelled, cancelReq.req)
 			if err != nil {
@@ -163,10 +215,12 @@ func (b *bill) roleOf(stage Stage) string {
 	return string(stage)[len("awaiting_"):]
 }
 
-// finish answers every queued update that can no longer be processed and waits for handlers.
+// finish stops the watchers, answers every queued update that can no longer be processed and
+// waits for handlers.
 func (b *bill) finish(ctx workflow.Context) {
+	b.stopWatchers()
 	for _, ev := range b.inbox {
-		b.reply(ev, fmt.Errorf("the bill has ended in stage %s", b.s.Stage))
+		b.reply(ev, fmt.Errorf("the bill has ended in stage %s", b.View.Stage))
 	}
 	b.inbox = nil
 	dctx, _ := workflow.NewDisconnectedContext(ctx)

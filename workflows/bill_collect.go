@@ -2,111 +2,115 @@ package workflows
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"slices"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
-// Stage 1, collecting: the eventCode and its URLs, the watcher that receives what the user
+// Stage 1, collecting: the eventCode and its URLs, the watchers that receive what the user
 // imports, and binding every import to the bill at once.
 
-// collect is the collecting stage: issue an eventCode, watch for invoices (and accept the
-// invoices signal), bind every import at once, until submit (or the first import with autoSubmit).
+// collect is the collecting stage: issue an eventCode, watch its linkKey while its pages live,
+// bind every delivery at once, until submit (or the first import with autoSubmit). Deliveries
+// that waited (Pending) are bound on entry, without submitting: the user has not acted yet.
 func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageCollecting, "")
-	b.s.Submitted = false
-	if !b.codeFresh() {
+	b.View.Submitted = false
+	if b.currentLink() == nil {
 		if err := b.runOrPark(ctx, "getEventCode", nil, b.issueEventCode); err != nil {
 			return "", err
 		}
 	}
-	b.startWatcher(ctx)
-	defer b.stopWatcher()
+	defer b.stopWatchers()
+	b.watchLiveLinks(ctx)
+	if err := b.bindPending(ctx); err != nil {
+		return "", err
+	}
 
 	for {
-		ev, err := b.next(ctx)
+		ev, err := b.wait(ctx)
 		if err != nil {
 			return "", err
 		}
-		imported, restartWatcher := false, false
 		switch ev.kind {
-		case evInvoices:
-			if err := b.importInvoices(ctx, ev); err != nil {
+		case evDelivery:
+			if err := b.bindPending(ctx); err != nil {
 				return "", err
 			}
-			imported = true
-		case evWatch:
-			if ev.watcherGen != b.watcherGen {
-				continue // a watcher replaced by a newer linkKey
+			// autoSubmit: the import itself is the user's "done" (the page's 导入单据).
+			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 && b.View.Stage == StageCollecting {
+				b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s)", len(b.Invoices)))
+				b.View.Submitted = true
+				return b.advance(ctx, nil)
 			}
-			if ev.watchErr != nil {
+		case evWatchEnded:
+			delete(b.watchers, ev.linkKey)
+			var app *temporal.ApplicationError
+			switch {
+			case errors.As(ev.watchErr, &app) && app.NonRetryable():
+				// A watcher refused for good (credentials, a refused linkKey) parks the bill: nobody
+				// would hear the user's imports. retry watches the live links again.
 				if err := b.park(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
 					return "", err
 				}
-				b.startWatcher(ctx)
-				continue
-			}
-			// The cloud queues what is collected for a linkKey until someone listens, so the next
-			// watcher can start after the bind: with autoSubmit the import usually ends collecting,
-			// and a watcher started before it would be a wasted socket and activity per bill.
-			afterBind := workflow.GetVersion(ctx, versionWatcherAfterBind, workflow.DefaultVersion, 1) == 1
-			if !afterBind {
-				b.startWatcher(ctx)
-			}
-			if m := ev.watch.Message; m != nil {
-				sig := InvoicesSignal{InvoiceData: m.InvoiceData, AttachData: m.AttachData}
-				imp := &event{kind: evInvoices, invoices: &sig, via: orStr(m.Via, "socket"), linkKey: ev.watch.LinkKey, msgID: m.MsgID}
-				if err := b.importInvoices(ctx, imp); err != nil {
+				b.watchLiveLinks(ctx)
+				if err := b.bindPending(ctx); err != nil {
 					return "", err
 				}
-				imported = true
+			case ev.watchErr != nil:
+				// Gave up retrying (the cloud or every worker unreachable until the eventCode died):
+				// the next collect URL the ERP asks for watches again.
+				b.note(StageCollecting, "watcher ended: "+ev.watchErr.Error())
+				b.showWatching()
+				b.publish()
+			default:
+				b.showWatching()
 			}
-			restartWatcher = afterBind
 		case evSubmit:
-			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.invoices)))
-			b.s.Submitted = true
+			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.Invoices)))
+			b.View.Submitted = true
 			return b.advance(ctx, ev)
 		case evCollectURL:
 			if !b.codeFresh() {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
 					return "", err
 				}
-				b.startWatcher(ctx) // the new linkKey
 			}
+			b.watchLiveLinks(ctx) // the new linkKey, or the current one again if its watch had ended
 			b.reply(ev, nil)
-			continue
 		default:
 			if next, done, err := b.common(ctx, ev); done || err != nil {
 				return next, err
 			}
-			continue
-		}
-		// autoSubmit: the import itself is the user's "done" (the page's 导入单据).
-		if imported && *b.in.Options.AutoSubmit && len(b.invoices) > 0 && !b.replaceOnNextImport && b.s.Stage == StageCollecting {
-			b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s)", len(b.invoices)))
-			b.s.Submitted = true
-			return b.advance(ctx, nil)
-		}
-		if restartWatcher {
-			b.startWatcher(ctx)
 		}
 	}
 }
 
-// versionWatcherAfterBind marks bills that restart their watcher after binding a message, not
-// before (histories recorded before it replay on the old path).
-const versionWatcherAfterBind = "watcher-after-bind"
-
-// codeFresh: an eventCode exists and lives at least ReissueMargin longer.
-func (b *bill) codeFresh() bool {
-	return b.s.EventCode != "" && workflow.Now(b.ctx).Add(ReissueMargin).Before(b.codeExpires)
+// currentLink is the newest eventCode while its pages live, nil otherwise.
+func (b *bill) currentLink() *Link {
+	if n := len(b.Links); n > 0 && workflow.Now(b.ctx).Before(b.Links[n-1].ExpiresAt) {
+		return &b.Links[n-1]
+	}
+	return nil
 }
 
-// issueEventCode asks for an eventCode with a fresh linkKey.
+// codeFresh: the current eventCode lives at least ReissueMargin longer and its linkKey has not
+// delivered yet (a strict cloud consumes a linkKey once).
+func (b *bill) codeFresh() bool {
+	l := b.currentLink()
+	return l != nil && !l.Delivered && workflow.Now(b.ctx).Add(ReissueMargin).Before(l.ExpiresAt)
+}
+
+// issueEventCode asks for an eventCode with a fresh linkKey and starts watching it.
 func (b *bill) issueEventCode(ctx workflow.Context) error {
 	var linkKey string
 	// The linkKey is the socket/poll key: random (unguessable), recorded once in history.
@@ -130,107 +134,212 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
-	b.linkKey = linkKey
-	b.pages = res.Pages
-	b.codeExpires = res.ExpiresAt
-	b.s.EventCode = res.EventCode
-	exp := res.ExpiresAt
-	b.s.Collect = URLs{PC: res.Pages.CollectPC, Mobile: res.Pages.CollectMobile, ExpiresAt: &exp}
-	b.s.View = URLs{PC: res.Pages.ViewPC, Mobile: res.Pages.ViewMobile, ExpiresAt: &exp}
-	b.note(b.s.Stage, "eventCode issued, valid until "+exp.UTC().Format("15:04:05Z"))
+	b.dropDeadLinks()
+	b.Links = append(b.Links, Link{LinkKey: linkKey, EventCode: res.EventCode, Pages: res.Pages, ExpiresAt: res.ExpiresAt})
+	b.showLink(b.Links[len(b.Links)-1])
+	b.note(b.View.Stage, "eventCode issued, valid until "+res.ExpiresAt.UTC().Format("15:04:05Z"))
 	b.publish()
 	return nil
 }
 
-func (b *bill) collectURL(client string) CollectURLResponse {
-	url := b.pages.CollectPC
-	if client == "mobile" {
-		url = b.pages.CollectMobile
-	}
-	return CollectURLResponse{URL: url, EventCode: b.s.EventCode, ExpiresAt: b.codeExpires}
-}
-
-// startWatcher (re)starts the WatchInvoices activity for the current linkKey; its result comes
-// back as an evWatch event. A newer watcher makes older results stale.
-func (b *bill) startWatcher(ctx workflow.Context) {
-	b.stopWatcher()
-	b.watcherGen++
-	gen := b.watcherGen
-	wctx, cancel := workflow.WithCancel(ctx)
-	b.watchCancel = cancel
-	in := calls.WatchInput{LinkKey: b.linkKey, PushType: b.in.PushType}
-	workflow.Go(wctx, func(gctx workflow.Context) {
-		res, err := call(watchOptions(gctx), acts.WatchInvoices, in)
-		if gctx.Err() != nil {
-			return // cancelled: the stage ended or a new linkKey replaced this watcher
+// dropDeadLinks forgets eventCodes whose pages have died, and the oldest beyond LiveLinksCap.
+func (b *bill) dropDeadLinks() {
+	now := workflow.Now(b.ctx)
+	live := b.Links[:0]
+	for _, l := range b.Links {
+		if now.Before(l.ExpiresAt) {
+			live = append(live, l)
 		}
-		b.push(&event{kind: evWatch, watcherGen: gen, watch: &res, watchErr: err})
-	})
+	}
+	for len(live) >= LiveLinksCap {
+		if cancel, ok := b.watchers[live[0].LinkKey]; ok {
+			cancel()
+			delete(b.watchers, live[0].LinkKey)
+		}
+		live = live[1:]
+	}
+	b.Links = live
 }
 
-func (b *bill) stopWatcher() {
-	if b.watchCancel != nil {
-		b.watchCancel()
-		b.watchCancel = nil
-	}
+// showLink puts an eventCode's pages in the state.
+func (b *bill) showLink(l Link) {
+	exp := l.ExpiresAt
+	b.View.EventCode = l.EventCode
+	b.View.Collect = URLs{PC: l.Pages.CollectPC, Mobile: l.Pages.CollectMobile, ExpiresAt: &exp}
+	b.View.View = URLs{PC: l.Pages.ViewPC, Mobile: l.Pages.ViewMobile, ExpiresAt: &exp}
 }
 
-// importInvoices binds an import. Invoices already bound are not bound again (deliveries are
-// at least once); the first import after a return to collecting REPLACES the set, since the
-// user re-collected the bill: the cloud releases the invoices left out.
-func (b *bill) importInvoices(ctx workflow.Context, ev *event) error {
-	incoming := ev.invoices.InvoiceData
-	var set []invoicecloud.Invoice
-	if b.replaceOnNextImport {
-		set = mergeInvoices(nil, incoming)
-	} else {
-		set = mergeInvoices(b.invoices, incoming)
+func (b *bill) collectURL(client string) CollectURLResponse {
+	l := b.currentLink()
+	if l == nil {
+		return CollectURLResponse{}
 	}
-	if sameSerialSet(set, b.invoices) {
-		b.replaceOnNextImport = false
-		b.note(StageCollecting, fmt.Sprintf("%d invoice(s) from %s already bound: nothing to do", len(incoming), ev.via))
-	} else {
-		err := b.runOrPark(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
-			in := calls.BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.billSave(invoicecloud.StatusInUse, set)}
-			return callNoResult(cloudCallOptions(ctx), acts.BindInvoices, in)
+	url := l.Pages.CollectPC
+	if client == "mobile" {
+		url = l.Pages.CollectMobile
+	}
+	return CollectURLResponse{URL: url, EventCode: l.EventCode, ExpiresAt: l.ExpiresAt}
+}
+
+// watchLiveLinks starts a watcher for every live eventCode that has none. A watcher listens on its
+// linkKey until the pages die (plus the worker's grace), signalling each message to the bill; it
+// runs on the watchers' own task queue, so sockets never take a slot a cloud call needs.
+func (b *bill) watchLiveLinks(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	for _, l := range b.Links {
+		if _, on := b.watchers[l.LinkKey]; on || !now.Before(l.ExpiresAt) {
+			continue
+		}
+		wctx, cancel := workflow.WithCancel(b.ctx)
+		b.watchers[l.LinkKey] = cancel
+		in := calls.WatchInput{LinkKey: l.LinkKey, PushType: b.in.PushType, Until: l.ExpiresAt}
+		linkKey := l.LinkKey
+		workflow.Go(wctx, func(gctx workflow.Context) {
+			err := callNoResult(watchOptions(gctx, l.ExpiresAt.Sub(now)), acts.WatchInvoices, in)
+			if gctx.Err() != nil {
+				return // stopped: collecting ended, or the bill ended
+			}
+			b.push(&event{kind: evWatchEnded, linkKey: linkKey, watchErr: err})
 		})
-		if err != nil {
+	}
+	b.showWatching()
+}
+
+// stopWatchers cancels every running watcher (collecting ended, or the run ends).
+func (b *bill) stopWatchers() {
+	for _, l := range b.Links {
+		if cancel, ok := b.watchers[l.LinkKey]; ok {
+			cancel()
+			delete(b.watchers, l.LinkKey)
+		}
+	}
+	b.showWatching()
+}
+
+// showWatching puts in the state until when the bill listens for deliveries.
+func (b *bill) showWatching() {
+	var until *time.Time
+	for _, l := range b.Links {
+		if _, on := b.watchers[l.LinkKey]; on && (until == nil || l.ExpiresAt.After(*until)) {
+			t := l.ExpiresAt
+			until = &t
+		}
+	}
+	b.View.WatchingUntil = until
+}
+
+// bindPending binds the delivered invoices that wait (Pending) together with the bound set
+// (billSave 30 of the whole set). A retry after a failure binds whatever is pending by then.
+func (b *bill) bindPending(ctx workflow.Context) error {
+	if len(b.Pending) == 0 {
+		return nil
+	}
+	var bound []invoicecloud.Invoice
+	// Registered before the call: if its answer is lost the cloud may have bound them anyway.
+	b.registerCompensation(compensateUnbind)
+	err := b.runOrPark(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
+		set := mergeInvoices(b.Invoices, b.Pending)
+		in := calls.BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.billSave(invoicecloud.StatusInUse, set)}
+		if err := callNoResult(cloudCallOptions(ctx), acts.BindInvoices, in); err != nil {
 			return err
 		}
-		released := len(b.invoices) + len(set) - 2*overlap(b.invoices, set)
-		b.invoices = set
-		b.status = invoicecloud.StatusInUse
-		b.replaceOnNextImport = false
-		b.refreshInvoiceViews()
-		b.registerCompensation(compensateUnbind)
-		note := fmt.Sprintf("bound %d invoice(s) via %s (billSave 30), total %s", len(set), ev.via, b.s.TotalAmount)
-		if released > 0 && released != len(set) {
-			note += fmt.Sprintf("; set changed by %d invoice(s)", released)
-		}
-		b.note(StageCollecting, note)
-		b.publish()
+		bound = set
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if ev.via == "poll" && ev.msgID != "" {
-		// Acknowledge only after binding, so a crash in between redelivers instead of losing.
-		rin := calls.ReceiptInput{LinkKey: ev.linkKey, MsgID: ev.msgID}
-		if err := callNoResult(cloudCallOptions(ctx), acts.PollReceipt, rin); err != nil {
-			if ctx.Err() != nil {
-				return err
-			}
-			b.note(StageCollecting, "poll receipt failed (the message may be delivered again): "+err.Error())
-		}
-	}
+	added := len(bound) - len(b.Invoices)
+	b.Invoices = bound
+	b.Pending = nil
+	b.Status = invoicecloud.StatusInUse
+	b.refreshInvoiceViews()
+	b.markDeliveries(deliveryBound)
+	b.note(StageCollecting, fmt.Sprintf("bound %d invoice(s) (billSave 30): %d now, total %s", added, len(bound), b.View.TotalAmount))
+	b.publish()
 	return nil
 }
 
 func (b *bill) refreshInvoiceViews() {
-	views := make([]InvoiceView, len(b.invoices))
-	total := dec(nil)
-	for i, inv := range b.invoices {
-		views[i] = viewOf(inv, b.status)
-		total = total.Add(totalOf(inv))
+	b.View.Invoices = invoiceViews(b.Invoices, b.Status)
+	b.View.InvoiceCount = len(b.Invoices)
+	b.View.TotalAmount = totalOfAll(b.Invoices).StringFixed(2)
+	b.View.PendingInvoices = invoiceViews(b.Pending, invoicecloud.StatusUnused)
+}
+
+// What became of a delivery (DeliveryView.Outcome).
+const (
+	deliveryBound     = "bound"     // its new invoices are bound to the bill
+	deliveryPending   = "pending"   // kept in Pending until the bill next collects
+	deliveryDuplicate = "duplicate" // nothing new: a redelivery, or invoices the bill already has
+)
+
+// record keeps a delivery the moment it arrives, in any stage (it runs in the signal handler):
+// a redelivery (same digest) and invoices the bill already holds are dropped, the rest wait in
+// Pending, and run binds them at once while collecting. Nothing the cloud delivered is lost.
+func (b *bill) record(d calls.Delivery) {
+	digest := d.Digest
+	if digest == "" {
+		digest = deliveryDigest(d)
 	}
-	b.s.Invoices = views
-	b.s.InvoiceCount = len(views)
-	b.s.TotalAmount = total.StringFixed(2)
+	for i := range b.Links {
+		if d.LinkKey != "" && b.Links[i].LinkKey == d.LinkKey {
+			b.Links[i].Delivered = true
+		}
+	}
+	view := DeliveryView{At: workflow.Now(b.ctx).UTC(), Via: orStr(d.Via, ViaSocket), Invoices: len(d.InvoiceData), Outcome: deliveryDuplicate}
+	fresh := !slices.Contains(b.Digests, digest)
+	if fresh {
+		b.Digests = append(b.Digests, digest)
+		if over := len(b.Digests) - DigestCap; over > 0 {
+			b.Digests = slices.Clone(b.Digests[over:])
+		}
+		known := serialSet(b.Invoices, b.Pending)
+		for _, inv := range d.InvoiceData {
+			if inv.SerialNo != "" && !known[inv.SerialNo] {
+				known[inv.SerialNo] = true
+				b.Pending = append(b.Pending, inv)
+				view.New++
+			}
+		}
+	}
+	if view.New > 0 {
+		view.Outcome = deliveryPending
+	}
+	b.View.Deliveries = append(b.View.Deliveries, view)
+	if over := len(b.View.Deliveries) - DeliveryCap; over > 0 {
+		b.View.Deliveries = slices.Clone(b.View.Deliveries[over:])
+	}
+	b.note(b.View.Stage, fmt.Sprintf("delivery via %s: %d invoice(s), %d new", view.Via, view.Invoices, view.New))
+	b.refreshInvoiceViews()
+	b.publish()
+	if view.Outcome != deliveryDuplicate || fresh {
+		// Even with nothing new, a fresh message is the user clicking 「导入单据」 again: with
+		// autoSubmit that submits the bill (after a return, say).
+		b.push(&event{kind: evDelivery})
+	}
+}
+
+// markDeliveries settles the deliveries still pending (their invoices were just bound).
+func (b *bill) markDeliveries(outcome string) {
+	for i := range b.View.Deliveries {
+		if b.View.Deliveries[i].Outcome == deliveryPending {
+			b.View.Deliveries[i].Outcome = outcome
+		}
+	}
+}
+
+// deliveryDigest identifies a delivery's content when its sender gave no digest (the ERP's
+// forwarded payloads): the hash of its invoices' records.
+func deliveryDigest(d calls.Delivery) string {
+	h := sha256.New()
+	for _, inv := range d.InvoiceData {
+		if len(inv.Raw) > 0 {
+			h.Write(inv.Raw)
+		} else {
+			h.Write([]byte(inv.SerialNo))
+		}
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -41,9 +41,9 @@ func failureForCaller(step string, err error) error {
 
 // park records the failure, moves the bill to failed and blocks until retry (returns nil) or cancel.
 func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) error {
-	prev := b.s.Stage
+	prev := b.View.Stage
 	reason, code := describe(cause)
-	b.s.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
+	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
 	b.enter(ctx, StageFailed, fmt.Sprintf("failed in %s (stage %s): %s", step, prev, reason))
 	compensating := strings.HasPrefix(step, "compensate:")
 	for {
@@ -53,7 +53,7 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) e
 		}
 		switch ev.kind {
 		case evRetry:
-			b.s.Error = nil
+			b.View.Error = nil
 			b.enter(ctx, prev, fmt.Sprintf("retrying %s (asked by %s)", step, orStr(ev.retry.By, "ops")))
 			b.reply(ev, nil)
 			return nil
@@ -64,8 +64,10 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) e
 			}
 			b.reply(ev, nil)
 			return &errCancelRequested{req: *ev.cancel}
-		case evSLASoft, evSLAHard, evWatch:
-			continue // belongs to the stage that was interrupted
+		case evSLASoft, evSLAHard, evDelivery:
+			continue // belongs to the stage that was interrupted (a delivery waits in Pending)
+		case evWatchEnded:
+			delete(b.watchers, ev.linkKey) // retry watches the live links again
 		default:
 			b.reply(ev, fmt.Errorf("not applied: the bill is failed (step %s: %s); retry or cancel it first", step, reason))
 		}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,8 +33,8 @@ import (
 type eventKind int
 
 const (
-	evInvoices eventKind = iota + 1
-	evWatch
+	evDelivery   eventKind = iota + 1 // invoices were recorded in Pending (the handler did it)
+	evWatchEnded                      // a watcher's activity ended (its span, or a failure)
 	evSubmit
 	evApprove
 	evImages
@@ -45,19 +46,13 @@ const (
 	evSLAHard
 )
 
-// event is one thing run reacts to: a validated update or signal, a watcher result, a timer.
+// event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
 type event struct {
 	kind  eventKind
 	epoch int // for timers: the stage generation that armed them
 
-	invoices *InvoicesSignal
-	via      string // socket | poll | signal
-	linkKey  string
-	msgID    string
-
-	watcherGen int
-	watch      *calls.WatchResult
-	watchErr   error
+	linkKey  string // evWatchEnded: whose watcher
+	watchErr error
 
 	submit  *SubmitRequest
 	approve *ApproveRequest
@@ -159,7 +154,7 @@ func (b *bill) setup(ctx workflow.Context) error {
 			return nil
 		})
 	}
-	b.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket or a push: {invoiceData, attachData}.",
+	b.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData}. Recorded at once; bound while collecting, else kept until the bill next collects.",
 		func(raw json.RawMessage) error {
 			var sig InvoicesSignal
 			if err := decodeStrict(raw, &sig); err != nil {
@@ -168,7 +163,19 @@ func (b *bill) setup(ctx workflow.Context) error {
 			if err := b.validateInvoices(sig); err != nil {
 				return err
 			}
-			b.push(&event{kind: evInvoices, invoices: &sig, via: "signal", fromSignal: true})
+			b.record(calls.Delivery{Via: ViaERP, InvoiceData: sig.InvoiceData, AttachData: sig.AttachData})
+			return nil
+		})
+	b.listen(ctx, SignalDelivery, "A delivery from the cloud (a watcher's socket or poll message): recorded at once; bound while collecting, else kept until the bill next collects.",
+		func(raw json.RawMessage) error {
+			var d calls.Delivery
+			if err := decodeStrict(raw, &d); err != nil {
+				return err
+			}
+			if len(d.InvoiceData) == 0 {
+				return fieldErr(map[string]string{"invoiceData": "required: at least one invoice"})
+			}
+			b.record(d)
 			return nil
 		})
 	b.listen(ctx, SignalCollectURL, "Re-issue the eventCode if it has expired or expires soon (the URL is in the state query).",
@@ -190,6 +197,7 @@ func (b *bill) setup(ctx workflow.Context) error {
 // recorded in the history as "ignored: <reason>", so a mistaken click in Temporal Web is visible.
 func (b *bill) listen(ctx workflow.Context, name, desc string, handle func(json.RawMessage) error) {
 	ch := workflow.GetSignalChannelWithOptions(ctx, name, workflow.SignalChannelOptions{Description: desc})
+	b.signals = append(b.signals, ch)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var raw json.RawMessage
@@ -197,7 +205,7 @@ func (b *bill) listen(ctx workflow.Context, name, desc string, handle func(json.
 				return
 			}
 			if err := handle(raw); err != nil {
-				b.note(b.s.Stage, fmt.Sprintf("ignored: %s signal: %v", name, err))
+				b.note(b.View.Stage, fmt.Sprintf("ignored: %s signal: %v", name, err))
 				b.publish()
 			}
 		}
@@ -219,7 +227,7 @@ func (b *bill) markQueued(ev *event) {
 	case evSubmit:
 		b.submitQueued = true
 	case evApprove:
-		b.decided[ev.approve.Role] = true
+		b.Decided[ev.approve.Role] = true
 	case evImages:
 		b.imagesQueued = true
 	case evVoucher:
@@ -254,13 +262,13 @@ func decodeStrict(raw json.RawMessage, v any) error {
 // ---- validators: read-only, no blocking; messages a person understands ----
 
 func (b *bill) stageErr(want string) error {
-	if b.s.Stage.Final() {
-		return fmt.Errorf("the bill has ended (%s)", b.s.Stage)
+	if b.View.Stage.Final() {
+		return fmt.Errorf("the bill has ended (%s)", b.View.Stage)
 	}
-	if b.s.Stage == StageFailed {
-		return fmt.Errorf("the bill is failed (step %s: %s); retry or cancel it first", b.s.Error.Step, b.s.Error.Reason)
+	if b.View.Stage == StageFailed {
+		return fmt.Errorf("the bill is failed (step %s: %s); retry or cancel it first", b.View.Error.Step, b.View.Error.Reason)
 	}
-	return fmt.Errorf("the bill is in stage %s, %s", b.s.Stage, want)
+	return fmt.Errorf("the bill is in stage %s, %s", b.View.Stage, want)
 }
 
 // fieldErr refuses a bad payload. The fields travel as the error's details so a caller (the API's
@@ -277,20 +285,20 @@ func (b *bill) validateCollectURL(req CollectURLRequest) error {
 	if c := req.Client; c != "" && c != "pc" && c != "mobile" {
 		return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
 	}
-	if b.s.Stage != StageCollecting {
+	if b.View.Stage != StageCollecting {
 		return b.stageErr("a collect URL is only available while collecting")
 	}
 	return nil
 }
 
 func (b *bill) validateSubmit() error {
-	if b.s.Stage != StageCollecting {
+	if b.View.Stage != StageCollecting {
 		return b.stageErr("not collecting: nothing to submit")
 	}
 	if b.submitQueued {
 		return fmt.Errorf("the bill is already being submitted")
 	}
-	if len(b.invoices) == 0 {
+	if len(b.Invoices) == 0 {
 		return fmt.Errorf("no invoice is bound to the bill yet: collect invoices before submitting")
 	}
 	return nil
@@ -316,15 +324,15 @@ func (b *bill) validateApprove(req ApproveRequest) error {
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.decided[req.Role] {
-		for _, a := range b.s.Approvals {
-			if a.Round == b.round && a.Role == req.Role {
+	if b.Decided[req.Role] {
+		for _, a := range b.View.Approvals {
+			if a.Round == b.Round && a.Role == req.Role {
 				return fmt.Errorf("%s has already decided in this round (%s by %s at %s)", req.Role, a.Decision, a.Approver, a.At.Format(time.RFC3339))
 			}
 		}
 		return fmt.Errorf("a decision for %s is already being applied", req.Role)
 	}
-	if b.s.Stage != AwaitingStage(req.Role) {
+	if b.View.Stage != AwaitingStage(req.Role) {
 		return b.stageErr(fmt.Sprintf("not awaiting %s", req.Role))
 	}
 	return nil
@@ -361,7 +369,7 @@ func (b *bill) validateImages(req ImagesRequest) error {
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.s.Stage != StageImageReview {
+	if b.View.Stage != StageImageReview {
 		return b.stageErr("not in image review")
 	}
 	if b.imagesQueued {
@@ -387,10 +395,10 @@ func (b *bill) validateVoucher(req VoucherRequest) error {
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.s.Voucher != nil && b.s.Voucher.SavedAt != nil {
-		return fmt.Errorf("the voucher %s is already saved", b.s.Voucher.VouchNo)
+	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil {
+		return fmt.Errorf("the voucher %s is already saved", b.View.Voucher.VouchNo)
 	}
-	if b.s.Stage != StageAwaitingVoucher {
+	if b.View.Stage != StageAwaitingVoucher {
 		return b.stageErr("not awaiting the voucher")
 	}
 	if b.voucherQueued {
@@ -403,18 +411,18 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return fieldErr(map[string]string{"reason": "required"})
 	}
-	if b.s.Voucher != nil && b.s.Voucher.SavedAt != nil || b.voucherQueued {
+	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil || b.voucherQueued {
 		return fmt.Errorf("the voucher is saved (or being saved): a bill cannot be cancelled after its voucher; reverse the voucher in the ERP instead")
 	}
-	if b.s.Stage.Final() {
-		return fmt.Errorf("the bill has ended (%s)", b.s.Stage)
+	if b.View.Stage.Final() {
+		return fmt.Errorf("the bill has ended (%s)", b.View.Stage)
 	}
 	return nil
 }
 
 func (b *bill) validateRetry() error {
-	if b.s.Stage != StageFailed {
-		return fmt.Errorf("the bill is in stage %s, not failed: there is nothing to retry", b.s.Stage)
+	if b.View.Stage != StageFailed {
+		return fmt.Errorf("the bill is in stage %s, not failed: there is nothing to retry", b.View.Stage)
 	}
 	return nil
 }
@@ -432,20 +440,61 @@ func (b *bill) validateInvoices(sig InvoicesSignal) error {
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.s.Stage != StageCollecting {
-		return b.stageErr("not collecting invoices")
+	if b.View.Stage.Final() {
+		return b.stageErr("")
 	}
 	return nil
 }
 
-// next blocks until an event is queued and takes it.
+// errContinueAsNew ends a run at a quiet point so the bill continues as new (BillWorkflow).
+var errContinueAsNew = errors.New("continue as new")
+
+// wait is how a stage waits: the next event, or errContinueAsNew when the run's history is long
+// and the bill is quiet — no step in flight (a stage waits), nothing queued, every handler
+// finished and every signal received, so nothing is lost across it.
+func (b *bill) wait(ctx workflow.Context) (*event, error) {
+	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 || b.timeToContinue() }); err != nil {
+		return nil, err
+	}
+	if len(b.inbox) == 0 {
+		return nil, errContinueAsNew
+	}
+	return b.take(), nil
+}
+
+func (b *bill) timeToContinue() bool {
+	info := workflow.GetInfo(b.ctx)
+	limit := b.in.Options.HistoryLimit
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < limit {
+		return false
+	}
+	if !workflow.AllHandlersFinished(b.ctx) {
+		return false
+	}
+	for _, ch := range b.signals {
+		if ch.Len() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// next blocks until an event is queued and takes it (where the bill must not continue as new:
+// a failed step waits for retry).
 func (b *bill) next(ctx workflow.Context) (*event, error) {
 	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 }); err != nil {
 		return nil, err
 	}
+	return b.take(), nil
+}
+
+func (b *bill) take() *event {
 	ev := b.inbox[0]
 	b.inbox = b.inbox[1:]
-	return ev, nil
+	return ev
 }
 
 func (b *bill) push(ev *event) { b.inbox = append(b.inbox, ev) }
@@ -459,7 +508,7 @@ func (b *bill) reply(ev *event, err error) {
 	ev.err = err
 	b.unqueue(ev, err)
 	if err != nil && ev.fromSignal {
-		b.note(b.s.Stage, "ignored: signal: "+err.Error())
+		b.note(b.View.Stage, "ignored: signal: "+err.Error())
 	}
 }
 
@@ -467,7 +516,7 @@ func (b *bill) reply(ev *event, err error) {
 func (b *bill) unqueue(ev *event, err error) {
 	switch ev.kind {
 	case evApprove:
-		if err != nil && b.s.Stage != StageFailed {
+		if err != nil && b.View.Stage != StageFailed {
 			// Not applied: the role may decide again. (If the decision was recorded and only the
 			// following step failed, the record stands and a retry continues from it.)
 			b.forgetDecision(ev.approve.Role)
@@ -483,10 +532,10 @@ func (b *bill) unqueue(ev *event, err error) {
 
 // forgetDecision lets a role decide again when its queued decision was not recorded.
 func (b *bill) forgetDecision(role string) {
-	for _, a := range b.s.Approvals {
-		if a.Round == b.round && a.Role == role {
+	for _, a := range b.View.Approvals {
+		if a.Round == b.Round && a.Role == role {
 			return
 		}
 	}
-	delete(b.decided, role)
+	delete(b.Decided, role)
 }

@@ -86,12 +86,6 @@ func TestBillCollectURLReissue(t *testing.T) {
 	var first, fresh, reissued *updateResult
 	h.at(time.Minute, func() { first = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{}) })
 	h.at(3*time.Minute, func() { fresh = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "pc"}) })
-	h.at(8*time.Minute, func() {
-		// Only a watcher started from now on picks this up: the one for the re-issued linkKey.
-		h.mu.Lock()
-		h.watch = []*invoicecloud.Message{{InvoiceData: []invoicecloud.Invoice{inv("S1", "001", "10", "1", false)}, Via: "socket"}}
-		h.mu.Unlock()
-	})
 	h.at(9*time.Minute, func() { reissued = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "pc"}) })
 	h.at(10*time.Minute, func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "done"}) })
 	h.run(bill(workflows.Options{}))
@@ -179,7 +173,8 @@ func TestBillImageMatch(t *testing.T) {
 		},
 		func() {
 			mismatch = h.state()
-			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "100", "13", false), inv("S2", "002", "50", "3", false)))
+			// The invoices stay bound; the submitter fixes the paper and submits again.
+			h.update(workflows.UpdateSubmit, workflows.SubmitRequest{By: "u1"})
 		},
 		func() {
 			h.update(workflows.UpdateImages, workflows.ImagesRequest{ScanBillNo: "SC2", InvoiceNos: []string{"002", "001"}, Amounts: map[string]string{"001": "113.00"}})

@@ -25,12 +25,12 @@ const (
 // registerCompensation records that step must be undone if the bill is cancelled or rejected;
 // each kind is recorded once.
 func (b *bill) registerCompensation(step string) {
-	for _, c := range b.compensations {
+	for _, c := range b.Compensations {
 		if c.step == step {
 			return
 		}
 	}
-	b.compensations = append(b.compensations, compensation{step: step})
+	b.Compensations = append(b.Compensations, compensation{step: step})
 }
 
 // undo runs one compensation's activity.
@@ -38,7 +38,7 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 	ctx = cloudCallOptions(ctx)
 	switch c.step {
 	case compensateRelease:
-		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.invoices)}
+		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices)}
 		return callNoResult(ctx, acts.ReleaseInvoices, in)
 	case compensateUnbind:
 		in := calls.UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
@@ -56,22 +56,22 @@ func (e *errCancelRequested) Error() string { return "cancel requested: " + e.re
 // cancellation cannot skip them) and ends the bill rejected or cancelled.
 func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	b.stopWatcher()
+	b.stopWatchers()
 	if end == StageCancelled {
 		r := req
-		b.s.Cancel = &r
+		b.View.Cancel = &r
 	}
-	b.note(b.s.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.compensations)))
-	for i := len(b.compensations) - 1; i >= 0; i-- {
-		c := b.compensations[i]
+	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
+	for i := len(b.Compensations) - 1; i >= 0; i-- {
+		c := b.Compensations[i]
 		if err := b.runOrPark(dctx, "compensate:"+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) }); err != nil {
 			return "", err
 		}
-		b.compensations = b.compensations[:i]
-		b.note(b.s.Stage, "undone: "+c.step)
+		b.Compensations = b.Compensations[:i]
+		b.note(b.View.Stage, "undone: "+c.step)
 	}
-	if b.status != "" {
-		b.status = invoicecloud.StatusUnused
+	if b.Status != "" {
+		b.Status = invoicecloud.StatusUnused
 		b.refreshInvoiceViews()
 	}
 	b.enter(dctx, end, "")

@@ -19,7 +19,7 @@ import (
 func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 	b.enter(ctx, AwaitingStage(role), "")
 	for {
-		ev, err := b.next(ctx)
+		ev, err := b.wait(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -34,8 +34,8 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			b.reply(ev, fmt.Errorf("the bill is awaiting %s, not %s", role, req.Role))
 			continue
 		}
-		b.s.Approvals = append(b.s.Approvals, ApprovalRecord{
-			Round: b.round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC(),
+		b.View.Approvals = append(b.View.Approvals, ApprovalRecord{
+			Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC(),
 		})
 		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
 		if req.Comment != "" {
@@ -43,7 +43,7 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 		}
 		switch req.Decision {
 		case DecisionApprove:
-			b.note(b.s.Stage, summary)
+			b.note(b.View.Stage, summary)
 			return b.advance(ctx, ev)
 		case DecisionReturn:
 			b.reply(ev, nil)
@@ -59,7 +59,7 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageImageReview, "")
 	for {
-		ev, err := b.next(ctx)
+		ev, err := b.wait(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -70,15 +70,15 @@ func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
 			continue
 		}
 		img := *ev.images
-		b.s.Images = &img
+		b.View.Images = &img
 		if b.in.Options.ImageMode == ImageMatch {
 			if diff := b.matchImages(img); diff != "" {
 				b.reply(ev, nil)
 				return b.backToCollecting("image mismatch (scan " + img.ScanBillNo + "): " + diff + ": returned to collecting"), nil
 			}
-			b.note(b.s.Stage, fmt.Sprintf("scan %s matches the %d bound invoice(s)", img.ScanBillNo, len(b.invoices)))
+			b.note(b.View.Stage, fmt.Sprintf("scan %s matches the %d bound invoice(s)", img.ScanBillNo, len(b.Invoices)))
 		} else {
-			b.note(b.s.Stage, fmt.Sprintf("scan %s received (%d file(s))", img.ScanBillNo, len(img.Files)))
+			b.note(b.View.Stage, fmt.Sprintf("scan %s received (%d file(s))", img.ScanBillNo, len(img.Files)))
 		}
 		return b.advance(ctx, ev)
 	}
@@ -87,7 +87,7 @@ func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
 // matchImages describes every difference between the scan and the bound invoices ("" = match).
 func (b *bill) matchImages(img ImagesRequest) string {
 	bound := map[string]invoicecloud.Invoice{}
-	for _, inv := range b.invoices {
+	for _, inv := range b.Invoices {
 		bound[invoiceNumber(inv)] = inv
 	}
 	scanned := map[string]bool{}
@@ -108,7 +108,7 @@ func (b *bill) matchImages(img ImagesRequest) string {
 		}
 	}
 	var missing []string
-	for _, inv := range b.invoices {
+	for _, inv := range b.Invoices {
 		if !scanned[invoiceNumber(inv)] {
 			missing = append(missing, invoiceNumber(inv))
 		}
@@ -128,42 +128,41 @@ func (b *bill) matchImages(img ImagesRequest) string {
 // last one, marks the invoices used (billSave 60) and waits for the voucher. ev (the deciding
 // update, if any) is answered once the move is settled, with the cloud's error if marking failed.
 func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
-	if b.s.Submitted && b.s.Stage == StageCollecting {
-		b.routeIdx = 0
+	if b.View.Submitted && b.View.Stage == StageCollecting {
+		b.RouteIdx = 0
 	} else {
-		b.routeIdx++
+		b.RouteIdx++
 	}
-	if b.routeIdx < len(b.route) {
+	if b.RouteIdx < len(b.route) {
 		b.reply(ev, nil)
-		return b.route[b.routeIdx], nil
+		return b.route[b.RouteIdx], nil
 	}
-	if !b.markedUsed {
+	if !b.MarkedUsed {
 		err := b.runOrPark(ctx, "markUsed", ev, func(ctx workflow.Context) error {
-			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.invoices)}
+			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.Invoices)}
 			return callNoResult(cloudCallOptions(ctx), acts.MarkUsed, in)
 		})
 		if err != nil {
 			return "", err
 		}
-		b.markedUsed = true
-		b.status = invoicecloud.StatusUsed
+		b.MarkedUsed = true
+		b.Status = invoicecloud.StatusUsed
 		b.refreshInvoiceViews()
 		b.registerCompensation(compensateRelease)
-		b.note(b.s.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.invoices), b.s.TotalAmount))
+		b.note(b.View.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.Invoices), b.View.TotalAmount))
 	}
 	b.reply(ev, nil)
 	return StageAwaitingVoucher, nil
 }
 
 // backToCollecting is a return or an image mismatch: the approvals of this round are void, the
-// invoices stay bound, and the next import replaces the set.
+// invoices stay bound, and a new import adds to them (removing one is explicit).
 func (b *bill) backToCollecting(note string) Stage {
-	b.note(b.s.Stage, note)
-	b.round++
-	b.decided = map[string]bool{}
-	b.routeIdx = 0
-	b.replaceOnNextImport = true
-	b.s.Submitted = false
+	b.note(b.View.Stage, note)
+	b.Round++
+	b.Decided = map[string]bool{}
+	b.RouteIdx = 0
+	b.View.Submitted = false
 	return StageCollecting
 }
 
@@ -171,7 +170,7 @@ func (b *bill) backToCollecting(note string) Stage {
 func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageAwaitingVoucher, "")
 	for {
-		ev, err := b.next(ctx)
+		ev, err := b.wait(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -182,12 +181,12 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 			continue
 		}
 		v := *ev.voucher
-		b.s.Voucher = &VoucherView{VoucherRequest: v}
+		b.View.Voucher = &VoucherView{VoucherRequest: v}
 		err = b.runOrPark(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
 			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
 				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
 				BusinessDate: v.BusinessDate, Resource: v.Resource,
-				SerialNoArray: serials(b.invoices), ExpenseIDArray: []string{b.in.BillID},
+				SerialNoArray: serials(b.Invoices), ExpenseIDArray: []string{b.in.BillID},
 			}}
 			return callNoResult(cloudCallOptions(ctx), acts.SaveVoucher, in)
 		})
@@ -195,16 +194,16 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 			return "", err
 		}
 		now := workflow.Now(ctx).UTC()
-		b.s.Voucher.SavedAt = &now
+		b.View.Voucher.SavedAt = &now
 		// Nothing is undone after the voucher: the books hold it now.
-		b.compensations = nil
-		b.note(b.s.Stage, fmt.Sprintf("voucher %s saved (voucherSave), account date %s", v.VouchNo, v.AccountDate))
+		b.Compensations = nil
+		b.note(b.View.Stage, fmt.Sprintf("voucher %s saved (voucherSave), account date %s", v.VouchNo, v.AccountDate))
 		b.reply(ev, nil)
 		if b.in.Options.Deduction == DeductionNone {
 			return b.complete(ctx)
 		}
-		if len(deductionInvoices(b.invoices)) == 0 {
-			b.note(b.s.Stage, "no deductible (special VAT) invoice: deduction skipped")
+		if len(deductionInvoices(b.Invoices)) == 0 {
+			b.note(b.View.Stage, "no deductible (special VAT) invoice: deduction skipped")
 			return b.complete(ctx)
 		}
 		return StageDeducting, nil
@@ -214,9 +213,9 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 // deduct selects the deductible invoices now or hands them to the enterprise's batch workflow.
 func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageDeducting, "")
-	invs := deductionInvoices(b.invoices)
+	invs := deductionInvoices(b.Invoices)
 	view := &DeductionView{Mode: b.in.Options.Deduction}
-	for _, inv := range b.invoices {
+	for _, inv := range b.Invoices {
 		if Deductible(inv.InvoiceType) {
 			view.SerialNos = append(view.SerialNos, inv.SerialNo)
 		}
@@ -237,12 +236,12 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 		if err != nil {
 			return "", err
 		}
-		b.s.Deduction = view
-		b.note(b.s.Stage, fmt.Sprintf("%d invoice(s) selected for deduction (task %s)", len(invs), orStr(view.TaskNo, "-")))
+		b.View.Deduction = view
+		b.note(b.View.Stage, fmt.Sprintf("%d invoice(s) selected for deduction (task %s)", len(invs), orStr(view.TaskNo, "-")))
 	case DeductionBatch:
-		period := b.s.Voucher.AccountDate[:7] // validated yyyy-MM-dd
+		period := b.View.Voucher.AccountDate[:7] // validated yyyy-MM-dd
 		err := b.runOrPark(ctx, "enqueueDeduction", nil, func(ctx workflow.Context) error {
-			in := calls.EnqueueInput{TaxNo: b.in.BillTaxNo, Period: period, Add: calls.DeductionAdd{BillWorkflowID: b.s.WorkflowID, Invoices: invs}}
+			in := calls.EnqueueInput{TaxNo: b.in.BillTaxNo, Period: period, Add: calls.DeductionAdd{BillWorkflowID: b.View.WorkflowID, Invoices: invs}}
 			id, err := call(cloudCallOptions(ctx), acts.EnqueueDeduction, in)
 			view.BatchWorkflowID = id
 			return err
@@ -250,8 +249,8 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 		if err != nil {
 			return "", err
 		}
-		b.s.Deduction = view
-		b.note(b.s.Stage, fmt.Sprintf("%d invoice(s) handed to %s", len(invs), view.BatchWorkflowID))
+		b.View.Deduction = view
+		b.note(b.View.Stage, fmt.Sprintf("%d invoice(s) handed to %s", len(invs), view.BatchWorkflowID))
 	}
 	return b.complete(ctx)
 }
@@ -274,12 +273,15 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 			return "", false, nil
 		}
 		return b.onSLA(ctx, ev)
-	case evWatch:
-		return "", false, nil // a watcher result that arrived after collecting ended
+	case evDelivery:
+		return "", false, nil // recorded in Pending: bound when the bill next collects
+	case evWatchEnded:
+		delete(b.watchers, ev.linkKey)
+		return "", false, nil
 	}
-	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.s.Stage)
+	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.View.Stage)
 	if ev.kind == evRetry {
-		msg = fmt.Errorf("not applied: the bill is in stage %s, not failed", b.s.Stage)
+		msg = fmt.Errorf("not applied: the bill is in stage %s, not failed", b.View.Stage)
 	}
 	b.reply(ev, msg)
 	return "", false, nil

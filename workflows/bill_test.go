@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -90,18 +91,19 @@ func TestBillHappyPath(t *testing.T) {
 
 func withoutWatch(names []string) []string {
 	return slices.DeleteFunc(slices.Clone(names), func(n string) bool {
-		return n == "WatchInvoices" || n == "PollReceipt"
+		return n == "WatchInvoices"
 	})
 }
 
-// Invoices from the watcher: a polled message is bound then acknowledged; a redelivery of the
-// same invoices does not bind again; manual submit (autoSubmit off) with no approvals.
+// Invoices from the watcher: a redelivery of the same message does not bind again; manual submit
+// (autoSubmit off) with no approvals.
 func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	h := newHarness(t)
-	msg := &invoicecloud.Message{InvoiceData: []invoicecloud.Invoice{inv("S1", "001", "10", "1", false)}, Via: "poll", MsgID: "m1"}
-	h.watch = []*invoicecloud.Message{msg, msg}
+	s1 := inv("S1", "001", "10", "1", false)
 	var beforeSubmit workflows.BillState
 	var emptySubmit *updateResult
+	h.at(30*time.Second, func() { h.deliver(workflows.ViaPoll, s1) })
+	h.at(40*time.Second, func() { h.deliver(workflows.ViaPoll, s1) })
 	h.script(
 		func() {
 			beforeSubmit = h.state()
@@ -109,7 +111,6 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 		},
 		func() { h.update(workflows.UpdateVoucher, voucher()) },
 	)
-	// A second bill-less check: submit before anything is bound is refused (separate harness below).
 	h.run(bill(workflows.Options{AutoSubmit: falsePtr(), Approvals: []string{}}))
 	s, err := h.result()
 	if err != nil {
@@ -118,11 +119,10 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	eq(t, "stage before submit", beforeSubmit.Stage, workflows.StageCollecting)
 	eq(t, "bound before submit", beforeSubmit.InvoiceCount, 1)
 	eq(t, "binds", h.count("BindInvoices"), 1)
-	eq(t, "receipts", h.count("PollReceipt"), 2)
+	eq(t, "deliveries recorded", len(beforeSubmit.Deliveries), 2)
+	eq(t, "first delivery", beforeSubmit.Deliveries[0].Outcome, "bound")
+	eq(t, "redelivery", beforeSubmit.Deliveries[1].Outcome, "duplicate")
 	eq(t, "final", s.Stage, workflows.StageCompleted)
-	if !hasNote(s, "already bound") {
-		t.Errorf("no dedup note in history: %+v", s.History)
-	}
 
 	h2 := newHarness(t)
 	h2.script(
@@ -268,8 +268,8 @@ func TestBillCancelAfterVoucherRefused(t *testing.T) {
 	}
 }
 
-// return → collecting; the next import replaces the set (the cloud releases what is left out);
-// the approvals start again.
+// return → collecting; the invoices stay bound and the next import adds to them; the approvals
+// start again.
 func TestBillReturnThenRecollect(t *testing.T) {
 	h := newHarness(t)
 	var afterReturn workflows.BillState
@@ -297,14 +297,17 @@ func TestBillReturnThenRecollect(t *testing.T) {
 	binds := h.callsOf("BindInvoices")
 	eq(t, "binds", len(binds), 2)
 	second := binds[1].(calls.BillSaveInput)
-	got := []string{second.Request.InvoiceData[0].SerialNo, second.Request.InvoiceData[1].SerialNo}
-	if !slices.Equal(got, []string{"S2", "S3"}) {
-		t.Errorf("re-collected set = %v, want [S2 S3]", got)
+	var got []string
+	for _, line := range second.Request.InvoiceData {
+		got = append(got, line.SerialNo)
+	}
+	if !slices.Equal(got, []string{"S1", "S2", "S3"}) {
+		t.Errorf("re-collected set = %v, want [S1 S2 S3]", got)
 	}
 	eq(t, "final", s.Stage, workflows.StageCompleted)
 	eq(t, "approval records", len(s.Approvals), 4)
 	eq(t, "second round", s.Approvals[3].Round, 2)
-	eq(t, "total", s.TotalAmount, "55.00")
+	eq(t, "total", s.TotalAmount, "66.00")
 }
 
 // reject → saga: unbind (billDelete) → rejected.

@@ -20,14 +20,19 @@ func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
 		b.stageCancel = nil
 	}
 	b.epoch++
-	prev := b.s.Stage
-	b.s.Stage = stage
-	b.s.AwaitingRole = ""
+	prev := b.View.Stage
+	if resumedHere := b.resumed && stage == prev; !resumedHere {
+		b.Entered = workflow.Now(ctx).UTC()
+		b.SLAFired = slaFired{}
+	}
+	b.resumed = false
+	b.View.Stage = stage
+	b.View.AwaitingRole = ""
 	if slices.Contains(b.route, stage) && stage != StageImageReview {
-		b.s.AwaitingRole = b.roleOf(stage)
+		b.View.AwaitingRole = b.roleOf(stage)
 	}
 	if stage != StageFailed {
-		b.s.Overdue = false
+		b.View.Overdue = false
 	}
 	if prev != stage || note != "" {
 		if note == "" {
@@ -41,43 +46,46 @@ func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
 
 // note appends to the bounded history.
 func (b *bill) note(stage Stage, text string) {
-	b.s.History = append(b.s.History, HistoryEntry{At: workflow.Now(b.ctx).UTC(), Stage: stage, Note: text})
-	if over := len(b.s.History) - HistoryCap; over > 0 {
-		b.s.History = append([]HistoryEntry(nil), b.s.History[over:]...)
+	b.View.History = append(b.View.History, HistoryEntry{At: workflow.Now(b.ctx).UTC(), Stage: stage, Note: text})
+	if over := len(b.View.History) - HistoryCap; over > 0 {
+		b.View.History = append([]HistoryEntry(nil), b.View.History[over:]...)
 	}
 	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage), "note", text)
 }
 
 // snapshot is the `state` query's answer; slices are copied so callers cannot alias the state.
 func (b *bill) snapshot() BillState {
-	s := b.s
-	s.Invoices = slices.Clone(b.s.Invoices)
-	s.Approvals = slices.Clone(b.s.Approvals)
-	s.History = slices.Clone(b.s.History)
+	s := b.View
+	s.Invoices = slices.Clone(b.View.Invoices)
+	s.Approvals = slices.Clone(b.View.Approvals)
+	s.History = slices.Clone(b.View.History)
+	s.PendingInvoices = slices.Clone(b.View.PendingInvoices)
+	s.Deliveries = slices.Clone(b.View.Deliveries)
 	return s
 }
 
 // publish upserts the search attributes that changed and refreshes the Markdown details.
 func (b *bill) publish() {
-	total, _ := decimal.NewFromString(b.s.TotalAmount)
+	total, _ := decimal.NewFromString(b.View.TotalAmount)
 	totalF, _ := total.Float64() // the exact amount is the decimal string in state; this is for filtering
 	want := []struct {
 		key   string
 		value any
 		upd   func() temporal.SearchAttributeUpdate
 	}{
-		{SABillStage.GetName(), string(b.s.Stage), func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(b.s.Stage)) }},
+		{SABillStage.GetName(), string(b.View.Stage), func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(b.View.Stage)) }},
 		{SABillNo.GetName(), b.in.BillNo, func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(b.in.BillNo) }},
 		{SABillResource.GetName(), b.in.Resource, func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(b.in.Resource) }},
 		{SABillTaxNo.GetName(), b.in.BillTaxNo, func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(b.in.BillTaxNo) }},
-		{SAAwaitingRole.GetName(), b.s.AwaitingRole, func() temporal.SearchAttributeUpdate {
-			if b.s.AwaitingRole == "" {
+		{SAAwaitingRole.GetName(), b.View.AwaitingRole, func() temporal.SearchAttributeUpdate {
+			if b.View.AwaitingRole == "" {
 				return SAAwaitingRole.ValueUnset()
 			}
-			return SAAwaitingRole.ValueSet(b.s.AwaitingRole)
+			return SAAwaitingRole.ValueSet(b.View.AwaitingRole)
 		}},
-		{SAOverdue.GetName(), b.s.Overdue, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(b.s.Overdue) }},
-		{SAInvoiceCount.GetName(), int64(b.s.InvoiceCount), func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(b.s.InvoiceCount)) }},
+		{SAOverdue.GetName(), b.View.Overdue, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(b.View.Overdue) }},
+		{SAInvoiceCount.GetName(), int64(b.View.InvoiceCount), func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(b.View.InvoiceCount)) }},
+		{SAPendingInvoices.GetName(), int64(len(b.Pending)), func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(len(b.Pending))) }},
 		{SATotalAmount.GetName(), totalF, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
 	}
 	var updates []temporal.SearchAttributeUpdate
@@ -99,26 +107,32 @@ func (b *bill) publish() {
 // details is the short Markdown summary Temporal Web shows for the bill.
 func (b *bill) details() string {
 	var sb strings.Builder
-	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", b.in.BillNo, b.in.Resource, b.in.BillID, b.s.Stage))
-	sb.WriteString(fmt.Sprintf("- Invoices: %d, total %s (incl. tax)\n", b.s.InvoiceCount, b.s.TotalAmount))
-	if b.s.AwaitingRole != "" {
-		sb.WriteString(fmt.Sprintf("- Awaiting: %s\n", b.s.AwaitingRole))
+	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", b.in.BillNo, b.in.Resource, b.in.BillID, b.View.Stage))
+	sb.WriteString(fmt.Sprintf("- Invoices: %d, total %s (incl. tax)\n", b.View.InvoiceCount, b.View.TotalAmount))
+	if b.View.AwaitingRole != "" {
+		sb.WriteString(fmt.Sprintf("- Awaiting: %s\n", b.View.AwaitingRole))
 	}
-	if b.s.Overdue {
+	if b.View.Overdue {
 		sb.WriteString("- **Overdue**\n")
 	}
-	if b.s.Voucher != nil && b.s.Voucher.SavedAt != nil {
-		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", b.s.Voucher.VouchNo, b.s.Voucher.AccountDate))
+	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil {
+		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", b.View.Voucher.VouchNo, b.View.Voucher.AccountDate))
 	}
-	if e := b.s.Error; e != nil {
+	if n := len(b.Pending); n > 0 {
+		sb.WriteString(fmt.Sprintf("- **%d invoice(s) delivered, not bound yet**: bound when the bill next collects\n", n))
+	}
+	if b.View.WatchingUntil != nil {
+		sb.WriteString(fmt.Sprintf("- Watching for imports until %s\n", b.View.WatchingUntil.UTC().Format("15:04:05Z")))
+	}
+	if e := b.View.Error; e != nil {
 		sb.WriteString(fmt.Sprintf("- **Error** in %s: %s", e.Step, e.Reason))
 		if e.Code != "" {
 			sb.WriteString(fmt.Sprintf(" (`%s`)", e.Code))
 		}
 		sb.WriteString(" — send `retry` once fixed, or `cancel`\n")
 	}
-	if n := len(b.s.History); n > 0 {
-		sb.WriteString(fmt.Sprintf("- Last: %s\n", b.s.History[n-1].Note))
+	if n := len(b.View.History); n > 0 {
+		sb.WriteString(fmt.Sprintf("- Last: %s\n", b.View.History[n-1].Note))
 	}
 	return sb.String()
 }

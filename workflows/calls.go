@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -24,11 +25,23 @@ var acts *activities.Activities
 const (
 	ActivityStartToClose    = 30 * time.Second
 	ActivityScheduleToClose = 24 * time.Hour
-	WatchStartToClose       = 15 * time.Minute // WatchInvoices returns after its span (10 min)
-	// Cancellation reaches an activity only through a heartbeat, which the SDK sends at most every
-	// 0.8 x HeartbeatTimeout: a short timeout ends a watcher (and notices a dead worker) in seconds.
-	WatchHeartbeatTimeout = 10 * time.Second
+	// A watcher heartbeats at most every 0.8 x WatchHeartbeatTimeout, and every heartbeat is a write on
+	// the server, paid for every watcher of every collecting bill: a long timeout keeps thousands of
+	// idle watchers cheap. The price: a dead worker's watchers move to another worker, and a stopped
+	// bill's watcher learns of the cancel, within that time (deliveries meanwhile are not lost: a
+	// socket message waits in the cloud for the next listener, a polled one until it is receipted).
+	WatchHeartbeatTimeout = 2 * time.Minute
+	// WatchGraceAllowance bounds how long past its eventCode's expiry a watcher may run (the
+	// worker's WatchGrace must be shorter).
+	WatchGraceAllowance = 30 * time.Minute
 )
+
+// WatchTaskQueue is where watchers run: the bills' task queue with "-bills" replaced by "-watchers"
+// (rimflow-bills → rimflow-watchers). The same worker program serves it with its own limit, so
+// cloud steps, updates and approvals never wait behind sockets.
+func WatchTaskQueue(billTaskQueue string) string {
+	return strings.TrimSuffix(billTaskQueue, "-bills") + "-watchers"
+}
 
 // RetryPolicy is every activity's retry policy.
 func RetryPolicy() *temporal.RetryPolicy {
@@ -49,11 +62,12 @@ func cloudCallOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
-func watchOptions(ctx workflow.Context) workflow.Context {
+// watchOptions are a watcher's: its own task queue, alive while its eventCode lives (plus grace).
+func watchOptions(ctx workflow.Context, lives time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    WatchStartToClose,
+		TaskQueue:              WatchTaskQueue(workflow.GetInfo(ctx).TaskQueueName),
+		ScheduleToCloseTimeout: lives + WatchGraceAllowance,
 		HeartbeatTimeout:       WatchHeartbeatTimeout,
-		ScheduleToCloseTimeout: ActivityScheduleToClose,
 		RetryPolicy:            RetryPolicy(),
 		// Do not wait for the watcher to acknowledge cancellation: the stage moves on at once and
 		// the watcher closes its socket when its next heartbeat learns of the cancel.
@@ -84,10 +98,11 @@ func messageID(workflowID, runID, step string, seq int) string {
 	return prefix + "-" + hex.EncodeToString(sum[:16])
 }
 
-// msgID is a deterministic request id per step execution (≤ 64 chars): a retried activity reuses
-// it (the cloud answers idempotently); an ops retry after a failure gets a new one.
+// msgID is a deterministic request id per step execution (≤ 64 chars): a retried activity and a
+// replay after a crash reuse it (the cloud answers idempotently), and it survives continue-as-new
+// (the counters are carried, the first run's id is kept); an ops retry after a failure draws a new one.
 func (b *bill) msgID(step string) string {
-	b.seq[step]++
+	b.Seq[step]++
 	info := workflow.GetInfo(b.ctx)
-	return messageID(info.WorkflowExecution.ID, info.WorkflowExecution.RunID, step, b.seq[step])
+	return messageID(info.WorkflowExecution.ID, info.FirstRunID, step, b.Seq[step])
 }

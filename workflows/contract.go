@@ -33,7 +33,9 @@ const (
 	UpdateCancel     = "cancel"
 	UpdateRetry      = "retry"
 
-	SignalInvoices   = "invoices"
+	SignalInvoices = "invoices"
+	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
+	SignalDelivery   = calls.SignalDelivery
 	SignalSubmit     = UpdateSubmit
 	SignalApprove    = UpdateApprove
 	SignalImages     = UpdateImages
@@ -95,6 +97,13 @@ const (
 	DecisionReturn  = "return"
 )
 
+// Where a delivery came from (calls.Delivery.Via, DeliveryView.Via).
+const (
+	ViaSocket = "socket" // the cloud's WebSocket, read by a watcher
+	ViaPoll   = "poll"   // the long poll, read by a watcher (receipted once recorded)
+	ViaERP    = "erp"    // forwarded by the ERP (the invoices signal, POST …/invoices)
+)
+
 // Push types of getEventCode.
 const (
 	PushSocket = "socket"
@@ -123,6 +132,9 @@ type Options struct {
 	Deduction  string   `json:"deduction,omitempty"`  // none|immediate|batch
 	SLA        SLAs     `json:"sla"`
 	OnDeadline string   `json:"onDeadline,omitempty"` // remind|cancel (default remind)
+	// HistoryLimit is how many events one run of the bill may hold before it continues as new at a
+	// quiet point (default DefaultHistoryLimit).
+	HistoryLimit int `json:"historyLimit,omitempty"`
 }
 
 // BillInput starts a BillWorkflow: the getEventCode fields plus options.
@@ -212,6 +224,15 @@ type InvoiceView struct {
 	DeductionFlag string `json:"deductionFlag,omitempty"`
 }
 
+// DeliveryView is one delivery as the bill recorded it.
+type DeliveryView struct {
+	At       time.Time `json:"at"`
+	Via      string    `json:"via"`      // socket | poll | erp
+	Invoices int       `json:"invoices"` // in the message
+	New      int       `json:"new"`      // not bound or pending before
+	Outcome  string    `json:"outcome"`  // bound | pending | duplicate
+}
+
 type ApprovalRecord struct {
 	Round    int       `json:"round"` // 1 for the first submission, +1 after each return to collecting
 	Role     string    `json:"role"`
@@ -253,25 +274,30 @@ type FailureView struct {
 }
 
 type BillState struct {
-	WorkflowID   string           `json:"workflowId"`
-	Stage        Stage            `json:"stage"`
-	AwaitingRole string           `json:"awaitingRole,omitempty"`
-	Bill         BillInput        `json:"bill"`
-	EventCode    string           `json:"eventCode,omitempty"`
-	Collect      URLs             `json:"collect"`
-	View         URLs             `json:"view"`
-	Invoices     []InvoiceView    `json:"invoices"`
-	InvoiceCount int              `json:"invoiceCount"`
-	TotalAmount  string           `json:"totalAmount"` // incl. tax, decimal string
-	Submitted    bool             `json:"submitted"`
-	Approvals    []ApprovalRecord `json:"approvals"`
-	Images       *ImagesRequest   `json:"images,omitempty"`
-	Voucher      *VoucherView     `json:"voucher,omitempty"`
-	Deduction    *DeductionView   `json:"deduction,omitempty"`
-	Overdue      bool             `json:"overdue"`
-	Error        *FailureView     `json:"error,omitempty"`
-	Cancel       *CancelRequest   `json:"cancel,omitempty"`
-	History      []HistoryEntry   `json:"history"`
+	WorkflowID   string        `json:"workflowId"`
+	Stage        Stage         `json:"stage"`
+	AwaitingRole string        `json:"awaitingRole,omitempty"`
+	Bill         BillInput     `json:"bill"`
+	EventCode    string        `json:"eventCode,omitempty"`
+	Collect      URLs          `json:"collect"`
+	View         URLs          `json:"view"`
+	Invoices     []InvoiceView `json:"invoices"`
+	InvoiceCount int           `json:"invoiceCount"`
+	// PendingInvoices were delivered but are not bound yet: the bill was failed or past collecting
+	// when they came. They are bound when the bill next collects.
+	PendingInvoices []InvoiceView    `json:"pendingInvoices,omitempty"`
+	Deliveries      []DeliveryView   `json:"deliveries,omitempty"`    // the most recent, newest last
+	WatchingUntil   *time.Time       `json:"watchingUntil,omitempty"` // a watcher listens for imports until then
+	TotalAmount     string           `json:"totalAmount"`             // incl. tax, decimal string
+	Submitted       bool             `json:"submitted"`
+	Approvals       []ApprovalRecord `json:"approvals"`
+	Images          *ImagesRequest   `json:"images,omitempty"`
+	Voucher         *VoucherView     `json:"voucher,omitempty"`
+	Deduction       *DeductionView   `json:"deduction,omitempty"`
+	Overdue         bool             `json:"overdue"`
+	Error           *FailureView     `json:"error,omitempty"`
+	Cancel          *CancelRequest   `json:"cancel,omitempty"`
+	History         []HistoryEntry   `json:"history"`
 }
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -33,8 +34,6 @@ type harness struct {
 
 	// failures: activity name -> errors returned by the next calls (in order).
 	failures map[string][]error
-	// watch: messages the watcher returns, one per call; then it waits (workflow clock).
-	watch []*invoicecloud.Message
 }
 
 type call struct {
@@ -64,24 +63,26 @@ func newHarness(t *testing.T) *harness {
 				ExpiresAt: env.Now().Add(10 * time.Minute),
 			}, nil
 		})
-	// The watcher returns the queued messages one per call; with none queued it waits a day of
-	// workflow time (then returns empty, as the real one does after its span).
+	// A watcher listens until its eventCode dies (the bill may cancel it sooner); what it would
+	// receive the tests deliver with h.deliver, the signal a real watcher sends.
 	env.OnActivity("WatchInvoices", mock.Anything, mock.Anything).AfterFn(func() time.Duration {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if len(h.watch) > 0 {
+		if len(h.failures["WatchInvoices"]) > 0 {
 			return 0
 		}
-		return 24 * time.Hour
-	}).Return(func(ctx context.Context, in calls.WatchInput) (calls.WatchResult, error) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.calls = append(h.calls, call{"WatchInvoices", in})
-		var m *invoicecloud.Message
-		if len(h.watch) > 0 {
-			m, h.watch = h.watch[0], h.watch[1:]
+		return 20 * time.Minute
+	}).Return(func(context.Context, calls.WatchInput) error { return h.nextFailure("WatchInvoices") })
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if info.ActivityType.Name == "WatchInvoices" {
+			var in calls.WatchInput
+			if err := args.Get(&in); err != nil {
+				t.Errorf("watcher input: %v", err)
+			}
+			h.mu.Lock()
+			h.calls = append(h.calls, call{"WatchInvoices", in})
+			h.mu.Unlock()
 		}
-		return calls.WatchResult{LinkKey: in.LinkKey, Message: m}, nil
 	})
 	for _, name := range []string{"BindInvoices", "MarkUsed", "ReleaseInvoices"} {
 		name := name
@@ -94,9 +95,6 @@ func newHarness(t *testing.T) *harness {
 	})
 	env.OnActivity("Unbind", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.UnbindInput) error {
 		return h.record("Unbind", in)
-	})
-	env.OnActivity("PollReceipt", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ReceiptInput) error {
-		return h.record("PollReceipt", in)
 	})
 	env.OnActivity("SelectDeduction", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		if err := h.record("SelectDeduction", in); err != nil {
@@ -118,6 +116,15 @@ func (h *harness) record(name string, input any) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, call{name, input})
+	h.mu.Unlock()
+	defer h.mu.Lock()
+	return h.nextFailure(name)
+}
+
+// nextFailure takes the next queued failure for name, if any (nil otherwise).
+func (h *harness) nextFailure(name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if q := h.failures[name]; len(q) > 0 {
 		h.failures[name] = q[1:]
 		return q[0]
@@ -167,6 +174,22 @@ func (h *harness) callsOf(name string) []any {
 		}
 	}
 	return out
+}
+
+// deliver signals a message as a watcher does.
+func (h *harness) deliver(via string, invs ...invoicecloud.Invoice) { h.deliverOn("-", via, invs...) }
+
+// deliverOn signals a message received on linkKey ("" = the newest eventCode's, "-" = none).
+func (h *harness) deliverOn(linkKey, via string, invs ...invoicecloud.Invoice) {
+	if linkKey == "" {
+		ecs := h.callsOf("GetEventCode")
+		linkKey = ecs[len(ecs)-1].(calls.EventCodeInput).Request.LinkKey
+	}
+	if linkKey == "-" {
+		linkKey = ""
+	}
+	m := invoicecloud.Message{InvoiceData: invs, Via: via}
+	h.env.SignalWorkflow(workflows.SignalDelivery, calls.Delivery{Via: via, LinkKey: linkKey, Digest: m.Digest(), InvoiceData: invs})
 }
 
 // at schedules a step at a point of workflow time after the start.

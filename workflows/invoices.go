@@ -165,3 +165,32 @@ func orStr(s, def string) string {
 	}
 	return s
 }
+
+// invoiceViews are the state's views of invoices at a cloud status.
+func invoiceViews(invs []invoicecloud.Invoice, status string) []InvoiceView {
+	views := make([]InvoiceView, len(invs))
+	for i, inv := range invs {
+		views[i] = viewOf(inv, status)
+	}
+	return views
+}
+
+// totalOfAll is the sum of the invoices' totals including tax.
+func totalOfAll(invs []invoicecloud.Invoice) decimal.Decimal {
+	total := decimal.Zero
+	for _, inv := range invs {
+		total = total.Add(totalOf(inv))
+	}
+	return total
+}
+
+// serialSet is the set of the invoices' serial numbers.
+func serialSet(sets ...[]invoicecloud.Invoice) map[string]bool {
+	m := map[string]bool{}
+	for _, invs := range sets {
+		for _, inv := range invs {
+			m[inv.SerialNo] = true
+		}
+	}
+	return m
+}

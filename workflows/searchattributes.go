@@ -9,7 +9,7 @@ import (
 
 // Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
 // SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
-// 3 Int, 3 Double…); this set uses 5 Keyword, 1 Bool, 1 Int, 1 Double.
+// 3 Int, 3 Double…); this set uses 5 Keyword, 1 Bool, 2 Int, 1 Double.
 var (
 	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
 	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
@@ -18,6 +18,8 @@ var (
 	SAAwaitingRole = temporal.NewSearchAttributeKeyKeyword("AwaitingRole")
 	SAOverdue      = temporal.NewSearchAttributeKeyBool("Overdue")
 	SAInvoiceCount = temporal.NewSearchAttributeKeyInt64("InvoiceCount")
+	// PendingInvoices counts delivered invoices waiting for the bill's next collecting (not bound yet).
+	SAPendingInvoices = temporal.NewSearchAttributeKeyInt64("PendingInvoices")
 	// TotalAmount is a Double for filtering only; the exact amount is the decimal string in `state`.
 	SATotalAmount = temporal.NewSearchAttributeKeyFloat64("TotalAmount")
 )
@@ -26,14 +28,15 @@ var (
 // (a test checks the compose file against it).
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		SABillStage.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SABillNo.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SABillResource.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SABillTaxNo.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SAAwaitingRole.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SAOverdue.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
-		SAInvoiceCount.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
-		SATotalAmount.GetName():  enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+		SABillStage.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillNo.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillResource.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillTaxNo.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAAwaitingRole.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SAOverdue.GetName():         enumspb.INDEXED_VALUE_TYPE_BOOL,
+		SAInvoiceCount.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
+		SAPendingInvoices.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+		SATotalAmount.GetName():     enumspb.INDEXED_VALUE_TYPE_DOUBLE,
 	}
 }
 

@@ -25,23 +25,27 @@ type EventCodeResult struct {
 	ExpiresAt time.Time          `json:"expiresAt"`
 }
 
-// WatchInput starts a watcher for a linkKey.
+// WatchInput starts a watcher for a linkKey. It listens until Until (when the eventCode's pages
+// die) plus the worker's grace, signalling each message to the bill that started it.
 type WatchInput struct {
-	LinkKey  string `json:"linkKey"`
-	PushType string `json:"pushType"`
+	LinkKey  string    `json:"linkKey"`
+	PushType string    `json:"pushType"` // socket: socket, then long poll after silence; poll: long poll only
+	Until    time.Time `json:"until"`
 }
 
-// WatchResult is the first message the watcher received; Message is nil when the watch span ended
-// without one (the workflow then starts a new watcher, keeping each activity short).
-type WatchResult struct {
-	LinkKey string                `json:"linkKey"`
-	Message *invoicecloud.Message `json:"message,omitempty"`
-}
+// SignalDelivery is the bill's signal a watcher sends each message with.
+const SignalDelivery = "delivery"
 
-// ReceiptInput acknowledges a polled message once its invoices are bound.
-type ReceiptInput struct {
-	LinkKey string `json:"linkKey"`
-	MsgID   string `json:"msgId"`
+// Delivery is one message from the cloud, as a watcher signals it to its bill (the bill's
+// "delivery" signal): it is durable once the signal is accepted, before the next one is read.
+type Delivery struct {
+	Via     string `json:"via"` // socket | poll | erp
+	LinkKey string `json:"linkKey,omitempty"`
+	MsgID   string `json:"msgId,omitempty"` // a polled message's id (receipted after the signal)
+	// Digest identifies the message's content, so a redelivery of it is dropped.
+	Digest      string                 `json:"digest,omitempty"`
+	InvoiceData []invoicecloud.Invoice `json:"invoiceData"`
+	AttachData  []invoicecloud.Attach  `json:"attachData,omitempty"`
 }
 
 // BillSaveInput is one billSave call (bind 30, used 60, release 1).

@@ -43,15 +43,10 @@ func BaselineWorkflow(ctx workflow.Context, in workflows.BillInput) (workflows.B
 	b.st.EventCode = code.EventCode
 	exp := code.ExpiresAt
 	b.st.Collect = workflows.URLs{PC: code.Pages.CollectPC, Mobile: code.Pages.CollectMobile, ExpiresAt: &exp}
-	var watched calls.WatchResult
-	if err := workflow.ExecuteActivity(ctx, "WatchInvoices", calls.WatchInput{}).Get(ctx, &watched); err != nil {
+	if err := workflow.ExecuteActivity(ctx, "WatchInvoices", calls.WatchInput{}).Get(ctx, nil); err != nil {
 		return b.st, err
 	}
-	second := workflow.ExecuteActivity(ctx, "WatchInvoices", calls.WatchInput{})
 	if err := workflow.ExecuteActivity(ctx, "BindInvoices", calls.BillSaveInput{}).Get(ctx, nil); err != nil {
-		return b.st, err
-	}
-	if err := second.Get(ctx, nil); err != nil {
 		return b.st, err
 	}
 	b.st.InvoiceCount = 1
@@ -175,9 +170,7 @@ func (BaselineActivities) GetEventCode(_ context.Context, in calls.EventCodeInpu
 			CollectMobile: "http://baseline.invalid/m?eventCode=baseline"}}, nil
 }
 
-func (BaselineActivities) WatchInvoices(_ context.Context, in calls.WatchInput) (calls.WatchResult, error) {
-	return calls.WatchResult{LinkKey: in.LinkKey}, nil
-}
+func (BaselineActivities) WatchInvoices(context.Context, calls.WatchInput) error { return nil }
 
 func (BaselineActivities) BindInvoices(context.Context, calls.BillSaveInput) error { return nil }
 func (BaselineActivities) MarkUsed(context.Context, calls.BillSaveInput) error     { return nil }

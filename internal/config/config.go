@@ -68,6 +68,14 @@ type Worker struct {
 	// WorkflowCacheSize bounds the bills a worker keeps in memory between their events; an evicted
 	// bill is replayed from its (short) history when its next event comes.
 	WorkflowCacheSize int
+	// MaxWatchers bounds the invoice watchers (one socket or long poll each) this worker runs at
+	// once on the watchers' task queue; they never take a slot of the bills' cloud calls.
+	MaxWatchers int
+	// WatchGrace is how long a watcher keeps listening after its eventCode's pages die.
+	WatchGrace time.Duration
+	// StopTimeout is how long a stopping worker lets running activities finish; longer than the
+	// cloud client's timeout, so a call in flight ends by itself.
+	StopTimeout time.Duration
 }
 
 // API is the HTTP API's settings (`starter serve`).
@@ -125,6 +133,9 @@ const (
 	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
 	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
 	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
+	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
+	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
 	EnvAPIToken          = "RIMFLOW_API_TOKEN"
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
@@ -159,6 +170,9 @@ func Vars() []Var {
 		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
 		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
 		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
+		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
+		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
+		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
 		{Name: EnvAPIToken, Meaning: "bearer token API callers must send; empty = open (loopback only!)", Secret: true, Part: PartAPIToken},
 		{Name: EnvAPIRequestTimeout, Default: api.DefaultRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
@@ -328,6 +342,21 @@ func (l *loader) worker() Worker {
 		l.bad(EnvWorkflowCacheSize, "want a whole number of at least 1, got %q", l.get(EnvWorkflowCacheSize))
 	} else {
 		w.WorkflowCacheSize = n
+	}
+	if n, err := strconv.Atoi(l.get(EnvMaxWatchers)); err != nil || n < 1 {
+		l.bad(EnvMaxWatchers, "want a whole number of at least 1, got %q", l.get(EnvMaxWatchers))
+	} else {
+		w.MaxWatchers = n
+	}
+	if d, err := time.ParseDuration(l.get(EnvWatchGrace)); err != nil || d < time.Second || d > 25*time.Minute {
+		l.bad(EnvWatchGrace, "want a duration from 1s to 25m, got %q", l.get(EnvWatchGrace))
+	} else {
+		w.WatchGrace = d
+	}
+	if d, err := time.ParseDuration(l.get(EnvStopTimeout)); err != nil || d <= invoicecloud.DefaultTimeout {
+		l.bad(EnvStopTimeout, "want a duration longer than the cloud client's timeout (%s), got %q", invoicecloud.DefaultTimeout, l.get(EnvStopTimeout))
+	} else {
+		w.StopTimeout = d
 	}
 	return w
 }

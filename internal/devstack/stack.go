@@ -15,7 +15,6 @@ import (
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
@@ -57,8 +56,8 @@ type Options struct {
 	WorkerLogger *slog.Logger
 	// ServerLogLevel filters the embedded Temporal server's logs (zero = warn).
 	ServerLogLevel slog.Level
-	// Worker tunes the worker and its activities (zero = production defaults, except a short
-	// graceful stop: DefaultWorkerStopTimeout).
+	// Worker tunes the worker and its activities (zero = production defaults: watchers hand back
+	// at once on stop, and a cloud call in flight has time to end).
 	Worker workerapp.Options
 }
 
@@ -92,7 +91,7 @@ type Stack struct {
 	Sim      *simulator.Sim
 	Client   client.Client // SDK client shared by the worker and the API
 	Cloud    *invoicecloud.Client
-	Worker   worker.Worker
+	Worker   *workerapp.Worker
 
 	opts     Options
 	ownsSim  bool
@@ -186,12 +185,6 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
 	}
-	if wopts.Worker.WorkerStopTimeout == 0 {
-		// Every collecting bill has a long-running invoice watcher, so a graceful stop would
-		// always wait the whole timeout. Cut it short on a dev box: an interrupted activity is
-		// retried after the restart under the same request id.
-		wopts.Worker.WorkerStopTimeout = DefaultWorkerStopTimeout
-	}
 	s.Worker, err = workerapp.New(s.Client, s.Cloud, wopts)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -266,9 +259,6 @@ func (s *Stack) ReadyLine() string {
 	}
 	return fmt.Sprintf("rimflow ready: api=%s ui=%s temporal=%s cloud=%s", s.apiURL, ui, s.TemporalAddr(), s.cloudURL)
 }
-
-// DefaultWorkerStopTimeout is how long Close lets running activities finish.
-const DefaultWorkerStopTimeout = 2 * time.Second
 
 // CloseTimeout bounds each step of Close.
 const CloseTimeout = 15 * time.Second

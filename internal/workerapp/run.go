@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"rimflow/activities"
 	"rimflow/internal/config"
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
@@ -59,7 +60,13 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 	}
 	defer tc.Close()
 
-	bills, err := New(tc, cloud, Options{TaskQueue: cfg.Temporal.TaskQueue, CacheSize: cfg.Worker.WorkflowCacheSize})
+	bills, err := New(tc, cloud, Options{
+		TaskQueue:   cfg.Temporal.TaskQueue,
+		CacheSize:   cfg.Worker.WorkflowCacheSize,
+		MaxWatchers: cfg.Worker.MaxWatchers,
+		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace},
+	})
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,11 @@ import (
 
 // Options configure New. Zero values take the defaults.
 type Options struct {
-	TaskQueue string // default workflows.DefaultTaskQueue
-	// Worker is passed to worker.New as is (concurrency limits, graceful stop timeout…).
+	TaskQueue string // default workflows.DefaultTaskQueue; the watchers' is workflows.WatchTaskQueue of it
+	// Worker is passed to worker.New as is for the bills' worker (concurrency limits, graceful stop…).
 	Worker worker.Options
+	// MaxWatchers bounds the watchers run at once (default DefaultMaxWatchers).
+	MaxWatchers int
 	// Activities tunes the activities (eventCode TTL, watcher span and heartbeat, batch sizes).
 	// Its Cloud and Temporal fields are set by New.
 	Activities activities.Activities
@@ -47,11 +49,51 @@ func setCacheSize(n int) {
 	})
 }
 
-// DefaultGracefulStop is how long Stop waits for running activities when Options.Worker leaves it 0.
-const DefaultGracefulStop = 10 * time.Second
+// DefaultGracefulStop is how long Stop waits for running activities when Options.Worker leaves it
+// 0: longer than the cloud client's timeout, so a call in flight ends by itself.
+const DefaultGracefulStop = 20 * time.Second
 
-// New returns a worker (not started) for the bill workflows on the task queue.
-func New(c client.Client, cloud *invoicecloud.Client, opts Options) (worker.Worker, error) {
+// DefaultMaxWatchers is how many watchers a worker runs at once when Options.MaxWatchers is 0.
+const DefaultMaxWatchers = 10000
+
+// Worker is one rimflow worker: the bills' worker (workflows and cloud calls) and the watchers'
+// worker (only WatchInvoices, on its own task queue with its own limit), started and stopped
+// together, so thousands of sockets never queue a cloud call or an approval behind them.
+type Worker struct {
+	Bills    worker.Worker
+	Watchers worker.Worker
+}
+
+// Start starts both workers.
+func (w *Worker) Start() error {
+	if err := w.Watchers.Start(); err != nil {
+		return err
+	}
+	if err := w.Bills.Start(); err != nil {
+		w.Watchers.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops both, each waiting up to its graceful stop timeout for running activities.
+func (w *Worker) Stop() {
+	w.Bills.Stop()
+	w.Watchers.Stop()
+}
+
+// Run starts both and blocks until interrupt, or until the bills' worker fails.
+func (w *Worker) Run(interrupt <-chan any) error {
+	if err := w.Watchers.Start(); err != nil {
+		return err
+	}
+	defer w.Watchers.Stop()
+	return w.Bills.Run(interrupt)
+}
+
+// New returns the worker (not started) for the bill workflows on the task queue and their
+// watchers on the watchers' task queue.
+func New(c client.Client, cloud *invoicecloud.Client, opts Options) (*Worker, error) {
 	if c == nil {
 		return nil, errors.New("workerapp: a Temporal client is required")
 	}
@@ -71,17 +113,33 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (worker.Work
 		size = DefaultCacheSize
 	}
 	setCacheSize(size)
-	w := worker.New(c, tq, wo)
-	Register(w, c, cloud, opts.Activities)
-	return w, nil
+	bills := worker.New(c, tq, wo)
+	Register(bills, c, cloud, opts.Activities)
+	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
+		MaxConcurrentActivityExecutionSize: orDefault(opts.MaxWatchers, DefaultMaxWatchers),
+		WorkerStopTimeout:                  wo.WorkerStopTimeout,
+	})
+	watchers.RegisterActivity(activitiesFor(c, cloud, opts.Activities))
+	return &Worker{Bills: bills, Watchers: watchers}, nil
+}
+
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).
 func Register(r worker.Registry, c client.Client, cloud *invoicecloud.Client, settings activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	r.RegisterActivity(activitiesFor(c, cloud, settings))
+}
+
+func activitiesFor(c client.Client, cloud *invoicecloud.Client, settings activities.Activities) *activities.Activities {
 	acts := settings
 	acts.Cloud = cloud
 	acts.Temporal = c
-	r.RegisterActivity(&acts)
+	return &acts
 }

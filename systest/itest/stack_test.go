@@ -36,7 +36,7 @@ type stack struct {
 	simURL string
 	cloud  *invoicecloud.Client
 	queue  string
-	worker worker.Worker
+	worker *workerapp.Worker
 }
 
 func newStack(t *testing.T, seed int64) *stack {
@@ -56,7 +56,6 @@ func (s *stack) startWorker() {
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
 			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
-			WatchSpan:          20 * time.Second,
 			HeartbeatEvery:     time.Second,
 			Watch:              invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 		},

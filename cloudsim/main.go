@@ -43,6 +43,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pollHold     = fs.Duration("poll-hold", simulator.DefaultPollHold, "how long an empty long poll is held")
 		oauthRate    = fs.Int("oauth2-rate", 0, "OAuth2 getToken calls allowed per client per minute (0 = unlimited; the vendor allows 30)")
 		verbose      = fs.Bool("v", false, "log every request (paths only)")
+		strict       = fs.Bool("strict", false, "enforce the strict reading of every ambiguous vendor rule (see docs/cloudsim.md)")
+		receiptTO    = fs.Duration("receipt-timeout", simulator.DefaultReceiptTimeout, "how long a polled message waits for its receipt before it is delivered again [assumed]")
+		idempotency  = fs.Bool("assume-idempotency", true, "[assumed] a repeated messageId/requestId answers the stored first answer")
+		replacesSet  = fs.Bool("assume-billsave-replaces", true, "[assumed] billSave releases the bill's invoices it leaves out")
+		redelivery   = fs.Bool("assume-poll-redelivery", true, "[assumed] an unreceipted polled message is delivered again after -receipt-timeout")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,7 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	sim := simulator.New(simulator.Options{
 		Seed: *seed, TokenTTL: *tokenTTL, EventCodeTTL: *eventCodeTTL, PollHold: *pollHold,
-		OAuth2RatePerMinute: *oauthRate, Logger: logger,
+		OAuth2RatePerMinute: *oauthRate, Logger: logger, Strict: *strict, ReceiptTimeout: *receiptTO,
+		Assume: simulator.Assumptions{DisableIdempotentMessageID: !*idempotency,
+			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery},
 	})
 
 	ln, err := net.Listen("tcp", *addr)
@@ -64,9 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	c := sim.Options().Credentials
-	// The credentials printed are the vendor document's public examples, the only ones accepted.
-	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s\n",
-		ln.Addr(), c.AppID, c.AppSecret, c.TenantID, c.AccountID, c.User, c.ClientID, c.ClientSecret, c.Username)
+	// One line (a reader may take only the first): URL, the credentials — the vendor document's
+	// public examples, the only ones accepted — and the mode.
+	m := sim.Stats().Mode
+	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s  mode: strict=%t assume-idempotency=%t assume-billsave-replaces=%t assume-poll-redelivery=%t receipt-timeout=%s\n",
+		ln.Addr(), c.AppID, c.AppSecret, c.TenantID, c.AccountID, c.User, c.ClientID, c.ClientSecret, c.Username,
+		m.Strict, m.IdempotentMessageID, m.BillSaveReplacesSet, m.PollRedelivery, sim.Options().ReceiptTimeout)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

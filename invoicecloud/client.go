@@ -192,9 +192,10 @@ func (c *Client) exchange(ctx context.Context, r request) (int, []byte, *Error) 
 	return resp.StatusCode(), resp.Body(), nil
 }
 
-// authorized performs r with the access token, placed per config (or always in the query when
-// queryToken, as the poll/receipt shapes require). When the cloud says the token is invalid it
-// drops that token, fetches a new one and tries exactly once more.
+// authorized performs r with the access token, placed per config (and also in the query when
+// queryToken, for an endpoint whose documented shape needs ?access_token= whatever the placement).
+// When the cloud says the token is invalid it drops that token, fetches a new one and tries
+// exactly once more.
 func (c *Client) authorized(ctx context.Context, r request, queryToken bool) (int, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		tok, err := c.tokens.get(ctx)

@@ -3,6 +3,7 @@ package invoicecloud_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -250,42 +251,71 @@ func TestContractAuthFailuresNameTheField(t *testing.T) {
 	}
 }
 
+// Each auth mode and token placement against the lenient simulator and its strict mode: the header
+// (the default, and oauth2's only placement) passes everywhere, the long poll and its receipt
+// included; a token in the URL passes the lenient reading only, and the strict refusal says where
+// the token must travel without showing it.
 func TestContractAuthModesAndPlacements(t *testing.T) {
-	h := newHarness(t, simulator.Options{Seed: 11})
-	modes := []struct {
-		name   string
-		mutate func(*invoicecloud.Config)
-		kind   func(simulator.TokenCounts) int
-	}{
-		{"legacy header", nil, func(tc simulator.TokenCounts) int { return tc.Access }},
-		{"legacy query", func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery }, func(tc simulator.TokenCounts) int { return tc.Access }},
-		{"oauth2 header", oauth2, func(tc simulator.TokenCounts) int { return tc.OAuth2 }},
+	for _, strict := range []bool{false, true} {
+		h := newHarness(t, simulator.Options{Seed: 11, Strict: strict, PollHold: 100 * time.Millisecond})
+		modes := []struct {
+			name   string
+			mutate func(*invoicecloud.Config)
+			kind   func(simulator.TokenCounts) int
+		}{
+			{"legacy header", nil, func(tc simulator.TokenCounts) int { return tc.Access }},
+			{"legacy query", func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery }, func(tc simulator.TokenCounts) int { return tc.Access }},
+			{"oauth2 header", oauth2, func(tc simulator.TokenCounts) int { return tc.OAuth2 }},
+		}
+		for _, m := range modes {
+			t.Run(fmt.Sprintf("%s strict=%t", m.name, strict), func(t *testing.T) {
+				before := m.kind(h.stats().TokensIssued)
+				c := h.client(m.mutate)
+				b := newBill("poll")
+				if strict && m.mutate != nil && c.Config().TokenPlacement == invoicecloud.TokenInQuery {
+					queryTokenRefused(t, h, c, b)
+					return
+				}
+				ec, invs, msg := collectAndPoll(t, h, c, b, 1)
+				ctx := context.Background()
+				if err := c.Receipt(ctx, b.req.LinkKey, msg.MsgID); err != nil {
+					t.Fatalf("Receipt: %v", err)
+				}
+				if err := c.BillSave(ctx, b.msgID("save"), b.saveRequest(invoicecloud.StatusInUse, invs)); err != nil {
+					t.Fatalf("BillSave: %v", err)
+				}
+				if got := m.kind(h.stats().TokensIssued) - before; got != 1 {
+					t.Fatalf("tokens issued for this client: %d, want 1", got)
+				}
+				// Strict: the linkKey delivered its one message and takes no more imports.
+				if code := h.simJSON(http.MethodPost, "/__sim/collect", map[string]any{"eventCode": ec, "count": 1}, nil); strict != (code == http.StatusConflict) {
+					t.Fatalf("import on a delivered linkKey (strict=%t): HTTP %d", strict, code)
+				}
+			})
+		}
+		// Only the strict refusals of the query placement: 3 calls, each retried once after re-authenticating.
+		if st := h.stats(); st.TokenRejections != map[bool]int{false: 0, true: 6}[strict] {
+			t.Fatalf("strict=%t: the simulator rejected %d tokens", strict, st.TokenRejections)
+		}
 	}
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			before := m.kind(h.stats().TokensIssued)
-			c := h.client(m.mutate)
-			ctx := context.Background()
-			b := newBill("poll")
-			ec := eventCode(t, c, b)
-			invs := h.collect(ec, 1)
-			msg, err := c.Poll(ctx, b.req.LinkKey)
-			if err != nil || msg == nil || msg.InvoiceData[0].SerialNo != invs[0].SerialNo {
-				t.Fatalf("Poll: %+v %v", msg, err)
-			}
-			if err := c.Receipt(ctx, b.req.LinkKey, msg.MsgID); err != nil {
-				t.Fatalf("Receipt: %v", err)
-			}
-			if err := c.BillSave(ctx, b.msgID("save"), b.saveRequest(invoicecloud.StatusInUse, invs)); err != nil {
-				t.Fatalf("BillSave: %v", err)
-			}
-			if got := m.kind(h.stats().TokensIssued) - before; got != 1 {
-				t.Fatalf("tokens issued for this client: %d, want 1", got)
-			}
-		})
-	}
-	if st := h.stats(); st.TokenRejections != 0 {
-		t.Fatalf("the simulator rejected %d tokens: a placement is wrong", st.TokenRejections)
+}
+
+// queryTokenRefused checks that a client putting the token in the URL is refused by the strict
+// simulator on a business call, the poll and the receipt.
+func queryTokenRefused(t *testing.T, h *harness, c *invoicecloud.Client, b testBill) {
+	t.Helper()
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"getEventCode": func() error { _, err := c.GetEventCode(ctx, b.msgID("ec"), b.req); return err },
+		"poll":         func() error { _, err := c.Poll(ctx, b.req.LinkKey); return err },
+		"receipt":      func() error { return c.Receipt(ctx, b.req.LinkKey, "1234") },
+	} {
+		err := call()
+		e := mustError(t, err)
+		if e.HTTPStatus != http.StatusUnauthorized || !strings.Contains(e.Message, "access_token") || !strings.Contains(e.Message, "header") {
+			t.Fatalf("%s with the token in the URL: %+v", name, e)
+		}
+		noSecrets(t, err, h.sim.IssuedTokens()...)
 	}
 }
 

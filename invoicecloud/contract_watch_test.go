@@ -25,13 +25,20 @@ type watchRun struct {
 
 func startWatch(t *testing.T, c *invoicecloud.Client, linkKey string, opts invoicecloud.WatchOptions) *watchRun {
 	t.Helper()
+	return startWatchRefusing(t, c, linkKey, opts, nil)
+}
+
+// startWatchRefusing is startWatch whose deliver func answers refuse (nil: accepts) after
+// passing the message on to next.
+func startWatchRefusing(t *testing.T, c *invoicecloud.Client, linkKey string, opts invoicecloud.WatchOptions, refuse error) *watchRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchRun{t: t, states: make(chan string, 1000), got: make(chan invoicecloud.Message, 100), done: make(chan error, 1), cancel: cancel}
 	opts.OnStateChange = func(s string) { w.states <- s }
 	go func() {
 		w.done <- c.Watch(ctx, linkKey, opts, func(m invoicecloud.Message) error {
 			w.got <- m
-			return nil
+			return refuse
 		})
 	}()
 	t.Cleanup(func() {

@@ -189,6 +189,22 @@ func (b testBill) msgID(step string) string {
 	return "bill:" + b.req.Resource + ":" + b.req.BillID + ":" + step
 }
 
+// collectAndPoll opens bill b, collects n invoices for it and polls them: the eventCode, the
+// collected invoices and the polled message (not receipted).
+func collectAndPoll(t *testing.T, h *harness, c *invoicecloud.Client, b testBill, n int) (string, []invoicecloud.Invoice, *invoicecloud.Message) {
+	t.Helper()
+	ec := eventCode(t, c, b)
+	invs := h.collect(ec, n)
+	msg, err := c.Poll(context.Background(), b.req.LinkKey)
+	if err != nil || msg == nil {
+		t.Fatalf("Poll: %+v %v", msg, err)
+	}
+	if len(msg.InvoiceData) != n || msg.InvoiceData[0].SerialNo != invs[0].SerialNo {
+		t.Fatalf("polled %v, collected %v", serialsOf(msg.InvoiceData), serialsOf(invs))
+	}
+	return ec, invs, msg
+}
+
 // eventCode issues the bill's eventCode and fails the test on error.
 func eventCode(t *testing.T, c *invoicecloud.Client, b testBill) string {
 	t.Helper()

@@ -10,7 +10,7 @@ import (
 
 // getEventCode stores the bill's parameters and answers a fresh eventCode valid EventCodeTTL.
 // Caller holds s.mu.
-func (s *Sim) getEventCode(f fields) (any, *apiError) {
+func (s *Sim) getEventCode(f fields, _ *callNote) (any, *apiError) {
 	var (
 		p   [9]string
 		err *apiError
@@ -62,9 +62,13 @@ func (s *Sim) getEventCode(f fields) (any, *apiError) {
 	b.pushType, b.userID, b.linkKey, b.companies = pushType, userID, linkKey, companies
 	b.eventCodes++
 
+	if !slices.Contains(b.linkKeys, linkKey) {
+		b.linkKeys = append(b.linkKeys, linkKey)
+	}
+
 	code := randomHex(s.codeRand, 32)
-	s.eventCodes[code] = &eventCode{code: code, bill: key, expires: s.Now().Add(s.opts.EventCodeTTL)}
-	s.queue(LinkKeyHash(linkKey)) // a poll may arrive before anything is collected
+	s.eventCodes[code] = &eventCode{code: code, bill: key, linkKey: linkKey, expires: s.Now().Add(s.opts.EventCodeTTL)}
+	s.linkQueue(linkKey) // a poll may arrive before anything is collected
 	s.stats.EventCodesIssued++
 	return map[string]any{"eventCode": code}, nil
 }
@@ -74,9 +78,23 @@ type billSaveLine struct {
 	line     billLine
 }
 
+// noteBill tells the accounting which bill a call names, read leniently before validation so a
+// refused call is counted on its bill too.
+func noteBill(f fields, n *callNote) {
+	id, _ := f.str("billId", false, 0)
+	res, _ := f.str("resource", false, 0)
+	if id != "" && res != "" {
+		n.about(billKey{Resource: res, BillID: id})
+	}
+}
+
 // billSave binds the invoices sent to the bill with the status sent; the bill's set becomes
-// exactly what was sent. All checks run before anything changes. Caller holds s.mu.
-func (s *Sim) billSave(f fields) (any, *apiError) {
+// exactly what was sent (unless the [assumed] replacement is switched off: then it only adds and
+// updates). All checks run before anything changes. Caller holds s.mu.
+func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
+	st, _ := f.str("status", false, 0)
+	n.counter = counterBillSave + st
+	noteBill(f, n)
 	var (
 		p   [6]string
 		err *apiError
@@ -121,6 +139,10 @@ func (s *Sim) billSave(f fields) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	if len(items) == 0 && s.opts.Strict {
+		return nil, badParam("invoiceData", "不能为空 (strict: billSave must name at least one invoice; release a bill's invoices with "+s.opts.Paths.UnbindMessageType+")")
+	}
+	replaceSet := s.opts.Assume.BillSaveReplacesSet()
 	key := billKey{Resource: resource, BillID: billID}
 	lines := make([]billSaveLine, 0, len(items))
 	seen := map[string]bool{}
@@ -179,7 +201,7 @@ func (s *Sim) billSave(f fields) (any, *apiError) {
 		lines = append(lines, billSaveLine{serialNo: sn, line: l})
 	}
 	b := s.bills[key]
-	if b != nil {
+	if b != nil && replaceSet {
 		for _, sn := range b.serials {
 			if !seen[sn] && s.pool[sn].voucherID != "" {
 				return nil, businessError(CodeBadTransition, "invoiceData", "发票已入账，不能从单据移除 (serialNo "+sn+")")
@@ -197,17 +219,28 @@ func (s *Sim) billSave(f fields) (any, *apiError) {
 	if b == nil {
 		b = &bill{key: key, created: s.Now()}
 		s.bills[key] = b
+		n.changed = true
+	}
+	n.about(key) // a bill created here is counted too
+	if b.billNo != billNo || b.billType != billType || b.billTaxNo != billTaxNo || (orgNumber != "" && b.orgNumber != orgNumber) ||
+		b.status != status || b.unbound {
+		n.changed = true
 	}
 	b.billNo, b.billType, b.billTaxNo = billNo, billType, billTaxNo
 	if orgNumber != "" {
 		b.orgNumber = orgNumber
 	}
+	var serials []string
 	for _, sn := range slices.Clone(b.serials) {
-		if !seen[sn] {
+		switch {
+		case seen[sn]:
+		case replaceSet:
 			s.release(sn)
+			n.changed = true
+		default:
+			serials = append(serials, sn) // kept: billSave only adds and updates
 		}
 	}
-	serials := make([]string, 0, len(lines))
 	for _, l := range lines {
 		pi := s.pool[l.serialNo]
 		if pi.bill != nil && *pi.bill != key {
@@ -216,17 +249,27 @@ func (s *Sim) billSave(f fields) (any, *apiError) {
 		switch {
 		case pi.bill == nil || *pi.bill != key:
 			pi.history = append(pi.history, Binding{Event: "bind", Resource: key.Resource, BillID: key.BillID, Status: status, At: s.Now()})
+			n.changed = true
 		case pi.status != status:
 			pi.history = append(pi.history, Binding{Event: "status", Resource: key.Resource, BillID: key.BillID, Status: status, At: s.Now()})
+			n.changed = true
+		case !pi.line.equal(l.line):
+			n.changed = true
 		}
 		k := key
 		pi.bill, pi.status, pi.line = &k, status, l.line
 		serials = append(serials, l.serialNo)
 	}
+	if !slices.Equal(b.serials, serials) {
+		n.changed = true
+	}
 	b.serials = serials
 	b.status = status
 	b.unbound = false
 	b.billSaveCalls++
+	if cov != nil && (b.cover == nil || *b.cover != *cov) {
+		n.changed = true
+	}
 	if cov != nil {
 		if b.cover != nil {
 			delete(s.covers, coverKey{resource, b.cover.CoveNo})
@@ -257,7 +300,15 @@ func validDate(v string) bool {
 }
 
 // voucherSave records the voucher on invoices bound to the listed bills. Caller holds s.mu.
-func (s *Sim) voucherSave(f fields) (any, *apiError) {
+func (s *Sim) voucherSave(f fields, n *callNote) (any, *apiError) {
+	n.counter = counterVoucherSave
+	if ids, err := f.strList("expenseIdArray"); err == nil {
+		for _, b := range s.bills {
+			if slices.Contains(ids, b.key.BillID) {
+				n.about(b.key)
+			}
+		}
+	}
 	var (
 		p   [6]string
 		err *apiError
@@ -307,6 +358,13 @@ func (s *Sim) voucherSave(f fields) (any, *apiError) {
 				"发票未关联到expenseIdArray中的单据 (serialNo "+sn+" is not bound to those bills)")
 		}
 	}
+	n.changed = !v.equal(s.vouchers[v.VouchID])
+	for _, sn := range v.SerialNos {
+		n.changed = n.changed || s.pool[sn].voucherID != v.VouchID
+	}
+	for _, b := range bills {
+		n.changed = n.changed || b.voucherID != v.VouchID
+	}
 	if old := s.vouchers[v.VouchID]; old != nil {
 		for _, sn := range old.SerialNos {
 			if pi := s.pool[sn]; pi != nil && pi.voucherID == old.VouchID {
@@ -325,8 +383,11 @@ func (s *Sim) voucherSave(f fields) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-// billDelete (the [assumed] unbind) releases every invoice of the bill. Caller holds s.mu.
-func (s *Sim) billDelete(f fields) (any, *apiError) {
+// billDelete (the [assumed] unbind) releases every invoice of the bill. A bill the cloud knows
+// with nothing bound answers success (nothing to do); an unknown bill answers 2001. Caller holds s.mu.
+func (s *Sim) billDelete(f fields, n *callNote) (any, *apiError) {
+	n.counter = counterBillDelete
+	noteBill(f, n)
 	billID, err := f.str("billId", true, 0)
 	if err != nil {
 		return nil, err
@@ -349,6 +410,7 @@ func (s *Sim) billDelete(f fields) (any, *apiError) {
 	if b.voucherID != "" {
 		return nil, businessError(CodeBillAccounted, "billId", "单据已生成凭证，不能删除 (voucher "+b.voucherID+")")
 	}
+	n.changed = len(b.serials) > 0 // a bill with nothing bound is already undone
 	for _, sn := range slices.Clone(b.serials) {
 		s.release(sn)
 	}

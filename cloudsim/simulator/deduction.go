@@ -35,7 +35,7 @@ func (s *Sim) handleDeduction(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, deductionAnswer(nil, err))
 		return
 	}
-	s.answerOnce(w, "deduction:"+requestID, DeductionKind, func() (any, *apiError) { return s.deduction(top) }, deductionAnswer)
+	s.answerNoted(w, "deduction:"+requestID, DeductionKind, func(n *callNote) (any, *apiError) { return s.deduction(top, n) }, deductionAnswer)
 }
 
 func deductionAnswer(data any, err *apiError) map[string]any {
@@ -49,8 +49,10 @@ func deductionAnswer(data any, err *apiError) map[string]any {
 	return map[string]any{"errorCode": CodeOK, "message": "成功", "success": true, "data": data}
 }
 
-// deduction validates and records a selection; all-or-nothing. Caller holds s.mu.
-func (s *Sim) deduction(top fields) (any, *apiError) {
+// deduction validates and records a selection; all-or-nothing. It is counted on the bills of the
+// invoices it names (the bill an invoice is in, else the one it was collected for). Caller holds s.mu.
+func (s *Sim) deduction(top fields, n *callNote) (any, *apiError) {
+	n.counter = counterDeduction
 	if _, err := top.str("businessSystemCode", true, 0); err != nil {
 		return nil, err
 	}
@@ -119,6 +121,13 @@ func (s *Sim) deduction(top fields) (any, *apiError) {
 				break
 			}
 		}
+		if match != nil {
+			if match.bill != nil {
+				n.about(*match.bill)
+			} else {
+				n.about(match.collectedFor)
+			}
+		}
 		if match == nil {
 			return nil, businessError(CodeDeductionNoMatch, it.path("invoiceNo"), "发票不在发票池中 (invoiceNo "+no+")")
 		}
@@ -134,6 +143,9 @@ func (s *Sim) deduction(top fields) (any, *apiError) {
 	taskNo := "T" + s.Now().Format("20060102") + randomDigits(s.codeRand, 10)
 	success := make([]map[string]any, 0, len(picked))
 	for _, pi := range picked {
+		if d := pi.deduction; (d == nil && flag == "1") || (d != nil && (d.Selected != (flag == "1") || d.Purpose != purpose || d.TaxNo != taxNo)) {
+			n.changed = true
+		}
 		pi.deduction = &deductionState{Selected: flag == "1", Purpose: purpose, TaskNo: taskNo, TaxNo: taxNo}
 		success = append(success, map[string]any{
 			"serialNo": pi.inv.SerialNo, "invoiceCode": pi.inv.InvoiceCode, "invoiceNo": pi.inv.InvoiceNo,

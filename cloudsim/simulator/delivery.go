@@ -14,6 +14,9 @@ import (
 var (
 	ErrUnknownEventCode error = &FieldError{Field: "eventCode", Reason: "unknown (never issued)"}
 	ErrEventCodeExpired error = &FieldError{Field: "eventCode", Reason: "expired"}
+	// ErrLinkKeyConsumed (strict mode): the eventCode's linkKey has delivered its one message.
+	ErrLinkKeyConsumed error = &FieldError{Field: "linkKey",
+		Reason: "already consumed: 一个linkKey只能消费一次 (its message was delivered); reopen the collect page from the bill for a new eventCode and linkKey"}
 )
 
 // Attach is an attachment delivered with invoices (socket attachData).
@@ -56,15 +59,35 @@ func (d *delivery) socketPayload() ([]byte, error) {
 
 // linkQueue holds the messages of one linkKey, addressed by MD5(linkKey) as the poll is.
 type linkQueue struct {
-	pending []*delivery
-	sockets []*socketConn // newest last
-	notify  chan struct{} // closed and replaced when something is queued
+	linkKey  string // "" while only polls (which know the hash) have named it
+	pending  []*delivery
+	inflight []*inflight   // polled, awaiting a receipt, oldest first
+	sockets  []*socketConn // newest last
+	notify   chan struct{} // closed and replaced when something is queued
+	// consumed: a message was handed to a socket or a poll. Strict mode then refuses imports.
+	consumed bool
+	// Messages handed over for the first time, handed again to a poll for want of a receipt,
+	// and receipted.
+	delivered, redelivered, receipted int
+}
+
+// inflight is a polled message that has not been receipted; after due the next poll gets it again.
+type inflight struct {
+	d   *delivery
+	due time.Time
 }
 
 // LinkKeyHash is the poll's key: lower-case hex MD5 of the linkKey.
 func LinkKeyHash(linkKey string) string {
 	sum := md5.Sum([]byte(linkKey))
 	return hex.EncodeToString(sum[:])
+}
+
+// linkQueue returns the queue of a linkKey, remembering the key itself; caller holds s.mu.
+func (s *Sim) linkQueue(linkKey string) *linkQueue {
+	q := s.queue(LinkKeyHash(linkKey))
+	q.linkKey = linkKey
+	return q
 }
 
 // queue returns the queue of a linkKey hash; caller holds s.mu.
@@ -82,12 +105,20 @@ func (q *linkQueue) wake() {
 	q.notify = make(chan struct{})
 }
 
-// enqueue queues d for the linkKey and hands it to a live socket if there is one; caller holds s.mu.
-func (s *Sim) enqueue(hash string, d *delivery) {
-	q := s.queue(hash)
+// enqueue queues d for the linkKey and hands it to a live socket if there is one. In strict mode a
+// linkKey carries one message: an import made before it is handed over joins it. Answers the
+// message id. Caller holds s.mu.
+func (s *Sim) enqueue(q *linkQueue, d *delivery) string {
+	if s.opts.Strict && len(q.pending) > 0 {
+		m := q.pending[0]
+		m.invoices = append(m.invoices, d.invoices...)
+		m.attach = append(m.attach, d.attach...)
+		return m.msgID
+	}
 	q.pending = append(q.pending, d)
 	s.dispatch(q)
 	q.wake()
+	return d.msgID
 }
 
 // requeueFront puts back a message a socket failed to write; caller holds s.mu.
@@ -106,10 +137,30 @@ func (s *Sim) dispatch(q *linkQueue) {
 		select {
 		case c.out <- frame{delivery: q.pending[0]}:
 			q.pending = q.pending[1:]
+			q.consumed = true
 		default:
 			return // the socket is backed up; the message waits
 		}
 	}
+}
+
+// importTarget finds the bill and the linkKey an import through eventCode delivers to: the bill's
+// current linkKey, or in strict mode the one given with that eventCode, refused once consumed.
+// Caller holds s.mu.
+func (s *Sim) importTarget(code string) (*bill, *linkQueue, error) {
+	b, err := s.lookupEventCode(code)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !s.opts.Strict {
+		return b, s.linkQueue(b.linkKey), nil
+	}
+	q := s.linkQueue(s.eventCodes[strings.TrimSpace(code)].linkKey)
+	if q.consumed {
+		s.stats.ImportsRefused++
+		return nil, nil, ErrLinkKeyConsumed
+	}
+	return b, q, nil
 }
 
 // lookupEventCode finds the bill an eventCode opens; caller holds s.mu.
@@ -129,8 +180,8 @@ func (s *Sim) newMsgID() string {
 	return fmt.Sprint(1+s.codeRand.IntN(9)) + randomDigits(s.codeRand, 18)
 }
 
-// deliver adds invoices to the pool and queues them for the bill's linkKey; caller holds s.mu.
-func (s *Sim) deliver(b *bill, invs []Invoice, attach []Attach) string {
+// deliver adds invoices to the pool and queues them on q for the bill; caller holds s.mu.
+func (s *Sim) deliver(b *bill, q *linkQueue, invs []Invoice, attach []Attach) string {
 	now := s.Now()
 	for _, inv := range invs {
 		if p, ok := s.pool[inv.SerialNo]; ok {
@@ -139,11 +190,10 @@ func (s *Sim) deliver(b *bill, invs []Invoice, attach []Attach) string {
 		}
 		s.pool[inv.SerialNo] = &poolInvoice{inv: inv.clone(), status: StatusUnused, collectedFor: b.key, collectedAt: now}
 	}
-	d := &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach}
-	s.enqueue(LinkKeyHash(b.linkKey), d)
+	msgID := s.enqueue(q, &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach})
 	s.stats.Collections++
 	s.stats.InvoicesCollected += len(invs)
-	return d.msgID
+	return msgID
 }
 
 // MaxCollectCount bounds /__sim/collect's count.
@@ -163,7 +213,7 @@ func (s *Sim) CollectCount(eventCode string, count int) (CollectResult, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.lookupEventCode(eventCode)
+	b, q, err := s.importTarget(eventCode)
 	if err != nil {
 		return CollectResult{}, err
 	}
@@ -174,11 +224,11 @@ func (s *Sim) CollectCount(eventCode string, count int) (CollectResult, error) {
 			picked = append(picked, i)
 		}
 	}
-	return s.importIndexes(b, picked, nil), nil
+	return s.importIndexes(b, q, picked, nil), nil
 }
 
 // importIndexes imports samples by index; caller holds s.mu.
-func (s *Sim) importIndexes(b *bill, idx []int, refused []Refusal) CollectResult {
+func (s *Sim) importIndexes(b *bill, q *linkQueue, idx []int, refused []Refusal) CollectResult {
 	res := CollectResult{Delivered: []Invoice{}, Refused: refused}
 	for _, i := range idx {
 		if b.imported == nil {
@@ -192,7 +242,7 @@ func (s *Sim) importIndexes(b *bill, idx []int, refused []Refusal) CollectResult
 	}
 	s.stats.InvoicesRefused += len(res.Refused)
 	if len(res.Delivered) > 0 {
-		res.MsgID = s.deliver(b, res.Delivered, nil)
+		res.MsgID = s.deliver(b, q, res.Delivered, nil)
 	}
 	return res
 }
@@ -202,7 +252,7 @@ func (s *Sim) importIndexes(b *bill, idx []int, refused []Refusal) CollectResult
 func (s *Sim) ImportSelected(eventCode string, serialNos []string) (CollectResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.lookupEventCode(eventCode)
+	b, q, err := s.importTarget(eventCode)
 	if err != nil {
 		return CollectResult{}, err
 	}
@@ -230,7 +280,7 @@ func (s *Sim) ImportSelected(eventCode string, serialNos []string) (CollectResul
 		}
 	}
 	slices.Sort(picked)
-	return s.importIndexes(b, picked, refused), nil
+	return s.importIndexes(b, q, picked, refused), nil
 }
 
 // CollectRecords imports invoices the caller describes (the /__sim/collect "invoices" form):
@@ -253,11 +303,11 @@ func (s *Sim) CollectRecords(eventCode string, records []json.RawMessage, attach
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, err := s.lookupEventCode(eventCode)
+	b, q, err := s.importTarget(eventCode)
 	if err != nil {
 		return CollectResult{}, err
 	}
-	buyer := b.acceptedBuyers()[0]
+	buyer := s.acceptedBuyers(b)[0]
 	seen := map[string]bool{}
 	for i := range invs {
 		inv := &invs[i]
@@ -286,7 +336,7 @@ func (s *Sim) CollectRecords(eventCode string, records []json.RawMessage, attach
 	}
 	res := CollectResult{Delivered: []Invoice{}, Refused: []Refusal{}}
 	for _, inv := range invs {
-		reason := b.complianceProblem(inv)
+		reason := s.complianceProblem(b, inv)
 		if p, ok := s.pool[inv.SerialNo]; ok && reason == "" && p.bill != nil && *p.bill != b.key && p.status != StatusUnused {
 			reason = "发票已被其他单据占用 (" + p.bill.Resource + "/" + p.bill.BillID + ")"
 		}
@@ -299,7 +349,7 @@ func (s *Sim) CollectRecords(eventCode string, records []json.RawMessage, attach
 	}
 	s.stats.InvoicesRefused += len(res.Refused)
 	if len(res.Delivered) > 0 {
-		res.MsgID = s.deliver(b, res.Delivered, attach)
+		res.MsgID = s.deliver(b, q, res.Delivered, attach)
 	}
 	return res, nil
 }

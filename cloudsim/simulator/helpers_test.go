@@ -153,6 +153,14 @@ func (h *harness) wantCode(status int, resp map[string]any, code, field string) 
 	}
 }
 
+// wantRefused fails unless the message answer is a business refusal (any code).
+func (h *harness) wantRefused(status int, resp map[string]any) {
+	h.t.Helper()
+	if status != http.StatusOK || resp["success"] != "false" || resp["errorCode"] == CodeOK {
+		h.t.Fatalf("want a business refusal, got HTTP %d %v", status, resp)
+	}
+}
+
 func billData(billID string, extra map[string]any) map[string]any {
 	d := map[string]any{
 		"billId": billID, "resource": "ERP", "billNo": "BX-" + billID, "billType": "er_dailyreimbursebill",
@@ -182,6 +190,21 @@ func (h *harness) eventCode(token, billID string) string {
 	h.t.Helper()
 	d := h.mustOK(h.message(token, "getEventCode", nextID("ec"), billData(billID, nil)))
 	return d["eventCode"].(string)
+}
+
+// openBill starts a simulator with opts, logs in and opens billID (linkKey lk-<billID>): the
+// harness, the access token and the bill's eventCode.
+func openBill(t *testing.T, opts Options, billID string) (*harness, string, string) {
+	t.Helper()
+	h := newHarness(t, opts)
+	tok := h.accessToken()
+	return h, tok, h.eventCode(tok, billID)
+}
+
+// bothWays runs f as two subtests, with a reading or behaviour on (named on) and off (named off).
+func bothWays(t *testing.T, on, off string, f func(t *testing.T, on bool)) {
+	t.Run(on, func(t *testing.T) { f(t, true) })
+	t.Run(off, func(t *testing.T) { f(t, false) })
 }
 
 // collect imports count samples via /__sim/collect and answers their serial numbers.

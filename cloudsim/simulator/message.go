@@ -22,17 +22,31 @@ func (s *Sim) businessToken(r *http.Request) (value string, inQuery bool) {
 	return r.URL.Query().Get("access_token"), true
 }
 
-// checkBusinessToken answers 401 and returns false when the call may not proceed. Caller holds s.mu.
-func (s *Sim) checkBusinessToken(w http.ResponseWriter, r *http.Request) bool {
+// requestTokenProblem says why the access token of a /kapi/ call, the poll or the receipt is
+// refused ("" when the call may proceed). Strict mode refuses any ?access_token= (the vendor's red
+// note: no token spliced into the URL); otherwise an OAuth2 token in the URL is refused only where
+// oauth2InURL is false (the /kapi/ calls, as the vendor documents the enhanced mode). Caller holds s.mu.
+func (s *Sim) requestTokenProblem(r *http.Request, oauth2InURL bool) string {
 	v, inQuery := s.businessToken(r)
 	problem := s.tokenProblem(v, tokenAccess, tokenOAuth2)
-	if problem == "" && inQuery && s.tokens[v].kind == tokenOAuth2 {
+	switch {
+	case s.opts.Strict && r.URL.Query().Has("access_token"):
+		problem = "access_token: 不允许在URL中拼接access_token，请放在请求头 (strict: the token must travel in the access_token header, not the URL)"
+	case problem == "" && inQuery && !oauth2InURL && s.tokens[v].kind == tokenOAuth2:
 		problem = "access_token: token失效 (an OAuth2 token must travel in the access_token header, not the URL)"
 	}
+	if problem != "" {
+		s.stats.TokenRejections++
+	}
+	return problem
+}
+
+// checkBusinessToken answers 401 and returns false when the call may not proceed. Caller holds s.mu.
+func (s *Sim) checkBusinessToken(w http.ResponseWriter, r *http.Request) bool {
+	problem := s.requestTokenProblem(r, false)
 	if problem == "" {
 		return true
 	}
-	s.stats.TokenRejections++
 	writeJSON(w, http.StatusUnauthorized, map[string]any{
 		"data": nil, "success": "false", "errorCode": CodeTokenInvalid, "message": problem,
 	})
@@ -93,8 +107,8 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.MessageTypes[mt]++
-	s.answerOnce(w, "message:"+mid, mt, func() (any, *apiError) {
-		op := map[string]func(fields) (any, *apiError){
+	s.answerNoted(w, "message:"+mid, mt, func(n *callNote) (any, *apiError) {
+		op := map[string]func(fields, *callNote) (any, *apiError){
 			"getEventCode":                 s.getEventCode,
 			"billSave":                     s.billSave,
 			"voucherSave":                  s.voucherSave,
@@ -107,7 +121,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return op(f)
+		return op(f, n)
 	}, messageAnswer)
 }
 
@@ -116,13 +130,23 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 // Caller holds s.mu.
 func (s *Sim) answerOnce(w http.ResponseWriter, idemKey, kind string, op func() (any, *apiError),
 	shape func(any, *apiError) map[string]any) {
-	if a, ok := s.answers[idemKey]; ok {
+	s.answerNoted(w, idemKey, kind, func(*callNote) (any, *apiError) { return op() }, shape)
+}
+
+// answerNoted is answerOnce for an operation that notes which bills it concerns and whether it
+// changed anything, so the call is counted per bill. With the [assumed] messageId idempotency
+// switched off every call is applied as new. Caller holds s.mu.
+func (s *Sim) answerNoted(w http.ResponseWriter, idemKey, kind string, op func(*callNote) (any, *apiError),
+	shape func(any, *apiError) map[string]any) {
+	idempotent := s.opts.Assume.IdempotentMessageID()
+	if a, ok := s.answers[idemKey]; ok && idempotent {
 		if a.messageType != kind {
 			writeJSON(w, http.StatusOK, shape(nil, businessError(CodeMessageIDReused, "messageId",
 				"已被"+a.messageType+"使用 (the id was used for another messageType)")))
 			return
 		}
 		s.stats.Replays++
+		s.countCall(a.note, outcomeReplayed)
 		writeStored(w, a)
 		return
 	}
@@ -132,18 +156,27 @@ func (s *Sim) answerOnce(w http.ResponseWriter, idemKey, kind string, op func() 
 		writeJSON(w, faultStatus, faultAnswer(faultStatus))
 		return
 	}
-	data, err := op()
-	if err != nil {
+	var note callNote
+	data, err := op(&note)
+	outcome := outcomeUnchanged
+	switch {
+	case err != nil:
+		outcome = outcomeRefused
 		// Code and field only: messages may quote caller data, never needed to diagnose a run.
 		s.log.Debug("cloudsim business error", "kind", kind, "errorCode", err.code, "field", err.field)
+	case note.changed:
+		outcome = outcomeApplied
 	}
+	s.countCall(note, outcome)
 	body, merr := json.Marshal(shape(data, err))
 	if merr != nil {
 		writeJSON(w, http.StatusInternalServerError, faultAnswer(http.StatusInternalServerError))
 		return
 	}
-	a := &storedAnswer{messageType: kind, status: http.StatusOK, body: body}
-	s.answers[idemKey] = a
+	a := &storedAnswer{messageType: kind, status: http.StatusOK, body: body, note: note}
+	if idempotent {
+		s.answers[idemKey] = a
+	}
 	if faultStatus != 0 {
 		writeJSON(w, faultStatus, faultAnswer(faultStatus))
 		return

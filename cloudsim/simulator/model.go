@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -39,6 +40,7 @@ type coverKey struct{ Resource, CoveNo string }
 type eventCode struct {
 	code    string
 	bill    billKey
+	linkKey string // given with this eventCode (strict mode delivers its imports there)
 	expires time.Time
 }
 
@@ -52,6 +54,7 @@ type bill struct {
 	pushType  string
 	userID    string
 	linkKey   string
+	linkKeys  []string // every linkKey getEventCode gave the bill, first first
 	companies []Company
 	created   time.Time
 
@@ -62,6 +65,7 @@ type bill struct {
 	billSaveCalls int
 	cover         *cover
 	eventCodes    int
+	calls         BillCalls
 
 	samples  []sample       // generated lazily, deterministic from seed+resource+billId
 	imported map[int]bool   // sample indexes already imported
@@ -82,6 +86,12 @@ type billLine struct {
 	OutputAmount       *decimal.Decimal
 	Remark             string
 	EntryID            string
+}
+
+func (l billLine) equal(o billLine) bool {
+	sameDec := func(a, b *decimal.Decimal) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+	return sameDec(l.Amount, o.Amount) && sameDec(l.DeductionTaxAmount, o.DeductionTaxAmount) &&
+		sameDec(l.OutputAmount, o.OutputAmount) && l.DeductionFlag == o.DeductionFlag && l.Remark == o.Remark && l.EntryID == o.EntryID
 }
 
 // poolInvoice is one invoice of the enterprise's invoice pool (全票池).
@@ -125,9 +135,19 @@ type voucher struct {
 	ExpenseIDs   []string `json:"expenseIdArray"`
 }
 
+func (v *voucher) equal(o *voucher) bool {
+	if v == nil || o == nil {
+		return v == o
+	}
+	return v.VouchID == o.VouchID && v.VouchNo == o.VouchNo && v.AccountDate == o.AccountDate && v.AccountTime == o.AccountTime &&
+		v.BusinessDate == o.BusinessDate && v.Resource == o.Resource &&
+		slices.Equal(v.SerialNos, o.SerialNos) && slices.Equal(v.ExpenseIDs, o.ExpenseIDs)
+}
+
 // storedAnswer is a processed call's answer, replayed for the same messageId.
 type storedAnswer struct {
 	messageType string
 	status      int
 	body        []byte
+	note        callNote // what the call was about, so a replay is counted on the same bills
 }

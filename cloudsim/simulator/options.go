@@ -30,7 +30,40 @@ type Options struct {
 	OAuth2RatePerMinute int
 	// Logger receives one debug line per request (path only, never query strings or bodies).
 	Logger *slog.Logger
+
+	// Strict enforces the strict reading of every ambiguous vendor rule (docs/cloudsim.md,
+	// "Strict mode"): a linkKey delivers once, no token in a URL, the buyer's name decides
+	// compliance too, billSave needs invoices. False keeps the lenient readings.
+	Strict bool
+	// Assume switches the [assumed] behaviours (in no vendor text) so the product can be tested
+	// without depending on them. The zero value keeps every one of them on.
+	Assume Assumptions
+	// ReceiptTimeout is how long a polled message waits for its receipt before the next poll on
+	// its linkKey gets it again, same msgId (default 60s) [assumed].
+	ReceiptTimeout time.Duration
 }
+
+// Assumptions turn off [assumed] behaviours; each field disables one, so the zero value is
+// today's simulator.
+type Assumptions struct {
+	// DisableIdempotentMessageID: a repeated messageId/requestId is applied again as a new call
+	// instead of answering the stored first answer.
+	DisableIdempotentMessageID bool
+	// DisableBillSaveReplacesSet: billSave only adds/updates the invoices it names; invoices of
+	// the bill left out are not released.
+	DisableBillSaveReplacesSet bool
+	// DisablePollRedelivery: a polled message is consumed at once, receipt or not.
+	DisablePollRedelivery bool
+}
+
+// IdempotentMessageID reports whether a repeated messageId answers the stored answer.
+func (a Assumptions) IdempotentMessageID() bool { return !a.DisableIdempotentMessageID }
+
+// BillSaveReplacesSet reports whether billSave releases the bill's invoices it leaves out.
+func (a Assumptions) BillSaveReplacesSet() bool { return !a.DisableBillSaveReplacesSet }
+
+// PollRedelivery reports whether an unreceipted polled message is delivered again.
+func (a Assumptions) PollRedelivery() bool { return !a.DisablePollRedelivery }
 
 // Credentials are what the simulated tenant accepts.
 type Credentials struct {
@@ -58,6 +91,7 @@ const (
 	DefaultEventCodeTTL      = 10 * time.Minute
 	DefaultPollHold          = 30 * time.Second
 	DefaultOAuth2Skew        = 5 * time.Minute
+	DefaultReceiptTimeout    = 60 * time.Second
 	DefaultPollDataPath      = "/polling/fpzs/invoice/data/v2"
 	DefaultPollReceiptPath   = "/polling/fpzs/portal/receipt"
 	DefaultUnbindMessageType = "billDelete"
@@ -92,6 +126,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OAuth2Skew <= 0 {
 		o.OAuth2Skew = DefaultOAuth2Skew
+	}
+	if o.ReceiptTimeout <= 0 {
+		o.ReceiptTimeout = DefaultReceiptTimeout
 	}
 	d := DefaultCredentials()
 	c := &o.Credentials

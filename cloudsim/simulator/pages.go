@@ -60,6 +60,8 @@ func (s *Sim) eventCodeErrorPage(w http.ResponseWriter, err error) {
 		s.errorPage(w, http.StatusGone, "链接已失效", "eventCode 已过期（有效期"+s.opts.EventCodeTTL.String()+"）。请回到单据重新点击「采集发票」或「查看发票」。")
 	case errors.Is(err, ErrUnknownEventCode):
 		s.errorPage(w, http.StatusNotFound, "链接无效", "eventCode 不存在。请回到单据重新打开发票助手。")
+	case errors.Is(err, ErrLinkKeyConsumed):
+		s.errorPage(w, http.StatusConflict, "链接已使用", "本采集链接的 linkKey 已推送过一次发票（一个linkKey只能消费一次），不能再导入。请回到单据重新点击「采集发票」，打开新的采集页面。")
 	default:
 		s.errorPage(w, http.StatusBadRequest, "请求错误", err.Error())
 	}
@@ -124,10 +126,13 @@ type collectPageData struct {
 	Rows       []invoiceRow
 	Importable int
 	Total      string
+	Strict     bool // the buyer's name is checked too
+	Consumed   bool // strict: the linkKey delivered its message; importing is refused
 }
 
-func summaryOf(b *bill) billSummary {
-	return billSummary{BillNo: b.billNo, BillType: b.billType, Resource: b.key.Resource, BillID: b.key.BillID, Companies: b.acceptedBuyers()}
+// summaryOf describes the bill on its pages; caller holds s.mu.
+func (s *Sim) summaryOf(b *bill) billSummary {
+	return billSummary{BillNo: b.billNo, BillType: b.billType, Resource: b.key.Resource, BillID: b.key.BillID, Companies: s.acceptedBuyers(b)}
 }
 
 func viewURL(mobile bool, code string) string {
@@ -157,7 +162,11 @@ func (s *Sim) collectPage(w http.ResponseWriter, r *http.Request, mobile bool) {
 		s.eventCodeErrorPage(w, err)
 		return
 	}
-	data := collectPageData{Mobile: mobile, EventCode: code, Action: relative(importPath), ViewURL: viewURL(mobile, code), Bill: summaryOf(b)}
+	data := collectPageData{Mobile: mobile, EventCode: code, Action: relative(importPath), ViewURL: viewURL(mobile, code),
+		Bill: s.summaryOf(b), Strict: s.opts.Strict}
+	if s.opts.Strict {
+		data.Consumed = s.linkQueue(s.eventCodes[code].linkKey).consumed
+	}
 	total := decimal.Zero
 	for _, sv := range s.sampleViews(b) {
 		row := rowOf(sv.Invoice)
@@ -237,7 +246,7 @@ func (s *Sim) viewPage(w http.ResponseWriter, r *http.Request, mobile bool) {
 		s.eventCodeErrorPage(w, err)
 		return
 	}
-	data := viewPageData{Mobile: mobile, Bill: summaryOf(b), Status: b.status, Unbound: b.unbound, CollectURL: collectURL(mobile, code)}
+	data := viewPageData{Mobile: mobile, Bill: s.summaryOf(b), Status: b.status, Unbound: b.unbound, CollectURL: collectURL(mobile, code)}
 	for _, sn := range b.serials {
 		pi := s.pool[sn]
 		row := rowOf(pi.inv)

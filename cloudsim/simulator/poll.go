@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,24 +15,13 @@ type pollReceipt struct {
 	acked bool
 }
 
-func pollToken(r *http.Request) string {
-	if v := r.URL.Query().Get("access_token"); v != "" {
-		return v
-	}
-	if v := r.Header.Get("access_token"); v != "" {
-		return v
-	}
-	return r.Header.Get("accesstoken")
-}
-
-// handlePoll serves the long poll: GET {PollData}?access_token=…&key=MD5(linkKey).
-// It answers the oldest queued message (consuming it) or, after PollHold, 1307 没有数据.
+// handlePoll serves the long poll: GET {PollData}?key=MD5(linkKey), token in the header (or, unless
+// strict, ?access_token=). It answers a polled message still unreceipted after ReceiptTimeout (same
+// msgId), else the oldest queued message, else, after PollHold, 1307 没有数据.
 func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 	key := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("key")))
 	s.mu.Lock()
-	problem := s.tokenProblem(pollToken(r), tokenAccess, tokenOAuth2)
-	if problem != "" {
-		s.stats.TokenRejections++
+	if problem := s.requestTokenProblem(r, true); problem != "" {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
 		return
@@ -54,20 +44,26 @@ func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 			writeNoData(w)
 			return
 		}
+		if r.Context().Err() != nil {
+			s.mu.Unlock()
+			return // nobody to answer: leave the messages where they are
+		}
 		q := s.queue(key)
-		if len(q.pending) > 0 {
-			d := q.pending[0]
-			q.pending = q.pending[1:]
-			s.receipts[d.msgID] = &pollReceipt{hash: key}
-			s.stats.DeliveredByPoll++
+		if d := s.nextForPoll(key, q); d != nil {
 			s.mu.Unlock()
 			writeJSON(w, http.StatusOK, pollPayload(d))
 			return
 		}
 		wait := q.notify
+		var redue <-chan time.Time // nil blocks: only a message awaiting its receipt sets it
+		if len(q.inflight) > 0 {
+			// Unreferenced timers are collected (Go ≥ 1.23): no Stop needed on the early returns.
+			redue = time.After(max(q.inflight[0].due.Sub(s.Now()), time.Millisecond))
+		}
 		s.mu.Unlock()
 		select {
 		case <-wait:
+		case <-redue:
 		case <-hold.C:
 			s.mu.Lock()
 			s.stats.PollsEmpty++
@@ -79,6 +75,33 @@ func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// nextForPoll takes what a poll on q answers: the oldest unreceipted message past its
+// ReceiptTimeout (delivered again), else the next queued one. Caller holds s.mu.
+func (s *Sim) nextForPoll(key string, q *linkQueue) *delivery {
+	now := s.Now()
+	if len(q.inflight) > 0 && !now.Before(q.inflight[0].due) {
+		m := q.inflight[0]
+		m.due = now.Add(s.opts.ReceiptTimeout)
+		q.inflight = append(q.inflight[1:], m) // keeps inflight ordered by due
+		q.redelivered++
+		s.stats.RedeliveredByPoll++
+		return m.d
+	}
+	if len(q.pending) == 0 {
+		return nil
+	}
+	d := q.pending[0]
+	q.pending = q.pending[1:]
+	q.consumed = true
+	q.delivered++
+	s.receipts[d.msgID] = &pollReceipt{hash: key}
+	s.stats.DeliveredByPoll++
+	if s.opts.Assume.PollRedelivery() {
+		q.inflight = append(q.inflight, &inflight{d: d, due: now.Add(s.opts.ReceiptTimeout)})
+	}
+	return d
 }
 
 func writeNoData(w http.ResponseWriter) {
@@ -115,15 +138,15 @@ func pollPayload(d *delivery) map[string]any {
 	}
 }
 
-// handleReceipt serves GET {PollReceipt}?access_token&key&msgId: acknowledges a polled message.
+// handleReceipt serves GET {PollReceipt}?key&msgId (token as the poll's): acknowledges a polled
+// message, which is then never delivered again. A repeated receipt answers 0000 again.
 func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := strings.ToLower(strings.TrimSpace(q.Get("key")))
 	msgID := strings.TrimSpace(q.Get("msgId"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if problem := s.tokenProblem(pollToken(r), tokenAccess, tokenOAuth2); problem != "" {
-		s.stats.TokenRejections++
+	if problem := s.requestTokenProblem(r, true); problem != "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
 		return
 	}
@@ -137,6 +160,11 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	if !ok || rc.hash != key {
 		writeJSON(w, http.StatusOK, map[string]any{"errcode": PollUnknownMsgID, "description": "msgId: 该key没有这条消息"})
 		return
+	}
+	if !rc.acked {
+		q := s.queue(key)
+		q.inflight = slices.DeleteFunc(q.inflight, func(m *inflight) bool { return m.d.msgID == msgID })
+		q.receipted++
 	}
 	rc.acked = true
 	s.stats.Receipts++

@@ -42,6 +42,7 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("GET /__sim/tokens", s.simTokens)
 	mux.HandleFunc("GET /__sim/invoices/{serialNo}", s.simInvoice)
 	mux.HandleFunc("GET /__sim/samples/{eventCode}", s.simSamples)
+	mux.HandleFunc("GET /__sim/linkkeys/{linkKey}", s.simLinkKey)
 	mux.HandleFunc("GET /__sim/stats", s.simStats)
 	mux.HandleFunc("GET /__sim/faults", s.simGetFaults)
 	mux.HandleFunc("POST /__sim/faults", s.simSetFaults)

@@ -87,8 +87,10 @@ var defaultBuyer = Company{TaxNo: "91440300MA5G9GK78Y", Name: "深圳市金蝶�
 // foreignBuyer is the buyer of the non-compliant sample.
 var foreignBuyer = Company{TaxNo: "91310115MA1K4QXN5R", Name: "上海浦东示范贸易有限公司"}
 
-// acceptedBuyers are the companies whose invoices are compliant for this bill.
-func (b *bill) acceptedBuyers() []Company {
+// acceptedBuyers are the companies whose invoices are compliant for this bill: companyInfo, then
+// billTaxNo (named by its number), else a default. Strict mode keeps only companyInfo when given.
+// Caller holds s.mu.
+func (s *Sim) acceptedBuyers(b *bill) []Company {
 	out := make([]Company, 0, len(b.companies)+1)
 	seen := map[string]bool{}
 	for _, c := range b.companies {
@@ -97,6 +99,9 @@ func (b *bill) acceptedBuyers() []Company {
 			seen[k] = true
 			out = append(out, c)
 		}
+	}
+	if s.opts.Strict && len(out) > 0 {
+		return out
 	}
 	if k := normTaxNo(b.billTaxNo); k != "" && !seen[k] {
 		out = append(out, Company{TaxNo: b.billTaxNo, Name: b.billTaxNo})
@@ -109,15 +114,21 @@ func (b *bill) acceptedBuyers() []Company {
 
 func normTaxNo(v string) string { return strings.ToUpper(strings.TrimSpace(v)) }
 
-// complianceProblem says why inv is not compliant for b ("" when it is).
-func (b *bill) complianceProblem(inv Invoice) string {
-	for _, c := range b.acceptedBuyers() {
-		if normTaxNo(c.TaxNo) == normTaxNo(inv.BuyerTaxNo) {
-			if inv.InvoiceStatus != "" && inv.InvoiceStatus != "0" {
-				return "不合规：发票状态异常 (invoiceStatus " + inv.InvoiceStatus + ")"
-			}
-			return ""
+// complianceProblem says why inv is not compliant for b ("" when it is). The buyer's tax number
+// decides; in strict mode its name must also be the companyInfo entry's (the vendor: 税号和企业名称).
+// Caller holds s.mu.
+func (s *Sim) complianceProblem(b *bill, inv Invoice) string {
+	for _, c := range s.acceptedBuyers(b) {
+		if normTaxNo(c.TaxNo) != normTaxNo(inv.BuyerTaxNo) {
+			continue
 		}
+		if s.opts.Strict && len(b.companies) > 0 && strings.TrimSpace(inv.BuyerName) != strings.TrimSpace(c.Name) {
+			return "不合规：购方名称 " + inv.BuyerName + " 与税号 " + inv.BuyerTaxNo + " 的企业名称 " + c.Name + " 不一致 (companyInfo)"
+		}
+		if inv.InvoiceStatus != "" && inv.InvoiceStatus != "0" {
+			return "不合规：发票状态异常 (invoiceStatus " + inv.InvoiceStatus + ")"
+		}
+		return ""
 	}
 	return "不合规：购方税号 " + inv.BuyerTaxNo + " 不是本单据的企业 (companyInfo)"
 }
@@ -147,11 +158,11 @@ func (s *Sim) generateSample(b *bill, i int) sample {
 	typ := sampleTypes[perm[i%samplesPerPage]]
 	r := rand.New(rand.NewPCG(s.streamSeed("sample", b.key.Resource, b.key.BillID, strconv.Itoa(i))))
 
-	buyer := b.acceptedBuyers()[0]
+	buyer := s.acceptedBuyers(b)[0]
 	compliant := true
 	if i == s.nonCompliantIndex(b) {
 		buyer = foreignBuyer
-		for _, c := range b.acceptedBuyers() {
+		for _, c := range s.acceptedBuyers(b) {
 			if normTaxNo(c.TaxNo) == normTaxNo(foreignBuyer.TaxNo) {
 				buyer = Company{TaxNo: "91310115MA1K4QXN6S", Name: foreignBuyer.Name}
 			}
@@ -175,7 +186,7 @@ func (s *Sim) generateSample(b *bill, i int) sample {
 	}
 	sm := sample{inv: inv, compliant: compliant}
 	if !compliant {
-		sm.reason = b.complianceProblem(inv)
+		sm.reason = s.complianceProblem(b, inv)
 	}
 	return sm
 }

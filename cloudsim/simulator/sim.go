@@ -121,6 +121,12 @@ func (s *Sim) Advance(d time.Duration) {
 	s.clockMu.Lock()
 	s.offset += d
 	s.clockMu.Unlock()
+	// Held polls re-check: an unreceipted message may now be due again.
+	s.mu.Lock()
+	for _, q := range s.queues {
+		q.wake()
+	}
+	s.mu.Unlock()
 }
 
 // Now is the simulator clock.

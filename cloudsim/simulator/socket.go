@@ -153,6 +153,7 @@ func (s *Sim) socketWriter(c *socketConn) {
 				// Counted before the write so a reader that has the message also sees the count.
 				s.mu.Lock()
 				s.stats.DeliveredBySocket++
+				s.queue(c.hash).delivered++
 				s.mu.Unlock()
 			}
 			_ = c.ws.SetWriteDeadline(time.Now().Add(socketWriteTimeout))
@@ -161,6 +162,7 @@ func (s *Sim) socketWriter(c *socketConn) {
 				s.detach(c)
 				if f.delivery != nil {
 					s.stats.DeliveredBySocket--
+					s.queue(c.hash).delivered--
 					s.requeueFront(c.hash, f.delivery)
 				}
 				s.mu.Unlock()

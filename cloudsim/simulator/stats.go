@@ -23,6 +23,10 @@ type Stats struct {
 	MessagesQueued    int `json:"messagesQueued"` // pending right now, all linkKeys
 	DeliveredBySocket int `json:"deliveredBySocket"`
 	DeliveredByPoll   int `json:"deliveredByPoll"`
+	// RedeliveredByPoll counts polled messages handed again to a poll for want of a receipt.
+	RedeliveredByPoll int `json:"redeliveredByPoll"`
+	// ImportsRefused counts imports (page or /__sim/collect) refused whole: strict mode, linkKey consumed.
+	ImportsRefused    int `json:"importsRefused"`
 	SocketsAccepted   int `json:"socketsAccepted"`
 	SocketsOpen       int `json:"socketsOpen"`
 	SocketsDropped    int `json:"socketsDropped"` // by the dropSockets fault
@@ -37,6 +41,19 @@ type Stats struct {
 	DeductionSelected int `json:"deductionSelected"`
 	DeductionUndone   int `json:"deductionUndone"`
 	PoolSize          int `json:"poolSize"`
+	// Calls counts billSave/voucherSave/billDelete/deduction calls by outcome (see BillCalls).
+	Calls BillCalls `json:"calls"`
+	// Mode is the reading the simulator runs with.
+	Mode Mode `json:"mode"`
+}
+
+// Mode reports Options.Strict, the [assumed] behaviours in force and the receipt timeout.
+type Mode struct {
+	Strict              bool  `json:"strict"`
+	IdempotentMessageID bool  `json:"idempotentMessageId"`
+	BillSaveReplacesSet bool  `json:"billSaveReplacesSet"`
+	PollRedelivery      bool  `json:"pollRedelivery"`
+	ReceiptTimeoutMs    int64 `json:"receiptTimeoutMs"`
 }
 
 // TokenCounts counts issued tokens by kind.
@@ -63,5 +80,8 @@ func (s *Sim) Stats() Stats {
 		st.MessagesQueued += len(q.pending)
 	}
 	st.PoolSize = len(s.pool)
+	a := s.opts.Assume
+	st.Mode = Mode{Strict: s.opts.Strict, IdempotentMessageID: a.IdempotentMessageID(), BillSaveReplacesSet: a.BillSaveReplacesSet(),
+		PollRedelivery: a.PollRedelivery(), ReceiptTimeoutMs: s.opts.ReceiptTimeout.Milliseconds()}
 	return st
 }

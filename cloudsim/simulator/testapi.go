@@ -38,6 +38,8 @@ func eventCodeStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrEventCodeExpired):
 		return http.StatusGone
+	case errors.Is(err, ErrLinkKeyConsumed):
+		return http.StatusConflict
 	}
 	return http.StatusBadRequest
 }
@@ -76,22 +78,28 @@ func (s *Sim) simCollect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func (s *Sim) simBill(w http.ResponseWriter, r *http.Request) {
-	v, ok := s.Bill(r.PathValue("resource"), r.PathValue("billId"))
-	if !ok {
-		writeSimError(w, http.StatusNotFound, fieldError("billId", "unknown bill "+r.PathValue("resource")+"/"+r.PathValue("billId")))
+// writeFound answers v, or a 404 naming field when the lookup found nothing.
+func writeFound[T any](w http.ResponseWriter, v T, found bool, field, reason string) {
+	if !found {
+		writeSimError(w, http.StatusNotFound, fieldError(field, reason))
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
 }
 
+func (s *Sim) simBill(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.Bill(r.PathValue("resource"), r.PathValue("billId"))
+	writeFound(w, v, ok, "billId", "unknown bill "+r.PathValue("resource")+"/"+r.PathValue("billId"))
+}
+
+func (s *Sim) simLinkKey(w http.ResponseWriter, r *http.Request) {
+	v, ok := s.LinkKey(r.PathValue("linkKey"))
+	writeFound(w, v, ok, "linkKey", "unknown (no getEventCode or poll named it)")
+}
+
 func (s *Sim) simInvoice(w http.ResponseWriter, r *http.Request) {
 	v, ok := s.Invoice(r.PathValue("serialNo"))
-	if !ok {
-		writeSimError(w, http.StatusNotFound, fieldError("serialNo", "not in the invoice pool"))
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeFound(w, v, ok, "serialNo", "not in the invoice pool")
 }
 
 func (s *Sim) simStats(w http.ResponseWriter, _ *http.Request) {

@@ -27,6 +27,44 @@ type BillView struct {
 	Cover         *CoverView        `json:"cover,omitempty"`
 	EventCodes    int               `json:"eventCodes"`
 	Collected     int               `json:"collected"` // samples imported through the page or /__sim/collect count
+	// Calls counts billSave (by status), voucherSave, billDelete and deduction calls about the bill.
+	Calls BillCalls `json:"calls"`
+	// LinkKeys are the linkKeys getEventCode gave the bill, first first, with their deliveries.
+	LinkKeys []LinkKeyView `json:"linkKeys"`
+}
+
+// LinkKeyView is what happened on one linkKey (GET /__sim/linkkeys/{linkKey}).
+type LinkKeyView struct {
+	LinkKey string `json:"linkKey"`
+	Key     string `json:"key"` // MD5(linkKey), the poll's key
+	// Pending messages wait for a socket or a poll.
+	Pending int `json:"pending"`
+	// Delivered counts messages handed to a socket or a poll the first time.
+	Delivered int `json:"delivered"`
+	// Redelivered counts polls answered again with an unreceipted message.
+	Redelivered int `json:"redelivered"`
+	// Receipted counts polled messages receipted (once each).
+	Receipted int `json:"receipted"`
+	// AwaitingReceipt: polled, not yet receipted, to be delivered again after the receipt timeout.
+	AwaitingReceipt int `json:"awaitingReceipt"`
+	// Consumed: a message was handed over; in strict mode the linkKey takes no more imports.
+	Consumed bool `json:"consumed"`
+}
+
+// LinkKey returns what happened on a linkKey the simulator has seen (getEventCode or a poll).
+func (s *Sim) LinkKey(linkKey string) (LinkKeyView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q, ok := s.queues[LinkKeyHash(linkKey)]
+	if !ok {
+		return LinkKeyView{}, false
+	}
+	return linkKeyView(linkKey, q), true
+}
+
+func linkKeyView(linkKey string, q *linkQueue) LinkKeyView {
+	return LinkKeyView{LinkKey: linkKey, Key: LinkKeyHash(linkKey), Pending: len(q.pending), Delivered: q.delivered,
+		Redelivered: q.redelivered, Receipted: q.receipted, AwaitingReceipt: len(q.inflight), Consumed: q.consumed}
 }
 
 // BillInvoiceView is one invoice of a bill.
@@ -103,7 +141,10 @@ func (s *Sim) billView(b *bill) BillView {
 		BillTaxNo: b.billTaxNo, OrgNumber: b.orgNumber, PushType: b.pushType, UserID: b.userID,
 		LinkKey: b.linkKey, CompanyInfo: slices.Clone(b.companies), Status: b.status,
 		Invoices: []BillInvoiceView{}, Unbound: b.unbound, BillSaveCalls: b.billSaveCalls,
-		EventCodes: b.eventCodes, Collected: len(b.imported),
+		EventCodes: b.eventCodes, Collected: len(b.imported), Calls: b.calls, LinkKeys: []LinkKeyView{},
+	}
+	for _, lk := range b.linkKeys {
+		v.LinkKeys = append(v.LinkKeys, linkKeyView(lk, s.queue(LinkKeyHash(lk))))
 	}
 	if v.CompanyInfo == nil {
 		v.CompanyInfo = []Company{}

@@ -118,6 +118,9 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (*Worker, er
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
 		MaxConcurrentActivityExecutionSize: orDefault(opts.MaxWatchers, DefaultMaxWatchers),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
+		// Let the SDK space a watcher's heartbeats as far as its timeout allows (its default caps
+		// them at one a minute): each is a server write, for every watcher of every collecting bill.
+		MaxHeartbeatThrottleInterval: workflows.WatchHeartbeatTimeout * 8 / 10,
 	})
 	watchers.RegisterActivity(activitiesFor(c, cloud, opts.Activities))
 	return &Worker{Bills: bills, Watchers: watchers}, nil

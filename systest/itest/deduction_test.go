@@ -15,7 +15,7 @@ import (
 func TestDeductionModes(t *testing.T) {
 	for i, mode := range []string{workflows.DeductionImmediate, workflows.DeductionBatch} {
 		t.Run(mode, func(t *testing.T) {
-			s := newStack(t, int64(40+i))
+			s := newStack(t, int64(40+i), lenient)
 			billID := "DD-" + mode
 			in := input(billID, workflows.Options{Approvals: []string{}, Deduction: mode})
 			run := s.start(in)

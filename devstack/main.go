@@ -46,6 +46,7 @@ func run() int {
 	flag.StringVar(&opts.APIAddr, "api-addr", devstack.DefaultAPIAddr, "HTTP API listen address")
 	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN or $RIMFLOW_API_TOKEN_FILE; none = open on loopback)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
+	flag.BoolVar(&opts.CloudStrict, "cloud-strict", false, "run the simulator at the strict reading of every ambiguous vendor rule (cloudsim -strict)")
 	flag.BoolVar(&demo, "demo", false, "drive one bill through its whole life, print the timeline and exit (non-zero on failure)")
 	flag.StringVar(&logLevel, "log-level", strings.ToLower(cfg.LogLevel.String()), "debug, info, warn or error (default from $RIMFLOW_LOG_LEVEL)")
 	flag.Parse()

@@ -76,7 +76,7 @@ type bill struct {
 	route []Stage // the waiting stages after collecting: approvals and image review (Options.Route)
 
 	inbox         []*event
-	signals       []workflow.ReceiveChannel // drained before continuing as new
+	signals       []signalListener // taken by the run loop itself (bill_inbox.go)
 	submitQueued  bool
 	imagesQueued  bool
 	voucherQueued bool
@@ -219,6 +219,7 @@ func (b *bill) roleOf(stage Stage) string {
 // waits for handlers.
 func (b *bill) finish(ctx workflow.Context) {
 	b.stopWatchers()
+	b.takeSignals() // a last delivery is still recorded; a late decision is noted as ignored
 	for _, ev := range b.inbox {
 		b.reply(ev, fmt.Errorf("the bill has ended in stage %s", b.View.Stage))
 	}

@@ -193,23 +193,45 @@ func (b *bill) setup(ctx workflow.Context) error {
 	return nil
 }
 
-// listen runs a signal channel: a payload that fails decoding or validation is not applied and is
-// recorded in the history as "ignored: <reason>", so a mistaken click in Temporal Web is visible.
+// signalListener is one signal channel and what its payloads become.
+type signalListener struct {
+	name   string
+	ch     workflow.ReceiveChannel
+	handle func(json.RawMessage) error
+}
+
+// listen registers a signal channel. The run loop itself takes its payloads (takeSignals), never a
+// goroutine blocked on the channel: a payload handed to such a goroutine is invisible to the loop
+// until that goroutine runs, and a continue-as-new decided in between would lose it.
 func (b *bill) listen(ctx workflow.Context, name, desc string, handle func(json.RawMessage) error) {
 	ch := workflow.GetSignalChannelWithOptions(ctx, name, workflow.SignalChannelOptions{Description: desc})
-	b.signals = append(b.signals, ch)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var raw json.RawMessage
-			if !ch.Receive(ctx, &raw) {
-				return
-			}
-			if err := handle(raw); err != nil {
-				b.note(b.View.Stage, fmt.Sprintf("ignored: %s signal: %v", name, err))
+	b.signals = append(b.signals, signalListener{name: name, ch: ch, handle: handle})
+}
+
+// takeSignals applies every signal received so far, in arrival order per channel. A payload that
+// fails decoding or validation is not applied and is recorded in the history as "ignored: <reason>",
+// so a mistaken click in Temporal Web is visible.
+func (b *bill) takeSignals() {
+	for _, l := range b.signals {
+		var raw json.RawMessage
+		for l.ch.ReceiveAsync(&raw) {
+			if err := l.handle(raw); err != nil {
+				b.note(b.View.Stage, fmt.Sprintf("ignored: %s signal: %v", l.name, err))
 				b.publish()
 			}
+			raw = nil
 		}
-	})
+	}
+}
+
+// signalWaiting reports whether a signal waits to be taken.
+func (b *bill) signalWaiting() bool {
+	for _, l := range b.signals {
+		if l.ch.Len() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // await queues ev for run and waits until run has applied it.
@@ -450,18 +472,32 @@ func (b *bill) validateInvoices(sig InvoicesSignal) error {
 var errContinueAsNew = errors.New("continue as new")
 
 // wait is how a stage waits: the next event, or errContinueAsNew when the run's history is long
-// and the bill is quiet — no step in flight (a stage waits), nothing queued, every handler
-// finished and every signal received, so nothing is lost across it.
-func (b *bill) wait(ctx workflow.Context) (*event, error) {
-	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 || b.timeToContinue() }); err != nil {
-		return nil, err
+// and the bill is quiet — no step in flight (a stage waits), nothing queued, every signal taken and
+// every update handler finished, so nothing is lost across it.
+func (b *bill) wait(ctx workflow.Context) (*event, error) { return b.nextEvent(ctx, true) }
+
+// next is the same where the bill must not continue as new (a failed step waits for retry).
+func (b *bill) next(ctx workflow.Context) (*event, error) { return b.nextEvent(ctx, false) }
+
+func (b *bill) nextEvent(ctx workflow.Context, mayContinue bool) (*event, error) {
+	for {
+		b.takeSignals()
+		if len(b.inbox) > 0 {
+			return b.take(), nil
+		}
+		if mayContinue && b.timeToContinue() {
+			return nil, errContinueAsNew
+		}
+		if err := workflow.Await(ctx, func() bool {
+			return len(b.inbox) > 0 || b.signalWaiting() || mayContinue && b.timeToContinue()
+		}); err != nil {
+			return nil, err
+		}
 	}
-	if len(b.inbox) == 0 {
-		return nil, errContinueAsNew
-	}
-	return b.take(), nil
 }
 
+// timeToContinue: the run's history is long (or the server suggests it) and no update handler is
+// running (signals are taken by the caller first).
 func (b *bill) timeToContinue() bool {
 	info := workflow.GetInfo(b.ctx)
 	limit := b.in.Options.HistoryLimit
@@ -471,24 +507,7 @@ func (b *bill) timeToContinue() bool {
 	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < limit {
 		return false
 	}
-	if !workflow.AllHandlersFinished(b.ctx) {
-		return false
-	}
-	for _, ch := range b.signals {
-		if ch.Len() > 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// next blocks until an event is queued and takes it (where the bill must not continue as new:
-// a failed step waits for retry).
-func (b *bill) next(ctx workflow.Context) (*event, error) {
-	if err := workflow.Await(ctx, func() bool { return len(b.inbox) > 0 }); err != nil {
-		return nil, err
-	}
-	return b.take(), nil
+	return workflow.AllHandlersFinished(b.ctx) && !b.signalWaiting()
 }
 
 func (b *bill) take() *event {

@@ -30,6 +30,7 @@ const SimJournalFile = "cloudsim.journal"
 type journalHeader struct {
 	Version int   `json:"version"`
 	Seed    int64 `json:"seed"`
+	Strict  bool  `json:"strict,omitempty"` // the simulator's -strict mode
 }
 
 type journalEntry struct {
@@ -61,17 +62,18 @@ func journaled(r *http.Request) bool {
 }
 
 // openSimJournal replays path into a new simulator (creating the journal if absent) and returns
-// the simulator and the journaling handler. seed is used for a new journal; an existing one
-// keeps the seed it was written with.
-func openSimJournal(path string, seed int64, opts simulator.Options) (*simulator.Sim, *simJournal, int64, error) {
+// the simulator, the journaling handler and the header in force. opts' seed and strict mode are
+// used for a new journal; an existing one keeps those it was written with (a replay under other
+// rules would not rebuild the same cloud).
+func openSimJournal(path string, opts simulator.Options) (*simulator.Sim, *simJournal, journalHeader, error) {
 	entries, hdr, err := readJournal(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		hdr = journalHeader{Version: 1, Seed: seed}
+		hdr = journalHeader{Version: 1, Seed: opts.Seed, Strict: opts.Strict}
 	case err != nil:
-		return nil, nil, 0, err
+		return nil, nil, hdr, err
 	}
-	opts.Seed = hdr.Seed
+	opts.Seed, opts.Strict = hdr.Seed, hdr.Strict
 	sim := simulator.New(opts)
 	h := sim.Handler()
 	for _, e := range entries {
@@ -84,13 +86,13 @@ func openSimJournal(path string, seed int64, opts simulator.Options) (*simulator
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		sim.Close()
-		return nil, nil, 0, fmt.Errorf("simulator journal %s: %w", path, err)
+		return nil, nil, hdr, fmt.Errorf("simulator journal %s: %w", path, err)
 	}
 	j := &simJournal{next: h, f: f, w: bufio.NewWriter(f)}
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		j.append(hdr)
 	}
-	return sim, j, hdr.Seed, j.flush()
+	return sim, j, hdr, j.flush()
 }
 
 func querySuffix(q string) string {

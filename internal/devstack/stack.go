@@ -46,6 +46,10 @@ type Options struct {
 	APIToken string
 	// Seed makes the simulator's sample invoices deterministic.
 	Seed int64
+	// CloudStrict runs the simulator with every ambiguous vendor rule at its strict reading
+	// (cloudsim -strict): a linkKey delivers once, no token in a URL, buyer name and tax number
+	// decide compliance, no empty billSave.
+	CloudStrict bool
 	// Sim, when set, is served instead of devstack's own simulator and outlives the stack (Close
 	// leaves it running). Without it devstack journals its simulator in the data dir
 	// (SimJournalFile) so a restart finds the same cloud state, as a real cloud would keep it.
@@ -135,14 +139,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Sim = opts.Sim; s.Sim != nil {
 		simHandler = s.Sim.Handler()
 	} else {
-		var seed int64
-		s.Sim, journal, seed, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile), opts.Seed,
-			simulator.Options{Logger: log.With("component", "cloudsim")})
+		var hdr journalHeader
+		s.Sim, journal, hdr, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile),
+			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim")})
 		if err != nil {
 			return nil, err
 		}
-		if seed != opts.Seed {
-			log.Warn("the simulator keeps the seed its journal was started with", "seed", seed, "ignored", opts.Seed)
+		if hdr.Seed != opts.Seed {
+			log.Warn("the simulator keeps the seed its journal was started with", "seed", hdr.Seed, "ignored", opts.Seed)
+		}
+		if hdr.Strict != opts.CloudStrict {
+			log.Warn("the simulator keeps the strict mode its journal was started with (remove the data dir to change it)", "strict", hdr.Strict)
 		}
 		s.ownsSim = true
 		simHandler = journal

@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -503,4 +504,31 @@ func (w *testWriter) stop() {
 	w.mu.Lock()
 	w.done = true
 	w.mu.Unlock()
+}
+
+// `go run ./devstack --cloud-strict`: the demo bill completes against a simulator that enforces the
+// strict reading of every ambiguous vendor rule.
+func TestDemoOnStrictCloud(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := devstack.Start(ctx, devstack.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
+		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", CloudStrict: true})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}()
+	if !s.Sim.Options().Strict {
+		t.Fatal("the devstack's simulator is not strict")
+	}
+	steps, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}.Run(ctx, io.Discard)
+	if err != nil {
+		t.Fatalf("demo on the strict cloud: %v", err)
+	}
+	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
+		t.Fatalf("demo ended in %s", last.Stage)
+	}
 }

@@ -260,12 +260,15 @@ func approve(role, decision string) workflows.ApproveRequest {
 }
 
 // record writes the workflow's history to workflows/testdata for the replay test when RIMFLOW_RECORD=1.
-func record(t *testing.T, wfID, name string) {
+func record(t *testing.T, wfID, name string) { recordRun(t, wfID, "", name) }
+
+// recordRun writes one run's history (runID "" = the latest run).
+func recordRun(t *testing.T, wfID, runID, name string) {
 	if os.Getenv("RIMFLOW_RECORD") != "1" || strings.HasSuffix(t.Name(), "/strict") {
 		return
 	}
 	t.Helper()
-	iter := tc.GetWorkflowHistory(ctxT(t), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := tc.GetWorkflowHistory(ctxT(t), wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var hist historypb.History
 	for iter.HasNext() {
 		ev, err := iter.Next()

@@ -6,8 +6,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"

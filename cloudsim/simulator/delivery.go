@@ -141,6 +141,7 @@ func (s *Sim) deliver(b *bill, invs []Invoice, attach []Attach) string {
 	}
 	d := &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach}
 	s.enqueue(LinkKeyHash(b.linkKey), d)
+	s.push(b, d) // AWS收票推送, for a standard tenant with push addresses
 	s.stats.Collections++
 	s.stats.InvoicesCollected += len(invs)
 	return d.msgID

@@ -107,6 +107,9 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.ultimateScope(f); err != nil {
+			return nil, err // a standard enterprise's bill or invoice (tenants.go)
+		}
 		return op(f)
 	}, messageAnswer)
 }

@@ -30,6 +30,15 @@ type Options struct {
 	OAuth2RatePerMinute int
 	// Logger receives one debug line per request (path only, never query strings or bodies).
 	Logger *slog.Logger
+
+	// Tenants are the enterprises' clouds (tenants.go). Default: today's one ultimate tenant
+	// (Credentials); standard tenants are added next to it.
+	Tenants []Tenant
+	// StandardPaths are the standard edition's [assumed] paths (standard.go).
+	StandardPaths StandardPaths
+	// PushRetryMin and PushRetryMax bound the backoff between attempts of an AWS收票推送 push
+	// (defaults 1 s and 1 min).
+	PushRetryMin, PushRetryMax time.Duration
 }
 
 // Credentials are what the simulated tenant accepts.
@@ -78,6 +87,7 @@ func DefaultCredentials() Credentials {
 }
 
 func (o Options) withDefaults() Options {
+	o = o.withTenants()
 	if o.Now == nil {
 		o.Now = time.Now
 	}

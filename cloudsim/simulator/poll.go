@@ -29,7 +29,7 @@ func pollToken(r *http.Request) string {
 func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 	key := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("key")))
 	s.mu.Lock()
-	problem := s.tokenProblem(pollToken(r), tokenAccess, tokenOAuth2)
+	problem := s.tokenProblem(pollToken(r), receivingTokenKinds...)
 	if problem != "" {
 		s.stats.TokenRejections++
 		s.mu.Unlock()
@@ -122,7 +122,7 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	msgID := strings.TrimSpace(q.Get("msgId"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if problem := s.tokenProblem(pollToken(r), tokenAccess, tokenOAuth2); problem != "" {
+	if problem := s.tokenProblem(pollToken(r), receivingTokenKinds...); problem != "" {
 		s.stats.TokenRejections++
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
 		return

@@ -37,6 +37,16 @@ type Stats struct {
 	DeductionSelected int `json:"deductionSelected"`
 	DeductionUndone   int `json:"deductionUndone"`
 	PoolSize          int `json:"poolSize"`
+
+	// StandardCalls counts standard-edition business calls by name (getUserKey, entrySave, …,
+	// erpBillPush and queryBillStatus of both editions).
+	StandardCalls   map[string]int `json:"standardCalls"`
+	PushesQueued    int            `json:"pushesQueued"`    // pushes created (one per import and push address)
+	PushAttempts    int            `json:"pushAttempts"`    // POSTs made
+	PushFailures    int            `json:"pushFailures"`    // POSTs not answered with success
+	PushesDelivered int            `json:"pushesDelivered"` // pushes answered with success
+	ScanTasks       int            `json:"scanTasks"`       // erpBillPush calls that created a task
+	Scans           int            `json:"scans"`           // scans by the scanning post
 }
 
 // TokenCounts counts issued tokens by kind.
@@ -44,10 +54,12 @@ type TokenCounts struct {
 	App    int `json:"app"`
 	Access int `json:"access"`
 	OAuth2 int `json:"oauth2"`
+	// Standard counts /base/oauth/token access tokens.
+	Standard int `json:"standard"`
 }
 
 func newStats() Stats {
-	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}}
+	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}, StandardCalls: map[string]int{}}
 }
 
 // Stats returns a snapshot of the counters.
@@ -57,6 +69,7 @@ func (s *Sim) Stats() Stats {
 	st := s.stats
 	st.Endpoints = maps.Clone(s.stats.Endpoints)
 	st.MessageTypes = maps.Clone(s.stats.MessageTypes)
+	st.StandardCalls = maps.Clone(s.stats.StandardCalls)
 	st.SocketsOpen = len(s.sockets)
 	st.MessagesQueued = 0
 	for _, q := range s.queues {

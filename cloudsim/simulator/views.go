@@ -27,6 +27,11 @@ type BillView struct {
 	Cover         *CoverView        `json:"cover,omitempty"`
 	EventCodes    int               `json:"eventCodes"`
 	Collected     int               `json:"collected"` // samples imported through the page or /__sim/collect count
+	// Edition, Tenant and Enterprise say whose bill it is: the ultimate tenant's (enterprise =
+	// billTaxNo) or a standard tenant's (enterprise = its tax number).
+	Edition    Edition `json:"edition"`
+	Tenant     string  `json:"tenant"`
+	Enterprise string  `json:"enterprise"`
 }
 
 // BillInvoiceView is one invoice of a bill.
@@ -74,6 +79,10 @@ type InvoiceView struct {
 	Deduction     *deductionState `json:"deduction,omitempty"`
 	History       []Binding       `json:"history"`
 	Invoice       Invoice         `json:"invoice"`
+	// Edition, Tenant and Enterprise of the bill the invoice is bound to ("" when in no bill).
+	Edition    Edition `json:"edition,omitempty"`
+	Tenant     string  `json:"tenant,omitempty"`
+	Enterprise string  `json:"enterprise,omitempty"`
 }
 
 func voucherView(v *voucher) *VoucherView {
@@ -105,6 +114,8 @@ func (s *Sim) billView(b *bill) BillView {
 		Invoices: []BillInvoiceView{}, Unbound: b.unbound, BillSaveCalls: b.billSaveCalls,
 		EventCodes: b.eventCodes, Collected: len(b.imported),
 	}
+	t := s.owner(b)
+	v.Edition, v.Tenant, v.Enterprise = t.Edition, t.Name, s.enterpriseOf(b)
 	if v.CompanyInfo == nil {
 		v.CompanyInfo = []Company{}
 	}
@@ -205,6 +216,9 @@ func (s *Sim) invoiceView(serialNo string, pi *poolInvoice) InvoiceView {
 	}
 	if pi.bill != nil {
 		v.BillID, v.Resource = pi.bill.BillID, pi.bill.Resource
+		b := s.bills[*pi.bill]
+		t := s.owner(b)
+		v.Edition, v.Tenant, v.Enterprise = t.Edition, t.Name, s.enterpriseOf(b)
 	}
 	if pi.line.Amount != nil {
 		v.Amount = pi.line.Amount.StringFixed(2)

@@ -70,6 +70,9 @@ func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, d
 	}
 	w := &watcher{c: c, linkKey: linkKey, opts: opts.withDefaults(), deliver: deliver, seen: map[string]bool{}}
 	w.silenceAt = time.Now().Add(w.opts.Silence)
+	if c.cfg.Paths.MsgWatch == "" {
+		return w.pollPhase(ctx) // an edition without a known socket: the documented long poll only
+	}
 	if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
 		return err
 	}

@@ -2,7 +2,8 @@
 //
 //	go run ./cloudsim -addr 127.0.0.1:8090 -seed 1
 //
-// It prints one line with its URL and the credentials the simulated tenant accepts.
+// It prints one line with its URL and the credentials the simulated ultimate tenant accepts, then
+// one line per standard-edition tenant (-standard TAXNO=NAME, -tenants FILE) with its credentials.
 package main
 
 import (
@@ -48,9 +49,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		idempotency  = fs.Bool("assume-idempotency", true, "[assumed] a repeated messageId/requestId answers the stored first answer")
 		replacesSet  = fs.Bool("assume-billsave-replaces", true, "[assumed] billSave releases the bill's invoices it leaves out")
 		redelivery   = fs.Bool("assume-poll-redelivery", true, "[assumed] an unreceipted polled message is delivered again after -receipt-timeout")
+		tenantsPath  = fs.String("tenants", "", `JSON file of standard-edition tenants {"standard":[{name, taxNo, clientId, clientSecret, encryptKey, push:[…], …}]}`)
+		standard     standardFlag
 	)
+	fs.Var(&standard, "standard", "add a standard-edition tenant TAXNO=NAME with derived credentials (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var tenants []simulator.Tenant
+	if *tenantsPath != "" {
+		var err error
+		if tenants, err = readTenants(*tenantsPath); err != nil {
+			return err
+		}
+	}
+	for _, spec := range standard {
+		tenants = append(tenants, derivedTenant(*seed, spec))
 	}
 
 	level := slog.LevelInfo
@@ -58,12 +72,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	sim := simulator.New(simulator.Options{
+	opts := simulator.Options{
 		Seed: *seed, TokenTTL: *tokenTTL, EventCodeTTL: *eventCodeTTL, PollHold: *pollHold,
-		OAuth2RatePerMinute: *oauthRate, Logger: logger, Strict: *strict, ReceiptTimeout: *receiptTO,
+		OAuth2RatePerMinute: *oauthRate, Logger: logger, Tenants: tenants, Strict: *strict, ReceiptTimeout: *receiptTO,
 		Assume: simulator.Assumptions{DisableIdempotentMessageID: !*idempotency,
 			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery},
-	})
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	sim := simulator.New(opts)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -77,6 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s  mode: strict=%t assume-idempotency=%t assume-billsave-replaces=%t assume-poll-redelivery=%t receipt-timeout=%s\n",
 		ln.Addr(), c.AppID, c.AppSecret, c.TenantID, c.AccountID, c.User, c.ClientID, c.ClientSecret, c.Username,
 		m.Strict, m.IdempotentMessageID, m.BillSaveReplacesSet, m.PollRedelivery, sim.Options().ReceiptTimeout)
+	for _, t := range tenants {
+		// The operator needs them to configure rimflow's enterprise; they are this run's only.
+		fmt.Fprintf(stdout, "standard tenant %q taxNo=%s client_id=%s client_secret=%s encrypt_key=%s push=%d\n",
+			t.Name, t.TaxNo, t.ClientID, t.ClientSecret, t.EncryptKey, len(t.Push))
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

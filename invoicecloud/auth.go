@@ -67,32 +67,42 @@ func (c *Client) fetchLegacy(ctx context.Context) (token, error) {
 }
 
 func (c *Client) legacyCall(ctx context.Context, path string, body map[string]string, tokenOf func(*legacyAnswer) string) (*legacyAnswer, error) {
+	var a legacyAnswer
+	err := c.authExchange(ctx, path, body, c.cfg.AuthMode, func(_ int, b []byte) (bool, string, string, error) {
+		jerr := json.Unmarshal(b, &a)
+		code := string(firstNonEmpty(a.Data.ErrorCode, a.ErrorCode))
+		ok := bool(a.Data.Success) && (code == "" || code == "0") && tokenOf(&a) != "" && (a.State == "" || a.State == "success")
+		return ok, code, string(firstNonEmpty(a.Data.ErrorDesc, a.Message)), jerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// authExchange posts body to a token endpoint; judge decodes the answer into its own shape and
+// says whether it is a success (with the refusal's code and description when not). Outages and
+// non-JSON answers are classified here, refusals by authError; Observe sees the outcome.
+func (c *Client) authExchange(ctx context.Context, path string, body any, mode AuthMode,
+	judge func(status int, b []byte) (ok bool, code, desc string, jerr error)) error {
 	start := time.Now()
 	status, b, terr := c.exchange(ctx, request{name: "auth", method: http.MethodPost, path: path, body: body, timeout: c.cfg.Timeout})
 	if terr != nil {
 		c.observe("auth", start, terr)
-		return nil, terr
+		return terr
 	}
-	var a legacyAnswer
-	jerr := json.Unmarshal(b, &a)
-	code := string(firstNonEmpty(a.Data.ErrorCode, a.ErrorCode))
-	desc := string(firstNonEmpty(a.Data.ErrorDesc, a.Message))
+	ok, code, desc, jerr := judge(status, b)
 	var err error
 	switch {
 	case status/100 != 2 && (jerr != nil || httpRetryable(status)):
 		err = statusError("auth", status, b)
 	case jerr != nil:
 		err = &Error{MessageType: "auth", HTTPStatus: status, Message: "answer is not JSON (check baseURL and paths)"}
-	case bool(a.Data.Success) && (code == "" || code == "0") && tokenOf(&a) != "" && (a.State == "" || a.State == "success"):
-		// ok
-	default:
-		err = authError(status, code, desc, c.cfg.AuthMode)
+	case !ok:
+		err = authError(status, code, desc, mode)
 	}
 	c.observe("auth", start, err)
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return err
 }
 
 // oauth2Answer is the shape of /kapi/oauth2/getToken.
@@ -121,26 +131,12 @@ func (c *Client) fetchOAuth2(ctx context.Context) (token, error) {
 		"nonce":         hex.EncodeToString(nonce),
 		"timestamp":     strconv.FormatInt(now.UnixMilli(), 10),
 	}
-	start := time.Now()
-	status, b, terr := c.exchange(ctx, request{name: "auth", method: http.MethodPost, path: c.cfg.Paths.OAuth2Token, body: body, timeout: c.cfg.Timeout})
-	if terr != nil {
-		c.observe("auth", start, terr)
-		return token{}, terr
-	}
 	var a oauth2Answer
-	jerr := json.Unmarshal(b, &a)
-	var err error
-	switch {
-	case status/100 != 2 && (jerr != nil || httpRetryable(status)):
-		err = statusError("auth", status, b)
-	case jerr != nil:
-		err = &Error{MessageType: "auth", HTTPStatus: status, Message: "answer is not JSON (check baseURL and paths)"}
-	case status/100 == 2 && bool(a.Status) && (a.ErrorCode == "" || a.ErrorCode == "0") && a.Data.AccessToken != "":
-		// ok
-	default:
-		err = authError(status, string(a.ErrorCode), string(a.Message), AuthOAuth2)
-	}
-	c.observe("auth", start, err)
+	err := c.authExchange(ctx, c.cfg.Paths.OAuth2Token, body, AuthOAuth2, func(status int, b []byte) (bool, string, string, error) {
+		jerr := json.Unmarshal(b, &a)
+		ok := status/100 == 2 && bool(a.Status) && (a.ErrorCode == "" || a.ErrorCode == "0") && a.Data.AccessToken != ""
+		return ok, string(a.ErrorCode), string(a.Message), jerr
+	})
 	if err != nil {
 		return token{}, err
 	}
@@ -150,6 +146,9 @@ func (c *Client) fetchOAuth2(ctx context.Context) (token, error) {
 	}
 	return newToken(a.Data.AccessToken, now, now.Add(life), c.cfg.RefreshBefore), nil
 }
+
+// authStandard is the standard edition's signed /base/oauth/token (see StandardClient).
+const authStandard AuthMode = "standard"
 
 // authError turns a refused authentication into an *Error. Credential problems are
 // configuration errors (not retryable) whose Field names the setting to fix; rate limiting,
@@ -178,6 +177,8 @@ var vendorParamFields = map[string]string{
 	"accountid": "accountId", "user": "user", "usertype": "userType", "apptoken": "apptoken",
 	"client_id": "clientId", "client_secret": "clientSecret", "username": "username",
 	"timestamp": "timestamp", "nonce": "nonce", "language": "language",
+	// standard edition (/base/oauth/token and its business calls)
+	"sign": "clientSecret", "enctype": "encType", "encrypt_key": "encryptKey", "tin": "taxNo",
 }
 
 // authCodeFields maps auth error codes to the field at fault: the legacy codes the simulator
@@ -211,6 +212,12 @@ func authField(code, desc string, mode AuthMode) string {
 		return false
 	}
 	switch {
+	case mode == authStandard && has("encrypt", "解密", "加密"):
+		return "encryptKey"
+	case mode == authStandard && has("secret", "sign", "签名", "密钥"):
+		return "clientSecret" // the sign is made with the secret (and encType)
+	case mode == authStandard:
+		return "clientId"
 	case has("accountid", "数据中心"):
 		return "accountId"
 	case mode == AuthOAuth2 && has("client_secret", "clientsecret", "secret", "密钥"):

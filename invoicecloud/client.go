@@ -40,6 +40,8 @@ type Paths struct {
 	MsgWatch    string // /msgwatch/
 	PollData    string // /polling/fpzs/invoice/data/v2 [assumed for the ultimate edition]
 	PollReceipt string // /polling/fpzs/portal/receipt [assumed for the ultimate edition]
+	BDSBillPush string // /kapi/app/bds/erpBillPush: the image system's scan task for a bill
+	BDSOperate  string // /kapi/app/bds/operate: operateType queryBillStatus
 }
 
 // MessageTypes are the messageType names of /kapi/app/rim/message.
@@ -107,6 +109,15 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	c := build(cfg)
+	c.tokens = newTokenCache(c.fetchToken, cfg.RefreshBefore, cfg.Timeout, time.Now)
+	return c, nil
+}
+
+// build makes the HTTP side of a client from a defaulted, validated cfg; the caller sets tokens.
+// The standard edition's client reuses it (and everything that hangs off *Client: the token
+// cache, authorized calls, the poll, the receipt and Watch) with its own token fetch.
+func build(cfg Config) *Client {
 	transport := cfg.Transport
 	if transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -120,9 +131,7 @@ func New(cfg Config) (*Client, error) {
 		SetLogger(restyLogger{cfg.Logger}).
 		SetResponseBodyLimit(maxResponseBytes).
 		SetHeader("Accept", "application/json")
-	c := &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: rc}
-	c.tokens = newTokenCache(c.fetchToken, cfg.RefreshBefore, cfg.Timeout, time.Now)
-	return c, nil
+	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: rc}
 }
 
 // Config returns the effective configuration (defaults applied).
@@ -158,13 +167,16 @@ func (c *Client) observe(name string, start time.Time, err error) {
 
 // request is one HTTP exchange.
 type request struct {
-	name    string // for errors and Observe
-	method  string
-	path    string
-	query   url.Values
-	header  map[string]string
-	body    any
-	timeout time.Duration
+	name   string // for errors and Observe
+	method string
+	path   string
+	query  url.Values
+	header map[string]string
+	body   any
+	// contentType of body (default application/json; the standard edition's encrypted bodies
+	// are text).
+	contentType string
+	timeout     time.Duration
 }
 
 // exchange performs one HTTP request and returns the status and body, or a transport *Error
@@ -174,7 +186,11 @@ func (c *Client) exchange(ctx context.Context, r request) (int, []byte, *Error) 
 	defer cancel()
 	req := c.http.R().SetContext(ctx)
 	if r.body != nil {
-		req.SetHeader("Content-Type", "application/json").SetBody(r.body)
+		ct := r.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		req.SetHeader("Content-Type", ct).SetBody(r.body)
 	}
 	for k, v := range r.header {
 		req.SetHeader(k, v)

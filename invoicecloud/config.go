@@ -19,6 +19,10 @@ const (
 	// DefaultTokenLifetime is assumed when the cloud's expiry cannot be trusted
 	// (an expire_time already in the past means the clocks disagree). Tokens live about 2 h.
 	DefaultTokenLifetime = 2 * time.Hour
+	// EventCodeLifetime is how long an ultimate eventCode opens the pages (seed-000: 10 minutes).
+	EventCodeLifetime = 10 * time.Minute
+	// DefaultUserKeyTTL is how long a standard userKey is assumed to open the pages [assumed].
+	DefaultUserKeyTTL = 2 * time.Hour
 )
 
 // DefaultPaths are the ultimate edition's paths; PollData and PollReceipt are [assumed]
@@ -33,6 +37,8 @@ func DefaultPaths() Paths {
 		MsgWatch:    "/msgwatch/",
 		PollData:    "/polling/fpzs/invoice/data/v2",
 		PollReceipt: "/polling/fpzs/portal/receipt",
+		BDSBillPush: "/kapi/app/bds/erpBillPush",
+		BDSOperate:  "/kapi/app/bds/operate",
 	}
 }
 
@@ -81,6 +87,7 @@ func (c Config) WithDefaults() Config {
 		{&c.Paths.AppToken, dp.AppToken}, {&c.Paths.Login, dp.Login}, {&c.Paths.OAuth2Token, dp.OAuth2Token},
 		{&c.Paths.Message, dp.Message}, {&c.Paths.Deduction, dp.Deduction}, {&c.Paths.MsgWatch, dp.MsgWatch},
 		{&c.Paths.PollData, dp.PollData}, {&c.Paths.PollReceipt, dp.PollReceipt},
+		{&c.Paths.BDSBillPush, dp.BDSBillPush}, {&c.Paths.BDSOperate, dp.BDSOperate},
 		{&c.MessageTypes.GetEventCode, dm.GetEventCode}, {&c.MessageTypes.BillSave, dm.BillSave},
 		{&c.MessageTypes.VoucherSave, dm.VoucherSave}, {&c.MessageTypes.Unbind, dm.Unbind},
 	} {
@@ -97,39 +104,23 @@ func (c Config) WithDefaults() Config {
 // Validate checks a defaulted Config and names the first missing or bad field.
 // Field names are the camelCase names of the configuration (and of the vendor's parameters).
 func (c Config) Validate() error {
-	bad := func(field, msg string) error {
-		return &Error{MessageType: "config", Field: field, Message: msg}
-	}
-	u, err := url.Parse(c.BaseURL)
-	switch {
-	case strings.TrimSpace(c.BaseURL) == "":
-		return bad("baseURL", "required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return bad("baseURL", "must be an absolute http(s) URL")
-	case u.RawQuery != "" || u.Fragment != "":
-		return bad("baseURL", "must not carry a query or fragment")
+	bad := configError
+	if err := validateBaseURL(c.BaseURL); err != nil {
+		return err
 	}
 	switch c.AuthMode {
 	case AuthLegacy:
-		for _, f := range []struct{ name, v string }{
-			{"appId", c.AppID}, {"appSecret", c.AppSecret}, {"tenantId", c.TenantID},
-			{"accountId", c.AccountID}, {"user", c.User},
-		} {
-			if strings.TrimSpace(f.v) == "" {
-				return bad(f.name, "required for authMode legacy")
-			}
+		if err := requireAll("required for authMode legacy", namedValue{"appId", c.AppID}, namedValue{"appSecret", c.AppSecret},
+			namedValue{"tenantId", c.TenantID}, namedValue{"accountId", c.AccountID}, namedValue{"user", c.User}); err != nil {
+			return err
 		}
 		if c.UserType != "Mobile" && c.UserType != "UserName" {
 			return bad("userType", `must be "Mobile" or "UserName"`)
 		}
 	case AuthOAuth2:
-		for _, f := range []struct{ name, v string }{
-			{"clientId", c.ClientID}, {"clientSecret", c.ClientSecret},
-			{"username", c.Username}, {"accountId", c.AccountID},
-		} {
-			if strings.TrimSpace(f.v) == "" {
-				return bad(f.name, "required for authMode oauth2")
-			}
+		if err := requireAll("required for authMode oauth2", namedValue{"clientId", c.ClientID}, namedValue{"clientSecret", c.ClientSecret},
+			namedValue{"username", c.Username}, namedValue{"accountId", c.AccountID}); err != nil {
+			return err
 		}
 	default:
 		return bad("authMode", `must be "legacy" or "oauth2"`)
@@ -141,22 +132,67 @@ func (c Config) Validate() error {
 		// 登录认证 mode: Cosmic accepts these tokens only in the access_token header.
 		return bad("tokenPlacement", `authMode oauth2 tokens travel only in the header`)
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"timeout", c.Timeout}, {"pollHold", c.PollHold}, {"refreshBefore", c.RefreshBefore}} {
-		if d.v < 0 {
-			return bad(d.name, "must not be negative")
-		}
+	if err := validateDurations(c.Timeout, c.PollHold, c.RefreshBefore); err != nil {
+		return err
 	}
-	for _, p := range []struct{ name, v string }{
+	return validatePaths([]namedValue{
 		{"paths.appToken", c.Paths.AppToken}, {"paths.login", c.Paths.Login},
 		{"paths.oauth2Token", c.Paths.OAuth2Token}, {"paths.message", c.Paths.Message},
 		{"paths.deduction", c.Paths.Deduction}, {"paths.msgWatch", c.Paths.MsgWatch},
 		{"paths.pollData", c.Paths.PollData}, {"paths.pollReceipt", c.Paths.PollReceipt},
-	} {
+		{"paths.bdsBillPush", c.Paths.BDSBillPush}, {"paths.bdsOperate", c.Paths.BDSOperate},
+	})
+}
+
+// configError is a bad setting: never retryable, Field names it.
+func configError(field, msg string) error {
+	return &Error{MessageType: "config", Field: field, Message: msg}
+}
+
+// namedValue is a setting and its name in errors.
+type namedValue struct{ name, v string }
+
+// requireAll names the first empty setting.
+func requireAll(why string, settings ...namedValue) error {
+	for _, f := range settings {
+		if strings.TrimSpace(f.v) == "" {
+			return configError(f.name, why)
+		}
+	}
+	return nil
+}
+
+// validateBaseURL: required, an absolute http(s) URL without query or fragment (both editions).
+func validateBaseURL(baseURL string) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case strings.TrimSpace(baseURL) == "":
+		return configError("baseURL", "required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return configError("baseURL", "must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return configError("baseURL", "must not carry a query or fragment")
+	}
+	return nil
+}
+
+func validateDurations(timeout, pollHold, refreshBefore time.Duration) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", timeout}, {"pollHold", pollHold}, {"refreshBefore", refreshBefore}} {
+		if d.v < 0 {
+			return configError(d.name, "must not be negative")
+		}
+	}
+	return nil
+}
+
+// validatePaths: every path starts with "/" and carries no query.
+func validatePaths(paths []namedValue) error {
+	for _, p := range paths {
 		if !strings.HasPrefix(p.v, "/") || strings.ContainsAny(p.v, "?# ") {
-			return bad(p.name, `must start with "/" and carry no query`)
+			return configError(p.name, `must start with "/" and carry no query`)
 		}
 	}
 	return nil

@@ -23,14 +23,14 @@ type watchRun struct {
 	cancel context.CancelFunc
 }
 
-func startWatch(t *testing.T, c *invoicecloud.Client, linkKey string, opts invoicecloud.WatchOptions) *watchRun {
+func startWatch(t *testing.T, c invoicecloud.Cloud, linkKey string, opts invoicecloud.WatchOptions) *watchRun {
 	t.Helper()
 	return startWatchRefusing(t, c, linkKey, opts, nil)
 }
 
 // startWatchRefusing is startWatch whose deliver func answers refuse (nil: accepts) after
 // passing the message on to next.
-func startWatchRefusing(t *testing.T, c *invoicecloud.Client, linkKey string, opts invoicecloud.WatchOptions, refuse error) *watchRun {
+func startWatchRefusing(t *testing.T, c invoicecloud.Cloud, linkKey string, opts invoicecloud.WatchOptions, refuse error) *watchRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchRun{t: t, states: make(chan string, 1000), got: make(chan invoicecloud.Message, 100), done: make(chan error, 1), cancel: cancel}
@@ -89,6 +89,20 @@ func (w *watchRun) stop() error {
 		w.t.Fatal("Watch did not stop on cancel")
 	}
 	return nil
+}
+
+// stopWithNothingMore stops the Watch, which must return context.Canceled having delivered
+// nothing beyond what the test took.
+func (w *watchRun) stopWithNothingMore() {
+	w.t.Helper()
+	if err := w.stop(); !errors.Is(err, context.Canceled) {
+		w.t.Fatalf("Watch returned %v", err)
+	}
+	select {
+	case extra := <-w.got:
+		w.t.Fatalf("an extra delivery: %v", serialsOf(extra.InvoiceData))
+	default:
+	}
 }
 
 func serialsOf(invs []invoicecloud.Invoice) []string {
@@ -190,14 +204,7 @@ func TestContractWatchReconnectsWithoutDuplicates(t *testing.T) {
 	sameSerials(t, m.InvoiceData, third)
 	record(m)
 
-	if err := w.stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Watch returned %v", err)
-	}
-	select {
-	case extra := <-w.got:
-		t.Fatalf("an extra delivery: %v", serialsOf(extra.InvoiceData))
-	default:
-	}
+	w.stopWithNothingMore()
 	for sn, n := range delivered {
 		if n != 1 {
 			t.Fatalf("serialNo %s delivered %d times", sn, n)

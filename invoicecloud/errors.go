@@ -81,13 +81,14 @@ func transportError(messageType string, err error) *Error {
 func httpRetryable(status int) bool { return status >= 500 || status == 429 || status == 408 }
 
 var (
-	redactQuery = regexp.MustCompile(`(?i)([?&;](?:access_?token|app_?token|refresh_token|token|key|client_secret|appsecuret|appsecret|sign)=)[^&#\s"'<>]*`)
-	redactJSON  = regexp.MustCompile(`(?i)("(?:access_?token|app_?token|refresh_token|token|client_secret|appsecuret|appsecret)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
+	redactQuery = regexp.MustCompile(`(?i)([?&;](?:access_?token|app_?token|refresh_token|token|key|client_secret|appsecuret|appsecret|sign|encrypt_?key)=)[^&#\s"'<>]*`)
+	redactJSON  = regexp.MustCompile(`(?i)("(?:access_?token|app_?token|refresh_token|token|client_secret|appsecuret|appsecret|sign|encrypt_?key)"\s*:\s*)"(?:[^"\\]|\\.)*"`)
 	redactHead  = regexp.MustCompile(`(?i)(\b(?:access_?token|authorization)\s*[:=]\s*)(?:bearer\s+)?[^\s,;"'&]+`)
 )
 
 // Redact removes secrets from a string meant for a log line or an error: the values of
-// access_token/token/key (and other credential) query parameters, JSON fields and headers.
+// access_token/token/key (and other credential: secrets, sign, encrypt_key) query parameters, JSON
+// fields and headers.
 func Redact(s string) string {
 	s = redactQuery.ReplaceAllString(s, "${1}REDACTED")
 	s = redactJSON.ReplaceAllString(s, `${1}"REDACTED"`)

@@ -22,10 +22,11 @@ import (
 // harness runs the real simulator on a loopback HTTP server and drives its /__sim/ test
 // interface over HTTP, the way any other program would.
 type harness struct {
-	t   *testing.T
-	sim *simulator.Sim
-	srv *httptest.Server
-	cfg invoicecloud.Config // legacy credentials matching the simulator's defaults
+	t      *testing.T
+	sim    *simulator.Sim
+	srv    *httptest.Server
+	cfg    invoicecloud.Config         // legacy credentials matching the simulator's defaults
+	stdCfg invoicecloud.StandardConfig // the standard tenant stdTenant (buyerTaxNo)
 
 	mu       sync.Mutex
 	observed map[string]int // "name/outcome" -> count, from Config.Observe
@@ -33,8 +34,19 @@ type harness struct {
 
 var billSeq atomic.Int64
 
+// stdTenant is the harness's standard-edition enterprise: the buyer of newBill's bills.
+func stdTenant() simulator.Tenant {
+	return simulator.Tenant{Edition: simulator.EditionStandard, Name: "北京示例科技有限公司", TaxNo: buyerTaxNo,
+		ClientID: "STD-CLIENT-1", ClientSecret: "std-secret-0001", EncryptKey: "k9Vq2mX7pL4sR8tB"}
+}
+
+// newHarness runs the simulator with its ultimate tenant and, unless opts lists tenants,
+// stdTenant next to it.
 func newHarness(t *testing.T, opts simulator.Options) *harness {
 	t.Helper()
+	if opts.Tenants == nil {
+		opts.Tenants = []simulator.Tenant{stdTenant()}
+	}
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() {
@@ -53,7 +65,26 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 			h.mu.Unlock()
 		},
 	}
+	st := stdTenant()
+	h.stdCfg = invoicecloud.StandardConfig{
+		BaseURL: srv.URL, TaxNo: st.TaxNo, CompanyName: st.Name, ClientID: st.ClientID, ClientSecret: st.ClientSecret,
+		EncryptKey: st.EncryptKey, Timeout: 10 * time.Second, PollHold: 10 * time.Second, Observe: h.cfg.Observe,
+	}
 	return h
+}
+
+// standard builds a standard-edition client; mutate adjusts the stdTenant config.
+func (h *harness) standard(mutate func(*invoicecloud.StandardConfig)) *invoicecloud.StandardClient {
+	h.t.Helper()
+	cfg := h.stdCfg
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := invoicecloud.NewStandard(cfg)
+	if err != nil {
+		h.t.Fatalf("NewStandard: %v", err)
+	}
+	return c
 }
 
 func (h *harness) observedCount(key string) int {
@@ -205,8 +236,8 @@ func collectAndPoll(t *testing.T, h *harness, c *invoicecloud.Client, b testBill
 	return ec, invs, msg
 }
 
-// eventCode issues the bill's eventCode and fails the test on error.
-func eventCode(t *testing.T, c *invoicecloud.Client, b testBill) string {
+// eventCode issues the bill's eventCode (standard: userKey) and fails the test on error.
+func eventCode(t *testing.T, c invoicecloud.Cloud, b testBill) string {
 	t.Helper()
 	ec, err := c.GetEventCode(context.Background(), b.msgID("ec"), b.req)
 	if err != nil {

@@ -24,13 +24,19 @@ func (c *Client) message(ctx context.Context, messageType, messageID string, dat
 		MessageID   string `json:"messageId"`
 		Data        any    `json:"data"`
 	}{messageType, messageID, data}
+	return c.kapi(ctx, messageType, c.cfg.Paths.Message, body, out)
+}
+
+// roundTrip performs r with the access token and hands the answer to decode; Observe gets the
+// business outcome (token trouble is observed by authorized).
+func (c *Client) roundTrip(ctx context.Context, r request, queryToken bool, decode func(status int, b []byte) error) error {
 	start := time.Now()
-	status, b, err := c.authorized(ctx, request{name: messageType, method: http.MethodPost,
-		path: c.cfg.Paths.Message, body: body, timeout: c.cfg.Timeout}, false)
-	if err == nil {
-		err = decodeMessageAnswer(messageType, status, b, out)
-		c.observe(messageType, start, err)
+	status, b, err := c.authorized(ctx, r, queryToken)
+	if err != nil {
+		return err
 	}
+	err = decode(status, b)
+	c.observe(r.name, start, err)
 	return err
 }
 
@@ -40,21 +46,42 @@ func decodeMessageAnswer(messageType string, status int, b []byte, out any) erro
 	}
 	var a messageAnswer
 	if err := json.Unmarshal(b, &a); err != nil {
-		return &Error{MessageType: messageType, HTTPStatus: status, Message: "answer is not JSON (check baseURL and paths)"}
+		return errNotJSON(messageType, status)
 	}
 	ok := strings.EqualFold(string(a.Success), "true") && (a.ErrorCode == "" || a.ErrorCode == "0000" || a.ErrorCode == "0")
-	if !ok {
-		// A business refusal: the same request will be refused again.
-		msg := string(a.Message)
+	return businessAnswer{ok: ok, code: string(a.ErrorCode), msg: string(a.Message), data: a.Data}.result(messageType, status, out, nil)
+}
+
+func errNotJSON(name string, status int) *Error {
+	return &Error{MessageType: name, HTTPStatus: status, Message: "answer is not JSON (check baseURL and paths)"}
+}
+
+// businessAnswer is a 2xx business answer reduced to what every envelope says (the ultimate
+// edition's {success, errorCode, message, data}, the standard edition's {errcode, description, data}).
+type businessAnswer struct {
+	ok        bool
+	code, msg string
+	data      json.RawMessage
+}
+
+// result is nil (out decoded from data) for a success, else a non-retryable business refusal:
+// the same request will be refused again. Its Field is the configuration field fieldOf (may be
+// nil) knows for the code, else the field the answer's data names (encryptKey, not encrypt_key).
+func (a businessAnswer) result(name string, status int, out any, fieldOf map[string]string) error {
+	if !a.ok {
+		msg := a.msg
 		if msg == "" {
 			msg = "refused by Invoice Cloud"
 		}
-		return &Error{MessageType: messageType, HTTPStatus: status, Code: string(a.ErrorCode), Message: Redact(msg),
-			Field: answerField(a.Data)}
+		field := fieldOf[a.code]
+		if field == "" {
+			field = answerField(a.data)
+		}
+		return &Error{MessageType: name, HTTPStatus: status, Code: a.code, Message: Redact(msg), Field: field}
 	}
-	if out != nil && len(a.Data) > 0 && string(a.Data) != "null" {
-		if err := json.Unmarshal(a.Data, out); err != nil {
-			return &Error{MessageType: messageType, HTTPStatus: status, Message: "cannot decode answer data: " + err.Error()}
+	if out != nil && len(a.data) > 0 && string(a.data) != "null" {
+		if err := json.Unmarshal(a.data, out); err != nil {
+			return &Error{MessageType: name, HTTPStatus: status, Message: "cannot decode answer data: " + err.Error()}
 		}
 	}
 	return nil
@@ -86,7 +113,8 @@ func (c *Client) GetEventCode(ctx context.Context, messageID string, req EventCo
 	if out.EventCode == "" {
 		return EventCodeResponse{}, &Error{MessageType: mt, Message: "answer carries no eventCode", Retryable: true}
 	}
-	return EventCodeResponse{EventCode: string(out.EventCode), Pages: c.Pages(string(out.EventCode))}, nil
+	return EventCodeResponse{EventCode: string(out.EventCode), LinkKey: req.LinkKey, Pages: c.Pages(string(out.EventCode)),
+		ValidFor: EventCodeLifetime}, nil
 }
 
 // Pages builds the invoice-assistant URLs for an eventCode (no remote call).
@@ -139,14 +167,12 @@ func (c *Client) Deduction(ctx context.Context, requestID string, req DeductionR
 		RequestID          string           `json:"requestId"`
 		Data               DeductionRequest `json:"data"`
 	}{c.cfg.BusinessSystemCode, "invoiceSelect", requestID, req}
-	start := time.Now()
-	status, b, err := c.authorized(ctx, request{name: name, method: http.MethodPost,
-		path: c.cfg.Paths.Deduction, body: body, timeout: c.cfg.Timeout}, false)
-	if err != nil {
-		return DeductionResult{}, err
-	}
-	res, err := decodeDeductionAnswer(name, status, b)
-	c.observe(name, start, err)
+	var res DeductionResult
+	err := c.roundTrip(ctx, request{name: name, method: http.MethodPost, path: c.cfg.Paths.Deduction, body: body,
+		timeout: c.cfg.Timeout}, false, func(status int, b []byte) (err error) {
+		res, err = decodeDeductionAnswer(name, status, b)
+		return err
+	})
 	return res, err
 }
 
@@ -169,16 +195,11 @@ func decodeDeductionAnswer(name string, status int, b []byte) (DeductionResult, 
 	}
 	_ = json.Unmarshal(b, &raw)
 	if err := json.Unmarshal(b, &a); err != nil {
-		return DeductionResult{}, &Error{MessageType: name, HTTPStatus: status, Message: "answer is not JSON (check baseURL and paths)"}
+		return DeductionResult{}, errNotJSON(name, status)
 	}
 	ok := (a.ErrorCode == "0000" || a.ErrorCode == "0" || a.ErrorCode == "") && !strings.EqualFold(string(a.Success), "false")
-	if !ok {
-		msg := string(a.Message)
-		if msg == "" {
-			msg = "refused by Invoice Cloud"
-		}
-		return DeductionResult{}, &Error{MessageType: name, HTTPStatus: status, Code: string(a.ErrorCode), Message: Redact(msg),
-			Field: answerField(raw.Data)}
+	if err := (businessAnswer{ok: ok, code: string(a.ErrorCode), msg: string(a.Message), data: raw.Data}).result(name, status, nil, nil); err != nil {
+		return DeductionResult{}, err
 	}
 	res := DeductionResult{AsyncFlag: string(a.Data.AsyncFlag), TaskNo: string(a.Data.TaskNo)}
 	// success[] lists the invoices the tax bureau accepted; keep each entry as received.

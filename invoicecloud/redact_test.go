@@ -18,6 +18,9 @@ func TestRedact(t *testing.T) {
 		`{"access_token":"` + secret + `","expires_in":7200000}`,
 		`{"app_token": "` + secret + `"}`,
 		`{"client_secret":"` + secret + `"}`,
+		`{"client_id":"c","sign":"` + secret + `","timestamp":"1"}`,
+		`{"encrypt_key":"` + secret + `"}`,
+		`POST /base/oauth/token?sign=` + secret,
 		`access_token: ` + secret,
 		`Authorization: Bearer ` + secret,
 	}

@@ -112,3 +112,10 @@ func (tc *tokenCache) invalidate(value string) {
 	}
 	tc.mu.Unlock()
 }
+
+// put installs a token fetched outside the cache (CheckLogin's fresh one), so it is used.
+func (tc *tokenCache) put(t token) {
+	tc.mu.Lock()
+	tc.cur = t
+	tc.mu.Unlock()
+}

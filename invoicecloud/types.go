@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -38,7 +39,13 @@ type EventCodeRequest struct {
 // EventCodeResponse is getEventCode's data plus the pages it opens.
 type EventCodeResponse struct {
 	EventCode string `json:"eventCode"`
-	Pages     Pages  `json:"pages"`
+	// LinkKey is the key Watch must listen on (and the next EventCodeRequest should carry): the
+	// request's linkKey, or — standard edition, request without one — the one getLinkKey issued.
+	LinkKey string `json:"linkKey,omitempty"`
+	Pages   Pages  `json:"pages"`
+	// ValidFor is how long the code opens the pages: the ultimate eventCode's 10 minutes
+	// (EventCodeLifetime), the standard userKey's StandardConfig.UserKeyTTL [assumed].
+	ValidFor time.Duration `json:"validFor,omitempty"`
 }
 
 // Pages are the invoice-assistant URLs opened with an eventCode (single sign-on).

@@ -122,6 +122,23 @@ func (v *validator) amount(field string, d *decimal.Decimal) {
 	}
 }
 
+// base64 requires standard Base64 text (cover pages, images).
+func (v *validator) base64(field, s string) {
+	if v.required(field, s) {
+		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+			v.fail(field, "not valid base64")
+		}
+	}
+}
+
+// bill checks what identifies a bill in every call that names one.
+func (v *validator) bill(billID, resource, billNo, billType string) {
+	v.required("billId", billID)
+	v.resource("resource", resource)
+	v.required("billNo", billNo)
+	v.required("billType", billType)
+}
+
 func validateMessageID(v *validator, name, id string) {
 	if v.required(name, id) && len(id) > 128 {
 		v.fail(name, "at most 128 characters")
@@ -131,10 +148,7 @@ func validateMessageID(v *validator, name, id string) {
 func validateEventCode(mt, messageID string, r EventCodeRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
-	v.required("billId", r.BillID)
-	v.resource("resource", r.Resource)
-	v.required("billNo", r.BillNo)
-	v.required("billType", r.BillType)
+	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
 	v.taxNo("billTaxNo", r.BillTaxNo, false)
 	v.oneOf("pushType", r.PushType, "socket", "poll")
 	v.required("userId", r.UserID)
@@ -149,18 +163,11 @@ func validateEventCode(mt, messageID string, r EventCodeRequest) error {
 func validateBillSave(mt, messageID string, r BillSaveRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
-	v.required("billId", r.BillID)
-	v.resource("resource", r.Resource)
-	v.required("billNo", r.BillNo)
-	v.required("billType", r.BillType)
+	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
 	v.taxNo("billTaxNo", r.BillTaxNo, true)
 	v.oneOf("status", r.Status, StatusUnused, StatusInUse, StatusUsed)
 	if c := r.CoverData; c != nil {
-		if v.required("coverData.base64", c.Base64) {
-			if _, err := base64.StdEncoding.DecodeString(c.Base64); err != nil {
-				v.fail("coverData.base64", "not valid base64")
-			}
-		}
+		v.base64("coverData.base64", c.Base64)
 		v.required("coverData.coveNo", c.CoveNo)
 		v.oneOf("coverData.coveType", c.CoveType, "1", "2")
 	}

@@ -81,10 +81,11 @@ func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, d
 	}
 	w := &watcher{c: c, linkKey: linkKey, opts: opts.withDefaults(), deliver: deliver, seen: map[string]bool{}}
 	w.silenceAt = time.Now().Add(w.opts.Silence)
-	if !w.opts.PollOnly {
-		if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
-			return err
-		}
+	if w.opts.PollOnly || c.cfg.Paths.MsgWatch == "" {
+		return w.pollPhase(ctx) // pushType poll, or an edition without a known socket: the long poll only
+	}
+	if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
+		return err
 	}
 	return w.pollPhase(ctx)
 }

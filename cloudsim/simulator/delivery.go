@@ -190,7 +190,9 @@ func (s *Sim) deliver(b *bill, q *linkQueue, invs []Invoice, attach []Attach) st
 		}
 		s.pool[inv.SerialNo] = &poolInvoice{inv: inv.clone(), status: StatusUnused, collectedFor: b.key, collectedAt: now}
 	}
-	msgID := s.enqueue(q, &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach})
+	d := &delivery{msgID: s.newMsgID(), invoices: invs, attach: attach}
+	msgID := s.enqueue(q, d)
+	s.push(b, d) // AWS收票推送, for a standard tenant with push addresses
 	s.stats.Collections++
 	s.stats.InvoicesCollected += len(invs)
 	return msgID

@@ -26,11 +26,15 @@ func (s *Sim) businessToken(r *http.Request) (value string, inQuery bool) {
 // refused ("" when the call may proceed). Strict mode refuses any ?access_token= (the vendor's red
 // note: no token spliced into the URL); otherwise an OAuth2 token in the URL is refused only where
 // oauth2InURL is false (the /kapi/ calls, as the vendor documents the enhanced mode). Caller holds s.mu.
-func (s *Sim) requestTokenProblem(r *http.Request, oauth2InURL bool) string {
+//
+// kinds are the token kinds the endpoint takes. A standard-edition token travels in the URL by
+// that edition's documented shape, so strict mode refuses only the ultimate edition's there.
+func (s *Sim) requestTokenProblem(r *http.Request, oauth2InURL bool, kinds ...string) string {
 	v, inQuery := s.businessToken(r)
-	problem := s.tokenProblem(v, tokenAccess, tokenOAuth2)
+	problem := s.tokenProblem(v, kinds...)
+	standard := problem == "" && s.tokens[v].kind == tokenStandard
 	switch {
-	case s.opts.Strict && r.URL.Query().Has("access_token"):
+	case s.opts.Strict && r.URL.Query().Has("access_token") && !standard:
 		problem = "access_token: 不允许在URL中拼接access_token，请放在请求头 (strict: the token must travel in the access_token header, not the URL)"
 	case problem == "" && inQuery && !oauth2InURL && s.tokens[v].kind == tokenOAuth2:
 		problem = "access_token: token失效 (an OAuth2 token must travel in the access_token header, not the URL)"
@@ -43,7 +47,7 @@ func (s *Sim) requestTokenProblem(r *http.Request, oauth2InURL bool) string {
 
 // checkBusinessToken answers 401 and returns false when the call may not proceed. Caller holds s.mu.
 func (s *Sim) checkBusinessToken(w http.ResponseWriter, r *http.Request) bool {
-	problem := s.requestTokenProblem(r, false)
+	problem := s.requestTokenProblem(r, false, tokenAccess, tokenOAuth2)
 	if problem == "" {
 		return true
 	}
@@ -120,6 +124,9 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		f, err := parseFields("", env.Data)
 		if err != nil {
 			return nil, err
+		}
+		if err := s.ultimateScope(f); err != nil {
+			return nil, err // a standard enterprise's bill or invoice (tenants.go)
 		}
 		return op(f, n)
 	}, messageAnswer)

@@ -67,6 +67,8 @@ type bill struct {
 	eventCodes    int
 	calls         BillCalls
 
+	tenant *tenantState // the standard tenant that opened it (nil: the ultimate tenant)
+
 	samples  []sample       // generated lazily, deterministic from seed+resource+billId
 	imported map[int]bool   // sample indexes already imported
 	bySerial map[string]int // sample serialNo -> index

@@ -41,6 +41,14 @@ type Options struct {
 	// ReceiptTimeout is how long a polled message waits for its receipt before the next poll on
 	// its linkKey gets it again, same msgId (default 60s) [assumed].
 	ReceiptTimeout time.Duration
+	// Tenants are the enterprises' clouds (tenants.go). Default: today's one ultimate tenant
+	// (Credentials); standard tenants are added next to it.
+	Tenants []Tenant
+	// StandardPaths are the standard edition's [assumed] paths (standard.go).
+	StandardPaths StandardPaths
+	// PushRetryMin and PushRetryMax bound the backoff between attempts of an AWS收票推送 push
+	// (defaults 1 s and 1 min).
+	PushRetryMin, PushRetryMax time.Duration
 }
 
 // Assumptions turn off [assumed] behaviours; each field disables one, so the zero value is
@@ -112,6 +120,7 @@ func DefaultCredentials() Credentials {
 }
 
 func (o Options) withDefaults() Options {
+	o = o.withTenants()
 	if o.Now == nil {
 		o.Now = time.Now
 	}

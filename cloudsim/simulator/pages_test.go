@@ -73,8 +73,8 @@ func (h *harness) submitForm(pageURL string, doc *html.Node, formID string, pick
 	if form == nil {
 		h.t.Fatalf("form %s not found", formID)
 	}
-	if byID(form, "import") == nil {
-		h.t.Fatal("import button missing inside the form")
+	if len(findAll(form, func(n *html.Node) bool { return n.Data == "button" })) == 0 {
+		h.t.Fatal("submit button missing inside the form")
 	}
 	values := url.Values{}
 	boxes := 0

@@ -21,7 +21,7 @@ type pollReceipt struct {
 func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 	key := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("key")))
 	s.mu.Lock()
-	if problem := s.requestTokenProblem(r, true); problem != "" {
+	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
 		return
@@ -146,7 +146,7 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	msgID := strings.TrimSpace(q.Get("msgId"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if problem := s.requestTokenProblem(r, true); problem != "" {
+	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
 		return
 	}

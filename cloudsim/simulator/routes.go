@@ -33,6 +33,8 @@ func (s *Sim) routes() http.Handler {
 	product("GET", "/index.html", s.handlePCPage)
 	product("GET", "/mobile.html", s.handleMobilePage)
 	product("POST", importPath, s.handleImport)
+	s.standardRoutes(product)
+	s.imageRoutes(product, mux)
 
 	mux.HandleFunc("POST /__sim/collect", s.simCollect)
 	mux.HandleFunc("GET /__sim/bills", s.simBills)
@@ -48,6 +50,8 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("POST /__sim/faults", s.simSetFaults)
 	mux.HandleFunc("DELETE /__sim/faults", s.simClearFaults)
 	mux.HandleFunc("POST /__sim/clock", s.simClock)
+	mux.HandleFunc("GET /__sim/tenants", s.simTenants)
+	mux.HandleFunc("GET /__sim/pushes", s.simPushes)
 	mux.HandleFunc("GET /{$}", s.handleHome)
 	return mux
 }

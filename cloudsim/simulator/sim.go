@@ -48,10 +48,17 @@ type Sim struct {
 	stats         Stats
 	closed        bool
 	done          chan struct{}
+
+	tenants *tenantsState // the ultimate tenant and the standard ones (tenants.go)
+	images  *imageState   // the image system's scan tasks (image_system.go)
+	pushes  *pushState    // AWS收票推送 (push.go)
 }
 
 // New builds a simulator; its state lives in memory until the process ends.
 func New(opts Options) *Sim {
+	if err := opts.Validate(); err != nil {
+		panic("simulator: bad Options: " + err.Error())
+	}
 	opts = opts.withDefaults()
 	seed := uint64(opts.Seed)
 	s := &Sim{
@@ -74,6 +81,9 @@ func New(opts Options) *Sim {
 		oauthCalls: map[string]*rateWindow{},
 		stats:      newStats(),
 		done:       make(chan struct{}),
+		tenants:    newTenantsState(opts),
+		images:     newImageState(),
+		pushes:     newPushState(),
 	}
 	s.pages = newPageRenderer()
 	s.handler = s.routes()
@@ -104,6 +114,7 @@ func (s *Sim) Close() {
 	for _, c := range conns {
 		c.drop()
 	}
+	s.pushes.wg.Wait() // pushes stop retrying once done is closed
 }
 
 // SetNow replaces the simulator clock (the Advance offset is kept).

@@ -50,7 +50,7 @@ func (s *Sim) handleSocket(w http.ResponseWriter, r *http.Request) {
 		tok = q.Get("access_token")
 	}
 	s.mu.Lock()
-	problem := s.tokenProblem(tok, tokenAccess, tokenOAuth2)
+	problem := s.tokenProblem(tok, receivingTokenKinds...)
 	closed := s.closed
 	if problem != "" {
 		s.stats.TokenRejections++

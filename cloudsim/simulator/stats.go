@@ -45,6 +45,16 @@ type Stats struct {
 	Calls BillCalls `json:"calls"`
 	// Mode is the reading the simulator runs with.
 	Mode Mode `json:"mode"`
+
+	// StandardCalls counts standard-edition business calls by name (getUserKey, entrySave, …,
+	// erpBillPush and queryBillStatus of both editions).
+	StandardCalls   map[string]int `json:"standardCalls"`
+	PushesQueued    int            `json:"pushesQueued"`    // pushes created (one per import and push address)
+	PushAttempts    int            `json:"pushAttempts"`    // POSTs made
+	PushFailures    int            `json:"pushFailures"`    // POSTs not answered with success
+	PushesDelivered int            `json:"pushesDelivered"` // pushes answered with success
+	ScanTasks       int            `json:"scanTasks"`       // erpBillPush calls that created a task
+	Scans           int            `json:"scans"`           // scans by the scanning post
 }
 
 // Mode reports Options.Strict, the [assumed] behaviours in force and the receipt timeout.
@@ -61,10 +71,12 @@ type TokenCounts struct {
 	App    int `json:"app"`
 	Access int `json:"access"`
 	OAuth2 int `json:"oauth2"`
+	// Standard counts /base/oauth/token access tokens.
+	Standard int `json:"standard"`
 }
 
 func newStats() Stats {
-	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}}
+	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}, StandardCalls: map[string]int{}}
 }
 
 // Stats returns a snapshot of the counters.
@@ -74,6 +86,7 @@ func (s *Sim) Stats() Stats {
 	st := s.stats
 	st.Endpoints = maps.Clone(s.stats.Endpoints)
 	st.MessageTypes = maps.Clone(s.stats.MessageTypes)
+	st.StandardCalls = maps.Clone(s.stats.StandardCalls)
 	st.SocketsOpen = len(s.sockets)
 	st.MessagesQueued = 0
 	for _, q := range s.queues {

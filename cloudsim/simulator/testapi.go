@@ -47,6 +47,7 @@ func eventCodeStatus(err error) int {
 func (s *Sim) simCollect(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		EventCode  string            `json:"eventCode"`
+		URL        string            `json:"url"` // a bill's collect URL, either edition
 		Count      *int              `json:"count"`
 		Invoices   []json.RawMessage `json:"invoices"`
 		AttachData []Attach          `json:"attachData"`
@@ -59,9 +60,13 @@ func (s *Sim) simCollect(w http.ResponseWriter, r *http.Request) {
 		res CollectResult
 		err error
 	)
+	if req.URL != "" && req.EventCode == "" {
+		req.EventCode, err = codeOfCollectURL(req.URL)
+	}
 	switch {
+	case err != nil:
 	case strings.TrimSpace(req.EventCode) == "":
-		err = fieldError("eventCode", "required")
+		err = fieldError("eventCode", "required (or url)")
 	case req.Count != nil && req.Invoices != nil:
 		err = fieldError("count", "give count or invoices, not both")
 	case req.Count != nil:

@@ -31,6 +31,11 @@ type BillView struct {
 	Calls BillCalls `json:"calls"`
 	// LinkKeys are the linkKeys getEventCode gave the bill, first first, with their deliveries.
 	LinkKeys []LinkKeyView `json:"linkKeys"`
+	// Edition, Tenant and Enterprise say whose bill it is: the ultimate tenant's (enterprise =
+	// billTaxNo) or a standard tenant's (enterprise = its tax number).
+	Edition    Edition `json:"edition"`
+	Tenant     string  `json:"tenant"`
+	Enterprise string  `json:"enterprise"`
 }
 
 // LinkKeyView is what happened on one linkKey (GET /__sim/linkkeys/{linkKey}).
@@ -112,6 +117,10 @@ type InvoiceView struct {
 	Deduction     *deductionState `json:"deduction,omitempty"`
 	History       []Binding       `json:"history"`
 	Invoice       Invoice         `json:"invoice"`
+	// Edition, Tenant and Enterprise of the bill the invoice is bound to ("" when in no bill).
+	Edition    Edition `json:"edition,omitempty"`
+	Tenant     string  `json:"tenant,omitempty"`
+	Enterprise string  `json:"enterprise,omitempty"`
 }
 
 func voucherView(v *voucher) *VoucherView {
@@ -146,6 +155,8 @@ func (s *Sim) billView(b *bill) BillView {
 	for _, lk := range b.linkKeys {
 		v.LinkKeys = append(v.LinkKeys, linkKeyView(lk, s.queue(LinkKeyHash(lk))))
 	}
+	t := s.owner(b)
+	v.Edition, v.Tenant, v.Enterprise = t.Edition, t.Name, s.enterpriseOf(b)
 	if v.CompanyInfo == nil {
 		v.CompanyInfo = []Company{}
 	}
@@ -246,6 +257,9 @@ func (s *Sim) invoiceView(serialNo string, pi *poolInvoice) InvoiceView {
 	}
 	if pi.bill != nil {
 		v.BillID, v.Resource = pi.bill.BillID, pi.bill.Resource
+		b := s.bills[*pi.bill]
+		t := s.owner(b)
+		v.Edition, v.Tenant, v.Enterprise = t.Edition, t.Name, s.enterpriseOf(b)
 	}
 	if pi.line.Amount != nil {
 		v.Amount = pi.line.Amount.StringFixed(2)

@@ -1,0 +1,215 @@
+package invoicecloud
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// The image system (影像系统, seed-003): the paper originals of a bill are scanned at a scanning
+// point (影像扫描点) before finance review. The ERP creates a scan task for the bill and later asks
+// for its result. Three modes:
+//   - basic 基础模式: a scanning post scans; the images are only stored.
+//   - match 影像匹配: a scanning post scans; the scan is matched against the structured invoices
+//     bound to the bill (二次匹配): every bound invoice scanned with its amount, nothing else.
+//   - submitter 影像同步提单人: no scanning post; the submitter's images travel with the task,
+//     which is done at once.
+//
+// Ultimate edition: /kapi/app/bds/erpBillPush and /kapi/app/bds/operate {operateType:
+// "queryBillStatus"} (public paths; bodies and answers [assumed]). Standard edition: the same
+// bodies on the [assumed] paths StandardPaths.ImagePush / ImageOperate, encrypted like its other
+// calls.
+
+// ImageSystem is what a bill's image review needs, whichever edition serves the enterprise.
+type ImageSystem interface {
+	// CreateScanTask pushes the bill to the image system (a new task replaces the bill's
+	// previous one, e.g. after a mismatch and a re-collect).
+	CreateScanTask(ctx context.Context, requestID string, req ScanTaskRequest) (ScanTask, error)
+	// ScanResult asks how the bill's task stands (queryBillStatus).
+	ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error)
+}
+
+var _ ImageSystem = (*Client)(nil)
+
+// ImageMode is the image system's mode for a bill.
+type ImageMode string
+
+const (
+	ImageBasic     ImageMode = "basic"     // 基础模式
+	ImageMatch     ImageMode = "match"     // 影像匹配
+	ImageSubmitter ImageMode = "submitter" // 影像同步提单人
+)
+
+// ScanState is where a scan task stands.
+type ScanState string
+
+const (
+	ScanPending  ScanState = "pending"  // 待扫描: waiting for the scanning post
+	ScanStored   ScanState = "stored"   // 已扫描/已上传: images stored (basic, submitter: done)
+	ScanMatched  ScanState = "matched"  // 匹配成功 (match mode)
+	ScanMismatch ScanState = "mismatch" // 匹配失败: see ScanResult.Lines (match mode)
+)
+
+// ImageFile is one image uploaded with the task (submitter mode).
+type ImageFile struct {
+	Name   string `json:"fileName"`
+	Type   string `json:"fileType"` // pdf | jpg | jpeg | png
+	Base64 string `json:"base64"`
+}
+
+// ScanTaskRequest is erpBillPush's body [assumed shape]: the bill (rimflow's billId is the scan
+// number printed on the cover), the mode, the scanning point and, in submitter mode, the images.
+type ScanTaskRequest struct {
+	BillID    string      `json:"scanBillNo"`
+	Resource  string      `json:"resource"`
+	BillNo    string      `json:"billNo"`
+	BillType  string      `json:"billType"`
+	BillTaxNo string      `json:"billTaxNo"`
+	UserID    string      `json:"userId,omitempty"`
+	Mode      ImageMode   `json:"imageMode"`
+	ScanPoint string      `json:"scanPoint,omitempty"`
+	Images    []ImageFile `json:"images,omitempty"`
+}
+
+// ScanTask is erpBillPush's answer.
+type ScanTask struct {
+	TaskNo string    `json:"taskNo"`
+	Status ScanState `json:"status"`
+}
+
+// ScanQuery names the bill whose task queryBillStatus reports.
+type ScanQuery struct {
+	BillID    string `json:"scanBillNo"`
+	Resource  string `json:"resource"`
+	BillTaxNo string `json:"billTaxNo,omitempty"`
+}
+
+// ScanResult is queryBillStatus's answer.
+type ScanResult struct {
+	TaskNo    string     `json:"taskNo"`
+	Mode      ImageMode  `json:"imageMode"`
+	Status    ScanState  `json:"status"`
+	Images    int        `json:"images"`
+	ScannedAt string     `json:"scannedAt,omitempty"`
+	Lines     []ScanLine `json:"matchResult,omitempty"` // match mode: one line per problem
+}
+
+// Done reports whether the image review has an outcome (anything but pending).
+func (r ScanResult) Done() bool { return r.Status != "" && r.Status != ScanPending }
+
+// ScanLine is one problem of a match: a bound invoice missing from the scan, scanned with
+// another amount, or a scanned invoice the bill does not carry.
+type ScanLine struct {
+	SerialNo    string           `json:"serialNo,omitempty"`
+	InvoiceCode string           `json:"invoiceCode,omitempty"`
+	InvoiceNo   string           `json:"invoiceNo"`
+	Expected    *decimal.Decimal `json:"expectedAmount,omitempty"`
+	Scanned     *decimal.Decimal `json:"scannedAmount,omitempty"`
+	Problem     string           `json:"problem"` // missing | amount | extra
+}
+
+func validateScanTask(name, requestID string, r ScanTaskRequest, taxNoRequired bool) error {
+	v := &validator{messageType: name}
+	validateMessageID(v, "requestId", requestID)
+	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
+	v.taxNo("billTaxNo", r.BillTaxNo, taxNoRequired)
+	v.oneOf("mode", string(r.Mode), string(ImageBasic), string(ImageMatch), string(ImageSubmitter))
+	if r.Mode == ImageSubmitter {
+		if len(r.Images) == 0 {
+			v.fail("images", "submitter mode uploads the images with the task: at least one is required")
+		}
+	} else {
+		v.required("scanPoint", r.ScanPoint)
+	}
+	for i, img := range r.Images {
+		p := fmt.Sprintf("images[%d].", i)
+		v.required(p+"fileName", img.Name)
+		v.oneOf(p+"fileType", strings.ToLower(img.Type), "pdf", "jpg", "jpeg", "png")
+		v.base64(p+"base64", img.Base64)
+	}
+	return errOrNil(v)
+}
+
+func validateScanQuery(name, requestID string, q ScanQuery) error {
+	v := &validator{messageType: name}
+	validateMessageID(v, "requestId", requestID)
+	v.required("billId", q.BillID)
+	v.resource("resource", q.Resource)
+	v.taxNo("billTaxNo", q.BillTaxNo, false)
+	return errOrNil(v)
+}
+
+// scanTaskBody and scanQueryBody are the two calls' bodies (both editions; the standard edition
+// adds tin).
+type scanTaskBody struct {
+	RequestID string `json:"requestId"`
+	Tin       string `json:"tin,omitempty"`
+	ScanTaskRequest
+}
+
+type scanQueryBody struct {
+	OperateType string    `json:"operateType"` // queryBillStatus
+	RequestID   string    `json:"requestId"`
+	Tin         string    `json:"tin,omitempty"`
+	Data        ScanQuery `json:"data"`
+}
+
+// CreateScanTask: POST /kapi/app/bds/erpBillPush.
+func (c *Client) CreateScanTask(ctx context.Context, requestID string, req ScanTaskRequest) (ScanTask, error) {
+	if err := validateScanTask(CallErpBillPush, requestID, req, false); err != nil {
+		return ScanTask{}, err
+	}
+	var out ScanTask
+	err := c.kapi(ctx, CallErpBillPush, c.cfg.Paths.BDSBillPush, scanTaskBody{RequestID: requestID, ScanTaskRequest: req}, &out)
+	return out, err
+}
+
+// ScanResult: POST /kapi/app/bds/operate {operateType:"queryBillStatus"}.
+func (c *Client) ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error) {
+	if err := validateScanQuery(CallQueryBillStatus, requestID, q); err != nil {
+		return ScanResult{}, err
+	}
+	var out ScanResult
+	err := c.kapi(ctx, CallQueryBillStatus, c.cfg.Paths.BDSOperate,
+		scanQueryBody{OperateType: "queryBillStatus", RequestID: requestID, Data: q}, &out)
+	return out, err
+}
+
+// kapi posts a /kapi/ body that is not a rim message and decodes the message-style answer.
+func (c *Client) kapi(ctx context.Context, name, path string, body, out any) error {
+	return c.roundTrip(ctx, request{name: name, method: http.MethodPost, path: path, body: body, timeout: c.cfg.Timeout},
+		false, func(status int, b []byte) error { return decodeMessageAnswer(name, status, b, out) })
+}
+
+// CreateScanTask: the standard edition's [assumed] erpBillPush, for this client's enterprise.
+func (c *StandardClient) CreateScanTask(ctx context.Context, requestID string, req ScanTaskRequest) (ScanTask, error) {
+	if err := validateScanTask(CallErpBillPush, requestID, req, false); err != nil {
+		return ScanTask{}, err
+	}
+	tin, err := c.tin(CallErpBillPush, req.BillTaxNo)
+	if err != nil {
+		return ScanTask{}, err
+	}
+	req.BillTaxNo = tin
+	var out ScanTask
+	err = c.call(ctx, CallErpBillPush, c.cfg.Paths.ImagePush, scanTaskBody{RequestID: requestID, Tin: tin, ScanTaskRequest: req}, &out)
+	return out, err
+}
+
+// ScanResult: the standard edition's [assumed] operate queryBillStatus.
+func (c *StandardClient) ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error) {
+	if err := validateScanQuery(CallQueryBillStatus, requestID, q); err != nil {
+		return ScanResult{}, err
+	}
+	tin, err := c.tin(CallQueryBillStatus, q.BillTaxNo)
+	if err != nil {
+		return ScanResult{}, err
+	}
+	var out ScanResult
+	err = c.call(ctx, CallQueryBillStatus, c.cfg.Paths.ImageOperate,
+		scanQueryBody{OperateType: "queryBillStatus", RequestID: requestID, Tin: tin, Data: q}, &out)
+	return out, err
+}

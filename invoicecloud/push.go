@@ -1,0 +1,225 @@
+package invoicecloud
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"rimflow/invoicecloud/aesecb"
+)
+
+// Pushed invoices (AWS收票推送, seed-003): per enterprise the cloud is given a push address (the
+// "AWS收票推送表": enterprise name, tax number, client id, URL); when the user imports invoices
+// into a bill, the cloud POSTs them there and retries until it gets a success answer — at least
+// once, so duplicates happen. The exact scheme is not public; rimflow assumes [assumed]:
+//
+//	POST <push URL>, Content-Type text/plain
+//	body = Base64(AES-128-ECB(encrypt_key, JSON)), PKCS#7 — the enterprise's encrypt_key
+//	JSON = {"msgId", "timestamp" (ms), "client_id", "tin", "ghf_mc", "eventType":"push-invoice",
+//	        "bxd_key" (billId), "billNumber", "resource",
+//	        "data":{"data":[invoice…], "attachData":[…], "invoicesAmount", "invoicesTaxAmount"}}
+//	success answer: HTTP 200 {"errcode":"0000"}; anything else is retried with the same msgId.
+//
+// A body that decrypts with the enterprise's key and names its tax number and client id is
+// authentic (only the cloud and the enterprise hold the key). A replay is refused when its
+// timestamp is older than MaxAge, and recognised (Push.Replayed) when its msgId was acknowledged.
+
+// PushEnterprise is what the receiving side knows of one enterprise: the push table's row and
+// the enterprise authorization's encrypt_key.
+type PushEnterprise struct {
+	TaxNo      string
+	Name       string
+	ClientID   string
+	EncryptKey string
+}
+
+// PushReceiverConfig configures a PushReceiver.
+type PushReceiverConfig struct {
+	Enterprises []PushEnterprise
+	// MaxAge refuses a push whose timestamp is further than this from now (default 10 min): a
+	// captured push cannot be replayed later.
+	MaxAge time.Duration
+	// Now is the receiver's clock (default time.Now).
+	Now func() time.Time
+}
+
+// DefaultPushMaxAge is PushReceiverConfig.MaxAge's default.
+const DefaultPushMaxAge = 10 * time.Minute
+
+// PushReceiver authenticates and decodes pushes. Safe for concurrent use.
+type PushReceiver struct {
+	maxAge  time.Duration
+	now     func() time.Time
+	byTaxNo map[string]PushEnterprise
+
+	mu    sync.Mutex
+	acked map[string]time.Time // msgId → its timestamp, kept MaxAge
+}
+
+// Push is one authenticated push.
+type Push struct {
+	MsgID    string
+	TaxNo    string
+	ClientID string
+	Sent     time.Time
+	BillID   string // bxd_key
+	BillNo   string
+	Resource string
+	// Message holds the invoices (Via "push", MsgID set).
+	Message Message
+	// Replayed: this msgId was acknowledged before. Answer success again; do not deliver again.
+	Replayed bool
+}
+
+// NewPushReceiver validates cfg; a bad enterprise entry is named (enterprises[i].encryptKey).
+func NewPushReceiver(cfg PushReceiverConfig) (*PushReceiver, error) {
+	r := &PushReceiver{maxAge: cfg.MaxAge, now: cfg.Now, byTaxNo: map[string]PushEnterprise{}, acked: map[string]time.Time{}}
+	if r.maxAge == 0 {
+		r.maxAge = DefaultPushMaxAge
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.maxAge < 0 {
+		return nil, configError("maxAge", "must not be negative")
+	}
+	for i, e := range cfg.Enterprises {
+		p := fmt.Sprintf("enterprises[%d].", i)
+		switch {
+		case !ValidTaxNo(e.TaxNo):
+			return nil, configError(p+"taxNo", "not a taxpayer id")
+		case strings.TrimSpace(e.ClientID) == "":
+			return nil, configError(p+"clientId", "required")
+		case len(e.EncryptKey) != aesecb.KeyLen:
+			return nil, configError(p+"encryptKey", "must be the 16-character encrypt_key")
+		}
+		if _, dup := r.byTaxNo[strings.ToUpper(e.TaxNo)]; dup {
+			return nil, configError(p+"taxNo", "listed twice")
+		}
+		r.byTaxNo[strings.ToUpper(e.TaxNo)] = e
+	}
+	return r, nil
+}
+
+// PushCodeStale is the Error.Code of a push outside MaxAge.
+const PushCodeStale = "stale"
+
+func pushError(field, code, msg string) *Error {
+	return &Error{MessageType: "push", Field: field, Code: code, Message: msg}
+}
+
+// Open authenticates a push for the enterprise taxNo and decodes it. Errors are *Error naming the
+// problem: taxNo (unknown enterprise, or the push names another), encryptKey (does not decrypt),
+// clientId, timestamp (Code "stale"), msgId. It does not remember the push: call Acknowledge once
+// it is durably handled, so that a failed handling is retried rather than taken for a replay.
+func (r *PushReceiver) Open(taxNo string, body []byte) (Push, error) {
+	p, err := r.open(taxNo, body)
+	if err != nil {
+		return Push{}, err
+	}
+	return p, nil
+}
+
+func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
+	e, ok := r.byTaxNo[strings.ToUpper(strings.TrimSpace(taxNo))]
+	if !ok {
+		return Push{}, pushError("taxNo", "", "no push is configured for enterprise "+taxNo)
+	}
+	plain, err := aesecb.Decrypt(e.EncryptKey, string(body))
+	var env struct {
+		MsgID     flexString      `json:"msgId"`
+		Timestamp flexInt         `json:"timestamp"`
+		ClientID  flexString      `json:"client_id"`
+		Tin       flexString      `json:"tin"`
+		EventType flexString      `json:"eventType"`
+		BxdKey    flexString      `json:"bxd_key"`
+		BillNo    flexString      `json:"billNumber"`
+		Resource  flexString      `json:"resource"`
+		Data      json.RawMessage `json:"data"`
+	}
+	if err != nil || json.Unmarshal(plain, &env) != nil {
+		return Push{}, pushError("encryptKey", StandardCodeUndecryptable, "the push does not decrypt to JSON with the enterprise's encrypt_key")
+	}
+	sent := time.UnixMilli(int64(env.Timestamp))
+	switch {
+	case !strings.EqualFold(string(env.Tin), e.TaxNo):
+		return Push{}, pushError("taxNo", StandardCodeWrongCompany, "the push names enterprise "+string(env.Tin))
+	case string(env.ClientID) != e.ClientID:
+		return Push{}, pushError("clientId", StandardCodeWrongCompany, "the push names another client id")
+	case env.MsgID == "":
+		return Push{}, pushError("msgId", "", "required")
+	case env.Timestamp <= 0 || r.now().Sub(sent).Abs() > r.maxAge:
+		return Push{}, pushError("timestamp", PushCodeStale, "outside "+r.maxAge.String()+" of now: refused as a replay")
+	}
+	var payload struct {
+		Data       json.RawMessage `json:"data"`
+		AttachData json.RawMessage `json:"attachData"`
+	}
+	_ = json.Unmarshal(unquoteJSON(bytes.TrimSpace(env.Data)), &payload)
+	p := Push{MsgID: string(env.MsgID), TaxNo: e.TaxNo, ClientID: e.ClientID, Sent: sent, BillID: string(env.BxdKey),
+		BillNo: string(env.BillNo), Resource: string(env.Resource), Message: Message{
+			InvoiceData: decodeInvoices(payload.Data), AttachData: decodeAttaches(payload.AttachData),
+			MsgID: string(env.MsgID), Via: "push"}}
+	r.mu.Lock()
+	_, p.Replayed = r.acked[p.MsgID]
+	r.mu.Unlock()
+	return p, nil
+}
+
+// Acknowledge remembers a durably handled push, so the same msgId again is Replayed.
+func (r *PushReceiver) Acknowledge(p Push) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.acked[p.MsgID] = p.Sent
+	for id, sent := range r.acked { // beyond MaxAge a replay is refused as stale anyway
+		if r.now().Sub(sent) > r.maxAge {
+			delete(r.acked, id)
+		}
+	}
+}
+
+// maxPushBytes bounds a push body.
+const maxPushBytes = 32 << 20
+
+// Serve handles one push for enterprise taxNo: it opens it, hands it to deliver (which must make
+// it durable) unless it is a replay, acknowledges it, and answers the cloud — success only after
+// deliver succeeded, so a failed delivery is pushed again.
+func (r *PushReceiver) Serve(w http.ResponseWriter, req *http.Request, taxNo string, deliver func(context.Context, Push) error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxPushBytes))
+	if err != nil {
+		writePushAnswer(w, http.StatusBadRequest, "1001", "body: "+err.Error())
+		return
+	}
+	p, e := r.open(taxNo, body)
+	if e != nil {
+		status := http.StatusUnauthorized
+		if e.Code == PushCodeStale || e.Field == "msgId" {
+			status = http.StatusBadRequest
+		}
+		writePushAnswer(w, status, e.Code, e.Error())
+		return
+	}
+	if !p.Replayed {
+		if err := deliver(req.Context(), p); err != nil {
+			writePushAnswer(w, http.StatusServiceUnavailable, "5000", "not handled yet, push again")
+			return
+		}
+		r.Acknowledge(p)
+	}
+	writePushAnswer(w, http.StatusOK, standardOK, "成功")
+}
+
+func writePushAnswer(w http.ResponseWriter, status int, code, description string) {
+	if code == "" {
+		code = "1001"
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"errcode": code, "description": Redact(description)})
+}

@@ -23,7 +23,7 @@ const (
 
 // Activities is registered on the worker. Zero settings take the defaults above.
 type Activities struct {
-	Cloud    *invoicecloud.Client
+	Cloud    invoicecloud.Cloud
 	Temporal client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
 
 	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
@@ -40,10 +40,13 @@ type Activities struct {
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
 
-	// DeductionBatchSize and DeductionInterval configure batch workflows started by EnqueueDeduction
-	// (zero = the batch workflow's own defaults).
+	// DeductionBatchSize, DeductionInterval and DeductionContinueAfter configure batch workflows
+	// started by EnqueueDeduction (zero = the batch workflow's own defaults).
 	DeductionBatchSize int
 	DeductionInterval  time.Duration
+	// DeductionContinueAfter is how many adds and batches a batch workflow run takes before it
+	// continues as new.
+	DeductionContinueAfter int
 }
 
 func orDefault[T comparable](v, def T) T {

@@ -97,7 +97,10 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 		return StartResponse{}, false, e
 	}
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
-	requestID := newRequestID()
+	requestID := IdempotencyKey(ctx) // a retried start with the same key answers 201 again
+	if requestID == "" {
+		requestID = newRequestID()
+	}
 	startOp := b.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       ref.WorkflowID(),
 		TaskQueue:                b.TaskQueue,
@@ -307,9 +310,22 @@ func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherR
 	return b.update(ctx, ref, workflows.UpdateVoucher, req)
 }
 
-// Cancel cancels the bill (refused after the voucher is saved).
+// Cancel cancels the bill (refused after the voucher is saved). Cancelling a bill that has
+// already ended cancelled for the same reason answers its final state (a retried call).
 func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.BillState, error) {
-	return b.update(ctx, ref, workflows.UpdateCancel, req)
+	st, err := b.update(ctx, ref, workflows.UpdateCancel, req)
+	if e := ErrorFrom(err); e != nil && e.Code == CodeAlreadyFinished {
+		if final, ferr := b.State(ctx, ref); ferr == nil && final.Stage == workflows.StageCancelled &&
+			final.Cancel != nil && final.Cancel.Reason == strings.TrimSpace(req.Reason) {
+			return final, nil
+		}
+	}
+	return st, err
+}
+
+// Resolve closes a failed compensation by hand (audited in the bill's resolutions).
+func (b *Bills) Resolve(ctx context.Context, ref BillRef, req workflows.ResolveRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateResolve, req)
 }
 
 // Retry re-runs the step a failed bill stopped at.
@@ -330,6 +346,8 @@ func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (
 
 func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
 	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		// The caller's idempotency key: a retry of the same call gets the first call's outcome.
+		UpdateID:     IdempotencyKey(ctx),
 		WorkflowID:   ref.WorkflowID(),
 		UpdateName:   name,
 		Args:         []any{arg},
@@ -366,6 +384,20 @@ func (b *Bills) endedOrMissing(ctx context.Context, ref BillRef, err error) erro
 func (b *Bills) Health(ctx context.Context) error {
 	_, err := b.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	return err
+}
+
+type idempotencyKey struct{}
+
+// WithIdempotencyKey carries the caller's Idempotency-Key with a call: it becomes the update's id
+// (and a start's marker), so the same call sent again gets the first call's answer.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, key)
+}
+
+// IdempotencyKey is the key WithIdempotencyKey attached ("" = none).
+func IdempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKey{}).(string)
+	return k
 }
 
 func newRequestID() string {

@@ -139,6 +139,12 @@ func routes() []route {
 			Responses: []response{state}, serve: decide(false, (*Bills).Retry),
 		},
 		{
+			Method: "POST", Path: billPath + "/resolve", Operation: "resolveCompensation",
+			Summary: "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
+			Body:    workflows.ResolveRequest{},
+			Responses: []response{state}, serve: decide(true, (*Bills).Resolve),
+		},
+		{
 			Method: "GET", Path: "/v1/openapi.json", Operation: "openapi", Open: true,
 			Summary:   "This document",
 			Responses: []response{{http.StatusOK, "OpenAPI 3.0 document", map[string]any{}, ""}},

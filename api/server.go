@@ -38,6 +38,13 @@ type Options struct {
 	RequestTimeout time.Duration
 }
 
+// HeaderIdempotencyKey names the header an ERP sets on a POST it may retry: the same key gets the
+// first call's answer instead of a conflict.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// MaxIdempotencyKeyLen bounds the key (it becomes a Temporal update id).
+const MaxIdempotencyKeyLen = 200
+
 // DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
 const DefaultRequestTimeout = 30 * time.Second
 
@@ -121,6 +128,13 @@ func (s *server) wrap(rt route) http.Handler {
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
+		if key := r.Header.Get(HeaderIdempotencyKey); key != "" {
+			if len(key) > MaxIdempotencyKeyLen || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+				writeError(rec, ValidationFailed(map[string]string{HeaderIdempotencyKey: fmt.Sprintf("at most %d printable ASCII characters", MaxIdempotencyKeyLen)}))
+				return
+			}
+			ctx = WithIdempotencyKey(ctx, key)
+		}
 		status, body, err := rt.serve(s, r.WithContext(ctx))
 		if err != nil {
 			e := ErrorFrom(err)

@@ -81,7 +81,12 @@ type Config struct {
 
 	Paths        Paths
 	MessageTypes MessageTypes
-	Logger       *slog.Logger
+	// NothingBoundCodes [assumed] are the codes with which the cloud answers an unbind of a bill
+	// that holds no invoice there (never saved, already deleted): Unbind counts them as done, so a
+	// compensation that runs twice, or for a step whose answer was lost, ends. Default
+	// DefaultNothingBoundCodes.
+	NothingBoundCodes []string
+	Logger            *slog.Logger
 	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
 	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)

@@ -53,8 +53,15 @@ func DefaultMessageTypes() MessageTypes {
 	}
 }
 
+// DefaultNothingBoundCodes [assumed]: the simulator's "bill not found" (2001); the vendor's code
+// for it is not public.
+var DefaultNothingBoundCodes = []string{"2001"}
+
 // WithDefaults returns c with every zero value replaced by its documented default.
 func (c Config) WithDefaults() Config {
+	if c.NothingBoundCodes == nil {
+		c.NothingBoundCodes = DefaultNothingBoundCodes
+	}
 	if c.AuthMode == "" {
 		c.AuthMode = AuthLegacy
 	}

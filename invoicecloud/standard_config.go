@@ -102,11 +102,17 @@ type StandardConfig struct {
 	PollHold      time.Duration // client-side limit of one long poll (default 35 s)
 	RefreshBefore time.Duration // refresh a token this long before it expires (default 5 min)
 
-	Paths     StandardPaths
-	Logger    *slog.Logger
-	Observe   func(name, outcome string, took time.Duration)
-	Transport http.RoundTripper
+	Paths StandardPaths
+	// NothingBoundCodes [assumed]: the codes of an entry delete for a bill that holds nothing
+	// (Config.NothingBoundCodes); default DefaultStandardNothingBoundCodes.
+	NothingBoundCodes []string
+	Logger            *slog.Logger
+	Observe           func(name, outcome string, took time.Duration)
+	Transport         http.RoundTripper
 }
+
+// DefaultStandardNothingBoundCodes [assumed]: the simulator's "no such bill" (1305).
+var DefaultStandardNothingBoundCodes = []string{"1305"}
 
 // WithDefaults returns c with every zero value replaced by its documented default.
 func (c StandardConfig) WithDefaults() StandardConfig {
@@ -115,6 +121,9 @@ func (c StandardConfig) WithDefaults() StandardConfig {
 	c.Timeout, c.PollHold, c.RefreshBefore, c.Logger = shared.Timeout, shared.PollHold, shared.RefreshBefore, shared.Logger
 	if c.UserKeyTTL == 0 {
 		c.UserKeyTTL = DefaultUserKeyTTL
+	}
+	if c.NothingBoundCodes == nil {
+		c.NothingBoundCodes = DefaultStandardNothingBoundCodes
 	}
 	d := DefaultStandardPaths()
 	for _, p := range []struct {

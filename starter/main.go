@@ -54,6 +54,7 @@ func verbs() []verb {
 		{"voucher", "save the voucher (--vouch-id --vouch-no --account-date … | --file)", (*cli).voucher},
 		{"cancel", "cancel the bill (--reason)", (*cli).cancel},
 		{"retry", "re-run the failed step", (*cli).retry},
+		{"resolve", "close a failed compensation by hand, audited (--by --reason --done)", (*cli).resolve},
 		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
 	}
 }

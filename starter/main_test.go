@@ -151,8 +151,8 @@ func TestCLIDrivesABill(t *testing.T) {
 	if code, _, errOut := starter(t, `[1]`, "invoices", "OA/C-1", "--file", "-"); code != exitBadArgs || !strings.Contains(errOut, `"--file"`) {
 		t.Errorf("bad payload: exit %d %s", code, errOut)
 	}
-	// submit outside collecting is the bill's 409.
-	if code, _, errOut := starter(t, "", "submit", "--resource", "OA", "--bill", "C-1"); code != exitFailed || !strings.Contains(errOut, api.CodeConflict) {
+	// A submit after autoSubmit did it repeats what was applied: answered with the state, exit 0.
+	if code, out, errOut := starter(t, "", "submit", "--resource", "OA", "--bill", "C-1"); code != 0 || mustJSON[workflows.BillState](t, out).Stage != workflows.StageAwaitingSupervisor {
 		t.Errorf("late submit: exit %d %s", code, errOut)
 	}
 
@@ -169,10 +169,15 @@ func TestCLIDrivesABill(t *testing.T) {
 		t.Errorf("after approval: %s", st.Stage)
 	}
 
-	// Deciding again in the next stage → exit 1 with the bill's 409.
-	code, _, errOut = starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1")
+	// The same decision again (a retry) is answered with the state; another decision for a role
+	// that has decided → exit 1 with the bill's 409.
+	if code, out, errOut := starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1"); code != 0 ||
+		mustJSON[workflows.BillState](t, out).Stage != workflows.StageAwaitingVoucher {
+		t.Errorf("repeated approval: exit %d %s", code, errOut)
+	}
+	code, _, errOut = starter(t, "", "reject", "OA/C-1", "--role", "supervisor", "--approver", "sup-1")
 	if code != exitFailed || mustJSON[api.ErrorBody](t, errOut).Error.Code != api.CodeConflict {
-		t.Errorf("wrong-stage approval: exit %d %s", code, errOut)
+		t.Errorf("wrong-stage decision: exit %d %s", code, errOut)
 	}
 
 	code, _, errOut = starter(t, "", "voucher", "OA/C-1", "--vouch-id", "V-9", "--vouch-no", "记-9",

@@ -298,6 +298,20 @@ func (c *cli) retry(args []string) error {
 	return c.answer(bills.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
 }
 
+func (c *cli) resolve(args []string) error {
+	fs, co := c.flags("resolve")
+	by := fs.String("by", "", "who resolves (required)")
+	reason := fs.String("reason", "", "why it is resolved by hand (required)")
+	done := fs.String("done", "", "what was done at the cloud by hand (required)")
+	bills, ref, err := c.billVerb("resolve", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(bills.Resolve(ctx, ref, workflows.ResolveRequest{By: *by, Reason: *reason, Done: *done}))
+}
+
 func (c *cli) list(args []string) error {
 	fs, co := c.flags("list")
 	q := map[string]*string{}

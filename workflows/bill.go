@@ -15,7 +15,17 @@ import (
 // business key (BillWorkflowID); run below tells the life in order. A long-lived bill continues
 // as new at a quiet point, and the next run starts from resume (nil for a new bill).
 func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillState, error) {
-	in.Normalize()
+	if resume == nil {
+		// Freeze the effective options once, in the history: a default changed in a later release
+		// never changes the path of a bill already running (continue-as-new carries them as is).
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			frozen := in.clone()
+			frozen.Normalize()
+			return frozen
+		}).Get(&in); err != nil {
+			return BillState{}, err
+		}
+	}
 	if verr := in.Validate(); verr != nil {
 		return BillState{}, temporal.NewNonRetryableApplicationError(verr.Error(), "ValidationError", nil, verr.Fields)
 	}
@@ -50,6 +60,7 @@ type Progress struct {
 	MarkedUsed    bool            `json:"markedUsed,omitempty"`
 	Seq           map[string]int  `json:"seq"`                     // per step: request ids drawn (msgID)
 	Compensations []compensation  `json:"compensations,omitempty"` // what the saga undoes, in the order done
+	Answered      []string        `json:"answered,omitempty"`      // update ids applied (idempotent retries), newest last
 	Entered       time.Time       `json:"entered"`                 // when the current stage began (SLA timers)
 	SLAFired      slaFired        `json:"slaFired"`                // which SLA timers of this stage have fired
 	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
@@ -98,6 +109,7 @@ const (
 	DeliveryCap  = 20  // deliveries listed in state
 	ApprovalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
 	LiveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
+	AnsweredCap  = 200 // update ids remembered to answer a retried request
 )
 
 // DefaultHistoryLimit is how many events one run may hold before the bill continues as new at

@@ -13,7 +13,8 @@ import (
 
 // runOrPark runs one step. If it fails (a non-retryable cloud error, or retries exhausted), it parks
 // the bill in failed with the reason and waits: `retry` runs the step again, `cancel` ends the bill
-// (not during compensation). ev, the update that caused the step, is answered with the failure.
+// (not during compensation), and a failed compensation may be `resolve`d by hand
+// (errResolvedByHand). ev, the update that caused the step, is answered with the failure.
 func (b *bill) runOrPark(ctx workflow.Context, step string, ev *event, fn func(workflow.Context) error) error {
 	for {
 		err := fn(ctx)
@@ -30,6 +31,9 @@ func (b *bill) runOrPark(ctx workflow.Context, step string, ev *event, fn func(w
 	}
 }
 
+// errResolvedByHand: ops closed a failed compensation by hand (the step counts as done).
+var errResolvedByHand = errors.New("resolved by hand")
+
 // failureForCaller keeps the ApplicationError type (e.g. "InvoiceCloud.1301") for the update caller.
 func failureForCaller(step string, err error) error {
 	var app *temporal.ApplicationError
@@ -45,7 +49,7 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) e
 	reason, code := describe(cause)
 	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
 	b.enter(ctx, StageFailed, fmt.Sprintf("failed in %s (stage %s): %s", step, prev, reason))
-	compensating := strings.HasPrefix(step, "compensate:")
+	compensating := strings.HasPrefix(step, compensatePrefix)
 	for {
 		ev, err := b.next(ctx)
 		if err != nil {
@@ -57,6 +61,13 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) e
 			b.enter(ctx, prev, fmt.Sprintf("retrying %s (asked by %s)", step, orStr(ev.retry.By, "ops")))
 			b.reply(ev, nil)
 			return nil
+		case evResolve:
+			r := *ev.resolve
+			b.View.Resolutions = append(b.View.Resolutions, ResolutionRecord{Step: step, By: r.By, Reason: r.Reason, Done: r.Done, At: workflow.Now(ctx).UTC()})
+			b.View.Error = nil
+			b.enter(ctx, prev, fmt.Sprintf("%s resolved by hand by %s: %s (done: %s)", step, r.By, r.Reason, r.Done))
+			b.reply(ev, nil)
+			return errResolvedByHand
 		case evCancel:
 			if compensating {
 				b.reply(ev, errors.New("the bill is already being undone; retry the failed compensation"))

@@ -41,6 +41,7 @@ const (
 	evVoucher
 	evCancel
 	evRetry
+	evResolve
 	evCollectURL
 	evSLASoft
 	evSLAHard
@@ -60,7 +61,10 @@ type event struct {
 	voucher *VoucherRequest
 	cancel  *CancelRequest
 	retry   *RetryRequest
+	resolve *ResolveRequest
 	url     *CollectURLRequest
+
+	updateID string // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
 
 	fromSignal bool // nobody waits for the answer: problems are noted in the history
 	// Set when run has applied it; an update handler waits for this.
@@ -95,33 +99,48 @@ func (b *bill) setup(ctx workflow.Context) error {
 		kind       eventKind
 		decode     func(json.RawMessage) (*event, error)
 		validate   func(*event) error
+		// repeats reports a request identical to one already applied (same role, approver and
+		// decision…): it is answered with the current state instead of an error. Nil: none is.
+		repeats func(*event) bool
 	}
 	specs := []spec{
 		{UpdateSubmit, "Submit the collected invoices for approval (refused while no invoice is bound).", evSubmit,
 			decoder(func(r SubmitRequest) *event { return &event{kind: evSubmit, submit: &r} }),
-			func(ev *event) error { return b.validateSubmit() }},
+			func(ev *event) error { return b.validateSubmit() }, func(*event) bool { return b.repeatsSubmit() }},
 		{UpdateApprove, "Decide for an approval role: {role, decision: approve|reject|return, approver, comment}.", evApprove,
 			decoder(func(r ApproveRequest) *event { return &event{kind: evApprove, approve: &r} }),
-			func(ev *event) error { return b.validateApprove(*ev.approve) }},
+			func(ev *event) error { return b.validateApprove(*ev.approve) }, func(ev *event) bool { return b.repeatsApprove(*ev.approve) }},
 		{UpdateImages, "The scanning station's 'scanned' message: {scanBillNo, invoiceNos, amounts, files}; match mode compares them with the bound invoices.", evImages,
 			decoder(func(r ImagesRequest) *event { return &event{kind: evImages, images: &r} }),
-			func(ev *event) error { return b.validateImages(*ev.images) }},
+			func(ev *event) error { return b.validateImages(*ev.images) }, nil},
 		{UpdateVoucher, "Write the voucher back: {vouchId, vouchNo, accountDate, accountTime, businessDate (yyyy-MM-dd), resource}.", evVoucher,
 			decoder(func(r VoucherRequest) *event { return &event{kind: evVoucher, voucher: &r} }),
-			func(ev *event) error { return b.validateVoucher(*ev.voucher) }},
+			func(ev *event) error { return b.validateVoucher(*ev.voucher) }, func(ev *event) bool { return b.repeatsVoucher(*ev.voucher) }},
 		{UpdateCancel, "Cancel the bill {reason}: undo what was done (unbind, release) and end cancelled. Refused once the voucher is saved.", evCancel,
 			decoder(func(r CancelRequest) *event { return &event{kind: evCancel, cancel: &r} }),
-			func(ev *event) error { return b.validateCancel(*ev.cancel) }},
+			func(ev *event) error { return b.validateCancel(*ev.cancel) }, func(ev *event) bool { return b.repeatsCancel(*ev.cancel) }},
 		{UpdateRetry, "Re-run the step that failed (only in stage failed), once its cause is fixed.", evRetry,
 			decoder(func(r RetryRequest) *event { return &event{kind: evRetry, retry: &r} }),
-			func(ev *event) error { return b.validateRetry() }},
+			func(ev *event) error { return b.validateRetry() }, nil},
+		{UpdateResolve, "Close a failed compensation by hand (only in stage failed, in a compensate step): {by, reason, done}. Audited in state.resolutions.", evResolve,
+			decoder(func(r ResolveRequest) *event { return &event{kind: evResolve, resolve: &r} }),
+			func(ev *event) error { return b.validateResolve(*ev.resolve) }, nil},
 	}
 	for _, sp := range specs {
 		sp := sp
+		// An update applied before (its id answered, or an identical request) is answered with the
+		// current state: an ERP that retries after a timeout gets the first call's outcome.
+		applied := func(ctx workflow.Context, ev *event) bool {
+			return b.answered(workflow.GetCurrentUpdateInfo(ctx).ID) || sp.repeats != nil && sp.repeats(ev)
+		}
 		// Update: validated before anything is written; answers the state once run applied it.
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
 			func(ctx workflow.Context, raw json.RawMessage) (BillState, error) {
 				ev, _ := sp.decode(raw) // the validator has decoded it already
+				if applied(ctx, ev) {
+					return b.snapshot(), nil
+				}
+				ev.updateID = workflow.GetCurrentUpdateInfo(ctx).ID
 				b.markQueued(ev)
 				if err := b.await(ctx, ev); err != nil {
 					return b.snapshot(), err
@@ -129,10 +148,13 @@ func (b *bill) setup(ctx workflow.Context) error {
 				return b.snapshot(), nil
 			},
 			workflow.UpdateHandlerOptions{
-				Validator: func(raw json.RawMessage) error {
+				Validator: func(ctx workflow.Context, raw json.RawMessage) error {
 					ev, err := sp.decode(raw)
 					if err != nil {
 						return err
+					}
+					if applied(ctx, ev) {
+						return nil
 					}
 					return sp.validate(ev)
 				},
@@ -144,6 +166,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 			ev, err := sp.decode(raw)
 			if err != nil {
 				return err
+			}
+			if sp.repeats != nil && sp.repeats(ev) {
+				return nil // already applied: nothing to do
 			}
 			if err := sp.validate(ev); err != nil {
 				return err
@@ -433,6 +458,9 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return fieldErr(map[string]string{"reason": "required"})
 	}
+	if c := b.View.Cancel; c != nil {
+		return fmt.Errorf("the bill is already being cancelled (%s); a failed compensation is retried or resolved, not cancelled again", c.Reason)
+	}
 	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil || b.voucherQueued {
 		return fmt.Errorf("the voucher is saved (or being saved): a bill cannot be cancelled after its voucher; reverse the voucher in the ERP instead")
 	}
@@ -441,6 +469,54 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	}
 	return nil
 }
+
+func (b *bill) validateResolve(req ResolveRequest) error {
+	f := map[string]string{}
+	for _, fv := range [][2]string{{"by", req.By}, {"reason", req.Reason}, {"done", req.Done}} {
+		if strings.TrimSpace(fv[1]) == "" {
+			f[fv[0]] = "required: resolving by hand is audited (who, why, what was done)"
+		}
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.View.Stage != StageFailed || !strings.HasPrefix(b.View.Error.Step, compensatePrefix) {
+		return fmt.Errorf("the bill is in stage %s with no failed compensation: only a failed compensation is resolved by hand (a failed step is retried or the bill cancelled)", b.View.Stage)
+	}
+	return nil
+}
+
+// repeatsApprove: the bill's last decision is this one, by the same role and person, in this
+// round (or a return whose bill has not been submitted again).
+func (b *bill) repeatsApprove(req ApproveRequest) bool {
+	n := len(b.View.Approvals)
+	if n == 0 {
+		return false
+	}
+	last := b.View.Approvals[n-1]
+	// A return opened the next round; until the bill is submitted again, a repeat of it is the same.
+	sameRound := last.Round == b.Round || last.Decision == DecisionReturn && last.Round == b.Round-1 && b.View.Stage == StageCollecting
+	return sameRound && last.Role == req.Role && last.Decision == req.Decision && last.Approver == strings.TrimSpace(req.Approver)
+}
+
+// repeatsVoucher: this voucher is the one saved.
+func (b *bill) repeatsVoucher(req VoucherRequest) bool {
+	v := b.View.Voucher
+	return v != nil && v.SavedAt != nil && v.VouchID == req.VouchID && v.VouchNo == req.VouchNo
+}
+
+// repeatsCancel: the cancel under way is this one.
+func (b *bill) repeatsCancel(req CancelRequest) bool {
+	return b.View.Cancel != nil && b.View.Cancel.Reason == strings.TrimSpace(req.Reason)
+}
+
+// repeatsSubmit: the bill was submitted in this round and has moved on.
+func (b *bill) repeatsSubmit() bool {
+	return b.View.Submitted && b.View.Stage != StageCollecting && !b.View.Stage.Final() && b.View.Stage != StageFailed
+}
+
+// answered reports an update id already applied (carried across continue-as-new, bounded).
+func (b *bill) answered(id string) bool { return id != "" && slices.Contains(b.Answered, id) }
 
 func (b *bill) validateRetry() error {
 	if b.View.Stage != StageFailed {
@@ -526,6 +602,12 @@ func (b *bill) reply(ev *event, err error) {
 	ev.done = true
 	ev.err = err
 	b.unqueue(ev, err)
+	if err == nil && ev.updateID != "" {
+		b.Answered = append(b.Answered, ev.updateID)
+		if over := len(b.Answered) - AnsweredCap; over > 0 {
+			b.Answered = slices.Clone(b.Answered[over:])
+		}
+	}
 	if err != nil && ev.fromSignal {
 		b.note(b.View.Stage, "ignored: signal: "+err.Error())
 	}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/workflow"
@@ -20,10 +21,15 @@ type compensation struct {
 const (
 	compensateUnbind  = "unbind"  // undoes binding (billSave 30): billDelete releases the bill's invoices
 	compensateRelease = "release" // undoes marking used (billSave 60): billSave 1
+	// compensatePrefix names a compensation's step ("compensate:unbind") in failures.
+	compensatePrefix = "compensate:"
 )
 
 // registerCompensation records that step must be undone if the bill is cancelled or rejected;
-// each kind is recorded once.
+// each kind is recorded once. Steps register it BEFORE they run: when the outcome is uncertain
+// (the answer was lost, or the bill was cancelled while the call went on and applied) the saga
+// still undoes it, and undoing what never happened is harmless (the cloud answers "nothing
+// bound", which counts as done).
 func (b *bill) registerCompensation(step string) {
 	for _, c := range b.Compensations {
 		if c.step == step {
@@ -64,11 +70,16 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage,
 	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
 	for i := len(b.Compensations) - 1; i >= 0; i-- {
 		c := b.Compensations[i]
-		if err := b.runOrPark(dctx, "compensate:"+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) }); err != nil {
+		err := b.runOrPark(dctx, compensatePrefix+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) })
+		switch {
+		case errors.Is(err, errResolvedByHand):
+			b.note(b.View.Stage, "resolved by hand: "+c.step)
+		case err != nil:
 			return "", err
+		default:
+			b.note(b.View.Stage, "undone: "+c.step)
 		}
 		b.Compensations = b.Compensations[:i]
-		b.note(b.View.Stage, "undone: "+c.step)
 	}
 	if b.Status != "" {
 		b.Status = invoicecloud.StatusUnused

@@ -138,6 +138,8 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 		return b.route[b.RouteIdx], nil
 	}
 	if !b.MarkedUsed {
+		// Registered before the call: if its answer is lost the cloud may have marked them anyway.
+		b.registerCompensation(compensateRelease)
 		err := b.runOrPark(ctx, "markUsed", ev, func(ctx workflow.Context) error {
 			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.Invoices)}
 			return callNoResult(cloudCallOptions(ctx), acts.MarkUsed, in)
@@ -148,7 +150,6 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 		b.MarkedUsed = true
 		b.Status = invoicecloud.StatusUsed
 		b.refreshInvoiceViews()
-		b.registerCompensation(compensateRelease)
 		b.note(b.View.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.Invoices), b.View.TotalAmount))
 	}
 	b.reply(ev, nil)

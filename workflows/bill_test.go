@@ -166,6 +166,8 @@ func TestBillValidators(t *testing.T) {
 		},
 		func() {
 			mid = h.state()
+			// The same decision again (the ERP retried without an Idempotency-Key): the state, not 409.
+			r["same-again"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
 			r["bad-dates"] = h.update(workflows.UpdateVoucher, voucher())
 			h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
 		},
@@ -186,19 +188,18 @@ func TestBillValidators(t *testing.T) {
 		t.Fatal(err)
 	}
 	rejected := map[string]string{
-		"approve-too-early":     "stage collecting",
-		"voucher-too-early":     "not awaiting the voucher",
-		"retry-not-failed":      "nothing to retry",
-		"bad-client":            "client",
-		"unknown-role":          `unknown role "ceo"`,
-		"bad-decision":          "decision",
-		"no-approver":           "approver: required",
-		"wrong-role-stage":      "not awaiting finance",
-		"submit-not-collecting": "nothing to submit",
-		"cancel-no-reason":      "reason: required",
-		"duplicate":             "already",
-		"bad-dates":             "not awaiting the voucher",
-		"bad-voucher":           "accountDate: must be a date",
+		"approve-too-early": "stage collecting",
+		"voucher-too-early": "not awaiting the voucher",
+		"retry-not-failed":  "nothing to retry",
+		"bad-client":        "client",
+		"unknown-role":      `unknown role "ceo"`,
+		"bad-decision":      "decision",
+		"no-approver":       "approver: required",
+		"wrong-role-stage":  "not awaiting finance",
+		"cancel-no-reason":  "reason: required",
+		"duplicate":         "already",
+		"bad-dates":         "not awaiting the voucher",
+		"bad-voucher":       "accountDate: must be a date",
 	}
 	for name, want := range rejected {
 		res := r[name]
@@ -209,6 +210,17 @@ func TestBillValidators(t *testing.T) {
 		if !strings.Contains(res.rejected.Error(), want) {
 			t.Errorf("%s: rejection %q does not mention %q", name, res.rejected, want)
 		}
+	}
+	// Repeats of what was applied are answered with the state: a submit after autoSubmit did, the
+	// supervisor's approval sent twice.
+	for _, name := range []string{"submit-not-collecting", "same-again"} {
+		res := r[name]
+		if res == nil || !res.done || res.rejected != nil || res.err != nil {
+			t.Errorf("%s: a repeat was not answered with the state: %+v", name, res)
+		}
+	}
+	if got := r["same-again"].value.(workflows.BillState).Stage; got != workflows.StageAwaitingFinance {
+		t.Errorf("repeated approval answered stage %s, want awaiting_finance", got)
 	}
 	if !strings.Contains(r["bad-voucher"].rejected.Error(), "vouchNo: required") {
 		t.Errorf("bad voucher should name every field: %v", r["bad-voucher"].rejected)

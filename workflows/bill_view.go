@@ -84,6 +84,13 @@ func (b *bill) publish() {
 			return SAAwaitingRole.ValueSet(b.View.AwaitingRole)
 		}},
 		{SAOverdue.GetName(), b.View.Overdue, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(b.View.Overdue) }},
+		{SANeedsAttention.GetName(), b.View.Error != nil, func() temporal.SearchAttributeUpdate { return SANeedsAttention.ValueSet(b.View.Error != nil) }},
+		{SAFailedStep.GetName(), failedStep(b.View.Error), func() temporal.SearchAttributeUpdate {
+			if b.View.Error == nil {
+				return SAFailedStep.ValueUnset()
+			}
+			return SAFailedStep.ValueSet(b.View.Error.Step)
+		}},
 		{SAInvoiceCount.GetName(), int64(b.View.InvoiceCount), func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(b.View.InvoiceCount)) }},
 		{SAPendingInvoices.GetName(), int64(len(b.Pending)), func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(len(b.Pending))) }},
 		{SATotalAmount.GetName(), totalF, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
@@ -102,6 +109,13 @@ func (b *bill) publish() {
 		}
 	}
 	workflow.SetCurrentDetails(b.ctx, b.details())
+}
+
+func failedStep(e *FailureView) string {
+	if e == nil {
+		return ""
+	}
+	return e.Step
 }
 
 // details is the short Markdown summary Temporal Web shows for the bill.
@@ -129,7 +143,11 @@ func (b *bill) details() string {
 		if e.Code != "" {
 			sb.WriteString(fmt.Sprintf(" (`%s`)", e.Code))
 		}
-		sb.WriteString(" — send `retry` once fixed, or `cancel`\n")
+		if strings.HasPrefix(e.Step, compensatePrefix) {
+			sb.WriteString(" — send `retry` once fixed, or `resolve` {by, reason, done} if it was done by hand\n")
+		} else {
+			sb.WriteString(" — send `retry` once fixed, or `cancel`\n")
+		}
 	}
 	if n := len(b.View.History); n > 0 {
 		sb.WriteString(fmt.Sprintf("- Last: %s\n", b.View.History[n-1].Note))

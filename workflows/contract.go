@@ -32,6 +32,7 @@ const (
 	UpdateVoucher    = "voucher"
 	UpdateCancel     = "cancel"
 	UpdateRetry      = "retry"
+	UpdateResolve    = "resolve"
 
 	SignalInvoices = "invoices"
 	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
@@ -42,6 +43,7 @@ const (
 	SignalVoucher    = UpdateVoucher
 	SignalCancel     = UpdateCancel
 	SignalRetry      = UpdateRetry
+	SignalResolve    = UpdateResolve
 	SignalCollectURL = UpdateCollectURL
 )
 
@@ -196,6 +198,23 @@ type CancelRequest struct {
 	By     string `json:"by,omitempty"`
 }
 
+// ResolveRequest closes a failed compensation by hand: ops did at the cloud what the step could
+// not (e.g. released the invoices in the vendor's console) and say who, why and what.
+type ResolveRequest struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	Done   string `json:"done"` // what was done by hand
+}
+
+// ResolutionRecord is an audited "resolved by hand" decision.
+type ResolutionRecord struct {
+	Step   string    `json:"step"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	Done   string    `json:"done"`
+	At     time.Time `json:"at"`
+}
+
 type RetryRequest struct {
 	By string `json:"by,omitempty"`
 }
@@ -297,7 +316,9 @@ type BillState struct {
 	Overdue         bool             `json:"overdue"`
 	Error           *FailureView     `json:"error,omitempty"`
 	Cancel          *CancelRequest   `json:"cancel,omitempty"`
-	History         []HistoryEntry   `json:"history"`
+	// Resolutions are the failed compensations ops closed by hand, with who, why and what.
+	Resolutions []ResolutionRecord `json:"resolutions,omitempty"`
+	History     []HistoryEntry     `json:"history"`
 }
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.

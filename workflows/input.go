@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -18,6 +20,19 @@ const MaxResourceLen = 10
 
 // rolePattern keeps roles usable as stage names, search attribute values and URL segments.
 var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// clone is a deep copy (Normalize writes into its slices).
+func (in BillInput) clone() BillInput {
+	out := in
+	out.CompanyInfo = slices.Clone(in.CompanyInfo)
+	out.Options.Approvals = slices.Clone(in.Options.Approvals)
+	if in.Options.AutoSubmit != nil {
+		v := *in.Options.AutoSubmit
+		out.Options.AutoSubmit = &v
+	}
+	out.Options.SLA.ByRole = maps.Clone(in.Options.SLA.ByRole)
+	return out
+}
 
 // Normalize trims the input and fills the documented defaults. It is idempotent and never fails;
 // call Validate afterwards.

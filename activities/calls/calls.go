@@ -105,10 +105,25 @@ type DeductionBatchInput struct {
 	// Grace is how long after the period's last day the workflow keeps accepting (default: the usual
 	// VAT declaration window); then it submits what is left and ends.
 	Grace Duration `json:"grace,omitempty"`
+	// ContinueAfter is how many adds and batches one run takes before it continues as new
+	// (default: the batch workflow's).
+	ContinueAfter int `json:"continueAfter,omitempty"`
 	// Carried across continue-as-new:
-	Pending []DeductionAdd `json:"pending,omitempty"`
-	Seq     int            `json:"seq,omitempty"`  // batches submitted so far (request ids)
-	Done    []string       `json:"done,omitempty"` // bills already submitted (dedup of re-sent adds), most recent last
+	Pending      []DeductionAdd `json:"pending,omitempty"`
+	PendingSince time.Time      `json:"pendingSince,omitempty"` // when the oldest pending add came: the flush timer runs from it
+	Seq          int            `json:"seq,omitempty"`          // batches submitted so far (request ids)
+	Done         []string       `json:"done,omitempty"`         // bills already submitted (dedup of re-sent adds), most recent last
+	Refused      []RefusedBatch `json:"refused,omitempty"`      // batches the cloud refused, kept for a retry
+}
+
+// RefusedBatch is a batch the cloud refused: its invoices stay selectable by a retry (the batch
+// workflow's "retry" signal) or by hand.
+type RefusedBatch struct {
+	Seq      int                             `json:"seq"`
+	Bills    []string                        `json:"bills"`
+	Invoices []invoicecloud.DeductionInvoice `json:"invoices"`
+	Error    string                          `json:"error"`
+	At       time.Time                       `json:"at"`
 }
 
 // Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m").

@@ -14,8 +14,8 @@ type Faults struct {
 	ErrorRate float64 `json:"errorRate"`
 	// ErrorStatus is the HTTP status of an injected error (default 503, must be 5xx).
 	ErrorStatus int `json:"errorStatus,omitempty"`
-	// MessageTypes limits ErrorRate to these messageTypes ("deduction" for the deduction API);
-	// empty means every business call.
+	// MessageTypes limits ErrorRate to these messageTypes ("deduction" for the deduction API;
+	// "billSave:60" for billSave calls of one status); empty means every business call.
 	MessageTypes []string `json:"messageTypes,omitempty"`
 	// FailAfterApply applies the call first and then answers the 5xx: a lost response, the case
 	// idempotent retries (same messageId) exist for.
@@ -115,12 +115,12 @@ func (s *Sim) injectLatency(r *http.Request) {
 
 // faultFor draws whether this business call fails; caller holds s.mu.
 // It returns the HTTP status (0 = no fault) and whether to apply the call first.
-func (s *Sim) faultFor(messageType string) (status int, afterApply bool) {
+func (s *Sim) faultFor(kinds ...string) (status int, afterApply bool) {
 	f := s.faults
 	if f.ErrorRate <= 0 {
 		return 0, false
 	}
-	if len(f.MessageTypes) > 0 && !slices.Contains(f.MessageTypes, messageType) {
+	if len(f.MessageTypes) > 0 && !slices.ContainsFunc(kinds, func(k string) bool { return slices.Contains(f.MessageTypes, k) }) {
 		return 0, false
 	}
 	if s.faultRand.Float64() >= f.ErrorRate {

@@ -1,9 +1,12 @@
 package itest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
 
 	"rimflow/activities/calls"
 	"rimflow/workflows"
@@ -37,7 +40,10 @@ func TestDeductionModes(t *testing.T) {
 			special, ordinary := got.Delivered[0].SerialNo, got.Delivered[1].SerialNo
 
 			waitStage(t, id, workflows.StageAwaitingVoucher)
-			mustUpdate(t, id, workflows.UpdateVoucher, voucher())
+			// This month's voucher: the batch workflow of an open period keeps running (and continues as new).
+			v := voucher()
+			v.AccountDate = time.Now().UTC().Format(time.DateOnly)
+			mustUpdate(t, id, workflows.UpdateVoucher, v)
 			var final workflows.BillState
 			if err := run.Get(ctxT(t), &final); err != nil {
 				t.Fatalf("result: %v", err)
@@ -49,7 +55,7 @@ func TestDeductionModes(t *testing.T) {
 				t.Errorf("deduction serials %v, want only the special-VAT invoice %s", final.Deduction.SerialNos, special)
 			}
 			if mode == workflows.DeductionBatch {
-				want := calls.DeductionWorkflowID(in.BillTaxNo, voucher().AccountDate[:7])
+				want := calls.DeductionWorkflowID(in.BillTaxNo, v.AccountDate[:7])
 				if final.Deduction.BatchWorkflowID != want {
 					t.Fatalf("batch workflow %q, want %q", final.Deduction.BatchWorkflowID, want)
 				}
@@ -69,9 +75,22 @@ func TestDeductionModes(t *testing.T) {
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
+				// Its first run ended by continuing as new (ContinueAfter 2): both runs replay.
+				var first string
+				waitFor(t, "the batch workflow to continue as new", func() bool {
+					resp, err := tc.ListWorkflow(ctxT(t), &workflowservice.ListWorkflowExecutionsRequest{
+						Query: fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'ContinuedAsNew'", want)})
+					if err != nil || len(resp.Executions) == 0 {
+						return false
+					}
+					first = resp.Executions[0].Execution.RunId
+					return true
+				})
+				recordRun(t, want, first, "deduction_batch_workflow_first_run")
 			} else if final.Deduction.TaskNo == "" {
 				t.Errorf("immediate selection returned no taskNo")
 			}
+			record(t, id, "deduction_"+mode)
 
 			// The cloud's view: the special invoice is selected (for batch: once its batch is submitted).
 			deadline := time.Now().Add(time.Minute)

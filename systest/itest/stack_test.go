@@ -84,9 +84,10 @@ func (s *stack) startWorker() {
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
-			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
-			HeartbeatEvery:     time.Second,
-			Watch:              invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			DeductionBatchSize:     1, // a batch workflow submits each bill's invoices at once
+			DeductionContinueAfter: 2, // and continues as new right after (its history joins the replay tests)
+			HeartbeatEvery:         time.Second,
+			Watch:                  invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 		},
 	})
 	if err != nil {

@@ -140,8 +140,8 @@ func routes() []route {
 		},
 		{
 			Method: "POST", Path: billPath + "/resolve", Operation: "resolveCompensation",
-			Summary: "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
-			Body:    workflows.ResolveRequest{},
+			Summary:   "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
+			Body:      workflows.ResolveRequest{},
 			Responses: []response{state}, serve: decide(true, (*Bills).Resolve),
 		},
 		{

@@ -206,13 +206,13 @@ func (b *bill) run(ctx workflow.Context) error {
 		case errors.Is(err, errContinueAsNew):
 			return err
 		case errors.As(err, &cancelReq):
-			stage, err = b.abort(ctx, StageCancelled, cancelReq.req)
+			stage, err = b.abort(ctx, StageCancelled, cancelReq.req, cancelReq.ev)
 			if err != nil {
 				return err
 			}
 		case ctx.Err() != nil || temporal.IsCanceledError(err):
 			// The workflow itself was cancelled: undo on a disconnected context, then end cancelled.
-			if _, aerr := b.abort(ctx, StageCancelled, CancelRequest{Reason: "workflow cancelled", By: "temporal"}); aerr != nil {
+			if _, aerr := b.abort(ctx, StageCancelled, CancelRequest{Reason: "workflow cancelled", By: "temporal"}, nil); aerr != nil {
 				return aerr
 			}
 			return temporal.NewCanceledError()

@@ -59,10 +59,12 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			case errors.As(ev.watchErr, &app) && app.NonRetryable():
 				// A watcher refused for good (credentials, a refused linkKey) parks the bill: nobody
 				// would hear the user's imports. retry watches the live links again.
-				if err := b.park(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
+				retry, err := b.park(ctx, "watchInvoices", nil, ev.watchErr)
+				if err != nil {
 					return "", err
 				}
 				b.watchLiveLinks(ctx)
+				b.reply(retry, nil)
 				if err := b.bindPending(ctx); err != nil {
 					return "", err
 				}

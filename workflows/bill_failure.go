@@ -16,16 +16,19 @@ import (
 // (not during compensation), and a failed compensation may be `resolve`d by hand
 // (errResolvedByHand). ev, the update that caused the step, is answered with the failure.
 func (b *bill) runOrPark(ctx workflow.Context, step string, ev *event, fn func(workflow.Context) error) error {
+	var retry *event // the retry that runs the step again: answered with its outcome
 	for {
 		err := fn(ctx)
 		if err == nil {
+			b.reply(retry, nil)
 			return nil
 		}
 		if ctx.Err() != nil || temporal.IsCanceledError(err) {
 			return err
 		}
 		b.reply(ev, failureForCaller(step, err))
-		if err := b.park(ctx, step, ev, err); err != nil {
+		b.reply(retry, failureForCaller(step, err))
+		if retry, err = b.park(ctx, step, ev, err); err != nil {
 			return err
 		}
 	}
@@ -43,8 +46,9 @@ func failureForCaller(step string, err error) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s failed: %v", step, err), "StepFailed", nil)
 }
 
-// park records the failure, moves the bill to failed and blocks until retry (returns nil) or cancel.
-func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) error {
+// park records the failure, moves the bill to failed and blocks until retry (returns the retry's
+// event, answered once the step has run again) or cancel.
+func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (*event, error) {
 	prev := b.View.Stage
 	reason, code := describe(cause)
 	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
@@ -53,28 +57,26 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) e
 	for {
 		ev, err := b.next(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch ev.kind {
 		case evRetry:
 			b.View.Error = nil
 			b.enter(ctx, prev, fmt.Sprintf("retrying %s (asked by %s)", step, orStr(ev.retry.By, "ops")))
-			b.reply(ev, nil)
-			return nil
+			return ev, nil
 		case evResolve:
 			r := *ev.resolve
 			b.View.Resolutions = append(b.View.Resolutions, ResolutionRecord{Step: step, By: r.By, Reason: r.Reason, Done: r.Done, At: workflow.Now(ctx).UTC()})
 			b.View.Error = nil
 			b.enter(ctx, prev, fmt.Sprintf("%s resolved by hand by %s: %s (done: %s)", step, r.By, r.Reason, r.Done))
 			b.reply(ev, nil)
-			return errResolvedByHand
+			return nil, errResolvedByHand
 		case evCancel:
 			if compensating {
 				b.reply(ev, errors.New("the bill is already being undone; retry the failed compensation"))
 				continue
 			}
-			b.reply(ev, nil)
-			return &errCancelRequested{req: *ev.cancel}
+			return nil, &errCancelRequested{req: *ev.cancel, ev: ev}
 		case evSLASoft, evSLAHard, evDelivery:
 			continue // belongs to the stage that was interrupted (a delivery waits in Pending)
 		case evWatchEnded:

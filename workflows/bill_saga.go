@@ -53,14 +53,20 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 	return fmt.Errorf("unknown compensation %q", c.step)
 }
 
-// errCancelRequested carries a cancel accepted while the bill was failed (or in a step).
-type errCancelRequested struct{ req CancelRequest }
+// errCancelRequested carries a cancel accepted while the bill was failed (or in a step), with the
+// update that asked for it (answered once the saga is done).
+type errCancelRequested struct {
+	req CancelRequest
+	ev  *event
+}
 
 func (e *errCancelRequested) Error() string { return "cancel requested: " + e.req.Reason }
 
 // abort runs the saga (compensations in reverse, on a disconnected context so a workflow
-// cancellation cannot skip them) and ends the bill rejected or cancelled.
-func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage, error) {
+// cancellation cannot skip them) and ends the bill rejected or cancelled. ev, the decision that
+// asked for it, is answered when the saga is done (with the bill's end), or with the failure of a
+// compensation.
+func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *event) (Stage, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	b.stopWatchers()
 	if end == StageCancelled {
@@ -70,7 +76,7 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage,
 	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
 	for i := len(b.Compensations) - 1; i >= 0; i-- {
 		c := b.Compensations[i]
-		err := b.runOrPark(dctx, compensatePrefix+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) })
+		err := b.runOrPark(dctx, compensatePrefix+c.step, ev, func(ctx workflow.Context) error { return b.undo(ctx, c) })
 		switch {
 		case errors.Is(err, errResolvedByHand):
 			b.note(b.View.Stage, "resolved by hand: "+c.step)
@@ -86,5 +92,6 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage,
 		b.refreshInvoiceViews()
 	}
 	b.enter(dctx, end, "")
+	b.reply(ev, nil)
 	return end, nil
 }

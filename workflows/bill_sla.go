@@ -69,7 +69,7 @@ func (b *bill) onSLA(ctx workflow.Context, ev *event) (Stage, bool, error) {
 	b.View.Overdue = true
 	hard := time.Duration(b.in.Options.SLA.Hard)
 	if b.in.Options.OnDeadline == DeadlineCancel {
-		next, err := b.abort(ctx, StageCancelled, CancelRequest{Reason: fmt.Sprintf("hard deadline of %s passed in %s", hard, b.View.Stage), By: "sla"})
+		next, err := b.abort(ctx, StageCancelled, CancelRequest{Reason: fmt.Sprintf("hard deadline of %s passed in %s", hard, b.View.Stage), By: "sla"}, nil)
 		return next, true, err
 	}
 	b.note(b.View.Stage, fmt.Sprintf("reminder: hard deadline of %s passed in %s; still waiting", hard, b.View.Stage))

@@ -49,8 +49,7 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			b.reply(ev, nil)
 			return b.backToCollecting(summary + ": returned to collecting"), nil
 		default: // reject
-			b.reply(ev, nil)
-			return b.abort(ctx, StageRejected, CancelRequest{Reason: summary, By: req.Approver})
+			return b.abort(ctx, StageRejected, CancelRequest{Reason: summary, By: req.Approver}, ev)
 		}
 	}
 }
@@ -266,8 +265,7 @@ func (b *bill) complete(ctx workflow.Context) (Stage, error) {
 func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, err error) {
 	switch ev.kind {
 	case evCancel:
-		b.reply(ev, nil)
-		next, err = b.abort(ctx, StageCancelled, *ev.cancel)
+		next, err = b.abort(ctx, StageCancelled, *ev.cancel, ev)
 		return next, true, err
 	case evSLASoft, evSLAHard:
 		if ev.epoch != b.epoch {

@@ -104,9 +104,15 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	if st.Stage != workflows.StageAwaitingFinance {
 		t.Errorf("after supervisor: %s", st.Stage)
 	}
-	// Already decided for this round → 409.
+	// The same decision again (an ERP retry) is answered with the state; another decision for a
+	// role that has decided this round → 409.
+	var repeated workflows.BillState
 	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",
-		workflows.ApproveRequest{Role: "supervisor", Decision: "approve", Approver: "sup-1"}, &conflict); code != http.StatusConflict {
+		workflows.ApproveRequest{Role: "supervisor", Decision: "approve", Approver: "sup-1"}, &repeated); code != 200 || repeated.Stage != workflows.StageAwaitingFinance {
+		t.Errorf("repeated supervisor decision: %d %s", code, repeated.Stage)
+	}
+	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",
+		workflows.ApproveRequest{Role: "supervisor", Decision: "reject", Approver: "sup-1"}, &conflict); code != http.StatusConflict {
 		t.Errorf("second supervisor decision: %d", code)
 	}
 	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",

@@ -89,7 +89,10 @@ func TestFailedCompensationIsResolvedByHand(t *testing.T) {
 		SerialNoArray: serials, ExpenseIDArray: []string{"COMP-1"}}); err != nil {
 		t.Fatalf("voucher elsewhere: %v", err)
 	}
-	mustUpdate(t, id, workflows.UpdateCancel, workflows.CancelRequest{Reason: "raised twice"})
+	// The cancel answers the compensation's refusal: the bill waits in failed for ops.
+	if _, err := update[workflows.BillState](t, id, workflows.UpdateCancel, workflows.CancelRequest{Reason: "raised twice"}); !errContains(err, "compensate:unbind") {
+		t.Fatalf("cancel answered %v, want the refused compensate:unbind", err)
+	}
 	st := waitStage(t, id, workflows.StageFailed)
 	if st.Error == nil || st.Error.Step != "compensate:unbind" {
 		t.Fatalf("failed at %+v, want compensate:unbind", st.Error)

@@ -70,10 +70,17 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	}
 	billID := activity.GetInfo(ctx).WorkflowExecution.ID
 	err := a.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
-		return a.signalDelivery(ctx, billID, calls.Delivery{
-			Via: m.Via, LinkKey: in.LinkKey, MsgID: m.MsgID, Digest: m.Digest(),
-			InvoiceData: m.InvoiceData, AttachData: m.AttachData,
-		})
+		// A large message goes as several signals, each well under Temporal's payload limit.
+		for i, part := range chunks(m, calls.MaxDeliveryInvoices) {
+			d := calls.Delivery{Via: m.Via, LinkKey: in.LinkKey, MsgID: m.MsgID, Digest: part.Digest(), InvoiceData: part.InvoiceData}
+			if i == 0 {
+				d.AttachData = m.AttachData
+			}
+			if err := a.signalDelivery(ctx, billID, d); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	switch {
 	case errors.Is(err, errBillEnded):
@@ -115,4 +122,14 @@ func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// chunks splits a message into parts of at most n invoices.
+func chunks(m invoicecloud.Message, n int) []invoicecloud.Message {
+	var out []invoicecloud.Message
+	for len(m.InvoiceData) > n {
+		out = append(out, invoicecloud.Message{InvoiceData: m.InvoiceData[:n], Via: m.Via, MsgID: m.MsgID})
+		m.InvoiceData = m.InvoiceData[n:]
+	}
+	return append(out, m)
 }

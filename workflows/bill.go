@@ -110,6 +110,8 @@ const (
 	ApprovalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
 	LiveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
 	AnsweredCap  = 200 // update ids remembered to answer a retried request
+	// MaxInvoicesPerBill bounds what one bill binds (and carries across continue-as-new).
+	MaxInvoicesPerBill = 1000
 )
 
 // DefaultHistoryLimit is how many events one run may hold before the bill continues as new at

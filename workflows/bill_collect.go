@@ -298,6 +298,10 @@ func (b *bill) record(d calls.Delivery) {
 		}
 		known := serialSet(b.Invoices, b.Pending)
 		for _, inv := range d.InvoiceData {
+			if len(known) >= MaxInvoicesPerBill {
+				b.note(b.View.Stage, fmt.Sprintf("delivery via %s: over the limit of %d invoices per bill; the rest is not kept", view.Via, MaxInvoicesPerBill))
+				break
+			}
 			if inv.SerialNo != "" && !known[inv.SerialNo] {
 				known[inv.SerialNo] = true
 				b.Pending = append(b.Pending, inv)

@@ -66,7 +66,11 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (
 			return ev, nil
 		case evResolve:
 			r := *ev.resolve
-			b.View.Resolutions = append(b.View.Resolutions, ResolutionRecord{Step: step, By: r.By, Reason: r.Reason, Done: r.Done, At: workflow.Now(ctx).UTC()})
+			rec := ResolutionRecord{Step: step, By: r.By, Reason: r.Reason, Done: r.Done, At: workflow.Now(ctx).UTC()}
+			if r.Actor != nil {
+				rec.Client = r.Actor.Client
+			}
+			b.View.Resolutions = append(b.View.Resolutions, rec)
 			b.View.Error = nil
 			b.enter(ctx, prev, fmt.Sprintf("%s resolved by hand by %s: %s (done: %s)", step, r.By, r.Reason, r.Done))
 			b.reply(ev, nil)

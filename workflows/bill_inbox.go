@@ -167,6 +167,12 @@ func (b *bill) setup(ctx workflow.Context) error {
 			if err != nil {
 				return err
 			}
+			// The ops path: only what the bill's policy lets Temporal Web and the CLI do, and
+			// recorded as such (whatever actor the payload claims).
+			if err := b.in.Policy.WebSignals.Permits(sp.name, ev.role()); err != nil {
+				return err
+			}
+			ev.setActor(Actor{Client: OpsPath, User: ev.person()})
 			if sp.repeats != nil && sp.repeats(ev) {
 				return nil // already applied: nothing to do
 			}
@@ -266,6 +272,71 @@ func (b *bill) await(ctx workflow.Context, ev *event) error {
 		return err
 	}
 	return ev.err
+}
+
+// actor is who sent the event (the payload's, set by the API), nil for none.
+func (ev *event) actor() *Actor {
+	switch {
+	case ev.submit != nil:
+		return ev.submit.Actor
+	case ev.approve != nil:
+		return ev.approve.Actor
+	case ev.images != nil:
+		return ev.images.Actor
+	case ev.voucher != nil:
+		return ev.voucher.Actor
+	case ev.cancel != nil:
+		return ev.cancel.Actor
+	case ev.retry != nil:
+		return ev.retry.Actor
+	case ev.resolve != nil:
+		return ev.resolve.Actor
+	}
+	return nil
+}
+
+func (ev *event) setActor(a Actor) {
+	switch {
+	case ev.submit != nil:
+		ev.submit.Actor = &a
+	case ev.approve != nil:
+		ev.approve.Actor = &a
+	case ev.images != nil:
+		ev.images.Actor = &a
+	case ev.voucher != nil:
+		ev.voucher.Actor = &a
+	case ev.cancel != nil:
+		ev.cancel.Actor = &a
+	case ev.retry != nil:
+		ev.retry.Actor = &a
+	case ev.resolve != nil:
+		ev.resolve.Actor = &a
+	}
+}
+
+// role is the approval role an event decides ("" for others).
+func (ev *event) role() string {
+	if ev.approve != nil {
+		return ev.approve.Role
+	}
+	return ""
+}
+
+// person is who the payload names as deciding (approver, by).
+func (ev *event) person() string {
+	switch {
+	case ev.approve != nil:
+		return ev.approve.Approver
+	case ev.submit != nil:
+		return ev.submit.By
+	case ev.cancel != nil:
+		return ev.cancel.By
+	case ev.retry != nil:
+		return ev.retry.By
+	case ev.resolve != nil:
+		return ev.resolve.By
+	}
+	return ""
 }
 
 // markQueued sets the guards that refuse a second identical request while the first waits in the inbox.
@@ -370,6 +441,18 @@ func (b *bill) validateApprove(req ApproveRequest) error {
 	}
 	if err := fieldErr(f); err != nil {
 		return err
+	}
+	person := strings.TrimSpace(req.Approver)
+	if req.Actor != nil && req.Actor.User != "" {
+		if person != "" && !strings.EqualFold(person, req.Actor.User) {
+			return fieldErr(map[string]string{"approver": fmt.Sprintf("must be the acting user %q the client vouches for", req.Actor.User)})
+		}
+		person = req.Actor.User
+	}
+	if req.Decision == DecisionApprove {
+		if err := b.in.Policy.Duties.CheckApproval(b.in.UserID, person, req.Role, b.approvedThisRound()); err != nil {
+			return err
+		}
 	}
 	if b.Decided[req.Role] {
 		for _, a := range b.View.Approvals {
@@ -503,6 +586,17 @@ func (b *bill) repeatsApprove(req ApproveRequest) bool {
 func (b *bill) repeatsVoucher(req VoucherRequest) bool {
 	v := b.View.Voucher
 	return v != nil && v.SavedAt != nil && v.VouchID == req.VouchID && v.VouchNo == req.VouchNo
+}
+
+// approvedThisRound maps each role approved in this round to the person who approved it.
+func (b *bill) approvedThisRound() map[string]string {
+	m := map[string]string{}
+	for _, a := range b.View.Approvals {
+		if a.Round == b.Round && a.Decision == DecisionApprove {
+			m[a.Role] = orStr(a.User, a.Approver)
+		}
+	}
+	return m
 }
 
 // repeatsCancel: the cancel under way is this one.

@@ -34,9 +34,14 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			b.reply(ev, fmt.Errorf("the bill is awaiting %s, not %s", role, req.Role))
 			continue
 		}
-		b.View.Approvals = append(b.View.Approvals, ApprovalRecord{
-			Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC(),
-		})
+		rec := ApprovalRecord{Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC()}
+		if a := req.Actor; a != nil {
+			rec.Client, rec.User = a.Client, a.User
+		}
+		b.View.Approvals = append(b.View.Approvals, rec)
+		if over := len(b.View.Approvals) - ApprovalCap; over > 0 {
+			b.View.Approvals = slices.Clone(b.View.Approvals[over:])
+		}
 		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
 		if req.Comment != "" {
 			summary += " (" + req.Comment + ")"

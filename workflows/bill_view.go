@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
@@ -74,9 +75,9 @@ func (b *bill) publish() {
 		upd   func() temporal.SearchAttributeUpdate
 	}{
 		{SABillStage.GetName(), string(b.View.Stage), func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(b.View.Stage)) }},
-		{SABillNo.GetName(), b.in.BillNo, func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(b.in.BillNo) }},
-		{SABillResource.GetName(), b.in.Resource, func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(b.in.Resource) }},
-		{SABillTaxNo.GetName(), b.in.BillTaxNo, func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(b.in.BillTaxNo) }},
+		{SABillNo.GetName(), keyword(b.in.BillNo), func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(keyword(b.in.BillNo)) }},
+		{SABillResource.GetName(), keyword(b.in.Resource), func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(keyword(b.in.Resource)) }},
+		{SABillTaxNo.GetName(), keyword(b.in.BillTaxNo), func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(keyword(b.in.BillTaxNo)) }},
 		{SAAwaitingRole.GetName(), b.View.AwaitingRole, func() temporal.SearchAttributeUpdate {
 			if b.View.AwaitingRole == "" {
 				return SAAwaitingRole.ValueUnset()
@@ -111,6 +112,21 @@ func (b *bill) publish() {
 	workflow.SetCurrentDetails(b.ctx, b.details())
 }
 
+// MaxKeyword is the longest keyword search attribute value PostgreSQL visibility stores.
+const MaxKeyword = 255
+
+// keyword caps a caller's string to what visibility stores (at a rune boundary).
+func keyword(s string) string {
+	if len(s) <= MaxKeyword {
+		return s
+	}
+	cut := MaxKeyword
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
 func failedStep(e *FailureView) string {
 	if e == nil {
 		return ""
@@ -121,7 +137,8 @@ func failedStep(e *FailureView) string {
 // details is the short Markdown summary Temporal Web shows for the bill.
 func (b *bill) details() string {
 	var sb strings.Builder
-	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", b.in.BillNo, b.in.Resource, b.in.BillID, b.View.Stage))
+	// Caller strings are escaped: Temporal Web renders this as Markdown.
+	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", md(b.in.BillNo), md(b.in.Resource), md(b.in.BillID), b.View.Stage))
 	sb.WriteString(fmt.Sprintf("- Invoices: %d, total %s (incl. tax)\n", b.View.InvoiceCount, b.View.TotalAmount))
 	if b.View.AwaitingRole != "" {
 		sb.WriteString(fmt.Sprintf("- Awaiting: %s\n", b.View.AwaitingRole))
@@ -130,7 +147,7 @@ func (b *bill) details() string {
 		sb.WriteString("- **Overdue**\n")
 	}
 	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil {
-		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", b.View.Voucher.VouchNo, b.View.Voucher.AccountDate))
+		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", md(b.View.Voucher.VouchNo), b.View.Voucher.AccountDate))
 	}
 	if n := len(b.Pending); n > 0 {
 		sb.WriteString(fmt.Sprintf("- **%d invoice(s) delivered, not bound yet**: bound when the bill next collects\n", n))
@@ -139,9 +156,9 @@ func (b *bill) details() string {
 		sb.WriteString(fmt.Sprintf("- Watching for imports until %s\n", b.View.WatchingUntil.UTC().Format("15:04:05Z")))
 	}
 	if e := b.View.Error; e != nil {
-		sb.WriteString(fmt.Sprintf("- **Error** in %s: %s", e.Step, e.Reason))
+		sb.WriteString(fmt.Sprintf("- **Error** in %s: %s", e.Step, md(e.Reason)))
 		if e.Code != "" {
-			sb.WriteString(fmt.Sprintf(" (`%s`)", e.Code))
+			sb.WriteString(fmt.Sprintf(" (%s)", md(e.Code)))
 		}
 		if strings.HasPrefix(e.Step, compensatePrefix) {
 			sb.WriteString(" — send `retry` once fixed, or `resolve` {by, reason, done} if it was done by hand\n")
@@ -150,7 +167,14 @@ func (b *bill) details() string {
 		}
 	}
 	if n := len(b.View.History); n > 0 {
-		sb.WriteString(fmt.Sprintf("- Last: %s\n", b.View.History[n-1].Note))
+		sb.WriteString(fmt.Sprintf("- Last: %s\n", md(b.View.History[n-1].Note)))
 	}
 	return sb.String()
 }
+
+// mdEscaper escapes what Markdown (and the HTML it may carry) would interpret in a caller's string.
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"(", `\(`, ")", `\)`, "#", `\#`, "<", "&lt;", ">", "&gt;", "|", `\|`, "!", `\!`, "\n", " ", "\r", " ")
+
+// md makes a caller's string inert in the Markdown details.
+func md(s string) string { return mdEscaper.Replace(s) }

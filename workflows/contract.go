@@ -151,6 +151,9 @@ type BillInput struct {
 	PushType    string                 `json:"pushType,omitempty"` // socket (default) | poll
 	CompanyInfo []invoicecloud.Company `json:"companyInfo,omitempty"`
 	Options     Options                `json:"options"`
+	// Policy is set by the server at start from the policy file (segregation of duties, the ops
+	// path); absent, DefaultBillPolicy. Frozen with the options.
+	Policy *BillPolicy `json:"policy,omitempty"`
 }
 
 // Payloads of updates and signals.
@@ -167,6 +170,8 @@ type CollectURLResponse struct {
 
 type SubmitRequest struct {
 	By string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type ApproveRequest struct {
@@ -174,6 +179,8 @@ type ApproveRequest struct {
 	Decision string `json:"decision"` // approve|reject|return
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // ImagesRequest is the scanning station's (or submitter's) "scanned" message.
@@ -182,6 +189,8 @@ type ImagesRequest struct {
 	InvoiceNos []string          `json:"invoiceNos,omitempty"`
 	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
 	Files      []string          `json:"files,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type VoucherRequest struct {
@@ -191,11 +200,15 @@ type VoucherRequest struct {
 	AccountTime  string `json:"accountTime"`
 	BusinessDate string `json:"businessDate"`
 	Resource     string `json:"resource"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type CancelRequest struct {
 	Reason string `json:"reason"`
 	By     string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // ResolveRequest closes a failed compensation by hand: ops did at the cloud what the step could
@@ -204,11 +217,14 @@ type ResolveRequest struct {
 	By     string `json:"by"`
 	Reason string `json:"reason"`
 	Done   string `json:"done"` // what was done by hand
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // ResolutionRecord is an audited "resolved by hand" decision.
 type ResolutionRecord struct {
 	Step   string    `json:"step"`
+	Client string    `json:"client,omitempty"` // the API client, or OpsPath
 	By     string    `json:"by"`
 	Reason string    `json:"reason"`
 	Done   string    `json:"done"`
@@ -217,6 +233,8 @@ type ResolutionRecord struct {
 
 type RetryRequest struct {
 	By string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // InvoicesSignal is a payload the ERP forwards from its browser socket or a push.
@@ -259,6 +277,10 @@ type ApprovalRecord struct {
 	Approver string    `json:"approver"`
 	Comment  string    `json:"comment,omitempty"`
 	At       time.Time `json:"at"`
+	// Client is the API client that sent the decision (OpsPath for a signal from Temporal Web or
+	// the CLI); User the person it vouched for.
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
 }
 
 type URLs struct {

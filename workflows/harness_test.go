@@ -289,8 +289,19 @@ func voucher() workflows.VoucherRequest {
 	return workflows.VoucherRequest{VouchID: "V1", VouchNo: "记-0001", AccountDate: "2024-05-31", AccountTime: "2024-05-31", BusinessDate: "2024-05-30", Resource: "SAP"}
 }
 
+// approve is role's decision by the role's own approver (one person per role: segregation of duties).
 func approve(role, decision string) workflows.ApproveRequest {
-	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice", Comment: "ok"}
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: approverOf(role), Comment: "ok"}
+}
+
+func approverOf(role string) string {
+	switch role {
+	case "supervisor":
+		return "alice"
+	case "finance":
+		return "bob"
+	}
+	return role + "-approver"
 }
 
 func falsePtr() *bool { f := false; return &f }

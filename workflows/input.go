@@ -31,6 +31,11 @@ func (in BillInput) clone() BillInput {
 		out.Options.AutoSubmit = &v
 	}
 	out.Options.SLA.ByRole = maps.Clone(in.Options.SLA.ByRole)
+	if in.Policy != nil {
+		p := *in.Policy
+		p.WebSignals = p.WebSignals.Clone()
+		out.Policy = &p
+	}
 	return out
 }
 
@@ -53,6 +58,10 @@ func (in *BillInput) Normalize() {
 		in.CompanyInfo[i].Name = strings.TrimSpace(in.CompanyInfo[i].Name)
 	}
 	in.Options.normalize()
+	if in.Policy == nil {
+		p := DefaultBillPolicy()
+		in.Policy = &p
+	}
 }
 
 func (o *Options) normalize() {

@@ -36,6 +36,10 @@ type WatchInput struct {
 // SignalDelivery is the bill's signal a watcher sends each message with.
 const SignalDelivery = "delivery"
 
+// MaxDeliveryInvoices bounds one delivery signal: a larger message is sent as several, so no
+// payload nears Temporal's limit (an invoice record is a few KB at most).
+const MaxDeliveryInvoices = 100
+
 // Delivery is one message from the cloud, as a watcher signals it to its bill (the bill's
 // "delivery" signal): it is durable once the signal is accepted, before the next one is read.
 type Delivery struct {

@@ -168,7 +168,7 @@ func derive(base *rule, name string, f fileFields, field string, bad func(string
 		options:    cloneOptions(base.options),
 		callerMay:  maps.Clone(base.callerMay),
 		duties:     base.duties,
-		webSignals: base.webSignals.clone(),
+		webSignals: base.webSignals.Clone(),
 	}
 	o := &r.options
 	if f.Approvals != nil {
@@ -247,8 +247,8 @@ func derive(base *rule, name string, f fileFields, field string, bad func(string
 		if w.Signals != nil {
 			r.webSignals.Signals = nil
 			for i, s := range *w.Signals {
-				if s = strings.TrimSpace(s); !slices.Contains(WebSignalNames, s) {
-					bad(fmt.Sprintf("%s.webSignals.signals[%d]", field, i), "unknown signal %q (signals: %s)", s, strings.Join(WebSignalNames, ", "))
+				if s = strings.TrimSpace(s); !slices.Contains(workflows.WebSignalNames, s) {
+					bad(fmt.Sprintf("%s.webSignals.signals[%d]", field, i), "unknown signal %q (signals: %s)", s, strings.Join(workflows.WebSignalNames, ", "))
 				}
 				r.webSignals.Signals = append(r.webSignals.Signals, s)
 			}

@@ -33,6 +33,12 @@ var CallerOptions = []string{OptApprovals, OptImageMode, OptDeduction, OptSLA, O
 const DefaultRuleName = "default"
 
 // Decision is what the policy fixes for one bill at its start.
+// The enforcement types live with the workflow, which checks every decision (workflows/duties.go).
+type (
+	Duties     = workflows.Duties
+	WebSignals = workflows.WebSignals
+)
+
 type Decision struct {
 	Rule       string            `json:"rule"`    // the rule that matched: recorded with the bill for audit
 	Options    workflows.Options `json:"options"` // complete: every option set (Normalize changes nothing)
@@ -201,7 +207,7 @@ func (p *Policy) Resolve(billType, resource string, requested workflows.Options)
 	if len(fields) > 0 {
 		return Decision{}, &workflows.ValidationError{Fields: fields}
 	}
-	return Decision{Rule: r.name, Options: eff, Duties: r.duties, WebSignals: r.webSignals.clone()}, nil
+	return Decision{Rule: r.name, Options: eff, Duties: r.duties, WebSignals: r.webSignals.Clone()}, nil
 }
 
 // dropSLAsOfOtherRoles removes per-role SLAs of roles the chain no longer has (after the chain was

@@ -257,7 +257,7 @@ func voucher() workflows.VoucherRequest {
 }
 
 func approve(role, decision string) workflows.ApproveRequest {
-	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice"}
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: role + "-approver"} // one person per role (segregation of duties)
 }
 
 // record writes the workflow's history to workflows/testdata for the replay test when RIMFLOW_RECORD=1.

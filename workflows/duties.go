@@ -1,9 +1,9 @@
-package policy
+package workflows
 
-// The two checks below run where a decision arrives: in the workflow, since a signal from Temporal
-// Web reaches the bill without passing the API. They are pure and deterministic (safe in workflow
-// code) and use nothing else of this package, so this file can move into workflows (dropping the
-// "workflows." qualifiers, leaving type aliases here) when the bill's input carries them.
+// Who may decide what, as the bill enforces it: segregation of duties and what the ops path may
+// send. The checks run in the workflow, where every decision arrives (a signal from Temporal Web
+// reaches the bill without passing the API); server-side policy (internal/policy) fills them in
+// the bill's input at start.
 
 import (
 	"errors"
@@ -11,8 +11,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"rimflow/workflows"
 )
 
 // Duties is segregation of duties for one bill.
@@ -58,8 +56,8 @@ func samePerson(a, b string) bool {
 
 // WebSignalNames are the signals WebSignals governs: those an operator may send from Temporal Web
 // or the `temporal` CLI. The "invoices" signal is the delivery path (watchers, the API) and is never refused.
-var WebSignalNames = []string{workflows.SignalSubmit, workflows.SignalApprove, workflows.SignalImages,
-	workflows.SignalVoucher, workflows.SignalCancel, workflows.SignalRetry, workflows.SignalCollectURL}
+var WebSignalNames = []string{SignalSubmit, SignalApprove, SignalImages,
+	SignalVoucher, SignalCancel, SignalRetry, SignalResolve, SignalCollectURL}
 
 // WebSignals is what the ops path may do: signals sent to a bill from Temporal Web or the CLI
 // (the API uses updates, so a signal is always that path).
@@ -78,20 +76,46 @@ var ErrWebSignalRefused = errors.New("refused by policy for signals from Tempora
 // Permits says whether a signal (and, for approve, its role) is accepted through the ops path.
 func (w WebSignals) Permits(signal, role string) error {
 	switch {
-	case signal == workflows.SignalInvoices:
+	case signal == SignalInvoices:
 		return nil
 	case !w.Allow:
 		return fmt.Errorf("%w: no signal is accepted for this bill; use the API", ErrWebSignalRefused)
 	case len(w.Signals) > 0 && !slices.Contains(w.Signals, signal):
 		return fmt.Errorf("%w: signal %q is not accepted (accepted: %s)", ErrWebSignalRefused, signal, strings.Join(w.Signals, ", "))
-	case signal == workflows.SignalApprove && len(w.Roles) > 0 && !slices.Contains(w.Roles, role):
+	case signal == SignalApprove && len(w.Roles) > 0 && !slices.Contains(w.Roles, role):
 		return fmt.Errorf("%w: role %q may not be decided this way (roles: %s)", ErrWebSignalRefused, role, strings.Join(w.Roles, ", "))
 	}
 	return nil
 }
 
-func (w WebSignals) clone() WebSignals {
+// Clone is a deep copy.
+func (w WebSignals) Clone() WebSignals {
 	w.Signals = slices.Clone(w.Signals)
 	w.Roles = slices.Clone(w.Roles)
 	return w
 }
+
+// BillPolicy is the server-side policy a bill was started under, frozen in its input: the rule
+// that matched (for audit), segregation of duties and the ops path.
+type BillPolicy struct {
+	Rule       string     `json:"rule,omitempty"`
+	Duties     Duties     `json:"duties"`
+	WebSignals WebSignals `json:"webSignals"`
+}
+
+// DefaultBillPolicy holds when no policy was given (a bill started from Temporal Web or an older
+// API): segregation of duties on, every signal accepted through the ops path.
+func DefaultBillPolicy() BillPolicy {
+	return BillPolicy{Rule: "default", Duties: Duties{OnePersonOneRole: true}, WebSignals: WebSignals{Allow: true}}
+}
+
+// Actor is who made a decision: the API client that sent it and the person the client vouches for.
+// The API sets it from the authenticated client and the acting user's header, never from the
+// body; a decision without one came through the ops path (a signal from Temporal Web or the CLI).
+type Actor struct {
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
+}
+
+// OpsPath is the client recorded for a decision sent as a signal (Temporal Web, the temporal CLI).
+const OpsPath = "temporal-signal"

@@ -4,6 +4,8 @@ package workflows
 // and ops queries rely on them. Change nothing here without changing README.md and the API docs.
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,8 +20,42 @@ const (
 	DefaultTaskQueue = "rimflow-bills"
 )
 
-// BillWorkflowID is the business key: billId+resource is unique in Invoice Cloud too.
-func BillWorkflowID(resource, billID string) string { return "bill:" + resource + ":" + billID }
+// BillWorkflowID is the business key "bill:<resource>:<billId>" (billId+resource is unique in
+// Invoice Cloud too). Temporal carries workflow IDs in a gRPC header, which takes printable ASCII
+// only: a key's printable ASCII stays as it is, anything else (Chinese, accents) and '%' itself
+// are percent-encoded (UTF-8). So every key has one readable, reversible ID (ParseBillWorkflowID),
+// and the ID of an ASCII key without '%' is the key itself.
+func BillWorkflowID(resource, billID string) string {
+	return "bill:" + escapeKey(resource) + ":" + escapeKey(billID)
+}
+
+// ParseBillWorkflowID is BillWorkflowID's inverse (a resource never holds ':').
+func ParseBillWorkflowID(id string) (resource, billID string, ok bool) {
+	rest, ok := strings.CutPrefix(id, "bill:")
+	if !ok {
+		return "", "", false
+	}
+	r, b, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", "", false
+	}
+	resource, err1 := url.PathUnescape(r)
+	billID, err2 := url.PathUnescape(b)
+	return resource, billID, err1 == nil && err2 == nil
+}
+
+func escapeKey(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '%' {
+			sb.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&sb, "%%%02X", c)
+	}
+	return sb.String()
+}
 
 // Message names: queries, updates and signals (updates and signals share names and payloads).
 const (
@@ -33,6 +69,9 @@ const (
 	UpdateCancel     = "cancel"
 	UpdateRetry      = "retry"
 	UpdateResolve    = "resolve"
+	UpdateAmend      = "amend"         // fix a failed bill's header before anything was bound
+	UpdateRemove     = "removeInvoice" // take an invoice off a collecting or failed bill
+	UpdateViewURL    = "viewUrl"       // a view page URL valid now, in any stage
 
 	SignalInvoices = "invoices"
 	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
@@ -44,6 +83,8 @@ const (
 	SignalCancel     = UpdateCancel
 	SignalRetry      = UpdateRetry
 	SignalResolve    = UpdateResolve
+	SignalAmend      = UpdateAmend
+	SignalRemove     = UpdateRemove
 	SignalCollectURL = UpdateCollectURL
 )
 
@@ -137,6 +178,9 @@ type Options struct {
 	// HistoryLimit is how many events one run of the bill may hold before it continues as new at a
 	// quiet point (default DefaultHistoryLimit).
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// Notify sends the bill's events to the ERP's webhooks for its resource (set by the server at
+	// start when webhooks are configured for the resource).
+	Notify bool `json:"notify,omitempty"`
 }
 
 // BillInput starts a BillWorkflow: the getEventCode fields plus options.
@@ -209,6 +253,38 @@ type CancelRequest struct {
 	By     string `json:"by,omitempty"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
+}
+
+// AmendRequest corrects the header of a bill that failed before anything was bound (a typo in a
+// tax number, a company name): only the fields given change; then `retry` runs the step again.
+type AmendRequest struct {
+	BillNo      *string                 `json:"billNo,omitempty"`
+	BillType    *string                 `json:"billType,omitempty"`
+	BillTaxNo   *string                 `json:"billTaxNo,omitempty"`
+	OrgNumber   *string                 `json:"orgNumber,omitempty"`
+	UserID      *string                 `json:"userId,omitempty"`
+	CompanyInfo *[]invoicecloud.Company `json:"companyInfo,omitempty"`
+	Reason      string                  `json:"reason"`
+	Actor       *Actor                  `json:"actor,omitempty"`
+}
+
+// RemoveInvoiceRequest takes one invoice off a collecting or failed bill: a pending one is
+// dropped, a bound one released at the cloud (billSave 1).
+type RemoveInvoiceRequest struct {
+	SerialNo string `json:"serialNo"`
+	Reason   string `json:"reason"`
+	Actor    *Actor `json:"actor,omitempty"`
+}
+
+// ViewURLRequest asks for the view page (client pc|mobile).
+type ViewURLRequest struct {
+	Client string `json:"client"`
+}
+
+// ViewURLResponse is a view page URL and when its eventCode dies.
+type ViewURLResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // ResolveRequest closes a failed compensation by hand: ops did at the cloud what the step could

@@ -160,3 +160,28 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Event is one notice to the ERP's webhooks: what happened to a bill, delivered at least once and
+// in order per bill (Seq) by the DeliverEvent activity. Receivers drop a repeat by ID.
+type Event struct {
+	ID       string          `json:"id"`  // "<billWorkflowId>#<seq>": a redelivery keeps it
+	Seq      int             `json:"seq"` // per bill, from 1, without gaps
+	Type     string          `json:"type"`
+	At       time.Time       `json:"at"`
+	Resource string          `json:"resource"`
+	BillID   string          `json:"billId"`
+	BillNo   string          `json:"billNo"`
+	Stage    string          `json:"stage"`
+	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+// Event types.
+const (
+	EventStarted        = "bill.started"
+	EventInvoicesBound  = "invoices.bound" // data: {invoices: [...], totalAmount}
+	EventStageChanged   = "stage.changed"  // data: {from, to, awaitingRole}
+	EventOverdue        = "bill.overdue"   // data: {sla}
+	EventFailed         = "bill.failed"    // data: {step, reason, code, field}
+	EventCancelledBySLA = "bill.cancelled_by_sla"
+	EventCompleted      = "bill.completed"
+)

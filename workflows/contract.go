@@ -387,12 +387,15 @@ type FailureView struct {
 	Step   string    `json:"step"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
-	Code   string    `json:"code,omitempty"`
+	Code   string    `json:"code,omitempty"`  // the error type, e.g. InvoiceCloud.2003
+	Field  string    `json:"field,omitempty"` // the field the cloud named, when it named one
 }
 
 type BillState struct {
 	WorkflowID   string        `json:"workflowId"`
+	ID           string        `json:"id"` // resource/billId, the API's short name
 	Stage        Stage         `json:"stage"`
+	UpdatedAt    time.Time     `json:"updatedAt"` // the last change of stage, invoices or decisions
 	AwaitingRole string        `json:"awaitingRole,omitempty"`
 	Bill         BillInput     `json:"bill"`
 	EventCode    string        `json:"eventCode,omitempty"`

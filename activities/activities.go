@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 )
 
@@ -25,6 +26,8 @@ const (
 type Activities struct {
 	Cloud    invoicecloud.Cloud
 	Temporal client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
+	// Webhooks are where the bills' events go (nil: nowhere).
+	Webhooks *webhooks.Registry
 
 	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
 	EventCodeTTL time.Duration

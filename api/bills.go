@@ -24,6 +24,9 @@ type Bills struct {
 	Client    client.Client
 	Namespace string
 	TaskQueue string
+	// Notifies reports whether a resource's events go to webhooks; a bill started for it sends
+	// them (Options.Notify). nil: no bill notifies.
+	Notifies func(resource string) bool
 }
 
 // NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
@@ -95,6 +98,9 @@ const memoStartRequest = "rimflowStartRequest"
 func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartResponse, created bool, err error) {
 	if e := checkBill(&in); e != nil {
 		return StartResponse{}, false, e
+	}
+	if b.Notifies != nil && b.Notifies(in.Resource) {
+		in.Options.Notify = true
 	}
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
 	requestID := IdempotencyKey(ctx) // a retried start with the same key answers 201 again

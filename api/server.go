@@ -36,6 +36,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
 	RequestTimeout time.Duration
+	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
+	Notifies func(resource string) bool
 }
 
 // HeaderIdempotencyKey names the header an ERP sets on a POST it may retry: the same key gets the
@@ -75,6 +77,7 @@ func newServer(opts Options) *server {
 		routes:   routes(),
 		mux:      http.NewServeMux(),
 	}
+	s.bills.Notifies = opts.Notifies
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -51,6 +51,7 @@ func run() int {
 	flag.StringVar(&logLevel, "log-level", strings.ToLower(cfg.LogLevel.String()), "debug, info, warn or error (default from $RIMFLOW_LOG_LEVEL)")
 	flag.Parse()
 
+	opts.Worker.Activities.Webhooks = cfg.Webhooks
 	if opts.APIToken == "" {
 		// Not a flag default, so the token never shows in --help or a log.
 		opts.APIToken = cfg.API.Token

@@ -124,7 +124,9 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 			return nil, err
 		}
 	}
-	return api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue), nil
+	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	bills.Notifies = cfg.Webhooks.Has // a bill started here notifies as one started by the API would
+	return bills, nil
 }
 
 // readInput reads --file: a path, or "-" for stdin.

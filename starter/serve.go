@@ -45,6 +45,7 @@ func (c *cli) serve(args []string) error {
 	handler := api.New(api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		Token: cfg.API.Token, Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
+		Notifies: cfg.Webhooks.Has,
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

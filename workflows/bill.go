@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
@@ -33,12 +34,14 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	if err := b.setup(ctx); err != nil {
 		return BillState{}, err
 	}
+	b.deliverEvents(ctx)
 	err := b.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
 		b.stopWatchers()
 		return BillState{}, workflow.NewContinueAsNewError(ctx, BillWorkflowName, b.in, b.Progress)
 	}
 	b.finish(ctx)
+	b.eventsDelivered(ctx)
 	return b.snapshot(), err
 }
 
@@ -53,6 +56,8 @@ type Progress struct {
 	Pending []invoicecloud.Invoice `json:"pending,omitempty"`
 	Digests []string               `json:"digests,omitempty"` // recent deliveries, to drop a redelivery
 	Links   []Link                 `json:"links,omitempty"`   // eventCodes issued and still live, newest last
+	// ViewLink is an eventCode issued past collecting only to open the view page (nobody watches it).
+	ViewLink *Link `json:"viewLink,omitempty"`
 
 	RouteIdx      int             `json:"routeIdx"`
 	Round         int             `json:"round"`             // +1 after each return to collecting
@@ -64,6 +69,8 @@ type Progress struct {
 	Entered       time.Time       `json:"entered"`                 // when the current stage began (SLA timers)
 	SLAFired      slaFired        `json:"slaFired"`                // which SLA timers of this stage have fired
 	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
+	EventSeq      int             `json:"eventSeq,omitempty"`      // events emitted so far (webhooks)
+	Outbox        []calls.Event   `json:"outbox,omitempty"`        // events not delivered yet, oldest first
 }
 
 // Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
@@ -134,6 +141,7 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 		b.Round = 1
 		b.View = BillState{
 			WorkflowID:  workflow.GetInfo(ctx).WorkflowExecution.ID,
+			ID:          in.Resource + "/" + in.BillID,
 			Stage:       StageCollecting,
 			Bill:        in,
 			Invoices:    []InvoiceView{},
@@ -185,6 +193,7 @@ func (b *bill) run(ctx workflow.Context) error {
 	stage := b.View.Stage
 	if !b.resumed {
 		b.note(StageCollecting, "bill started")
+		b.emit(calls.EventStarted, map[string]any{"bill": b.in})
 	}
 	for !stage.Final() {
 		var next Stage

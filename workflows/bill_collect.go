@@ -81,6 +81,8 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.Invoices)))
 			b.View.Submitted = true
 			return b.advance(ctx, ev)
+		case evRemove:
+			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
 		case evCollectURL:
 			if !b.codeFresh() {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
@@ -123,15 +125,7 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 	}).Get(&linkKey); err != nil {
 		return err
 	}
-	in := b.in
-	req := calls.EventCodeInput{
-		MessageID: b.msgID("getEventCode"),
-		Request: invoicecloud.EventCodeRequest{
-			BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
-			BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, PushType: in.PushType, UserID: in.UserID,
-			LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
-		},
-	}
+	req := calls.EventCodeInput{MessageID: b.msgID("getEventCode"), Request: b.eventCodeRequest(linkKey)}
 	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, req)
 	if err != nil {
 		return err
@@ -142,6 +136,16 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 	b.note(b.View.Stage, "eventCode issued, valid until "+res.ExpiresAt.UTC().Format("15:04:05Z"))
 	b.publish()
 	return nil
+}
+
+// eventCodeRequest is getEventCode's data for the bill with a linkKey.
+func (b *bill) eventCodeRequest(linkKey string) invoicecloud.EventCodeRequest {
+	in := b.in
+	return invoicecloud.EventCodeRequest{
+		BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
+		BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, PushType: in.PushType, UserID: in.UserID,
+		LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
+	}
 }
 
 // dropDeadLinks forgets eventCodes whose pages have died, and the oldest beyond LiveLinksCap.
@@ -258,6 +262,7 @@ func (b *bill) bindPending(ctx workflow.Context) error {
 	b.refreshInvoiceViews()
 	b.markDeliveries(deliveryBound)
 	b.note(StageCollecting, fmt.Sprintf("bound %d invoice(s) (billSave 30): %d now, total %s", added, len(bound), b.View.TotalAmount))
+	b.emit(calls.EventInvoicesBound, map[string]any{"invoices": b.View.Invoices, "totalAmount": b.View.TotalAmount})
 	b.publish()
 	return nil
 }
@@ -348,4 +353,100 @@ func deliveryDigest(d calls.Delivery) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Corrections the ERP may make while nothing is final: take an invoice off, fix a failed header.
+
+// removeInvoice takes one invoice off the bill: a pending one is dropped, a bound one released at
+// the cloud (billSave 1 of that invoice alone: it does not depend on billSave replacing the set).
+func (b *bill) removeInvoice(ctx workflow.Context, req RemoveInvoiceRequest) error {
+	for i, inv := range b.Pending {
+		if inv.SerialNo == req.SerialNo {
+			b.Pending = slices.Delete(b.Pending, i, i+1)
+			b.noteRemoved(req, "pending")
+			return nil
+		}
+	}
+	i := slices.IndexFunc(b.Invoices, func(inv invoicecloud.Invoice) bool { return inv.SerialNo == req.SerialNo })
+	if i < 0 {
+		return fmt.Errorf("%s is not on this bill", req.SerialNo)
+	}
+	in := calls.BillSaveInput{MessageID: b.msgID("removeInvoice"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices[i:i+1])}
+	if err := callNoResult(cloudCallOptions(ctx), acts.ReleaseInvoices, in); err != nil {
+		return failureForCaller("removeInvoice", err)
+	}
+	b.Invoices = slices.Delete(slices.Clone(b.Invoices), i, i+1)
+	b.noteRemoved(req, "released at the cloud (billSave 1)")
+	return nil
+}
+
+func (b *bill) noteRemoved(req RemoveInvoiceRequest, how string) {
+	b.refreshInvoiceViews()
+	b.note(b.View.Stage, fmt.Sprintf("invoice %s removed (%s) by %s: %s", req.SerialNo, how, actorName(req.Actor), req.Reason))
+	b.publish()
+}
+
+// amend applies a correction to a failed bill's header (validated: nothing is bound yet).
+func (b *bill) amend(req AmendRequest) {
+	b.in = b.in.amended(req)
+	b.in.Normalize()
+	b.View.Bill = b.in
+	b.note(b.View.Stage, fmt.Sprintf("header amended by %s: %s; retry to run %s again", actorName(req.Actor), req.Reason, b.View.Error.Step))
+	b.publish()
+}
+
+func actorName(a *Actor) string {
+	switch {
+	case a == nil:
+		return "the ERP"
+	case a.User != "":
+		return a.User + " (" + a.Client + ")"
+	}
+	return a.Client
+}
+
+// prepareViewURL makes sure a view page is live: the current eventCode's, else (past collecting)
+// a fresh one for viewing only, whose linkKey nobody watches.
+func (b *bill) prepareViewURL(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	if b.currentLink() != nil || b.ViewLink != nil && now.Add(ReissueMargin).Before(b.ViewLink.ExpiresAt) {
+		return nil
+	}
+	if b.View.Stage == StageCollecting {
+		if err := b.issueEventCode(ctx); err != nil {
+			return failureForCaller("getEventCode", err)
+		}
+		b.watchLiveLinks(ctx)
+		return nil
+	}
+	var linkKey string
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		buf := make([]byte, 16)
+		_, _ = rand.Read(buf)
+		return hex.EncodeToString(buf)
+	}).Get(&linkKey); err != nil {
+		return err
+	}
+	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, calls.EventCodeInput{MessageID: b.msgID("viewEventCode"), Request: b.eventCodeRequest(linkKey)})
+	if err != nil {
+		return failureForCaller("getEventCode", err)
+	}
+	b.ViewLink = &Link{LinkKey: linkKey, EventCode: res.EventCode, Pages: res.Pages, ExpiresAt: res.ExpiresAt}
+	return nil
+}
+
+// viewURL is the view page prepareViewURL made live.
+func (b *bill) viewURL(client string) ViewURLResponse {
+	l := b.currentLink()
+	if l == nil {
+		l = b.ViewLink
+	}
+	if l == nil {
+		return ViewURLResponse{}
+	}
+	url := l.Pages.ViewPC
+	if client == "mobile" {
+		url = l.Pages.ViewMobile
+	}
+	return ViewURLResponse{URL: url, ExpiresAt: l.ExpiresAt}
 }

@@ -7,6 +7,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
 )
 
 // Failure and retry: a step that fails for good parks the bill in `failed` until ops decide.
@@ -51,7 +53,8 @@ func failureForCaller(step string, err error) error {
 func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (*event, error) {
 	prev := b.View.Stage
 	reason, code := describe(cause)
-	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, At: workflow.Now(ctx).UTC()}
+	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, Field: causeField(cause), At: workflow.Now(ctx).UTC()}
+	b.emit(calls.EventFailed, map[string]string{"step": step, "reason": reason, "code": code, "field": b.View.Error.Field})
 	b.enter(ctx, StageFailed, fmt.Sprintf("failed in %s (stage %s): %s", step, prev, reason))
 	compensating := strings.HasPrefix(step, compensatePrefix)
 	for {
@@ -81,6 +84,13 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (
 				continue
 			}
 			return nil, &errCancelRequested{req: *ev.cancel, ev: ev}
+		case evAmend:
+			b.amend(*ev.amend)
+			b.reply(ev, nil)
+		case evRemove:
+			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
+		case evViewURL:
+			b.reply(ev, b.prepareViewURL(ctx))
 		case evSLASoft, evSLAHard, evDelivery:
 			continue // belongs to the stage that was interrupted (a delivery waits in Pending)
 		case evWatchEnded:
@@ -89,6 +99,19 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (
 			b.reply(ev, fmt.Errorf("not applied: the bill is failed (step %s: %s); retry or cancel it first", step, reason))
 		}
 	}
+}
+
+// causeField is the field a cloud refusal named (the activity puts it in the error's details).
+func causeField(err error) string {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.HasDetails() {
+		return ""
+	}
+	var d map[string]string
+	if app.Details(&d) != nil {
+		return ""
+	}
+	return d["field"]
 }
 
 // describe extracts a person-readable reason and the error code (the ApplicationError type).

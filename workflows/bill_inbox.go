@@ -42,6 +42,9 @@ const (
 	evCancel
 	evRetry
 	evResolve
+	evAmend
+	evRemove
+	evViewURL
 	evCollectURL
 	evSLASoft
 	evSLAHard
@@ -62,6 +65,8 @@ type event struct {
 	cancel  *CancelRequest
 	retry   *RetryRequest
 	resolve *ResolveRequest
+	amend   *AmendRequest
+	remove  *RemoveInvoiceRequest
 	url     *CollectURLRequest
 
 	updateID string // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
@@ -94,6 +99,28 @@ func (b *bill) setup(ctx workflow.Context) error {
 		}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateViewURL,
+		func(ctx workflow.Context, req ViewURLRequest) (ViewURLResponse, error) {
+			ev := &event{kind: evViewURL}
+			if err := b.await(ctx, ev); err != nil {
+				return ViewURLResponse{}, err
+			}
+			return b.viewURL(req.Client), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(req ViewURLRequest) error {
+				if c := req.Client; c != "" && c != "pc" && c != "mobile" {
+					return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
+				}
+				if b.View.Stage.Final() {
+					return b.stageErr("")
+				}
+				return nil
+			},
+			Description: "Return a view page URL (client pc|mobile) valid now, in any stage: approvers see the bill's invoices.",
+		}); err != nil {
+		return err
+	}
 	type spec struct {
 		name, desc string
 		kind       eventKind
@@ -122,6 +149,12 @@ func (b *bill) setup(ctx workflow.Context) error {
 		{UpdateRetry, "Re-run the step that failed (only in stage failed), once its cause is fixed.", evRetry,
 			decoder(func(r RetryRequest) *event { return &event{kind: evRetry, retry: &r} }),
 			func(ev *event) error { return b.validateRetry() }, nil},
+		{UpdateAmend, "Correct the header of a bill that failed before anything was bound (only the fields given change), then retry: {billTaxNo, companyInfo, …, reason}.", evAmend,
+			decoder(func(r AmendRequest) *event { return &event{kind: evAmend, amend: &r} }),
+			func(ev *event) error { return b.validateAmend(*ev.amend) }, nil},
+		{UpdateRemove, "Take an invoice off a collecting or failed bill: {serialNo, reason}; a bound one is released at the cloud (billSave 1).", evRemove,
+			decoder(func(r RemoveInvoiceRequest) *event { return &event{kind: evRemove, remove: &r} }),
+			func(ev *event) error { return b.validateRemove(*ev.remove) }, nil},
 		{UpdateResolve, "Close a failed compensation by hand (only in stage failed, in a compensate step): {by, reason, done}. Audited in state.resolutions.", evResolve,
 			decoder(func(r ResolveRequest) *event { return &event{kind: evResolve, resolve: &r} }),
 			func(ev *event) error { return b.validateResolve(*ev.resolve) }, nil},
@@ -291,6 +324,10 @@ func (ev *event) actor() *Actor {
 		return ev.retry.Actor
 	case ev.resolve != nil:
 		return ev.resolve.Actor
+	case ev.amend != nil:
+		return ev.amend.Actor
+	case ev.remove != nil:
+		return ev.remove.Actor
 	}
 	return nil
 }
@@ -311,6 +348,10 @@ func (ev *event) setActor(a Actor) {
 		ev.retry.Actor = &a
 	case ev.resolve != nil:
 		ev.resolve.Actor = &a
+	case ev.amend != nil:
+		ev.amend.Actor = &a
+	case ev.remove != nil:
+		ev.remove.Actor = &a
 	}
 }
 
@@ -549,6 +590,41 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	}
 	if b.View.Stage.Final() {
 		return fmt.Errorf("the bill has ended (%s)", b.View.Stage)
+	}
+	return nil
+}
+
+func (b *bill) validateAmend(req AmendRequest) error {
+	if strings.TrimSpace(req.Reason) == "" {
+		return fieldErr(map[string]string{"reason": "required: an amendment is recorded with why"})
+	}
+	if b.View.Stage != StageFailed || len(b.Invoices) > 0 || b.MarkedUsed {
+		return fmt.Errorf("only a failed bill with nothing bound yet can be amended (stage %s, %d invoice(s) bound); cancel it instead", b.View.Stage, len(b.Invoices))
+	}
+	amended := b.in.amended(req)
+	amended.Normalize()
+	if verr := amended.Validate(); verr != nil {
+		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
+	}
+	return nil
+}
+
+func (b *bill) validateRemove(req RemoveInvoiceRequest) error {
+	f := map[string]string{}
+	if strings.TrimSpace(req.SerialNo) == "" {
+		f["serialNo"] = "required"
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		f["reason"] = "required"
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.View.Stage != StageCollecting && b.View.Stage != StageFailed || b.MarkedUsed {
+		return b.stageErr("an invoice can be removed only while collecting or failed")
+	}
+	if !serialSet(b.Invoices, b.Pending)[req.SerialNo] {
+		return fieldErr(map[string]string{"serialNo": fmt.Sprintf("%s is not on this bill (bound or pending)", req.SerialNo)})
 	}
 	return nil
 }

@@ -262,6 +262,7 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 
 func (b *bill) complete(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageCompleted, "")
+	b.emit(calls.EventCompleted, map[string]any{"invoiceCount": b.View.InvoiceCount, "totalAmount": b.View.TotalAmount, "voucher": b.View.Voucher})
 	return StageCompleted, nil
 }
 
@@ -281,6 +282,9 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 		return "", false, nil // recorded in Pending: bound when the bill next collects
 	case evWatchEnded:
 		delete(b.watchers, ev.linkKey)
+		return "", false, nil
+	case evViewURL:
+		b.reply(ev, b.prepareViewURL(ctx))
 		return "", false, nil
 	}
 	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.View.Stage)

@@ -9,6 +9,8 @@ import (
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
 )
 
 // What the bill shows: stage transitions with their history notes, the state query's answer, the
@@ -40,6 +42,9 @@ func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
 			note = fmt.Sprintf("%s → %s", prev, stage)
 		}
 		b.note(stage, note)
+	}
+	if prev != stage {
+		b.emit(calls.EventStageChanged, map[string]string{"from": string(prev), "to": string(stage), "awaitingRole": b.View.AwaitingRole})
 	}
 	b.startSLATimers(ctx, stage)
 	b.publish()
@@ -103,6 +108,11 @@ func (b *bill) publish() {
 		}
 		b.published[w.key] = w.value
 		updates = append(updates, w.upd())
+	}
+	if len(updates) > 0 {
+		// Something ops or the ERP filter on changed: the bill is updated (updatedSince).
+		b.View.UpdatedAt = workflow.Now(b.ctx).UTC()
+		updates = append(updates, SABillUpdatedAt.ValueSet(b.View.UpdatedAt))
 	}
 	if len(updates) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(b.ctx, updates...); err != nil {

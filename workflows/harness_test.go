@@ -59,7 +59,8 @@ func newHarness(t *testing.T) *harness {
 			code := fmt.Sprintf("EC%d", h.count("GetEventCode"))
 			return calls.EventCodeResult{
 				EventCode: code,
-				Pages:     invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code},
+				Pages: invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code,
+					ViewPC: "http://cloud/index.html?formId=rim_view_invoice&eventCode=" + code, ViewMobile: "http://cloud/mobile.html?form=rim_invoice_list_mobile&eventCode=" + code},
 				ExpiresAt: env.Now().Add(10 * time.Minute),
 			}, nil
 		})
@@ -95,6 +96,9 @@ func newHarness(t *testing.T) *harness {
 	})
 	env.OnActivity("Unbind", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.UnbindInput) error {
 		return h.record("Unbind", in)
+	})
+	env.OnActivity("DeliverEvent", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.EventInput) error {
+		return h.record("DeliverEvent", in)
 	})
 	env.OnActivity("SelectDeduction", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		if err := h.record("SelectDeduction", in); err != nil {
@@ -150,13 +154,22 @@ func (h *harness) count(name string) int {
 	return n
 }
 
+// events lists the events delivered, in order.
+func (h *harness) events() []calls.Event {
+	var out []calls.Event
+	for _, c := range h.callsOf("DeliverEvent") {
+		out = append(out, c.(calls.EventInput).Event)
+	}
+	return out
+}
+
 // names lists the recorded calls except the watcher and eventCode (noise for most assertions).
 func (h *harness) names() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
 	for _, c := range h.calls {
-		if c.name == "GetEventCode" {
+		if c.name == "GetEventCode" || c.name == "DeliverEvent" {
 			continue
 		}
 		out = append(out, c.name)

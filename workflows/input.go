@@ -21,6 +21,25 @@ const MaxResourceLen = 10
 // rolePattern keeps roles usable as stage names, search attribute values and URL segments.
 var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
+// amended is the input with an amendment's fields applied.
+func (in BillInput) amended(a AmendRequest) BillInput {
+	out := in.clone()
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&out.BillNo, a.BillNo)
+	set(&out.BillType, a.BillType)
+	set(&out.BillTaxNo, a.BillTaxNo)
+	set(&out.OrgNumber, a.OrgNumber)
+	set(&out.UserID, a.UserID)
+	if a.CompanyInfo != nil {
+		out.CompanyInfo = slices.Clone(*a.CompanyInfo)
+	}
+	return out
+}
+
 // clone is a deep copy (Normalize writes into its slices).
 func (in BillInput) clone() BillInput {
 	out := in

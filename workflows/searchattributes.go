@@ -9,7 +9,7 @@ import (
 
 // Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
 // SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
-// 3 Int, 3 Double…); this set uses 6 Keyword, 2 Bool, 2 Int, 1 Double.
+// 3 Int, 3 Double…); this set uses 6 Keyword, 2 Bool, 2 Int, 1 Double, 1 Datetime.
 var (
 	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
 	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
@@ -26,6 +26,8 @@ var (
 	SAInvoiceCount = temporal.NewSearchAttributeKeyInt64("InvoiceCount")
 	// PendingInvoices counts delivered invoices waiting for the bill's next collecting (not bound yet).
 	SAPendingInvoices = temporal.NewSearchAttributeKeyInt64("PendingInvoices")
+	// BillUpdatedAt is when the bill last changed what ops and the ERP filter on (the list's updatedSince).
+	SABillUpdatedAt = temporal.NewSearchAttributeKeyTime("BillUpdatedAt")
 	// TotalAmount is a Double for filtering only; the exact amount is the decimal string in `state`.
 	SATotalAmount = temporal.NewSearchAttributeKeyFloat64("TotalAmount")
 )
@@ -45,6 +47,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		SAInvoiceCount.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
 		SAPendingInvoices.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 		SATotalAmount.GetName():     enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+		SABillUpdatedAt.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	}
 }
 

@@ -164,7 +164,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Event is one notice to the ERP's webhooks: what happened to a bill, delivered at least once and
 // in order per bill (Seq) by the DeliverEvent activity. Receivers drop a repeat by ID.
 type Event struct {
-	ID       string          `json:"id"`  // "<billWorkflowId>#<seq>": a redelivery keeps it
+	ID       string          `json:"id"`  // "<first run ID>-<seq>": a redelivery keeps it
 	Seq      int             `json:"seq"` // per bill, from 1, without gaps
 	Type     string          `json:"type"`
 	At       time.Time       `json:"at"`
@@ -173,6 +173,11 @@ type Event struct {
 	BillNo   string          `json:"billNo"`
 	Stage    string          `json:"stage"`
 	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+// EventInput is one DeliverEvent call.
+type EventInput struct {
+	Event Event `json:"event"`
 }
 
 // Event types.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -31,19 +32,20 @@ const (
 	PartAPI                       // the HTTP API's listen address and request timeout
 	PartAPIToken                  // the HTTP API's bearer token
 	PartLog                       // the log level
+	PartWebhooks                  // where the bills' events go (the worker delivers, the API turns them on per bill)
 )
 
 // What each program reads.
 const (
 	// ForWorker is the worker process: Temporal, the cloud it calls, its own settings.
-	ForWorker = PartTemporal | PartCloud | PartWorker | PartLog
+	ForWorker = PartTemporal | PartCloud | PartWorker | PartWebhooks | PartLog
 	// ForAPIServer is `starter serve`: Temporal and the API.
-	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartLog
-	// ForCLI is the starter verbs: they only talk to Temporal.
-	ForCLI = PartTemporal
+	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartWebhooks | PartLog
+	// ForCLI is the starter verbs: they talk to Temporal, and a start turns webhooks on as the API would.
+	ForCLI = PartTemporal | PartWebhooks
 	// ForDevstack is the one-process stack: it embeds Temporal and points its worker at its own
-	// simulator, so only the API token and the log level come from the environment.
-	ForDevstack = PartAPIToken | PartLog
+	// simulator, so only the API token, the webhooks and the log level come from the environment.
+	ForDevstack = PartAPIToken | PartWebhooks | PartLog
 )
 
 // Temporal is how the worker, the API and the CLI reach Temporal.
@@ -94,6 +96,8 @@ type Config struct {
 	Worker   Worker
 	API      API
 	LogLevel slog.Level
+	// Webhooks are the ERP's webhook targets per resource (empty registry: none).
+	Webhooks *webhooks.Registry
 
 	loaded Part // what Load filled, so the redacted views show only that
 }
@@ -136,6 +140,7 @@ const (
 	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
 	EnvAPIToken          = "RIMFLOW_API_TOKEN"
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
@@ -173,6 +178,7 @@ func Vars() []Var {
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
+		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
 		{Name: EnvAPIToken, Meaning: "bearer token API callers must send; empty = open (loopback only!)", Secret: true, Part: PartAPIToken},
 		{Name: EnvAPIRequestTimeout, Default: api.DefaultRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
@@ -219,6 +225,14 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 	}
 	if parts&(PartAPI|PartAPIToken) != 0 {
 		c.API = l.api(parts)
+	}
+	if parts&PartWebhooks != 0 {
+		// The file's secrets are references to variables or files, resolved here too.
+		r, err := webhooks.Load(l.get(EnvWebhooksFile), getenv)
+		if err != nil {
+			l.bad(EnvWebhooksFile, "%v", err)
+		}
+		c.Webhooks = r
 	}
 	if parts&PartLog != 0 {
 		if err := c.LogLevel.UnmarshalText([]byte(l.get(EnvLogLevel))); err != nil {

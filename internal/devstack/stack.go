@@ -214,6 +214,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Token:     opts.APIToken,
 		Logger:    opts.WorkerLogger.With("component", "api"),
 		Registry:  reg,
+		Notifies:  wopts.Activities.Webhooks.Has,
 	})
 	s.apiSrv = serve(apiLn, handler, log.With("component", "api"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.apiSrv) })

@@ -65,7 +65,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks},
 	})
 	if err != nil {
 		return err

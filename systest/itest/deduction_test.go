@@ -59,23 +59,9 @@ func TestDeductionModes(t *testing.T) {
 				if final.Deduction.BatchWorkflowID != want {
 					t.Fatalf("batch workflow %q, want %q", final.Deduction.BatchWorkflowID, want)
 				}
-				// The batch workflow, not the bill, submits: its state records the batch.
-				deadline := time.Now().Add(time.Minute)
-				for {
-					var bs workflows.DeductionBatchState
-					v, err := tc.QueryWorkflow(ctxT(t), want, "", workflows.QueryState)
-					if err == nil {
-						err = v.Get(&bs)
-					}
-					if err == nil && len(bs.Batches) > 0 {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("batch workflow %s never submitted a batch: %+v, %v", want, bs, err)
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				// Its first run ended by continuing as new (ContinueAfter 2): both runs replay.
+				// Its first run submits the batch and, at ContinueAfter 2, continues as new right after
+				// (both runs join the replay tests). The first run's state, read once it has ended,
+				// records the batch: the batch workflow, not the bill, submitted it.
 				var first string
 				waitFor(t, "the batch workflow to continue as new", func() bool {
 					resp, err := tc.ListWorkflow(ctxT(t), &workflowservice.ListWorkflowExecutionsRequest{
@@ -86,6 +72,14 @@ func TestDeductionModes(t *testing.T) {
 					first = resp.Executions[0].Execution.RunId
 					return true
 				})
+				var bs workflows.DeductionBatchState
+				q, err := tc.QueryWorkflow(ctxT(t), want, first, workflows.QueryState)
+				if err == nil {
+					err = q.Get(&bs)
+				}
+				if err != nil || len(bs.Batches) != 1 || bs.Batches[0].TaskNo == "" || !slices.Equal(bs.Batches[0].Bills, []string{id}) {
+					t.Fatalf("batch workflow %s's first run: %+v, %v; want one submitted batch of bill %s", want, bs, err, id)
+				}
 				recordRun(t, want, first, "deduction_batch_workflow_first_run")
 			} else if final.Deduction.TaskNo == "" {
 				t.Errorf("immediate selection returned no taskNo")

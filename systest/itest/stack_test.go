@@ -21,6 +21,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/webhooks"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -37,6 +38,8 @@ type stack struct {
 	cloud  *invoicecloud.Client
 	queue  string
 	worker *workerapp.Worker
+	// webhooks, when set before startWorker, is where the worker sends the bills' events.
+	webhooks *webhooks.Registry
 }
 
 // cloudMode is how the simulator reads the vendor's ambiguous rules.
@@ -70,10 +73,19 @@ func (m cloudMode) options(seed int64) simulator.Options {
 
 func newStack(t *testing.T, seed int64, cloud cloudMode) *stack {
 	t.Helper()
+	return newStackWith(t, seed, cloud, nil)
+}
+
+// newStackWith is newStack with configure applied before the worker starts.
+func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*stack)) *stack {
+	t.Helper()
 	env := testenv.NewCloud(t, cloud.options(seed), func(c *invoicecloud.Config) {
 		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
 	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}
+	if configure != nil {
+		configure(s)
+	}
 	s.startWorker()
 	return s
 }
@@ -88,6 +100,7 @@ func (s *stack) startWorker() {
 			DeductionContinueAfter: 2, // and continues as new right after (its history joins the replay tests)
 			HeartbeatEvery:         time.Second,
 			Watch:                  invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			Webhooks:               s.webhooks,
 		},
 	})
 	if err != nil {

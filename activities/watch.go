@@ -69,13 +69,13 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 		}
 	}
 	billID := activity.GetInfo(ctx).WorkflowExecution.ID
-	err := a.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
+	e, err := a.enterprise(in.TaxNo)
+	if err != nil {
+		return err
+	}
+	err = e.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
 		// A large message goes as several signals, each well under Temporal's payload limit.
-		for i, part := range chunks(m, calls.MaxDeliveryInvoices) {
-			d := calls.Delivery{Via: m.Via, LinkKey: in.LinkKey, MsgID: m.MsgID, Digest: part.Digest(), InvoiceData: part.InvoiceData}
-			if i == 0 {
-				d.AttachData = m.AttachData
-			}
+		for _, d := range calls.DeliveriesOf(m, in.LinkKey) {
 			if err := a.signalDelivery(ctx, billID, d); err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	case watchCtx.Err() != nil, err == nil:
 		return nil // the pages died: nobody can import any more
 	}
-	return classify(ctx, err)
+	return classify(ctx, e, err)
 }
 
 // signalDelivery makes one message durable: it signals the bill, retrying while Temporal does
@@ -122,14 +122,4 @@ func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
-}
-
-// chunks splits a message into parts of at most n invoices.
-func chunks(m invoicecloud.Message, n int) []invoicecloud.Message {
-	var out []invoicecloud.Message
-	for len(m.InvoiceData) > n {
-		out = append(out, invoicecloud.Message{InvoiceData: m.InvoiceData[:n], Via: m.Via, MsgID: m.MsgID})
-		m.InvoiceData = m.InvoiceData[n:]
-	}
-	return append(out, m)
 }

@@ -15,6 +15,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
+	"rimflow/internal/enterprises"
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -27,6 +30,17 @@ type Bills struct {
 	// Notifies reports whether a resource's events go to webhooks; a bill started for it sends
 	// them (Options.Notify). nil: no bill notifies.
 	Notifies func(resource string) bool
+	// Enterprises is the enterprise registry: a bill whose billTaxNo is not in it is refused at
+	// start, and a bill with an image mode takes its enterprise's scanning point. nil: every tax
+	// number is accepted (the worker's one enterprise decides).
+	Enterprises Enterprises
+}
+
+// Enterprises is what the API needs of the enterprise registry (enterprises.Registry).
+type Enterprises interface {
+	Lookup(taxNo string) (*enterprises.Enterprise, error)
+	List() []enterprises.Info
+	Pushes() *invoicecloud.PushReceiver
 }
 
 // NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
@@ -101,6 +115,16 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	}
 	if b.Notifies != nil && b.Notifies(in.Resource) {
 		in.Options.Notify = true
+	}
+	if b.Enterprises != nil {
+		e, err := b.Enterprises.Lookup(in.BillTaxNo)
+		if err != nil {
+			return StartResponse{}, false, ValidationFailed(map[string]string{
+				"billTaxNo": "not an enterprise of the registry (GET /v1/enterprises lists them)"})
+		}
+		if in.Options.ScanPoint == "" && in.Options.ImageMode != workflows.ImageNone && in.Options.ImageMode != "" {
+			in.Options.ScanPoint = e.ScanPoint // the enterprise scans in the vendor's image system
+		}
 	}
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
 	requestID := IdempotencyKey(ctx) // a retried start with the same key answers 201 again
@@ -274,6 +298,24 @@ func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.Invoice
 	err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
 	if err != nil {
 		return b.endedOrMissing(ctx, ref, err)
+	}
+	return nil
+}
+
+// Push records a push from the cloud (AWS收票推送) in its bill: once the signals are accepted the
+// invoices are durable, and only then does the cloud get its success answer.
+func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
+	ref := BillRef{Resource: p.Resource, BillID: p.BillID}
+	if err := ref.check(); err != nil {
+		return err
+	}
+	if len(p.Message.InvoiceData) == 0 {
+		return nil // nothing to record
+	}
+	for _, d := range calls.DeliveriesOf(p.Message, "") {
+		if err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalDelivery, d); err != nil {
+			return b.endedOrMissing(ctx, ref, err)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -145,6 +146,23 @@ func routes() []route {
 			Responses: []response{state}, serve: decide(true, (*Bills).Resolve),
 		},
 		{
+			Method: "GET", Path: "/v1/enterprises", Operation: "listEnterprises",
+			Summary:   "The enterprise registry (企业授权配置) bills are routed by: tax number, name, edition, organisation, image system, push; never a secret",
+			Responses: []response{{http.StatusOK, "the enterprises", EnterprisesResponse{}, ""}},
+			serve:     (*server).listEnterprises,
+		},
+		{
+			Method: "POST", Path: "/v1/push/{taxNo}", Operation: "receivePush", Open: true,
+			Summary: "The cloud's push of collected invoices (AWS收票推送): authenticated by the enterprise's encrypt_key, " +
+				"recorded in its bill, answered 200 {\"errcode\":\"0000\"} only once recorded (else pushed again)",
+			Responses: []response{
+				{http.StatusOK, "recorded (or a repeat of a recorded push)", PushAnswer{}, ""},
+				{http.StatusUnauthorized, "not the enterprise's: unknown tax number, wrong key or client id", PushAnswer{}, ""},
+				{http.StatusServiceUnavailable, "not recorded yet: push again", PushAnswer{}, ""},
+			},
+			raw: (*server).push,
+		},
+		{
 			Method: "GET", Path: "/v1/openapi.json", Operation: "openapi", Open: true,
 			Summary:   "This document",
 			Responses: []response{{http.StatusOK, "OpenAPI 3.0 document", map[string]any{}, ""}},
@@ -269,6 +287,50 @@ func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (
 		}
 		return s.answerState(op(s.bills, r.Context(), billRef(r), req))
 	}
+}
+
+// EnterprisesResponse answers GET /v1/enterprises.
+type EnterprisesResponse struct {
+	Enterprises []enterprises.Info `json:"enterprises"`
+	// AnyTaxNo: no registry file; one enterprise (RIMFLOW_CLOUD_*) serves every tax number.
+	AnyTaxNo bool `json:"anyTaxNo"`
+}
+
+// PushAnswer is what the cloud reads of a push's answer.
+type PushAnswer struct {
+	ErrCode     string `json:"errcode"`
+	Description string `json:"description"`
+}
+
+func (s *server) listEnterprises(*http.Request) (int, any, error) {
+	out := EnterprisesResponse{Enterprises: []enterprises.Info{}}
+	if s.bills.Enterprises == nil {
+		out.AnyTaxNo = true
+		return http.StatusOK, out, nil
+	}
+	for _, e := range s.bills.Enterprises.List() {
+		if e.TaxNo == enterprises.AnyTaxNo {
+			out.AnyTaxNo = true
+			continue
+		}
+		out.Enterprises = append(out.Enterprises, e)
+	}
+	return http.StatusOK, out, nil
+}
+
+// push serves the cloud's pushes: no bearer token (the cloud has none), the enterprise's
+// encrypt_key authenticates it instead.
+func (s *server) push(w http.ResponseWriter, r *http.Request) {
+	var recv *invoicecloud.PushReceiver
+	if s.bills.Enterprises != nil {
+		recv = s.bills.Enterprises.Pushes()
+	}
+	if recv == nil {
+		recv, _ = invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{}) // knows no enterprise: refuses
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	recv.Serve(w, r.WithContext(ctx), r.PathValue("taxNo"), s.bills.Push)
 }
 
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
 	Notifies func(resource string) bool
+	// Enterprises is the enterprise registry (Bills.Enterprises); it also authenticates the
+	// cloud's pushes. nil: any tax number, no pushes.
+	Enterprises Enterprises
 }
 
 // HeaderIdempotencyKey names the header an ERP sets on a POST it may retry: the same key gets the
@@ -78,6 +81,7 @@ func newServer(opts Options) *server {
 		mux:      http.NewServeMux(),
 	}
 	s.bills.Notifies = opts.Notifies
+	s.bills.Enterprises = opts.Enterprises
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

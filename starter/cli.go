@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func (c *cli) flags(name string) (*flag.FlagSet, *common) {
 	fs.SetOutput(io.Discard)
 	co := &common{}
 	fs.DurationVar(&co.timeout, "timeout", api.DefaultRequestTimeout, "how long to wait for an answer")
-	if name != "start" && name != "list" && name != "serve" {
+	if name != "start" && name != "list" && name != "serve" && name != "enterprises" {
 		fs.StringVar(&co.resource, "resource", "", "the bill's resource (source system)")
 		fs.StringVar(&co.bill, "bill", "", "the bill's billId")
 	}
@@ -126,6 +127,13 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 	}
 	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
 	bills.Notifies = cfg.Webhooks.Has // a bill started here notifies as one started by the API would
+	ents, err := enterpriseRegistry(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, usageError("environment", err.Error())
+	}
+	if ents != nil {
+		bills.Enterprises = ents
+	}
 	return bills, nil
 }
 

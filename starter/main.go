@@ -56,6 +56,7 @@ func verbs() []verb {
 		{"retry", "re-run the failed step", (*cli).retry},
 		{"resolve", "close a failed compensation by hand, audited (--by --reason --done)", (*cli).resolve},
 		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
+		{"enterprises", "the enterprise registry: `enterprises list`, or `enterprises check` (log in to each)", (*cli).enterprises},
 	}
 }
 
@@ -79,7 +80,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: starter <verb> [R/B | --resource R --bill B] [flags]")
 	fmt.Fprintln(w, "\nverbs:")
 	for _, v := range verbs() {
-		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", v.name, v.summary)
 	}
 	fmt.Fprintln(w, "\nevery verb also takes --timeout (how long to wait for an answer).")
 	fmt.Fprintln(w, "Temporal is reached through RIMFLOW_TEMPORAL_ADDRESS, RIMFLOW_TEMPORAL_NAMESPACE, RIMFLOW_TASK_QUEUE, …")

@@ -14,6 +14,7 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/workerapp"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -32,7 +33,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	cloud := cloudEnv.Client
-	w, err := workerapp.New(c, cloud, workerapp.Options{})
+	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
 	"rimflow/internal/temporalclient"
@@ -42,11 +43,24 @@ func (c *cli) serve(args []string) error {
 	}
 	c.temporal = tc
 
-	handler := api.New(api.Options{
+	ents, err := enterpriseRegistry(cfg, logger)
+	if err != nil {
+		return usageError("environment", err.Error())
+	}
+	if ents != nil {
+		ents.Watch(c.ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
+			return config.ReloadEnterprises(c.getenv)
+		}, enterprises.Hangups(c.ctx), enterprises.DefaultWatchEvery)
+	}
+	opts := api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		Token: cfg.API.Token, Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
 		Notifies: cfg.Webhooks.Has,
-	})
+	}
+	if ents != nil { // a nil *Registry in the interface would not be nil
+		opts.Enterprises = ents
+	}
+	handler := api.New(opts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("--addr", fmt.Sprintf("cannot listen on %s: %v", *addr, err))
@@ -96,4 +110,18 @@ func (c *cli) serve(args []string) error {
 func isLoopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// enterpriseRegistry is what bills are checked against at start (and pushes authenticated by): the
+// registry file's enterprises. Without a file it is nil: the worker's one enterprise takes any
+// tax number.
+func enterpriseRegistry(cfg config.Config, logger *slog.Logger) (*enterprises.Registry, error) {
+	if cfg.EnterprisesFile == "" {
+		return nil, nil
+	}
+	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)
+	}
+	return r, nil
 }

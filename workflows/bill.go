@@ -71,6 +71,9 @@ type Progress struct {
 	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
 	EventSeq      int             `json:"eventSeq,omitempty"`      // events emitted so far (webhooks)
 	Outbox        []calls.Event   `json:"outbox,omitempty"`        // events not delivered yet, oldest first
+	// Uploads are the submitter's images (submitter mode with the image system) until the scan
+	// task takes them at submit.
+	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
 }
 
 // Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
@@ -100,6 +103,7 @@ type bill struct {
 	voucherQueued bool
 
 	epoch       int // stage generation: timers of an older one are ignored
+	scanGen     int // which wait for the image system's outcome is current
 	stageCancel workflow.CancelFunc
 	watchers    map[string]workflow.CancelFunc // linkKey -> its running watcher
 	resumed     bool                           // this run continues an earlier one

@@ -47,7 +47,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				return "", err
 			}
 			// autoSubmit: the import itself is the user's "done" (the page's 导入单据).
-			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 && b.View.Stage == StageCollecting {
+			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 && b.View.Stage == StageCollecting && b.imagesReady() {
 				b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s)", len(b.Invoices)))
 				b.View.Submitted = true
 				return b.advance(ctx, nil)
@@ -81,6 +81,13 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.Invoices)))
 			b.View.Submitted = true
 			return b.advance(ctx, ev)
+		case evImages: // submitter mode: the submitter's images, sent with the scan task at submit
+			b.takeUploads(ev)
+			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 {
+				b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s) and the submitter's images", len(b.Invoices)))
+				b.View.Submitted = true
+				return b.advance(ctx, nil)
+			}
 		case evRemove:
 			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
 		case evCollectURL:
@@ -198,7 +205,7 @@ func (b *bill) watchLiveLinks(ctx workflow.Context) {
 		}
 		wctx, cancel := workflow.WithCancel(b.ctx)
 		b.watchers[l.LinkKey] = cancel
-		in := calls.WatchInput{LinkKey: l.LinkKey, PushType: b.in.PushType, Until: l.ExpiresAt}
+		in := calls.WatchInput{TaxNo: b.in.BillTaxNo, LinkKey: l.LinkKey, PushType: b.in.PushType, Until: l.ExpiresAt}
 		linkKey := l.LinkKey
 		workflow.Go(wctx, func(gctx workflow.Context) {
 			err := callNoResult(watchOptions(gctx, l.ExpiresAt.Sub(now)), acts.WatchInvoices, in)

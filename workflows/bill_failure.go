@@ -91,7 +91,7 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (
 			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
 		case evViewURL:
 			b.reply(ev, b.prepareViewURL(ctx))
-		case evSLASoft, evSLAHard, evDelivery:
+		case evSLASoft, evSLAHard, evDelivery, evScanned:
 			continue // belongs to the stage that was interrupted (a delivery waits in Pending)
 		case evWatchEnded:
 			delete(b.watchers, ev.linkKey) // retry watches the live links again

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
+	"rimflow/invoicecloud"
 )
 
 // The inbox: how updates, signals, watcher results and timers become events that run consumes.
@@ -48,6 +50,7 @@ const (
 	evCollectURL
 	evSLASoft
 	evSLAHard
+	evScanned // the image system's task has an outcome (or its query failed for good)
 )
 
 // event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
@@ -57,6 +60,9 @@ type event struct {
 
 	linkKey  string // evWatchEnded: whose watcher
 	watchErr error
+
+	scan    *invoicecloud.ScanResult // evScanned (epoch: which wait)
+	scanErr error
 
 	submit  *SubmitRequest
 	approve *ApproveRequest
@@ -460,6 +466,9 @@ func (b *bill) validateSubmit() error {
 	if len(b.Invoices) == 0 {
 		return fmt.Errorf("no invoice is bound to the bill yet: collect invoices before submitting")
 	}
+	if !b.imagesReady() {
+		return fmt.Errorf("submitter mode: send the submitter's images (the images update, with uploads) before submitting")
+	}
 	return nil
 }
 
@@ -537,10 +546,34 @@ func (b *bill) validateImages(req ImagesRequest) error {
 			f["amounts."+no] = "invoice number not in invoiceNos"
 		}
 	}
+	total := 0
+	for i, u := range req.Uploads {
+		p := fmt.Sprintf("uploads[%d].", i)
+		if strings.TrimSpace(u.Name) == "" {
+			f[p+"fileName"] = "required"
+		}
+		if !slices.Contains([]string{"pdf", "jpg", "jpeg", "png"}, strings.ToLower(u.Type)) {
+			f[p+"fileType"] = "one of pdf, jpg, jpeg, png"
+		}
+		if _, err := base64.StdEncoding.DecodeString(u.Base64); err != nil || u.Base64 == "" {
+			f[p+"base64"] = "the file's content in standard Base64"
+		}
+		total += len(u.Base64)
+	}
+	if total > MaxUploadBytes {
+		f["uploads"] = fmt.Sprintf("%d bytes of Base64 in all; at most %d (send large originals through the image system's own upload)", total, MaxUploadBytes)
+	}
+	if len(req.Uploads) > 0 && !(b.in.Options.ImageMode == ImageSubmitter && b.usesImageSystem()) {
+		f["uploads"] = "only in submitter mode with the image system (options.scanPoint)"
+	}
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.View.Stage != StageImageReview {
+	if b.in.Options.ImageMode == ImageSubmitter {
+		if b.View.Stage != StageCollecting {
+			return b.stageErr("submitter mode: the submitter's images come while collecting")
+		}
+	} else if b.View.Stage != StageImageReview {
 		return b.stageErr("not in image review")
 	}
 	if b.imagesQueued {

@@ -47,7 +47,7 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices)}
 		return callNoResult(ctx, acts.ReleaseInvoices, in)
 	case compensateUnbind:
-		in := calls.UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
+		in := calls.UnbindInput{MessageID: b.msgID("unbind"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
 		return callNoResult(ctx, acts.Unbind, in)
 	}
 	return fmt.Errorf("unknown compensation %q", c.step)

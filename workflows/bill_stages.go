@@ -3,9 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
@@ -59,81 +57,17 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 	}
 }
 
-// imageReview waits for the scan; match mode compares it with the bound invoices.
-func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
-	b.enter(ctx, StageImageReview, "")
-	for {
-		ev, err := b.wait(ctx)
-		if err != nil {
-			return "", err
-		}
-		if ev.kind != evImages {
-			if next, done, err := b.common(ctx, ev); done || err != nil {
-				return next, err
-			}
-			continue
-		}
-		img := *ev.images
-		b.View.Images = &img
-		if b.in.Options.ImageMode == ImageMatch {
-			if diff := b.matchImages(img); diff != "" {
-				b.reply(ev, nil)
-				return b.backToCollecting("image mismatch (scan " + img.ScanBillNo + "): " + diff + ": returned to collecting"), nil
-			}
-			b.note(b.View.Stage, fmt.Sprintf("scan %s matches the %d bound invoice(s)", img.ScanBillNo, len(b.Invoices)))
-		} else {
-			b.note(b.View.Stage, fmt.Sprintf("scan %s received (%d file(s))", img.ScanBillNo, len(img.Files)))
-		}
-		return b.advance(ctx, ev)
-	}
-}
-
-// matchImages describes every difference between the scan and the bound invoices ("" = match).
-func (b *bill) matchImages(img ImagesRequest) string {
-	bound := map[string]invoicecloud.Invoice{}
-	for _, inv := range b.Invoices {
-		bound[invoiceNumber(inv)] = inv
-	}
-	scanned := map[string]bool{}
-	var problems []string
-	var notBound []string
-	for _, no := range img.InvoiceNos {
-		scanned[no] = true
-		inv, ok := bound[no]
-		if !ok {
-			notBound = append(notBound, no)
-			continue
-		}
-		if s, ok := img.Amounts[no]; ok {
-			amt, _ := decimal.NewFromString(s) // validated
-			if want := totalOf(inv); !amt.Equal(want) {
-				problems = append(problems, fmt.Sprintf("amount of %s: scanned %s, bound %s", no, amt.StringFixed(2), want.StringFixed(2)))
-			}
-		}
-	}
-	var missing []string
-	for _, inv := range b.Invoices {
-		if !scanned[invoiceNumber(inv)] {
-			missing = append(missing, invoiceNumber(inv))
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(notBound)
-	if len(missing) > 0 {
-		problems = append([]string{"not scanned: " + strings.Join(missing, ", ")}, problems...)
-	}
-	if len(notBound) > 0 {
-		problems = append(problems, "scanned but not on the bill: "+strings.Join(notBound, ", "))
-	}
-	return strings.Join(problems, "; ")
-}
-
 // advance moves past the current route step: to the next approval/image review, or, after the
 // last one, marks the invoices used (billSave 60) and waits for the voucher. ev (the deciding
 // update, if any) is answered once the move is settled, with the cloud's error if marking failed.
 func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 	if b.View.Submitted && b.View.Stage == StageCollecting {
 		b.RouteIdx = 0
+		if b.submitterTaskDue() {
+			if err := b.runOrPark(ctx, "createScanTask", ev, b.createScanTask); err != nil {
+				return "", err
+			}
+		}
 	} else {
 		b.RouteIdx++
 	}
@@ -188,7 +122,7 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 		v := *ev.voucher
 		b.View.Voucher = &VoucherView{VoucherRequest: v}
 		err = b.runOrPark(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
-			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
+			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.VoucherSaveRequest{
 				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
 				BusinessDate: v.BusinessDate, Resource: v.Resource,
 				SerialNoArray: serials(b.Invoices), ExpenseIDArray: []string{b.in.BillID},
@@ -286,6 +220,8 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 	case evViewURL:
 		b.reply(ev, b.prepareViewURL(ctx))
 		return "", false, nil
+	case evScanned:
+		return "", false, nil // a scan outcome for a stage that has moved on
 	}
 	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.View.Stage)
 	if ev.kind == evRetry {

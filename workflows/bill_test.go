@@ -80,7 +80,7 @@ func TestBillHappyPath(t *testing.T) {
 		t.Errorf("message ids: bind %q used %q", bind.MessageID, used.MessageID)
 	}
 	v := h.callsOf("SaveVoucher")[0].(calls.VoucherInput)
-	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) {
+	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) || v.TaxNo == "" {
 		t.Errorf("voucherSave = %+v", v.Request)
 	}
 	ec := h.callsOf("GetEventCode")[0].(calls.EventCodeInput)
@@ -341,7 +341,7 @@ func TestBillRejectRunsSaga(t *testing.T) {
 		t.Errorf("calls = %v", got)
 	}
 	u := h.callsOf("Unbind")[0].(calls.UnbindInput)
-	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" {
+	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" || u.TaxNo == "" {
 		t.Errorf("unbind = %+v", u)
 	}
 	eq(t, "invoice status after release", s.Invoices[0].Status, invoicecloud.StatusUnused)

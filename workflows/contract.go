@@ -145,6 +145,7 @@ const (
 	ViaSocket = "socket" // the cloud's WebSocket, read by a watcher
 	ViaPoll   = "poll"   // the long poll, read by a watcher (receipted once recorded)
 	ViaERP    = "erp"    // forwarded by the ERP (the invoices signal, POST …/invoices)
+	ViaPush   = "push"   // pushed by the cloud to POST /v1/push/{taxNo} (AWS收票推送)
 )
 
 // Push types of getEventCode.
@@ -181,7 +182,18 @@ type Options struct {
 	// Notify sends the bill's events to the ERP's webhooks for its resource (set by the server at
 	// start when webhooks are configured for the resource).
 	Notify bool `json:"notify,omitempty"`
+	// ScanPoint is the image system's scanning point (影像扫描点). When set, the bill uses the
+	// vendor's image system: in basic and match mode it creates the scan task there at the image
+	// node and waits for the result; in submitter mode it sends the submitter's uploads with the
+	// task at submit. Empty: the ERP reports the scan (the images update). The server sets it at
+	// start from the bill's enterprise unless the ERP gives one.
+	ScanPoint string `json:"scanPoint,omitempty"`
+	// ScanPollEvery is the longest a finished scan waits to be noticed (default DefaultScanPollEvery).
+	ScanPollEvery Duration `json:"scanPollEvery,omitempty"`
 }
+
+// DefaultScanPollEvery is Options.ScanPollEvery's default.
+const DefaultScanPollEvery = Duration(time.Minute)
 
 // BillInput starts a BillWorkflow: the getEventCode fields plus options.
 type BillInput struct {
@@ -233,6 +245,9 @@ type ImagesRequest struct {
 	InvoiceNos []string          `json:"invoiceNos,omitempty"`
 	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
 	Files      []string          `json:"files,omitempty"`
+	// Uploads are the images themselves, in submitter mode with the image system (sent with the
+	// scan task at submit; at most MaxUploadBytes in all, Base64).
+	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
 }
@@ -411,7 +426,8 @@ type BillState struct {
 	TotalAmount     string           `json:"totalAmount"`             // incl. tax, decimal string
 	Submitted       bool             `json:"submitted"`
 	Approvals       []ApprovalRecord `json:"approvals"`
-	Images          *ImagesRequest   `json:"images,omitempty"`
+	Images          *ImagesRequest   `json:"images,omitempty"` // the last scan reported (uploads named, not carried)
+	Scan            *ScanView        `json:"scan,omitempty"`   // the image system's task, when the bill uses one
 	Voucher         *VoucherView     `json:"voucher,omitempty"`
 	Deduction       *DeductionView   `json:"deduction,omitempty"`
 	Overdue         bool             `json:"overdue"`
@@ -421,6 +437,22 @@ type BillState struct {
 	Resolutions []ResolutionRecord `json:"resolutions,omitempty"`
 	History     []HistoryEntry     `json:"history"`
 }
+
+// ScanView is the bill's scan task in the image system.
+type ScanView struct {
+	TaskNo    string     `json:"taskNo"`
+	Round     int        `json:"round"` // the collecting round it scans (a return starts a new one)
+	Mode      string     `json:"imageMode"`
+	ScanPoint string     `json:"scanPoint,omitempty"`
+	Status    string     `json:"status"` // pending | stored | matched | mismatch
+	Images    int        `json:"images"`
+	Problems  []string   `json:"problems,omitempty"` // match mode: one line per difference
+	CreatedAt time.Time  `json:"createdAt"`
+	DoneAt    *time.Time `json:"doneAt,omitempty"`
+}
+
+// MaxUploadBytes bounds the submitter's images a bill carries until its scan task is created.
+const MaxUploadBytes = 2 << 20
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.
 type ValidationError struct {

@@ -34,6 +34,9 @@ type harness struct {
 
 	// failures: activity name -> errors returned by the next calls (in order).
 	failures map[string][]error
+	// scans are the image system's outcomes AwaitScan answers, in order; while none is queued
+	// the task is pending (and the activity is retried).
+	scans []invoicecloud.ScanResult
 }
 
 type call struct {
@@ -91,6 +94,29 @@ func newHarness(t *testing.T) *harness {
 			return h.record(name, in)
 		})
 	}
+	env.OnActivity("CreateScanTask", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ScanTaskInput) (invoicecloud.ScanTask, error) {
+		if err := h.record("CreateScanTask", in); err != nil {
+			return invoicecloud.ScanTask{}, err
+		}
+		status := invoicecloud.ScanPending
+		if in.Request.Mode == invoicecloud.ImageSubmitter {
+			status = invoicecloud.ScanStored
+		}
+		return invoicecloud.ScanTask{TaskNo: fmt.Sprintf("TASK%d", h.count("CreateScanTask")), Status: status}, nil
+	})
+	env.OnActivity("AwaitScan", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ScanQueryInput) (invoicecloud.ScanResult, error) {
+		if err := h.record("AwaitScan", in); err != nil {
+			return invoicecloud.ScanResult{}, err
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if len(h.scans) == 0 {
+			return invoicecloud.ScanResult{}, temporal.NewApplicationError("pending", activities.ErrorTypeScanPending)
+		}
+		r := h.scans[0]
+		h.scans = h.scans[1:]
+		return r, nil
+	})
 	env.OnActivity("SaveVoucher", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.VoucherInput) error {
 		return h.record("SaveVoucher", in)
 	})
@@ -134,6 +160,13 @@ func (h *harness) nextFailure(name string) error {
 		return q[0]
 	}
 	return nil
+}
+
+// scanDone queues the image system's next outcome.
+func (h *harness) scanDone(r invoicecloud.ScanResult) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.scans = append(h.scans, r)
 }
 
 func (h *harness) failNext(name string, err error) {

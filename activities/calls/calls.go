@@ -28,6 +28,7 @@ type EventCodeResult struct {
 // WatchInput starts a watcher for a linkKey. It listens until Until (when the eventCode's pages
 // die) plus the worker's grace, signalling each message to the bill that started it.
 type WatchInput struct {
+	TaxNo    string    `json:"taxNo,omitempty"` // the bill's billTaxNo: whose cloud to listen to
 	LinkKey  string    `json:"linkKey"`
 	PushType string    `json:"pushType"` // socket: socket, then long poll after silence; poll: long poll only
 	Until    time.Time `json:"until"`
@@ -52,22 +53,54 @@ type Delivery struct {
 	AttachData  []invoicecloud.Attach  `json:"attachData,omitempty"`
 }
 
+// DeliveriesOf splits a message received on linkKey ("" for a push) into the delivery signals
+// that carry it, each of at most MaxDeliveryInvoices invoices with its own digest (a redelivery of
+// the message gives the same ones, dropped by the bill); the attachments go with the first.
+func DeliveriesOf(m invoicecloud.Message, linkKey string) []Delivery {
+	var out []Delivery
+	for len(out) == 0 || len(m.InvoiceData) > 0 {
+		part := invoicecloud.Message{InvoiceData: m.InvoiceData[:min(len(m.InvoiceData), MaxDeliveryInvoices)], Via: m.Via, MsgID: m.MsgID}
+		m.InvoiceData = m.InvoiceData[len(part.InvoiceData):]
+		d := Delivery{Via: m.Via, LinkKey: linkKey, MsgID: m.MsgID, Digest: part.Digest(), InvoiceData: part.InvoiceData}
+		if len(out) == 0 {
+			d.AttachData = m.AttachData
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 // BillSaveInput is one billSave call (bind 30, used 60, release 1).
 type BillSaveInput struct {
 	MessageID string                       `json:"messageId"`
 	Request   invoicecloud.BillSaveRequest `json:"request"`
 }
 
-// VoucherInput is one voucherSave call.
+// VoucherInput is one voucherSave call; TaxNo (the bill's billTaxNo) routes it to its enterprise.
 type VoucherInput struct {
 	MessageID string                          `json:"messageId"`
+	TaxNo     string                          `json:"taxNo,omitempty"`
 	Request   invoicecloud.VoucherSaveRequest `json:"request"`
 }
 
-// UnbindInput is one unbind (billDelete) call.
+// UnbindInput is one unbind (billDelete) call; TaxNo routes it to its enterprise.
 type UnbindInput struct {
 	MessageID string                     `json:"messageId"`
+	TaxNo     string                     `json:"taxNo,omitempty"`
 	Request   invoicecloud.UnbindRequest `json:"request"`
+}
+
+// ScanTaskInput creates the bill's scan task in its enterprise's image system (erpBillPush).
+type ScanTaskInput struct {
+	RequestID string                       `json:"requestId"`
+	Request   invoicecloud.ScanTaskRequest `json:"request"`
+}
+
+// ScanQueryInput asks how the bill's scan task stands (queryBillStatus); the activity answers only
+// once the scan has an outcome (it is retried while the task is pending).
+type ScanQueryInput struct {
+	RequestID string                 `json:"requestId"`
+	Query     invoicecloud.ScanQuery `json:"query"`
 }
 
 // DeductionInput is one deduction selection call.

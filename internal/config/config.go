@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -26,23 +27,24 @@ import (
 type Part uint8
 
 const (
-	PartTemporal Part = 1 << iota // the Temporal connection and task queue
-	PartCloud                     // Invoice Cloud: the client's invoicecloud.Config
-	PartWorker                    // the worker's own settings (metrics, workflow cache)
-	PartAPI                       // the HTTP API's listen address and request timeout
-	PartAPIToken                  // the HTTP API's bearer token
-	PartLog                       // the log level
-	PartWebhooks                  // where the bills' events go (the worker delivers, the API turns them on per bill)
+	PartTemporal    Part = 1 << iota // the Temporal connection and task queue
+	PartCloud                        // Invoice Cloud: the client's invoicecloud.Config
+	PartWorker                       // the worker's own settings (metrics, workflow cache)
+	PartAPI                          // the HTTP API's listen address and request timeout
+	PartAPIToken                     // the HTTP API's bearer token
+	PartLog                          // the log level
+	PartWebhooks                     // where the bills' events go (the worker delivers, the API turns them on per bill)
+	PartEnterprises                  // the enterprise registry file (企业授权配置): routing by tax number
 )
 
 // What each program reads.
 const (
 	// ForWorker is the worker process: Temporal, the cloud it calls, its own settings.
-	ForWorker = PartTemporal | PartCloud | PartWorker | PartWebhooks | PartLog
+	ForWorker = PartTemporal | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartLog
 	// ForAPIServer is `starter serve`: Temporal and the API.
-	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartWebhooks | PartLog
+	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartWebhooks | PartEnterprises | PartLog
 	// ForCLI is the starter verbs: they talk to Temporal, and a start turns webhooks on as the API would.
-	ForCLI = PartTemporal | PartWebhooks
+	ForCLI = PartTemporal | PartWebhooks | PartEnterprises
 	// ForDevstack is the one-process stack: it embeds Temporal and points its worker at its own
 	// simulator, so only the API token, the webhooks and the log level come from the environment.
 	ForDevstack = PartAPIToken | PartWebhooks | PartLog
@@ -98,6 +100,10 @@ type Config struct {
 	LogLevel slog.Level
 	// Webhooks are the ERP's webhook targets per resource (empty registry: none).
 	Webhooks *webhooks.Registry
+	// Enterprises is the registry's content: from EnterprisesFile, else (with PartCloud) the one
+	// enterprise Cloud describes, serving any tax number. Nil: no registry known (any tax number).
+	Enterprises     []enterprises.Spec
+	EnterprisesFile string
 
 	loaded Part // what Load filled, so the redacted views show only that
 }
@@ -141,6 +147,7 @@ const (
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
+	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
 	EnvAPIToken          = "RIMFLOW_API_TOKEN"
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
@@ -178,6 +185,7 @@ func Vars() []Var {
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
+		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
 		{Name: EnvAPIToken, Meaning: "bearer token API callers must send; empty = open (loopback only!)", Secret: true, Part: PartAPIToken},
@@ -217,8 +225,28 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 	if parts&PartTemporal != 0 {
 		c.Temporal = l.temporal()
 	}
+	if parts&PartEnterprises != 0 {
+		c.EnterprisesFile = l.get(EnvEnterprisesFile)
+	}
 	if parts&PartCloud != 0 {
-		c.Cloud = l.cloud()
+		c.Cloud = l.cloud(c.EnterprisesFile == "")
+		if c.EnterprisesFile == "" {
+			c.Enterprises = enterprises.FromEnv(c.Cloud)
+		}
+	}
+	if c.EnterprisesFile != "" {
+		// The file describes every enterprise; RIMFLOW_CLOUD_* give only what they share (the
+		// [assumed] names). Credentials in both places would be ambiguous.
+		for _, f := range cloudFields(&invoicecloud.Config{}) {
+			if credentialVar(f.env) && parts&PartCloud != 0 && l.get(f.env) != "" {
+				l.bad(f.env, "the enterprises come from %s: set credentials there, not here", EnvEnterprisesFile)
+			}
+		}
+		specs, err := enterprises.ReadFile(c.EnterprisesFile, c.Cloud, getenv)
+		if err != nil {
+			l.bad(EnvEnterprisesFile, "%v", err)
+		}
+		c.Enterprises = specs
 	}
 	if parts&PartWorker != 0 {
 		c.Worker = l.worker()
@@ -313,7 +341,17 @@ func cloudFields(c *invoicecloud.Config) []cloudField {
 
 // cloud fills the client's configuration and judges it once, by the client's own rules
 // (WithDefaults().Validate(): the same check invoicecloud.New makes), naming the variable.
-func (l *loader) cloud() invoicecloud.Config {
+// credentialVar: the RIMFLOW_CLOUD_* variables that name an enterprise's credentials.
+func credentialVar(env string) bool {
+	switch env {
+	case EnvCloudAppID, EnvCloudAppSecret, EnvCloudTenantID, EnvCloudAccountID, EnvCloudUser,
+		EnvCloudClientID, EnvCloudClientSecret, EnvCloudUsername:
+		return true
+	}
+	return false
+}
+
+func (l *loader) cloud(judge bool) invoicecloud.Config {
 	var c invoicecloud.Config
 	fields := cloudFields(&c)
 	for _, f := range fields {
@@ -325,7 +363,9 @@ func (l *loader) cloud() invoicecloud.Config {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.AuthMode = invoicecloud.AuthMode(strings.ToLower(string(c.AuthMode)))
 	c.TokenPlacement = invoicecloud.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))
-
+	if !judge {
+		return c // the enterprises file holds the credentials; each entry is judged there
+	}
 	if err := c.WithDefaults().Validate(); err != nil {
 		name, msg := "Invoice Cloud configuration", err.Error()
 		var ce *invoicecloud.Error
@@ -415,4 +455,11 @@ func read(getenv func(string) string, v Var) (string, error) {
 		val = v.Default
 	}
 	return val, nil
+}
+
+// ReloadEnterprises reads the enterprise registry again (the file, with the [assumed] names the
+// RIMFLOW_CLOUD_* variables share), for a reload without a restart.
+func ReloadEnterprises(getenv func(string) string) ([]enterprises.Spec, error) {
+	c, err := Load(getenv, PartCloud|PartEnterprises)
+	return c.Enterprises, err
 }

@@ -147,8 +147,8 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 		!strings.Contains(err.Error(), EnvTemporalAddress) || strings.Contains(err.Error(), "RIMFLOW_CLOUD_") {
 		t.Errorf("API server: %v", err)
 	}
-	if got := len(VarsFor(ForCLI)); got != 8 {
-		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection and the webhooks file", got)
+	if got := len(VarsFor(ForCLI)); got != 9 {
+		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection, the webhooks file and the enterprises file", got)
 	}
 }
 

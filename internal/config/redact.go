@@ -61,6 +61,14 @@ func (c Config) attrs() []slog.Attr {
 			slog.String("receiptPath", c.Cloud.Paths.PollReceipt),
 		))
 	}
+	if c.EnterprisesFile != "" {
+		// Names and tax numbers only: the file's secrets are references, resolved but never shown.
+		list := make([]any, 0, len(c.Enterprises))
+		for _, e := range c.Enterprises {
+			list = append(list, slog.String(e.TaxNo, string(e.Edition)+" "+e.Name))
+		}
+		out = append(out, slog.Group("enterprises", append([]any{slog.String("file", c.EnterprisesFile)}, list...)...))
+	}
 	if c.loaded&PartWorker != 0 {
 		out = append(out, slog.Group("worker",
 			slog.String("metricsAddr", c.Worker.MetricsAddr),

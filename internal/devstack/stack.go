@@ -19,9 +19,9 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/devserver"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/workerapp"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -94,8 +94,10 @@ type Stack struct {
 	Temporal *devserver.Server
 	Sim      *simulator.Sim
 	Client   client.Client // SDK client shared by the worker and the API
-	Cloud    *invoicecloud.Client
-	Worker   *workerapp.Worker
+	// Enterprises are the demo registry: the simulator's ultimate tenant as DemoTaxNo and its
+	// standard tenant as DemoStandardTaxNo (DemoEnterprises).
+	Enterprises *enterprises.Registry
+	Worker      *workerapp.Worker
 
 	opts     Options
 	ownsSim  bool
@@ -133,6 +135,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.Temporal.Stop() })
 
+	// The API's address is known first: the simulator's standard tenant pushes its invoices there.
+	apiLn, err := listen("api address", opts.APIAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.apiURL = "http://" + apiLn.Addr().String()
+	s.closers = append(s.closers, func(context.Context) error { _ = apiLn.Close(); return nil })
+
 	// 2. The Invoice Cloud simulator.
 	var simHandler http.Handler
 	var journal *simJournal
@@ -141,7 +151,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	} else {
 		var hdr journalHeader
 		s.Sim, journal, hdr, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile),
-			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim")})
+			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim"),
+				Tenants: DemoTenants(s.apiURL)})
 		if err != nil {
 			return nil, err
 		}
@@ -171,12 +182,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	// 3. One registry: the API's /metrics shows the API's, the worker SDK's and the cloud calls'.
 	reg := metrics.NewRegistry()
-	cloudCfg := s.cloudConfig()
-	cloudCfg.Logger = opts.WorkerLogger
-	cloudCfg.Observe = metrics.NewCloud(reg).Observe
-	s.Cloud, err = invoicecloud.New(cloudCfg)
+	s.Enterprises, err = enterprises.New(DemoEnterprises(s.cloudURL, s.Sim.Options()),
+		enterprises.Options{Logger: opts.WorkerLogger, Observe: metrics.NewCloud(reg).Observe})
 	if err != nil {
-		return nil, fmt.Errorf("invoice cloud client: %w", err)
+		return nil, fmt.Errorf("invoice cloud clients: %w", err)
 	}
 
 	// 4. The worker, on a client of the embedded server.
@@ -192,7 +201,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
 	}
-	s.Worker, err = workerapp.New(s.Client, s.Cloud, wopts)
+	s.Worker, err = workerapp.New(s.Client, s.Enterprises, wopts)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -202,44 +211,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.closers = append(s.closers, func(context.Context) error { s.Worker.Stop(); return nil })
 
 	// 5. The HTTP API.
-	apiLn, err := listen("api address", opts.APIAddr)
-	if err != nil {
-		return nil, err
-	}
-	s.apiURL = "http://" + apiLn.Addr().String()
 	handler := api.New(api.Options{
-		Client:    s.Client,
-		Namespace: s.Temporal.Namespace(),
-		TaskQueue: wopts.TaskQueue,
-		Token:     opts.APIToken,
-		Logger:    opts.WorkerLogger.With("component", "api"),
-		Registry:  reg,
-		Notifies:  wopts.Activities.Webhooks.Has,
+		Client:      s.Client,
+		Namespace:   s.Temporal.Namespace(),
+		TaskQueue:   wopts.TaskQueue,
+		Token:       opts.APIToken,
+		Logger:      opts.WorkerLogger.With("component", "api"),
+		Registry:    reg,
+		Notifies:    wopts.Activities.Webhooks.Has,
+		Enterprises: s.Enterprises,
 	})
 	s.apiSrv = serve(apiLn, handler, log.With("component", "api"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.apiSrv) })
 	return s, nil
-}
-
-// cloudConfig is what a separately deployed worker would read from RIMFLOW_CLOUD_* variables,
-// pointed at this process's simulator with its documented credentials.
-func (s *Stack) cloudConfig() invoicecloud.Config {
-	creds, paths := s.Sim.Options().Credentials, s.Sim.Options().Paths
-	return invoicecloud.Config{
-		BaseURL:        s.cloudURL,
-		AuthMode:       invoicecloud.AuthLegacy,
-		TokenPlacement: invoicecloud.TokenInHeader,
-		AppID:          creds.AppID,
-		AppSecret:      creds.AppSecret,
-		TenantID:       creds.TenantID,
-		AccountID:      creds.AccountID,
-		User:           creds.User,
-		ClientID:       creds.ClientID,
-		ClientSecret:   creds.ClientSecret,
-		Username:       creds.Username,
-		Paths:          invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes:   invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
-	}
 }
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:8080.

@@ -24,10 +24,11 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"rimflow/internal/secretref"
 )
 
 // Header names of a delivery.
@@ -97,7 +98,7 @@ func Parse(data []byte, getenv func(string) string, readFile func(string) ([]byt
 				bad("%s.urls[%d]: events are signed but not sealed: use https outside loopback", where, i)
 			}
 		}
-		secret, err := resolve(res.Secret, getenv, readFile)
+		secret, err := secretref.Resolve(res.Secret, getenv, readFile)
 		if err != nil {
 			bad("%s.secret: %v", where, err)
 		} else if len(secret) < 16 {
@@ -125,26 +126,6 @@ func Load(path string, getenv func(string) string) (*Registry, error) {
 		return nil, fmt.Errorf("webhooks file %q: %w", path, err)
 	}
 	return r, nil
-}
-
-func resolve(ref string, getenv func(string) string, readFile func(string) ([]byte, error)) ([]byte, error) {
-	switch {
-	case strings.HasPrefix(ref, "env:"):
-		v := getenv(strings.TrimPrefix(ref, "env:"))
-		if v == "" {
-			return nil, fmt.Errorf("%s is empty or unset", strings.TrimPrefix(ref, "env:"))
-		}
-		return []byte(v), nil
-	case strings.HasPrefix(ref, "file:"):
-		b, err := readFile(strings.TrimPrefix(ref, "file:"))
-		if err != nil {
-			return nil, fmt.Errorf("cannot read %s", strings.TrimPrefix(ref, "file:"))
-		}
-		return bytes.TrimSpace(b), nil
-	case ref == "":
-		return nil, errors.New("required (env:NAME or file:PATH)")
-	}
-	return nil, errors.New("a secret is given by reference only: env:NAME or file:PATH, never inline")
 }
 
 func loopback(host string) bool {

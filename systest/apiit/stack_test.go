@@ -18,6 +18,7 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/devstack"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -42,7 +43,7 @@ func newStack(t *testing.T, token string) *stack {
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	cloud, simSrvURL := cloudEnv.Client, cloudEnv.URL
-	w, err := workerapp.New(c, cloud, workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
@@ -92,7 +93,7 @@ func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*sta
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	w, err := workerapp.New(tc, s.cloud, workerapp.Options{
+	w, err := workerapp.New(tc, enterprises.Single(s.cloud), workerapp.Options{
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/internal/policy"
 	"rimflow/workflows"
 )
 
@@ -24,6 +25,25 @@ type Bills struct {
 	Client    client.Client
 	Namespace string
 	TaskQueue string
+	// Policy decides a starting bill's options, duties and ops path (nil: policy.Default()).
+	Policy *policy.Policy
+	// DataConverter is Client's (with its payload codec), to read the memo a start wrote; nil is
+	// Temporal's default.
+	DataConverter converter.DataConverter
+}
+
+func (b *Bills) policy() *policy.Policy {
+	if b.Policy == nil {
+		return policy.Default()
+	}
+	return b.Policy
+}
+
+func (b *Bills) dataConverter() converter.DataConverter {
+	if b.DataConverter == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return b.DataConverter
 }
 
 // NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
@@ -60,6 +80,10 @@ func (r BillRef) ID() string { return r.Resource + "/" + r.BillID }
 // WorkflowID is the bill workflow's ID.
 func (r BillRef) WorkflowID() string { return workflows.BillWorkflowID(r.Resource, r.BillID) }
 
+// MaxIDLen is the longest workflow ID (and keyword search attribute value) PostgreSQL visibility
+// stores: bill:<resource>:<billId> must fit.
+const MaxIDLen = workflows.MaxKeyword
+
 func (r BillRef) check() *Error {
 	fields := map[string]string{}
 	if strings.TrimSpace(r.Resource) == "" {
@@ -67,6 +91,8 @@ func (r BillRef) check() *Error {
 	}
 	if strings.TrimSpace(r.BillID) == "" {
 		fields["billId"] = "required"
+	} else if n := len(r.WorkflowID()); n > MaxIDLen {
+		fields["billId"] = idTooLong(n)
 	}
 	if len(fields) > 0 {
 		return ValidationFailed(fields)
@@ -92,8 +118,13 @@ const memoStartRequest = "rimflowStartRequest"
 // issued (update-with-start of collectUrl{pc}). created reports whether this call started it.
 // A bill whose workflow already ended normally is refused (409): a bill key lives once. Only a
 // run that failed or was terminated by ops may be started again.
+//
+// The server's policy decides the bill's options (a caller's option the matching rule does not
+// let it choose is a 400 naming it), its segregation of duties and what Temporal Web may send it;
+// all of it is frozen into the bill's input. in.Policy must be empty: only the server sets it.
 func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartResponse, created bool, err error) {
-	if e := checkBill(&in); e != nil {
+	in, e := b.underPolicy(in)
+	if e != nil {
 		return StartResponse{}, false, e
 	}
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
@@ -157,6 +188,26 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	return resp, created, nil
 }
 
+// underPolicy resolves the policy for the bill: the effective options (the caller's where the rule
+// allows them; historyLimit is not a policy matter and stays the caller's), the rule's duties and
+// ops path; then the workflow's own normalisation and checks.
+func (b *Bills) underPolicy(in workflows.BillInput) (workflows.BillInput, *Error) {
+	if in.Policy != nil {
+		return workflows.BillInput{}, ValidationFailed(map[string]string{"policy": serverSets("policy")})
+	}
+	d, err := b.policy().Resolve(in.BillType, in.Resource, in.Options)
+	if err != nil {
+		return workflows.BillInput{}, ErrorFrom(err)
+	}
+	d.Options.HistoryLimit = in.Options.HistoryLimit
+	in.Options = d.Options
+	in.Policy = &workflows.BillPolicy{Rule: d.Rule, Duties: d.Duties, WebSignals: d.WebSignals}
+	if e := checkBill(&in); e != nil {
+		return workflows.BillInput{}, e
+	}
+	return in, nil
+}
+
 // firstStepError explains a start whose eventCode could not be issued: when the cloud refused
 // the first step the bill waits in `failed` (retry or cancel it) and the caller gets a 502 with
 // the cloud's reason instead of the collectUrl validator's "the bill is failed".
@@ -192,7 +243,7 @@ func (b *Bills) startedBy(ctx context.Context, ref BillRef, runID, requestID str
 		return false, nil
 	}
 	var marker string
-	if err := converter.GetDefaultDataConverter().FromPayload(payload, &marker); err != nil {
+	if err := b.dataConverter().FromPayload(payload, &marker); err != nil {
 		return false, nil
 	}
 	return marker == requestID, nil
@@ -257,35 +308,26 @@ func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) 
 }
 
 // Invoices forwards a socket payload the ERP received in its browser to the bill (a signal:
-// the workflow deduplicates by serialNo, so forwarding twice is harmless).
+// the workflow deduplicates by serialNo, so forwarding twice is harmless). The payload is checked
+// as the cloud checks it (checkForwarded), first alone, then against the bill, and bounded per
+// message and per bill; nothing is sent unless it all passes.
 func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) error {
 	if err := ref.check(); err != nil {
 		return err
 	}
-	if err := checkInvoices(msg); err != nil {
+	if err := checkForwarded(msg, nil); err != nil {
 		return err
 	}
-	err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
+	st, err := b.State(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := checkForwarded(msg, &st); err != nil {
+		return err
+	}
+	err = b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
 	if err != nil {
 		return b.endedOrMissing(ctx, ref, err)
-	}
-	return nil
-}
-
-// checkInvoices refuses a payload the workflow could not use: nothing to import, or an invoice
-// without the serialNo everything downstream keys on.
-func checkInvoices(msg workflows.InvoicesSignal) *Error {
-	fields := map[string]string{}
-	if len(msg.InvoiceData) == 0 {
-		fields["invoiceData"] = "required: at least one invoice"
-	}
-	for i, inv := range msg.InvoiceData {
-		if strings.TrimSpace(inv.SerialNo) == "" {
-			fields[fmt.Sprintf("invoiceData[%d].serialNo", i)] = "required"
-		}
-	}
-	if len(fields) > 0 {
-		return ValidationFailed(fields)
 	}
 	return nil
 }

@@ -124,7 +124,12 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 			return nil, err
 		}
 	}
-	return api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue), nil
+	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	bills.Policy = cfg.Policy // a bill started from the shell is under the same policy as the API's
+	if cfg.Temporal.Codec != nil {
+		bills.DataConverter = cfg.Temporal.Codec.DataConverter()
+	}
+	return bills, nil
 }
 
 // readInput reads --file: a path, or "-" for stdin.

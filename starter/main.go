@@ -56,6 +56,7 @@ func verbs() []verb {
 		{"retry", "re-run the failed step", (*cli).retry},
 		{"resolve", "close a failed compensation by hand, audited (--by --reason --done)", (*cli).resolve},
 		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
+		{"codec-keys", "create the payload key file if missing (--file), or add a fresh key on top (--rotate ID)", (*cli).codecKeys},
 	}
 }
 

@@ -240,7 +240,9 @@ func TestPolicyRefusesOptionsItDoesNotAllow(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := securedServer(t, pol)
-	with := func(opts string) string { return strings.Replace(startOA, `"userId":"u-7"`, `"userId":"u-7","options":`+opts, 1) }
+	with := func(opts string) string {
+		return strings.Replace(startOA, `"userId":"u-7"`, `"userId":"u-7","options":`+opts, 1)
+	}
 	for _, tc := range []struct {
 		opts   string
 		status int

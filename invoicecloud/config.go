@@ -1,9 +1,9 @@
 package invoicecloud
 
 import (
-	"net"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"

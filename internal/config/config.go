@@ -292,7 +292,7 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 type loader struct {
 	get    func(name string) string
 	raw    func(name string) string // the environment itself, for what a file references (env:VAR)
-	unread map[string]bool // variables whose reading failed (already reported)
+	unread map[string]bool          // variables whose reading failed (already reported)
 	errs   []error
 }
 

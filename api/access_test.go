@@ -18,6 +18,7 @@ import (
 	"rimflow/internal/access"
 	"rimflow/internal/codec"
 	"rimflow/internal/policy"
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -316,6 +317,38 @@ func TestForwardedPayloadChecks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Against the bill: the buyer is one of its companies (tax number and, where companyInfo names
+// it, the name), and a full bill takes no more.
+func TestForwardedPayloadAgainstTheBill(t *testing.T) {
+	bill := &forwardTarget{workflowID: "bill:OA:B-1", bill: workflows.BillInput{BillTaxNo: "91440300MA5G9GK78Y",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5E", Name: "杭州示例科技有限公司"}}}}
+	one := func(inv invoicecloud.Invoice) workflows.InvoicesSignal {
+		inv.SerialNo = "s1"
+		return workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}
+	}
+	for _, tc := range []struct {
+		name string
+		inv  invoicecloud.Invoice
+		ok   bool
+	}{
+		{"the bill's tax number", invoicecloud.Invoice{BuyerTaxNo: "91440300ma5g9gk78y"}, true},
+		{"a companyInfo company with its name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5E", BuyerName: "杭州示例科技有限公司"}, true},
+		{"a companyInfo tax number under another name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5E", BuyerName: "别的公司"}, false},
+		{"another buyer", invoicecloud.Invoice{BuyerTaxNo: "91310115MA1K4QXN5R"}, false},
+		{"no buyer", invoicecloud.Invoice{}, false},
+	} {
+		e := checkForwarded(one(tc.inv), bill)
+		if tc.ok != (e == nil) || (e != nil && e.Fields["invoiceData[0].buyerTaxNo"] == "") {
+			t.Errorf("%s: %v", tc.name, e)
+		}
+	}
+	full := *bill
+	full.held = workflows.MaxInvoicesPerBill
+	if e := checkForwarded(one(invoicecloud.Invoice{BuyerTaxNo: "91440300MA5G9GK78Y"}), &full); e == nil || e.Status != http.StatusConflict {
+		t.Errorf("a full bill: %v", e)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strings"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -310,7 +312,9 @@ func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) 
 // Invoices forwards a socket payload the ERP received in its browser to the bill (a signal:
 // the workflow deduplicates by serialNo, so forwarding twice is harmless). The payload is checked
 // as the cloud checks it (checkForwarded), first alone, then against the bill, and bounded per
-// message and per bill; nothing is sent unless it all passes.
+// message and per bill; nothing is sent unless it all passes. The bill is read from Temporal
+// itself (its description and its run's input), not queried, so forwarding needs no worker: it is
+// the way in that must work while workers are down.
 func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) error {
 	if err := ref.check(); err != nil {
 		return err
@@ -318,18 +322,51 @@ func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.Invoice
 	if err := checkForwarded(msg, nil); err != nil {
 		return err
 	}
-	st, err := b.State(ctx, ref)
+	target, err := b.forwardTarget(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if err := checkForwarded(msg, &st); err != nil {
+	if err := checkForwarded(msg, target); err != nil {
 		return err
 	}
-	err = b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
+	err = b.Client.SignalWorkflow(ctx, ref.WorkflowID(), target.runID, workflows.SignalInvoices, msg)
 	if err != nil {
 		return b.endedOrMissing(ctx, ref, err)
 	}
 	return nil
+}
+
+// forwardTarget reads what checkForwarded needs of a running bill: how many invoices it holds or
+// keeps pending (search attributes) and its input (the companies), the first event of its run.
+func (b *Bills) forwardTarget(ctx context.Context, ref BillRef) (*forwardTarget, error) {
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if err != nil {
+		return nil, b.notFound(ref, err)
+	}
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)",
+			ref.ID(), strings.ToLower(desc.Status.String()))
+	}
+	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID}
+	count, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAInvoiceCount)
+	pending, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAPendingInvoices)
+	t.held = int(count + pending)
+	hist, err := b.Client.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:       b.Namespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: t.workflowID, RunId: t.runID},
+		MaximumPageSize: 1,
+	})
+	if err != nil {
+		return nil, b.notFound(ref, err)
+	}
+	events := hist.GetHistory().GetEvents()
+	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
+		return nil, fmt.Errorf("bill %s: its run has no start event", ref.ID())
+	}
+	if err := b.dataConverter().FromPayloads(events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &t.bill); err != nil {
+		return nil, fmt.Errorf("bill %s: read its input: %w", ref.ID(), err)
+	}
+	return t, nil
 }
 
 // Submit ends collecting.

@@ -12,14 +12,22 @@ import (
 	"rimflow/workflows"
 )
 
+// forwardTarget is what checkForwarded needs of the bill a payload is forwarded to.
+type forwardTarget struct {
+	workflowID, runID string
+	bill              workflows.BillInput // its companies: billTaxNo, companyInfo
+	held              int                 // invoices bound or pending (InvoiceCount + PendingInvoices)
+}
+
 // checkForwarded is the one check of an invoice payload the ERP forwards (POST …/invoices, the
 // CLI's `invoices`): a forwarded payload is the caller's word, so it is held to what the cloud
 // checks before it would deliver an invoice. It is called twice: with bill nil before any call to
 // Temporal, for what the payload alone shows (serialNo present and unique, amounts non-negative
-// and adding up, at most calls.MaxDeliveryInvoices invoices); then with the bill's state, for what
-// needs the bill (the buyer is one of its companies, it stays within workflows.MaxInvoicesPerBill).
+// and adding up, invoiceStatus normal, at most calls.MaxDeliveryInvoices invoices); then with the
+// bill, for what needs it (the buyer is one of its companies; a bill already holding
+// workflows.MaxInvoicesPerBill takes no more, and the bill itself keeps no more than that).
 // New rules belong here, so both ways in keep one standard.
-func checkForwarded(msg workflows.InvoicesSignal, bill *workflows.BillState) *Error {
+func checkForwarded(msg workflows.InvoicesSignal, bill *forwardTarget) *Error {
 	fields := map[string]string{}
 	switch n := len(msg.InvoiceData); {
 	case n == 0:
@@ -45,7 +53,7 @@ func checkForwarded(msg workflows.InvoicesSignal, bill *workflows.BillState) *Er
 			fields[at("invoiceStatus")] = fmt.Sprintf("%q: not a normal invoice (0); the cloud refuses void, red-letter or out-of-control invoices", inv.InvoiceStatus)
 		}
 		if bill != nil {
-			if why := buyerProblem(inv, bill.Bill); why != "" {
+			if why := buyerProblem(inv, bill.bill); why != "" {
 				fields[at("buyerTaxNo")] = why
 			}
 		}
@@ -53,22 +61,9 @@ func checkForwarded(msg workflows.InvoicesSignal, bill *workflows.BillState) *Er
 	if len(fields) > 0 {
 		return ValidationFailed(fields)
 	}
-	if bill != nil {
-		held := map[string]bool{}
-		for _, v := range append(append([]workflows.InvoiceView(nil), bill.Invoices...), bill.PendingInvoices...) {
-			held[v.SerialNo] = true
-		}
-		fresh := 0
-		for serial := range seen {
-			if !held[serial] {
-				fresh++
-			}
-		}
-		if total := len(held) + fresh; fresh > 0 && total > workflows.MaxInvoicesPerBill {
-			return newError(http.StatusConflict, CodeConflict,
-				"bill %s would hold %d invoices with this payload (%d new); a bill holds at most %d",
-				bill.WorkflowID, total, fresh, workflows.MaxInvoicesPerBill)
-		}
+	if bill != nil && bill.held >= workflows.MaxInvoicesPerBill {
+		return newError(http.StatusConflict, CodeConflict, "bill %s already holds %d invoices; a bill holds at most %d",
+			bill.workflowID, bill.held, workflows.MaxInvoicesPerBill)
 	}
 	return nil
 }

@@ -363,6 +363,29 @@ func TestForwardedInvoiceOfAnotherBuyerRefused(t *testing.T) {
 	if after.InvoiceCount != st.InvoiceCount || len(after.PendingInvoices) != 0 || len(after.Deliveries) != len(st.Deliveries) {
 		t.Errorf("a refused payload reached the bill: %d invoices, %d pending, %d deliveries", after.InvoiceCount, len(after.PendingInvoices), len(after.Deliveries))
 	}
+
+	// Forwarding is the way in that must work while workers are down: the check reads the bill
+	// from Temporal, not from a worker. A compliant payload is accepted with no worker running,
+	// and the bill keeps it once a worker is back (pending: the bill is past collecting).
+	s.worker.Stop()
+	good := map[string]any{"invoiceData": []map[string]any{{"serialNo": "late-1", "buyerTaxNo": strings.ToLower(buyer.taxNo), "buyerName": buyer.name,
+		"invoiceAmount": "50.00", "totalTaxAmount": "3.00", "totalAmount": "53.00"}}}
+	started := time.Now()
+	if code, raw := s.as(t, erpToken, "", "POST", "/v1/bills/OA/FWD-1/invoices", good, nil); code != http.StatusAccepted || time.Since(started) > 10*time.Second {
+		t.Fatalf("forward with no worker: %d after %s: %s", code, time.Since(started), raw)
+	}
+	s.useKeys(t, ring)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		s.as(t, erpToken, "", "GET", "/v1/bills/OA/FWD-1", nil, &after)
+		if len(after.PendingInvoices) == 1 && after.PendingInvoices[0].SerialNo == "late-1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the payload forwarded while no worker ran never reached the bill: %+v", after.PendingInvoices)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Sealed in Temporal: the bill's raw history, read from the server without the codec, holds no

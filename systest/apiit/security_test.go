@@ -315,6 +315,23 @@ func TestWhoMayDoWhat(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("approvals missing: %v", want)
 	}
+	// A client limited to resource OA lists through a visibility query narrowed to it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list api.ListResponse
+		code, raw := s.as(t, erpToken, "", "GET", "/v1/bills?billNo=BX-TRIP-1", nil, &list)
+		if code != 200 {
+			t.Fatalf("erp lists its bills: %d %s", code, raw)
+		}
+		if len(list.Bills) == 1 && list.Bills[0].ID == "OA/TRIP-1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("erp's list never showed its bill: %s", raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// … and its history shows them: every accepted approve update carries the actor the API set.
 	seen := map[string]workflows.Actor{}
 	iter := s.sealed.GetWorkflowHistory(t.Context(), workflows.BillWorkflowID("OA", "TRIP-1"), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

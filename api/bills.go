@@ -9,14 +9,17 @@ import (
 	"net/http"
 	"strings"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
+	"rimflow/internal/policy"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -34,6 +37,11 @@ type Bills struct {
 	// start, and a bill with an image mode takes its enterprise's scanning point. nil: every tax
 	// number is accepted (the worker's one enterprise decides).
 	Enterprises Enterprises
+	// Policy decides a starting bill's options, duties and ops path (nil: policy.Default()).
+	Policy *policy.Policy
+	// DataConverter is Client's (with its payload codec), to read the memo a start wrote; nil is
+	// Temporal's default.
+	DataConverter converter.DataConverter
 }
 
 // Enterprises is what the API needs of the enterprise registry (enterprises.Registry).
@@ -41,6 +49,20 @@ type Enterprises interface {
 	Lookup(taxNo string) (*enterprises.Enterprise, error)
 	List() []enterprises.Info
 	Pushes() *invoicecloud.PushReceiver
+}
+
+func (b *Bills) policy() *policy.Policy {
+	if b.Policy == nil {
+		return policy.Default()
+	}
+	return b.Policy
+}
+
+func (b *Bills) dataConverter() converter.DataConverter {
+	if b.DataConverter == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return b.DataConverter
 }
 
 // NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
@@ -77,6 +99,10 @@ func (r BillRef) ID() string { return r.Resource + "/" + r.BillID }
 // WorkflowID is the bill workflow's ID.
 func (r BillRef) WorkflowID() string { return workflows.BillWorkflowID(r.Resource, r.BillID) }
 
+// MaxIDLen is the longest workflow ID (and keyword search attribute value) PostgreSQL visibility
+// stores: bill:<resource>:<billId> must fit.
+const MaxIDLen = workflows.MaxKeyword
+
 func (r BillRef) check() *Error {
 	fields := map[string]string{}
 	if strings.TrimSpace(r.Resource) == "" {
@@ -84,6 +110,8 @@ func (r BillRef) check() *Error {
 	}
 	if strings.TrimSpace(r.BillID) == "" {
 		fields["billId"] = "required"
+	} else if n := len(r.WorkflowID()); n > MaxIDLen {
+		fields["billId"] = idTooLong(n)
 	}
 	if len(fields) > 0 {
 		return ValidationFailed(fields)
@@ -109,8 +137,13 @@ const memoStartRequest = "rimflowStartRequest"
 // issued (update-with-start of collectUrl{pc}). created reports whether this call started it.
 // A bill whose workflow already ended normally is refused (409): a bill key lives once. Only a
 // run that failed or was terminated by ops may be started again.
+//
+// The server's policy decides the bill's options (a caller's option the matching rule does not
+// let it choose is a 400 naming it), its segregation of duties and what Temporal Web may send it;
+// all of it is frozen into the bill's input. in.Policy must be empty: only the server sets it.
 func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartResponse, created bool, err error) {
-	if e := checkBill(&in); e != nil {
+	in, e := b.underPolicy(in)
+	if e != nil {
 		return StartResponse{}, false, e
 	}
 	if b.Notifies != nil && b.Notifies(in.Resource) {
@@ -187,6 +220,26 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	return resp, created, nil
 }
 
+// underPolicy resolves the policy for the bill: the effective options (the caller's where the rule
+// allows them; historyLimit is not a policy matter and stays the caller's), the rule's duties and
+// ops path; then the workflow's own normalisation and checks.
+func (b *Bills) underPolicy(in workflows.BillInput) (workflows.BillInput, *Error) {
+	if in.Policy != nil {
+		return workflows.BillInput{}, ValidationFailed(map[string]string{"policy": serverSets("policy")})
+	}
+	d, err := b.policy().Resolve(in.BillType, in.Resource, in.Options)
+	if err != nil {
+		return workflows.BillInput{}, ErrorFrom(err)
+	}
+	d.Options.HistoryLimit = in.Options.HistoryLimit
+	in.Options = d.Options
+	in.Policy = &workflows.BillPolicy{Rule: d.Rule, Duties: d.Duties, WebSignals: d.WebSignals}
+	if e := checkBill(&in); e != nil {
+		return workflows.BillInput{}, e
+	}
+	return in, nil
+}
+
 // firstStepError explains a start whose eventCode could not be issued: when the cloud refused
 // the first step the bill waits in `failed` (retry or cancel it) and the caller gets a 502 with
 // the cloud's reason instead of the collectUrl validator's "the bill is failed".
@@ -222,7 +275,7 @@ func (b *Bills) startedBy(ctx context.Context, ref BillRef, runID, requestID str
 		return false, nil
 	}
 	var marker string
-	if err := converter.GetDefaultDataConverter().FromPayload(payload, &marker); err != nil {
+	if err := b.dataConverter().FromPayload(payload, &marker); err != nil {
 		return false, nil
 	}
 	return marker == requestID, nil
@@ -287,15 +340,26 @@ func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) 
 }
 
 // Invoices forwards a socket payload the ERP received in its browser to the bill (a signal:
-// the workflow deduplicates by serialNo, so forwarding twice is harmless).
+// the workflow deduplicates by serialNo, so forwarding twice is harmless). The payload is checked
+// as the cloud checks it (checkForwarded), first alone, then against the bill, and bounded per
+// message and per bill; nothing is sent unless it all passes. The bill is read from Temporal
+// itself (its description and its run's input), not queried, so forwarding needs no worker: it is
+// the way in that must work while workers are down.
 func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) error {
 	if err := ref.check(); err != nil {
 		return err
 	}
-	if err := checkInvoices(msg); err != nil {
+	if err := checkForwarded(msg, nil); err != nil {
 		return err
 	}
-	err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
+	target, err := b.forwardTarget(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if err := checkForwarded(msg, target); err != nil {
+		return err
+	}
+	err = b.Client.SignalWorkflow(ctx, ref.WorkflowID(), target.runID, workflows.SignalInvoices, msg)
 	if err != nil {
 		return b.endedOrMissing(ctx, ref, err)
 	}
@@ -320,22 +384,37 @@ func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
 	return nil
 }
 
-// checkInvoices refuses a payload the workflow could not use: nothing to import, or an invoice
-// without the serialNo everything downstream keys on.
-func checkInvoices(msg workflows.InvoicesSignal) *Error {
-	fields := map[string]string{}
-	if len(msg.InvoiceData) == 0 {
-		fields["invoiceData"] = "required: at least one invoice"
+// forwardTarget reads what checkForwarded needs of a running bill: how many invoices it holds or
+// keeps pending (search attributes) and its input (the companies), the first event of its run.
+func (b *Bills) forwardTarget(ctx context.Context, ref BillRef) (*forwardTarget, error) {
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if err != nil {
+		return nil, b.notFound(ref, err)
 	}
-	for i, inv := range msg.InvoiceData {
-		if strings.TrimSpace(inv.SerialNo) == "" {
-			fields[fmt.Sprintf("invoiceData[%d].serialNo", i)] = "required"
-		}
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)",
+			ref.ID(), strings.ToLower(desc.Status.String()))
 	}
-	if len(fields) > 0 {
-		return ValidationFailed(fields)
+	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID}
+	count, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAInvoiceCount)
+	pending, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAPendingInvoices)
+	t.held = int(count + pending)
+	hist, err := b.Client.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:       b.Namespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: t.workflowID, RunId: t.runID},
+		MaximumPageSize: 1,
+	})
+	if err != nil {
+		return nil, b.notFound(ref, err)
 	}
-	return nil
+	events := hist.GetHistory().GetEvents()
+	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
+		return nil, fmt.Errorf("bill %s: its run has no start event", ref.ID())
+	}
+	if err := b.dataConverter().FromPayloads(events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &t.bill); err != nil {
+		return nil, fmt.Errorf("bill %s: read its input: %w", ref.ID(), err)
+	}
+	return t, nil
 }
 
 // Submit ends collecting.

@@ -18,17 +18,19 @@ import (
 
 // Error codes of the JSON error body. Callers branch on Code; Message is for people.
 const (
-	CodeInvalidJSON      = "invalid_json"
-	CodeValidation       = "validation_failed"
-	CodeBodyTooLarge     = "body_too_large"
-	CodeUnauthorized     = "unauthorized"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeConflict         = "conflict"
-	CodeAlreadyFinished  = "bill_finished"
-	CodeCloudRefused     = "cloud_refused"
-	CodeUnavailable      = "temporal_unavailable"
-	CodeInternal         = "internal"
+	CodeInvalidJSON          = "invalid_json"
+	CodeValidation           = "validation_failed"
+	CodeBodyTooLarge         = "body_too_large"
+	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeConflict             = "conflict"
+	CodeAlreadyFinished      = "bill_finished"
+	CodeCloudRefused         = "cloud_refused"
+	CodeUnavailable          = "temporal_unavailable"
+	CodeInternal             = "internal"
 )
 
 // Error is the one error shape of the API and the CLI:

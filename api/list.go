@@ -27,8 +27,10 @@ type ListFilter struct {
 	AwaitingRole string
 	BillNo       string
 	Resource     string
-	PageSize     int
-	PageToken    string
+	// Resources, when set, narrows the list to these resources (a client limited to them).
+	Resources []string
+	PageSize  int
+	PageToken string
 }
 
 // ListItem is one bill as visibility knows it.
@@ -142,6 +144,13 @@ func (f ListFilter) Query() string {
 	add(workflows.SAAwaitingRole.GetName(), f.AwaitingRole)
 	add(workflows.SABillNo.GetName(), f.BillNo)
 	add(workflows.SABillResource.GetName(), f.Resource)
+	if len(f.Resources) > 0 {
+		quoted := make([]string, len(f.Resources))
+		for i, r := range f.Resources {
+			quoted[i] = quote(r)
+		}
+		clauses = append(clauses, fmt.Sprintf("%s IN (%s)", workflows.SABillResource.GetName(), strings.Join(quoted, ", ")))
+	}
 	if f.Overdue != nil {
 		clauses = append(clauses, fmt.Sprintf("%s = %t", workflows.SAOverdue.GetName(), *f.Overdue))
 	}

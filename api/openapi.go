@@ -16,6 +16,9 @@ func openAPI(rts []route) map[string]any {
 	errSchema := g.schema(ErrorBody{})
 	paths := map[string]any{}
 	for _, rt := range rts {
+		if rt.Hidden {
+			continue
+		}
 		item, _ := paths[rt.Path].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
@@ -91,7 +94,8 @@ func openAPI(rts []route) map[string]any {
 			"schemas": g.components,
 			"securitySchemes": map[string]any{
 				"bearer": map[string]any{"type": "http", "scheme": "bearer",
-					"description": "required when the API is configured with a token (RIMFLOW_API_TOKEN)"},
+					"description": "each access client's own token (RIMFLOW_API_CLIENTS_FILE or RIMFLOW_API_TOKEN); " +
+						"decisions also take X-Acting-User, the person the client vouches for"},
 			},
 		},
 	}

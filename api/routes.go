@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"rimflow/internal/access"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/invoicecloud"
@@ -19,7 +21,12 @@ type route struct {
 	Path      string // Go ServeMux pattern path; its {params} are OpenAPI path parameters too
 	Operation string // OpenAPI operationId
 	Summary   string
-	Open      bool // no bearer token needed
+	Open      bool // no bearer token needed (the codec server's routes authenticate by themselves)
+	// Op is the access operation the route needs (internal/access), checked on the path's
+	// {resource} before the handler runs. Start checks it again on the body's resource, and
+	// approvals check approve:<role> once the role is read.
+	Op        string
+	Hidden    bool // served but not in the OpenAPI document (the codec server's sign-in and preflights)
 	Body      any  // request body type (a zero value), nil = none
 	BodyOpt   bool // the body may be empty
 	Query     []param
@@ -57,6 +64,17 @@ type InvoicesAccepted struct {
 
 const billPath = "/v1/bills/{resource}/{billId}"
 
+// codecPayloads is the body of Temporal's remote codec protocol (for the document): protobuf JSON
+// of the payloads, metadata values and data in base64.
+type codecPayloads struct {
+	Payloads []codecPayload `json:"payloads"`
+}
+
+type codecPayload struct {
+	Metadata map[string]string `json:"metadata"`
+	Data     string            `json:"data"`
+}
+
 // routes is the API. Error responses every call can get are added by errorResponses.
 func routes() []route {
 	state := response{http.StatusOK, "the bill's state after the operation", workflows.BillState{}, ""}
@@ -64,7 +82,7 @@ func routes() []route {
 		{
 			Method: "POST", Path: "/v1/bills", Operation: "startBill",
 			Summary: "Start a bill (or join the running one) and get its collect URLs once the eventCode is issued",
-			Body:    workflows.BillInput{},
+			Body:    workflows.BillInput{}, Op: access.OpStart,
 			Responses: []response{
 				{http.StatusCreated, "started", StartResponse{}, ""},
 				{http.StatusOK, "already running: the same body for the running bill", StartResponse{}, ""},
@@ -85,13 +103,13 @@ func routes() []route {
 				{Name: "pageToken", Description: "nextPageToken of the previous page"},
 			},
 			Responses: []response{{http.StatusOK, "one page of bills", ListResponse{}, ""}},
-			serve:     (*server).listBills,
+			serve:     (*server).listBills, Op: access.OpRead,
 		},
 		{
 			Method: "GET", Path: billPath, Operation: "getBill",
 			Summary:   "The bill's state (also for finished bills)",
 			Responses: []response{{http.StatusOK, "the bill's state", workflows.BillState{}, ""}},
-			serve:     (*server).getBill,
+			serve:     (*server).getBill, Op: access.OpRead,
 		},
 		{
 			Method: "GET", Path: billPath + "/collect-url", Operation: "getCollectUrl",
@@ -100,19 +118,19 @@ func routes() []route {
 			Responses: []response{
 				{http.StatusOK, "the URL and when its eventCode expires", workflows.CollectURLResponse{}, ""},
 			},
-			serve: (*server).collectURL,
+			serve: (*server).collectURL, Op: access.OpRead,
 		},
 		{
 			Method: "POST", Path: billPath + "/invoices", Operation: "forwardInvoices",
 			Summary:   "Forward an invoice payload the ERP's browser received on the cloud's socket",
 			Body:      workflows.InvoicesSignal{},
 			Responses: []response{{http.StatusAccepted, "handed to the bill (deduplicated by serialNo)", InvoicesAccepted{}, ""}},
-			serve:     (*server).invoices,
+			serve:     (*server).invoices, Op: access.OpInvoices,
 		},
 		{
 			Method: "POST", Path: billPath + "/submit", Operation: "submitBill",
 			Summary: "End collecting and send the bill to approval", Body: workflows.SubmitRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: decide(false, (*Bills).Submit),
+			Responses: []response{state}, serve: decide(false, (*Bills).Submit), Op: access.OpSubmit,
 		},
 		{
 			Method: "POST", Path: billPath + "/approvals", Operation: "decideApproval",
@@ -122,34 +140,64 @@ func routes() []route {
 		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
 			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Images),
+			Responses: []response{state}, serve: decide(true, (*Bills).Images), Op: access.OpImages,
 		},
 		{
 			Method: "POST", Path: billPath + "/voucher", Operation: "saveVoucher",
 			Summary: "Write the accounting voucher back (voucherSave)", Body: workflows.VoucherRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Voucher),
+			Responses: []response{state}, serve: decide(true, (*Bills).Voucher), Op: access.OpVoucher,
 		},
 		{
 			Method: "POST", Path: billPath + "/cancel", Operation: "cancelBill",
 			Summary: "Cancel the bill and release its invoices (refused after the voucher)", Body: workflows.CancelRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Cancel),
+			Responses: []response{state}, serve: decide(true, (*Bills).Cancel), Op: access.OpCancel,
 		},
 		{
 			Method: "POST", Path: billPath + "/retry", Operation: "retryBill",
 			Summary: "Re-run the step a failed bill stopped at", Body: workflows.RetryRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: decide(false, (*Bills).Retry),
+			Responses: []response{state}, serve: decide(false, (*Bills).Retry), Op: access.OpRetry,
 		},
 		{
 			Method: "POST", Path: billPath + "/resolve", Operation: "resolveCompensation",
 			Summary:   "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
 			Body:      workflows.ResolveRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Resolve),
+			Responses: []response{state}, serve: decide(true, (*Bills).Resolve), Op: access.OpResolve,
+		},
+		{
+			Method: "POST", Path: "/v1/codec/decode", Operation: "codecDecode", Open: true,
+			Summary: "Temporal's remote codec: decrypt payloads for Temporal Web and the temporal CLI (operation codec:decode; bearer token or a session from /v1/codec/login)",
+			Body:    codecPayloads{},
+			Responses: []response{
+				{http.StatusOK, "the payloads, decrypted", codecPayloads{}, ""},
+				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
+				{http.StatusForbidden, "the client may not decode, or an origin or namespace not served", ErrorBody{}, ""},
+				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
+			},
+			raw: (*server).serveCodec,
+		},
+		{
+			Method: "POST", Path: "/v1/codec/encode", Operation: "codecEncode", Open: true,
+			Summary: "Temporal's remote codec: encrypt payloads (Temporal Web encodes a signal's input; operation codec:encode)",
+			Body:    codecPayloads{},
+			Responses: []response{
+				{http.StatusOK, "the payloads, encrypted", codecPayloads{}, ""},
+				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
+				{http.StatusForbidden, "the client may not encode, or an origin or namespace not served", ErrorBody{}, ""},
+				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
+			},
+			raw: (*server).serveCodec,
+		},
+		{
+			// The rest of the codec server: CORS preflights, GET/POST login (Temporal Web's
+			// session) and POST logout; docs/security.md describes them.
+			Path: "/v1/codec/{endpoint}", Operation: "codecServer", Open: true, Hidden: true,
+			raw: (*server).serveCodec,
 		},
 		{
 			Method: "GET", Path: "/v1/enterprises", Operation: "listEnterprises",
 			Summary:   "The enterprise registry (企业授权配置) bills are routed by: tax number, name, edition, organisation, image system, push; never a secret",
 			Responses: []response{{http.StatusOK, "the enterprises", EnterprisesResponse{}, ""}},
-			serve:     (*server).listEnterprises,
+			serve:     (*server).listEnterprises, Op: access.OpRead,
 		},
 		{
 			Method: "POST", Path: "/v1/push/{taxNo}", Operation: "receivePush", Open: true,
@@ -195,6 +243,9 @@ func (s *server) startBill(r *http.Request) (int, any, error) {
 		return 0, nil, e
 	}
 	in, e := DecodeStart(body)
+	if e == nil {
+		e = authorize(callerFrom(r.Context()).client, access.OpStart, in.Resource)
+	}
 	if e != nil {
 		s.stats.starts.WithLabelValues("refused").Inc()
 		return 0, nil, e
@@ -221,6 +272,16 @@ func (s *server) listBills(r *http.Request) (int, any, error) {
 	f, e := ParseListFilter(r.URL.Query())
 	if e != nil {
 		return 0, nil, e
+	}
+	// A client limited to some resources sees only their bills.
+	if c := callerFrom(r.Context()).client; c != nil && !c.AllResourcesAllowed() {
+		if f.Resource != "" {
+			if e := authorize(c, access.OpRead, f.Resource); e != nil {
+				return 0, nil, e
+			}
+		} else {
+			f.Resources = c.Resources
+		}
 	}
 	resp, err := s.bills.List(r.Context(), f)
 	if err != nil {
@@ -277,12 +338,15 @@ func (s *server) invoices(r *http.Request) (int, any, error) {
 }
 
 // decide serves the routes that send one decision to the bill: the body, strictly decoded into
-// the update's request (required unless the route says BodyOpt), goes to op, and the bill's new
-// state is the answer.
+// the update's request (required unless the route says BodyOpt; never carrying `actor`), is
+// stamped with who decides and goes to op; the bill's new state is the answer.
 func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (workflows.BillState, error)) func(*server, *http.Request) (int, any, error) {
 	return func(s *server, r *http.Request) (int, any, error) {
 		var req T
 		if e := decodeBody(r, &req, required); e != nil {
+			return 0, nil, e
+		}
+		if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 			return 0, nil, e
 		}
 		return s.answerState(op(s.bills, r.Context(), billRef(r), req))
@@ -333,6 +397,71 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	recv.Serve(w, r.WithContext(ctx), r.PathValue("taxNo"), s.bills.Push)
 }
 
+// stampDecision authorizes an approval for its role (approve:<role> on the bill's resource, which
+// the route could not check before the body was read) and stamps the decision with its caller.
+func stampDecision(c caller, resource string, req any) *Error {
+	if r, ok := req.(*workflows.ApproveRequest); ok {
+		if role := strings.ToLower(strings.TrimSpace(r.Role)); role != "" {
+			if e := authorize(c.client, access.Approve(role), resource); e != nil {
+				return e
+			}
+		}
+	}
+	return Stamp(workflows.Actor{Client: clientName(c.client), User: c.user}, req)
+}
+
+// Stamp records who decides on a decision request (a pointer to SubmitRequest, ApproveRequest,
+// ImagesRequest, VoucherRequest, CancelRequest, RetryRequest or ResolveRequest): its actor is the
+// client and the person (actor.User, else the person the request names: approver or by), and a
+// person field the request leaves empty becomes actor.User. An approver other than actor.User is
+// refused (400). The HTTP routes stamp with the authenticated client; the CLI with CLIClient.
+func Stamp(actor workflows.Actor, req any) *Error {
+	person := func(named *string) {
+		if strings.TrimSpace(*named) == "" {
+			*named = actor.User
+		}
+		if actor.User == "" {
+			actor.User = strings.TrimSpace(*named)
+		}
+	}
+	switch r := req.(type) {
+	case *workflows.ApproveRequest:
+		if actor.User != "" && strings.TrimSpace(r.Approver) != "" && !strings.EqualFold(strings.TrimSpace(r.Approver), actor.User) {
+			return ValidationFailed(map[string]string{"approver": fmt.Sprintf("must be the acting user %q (%s) or left out", actor.User, HeaderActingUser)})
+		}
+		person(&r.Approver)
+		r.Actor = &actor
+	case *workflows.SubmitRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.CancelRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.RetryRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.ResolveRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.ImagesRequest:
+		r.Actor = &actor
+	case *workflows.VoucherRequest:
+		r.Actor = &actor
+	default:
+		return newError(http.StatusInternalServerError, CodeInternal, "internal error: %T is not a decision", req)
+	}
+	return nil
+}
+
+// serveCodec hands the request to the codec server, which authenticates and answers CORS itself.
+func (s *server) serveCodec(w http.ResponseWriter, r *http.Request) {
+	if s.codec == nil {
+		writeError(w, newError(http.StatusNotFound, CodeNotFound, "this API has no payload codec (payload encryption is off and no key is configured)"))
+		return
+	}
+	s.codec.ServeHTTP(w, r)
+}
+
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.doc)
 }
@@ -352,6 +481,9 @@ func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 
 // errorResponses lists the errors a route can answer, derived from what it does.
 func errorResponses(rt route) []response {
+	if rt.raw != nil && rt.Open {
+		return nil // serves its own answers, listed in Responses
+	}
 	var out []response
 	add := func(status int, desc string) {
 		out = append(out, response{status, desc, ErrorBody{}, ""})
@@ -361,6 +493,7 @@ func errorResponses(rt route) []response {
 	}
 	if !rt.Open {
 		add(http.StatusUnauthorized, "missing or wrong bearer token")
+		add(http.StatusForbidden, "the client may not use this operation on this resource")
 	}
 	if rt.Path != "/v1/bills" && !rt.Open {
 		add(http.StatusNotFound, "no such bill")
@@ -370,6 +503,9 @@ func errorResponses(rt route) []response {
 	}
 	if rt.Body != nil {
 		add(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
+	}
+	if rt.Method == "POST" {
+		add(http.StatusUnsupportedMediaType, "a POST must carry Content-Type: application/json")
 	}
 	if rt.Method == "POST" && rt.Operation != "forwardInvoices" || rt.Operation == "getCollectUrl" {
 		add(http.StatusBadGateway, "Invoice Cloud refused the call the operation needed")

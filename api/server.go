@@ -8,19 +8,23 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"rimflow/internal/access"
+	"rimflow/internal/codec"
 	"rimflow/internal/metrics"
+	"rimflow/internal/policy"
 )
 
 // Options configure the HTTP API.
@@ -28,9 +32,25 @@ type Options struct {
 	Client    client.Client
 	Namespace string // default: the client's namespace
 	TaskQueue string // default workflows.DefaultTaskQueue
-	// Token is the bearer token callers must present; empty leaves the API open (loopback dev).
-	Token  string
-	Logger *slog.Logger
+	// Clients are who may call the API and its codec server: each client authenticates with its
+	// own bearer token and may use its operations on its resources (internal/access). None leaves
+	// the API open, which only a loopback listener may be: the program checks its address with
+	// access.CheckListen before serving.
+	Clients *access.Clients
+	// Token is shorthand for one client, named DefaultClientName, allowed everything (a test, the
+	// devstack's --api-token). Not together with Clients.
+	Token string
+	// Policy decides each bill's options, segregation of duties and ops path at its start; nil is
+	// policy.Default().
+	Policy *policy.Policy
+	// Codec is the payload codec Client seals payloads with (nil: none). With it the API serves the
+	// codec server at /v1/codec/ (Temporal Web and the temporal CLI show decrypted payloads through
+	// it) and reads the memo it wrote.
+	Codec *codec.Codec
+	// CodecOrigins are the Temporal Web origins ("http://127.0.0.1:8233") the codec server answers
+	// from a browser (CORS with credentials).
+	CodecOrigins []string
+	Logger       *slog.Logger
 	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -53,10 +73,29 @@ const MaxIdempotencyKeyLen = 200
 // DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
 const DefaultRequestTimeout = 30 * time.Second
 
+// HeaderActingUser names the person the calling client vouches for: the ERP's logged-in user who
+// approves, submits or cancels. Every decision records it with the client's name; an approval's
+// approver defaults to it (and must equal it when both are given).
+const HeaderActingUser = "X-Acting-User"
+
+// MaxActingUserLen bounds X-Acting-User (it is recorded on the bill and shown in Temporal Web).
+const MaxActingUserLen = 128
+
+// DefaultClientName names the one client Options.Token stands for.
+const DefaultClientName = "default"
+
+// AnonymousClient is the client recorded on decisions sent to an open API (no client configured,
+// loopback only).
+const AnonymousClient = "anonymous"
+
+// CLIClient is the client recorded on decisions the starter CLI sends (it talks to Temporal
+// directly, so whoever runs it holds Temporal's own credentials).
+const CLIClient = "starter-cli"
+
 type server struct {
 	bills    *Bills
-	token    [sha256.Size]byte
-	open     bool
+	clients  *access.Clients
+	codec    http.Handler // the codec server; nil when the API has no codec
 	log      *slog.Logger
 	registry *prometheus.Registry
 	stats    *apiMetrics
@@ -66,14 +105,40 @@ type server struct {
 	doc      map[string]any
 }
 
-// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route).
-func New(opts Options) http.Handler { return newServer(opts) }
+// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route). It panics
+// on Options Build refuses; programs whose options come from configuration call Build.
+func New(opts Options) http.Handler {
+	s, err := newServer(opts)
+	if err != nil {
+		panic("api.New: " + err.Error())
+	}
+	return s
+}
 
-func newServer(opts Options) *server {
+// Build returns the API's handler, or why the options cannot make one.
+func Build(opts Options) (http.Handler, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(opts Options) (*server, error) {
+	clients := opts.Clients
+	if opts.Token != "" {
+		if !clients.Open() {
+			return nil, errors.New("set either Clients or Token, not both")
+		}
+		var err error
+		if clients, err = access.New(access.Spec{Name: DefaultClientName, Token: opts.Token,
+			Operations: []string{access.OpAdmin}, Resources: []string{access.AllResources}}); err != nil {
+			return nil, err
+		}
+	}
 	s := &server{
 		bills:    NewBills(opts.Client, opts.Namespace, opts.TaskQueue),
-		open:     opts.Token == "",
-		token:    sha256.Sum256([]byte(opts.Token)),
+		clients:  clients,
 		log:      opts.Logger,
 		registry: opts.Registry,
 		timeout:  opts.RequestTimeout,
@@ -82,6 +147,10 @@ func newServer(opts Options) *server {
 	}
 	s.bills.Notifies = opts.Notifies
 	s.bills.Enterprises = opts.Enterprises
+	s.bills.Policy = opts.Policy
+	if opts.Codec != nil {
+		s.bills.DataConverter = opts.Codec.DataConverter()
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -91,23 +160,43 @@ func newServer(opts Options) *server {
 	if s.timeout <= 0 {
 		s.timeout = DefaultRequestTimeout
 	}
-	s.stats = newAPIMetrics(s.registry)
+	if opts.Codec != nil {
+		h, err := codec.NewServer(codec.ServerOptions{
+			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins,
+			Namespace: opts.Namespace, Logger: s.log.With("component", "codec"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.codec = h
+	}
+	s.stats = newAPIMetrics(s.registry, s.bills.policy().Roles())
 	s.doc = openAPI(s.routes)
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+		pattern := rt.Path
+		if rt.Method != "" {
+			pattern = rt.Method + " " + rt.Path
+		}
+		s.mux.Handle(pattern, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/", s.noRoute)
-	return s
+	return s, nil
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// wrap adds what every route shares: auth, body limit, timeout, JSON answers, metrics, logs.
+// wrap adds what every route shares: authentication and the route's operation, body limit and
+// type, the acting user, timeout, JSON answers, metrics, logs.
 func (s *server) wrap(rt route) http.Handler {
 	label := rt.Method + " " + rt.Path
+	metricsMethod := rt.Method
+	if metricsMethod == "" {
+		metricsMethod = "any" // a route for every method: never the caller's method as a label
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		var who string
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("api handler panicked", "route", label, "panic", fmt.Sprint(p))
@@ -116,25 +205,51 @@ func (s *server) wrap(rt route) http.Handler {
 				}
 			}
 			took := time.Since(start)
-			s.stats.observeRequest(rt.Path, rt.Method, rec.status, took)
+			s.stats.observeRequest(rt.Path, metricsMethod, rec.status, took)
 			// The path names the bill; the query string and headers (Authorization) are never logged.
-			s.log.LogAttrs(r.Context(), levelFor(rec.status), "api request",
-				slog.String("route", label), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.status), slog.Duration("took", took))
+			attrs := []slog.Attr{slog.String("route", label), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("took", took)}
+			if who != "" {
+				attrs = append(attrs, slog.String("client", who))
+			}
+			s.log.LogAttrs(r.Context(), levelFor(rec.status), "api request", attrs...)
 		}()
 
-		if !rt.Open && !s.authorized(r) {
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
-			writeError(rec, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token"))
-			return
+		var c *access.Client
+		if !rt.Open {
+			var e *Error
+			if c, e = s.authenticate(r); e != nil {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
+				writeError(rec, e)
+				return
+			}
+			who = clientName(c)
+			// The route's operation, on the bill's resource when the path names one; start (the
+			// resource is in the body) and approvals (the role is) check again once it is read.
+			if rt.Op != "" {
+				if e := authorize(c, rt.Op, r.PathValue("resource")); e != nil {
+					writeError(rec, e)
+					return
+				}
+			}
 		}
 		if rt.raw != nil {
 			rt.raw(s, rec, r)
 			return
 		}
+		if e := checkContentType(r); e != nil {
+			writeError(rec, e)
+			return
+		}
+		user, e := actingUser(r)
+		if e != nil {
+			writeError(rec, e)
+			return
+		}
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
+		ctx = withCaller(ctx, caller{client: c, user: user})
 		if key := r.Header.Get(HeaderIdempotencyKey); key != "" {
 			if len(key) > MaxIdempotencyKeyLen || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 				writeError(rec, ValidationFailed(map[string]string{HeaderIdempotencyKey: fmt.Sprintf("at most %d printable ASCII characters", MaxIdempotencyKeyLen)}))
@@ -156,18 +271,82 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
-// authorized compares the bearer token in constant time (hashes make the lengths equal too).
-func (s *server) authorized(r *http.Request) bool {
-	if s.open {
-		return true
+// authenticate finds the calling client by its bearer token; an open API has none (nil, nil).
+func (s *server) authenticate(r *http.Request) (*access.Client, *Error) {
+	if s.clients.Open() {
+		return nil, nil
 	}
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+	c, err := s.clients.AuthenticateRequest(r)
+	if err != nil {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token")
 	}
-	given := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(given[:], s.token[:]) == 1
+	return c, nil
+}
+
+// authorize answers 403 naming the operation and the resource when the client may not use op on
+// resource ("" = no single bill). An open API (no client) allows everything.
+func authorize(c *access.Client, op, resource string) *Error {
+	if c == nil {
+		return nil
+	}
+	ok, why := c.Allowed(op, resource)
+	if ok {
+		return nil
+	}
+	on := "any resource"
+	if resource != "" {
+		on = fmt.Sprintf("resource %q", resource)
+	}
+	return newError(http.StatusForbidden, CodeForbidden, "%s (operation %q on %s)", why, op, on)
+}
+
+func clientName(c *access.Client) string {
+	if c == nil {
+		return AnonymousClient
+	}
+	return c.Name
+}
+
+// checkContentType requires application/json on every POST: a browser cannot send it across
+// sites without a CORS preflight, which this API never answers, so no page can drive it.
+func checkContentType(r *http.Request) *Error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "application/json" {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
+		Message: "a POST must be sent with Content-Type: application/json",
+		Fields:  map[string]string{"Content-Type": "must be application/json"}}
+}
+
+// actingUser reads X-Acting-User: trimmed, printable, at most MaxActingUserLen bytes ("" = none).
+func actingUser(r *http.Request) (string, *Error) {
+	u := strings.TrimSpace(r.Header.Get(HeaderActingUser))
+	if len(u) > MaxActingUserLen || strings.ContainsFunc(u, func(c rune) bool { return !unicode.IsPrint(c) && c != ' ' }) {
+		return "", ValidationFailed(map[string]string{HeaderActingUser: fmt.Sprintf("at most %d printable characters", MaxActingUserLen)})
+	}
+	return u, nil
+}
+
+// caller is who sent the request: the authenticated client (nil on an open API) and the person it
+// vouches for (X-Acting-User, "" when not sent).
+type caller struct {
+	client *access.Client
+	user   string
+}
+
+type callerKey struct{}
+
+func withCaller(ctx context.Context, c caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+func callerFrom(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
 }
 
 // noRoute answers JSON for unknown paths (404) and known paths with another method (405).
@@ -189,7 +368,18 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 	} else {
 		writeError(rec, newError(http.StatusNotFound, CodeNotFound, "no such route; see /v1/openapi.json"))
 	}
-	s.stats.observeRequest("unmatched", r.Method, rec.status, time.Since(start))
+	s.stats.observeRequest("unmatched", methodLabel(r.Method), rec.status, time.Since(start))
+}
+
+// methodLabel is a request's method as a metric label: a caller may send any method name, so
+// anything but the methods HTTP defines is "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func levelFor(status int) slog.Level {

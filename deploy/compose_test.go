@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"gopkg.in/yaml.v3"
 
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
@@ -34,8 +35,13 @@ type service struct {
 	Entrypoint  any               `yaml:"entrypoint"`
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
+	Expose      []string          `yaml:"expose"`
 	Profiles    []string          `yaml:"profiles"`
 	Secrets     []string          `yaml:"secrets"`
+	Volumes     []string          `yaml:"volumes"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
 }
 
 const rimflowImage = "rimflow:latest"
@@ -47,6 +53,8 @@ func programVars() map[string][]config.Var {
 		"worker":   config.VarsFor(config.ForWorker),
 		"starter":  config.VarsFor(config.ForAPIServer),
 		"cloudsim": nil,
+		// The one-shot that makes the payload key file reads flags only.
+		"starter codec-keys": nil,
 	}
 }
 
@@ -148,10 +156,14 @@ func rimflowServices(t *testing.T, cf composeFile) map[string]string {
 			t.Errorf("service %s runs the rimflow image without a command (worker, starter or cloudsim)", name)
 			continue
 		}
-		if _, ok := programVars()[words[0]]; !ok {
+		prog := words[0]
+		if len(words) > 1 && prog == "starter" && words[1] == "codec-keys" {
+			prog = "starter codec-keys"
+		}
+		if _, ok := programVars()[prog]; !ok {
 			t.Errorf("service %s runs %q, not one of the image's programs worker, starter, cloudsim", name, words[0])
 		}
-		out[name] = words[0]
+		out[name] = prog
 	}
 	if builds != 1 {
 		t.Errorf("exactly one service should build the image (build: .), found %d", builds)
@@ -185,14 +197,19 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 		for k, raw := range svc.Environment {
 			v := interpolate(t, raw, dotenv)
 			base, isFile := strings.CutSuffix(k, "_FILE")
+			if _, plain := known[k]; plain {
+				isFile = false // a variable whose own name ends in _FILE (RIMFLOW_POLICY_FILE)
+			}
 			switch {
 			case !isFile:
 				if _, ok := known[k]; !ok {
 					t.Errorf("service %s sets %s, which %s does not read", name, k, prog)
 				}
-				env[k] = v
+				env[k] = boundFile(svc, v)
 			case !known[base].Secret:
 				t.Errorf("service %s sets %s, but %s is not a secret %s reads from a file", name, k, base, prog)
+			case k == config.EnvCodecKeys+"_FILE":
+				env[k] = keyFile(t, cf, svc, name, v)
 			default:
 				env[k] = secretFile(t, cf, svc, name, k, v, dotenv)
 			}
@@ -207,6 +224,9 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 				continue
 			}
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, cfg.Temporal.Address)
+			if cfg.Temporal.Codec == nil || !cfg.Temporal.Codec.Encrypting() {
+				t.Errorf("service %s: payloads are not encrypted", name)
+			}
 			if u, err := url.Parse(cfg.Cloud.BaseURL); err == nil && u.Hostname() == "cloudsim" {
 				checkServiceAddr(t, cf, name, config.EnvCloudBaseURL, u.Host)
 			}
@@ -216,8 +236,11 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 				t.Errorf("service %s: starter serve would refuse its configuration: %v", name, err)
 				continue
 			}
-			if host, _, _ := net.SplitHostPort(cfg.API.Addr); host != "127.0.0.1" && cfg.API.Token == "" {
-				t.Errorf("service %s: the API listens on %s without a bearer token", name, cfg.API.Addr)
+			if host, _, _ := net.SplitHostPort(cfg.API.Addr); host != "127.0.0.1" && cfg.API.Clients.Open() {
+				t.Errorf("service %s: the API listens on %s without an access client", name, cfg.API.Addr)
+			}
+			if cfg.Temporal.Codec == nil || !cfg.Temporal.Codec.Encrypting() || cfg.Policy.Source() == "built-in default" || len(cfg.API.CodecOrigins) == 0 {
+				t.Errorf("service %s: want payloads encrypted, a policy file and Temporal Web's origin for the codec server; have %v", name, cfg)
 			}
 			checkPublished(t, name, svc, cfg.API.Addr, defaultOf(config.Vars(), config.EnvAPIAddr))
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, getenv(config.EnvTemporalAddress))
@@ -254,6 +277,54 @@ func secretFile(t *testing.T, cf composeFile, svc service, svcName, fileVar, pat
 		t.Fatal(err)
 	}
 	return tmp
+}
+
+// boundFile maps a container path the service bind-mounts from the repository (./deploy/…) to
+// that file, so the loaders read what the container would; other values pass unchanged.
+func boundFile(svc service, v string) string {
+	for _, vol := range svc.Volumes {
+		parts := strings.Split(vol, ":")
+		if len(parts) >= 2 && strings.HasPrefix(parts[0], "./") && parts[1] == v {
+			return filepath.Join("..", parts[0])
+		}
+	}
+	return v
+}
+
+// keyFile checks the payload key file: it lies in a named volume the service mounts read-only,
+// which a one-shot `starter codec-keys --file <same path>` writes and the service waits for; it
+// returns a key file such a run makes, for the loaders.
+func keyFile(t *testing.T, cf composeFile, svc service, svcName, path string) string {
+	t.Helper()
+	volume := ""
+	for _, vol := range svc.Volumes {
+		parts := strings.Split(vol, ":")
+		if len(parts) == 3 && parts[2] == "ro" && !strings.HasPrefix(parts[0], ".") && strings.HasPrefix(path, parts[1]+"/") {
+			volume = parts[0]
+		}
+	}
+	if volume == "" {
+		t.Errorf("service %s: %s=%s is not in a named volume the service mounts read-only", svcName, config.EnvCodecKeys+"_FILE", path)
+	}
+	maker := ""
+	for name, other := range cf.Services {
+		words := strings.Join(commandWords(t, name, other.Command), " ")
+		for _, vol := range other.Volumes {
+			if strings.HasPrefix(vol, volume+":") && strings.Contains(words, "starter codec-keys --file "+path) {
+				maker = name
+			}
+		}
+	}
+	if maker == "" {
+		t.Errorf("service %s: no one-shot service runs `starter codec-keys --file %s` on volume %s", svcName, path, volume)
+	} else if svc.DependsOn[maker].Condition != "service_completed_successfully" {
+		t.Errorf("service %s does not wait for %s to complete before reading the key file", svcName, maker)
+	}
+	file := filepath.Join(t.TempDir(), "codec.keys")
+	if _, err := codec.EnsureKeyFile(file, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 func defaultOf(vars []config.Var, name string) string {
@@ -296,12 +367,12 @@ func checkServiceAddr(t *testing.T, cf composeFile, from, varName, addr string) 
 		t.Errorf("service %s: %s points at %q, which is not a compose service", from, varName, host)
 		return
 	}
-	for _, p := range target.Ports {
-		if strings.HasSuffix(p, ":"+port) {
+	for _, p := range append(append([]string(nil), target.Ports...), target.Expose...) {
+		if p == port || strings.HasSuffix(p, ":"+port) {
 			return
 		}
 	}
-	t.Errorf("service %s: %s uses port %s, but service %s serves %v", from, varName, port, host, target.Ports)
+	t.Errorf("service %s: %s uses port %s, but service %s serves %v %v", from, varName, port, host, target.Ports, target.Expose)
 }
 
 var saLine = regexp.MustCompile(`temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
@@ -367,24 +438,45 @@ func TestComposeSearchAttributesMatchCode(t *testing.T) {
 	}
 }
 
-// TestComposePortsMatchDefaults: the published ports are the ports users know from devstack.
+// TestComposePortsMatchDefaults: the published ports are the ports users know from devstack, and
+// only the API is published beyond this machine: Temporal's frontend is on the compose network
+// only, Temporal Web (no login unless configured), the simulator and the metrics on 127.0.0.1.
 func TestComposePortsMatchDefaults(t *testing.T) {
 	cf := loadCompose(t)
-	_, temporalPort, _ := net.SplitHostPort(defaultOf(config.Vars(), config.EnvTemporalAddress))
+	dotenv := envExample(t)
 	cloudURL, _ := url.Parse(defaultOf(config.Vars(), config.EnvCloudBaseURL))
 	for svc, want := range map[string]string{
-		"temporal":    temporalPort + ":7233",
-		"temporal-ui": "8233:8080", // Temporal Web on devstack's --ui-addr port; the image listens on 8080
-		"cloudsim":    cloudURL.Port() + ":8090",
+		"temporal-ui": "127.0.0.1:8233:8080", // Temporal Web on devstack's --ui-addr port; the image listens on 8080
+		"cloudsim":    "127.0.0.1:" + cloudURL.Port() + ":8090",
+		"worker":      "127.0.0.1:9090:9090",
+		"api":         "8080:8080",
 	} {
 		s, ok := cf.Services[svc]
 		if !ok {
 			t.Errorf("no %s service", svc)
 			continue
 		}
-		if !contains(s.Ports, want) {
-			t.Errorf("service %s publishes %v, want %q", svc, s.Ports, want)
+		var published []string
+		for _, p := range s.Ports {
+			published = append(published, interpolate(t, p, dotenv))
 		}
+		if !contains(published, want) {
+			t.Errorf("service %s publishes %v, want %q", svc, published, want)
+		}
+	}
+	for name, s := range cf.Services {
+		for _, p := range s.Ports {
+			if p = interpolate(t, p, dotenv); name != "api" && !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("service %s publishes %q beyond this machine", name, p)
+			}
+		}
+	}
+	if temporal := cf.Services["temporal"]; len(temporal.Ports) > 0 || !contains(temporal.Expose, "7233") {
+		t.Errorf("temporal publishes %v (want nothing) and exposes %v (want 7233 on the compose network)", temporal.Ports, temporal.Expose)
+	}
+	ui := cf.Services["temporal-ui"].Environment
+	if ui["TEMPORAL_CODEC_ENDPOINT"] == "" || ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] != "true" || ui["TEMPORAL_AUTH_ENABLED"] == "" {
+		t.Errorf("temporal-ui: want the codec endpoint with credentials and the OIDC switch, have %v", ui)
 	}
 	sim := cf.Services["cloudsim"]
 	if !contains(sim.Profiles, "sim") {
@@ -394,7 +486,7 @@ func TestComposePortsMatchDefaults(t *testing.T) {
 	if i := indexOf(words, "-addr"); i < 0 || i+1 >= len(words) || !strings.HasSuffix(words[i+1], ":8090") {
 		t.Errorf("cloudsim command %v should listen on :8090 with -addr", words)
 	}
-	for _, needed := range []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "worker", "api", "cloudsim"} {
+	for _, needed := range []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "codec-keys", "worker", "api", "cloudsim"} {
 		if _, ok := cf.Services[needed]; !ok {
 			t.Errorf("service %s is missing", needed)
 		}

@@ -109,6 +109,8 @@ type StandardConfig struct {
 	Logger            *slog.Logger
 	Observe           func(name, outcome string, took time.Duration)
 	Transport         http.RoundTripper
+	// AllowInsecureHTTP accepts a plain http BaseURL off loopback (Config.AllowInsecureHTTP).
+	AllowInsecureHTTP bool
 }
 
 // DefaultStandardNothingBoundCodes [assumed]: the simulator's "no such bill" (1305).
@@ -150,7 +152,7 @@ var standardCalls = []string{CallGetLinkKey, CallGetUserKey, CallEntrySave, Call
 
 // Validate checks a defaulted StandardConfig and names the first missing or bad field.
 func (c StandardConfig) Validate() error {
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := validateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return err
 	}
 	if err := requireAll("required for the standard edition", namedValue{"taxNo", c.TaxNo},

@@ -134,6 +134,10 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 	if ents != nil {
 		bills.Enterprises = ents
 	}
+	bills.Policy = cfg.Policy // a bill started from the shell is under the same policy as the API's
+	if cfg.Temporal.Codec != nil {
+		bills.DataConverter = cfg.Temporal.Codec.DataConverter()
+	}
 	return bills, nil
 }
 

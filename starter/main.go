@@ -57,6 +57,7 @@ func verbs() []verb {
 		{"resolve", "close a failed compensation by hand, audited (--by --reason --done)", (*cli).resolve},
 		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
 		{"enterprises", "the enterprise registry: `enterprises list`, or `enterprises check` (log in to each)", (*cli).enterprises},
+		{"codec-keys", "create the payload key file if missing (--file), or add a fresh key on top (--rotate ID)", (*cli).codecKeys},
 	}
 }
 

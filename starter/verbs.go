@@ -203,7 +203,11 @@ func (c *cli) submit(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(bills.Submit(ctx, ref, workflows.SubmitRequest{By: *by}))
+	req := workflows.SubmitRequest{By: *by}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Submit(ctx, ref, req))
 }
 
 // decideVerb is approve, reject and return: one approval update with that decision.
@@ -219,6 +223,9 @@ func decideVerb(decision string) func(*cli, []string) error {
 			return err
 		}
 		req.Decision = decision
+		if e := stamp(&req); e != nil {
+			return e
+		}
 		ctx, cancel := c.withTimeout(co)
 		defer cancel()
 		return c.answer(bills.Approve(ctx, ref, req))
@@ -242,6 +249,9 @@ func (c *cli) images(args []string) error {
 		if err := c.decodeFile(*file, &req); err != nil {
 			return err
 		}
+	}
+	if e := stamp(&req); e != nil {
+		return e
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
@@ -267,6 +277,9 @@ func (c *cli) voucher(args []string) error {
 			return err
 		}
 	}
+	if e := stamp(&req); e != nil {
+		return e
+	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
 	return c.answer(bills.Voucher(ctx, ref, req))
@@ -280,6 +293,9 @@ func (c *cli) cancel(args []string) error {
 	bills, ref, err := c.billVerb("cancel", args, fs, co)
 	if err != nil {
 		return err
+	}
+	if e := stamp(&req); e != nil {
+		return e
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
@@ -295,7 +311,11 @@ func (c *cli) retry(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(bills.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
+	req := workflows.RetryRequest{By: *by}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Retry(ctx, ref, req))
 }
 
 func (c *cli) resolve(args []string) error {
@@ -309,7 +329,11 @@ func (c *cli) resolve(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(bills.Resolve(ctx, ref, workflows.ResolveRequest{By: *by, Reason: *reason, Done: *done}))
+	req := workflows.ResolveRequest{By: *by, Reason: *reason, Done: *done}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Resolve(ctx, ref, req))
 }
 
 func (c *cli) list(args []string) error {
@@ -376,13 +400,22 @@ func renameFields(e *api.Error, names map[string]string) *api.Error {
 	return &out
 }
 
-// decodeFile strictly decodes a JSON file into v (over any values flags set).
+// decodeFile strictly decodes a decision's JSON file into v (over any values flags set); like the
+// API, it refuses `actor`.
 func (c *cli) decodeFile(file string, v any) error {
 	body, err := c.readInput(file)
 	if err != nil {
 		return err
 	}
-	if e := api.DecodeJSON(body, v); e != nil {
+	if e := api.DecodeDecision(body, v); e != nil {
+		return e
+	}
+	return nil
+}
+
+// stamp records the CLI as the client of a decision, and the person its flags name as the user.
+func stamp(req any) error {
+	if e := api.Stamp(workflows.Actor{Client: api.CLIClient}, req); e != nil {
 		return e
 	}
 	return nil

@@ -152,6 +152,9 @@ func (e *Env) WorkerEnv(logLevel string) []string {
 		config.EnvCloudPollPath:     paths.PollData,
 		config.EnvCloudReceiptPath:  paths.PollReceipt,
 		config.EnvLogLevel:          logLevel,
+		// This harness's own client (Env.Client) sends payloads as they are, so the worker
+		// process must too: encryption is on by default and would refuse to start without keys.
+		config.EnvPayloadEncryption: "off",
 	}
 	out := make([]string, 0, len(vars)+4)
 	for k, v := range vars {

@@ -222,6 +222,12 @@ func LoadEnvOrKeyFile(getenv func(string) string, defaultPath string) (c *Codec,
 	if err != nil {
 		return nil, false, err
 	}
+	return NewFromSettingsOrKeyFile(s, defaultPath)
+}
+
+// NewFromSettingsOrKeyFile is NewFromSettings, except that encryption on without keys uses the key
+// file at defaultPath, created with a fresh key on first start (EnsureKeyFile). created reports that.
+func NewFromSettingsOrKeyFile(s Settings, defaultPath string) (c *Codec, created bool, err error) {
 	if s.Keys == nil && s.Encrypt {
 		if created, err = EnsureKeyFile(defaultPath, "k1"); err != nil {
 			return nil, false, err

@@ -117,6 +117,10 @@ func NewServer(o ServerOptions) (http.Handler, error) {
 	return s, nil
 }
 
+// NormalizeOrigin checks one Temporal Web origin as the codec server takes it ("*" refused,
+// scheme://host[:port] only) and returns its lower-case form; config checks RIMFLOW_CODEC_ORIGINS with it.
+func NormalizeOrigin(origin string) (string, error) { return normalizeOrigin(origin) }
+
 func normalizeOrigin(origin string) (string, error) {
 	origin = strings.TrimSpace(origin)
 	if origin == "*" {

@@ -134,6 +134,18 @@ func (p *Policy) match(billType, resource string) *rule {
 	return best
 }
 
+// Roles lists every approval role a rule of this policy can put in a bill's chain, sorted: the
+// server's own vocabulary (a role a caller chose, where a rule lets it, is not among them).
+func (p *Policy) Roles() []string {
+	seen := map[string]bool{}
+	for _, r := range append([]*rule{p.def}, p.rules...) {
+		for _, role := range r.options.Approvals {
+			seen[role] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
 // RuleFor names the rule that applies to a bill.
 func (p *Policy) RuleFor(billType, resource string) string {
 	return p.match(strings.TrimSpace(billType), strings.TrimSpace(resource)).name

@@ -384,3 +384,17 @@ func TestDocumentedExample(t *testing.T) {
 		t.Fatal("the default lets the caller choose imageMode")
 	}
 }
+
+// Roles are the server's approval roles: every rule's chain, the inherited ones included.
+func TestRolesAreEveryRulesChain(t *testing.T) {
+	p, err := Parse([]byte("default:\n  approvals: [supervisor, finance]\nrules:\n  - name: travel\n    match: {billType: trip}\n    approvals: [finance, cfo]\n  - name: none\n    match: {resource: HR}\n    approvals: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Roles(), ","); got != "cfo,finance,supervisor" {
+		t.Errorf("Roles() = %s", got)
+	}
+	if got := strings.Join(Default().Roles(), ","); got != "finance,supervisor" {
+		t.Errorf("built-in Roles() = %s", got)
+	}
+}

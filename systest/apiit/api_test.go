@@ -72,7 +72,7 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	for _, inv := range st.Invoices {
 		forward["invoiceData"] = append(forward["invoiceData"].([]map[string]any), map[string]any{
 			"serialNo": inv.SerialNo, "invoiceType": inv.InvoiceType, "invoiceNo": inv.InvoiceNo,
-			"totalAmount": inv.TotalAmount, "someVendorField": "kept"})
+			"totalAmount": inv.TotalAmount, "buyerTaxNo": inv.BuyerTaxNo, "someVendorField": "kept"})
 	}
 	var accepted api.InvoicesAccepted
 	if code := s.call(t, "POST", "/v1/bills/OA/B-1/invoices", forward, &accepted); code != http.StatusAccepted || accepted.Invoices != 2 {

@@ -39,6 +39,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("approval in the wrong stage is 409", env.wrongStage)
 	t.Run("reject releases the invoices", env.reject)
 	t.Run("temporal web lists bills by search attribute", env.webListsBills)
+	t.Run("temporal web decodes payloads through the codec server", env.webDecodesThroughCodec)
 	t.Run("browser imports on the collect page", env.browserCollect)
 	t.Run("restart mid-bill keeps the bill", env.restartMidBill)
 }

@@ -158,21 +158,20 @@ func (d *Driver) Start(ctx context.Context, billID string) (api.StartResponse, e
 // Collect imports d.Invoices invoices for the eventCode in collectURL through /__sim/collect and
 // waits until the simulator has acknowledged their bind.
 func (d *Driver) Collect(ctx context.Context, billID, collectURL string) error {
-	_, err := d.Import(ctx, billID, collectURL)
+	_, err := d.Import(ctx, billID, collectURL, 0)
 	return err
 }
 
-// Import is Collect answering the serialNos imported. It waits until a successful bind (billSave
+// Import is Collect of n invoices (0 = d.Invoices) answering their serialNos. It waits until a successful bind (billSave
 // 30) has named every one of them; with ForwardAfter set, the ERP forwards its copy once if they
 // are not bound by then.
-func (d *Driver) Import(ctx context.Context, billID, collectURL string) ([]string, error) {
+func (d *Driver) Import(ctx context.Context, billID, collectURL string, n int) ([]string, error) {
 	code := EventCodeOf(collectURL)
 	if code == "" {
 		return nil, fmt.Errorf("bill %s: no eventCode in the collect URL", billID)
 	}
-	n := d.Invoices
 	if n <= 0 {
-		n = 1
+		n = max(d.Invoices, 1)
 	}
 	if d.ThinkTime > 0 {
 		select {

@@ -174,8 +174,9 @@ func CheckBills(sim *simulator.Sim, want []BillExpectation) (LedgerReport, error
 				problems = append(problems, fmt.Sprintf("bill %s (%s) still holds %v (unbound %v)", key, w.End, sortedKeys(bound), b.Unbound))
 			}
 			for _, sn := range w.Serials {
-				if inv, ok := sim.Invoice(sn); ok && (inv.Status != simulator.StatusUnused || inv.BillID != "") {
-					problems = append(problems, fmt.Sprintf("bill %s (%s): invoice %s not released: status %s in bill %q", key, w.End, sn, inv.Status, inv.BillID))
+				if inv, ok := sim.Invoice(sn); ok && !releasedBy(inv, key) {
+					problems = append(problems, fmt.Sprintf("bill %s (%s): invoice %s was not released by it (now status %s in bill %q)",
+						key, w.End, sn, inv.Status, inv.BillID))
 				}
 			}
 		default:
@@ -224,6 +225,19 @@ func bindings(inv simulator.InvoiceView) (map[string]int, []string) {
 		}
 	}
 	return binds, overlaps
+}
+
+// releasedBy: the bill released the invoice after its last bind to it (another bill may have
+// taken it since).
+func releasedBy(inv simulator.InvoiceView, bill string) bool {
+	released := false
+	for _, h := range inv.History {
+		if h.Resource+"/"+h.BillID != bill {
+			continue
+		}
+		released = h.Event == "release"
+	}
+	return released
 }
 
 func joinProblems(problems []string) error {

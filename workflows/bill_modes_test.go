@@ -283,7 +283,10 @@ func TestDeductionBatchWorkflow(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryState)
 		if err == nil {
-			_ = v.Get(&mid)
+			err = v.Get(&mid)
+		}
+		if err != nil {
+			t.Errorf("batch state at 4 min: %v", err)
 		}
 		env.SignalWorkflow(calls.SignalDeductionAdd, add("b3", "5"))
 	}, 4*time.Minute)

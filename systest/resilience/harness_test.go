@@ -176,9 +176,13 @@ var (
 				if err := f.importInvoices(ctx, b, url, 1); err != nil {
 					return err
 				}
+				if err := f.decide(ctx, b); err != nil {
+					return err
+				}
 				if err := f.d.Decide(ctx, b.id, "supervisor", workflows.DecisionReturn); err != nil {
 					return err
 				}
+				f.setPhase(b, 2) // collecting again
 				again, err := f.d.CollectURL(ctx, b.id)
 				if err != nil {
 					return err
@@ -194,7 +198,9 @@ var (
 				if err := f.importInvoices(ctx, b, url, 2); err != nil {
 					return err
 				}
-				f.decide(b)
+				if err := f.decide(ctx, b); err != nil {
+					return err
+				}
 				if err := f.d.Approve(ctx, b.id, "supervisor"); err != nil {
 					return err
 				}
@@ -228,6 +234,9 @@ type fleet struct {
 
 	starting, collecting, deciding, ended atomic.Int32 // bills in each phase now
 	bound                                 atomic.Int32 // bills whose first import is bound
+
+	gate     chan struct{} // nil, or shut until openDecisions
+	gateOnce sync.Once
 
 	mu    sync.Mutex
 	bills []*fleetBill
@@ -279,7 +288,33 @@ func (f *fleet) setPhase(b *fleetBill, to int32) {
 	}
 }
 
-func (f *fleet) decide(b *fleetBill) { f.setPhase(b, 3) }
+// decide moves the bill to its decisions; while the fleet's gate is shut, the approvers wait
+// (the bill waits in approval, in flight, for the strike).
+func (f *fleet) decide(ctx context.Context, b *fleetBill) error {
+	f.setPhase(b, 3)
+	if f.gate == nil {
+		return nil
+	}
+	select {
+	case <-f.gate:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the approvers: %w", ctx.Err())
+	}
+}
+
+// holdDecisions makes approvers wait until openDecisions: bills that have collected stay in
+// flight until the test strikes.
+func (f *fleet) holdDecisions() { f.gate = make(chan struct{}) }
+
+// openDecisions lets the approvers go on (idempotent).
+func (f *fleet) openDecisions() {
+	f.gateOnce.Do(func() {
+		if f.gate != nil {
+			close(f.gate)
+		}
+	})
+}
 
 // importInvoices imports n invoices on url and waits until they are bound.
 func (f *fleet) importInvoices(ctx context.Context, b *fleetBill, url string, n int) error {
@@ -297,7 +332,9 @@ func (f *fleet) importInvoices(ctx context.Context, b *fleetBill, url string, n 
 }
 
 func (f *fleet) approveAndVoucher(ctx context.Context, b *fleetBill) error {
-	f.decide(b)
+	if err := f.decide(ctx, b); err != nil {
+		return err
+	}
 	for _, role := range []string{"supervisor", "finance"} {
 		if err := f.d.Approve(ctx, b.id, role); err != nil {
 			return err

@@ -112,9 +112,9 @@ func workerKilled(t *testing.T, push string) {
 	}
 	st := env.Sim.Stats()
 	t.Logf("%s: worker SIGKILLed with %s; ended %v; deliveries lost %d (bills: %s; the ERP forwarded %d); "+
-		"cloud: %d delivered by socket, %d by poll, %d redelivered by poll; ledger: %d bills, %d invoices bound once, calls as required",
+		"cloud: %d delivered by socket, %d by poll, %d redelivered by poll; %s",
 		push, s.in, rep.byEnd, rep.lost, idsOf(rep.lostBills), d.Forwarded.Load(),
-		st.DeliveredBySocket, st.DeliveredByPoll, st.RedeliveredByPoll, rep.ledger.Bills, rep.ledger.Invoices)
+		st.DeliveredBySocket, st.DeliveredByPoll, st.RedeliveredByPoll, rep.records())
 }
 
 // TestWorkerKilledBetweenPollAndReceipt makes the poll's one risky moment deterministic: the
@@ -264,8 +264,8 @@ func TestWorkerStopped(t *testing.T) {
 	if rep.lost != 0 || d.Forwarded.Load() != 0 {
 		t.Errorf("%d deliveries lost across a graceful stop (bills %s); want 0", rep.lost, idsOf(rep.lostBills))
 	}
-	t.Logf("worker stopped gracefully in %.1fs with %s; ended %v; deliveries lost %d; ledger: %d bills, %d invoices bound once, calls as required",
-		s.took.Seconds(), s.in, rep.byEnd, rep.lost, rep.ledger.Bills, rep.ledger.Invoices)
+	t.Logf("worker stopped gracefully in %.1fs with %s; ended %v; deliveries lost %d; %s",
+		s.took.Seconds(), s.in, rep.byEnd, rep.lost, rep.records())
 }
 
 // TestServerRestarted: the embedded Temporal server is stopped and started again on the same
@@ -319,6 +319,6 @@ func TestServerRestarted(t *testing.T) {
 	if rep.lost != 0 || d.Forwarded.Load() != 0 {
 		t.Errorf("%d deliveries lost across the restart (bills %s); want 0", rep.lost, idsOf(rep.lostBills))
 	}
-	t.Logf("server restarted (down %.1fs) with %s; ended %v; deliveries lost %d; ledger: %d bills, %d invoices bound once, calls as required",
-		s.down.Seconds(), s.in, rep.byEnd, rep.lost, rep.ledger.Bills, rep.ledger.Invoices)
+	t.Logf("server restarted (down %.1fs) with %s; ended %v; deliveries lost %d; %s",
+		s.down.Seconds(), s.in, rep.byEnd, rep.lost, rep.records())
 }

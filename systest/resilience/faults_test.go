@@ -73,9 +73,9 @@ func TestCloudFaults(t *testing.T) {
 				t.Errorf("no lost answer was retried (0 replayed calls): the round proves nothing")
 			}
 			t.Logf("%d bills (%v) through %d injected 5xx, %d dropped sockets, %d rejected tokens (%d token fetches), "+
-				"%d polls; %d retries answered from the idempotency store; deliveries lost %d; ledger: %d invoices bound once, calls as required",
+				"%d polls; %d retries answered from the idempotency store; deliveries lost %d; %s",
 				rep.ledger.Bills, rep.byEnd, st.FaultsInjected, st.SocketsDropped, st.TokenRejections, st.TokensIssued.Access,
-				st.Polls, replayed, rep.lost, rep.ledger.Invoices)
+				st.Polls, replayed, rep.lost, rep.records())
 		})
 	}
 }

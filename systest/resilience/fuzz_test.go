@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,6 +83,10 @@ func FuzzAPIPost(f *testing.F) {
 	f.Cleanup(func() {
 		f.Logf("%d bodies tried against %d routes (%d accepted, %d refused); %d target bills",
 			tried.Load(), len(postRoutes), accepted.Load(), refused.Load(), targets.Load())
+		// With -fuzz the inputs run in worker processes: only a plain run counts its own.
+		if fz := flag.Lookup("test.fuzz"); fz != nil && fz.Value.String() != "" {
+			return
+		}
 		if accepted.Load() == 0 || refused.Load() == 0 {
 			f.Errorf("the corpus must reach both answers: %d accepted, %d refused", accepted.Load(), refused.Load())
 		}

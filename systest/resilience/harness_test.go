@@ -426,6 +426,16 @@ type fleetReport struct {
 	lost      int          // deliveries the cloud handed to a receiver that never reached the bill
 	lostBills []*fleetBill // the bills that lost one
 	byEnd     map[workflows.Stage]int
+	recordsOK bool // kit.CheckBills found nothing wrong
+}
+
+// records sums up the cloud's records for a log line.
+func (r fleetReport) records() string {
+	if !r.recordsOK {
+		return "the cloud's records are WRONG (see the errors)"
+	}
+	return fmt.Sprintf("cloud records of %d bills exact: calls applied as their options require, %d invoices of completed bills bound once",
+		r.ledger.Bills, r.ledger.Invoices)
 }
 
 // verify checks every bill of the fleet: its end stage, that it never entered failed, each of its
@@ -486,7 +496,7 @@ func (f *fleet) verify(t *testing.T, ctx context.Context, env *kit.Env) fleetRep
 	if err != nil {
 		t.Errorf("the cloud's records of the bills:\n%v", err)
 	}
-	rep.ledger = ledger
+	rep.ledger, rep.recordsOK = ledger, err == nil
 	return rep
 }
 

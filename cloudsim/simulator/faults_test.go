@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -167,13 +168,7 @@ func TestHoldReceiptsKeepsTheMomentBetweenPollAndReceipt(t *testing.T) {
 	}
 	waitHeld := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for h.sim.Stats().ReceiptsHeld != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("receipts held = %d, want %d within 5s", h.sim.Stats().ReceiptsHeld, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		h.waitUntil(fmt.Sprintf("%d receipt(s) held", want), func() bool { return h.sim.Stats().ReceiptsHeld == want })
 	}
 
 	// The receiver dies while its receipt is held: nothing is acknowledged.

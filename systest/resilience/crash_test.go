@@ -66,7 +66,7 @@ func workerKilled(t *testing.T, push string) {
 		var s strike
 		defer func() { struck <- s }()
 		defer f.openDecisions()
-		if s.err = waitFor(ctx, 10*time.Minute, "half of the bills bound", func() bool { return int(f.bound.Load()) >= n/2 }); s.err != nil {
+		if s.err = f.awaitStrike(ctx, n); s.err != nil {
 			return
 		}
 		s.in, s.at = f.snapshot(), time.Now()
@@ -84,6 +84,10 @@ func workerKilled(t *testing.T, push string) {
 	reportErrors(t, "bill after the worker was killed", errs)
 	if s.in.InFlight() < n/2 {
 		t.Errorf("the kill did not strike a fleet in flight: %s", s.in)
+	}
+	waited := f.heldImports()
+	if waited == 0 {
+		t.Errorf("no import waited for the kill: no watcher had to move to the new worker")
 	}
 	rep := f.verify(t, ctx, env)
 
@@ -111,9 +115,9 @@ func workerKilled(t *testing.T, push string) {
 		}
 	}
 	st := env.Sim.Stats()
-	t.Logf("%s: worker SIGKILLed with %s; ended %v; deliveries lost %d (bills: %s; the ERP forwarded %d); "+
+	t.Logf("%s: worker SIGKILLed with %s; %d second imports waited for the kill (their watcher scheduled before it); ended %v; deliveries lost %d (bills: %s; the ERP forwarded %d); "+
 		"cloud: %d delivered by socket, %d by poll, %d redelivered by poll; %s",
-		push, s.in, rep.byEnd, rep.lost, idsOf(rep.lostBills), d.Forwarded.Load(),
+		push, s.in, waited, rep.byEnd, rep.lost, idsOf(rep.lostBills), d.Forwarded.Load(),
 		st.DeliveredBySocket, st.DeliveredByPoll, st.RedeliveredByPoll, rep.records())
 }
 
@@ -222,6 +226,7 @@ func TestWorkerStopped(t *testing.T) {
 	f.holdDecisions()
 
 	type strike struct {
+		at     time.Time
 		in     inFlight
 		took   time.Duration
 		err    error
@@ -232,7 +237,7 @@ func TestWorkerStopped(t *testing.T) {
 		var s strike
 		defer func() { struck <- s }()
 		defer f.openDecisions()
-		if s.err = waitFor(ctx, 10*time.Minute, "half of the bills bound", func() bool { return int(f.bound.Load()) >= n/2 }); s.err != nil {
+		if s.err = f.awaitStrike(ctx, n); s.err != nil {
 			return
 		}
 		// Every cloud call takes 1.5 s from now on, so calls are in flight when the stop comes: the
@@ -241,10 +246,9 @@ func TestWorkerStopped(t *testing.T) {
 			return
 		}
 		time.Sleep(time.Second)
-		s.in = f.snapshot()
-		began := time.Now()
+		s.in, s.at = f.snapshot(), time.Now()
 		s.exited = w.Stop(time.Minute) // the stop timeout (20 s) bounds it
-		s.took = time.Since(began)
+		s.took = time.Since(s.at)
 		_, s.err = launchWorker(t, ctx, env, "")
 		env.Sim.ClearFaults()
 	}()
@@ -260,12 +264,16 @@ func TestWorkerStopped(t *testing.T) {
 	if s.in.InFlight() < n/2 {
 		t.Errorf("the stop did not strike a fleet in flight: %s", s.in)
 	}
+	waited := f.heldImports()
+	if waited == 0 {
+		t.Errorf("no import waited for the stop: no handed-back watcher had to move to the new worker")
+	}
 	rep := f.verify(t, ctx, env)
 	if rep.lost != 0 || d.Forwarded.Load() != 0 {
 		t.Errorf("%d deliveries lost across a graceful stop (bills %s); want 0", rep.lost, idsOf(rep.lostBills))
 	}
-	t.Logf("worker stopped gracefully in %.1fs with %s; ended %v; deliveries lost %d; %s",
-		s.took.Seconds(), s.in, rep.byEnd, rep.lost, rep.records())
+	t.Logf("worker stopped gracefully in %.1fs with %s; %d second imports waited for the stop (their watcher scheduled before it); ended %v; deliveries lost %d; %s",
+		s.took.Seconds(), s.in, waited, rep.byEnd, rep.lost, rep.records())
 }
 
 // TestServerRestarted: the embedded Temporal server is stopped and started again on the same
@@ -291,7 +299,7 @@ func TestServerRestarted(t *testing.T) {
 		var s strike
 		defer func() { struck <- s }()
 		defer f.openDecisions()
-		if s.err = waitFor(ctx, 10*time.Minute, "half of the bills bound", func() bool { return int(f.bound.Load()) >= n/2 }); s.err != nil {
+		if s.err = f.awaitStrike(ctx, n); s.err != nil {
 			return
 		}
 		s.in = f.snapshot()

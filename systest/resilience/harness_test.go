@@ -163,6 +163,14 @@ var (
 				if kit.EventCodeOf(again) == kit.EventCodeOf(url) {
 					return fmt.Errorf("bill %s: the collect URL after a delivery has the same eventCode", b.id)
 				}
+				// The new linkKey's watcher runs now; the user imports only after the strike, so a
+				// killed worker's watcher must move on before the bill gets it.
+				if f.gate != nil && !f.gateOpen() {
+					b.heldImport.Store(true)
+				}
+				if err := f.hold(ctx); err != nil {
+					return err
+				}
 				if err := f.importInvoices(ctx, b, again, 1); err != nil {
 					return err
 				}
@@ -243,12 +251,15 @@ type fleet struct {
 }
 
 type fleetBill struct {
-	id      string
-	plan    *plan
-	phase   atomic.Int32 // 0 waiting, 1 starting, 2 collecting, 3 deciding, 4 ended
-	mu      sync.Mutex
-	imports []time.Time // when each import was sent
-	err     error
+	id    string
+	plan  *plan
+	phase atomic.Int32 // 0 waiting, 1 starting, 2 collecting, 3 deciding, 4 ended
+	// heldImport: the user's second import waited for the strike, its linkKey's watcher
+	// already scheduled before it.
+	heldImport atomic.Bool
+	mu         sync.Mutex
+	imports    []time.Time // when each import was sent
+	err        error
 }
 
 // newFleet drives bills with d; pushType "" keeps the default (socket).
@@ -292,6 +303,11 @@ func (f *fleet) setPhase(b *fleetBill, to int32) {
 // (the bill waits in approval, in flight, for the strike).
 func (f *fleet) decide(ctx context.Context, b *fleetBill) error {
 	f.setPhase(b, 3)
+	return f.hold(ctx)
+}
+
+// hold waits while the fleet's gate is shut.
+func (f *fleet) hold(ctx context.Context) error {
 	if f.gate == nil {
 		return nil
 	}
@@ -299,15 +315,15 @@ func (f *fleet) decide(ctx context.Context, b *fleetBill) error {
 	case <-f.gate:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the approvers: %w", ctx.Err())
+		return fmt.Errorf("waiting for the strike: %w", ctx.Err())
 	}
 }
 
-// holdDecisions makes approvers wait until openDecisions: bills that have collected stay in
-// flight until the test strikes.
+// holdDecisions makes approvers, and users about to import a second time, wait until
+// openDecisions: bills that have collected stay in flight until the test strikes.
 func (f *fleet) holdDecisions() { f.gate = make(chan struct{}) }
 
-// openDecisions lets the approvers go on (idempotent).
+// openDecisions lets the approvers and users go on (idempotent).
 func (f *fleet) openDecisions() {
 	f.gateOnce.Do(func() {
 		if f.gate != nil {
@@ -498,6 +514,35 @@ func (f *fleet) verify(t *testing.T, ctx context.Context, env *kit.Env) fleetRep
 	}
 	rep.ledger, rep.recordsOK = ledger, err == nil
 	return rep
+}
+
+// awaitStrike waits for the moment a test strikes a fleet of n bills: half of them bound, and
+// half of the second imports (one bill in five has one) waiting, their watchers scheduled.
+func (f *fleet) awaitStrike(ctx context.Context, n int) error {
+	return waitFor(ctx, 10*time.Minute, "half of the bills bound and half of the second imports waiting", func() bool {
+		return int(f.bound.Load()) >= n/2 && f.heldImports() >= max(1, n/10)
+	})
+}
+
+// heldImports counts the bills whose second import waited for the strike.
+func (f *fleet) heldImports() int {
+	n := 0
+	for _, b := range f.bills {
+		if b.heldImport.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// gateOpen: the strike has come.
+func (f *fleet) gateOpen() bool {
+	select {
+	case <-f.gate:
+		return true
+	default:
+		return false
+	}
 }
 
 // importedBetween: one of the bill's imports was sent within [from, to].

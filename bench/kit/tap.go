@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,9 @@ import (
 // is "bound" as the cloud sees it, measured on the wire, with no polling of the workflow.
 type Tap struct {
 	next http.Handler
+	// QueryTokens counts business calls that carried their access token in the URL's query
+	// (RIMFLOW_CLOUD_TOKEN_PLACEMENT=query) rather than in a header.
+	QueryTokens atomic.Int64
 
 	mu    sync.Mutex
 	bound map[string]*boundEntry
@@ -35,6 +39,9 @@ func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/kapi/app/rim/message" {
 		t.next.ServeHTTP(w, r)
 		return
+	}
+	if r.URL.Query().Get("access_token") != "" {
+		t.QueryTokens.Add(1)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {

@@ -3,8 +3,8 @@
 // (5xx, latency, dropped sockets, expired tokens), business errors repaired by ops, fuzzed input,
 // and secrets kept out of every log line and error.
 //
-// The fast cases run in CI (`go test ./systest/resilience/`, about ten minutes: a killed worker's
-// watchers move on after their 2-minute heartbeat timeout). The long ones (200 bills in flight
+// The fast cases run in CI (`go test ./systest/resilience/`, about six minutes: a killed worker's
+// watchers move on only after their 2-minute heartbeat timeout). The long ones (200 bills in flight
 // instead of 20) run with `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
 package resilience
 

@@ -123,6 +123,8 @@ func secretsRun(t *testing.T, auth, placement string) {
 		t.Fatalf("oauth2: tokens issued %+v, want ≥ 2 OAuth2 tokens (one renewed after the expiry) and no legacy ones", st.TokensIssued)
 	case auth == "legacy" && (st.TokensIssued.Access < 2 || st.TokensIssued.OAuth2 != 0):
 		t.Fatalf("legacy: tokens issued %+v, want ≥ 2 access tokens (one renewed after the expiry) and no OAuth2 ones", st.TokensIssued)
+	case (placement == "query") != (env.Tap.QueryTokens.Load() > 0):
+		t.Fatalf("token placement %s, but %d business calls carried the token in the query", placement, env.Tap.QueryTokens.Load())
 	}
 	secrets := map[string]string{"app secret": creds.AppSecret, "client secret": creds.ClientSecret, "API token": apiToken}
 	tokens := env.Sim.IssuedTokens()

@@ -74,7 +74,10 @@ func TestBillCollectSLA(t *testing.T) {
 		h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "abandoned"})
 	})
 	h.run(bill(workflows.Options{SLA: workflows.SLAs{Collect: workflows.Duration(2 * time.Hour)}}))
-	s, _ := h.result()
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eq(t, "overdue while collecting", st.Overdue, true)
 	eq(t, "stage", st.Stage, workflows.StageCollecting)
 	eq(t, "final", s.Stage, workflows.StageCancelled)

@@ -133,7 +133,10 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	if emptySubmit.rejected == nil || !strings.Contains(emptySubmit.rejected.Error(), "no invoice") {
 		t.Errorf("submit with no invoices: rejected=%v", emptySubmit.rejected)
 	}
-	s2, _ := h2.result()
+	s2, err := h2.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eq(t, "cancelled with nothing bound", s2.Stage, workflows.StageCancelled)
 	eq(t, "no unbind when nothing was bound", h2.count("Unbind"), 0)
 }
@@ -442,7 +445,10 @@ func TestBillVoucherFailureAnswersUpdate(t *testing.T) {
 		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "give up"}) },
 	)
 	h.run(bill(workflows.Options{Approvals: []string{}}))
-	s, _ := h.result()
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var app *temporal.ApplicationError
 	if v.err == nil || !errorsAs(v.err, &app) || app.Type() != "InvoiceCloud.0401" {
 		t.Errorf("voucher update error = %v", v.err)

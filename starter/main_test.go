@@ -268,8 +268,13 @@ func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	}
 	resp.Body.Close()
 	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exit %d after shutdown", code)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exit %d after shutdown", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
 	}
 }
 

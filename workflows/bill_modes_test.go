@@ -75,7 +75,10 @@ func TestBillCollectSLA(t *testing.T) {
 		h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "abandoned"})
 	})
 	h.run(bill(workflows.Options{SLA: workflows.SLAs{Collect: workflows.Duration(2 * time.Hour)}}))
-	s, _ := h.result()
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eq(t, "overdue while collecting", st.Overdue, true)
 	eq(t, "stage", st.Stage, workflows.StageCollecting)
 	eq(t, "final", s.Stage, workflows.StageCancelled)
@@ -284,7 +287,10 @@ func TestDeductionBatchWorkflow(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryState)
 		if err == nil {
-			_ = v.Get(&mid)
+			err = v.Get(&mid)
+		}
+		if err != nil {
+			t.Errorf("batch state at 4 min: %v", err)
 		}
 		env.SignalWorkflow(calls.SignalDeductionAdd, add("b3", "5"))
 	}, 4*time.Minute)

@@ -28,6 +28,10 @@ type Faults struct {
 	DropAfterMs int `json:"dropAfterMs,omitempty"`
 	// ExpireTokens invalidates every token issued so far, once, when the faults are set.
 	ExpireTokens bool `json:"expireTokens"`
+	// HoldReceipts keeps every poll receipt waiting, unanswered and not applied, until the fault
+	// is cleared or the caller gives up: the moment between a poll and its receipt, held open so a
+	// test can kill the receiver right there. Stats.ReceiptsHeld counts the receipts waiting.
+	HoldReceipts bool `json:"holdReceipts,omitempty"`
 }
 
 func (f Faults) validate() error {
@@ -128,6 +132,40 @@ func (s *Sim) faultFor(kinds ...string) (status int, afterApply bool) {
 	}
 	s.stats.FaultsInjected++
 	return f.ErrorStatus, f.FailAfterApply
+}
+
+// holdReceipt waits while HoldReceipts is set. It answers false when the caller went away (or the
+// simulator closed) meanwhile: the receipt is then neither applied nor answered.
+func (s *Sim) holdReceipt(r *http.Request) bool {
+	s.mu.Lock()
+	if !s.faults.HoldReceipts {
+		s.mu.Unlock()
+		return true
+	}
+	s.stats.ReceiptsHeld++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.stats.ReceiptsHeld--
+		s.mu.Unlock()
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-s.done:
+			return false
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		held := s.faults.HoldReceipts
+		s.mu.Unlock()
+		if !held {
+			return true
+		}
+	}
 }
 
 // FieldError is a bad-input error naming the offending field.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"rimflow/api"
 	"rimflow/systest/testenv"
@@ -81,8 +82,21 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	if code := s.call(t, "POST", "/v1/bills/OA/nope/invoices", forward, &bad); code != 404 {
 		t.Errorf("forward to an unknown bill: %d %+v", code, bad)
 	}
-	if s.call(t, "GET", "/v1/bills/OA/B-1", nil, &st); st.InvoiceCount != 2 {
-		t.Errorf("forwarded duplicates changed the bill: %d invoices", st.InvoiceCount)
+	// The signal is asynchronous: wait until the bill has recorded the forward, then check it
+	// added nothing.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.call(t, "GET", "/v1/bills/OA/B-1", nil, &st)
+		if n := len(st.Deliveries); n > 0 && st.Deliveries[n-1].Via == workflows.ViaERP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the forwarded invoices were not recorded within a minute: deliveries %+v", st.Deliveries)
+		}
+		sleep()
+	}
+	if last := st.Deliveries[len(st.Deliveries)-1]; last.Outcome != "duplicate" || last.New != 0 || st.InvoiceCount != 2 {
+		t.Errorf("forwarded duplicates changed the bill: delivery %+v, %d invoices", last, st.InvoiceCount)
 	}
 
 	// Wrong stage: finance cannot decide yet → 409.

@@ -31,13 +31,13 @@ func TestCalculatedInputTax(t *testing.T) {
 		typ, base, want string
 		ok              bool
 	}{
-		{"9", "1090.00", "90.00", true},  // rail: 1090 ÷ 1.09 × 9%
-		{"29", "545.00", "45.00", true},  // 数电 rail
+		{"9", "1090.00", "90.00", true},   // rail: 1090 ÷ 1.09 × 9%
+		{"29", "545.00", "45.00", true},   // 数电 rail
 		{"10", "2180.00", "180.00", true}, // air: (fare + fuel) ÷ 1.09 × 9%
-		{"16", "103.00", "3.00", true},   // road: 103 ÷ 1.03 × 3%
-		{"20", "100.00", "2.91", true},   // waterway: 2.912… rounds to 2.91
-		{"4", "113.00", "0", false},      // a special invoice deducts the tax shown, not a calculated one
-		{"26", "100.00", "0", false},     // 数电普票: not deductible
+		{"16", "103.00", "3.00", true},    // road: 103 ÷ 1.03 × 3%
+		{"20", "100.00", "2.91", true},    // waterway: 2.912… rounds to 2.91
+		{"4", "113.00", "0", false},       // a special invoice deducts the tax shown, not a calculated one
+		{"26", "100.00", "0", false},      // 数电普票: not deductible
 	} {
 		got, ok := workflows.CalculatedInputTax(c.typ, decimal.RequireFromString(c.base))
 		if ok != c.ok || !got.Equal(decimal.RequireFromString(c.want)) {

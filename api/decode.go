@@ -29,11 +29,12 @@ func DecodeStart(body []byte) (workflows.BillInput, *Error) {
 	return in, nil
 }
 
-// checkBill applies the workflow's own normalisation and rules (workflows.BillInput), so the API
-// refuses exactly what the workflow would refuse, before anything starts.
+// checkBill applies the workflow's own normalisation and a new bill's rules
+// (workflows.BillInput.ValidateAtStart), so the API refuses what the workflow or the cloud would
+// refuse, naming the field, before anything starts.
 func checkBill(in *workflows.BillInput) *Error {
 	in.Normalize()
-	if verr := in.Validate(); verr != nil && len(verr.Fields) > 0 {
+	if verr := in.ValidateAtStart(); verr != nil && len(verr.Fields) > 0 {
 		return ValidationFailed(verr.Fields)
 	}
 	return nil

@@ -112,10 +112,10 @@ func (in BillInput) Validate() *ValidationError {
 		f["resource"] = fmt.Sprintf("at most %d characters (Invoice Cloud's limit), got %d", MaxResourceLen, n)
 	} else if strings.ContainsAny(in.Resource, ":/") {
 		f["resource"] = "must not contain ':' or '/' (they separate the resource from the billId in the workflow ID and the API's paths)"
-	} else if p := unprintable(in.Resource); p != "" {
+	} else if p := Unprintable(in.Resource); p != "" {
 		f["resource"] = p
 	}
-	if p := unprintable(in.BillID); p != "" {
+	if p := Unprintable(in.BillID); p != "" {
 		f["billId"] = p
 	}
 	if in.PushType != PushSocket && in.PushType != PushPoll {
@@ -160,7 +160,7 @@ func (in BillInput) ValidateAtStart() *ValidationError {
 	for _, fv := range []struct{ name, v string }{
 		{"billNo", in.BillNo}, {"billType", in.BillType}, {"userId", in.UserID}, {"orgNumber", in.OrgNumber},
 	} {
-		setOnce(fv.name, unprintable(fv.v))
+		setOnce(fv.name, Unprintable(fv.v))
 	}
 	if n := utf8.RuneCountInString(in.BillID); n > MaxBillIDLen {
 		setOnce("billId", fmt.Sprintf("at most %d characters, got %d", MaxBillIDLen, n))
@@ -181,7 +181,7 @@ func (in BillInput) ValidateAtStart() *ValidationError {
 			}
 			seen[c.TaxNo] = i
 		}
-		setOnce(name+".name", unprintable(c.Name))
+		setOnce(name+".name", Unprintable(c.Name))
 	}
 	if len(f) == 0 {
 		return nil
@@ -239,10 +239,10 @@ func taxNoProblem(s string) string {
 		"number of letters and digits, got %q", s)
 }
 
-// unprintable explains why s cannot be a key or a text field: invalid UTF-8, or a control or
+// Unprintable explains why s cannot be a key or a text field: invalid UTF-8, or a control or
 // invisible character (a format character such as U+200B is not graphic). Any printable Unicode,
 // Chinese and spaces included, is fine.
-func unprintable(s string) string {
+func Unprintable(s string) string {
 	if !utf8.ValidString(s) {
 		return "must be valid UTF-8"
 	}

@@ -118,8 +118,8 @@ func routes() []route {
 		},
 		{
 			Method: "POST", Path: billPath + "/invoices", Operation: "forwardInvoices",
-			Summary:   "Forward an invoice payload the ERP's browser received on the cloud's socket",
-			Body:      workflows.InvoicesSignal{}, Example: exampleForward,
+			Summary: "Forward an invoice payload the ERP's browser received on the cloud's socket",
+			Body:    workflows.InvoicesSignal{}, Example: exampleForward,
 			Responses: []response{{http.StatusAccepted, "handed to the bill: bound now (collecting) or kept until it next collects", InvoicesAccepted{}, ""}},
 			serve:     (*server).invoices,
 		},
@@ -168,9 +168,9 @@ func routes() []route {
 		},
 		{
 			Method: "POST", Path: billPath + "/resolve", Operation: "resolveCompensation",
-			Summary: "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
-			Body:    workflows.ResolveRequest{},
-			Example: map[string]any{"by": "ops-li", "reason": "voucher reversed in SAP", "done": "invoices released in the vendor console"},
+			Summary:   "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
+			Body:      workflows.ResolveRequest{},
+			Example:   map[string]any{"by": "ops-li", "reason": "voucher reversed in SAP", "done": "invoices released in the vendor console"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Resolve),
 		},
 		{

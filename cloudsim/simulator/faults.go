@@ -28,6 +28,12 @@ type Faults struct {
 	DropAfterMs int `json:"dropAfterMs,omitempty"`
 	// ExpireTokens invalidates every token issued so far, once, when the faults are set.
 	ExpireTokens bool `json:"expireTokens"`
+	// RefuseCode turns a drawn fault of the message API (getEventCode, billSave, voucherSave, the
+	// unbind) into a business refusal instead of an HTTP 5xx: HTTP 200 with this errorCode, naming
+	// RefuseField, nothing applied. It plays a refusal the product cannot foresee (a value the
+	// real cloud rejects for its own reasons), which fails the bill's step for good.
+	RefuseCode  string `json:"refuseCode,omitempty"`
+	RefuseField string `json:"refuseField,omitempty"`
 }
 
 func (f Faults) validate() error {
@@ -40,6 +46,12 @@ func (f Faults) validate() error {
 		return fieldError("latencyMs", "must be between 0 and 120000")
 	case f.DropAfterMs < 0 || f.DropAfterMs > 600_000:
 		return fieldError("dropAfterMs", "must be between 0 and 600000")
+	}
+	if f.RefuseCode == CodeOK {
+		return fieldError("refuseCode", "must be an error code, not "+CodeOK)
+	}
+	if f.RefuseCode != "" && f.FailAfterApply {
+		return fieldError("refuseCode", "a refusal applies nothing: not with failAfterApply")
 	}
 	for i, t := range f.MessageTypes {
 		if t == "" {

@@ -20,15 +20,15 @@ import (
 // Bills is the ERP's operations on bill workflows. The HTTP handlers and the starter CLI both
 // use it, so a bill behaves the same whichever way it is driven.
 type Bills struct {
-	Client    client.Client
-	Namespace string
-	TaskQueue string
 	// StartWait bounds how long a start waits for the bill's eventCode before it answers 202 with
 	// what is known (default DefaultStartWait).
 	StartWait time.Duration
-	// Notify reports whether the ERP's webhooks are configured for a resource: a bill started for
-	// it sends its events (Options.Notify, set here whatever the caller sent). nil = none.
-	Notify func(resource string) bool
+	Client    client.Client
+	Namespace string
+	TaskQueue string
+	// Notifies reports whether a resource's events go to webhooks; a bill started for it sends
+	// them (Options.Notify). nil: no bill notifies.
+	Notifies func(resource string) bool
 }
 
 // DefaultStartWait is Bills.StartWait when it is zero: long enough for a cloud that answers at

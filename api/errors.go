@@ -217,7 +217,7 @@ func subCodeOf(app *temporal.ApplicationError) string {
 	case has("no invoice is bound"):
 		return SubNoInvoices
 	case has("is in stage", "not awaiting", "is awaiting", "moved on", "not failed", "only available while",
-		"with no failed compensation"):
+		"with no failed compensation", "only a failed bill"):
 		return SubWrongStage
 	}
 	return SubRefused

@@ -27,6 +27,9 @@ import (
 
 // Options configure the HTTP API.
 type Options struct {
+	// StartWait bounds how long a start waits for the eventCode before answering 202 with what is
+	// known (default DefaultStartWait; kept below RequestTimeout).
+	StartWait time.Duration
 	Client    client.Client
 	Namespace string // default: the client's namespace
 	TaskQueue string // default workflows.DefaultTaskQueue
@@ -38,12 +41,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
 	RequestTimeout time.Duration
-	// StartWait bounds how long a start waits for the eventCode before answering 202 with what is
-	// known (default DefaultStartWait; kept below RequestTimeout).
-	StartWait time.Duration
-	// Notify reports whether the ERP's webhooks are configured for a resource; the bills started
-	// for it send their events (Options.Notify). nil = no webhooks.
-	Notify func(resource string) bool
+	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
+	Notifies func(resource string) bool
 }
 
 // HeaderIdempotencyKey names the header an ERP sets on a POST it may retry: the same key gets the
@@ -88,6 +87,7 @@ func newServer(opts Options) *server {
 		routes:   routes(),
 		mux:      http.NewServeMux(),
 	}
+	s.bills.Notifies = opts.Notifies
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -97,7 +97,6 @@ func newServer(opts Options) *server {
 	if s.timeout <= 0 {
 		s.timeout = DefaultRequestTimeout
 	}
-	s.bills.Notify = opts.Notify
 	s.bills.StartWait = opts.StartWait
 	if s.bills.StartWait <= 0 || s.bills.StartWait >= s.timeout {
 		s.bills.StartWait = min(DefaultStartWait, s.timeout/2)

@@ -63,7 +63,8 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	if e := checkBill(&in); e != nil {
 		return StartResponse{}, false, e
 	}
-	in.Options.Notify = b.Notify != nil && b.Notify(in.Resource)
+	// The server decides whether a bill notifies, whatever the body says.
+	in.Options.Notify = b.Notifies != nil && b.Notifies(in.Resource)
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
 	requestID := IdempotencyKey(ctx) // a retried start with the same key answers 201 again
 	if requestID == "" {

@@ -32,7 +32,7 @@ func TestERPWebhooks(t *testing.T) {
 	stopWorker := startWebhookWorker(t, c, cloud, resource, rcv.srv.URL, secret)
 	apiSrv := httptest.NewServer(api.New(api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
 		TaskQueue: workflows.DefaultTaskQueue, Token: "hook-token",
-		Notify: func(r string) bool { return r == resource }}))
+		Notifies: func(r string) bool { return r == resource }}))
 	t.Cleanup(apiSrv.Close)
 	s := &stack{client: c, ns: ts.GetDefaultNamespace(), simURL: cloud.URL, api: apiSrv, token: "hook-token", cloud: cloud.Client}
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +45,7 @@ func TestERPWebhooks(t *testing.T) {
 	}
 	serials := s.collect(t, eventCodeOf(t, started.Collect.PC), 2)
 	s.waitStage(t, "HOOK/HOOK-A", workflows.StageAwaitingSupervisor)
-	rcv.waitFor(t, started.WorkflowID, calls.EventInvoicesBound, time.Minute)
+	rcv.waitFor(t, started.ID, calls.EventInvoicesBound, time.Minute)
 
 	rcv.down(true)
 	outage := time.Now()
@@ -87,9 +86,9 @@ func TestERPWebhooks(t *testing.T) {
 	other := bill("HOOK-X")
 	s.call(t, "POST", "/v1/bills", other, nil)
 
-	aEvents := rcv.waitFor(t, started.WorkflowID, calls.EventCompleted, 3*time.Minute)
-	bEvents := rcv.waitFor(t, workflows.BillWorkflowID(resource, "HOOK-B"), calls.EventFailed, time.Minute)
-	cEvents := rcv.waitFor(t, cStarted.WorkflowID, calls.EventCancelledBySLA, time.Minute)
+	aEvents := rcv.waitFor(t, started.ID, calls.EventCompleted, 3*time.Minute)
+	bEvents := rcv.waitFor(t, resource+"/HOOK-B", calls.EventFailed, time.Minute)
+	cEvents := rcv.waitFor(t, cStarted.ID, calls.EventCancelledBySLA, time.Minute)
 	stopWorker()
 
 	// A's life, in order: started, invoices bound (with the list), the stage changes, completed.
@@ -113,20 +112,26 @@ func TestERPWebhooks(t *testing.T) {
 	var failed struct {
 		Step, Reason, Code, Field string
 	}
-	if ev := bEvents[len(bEvents)-1]; json.Unmarshal(ev.Data, &failed) != nil || failed.Code != "InvoiceCloud.1001" || failed.Field != "billTaxNo" {
-		t.Errorf("bill.failed data: %s", bEvents[len(bEvents)-1].Data)
+	i := slices.IndexFunc(bEvents, func(e calls.Event) bool { return e.Type == calls.EventFailed })
+	if json.Unmarshal(bEvents[i].Data, &failed) != nil || failed.Code != "InvoiceCloud.1001" || failed.Field != "billTaxNo" || failed.Step == "" {
+		t.Errorf("bill.failed data: %s", bEvents[i].Data)
 	}
 	if types := eventTypes(cEvents); !slices.Contains(types, calls.EventOverdue) {
 		t.Errorf("bill C's events: %v", types)
 	}
-	for id, evs := range rcv.byBill() {
-		if !strings.HasPrefix(id, "bill:"+resource+":") {
-			t.Errorf("events of a bill without webhooks: %s", id)
+	ids := map[string]string{}
+	for bill, evs := range rcv.byBill() {
+		if !strings.HasPrefix(bill, resource+"/") {
+			t.Errorf("events of a bill without webhooks: %s", bill)
 		}
 		for i, ev := range evs {
-			if ev.Seq != i+1 || ev.ID != id+"#"+strconv.Itoa(ev.Seq) || ev.Resource != resource {
-				t.Errorf("bill %s: event %d is %+v (want seq %d, in order, without gaps)", id, i, ev, i+1)
+			if ev.Seq != i+1 {
+				t.Errorf("bill %s: event %d has seq %d (want every event once, in order, without gaps)", bill, i, ev.Seq)
 			}
+			if other, dup := ids[ev.ID]; dup {
+				t.Errorf("event id %s of bill %s is also %s's", ev.ID, bill, other)
+			}
+			ids[ev.ID] = bill
 		}
 	}
 	if rcv.refusedDuringOutage() == 0 {
@@ -148,7 +153,7 @@ type receiver struct {
 	refused int
 	badSig  int
 	seen    map[string]bool
-	events  map[string][]calls.Event // bill workflow ID -> events, first receipt order
+	events  map[string][]calls.Event // "resource/billId" -> events, first receipt order
 	arrived chan struct{}
 }
 
@@ -168,16 +173,22 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "ERP maintenance", http.StatusServiceUnavailable)
 		return
 	}
-	ev, err := verifyWebhook(r.secret, req, body)
+	eventID, err := verifyWebhook(r.secret, req, body)
 	if err != nil {
 		r.badSig++
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
+	var ev calls.Event
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ID != eventID {
+		r.badSig++
+		http.Error(w, "the body is not the event the headers name", http.StatusBadRequest)
+		return
+	}
 	if !r.seen[ev.ID] {
 		r.seen[ev.ID] = true
-		bill := ev.ID[:strings.LastIndex(ev.ID, "#")]
-		r.events[bill] = append(r.events[bill], ev)
+		key := ev.Resource + "/" + ev.BillID
+		r.events[key] = append(r.events[key], ev)
 	}
 	select {
 	case r.arrived <- struct{}{}:
@@ -214,13 +225,13 @@ func (r *receiver) byBill() map[string][]calls.Event {
 	return out
 }
 
-// waitFor waits until the bill's events include one of type typ and returns them all.
-func (r *receiver) waitFor(t *testing.T, billWorkflowID, typ string, limit time.Duration) []calls.Event {
+// waitFor waits until the bill's ("resource/billId") events include one of type typ and returns them all.
+func (r *receiver) waitFor(t *testing.T, bill, typ string, limit time.Duration) []calls.Event {
 	t.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for {
-		evs := r.byBill()[billWorkflowID]
+		evs := r.byBill()[bill]
 		if slices.ContainsFunc(evs, func(e calls.Event) bool { return e.Type == typ }) {
 			return evs
 		}
@@ -228,7 +239,7 @@ func (r *receiver) waitFor(t *testing.T, billWorkflowID, typ string, limit time.
 		case <-r.arrived:
 		case <-time.After(time.Second):
 		case <-deadline.C:
-			t.Fatalf("no %s event for %s within %s; got %v", typ, billWorkflowID, limit, eventTypes(evs))
+			t.Fatalf("no %s event for %s within %s; got %v", typ, bill, limit, eventTypes(evs))
 		}
 	}
 }

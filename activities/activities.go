@@ -29,7 +29,7 @@ const (
 type Activities struct {
 	// Enterprises routes each call to the cloud of the bill's enterprise (by billTaxNo).
 	Enterprises Enterprises
-	Temporal client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
+	Temporal    client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
 	// Webhooks are where the bills' events go (nil: nowhere).
 	Webhooks *webhooks.Registry
 

@@ -39,14 +39,14 @@ func DecodeStart(body []byte) (workflows.BillInput, *Error) {
 	return in, nil
 }
 
-// checkBill applies the workflow's own normalisation and rules (workflows.BillInput), so the API
-// refuses exactly what the workflow would refuse, before anything starts; and what Temporal's
-// visibility could not store: the workflow ID and the keyword search attributes set at start fit
-// in MaxIDLen bytes.
+// checkBill applies the workflow's own normalisation and a new bill's rules
+// (workflows.BillInput.ValidateAtStart), so the API refuses what the workflow or the cloud would
+// refuse, naming the field, before anything starts; and what Temporal's visibility could not
+// store: the workflow ID and the keyword search attributes set at start fit in MaxIDLen bytes.
 func checkBill(in *workflows.BillInput) *Error {
 	in.Normalize()
 	fields := map[string]string{}
-	if verr := in.Validate(); verr != nil {
+	if verr := in.ValidateAtStart(); verr != nil {
 		fields = verr.Fields
 	}
 	if _, bad := fields["billId"]; !bad && in.Resource != "" {

@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -29,6 +31,9 @@ import (
 
 // Options configure the HTTP API.
 type Options struct {
+	// StartWait bounds how long a start waits for the eventCode before answering 202 with what is
+	// known (default DefaultStartWait; kept below RequestTimeout).
+	StartWait time.Duration
 	Client    client.Client
 	Namespace string // default: the client's namespace
 	TaskQueue string // default workflows.DefaultTaskQueue
@@ -69,6 +74,11 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 
 // MaxIdempotencyKeyLen bounds the key (it becomes a Temporal update id).
 const MaxIdempotencyKeyLen = 200
+
+// HeaderRequestID carries a request's id: the caller's (1–200 printable ASCII characters) or a new
+// one. Every answer carries it, error bodies repeat it (error.requestId), and the server's log
+// lines of the request name it, so an ERP's report can be found in the logs.
+const HeaderRequestID = "X-Request-Id"
 
 // DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
 const DefaultRequestTimeout = 30 * time.Second
@@ -170,6 +180,10 @@ func newServer(opts Options) (*server, error) {
 		}
 		s.codec = h
 	}
+	s.bills.StartWait = opts.StartWait
+	if s.bills.StartWait <= 0 || s.bills.StartWait >= s.timeout {
+		s.bills.StartWait = min(DefaultStartWait, s.timeout/2)
+	}
 	s.stats = newAPIMetrics(s.registry, s.bills.policy().Roles())
 	s.doc = openAPI(s.routes)
 	for _, rt := range s.routes {
@@ -197,9 +211,11 @@ func (s *server) wrap(rt route) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		var who string
+		reqID := requestID(r)
+		rec.Header().Set(HeaderRequestID, reqID)
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("api handler panicked", "route", label, "panic", fmt.Sprint(p))
+				s.log.Error("api handler panicked", "route", label, "requestId", reqID, "panic", fmt.Sprint(p))
 				if rec.status == 0 {
 					writeError(rec, newError(http.StatusInternalServerError, CodeInternal, "internal error"))
 				}
@@ -207,7 +223,7 @@ func (s *server) wrap(rt route) http.Handler {
 			took := time.Since(start)
 			s.stats.observeRequest(rt.Path, metricsMethod, rec.status, took)
 			// The path names the bill; the query string and headers (Authorization) are never logged.
-			attrs := []slog.Attr{slog.String("route", label), slog.String("path", r.URL.Path),
+			attrs := []slog.Attr{slog.String("route", label), slog.String("path", r.URL.Path), slog.String("requestId", reqID),
 				slog.Int("status", rec.status), slog.Duration("took", took)}
 			if who != "" {
 				attrs = append(attrs, slog.String("client", who))
@@ -232,6 +248,10 @@ func (s *server) wrap(rt route) http.Handler {
 					return
 				}
 			}
+		}
+		if e := unknownQuery(rt, r.URL.Query()); e != nil {
+			writeError(rec, e)
+			return
 		}
 		if rt.raw != nil {
 			rt.raw(s, rec, r)
@@ -260,15 +280,59 @@ func (s *server) wrap(rt route) http.Handler {
 		status, body, err := rt.serve(s, r.WithContext(ctx))
 		if err != nil {
 			e := ErrorFrom(err)
+			if e.Status == http.StatusGatewayTimeout && !s.temporalAnswers(r.Context()) {
+				e = newError(http.StatusServiceUnavailable, CodeUnavailable, "Temporal is unreachable")
+			}
 			if e.Status >= 500 {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "api call failed", slog.String("route", label),
-					slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+					slog.String("path", r.URL.Path), slog.String("requestId", reqID), slog.String("error", err.Error()))
 			}
 			writeError(rec, e)
 			return
 		}
 		writeJSON(rec, status, body)
 	})
+}
+
+// temporalAnswers tells a bill that did not answer in time (504) from Temporal itself being
+// unreachable (503), with a quick health check.
+func (s *server) temporalAnswers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	return s.bills.Health(ctx) == nil
+}
+
+// requestID is the caller's X-Request-Id when it is usable (printable ASCII, at most 200), else a
+// new random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= MaxIdempotencyKeyLen &&
+		!strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
+	}
+	return newRequestID()
+}
+
+// unknownQuery refuses query parameters the route does not take (a misspelt filter must not
+// silently return everything).
+func unknownQuery(rt route, q url.Values) *Error {
+	fields := map[string]string{}
+	for name := range q {
+		if !slices.ContainsFunc(rt.Query, func(p param) bool { return p.Name == name }) {
+			known := "none"
+			if len(rt.Query) > 0 {
+				names := make([]string, len(rt.Query))
+				for i, p := range rt.Query {
+					names[i] = p.Name
+				}
+				known = strings.Join(names, ", ")
+			}
+			fields[name] = "unknown query parameter (this route takes: " + known + ")"
+		}
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
 }
 
 // authenticate finds the calling client by its bearer token; an open API has none (nil, nil).
@@ -361,6 +425,7 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec := &statusRecorder{ResponseWriter: w}
+	rec.Header().Set(HeaderRequestID, requestID(r))
 	if len(allowed) > 0 {
 		rec.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeError(rec, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
@@ -402,12 +467,15 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = enc.Encode(body)
 }
 
+// writeError answers e, with the answer's X-Request-Id in the body too.
 func writeError(w http.ResponseWriter, e *Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	writeJSON(w, status, ErrorBody{Error: e})
+	out := *e // errors may be shared values: the id belongs to this answer only
+	out.RequestID = w.Header().Get(HeaderRequestID)
+	writeJSON(w, status, ErrorBody{Error: &out})
 }
 
 // statusRecorder remembers the status for metrics and logs.

@@ -9,11 +9,11 @@ import (
 	"strings"
 
 	"rimflow/api"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
-// startOutput is POST /v1/bills's body plus whether this call created the bill.
+// startOutput is POST /v1/bills's body plus whether this call created the bill (pending, set
+// when the eventCode did not come in time, is the API's 202).
 type startOutput struct {
 	Created bool `json:"created"`
 	api.StartResponse
@@ -180,18 +180,84 @@ func (c *cli) invoices(args []string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := invoicecloud.DecodeMessage(body)
-	if err != nil {
-		return api.ValidationFailed(map[string]string{"--file": "must hold a JSON object {\"invoiceData\":[…]}"})
+	sig, e := api.DecodeForward(body)
+	if e != nil {
+		return renameFields(e, map[string]string{"body": "--file"})
 	}
-	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	if err := bills.Invoices(ctx, ref, sig); err != nil {
+	return c.answer(bills.Invoices(ctx, ref, sig))
+}
+
+func (c *cli) viewURL(args []string) error {
+	fs, co := c.flags("view-url")
+	kind := fs.String("client", "pc", "pc or mobile")
+	bills, ref, err := c.billVerb("view-url", args, fs, co)
+	if err != nil {
 		return err
 	}
-	printJSON(c.stdout, api.InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)})
-	return nil
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(bills.ViewURL(ctx, ref, *kind))
+}
+
+func (c *cli) remove(args []string) error {
+	fs, co := c.flags("remove")
+	var req workflows.RemoveInvoiceRequest
+	fs.StringVar(&req.SerialNo, "serial-no", "", "the invoice's serialNo (required)")
+	fs.StringVar(&req.Reason, "reason", "", "why it leaves the bill (required)")
+	bills, ref, err := c.billVerb("remove", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	st, err := bills.RemoveInvoice(ctx, ref, req)
+	if e := api.ErrorFrom(err); e != nil && e.Status == 400 {
+		return renameFields(e, map[string]string{"serialNo": "--serial-no", "reason": "--reason"})
+	}
+	return c.answer(st, err)
+}
+
+func (c *cli) amend(args []string) error {
+	fs, co := c.flags("amend")
+	file := fs.String("file", "", "the amend JSON (PATCH body); - reads stdin; field flags override it")
+	for _, f := range []struct{ flag, usage string }{
+		{"bill-no", "the ERP's bill number"}, {"bill-type", "bill type"}, {"tax-no", "tax number of the bill's company"},
+		{"org-number", "organisation number"}, {"user-id", "the user collecting invoices"}, {"reason", "why (required)"},
+	} {
+		fs.String(f.flag, "", f.usage)
+	}
+	bills, ref, err := c.billVerb("amend", args, fs, co)
+	if err != nil {
+		return err
+	}
+	var req workflows.AmendRequest
+	if *file != "" {
+		if err := c.decodeFile(*file, &req); err != nil {
+			return err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, dst := range map[string]**string{"bill-no": &req.BillNo, "bill-type": &req.BillType, "tax-no": &req.BillTaxNo,
+		"org-number": &req.OrgNumber, "user-id": &req.UserID} {
+		if set[name] {
+			v := flagValue(fs, name)
+			*dst = &v
+		}
+	}
+	if set["reason"] {
+		req.Reason = flagValue(fs, "reason")
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	st, err := bills.Amend(ctx, ref, req)
+	if e := api.ErrorFrom(err); e != nil && e.Status == 400 && *file == "" {
+		return renameFields(e, map[string]string{"billNo": "--bill-no", "billType": "--bill-type", "billTaxNo": "--tax-no",
+			"orgNumber": "--org-number", "userId": "--user-id", "reason": "--reason"})
+	}
+	return c.answer(st, err)
 }
 
 func (c *cli) submit(args []string) error {
@@ -347,6 +413,8 @@ func (c *cli) list(args []string) error {
 		{"bill-no", "billNo", "the ERP's bill number"},
 		{"resource", "resource", "source system"},
 		{"page-size", "pageSize", "1 to 1000"},
+		{"updated-since", "updatedSince", "only bills changed since this RFC 3339 instant"},
+		{"sort", "sort", "updatedAt, -updatedAt, startedAt or -startedAt"},
 		{"page-token", "pageToken", "nextPageToken of the previous page"},
 	} {
 		if f.flag == "overdue" {
@@ -376,7 +444,7 @@ func (c *cli) list(args []string) error {
 	if e != nil {
 		return renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
 			"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
-			"overdue": "--overdue", "resource": "--resource"})
+			"overdue": "--overdue", "resource": "--resource", "updatedSince": "--updated-since", "sort": "--sort"})
 	}
 	bills, err := c.bills(co)
 	if err != nil {

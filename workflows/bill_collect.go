@@ -395,8 +395,7 @@ func (b *bill) noteRemoved(req RemoveInvoiceRequest, how string) {
 
 // amend applies a correction to a failed bill's header (validated: nothing is bound yet).
 func (b *bill) amend(req AmendRequest) {
-	b.in = b.in.amended(req)
-	b.in.Normalize()
+	b.in, _ = b.in.Amend(req) // validated: it applies
 	b.View.Bill = b.in
 	b.note(b.View.Stage, fmt.Sprintf("header amended by %s: %s; retry to run %s again", actorName(req.Actor), req.Reason, b.View.Error.Step))
 	b.publish()

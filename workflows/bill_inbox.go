@@ -628,16 +628,11 @@ func (b *bill) validateCancel(req CancelRequest) error {
 }
 
 func (b *bill) validateAmend(req AmendRequest) error {
-	if strings.TrimSpace(req.Reason) == "" {
-		return fieldErr(map[string]string{"reason": "required: an amendment is recorded with why"})
+	if _, verr := b.in.Amend(req); verr != nil {
+		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
 	}
 	if b.View.Stage != StageFailed || len(b.Invoices) > 0 || b.MarkedUsed {
 		return fmt.Errorf("only a failed bill with nothing bound yet can be amended (stage %s, %d invoice(s) bound); cancel it instead", b.View.Stage, len(b.Invoices))
-	}
-	amended := b.in.amended(req)
-	amended.Normalize()
-	if verr := amended.Validate(); verr != nil {
-		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
 	}
 	return nil
 }

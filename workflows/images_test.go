@@ -74,7 +74,9 @@ func TestImageSystemERPReportWins(t *testing.T) {
 	h := newHarness(t)
 	h.script(
 		func() { h.deliver("socket", inv("S1", "001", "100", "13", false)) },
-		func() { h.update(workflows.UpdateImages, workflows.ImagesRequest{ScanBillNo: "SC1", Files: []string{"a.jpg"}}) },
+		func() {
+			h.update(workflows.UpdateImages, workflows.ImagesRequest{ScanBillNo: "SC1", Files: []string{"a.jpg"}})
+		},
 		func() { h.update(workflows.UpdateVoucher, voucher()) },
 	)
 	h.run(bill(workflows.Options{Approvals: []string{}, ImageMode: workflows.ImageBasic, ScanPoint: "SP01"}))

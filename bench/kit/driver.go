@@ -223,7 +223,8 @@ func (d *Driver) Import(ctx context.Context, billID, collectURL string, n int) (
 		}
 		// Not bound within ForwardAfter: the ERP forwards its browser socket's copy.
 		if err := d.retry(ctx, "forward the invoices of "+billID, "", func(ctx context.Context) error {
-			return d.bills().Invoices(ctx, d.Ref(billID), workflows.InvoicesSignal{InvoiceData: invs})
+			_, err := d.bills().Invoices(ctx, d.Ref(billID), workflows.InvoicesSignal{InvoiceData: invs})
+			return err
 		}); err != nil {
 			return nil, err
 		}

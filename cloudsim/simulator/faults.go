@@ -32,6 +32,12 @@ type Faults struct {
 	// is cleared or the caller gives up: the moment between a poll and its receipt, held open so a
 	// test can kill the receiver right there. Stats.ReceiptsHeld counts the receipts waiting.
 	HoldReceipts bool `json:"holdReceipts,omitempty"`
+	// RefuseCode turns a drawn fault of the message API (getEventCode, billSave, voucherSave, the
+	// unbind) into a business refusal instead of an HTTP 5xx: HTTP 200 with this errorCode, naming
+	// RefuseField, nothing applied. It plays a refusal the product cannot foresee (a value the
+	// real cloud rejects for its own reasons), which fails the bill's step for good.
+	RefuseCode  string `json:"refuseCode,omitempty"`
+	RefuseField string `json:"refuseField,omitempty"`
 }
 
 func (f Faults) validate() error {
@@ -44,6 +50,12 @@ func (f Faults) validate() error {
 		return fieldError("latencyMs", "must be between 0 and 120000")
 	case f.DropAfterMs < 0 || f.DropAfterMs > 600_000:
 		return fieldError("dropAfterMs", "must be between 0 and 600000")
+	}
+	if f.RefuseCode == CodeOK {
+		return fieldError("refuseCode", "must be an error code, not "+CodeOK)
+	}
+	if f.RefuseCode != "" && f.FailAfterApply {
+		return fieldError("refuseCode", "a refusal applies nothing: not with failAfterApply")
 	}
 	for i, t := range f.MessageTypes {
 		if t == "" {

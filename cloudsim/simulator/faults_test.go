@@ -209,3 +209,25 @@ func TestHoldReceiptsKeepsTheMomentBetweenPollAndReceipt(t *testing.T) {
 		t.Fatalf("after the released receipt: %+v", lk)
 	}
 }
+
+// An injected refusal answers the business error asked for, naming the field, and applies nothing.
+func TestRefusalFault(t *testing.T) {
+	h := newHarness(t, Options{})
+	tok := h.accessToken()
+	if status, f := h.post("/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
+		"refuseCode": CodeBadParam, "refuseField": "billTaxNo"}); status != http.StatusOK || f["refuseCode"] != CodeBadParam {
+		t.Fatalf("set faults: %d %v", status, f)
+	}
+	status, resp := h.message(tok, "getEventCode", nextID("r"), billData("R", nil))
+	if status != http.StatusOK || resp["errorCode"] != CodeBadParam || resp["success"] == true {
+		t.Fatalf("refusal: %d %v", status, resp)
+	}
+	if _, ok := h.sim.Bill("ERP", "R"); ok {
+		t.Error("a refused getEventCode created the bill")
+	}
+	if status, _ := h.post("/__sim/faults", map[string]any{"errorRate": 1, "refuseCode": CodeOK}); status != http.StatusBadRequest {
+		t.Errorf("refuseCode 0000 accepted: %d", status)
+	}
+	h.sim.ClearFaults()
+	h.mustOK(h.message(tok, "getEventCode", nextID("r"), billData("R", nil)))
+}

@@ -167,6 +167,13 @@ func (s *Sim) answerNoted(w http.ResponseWriter, idemKey, kind string, op func(*
 		return
 	}
 	faultStatus, afterApply := s.faultFor(append([]string{kind}, faultKinds...)...)
+	if code := s.faults.RefuseCode; faultStatus != 0 && code != "" && strings.HasPrefix(idemKey, "message:") {
+		// An injected business refusal: answered like any refusal, nothing applied.
+		field := s.faults.RefuseField
+		faultStatus, op = 0, func(*callNote) (any, *apiError) {
+			return nil, businessError(code, field, "injected refusal (/__sim/faults refuseCode)")
+		}
+	}
 	if faultStatus != 0 && !afterApply {
 		s.log.Debug("cloudsim injected fault", "kind", kind, "status", faultStatus)
 		writeJSON(w, faultStatus, faultAnswer(faultStatus))

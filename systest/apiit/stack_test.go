@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ type stack struct {
 	cloud    *invoicecloud.Client // the worker's client, for playing "another system" at the cloud
 }
 
-func newStack(t *testing.T, token string) *stack {
+func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	t.Helper()
 	ts := testenv.NewServer(t)
 	c := ts.GetDefaultClient()
@@ -53,9 +54,11 @@ func newStack(t *testing.T, token string) *stack {
 	t.Cleanup(w.Stop)
 
 	reg := prometheus.NewRegistry()
-	apiSrv := httptest.NewServer(api.New(api.Options{
-		Client: c, Namespace: ns, TaskQueue: workflows.DefaultTaskQueue, Token: token, Registry: reg,
-	}))
+	opts := api.Options{Client: c, Namespace: ns, TaskQueue: workflows.DefaultTaskQueue, Token: token, Registry: reg}
+	for _, f := range tune {
+		f(&opts)
+	}
+	apiSrv := httptest.NewServer(api.New(opts))
 	t.Cleanup(apiSrv.Close)
 	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg, cloud: cloud}
 }
@@ -93,11 +96,7 @@ func bill(billID string, approvals ...string) workflows.BillInput {
 }
 
 type apiError struct {
-	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields"`
-	} `json:"error"`
+	Error api.Error `json:"error"`
 }
 
 func sleep() { time.Sleep(100 * time.Millisecond) }
@@ -157,7 +156,7 @@ func (s *stack) waitInvoices(t *testing.T, id string, n int) {
 func (s *stack) simBill(t *testing.T, resource, billID string) simulator.BillView {
 	t.Helper()
 	var b simulator.BillView
-	status, raw := testenv.Do(t, t.Context(), http.MethodGet, s.simURL+"/__sim/bills/"+resource+"/"+billID, "", nil)
+	status, raw := testenv.Do(t, t.Context(), http.MethodGet, s.simURL+"/__sim/bills/"+url.PathEscape(resource)+"/"+url.PathEscape(billID), "", nil)
 	if status != http.StatusOK || json.Unmarshal(raw, &b) != nil {
 		t.Fatalf("sim bill %s/%s: %d %s", resource, billID, status, raw)
 	}

@@ -119,7 +119,7 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 		t.Fatalf("start bill B: %v", err)
 	}
 	refB := d.Ref("B")
-	if err := env.Bills.Invoices(ctx, refB, workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}); err != nil {
+	if _, err := env.Bills.Invoices(ctx, refB, workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}); err != nil {
 		t.Fatalf("forward the invoice to bill B: %v", err)
 	}
 	st := waitStage(t, ctx, env, refB.Resource, refB.BillID, workflows.StageFailed)

@@ -195,6 +195,9 @@ type Options struct {
 // DefaultScanPollEvery is Options.ScanPollEvery's default.
 const DefaultScanPollEvery = Duration(time.Minute)
 
+// MinScanPollEvery is the shortest Options.ScanPollEvery a bill may ask for.
+const MinScanPollEvery = Duration(time.Second)
+
 // BillInput starts a BillWorkflow: the getEventCode fields plus options.
 type BillInput struct {
 	BillID      string                 `json:"billId"`

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -286,6 +287,10 @@ func (o Options) validate(f map[string]string) {
 			f[name] = fmt.Sprintf("%q is not one of options.approvals", role)
 		}
 		nonNegative(name, o.SLA.ByRole[role])
+	}
+	// The image system is asked at most this often; a bill must not hammer the cloud with it.
+	if o.ScanPollEvery != 0 && o.ScanPollEvery < MinScanPollEvery {
+		f["options.scanPollEvery"] = fmt.Sprintf("at least %s when set, got %s", time.Duration(MinScanPollEvery), time.Duration(o.ScanPollEvery))
 	}
 	if o.OnDeadline == DeadlineCancel && o.SLA.Hard == 0 {
 		f["options.sla.hard"] = "required when options.onDeadline is \"cancel\""

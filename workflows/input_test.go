@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -36,7 +37,7 @@ func TestNormalizeDefaults(t *testing.T) {
 func TestValidateNamesEveryField(t *testing.T) {
 	in := workflows.BillInput{Resource: "TOO-LONG-RESOURCE", PushType: "fax", Options: workflows.Options{
 		Approvals: []string{"supervisor", "Boss!", "supervisor"}, ImageMode: "x", Deduction: "y", OnDeadline: "cancel",
-		SLA: workflows.SLAs{Collect: -1, ByRole: map[string]workflows.Duration{"ceo": 1}},
+		SLA: workflows.SLAs{Collect: -1, ByRole: map[string]workflows.Duration{"ceo": 1}}, ScanPollEvery: workflows.Duration(time.Millisecond),
 	}}
 	in.Normalize()
 	err := in.Validate()
@@ -45,7 +46,7 @@ func TestValidateNamesEveryField(t *testing.T) {
 	}
 	for _, f := range []string{"billId", "billNo", "billType", "userId", "billTaxNo", "resource", "pushType",
 		"options.approvals[1]", "options.approvals[2]", "options.imageMode", "options.deduction",
-		"options.sla.collect", "options.sla.byRole.ceo", "options.sla.hard"} {
+		"options.sla.collect", "options.sla.byRole.ceo", "options.sla.hard", "options.scanPollEvery"} {
 		if _, ok := err.Fields[f]; !ok {
 			t.Errorf("field %s not named; got %v", f, err.Fields)
 		}

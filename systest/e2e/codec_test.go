@@ -39,7 +39,7 @@ func (e *e2e) webDecodesThroughCodec(t *testing.T) {
 	}
 
 	// The history as Web's API serves it: the start input is sealed.
-	id := workflows.BillWorkflowID("OA", "E2E-HAPPY")
+	id := workflows.BillWorkflowID("OA", "E2E-HAPPY-ULT")
 	var hist struct {
 		History struct {
 			Events []struct {
@@ -93,7 +93,7 @@ func (e *e2e) webDecodesThroughCodec(t *testing.T) {
 	}
 	plain, _ := base64.StdEncoding.DecodeString(decoded.Payloads[0].Data)
 	var in workflows.BillInput
-	if err := json.Unmarshal(plain, &in); err != nil || in.BillID != "E2E-HAPPY" || len(in.CompanyInfo) != 1 ||
+	if err := json.Unmarshal(plain, &in); err != nil || in.BillID != "E2E-HAPPY-ULT" || len(in.CompanyInfo) != 1 ||
 		!strings.Contains(in.CompanyInfo[0].Name, "示例科技") {
 		t.Fatalf("decoded input: %v %s", err, plain)
 	}

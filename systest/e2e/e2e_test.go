@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,6 +34,7 @@ func TestEndToEnd(t *testing.T) {
 	env := newE2E(t, ctx)
 
 	t.Run("happy path to completed, listed by Temporal Web", env.happyPath)
+	t.Run("a failed demo does not stop the next and both are reported", env.demoFailures)
 	t.Run("duplicate start answers 200 with the same body", env.duplicateStart)
 	t.Run("bad input names every field", env.badInput)
 	t.Run("approval in the wrong stage is 409", env.wrongStage)
@@ -223,36 +223,65 @@ func (e *e2e) cloudBill(t *testing.T, id string) simulator.BillView {
 	return b
 }
 
+// happyPath is `devstack --demo`: a bill on each demo enterprise (ultimate, then standard
+// edition) through its whole life.
 func (e *e2e) happyPath(t *testing.T) {
 	var timeline bytes.Buffer
-	steps, err := devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.CloudURL(), BillID: "E2E-HAPPY", Wait: 90 * time.Second}.Run(e.ctx, &timeline)
-	t.Logf("timeline:\n%s", timeline.String())
+	err := devstack.RunDemos(e.ctx, devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.CloudURL(), BillID: "E2E-HAPPY", Wait: 90 * time.Second}, &timeline)
+	t.Logf("timelines:\n%s", timeline.String())
 	if err != nil {
-		t.Fatalf("demo: %v", err)
+		t.Fatalf("demos: %v", err)
 	}
-	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
-		t.Fatalf("last step %+v, want completed", last)
-	}
-	// The cloud saw the whole life: invoices used (60) and the voucher written back.
-	cb := e.cloudBill(t, "E2E-HAPPY")
-	if cb.Voucher == nil || cb.Voucher.VouchID != "V-E2E-HAPPY" {
-		t.Fatalf("cloud voucher = %+v, want V-E2E-HAPPY", cb.Voucher)
-	}
-	if len(cb.Invoices) != 2 {
-		t.Fatalf("cloud bill has %d invoices, want 2", len(cb.Invoices))
-	}
-	for _, inv := range cb.Invoices {
-		if inv.Status != invoicecloud.StatusUsed {
-			t.Errorf("cloud invoice %s status %s, want %s (used)", inv.SerialNo, inv.Status, invoicecloud.StatusUsed)
+	for _, part := range []string{"(" + devstack.DemoTaxNo + ", ultimate edition)", "(" + devstack.DemoStandardTaxNo + ", standard edition)"} {
+		if !strings.Contains(timeline.String(), part) {
+			t.Errorf("the timelines do not name the enterprise %s", part)
 		}
 	}
-	// A finished bill still answers (from history) with its whole story.
-	var st workflows.BillState
-	e.call(t, "GET", e.billURL("E2E-HAPPY"), nil, &st)
-	if st.Stage != workflows.StageCompleted || len(st.Approvals) != 2 || st.Voucher == nil {
-		t.Fatalf("completed state = stage %s, %d approvals, voucher %v", st.Stage, len(st.Approvals), st.Voucher)
+	if n := strings.Count(timeline.String(), "demo completed in "); n != len(devstack.DemoRuns) {
+		t.Errorf("%d demos completed, want %d", n, len(devstack.DemoRuns))
 	}
-	e.webListsBills(t, "E2E-HAPPY")
+	for _, run := range devstack.DemoRuns {
+		id := "E2E-HAPPY-" + run.Suffix
+		// The cloud saw the whole life: invoices used (60) and the voucher written back.
+		cb := e.cloudBill(t, id)
+		if cb.Voucher == nil || cb.Voucher.VouchID != "V-"+id {
+			t.Fatalf("%s: cloud voucher = %+v, want V-%s", id, cb.Voucher, id)
+		}
+		if len(cb.Invoices) != 2 {
+			t.Fatalf("%s: cloud bill has %d invoices, want 2", id, len(cb.Invoices))
+		}
+		for _, inv := range cb.Invoices {
+			if inv.Status != invoicecloud.StatusUsed {
+				t.Errorf("%s: cloud invoice %s status %s, want %s (used)", id, inv.SerialNo, inv.Status, invoicecloud.StatusUsed)
+			}
+		}
+		// A finished bill still answers (from history) with its whole story, under its enterprise.
+		var st workflows.BillState
+		e.call(t, "GET", e.billURL(id), nil, &st)
+		if st.Stage != workflows.StageCompleted || len(st.Approvals) != 2 || st.Voucher == nil || st.Bill.BillTaxNo != run.TaxNo {
+			t.Fatalf("%s: completed state = stage %s, %d approvals, voucher %v, billTaxNo %s (want %s)",
+				id, st.Stage, len(st.Approvals), st.Voucher, st.Bill.BillTaxNo, run.TaxNo)
+		}
+		e.webListsBills(t, id)
+	}
+}
+
+// demoFailures: with a cloud address that serves no simulator (the API's own), both demos fail at
+// the import; the second still runs, and the error names both bills and the step.
+func (e *e2e) demoFailures(t *testing.T) {
+	var timeline bytes.Buffer
+	err := devstack.RunDemos(e.ctx, devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.APIURL(), BillID: "E2E-NOCLOUD", Wait: 10 * time.Second}, &timeline)
+	if err == nil {
+		t.Fatalf("demos without a simulator succeeded:\n%s", timeline.String())
+	}
+	for _, run := range devstack.DemoRuns {
+		if want := `demo bill OA/E2E-NOCLOUD-` + run.Suffix + `, step "collect"`; !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if n := strings.Count(timeline.String(), "demo failed: "); n != len(devstack.DemoRuns) {
+		t.Errorf("timelines report %d failed demos, want %d:\n%s", n, len(devstack.DemoRuns), timeline.String())
+	}
 }
 
 func (e *e2e) duplicateStart(t *testing.T) {
@@ -517,7 +546,7 @@ func (w *testWriter) stop() {
 	w.mu.Unlock()
 }
 
-// `go run ./devstack --cloud-strict`: the demo bill completes against a simulator that enforces the
+// `go run ./devstack --cloud-strict --demo`: the demo bills complete against a simulator that enforces the
 // strict reading of every ambiguous vendor rule.
 func TestDemoOnStrictCloud(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -535,11 +564,14 @@ func TestDemoOnStrictCloud(t *testing.T) {
 	if !s.Sim.Options().Strict {
 		t.Fatal("the devstack's simulator is not strict")
 	}
-	steps, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}.Run(ctx, io.Discard)
-	if err != nil {
-		t.Fatalf("demo on the strict cloud: %v", err)
+	var timeline bytes.Buffer
+	if err := devstack.RunDemos(ctx, devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}, &timeline); err != nil {
+		t.Fatalf("demos on the strict cloud: %v\n%s", err, timeline.String())
 	}
-	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
-		t.Fatalf("demo ended in %s", last.Stage)
+	for _, run := range devstack.DemoRuns {
+		st, err := devstack.WaitStage(ctx, s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
+		if err != nil || st.Bill.BillTaxNo != run.TaxNo {
+			t.Fatalf("demo bill of %s on the strict cloud: %v (billTaxNo %s)", run.TaxNo, err, st.Bill.BillTaxNo)
+		}
 	}
 }

@@ -41,6 +41,8 @@ type stack struct {
 	worker *workerapp.Worker
 	// webhooks, when set before startWorker, is where the worker sends the bills' events.
 	webhooks *webhooks.Registry
+	// enterprises, when set before startWorker, routes the bills (default: the one cloud client).
+	enterprises activities.Enterprises
 }
 
 // cloudMode is how the simulator reads the vendor's ambiguous rules.
@@ -93,7 +95,11 @@ func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*sta
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	w, err := workerapp.New(tc, enterprises.Single(s.cloud), workerapp.Options{
+	var ents activities.Enterprises = enterprises.Single(s.cloud)
+	if s.enterprises != nil {
+		ents = s.enterprises
+	}
+	w, err := workerapp.New(tc, ents, workerapp.Options{
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{

@@ -47,7 +47,7 @@ func classify(ctx context.Context, e *enterprises.Enterprise, err error) error {
 		details = append(details, map[string]string{"field": ce.Field})
 	}
 	msg := ce.Error()
-	if e != nil {
+	if e != nil && e.TaxNo != enterprises.AnyTaxNo { // a registry of one needs no name
 		msg = e.Label() + ": " + msg
 	}
 	if !ce.Retryable {

@@ -228,15 +228,7 @@ func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.Invoice
 	if err := checkForwarded(msg, target); err != nil {
 		return InvoicesAccepted{}, err
 	}
-	desc, err := b.Client.DescribeWorkflowExecution(ctx, ref.WorkflowID(), target.runID)
-	if err != nil {
-		return InvoicesAccepted{}, b.notFound(ref, err)
-	}
-	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return InvoicesAccepted{}, conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s): it takes no invoices",
-			ref.ID(), strings.ToLower(st.String())))
-	}
-	stage := stageOf(desc)
+	stage := target.stage
 	if stage.Final() {
 		return InvoicesAccepted{}, conflict(SubFinished, fmt.Sprintf("bill %s has ended (%s): it takes no invoices", ref.ID(), stage))
 	}
@@ -277,10 +269,13 @@ func (b *Bills) forwardTarget(ctx context.Context, ref BillRef) (*forwardTarget,
 		return nil, b.notFound(ref, err)
 	}
 	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return nil, newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)",
-			ref.ID(), strings.ToLower(desc.Status.String()))
+		return nil, conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s): it takes no invoices",
+			ref.ID(), strings.ToLower(desc.Status.String())))
 	}
-	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID}
+	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID, stage: workflows.StageCollecting}
+	if s, ok := desc.TypedSearchAttributes.GetKeyword(workflows.SABillStage); ok && s != "" {
+		t.stage = workflows.Stage(s)
+	}
 	count, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAInvoiceCount)
 	pending, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAPendingInvoices)
 	t.held = int(count + pending)

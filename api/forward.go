@@ -305,6 +305,7 @@ type forwardTarget struct {
 	workflowID, runID string
 	bill              workflows.BillInput // its companies: billTaxNo, companyInfo
 	held              int                 // invoices bound or pending (InvoiceCount + PendingInvoices)
+	stage             workflows.Stage     // its BillStage search attribute
 }
 
 // checkForwarded holds a decoded payload (DecodeForward checked its shape) to what the cloud checks

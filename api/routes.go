@@ -549,7 +549,9 @@ func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 // errorResponses lists the errors a route can answer, derived from what it does.
 func errorResponses(rt route) []response {
 	if rt.raw != nil && rt.Open {
-		return nil // serves its own answers, listed in Responses
+		// Serves its own answers, listed in Responses; only an unknown query parameter is the
+		// server's (refused before the route runs).
+		return []response{{http.StatusBadRequest, "an unknown query parameter", ErrorBody{}, ""}}
 	}
 	var out []response
 	add := func(status int, desc string) {

@@ -149,7 +149,8 @@ type Result struct {
 	CollectingResult
 }
 
-// run performs the scenarios in order: warm-up, baseline, bills, waiting.
+// run performs the scenarios in order (see steps): warm-up, baseline, with collecting bills the
+// control, the quiet windows and the collecting bills around the bills scenario, waiting, ledger.
 func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if !cfg.Verbose {
 		progress = io.Discard
@@ -256,7 +257,9 @@ func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Durati
 		}
 	}
 	wenv := env.WorkerEnv("warn")
-	wenv = append(wenv, config.EnvWatchGrace+"="+cfg.WatchGrace.String())
+	if cfg.WatchGrace > 0 {
+		wenv = append(wenv, config.EnvWatchGrace+"="+cfg.WatchGrace.String())
+	}
 	if ttl > 0 {
 		wenv = append(wenv, kit.EnvEventCodeTTL+"="+ttl.String())
 	}

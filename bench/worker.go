@@ -54,8 +54,10 @@ func runWorker(ctx context.Context, mode string) error {
 	return kit.RunWorker(ctx, os.Getenv, os.Stderr, true)
 }
 
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
 // writeHeapProfile writes the heap profile (after a GC, so it shows what is live) and says on
-// stderr how many goroutines there were.
+// stderr how many goroutines there were and where the memory is (stacks, heap).
 func writeHeapProfile(path string) {
 	runtime.GC()
 	f, err := os.Create(path + ".tmp")
@@ -72,5 +74,8 @@ func writeHeapProfile(path string) {
 		fmt.Fprintf(os.Stderr, "bench worker: heap profile: %v\n", err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "bench worker: heap profile written, %d goroutines\n", runtime.NumGoroutine())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "bench worker: heap profile written: %d goroutines, stacks %.1f MB, heap in use %.1f MB (live %.1f MB), from the OS %.1f MB\n",
+		runtime.NumGoroutine(), mb(ms.StackInuse), mb(ms.HeapInuse), mb(ms.HeapAlloc), mb(ms.Sys))
 }

@@ -16,8 +16,8 @@ import (
 // TestMain lets the test binary be the bench's worker process too: run re-executes itself
 // with workerModeEnv set, exactly as `go run ./bench` does.
 func TestMain(m *testing.M) {
-	if os.Getenv(workerModeEnv) == "1" {
-		os.Exit(workerMain())
+	if mode := os.Getenv(workerModeEnv); mode != "" {
+		os.Exit(workerMain(mode))
 	}
 	os.Exit(m.Run())
 }
@@ -27,13 +27,22 @@ var contractKeys = []string{"ratio", "billsPerSecond", "baselinePerSecond", "sta
 	"pushToBoundP50Ms", "pushToBoundP99Ms", "approveP99Ms", "cloudCallsPerBill", "tokenFetches",
 	"workerPeakRssMB", "serverPeakRssMB", "waitingWorkerRssMB", "completed", "failed"}
 
-// TestBenchShort runs the whole harness small (5 bills, 20 waiting) so it cannot rot: every
-// scenario runs on the real server, simulator and a worker process, and the figures it reports
-// are consistent. Speed is reported, never asserted.
+// collectingKeys are the collecting scenario's keys (issue 9).
+var collectingKeys = []string{"collectingBills", "watcherIdleCores", "watcherCpuMsPerMinute", "heartbeatIntervalSeconds",
+	"watchersLive", "socketsLive", "pollsHeldLive", "watchersAfterExpiry", "socketsAfterExpiry", "pollsHeldAfterExpiry",
+	"collectingWorkerRssMB", "idleCpu", "startProbes"}
+
+// TestBenchShort runs the whole harness small (5 bills, 20 waiting, 3 collecting) so it cannot
+// rot: every scenario runs on the real server, simulator and a worker process, and the figures it
+// reports are consistent. Speed is reported, never asserted. It lasts about as long as the
+// shortest eventCode a start keeps (workflows.ReissueMargin and a little): the collecting bills
+// must expire for the last counts.
 func TestBenchShort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
 	defer cancel()
-	cfg := Config{Bills: 5, Concurrency: 3, Waiting: 20, Invoices: 2, Warmup: 1, DataDir: t.TempDir()}
+	cfg := Config{Bills: 5, Concurrency: 3, Waiting: 20, Invoices: 2, Warmup: 1, DataDir: t.TempDir(),
+		Collecting: 3, EventCodeTTL: workflows.ReissueMargin + 20*time.Second, WatchGrace: time.Second,
+		IdleWindow: 2 * time.Second, Settle: 2 * time.Second, Probes: 2}
 	res, err := run(ctx, cfg, os.Stderr)
 	if err != nil {
 		t.Fatalf("bench run: %v", err)
@@ -46,13 +55,14 @@ func TestBenchShort(t *testing.T) {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range contractKeys {
+	for _, k := range append(contractKeys, collectingKeys...) {
 		if _, ok := obj[k]; !ok {
 			t.Errorf("JSON result lacks the contract key %q", k)
 		}
 	}
-	if res.Completed != cfg.Bills+cfg.Waiting || res.Failed != 0 {
-		t.Errorf("completed %d, failed %d; want %d and 0 (errors: %v)", res.Completed, res.Failed, cfg.Bills+cfg.Waiting, res.Errors)
+	// The bills run twice with collecting bills: alone (the control), then beside them.
+	if want := 2*cfg.Bills + cfg.Waiting; res.Completed != want || res.Failed != 0 {
+		t.Errorf("completed %d, failed %d; want %d and 0 (errors: %v)", res.Completed, res.Failed, want, res.Errors)
 	}
 	if res.BaselineCompleted != cfg.Bills {
 		t.Errorf("baseline completed %d, want %d", res.BaselineCompleted, cfg.Bills)
@@ -82,7 +92,51 @@ func TestBenchShort(t *testing.T) {
 	if res.WorkerPeakRssMB < res.WaitingWorkerRssMB {
 		t.Errorf("worker peak RSS %.1f MB below its RSS at rest %.1f MB", res.WorkerPeakRssMB, res.WaitingWorkerRssMB)
 	}
+	checkCollecting(t, cfg, res)
 	t.Logf("short run: %s", raw)
+}
+
+// checkCollecting: the collecting bills each held one running watcher and a socket or a poll
+// while they lived, new bills still started beside them, and after their eventCodes expired
+// nothing was left; the quiet windows were measured.
+func checkCollecting(t *testing.T, cfg Config, res *Result) {
+	t.Helper()
+	if res.CollectingParked != cfg.Collecting {
+		t.Errorf("collecting bills started %d, want %d", res.CollectingParked, cfg.Collecting)
+	}
+	if w := res.WatchersLive; w.Running != cfg.Collecting || w.Scheduled != 0 || w.Unanswered != 0 {
+		t.Errorf("watchers while live: %+v, want %d running", w, cfg.Collecting)
+	}
+	// A warm-up bill's cancelled watcher may still hold its socket (it learns of the cancel at its
+	// next heartbeat): at least one per collecting bill.
+	if held := res.SocketsLive + res.PollsHeldLive; held < cfg.Collecting {
+		t.Errorf("while live the simulator held %d sockets and %d polls, want at least %d together",
+			res.SocketsLive, res.PollsHeldLive, cfg.Collecting)
+	}
+	if p := res.StartProbes; p == nil || p.Started != cfg.Probes || p.Statuses["201"] != cfg.Probes {
+		t.Errorf("POST /v1/bills beside the collecting bills: %+v, want %d started with 201", p, cfg.Probes)
+	}
+	if w := res.WatchersAfterExpiry; w.Running+w.Scheduled+w.Unanswered != 0 || w.Bills != cfg.Collecting+cfg.Probes ||
+		res.SocketsAfterExpiry != 0 || res.PollsHeldAfterExpiry != 0 || res.ZeroAfterExpirySeconds < 0 {
+		t.Errorf("after expiry: watchers %+v, %d sockets, %d polls, zero after %vs; want nothing left",
+			w, res.SocketsAfterExpiry, res.PollsHeldAfterExpiry, res.ZeroAfterExpirySeconds)
+	}
+	for _, name := range []string{"none", "watchers", "noneAfterExpiry"} {
+		c, ok := res.IdleCPU[name]
+		// A quiet process may use no CPU tick in a short window: only the window itself is checked.
+		if !ok || c.Seconds < cfg.IdleWindow.Seconds() || c.ServerCores < 0 || c.SimulatorCores < 0 || c.WorkerCores < 0 {
+			t.Errorf("quiet window %q: %+v (measured: %v), want at least %s", name, c, ok, cfg.IdleWindow)
+		}
+	}
+	if res.WatcherIdleReference != "noneAfterExpiry" {
+		t.Errorf("the watchers' cost was taken against %q, want noneAfterExpiry", res.WatcherIdleReference)
+	}
+	if res.AloneLatency[kit.LatPushToBound].Count != cfg.Bills {
+		t.Errorf("the control run's push→bound: %+v, want %d measured", res.AloneLatency[kit.LatPushToBound], cfg.Bills)
+	}
+	if res.CollectingWorkerRssMB <= 0 || len(res.Skipped) != 0 {
+		t.Errorf("RSS with the collecting bills %.1f MB, skipped %v", res.CollectingWorkerRssMB, res.Skipped)
+	}
 }
 
 // BenchmarkBillLife: one op is one bill's whole life (16 concurrent ERP clients on 2 cores),

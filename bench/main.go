@@ -23,8 +23,8 @@ import (
 const workerModeEnv = "RIMFLOW_BENCH_WORKER"
 
 func main() {
-	if os.Getenv(workerModeEnv) == "1" {
-		os.Exit(workerMain())
+	if mode := os.Getenv(workerModeEnv); mode != "" {
+		os.Exit(workerMain(mode))
 	}
 	cfg := defaultConfig()
 	flag.IntVar(&cfg.Bills, "bills", cfg.Bills, "bills through the whole life (also the number of baseline workflows)")
@@ -34,7 +34,15 @@ func main() {
 	flag.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "bills and baseline workflows run first and not measured")
 	flag.StringVar(&cfg.DataDir, "data", "", "data dir of the embedded server (default: a temporary dir, removed after)")
 	flag.StringVar(&cfg.WorkerProfile, "worker-cpuprofile", "", "write the worker process's CPU profile (bills scenario) to this file")
+	flag.StringVar(&cfg.WorkerMemProfile, "worker-memprofile", "", "write the worker's heap profile to this file at the end of the quiet window with the collecting bills live")
 	flag.StringVar(&cfg.Profile, "cpuprofile", "", "write this process's CPU profile (server, simulator, clients; bills scenario) to this file")
+	flag.IntVar(&cfg.Collecting, "collecting", cfg.Collecting, "bills left in collecting with live collect URLs during the bills scenario (0 skips the collecting scenario)")
+	flag.DurationVar(&cfg.EventCodeTTL, "eventcode-ttl", 0, "eventCode life in the simulator and the worker (default: long enough for the collecting bills to outlive the bills scenario)")
+	flag.DurationVar(&cfg.WatchGrace, "watch-grace", cfg.WatchGrace, "the worker's RIMFLOW_WATCH_GRACE")
+	flag.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "length of each quiet window (default: 3 heartbeat intervals)")
+	flag.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after starting the collecting bills before counting and measuring (past the socket's 60 s silence)")
+	flag.IntVar(&cfg.Probes, "probes", cfg.Probes, "bills started through POST /v1/bills with the collecting bills live")
+	flag.StringVar(&cfg.WorkerBinary, "worker-binary", "", "drive this worker program (another build) instead of this build's worker")
 	flag.BoolVar(&cfg.Verbose, "v", false, "progress and the worker's warnings on stderr")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
@@ -57,11 +65,12 @@ func main() {
 	}
 }
 
-// workerMain is the worker process: the bills' worker and the baseline's, until SIGTERM.
-func workerMain() int {
+// workerMain is the worker process: the bills' worker and the baseline's (or the baseline's
+// alone), until SIGTERM.
+func workerMain(mode string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runWorker(ctx); err != nil {
+	if err := runWorker(ctx, mode); err != nil {
 		fmt.Fprintln(os.Stderr, "bench worker:", err)
 		return 1
 	}

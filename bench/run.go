@@ -19,6 +19,7 @@ import (
 
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/config"
 	"rimflow/workflows"
 )
 
@@ -31,16 +32,41 @@ type Config struct {
 	Warmup        int
 	DataDir       string
 	WorkerProfile string
+	// WorkerMemProfile is where the worker writes a heap profile at the end of the quiet window
+	// with the collecting bills live (this build's worker only).
+	WorkerMemProfile string
 	// Profile is the bench process's own CPU profile (server, simulator, ERP clients) during the
 	// bills scenario, to see where a bill's cost beyond the baseline goes.
 	Profile string
 	Verbose bool
 	// WorkerExe is the program re-executed as the worker (default: this executable).
 	WorkerExe string
+
+	// Collecting bills sit in collecting with live collect URLs (nobody imports) from before the
+	// bills scenario until their eventCodes expire (0 skips the collecting scenario).
+	Collecting int
+	// EventCodeTTL is the simulator's eventCode life and the one the worker reports (0: long enough
+	// for the run, autoEventCodeTTL).
+	EventCodeTTL time.Duration
+	// WatchGrace is the worker's RIMFLOW_WATCH_GRACE (watchers listen this long after expiry).
+	WatchGrace time.Duration
+	// IdleWindow is each quiet window's length: several heartbeat intervals, so heartbeats are in
+	// it in proportion whatever their phase.
+	IdleWindow time.Duration
+	// Settle is how long after the last collecting bill started the live counts and the quiet
+	// window begin: past the socket's silence (60 s), when an idle watcher waits on a long poll.
+	Settle time.Duration
+	// Probes is how many bills are started through POST /v1/bills with the collecting bills live.
+	Probes int
+	// WorkerBinary is another build's worker program to drive instead of this one's (the bills'
+	// worker only; the baseline then runs in a second process, this binary's).
+	WorkerBinary string
 }
 
 func defaultConfig() Config {
-	return Config{Bills: 500, Concurrency: 16, Waiting: 5000, Invoices: 1, Warmup: 10}
+	return Config{Bills: 500, Concurrency: 16, Waiting: 5000, Invoices: 1, Warmup: 10,
+		Collecting: 5000, WatchGrace: 10 * time.Second, IdleWindow: 3 * heartbeatInterval,
+		Settle: 65 * time.Second, Probes: 16}
 }
 
 func (c Config) validate() error {
@@ -59,6 +85,21 @@ func (c Config) validate() error {
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, errors.New("-warmup: must be 0 or more"))
+	}
+	if c.Collecting < 0 {
+		errs = append(errs, errors.New("-collecting: must be 0 (skip) or more"))
+	}
+	if c.EventCodeTTL != 0 && c.EventCodeTTL <= workflows.ReissueMargin {
+		errs = append(errs, fmt.Errorf("-eventcode-ttl: must be longer than %s (a start would replace its eventCode at once)", workflows.ReissueMargin))
+	}
+	if c.WatchGrace < time.Second || c.WatchGrace > 25*time.Minute {
+		errs = append(errs, errors.New("-watch-grace: must be from 1s to 25m (RIMFLOW_WATCH_GRACE)"))
+	}
+	if c.Collecting > 0 && c.IdleWindow <= 0 {
+		errs = append(errs, errors.New("-idle-window: must be positive"))
+	}
+	if c.Settle < 0 || c.Probes < 0 {
+		errs = append(errs, errors.New("-settle and -probes: must be 0 or more"))
 	}
 	return errors.Join(errs...)
 }
@@ -104,9 +145,12 @@ type Result struct {
 	DrainPerSecond        float64                `json:"drainPerSecond,omitempty"`
 	LedgerOK              bool                   `json:"ledgerOk"`
 	Errors                []string               `json:"errors,omitempty"`
+
+	CollectingResult
 }
 
-// run performs the scenarios in order: warm-up, baseline, bills, waiting.
+// run performs the scenarios in order (see steps): warm-up, baseline, with collecting bills the
+// control, the quiet windows and the collecting bills around the bills scenario, waiting, ledger.
 func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if !cfg.Verbose {
 		progress = io.Discard
@@ -127,55 +171,67 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	env, err := kit.StartEnv(ctx, kit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger})
+	envOpts := kit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger}
+	var ttl time.Duration
+	if cfg.Collecting > 0 {
+		ttl = cfg.autoEventCodeTTL()
+		envOpts.Sim.EventCodeTTL = ttl
+	}
+	env, err := kit.StartEnv(ctx, envOpts)
 	if err != nil {
 		return nil, err
 	}
 	defer env.Close()
 
-	exe := cfg.WorkerExe
-	if exe == "" {
-		if exe, err = os.Executable(); err != nil {
-			return nil, err
-		}
-	}
-	wenv := append(env.WorkerEnv("warn"), workerModeEnv+"=1")
-	if cfg.WorkerProfile != "" {
-		abs, _ := filepath.Abs(cfg.WorkerProfile)
-		wenv = append(wenv, workerProfileEnv+"="+abs)
-	}
 	var workerLog io.Writer = logFile
 	if cfg.Verbose {
 		workerLog = io.MultiWriter(logFile, progress)
 	}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
-		Path: exe, Env: wenv, Stderr: workerLog,
-		TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue},
-	})
+	workers, err := startWorkers(ctx, cfg, env, ttl, workerLog)
+	for _, w := range workers {
+		defer func() { _ = w.Stop(10 * time.Second) }()
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = w.Stop(10 * time.Second) }()
 
 	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting}
-	b := &bench{cfg: cfg, env: env, worker: w, res: res, progress: progress}
+	res.CollectingBills, res.WorkerBinary = cfg.Collecting, cfg.WorkerBinary
+	if cfg.Collecting > 0 {
+		res.EventCodeTTLSec, res.WatchGraceSec = ttl.Seconds(), cfg.WatchGrace.Seconds()
+		res.IdleCPU = map[string]kit.IdleCPU{}
+	}
+	b := &bench{cfg: cfg, env: env, worker: workers[0], extra: workers[1:], res: res, progress: progress, coll: &collectingState{}}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error
+		load bool // a bill load: skipped when new bills are refused
 	}{
-		{"warm-up", b.warmup},
-		{"baseline", b.baseline},
-		{"bills", b.profiled(b.bills)},
-		{"waiting", b.waiting},
-		{"ledger", b.ledger},
+		{"warm-up", b.warmup, false},
+		{"baseline", b.baseline, false},
+		{"bills, no collecting bills yet (control)", b.billsAlone, false},
+		{"quiet window, no collecting bills", b.idleBefore, false},
+		{"collecting bills", b.parkCollecting, false},
+		{"quiet window with their watchers", b.idleWatchers, false},
+		{"start probes", b.probeStarts, false},
+		{"bills", b.profiled(b.bills), true},
+		{"expiry of the collecting bills", b.expiry, false},
+		{"waiting", b.waiting, true},
+		{"ledger", b.ledger, false},
 	}
 	for _, s := range steps {
+		if s.load && b.skip != "" {
+			res.Skipped = append(res.Skipped, s.name+": "+b.skip)
+			fmt.Fprintf(progress, "bench: %s skipped: %s\n", s.name, b.skip)
+			continue
+		}
 		fmt.Fprintf(progress, "bench: %s…\n", s.name)
 		if err := s.fn(ctx); err != nil {
 			return res, fmt.Errorf("%s: %w (logs in %s)", s.name, err, logFile.Name())
 		}
 	}
-	if wm, err := w.Memory(); err == nil {
+	_ = b.tokens()
+	if wm, err := b.worker.Memory(); err == nil {
 		res.WorkerPeakRssMB = round1(wm.PeakMB)
 	}
 	if sm, err := kit.ReadMemory(0); err == nil {
@@ -184,7 +240,58 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if res.Failed > 0 {
 		return res, fmt.Errorf("%d bill(s) did not complete", res.Failed)
 	}
+	if b.skip != "" {
+		return res, fmt.Errorf("new bills refused: %s", b.skip)
+	}
 	return res, nil
+}
+
+// startWorkers starts the bills' worker (this binary in worker mode, or cfg.WorkerBinary) and,
+// beside another build's worker, this binary serving only the baseline. The bills' worker is first.
+func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Duration, log io.Writer) ([]*kit.Worker, error) {
+	self := cfg.WorkerExe
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	wenv := env.WorkerEnv("warn")
+	if cfg.WatchGrace > 0 {
+		wenv = append(wenv, config.EnvWatchGrace+"="+cfg.WatchGrace.String())
+	}
+	if ttl > 0 {
+		wenv = append(wenv, kit.EnvEventCodeTTL+"="+ttl.String())
+	}
+	if cfg.WorkerBinary == "" {
+		wenv = append(wenv, workerModeEnv+"="+workerModeBills)
+		if cfg.WorkerProfile != "" {
+			abs, _ := filepath.Abs(cfg.WorkerProfile)
+			wenv = append(wenv, workerProfileEnv+"="+abs)
+		}
+		if cfg.WorkerMemProfile != "" {
+			abs, _ := filepath.Abs(cfg.WorkerMemProfile)
+			wenv = append(wenv, workerMemProfileEnv+"="+abs)
+		}
+		w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: self, Env: wenv, Stderr: log,
+			TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue}})
+		if err != nil {
+			return nil, err
+		}
+		return []*kit.Worker{w}, nil
+	}
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: cfg.WorkerBinary, Env: wenv, Stderr: log,
+		TaskQueues: []string{workflows.DefaultTaskQueue}})
+	if err != nil {
+		return nil, err
+	}
+	bw, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: self,
+		Env: append(env.WorkerEnv("warn"), workerModeEnv+"="+workerModeBaseline), Stderr: log,
+		TaskQueues: []string{kit.BaselineTaskQueue}})
+	if err != nil {
+		return []*kit.Worker{w}, err
+	}
+	return []*kit.Worker{w, bw}, nil
 }
 
 // profiled wraps a scenario with the bench process's CPU profile when -cpuprofile is set.
@@ -209,8 +316,11 @@ func (b *bench) profiled(fn func(context.Context) error) func(context.Context) e
 type bench struct {
 	cfg      Config
 	env      *kit.Env
-	worker   *kit.Worker
+	worker   *kit.Worker   // the bills' worker
+	extra    []*kit.Worker // the baseline's own process beside another build's worker
 	res      *Result
+	coll     *collectingState
+	skip     string // why the bill loads are skipped (new bills refused), "" = they run
 	progress io.Writer
 	billIDs  []string // every real bill driven, for the ledger
 	mu       sync.Mutex
@@ -304,6 +414,9 @@ func (b *bench) bills(ctx context.Context) error {
 	n := float64(b.cfg.Bills)
 	r.CloudCallsPerBill = perBill(stats.MessageTypes, stats0.MessageTypes, n)
 	r.CloudEndpointsPerBill = perBill(stats.Endpoints, stats0.Endpoints, n)
+	if b.cfg.Collecting > 0 && time.Now().After(b.coll.firstExp) {
+		r.addErrors([]error{errors.New("some collecting bills' eventCodes expired before the bills scenario ended: raise -eventcode-ttl")})
+	}
 	r.CPUSecondsPerBill = round4(cpu.total() / n)
 	r.WorkerCPUPerBill = round4(cpu.worker / n)
 	r.ServerCPUPerBill = round4(cpu.self / n)
@@ -406,9 +519,16 @@ func (c cpuTimes) minus(o cpuTimes) cpuTimes {
 
 func (b *bench) cpu() cpuTimes {
 	self, _ := kit.ReadCPUSeconds(0)
-	worker, _ := b.worker.CPUSeconds()
+	var worker float64
+	for _, w := range b.workers() {
+		c, _ := w.CPUSeconds()
+		worker += c
+	}
 	return cpuTimes{self, worker}
 }
+
+// workers are every worker process: the bills' first.
+func (b *bench) workers() []*kit.Worker { return append([]*kit.Worker{b.worker}, b.extra...) }
 
 // runMany runs fn for 0..n-1 on c goroutines; it returns the successes, failures and errors.
 func runMany(ctx context.Context, n, c int, fn func(context.Context, int) error) (ok, failed int, errs []error) {

@@ -44,6 +44,7 @@ type Env struct {
 	Server   *devserver.Server
 	Sim      *simulator.Sim
 	Tap      *Tap // the simulator's wire traffic as the harness sees it
+	gauge    *simGauge
 	Client   client.Client
 	Bills    *api.Bills
 	CloudURL string
@@ -79,12 +80,13 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	}
 	e.Sim = simulator.New(simOpts)
 	e.Tap = NewTap(e.Sim.Handler())
+	e.gauge = newSimGauge(e.Tap, e.Sim.Options().Paths.PollData)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator listener: %w", err)
 	}
 	e.CloudURL = "http://" + ln.Addr().String()
-	e.cloudSrv = &http.Server{Handler: e.Tap, ReadHeaderTimeout: 10 * time.Second}
+	e.cloudSrv = &http.Server{Handler: e.gauge, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.cloudSrv.Serve(ln) }()
 
 	e.Client, err = e.Server.NewClient(ctx, client.Options{

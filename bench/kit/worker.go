@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -93,6 +94,9 @@ func (w *Worker) waitPolling(ctx context.Context, c client.Client, queue string)
 		}
 	}
 }
+
+// Signal sends sig to the process.
+func (w *Worker) Signal(sig os.Signal) error { return w.cmd.Process.Signal(sig) }
 
 // PID is the process id.
 func (w *Worker) PID() int { return w.cmd.Process.Pid }

@@ -25,6 +25,9 @@ type RunOptions struct {
 	// AddWorkers, when set, returns more workers on the same Temporal client (the bench's
 	// baseline). They start before the bills' worker and stop after it.
 	AddWorkers func(client.Client) ([]worker.Worker, error)
+	// EventCodeTTL is the eventCode life the activities report (0 = the cloud's documented 10 min).
+	// Only the bench sets it, to match a simulator whose eventCodes die sooner.
+	EventCodeTTL time.Duration
 }
 
 // Run is the body of a worker process: configuration from getenv (config.ForWorker), the JSON
@@ -69,7 +72,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL},
 	})
 	if err != nil {
 		return err

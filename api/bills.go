@@ -172,17 +172,26 @@ func (b *Bills) notFound(ref BillRef, err error) error {
 	return err
 }
 
+// pageClient is the page kind a URL route asks for: pc (the default) or mobile.
+func pageClient(kind string) (string, *Error) {
+	switch kind {
+	case "":
+		return "pc", nil
+	case "pc", "mobile":
+		return kind, nil
+	}
+	return "", ValidationFailed(map[string]string{"client": "must be pc or mobile"})
+}
+
 // CollectURL asks the bill for a collect URL valid now (it re-issues the eventCode when needed).
 func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) (workflows.CollectURLResponse, error) {
 	var resp workflows.CollectURLResponse
 	if err := ref.check(); err != nil {
 		return resp, err
 	}
-	if clientKind == "" {
-		clientKind = "pc"
-	}
-	if clientKind != "pc" && clientKind != "mobile" {
-		return resp, ValidationFailed(map[string]string{"client": "must be pc or mobile"})
+	clientKind, e := pageClient(clientKind)
+	if e != nil {
+		return resp, e
 	}
 	err := b.updateResult(ctx, ref, workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: clientKind}, &resp)
 	return resp, err
@@ -362,11 +371,9 @@ func (b *Bills) ViewURL(ctx context.Context, ref BillRef, clientKind string) (wo
 	if err := ref.check(); err != nil {
 		return resp, err
 	}
-	if clientKind == "" {
-		clientKind = "pc"
-	}
-	if clientKind != "pc" && clientKind != "mobile" {
-		return resp, ValidationFailed(map[string]string{"client": "must be pc or mobile"})
+	clientKind, e := pageClient(clientKind)
+	if e != nil {
+		return resp, e
 	}
 	err := b.updateResult(ctx, ref, workflows.UpdateViewURL, workflows.ViewURLRequest{Client: clientKind}, &resp)
 	if e := ErrorFrom(err); e != nil && e.SubCode == SubFinished {

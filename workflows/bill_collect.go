@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -121,15 +120,22 @@ func (b *bill) codeFresh() bool {
 	return l != nil && !l.Delivered && workflow.Now(b.ctx).Add(ReissueMargin).Before(l.ExpiresAt)
 }
 
-// issueEventCode asks for an eventCode with a fresh linkKey and starts watching it.
-func (b *bill) issueEventCode(ctx workflow.Context) error {
+// newLinkKey draws the socket/poll key of a new eventCode: random (unguessable), recorded once in
+// history.
+func newLinkKey(ctx workflow.Context) (string, error) {
 	var linkKey string
-	// The linkKey is the socket/poll key: random (unguessable), recorded once in history.
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		buf := make([]byte, 16)
 		_, _ = rand.Read(buf)
 		return hex.EncodeToString(buf)
-	}).Get(&linkKey); err != nil {
+	}).Get(&linkKey)
+	return linkKey, err
+}
+
+// issueEventCode asks for an eventCode with a fresh linkKey and starts watching it.
+func (b *bill) issueEventCode(ctx workflow.Context) error {
+	linkKey, err := newLinkKey(ctx)
+	if err != nil {
 		return err
 	}
 	req := calls.EventCodeInput{MessageID: b.msgID("getEventCode"), Request: b.eventCodeRequest(linkKey)}
@@ -350,16 +356,7 @@ func (b *bill) markDeliveries(outcome string) {
 // deliveryDigest identifies a delivery's content when its sender gave no digest (the ERP's
 // forwarded payloads): the hash of its invoices' records.
 func deliveryDigest(d calls.Delivery) string {
-	h := sha256.New()
-	for _, inv := range d.InvoiceData {
-		if len(inv.Raw) > 0 {
-			h.Write(inv.Raw)
-		} else {
-			h.Write([]byte(inv.SerialNo))
-		}
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return invoicecloud.Message{InvoiceData: d.InvoiceData}.Digest()
 }
 
 // Corrections the ERP may make while nothing is final: take an invoice off, fix a failed header.
@@ -425,12 +422,8 @@ func (b *bill) prepareViewURL(ctx workflow.Context) error {
 		b.watchLiveLinks(ctx)
 		return nil
 	}
-	var linkKey string
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		buf := make([]byte, 16)
-		_, _ = rand.Read(buf)
-		return hex.EncodeToString(buf)
-	}).Get(&linkKey); err != nil {
+	linkKey, err := newLinkKey(ctx)
+	if err != nil {
 		return err
 	}
 	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, calls.EventCodeInput{MessageID: b.msgID("viewEventCode"), Request: b.eventCodeRequest(linkKey)})

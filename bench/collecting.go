@@ -116,7 +116,7 @@ func (b *bench) billsAlone(ctx context.Context) error {
 	t := kit.NewTimings()
 	d := b.driver(false, t)
 	began := time.Now()
-	ok, failed, errs := runMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	ok, failed, errs := kit.RunMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		id := fmt.Sprintf("alone-%d", i)
 		b.track(d, id)
 		return d.Life(ctx, id)
@@ -169,7 +169,7 @@ func (b *bench) parkCollecting(ctx context.Context) error {
 	d.Resource = "COLLECT"
 	stopPeak := b.samplePeakSockets(ctx)
 	began := time.Now()
-	ok, failed, errs := runMany(ctx, n, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	ok, failed, errs := kit.RunMany(ctx, n, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		id := fmt.Sprintf("collect-%d", i)
 		resp, err := d.Start(ctx, id)
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -349,7 +348,7 @@ func (b *bench) warmup(ctx context.Context) error {
 	}
 	for _, baseline := range []bool{true, false} {
 		d := b.driver(baseline, nil)
-		_, failed, errs := runMany(ctx, b.cfg.Warmup, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+		_, failed, errs := kit.RunMany(ctx, b.cfg.Warmup, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 			id := fmt.Sprintf("warm-%d", i)
 			b.track(d, id)
 			return d.Life(ctx, id)
@@ -366,7 +365,7 @@ func (b *bench) baseline(ctx context.Context) error {
 	d := b.driver(true, t)
 	cpu0 := b.cpu()
 	began := time.Now()
-	ok, failed, errs := runMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	ok, failed, errs := kit.RunMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		return d.Life(ctx, fmt.Sprintf("base-%d", i))
 	})
 	took := time.Since(began)
@@ -388,7 +387,7 @@ func (b *bench) bills(ctx context.Context) error {
 	stats0 := b.env.Sim.Stats()
 	cpu0 := b.cpu()
 	began := time.Now()
-	ok, failed, errs := runMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	ok, failed, errs := kit.RunMany(ctx, b.cfg.Bills, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		id := fmt.Sprintf("bill-%d", i)
 		b.track(d, id)
 		return d.Life(ctx, id)
@@ -431,7 +430,7 @@ func (b *bench) waiting(ctx context.Context) error {
 	d := b.driver(false, nil)
 	d.Resource = "WAIT"
 	began := time.Now()
-	parked, failed, errs := runMany(ctx, m, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	parked, failed, errs := kit.RunMany(ctx, m, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		id := fmt.Sprintf("wait-%d", i)
 		b.track(d, id)
 		return d.Park(ctx, id)
@@ -456,7 +455,7 @@ func (b *bench) waiting(ctx context.Context) error {
 		b.res.WaitingWorkerRssMB, b.res.WaitingServerRssMB)
 
 	began = time.Now()
-	ok, failed, errs := runMany(ctx, m, b.cfg.Concurrency, func(ctx context.Context, i int) error {
+	ok, failed, errs := kit.RunMany(ctx, m, b.cfg.Concurrency, func(ctx context.Context, i int) error {
 		return d.Drain(ctx, fmt.Sprintf("wait-%d", i))
 	})
 	b.res.DrainSeconds = round3(time.Since(began).Seconds())
@@ -529,40 +528,6 @@ func (b *bench) cpu() cpuTimes {
 
 // workers are every worker process: the bills' first.
 func (b *bench) workers() []*kit.Worker { return append([]*kit.Worker{b.worker}, b.extra...) }
-
-// runMany runs fn for 0..n-1 on c goroutines; it returns the successes, failures and errors.
-func runMany(ctx context.Context, n, c int, fn func(context.Context, int) error) (ok, failed int, errs []error) {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range min(c, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				err := fn(ctx, i)
-				mu.Lock()
-				if err != nil {
-					failed++
-					errs = append(errs, err)
-				} else {
-					ok++
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if rest := n - ok - failed; rest > 0 {
-		failed += rest
-		errs = append(errs, fmt.Errorf("%d not run: %w", rest, context.Cause(ctx)))
-	}
-	return ok, failed, errs
-}
 
 func (r *Result) addErrors(errs []error) {
 	for _, err := range errs {

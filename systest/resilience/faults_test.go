@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"rimflow/api"
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
@@ -144,9 +146,12 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 	}
 	firstFailure := st.Error.At
 
-	// A retry before the cause is fixed is accepted, runs the bind again and fails again, visibly.
-	if _, err := env.Bills.Retry(ctx, refB, workflows.RetryRequest{By: "ops"}); err != nil {
-		t.Fatalf("retry before the fix was not accepted: %v", err)
+	// A retry before the cause is fixed runs the bind again and fails again, visibly: the retry
+	// answers with the step's outcome, the cloud's refusal.
+	if _, err := env.Bills.Retry(ctx, refB, workflows.RetryRequest{By: "ops"}); err == nil {
+		t.Fatal("a retry before the fix answered success")
+	} else if e := api.ErrorFrom(err); e.Status != http.StatusBadGateway || e.CloudCode != "2003" {
+		t.Fatalf("a retry before the fix answered %d %s (cloud code %q), want 502 with the cloud's 2003: %v", e.Status, e.Code, e.CloudCode, err)
 	}
 	if err := waitFor(ctx, time.Minute, "the retried bind refused by the cloud", func() bool { return refused() == 2 }); err != nil {
 		t.Fatal(err)

@@ -389,23 +389,13 @@ func (f *fleet) run(ctx context.Context, prefix string, n, c int) []error {
 	}
 	bills := f.bills
 	f.mu.Unlock()
-	var wg sync.WaitGroup
-	var next atomic.Int32
-	for range min(c, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				b := bills[i]
-				b.err = f.life(ctx, b)
-			}
-		}()
+	for _, b := range bills[:n] {
+		b.err = errors.New("not run: the test's context ended first")
 	}
-	wg.Wait()
+	kit.RunMany(ctx, n, c, func(ctx context.Context, i int) error {
+		bills[i].err = f.life(ctx, bills[i])
+		return bills[i].err
+	})
 	var errs []error
 	for _, b := range bills {
 		if b.err != nil {

@@ -10,10 +10,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
-
-	"rimflow/activities/calls"
 	"rimflow/api"
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
@@ -61,7 +57,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		if err := waitFor(r.ctx, 10*time.Second, "the dead API's held signal to be dropped", func() bool { return r.temporal.Dropped() >= held }); err != nil {
 			t.Fatalf("%v: dropped %d of %d bytes", err, r.temporal.Dropped(), held)
 		}
-		if got := deliverySignals(t, r.ctx, r.env, r.ref); len(got) != 0 {
+		if got := testenv.DeliverySignals(t, r.ctx, r.env.Client, r.ref.WorkflowID()); len(got) != 0 {
 			t.Fatalf("the killed API's delivery reached the bill: %+v; the kill did not land before the recording", got)
 		}
 		r.restartAPI()
@@ -77,7 +73,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		r.front.Partition()
 		r.temporal.Heal()
 		if err := waitFor(r.ctx, 20*time.Second, "the bill to record the delivery and the API to answer into the partition", func() bool {
-			return r.front.HeldReplies() > 0 && len(deliverySignals(t, r.ctx, r.env, r.ref)) == 1
+			return r.front.HeldReplies() > 0 && len(testenv.DeliverySignals(t, r.ctx, r.env.Client, r.ref.WorkflowID())) == 1
 		}); err != nil {
 			t.Fatalf("%v; answer bytes held %d, push %+v", err, r.front.HeldReplies(), r.push())
 		}
@@ -196,7 +192,7 @@ func (r *pushRig) finish(signals int, how string) {
 	if err := waitFor(ctx, time.Minute, "the simulator's push retried until the API answered success", func() bool { return r.push().Delivered }); err != nil {
 		t.Fatalf("%v; push %+v", err, r.push())
 	}
-	recorded := deliverySignals(t, ctx, env, r.ref)
+	recorded := testenv.DeliverySignals(t, ctx, env.Client, r.ref.WorkflowID())
 	if len(recorded) != signals {
 		t.Fatalf("%d delivery signals after the push succeeded, want %d: %+v", len(recorded), signals, recorded)
 	}
@@ -292,29 +288,6 @@ func pushOf(t *testing.T, sim *simulator.Sim, resource, billID string) simulator
 		t.Fatalf("the simulator has %d pushes for bill %s/%s, want 1: %+v", len(found), resource, billID, found)
 	}
 	return found[0]
-}
-
-// deliverySignals reads the bill's history from Temporal: every delivery signal it holds.
-func deliverySignals(t *testing.T, ctx context.Context, env *kit.Env, ref api.BillRef) []calls.Delivery {
-	t.Helper()
-	var out []calls.Delivery
-	it := env.Client.GetWorkflowHistory(ctx, ref.WorkflowID(), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatalf("history of %s: %v", ref.WorkflowID(), err)
-		}
-		sig := ev.GetWorkflowExecutionSignaledEventAttributes()
-		if sig == nil || sig.GetSignalName() != workflows.SignalDelivery {
-			continue
-		}
-		var d calls.Delivery
-		if err := converter.GetDefaultDataConverter().FromPayloads(sig.GetInput(), &d); err != nil {
-			t.Fatalf("history of %s: delivery signal: %v", ref.WorkflowID(), err)
-		}
-		out = append(out, d)
-	}
-	return out
 }
 
 // handedToWatchers counts the messages the simulator handed to a socket or a poll for the bill.

@@ -53,6 +53,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		r.awaitSignalHeld()
 		held := r.temporal.Held()
 		r.killAPI() // received and opened, not yet recorded
+		r.awaitUnanswered()
 		r.temporal.Heal()
 		if err := waitFor(r.ctx, 10*time.Second, "the dead API's held signal to be dropped", func() bool { return r.temporal.Dropped() >= held }); err != nil {
 			t.Fatalf("%v: dropped %d of %d bytes", err, r.temporal.Dropped(), held)
@@ -80,6 +81,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		answer := r.front.HeldReplies()
 		r.killAPI() // recorded, not answered
 		r.front.Heal()
+		r.awaitUnanswered()
 		if err := waitFor(r.ctx, 10*time.Second, "the dead API's held answer to be dropped", func() bool { return r.front.Dropped() >= answer }); err != nil {
 			t.Fatalf("%v: dropped %d of %d bytes", err, r.front.Dropped(), answer)
 		}
@@ -169,17 +171,24 @@ func (r *pushRig) awaitSignalHeld() {
 	}
 }
 
-// killAPI SIGKILLs the API with the push unanswered; the simulator must see the attempt fail.
+// killAPI SIGKILLs the API with the push unanswered.
 func (r *pushRig) killAPI() {
 	r.t.Helper()
 	if err := r.api.Kill(); err != nil {
 		r.t.Fatal(err)
 	}
-	if err := waitFor(r.ctx, 10*time.Second, "the simulator to see its push unanswered", func() bool { return r.push().Attempts > 0 }); err != nil {
+}
+
+// awaitUnanswered waits for the simulator to count its attempt failed, with the connection
+// closed by the API's death (not by its own client timeout, which would mean the kill did not
+// end the attempt), and the push not delivered.
+func (r *pushRig) awaitUnanswered() {
+	r.t.Helper()
+	if err := waitFor(r.ctx, 8*time.Second, "the simulator to see its push unanswered", func() bool { return r.push().Attempts > 0 }); err != nil {
 		r.t.Fatal(err)
 	}
-	if p := r.push(); p.Delivered {
-		r.t.Fatalf("the push counts as delivered after the API died without answering: %+v", p)
+	if p := r.push(); p.Delivered || strings.Contains(p.LastError, "Timeout") {
+		r.t.Fatalf("after the API died without answering: push %+v; want an attempt failed by the closed connection", p)
 	}
 }
 

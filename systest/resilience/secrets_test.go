@@ -283,7 +283,7 @@ func (e *httpERP) life(id string, faults func(bound bool)) {
 	}
 	for _, role := range []string{"supervisor", "finance"} {
 		e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/approvals",
-			workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "x"})
+			workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "approver-" + role})
 	}
 	today := time.Now().Format(time.DateOnly)
 	e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/voucher",

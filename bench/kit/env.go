@@ -1,7 +1,9 @@
 // Package kit is the benchmark harness behind `go run ./bench` and the resilience suite: the
-// embedded Temporal server and the Invoice Cloud simulator in this process, a worker as a separate
-// OS process, an ERP driver that walks bills through api.Bills, and the probes (bind times from the
-// simulator's wire traffic, RSS and CPU from /proc, the simulator's ledger).
+// embedded Temporal server and the Invoice Cloud simulator in this process, a worker and the HTTP
+// API as separate OS processes (with an enterprise registry when the simulator serves several
+// tenants), a TCP proxy that partitions them on purpose, an ERP driver that walks bills through
+// api.Bills, and the probes (bind times from the simulator's wire traffic, RSS and CPU from
+// /proc, the simulator's ledger).
 package kit
 
 import (

@@ -310,7 +310,7 @@ func (b *bench) probeStarts(ctx context.Context) error {
 	if b.cfg.Collecting == 0 || b.cfg.Probes == 0 {
 		return nil
 	}
-	a, err := b.env.StartAPI()
+	a, err := b.env.StartLocalAPI()
 	if err != nil {
 		return err
 	}

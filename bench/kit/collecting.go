@@ -129,28 +129,28 @@ func MedianDuration(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// API is the ERP-facing HTTP API (api.New, as `starter serve` runs it) on a loopback port, over
-// the env's Temporal client and the bills' task queue.
-type API struct {
+// LocalAPI is the ERP-facing HTTP API (api.New, as `starter serve` runs it) in this process, on a
+// loopback port, over the env's Temporal client and the bills' task queue.
+type LocalAPI struct {
 	URL string
 	srv *http.Server
 }
 
-// StartAPI serves the HTTP API with its default request timeout (api.DefaultRequestTimeout).
-func (e *Env) StartAPI() (*API, error) {
+// StartLocalAPI serves the HTTP API with its default request timeout (api.DefaultRequestTimeout).
+func (e *Env) StartLocalAPI() (*LocalAPI, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
 	h := api.New(api.Options{Client: e.Client, Namespace: e.Server.Namespace(), TaskQueue: workflows.DefaultTaskQueue,
 		Logger: e.opts.Logger.With("component", "api")})
-	a := &API{URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	a := &LocalAPI{URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = a.srv.Serve(ln) }()
 	return a, nil
 }
 
 // Close stops the API.
-func (a *API) Close() {
+func (a *LocalAPI) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = a.srv.Shutdown(ctx)
@@ -169,7 +169,7 @@ type Probes struct {
 
 // ProbeStarts posts each bill to the API's POST /v1/bills (concurrency at a time), once each, and
 // reports the answers and how long they took: what an ERP sees when it starts a bill now.
-func (a *API) ProbeStarts(ctx context.Context, bills []workflows.BillInput, concurrency int) Probes {
+func (a *LocalAPI) ProbeStarts(ctx context.Context, bills []workflows.BillInput, concurrency int) Probes {
 	out := Probes{Count: len(bills), Statuses: map[string]int{}}
 	t := NewTimings()
 	var mu sync.Mutex

@@ -29,8 +29,12 @@ const (
 	LatVoucher     = "voucher"     // the voucher update
 )
 
-// TaxNo is the buyer every driven bill uses; the simulator generates invoices for it.
-const TaxNo = "91440300MA5G9GK78Y"
+// TaxNo and CompanyName are the buyer every driven bill uses; the simulator generates invoices
+// for it.
+const (
+	TaxNo       = "91440300MA5G9GK78Y"
+	CompanyName = "示例科技有限公司"
+)
 
 // Driver is one ERP: it walks bills through api.Bills, the code the HTTP API and the starter
 // CLI share, and imports invoices through the simulator's /__sim/collect over HTTP, as the
@@ -89,7 +93,7 @@ func (d *Driver) Input(billID string) workflows.BillInput {
 	in := workflows.BillInput{
 		BillID: billID, BillNo: "BX-" + billID, BillType: "expense", Resource: d.resource(),
 		BillTaxNo: TaxNo, UserID: "bench-user",
-		CompanyInfo: []invoicecloud.Company{{TaxNo: TaxNo, Name: "示例科技有限公司"}},
+		CompanyInfo: []invoicecloud.Company{{TaxNo: TaxNo, Name: CompanyName}},
 	}
 	if d.Tune != nil {
 		d.Tune(&in)

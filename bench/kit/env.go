@@ -1,7 +1,9 @@
 // Package kit is the benchmark harness behind `go run ./bench` and the resilience suite: the
-// embedded Temporal server and the Invoice Cloud simulator in this process, a worker as a separate
-// OS process, an ERP driver that walks bills through api.Bills, and the probes (bind times from the
-// simulator's wire traffic, RSS and CPU from /proc, the simulator's ledger).
+// embedded Temporal server and the Invoice Cloud simulator in this process, a worker and the HTTP
+// API as separate OS processes (with an enterprise registry when the simulator serves several
+// tenants), a TCP proxy that partitions them on purpose, an ERP driver that walks bills through
+// api.Bills, and the probes (bind times from the simulator's wire traffic, RSS and CPU from
+// /proc, the simulator's ledger).
 package kit
 
 import (
@@ -12,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"gopkg.in/yaml.v3"
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
@@ -127,18 +131,31 @@ func (e *Env) BillsOn(taskQueue string) *api.Bills {
 	return api.NewBills(e.Client, e.Server.Namespace(), taskQueue)
 }
 
+// TemporalAddr is the embedded server's frontend (host:port); it stays the same across a restart.
+func (e *Env) TemporalAddr() string { return e.frontend }
+
 // WorkerEnv is the environment a worker process reads (internal/config): this server, this
 // simulator and the simulator's credentials. Secrets travel in the environment, never in argv.
-func (e *Env) WorkerEnv(logLevel string) []string {
-	creds := e.Sim.Options().Credentials
+func (e *Env) WorkerEnv(logLevel string) []string { return processEnv(e.workerVars(logLevel, true)) }
+
+// RegistryWorkerEnv is the environment of a worker whose enterprises come from a registry
+// (registry: the variables EnterprisesFile answered): RIMFLOW_CLOUD_* give only what the
+// enterprises share, the [assumed] names.
+func (e *Env) RegistryWorkerEnv(logLevel string, registry []string) []string {
+	return append(processEnv(e.workerVars(logLevel, false)), registry...)
+}
+
+func (e *Env) workerVars(logLevel string, credentials bool) map[string]string {
 	paths := e.Sim.Options().Paths
-	if logLevel == "" {
-		logLevel = "warn"
+	vars := e.temporalVars(logLevel)
+	vars[config.EnvCloudUnbindType] = paths.UnbindMessageType
+	vars[config.EnvCloudPollPath] = paths.PollData
+	vars[config.EnvCloudReceiptPath] = paths.PollReceipt
+	if !credentials {
+		return vars
 	}
-	vars := map[string]string{
-		config.EnvTemporalAddress:   e.frontend,
-		config.EnvTemporalNamespace: e.Server.Namespace(),
-		config.EnvTaskQueue:         workflows.DefaultTaskQueue,
+	creds := e.Sim.Options().Credentials
+	for k, v := range map[string]string{
 		config.EnvCloudBaseURL:      e.CloudURL,
 		config.EnvCloudAuthMode:     "legacy",
 		config.EnvCloudTokenPlace:   "header",
@@ -150,26 +167,101 @@ func (e *Env) WorkerEnv(logLevel string) []string {
 		config.EnvCloudClientID:     creds.ClientID,
 		config.EnvCloudClientSecret: creds.ClientSecret,
 		config.EnvCloudUsername:     creds.Username,
-		config.EnvCloudUnbindType:   paths.UnbindMessageType,
-		config.EnvCloudPollPath:     paths.PollData,
-		config.EnvCloudReceiptPath:  paths.PollReceipt,
+	} {
+		vars[k] = v
+	}
+	return vars
+}
+
+// APIEnv is the environment an API process (`starter serve`) reads: this server, the bills'
+// task queue, payloads as this harness's client sends them, and nothing of the cloud's (the API
+// never calls it). Add the access settings (RIMFLOW_API_TOKEN…) and a registry (EnterprisesFile).
+func (e *Env) APIEnv(logLevel string) []string { return processEnv(e.temporalVars(logLevel)) }
+
+// temporalVars are what every process of the harness reads: the server, the task queue, the log
+// level, and payloads in clear.
+func (e *Env) temporalVars(logLevel string) map[string]string {
+	if logLevel == "" {
+		logLevel = "warn"
+	}
+	return map[string]string{
+		config.EnvTemporalAddress:   e.frontend,
+		config.EnvTemporalNamespace: e.Server.Namespace(),
+		config.EnvTaskQueue:         workflows.DefaultTaskQueue,
 		config.EnvLogLevel:          logLevel,
-		// This harness's own client (Env.Client) sends payloads as they are, so the worker
-		// process must too: encryption is on by default and would refuse to start without keys.
+		// This harness's own client (Env.Client) sends payloads as they are, so the processes
+		// must too: encryption is on by default and would refuse to start without keys.
 		config.EnvPayloadEncryption: "off",
 	}
-	out := make([]string, 0, len(vars)+4)
+}
+
+// processEnv is vars plus enough of the parent's environment for a Go program to run (HOME,
+// PATH, TMPDIR, GOMAXPROCS…), but no RIMFLOW_* of the caller's.
+func processEnv(vars map[string]string) []string {
+	out := make([]string, 0, len(vars)+7)
 	for k, v := range vars {
 		out = append(out, k+"="+v)
 	}
-	// Enough of the parent's environment for a Go program to run (HOME, PATH, TMPDIR, GOMAXPROCS…),
-	// but no RIMFLOW_* of the caller's.
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
 		if v, ok := os.LookupEnv(k); ok {
 			out = append(out, k+"="+v)
 		}
 	}
 	return out
+}
+
+// EnterprisesFile writes the simulator's tenants as an enterprise registry into dir: the
+// ultimate tenant as TaxNo (legacy auth) and each standard tenant as itself, with push on where
+// the simulator pushes its imports. Secrets are env: references. The answer is the variables to
+// add to a worker's and an API's environment: RIMFLOW_ENTERPRISES_FILE and the secrets.
+func (e *Env) EnterprisesFile(dir string) ([]string, error) {
+	type entry struct {
+		TaxNo          string   `yaml:"taxNo"`
+		Name           string   `yaml:"name"`
+		Edition        string   `yaml:"edition"`
+		BaseURL        string   `yaml:"baseURL"`
+		AuthMode       string   `yaml:"authMode,omitempty"`
+		TokenPlacement string   `yaml:"tokenPlacement,omitempty"`
+		AppID          string   `yaml:"appId,omitempty"`
+		AppSecret      string   `yaml:"appSecret,omitempty"`
+		TenantID       string   `yaml:"tenantId,omitempty"`
+		AccountID      string   `yaml:"accountId,omitempty"`
+		User           string   `yaml:"user,omitempty"`
+		ClientID       string   `yaml:"clientId,omitempty"`
+		ClientSecret   string   `yaml:"clientSecret,omitempty"`
+		EncryptKey     string   `yaml:"encryptKey,omitempty"`
+		PlaintextCalls []string `yaml:"plaintextCalls,omitempty"`
+		Push           bool     `yaml:"push,omitempty"`
+	}
+	var vars []string
+	secret := func(value string) string { // the value goes into the environment, its name into the file
+		name := fmt.Sprintf("KIT_ENTERPRISE_SECRET_%d", len(vars))
+		vars = append(vars, name+"="+value)
+		return "env:" + name
+	}
+	var entries []entry
+	for _, t := range e.Sim.Options().Tenants {
+		switch t.Edition {
+		case simulator.EditionUltimate:
+			c := e.Sim.Options().Credentials
+			entries = append(entries, entry{TaxNo: TaxNo, Name: CompanyName, Edition: "ultimate", BaseURL: e.CloudURL,
+				AuthMode: "legacy", TokenPlacement: "header", AppID: c.AppID, AppSecret: secret(c.AppSecret),
+				TenantID: c.TenantID, AccountID: c.AccountID, User: c.User})
+		case simulator.EditionStandard:
+			entries = append(entries, entry{TaxNo: t.TaxNo, Name: t.Name, Edition: "standard", BaseURL: e.CloudURL,
+				ClientID: t.ClientID, ClientSecret: secret(t.ClientSecret), EncryptKey: secret(t.EncryptKey),
+				PlaintextCalls: t.PlaintextCalls, Push: len(t.Push) > 0})
+		}
+	}
+	raw, err := yaml.Marshal(map[string]any{"enterprises": entries})
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "enterprises.yaml")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return nil, fmt.Errorf("enterprises file: %w", err)
+	}
+	return append(vars, config.EnvEnterprisesFile+"="+path), nil
 }
 
 // Close stops the client, the simulator and the server.

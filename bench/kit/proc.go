@@ -1,10 +1,14 @@
 package kit
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Memory is what /proc/<pid>/status says about a process's resident memory, in MiB.
@@ -77,3 +81,76 @@ func procPath(pid int, file string) string {
 	}
 	return "/proc/" + itoa(pid) + "/" + file
 }
+
+// process is a child process the harness started; one goroutine waits for its exit.
+type process struct {
+	name string // what it is, for messages: "worker", "API"
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // the exit, once done is closed
+}
+
+// startProcess starts cmd and waits for its exit in the background.
+func startProcess(name string, cmd *exec.Cmd) (*process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s %s: %w", name, cmd.Path, err)
+	}
+	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// PID is the process id.
+func (p *process) PID() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the process.
+func (p *process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Kill sends SIGKILL (no graceful stop, no chance to finish anything) and reaps the process.
+func (p *process) Kill() error {
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		select {
+		case <-p.done:
+			return nil
+		default:
+			return err
+		}
+	}
+	<-p.done
+	return nil
+}
+
+// Stop sends SIGTERM and waits up to timeout for a graceful exit, then kills.
+func (p *process) Stop(timeout time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		var exit *exec.ExitError
+		if errors.As(p.err, &exit) {
+			return fmt.Errorf("%s exited: %w", p.name, p.err)
+		}
+		return nil
+	case <-time.After(timeout):
+		_ = p.Kill()
+		return fmt.Errorf("%s did not stop within %s; killed", p.name, timeout)
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Memory reads the process's resident memory.
+func (p *process) Memory() (Memory, error) { return ReadMemory(p.PID()) }
+
+// CPUSeconds is the CPU time the process has used so far.
+func (p *process) CPUSeconds() (float64, error) { return ReadCPUSeconds(p.PID()) }

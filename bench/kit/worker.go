@@ -2,13 +2,10 @@ package kit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -31,11 +28,7 @@ type WorkerOptions struct {
 }
 
 // Worker is a running worker process.
-type Worker struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // the exit, once done is closed
-}
+type Worker struct{ *process }
 
 // StartWorker starts the process and waits until Temporal lists it (by its pid@host identity)
 // as a poller of every task queue, so work sent after this returns is picked up.
@@ -50,14 +43,11 @@ func StartWorker(ctx context.Context, c client.Client, opts WorkerOptions) (*Wor
 	if cmd.Stderr == nil {
 		cmd.Stderr = io.Discard
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start worker %s: %w", opts.Path, err)
+	p, err := startProcess("worker", cmd)
+	if err != nil {
+		return nil, err
 	}
-	w := &Worker{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		w.err = cmd.Wait()
-		close(w.done)
-	}()
+	w := &Worker{p}
 	queues := opts.TaskQueues
 	if len(queues) == 0 {
 		queues = []string{workflows.DefaultTaskQueue}
@@ -94,55 +84,3 @@ func (w *Worker) waitPolling(ctx context.Context, c client.Client, queue string)
 		}
 	}
 }
-
-// Signal sends sig to the process.
-func (w *Worker) Signal(sig os.Signal) error { return w.cmd.Process.Signal(sig) }
-
-// PID is the process id.
-func (w *Worker) PID() int { return w.cmd.Process.Pid }
-
-// Kill sends SIGKILL (no graceful stop, no chance to finish anything) and reaps the process.
-func (w *Worker) Kill() error {
-	if err := w.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		select {
-		case <-w.done:
-			return nil
-		default:
-			return err
-		}
-	}
-	<-w.done
-	return nil
-}
-
-// Stop sends SIGTERM and waits up to timeout for a graceful exit, then kills.
-func (w *Worker) Stop(timeout time.Duration) error {
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-		var exit *exec.ExitError
-		if errors.As(w.err, &exit) {
-			return fmt.Errorf("worker exited: %w", w.err)
-		}
-		return nil
-	case <-time.After(timeout):
-		_ = w.Kill()
-		return fmt.Errorf("worker did not stop within %s; killed", timeout)
-	}
-}
-
-// Exited reports whether the process has ended.
-func (w *Worker) Exited() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Memory reads the process's resident memory.
-func (w *Worker) Memory() (Memory, error) { return ReadMemory(w.PID()) }
-
-// CPUSeconds is the CPU time the process has used so far.
-func (w *Worker) CPUSeconds() (float64, error) { return ReadCPUSeconds(w.PID()) }

@@ -71,10 +71,13 @@ func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *
 // stderr goes to a buffer printed if the test fails. It only reports errors, so a goroutine may
 // call it (a test's Fatal must stay on the test's goroutine).
 func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) (*kit.Worker, error) {
+	return launchWorkerWith(t, ctx, env, append(env.WorkerEnv(logLevel), extra...))
+}
+
+// launchWorkerWith starts the built ./worker with exactly this environment.
+func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []string) (*kit.Worker, error) {
 	stderr := &syncBuffer{}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
-		Path: workerBin, Env: append(env.WorkerEnv(logLevel), extra...), Stderr: stderr,
-	})
+	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: workerBin, Env: vars, Stderr: stderr})
 	if err != nil {
 		return nil, fmt.Errorf("start worker: %w; its stderr: %s", err, tailOf(stderr.String(), 2000))
 	}
@@ -91,6 +94,16 @@ func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel stri
 func startWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *kit.Worker {
 	t.Helper()
 	w, err := launchWorker(t, ctx, env, logLevel, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// startRegistryWorker starts a worker whose enterprises are the registry's (env.EnterprisesFile).
+func startRegistryWorker(t testing.TB, ctx context.Context, env *kit.Env, registry []string) *kit.Worker {
+	t.Helper()
+	w, err := launchWorkerWith(t, ctx, env, env.RegistryWorkerEnv("", registry))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,15 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,8 +63,8 @@ func secretsRun(t *testing.T, auth, placement string) {
 	defer func() { _ = w.Stop(30 * time.Second) }()
 
 	apiToken := "api-token-" + randomHex()
-	ap := startAPI(t, env, apiToken)
-	erp := &httpERP{t: t, ctx: ctx, api: ap.url, cloud: env.CloudURL, token: apiToken}
+	ap := startAPI(t, ctx, env, "debug", config.EnvAPIToken+"="+apiToken)
+	erp := &httpERP{t: t, ctx: ctx, api: ap.URL, cloud: env.CloudURL, token: apiToken}
 
 	erp.life("clean", nil)
 	// The unhappy paths log and fail the most: every token revoked, half the calls 5xx, while the
@@ -108,7 +103,7 @@ func secretsRun(t *testing.T, auth, placement string) {
 		}
 	}
 	// Stop both processes so their last lines are written.
-	if err := ap.stop(); err != nil {
+	if err := ap.Stop(30 * time.Second); err != nil {
 		t.Errorf("API process: %v", err)
 	}
 	if err := w.Stop(30 * time.Second); err != nil {
@@ -168,81 +163,31 @@ func secretsRun(t *testing.T, auth, placement string) {
 		lines["in-process logs (server, simulator, ERP client)"], erp.calls, events)
 }
 
-// apiProcess is `starter serve`, the HTTP API, as a separate process with its outputs captured.
+// apiProcess is `starter serve`, the HTTP API (kit.API), with its outputs captured.
 type apiProcess struct {
-	url            string
+	*kit.API
 	stdout, stderr *syncBuffer
-	cmd            *exec.Cmd
-	done           chan struct{}
-	err            error
 }
 
-// startAPI starts the API on a free loopback port and waits for its ready line.
-func startAPI(t *testing.T, env *kit.Env, token string) *apiProcess {
+// startAPI starts the built ./starter serve against env on a free loopback port, with extra
+// environment variables after env.APIEnv (a later one wins); its stderr is printed if the test
+// fails. The test's cleanup stops it.
+func startAPI(t *testing.T, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *apiProcess {
 	t.Helper()
-	var vars []string
-	for _, kv := range env.WorkerEnv("debug") {
-		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, "RIMFLOW_") || strings.HasPrefix(k, "RIMFLOW_TEMPORAL_") || k == config.EnvTaskQueue || k == config.EnvLogLevel {
-			vars = append(vars, kv) // what `starter serve` reads, and nothing of the cloud's
-		}
-	}
-	p := &apiProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(starterBin, "serve", "--addr", "127.0.0.1:0")
-	p.cmd.Env = append(vars, config.EnvAPIToken+"="+token)
-	p.cmd.Stderr = p.stderr
-	out, err := p.cmd.StdoutPipe()
+	p := &apiProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	a, err := kit.StartAPI(ctx, kit.APIOptions{Path: starterBin, Env: append(env.APIEnv(logLevel), extra...),
+		Stdout: p.stdout, Stderr: p.stderr})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start the API: %v; its stderr: %s", err, tailOf(p.stderr.String(), 2000))
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start the API: %v", err)
-	}
-	type readyLine struct {
-		Listening string `json:"listening"`
-	}
-	ready := make(chan readyLine, 1)
-	go func() {
-		// Everything read goes to p.stdout; the first JSON value is the ready line.
-		all := io.TeeReader(out, p.stdout)
-		var r readyLine
-		if json.NewDecoder(all).Decode(&r) == nil {
-			ready <- r
+	p.API = a
+	t.Cleanup(func() {
+		_ = a.Stop(30 * time.Second)
+		if t.Failed() {
+			t.Logf("API %d stderr (tail):\n%s", a.PID(), tailOf(p.stderr.String(), 4000))
 		}
-		_, _ = io.Copy(io.Discard, all)
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { _ = p.stop() })
-	select {
-	case r := <-ready:
-		if r.Listening == "" {
-			t.Fatalf("API ready line without its URL: %s", p.stdout.String())
-		}
-		p.url = r.Listening
-	case <-p.done:
-		t.Fatalf("the API exited before it was ready: %v; stderr %s", p.err, tailOf(p.stderr.String(), 2000))
-	case <-time.After(time.Minute):
-		t.Fatalf("the API printed no ready line within a minute; stderr %s", tailOf(p.stderr.String(), 2000))
-	}
+	})
 	return p
-}
-
-// stop ends the API with SIGTERM (a graceful shutdown) and waits up to 30 s.
-func (p *apiProcess) stop() error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		var exit *exec.ExitError
-		if errors.As(p.err, &exit) {
-			return fmt.Errorf("the API exited with %v", p.err)
-		}
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done // Wait returns once the process is killed
-		return errors.New("the API did not stop within 30 s; killed")
-	}
 }
 
 // httpERP drives bills as an ERP does: over the HTTP API with its bearer token, and imports
@@ -338,7 +283,7 @@ func (e *httpERP) life(id string, faults func(bound bool)) {
 	}
 	for _, role := range []string{"supervisor", "finance"} {
 		e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/approvals",
-			workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "x"})
+			workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "approver-" + role})
 	}
 	today := time.Now().Format(time.DateOnly)
 	e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/voucher",

@@ -64,7 +64,18 @@ func Do(tb testing.TB, ctx context.Context, method, url, token string, body any)
 // fails unless the simulator delivered exactly n.
 func Collect(tb testing.TB, ctx context.Context, simURL, eventCode string, n int) []string {
 	tb.Helper()
-	status, raw := Do(tb, ctx, http.MethodPost, simURL+"/__sim/collect", "", map[string]any{"eventCode": eventCode, "count": n})
+	return collect(tb, ctx, simURL, map[string]any{"eventCode": eventCode, "count": n}, n)
+}
+
+// CollectOnPage is Collect for the bill whose collect page is pageURL, of either edition.
+func CollectOnPage(tb testing.TB, ctx context.Context, simURL, pageURL string, n int) []string {
+	tb.Helper()
+	return collect(tb, ctx, simURL, map[string]any{"url": pageURL, "count": n}, n)
+}
+
+func collect(tb testing.TB, ctx context.Context, simURL string, body map[string]any, n int) []string {
+	tb.Helper()
+	status, raw := Do(tb, ctx, http.MethodPost, simURL+"/__sim/collect", "", body)
 	if status/100 != 2 {
 		tb.Fatalf("sim collect: HTTP %d: %.500s", status, raw)
 	}

@@ -1,0 +1,234 @@
+package apiit
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"rimflow/activities/calls"
+	"rimflow/api"
+	"rimflow/cloudsim/simulator"
+	"rimflow/internal/devstack"
+	"rimflow/internal/enterprises"
+	"rimflow/internal/workerapp"
+	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/aesecb"
+	"rimflow/systest/testenv"
+	"rimflow/workflows"
+)
+
+// pushRecorder sits in front of the API and keeps every push body the simulator sends.
+type pushRecorder struct {
+	next   http.Handler
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (p *pushRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/v1/push/") {
+		body, _ := io.ReadAll(r.Body)
+		p.mu.Lock()
+		p.bodies = append(p.bodies, body)
+		p.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	p.next.ServeHTTP(w, r)
+}
+
+func (p *pushRecorder) recorded() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.bodies...)
+}
+
+// TestPushRoute: POST /v1/push/{taxNo}, the address the cloud pushes collected invoices to
+// (AWS收票推送), on the devstack's two enterprises: the simulator's standard tenant pushes its
+// imports there, the API behind a bearer token (which the push does not carry). The route refuses
+// an unknown enterprise, a body that does not decrypt with the enterprise's key and a stale
+// timestamp, each naming the field, and records nothing for them; the simulator's real push is
+// recorded in its bill, and the same push again (its msgId) answers success without a second
+// delivery.
+func TestPushRoute(t *testing.T) {
+	ts := testenv.NewServer(t)
+	c := ts.GetDefaultClient()
+	rec := &pushRecorder{}
+	front := httptest.NewUnstartedServer(rec)
+	apiURL := "http://" + front.Listener.Addr().String()
+	cloud := testenv.NewCloud(t, simulator.Options{Seed: 9, Tenants: devstack.DemoTenants(apiURL),
+		PushRetryMin: 50 * time.Millisecond, PushRetryMax: 200 * time.Millisecond}, nil)
+	var std simulator.Tenant
+	for _, tn := range cloud.Sim.Options().Tenants {
+		if tn.Edition == simulator.EditionStandard {
+			std = tn
+		}
+	}
+	reg, err := enterprises.New(devstack.DemoEnterprises(cloud.URL, cloud.Sim.Options()), enterprises.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := workerapp.New(c, reg, workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	const token = "push-route-test-token"
+	rec.next = api.New(api.Options{Client: c, Namespace: ts.GetDefaultNamespace(), TaskQueue: workflows.DefaultTaskQueue,
+		Token: token, Enterprises: reg})
+	front.Start()
+	t.Cleanup(front.Close)
+
+	in := workflows.BillInput{BillID: "PR-1", BillNo: "BX-PR-1", BillType: "er_dailyreimbursebill", Resource: "OA",
+		BillTaxNo: std.TaxNo, UserID: "u-7", CompanyInfo: []invoicecloud.Company{{TaxNo: std.TaxNo, Name: std.Name}}}
+	status, raw := testenv.Do(t, t.Context(), http.MethodPost, apiURL+"/v1/bills", token, in)
+	var started api.StartResponse
+	if status != http.StatusCreated || json.Unmarshal(raw, &started) != nil {
+		t.Fatalf("start a bill of the standard enterprise: HTTP %d %.300s", status, raw)
+	}
+	ref := api.BillRef{Resource: in.Resource, BillID: in.BillID}
+
+	// push posts a body as the cloud does: text/plain, no bearer token.
+	push := func(taxNo string, body []byte) (int, api.PushAnswer) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, apiURL+"/v1/push/"+taxNo, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var a api.PushAnswer
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			t.Fatalf("push answer: HTTP %d, not JSON: %v", resp.StatusCode, err)
+		}
+		return resp.StatusCode, a
+	}
+	// envelope is a push as the cloud encrypts it [assumed scheme, invoicecloud/push.go].
+	envelope := func(key, msgID string, sent time.Time) []byte {
+		t.Helper()
+		plain, err := json.Marshal(map[string]any{"msgId": msgID, "timestamp": sent.UnixMilli(), "client_id": std.ClientID,
+			"tin": std.TaxNo, "ghf_mc": std.Name, "eventType": "push-invoice", "bxd_key": in.BillID, "billNumber": in.BillNo,
+			"resource": in.Resource, "data": map[string]any{"data": []any{}, "attachData": []any{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := aesecb.Encrypt(key, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(body)
+	}
+
+	for _, refusal := range []struct {
+		name, taxNo string
+		body        []byte
+		status      int
+		field, code string
+	}{
+		{"unknown enterprise", "91110000MA01N7PE9X", envelope(std.EncryptKey, "m-unknown", time.Now()), http.StatusUnauthorized, "taxNo", ""},
+		{"wrong key", std.TaxNo, envelope("WRONGKEY-0123456", "m-wrong-key", time.Now()), http.StatusUnauthorized, "encryptKey",
+			invoicecloud.StandardCodeUndecryptable},
+		{"stale timestamp", std.TaxNo, envelope(std.EncryptKey, "m-stale", time.Now().Add(-invoicecloud.DefaultPushMaxAge-time.Minute)),
+			http.StatusBadRequest, "timestamp", invoicecloud.PushCodeStale},
+	} {
+		status, a := push(refusal.taxNo, refusal.body)
+		if status != refusal.status || a.ErrCode == "0000" || (refusal.code != "" && a.ErrCode != refusal.code) ||
+			!strings.Contains(a.Description, refusal.field+":") {
+			t.Errorf("%s: HTTP %d %+v; want %d naming %s (errcode %q)", refusal.name, status, a, refusal.status, refusal.field, refusal.code)
+		}
+		if strings.Contains(a.Description, std.EncryptKey) {
+			t.Errorf("%s: the answer shows the encrypt_key", refusal.name)
+		}
+	}
+	if got := pushSignals(t, c, ref); len(got) != 0 {
+		t.Fatalf("%d refused pushes reached the bill", len(got))
+	}
+
+	// The simulator pushes what the user imports; the bill records it before the answer.
+	sentByTest := len(rec.recorded())
+	serials := testenv.CollectOnPage(t, t.Context(), cloud.URL, started.Collect.PC, 2)
+	deadline := time.Now().Add(time.Minute)
+	for !pushDelivered(cloud.Sim, ref) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulator's push was not answered success within a minute: %+v", cloud.Sim.Pushes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	bodies := rec.recorded()[sentByTest:]
+	first := pushSignals(t, c, ref)
+	if len(bodies) != 1 || len(first) != 1 || len(first[0].InvoiceData) != len(serials) {
+		t.Fatalf("%d pushes from the simulator, %d delivery signals via push; want one push, recorded once with %d invoices",
+			len(bodies), len(first), len(serials))
+	}
+
+	// The same push again (the cloud lost the answer): success, no second delivery.
+	if status, a := push(std.TaxNo, bodies[0]); status != http.StatusOK || a.ErrCode != "0000" {
+		t.Fatalf("the push again: HTTP %d %+v; want 200 errcode 0000", status, a)
+	}
+	if got := pushSignals(t, c, ref); len(got) != 1 {
+		t.Fatalf("after the push again the bill holds %d push deliveries, want 1", len(got))
+	}
+	st := waitPushBound(t, apiURL+"/v1/bills/"+ref.ID(), token, len(serials))
+	viaPush := 0
+	for _, d := range st.Deliveries {
+		if d.Via == workflows.ViaPush {
+			viaPush++
+		}
+	}
+	if viaPush != 1 {
+		t.Errorf("the bill lists %d deliveries via push, want 1: %+v", viaPush, st.Deliveries)
+	}
+}
+
+// pushDelivered: the simulator's push for the bill was answered success.
+func pushDelivered(sim *simulator.Sim, ref api.BillRef) bool {
+	for _, p := range sim.Pushes() {
+		if p.Resource == ref.Resource && p.BillID == ref.BillID && p.Delivered {
+			return true
+		}
+	}
+	return false
+}
+
+// pushSignals are the bill's delivery signals that came by push.
+func pushSignals(t *testing.T, c client.Client, ref api.BillRef) []calls.Delivery {
+	t.Helper()
+	var out []calls.Delivery
+	for _, d := range testenv.DeliverySignals(t, t.Context(), c, ref.WorkflowID()) {
+		if d.Via == workflows.ViaPush {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// waitPushBound polls the bill over the API until n invoices are bound and it lists its
+// deliveries.
+func waitPushBound(t *testing.T, url, token string, n int) workflows.BillState {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var st workflows.BillState
+		status, raw := testenv.Do(t, t.Context(), http.MethodGet, url, token, nil)
+		if status == http.StatusOK && json.Unmarshal(raw, &st) == nil && st.InvoiceCount == n && len(st.Deliveries) > 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bill did not bind %d invoices within 90 s: HTTP %d %.500s", n, status, raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -156,6 +156,11 @@ func (d *Driver) Start(ctx context.Context, billID string) (api.StartResponse, e
 		resp, _, err = d.bills().Start(ctx, d.Input(billID))
 		return err
 	})
+	if err == nil && resp.Pending != nil {
+		// Answered before its eventCode was issued (202: the cloud or the worker was slow, or
+		// gone): the ERP asks for the collect URL, as the answer says.
+		resp.Collect.PC, err = d.CollectURL(ctx, billID)
+	}
 	return resp, err
 }
 

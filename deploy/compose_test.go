@@ -12,31 +12,10 @@ import (
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"gopkg.in/yaml.v3"
 
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
-
-// The parts of the compose file this test reads.
-type composeFile struct {
-	Services map[string]service `yaml:"services"`
-	Secrets  map[string]struct {
-		Environment string `yaml:"environment"`
-		File        string `yaml:"file"`
-	} `yaml:"secrets"`
-}
-
-type service struct {
-	Image       string            `yaml:"image"`
-	Build       any               `yaml:"build"`
-	Command     any               `yaml:"command"`
-	Entrypoint  any               `yaml:"entrypoint"`
-	Environment map[string]string `yaml:"environment"`
-	Ports       []string          `yaml:"ports"`
-	Profiles    []string          `yaml:"profiles"`
-	Secrets     []string          `yaml:"secrets"`
-}
 
 const rimflowImage = "rimflow:latest"
 
@@ -50,18 +29,11 @@ func programVars() map[string][]config.Var {
 	}
 }
 
-func loadCompose(t *testing.T) composeFile {
+func loadCompose(t *testing.T) Compose {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	cf, err := LoadCompose(filepath.Join("..", "docker-compose.yml"))
 	if err != nil {
-		t.Fatalf("read docker-compose.yml: %v", err)
-	}
-	var cf composeFile
-	if err := yaml.Unmarshal(raw, &cf); err != nil {
-		t.Fatalf("docker-compose.yml is not valid YAML for this test: %v", err)
-	}
-	if len(cf.Services) == 0 {
-		t.Fatal("docker-compose.yml has no services")
+		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	return cf
 }
@@ -69,71 +41,34 @@ func loadCompose(t *testing.T) composeFile {
 // envExample is deploy/env.example: the .env a user starts from, used to interpolate ${VAR}.
 func envExample(t *testing.T) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile("env.example")
+	env, err := ReadDotenv("env.example")
 	if err != nil {
-		t.Fatalf("read deploy/env.example: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("env.example: line %q is not NAME=value", line)
-		}
-		env[k] = v
+		t.Fatalf("deploy/env.example: %v", err)
 	}
 	return env
 }
 
-var interpolation = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}`)
-
 // interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error} given dotenv.
 func interpolate(t *testing.T, s string, dotenv map[string]string) string {
-	return interpolation.ReplaceAllStringFunc(s, func(m string) string {
-		p := interpolation.FindStringSubmatch(m)
-		name, op, arg := p[1], p[2], p[3]
-		v, set := dotenv[name]
-		switch op {
-		case ":-":
-			if v == "" {
-				return arg
-			}
-		case "-":
-			if !set {
-				return arg
-			}
-		case ":?", "?":
-			if v == "" {
-				t.Errorf("%s is required (%s) but deploy/env.example leaves it empty", name, arg)
-			}
-		}
-		return v
-	})
+	t.Helper()
+	out, err := Interpolate(s, dotenv)
+	if err != nil {
+		t.Errorf("with deploy/env.example as .env: %v", err)
+	}
+	return out
 }
 
 func commandWords(t *testing.T, name string, cmd any) []string {
-	switch c := cmd.(type) {
-	case nil:
-		return nil
-	case string:
-		return strings.Fields(c)
-	case []any:
-		words := make([]string, 0, len(c))
-		for _, w := range c {
-			words = append(words, fmt.Sprint(w))
-		}
-		return words
-	default:
-		t.Fatalf("service %s: command of unexpected shape %T", name, cmd)
-		return nil
+	t.Helper()
+	words, err := Words(cmd)
+	if err != nil {
+		t.Fatalf("service %s: %v", name, err)
 	}
+	return words
 }
 
 // rimflowServices are the services running the rimflow image, by the program they run.
-func rimflowServices(t *testing.T, cf composeFile) map[string]string {
+func rimflowServices(t *testing.T, cf Compose) map[string]string {
 	out := map[string]string{}
 	builds := 0
 	for name, svc := range cf.Services {
@@ -227,7 +162,7 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 
 // secretFile checks that a *_FILE variable names a mounted secret fed from the matching variable,
 // and returns a temporary file with the env.example value so the loaders can read it.
-func secretFile(t *testing.T, cf composeFile, svc service, svcName, fileVar, path string, dotenv map[string]string) string {
+func secretFile(t *testing.T, cf Compose, svc Service, svcName, fileVar, path string, dotenv map[string]string) string {
 	t.Helper()
 	secret, ok := strings.CutPrefix(path, "/run/secrets/")
 	if !ok {
@@ -266,7 +201,7 @@ func defaultOf(vars []config.Var, name string) string {
 }
 
 // checkPublished: the service publishes the port it listens on, on the same port as the default.
-func checkPublished(t *testing.T, name string, svc service, listen, def string) {
+func checkPublished(t *testing.T, name string, svc Service, listen, def string) {
 	t.Helper()
 	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -284,7 +219,7 @@ func checkPublished(t *testing.T, name string, svc service, listen, def string) 
 }
 
 // checkServiceAddr: host:port names a compose service that publishes or exposes that port.
-func checkServiceAddr(t *testing.T, cf composeFile, from, varName, addr string) {
+func checkServiceAddr(t *testing.T, cf Compose, from, varName, addr string) {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

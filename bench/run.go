@@ -30,6 +30,7 @@ type Config struct {
 	Invoices      int
 	Warmup        int
 	DataDir       string
+	Postgres      string // the server's store: "" = SQLite in DataDir
 	WorkerProfile string
 	// Profile is the bench process's own CPU profile (server, simulator, ERP clients) during the
 	// bills scenario, to see where a bill's cost beyond the baseline goes.
@@ -103,6 +104,7 @@ type Result struct {
 	DrainSeconds          float64                `json:"drainSeconds,omitempty"`
 	DrainPerSecond        float64                `json:"drainPerSecond,omitempty"`
 	LedgerOK              bool                   `json:"ledgerOk"`
+	Store                 string                 `json:"store"` // the server's store: its SQLite file or PostgreSQL (no password)
 	Errors                []string               `json:"errors,omitempty"`
 }
 
@@ -127,7 +129,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	env, err := kit.StartEnv(ctx, kit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger})
+	env, err := kit.StartEnv(ctx, kit.EnvOptions{DataDir: dir, Postgres: cfg.Postgres, Seed: 5, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +159,8 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	}
 	defer func() { _ = w.Stop(10 * time.Second) }()
 
-	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting}
+	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting,
+		Store: env.Server.Store()}
 	b := &bench{cfg: cfg, env: env, worker: w, res: res, progress: progress}
 	steps := []struct {
 		name string

@@ -37,9 +37,11 @@ type Cluster struct {
 	User     string // Superuser
 	Password string // random, per cluster
 
-	bin  string // directory of initdb and pg_ctl
-	dir  string // the cluster's own directory: data/, its log, the password file
-	cred *syscall.Credential
+	bin    string // directory of initdb and postgres
+	dir    string // the cluster's own directory: data/, its log, the password file
+	cred   *syscall.Credential
+	server *exec.Cmd
+	done   chan struct{}
 }
 
 // Start starts a cluster that stops with the test (tb.Cleanup), or skips the test when PostgreSQL
@@ -87,12 +89,22 @@ func (c *Cluster) LogTail(n int) string {
 	return string(raw)
 }
 
-// Stop stops the server and removes its directory.
+// Stop stops the server (a fast shutdown) and removes its directory.
 func (c *Cluster) Stop() error {
 	if c.dir == "" {
 		return nil
 	}
-	err := c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "-t", "60", "stop")
+	var err error
+	if c.server != nil {
+		_ = c.server.Process.Signal(syscall.SIGINT)
+		select {
+		case <-c.done:
+		case <-time.After(time.Minute):
+			_ = c.server.Process.Kill()
+			<-c.done
+			err = errors.New("PostgreSQL did not stop within a minute; killed")
+		}
+	}
 	if rmErr := os.RemoveAll(c.dir); rmErr != nil {
 		err = errors.Join(err, rmErr)
 	}
@@ -145,15 +157,57 @@ func start(bin string) (*Cluster, error) {
 		if c.Port, err = freePort(); err != nil {
 			return fail(err)
 		}
-		opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s", c.Port, c.dir)
-		err = c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start")
-		if err == nil {
+		if err = c.startServer(); err == nil {
 			return c, nil
 		}
 		if attempt == 2 {
 			return fail(fmt.Errorf("%w\n%s", err, c.LogTail(2000)))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// startServer runs the postmaster as a child of this process (not daemonized by pg_ctl), so it
+// dies with the test process even when that one is killed (a test timeout), and waits until it
+// accepts connections.
+func (c *Cluster) startServer() error {
+	logFile, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.data(), "-p", strconv.Itoa(c.Port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+c.dir)
+	cmd.Dir = c.dir
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// SIGQUIT is PostgreSQL's immediate shutdown: the cluster is thrown away anyway.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGQUIT}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case <-done:
+			return fmt.Errorf("postgres exited at start (port %d)", c.Port)
+		default:
+		}
+		ready := c.run("pg_isready", "-q", "-h", c.Host, "-p", strconv.Itoa(c.Port))
+		if ready == nil {
+			c.server, c.done = cmd, done
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("postgres does not accept connections after a minute: %w", ready)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -171,24 +225,33 @@ func (c *Cluster) run(prog string, args ...string) error {
 	return nil
 }
 
-// findBin finds the directory of initdb and pg_ctl: on PATH, or the newest version under Debian's
-// /usr/lib/postgresql/<version>/bin.
+// findBin finds the directory of initdb, postgres and pg_isready: on PATH, or the newest version
+// under Debian's /usr/lib/postgresql/<version>/bin.
 func findBin() (string, error) {
+	var dirs []string
 	if p, err := exec.LookPath("initdb"); err == nil {
-		dir := filepath.Dir(p)
-		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
-			return dir, nil
-		}
+		dirs = append(dirs, filepath.Dir(p))
 	}
 	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	sort.Slice(found, func(i, j int) bool { return version(found[i]) > version(found[j]) })
 	for _, p := range found {
-		dir := filepath.Dir(p)
-		if _, err := os.Stat(filepath.Join(dir, "pg_ctl")); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	for _, dir := range dirs {
+		if hasAll(dir, "initdb", "postgres", "pg_isready") {
 			return dir, nil
 		}
 	}
-	return "", errors.New("no initdb and pg_ctl on PATH or under /usr/lib/postgresql/*/bin")
+	return "", errors.New("no initdb, postgres and pg_isready together on PATH or under /usr/lib/postgresql/*/bin")
+}
+
+func hasAll(dir string, programs ...string) bool {
+	for _, p := range programs {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // version is the major version in /usr/lib/postgresql/<version>/bin/initdb.

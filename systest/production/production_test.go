@@ -174,11 +174,18 @@ func TestDevstackOnPostgres(t *testing.T) {
 	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
 		t.Fatalf("demo ended in %s", last.Stage)
 	}
-	// Temporal Web lists it from PostgreSQL visibility.
-	status, body := testenv.Do(t, ctx, http.MethodGet, s.UIURL()+"/api/v1/namespaces/default/workflows?query="+
-		"BillStage%3D%22completed%22", "", nil)
-	if status != http.StatusOK || !strings.Contains(string(body), workflows.BillWorkflowID("OA", "PG-DEV")) {
-		t.Errorf("Temporal Web's list by BillStage: HTTP %d %.300s", status, body)
+	// Temporal Web lists it from PostgreSQL visibility (written shortly after the bill's change).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body := testenv.Do(t, ctx, http.MethodGet, s.UIURL()+"/api/v1/namespaces/default/workflows?query="+
+			"BillStage%3D%22completed%22", "", nil)
+		if status == http.StatusOK && strings.Contains(string(body), workflows.BillWorkflowID("OA", "PG-DEV")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Temporal Web's list by BillStage after 30 s: HTTP %d %.300s", status, body)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	temporalAddr, uiAddr, cloudAddr, apiAddr := s.Addrs()

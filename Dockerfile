@@ -13,10 +13,13 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    mkdir -p /out && go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cloudsim
+    mkdir -p /out /keys && go build -trimpath -ldflags="-s -w" -o /out/ ./worker ./starter ./cloudsim
 
 # Static binaries on distroless: no shell, no package manager, a non-root user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /out/starter /out/cloudsim /usr/local/bin/
+# The payload key file's directory (compose mounts the rimflow-keys volume here), owned by the
+# non-root user so `starter codec-keys` can create the file in a fresh volume.
+COPY --from=build --chown=65532:65532 /keys /keys
 USER nonroot:nonroot
 CMD ["worker"]

@@ -1,5 +1,6 @@
 // Package activities holds every remote call of the bill workflow: one method per call on one
-// struct holding the Invoice Cloud client (and a Temporal client for the deduction hand-off).
+// struct holding the enterprise registry — each call goes to the cloud of the bill's enterprise,
+// found by its billTaxNo — and a Temporal client (deliveries, the deduction hand-off).
 // The worker registers the struct, so an activity's name is its method's name; the workflows call
 // them through method values (a.BindInvoices), so the compiler checks every call. Their payloads
 // are in the leaf package calls, which both sides import.
@@ -9,7 +10,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
+	"rimflow/internal/enterprises"
+	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 )
 
@@ -23,8 +27,11 @@ const (
 
 // Activities is registered on the worker. Zero settings take the defaults above.
 type Activities struct {
-	Cloud    *invoicecloud.Client
-	Temporal client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
+	// Enterprises routes each call to the cloud of the bill's enterprise (by billTaxNo).
+	Enterprises Enterprises
+	Temporal    client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
+	// Webhooks are where the bills' events go (nil: nowhere).
+	Webhooks *webhooks.Registry
 
 	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
 	EventCodeTTL time.Duration
@@ -40,10 +47,28 @@ type Activities struct {
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
 
-	// DeductionBatchSize and DeductionInterval configure batch workflows started by EnqueueDeduction
-	// (zero = the batch workflow's own defaults).
+	// DeductionBatchSize, DeductionInterval and DeductionContinueAfter configure batch workflows
+	// started by EnqueueDeduction (zero = the batch workflow's own defaults).
 	DeductionBatchSize int
 	DeductionInterval  time.Duration
+	// DeductionContinueAfter is how many adds and batches a batch workflow run takes before it
+	// continues as new.
+	DeductionContinueAfter int
+}
+
+// Enterprises finds a bill's enterprise by its tax number (enterprises.Registry).
+type Enterprises interface {
+	Lookup(taxNo string) (*enterprises.Enterprise, error)
+}
+
+// enterprise is the bill's enterprise; an unknown tax number fails the step for good, naming
+// billTaxNo (the registry lost it in a reload: put it back, then retry the bill).
+func (a *Activities) enterprise(taxNo string) (*enterprises.Enterprise, error) {
+	e, err := a.Enterprises.Lookup(taxNo)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownEnterprise", nil, map[string]string{"field": "billTaxNo"})
+	}
+	return e, nil
 }
 
 func orDefault[T comparable](v, def T) T {

@@ -18,6 +18,7 @@ import (
 	"rimflow/activities"
 	"rimflow/activities/calls"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 )
@@ -36,7 +37,7 @@ func newEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *simulator.Sim) {
 	}
 	s := &testsuite.WorkflowTestSuite{}
 	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&activities.Activities{Cloud: cloud})
+	env.RegisterActivity(&activities.Activities{Enterprises: enterprises.Single(cloud)})
 	return env, sim
 }
 
@@ -143,7 +144,7 @@ func newWatchEnv(t *testing.T) *watchEnv {
 	s := &testsuite.WorkflowTestSuite{}
 	we.env = s.NewTestActivityEnvironment()
 	we.env.SetWorkerStopChannel(we.stop)
-	we.env.RegisterActivity(&activities.Activities{Cloud: cloud.Client, Temporal: tc, WatchGrace: time.Millisecond,
+	we.env.RegisterActivity(&activities.Activities{Enterprises: enterprises.Single(cloud.Client), Temporal: tc, WatchGrace: time.Millisecond,
 		HeartbeatEvery: 100 * time.Millisecond, Watch: invoicecloud.WatchOptions{Silence: time.Hour}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

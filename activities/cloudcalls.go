@@ -15,9 +15,17 @@ import (
 func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {
 	// The TTL runs from the cloud's answer, so count from before the call to stay on the safe side.
 	asked := time.Now()
-	res, err := a.Cloud.GetEventCode(ctx, in.MessageID, in.Request)
+	e, err := a.enterprise(in.Request.BillTaxNo)
 	if err != nil {
-		return calls.EventCodeResult{}, classify(ctx, err)
+		return calls.EventCodeResult{}, err
+	}
+	req := in.Request
+	if req.OrgNumber == "" {
+		req.OrgNumber = e.OrgNumber // the enterprise's accounting organisation in its tenant
+	}
+	res, err := e.Cloud.GetEventCode(ctx, in.MessageID, req)
+	if err != nil {
+		return calls.EventCodeResult{}, classify(ctx, e, err)
 	}
 	return calls.EventCodeResult{
 		EventCode: res.EventCode,
@@ -48,21 +56,41 @@ func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, statu
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("billSave status %q sent to the activity for status %q", in.Request.Status, status), "InvalidRequest", nil)
 	}
-	return classify(ctx, a.Cloud.BillSave(ctx, in.MessageID, in.Request))
+	e, err := a.enterprise(in.Request.BillTaxNo)
+	if err != nil {
+		return err
+	}
+	req := in.Request
+	if req.OrgNumber == "" {
+		req.OrgNumber = e.OrgNumber
+	}
+	return classify(ctx, e, e.Cloud.BillSave(ctx, in.MessageID, req))
 }
 
 // SaveVoucher writes the voucher back (voucherSave).
 func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) error {
-	return classify(ctx, a.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
+	e, err := a.enterprise(in.TaxNo)
+	if err != nil {
+		return err
+	}
+	return classify(ctx, e, e.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
 }
 
 // Unbind releases every invoice of the bill ([assumed] billDelete): the compensation of binding.
 func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
-	return classify(ctx, a.Cloud.Unbind(ctx, in.MessageID, in.Request))
+	e, err := a.enterprise(in.TaxNo)
+	if err != nil {
+		return err
+	}
+	return classify(ctx, e, e.Cloud.Unbind(ctx, in.MessageID, in.Request))
 }
 
 // SelectDeduction selects invoices for input-VAT deduction (invoiceSelect).
 func (a *Activities) SelectDeduction(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
-	res, err := a.Cloud.Deduction(ctx, in.RequestID, in.Request)
-	return res, classify(ctx, err)
+	e, err := a.enterprise(in.Request.TaxNo)
+	if err != nil {
+		return invoicecloud.DeductionResult{}, err
+	}
+	res, err := e.Cloud.Deduction(ctx, in.RequestID, in.Request)
+	return res, classify(ctx, e, err)
 }

@@ -24,10 +24,11 @@ func (a *Activities) EnqueueDeduction(ctx context.Context, in calls.EnqueueInput
 		TaskQueue: activity.GetInfo(ctx).TaskQueue,
 	}
 	start := calls.DeductionBatchInput{
-		TaxNo:     in.TaxNo,
-		Period:    in.Period,
-		BatchSize: a.DeductionBatchSize,
-		Interval:  calls.Duration(a.DeductionInterval),
+		TaxNo:         in.TaxNo,
+		Period:        in.Period,
+		BatchSize:     a.DeductionBatchSize,
+		Interval:      calls.Duration(a.DeductionInterval),
+		ContinueAfter: a.DeductionContinueAfter,
 	}
 	_, err := a.Temporal.SignalWithStartWorkflow(ctx, id, calls.SignalDeductionAdd, in.Add, opts, calls.DeductionWorkflowName, start)
 	if err != nil {

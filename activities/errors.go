@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 )
 
@@ -18,7 +19,8 @@ import (
 // A call interrupted because the activity's context ended (the worker is stopping, or the workflow
 // cancelled it) is retryable, never a business failure: another worker (or attempt) carries it
 // on under the same request id.
-func classify(ctx context.Context, err error) error {
+// The reason names the enterprise: one enterprise's bad credentials are told apart from another's.
+func classify(ctx context.Context, e *enterprises.Enterprise, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -44,10 +46,14 @@ func classify(ctx context.Context, err error) error {
 	if ce.Field != "" {
 		details = append(details, map[string]string{"field": ce.Field})
 	}
-	if !ce.Retryable {
-		return temporal.NewNonRetryableApplicationError(ce.Error(), ErrorTypePrefix+code, nil, details...)
+	msg := ce.Error()
+	if e != nil {
+		msg = e.Label() + ": " + msg
 	}
-	return temporal.NewApplicationError(ce.Error(), ErrorTypePrefix+code, details...)
+	if !ce.Retryable {
+		return temporal.NewNonRetryableApplicationError(msg, ErrorTypePrefix+code, nil, details...)
+	}
+	return temporal.NewApplicationError(msg, ErrorTypePrefix+code, details...)
 }
 
 // ErrorTypePrefix starts the ApplicationError type of every cloud failure ("InvoiceCloud.1301").

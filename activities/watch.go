@@ -69,11 +69,18 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 		}
 	}
 	billID := activity.GetInfo(ctx).WorkflowExecution.ID
-	err := a.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
-		return a.signalDelivery(ctx, billID, calls.Delivery{
-			Via: m.Via, LinkKey: in.LinkKey, MsgID: m.MsgID, Digest: m.Digest(),
-			InvoiceData: m.InvoiceData, AttachData: m.AttachData,
-		})
+	e, err := a.enterprise(in.TaxNo)
+	if err != nil {
+		return err
+	}
+	err = e.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
+		// A large message goes as several signals, each well under Temporal's payload limit.
+		for _, d := range calls.DeliveriesOf(m, in.LinkKey) {
+			if err := a.signalDelivery(ctx, billID, d); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	switch {
 	case errors.Is(err, errBillEnded):
@@ -87,7 +94,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	case watchCtx.Err() != nil, err == nil:
 		return nil // the pages died: nobody can import any more
 	}
-	return classify(ctx, err)
+	return classify(ctx, e, err)
 }
 
 // signalDelivery makes one message durable: it signals the bill, retrying while Temporal does

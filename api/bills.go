@@ -8,23 +8,69 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
+	"rimflow/internal/enterprises"
+	"rimflow/internal/policy"
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
 // Bills is the ERP's operations on bill workflows. The HTTP handlers and the starter CLI both
 // use it, so a bill behaves the same whichever way it is driven.
 type Bills struct {
+	// StartWait bounds how long a start waits for the bill's eventCode before it answers 202 with
+	// what is known (default DefaultStartWait).
+	StartWait time.Duration
 	Client    client.Client
 	Namespace string
 	TaskQueue string
+	// Notifies reports whether a resource's events go to webhooks; a bill started for it sends
+	// them (Options.Notify). nil: no bill notifies.
+	Notifies func(resource string) bool
+	// Enterprises is the enterprise registry: a bill whose billTaxNo is not in it is refused at
+	// start, and a bill with an image mode takes its enterprise's scanning point. nil: every tax
+	// number is accepted (the worker's one enterprise decides).
+	Enterprises Enterprises
+	// Policy decides a starting bill's options, duties and ops path (nil: policy.Default()).
+	Policy *policy.Policy
+	// DataConverter is Client's (with its payload codec), to read the memo a start wrote; nil is
+	// Temporal's default.
+	DataConverter converter.DataConverter
 }
+
+// Enterprises is what the API needs of the enterprise registry (enterprises.Registry).
+type Enterprises interface {
+	Lookup(taxNo string) (*enterprises.Enterprise, error)
+	List() []enterprises.Info
+	Pushes() *invoicecloud.PushReceiver
+}
+
+func (b *Bills) policy() *policy.Policy {
+	if b.Policy == nil {
+		return policy.Default()
+	}
+	return b.Policy
+}
+
+func (b *Bills) dataConverter() converter.DataConverter {
+	if b.DataConverter == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return b.DataConverter
+}
+
+// DefaultStartWait is Bills.StartWait when it is zero: long enough for a cloud that answers at
+// the second attempt, short enough that an ERP is never left hanging on a failing cloud.
+const DefaultStartWait = 10 * time.Second
 
 // NewBills returns the service; an empty task queue means workflows.DefaultTaskQueue, an empty
 // namespace the client's own.
@@ -60,139 +106,28 @@ func (r BillRef) ID() string { return r.Resource + "/" + r.BillID }
 // WorkflowID is the bill workflow's ID.
 func (r BillRef) WorkflowID() string { return workflows.BillWorkflowID(r.Resource, r.BillID) }
 
+// MaxIDLen is the longest workflow ID (and keyword search attribute value) PostgreSQL visibility
+// stores: bill:<resource>:<billId> must fit.
+const MaxIDLen = workflows.MaxKeyword
+
 func (r BillRef) check() *Error {
 	fields := map[string]string{}
-	if strings.TrimSpace(r.Resource) == "" {
-		fields["resource"] = "required"
+	for name, v := range map[string]string{"resource": r.Resource, "billId": r.BillID} {
+		if strings.TrimSpace(v) == "" {
+			fields[name] = "required"
+		} else if p := workflows.Unprintable(v); p != "" {
+			fields[name] = p
+		}
 	}
-	if strings.TrimSpace(r.BillID) == "" {
-		fields["billId"] = "required"
+	if _, bad := fields["billId"]; !bad && r.Resource != "" {
+		if n := len(r.WorkflowID()); n > MaxIDLen {
+			fields["billId"] = idTooLong(n)
+		}
 	}
 	if len(fields) > 0 {
 		return ValidationFailed(fields)
 	}
 	return nil
-}
-
-// StartResponse answers POST /v1/bills: where the user collects invoices for the bill.
-type StartResponse struct {
-	ID         string          `json:"id"`
-	WorkflowID string          `json:"workflowId"`
-	Stage      workflows.Stage `json:"stage"`
-	Collect    workflows.URLs  `json:"collect"`
-	View       workflows.URLs  `json:"view"`
-}
-
-// memoStartRequest marks the run with the start request that created it: with the USE_EXISTING
-// conflict policy a start that joins leaves the memo as it was, so comparing it tells a new bill
-// (201) from a running one (200) without racing a describe-before-start.
-const memoStartRequest = "rimflowStartRequest"
-
-// Start starts the bill's workflow, or joins the running one, and answers once its eventCode is
-// issued (update-with-start of collectUrl{pc}). created reports whether this call started it.
-// A bill whose workflow already ended normally is refused (409): a bill key lives once. Only a
-// run that failed or was terminated by ops may be started again.
-func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartResponse, created bool, err error) {
-	if e := checkBill(&in); e != nil {
-		return StartResponse{}, false, e
-	}
-	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
-	requestID := newRequestID()
-	startOp := b.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-		ID:                       ref.WorkflowID(),
-		TaskQueue:                b.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-		Memo:                     map[string]any{memoStartRequest: requestID},
-		// Set at start so a new bill is findable before its first workflow task runs.
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SABillStage.ValueSet(string(workflows.StageCollecting)),
-			workflows.SABillNo.ValueSet(in.BillNo),
-			workflows.SABillResource.ValueSet(in.Resource),
-			workflows.SABillTaxNo.ValueSet(in.BillTaxNo),
-		),
-		StaticSummary: fmt.Sprintf("bill %s (%s)", ref.ID(), in.BillNo),
-	}, workflows.BillWorkflowName, in)
-
-	handle, err := b.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: startOp,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   workflows.UpdateCollectURL,
-			Args:         []any{workflows.CollectURLRequest{Client: "pc"}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		return StartResponse{}, false, startError(ref, err)
-	}
-	run, err := startOp.Get(ctx)
-	if err != nil {
-		return StartResponse{}, false, err
-	}
-	var url workflows.CollectURLResponse
-	updateErr := handle.Get(ctx, &url)
-
-	created, err = b.startedBy(ctx, ref, run.GetRunID(), requestID)
-	if err != nil {
-		return StartResponse{}, false, err
-	}
-	// A joined bill may be past collecting, where collectUrl is refused: it still answers 200
-	// with its current view. A new bill must have its eventCode.
-	if updateErr != nil && (created || ErrorFrom(updateErr).Status != http.StatusConflict) {
-		return StartResponse{}, created, b.firstStepError(ctx, ref, updateErr)
-	}
-	state, err := b.queryState(ctx, ref)
-	if err != nil {
-		return StartResponse{}, created, err
-	}
-	resp = StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: state.Stage,
-		Collect: state.Collect, View: state.View}
-	if resp.Collect.PC == "" && url.URL != "" {
-		expires := url.ExpiresAt
-		resp.Collect.PC, resp.Collect.ExpiresAt = url.URL, &expires
-	}
-	return resp, created, nil
-}
-
-// firstStepError explains a start whose eventCode could not be issued: when the cloud refused
-// the first step the bill waits in `failed` (retry or cancel it) and the caller gets a 502 with
-// the cloud's reason instead of the collectUrl validator's "the bill is failed".
-func (b *Bills) firstStepError(ctx context.Context, ref BillRef, updateErr error) error {
-	st, err := b.queryState(ctx, ref)
-	if err != nil || st.Stage != workflows.StageFailed || st.Error == nil ||
-		!strings.HasPrefix(st.Error.Code, appErrCloudPrefix) {
-		return updateErr
-	}
-	return newError(http.StatusBadGateway, CodeCloudRefused,
-		"Invoice Cloud refused %s: %s (bill %s waits in stage failed: fix the cause, then retry or cancel it)",
-		st.Error.Step, st.Error.Reason, ref.ID())
-}
-
-// startError turns the update-with-start failure into the API's answer; a closed bill is 409.
-func startError(ref BillRef, err error) error {
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return newError(http.StatusConflict, CodeAlreadyFinished,
-			"bill %s has already finished; a bill key (resource + billId) lives once", ref.ID())
-	}
-	return err
-}
-
-// startedBy reports whether the run carries this request's start marker.
-func (b *Bills) startedBy(ctx context.Context, ref BillRef, runID, requestID string) (bool, error) {
-	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), runID)
-	if err != nil {
-		return false, err
-	}
-	payload := desc.Memo.GetFields()[memoStartRequest]
-	if payload == nil {
-		return false, nil
-	}
-	var marker string
-	if err := converter.GetDefaultDataConverter().FromPayload(payload, &marker); err != nil {
-		return false, nil
-	}
-	return marker == requestID, nil
 }
 
 // State is the bill's `state` view. Running bills answer the query; a completed bill answers
@@ -253,38 +188,199 @@ func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) 
 	return resp, err
 }
 
-// Invoices forwards a socket payload the ERP received in its browser to the bill (a signal:
-// the workflow deduplicates by serialNo, so forwarding twice is harmless).
-func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) error {
+// InvoicesAccepted answers POST …/invoices: the payload was handed to the bill.
+type InvoicesAccepted struct {
+	ID         string `json:"id"`
+	WorkflowID string `json:"workflowId"`
+	Invoices   int    `json:"invoices"`
+	// Stage is the bill's stage when the payload was handed over, and Outcome what the bill does
+	// with it: "binding" (collecting: the new invoices are bound now) or "pending" (kept, and bound
+	// when the bill next collects: after a return, a retry or an image mismatch). Invoices the
+	// bill already holds are dropped by serialNo either way; state.deliveries shows each outcome.
+	Stage   workflows.Stage `json:"stage"`
+	Outcome string          `json:"outcome"`
+}
+
+// Outcomes of a forwarded payload.
+const (
+	ForwardBinding = "binding"
+	ForwardPending = "pending"
+)
+
+// Invoices forwards a socket payload the ERP received in its browser to the bill (the invoices
+// signal: the workflow deduplicates by serialNo, so forwarding twice is harmless). The payload is
+// checked as the cloud checks it (checkForwarded), first alone, then against the bill, and bounded
+// per message and per bill; nothing is sent unless it all passes. The bill is read from Temporal
+// itself (its description and its run's input), not queried, so forwarding needs no worker: it is
+// the way in that must work while workers are down. A bill that has ended takes nothing (409
+// finished); any other keeps what it gets.
+func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.InvoicesSignal) (InvoicesAccepted, error) {
+	if err := ref.check(); err != nil {
+		return InvoicesAccepted{}, err
+	}
+	if err := checkForwarded(msg, nil); err != nil {
+		return InvoicesAccepted{}, err
+	}
+	target, err := b.forwardTarget(ctx, ref)
+	if err != nil {
+		return InvoicesAccepted{}, err
+	}
+	if err := checkForwarded(msg, target); err != nil {
+		return InvoicesAccepted{}, err
+	}
+	desc, err := b.Client.DescribeWorkflowExecution(ctx, ref.WorkflowID(), target.runID)
+	if err != nil {
+		return InvoicesAccepted{}, b.notFound(ref, err)
+	}
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return InvoicesAccepted{}, conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s): it takes no invoices",
+			ref.ID(), strings.ToLower(st.String())))
+	}
+	stage := stageOf(desc)
+	if stage.Final() {
+		return InvoicesAccepted{}, conflict(SubFinished, fmt.Sprintf("bill %s has ended (%s): it takes no invoices", ref.ID(), stage))
+	}
+	if err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg); err != nil {
+		return InvoicesAccepted{}, b.endedOrMissing(ctx, ref, err)
+	}
+	out := InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(msg.InvoiceData), Stage: stage,
+		Outcome: ForwardPending}
+	if stage == workflows.StageCollecting {
+		out.Outcome = ForwardBinding
+	}
+	return out, nil
+}
+
+// Push records a push from the cloud (AWS收票推送) in its bill: once the signals are accepted the
+// invoices are durable, and only then does the cloud get its success answer.
+func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
+	ref := BillRef{Resource: p.Resource, BillID: p.BillID}
 	if err := ref.check(); err != nil {
 		return err
 	}
-	if err := checkInvoices(msg); err != nil {
-		return err
+	if len(p.Message.InvoiceData) == 0 {
+		return nil // nothing to record
 	}
-	err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalInvoices, msg)
-	if err != nil {
-		return b.endedOrMissing(ctx, ref, err)
+	for _, d := range calls.DeliveriesOf(p.Message, "") {
+		if err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalDelivery, d); err != nil {
+			return b.endedOrMissing(ctx, ref, err)
+		}
 	}
 	return nil
 }
 
-// checkInvoices refuses a payload the workflow could not use: nothing to import, or an invoice
-// without the serialNo everything downstream keys on.
-func checkInvoices(msg workflows.InvoicesSignal) *Error {
-	fields := map[string]string{}
-	if len(msg.InvoiceData) == 0 {
-		fields["invoiceData"] = "required: at least one invoice"
+// forwardTarget reads what checkForwarded needs of a running bill: how many invoices it holds or
+// keeps pending (search attributes) and its input (the companies), the first event of its run.
+func (b *Bills) forwardTarget(ctx context.Context, ref BillRef) (*forwardTarget, error) {
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if err != nil {
+		return nil, b.notFound(ref, err)
 	}
-	for i, inv := range msg.InvoiceData {
-		if strings.TrimSpace(inv.SerialNo) == "" {
-			fields[fmt.Sprintf("invoiceData[%d].serialNo", i)] = "required"
+	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)",
+			ref.ID(), strings.ToLower(desc.Status.String()))
+	}
+	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID}
+	count, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAInvoiceCount)
+	pending, _ := desc.TypedSearchAttributes.GetInt64(workflows.SAPendingInvoices)
+	t.held = int(count + pending)
+	hist, err := b.Client.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace:       b.Namespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: t.workflowID, RunId: t.runID},
+		MaximumPageSize: 1,
+	})
+	if err != nil {
+		return nil, b.notFound(ref, err)
+	}
+	events := hist.GetHistory().GetEvents()
+	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
+		return nil, fmt.Errorf("bill %s: its run has no start event", ref.ID())
+	}
+	if err := b.dataConverter().FromPayloads(events[0].GetWorkflowExecutionStartedEventAttributes().GetInput(), &t.bill); err != nil {
+		return nil, fmt.Errorf("bill %s: read its input: %w", ref.ID(), err)
+	}
+	return t, nil
+}
+
+// Amend corrects the header of a bill that failed before anything was bound (then Retry runs the
+// failed step again). The amend is checked against the bill's input with a new bill's rules first
+// (workflows.BillInput.Amend), so a bad value is a 400 naming the field and nothing is sent.
+func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendRequest) (workflows.BillState, error) {
+	if err := ref.check(); err != nil {
+		return workflows.BillState{}, err
+	}
+	st, err := b.State(ctx, ref)
+	if err != nil {
+		return workflows.BillState{}, err
+	}
+	amended, verr := st.Bill.Amend(req)
+	if verr != nil {
+		return workflows.BillState{}, ValidationFailed(verr.Fields)
+	}
+	if req.BillTaxNo != nil && b.Enterprises != nil {
+		if _, err := b.Enterprises.Lookup(amended.BillTaxNo); err != nil {
+			return workflows.BillState{}, ValidationFailed(map[string]string{
+				"billTaxNo": "not an enterprise of the registry (GET /v1/enterprises lists them)"})
 		}
 	}
-	if len(fields) > 0 {
-		return ValidationFailed(fields)
+	// Send the normalised values (upper-cased tax numbers, trimmed text) of the fields given.
+	norm := func(given *string, v string) *string {
+		if given == nil {
+			return nil
+		}
+		return &v
 	}
-	return nil
+	req.BillNo, req.BillType, req.BillTaxNo = norm(req.BillNo, amended.BillNo), norm(req.BillType, amended.BillType), norm(req.BillTaxNo, amended.BillTaxNo)
+	req.OrgNumber, req.UserID = norm(req.OrgNumber, amended.OrgNumber), norm(req.UserID, amended.UserID)
+	if req.CompanyInfo != nil {
+		req.CompanyInfo = &amended.CompanyInfo
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	return b.update(ctx, ref, workflows.UpdateAmend, req)
+}
+
+// RemoveInvoice takes one invoice off a collecting or failed bill: a pending one is dropped, a
+// bound one released at the cloud.
+func (b *Bills) RemoveInvoice(ctx context.Context, ref BillRef, req workflows.RemoveInvoiceRequest) (workflows.BillState, error) {
+	f := map[string]string{}
+	if strings.TrimSpace(req.SerialNo) == "" {
+		f["serialNo"] = "required"
+	} else if p := workflows.Unprintable(req.SerialNo); p != "" {
+		f["serialNo"] = p
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		f["reason"] = "required: a removal is audited (why the invoice leaves the bill)"
+	} else if p := workflows.Unprintable(req.Reason); p != "" {
+		f["reason"] = p
+	}
+	if len(f) > 0 {
+		return workflows.BillState{}, ValidationFailed(f)
+	}
+	req.SerialNo, req.Reason = strings.TrimSpace(req.SerialNo), strings.TrimSpace(req.Reason)
+	return b.update(ctx, ref, workflows.UpdateRemove, req)
+}
+
+// ViewURL asks a running bill for a view page URL valid now, in any stage (for approvers). A bill
+// that has ended cannot issue the eventCode a page needs (409 finished).
+func (b *Bills) ViewURL(ctx context.Context, ref BillRef, clientKind string) (workflows.ViewURLResponse, error) {
+	var resp workflows.ViewURLResponse
+	if err := ref.check(); err != nil {
+		return resp, err
+	}
+	if clientKind == "" {
+		clientKind = "pc"
+	}
+	if clientKind != "pc" && clientKind != "mobile" {
+		return resp, ValidationFailed(map[string]string{"client": "must be pc or mobile"})
+	}
+	err := b.updateResult(ctx, ref, workflows.UpdateViewURL, workflows.ViewURLRequest{Client: clientKind}, &resp)
+	if e := ErrorFrom(err); e != nil && e.SubCode == SubFinished {
+		out := *e
+		out.Message = fmt.Sprintf("bill %s has ended: a view page needs a fresh eventCode, which only a running bill can "+
+			"issue; its invoices are listed in GET /v1/bills/{resource}/{billId}", ref.ID())
+		return resp, &out
+	}
+	return resp, err
 }
 
 // Submit ends collecting.
@@ -307,9 +403,22 @@ func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherR
 	return b.update(ctx, ref, workflows.UpdateVoucher, req)
 }
 
-// Cancel cancels the bill (refused after the voucher is saved).
+// Cancel cancels the bill (refused after the voucher is saved). Cancelling a bill that has
+// already ended cancelled for the same reason answers its final state (a retried call).
 func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.BillState, error) {
-	return b.update(ctx, ref, workflows.UpdateCancel, req)
+	st, err := b.update(ctx, ref, workflows.UpdateCancel, req)
+	if e := ErrorFrom(err); e != nil && e.Code == CodeAlreadyFinished {
+		if final, ferr := b.State(ctx, ref); ferr == nil && final.Stage == workflows.StageCancelled &&
+			final.Cancel != nil && final.Cancel.Reason == strings.TrimSpace(req.Reason) {
+			return final, nil
+		}
+	}
+	return st, err
+}
+
+// Resolve closes a failed compensation by hand (audited in the bill's resolutions).
+func (b *Bills) Resolve(ctx context.Context, ref BillRef, req workflows.ResolveRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateResolve, req)
 }
 
 // Retry re-runs the step a failed bill stopped at.
@@ -323,13 +432,34 @@ func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (
 		return workflows.BillState{}, err
 	}
 	if err := b.updateResult(ctx, ref, name, arg, nil); err != nil {
-		return workflows.BillState{}, err
+		return workflows.BillState{}, b.withFailure(ctx, ref, err)
 	}
 	return b.State(ctx, ref)
 }
 
+// withFailure completes a cloud refusal (502) with the step and the field the bill recorded in
+// its state.error (the update's own error carries the cloud's code, not always its field).
+func (b *Bills) withFailure(ctx context.Context, ref BillRef, err error) error {
+	e := ErrorFrom(err)
+	if e.Status != http.StatusBadGateway || e.Field != "" && e.Step != "" {
+		return err
+	}
+	st, qerr := b.queryState(ctx, ref)
+	if qerr != nil || st.Error == nil || st.Error.Code != appErrCloudPrefix+e.CloudCode {
+		return err
+	}
+	out := *e
+	out.Step = st.Error.Step
+	if out.Field == "" {
+		out.Field = st.Error.Field
+	}
+	return &out
+}
+
 func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
 	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		// The caller's idempotency key: a retry of the same call gets the first call's outcome.
+		UpdateID:     IdempotencyKey(ctx),
 		WorkflowID:   ref.WorkflowID(),
 		UpdateName:   name,
 		Args:         []any{arg},
@@ -356,8 +486,8 @@ func (b *Bills) endedOrMissing(ctx context.Context, ref BillRef, err error) erro
 		return b.notFound(ref, derr)
 	}
 	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		status := strings.ToLower(desc.Status.String())
-		return newError(http.StatusConflict, CodeAlreadyFinished, "bill %s has ended (workflow %s)", ref.ID(), status)
+		status := strings.ToLower(strings.TrimPrefix(desc.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+		return conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s)", ref.ID(), status))
 	}
 	return b.notFound(ref, err)
 }
@@ -366,6 +496,20 @@ func (b *Bills) endedOrMissing(ctx context.Context, ref BillRef, err error) erro
 func (b *Bills) Health(ctx context.Context) error {
 	_, err := b.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	return err
+}
+
+type idempotencyKey struct{}
+
+// WithIdempotencyKey carries the caller's Idempotency-Key with a call: it becomes the update's id
+// (and a start's marker), so the same call sent again gets the first call's answer.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, key)
+}
+
+// IdempotencyKey is the key WithIdempotencyKey attached ("" = none).
+func IdempotencyKey(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKey{}).(string)
+	return k
 }
 
 func newRequestID() string {

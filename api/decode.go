@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"rimflow/workflows"
@@ -15,28 +16,90 @@ import (
 // MaxBodyBytes caps every request body: bills and forwarded invoice payloads are far smaller.
 const MaxBodyBytes = 1 << 20
 
-// DecodeStart turns a POST /v1/bills body into a normalised, validated BillInput. It is pure
-// (no Temporal call), so the HTTP handler, the CLI and the fuzz target share it; a non-nil
-// *Error means nothing may be started.
+// DecodeStart turns a POST /v1/bills body into a validated BillInput. It is pure (no Temporal
+// call), so the HTTP handler, the CLI and the fuzz target share it; a non-nil *Error means nothing
+// may be started. The bill's own fields come back normalised; its options come back as the caller
+// asked for them (validated once normalised), because the policy decides at Bills.Start which of
+// them the caller may choose, and a default filled in here would look like a choice. The body may
+// not carry `policy`: the server sets it.
 func DecodeStart(body []byte) (workflows.BillInput, *Error) {
+	if e := refuseServerFields(body, "policy"); e != nil {
+		return workflows.BillInput{}, e
+	}
 	var in workflows.BillInput
 	if err := decodeStrict(body, &in); err != nil {
 		return workflows.BillInput{}, err
 	}
+	requested := in.Options
+	requested.Approvals = slices.Clone(in.Options.Approvals) // Normalize lower-cases in place
 	if err := checkBill(&in); err != nil {
 		return workflows.BillInput{}, err
 	}
+	in.Options, in.Policy = requested, nil
 	return in, nil
 }
 
-// checkBill applies the workflow's own normalisation and rules (workflows.BillInput), so the API
-// refuses exactly what the workflow would refuse, before anything starts.
+// checkBill applies the workflow's own normalisation and a new bill's rules
+// (workflows.BillInput.ValidateAtStart), so the API refuses what the workflow or the cloud would
+// refuse, naming the field, before anything starts; and what Temporal's visibility could not
+// store: the workflow ID and the keyword search attributes set at start fit in MaxIDLen bytes.
 func checkBill(in *workflows.BillInput) *Error {
 	in.Normalize()
-	if verr := in.Validate(); verr != nil && len(verr.Fields) > 0 {
-		return ValidationFailed(verr.Fields)
+	fields := map[string]string{}
+	if verr := in.ValidateAtStart(); verr != nil {
+		fields = verr.Fields
+	}
+	if _, bad := fields["billId"]; !bad && in.Resource != "" {
+		if n := len(workflows.BillWorkflowID(in.Resource, in.BillID)); n > MaxIDLen {
+			fields["billId"] = idTooLong(n)
+		}
+	}
+	for name, v := range map[string]string{"billNo": in.BillNo, "billTaxNo": in.BillTaxNo, "userId": in.UserID} {
+		if _, bad := fields[name]; !bad && len(v) > MaxIDLen {
+			fields[name] = fmt.Sprintf("at most %d bytes (what Temporal's visibility stores), got %d", MaxIDLen, len(v))
+		}
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
 	}
 	return nil
+}
+
+func idTooLong(n int) string {
+	return fmt.Sprintf("too long: the workflow ID bill:<resource>:<billId> would be %d bytes, at most %d (what Temporal's visibility stores)", n, MaxIDLen)
+}
+
+// refuseServerFields refuses a body whose top-level object carries a field only the server sets
+// (in any letter case: JSON decoding matches names without regard to case). Naming it is clearer
+// than letting it through to be overwritten.
+func refuseServerFields(body []byte, names ...string) *Error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return nil // not an object: decodeStrict says what is wrong
+	}
+	fields := map[string]string{}
+	for k := range top {
+		for _, n := range names {
+			if strings.EqualFold(k, n) {
+				fields[k] = serverSets(n)
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
+}
+
+// serverSets explains a field a request may not carry.
+func serverSets(what string) string {
+	switch what {
+	case "actor":
+		return "set by the server (the authenticated client and the " + HeaderActingUser + " header); a request may not carry it"
+	case "policy":
+		return "set by the server from its policy file; a request may not carry it"
+	}
+	return "set by the server from " + what + "; a request may not carry it"
 }
 
 // DecodeJSON strictly decodes one JSON value (unknown fields and trailing data refused, the
@@ -127,7 +190,8 @@ func readBody(r *http.Request) ([]byte, *Error) {
 	return b, nil
 }
 
-// decodeBody reads and strictly decodes an optional body: an empty body leaves v as is.
+// decodeBody reads and strictly decodes an optional body: an empty body leaves v as is. A
+// decision's body may not carry `actor`: the server sets it.
 func decodeBody(r *http.Request, v any, required bool) *Error {
 	b, e := readBody(r)
 	if e != nil {
@@ -136,5 +200,14 @@ func decodeBody(r *http.Request, v any, required bool) *Error {
 	if !required && len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	return decodeStrict(b, v)
+	return DecodeDecision(b, v)
+}
+
+// DecodeDecision strictly decodes a decision's body (approve, submit, voucher…), refusing `actor`,
+// which the server sets: the HTTP routes and the CLI's --file share it.
+func DecodeDecision(body []byte, v any) *Error {
+	if e := refuseServerFields(body, "actor"); e != nil {
+		return e
+	}
+	return decodeStrict(body, v)
 }

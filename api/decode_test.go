@@ -14,14 +14,24 @@ var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 const goodBill = `{"billId":"B-1","billNo":"BX-2026-001","billType":"er_dailyreimbursebill","resource":"OA",
  "billTaxNo":"91330100MA2B3C4D5E","userId":"u-7","options":{"approvals":["supervisor"],"sla":{"approval":"48h"}}}`
 
-func TestDecodeStartNormalises(t *testing.T) {
+// DecodeStart normalises the bill's own fields but keeps the options as asked for: the policy
+// decides at start which of them the caller may choose, and then fills the rest.
+func TestDecodeStartKeepsRequestedOptions(t *testing.T) {
 	in, err := DecodeStart([]byte(goodBill))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.PushType != workflows.PushSocket || in.Options.AutoSubmit == nil || !*in.Options.AutoSubmit ||
-		in.Options.SLA.Approval.D() != 48*time.Hour || in.Options.ImageMode != workflows.ImageNone {
-		t.Errorf("not normalised: %+v", in)
+	if in.PushType != workflows.PushSocket || in.Policy != nil || in.Options.AutoSubmit != nil ||
+		in.Options.ImageMode != "" || len(in.Options.Approvals) != 1 || in.Options.SLA.Approval.D() != 48*time.Hour {
+		t.Errorf("bill not normalised or options not as requested: %+v", in)
+	}
+	eff, e := (&Bills{}).underPolicy(in)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if eff.Options.AutoSubmit == nil || !*eff.Options.AutoSubmit || eff.Options.ImageMode != workflows.ImageNone ||
+		eff.Policy == nil || eff.Policy.Rule != "default" || !eff.Policy.Duties.OnePersonOneRole || eff.Policy.Duties.SubmitterMayApprove {
+		t.Errorf("under the built-in policy: %+v policy %+v", eff.Options, eff.Policy)
 	}
 }
 
@@ -51,13 +61,16 @@ func FuzzStartBody(f *testing.F) {
 			}
 			return
 		}
-		// Accepted: it must pass the workflow's own check and be normalised (idempotent).
-		if verr := in.Validate(); verr != nil {
+		// Accepted: under the built-in policy (every option the caller's) it is what the bill
+		// starts with, which the workflow's own check accepts, and the bill's fields are normalised.
+		eff, e := (&Bills{}).underPolicy(in)
+		if e != nil {
+			t.Fatalf("accepted, then refused under the built-in policy: %v", e)
+		}
+		if verr := eff.Validate(); verr != nil {
 			t.Fatalf("accepted an input the workflow refuses: %v", verr)
 		}
-		again := in
-		again.Normalize()
-		if again.PushType != in.PushType || again.Options.ImageMode != in.Options.ImageMode {
+		if eff.PushType != in.PushType || eff.BillID != in.BillID || eff.Resource != in.Resource {
 			t.Fatalf("accepted input is not normalised")
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"go.temporal.io/api/serviceerror"
@@ -18,26 +19,62 @@ import (
 
 // Error codes of the JSON error body. Callers branch on Code; Message is for people.
 const (
-	CodeInvalidJSON      = "invalid_json"
-	CodeValidation       = "validation_failed"
-	CodeBodyTooLarge     = "body_too_large"
-	CodeUnauthorized     = "unauthorized"
-	CodeNotFound         = "not_found"
-	CodeMethodNotAllowed = "method_not_allowed"
-	CodeConflict         = "conflict"
-	CodeAlreadyFinished  = "bill_finished"
-	CodeCloudRefused     = "cloud_refused"
-	CodeUnavailable      = "temporal_unavailable"
-	CodeInternal         = "internal"
+	CodeInvalidJSON          = "invalid_json"
+	CodeValidation           = "validation_failed"
+	CodeBodyTooLarge         = "body_too_large"
+	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeNotFound             = "not_found"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeConflict             = "conflict"
+	CodeAlreadyFinished      = "bill_finished"
+	CodeCloudRefused         = "cloud_refused"
+	CodeUnavailable          = "temporal_unavailable"
+	CodeTimeout              = "timeout"
+	CodeInternal             = "internal"
 )
 
+// Sub-codes of a 409 (error.subCode): why the bill refused, for an ERP to branch on.
+const (
+	SubWrongStage     = "wrong_stage"     // the bill is not in a stage that takes this operation
+	SubAlreadyDecided = "already_decided" // the role (or the voucher) has decided already, differently
+	SubInProgress     = "in_progress"     // the same kind of operation is being applied now
+	SubFinished       = "finished"        // the bill has ended (code bill_finished)
+	SubBillFailed     = "bill_failed"     // the bill is failed: retry, amend or cancel it first
+	SubVoucherSaved   = "voucher_saved"   // nothing is undone after the voucher
+	SubNoInvoices     = "no_invoices"     // nothing bound yet: nothing to submit
+	SubPolicy         = "policy"          // segregation of duties or the ops path refused it
+	SubDifferentBody  = "different_body"  // a start for a running bill with other values (fields names them)
+	SubRefused        = "refused"         // any other refusal; the message says why
+)
+
+// SubCodes lists every 409 sub-code (the OpenAPI enum).
+var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFinished, SubBillFailed,
+	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused}
+
+// Codes lists every error code (the OpenAPI enum, docs/api.md's table).
+var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeNotFound,
+	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal}
+
 // Error is the one error shape of the API and the CLI:
-// {"error":{"code":"…","message":"…","fields":{"billId":"required"}}}.
+// {"error":{"code":"…","message":"…","fields":{"billId":"required"}}}. Callers branch on Code,
+// SubCode (409), CloudCode and Field (502); Message is for people.
 type Error struct {
-	Status  int               `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	SubCode string `json:"subCode,omitempty"` // 409: SubWrongStage, SubAlreadyDecided…
+	Message string `json:"message"`
+	// Fields names every bad input field (400) or every field of a start that differs from the
+	// running bill (409 different_body).
+	Fields map[string]string `json:"fields,omitempty"`
+	// CloudCode is the cloud's own error code (502), e.g. "2003"; "http" for an HTTP failure,
+	// "config" for a refusal of the worker's credentials.
+	CloudCode string `json:"cloudCode,omitempty"`
+	Field     string `json:"field,omitempty"` // 502: the field the cloud named, when it named one
+	Step      string `json:"step,omitempty"`  // 502: the bill's step the cloud refused (getEventCode, bindInvoices…)
+	// RequestID is the X-Request-Id of the answer, also in the server's log lines.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 func (e *Error) Error() string {
@@ -91,7 +128,13 @@ func ErrorFrom(err error) *Error {
 	if app := findApplicationError(err, func(a *temporal.ApplicationError) bool {
 		return strings.HasPrefix(a.Type(), appErrCloudPrefix)
 	}); app != nil {
-		return newError(http.StatusBadGateway, CodeCloudRefused, "Invoice Cloud refused: %s", app.Message())
+		e := newError(http.StatusBadGateway, CodeCloudRefused, "Invoice Cloud refused: %s", app.Message())
+		e.CloudCode = strings.TrimPrefix(app.Type(), appErrCloudPrefix)
+		e.Field = detailField(app)
+		if step, _, ok := strings.Cut(app.Message(), " failed: "); ok && !strings.ContainsAny(step, " :") {
+			e.Step = step
+		}
+		return e
 	}
 	if app := findApplicationError(err, func(a *temporal.ApplicationError) bool {
 		return a.Type() == appErrValidation
@@ -103,18 +146,20 @@ func ErrorFrom(err error) *Error {
 	}
 	if app := findApplicationError(err, func(*temporal.ApplicationError) bool { return true }); app != nil {
 		// Validators reject with a plain error: wrong stage, already decided, cancel after voucher.
-		return newError(http.StatusConflict, CodeConflict, "%s", app.Message())
+		return conflict(subCodeOf(app), app.Message())
 	}
 	var queryRejected *temporal.QueryRejectedError
 	if errors.As(err, &queryRejected) {
-		return newError(http.StatusConflict, CodeConflict, "the bill refused the query: %s", queryRejected.Error())
+		return conflict(SubWrongStage, "the bill refused the query: "+queryRejected.Error())
 	}
 
-	// Temporal itself.
+	// Temporal itself. A call that ran out of time reached Temporal but not the bill's answer
+	// (the server turns it into 503 when Temporal itself does not answer its health check).
 	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
-		return newError(http.StatusServiceUnavailable, CodeUnavailable,
-			"no answer from Temporal or the bill's worker in time (is a worker running?)")
+		return newError(http.StatusGatewayTimeout, CodeTimeout,
+			"the bill did not answer in time: its worker may be down or busy. The call may still take effect: "+
+				"read the bill's state, or send it again with the same Idempotency-Key")
 	}
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
@@ -122,8 +167,7 @@ func ErrorFrom(err error) *Error {
 	}
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return newError(http.StatusConflict, CodeAlreadyFinished,
-			"this bill has already finished; a bill key (resource + billId) lives once")
+		return conflict(SubFinished, "this bill has already finished; a bill key (resource + billId) lives once")
 	}
 	var unavailable *serviceerror.Unavailable
 	var deadline *serviceerror.DeadlineExceeded
@@ -135,6 +179,62 @@ func ErrorFrom(err error) *Error {
 		return newError(http.StatusBadRequest, CodeValidation, "%s", invalidArg.Message)
 	}
 	return newError(http.StatusInternalServerError, CodeInternal, "internal error")
+}
+
+// conflict is a 409 with its sub-code; a finished bill answers code bill_finished.
+func conflict(sub, msg string) *Error {
+	code := CodeConflict
+	if sub == SubFinished {
+		code = CodeAlreadyFinished
+	}
+	return &Error{Status: http.StatusConflict, Code: code, SubCode: sub, Message: msg}
+}
+
+// appErrConflictPrefix types a refusal whose sub-code the bill names itself ("Conflict.wrong_stage").
+const appErrConflictPrefix = "Conflict."
+
+// subCodeOf classifies a bill's refusal: by the sub-code its error type names, else by the
+// validator's message (workflows/bill_inbox.go, bill_failure.go, bill_stages.go, duties.go).
+func subCodeOf(app *temporal.ApplicationError) string {
+	if sub, ok := strings.CutPrefix(app.Type(), appErrConflictPrefix); ok && slices.Contains(SubCodes, sub) {
+		return sub
+	}
+	msg := app.Message()
+	has := func(parts ...string) bool {
+		return slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(msg, p) })
+	}
+	switch {
+	case has("has ended"):
+		return SubFinished
+	case has("segregation of duties", "may not approve", "refused by policy"):
+		return SubPolicy
+	case has("is failed (", "the bill is failed"):
+		return SubBillFailed
+	case has("voucher is saved (or being saved)"):
+		return SubVoucherSaved
+	case has("already decided", "is already saved"):
+		return SubAlreadyDecided
+	case has("already being"):
+		return SubInProgress
+	case has("no invoice is bound"):
+		return SubNoInvoices
+	case has("is in stage", "not awaiting", "is awaiting", "moved on", "not failed", "only available while",
+		"with no failed compensation", "only a failed bill"):
+		return SubWrongStage
+	}
+	return SubRefused
+}
+
+// detailField reads the field a cloud failure names in its details ({"field": …}).
+func detailField(app *temporal.ApplicationError) string {
+	if !app.HasDetails() {
+		return ""
+	}
+	var d map[string]string
+	if app.Details(&d) == nil {
+		return d["field"]
+	}
+	return ""
 }
 
 // findApplicationError walks the whole cause chain (update failure → activity error → cloud error).

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +32,10 @@ type ListFilter struct {
 	AwaitingRole string
 	BillNo       string
 	Resource     string
+	// Resources, when set, narrows the list to these resources (a client limited to them).
+	Resources    []string
+	UpdatedSince *time.Time // BillUpdatedAt >= this
+	Sort         string     // one of sortOrders; "" = visibility's own order
 	PageSize     int
 	PageToken    string
 }
@@ -36,6 +45,7 @@ type ListItem struct {
 	ID           string          `json:"id"`
 	WorkflowID   string          `json:"workflowId"`
 	Stage        workflows.Stage `json:"stage"`
+	AwaitingRole string          `json:"awaitingRole,omitempty"`
 	BillNo       string          `json:"billNo"`
 	TaxNo        string          `json:"taxNo"`
 	Overdue      bool            `json:"overdue"`
@@ -44,7 +54,17 @@ type ListItem struct {
 	// decimal is in the bill's state.
 	TotalAmount string    `json:"totalAmount"`
 	StartedAt   time.Time `json:"startedAt"`
+	// UpdatedAt is the bill's last change (BillUpdatedAt); for a bill that predates it, when it
+	// ended, else when it started.
+	UpdatedAt time.Time `json:"updatedAt"`
 }
+
+// sortOrders are the orders the list can be sorted in: a field, "-" for descending.
+var sortOrders = []string{"updatedAt", "-updatedAt", "startedAt", "-startedAt"}
+
+// MaxSortedBills bounds a sorted list: SQL visibility cannot sort, so the API reads every match
+// and sorts them itself; past this many matches the caller narrows the filter (updatedSince).
+const MaxSortedBills = 5000
 
 // ListResponse answers GET /v1/bills.
 type ListResponse struct {
@@ -78,9 +98,24 @@ func ParseListFilter(q url.Values) (ListFilter, *Error) {
 		AwaitingRole: q.Get("awaitingRole"),
 		BillNo:       q.Get("billNo"),
 		Resource:     q.Get("resource"),
+		Sort:         q.Get("sort"),
 		PageToken:    q.Get("pageToken"),
 	}
 	fields := map[string]string{}
+	for name, vs := range q {
+		if len(vs) > 1 {
+			fields[name] = "given more than once"
+		}
+	}
+	if s := q.Get("updatedSince"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			fields["updatedSince"] = "must be an RFC 3339 instant, e.g. 2026-11-30T08:00:00Z"
+		} else {
+			t = t.UTC()
+			f.UpdatedSince = &t
+		}
+	}
 	if s := q.Get("overdue"); s != "" {
 		v, err := strconv.ParseBool(s)
 		if err != nil {
@@ -120,12 +155,53 @@ func (f ListFilter) check() map[string]string {
 			fields[name] = "must be at most 200 printable characters"
 		}
 	}
+	if f.Sort != "" && !slices.Contains(sortOrders, f.Sort) {
+		fields["sort"] = "must be one of " + strings.Join(sortOrders, ", ")
+	}
 	if f.PageToken != "" {
-		if _, err := base64.RawURLEncoding.DecodeString(f.PageToken); err != nil {
-			fields["pageToken"] = "not a token this API issued"
+		if _, err := f.openToken(); err != nil {
+			fields["pageToken"] = err.Error()
 		}
 	}
 	return fields
+}
+
+// pageToken is what nextPageToken carries: the filter it belongs to (a digest), and either
+// visibility's own token or, for a sorted list, the offset of the next page. It is checksummed so
+// a damaged or foreign token is refused (400) before anything reaches Temporal.
+type pageToken struct {
+	Filter string `json:"f"`
+	Next   []byte `json:"n,omitempty"`
+	Offset int    `json:"o,omitempty"`
+}
+
+// filterDigest names the filter a token belongs to (the query and the order, not the page size).
+func (f ListFilter) filterDigest() string {
+	sum := sha256.Sum256([]byte(f.Query() + "\n" + f.Sort))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+func (f ListFilter) issueToken(t pageToken) string {
+	t.Filter = f.filterDigest()
+	body, _ := json.Marshal(t)
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(append(sum[:8], body...))
+}
+
+func (f ListFilter) openToken() (pageToken, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(f.PageToken)
+	if err != nil || len(raw) < 9 {
+		return pageToken{}, errors.New("not a token this API issued")
+	}
+	sum := sha256.Sum256(raw[8:])
+	var t pageToken
+	if !bytes.Equal(sum[:8], raw[:8]) || json.Unmarshal(raw[8:], &t) != nil {
+		return pageToken{}, errors.New("not a token this API issued")
+	}
+	if t.Filter != f.filterDigest() {
+		return pageToken{}, errors.New("issued for other filters or another sort: send the same filters as the first page")
+	}
+	return t, nil
 }
 
 // Query is the visibility query the filter stands for. Values are quoted and escaped, so a
@@ -142,8 +218,18 @@ func (f ListFilter) Query() string {
 	add(workflows.SAAwaitingRole.GetName(), f.AwaitingRole)
 	add(workflows.SABillNo.GetName(), f.BillNo)
 	add(workflows.SABillResource.GetName(), f.Resource)
+	if len(f.Resources) > 0 {
+		quoted := make([]string, len(f.Resources))
+		for i, r := range f.Resources {
+			quoted[i] = quote(r)
+		}
+		clauses = append(clauses, fmt.Sprintf("%s IN (%s)", workflows.SABillResource.GetName(), strings.Join(quoted, ", ")))
+	}
 	if f.Overdue != nil {
 		clauses = append(clauses, fmt.Sprintf("%s = %t", workflows.SAOverdue.GetName(), *f.Overdue))
+	}
+	if f.UpdatedSince != nil {
+		clauses = append(clauses, fmt.Sprintf("%s >= %s", workflows.SABillUpdatedAt.GetName(), quote(f.UpdatedSince.Format(time.RFC3339Nano))))
 	}
 	return strings.Join(clauses, " AND ")
 }
@@ -154,7 +240,8 @@ func quote(s string) string {
 	return "'" + r.Replace(s) + "'"
 }
 
-// List runs the filter against Temporal visibility.
+// List runs the filter against Temporal visibility. A sorted list is read whole (at most
+// MaxSortedBills) and sorted here, since SQL visibility has no ORDER BY; its pages are offsets.
 func (b *Bills) List(ctx context.Context, f ListFilter) (ListResponse, error) {
 	if fields := f.check(); len(fields) > 0 {
 		return ListResponse{}, ValidationFailed(fields)
@@ -163,23 +250,93 @@ func (b *Bills) List(ctx context.Context, f ListFilter) (ListResponse, error) {
 	if size == 0 {
 		size = defaultPageSize
 	}
-	token, _ := base64.RawURLEncoding.DecodeString(f.PageToken)
+	var tok pageToken
+	if f.PageToken != "" {
+		tok, _ = f.openToken() // checked above
+	}
+	if f.Sort != "" {
+		return b.sortedPage(ctx, f, size, tok.Offset)
+	}
+	items, next, err := b.listPage(ctx, f.Query(), size, tok.Next)
+	if err != nil {
+		return ListResponse{}, err
+	}
+	out := ListResponse{Bills: items}
+	if len(next) > 0 {
+		out.NextPageToken = f.issueToken(pageToken{Next: next})
+	}
+	return out, nil
+}
+
+func (b *Bills) listPage(ctx context.Context, query string, size int, token []byte) ([]ListItem, []byte, error) {
 	resp, err := b.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Namespace:     b.Namespace,
 		PageSize:      int32(size),
 		NextPageToken: token,
-		Query:         f.Query(),
+		Query:         query,
 	})
 	if err != nil {
-		return ListResponse{}, err
+		return nil, nil, err
 	}
-	out := ListResponse{Bills: make([]ListItem, 0, len(resp.GetExecutions()))}
+	items := make([]ListItem, 0, len(resp.GetExecutions()))
 	for _, ex := range resp.GetExecutions() {
-		out.Bills = append(out.Bills, listItem(ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(),
-			ex.GetSearchAttributes().GetIndexedFields()))
+		item := listItem(ex.GetExecution().GetWorkflowId(), ex.GetStartTime().AsTime(),
+			ex.GetSearchAttributes().GetIndexedFields())
+		if item.UpdatedAt.IsZero() {
+			item.UpdatedAt = item.StartedAt
+			if ct := ex.GetCloseTime(); ct != nil && ct.IsValid() && ct.AsTime().Unix() > 0 {
+				item.UpdatedAt = ct.AsTime().UTC()
+			}
+		}
+		items = append(items, item)
 	}
-	if next := resp.GetNextPageToken(); len(next) > 0 {
-		out.NextPageToken = base64.RawURLEncoding.EncodeToString(next)
+	return items, resp.GetNextPageToken(), nil
+}
+
+// sortedPage reads every match, sorts them by f.Sort (the workflow ID breaks ties) and answers
+// the page at offset.
+func (b *Bills) sortedPage(ctx context.Context, f ListFilter, size, offset int) (ListResponse, error) {
+	var all []ListItem
+	var next []byte
+	for {
+		items, n, err := b.listPage(ctx, f.Query(), maxPageSize, next)
+		if err != nil {
+			return ListResponse{}, err
+		}
+		all = append(all, items...)
+		if len(all) > MaxSortedBills {
+			return ListResponse{}, ValidationFailed(map[string]string{"sort": fmt.Sprintf(
+				"more than %d bills match: narrow the filter (updatedSince, stage, resource…) to sort them", MaxSortedBills)})
+		}
+		if len(n) == 0 {
+			break
+		}
+		next = n
+	}
+	field, desc := strings.TrimPrefix(f.Sort, "-"), strings.HasPrefix(f.Sort, "-")
+	key := func(it ListItem) time.Time {
+		if field == "startedAt" {
+			return it.StartedAt
+		}
+		return it.UpdatedAt
+	}
+	slices.SortStableFunc(all, func(x, y ListItem) int {
+		c := key(x).Compare(key(y))
+		if c == 0 {
+			c = strings.Compare(x.WorkflowID, y.WorkflowID)
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+	out := ListResponse{Bills: []ListItem{}}
+	if offset < len(all) {
+		end := min(offset+size, len(all))
+		out.Bills = all[offset:end]
+		if end < len(all) {
+			out.NextPageToken = f.issueToken(pageToken{Offset: end})
+		}
 	}
 	return out, nil
 }
@@ -194,11 +351,18 @@ func listItem(workflowID string, started time.Time, sa map[string]*commonpb.Payl
 		return s
 	}
 	item := ListItem{
-		WorkflowID: workflowID,
-		Stage:      workflows.Stage(str(workflows.SABillStage.GetName())),
-		BillNo:     str(workflows.SABillNo.GetName()),
-		TaxNo:      str(workflows.SABillTaxNo.GetName()),
-		StartedAt:  started.UTC(),
+		WorkflowID:   workflowID,
+		Stage:        workflows.Stage(str(workflows.SABillStage.GetName())),
+		AwaitingRole: str(workflows.SAAwaitingRole.GetName()),
+		BillNo:       str(workflows.SABillNo.GetName()),
+		TaxNo:        str(workflows.SABillTaxNo.GetName()),
+		StartedAt:    started.UTC(),
+	}
+	if p := sa[workflows.SABillUpdatedAt.GetName()]; p != nil {
+		var t time.Time
+		if dc.FromPayload(p, &t) == nil {
+			item.UpdatedAt = t.UTC()
+		}
 	}
 	if p := sa[workflows.SAOverdue.GetName()]; p != nil {
 		_ = dc.FromPayload(p, &item.Overdue)
@@ -213,12 +377,8 @@ func listItem(workflowID string, started time.Time, sa map[string]*commonpb.Payl
 			item.TotalAmount = decimal.NewFromFloat(f).StringFixed(2)
 		}
 	}
-	resource := str(workflows.SABillResource.GetName())
-	if billID, ok := strings.CutPrefix(workflowID, "bill:"+resource+":"); ok && resource != "" {
+	if resource, billID, ok := workflows.ParseBillWorkflowID(workflowID); ok {
 		item.ID = resource + "/" + billID
-	} else if rest, ok := strings.CutPrefix(workflowID, "bill:"); ok {
-		r, b, _ := strings.Cut(rest, ":")
-		item.ID = r + "/" + b
 	}
 	return item
 }

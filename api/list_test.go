@@ -3,6 +3,8 @@ package api
 import (
 	"net/url"
 	"testing"
+
+	"rimflow/workflows"
 )
 
 func TestListQueryQuotesValues(t *testing.T) {
@@ -49,5 +51,48 @@ func TestListItemFromWorkflowID(t *testing.T) {
 	item := listItem("bill:OA:B:7", testTime, nil)
 	if item.ID != "OA/B:7" || item.TotalAmount != "0.00" {
 		t.Errorf("%+v", item)
+	}
+	if item := listItem(workflows.BillWorkflowID("办公", "报销单 %1"), testTime, nil); item.ID != "办公/报销单 %1" {
+		t.Errorf("escaped key: %+v", item)
+	}
+}
+
+// Page tokens are the API's own: a damaged, garbage or foreign token is a 400, and a token only
+// continues the filters it was issued for.
+func TestPageTokens(t *testing.T) {
+	f := ListFilter{Stage: "collecting"}
+	tok := f.issueToken(pageToken{Next: []byte{1, 2, 3}})
+	f.PageToken = tok
+	got, err := f.openToken()
+	if err != nil || string(got.Next) != "\x01\x02\x03" {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for name, q := range map[string]url.Values{
+		"garbage":       {"pageToken": {"abc"}},
+		"not base64":    {"pageToken": {"!!"}},
+		"damaged":       {"pageToken": {tok[:len(tok)-2] + "AA"}},
+		"other filters": {"pageToken": {tok}, "stage": {"failed"}},
+		"other sort":    {"pageToken": {tok}, "stage": {"collecting"}, "sort": {"-updatedAt"}},
+	} {
+		if _, e := ParseListFilter(q); e == nil || e.Fields["pageToken"] == "" {
+			t.Errorf("%s token accepted: %v", name, e)
+		}
+	}
+	if _, e := ParseListFilter(url.Values{"pageToken": {tok}, "stage": {"collecting"}}); e != nil {
+		t.Errorf("the token's own filters refused: %v", e)
+	}
+}
+
+func TestListFilterUpdatedSinceAndSort(t *testing.T) {
+	f, e := ParseListFilter(url.Values{"updatedSince": {"2026-11-30T08:00:00+08:00"}, "sort": {"-updatedAt"}})
+	if e != nil {
+		t.Fatal(e)
+	}
+	if want := `WorkflowType = 'BillWorkflow' AND BillUpdatedAt >= '2026-11-30T00:00:00Z'`; f.Query() != want || f.Sort != "-updatedAt" {
+		t.Errorf("query %s sort %s", f.Query(), f.Sort)
+	}
+	_, e = ParseListFilter(url.Values{"updatedSince": {"yesterday"}, "sort": {"colour"}, "stage": {"a", "b"}})
+	if e == nil || e.Fields["updatedSince"] == "" || e.Fields["sort"] == "" || e.Fields["stage"] == "" {
+		t.Errorf("bad filters: %v", e)
 	}
 }

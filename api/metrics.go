@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,9 +21,13 @@ type apiMetrics struct {
 	starts      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
 	stages      *stageTracker
+	// awaiting are the awaiting_<role> stages that may be label values: the policy's roles.
+	awaiting map[workflows.Stage]bool
 }
 
-func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
+// newAPIMetrics registers the API's metrics; roles are the approval roles the server's policy
+// knows (a role a caller chose shows as awaiting_other: labels never take caller-chosen values).
+func newAPIMetrics(reg prometheus.Registerer, roles []string) *apiMetrics {
 	m := &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rimflow_api_requests_total",
@@ -40,7 +46,11 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 			Name: "rimflow_api_stage_transitions_total",
 			Help: "Bill stage changes this API process observed in the states it served (from \"\" = first sight).",
 		}, []string{"from", "to"}),
-		stages: newStageTracker(10000),
+		stages:   newStageTracker(10000),
+		awaiting: map[workflows.Stage]bool{},
+	}
+	for _, role := range append(slices.Clone(workflows.DefaultApprovals), roles...) {
+		m.awaiting[workflows.AwaitingStage(role)] = true
 	}
 	m.requests = register(reg, m.requests)
 	m.latency = register(reg, m.latency)
@@ -75,8 +85,20 @@ func (m *apiMetrics) observeStage(workflowID string, stage workflows.Stage) {
 		return
 	}
 	if from, changed := m.stages.see(workflowID, stage); changed {
-		m.transitions.WithLabelValues(string(from), string(stage)).Inc()
+		m.transitions.WithLabelValues(m.stageLabel(from), m.stageLabel(stage)).Inc()
 	}
+}
+
+// stageLabel is a stage as a label value: the fixed stages and the policy's awaiting_<role>;
+// any other awaiting stage (a role the caller chose) is awaiting_other.
+func (m *apiMetrics) stageLabel(s workflows.Stage) string {
+	switch {
+	case s == "" || knownStages[s] || m.awaiting[s]:
+		return string(s)
+	case strings.HasPrefix(string(s), "awaiting_"):
+		return "awaiting_other"
+	}
+	return "other"
 }
 
 // stageTracker remembers the last stage seen per bill, bounded: when full it forgets everything

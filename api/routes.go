@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"rimflow/internal/access"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -18,9 +21,15 @@ type route struct {
 	Path      string // Go ServeMux pattern path; its {params} are OpenAPI path parameters too
 	Operation string // OpenAPI operationId
 	Summary   string
-	Open      bool // no bearer token needed
+	Open      bool // no bearer token needed (the codec server's routes authenticate by themselves)
+	// Op is the access operation the route needs (internal/access), checked on the path's
+	// {resource} before the handler runs. Start checks it again on the body's resource, and
+	// approvals check approve:<role> once the role is read.
+	Op        string
+	Hidden    bool // served but not in the OpenAPI document (the codec server's sign-in and preflights)
 	Body      any  // request body type (a zero value), nil = none
 	BodyOpt   bool // the body may be empty
+	Example   any  // an example body (OpenAPI example, the Postman collection)
 	Query     []param
 	Responses []response
 
@@ -33,6 +42,9 @@ type param struct {
 	Description string
 	Enum        []string
 	Type        string // string (default), boolean, integer
+	Format      string // e.g. date-time
+	Required    bool
+	Example     string
 }
 
 type response struct {
@@ -47,14 +59,21 @@ type HealthResponse struct {
 	Status string `json:"status"`
 }
 
-// InvoicesAccepted answers POST …/invoices: the payload was handed to the bill.
-type InvoicesAccepted struct {
-	ID         string `json:"id"`
-	WorkflowID string `json:"workflowId"`
-	Invoices   int    `json:"invoices"`
+const billPath = "/v1/bills/{resource}/{billId}"
+
+// codecPayloads is the body of Temporal's remote codec protocol (for the document): protobuf JSON
+// of the payloads, metadata values and data in base64.
+type codecPayloads struct {
+	Payloads []codecPayload `json:"payloads"`
 }
 
-const billPath = "/v1/bills/{resource}/{billId}"
+type codecPayload struct {
+	Metadata map[string]string `json:"metadata"`
+	Data     string            `json:"data"`
+}
+
+// clientParam is the page kind of the URL routes.
+var clientParam = param{Name: "client", Description: "pc (default) or mobile", Enum: []string{"pc", "mobile"}, Example: "pc"}
 
 // routes is the API. Error responses every call can get are added by errorResponses.
 func routes() []route {
@@ -63,10 +82,11 @@ func routes() []route {
 		{
 			Method: "POST", Path: "/v1/bills", Operation: "startBill",
 			Summary: "Start a bill (or join the running one) and get its collect URLs once the eventCode is issued",
-			Body:    workflows.BillInput{},
+			Body:    workflows.BillInput{}, Example: exampleBill, Op: access.OpStart,
 			Responses: []response{
 				{http.StatusCreated, "started", StartResponse{}, ""},
-				{http.StatusOK, "already running: the same body for the running bill", StartResponse{}, ""},
+				{http.StatusOK, "already running with the same body", StartResponse{}, ""},
+				{http.StatusAccepted, "started (or running) but the eventCode is not issued yet: pending says what the bill waits on", StartResponse{}, ""},
 			},
 			serve: (*server).startBill,
 		},
@@ -74,69 +94,151 @@ func routes() []route {
 			Method: "GET", Path: "/v1/bills", Operation: "listBills",
 			Summary: "Find bills through Temporal visibility (typed search attributes)",
 			Query: []param{
-				{Name: "stage", Description: "bill stage, e.g. awaiting_finance"},
-				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo)"},
+				{Name: "stage", Description: "bill stage: collecting, awaiting_<role>, image_review, awaiting_voucher, deducting, completed, rejected, cancelled or failed", Example: "awaiting_finance"},
+				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo)", Example: "91330100MA2B3C4D5E"},
 				{Name: "overdue", Description: "only overdue (true) or on-time (false) bills", Type: "boolean"},
-				{Name: "awaitingRole", Description: "the approval role the bill waits for"},
+				{Name: "awaitingRole", Description: "the approval role the bill waits for", Example: "finance"},
 				{Name: "billNo", Description: "the ERP's bill number"},
 				{Name: "resource", Description: "the source system (BillResource)"},
+				{Name: "updatedSince", Description: "only bills changed at or after this instant (RFC 3339; BillUpdatedAt)", Format: "date-time", Example: "2026-11-30T00:00:00Z"},
+				{Name: "sort", Description: "order: updatedAt, -updatedAt, startedAt or -startedAt (default: visibility's order, the newest first)", Enum: sortOrders},
 				{Name: "pageSize", Description: "1 to 1000, default 100", Type: "integer"},
-				{Name: "pageToken", Description: "nextPageToken of the previous page"},
+				{Name: "pageToken", Description: "nextPageToken of the previous page (with the same filters)"},
 			},
 			Responses: []response{{http.StatusOK, "one page of bills", ListResponse{}, ""}},
-			serve:     (*server).listBills,
+			serve:     (*server).listBills, Op: access.OpRead,
 		},
 		{
 			Method: "GET", Path: billPath, Operation: "getBill",
 			Summary:   "The bill's state (also for finished bills)",
 			Responses: []response{{http.StatusOK, "the bill's state", workflows.BillState{}, ""}},
-			serve:     (*server).getBill,
+			serve:     (*server).getBill, Op: access.OpRead,
+		},
+		{
+			Method: "PATCH", Path: billPath, Operation: "amendBill",
+			Summary: "Correct the header of a bill that failed before anything was bound (then retry it)",
+			Body:    workflows.AmendRequest{}, Example: map[string]any{"billTaxNo": "91330100MA2B3C4D5E", "reason": "tax number typo"},
+			Responses: []response{state}, serve: decide(true, (*Bills).Amend), Op: access.OpStart,
 		},
 		{
 			Method: "GET", Path: billPath + "/collect-url", Operation: "getCollectUrl",
 			Summary: "A collect URL valid now (re-issues the eventCode when it expired)",
-			Query:   []param{{Name: "client", Description: "pc (default) or mobile", Enum: []string{"pc", "mobile"}}},
+			Query:   []param{clientParam},
 			Responses: []response{
 				{http.StatusOK, "the URL and when its eventCode expires", workflows.CollectURLResponse{}, ""},
 			},
-			serve: (*server).collectURL,
+			serve: (*server).collectURL, Op: access.OpRead,
+		},
+		{
+			Method: "GET", Path: billPath + "/view-url", Operation: "getViewUrl",
+			Summary:   "A view page URL valid now, in any stage of a running bill (for approvers)",
+			Query:     []param{clientParam},
+			Responses: []response{{http.StatusOK, "the URL and when its eventCode expires", workflows.ViewURLResponse{}, ""}},
+			serve:     (*server).viewURL, Op: access.OpRead,
 		},
 		{
 			Method: "POST", Path: billPath + "/invoices", Operation: "forwardInvoices",
-			Summary:   "Forward an invoice payload the ERP's browser received on the cloud's socket",
-			Body:      workflows.InvoicesSignal{},
-			Responses: []response{{http.StatusAccepted, "handed to the bill (deduplicated by serialNo)", InvoicesAccepted{}, ""}},
-			serve:     (*server).invoices,
+			Summary: "Forward an invoice payload the ERP's browser received on the cloud's socket",
+			Body:    workflows.InvoicesSignal{}, Example: exampleForward,
+			Responses: []response{{http.StatusAccepted, "handed to the bill: bound now (collecting) or kept until it next collects", InvoicesAccepted{}, ""}},
+			serve:     (*server).invoices, Op: access.OpInvoices,
+		},
+		{
+			Method: "DELETE", Path: billPath + "/invoices/{serialNo}", Operation: "removeInvoice",
+			Summary:   "Take an invoice off a collecting or failed bill (released at the cloud when bound)",
+			Query:     []param{{Name: "reason", Description: "why the invoice leaves the bill (audited)", Required: true, Example: "wrong invoice"}},
+			Responses: []response{state}, serve: (*server).removeInvoice, Op: access.OpInvoices,
 		},
 		{
 			Method: "POST", Path: billPath + "/submit", Operation: "submitBill",
 			Summary: "End collecting and send the bill to approval", Body: workflows.SubmitRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: decide(false, (*Bills).Submit),
+			Example:   map[string]any{"by": "u-7"},
+			Responses: []response{state}, serve: decide(false, (*Bills).Submit), Op: access.OpSubmit,
 		},
 		{
 			Method: "POST", Path: billPath + "/approvals", Operation: "decideApproval",
 			Summary: "Approve, reject or return the bill for the role it awaits", Body: workflows.ApproveRequest{},
+			Example:   map[string]any{"role": "supervisor", "decision": "approve", "approver": "zhang.san", "comment": "ok"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Approve),
 		},
 		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
 			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Images),
+			Example:   map[string]any{"scanBillNo": "S-1", "invoiceNos": []string{"12345678"}, "amounts": map[string]string{"12345678": "1130.00"}},
+			Responses: []response{state}, serve: decide(true, (*Bills).Images), Op: access.OpImages,
 		},
 		{
 			Method: "POST", Path: billPath + "/voucher", Operation: "saveVoucher",
 			Summary: "Write the accounting voucher back (voucherSave)", Body: workflows.VoucherRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Voucher),
+			Example: map[string]any{"vouchId": "V-1", "vouchNo": "记-001", "accountDate": "2026-11-30", "accountTime": "2026-11-30",
+				"businessDate": "2026-11-29", "resource": "SAP"},
+			Responses: []response{state}, serve: decide(true, (*Bills).Voucher), Op: access.OpVoucher,
 		},
 		{
 			Method: "POST", Path: billPath + "/cancel", Operation: "cancelBill",
 			Summary: "Cancel the bill and release its invoices (refused after the voucher)", Body: workflows.CancelRequest{},
-			Responses: []response{state}, serve: decide(true, (*Bills).Cancel),
+			Example:   map[string]any{"reason": "duplicate claim", "by": "ops"},
+			Responses: []response{state}, serve: decide(true, (*Bills).Cancel), Op: access.OpCancel,
 		},
 		{
 			Method: "POST", Path: billPath + "/retry", Operation: "retryBill",
 			Summary: "Re-run the step a failed bill stopped at", Body: workflows.RetryRequest{}, BodyOpt: true,
-			Responses: []response{state}, serve: decide(false, (*Bills).Retry),
+			Example:   map[string]any{"by": "ops"},
+			Responses: []response{state}, serve: decide(false, (*Bills).Retry), Op: access.OpRetry,
+		},
+		{
+			Method: "POST", Path: billPath + "/resolve", Operation: "resolveCompensation",
+			Summary:   "Close a failed compensation by hand, audited: who, why and what was done at the cloud",
+			Body:      workflows.ResolveRequest{},
+			Example:   map[string]any{"by": "ops-li", "reason": "voucher reversed in SAP", "done": "invoices released in the vendor console"},
+			Responses: []response{state}, serve: decide(true, (*Bills).Resolve), Op: access.OpResolve,
+		},
+		{
+			Method: "POST", Path: "/v1/codec/decode", Operation: "codecDecode", Open: true,
+			Summary: "Temporal's remote codec: decrypt payloads for Temporal Web and the temporal CLI (operation codec:decode; bearer token or a session from /v1/codec/login)",
+			Body:    codecPayloads{},
+			Responses: []response{
+				{http.StatusOK, "the payloads, decrypted", codecPayloads{}, ""},
+				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
+				{http.StatusForbidden, "the client may not decode, or an origin or namespace not served", ErrorBody{}, ""},
+				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
+			},
+			raw: (*server).serveCodec,
+		},
+		{
+			Method: "POST", Path: "/v1/codec/encode", Operation: "codecEncode", Open: true,
+			Summary: "Temporal's remote codec: encrypt payloads (Temporal Web encodes a signal's input; operation codec:encode)",
+			Body:    codecPayloads{},
+			Responses: []response{
+				{http.StatusOK, "the payloads, encrypted", codecPayloads{}, ""},
+				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
+				{http.StatusForbidden, "the client may not encode, or an origin or namespace not served", ErrorBody{}, ""},
+				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
+			},
+			raw: (*server).serveCodec,
+		},
+		{
+			// The rest of the codec server: CORS preflights, GET/POST login (Temporal Web's
+			// session) and POST logout; docs/security.md describes them.
+			Path: "/v1/codec/{endpoint}", Operation: "codecServer", Open: true, Hidden: true,
+			raw: (*server).serveCodec,
+		},
+		{
+			Method: "GET", Path: "/v1/enterprises", Operation: "listEnterprises",
+			Summary:   "The enterprise registry (企业授权配置) bills are routed by: tax number, name, edition, organisation, image system, push; never a secret",
+			Responses: []response{{http.StatusOK, "the enterprises", EnterprisesResponse{}, ""}},
+			serve:     (*server).listEnterprises, Op: access.OpRead,
+		},
+		{
+			Method: "POST", Path: "/v1/push/{taxNo}", Operation: "receivePush", Open: true,
+			Summary: "The cloud's push of collected invoices (AWS收票推送): authenticated by the enterprise's encrypt_key, " +
+				"recorded in its bill, answered 200 {\"errcode\":\"0000\"} only once recorded (else pushed again)",
+			Responses: []response{
+				{http.StatusOK, "recorded (or a repeat of a recorded push)", PushAnswer{}, ""},
+				{http.StatusUnauthorized, "not the enterprise's: unknown tax number, wrong key or client id", PushAnswer{}, ""},
+				{http.StatusServiceUnavailable, "not recorded yet: push again", PushAnswer{}, ""},
+			},
+			raw: (*server).push,
 		},
 		{
 			Method: "GET", Path: "/v1/openapi.json", Operation: "openapi", Open: true,
@@ -162,6 +264,23 @@ func routes() []route {
 	}
 }
 
+// Examples of the documentation (OpenAPI, Postman).
+var (
+	exampleBill = map[string]any{
+		"billId": "报销单-0001", "billNo": "BX-2026-001", "billType": "er_dailyreimbursebill", "resource": "OA",
+		"billTaxNo": "91330100MA2B3C4D5E", "userId": "u-7",
+		"companyInfo": []map[string]any{{"taxNo": "91330100MA2B3C4D5E", "name": "杭州示例科技有限公司"}},
+		"options": map[string]any{"approvals": []string{"supervisor", "finance"}, "imageMode": "none", "deduction": "none",
+			"sla": map[string]any{"approval": "48h", "hard": "120h"}, "onDeadline": "remind"},
+	}
+	exampleForward = map[string]any{"invoiceData": []map[string]any{{
+		"serialNo": "7f3c0a9e5b1d4c2a8e6f0b3d5a7c9e1f", "invoiceType": "27", "invoiceNo": "24442000000123456789",
+		"invoiceDate": "2026-11-20", "invoiceAmount": 1000.00, "totalTaxAmount": 130.00, "totalAmount": 1130.00,
+		"salerName": "深圳示例商贸有限公司", "salerTaxNo": "91440300MA5G9GK78Y",
+		"buyerName": "杭州示例科技有限公司", "buyerTaxNo": "91330100MA2B3C4D5E", "taxRate": "0.13", "invoiceStatus": "0",
+	}}}
+)
+
 // The route handlers, in the table's order: decode, call Bills, answer. Errors go through
 // ErrorFrom in wrap (server.go).
 
@@ -171,6 +290,9 @@ func (s *server) startBill(r *http.Request) (int, any, error) {
 		return 0, nil, e
 	}
 	in, e := DecodeStart(body)
+	if e == nil {
+		e = authorize(callerFrom(r.Context()).client, access.OpStart, in.Resource)
+	}
 	if e != nil {
 		s.stats.starts.WithLabelValues("refused").Inc()
 		return 0, nil, e
@@ -185,6 +307,10 @@ func (s *server) startBill(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	s.stats.observeStage(resp.WorkflowID, resp.Stage)
+	if resp.Pending != nil {
+		s.stats.starts.WithLabelValues("pending").Inc()
+		return http.StatusAccepted, resp, nil
+	}
 	if created {
 		s.stats.starts.WithLabelValues("created").Inc()
 		return http.StatusCreated, resp, nil
@@ -197,6 +323,16 @@ func (s *server) listBills(r *http.Request) (int, any, error) {
 	f, e := ParseListFilter(r.URL.Query())
 	if e != nil {
 		return 0, nil, e
+	}
+	// A client limited to some resources sees only their bills.
+	if c := callerFrom(r.Context()).client; c != nil && !c.AllResourcesAllowed() {
+		if f.Resource != "" {
+			if e := authorize(c, access.OpRead, f.Resource); e != nil {
+				return 0, nil, e
+			}
+		} else {
+			f.Resources = c.Resources
+		}
 	}
 	resp, err := s.bills.List(r.Context(), f)
 	if err != nil {
@@ -230,39 +366,167 @@ func (s *server) collectURL(r *http.Request) (int, any, error) {
 	return http.StatusOK, resp, nil
 }
 
-// invoices decodes the forwarded payload exactly like the worker decodes the cloud's socket
-// messages (invoicecloud.DecodeMessage: tolerant of the cloud's number/string mix, unknown
-// fields kept), so both ways in deliver the same invoices.
+func (s *server) viewURL(r *http.Request) (int, any, error) {
+	resp, err := s.bills.ViewURL(r.Context(), billRef(r), r.URL.Query().Get("client"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, resp, nil
+}
+
+// invoices checks the forwarded payload strictly (DecodeForward) and hands it to the bill.
 func (s *server) invoices(r *http.Request) (int, any, error) {
 	body, e := readBody(r)
 	if e != nil {
 		return 0, nil, e
 	}
-	msg, err := invoicecloud.DecodeMessage(body)
-	if err != nil {
-		return 0, nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
-			Message: "the body must be a socket payload {\"invoiceData\":[…],\"attachData\":[…]}",
-			Fields:  map[string]string{"body": "must be a JSON object"}}
+	sig, e := DecodeForward(body)
+	if e != nil {
+		return 0, nil, e
 	}
-	ref := billRef(r)
-	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
-	if err := s.bills.Invoices(r.Context(), ref, sig); err != nil {
+	resp, err := s.bills.Invoices(r.Context(), billRef(r), sig)
+	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusAccepted, InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)}, nil
+	return http.StatusAccepted, resp, nil
+}
+
+func (s *server) removeInvoice(r *http.Request) (int, any, error) {
+	req := workflows.RemoveInvoiceRequest{SerialNo: r.PathValue("serialNo"), Reason: r.URL.Query().Get("reason")}
+	if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
+		return 0, nil, e
+	}
+	return s.answerState(s.bills.RemoveInvoice(r.Context(), billRef(r), req))
 }
 
 // decide serves the routes that send one decision to the bill: the body, strictly decoded into
-// the update's request (required unless the route says BodyOpt), goes to op, and the bill's new
-// state is the answer.
+// the update's request (required unless the route says BodyOpt; never carrying `actor`), is
+// stamped with who decides and goes to op; the bill's new state is the answer.
 func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (workflows.BillState, error)) func(*server, *http.Request) (int, any, error) {
 	return func(s *server, r *http.Request) (int, any, error) {
 		var req T
 		if e := decodeBody(r, &req, required); e != nil {
 			return 0, nil, e
 		}
+		if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
+			return 0, nil, e
+		}
 		return s.answerState(op(s.bills, r.Context(), billRef(r), req))
 	}
+}
+
+// EnterprisesResponse answers GET /v1/enterprises.
+type EnterprisesResponse struct {
+	Enterprises []enterprises.Info `json:"enterprises"`
+	// AnyTaxNo: no registry file; one enterprise (RIMFLOW_CLOUD_*) serves every tax number.
+	AnyTaxNo bool `json:"anyTaxNo"`
+}
+
+// PushAnswer is what the cloud reads of a push's answer.
+type PushAnswer struct {
+	ErrCode     string `json:"errcode"`
+	Description string `json:"description"`
+}
+
+func (s *server) listEnterprises(*http.Request) (int, any, error) {
+	out := EnterprisesResponse{Enterprises: []enterprises.Info{}}
+	if s.bills.Enterprises == nil {
+		out.AnyTaxNo = true
+		return http.StatusOK, out, nil
+	}
+	for _, e := range s.bills.Enterprises.List() {
+		if e.TaxNo == enterprises.AnyTaxNo {
+			out.AnyTaxNo = true
+			continue
+		}
+		out.Enterprises = append(out.Enterprises, e)
+	}
+	return http.StatusOK, out, nil
+}
+
+// push serves the cloud's pushes: no bearer token (the cloud has none), the enterprise's
+// encrypt_key authenticates it instead.
+func (s *server) push(w http.ResponseWriter, r *http.Request) {
+	var recv *invoicecloud.PushReceiver
+	if s.bills.Enterprises != nil {
+		recv = s.bills.Enterprises.Pushes()
+	}
+	if recv == nil {
+		recv, _ = invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{}) // knows no enterprise: refuses
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	recv.Serve(w, r.WithContext(ctx), r.PathValue("taxNo"), s.bills.Push)
+}
+
+// stampDecision authorizes an approval for its role (approve:<role> on the bill's resource, which
+// the route could not check before the body was read) and stamps the decision with its caller.
+func stampDecision(c caller, resource string, req any) *Error {
+	if r, ok := req.(*workflows.ApproveRequest); ok {
+		if role := strings.ToLower(strings.TrimSpace(r.Role)); role != "" {
+			if e := authorize(c.client, access.Approve(role), resource); e != nil {
+				return e
+			}
+		}
+	}
+	return Stamp(workflows.Actor{Client: clientName(c.client), User: c.user}, req)
+}
+
+// Stamp records who decides on a decision request (a pointer to SubmitRequest, ApproveRequest,
+// ImagesRequest, VoucherRequest, CancelRequest, RetryRequest, ResolveRequest, AmendRequest or
+// RemoveInvoiceRequest): its actor is the
+// client and the person (actor.User, else the person the request names: approver or by), and a
+// person field the request leaves empty becomes actor.User. An approver other than actor.User is
+// refused (400). The HTTP routes stamp with the authenticated client; the CLI with CLIClient.
+func Stamp(actor workflows.Actor, req any) *Error {
+	person := func(named *string) {
+		if strings.TrimSpace(*named) == "" {
+			*named = actor.User
+		}
+		if actor.User == "" {
+			actor.User = strings.TrimSpace(*named)
+		}
+	}
+	switch r := req.(type) {
+	case *workflows.ApproveRequest:
+		if actor.User != "" && strings.TrimSpace(r.Approver) != "" && !strings.EqualFold(strings.TrimSpace(r.Approver), actor.User) {
+			return ValidationFailed(map[string]string{"approver": fmt.Sprintf("must be the acting user %q (%s) or left out", actor.User, HeaderActingUser)})
+		}
+		person(&r.Approver)
+		r.Actor = &actor
+	case *workflows.SubmitRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.CancelRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.RetryRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.ResolveRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.ImagesRequest:
+		r.Actor = &actor
+	case *workflows.VoucherRequest:
+		r.Actor = &actor
+	case *workflows.AmendRequest:
+		r.Actor = &actor
+	case *workflows.RemoveInvoiceRequest:
+		r.Actor = &actor
+	default:
+		return newError(http.StatusInternalServerError, CodeInternal, "internal error: %T is not a decision", req)
+	}
+	return nil
+}
+
+// serveCodec hands the request to the codec server, which authenticates and answers CORS itself.
+func (s *server) serveCodec(w http.ResponseWriter, r *http.Request) {
+	if s.codec == nil {
+		writeError(w, newError(http.StatusNotFound, CodeNotFound, "this API has no payload codec (payload encryption is off and no key is configured)"))
+		return
+	}
+	s.codec.ServeHTTP(w, r)
 }
 
 func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
@@ -284,30 +548,46 @@ func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 
 // errorResponses lists the errors a route can answer, derived from what it does.
 func errorResponses(rt route) []response {
+	if rt.raw != nil && rt.Open {
+		return nil // serves its own answers, listed in Responses
+	}
 	var out []response
 	add := func(status int, desc string) {
 		out = append(out, response{status, desc, ErrorBody{}, ""})
 	}
-	if rt.Body != nil || len(rt.Query) > 0 || strings.Contains(rt.Path, "{") {
-		add(http.StatusBadRequest, "invalid input: error.fields names every bad field")
-	}
+	reachesBill := rt.Path != "/v1/bills" && strings.HasPrefix(rt.Path, "/v1/bills")
+	add(http.StatusBadRequest, "invalid input (error.fields names every bad field), including a query parameter the route does not take")
 	if !rt.Open {
 		add(http.StatusUnauthorized, "missing or wrong bearer token")
+		add(http.StatusForbidden, "the client may not use this operation on this resource")
 	}
-	if rt.Path != "/v1/bills" && !rt.Open {
+	if reachesBill {
 		add(http.StatusNotFound, "no such bill")
 	}
-	if rt.Method == "POST" || rt.Operation == "getCollectUrl" {
-		add(http.StatusConflict, "refused by the bill: wrong stage, already decided, cancel after voucher, bill finished")
+	if rt.Operation == "startBill" || reachesBill && rt.Operation != "getBill" {
+		add(http.StatusConflict, "refused by the bill; error.subCode says why: "+strings.Join(SubCodes, ", "))
 	}
 	if rt.Body != nil {
 		add(http.StatusRequestEntityTooLarge, "body larger than 1 MiB")
 	}
-	if rt.Method == "POST" && rt.Operation != "forwardInvoices" || rt.Operation == "getCollectUrl" {
-		add(http.StatusBadGateway, "Invoice Cloud refused the call the operation needed")
+	if rt.Method == "POST" && rt.raw == nil {
+		add(http.StatusUnsupportedMediaType, "a POST must carry Content-Type: application/json")
+	}
+	if cloudCalls[rt.Operation] {
+		add(http.StatusBadGateway, "Invoice Cloud refused the call the operation needed: error.cloudCode, error.field and error.step say what")
 	}
 	if !rt.Open {
-		add(http.StatusServiceUnavailable, "Temporal (or the bill's worker) did not answer")
+		add(http.StatusServiceUnavailable, "Temporal is unreachable")
+	}
+	if reachesBill || rt.Operation == "startBill" {
+		add(http.StatusGatewayTimeout, "the bill did not answer in time (its worker may be down or busy); the call may still take effect")
 	}
 	return out
+}
+
+// cloudCalls are the operations that may call Invoice Cloud and answer its refusal (502).
+var cloudCalls = map[string]bool{
+	"startBill": true, "getCollectUrl": true, "getViewUrl": true, "removeInvoice": true, "submitBill": true,
+	"decideApproval": true, "reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true,
+	"resolveCompensation": true,
 }

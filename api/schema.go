@@ -3,11 +3,13 @@ package api
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -28,6 +30,7 @@ var (
 	typeDuration = reflect.TypeOf(workflows.Duration(0))
 	typeStage    = reflect.TypeOf(workflows.Stage(""))
 	typeRaw      = reflect.TypeOf(json.RawMessage(nil))
+	typeForward  = reflect.TypeOf(workflows.InvoicesSignal{})
 )
 
 // schema returns the schema of v's type: a $ref for named structs, inline otherwise.
@@ -43,14 +46,23 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string", "format": "decimal", "example": "100.00",
 			"description": "decimal amount as a string"}
 	case typeDuration:
-		return map[string]any{"type": "string", "example": "48h",
-			"description": "Go duration (\"48h\", \"30m\"); a number of seconds is also accepted"}
+		return map[string]any{"example": "48h",
+			"description": "Go duration (\"48h\", \"30m\"); a number of seconds is also accepted",
+			"anyOf":       []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}}}
 	case typeStage:
-		return map[string]any{"type": "string", "example": string(workflows.StageCollecting),
+		// A bill's approval roles are its own (options.approvals), so awaiting_<role> is open-ended:
+		// the known stages are an enum, any other role's stage matches the pattern.
+		return map[string]any{"example": string(workflows.StageCollecting),
 			"description": "collecting, awaiting_<role> (awaiting_supervisor, awaiting_finance…), image_review, " +
-				"awaiting_voucher, deducting, completed, rejected, cancelled, failed"}
+				"awaiting_voucher, deducting, completed, rejected, cancelled, failed",
+			"anyOf": []any{
+				map[string]any{"type": "string", "enum": knownStageNames()},
+				map[string]any{"type": "string", "pattern": "^awaiting_[a-z][a-z0-9_]{0,31}$"},
+			}}
 	case typeRaw:
 		return map[string]any{}
+	case typeForward:
+		return g.forwardSchema()
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -112,43 +124,151 @@ func pkgName(t reflect.Type) string {
 	return strings.ToUpper(p[:1]) + p[1:]
 }
 
-// requiredFields are the fields a body cannot do without (the rest is optional or defaulted);
-// workflows.BillInput.Validate is the authority, this only documents it.
-var requiredFields = map[reflect.Type][]string{
+// requestRequired are the fields a request body cannot do without (the rest is optional or
+// defaulted); the validators are the authority, this documents them. These types are decoded
+// strictly, so their schemas also refuse other properties. Types that only answer have every
+// field without omitempty required (always present).
+var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(workflows.BillInput{}):      {"billId", "billNo", "billType", "resource", "billTaxNo", "userId"},
+	reflect.TypeOf(workflows.Options{}):        nil,
+	reflect.TypeOf(workflows.SLAs{}):           nil,
+	reflect.TypeOf(invoicecloud.Company{}):     {"taxNo", "name"},
 	reflect.TypeOf(workflows.ApproveRequest{}): {"role", "decision", "approver"},
 	reflect.TypeOf(workflows.VoucherRequest{}): {"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"},
-	reflect.TypeOf(workflows.InvoicesSignal{}): {"invoiceData"},
-	reflect.TypeOf(ErrorBody{}):                {"error"},
-	reflect.TypeOf(Error{}):                    {"code", "message"},
+	reflect.TypeOf(workflows.CancelRequest{}):  {"reason"},
+	reflect.TypeOf(workflows.ResolveRequest{}): {"by", "reason", "done"},
+	reflect.TypeOf(workflows.ImagesRequest{}):  {"scanBillNo"},
+	reflect.TypeOf(workflows.AmendRequest{}):   {"reason"},
+	reflect.TypeOf(workflows.SubmitRequest{}):  nil,
+	reflect.TypeOf(workflows.RetryRequest{}):   nil,
+	reflect.TypeOf(workflows.Actor{}):          nil,
+	reflect.TypeOf(workflows.BillPolicy{}):     nil,
+	reflect.TypeOf(workflows.Duties{}):         nil,
+	reflect.TypeOf(workflows.WebSignals{}):     nil,
+}
+
+// fieldDocs document what the Go types cannot say (they live in workflows): enums, formats,
+// patterns and examples, by type and JSON field.
+var fieldDocs = map[reflect.Type]map[string]map[string]any{
+	reflect.TypeOf(workflows.BillInput{}): {
+		"billId": {"maxLength": workflows.MaxBillIDLen, "example": "报销单-0001",
+			"description": "the ERP's bill id: any printable Unicode (Chinese included, no control characters); percent-encode it in paths"},
+		"resource": {"maxLength": workflows.MaxResourceLen, "example": "OA",
+			"description": "the source system: at most 10 printable characters, no ':' or '/'"},
+		"billTaxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern,
+			"description": "taxpayer id of the bill's company (upper-cased by the server)"},
+		"pushType": {"enum": []string{workflows.PushSocket, workflows.PushPoll}},
+	},
+	reflect.TypeOf(invoicecloud.Company{}): {
+		"taxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern},
+	},
+	reflect.TypeOf(workflows.Options{}): {
+		"imageMode":  {"enum": []string{workflows.ImageNone, workflows.ImageBasic, workflows.ImageMatch, workflows.ImageSubmitter}},
+		"deduction":  {"enum": []string{workflows.DeductionNone, workflows.DeductionImmediate, workflows.DeductionBatch}},
+		"onDeadline": {"enum": []string{workflows.DeadlineRemind, workflows.DeadlineCancel}},
+		"notify":     {"readOnly": true, "description": "set by the server: the ERP's webhooks are configured for the bill's resource"},
+	},
+	reflect.TypeOf(workflows.ApproveRequest{}): {
+		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
+		"role":     {"example": "supervisor", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
+	},
+	reflect.TypeOf(workflows.ApprovalRecord{}): {
+		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
+	},
+	reflect.TypeOf(workflows.VoucherRequest{}): {
+		"accountDate":  {"format": "date", "example": "2026-11-30"},
+		"accountTime":  {"format": "date", "example": "2026-11-30", "description": "a date yyyy-MM-dd (a time of day is refused)"},
+		"businessDate": {"format": "date", "example": "2026-11-29"},
+	},
+	reflect.TypeOf(workflows.InvoiceView{}): {
+		"status":      {"enum": []string{"1", "30", "60"}, "description": "the cloud's status: 1 unused, 30 in use (bound), 60 used"},
+		"amount":      {"pattern": amountPattern},
+		"taxAmount":   {"pattern": amountPattern},
+		"totalAmount": {"pattern": amountPattern},
+	},
+	reflect.TypeOf(workflows.BillState{}): {
+		"totalAmount": {"pattern": amountPattern},
+		"id":          {"example": "OA/报销单-0001"},
+	},
+	reflect.TypeOf(workflows.DeliveryView{}): {
+		"via":     {"enum": []string{workflows.ViaSocket, workflows.ViaPoll, workflows.ViaERP}},
+		"outcome": {"enum": []string{"bound", "pending", "duplicate"}},
+	},
+	reflect.TypeOf(workflows.DeductionView{}): {
+		"mode": {"enum": []string{workflows.DeductionImmediate, workflows.DeductionBatch}},
+	},
+	reflect.TypeOf(InvoicesAccepted{}): {
+		"outcome": {"enum": []string{ForwardBinding, ForwardPending}},
+	},
+	reflect.TypeOf(ListItem{}): {
+		"totalAmount": {"pattern": amountPattern},
+	},
+	reflect.TypeOf(Error{}): {
+		"code":    {"enum": Codes},
+		"subCode": {"enum": SubCodes},
+	},
+}
+
+const (
+	taxNoPattern  = "^([0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}|[0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
+	amountPattern = "^-?[0-9]+\\.[0-9]{2}$"
+)
+
+func knownStageNames() []string {
+	return []string{string(workflows.StageCollecting), string(workflows.StageAwaitingSupervisor),
+		string(workflows.StageImageReview), string(workflows.StageAwaitingFinance), string(workflows.StageAwaitingVoucher),
+		string(workflows.StageDeducting), string(workflows.StageCompleted), string(workflows.StageRejected),
+		string(workflows.StageCancelled), string(workflows.StageFailed)}
 }
 
 func (g *schemaGen) object(t reflect.Type) map[string]any {
 	props := map[string]any{}
-	g.fields(t, props)
+	var always []string
+	g.fields(t, props, &always)
+	for name, doc := range fieldDocs[t] {
+		p, ok := props[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		merged := map[string]any{}
+		for k, v := range p {
+			merged[k] = v
+		}
+		for k, v := range doc {
+			merged[k] = v
+		}
+		props[name] = merged
+	}
 	obj := map[string]any{"type": "object", "properties": props}
-	if req := requiredFields[t]; len(req) > 0 {
-		obj["required"] = req
+	if req, isRequest := requestRequired[t]; isRequest {
+		obj["additionalProperties"] = false
+		if len(req) > 0 {
+			obj["required"] = req
+		}
+	} else if len(always) > 0 {
+		slices.Sort(always)
+		obj["required"] = always
 	}
 	return obj
 }
 
 // fields follows encoding/json's rules: json tags, "-" skipped, embedded structs flattened.
-func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
+// always collects the fields encoded whatever their value (no omitempty or omitzero).
+func (g *schemaGen) fields(t reflect.Type, props map[string]any, always *[]string) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				g.fields(ft, props)
+				g.fields(ft, props, always)
 				continue
 			}
 		}
@@ -159,5 +279,61 @@ func (g *schemaGen) fields(t reflect.Type, props map[string]any) {
 			name = f.Name
 		}
 		props[name] = g.of(f.Type)
+		if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+			*always = append(*always, name)
+		}
 	}
+}
+
+// forwardSchema is the forwarded payload's schema, written from the tables checkForward uses.
+func (g *schemaGen) forwardSchema() map[string]any {
+	const name = "ForwardedPayload"
+	if _, done := g.components[name]; !done {
+		g.components[name] = map[string]any{
+			"type": "object", "additionalProperties": false, "required": []string{"invoiceData"},
+			"description": "what the ERP's browser received on the cloud's socket, as received",
+			"properties": map[string]any{
+				"invoiceData": map[string]any{"type": "array", "minItems": 1, "maxItems": workflows.MaxInvoicesPerBill,
+					"items": specObject(forwardInvoiceFields, []string{"serialNo"})},
+				"attachData": map[string]any{"type": "array", "items": specObject(forwardAttachFields, nil)},
+			},
+		}
+	}
+	return map[string]any{"$ref": "#/components/schemas/" + name}
+}
+
+func specObject(specs []fieldSpec, required []string) map[string]any {
+	props := map[string]any{}
+	for _, f := range specs {
+		props[f.Name] = specSchema(f)
+	}
+	obj := map[string]any{"type": "object", "additionalProperties": false, "properties": props}
+	if len(required) > 0 {
+		obj["required"] = required
+	}
+	return obj
+}
+
+func specSchema(f fieldSpec) map[string]any {
+	var s map[string]any
+	switch f.Kind {
+	case kindText:
+		s = map[string]any{"type": "string"}
+	case kindCode:
+		s = map[string]any{"anyOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}
+	case kindAmount:
+		s = map[string]any{"anyOf": []any{
+			map[string]any{"type": "number", "minimum": 0, "multipleOf": 0.01},
+			map[string]any{"type": "string", "pattern": "^[0-9]+(\\.[0-9]{1,2})?$"}}}
+	case kindDecimal:
+		s = map[string]any{"anyOf": []any{
+			map[string]any{"type": "number", "minimum": 0},
+			map[string]any{"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"}}}
+	case kindDate:
+		s = map[string]any{"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$"}
+	case kindItems:
+		s = map[string]any{"type": "array", "items": specObject(forwardItemFields, nil)}
+	}
+	s["description"] = f.Doc
+	return s
 }

@@ -8,43 +8,104 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
+	"rimflow/internal/access"
+	"rimflow/internal/codec"
 	"rimflow/internal/metrics"
+	"rimflow/internal/policy"
 )
 
 // Options configure the HTTP API.
 type Options struct {
+	// StartWait bounds how long a start waits for the eventCode before answering 202 with what is
+	// known (default DefaultStartWait; kept below RequestTimeout).
+	StartWait time.Duration
 	Client    client.Client
 	Namespace string // default: the client's namespace
 	TaskQueue string // default workflows.DefaultTaskQueue
-	// Token is the bearer token callers must present; empty leaves the API open (loopback dev).
-	Token  string
-	Logger *slog.Logger
+	// Clients are who may call the API and its codec server: each client authenticates with its
+	// own bearer token and may use its operations on its resources (internal/access). None leaves
+	// the API open, which only a loopback listener may be: the program checks its address with
+	// access.CheckListen before serving.
+	Clients *access.Clients
+	// Token is shorthand for one client, named DefaultClientName, allowed everything (a test, the
+	// devstack's --api-token). Not together with Clients.
+	Token string
+	// Policy decides each bill's options, segregation of duties and ops path at its start; nil is
+	// policy.Default().
+	Policy *policy.Policy
+	// Codec is the payload codec Client seals payloads with (nil: none). With it the API serves the
+	// codec server at /v1/codec/ (Temporal Web and the temporal CLI show decrypted payloads through
+	// it) and reads the memo it wrote.
+	Codec *codec.Codec
+	// CodecOrigins are the Temporal Web origins ("http://127.0.0.1:8233") the codec server answers
+	// from a browser (CORS with credentials).
+	CodecOrigins []string
+	Logger       *slog.Logger
 	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
 	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
 	RequestTimeout time.Duration
+	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
+	Notifies func(resource string) bool
+	// Enterprises is the enterprise registry (Bills.Enterprises); it also authenticates the
+	// cloud's pushes. nil: any tax number, no pushes.
+	Enterprises Enterprises
 }
+
+// HeaderIdempotencyKey names the header an ERP sets on a POST it may retry: the same key gets the
+// first call's answer instead of a conflict.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// MaxIdempotencyKeyLen bounds the key (it becomes a Temporal update id).
+const MaxIdempotencyKeyLen = 200
+
+// HeaderRequestID carries a request's id: the caller's (1–200 printable ASCII characters) or a new
+// one. Every answer carries it, error bodies repeat it (error.requestId), and the server's log
+// lines of the request name it, so an ERP's report can be found in the logs.
+const HeaderRequestID = "X-Request-Id"
 
 // DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
 const DefaultRequestTimeout = 30 * time.Second
 
+// HeaderActingUser names the person the calling client vouches for: the ERP's logged-in user who
+// approves, submits or cancels. Every decision records it with the client's name; an approval's
+// approver defaults to it (and must equal it when both are given).
+const HeaderActingUser = "X-Acting-User"
+
+// MaxActingUserLen bounds X-Acting-User (it is recorded on the bill and shown in Temporal Web).
+const MaxActingUserLen = 128
+
+// DefaultClientName names the one client Options.Token stands for.
+const DefaultClientName = "default"
+
+// AnonymousClient is the client recorded on decisions sent to an open API (no client configured,
+// loopback only).
+const AnonymousClient = "anonymous"
+
+// CLIClient is the client recorded on decisions the starter CLI sends (it talks to Temporal
+// directly, so whoever runs it holds Temporal's own credentials).
+const CLIClient = "starter-cli"
+
 type server struct {
 	bills    *Bills
-	token    [sha256.Size]byte
-	open     bool
+	clients  *access.Clients
+	codec    http.Handler // the codec server; nil when the API has no codec
 	log      *slog.Logger
 	registry *prometheus.Registry
 	stats    *apiMetrics
@@ -54,19 +115,51 @@ type server struct {
 	doc      map[string]any
 }
 
-// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route).
-func New(opts Options) http.Handler { return newServer(opts) }
+// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route). It panics
+// on Options Build refuses; programs whose options come from configuration call Build.
+func New(opts Options) http.Handler {
+	s, err := newServer(opts)
+	if err != nil {
+		panic("api.New: " + err.Error())
+	}
+	return s
+}
 
-func newServer(opts Options) *server {
+// Build returns the API's handler, or why the options cannot make one.
+func Build(opts Options) (http.Handler, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(opts Options) (*server, error) {
+	clients := opts.Clients
+	if opts.Token != "" {
+		if !clients.Open() {
+			return nil, errors.New("set either Clients or Token, not both")
+		}
+		var err error
+		if clients, err = access.New(access.Spec{Name: DefaultClientName, Token: opts.Token,
+			Operations: []string{access.OpAdmin}, Resources: []string{access.AllResources}}); err != nil {
+			return nil, err
+		}
+	}
 	s := &server{
 		bills:    NewBills(opts.Client, opts.Namespace, opts.TaskQueue),
-		open:     opts.Token == "",
-		token:    sha256.Sum256([]byte(opts.Token)),
+		clients:  clients,
 		log:      opts.Logger,
 		registry: opts.Registry,
 		timeout:  opts.RequestTimeout,
 		routes:   routes(),
 		mux:      http.NewServeMux(),
+	}
+	s.bills.Notifies = opts.Notifies
+	s.bills.Enterprises = opts.Enterprises
+	s.bills.Policy = opts.Policy
+	if opts.Codec != nil {
+		s.bills.DataConverter = opts.Codec.DataConverter()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -77,56 +170,122 @@ func newServer(opts Options) *server {
 	if s.timeout <= 0 {
 		s.timeout = DefaultRequestTimeout
 	}
-	s.stats = newAPIMetrics(s.registry)
+	if opts.Codec != nil {
+		h, err := codec.NewServer(codec.ServerOptions{
+			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins,
+			Namespace: opts.Namespace, Logger: s.log.With("component", "codec"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.codec = h
+	}
+	s.bills.StartWait = opts.StartWait
+	if s.bills.StartWait <= 0 || s.bills.StartWait >= s.timeout {
+		s.bills.StartWait = min(DefaultStartWait, s.timeout/2)
+	}
+	s.stats = newAPIMetrics(s.registry, s.bills.policy().Roles())
 	s.doc = openAPI(s.routes)
 	for _, rt := range s.routes {
-		s.mux.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+		pattern := rt.Path
+		if rt.Method != "" {
+			pattern = rt.Method + " " + rt.Path
+		}
+		s.mux.Handle(pattern, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/", s.noRoute)
-	return s
+	return s, nil
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// wrap adds what every route shares: auth, body limit, timeout, JSON answers, metrics, logs.
+// wrap adds what every route shares: authentication and the route's operation, body limit and
+// type, the acting user, timeout, JSON answers, metrics, logs.
 func (s *server) wrap(rt route) http.Handler {
 	label := rt.Method + " " + rt.Path
+	metricsMethod := rt.Method
+	if metricsMethod == "" {
+		metricsMethod = "any" // a route for every method: never the caller's method as a label
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		var who string
+		reqID := requestID(r)
+		rec.Header().Set(HeaderRequestID, reqID)
 		defer func() {
 			if p := recover(); p != nil {
-				s.log.Error("api handler panicked", "route", label, "panic", fmt.Sprint(p))
+				s.log.Error("api handler panicked", "route", label, "requestId", reqID, "panic", fmt.Sprint(p))
 				if rec.status == 0 {
 					writeError(rec, newError(http.StatusInternalServerError, CodeInternal, "internal error"))
 				}
 			}
 			took := time.Since(start)
-			s.stats.observeRequest(rt.Path, rt.Method, rec.status, took)
+			s.stats.observeRequest(rt.Path, metricsMethod, rec.status, took)
 			// The path names the bill; the query string and headers (Authorization) are never logged.
-			s.log.LogAttrs(r.Context(), levelFor(rec.status), "api request",
-				slog.String("route", label), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.status), slog.Duration("took", took))
+			attrs := []slog.Attr{slog.String("route", label), slog.String("path", r.URL.Path), slog.String("requestId", reqID),
+				slog.Int("status", rec.status), slog.Duration("took", took)}
+			if who != "" {
+				attrs = append(attrs, slog.String("client", who))
+			}
+			s.log.LogAttrs(r.Context(), levelFor(rec.status), "api request", attrs...)
 		}()
 
-		if !rt.Open && !s.authorized(r) {
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
-			writeError(rec, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token"))
+		var c *access.Client
+		if !rt.Open {
+			var e *Error
+			if c, e = s.authenticate(r); e != nil {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
+				writeError(rec, e)
+				return
+			}
+			who = clientName(c)
+			// The route's operation, on the bill's resource when the path names one; start (the
+			// resource is in the body) and approvals (the role is) check again once it is read.
+			if rt.Op != "" {
+				if e := authorize(c, rt.Op, r.PathValue("resource")); e != nil {
+					writeError(rec, e)
+					return
+				}
+			}
+		}
+		if e := unknownQuery(rt, r.URL.Query()); e != nil {
+			writeError(rec, e)
 			return
 		}
 		if rt.raw != nil {
 			rt.raw(s, rec, r)
 			return
 		}
+		if e := checkContentType(r); e != nil {
+			writeError(rec, e)
+			return
+		}
+		user, e := actingUser(r)
+		if e != nil {
+			writeError(rec, e)
+			return
+		}
 		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
+		ctx = withCaller(ctx, caller{client: c, user: user})
+		if key := r.Header.Get(HeaderIdempotencyKey); key != "" {
+			if len(key) > MaxIdempotencyKeyLen || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+				writeError(rec, ValidationFailed(map[string]string{HeaderIdempotencyKey: fmt.Sprintf("at most %d printable ASCII characters", MaxIdempotencyKeyLen)}))
+				return
+			}
+			ctx = WithIdempotencyKey(ctx, key)
+		}
 		status, body, err := rt.serve(s, r.WithContext(ctx))
 		if err != nil {
 			e := ErrorFrom(err)
+			if e.Status == http.StatusGatewayTimeout && !s.temporalAnswers(r.Context()) {
+				e = newError(http.StatusServiceUnavailable, CodeUnavailable, "Temporal is unreachable")
+			}
 			if e.Status >= 500 {
 				s.log.LogAttrs(ctx, slog.LevelWarn, "api call failed", slog.String("route", label),
-					slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+					slog.String("path", r.URL.Path), slog.String("requestId", reqID), slog.String("error", err.Error()))
 			}
 			writeError(rec, e)
 			return
@@ -135,18 +294,123 @@ func (s *server) wrap(rt route) http.Handler {
 	})
 }
 
-// authorized compares the bearer token in constant time (hashes make the lengths equal too).
-func (s *server) authorized(r *http.Request) bool {
-	if s.open {
-		return true
+// temporalAnswers tells a bill that did not answer in time (504) from Temporal itself being
+// unreachable (503), with a quick health check.
+func (s *server) temporalAnswers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	return s.bills.Health(ctx) == nil
+}
+
+// requestID is the caller's X-Request-Id when it is usable (printable ASCII, at most 200), else a
+// new random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= MaxIdempotencyKeyLen &&
+		!strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
 	}
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+	return newRequestID()
+}
+
+// unknownQuery refuses query parameters the route does not take (a misspelt filter must not
+// silently return everything).
+func unknownQuery(rt route, q url.Values) *Error {
+	fields := map[string]string{}
+	for name := range q {
+		if !slices.ContainsFunc(rt.Query, func(p param) bool { return p.Name == name }) {
+			known := "none"
+			if len(rt.Query) > 0 {
+				names := make([]string, len(rt.Query))
+				for i, p := range rt.Query {
+					names[i] = p.Name
+				}
+				known = strings.Join(names, ", ")
+			}
+			fields[name] = "unknown query parameter (this route takes: " + known + ")"
+		}
 	}
-	given := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(given[:], s.token[:]) == 1
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
+}
+
+// authenticate finds the calling client by its bearer token; an open API has none (nil, nil).
+func (s *server) authenticate(r *http.Request) (*access.Client, *Error) {
+	if s.clients.Open() {
+		return nil, nil
+	}
+	c, err := s.clients.AuthenticateRequest(r)
+	if err != nil {
+		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token")
+	}
+	return c, nil
+}
+
+// authorize answers 403 naming the operation and the resource when the client may not use op on
+// resource ("" = no single bill). An open API (no client) allows everything.
+func authorize(c *access.Client, op, resource string) *Error {
+	if c == nil {
+		return nil
+	}
+	ok, why := c.Allowed(op, resource)
+	if ok {
+		return nil
+	}
+	on := "any resource"
+	if resource != "" {
+		on = fmt.Sprintf("resource %q", resource)
+	}
+	return newError(http.StatusForbidden, CodeForbidden, "%s (operation %q on %s)", why, op, on)
+}
+
+func clientName(c *access.Client) string {
+	if c == nil {
+		return AnonymousClient
+	}
+	return c.Name
+}
+
+// checkContentType requires application/json on every POST: a browser cannot send it across
+// sites without a CORS preflight, which this API never answers, so no page can drive it.
+func checkContentType(r *http.Request) *Error {
+	if r.Method != http.MethodPost {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err == nil && mt == "application/json" {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
+		Message: "a POST must be sent with Content-Type: application/json",
+		Fields:  map[string]string{"Content-Type": "must be application/json"}}
+}
+
+// actingUser reads X-Acting-User: trimmed, printable, at most MaxActingUserLen bytes ("" = none).
+func actingUser(r *http.Request) (string, *Error) {
+	u := strings.TrimSpace(r.Header.Get(HeaderActingUser))
+	if len(u) > MaxActingUserLen || strings.ContainsFunc(u, func(c rune) bool { return !unicode.IsPrint(c) && c != ' ' }) {
+		return "", ValidationFailed(map[string]string{HeaderActingUser: fmt.Sprintf("at most %d printable characters", MaxActingUserLen)})
+	}
+	return u, nil
+}
+
+// caller is who sent the request: the authenticated client (nil on an open API) and the person it
+// vouches for (X-Acting-User, "" when not sent).
+type caller struct {
+	client *access.Client
+	user   string
+}
+
+type callerKey struct{}
+
+func withCaller(ctx context.Context, c caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+func callerFrom(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
 }
 
 // noRoute answers JSON for unknown paths (404) and known paths with another method (405).
@@ -161,6 +425,7 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rec := &statusRecorder{ResponseWriter: w}
+	rec.Header().Set(HeaderRequestID, requestID(r))
 	if len(allowed) > 0 {
 		rec.Header().Set("Allow", strings.Join(allowed, ", "))
 		writeError(rec, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
@@ -168,7 +433,18 @@ func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 	} else {
 		writeError(rec, newError(http.StatusNotFound, CodeNotFound, "no such route; see /v1/openapi.json"))
 	}
-	s.stats.observeRequest("unmatched", r.Method, rec.status, time.Since(start))
+	s.stats.observeRequest("unmatched", methodLabel(r.Method), rec.status, time.Since(start))
+}
+
+// methodLabel is a request's method as a metric label: a caller may send any method name, so
+// anything but the methods HTTP defines is "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func levelFor(status int) slog.Level {
@@ -191,12 +467,15 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = enc.Encode(body)
 }
 
+// writeError answers e, with the answer's X-Request-Id in the body too.
 func writeError(w http.ResponseWriter, e *Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	writeJSON(w, status, ErrorBody{Error: e})
+	out := *e // errors may be shared values: the id belongs to this answer only
+	out.RequestID = w.Header().Get(HeaderRequestID)
+	writeJSON(w, status, ErrorBody{Error: &out})
 }
 
 // statusRecorder remembers the status for metrics and logs.

@@ -32,12 +32,16 @@ func testServer(t *testing.T, token string, logs io.Writer) *server {
 	if logs == nil {
 		logs = io.Discard
 	}
-	return newServer(Options{
+	s, err := newServer(Options{
 		Client:         unreachableClient(t),
 		Token:          token,
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RequestTimeout: 2 * time.Second,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func do(t *testing.T, h http.Handler, method, path, token, body string) (*http.Response, map[string]any) {
@@ -50,6 +54,9 @@ func do(t *testing.T, h http.Handler, method, path, token, body string) (*http.R
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -96,7 +103,12 @@ func TestOpenAPIDocumentsEveryServedRoute(t *testing.T) {
 		}
 	}
 	// And every served route is documented, with its path parameters.
+	hidden := 0
 	for _, rt := range s.routes {
+		if rt.Hidden {
+			hidden++
+			continue
+		}
 		item, ok := paths[rt.Path].(map[string]any)
 		if !ok {
 			t.Errorf("route %s %s is not in the document", rt.Method, rt.Path)
@@ -114,7 +126,7 @@ func TestOpenAPIDocumentsEveryServedRoute(t *testing.T) {
 			t.Errorf("%s %s: request body missing", rt.Method, rt.Path)
 		}
 	}
-	if documented != len(s.routes) {
+	if documented != len(s.routes)-hidden {
 		t.Errorf("document has %d operations, the table %d routes", documented, len(s.routes))
 	}
 	// Every $ref resolves.
@@ -162,11 +174,14 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	if code, _ := errorOf(t, body); resp.StatusCode != 404 || code != CodeNotFound {
 		t.Errorf("unknown route: %d %s", resp.StatusCode, code)
 	}
-	resp, body = do(t, s, "DELETE", "/v1/bills/OA/B-1", "", "")
+	if resp.Header.Get(HeaderRequestID) == "" {
+		t.Error("a 404 carries no X-Request-Id")
+	}
+	resp, body = do(t, s, "PUT", "/v1/bills/OA/B-1", "", "")
 	if code, _ := errorOf(t, body); resp.StatusCode != 405 || code != CodeMethodNotAllowed {
 		t.Errorf("wrong method: %d %s", resp.StatusCode, code)
 	}
-	if allow := resp.Header.Get("Allow"); allow != "GET" {
+	if allow := resp.Header.Get("Allow"); allow != "GET, PATCH" {
 		t.Errorf("Allow = %q", allow)
 	}
 }
@@ -184,10 +199,14 @@ func TestStartRefusesBadInputNamingEveryField(t *testing.T) {
 		{"unknown field", `{"billId":"B-1","colour":"red"}`, CodeInvalidJSON, []string{"colour"}},
 		{"wrong type", `{"billId":7}`, CodeInvalidJSON, []string{"billId"}},
 		{"two values", `{} {}`, CodeInvalidJSON, []string{"body"}},
+		{"typo in the tax number", `{"billId":"B-1","billNo":"N","billType":"t","resource":"OA","userId":"u","billTaxNo":"bad-tax",
+			"companyInfo":[{"taxNo":"123","name":"x"}]}`, CodeValidation, []string{"billTaxNo", "companyInfo[0].taxNo"}},
+		{"control character in the key", `{"billId":"B\u0007","billNo":"N","billType":"t","resource":"办公","userId":"u","billTaxNo":"91330100MA2B3C4D5E"}`,
+			CodeValidation, []string{"billId"}},
 		{"bad options", `{"billId":"B-1","billNo":"N","billType":"t","resource":"OA","userId":"u","billTaxNo":"91330100MA2B3C4D5E",
 			"options":{"imageMode":"laser","approvals":["supervisor","supervisor"]}}`,
 			CodeValidation, []string{"options.imageMode", "options.approvals[1]"}},
-		{"resource too long", `{"billId":"B-1","billNo":"N","billType":"t","resource":"ABCDEFGHIJKL","userId":"u","billTaxNo":"x"}`,
+		{"resource too long", `{"billId":"B-1","billNo":"N","billType":"t","resource":"ABCDEFGHIJKL","userId":"u","billTaxNo":"91330100MA2B3C4D5E"}`,
 			CodeValidation, []string{"resource"}},
 	}
 	for _, tc := range cases {
@@ -243,7 +262,7 @@ func TestOperationBodiesAreStrict(t *testing.T) {
 func TestEmptyBodyFollowsTheTable(t *testing.T) {
 	s := testServer(t, "", nil)
 	for _, rt := range routes() {
-		if rt.Body == nil {
+		if rt.Body == nil || rt.raw != nil {
 			continue
 		}
 		path := strings.NewReplacer("{resource}", "OA", "{billId}", "B-1").Replace(rt.Path)
@@ -285,9 +304,9 @@ func TestBearerAuth(t *testing.T) {
 	if resp, _ := do(t, s, "POST", "/v1/bills", token, `{}`); resp.StatusCode != 400 {
 		t.Errorf("right token: %d, want 400", resp.StatusCode)
 	}
-	// Open routes stay open.
-	for _, p := range []string{"/metrics", "/v1/openapi.json"} {
-		if resp, _ := do(t, s, "GET", p, "", ""); resp.StatusCode != 200 {
+	// Open routes stay open (healthz answers 503: Temporal is unreachable here, but not 401).
+	for p, want := range map[string]int{"/metrics": 200, "/v1/openapi.json": 200, "/healthz": 503} {
+		if resp, _ := do(t, s, "GET", p, "", ""); resp.StatusCode != want {
 			t.Errorf("%s without token: %d", p, resp.StatusCode)
 		}
 	}
@@ -358,5 +377,70 @@ func TestStageTrackerCountsChangesOnly(t *testing.T) {
 	tr.see("c", "collecting") // full: forgets, stays bounded
 	if len(tr.last) > 2 {
 		t.Errorf("tracker grew to %d", len(tr.last))
+	}
+}
+
+// Every answer carries an X-Request-Id (the caller's when usable), error bodies repeat it, and the
+// request's log line names it.
+func TestRequestID(t *testing.T) {
+	var logs bytes.Buffer
+	s := testServer(t, "", &logs)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/bills", strings.NewReader(`{}`))
+	req.Header.Set(HeaderRequestID, "erp-req-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body ErrorBody
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.Header.Get(HeaderRequestID) != "erp-req-42" || body.Error == nil || body.Error.RequestID != "erp-req-42" {
+		t.Errorf("caller's id not kept: header %q body %+v", resp.Header.Get(HeaderRequestID), body.Error)
+	}
+	if !strings.Contains(logs.String(), "requestId=erp-req-42") {
+		t.Errorf("the log line does not name the request id:\n%s", logs.String())
+	}
+	for _, bad := range []string{"", "with space", strings.Repeat("x", 201)} {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/openapi.json", nil)
+		req.Header.Set(HeaderRequestID, bad)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get(HeaderRequestID); got == "" || got == bad {
+			t.Errorf("id %q: answered %q, want a new one", bad, got)
+		}
+	}
+}
+
+// A query parameter a route does not take is refused, naming it, before anything reaches Temporal.
+func TestUnknownQueryParameters(t *testing.T) {
+	s := testServer(t, "", nil)
+	for _, path := range []string{"/v1/bills?stauts=failed", "/v1/bills/OA/B-1?verbose=1", "/v1/bills/OA/B-1/collect-url?clinet=pc", "/healthz?x=1"} {
+		resp, body := do(t, s, "GET", path, "", "")
+		_, fields := errorOf(t, body)
+		if resp.StatusCode != 400 || len(fields) != 1 {
+			t.Errorf("%s: %d %v", path, resp.StatusCode, fields)
+		}
+	}
+}
+
+// Keys in paths are percent-encoded UTF-8; a control character is refused before Temporal.
+func TestPathKeys(t *testing.T) {
+	s := testServer(t, "", nil)
+	resp, body := do(t, s, "GET", "/v1/bills/%E5%8A%9E%E5%85%AC/B%07", "", "")
+	if _, fields := errorOf(t, body); resp.StatusCode != 400 || fields["billId"] == nil {
+		t.Errorf("control character: %d %v", resp.StatusCode, fields)
+	}
+	resp, body = do(t, s, "DELETE", "/v1/bills/OA/B-1/invoices/S1", "", "")
+	if _, fields := errorOf(t, body); resp.StatusCode != 400 || fields["reason"] == nil {
+		t.Errorf("removal without a reason: %d %v", resp.StatusCode, fields)
+	}
+	// A Chinese key reaches Temporal (unreachable here: 503), it is not refused.
+	if resp, _ := do(t, s, "GET", "/v1/bills/%E5%8A%9E%E5%85%AC/%E6%8A%A5%E9%94%80%E5%8D%95-%E5%8D%81%E5%9B%9B", "", ""); resp.StatusCode != 503 {
+		t.Errorf("Chinese key: %d, want 503 (reached Temporal)", resp.StatusCode)
 	}
 }

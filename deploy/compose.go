@@ -34,9 +34,13 @@ type Service struct {
 	Entrypoint  any               `yaml:"entrypoint"`
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
+	Expose      []string          `yaml:"expose"`
 	Profiles    []string          `yaml:"profiles"`
 	Secrets     []string          `yaml:"secrets"`
 	Volumes     []string          `yaml:"volumes"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
 }
 
 // Secret is a top-level compose secret: fed from an environment variable or a file.
@@ -82,16 +86,33 @@ func ReadDotenv(path string) (map[string]string, error) {
 	return env, nil
 }
 
-var interpolation = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}`)
+// interpolation is what compose substitutes in a value: $$ (a literal $), ${VAR}, ${VAR:-default},
+// ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR, and a lone $ (compose refuses it).
+var interpolation = regexp.MustCompile(`\$(?:(\$)|\{([A-Za-z0-9_]+)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*)|)`)
 
-// Interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error} given dotenv.
-// A required variable left empty is an error naming it.
+// Interpolate does what compose does with a value given dotenv: $$ becomes $, and ${VAR},
+// ${VAR:-default}, ${VAR:?error} and $VAR are substituted. A required variable left empty, a $VAR
+// that is not set (compose would put an empty string where a shell script meant its own
+// variable: write $$VAR) and a lone $ are errors naming what to fix.
 func Interpolate(s string, dotenv map[string]string) (string, error) {
 	var errs []error
 	out := interpolation.ReplaceAllStringFunc(s, func(m string) string {
 		p := interpolation.FindStringSubmatch(m)
-		name, op, arg := p[1], p[2], p[3]
-		v, set := dotenv[name]
+		escaped, braced, op, arg, bare := p[1], p[2], p[3], p[4], p[5]
+		switch {
+		case escaped != "":
+			return "$"
+		case bare != "":
+			v, set := dotenv[bare]
+			if !set {
+				errs = append(errs, fmt.Errorf("$%s is not set, so compose substitutes an empty string; a shell variable is written $$%s", bare, bare))
+			}
+			return v
+		case braced == "":
+			errs = append(errs, fmt.Errorf("a lone $ in %q: compose refuses it; write $$ for a literal $", s))
+			return m
+		}
+		v, set := dotenv[braced]
 		switch op {
 		case ":-":
 			if v == "" {
@@ -103,7 +124,7 @@ func Interpolate(s string, dotenv map[string]string) (string, error) {
 			}
 		case ":?", "?":
 			if v == "" {
-				errs = append(errs, fmt.Errorf("%s is required (%s) but is empty", name, arg))
+				errs = append(errs, fmt.Errorf("%s is required (%s) but is empty", braced, arg))
 			}
 		}
 		return v

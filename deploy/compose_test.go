@@ -13,6 +13,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
@@ -26,6 +27,8 @@ func programVars() map[string][]config.Var {
 		"worker":   config.VarsFor(config.ForWorker),
 		"starter":  config.VarsFor(config.ForAPIServer),
 		"cloudsim": nil,
+		// The one-shot that makes the payload key file reads flags only.
+		"starter codec-keys": nil,
 	}
 }
 
@@ -83,10 +86,14 @@ func rimflowServices(t *testing.T, cf Compose) map[string]string {
 			t.Errorf("service %s runs the rimflow image without a command (worker, starter or cloudsim)", name)
 			continue
 		}
-		if _, ok := programVars()[words[0]]; !ok {
+		prog := words[0]
+		if len(words) > 1 && prog == "starter" && words[1] == "codec-keys" {
+			prog = "starter codec-keys"
+		}
+		if _, ok := programVars()[prog]; !ok {
 			t.Errorf("service %s runs %q, not one of the image's programs worker, starter, cloudsim", name, words[0])
 		}
-		out[name] = words[0]
+		out[name] = prog
 	}
 	if builds != 1 {
 		t.Errorf("exactly one service should build the image (build: .), found %d", builds)
@@ -120,14 +127,19 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 		for k, raw := range svc.Environment {
 			v := interpolate(t, raw, dotenv)
 			base, isFile := strings.CutSuffix(k, "_FILE")
+			if _, plain := known[k]; plain {
+				isFile = false // a variable whose own name ends in _FILE (RIMFLOW_POLICY_FILE)
+			}
 			switch {
 			case !isFile:
 				if _, ok := known[k]; !ok {
 					t.Errorf("service %s sets %s, which %s does not read", name, k, prog)
 				}
-				env[k] = v
+				env[k] = boundFile(svc, v)
 			case !known[base].Secret:
 				t.Errorf("service %s sets %s, but %s is not a secret %s reads from a file", name, k, base, prog)
+			case k == config.EnvCodecKeys+"_FILE":
+				env[k] = keyFile(t, cf, svc, name, v)
 			default:
 				env[k] = secretFile(t, cf, svc, name, k, v, dotenv)
 			}
@@ -142,6 +154,9 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 				continue
 			}
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, cfg.Temporal.Address)
+			if cfg.Temporal.Codec == nil || !cfg.Temporal.Codec.Encrypting() {
+				t.Errorf("service %s: payloads are not encrypted", name)
+			}
 			if u, err := url.Parse(cfg.Cloud.BaseURL); err == nil && u.Hostname() == "cloudsim" {
 				checkServiceAddr(t, cf, name, config.EnvCloudBaseURL, u.Host)
 			}
@@ -151,8 +166,11 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 				t.Errorf("service %s: starter serve would refuse its configuration: %v", name, err)
 				continue
 			}
-			if host, _, _ := net.SplitHostPort(cfg.API.Addr); host != "127.0.0.1" && cfg.API.Token == "" {
-				t.Errorf("service %s: the API listens on %s without a bearer token", name, cfg.API.Addr)
+			if host, _, _ := net.SplitHostPort(cfg.API.Addr); host != "127.0.0.1" && cfg.API.Clients.Open() {
+				t.Errorf("service %s: the API listens on %s without an access client", name, cfg.API.Addr)
+			}
+			if cfg.Temporal.Codec == nil || !cfg.Temporal.Codec.Encrypting() || cfg.Policy.Source() == "built-in default" || len(cfg.API.CodecOrigins) == 0 {
+				t.Errorf("service %s: want payloads encrypted, a policy file and Temporal Web's origin for the codec server; have %v", name, cfg)
 			}
 			checkPublished(t, name, svc, cfg.API.Addr, defaultOf(config.Vars(), config.EnvAPIAddr))
 			checkServiceAddr(t, cf, name, config.EnvTemporalAddress, getenv(config.EnvTemporalAddress))
@@ -189,6 +207,54 @@ func secretFile(t *testing.T, cf Compose, svc Service, svcName, fileVar, path st
 		t.Fatal(err)
 	}
 	return tmp
+}
+
+// boundFile maps a container path the service bind-mounts from the repository (./deploy/…) to
+// that file, so the loaders read what the container would; other values pass unchanged.
+func boundFile(svc Service, v string) string {
+	for _, vol := range svc.Volumes {
+		parts := strings.Split(vol, ":")
+		if len(parts) >= 2 && strings.HasPrefix(parts[0], "./") && parts[1] == v {
+			return filepath.Join("..", parts[0])
+		}
+	}
+	return v
+}
+
+// keyFile checks the payload key file: it lies in a named volume the service mounts read-only,
+// which a one-shot `starter codec-keys --file <same path>` writes and the service waits for; it
+// returns a key file such a run makes, for the loaders.
+func keyFile(t *testing.T, cf Compose, svc Service, svcName, path string) string {
+	t.Helper()
+	volume := ""
+	for _, vol := range svc.Volumes {
+		parts := strings.Split(vol, ":")
+		if len(parts) == 3 && parts[2] == "ro" && !strings.HasPrefix(parts[0], ".") && strings.HasPrefix(path, parts[1]+"/") {
+			volume = parts[0]
+		}
+	}
+	if volume == "" {
+		t.Errorf("service %s: %s=%s is not in a named volume the service mounts read-only", svcName, config.EnvCodecKeys+"_FILE", path)
+	}
+	maker := ""
+	for name, other := range cf.Services {
+		words := strings.Join(commandWords(t, name, other.Command), " ")
+		for _, vol := range other.Volumes {
+			if strings.HasPrefix(vol, volume+":") && strings.Contains(words, "starter codec-keys --file "+path) {
+				maker = name
+			}
+		}
+	}
+	if maker == "" {
+		t.Errorf("service %s: no one-shot service runs `starter codec-keys --file %s` on volume %s", svcName, path, volume)
+	} else if svc.DependsOn[maker].Condition != "service_completed_successfully" {
+		t.Errorf("service %s does not wait for %s to complete before reading the key file", svcName, maker)
+	}
+	file := filepath.Join(t.TempDir(), "codec.keys")
+	if _, err := codec.EnsureKeyFile(file, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 func defaultOf(vars []config.Var, name string) string {
@@ -231,15 +297,17 @@ func checkServiceAddr(t *testing.T, cf Compose, from, varName, addr string) {
 		t.Errorf("service %s: %s points at %q, which is not a compose service", from, varName, host)
 		return
 	}
-	for _, p := range target.Ports {
-		if strings.HasSuffix(p, ":"+port) {
+	for _, p := range append(append([]string(nil), target.Ports...), target.Expose...) {
+		if p == port || strings.HasSuffix(p, ":"+port) {
 			return
 		}
 	}
-	t.Errorf("service %s: %s uses port %s, but service %s serves %v", from, varName, port, host, target.Ports)
+	t.Errorf("service %s: %s uses port %s, but service %s serves %v %v", from, varName, port, host, target.Ports, target.Expose)
 }
 
-var saLine = regexp.MustCompile(`temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
+// saLine is one create of the setup job, through its retry: each create is a namespace update,
+// which the server takes 10 at once and then one a second.
+var saLine = regexp.MustCompile(`retry temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
 
 // cliType is the `temporal operator search-attribute create --type` spelling.
 func cliType(t enumspb.IndexedValueType) string {
@@ -262,11 +330,11 @@ func cliType(t enumspb.IndexedValueType) string {
 	return t.String()
 }
 
-// ExpectedSearchAttributeLines are the compose lines for workflows.SearchAttributes(), sorted.
+// expectedSearchAttributeLines are the compose lines for workflows.SearchAttributes(), sorted.
 func expectedSearchAttributeLines() []string {
 	var lines []string
 	for _, name := range workflows.SearchAttributeNames() {
-		lines = append(lines, fmt.Sprintf("temporal operator search-attribute create --namespace default --name %s --type %s",
+		lines = append(lines, fmt.Sprintf("retry temporal operator search-attribute create --namespace default --name %s --type %s",
 			name, cliType(workflows.SearchAttributes()[name])))
 	}
 	return lines
@@ -302,24 +370,61 @@ func TestComposeSearchAttributesMatchCode(t *testing.T) {
 	}
 }
 
-// TestComposePortsMatchDefaults: the published ports are the ports users know from devstack.
+// TestComposeCommandsInterpolate: compose substitutes $VAR in commands too, so a script's own shell
+// variables must be written $$VAR; every command and entrypoint interpolates without error.
+func TestComposeCommandsInterpolate(t *testing.T) {
+	cf := loadCompose(t)
+	dotenv := envExample(t)
+	for name, svc := range cf.Services {
+		for _, cmd := range []any{svc.Entrypoint, svc.Command} {
+			for _, w := range commandWords(t, name, cmd) {
+				if _, err := Interpolate(w, dotenv); err != nil {
+					t.Errorf("service %s: %v", name, err)
+				}
+			}
+		}
+	}
+}
+
+// TestComposePortsMatchDefaults: the published ports are the ports users know from devstack, and
+// only the API is published beyond this machine: Temporal's frontend is on the compose network
+// only, Temporal Web (no login unless configured), the simulator and the metrics on 127.0.0.1.
 func TestComposePortsMatchDefaults(t *testing.T) {
 	cf := loadCompose(t)
-	_, temporalPort, _ := net.SplitHostPort(defaultOf(config.Vars(), config.EnvTemporalAddress))
+	dotenv := envExample(t)
 	cloudURL, _ := url.Parse(defaultOf(config.Vars(), config.EnvCloudBaseURL))
 	for svc, want := range map[string]string{
-		"temporal":    temporalPort + ":7233",
-		"temporal-ui": "8233:8080", // Temporal Web on devstack's --ui-addr port; the image listens on 8080
-		"cloudsim":    cloudURL.Port() + ":8090",
+		"temporal-ui": "127.0.0.1:8233:8080", // Temporal Web on devstack's --ui-addr port; the image listens on 8080
+		"cloudsim":    "127.0.0.1:" + cloudURL.Port() + ":8090",
+		"worker":      "127.0.0.1:9090:9090",
+		"api":         "8080:8080",
 	} {
 		s, ok := cf.Services[svc]
 		if !ok {
 			t.Errorf("no %s service", svc)
 			continue
 		}
-		if !contains(s.Ports, want) {
-			t.Errorf("service %s publishes %v, want %q", svc, s.Ports, want)
+		var published []string
+		for _, p := range s.Ports {
+			published = append(published, interpolate(t, p, dotenv))
 		}
+		if !contains(published, want) {
+			t.Errorf("service %s publishes %v, want %q", svc, published, want)
+		}
+	}
+	for name, s := range cf.Services {
+		for _, p := range s.Ports {
+			if p = interpolate(t, p, dotenv); name != "api" && !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("service %s publishes %q beyond this machine", name, p)
+			}
+		}
+	}
+	if temporal := cf.Services["temporal"]; len(temporal.Ports) > 0 || !contains(temporal.Expose, "7233") {
+		t.Errorf("temporal publishes %v (want nothing) and exposes %v (want 7233 on the compose network)", temporal.Ports, temporal.Expose)
+	}
+	ui := cf.Services["temporal-ui"].Environment
+	if ui["TEMPORAL_CODEC_ENDPOINT"] == "" || ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] != "true" || ui["TEMPORAL_AUTH_ENABLED"] == "" {
+		t.Errorf("temporal-ui: want the codec endpoint with credentials and the OIDC switch, have %v", ui)
 	}
 	sim := cf.Services["cloudsim"]
 	if !contains(sim.Profiles, "sim") {
@@ -329,7 +434,7 @@ func TestComposePortsMatchDefaults(t *testing.T) {
 	if i := indexOf(words, "-addr"); i < 0 || i+1 >= len(words) || !strings.HasSuffix(words[i+1], ":8090") {
 		t.Errorf("cloudsim command %v should listen on :8090 with -addr", words)
 	}
-	for _, needed := range []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "worker", "api", "cloudsim"} {
+	for _, needed := range []string{"postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "codec-keys", "worker", "api", "cloudsim"} {
 		if _, ok := cf.Services[needed]; !ok {
 			t.Errorf("service %s is missing", needed)
 		}

@@ -4,7 +4,7 @@
 // it again keeps every bill.
 //
 //	go run ./devstack                                             # run until Ctrl-C
-//	go run ./devstack --demo                                      # one bill's whole life, then exit
+//	go run ./devstack --demo                                      # a bill on each demo enterprise (ultimate, standard) through its whole life, then exit
 //	go run ./devstack --postgres postgres://temporal:pw@db:5432/temporal  # Temporal's data in PostgreSQL
 package main
 
@@ -29,8 +29,9 @@ func main() {
 }
 
 func run() int {
-	// Only the API token and the log level come from the environment (the same variables as
-	// `starter serve` and the worker); everything else is a flag, since devstack is its own cluster.
+	// The API's clients, the policy, payload encryption and the log level come from the environment
+	// (the same variables as `starter serve` and the worker); everything else is a flag, since
+	// devstack is its own cluster.
 	cfg, err := config.Load(os.Getenv, config.ForDevstack)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
@@ -47,16 +48,30 @@ func run() int {
 	flag.StringVar(&opts.UIAddr, "ui-addr", devstack.DefaultUIAddr, "Temporal Web listen address")
 	flag.StringVar(&opts.CloudAddr, "cloud-addr", devstack.DefaultCloudAddr, "Invoice Cloud simulator listen address")
 	flag.StringVar(&opts.APIAddr, "api-addr", devstack.DefaultAPIAddr, "HTTP API listen address")
-	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN or $RIMFLOW_API_TOKEN_FILE; none = open on loopback)")
+	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN[_FILE] or the clients of $RIMFLOW_API_CLIENTS_FILE; none = open, loopback only)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
 	flag.BoolVar(&opts.CloudStrict, "cloud-strict", false, "run the simulator at the strict reading of every ambiguous vendor rule (cloudsim -strict)")
-	flag.BoolVar(&demo, "demo", false, "drive one bill through its whole life, print the timeline and exit (non-zero on failure)")
+	flag.BoolVar(&demo, "demo", false, "drive a bill on each demo enterprise (ultimate, then standard edition) through its whole life, print the timelines and exit (non-zero if either fails)")
 	flag.StringVar(&logLevel, "log-level", strings.ToLower(cfg.LogLevel.String()), "debug, info, warn or error (default from $RIMFLOW_LOG_LEVEL)")
 	flag.Parse()
 
-	if opts.APIToken == "" {
+	opts.Worker.Activities.Webhooks = cfg.Webhooks
+	switch {
+	case opts.APIToken != "" && cfg.API.Token == "" && !cfg.API.Clients.Open():
+		fmt.Fprintf(os.Stderr, "devstack: --api-token: set either it or %s, not both\n", config.EnvAPIClientsFile)
+		return 2
+	case opts.APIToken == "" && cfg.API.Token != "":
 		// Not a flag default, so the token never shows in --help or a log.
 		opts.APIToken = cfg.API.Token
+	case opts.APIToken == "":
+		opts.APIClients = cfg.API.Clients // a clients file, or none (open, loopback only)
+	}
+	opts.Policy = cfg.Policy
+	opts.PayloadKeys = cfg.Codec.Keys // none: the data dir's key file
+	opts.PayloadEncryptionOff = !cfg.Codec.Encrypt
+	if demo && opts.APIToken == "" && !opts.APIClients.Open() {
+		fmt.Fprintf(os.Stderr, "devstack: --demo drives the API with one token: give --api-token (a clients file names no token)\n")
+		return 2
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -89,12 +104,10 @@ func run() int {
 
 	code := 0
 	if demo {
-		steps, err := devstack.Demo{APIURL: stack.APIURL(), CloudURL: stack.CloudURL(), Token: opts.APIToken}.Run(ctx, os.Stdout)
+		err := devstack.RunDemos(ctx, devstack.Demo{APIURL: stack.APIURL(), CloudURL: stack.CloudURL(), Token: opts.APIToken}, os.Stdout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "devstack: demo failed: %v\n", err)
 			code = 1
-		} else {
-			fmt.Printf("demo completed in %.2fs (%d steps)\n", steps[len(steps)-1].Elapsed.Seconds(), len(steps))
 		}
 	} else {
 		stack.WriteHowTo(os.Stdout)

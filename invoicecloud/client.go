@@ -81,7 +81,12 @@ type Config struct {
 
 	Paths        Paths
 	MessageTypes MessageTypes
-	Logger       *slog.Logger
+	// NothingBoundCodes [assumed] are the codes with which the cloud answers an unbind of a bill
+	// that holds no invoice there (never saved, already deleted): Unbind counts them as done, so a
+	// compensation that runs twice, or for a step whose answer was lost, ends. Default
+	// DefaultNothingBoundCodes.
+	NothingBoundCodes []string
+	Logger            *slog.Logger
 	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
 	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)
@@ -89,6 +94,9 @@ type Config struct {
 	// Transport, when set, carries every HTTP call (proxies, custom TLS). Default: a clone of
 	// http.DefaultTransport sized for many concurrent bills.
 	Transport http.RoundTripper
+	// AllowInsecureHTTP accepts a plain http BaseURL whose host is not loopback (a simulator on a
+	// private network). Otherwise such a URL must be https: secrets and tokens travel on every call.
+	AllowInsecureHTTP bool
 }
 
 // Client talks to Invoice Cloud. Safe for concurrent use; one per process shares one token cache.
@@ -101,6 +109,10 @@ type Client struct {
 
 // maxResponseBytes bounds what one answer may allocate (a poll may carry many invoices).
 const maxResponseBytes = 64 << 20
+
+// MaxSocketMessageBytes bounds one socket frame the watcher reads; a larger frame ends the socket
+// (the watcher reconnects or falls back to the poll) instead of growing the worker's memory.
+const MaxSocketMessageBytes = 8 << 20
 
 // New validates cfg (after defaults) and builds a Client. A bad configuration returns an
 // *Error whose Field names the offending setting.
@@ -130,6 +142,9 @@ func build(cfg Config) *Client {
 		SetRetryCount(0). // retries belong to the caller (Temporal activities)
 		SetLogger(restyLogger{cfg.Logger}).
 		SetResponseBodyLimit(maxResponseBytes).
+		// Never follow a redirect: a 307 from a token endpoint would re-POST the secret to
+		// wherever it points. The 3xx answer itself comes back (exchange refuses it).
+		SetRedirectPolicy(resty.RedirectPolicyFunc(func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse })).
 		SetHeader("Accept", "application/json")
 	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: rc}
 }
@@ -205,7 +220,21 @@ func (c *Client) exchange(ctx context.Context, r request) (int, []byte, *Error) 
 		}
 		return 0, nil, transportError(r.name, err)
 	}
+	if status := resp.StatusCode(); status >= 300 && status < 400 {
+		return 0, nil, redirectError(r.name, status, resp.Header().Get("Location"))
+	}
 	return resp.StatusCode(), resp.Body(), nil
+}
+
+// redirectError refuses a redirect answer: the client follows none. Only the target's host is
+// named (its query could carry anything).
+func redirectError(name string, status int, location string) *Error {
+	target := "another location"
+	if u, err := url.Parse(location); err == nil && u.Host != "" {
+		target = u.Scheme + "://" + u.Host
+	}
+	return &Error{MessageType: name, HTTPStatus: status,
+		Message: fmt.Sprintf("the cloud answered a redirect (HTTP %d) to %s; redirects are never followed (a token request would carry its secret along): set the base URL to where the cloud answers", status, target)}
 }
 
 // authorized performs r with the access token, placed per config (and also in the query when

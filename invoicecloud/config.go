@@ -3,6 +3,7 @@ package invoicecloud
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -53,8 +54,15 @@ func DefaultMessageTypes() MessageTypes {
 	}
 }
 
+// DefaultNothingBoundCodes [assumed]: the simulator's "bill not found" (2001); the vendor's code
+// for it is not public.
+var DefaultNothingBoundCodes = []string{"2001"}
+
 // WithDefaults returns c with every zero value replaced by its documented default.
 func (c Config) WithDefaults() Config {
+	if c.NothingBoundCodes == nil {
+		c.NothingBoundCodes = DefaultNothingBoundCodes
+	}
 	if c.AuthMode == "" {
 		c.AuthMode = AuthLegacy
 	}
@@ -105,7 +113,7 @@ func (c Config) WithDefaults() Config {
 // Field names are the camelCase names of the configuration (and of the vendor's parameters).
 func (c Config) Validate() error {
 	bad := configError
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := validateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return err
 	}
 	switch c.AuthMode {
@@ -162,8 +170,10 @@ func requireAll(why string, settings ...namedValue) error {
 	return nil
 }
 
-// validateBaseURL: required, an absolute http(s) URL without query or fragment (both editions).
-func validateBaseURL(baseURL string) error {
+// validateBaseURL: required, an absolute http(s) URL without query or fragment (both editions);
+// plain http only to this machine (a loopback host) unless allowInsecure says so: secrets and
+// tokens travel on every call.
+func validateBaseURL(baseURL string, allowInsecure bool) error {
 	u, err := url.Parse(baseURL)
 	switch {
 	case strings.TrimSpace(baseURL) == "":
@@ -172,8 +182,19 @@ func validateBaseURL(baseURL string) error {
 		return configError("baseURL", "must be an absolute http(s) URL")
 	case u.RawQuery != "" || u.Fragment != "":
 		return configError("baseURL", "must not carry a query or fragment")
+	case u.Scheme == "http" && !allowInsecure && !loopbackHost(u.Hostname()):
+		return configError("baseURL", "must be https: credentials and tokens travel on every call (plain http is accepted only to a loopback host, or with allowInsecureHTTP)")
 	}
 	return nil
+}
+
+// loopbackHost reports whether host (no port) is this machine: "localhost" or a loopback IP.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validateDurations(timeout, pollHold, refreshBefore time.Duration) error {

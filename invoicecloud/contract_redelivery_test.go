@@ -66,7 +66,12 @@ func TestContractWatchRefusedDeliveryComesBack(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("Watch did not return the deliver error")
 	}
-	sameSerials(t, (<-refusing.got).InvoiceData, invs) // offered before the refusal, so already there
+	select {
+	case offered := <-refusing.got: // offered before the refusal, so already there
+		sameSerials(t, offered.InvoiceData, invs)
+	case <-time.After(guard):
+		t.Fatal("the refused message was never offered")
+	}
 	advance(t, h, "1m")
 	w := startWatch(t, c, b.req.LinkKey, invoicecloud.WatchOptions{Silence: time.Millisecond})
 	m := w.next()

@@ -43,7 +43,11 @@ func startWatchRefusing(t *testing.T, c invoicecloud.Cloud, linkKey string, opts
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-w.done
+		select {
+		case <-w.done:
+		case <-time.After(guard):
+			t.Errorf("Watch did not return within %s of its cancel", guard)
+		}
 	})
 	return w
 }
@@ -298,7 +302,11 @@ func TestContractWatchStops(t *testing.T) {
 				},
 			}, func(invoicecloud.Message) error { return errFull })
 		}()
-		<-connected
+		select {
+		case <-connected:
+		case <-time.After(guard):
+			t.Fatal("Watch never connected")
+		}
 		h.collect(ec, 1)
 		select {
 		case err := <-done:

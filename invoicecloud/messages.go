@@ -3,8 +3,10 @@ package invoicecloud
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -152,7 +154,17 @@ func (c *Client) Unbind(ctx context.Context, messageID string, req UnbindRequest
 	if err := validateUnbind(mt, messageID, req); err != nil {
 		return err
 	}
-	return c.message(ctx, mt, messageID, req, nil)
+	return nothingBoundIsDone(c.message(ctx, mt, messageID, req, nil), c.cfg.NothingBoundCodes)
+}
+
+// nothingBoundIsDone: an unbind the cloud answers "nothing bound to that bill" has nothing left to
+// do, which is what the caller wanted.
+func nothingBoundIsDone(err error, codes []string) error {
+	var e *Error
+	if errors.As(err, &e) && !e.Retryable && slices.Contains(codes, e.Code) {
+		return nil
+	}
+	return err
 }
 
 // Deduction selects (authenticateFlag 1) or unselects (0) invoices for input-VAT deduction.

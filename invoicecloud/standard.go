@@ -352,8 +352,9 @@ func (c *StandardClient) Unbind(ctx context.Context, messageID string, req Unbin
 	if err := validateUnbind(CallEntryDelete, messageID, req); err != nil {
 		return err
 	}
-	return c.call(ctx, CallEntryDelete, c.cfg.Paths.EntryDelete,
-		billRef{Tin: c.cfg.TaxNo, BxdKey: req.BillID, Resource: req.Resource, BillType: req.BillType, EID: c.cfg.EID}, nil)
+	return nothingBoundIsDone(c.call(ctx, CallEntryDelete, c.cfg.Paths.EntryDelete,
+		billRef{Tin: c.cfg.TaxNo, BxdKey: req.BillID, Resource: req.Resource, BillType: req.BillType, EID: c.cfg.EID}, nil),
+		c.cfg.NothingBoundCodes)
 }
 
 // Deduction selects (1) or unselects (0) this enterprise's invoices for input-VAT deduction on

@@ -102,11 +102,19 @@ type StandardConfig struct {
 	PollHold      time.Duration // client-side limit of one long poll (default 35 s)
 	RefreshBefore time.Duration // refresh a token this long before it expires (default 5 min)
 
-	Paths     StandardPaths
-	Logger    *slog.Logger
-	Observe   func(name, outcome string, took time.Duration)
-	Transport http.RoundTripper
+	Paths StandardPaths
+	// NothingBoundCodes [assumed]: the codes of an entry delete for a bill that holds nothing
+	// (Config.NothingBoundCodes); default DefaultStandardNothingBoundCodes.
+	NothingBoundCodes []string
+	Logger            *slog.Logger
+	Observe           func(name, outcome string, took time.Duration)
+	Transport         http.RoundTripper
+	// AllowInsecureHTTP accepts a plain http BaseURL off loopback (Config.AllowInsecureHTTP).
+	AllowInsecureHTTP bool
 }
+
+// DefaultStandardNothingBoundCodes [assumed]: the simulator's "no such bill" (1305).
+var DefaultStandardNothingBoundCodes = []string{"1305"}
 
 // WithDefaults returns c with every zero value replaced by its documented default.
 func (c StandardConfig) WithDefaults() StandardConfig {
@@ -115,6 +123,9 @@ func (c StandardConfig) WithDefaults() StandardConfig {
 	c.Timeout, c.PollHold, c.RefreshBefore, c.Logger = shared.Timeout, shared.PollHold, shared.RefreshBefore, shared.Logger
 	if c.UserKeyTTL == 0 {
 		c.UserKeyTTL = DefaultUserKeyTTL
+	}
+	if c.NothingBoundCodes == nil {
+		c.NothingBoundCodes = DefaultStandardNothingBoundCodes
 	}
 	d := DefaultStandardPaths()
 	for _, p := range []struct {
@@ -141,7 +152,7 @@ var standardCalls = []string{CallGetLinkKey, CallGetUserKey, CallEntrySave, Call
 
 // Validate checks a defaulted StandardConfig and names the first missing or bad field.
 func (c StandardConfig) Validate() error {
-	if err := validateBaseURL(c.BaseURL); err != nil {
+	if err := validateBaseURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 		return err
 	}
 	if err := requireAll("required for the standard edition", namedValue{"taxNo", c.TaxNo},

@@ -31,7 +31,11 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"app_token": "app", "success": true, "error_code": "0", "expire_time": a.expires().UnixMilli()}})
 	case "/api/login.do":
 		if a.release != nil {
-			<-a.release
+			select {
+			case <-a.release:
+			case <-r.Context().Done(): // the caller gave up (or the test ended)
+				return
+			}
 		}
 		n := a.logins.Add(1)
 		_ = json.NewEncoder(w).Encode(map[string]any{"state": "success", "data": map[string]any{
@@ -99,7 +103,7 @@ func TestTokenCacheRefreshesBeforeExpiry(t *testing.T) {
 	if tok, _ := c.tokens.get(ctx); tok != "tok-1" {
 		t.Fatalf("a still-valid token must be used during refresh, got %q", tok)
 	}
-	waitFlight(c.tokens)
+	waitFlight(t, c.tokens)
 	if tok, _ := c.tokens.get(ctx); tok != "tok-2" || a.logins.Load() != 2 {
 		t.Fatalf("after refresh: %q, %d logins", tok, a.logins.Load())
 	}
@@ -148,12 +152,22 @@ func TestCallerCancelDoesNotFailOthers(t *testing.T) {
 	other := make(chan string, 1)
 	go func() { tok, _ := c.tokens.get(context.Background()); other <- tok }()
 	cancel()
-	if err := <-done; err == nil {
-		t.Fatal("a canceled caller must get an error")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a canceled caller must get an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the canceled caller did not return within 10s")
 	}
 	close(a.release)
-	if tok := <-other; tok != "tok-1" {
-		t.Fatalf("the other caller got %q", tok)
+	select {
+	case tok := <-other:
+		if tok != "tok-1" {
+			t.Fatalf("the other caller got %q", tok)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other caller got no token within 10s")
 	}
 }
 
@@ -212,12 +226,17 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// waitFlight blocks until a background fetch (if any) has finished.
-func waitFlight(tc *tokenCache) {
+// waitFlight waits (at most 10 s) until a background fetch, if any, has finished.
+func waitFlight(t *testing.T, tc *tokenCache) {
+	t.Helper()
 	tc.mu.Lock()
 	f := tc.flight
 	tc.mu.Unlock()
 	if f != nil {
-		<-f.done
+		select {
+		case <-f.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the background token fetch did not finish within 10s")
+		}
 	}
 }

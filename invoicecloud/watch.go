@@ -189,6 +189,7 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 		start := time.Now()
 		conn, resp, err := d.DialContext(ctx, u, h)
 		if err == nil {
+			conn.SetReadLimit(MaxSocketMessageBytes)
 			c.observe("socket", start, nil)
 			return conn, nil
 		}

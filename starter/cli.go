@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func (c *cli) flags(name string) (*flag.FlagSet, *common) {
 	fs.SetOutput(io.Discard)
 	co := &common{}
 	fs.DurationVar(&co.timeout, "timeout", api.DefaultRequestTimeout, "how long to wait for an answer")
-	if name != "start" && name != "list" && name != "serve" {
+	if name != "start" && name != "list" && name != "serve" && name != "enterprises" {
 		fs.StringVar(&co.resource, "resource", "", "the bill's resource (source system)")
 		fs.StringVar(&co.bill, "bill", "", "the bill's billId")
 	}
@@ -124,7 +125,20 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 			return nil, err
 		}
 	}
-	return api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue), nil
+	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	bills.Notifies = cfg.Webhooks.Has // a bill started here notifies as one started by the API would
+	ents, err := enterpriseRegistry(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, usageError("environment", err.Error())
+	}
+	if ents != nil {
+		bills.Enterprises = ents
+	}
+	bills.Policy = cfg.Policy // a bill started from the shell is under the same policy as the API's
+	if cfg.Temporal.Codec != nil {
+		bills.DataConverter = cfg.Temporal.Codec.DataConverter()
+	}
+	return bills, nil
 }
 
 // readInput reads --file: a path, or "-" for stdin.

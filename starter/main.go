@@ -45,7 +45,10 @@ func verbs() []verb {
 		{"start", "start a bill (field flags, or --file bill.json / --file - for stdin)", (*cli).start},
 		{"status", "print the bill's state", (*cli).status},
 		{"url", "print a collect URL valid now (--client pc|mobile)", (*cli).url},
+		{"view-url", "print a view page URL valid now, any stage (--client pc|mobile)", (*cli).viewURL},
 		{"invoices", "forward a socket payload to the bill (--file payload.json | -)", (*cli).invoices},
+		{"remove", "take an invoice off a collecting or failed bill (--serial-no --reason)", (*cli).remove},
+		{"amend", "correct a failed bill's header (--tax-no --bill-no … --reason | --file), then retry", (*cli).amend},
 		{"submit", "end collecting", (*cli).submit},
 		{"approve", "approve for a role (--role --approver [--comment])", decideVerb("approve")},
 		{"reject", "reject (--role --approver [--comment])", decideVerb("reject")},
@@ -54,7 +57,10 @@ func verbs() []verb {
 		{"voucher", "save the voucher (--vouch-id --vouch-no --account-date … | --file)", (*cli).voucher},
 		{"cancel", "cancel the bill (--reason)", (*cli).cancel},
 		{"retry", "re-run the failed step", (*cli).retry},
+		{"resolve", "close a failed compensation by hand, audited (--by --reason --done)", (*cli).resolve},
 		{"list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", (*cli).list},
+		{"enterprises", "the enterprise registry: `enterprises list`, or `enterprises check` (log in to each)", (*cli).enterprises},
+		{"codec-keys", "create the payload key file if missing (--file), or add a fresh key on top (--rotate ID)", (*cli).codecKeys},
 	}
 }
 
@@ -78,7 +84,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: starter <verb> [R/B | --resource R --bill B] [flags]")
 	fmt.Fprintln(w, "\nverbs:")
 	for _, v := range verbs() {
-		fmt.Fprintf(w, "  %-9s %s\n", v.name, v.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", v.name, v.summary)
 	}
 	fmt.Fprintln(w, "\nevery verb also takes --timeout (how long to wait for an answer).")
 	fmt.Fprintln(w, "Temporal is reached through RIMFLOW_TEMPORAL_ADDRESS, RIMFLOW_TEMPORAL_NAMESPACE, RIMFLOW_TASK_QUEUE, …")

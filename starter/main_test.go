@@ -7,13 +7,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/workerapp"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -28,11 +34,22 @@ type cliStack struct {
 func newCLIStack(t *testing.T) *cliStack {
 	t.Helper()
 	ts := testenv.NewServer(t)
-	c := ts.GetDefaultClient()
+	// Payloads are sealed as in production: the worker's client and the CLI share a key.
+	key, err := codec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := codec.ParseKeyring("test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts client.Options
+	codec.New(ring).Apply(&opts)
+	c := ts.NewClientWithOptions(opts)
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	cloud := cloudEnv.Client
-	w, err := workerapp.New(c, cloud, workerapp.Options{})
+	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +61,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	t.Setenv(config.EnvTemporalAddress, ts.GetFrontendHostPort())
 	t.Setenv(config.EnvTemporalNamespace, ns)
 	t.Setenv(config.EnvAPIToken, "")
+	t.Setenv(config.EnvCodecKeys, key)
 	return &cliStack{simURL: cloudEnv.URL}
 }
 
@@ -143,7 +161,7 @@ func TestCLIDrivesABill(t *testing.T) {
 	// Forward the bill's own invoices from stdin (deduplicated by the bill); a payload that is not
 	// an object is refused before anything is sent.
 	st := waitCLIStage(t, "OA/C-1", workflows.StageAwaitingSupervisor)
-	payload, _ := json.Marshal(map[string]any{"invoiceData": []map[string]string{{"serialNo": st.Invoices[0].SerialNo}}})
+	payload, _ := json.Marshal(map[string]any{"invoiceData": []map[string]string{{"serialNo": st.Invoices[0].SerialNo, "buyerTaxNo": st.Invoices[0].BuyerTaxNo}}})
 	code, out, errOut = starter(t, string(payload), "invoices", "OA/C-1", "--file", "-")
 	if code != 0 || mustJSON[api.InvoicesAccepted](t, out).Invoices != 1 {
 		t.Errorf("invoices: exit %d %s %s", code, out, errOut)
@@ -151,8 +169,8 @@ func TestCLIDrivesABill(t *testing.T) {
 	if code, _, errOut := starter(t, `[1]`, "invoices", "OA/C-1", "--file", "-"); code != exitBadArgs || !strings.Contains(errOut, `"--file"`) {
 		t.Errorf("bad payload: exit %d %s", code, errOut)
 	}
-	// submit outside collecting is the bill's 409.
-	if code, _, errOut := starter(t, "", "submit", "--resource", "OA", "--bill", "C-1"); code != exitFailed || !strings.Contains(errOut, api.CodeConflict) {
+	// A submit after autoSubmit did it repeats what was applied: answered with the state, exit 0.
+	if code, out, errOut := starter(t, "", "submit", "--resource", "OA", "--bill", "C-1"); code != 0 || mustJSON[workflows.BillState](t, out).Stage != workflows.StageAwaitingSupervisor {
 		t.Errorf("late submit: exit %d %s", code, errOut)
 	}
 
@@ -165,14 +183,25 @@ func TestCLIDrivesABill(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("approve: exit %d %s", code, errOut)
 	}
-	if st := mustJSON[workflows.BillState](t, out); st.Stage != workflows.StageAwaitingVoucher {
-		t.Errorf("after approval: %s", st.Stage)
+	if st := mustJSON[workflows.BillState](t, out); st.Stage != workflows.StageAwaitingVoucher ||
+		len(st.Approvals) != 1 || st.Approvals[0].Client != api.CLIClient || st.Approvals[0].User != "sup-1" {
+		t.Errorf("after approval: %s %+v", st.Stage, st.Approvals)
+	}
+	// The CLI's decision body may not claim who decides either.
+	if code, _, errOut := starter(t, `{"scanBillNo":"S","actor":{"client":"erp"}}`, "images", "OA/C-1", "--file", "-"); code != exitBadArgs ||
+		mustJSON[api.ErrorBody](t, errOut).Error.Fields["actor"] == "" {
+		t.Errorf("actor in a file: exit %d %s", code, errOut)
 	}
 
-	// Deciding again in the next stage → exit 1 with the bill's 409.
-	code, _, errOut = starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1")
+	// The same decision again (a retry) is answered with the state; another decision for a role
+	// that has decided → exit 1 with the bill's 409.
+	if code, out, errOut := starter(t, "", "approve", "OA/C-1", "--role", "supervisor", "--approver", "sup-1"); code != 0 ||
+		mustJSON[workflows.BillState](t, out).Stage != workflows.StageAwaitingVoucher {
+		t.Errorf("repeated approval: exit %d %s", code, errOut)
+	}
+	code, _, errOut = starter(t, "", "reject", "OA/C-1", "--role", "supervisor", "--approver", "sup-1")
 	if code != exitFailed || mustJSON[api.ErrorBody](t, errOut).Error.Code != api.CodeConflict {
-		t.Errorf("wrong-stage approval: exit %d %s", code, errOut)
+		t.Errorf("wrong-stage decision: exit %d %s", code, errOut)
 	}
 
 	code, _, errOut = starter(t, "", "voucher", "OA/C-1", "--vouch-id", "V-9", "--vouch-no", "记-9",
@@ -239,7 +268,55 @@ func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	}
 	resp.Body.Close()
 	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("serve exit %d after shutdown", code)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exit %d after shutdown", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+}
+
+// An API with no client configured refuses to listen beyond loopback, before it dials anything.
+func TestServeRefusesToListenOpenOffLoopback(t *testing.T) {
+	t.Setenv(config.EnvAPIToken, "")
+	t.Setenv(config.EnvAPIClientsFile, "")
+	t.Setenv(config.EnvPayloadEncryption, "off")
+	t.Setenv(config.EnvTemporalAddress, "127.0.0.1:1")
+	for _, addr := range []string{"0.0.0.0:0", ":0"} {
+		code, _, errOut := starter(t, "", "serve", "--addr", addr)
+		if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["--addr"] == "" || !strings.Contains(errOut, "refuses to listen") {
+			t.Errorf("open API on %s: exit %d %s", addr, code, errOut)
+		}
+	}
+}
+
+// codec-keys creates the key file once, keeps it, and rotates a new key on top.
+func TestCodecKeysVerb(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys", "codec.keys")
+	code, out, errOut := starter(t, "", "codec-keys", "--file", file)
+	if code != 0 || !mustJSON[keyFileOutput](t, out).Created {
+		t.Fatalf("create: exit %d %s %s", code, out, errOut)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", info, err)
+	}
+	first, _ := os.ReadFile(file)
+	if code, out, _ := starter(t, "", "codec-keys", "--file", file); code != 0 || mustJSON[keyFileOutput](t, out).Created {
+		t.Errorf("second run created again: %s", out)
+	}
+	if again, _ := os.ReadFile(file); !bytes.Equal(first, again) {
+		t.Error("the second run changed the key file")
+	}
+	code, out, _ = starter(t, "", "codec-keys", "--file", file, "--rotate", "k2")
+	if got := mustJSON[keyFileOutput](t, out); code != 0 || strings.Join(got.KeyIDs, ",") != "k2,k1" {
+		t.Errorf("rotate: exit %d %+v", code, got)
+	}
+	if strings.Contains(out, string(first[len(first)-20:len(first)-2])) {
+		t.Error("codec-keys printed key material")
+	}
+	if code, _, errOut := starter(t, "", "codec-keys", "--file", file, "--rotate", "k2"); code != exitBadArgs || !strings.Contains(errOut, "already there") {
+		t.Errorf("rotate to an existing ID: exit %d %s", code, errOut)
 	}
 }

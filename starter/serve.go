@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/internal/access"
 	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
+	"rimflow/internal/policy"
 	"rimflow/internal/temporalclient"
 )
 
@@ -31,6 +34,10 @@ func (c *cli) serve(args []string) error {
 	if len(positional) > 0 {
 		return usageError("args", "serve takes flags only")
 	}
+	// No open API off loopback: with no client configured anyone who reaches it could drive bills.
+	if err := access.CheckListen("the API", *addr, cfg.API.Clients); err != nil {
+		return usageError("--addr", err.Error())
+	}
 	logger := jsonlog.New(c.stderr, cfg.LogLevel)
 
 	registry := metrics.NewRegistry()
@@ -42,10 +49,28 @@ func (c *cli) serve(args []string) error {
 	}
 	c.temporal = tc
 
-	handler := api.New(api.Options{
+	ents, err := enterpriseRegistry(cfg, logger)
+	if err != nil {
+		return usageError("environment", err.Error())
+	}
+	if ents != nil {
+		ents.Watch(c.ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
+			return config.ReloadEnterprises(c.getenv)
+		}, enterprises.Hangups(c.ctx), enterprises.DefaultWatchEvery)
+	}
+	opts := api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
-		Token: cfg.API.Token, Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
-	})
+		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
+		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
+		Notifies: cfg.Webhooks.Has,
+	}
+	if ents != nil { // a nil *Registry in the interface would not be nil
+		opts.Enterprises = ents
+	}
+	handler, err := api.Build(opts)
+	if err != nil {
+		return usageError("environment", err.Error())
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("--addr", fmt.Sprintf("cannot listen on %s: %v", *addr, err))
@@ -61,15 +86,15 @@ func (c *cli) serve(args []string) error {
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	auth := "bearer"
-	if cfg.API.Token == "" {
+	if cfg.API.Clients.Open() {
 		auth = "open"
-		if !isLoopback(ln.Addr()) {
-			logger.Warn("the API is OPEN (no " + config.EnvAPIToken + ") and listens beyond loopback: anyone who reaches it can drive bills")
-		}
+		logger.Warn("the API is OPEN (no " + config.EnvAPIClientsFile + " or " + config.EnvAPIToken + "): it listens on loopback only")
+	}
+	if cfg.Policy.Source() == policy.Default().Source() {
+		logger.Warn("no " + config.EnvPolicyFile + ": callers choose every option of their bills (approval chain, image mode…)")
 	}
 	url := "http://" + ln.Addr().String()
-	logger.Info("rimflow API listening", "url", url, "auth", auth, "temporal", cfg.Temporal.Address,
-		"namespace", cfg.Temporal.Namespace, "taskQueue", cfg.Temporal.TaskQueue)
+	logger.Info("rimflow API listening", "url", url, "auth", auth, "config", cfg, "codec", url+"/v1/codec")
 	printJSON(c.stdout, map[string]string{"listening": url, "auth": auth})
 
 	served := make(chan error, 1)
@@ -92,7 +117,16 @@ func (c *cli) serve(args []string) error {
 	return nil
 }
 
-func isLoopback(a net.Addr) bool {
-	tcp, ok := a.(*net.TCPAddr)
-	return ok && tcp.IP.IsLoopback()
+// enterpriseRegistry is what bills are checked against at start (and pushes authenticated by): the
+// registry file's enterprises. Without a file it is nil: the worker's one enterprise takes any
+// tax number.
+func enterpriseRegistry(cfg config.Config, logger *slog.Logger) (*enterprises.Registry, error) {
+	if cfg.EnterprisesFile == "" {
+		return nil, nil
+	}
+	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)
+	}
+	return r, nil
 }

@@ -9,11 +9,11 @@ import (
 	"strings"
 
 	"rimflow/api"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
-// startOutput is POST /v1/bills's body plus whether this call created the bill.
+// startOutput is POST /v1/bills's body plus whether this call created the bill (pending, set
+// when the eventCode did not come in time, is the API's 202).
 type startOutput struct {
 	Created bool `json:"created"`
 	api.StartResponse
@@ -180,18 +180,84 @@ func (c *cli) invoices(args []string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := invoicecloud.DecodeMessage(body)
-	if err != nil {
-		return api.ValidationFailed(map[string]string{"--file": "must hold a JSON object {\"invoiceData\":[…]}"})
+	sig, e := api.DecodeForward(body)
+	if e != nil {
+		return renameFields(e, map[string]string{"body": "--file"})
 	}
-	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	if err := bills.Invoices(ctx, ref, sig); err != nil {
+	return c.answer(bills.Invoices(ctx, ref, sig))
+}
+
+func (c *cli) viewURL(args []string) error {
+	fs, co := c.flags("view-url")
+	kind := fs.String("client", "pc", "pc or mobile")
+	bills, ref, err := c.billVerb("view-url", args, fs, co)
+	if err != nil {
 		return err
 	}
-	printJSON(c.stdout, api.InvoicesAccepted{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Invoices: len(sig.InvoiceData)})
-	return nil
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	return c.answer(bills.ViewURL(ctx, ref, *kind))
+}
+
+func (c *cli) remove(args []string) error {
+	fs, co := c.flags("remove")
+	var req workflows.RemoveInvoiceRequest
+	fs.StringVar(&req.SerialNo, "serial-no", "", "the invoice's serialNo (required)")
+	fs.StringVar(&req.Reason, "reason", "", "why it leaves the bill (required)")
+	bills, ref, err := c.billVerb("remove", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	st, err := bills.RemoveInvoice(ctx, ref, req)
+	if e := api.ErrorFrom(err); e != nil && e.Status == 400 {
+		return renameFields(e, map[string]string{"serialNo": "--serial-no", "reason": "--reason"})
+	}
+	return c.answer(st, err)
+}
+
+func (c *cli) amend(args []string) error {
+	fs, co := c.flags("amend")
+	file := fs.String("file", "", "the amend JSON (PATCH body); - reads stdin; field flags override it")
+	for _, f := range []struct{ flag, usage string }{
+		{"bill-no", "the ERP's bill number"}, {"bill-type", "bill type"}, {"tax-no", "tax number of the bill's company"},
+		{"org-number", "organisation number"}, {"user-id", "the user collecting invoices"}, {"reason", "why (required)"},
+	} {
+		fs.String(f.flag, "", f.usage)
+	}
+	bills, ref, err := c.billVerb("amend", args, fs, co)
+	if err != nil {
+		return err
+	}
+	var req workflows.AmendRequest
+	if *file != "" {
+		if err := c.decodeFile(*file, &req); err != nil {
+			return err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, dst := range map[string]**string{"bill-no": &req.BillNo, "bill-type": &req.BillType, "tax-no": &req.BillTaxNo,
+		"org-number": &req.OrgNumber, "user-id": &req.UserID} {
+		if set[name] {
+			v := flagValue(fs, name)
+			*dst = &v
+		}
+	}
+	if set["reason"] {
+		req.Reason = flagValue(fs, "reason")
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	st, err := bills.Amend(ctx, ref, req)
+	if e := api.ErrorFrom(err); e != nil && e.Status == 400 && *file == "" {
+		return renameFields(e, map[string]string{"billNo": "--bill-no", "billType": "--bill-type", "billTaxNo": "--tax-no",
+			"orgNumber": "--org-number", "userId": "--user-id", "reason": "--reason"})
+	}
+	return c.answer(st, err)
 }
 
 func (c *cli) submit(args []string) error {
@@ -203,7 +269,11 @@ func (c *cli) submit(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(bills.Submit(ctx, ref, workflows.SubmitRequest{By: *by}))
+	req := workflows.SubmitRequest{By: *by}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Submit(ctx, ref, req))
 }
 
 // decideVerb is approve, reject and return: one approval update with that decision.
@@ -219,6 +289,9 @@ func decideVerb(decision string) func(*cli, []string) error {
 			return err
 		}
 		req.Decision = decision
+		if e := stamp(&req); e != nil {
+			return e
+		}
 		ctx, cancel := c.withTimeout(co)
 		defer cancel()
 		return c.answer(bills.Approve(ctx, ref, req))
@@ -242,6 +315,9 @@ func (c *cli) images(args []string) error {
 		if err := c.decodeFile(*file, &req); err != nil {
 			return err
 		}
+	}
+	if e := stamp(&req); e != nil {
+		return e
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
@@ -267,6 +343,9 @@ func (c *cli) voucher(args []string) error {
 			return err
 		}
 	}
+	if e := stamp(&req); e != nil {
+		return e
+	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
 	return c.answer(bills.Voucher(ctx, ref, req))
@@ -280,6 +359,9 @@ func (c *cli) cancel(args []string) error {
 	bills, ref, err := c.billVerb("cancel", args, fs, co)
 	if err != nil {
 		return err
+	}
+	if e := stamp(&req); e != nil {
+		return e
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
@@ -295,7 +377,29 @@ func (c *cli) retry(args []string) error {
 	}
 	ctx, cancel := c.withTimeout(co)
 	defer cancel()
-	return c.answer(bills.Retry(ctx, ref, workflows.RetryRequest{By: *by}))
+	req := workflows.RetryRequest{By: *by}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Retry(ctx, ref, req))
+}
+
+func (c *cli) resolve(args []string) error {
+	fs, co := c.flags("resolve")
+	by := fs.String("by", "", "who resolves (required)")
+	reason := fs.String("reason", "", "why it is resolved by hand (required)")
+	done := fs.String("done", "", "what was done at the cloud by hand (required)")
+	bills, ref, err := c.billVerb("resolve", args, fs, co)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(co)
+	defer cancel()
+	req := workflows.ResolveRequest{By: *by, Reason: *reason, Done: *done}
+	if e := stamp(&req); e != nil {
+		return e
+	}
+	return c.answer(bills.Resolve(ctx, ref, req))
 }
 
 func (c *cli) list(args []string) error {
@@ -309,6 +413,8 @@ func (c *cli) list(args []string) error {
 		{"bill-no", "billNo", "the ERP's bill number"},
 		{"resource", "resource", "source system"},
 		{"page-size", "pageSize", "1 to 1000"},
+		{"updated-since", "updatedSince", "only bills changed since this RFC 3339 instant"},
+		{"sort", "sort", "updatedAt, -updatedAt, startedAt or -startedAt"},
 		{"page-token", "pageToken", "nextPageToken of the previous page"},
 	} {
 		if f.flag == "overdue" {
@@ -338,7 +444,7 @@ func (c *cli) list(args []string) error {
 	if e != nil {
 		return renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
 			"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
-			"overdue": "--overdue", "resource": "--resource"})
+			"overdue": "--overdue", "resource": "--resource", "updatedSince": "--updated-since", "sort": "--sort"})
 	}
 	bills, err := c.bills(co)
 	if err != nil {
@@ -362,13 +468,22 @@ func renameFields(e *api.Error, names map[string]string) *api.Error {
 	return &out
 }
 
-// decodeFile strictly decodes a JSON file into v (over any values flags set).
+// decodeFile strictly decodes a decision's JSON file into v (over any values flags set); like the
+// API, it refuses `actor`.
 func (c *cli) decodeFile(file string, v any) error {
 	body, err := c.readInput(file)
 	if err != nil {
 		return err
 	}
-	if e := api.DecodeJSON(body, v); e != nil {
+	if e := api.DecodeDecision(body, v); e != nil {
+		return e
+	}
+	return nil
+}
+
+// stamp records the CLI as the client of a decision, and the person its flags name as the user.
+func stamp(req any) error {
+	if e := api.Stamp(workflows.Actor{Client: api.CLIClient}, req); e != nil {
 		return e
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 )
 
@@ -15,7 +16,17 @@ import (
 // business key (BillWorkflowID); run below tells the life in order. A long-lived bill continues
 // as new at a quiet point, and the next run starts from resume (nil for a new bill).
 func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillState, error) {
-	in.Normalize()
+	if resume == nil {
+		// Freeze the effective options once, in the history: a default changed in a later release
+		// never changes the path of a bill already running (continue-as-new carries them as is).
+		if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			frozen := in.clone()
+			frozen.Normalize()
+			return frozen
+		}).Get(&in); err != nil {
+			return BillState{}, err
+		}
+	}
 	if verr := in.Validate(); verr != nil {
 		return BillState{}, temporal.NewNonRetryableApplicationError(verr.Error(), "ValidationError", nil, verr.Fields)
 	}
@@ -23,12 +34,14 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	if err := b.setup(ctx); err != nil {
 		return BillState{}, err
 	}
+	b.deliverEvents(ctx)
 	err := b.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
 		b.stopWatchers()
 		return BillState{}, workflow.NewContinueAsNewError(ctx, BillWorkflowName, b.in, b.Progress)
 	}
 	b.finish(ctx)
+	b.eventsDelivered(ctx)
 	return b.snapshot(), err
 }
 
@@ -43,6 +56,8 @@ type Progress struct {
 	Pending []invoicecloud.Invoice `json:"pending,omitempty"`
 	Digests []string               `json:"digests,omitempty"` // recent deliveries, to drop a redelivery
 	Links   []Link                 `json:"links,omitempty"`   // eventCodes issued and still live, newest last
+	// ViewLink is an eventCode issued past collecting only to open the view page (nobody watches it).
+	ViewLink *Link `json:"viewLink,omitempty"`
 
 	RouteIdx      int             `json:"routeIdx"`
 	Round         int             `json:"round"`             // +1 after each return to collecting
@@ -50,9 +65,15 @@ type Progress struct {
 	MarkedUsed    bool            `json:"markedUsed,omitempty"`
 	Seq           map[string]int  `json:"seq"`                     // per step: request ids drawn (msgID)
 	Compensations []compensation  `json:"compensations,omitempty"` // what the saga undoes, in the order done
+	Answered      []string        `json:"answered,omitempty"`      // update ids applied (idempotent retries), newest last
 	Entered       time.Time       `json:"entered"`                 // when the current stage began (SLA timers)
 	SLAFired      slaFired        `json:"slaFired"`                // which SLA timers of this stage have fired
 	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
+	EventSeq      int             `json:"eventSeq,omitempty"`      // events emitted so far (webhooks)
+	Outbox        []calls.Event   `json:"outbox,omitempty"`        // events not delivered yet, oldest first
+	// Uploads are the submitter's images (submitter mode with the image system) until the scan
+	// task takes them at submit.
+	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
 }
 
 // Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
@@ -82,6 +103,7 @@ type bill struct {
 	voucherQueued bool
 
 	epoch       int // stage generation: timers of an older one are ignored
+	scanGen     int // which wait for the image system's outcome is current
 	stageCancel workflow.CancelFunc
 	watchers    map[string]workflow.CancelFunc // linkKey -> its running watcher
 	resumed     bool                           // this run continues an earlier one
@@ -98,6 +120,9 @@ const (
 	DeliveryCap  = 20  // deliveries listed in state
 	ApprovalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
 	LiveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
+	AnsweredCap  = 200 // update ids remembered to answer a retried request
+	// MaxInvoicesPerBill bounds what one bill binds (and carries across continue-as-new).
+	MaxInvoicesPerBill = 1000
 )
 
 // DefaultHistoryLimit is how many events one run may hold before the bill continues as new at
@@ -120,6 +145,7 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 		b.Round = 1
 		b.View = BillState{
 			WorkflowID:  workflow.GetInfo(ctx).WorkflowExecution.ID,
+			ID:          in.Resource + "/" + in.BillID,
 			Stage:       StageCollecting,
 			Bill:        in,
 			Invoices:    []InvoiceView{},
@@ -171,6 +197,7 @@ func (b *bill) run(ctx workflow.Context) error {
 	stage := b.View.Stage
 	if !b.resumed {
 		b.note(StageCollecting, "bill started")
+		b.emit(calls.EventStarted, map[string]any{"bill": b.in})
 	}
 	for !stage.Final() {
 		var next Stage
@@ -194,13 +221,13 @@ func (b *bill) run(ctx workflow.Context) error {
 		case errors.Is(err, errContinueAsNew):
 			return err
 		case errors.As(err, &cancelReq):
-			stage, err = b.abort(ctx, StageCancelled, cancelReq.req)
+			stage, err = b.abort(ctx, StageCancelled, cancelReq.req, cancelReq.ev)
 			if err != nil {
 				return err
 			}
 		case ctx.Err() != nil || temporal.IsCanceledError(err):
 			// The workflow itself was cancelled: undo on a disconnected context, then end cancelled.
-			if _, aerr := b.abort(ctx, StageCancelled, CancelRequest{Reason: "workflow cancelled", By: "temporal"}); aerr != nil {
+			if _, aerr := b.abort(ctx, StageCancelled, CancelRequest{Reason: "workflow cancelled", By: "temporal"}, nil); aerr != nil {
 				return aerr
 			}
 			return temporal.NewCanceledError()

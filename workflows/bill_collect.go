@@ -47,7 +47,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				return "", err
 			}
 			// autoSubmit: the import itself is the user's "done" (the page's 导入单据).
-			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 && b.View.Stage == StageCollecting {
+			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 && b.View.Stage == StageCollecting && b.imagesReady() {
 				b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s)", len(b.Invoices)))
 				b.View.Submitted = true
 				return b.advance(ctx, nil)
@@ -59,10 +59,12 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			case errors.As(ev.watchErr, &app) && app.NonRetryable():
 				// A watcher refused for good (credentials, a refused linkKey) parks the bill: nobody
 				// would hear the user's imports. retry watches the live links again.
-				if err := b.park(ctx, "watchInvoices", nil, ev.watchErr); err != nil {
+				retry, err := b.park(ctx, "watchInvoices", nil, ev.watchErr)
+				if err != nil {
 					return "", err
 				}
 				b.watchLiveLinks(ctx)
+				b.reply(retry, nil)
 				if err := b.bindPending(ctx); err != nil {
 					return "", err
 				}
@@ -79,6 +81,15 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.Invoices)))
 			b.View.Submitted = true
 			return b.advance(ctx, ev)
+		case evImages: // submitter mode: the submitter's images, sent with the scan task at submit
+			b.takeUploads(ev)
+			if *b.in.Options.AutoSubmit && len(b.Invoices) > 0 {
+				b.note(StageCollecting, fmt.Sprintf("submitted automatically with %d invoice(s) and the submitter's images", len(b.Invoices)))
+				b.View.Submitted = true
+				return b.advance(ctx, nil)
+			}
+		case evRemove:
+			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
 		case evCollectURL:
 			if !b.codeFresh() {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
@@ -121,15 +132,7 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 	}).Get(&linkKey); err != nil {
 		return err
 	}
-	in := b.in
-	req := calls.EventCodeInput{
-		MessageID: b.msgID("getEventCode"),
-		Request: invoicecloud.EventCodeRequest{
-			BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
-			BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, PushType: in.PushType, UserID: in.UserID,
-			LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
-		},
-	}
+	req := calls.EventCodeInput{MessageID: b.msgID("getEventCode"), Request: b.eventCodeRequest(linkKey)}
 	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, req)
 	if err != nil {
 		return err
@@ -140,6 +143,16 @@ func (b *bill) issueEventCode(ctx workflow.Context) error {
 	b.note(b.View.Stage, "eventCode issued, valid until "+res.ExpiresAt.UTC().Format("15:04:05Z"))
 	b.publish()
 	return nil
+}
+
+// eventCodeRequest is getEventCode's data for the bill with a linkKey.
+func (b *bill) eventCodeRequest(linkKey string) invoicecloud.EventCodeRequest {
+	in := b.in
+	return invoicecloud.EventCodeRequest{
+		BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
+		BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, PushType: in.PushType, UserID: in.UserID,
+		LinkKey: linkKey, CompanyInfo: in.CompanyInfo,
+	}
 }
 
 // dropDeadLinks forgets eventCodes whose pages have died, and the oldest beyond LiveLinksCap.
@@ -192,7 +205,7 @@ func (b *bill) watchLiveLinks(ctx workflow.Context) {
 		}
 		wctx, cancel := workflow.WithCancel(b.ctx)
 		b.watchers[l.LinkKey] = cancel
-		in := calls.WatchInput{LinkKey: l.LinkKey, PushType: b.in.PushType, Until: l.ExpiresAt}
+		in := calls.WatchInput{TaxNo: b.in.BillTaxNo, LinkKey: l.LinkKey, PushType: b.in.PushType, Until: l.ExpiresAt}
 		linkKey := l.LinkKey
 		workflow.Go(wctx, func(gctx workflow.Context) {
 			err := callNoResult(watchOptions(gctx, l.ExpiresAt.Sub(now)), acts.WatchInvoices, in)
@@ -256,6 +269,7 @@ func (b *bill) bindPending(ctx workflow.Context) error {
 	b.refreshInvoiceViews()
 	b.markDeliveries(deliveryBound)
 	b.note(StageCollecting, fmt.Sprintf("bound %d invoice(s) (billSave 30): %d now, total %s", added, len(bound), b.View.TotalAmount))
+	b.emit(calls.EventInvoicesBound, map[string]any{"invoices": b.View.Invoices, "totalAmount": b.View.TotalAmount})
 	b.publish()
 	return nil
 }
@@ -296,6 +310,10 @@ func (b *bill) record(d calls.Delivery) {
 		}
 		known := serialSet(b.Invoices, b.Pending)
 		for _, inv := range d.InvoiceData {
+			if len(known) >= MaxInvoicesPerBill {
+				b.note(b.View.Stage, fmt.Sprintf("delivery via %s: over the limit of %d invoices per bill; the rest is not kept", view.Via, MaxInvoicesPerBill))
+				break
+			}
 			if inv.SerialNo != "" && !known[inv.SerialNo] {
 				known[inv.SerialNo] = true
 				b.Pending = append(b.Pending, inv)
@@ -342,4 +360,99 @@ func deliveryDigest(d calls.Delivery) string {
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Corrections the ERP may make while nothing is final: take an invoice off, fix a failed header.
+
+// removeInvoice takes one invoice off the bill: a pending one is dropped, a bound one released at
+// the cloud (billSave 1 of that invoice alone: it does not depend on billSave replacing the set).
+func (b *bill) removeInvoice(ctx workflow.Context, req RemoveInvoiceRequest) error {
+	for i, inv := range b.Pending {
+		if inv.SerialNo == req.SerialNo {
+			b.Pending = slices.Delete(b.Pending, i, i+1)
+			b.noteRemoved(req, "pending")
+			return nil
+		}
+	}
+	i := slices.IndexFunc(b.Invoices, func(inv invoicecloud.Invoice) bool { return inv.SerialNo == req.SerialNo })
+	if i < 0 {
+		return fmt.Errorf("%s is not on this bill", req.SerialNo)
+	}
+	in := calls.BillSaveInput{MessageID: b.msgID("removeInvoice"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices[i:i+1])}
+	if err := callNoResult(cloudCallOptions(ctx), acts.ReleaseInvoices, in); err != nil {
+		return failureForCaller("removeInvoice", err)
+	}
+	b.Invoices = slices.Delete(slices.Clone(b.Invoices), i, i+1)
+	b.noteRemoved(req, "released at the cloud (billSave 1)")
+	return nil
+}
+
+func (b *bill) noteRemoved(req RemoveInvoiceRequest, how string) {
+	b.refreshInvoiceViews()
+	b.note(b.View.Stage, fmt.Sprintf("invoice %s removed (%s) by %s: %s", req.SerialNo, how, actorName(req.Actor), req.Reason))
+	b.publish()
+}
+
+// amend applies a correction to a failed bill's header (validated: nothing is bound yet).
+func (b *bill) amend(req AmendRequest) {
+	b.in, _ = b.in.Amend(req) // validated: it applies
+	b.View.Bill = b.in
+	b.note(b.View.Stage, fmt.Sprintf("header amended by %s: %s; retry to run %s again", actorName(req.Actor), req.Reason, b.View.Error.Step))
+	b.publish()
+}
+
+func actorName(a *Actor) string {
+	switch {
+	case a == nil:
+		return "the ERP"
+	case a.User != "":
+		return a.User + " (" + a.Client + ")"
+	}
+	return a.Client
+}
+
+// prepareViewURL makes sure a view page is live: the current eventCode's, else (past collecting)
+// a fresh one for viewing only, whose linkKey nobody watches.
+func (b *bill) prepareViewURL(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	if b.currentLink() != nil || b.ViewLink != nil && now.Add(ReissueMargin).Before(b.ViewLink.ExpiresAt) {
+		return nil
+	}
+	if b.View.Stage == StageCollecting {
+		if err := b.issueEventCode(ctx); err != nil {
+			return failureForCaller("getEventCode", err)
+		}
+		b.watchLiveLinks(ctx)
+		return nil
+	}
+	var linkKey string
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		buf := make([]byte, 16)
+		_, _ = rand.Read(buf)
+		return hex.EncodeToString(buf)
+	}).Get(&linkKey); err != nil {
+		return err
+	}
+	res, err := call(cloudCallOptions(ctx), acts.GetEventCode, calls.EventCodeInput{MessageID: b.msgID("viewEventCode"), Request: b.eventCodeRequest(linkKey)})
+	if err != nil {
+		return failureForCaller("getEventCode", err)
+	}
+	b.ViewLink = &Link{LinkKey: linkKey, EventCode: res.EventCode, Pages: res.Pages, ExpiresAt: res.ExpiresAt}
+	return nil
+}
+
+// viewURL is the view page prepareViewURL made live.
+func (b *bill) viewURL(client string) ViewURLResponse {
+	l := b.currentLink()
+	if l == nil {
+		l = b.ViewLink
+	}
+	if l == nil {
+		return ViewURLResponse{}
+	}
+	url := l.Pages.ViewPC
+	if client == "mobile" {
+		url = l.Pages.ViewMobile
+	}
+	return ViewURLResponse{URL: url, ExpiresAt: l.ExpiresAt}
 }

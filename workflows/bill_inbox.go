@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
+	"rimflow/invoicecloud"
 )
 
 // The inbox: how updates, signals, watcher results and timers become events that run consumes.
@@ -41,9 +43,14 @@ const (
 	evVoucher
 	evCancel
 	evRetry
+	evResolve
+	evAmend
+	evRemove
+	evViewURL
 	evCollectURL
 	evSLASoft
 	evSLAHard
+	evScanned // the image system's task has an outcome (or its query failed for good)
 )
 
 // event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
@@ -54,13 +61,21 @@ type event struct {
 	linkKey  string // evWatchEnded: whose watcher
 	watchErr error
 
+	scan    *invoicecloud.ScanResult // evScanned (epoch: which wait)
+	scanErr error
+
 	submit  *SubmitRequest
 	approve *ApproveRequest
 	images  *ImagesRequest
 	voucher *VoucherRequest
 	cancel  *CancelRequest
 	retry   *RetryRequest
+	resolve *ResolveRequest
+	amend   *AmendRequest
+	remove  *RemoveInvoiceRequest
 	url     *CollectURLRequest
+
+	updateID string // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
 
 	fromSignal bool // nobody waits for the answer: problems are noted in the history
 	// Set when run has applied it; an update handler waits for this.
@@ -90,38 +105,81 @@ func (b *bill) setup(ctx workflow.Context) error {
 		}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateViewURL,
+		func(ctx workflow.Context, req ViewURLRequest) (ViewURLResponse, error) {
+			ev := &event{kind: evViewURL}
+			if err := b.await(ctx, ev); err != nil {
+				return ViewURLResponse{}, err
+			}
+			return b.viewURL(req.Client), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(req ViewURLRequest) error {
+				if c := req.Client; c != "" && c != "pc" && c != "mobile" {
+					return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
+				}
+				if b.View.Stage.Final() {
+					return b.stageErr("")
+				}
+				return nil
+			},
+			Description: "Return a view page URL (client pc|mobile) valid now, in any stage: approvers see the bill's invoices.",
+		}); err != nil {
+		return err
+	}
 	type spec struct {
 		name, desc string
 		kind       eventKind
 		decode     func(json.RawMessage) (*event, error)
 		validate   func(*event) error
+		// repeats reports a request identical to one already applied (same role, approver and
+		// decision…): it is answered with the current state instead of an error. Nil: none is.
+		repeats func(*event) bool
 	}
 	specs := []spec{
 		{UpdateSubmit, "Submit the collected invoices for approval (refused while no invoice is bound).", evSubmit,
 			decoder(func(r SubmitRequest) *event { return &event{kind: evSubmit, submit: &r} }),
-			func(ev *event) error { return b.validateSubmit() }},
+			func(ev *event) error { return b.validateSubmit() }, func(*event) bool { return b.repeatsSubmit() }},
 		{UpdateApprove, "Decide for an approval role: {role, decision: approve|reject|return, approver, comment}.", evApprove,
 			decoder(func(r ApproveRequest) *event { return &event{kind: evApprove, approve: &r} }),
-			func(ev *event) error { return b.validateApprove(*ev.approve) }},
+			func(ev *event) error { return b.validateApprove(*ev.approve) }, func(ev *event) bool { return b.repeatsApprove(*ev.approve) }},
 		{UpdateImages, "The scanning station's 'scanned' message: {scanBillNo, invoiceNos, amounts, files}; match mode compares them with the bound invoices.", evImages,
 			decoder(func(r ImagesRequest) *event { return &event{kind: evImages, images: &r} }),
-			func(ev *event) error { return b.validateImages(*ev.images) }},
+			func(ev *event) error { return b.validateImages(*ev.images) }, nil},
 		{UpdateVoucher, "Write the voucher back: {vouchId, vouchNo, accountDate, accountTime, businessDate (yyyy-MM-dd), resource}.", evVoucher,
 			decoder(func(r VoucherRequest) *event { return &event{kind: evVoucher, voucher: &r} }),
-			func(ev *event) error { return b.validateVoucher(*ev.voucher) }},
+			func(ev *event) error { return b.validateVoucher(*ev.voucher) }, func(ev *event) bool { return b.repeatsVoucher(*ev.voucher) }},
 		{UpdateCancel, "Cancel the bill {reason}: undo what was done (unbind, release) and end cancelled. Refused once the voucher is saved.", evCancel,
 			decoder(func(r CancelRequest) *event { return &event{kind: evCancel, cancel: &r} }),
-			func(ev *event) error { return b.validateCancel(*ev.cancel) }},
+			func(ev *event) error { return b.validateCancel(*ev.cancel) }, func(ev *event) bool { return b.repeatsCancel(*ev.cancel) }},
 		{UpdateRetry, "Re-run the step that failed (only in stage failed), once its cause is fixed.", evRetry,
 			decoder(func(r RetryRequest) *event { return &event{kind: evRetry, retry: &r} }),
-			func(ev *event) error { return b.validateRetry() }},
+			func(ev *event) error { return b.validateRetry() }, nil},
+		{UpdateAmend, "Correct the header of a bill that failed before anything was bound (only the fields given change), then retry: {billTaxNo, companyInfo, …, reason}.", evAmend,
+			decoder(func(r AmendRequest) *event { return &event{kind: evAmend, amend: &r} }),
+			func(ev *event) error { return b.validateAmend(*ev.amend) }, nil},
+		{UpdateRemove, "Take an invoice off a collecting or failed bill: {serialNo, reason}; a bound one is released at the cloud (billSave 1).", evRemove,
+			decoder(func(r RemoveInvoiceRequest) *event { return &event{kind: evRemove, remove: &r} }),
+			func(ev *event) error { return b.validateRemove(*ev.remove) }, nil},
+		{UpdateResolve, "Close a failed compensation by hand (only in stage failed, in a compensate step): {by, reason, done}. Audited in state.resolutions.", evResolve,
+			decoder(func(r ResolveRequest) *event { return &event{kind: evResolve, resolve: &r} }),
+			func(ev *event) error { return b.validateResolve(*ev.resolve) }, nil},
 	}
 	for _, sp := range specs {
 		sp := sp
+		// An update applied before (its id answered, or an identical request) is answered with the
+		// current state: an ERP that retries after a timeout gets the first call's outcome.
+		applied := func(ctx workflow.Context, ev *event) bool {
+			return b.answered(workflow.GetCurrentUpdateInfo(ctx).ID) || sp.repeats != nil && sp.repeats(ev)
+		}
 		// Update: validated before anything is written; answers the state once run applied it.
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
 			func(ctx workflow.Context, raw json.RawMessage) (BillState, error) {
 				ev, _ := sp.decode(raw) // the validator has decoded it already
+				if applied(ctx, ev) {
+					return b.snapshot(), nil
+				}
+				ev.updateID = workflow.GetCurrentUpdateInfo(ctx).ID
 				b.markQueued(ev)
 				if err := b.await(ctx, ev); err != nil {
 					return b.snapshot(), err
@@ -129,10 +187,13 @@ func (b *bill) setup(ctx workflow.Context) error {
 				return b.snapshot(), nil
 			},
 			workflow.UpdateHandlerOptions{
-				Validator: func(raw json.RawMessage) error {
+				Validator: func(ctx workflow.Context, raw json.RawMessage) error {
 					ev, err := sp.decode(raw)
 					if err != nil {
 						return err
+					}
+					if applied(ctx, ev) {
+						return nil
 					}
 					return sp.validate(ev)
 				},
@@ -144,6 +205,15 @@ func (b *bill) setup(ctx workflow.Context) error {
 			ev, err := sp.decode(raw)
 			if err != nil {
 				return err
+			}
+			// The ops path: only what the bill's policy lets Temporal Web and the CLI do, and
+			// recorded as such (whatever actor the payload claims).
+			if err := b.in.Policy.WebSignals.Permits(sp.name, ev.role()); err != nil {
+				return err
+			}
+			ev.setActor(Actor{Client: OpsPath, User: ev.person()})
+			if sp.repeats != nil && sp.repeats(ev) {
+				return nil // already applied: nothing to do
 			}
 			if err := sp.validate(ev); err != nil {
 				return err
@@ -243,6 +313,79 @@ func (b *bill) await(ctx workflow.Context, ev *event) error {
 	return ev.err
 }
 
+// actor is who sent the event (the payload's, set by the API), nil for none.
+func (ev *event) actor() *Actor {
+	switch {
+	case ev.submit != nil:
+		return ev.submit.Actor
+	case ev.approve != nil:
+		return ev.approve.Actor
+	case ev.images != nil:
+		return ev.images.Actor
+	case ev.voucher != nil:
+		return ev.voucher.Actor
+	case ev.cancel != nil:
+		return ev.cancel.Actor
+	case ev.retry != nil:
+		return ev.retry.Actor
+	case ev.resolve != nil:
+		return ev.resolve.Actor
+	case ev.amend != nil:
+		return ev.amend.Actor
+	case ev.remove != nil:
+		return ev.remove.Actor
+	}
+	return nil
+}
+
+func (ev *event) setActor(a Actor) {
+	switch {
+	case ev.submit != nil:
+		ev.submit.Actor = &a
+	case ev.approve != nil:
+		ev.approve.Actor = &a
+	case ev.images != nil:
+		ev.images.Actor = &a
+	case ev.voucher != nil:
+		ev.voucher.Actor = &a
+	case ev.cancel != nil:
+		ev.cancel.Actor = &a
+	case ev.retry != nil:
+		ev.retry.Actor = &a
+	case ev.resolve != nil:
+		ev.resolve.Actor = &a
+	case ev.amend != nil:
+		ev.amend.Actor = &a
+	case ev.remove != nil:
+		ev.remove.Actor = &a
+	}
+}
+
+// role is the approval role an event decides ("" for others).
+func (ev *event) role() string {
+	if ev.approve != nil {
+		return ev.approve.Role
+	}
+	return ""
+}
+
+// person is who the payload names as deciding (approver, by).
+func (ev *event) person() string {
+	switch {
+	case ev.approve != nil:
+		return ev.approve.Approver
+	case ev.submit != nil:
+		return ev.submit.By
+	case ev.cancel != nil:
+		return ev.cancel.By
+	case ev.retry != nil:
+		return ev.retry.By
+	case ev.resolve != nil:
+		return ev.resolve.By
+	}
+	return ""
+}
+
 // markQueued sets the guards that refuse a second identical request while the first waits in the inbox.
 func (b *bill) markQueued(ev *event) {
 	switch ev.kind {
@@ -323,6 +466,9 @@ func (b *bill) validateSubmit() error {
 	if len(b.Invoices) == 0 {
 		return fmt.Errorf("no invoice is bound to the bill yet: collect invoices before submitting")
 	}
+	if !b.imagesReady() {
+		return fmt.Errorf("submitter mode: send the submitter's images (the images update, with uploads) before submitting")
+	}
 	return nil
 }
 
@@ -345,6 +491,18 @@ func (b *bill) validateApprove(req ApproveRequest) error {
 	}
 	if err := fieldErr(f); err != nil {
 		return err
+	}
+	person := strings.TrimSpace(req.Approver)
+	if req.Actor != nil && req.Actor.User != "" {
+		if person != "" && !strings.EqualFold(person, req.Actor.User) {
+			return fieldErr(map[string]string{"approver": fmt.Sprintf("must be the acting user %q the client vouches for", req.Actor.User)})
+		}
+		person = req.Actor.User
+	}
+	if req.Decision == DecisionApprove {
+		if err := b.in.Policy.Duties.CheckApproval(b.in.UserID, person, req.Role, b.approvedThisRound()); err != nil {
+			return err
+		}
 	}
 	if b.Decided[req.Role] {
 		for _, a := range b.View.Approvals {
@@ -388,10 +546,34 @@ func (b *bill) validateImages(req ImagesRequest) error {
 			f["amounts."+no] = "invoice number not in invoiceNos"
 		}
 	}
+	total := 0
+	for i, u := range req.Uploads {
+		p := fmt.Sprintf("uploads[%d].", i)
+		if strings.TrimSpace(u.Name) == "" {
+			f[p+"fileName"] = "required"
+		}
+		if !slices.Contains([]string{"pdf", "jpg", "jpeg", "png"}, strings.ToLower(u.Type)) {
+			f[p+"fileType"] = "one of pdf, jpg, jpeg, png"
+		}
+		if _, err := base64.StdEncoding.DecodeString(u.Base64); err != nil || u.Base64 == "" {
+			f[p+"base64"] = "the file's content in standard Base64"
+		}
+		total += len(u.Base64)
+	}
+	if total > MaxUploadBytes {
+		f["uploads"] = fmt.Sprintf("%d bytes of Base64 in all; at most %d (send large originals through the image system's own upload)", total, MaxUploadBytes)
+	}
+	if len(req.Uploads) > 0 && !(b.in.Options.ImageMode == ImageSubmitter && b.usesImageSystem()) {
+		f["uploads"] = "only in submitter mode with the image system (options.scanPoint)"
+	}
 	if err := fieldErr(f); err != nil {
 		return err
 	}
-	if b.View.Stage != StageImageReview {
+	if b.in.Options.ImageMode == ImageSubmitter {
+		if b.View.Stage != StageCollecting {
+			return b.stageErr("submitter mode: the submitter's images come while collecting")
+		}
+	} else if b.View.Stage != StageImageReview {
 		return b.stageErr("not in image review")
 	}
 	if b.imagesQueued {
@@ -433,6 +615,9 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return fieldErr(map[string]string{"reason": "required"})
 	}
+	if c := b.View.Cancel; c != nil {
+		return fmt.Errorf("the bill is already being cancelled (%s); a failed compensation is retried or resolved, not cancelled again", c.Reason)
+	}
 	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil || b.voucherQueued {
 		return fmt.Errorf("the voucher is saved (or being saved): a bill cannot be cancelled after its voucher; reverse the voucher in the ERP instead")
 	}
@@ -441,6 +626,95 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	}
 	return nil
 }
+
+func (b *bill) validateAmend(req AmendRequest) error {
+	if _, verr := b.in.Amend(req); verr != nil {
+		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
+	}
+	if b.View.Stage != StageFailed || len(b.Invoices) > 0 || b.MarkedUsed {
+		return fmt.Errorf("only a failed bill with nothing bound yet can be amended (stage %s, %d invoice(s) bound); cancel it instead", b.View.Stage, len(b.Invoices))
+	}
+	return nil
+}
+
+func (b *bill) validateRemove(req RemoveInvoiceRequest) error {
+	f := map[string]string{}
+	if strings.TrimSpace(req.SerialNo) == "" {
+		f["serialNo"] = "required"
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		f["reason"] = "required"
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.View.Stage != StageCollecting && b.View.Stage != StageFailed || b.MarkedUsed {
+		return b.stageErr("an invoice can be removed only while collecting or failed")
+	}
+	if !serialSet(b.Invoices, b.Pending)[req.SerialNo] {
+		return fieldErr(map[string]string{"serialNo": fmt.Sprintf("%s is not on this bill (bound or pending)", req.SerialNo)})
+	}
+	return nil
+}
+
+func (b *bill) validateResolve(req ResolveRequest) error {
+	f := map[string]string{}
+	for _, fv := range [][2]string{{"by", req.By}, {"reason", req.Reason}, {"done", req.Done}} {
+		if strings.TrimSpace(fv[1]) == "" {
+			f[fv[0]] = "required: resolving by hand is audited (who, why, what was done)"
+		}
+	}
+	if err := fieldErr(f); err != nil {
+		return err
+	}
+	if b.View.Stage != StageFailed || !strings.HasPrefix(b.View.Error.Step, compensatePrefix) {
+		return fmt.Errorf("the bill is in stage %s with no failed compensation: only a failed compensation is resolved by hand (a failed step is retried or the bill cancelled)", b.View.Stage)
+	}
+	return nil
+}
+
+// repeatsApprove: the bill's last decision is this one, by the same role and person, in this
+// round (or a return whose bill has not been submitted again).
+func (b *bill) repeatsApprove(req ApproveRequest) bool {
+	n := len(b.View.Approvals)
+	if n == 0 {
+		return false
+	}
+	last := b.View.Approvals[n-1]
+	// A return opened the next round; until the bill is submitted again, a repeat of it is the same.
+	sameRound := last.Round == b.Round || last.Decision == DecisionReturn && last.Round == b.Round-1 && b.View.Stage == StageCollecting
+	return sameRound && last.Role == req.Role && last.Decision == req.Decision && last.Approver == strings.TrimSpace(req.Approver)
+}
+
+// repeatsVoucher: this voucher is the one saved.
+func (b *bill) repeatsVoucher(req VoucherRequest) bool {
+	v := b.View.Voucher
+	return v != nil && v.SavedAt != nil && v.VouchID == req.VouchID && v.VouchNo == req.VouchNo
+}
+
+// approvedThisRound maps each role approved in this round to the person who approved it.
+func (b *bill) approvedThisRound() map[string]string {
+	m := map[string]string{}
+	for _, a := range b.View.Approvals {
+		if a.Round == b.Round && a.Decision == DecisionApprove {
+			m[a.Role] = orStr(a.User, a.Approver)
+		}
+	}
+	return m
+}
+
+// repeatsCancel: the cancel under way is this one.
+func (b *bill) repeatsCancel(req CancelRequest) bool {
+	return b.View.Cancel != nil && b.View.Cancel.Reason == strings.TrimSpace(req.Reason)
+}
+
+// repeatsSubmit: the bill was submitted in this round and has moved on.
+func (b *bill) repeatsSubmit() bool {
+	return b.View.Submitted && b.View.Stage != StageCollecting && !b.View.Stage.Final() && b.View.Stage != StageFailed
+}
+
+// answered reports an update id already applied (carried across continue-as-new, bounded).
+func (b *bill) answered(id string) bool { return id != "" && slices.Contains(b.Answered, id) }
 
 func (b *bill) validateRetry() error {
 	if b.View.Stage != StageFailed {
@@ -526,6 +800,12 @@ func (b *bill) reply(ev *event, err error) {
 	ev.done = true
 	ev.err = err
 	b.unqueue(ev, err)
+	if err == nil && ev.updateID != "" {
+		b.Answered = append(b.Answered, ev.updateID)
+		if over := len(b.Answered) - AnsweredCap; over > 0 {
+			b.Answered = slices.Clone(b.Answered[over:])
+		}
+	}
 	if err != nil && ev.fromSignal {
 		b.note(b.View.Stage, "ignored: signal: "+err.Error())
 	}

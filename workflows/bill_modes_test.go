@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,10 @@ func TestBillCollectSLA(t *testing.T) {
 		h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "abandoned"})
 	})
 	h.run(bill(workflows.Options{SLA: workflows.SLAs{Collect: workflows.Duration(2 * time.Hour)}}))
-	s, _ := h.result()
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eq(t, "overdue while collecting", st.Overdue, true)
 	eq(t, "stage", st.Stage, workflows.StageCollecting)
 	eq(t, "final", s.Stage, workflows.StageCancelled)
@@ -283,7 +287,10 @@ func TestDeductionBatchWorkflow(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryState)
 		if err == nil {
-			_ = v.Get(&mid)
+			err = v.Get(&mid)
+		}
+		if err != nil {
+			t.Errorf("batch state at 4 min: %v", err)
 		}
 		env.SignalWorkflow(calls.SignalDeductionAdd, add("b3", "5"))
 	}, 4*time.Minute)
@@ -321,5 +328,70 @@ func TestBillRejectsBadInput(t *testing.T) {
 	_, err := h.result()
 	if err == nil || !strings.Contains(err.Error(), "billId: required") || !strings.Contains(err.Error(), "options.imageMode") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Under a steady trickle (an add every 20 minutes) the batch still flushes an interval after its
+// oldest pending add; a refused batch is kept and flagged, and the retry signal resubmits it under
+// a new request id.
+func TestDeductionBatchTrickleAndRefusal(t *testing.T) {
+	s := &testsuite.WorkflowTestSuite{}
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
+		return invoicecloud.DeductionResult{}, nil
+	}, activityName("SelectDeduction"))
+	type sent struct {
+		at  time.Time
+		id  string
+		nos int
+	}
+	var calls_ []sent
+	env.OnActivity("SelectDeduction", mock.Anything).Return(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
+		calls_ = append(calls_, sent{env.Now(), in.RequestID, len(in.Request.Invoices)})
+		if len(calls_) == 1 {
+			return invoicecloud.DeductionResult{}, nonRetryable("2101", "the tax bureau refused the batch")
+		}
+		return invoicecloud.DeductionResult{TaskNo: "T"}, nil
+	})
+	start := time.Date(2024, 5, 20, 0, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	for i := 0; i < 6; i++ {
+		bill := fmt.Sprintf("b%d", i)
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(calls.SignalDeductionAdd, calls.DeductionAdd{BillWorkflowID: bill,
+				Invoices: []invoicecloud.DeductionInvoice{{InvoiceType: "4", InvoiceNo: bill}}})
+		}, time.Minute+time.Duration(i)*20*time.Minute)
+	}
+	var refused, retried workflows.DeductionBatchState
+	query := func(into *workflows.DeductionBatchState) {
+		if v, err := env.QueryWorkflow(workflows.QueryState); err != nil || v.Get(into) != nil {
+			t.Errorf("query: %v", err)
+		}
+	}
+	env.RegisterDelayedCallback(func() { query(&refused); env.SignalWorkflow(workflows.SignalDeductionRetry, nil) }, 3*time.Hour)
+	env.RegisterDelayedCallback(func() { query(&retried) }, 3*time.Hour+time.Minute)
+	env.ExecuteWorkflow(calls.DeductionWorkflowName, calls.DeductionBatchInput{
+		TaxNo: "TAX", Period: "2024-05", BatchSize: 100, Interval: workflows.Duration(time.Hour), Grace: workflows.Duration(24 * time.Hour),
+	})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls_) < 2 {
+		t.Fatalf("selections = %+v", calls_)
+	}
+	// The oldest add came at 0:01: the first flush is due at 1:01, whatever came after it.
+	if got := calls_[0].at.Sub(start); got != time.Hour+time.Minute {
+		t.Errorf("first flush after %s, want 1h1m (an interval after the oldest pending add)", got)
+	}
+	eq(t, "first batch (adds at 0:01, 0:21, 0:41)", calls_[0].nos, 3)
+	eq(t, "refused kept", len(refused.Refused), 1)
+	eq(t, "refused after retry", len(retried.Refused), 0)
+	ids := map[string]bool{}
+	for _, c := range calls_ {
+		if ids[c.id] {
+			t.Errorf("request id %s sent twice", c.id)
+		}
+		ids[c.id] = true
 	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/workflow"
@@ -20,10 +21,15 @@ type compensation struct {
 const (
 	compensateUnbind  = "unbind"  // undoes binding (billSave 30): billDelete releases the bill's invoices
 	compensateRelease = "release" // undoes marking used (billSave 60): billSave 1
+	// compensatePrefix names a compensation's step ("compensate:unbind") in failures.
+	compensatePrefix = "compensate:"
 )
 
 // registerCompensation records that step must be undone if the bill is cancelled or rejected;
-// each kind is recorded once.
+// each kind is recorded once. Steps register it BEFORE they run: when the outcome is uncertain
+// (the answer was lost, or the bill was cancelled while the call went on and applied) the saga
+// still undoes it, and undoing what never happened is harmless (the cloud answers "nothing
+// bound", which counts as done).
 func (b *bill) registerCompensation(step string) {
 	for _, c := range b.Compensations {
 		if c.step == step {
@@ -41,20 +47,26 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices)}
 		return callNoResult(ctx, acts.ReleaseInvoices, in)
 	case compensateUnbind:
-		in := calls.UnbindInput{MessageID: b.msgID("unbind"), Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
+		in := calls.UnbindInput{MessageID: b.msgID("unbind"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
 		return callNoResult(ctx, acts.Unbind, in)
 	}
 	return fmt.Errorf("unknown compensation %q", c.step)
 }
 
-// errCancelRequested carries a cancel accepted while the bill was failed (or in a step).
-type errCancelRequested struct{ req CancelRequest }
+// errCancelRequested carries a cancel accepted while the bill was failed (or in a step), with the
+// update that asked for it (answered once the saga is done).
+type errCancelRequested struct {
+	req CancelRequest
+	ev  *event
+}
 
 func (e *errCancelRequested) Error() string { return "cancel requested: " + e.req.Reason }
 
 // abort runs the saga (compensations in reverse, on a disconnected context so a workflow
-// cancellation cannot skip them) and ends the bill rejected or cancelled.
-func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage, error) {
+// cancellation cannot skip them) and ends the bill rejected or cancelled. ev, the decision that
+// asked for it, is answered when the saga is done (with the bill's end), or with the failure of a
+// compensation.
+func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *event) (Stage, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	b.stopWatchers()
 	if end == StageCancelled {
@@ -64,16 +76,22 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest) (Stage,
 	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
 	for i := len(b.Compensations) - 1; i >= 0; i-- {
 		c := b.Compensations[i]
-		if err := b.runOrPark(dctx, "compensate:"+c.step, nil, func(ctx workflow.Context) error { return b.undo(ctx, c) }); err != nil {
+		err := b.runOrPark(dctx, compensatePrefix+c.step, ev, func(ctx workflow.Context) error { return b.undo(ctx, c) })
+		switch {
+		case errors.Is(err, errResolvedByHand):
+			b.note(b.View.Stage, "resolved by hand: "+c.step)
+		case err != nil:
 			return "", err
+		default:
+			b.note(b.View.Stage, "undone: "+c.step)
 		}
 		b.Compensations = b.Compensations[:i]
-		b.note(b.View.Stage, "undone: "+c.step)
 	}
 	if b.Status != "" {
 		b.Status = invoicecloud.StatusUnused
 		b.refreshInvoiceViews()
 	}
 	b.enter(dctx, end, "")
+	b.reply(ev, nil)
 	return end, nil
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
 )
 
 // SLA timers: every waiting stage arms its soft SLA (Overdue) and the hard deadline (remind or
@@ -61,6 +63,7 @@ func (b *bill) onSLA(ctx workflow.Context, ev *event) (Stage, bool, error) {
 	if ev.kind == evSLASoft {
 		b.SLAFired.Soft = true
 		b.View.Overdue = true
+		b.emit(calls.EventOverdue, map[string]string{"sla": time.Duration(b.in.Options.SLAFor(b.View.Stage)).String()})
 		b.note(b.View.Stage, fmt.Sprintf("overdue: past the %s SLA of %s", b.View.Stage, time.Duration(b.in.Options.SLAFor(b.View.Stage))))
 		b.publish()
 		return "", false, nil
@@ -69,7 +72,8 @@ func (b *bill) onSLA(ctx workflow.Context, ev *event) (Stage, bool, error) {
 	b.View.Overdue = true
 	hard := time.Duration(b.in.Options.SLA.Hard)
 	if b.in.Options.OnDeadline == DeadlineCancel {
-		next, err := b.abort(ctx, StageCancelled, CancelRequest{Reason: fmt.Sprintf("hard deadline of %s passed in %s", hard, b.View.Stage), By: "sla"})
+		b.emit(calls.EventCancelledBySLA, map[string]string{"hard": hard.String(), "stage": string(b.View.Stage)})
+		next, err := b.abort(ctx, StageCancelled, CancelRequest{Reason: fmt.Sprintf("hard deadline of %s passed in %s", hard, b.View.Stage), By: "sla"}, nil)
 		return next, true, err
 	}
 	b.note(b.View.Stage, fmt.Sprintf("reminder: hard deadline of %s passed in %s; still waiting", hard, b.View.Stage))

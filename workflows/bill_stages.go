@@ -3,9 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
@@ -34,9 +32,14 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			b.reply(ev, fmt.Errorf("the bill is awaiting %s, not %s", role, req.Role))
 			continue
 		}
-		b.View.Approvals = append(b.View.Approvals, ApprovalRecord{
-			Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC(),
-		})
+		rec := ApprovalRecord{Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC()}
+		if a := req.Actor; a != nil {
+			rec.Client, rec.User = a.Client, a.User
+		}
+		b.View.Approvals = append(b.View.Approvals, rec)
+		if over := len(b.View.Approvals) - ApprovalCap; over > 0 {
+			b.View.Approvals = slices.Clone(b.View.Approvals[over:])
+		}
 		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
 		if req.Comment != "" {
 			summary += " (" + req.Comment + ")"
@@ -49,79 +52,9 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			b.reply(ev, nil)
 			return b.backToCollecting(summary + ": returned to collecting"), nil
 		default: // reject
-			b.reply(ev, nil)
-			return b.abort(ctx, StageRejected, CancelRequest{Reason: summary, By: req.Approver})
+			return b.abort(ctx, StageRejected, CancelRequest{Reason: summary, By: req.Approver}, ev)
 		}
 	}
-}
-
-// imageReview waits for the scan; match mode compares it with the bound invoices.
-func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
-	b.enter(ctx, StageImageReview, "")
-	for {
-		ev, err := b.wait(ctx)
-		if err != nil {
-			return "", err
-		}
-		if ev.kind != evImages {
-			if next, done, err := b.common(ctx, ev); done || err != nil {
-				return next, err
-			}
-			continue
-		}
-		img := *ev.images
-		b.View.Images = &img
-		if b.in.Options.ImageMode == ImageMatch {
-			if diff := b.matchImages(img); diff != "" {
-				b.reply(ev, nil)
-				return b.backToCollecting("image mismatch (scan " + img.ScanBillNo + "): " + diff + ": returned to collecting"), nil
-			}
-			b.note(b.View.Stage, fmt.Sprintf("scan %s matches the %d bound invoice(s)", img.ScanBillNo, len(b.Invoices)))
-		} else {
-			b.note(b.View.Stage, fmt.Sprintf("scan %s received (%d file(s))", img.ScanBillNo, len(img.Files)))
-		}
-		return b.advance(ctx, ev)
-	}
-}
-
-// matchImages describes every difference between the scan and the bound invoices ("" = match).
-func (b *bill) matchImages(img ImagesRequest) string {
-	bound := map[string]invoicecloud.Invoice{}
-	for _, inv := range b.Invoices {
-		bound[invoiceNumber(inv)] = inv
-	}
-	scanned := map[string]bool{}
-	var problems []string
-	var notBound []string
-	for _, no := range img.InvoiceNos {
-		scanned[no] = true
-		inv, ok := bound[no]
-		if !ok {
-			notBound = append(notBound, no)
-			continue
-		}
-		if s, ok := img.Amounts[no]; ok {
-			amt, _ := decimal.NewFromString(s) // validated
-			if want := totalOf(inv); !amt.Equal(want) {
-				problems = append(problems, fmt.Sprintf("amount of %s: scanned %s, bound %s", no, amt.StringFixed(2), want.StringFixed(2)))
-			}
-		}
-	}
-	var missing []string
-	for _, inv := range b.Invoices {
-		if !scanned[invoiceNumber(inv)] {
-			missing = append(missing, invoiceNumber(inv))
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(notBound)
-	if len(missing) > 0 {
-		problems = append([]string{"not scanned: " + strings.Join(missing, ", ")}, problems...)
-	}
-	if len(notBound) > 0 {
-		problems = append(problems, "scanned but not on the bill: "+strings.Join(notBound, ", "))
-	}
-	return strings.Join(problems, "; ")
 }
 
 // advance moves past the current route step: to the next approval/image review, or, after the
@@ -130,6 +63,11 @@ func (b *bill) matchImages(img ImagesRequest) string {
 func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 	if b.View.Submitted && b.View.Stage == StageCollecting {
 		b.RouteIdx = 0
+		if b.submitterTaskDue() {
+			if err := b.runOrPark(ctx, "createScanTask", ev, b.createScanTask); err != nil {
+				return "", err
+			}
+		}
 	} else {
 		b.RouteIdx++
 	}
@@ -138,6 +76,8 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 		return b.route[b.RouteIdx], nil
 	}
 	if !b.MarkedUsed {
+		// Registered before the call: if its answer is lost the cloud may have marked them anyway.
+		b.registerCompensation(compensateRelease)
 		err := b.runOrPark(ctx, "markUsed", ev, func(ctx workflow.Context) error {
 			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.Invoices)}
 			return callNoResult(cloudCallOptions(ctx), acts.MarkUsed, in)
@@ -148,7 +88,6 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 		b.MarkedUsed = true
 		b.Status = invoicecloud.StatusUsed
 		b.refreshInvoiceViews()
-		b.registerCompensation(compensateRelease)
 		b.note(b.View.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.Invoices), b.View.TotalAmount))
 	}
 	b.reply(ev, nil)
@@ -183,7 +122,7 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 		v := *ev.voucher
 		b.View.Voucher = &VoucherView{VoucherRequest: v}
 		err = b.runOrPark(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
-			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), Request: invoicecloud.VoucherSaveRequest{
+			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.VoucherSaveRequest{
 				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
 				BusinessDate: v.BusinessDate, Resource: v.Resource,
 				SerialNoArray: serials(b.Invoices), ExpenseIDArray: []string{b.in.BillID},
@@ -257,6 +196,7 @@ func (b *bill) deduct(ctx workflow.Context) (Stage, error) {
 
 func (b *bill) complete(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageCompleted, "")
+	b.emit(calls.EventCompleted, map[string]any{"invoiceCount": b.View.InvoiceCount, "totalAmount": b.View.TotalAmount, "voucher": b.View.Voucher})
 	return StageCompleted, nil
 }
 
@@ -265,8 +205,7 @@ func (b *bill) complete(ctx workflow.Context) (Stage, error) {
 func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, err error) {
 	switch ev.kind {
 	case evCancel:
-		b.reply(ev, nil)
-		next, err = b.abort(ctx, StageCancelled, *ev.cancel)
+		next, err = b.abort(ctx, StageCancelled, *ev.cancel, ev)
 		return next, true, err
 	case evSLASoft, evSLAHard:
 		if ev.epoch != b.epoch {
@@ -278,6 +217,11 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 	case evWatchEnded:
 		delete(b.watchers, ev.linkKey)
 		return "", false, nil
+	case evViewURL:
+		b.reply(ev, b.prepareViewURL(ctx))
+		return "", false, nil
+	case evScanned:
+		return "", false, nil // a scan outcome for a stage that has moved on
 	}
 	msg := fmt.Errorf("not applied: the bill moved on to stage %s", b.View.Stage)
 	if ev.kind == evRetry {

@@ -80,7 +80,7 @@ func TestBillHappyPath(t *testing.T) {
 		t.Errorf("message ids: bind %q used %q", bind.MessageID, used.MessageID)
 	}
 	v := h.callsOf("SaveVoucher")[0].(calls.VoucherInput)
-	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) {
+	if !slices.Equal(v.Request.SerialNoArray, []string{"S1", "S2"}) || !slices.Equal(v.Request.ExpenseIDArray, []string{"B-1"}) || v.TaxNo == "" {
 		t.Errorf("voucherSave = %+v", v.Request)
 	}
 	ec := h.callsOf("GetEventCode")[0].(calls.EventCodeInput)
@@ -133,7 +133,10 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 	if emptySubmit.rejected == nil || !strings.Contains(emptySubmit.rejected.Error(), "no invoice") {
 		t.Errorf("submit with no invoices: rejected=%v", emptySubmit.rejected)
 	}
-	s2, _ := h2.result()
+	s2, err := h2.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	eq(t, "cancelled with nothing bound", s2.Stage, workflows.StageCancelled)
 	eq(t, "no unbind when nothing was bound", h2.count("Unbind"), 0)
 }
@@ -143,14 +146,15 @@ func TestBillWatcherDedupAndManualSubmit(t *testing.T) {
 func TestBillValidators(t *testing.T) {
 	h := newHarness(t)
 	r := map[string]*updateResult{}
-	var mid workflows.BillState
+	var mid, afterVoucher workflows.BillState
 	h.script(
 		func() {
 			r["approve-too-early"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
 			r["voucher-too-early"] = h.update(workflows.UpdateVoucher, voucher())
 			r["retry-not-failed"] = h.update(workflows.UpdateRetry, workflows.RetryRequest{})
 			r["bad-client"] = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "tv"})
-			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+			// A special VAT invoice, so the bill has a deduction to make after the voucher.
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", true)))
 		},
 		func() {
 			r["unknown-role"] = h.update(workflows.UpdateApprove, approve("ceo", workflows.DecisionApprove))
@@ -166,6 +170,8 @@ func TestBillValidators(t *testing.T) {
 		},
 		func() {
 			mid = h.state()
+			// The same decision again (the ERP retried without an Idempotency-Key): the state, not 409.
+			r["same-again"] = h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove))
 			r["bad-dates"] = h.update(workflows.UpdateVoucher, voucher())
 			h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
 		},
@@ -176,29 +182,34 @@ func TestBillValidators(t *testing.T) {
 			r["bad-voucher"] = h.update(workflows.UpdateVoucher, bad)
 		},
 		func() { h.update(workflows.UpdateVoucher, voucher()) },
+		// The deduction fails after the voucher, so the bill is still running (failed) when the
+		// cancel comes: the validator must refuse it, and the retry then completes the bill.
 		func() {
+			afterVoucher = h.state()
 			r["cancel-after-voucher"] = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "too late"})
 		},
+		func() { h.update(workflows.UpdateRetry, workflows.RetryRequest{By: "ops"}) },
 	)
+	h.failNext("SelectDeduction", nonRetryable("503", "deduction service unavailable"))
 	h.run(bill(workflows.Options{Deduction: workflows.DeductionImmediate}))
 	s, err := h.result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rejected := map[string]string{
-		"approve-too-early":     "stage collecting",
-		"voucher-too-early":     "not awaiting the voucher",
-		"retry-not-failed":      "nothing to retry",
-		"bad-client":            "client",
-		"unknown-role":          `unknown role "ceo"`,
-		"bad-decision":          "decision",
-		"no-approver":           "approver: required",
-		"wrong-role-stage":      "not awaiting finance",
-		"submit-not-collecting": "nothing to submit",
-		"cancel-no-reason":      "reason: required",
-		"duplicate":             "already",
-		"bad-dates":             "not awaiting the voucher",
-		"bad-voucher":           "accountDate: must be a date",
+		"approve-too-early":    "stage collecting",
+		"voucher-too-early":    "not awaiting the voucher",
+		"retry-not-failed":     "nothing to retry",
+		"bad-client":           "client",
+		"unknown-role":         `unknown role "ceo"`,
+		"bad-decision":         "decision",
+		"no-approver":          "approver: required",
+		"wrong-role-stage":     "not awaiting finance",
+		"cancel-no-reason":     "reason: required",
+		"duplicate":            "already",
+		"bad-dates":            "not awaiting the voucher",
+		"bad-voucher":          "accountDate: must be a date",
+		"cancel-after-voucher": "voucher",
 	}
 	for name, want := range rejected {
 		res := r[name]
@@ -210,14 +221,23 @@ func TestBillValidators(t *testing.T) {
 			t.Errorf("%s: rejection %q does not mention %q", name, res.rejected, want)
 		}
 	}
+	// Repeats of what was applied are answered with the state: a submit after autoSubmit did, the
+	// supervisor's approval sent twice.
+	for _, name := range []string{"submit-not-collecting", "same-again"} {
+		res := r[name]
+		if res == nil || !res.done || res.rejected != nil || res.err != nil {
+			t.Errorf("%s: a repeat was not answered with the state: %+v", name, res)
+		}
+	}
+	if got := r["same-again"].value.(workflows.BillState).Stage; got != workflows.StageAwaitingFinance {
+		t.Errorf("repeated approval answered stage %s, want awaiting_finance", got)
+	}
 	if !strings.Contains(r["bad-voucher"].rejected.Error(), "vouchNo: required") {
 		t.Errorf("bad voucher should name every field: %v", r["bad-voucher"].rejected)
 	}
-	if r["cancel-after-voucher"] == nil || r["cancel-after-voucher"].rejected == nil {
-		// The workflow may have completed before the update arrived; then the update fails differently.
-		if r["cancel-after-voucher"] != nil && r["cancel-after-voucher"].err == nil && r["cancel-after-voucher"].done {
-			t.Errorf("cancel after voucher was accepted")
-		}
+	eq(t, "stage when the late cancel came", afterVoucher.Stage, workflows.StageFailed)
+	if afterVoucher.Voucher == nil {
+		t.Errorf("the late cancel came before the voucher was saved: %+v", afterVoucher)
 	}
 	if r["first"].err != nil || r["first"].rejected != nil {
 		t.Errorf("first decision: %+v", r["first"])
@@ -329,7 +349,7 @@ func TestBillRejectRunsSaga(t *testing.T) {
 		t.Errorf("calls = %v", got)
 	}
 	u := h.callsOf("Unbind")[0].(calls.UnbindInput)
-	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" {
+	if u.Request.BillID != "B-1" || u.Request.Resource != "OA" || u.MessageID == "" || u.TaxNo == "" {
 		t.Errorf("unbind = %+v", u)
 	}
 	eq(t, "invoice status after release", s.Invoices[0].Status, invoicecloud.StatusUnused)
@@ -437,7 +457,10 @@ func TestBillVoucherFailureAnswersUpdate(t *testing.T) {
 		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "give up"}) },
 	)
 	h.run(bill(workflows.Options{Approvals: []string{}}))
-	s, _ := h.result()
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var app *temporal.ApplicationError
 	if v.err == nil || !errorsAs(v.err, &app) || app.Type() != "InvoiceCloud.0401" {
 		t.Errorf("voucher update error = %v", v.err)

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
 )
 
 // What the bill shows: stage transitions with their history notes, the state query's answer, the
@@ -39,6 +42,9 @@ func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
 			note = fmt.Sprintf("%s → %s", prev, stage)
 		}
 		b.note(stage, note)
+	}
+	if prev != stage {
+		b.emit(calls.EventStageChanged, map[string]string{"from": string(prev), "to": string(stage), "awaitingRole": b.View.AwaitingRole})
 	}
 	b.startSLATimers(ctx, stage)
 	b.publish()
@@ -74,9 +80,9 @@ func (b *bill) publish() {
 		upd   func() temporal.SearchAttributeUpdate
 	}{
 		{SABillStage.GetName(), string(b.View.Stage), func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(b.View.Stage)) }},
-		{SABillNo.GetName(), b.in.BillNo, func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(b.in.BillNo) }},
-		{SABillResource.GetName(), b.in.Resource, func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(b.in.Resource) }},
-		{SABillTaxNo.GetName(), b.in.BillTaxNo, func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(b.in.BillTaxNo) }},
+		{SABillNo.GetName(), keyword(b.in.BillNo), func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(keyword(b.in.BillNo)) }},
+		{SABillResource.GetName(), keyword(b.in.Resource), func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(keyword(b.in.Resource)) }},
+		{SABillTaxNo.GetName(), keyword(b.in.BillTaxNo), func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(keyword(b.in.BillTaxNo)) }},
 		{SAAwaitingRole.GetName(), b.View.AwaitingRole, func() temporal.SearchAttributeUpdate {
 			if b.View.AwaitingRole == "" {
 				return SAAwaitingRole.ValueUnset()
@@ -84,6 +90,13 @@ func (b *bill) publish() {
 			return SAAwaitingRole.ValueSet(b.View.AwaitingRole)
 		}},
 		{SAOverdue.GetName(), b.View.Overdue, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(b.View.Overdue) }},
+		{SANeedsAttention.GetName(), b.View.Error != nil, func() temporal.SearchAttributeUpdate { return SANeedsAttention.ValueSet(b.View.Error != nil) }},
+		{SAFailedStep.GetName(), failedStep(b.View.Error), func() temporal.SearchAttributeUpdate {
+			if b.View.Error == nil {
+				return SAFailedStep.ValueUnset()
+			}
+			return SAFailedStep.ValueSet(b.View.Error.Step)
+		}},
 		{SAInvoiceCount.GetName(), int64(b.View.InvoiceCount), func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(b.View.InvoiceCount)) }},
 		{SAPendingInvoices.GetName(), int64(len(b.Pending)), func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(len(b.Pending))) }},
 		{SATotalAmount.GetName(), totalF, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
@@ -97,6 +110,11 @@ func (b *bill) publish() {
 		updates = append(updates, w.upd())
 	}
 	if len(updates) > 0 {
+		// Something ops or the ERP filter on changed: the bill is updated (updatedSince).
+		b.View.UpdatedAt = workflow.Now(b.ctx).UTC()
+		updates = append(updates, SABillUpdatedAt.ValueSet(b.View.UpdatedAt))
+	}
+	if len(updates) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(b.ctx, updates...); err != nil {
 			workflow.GetLogger(b.ctx).Warn("upsert search attributes", "error", err)
 		}
@@ -104,10 +122,33 @@ func (b *bill) publish() {
 	workflow.SetCurrentDetails(b.ctx, b.details())
 }
 
+// MaxKeyword is the longest keyword search attribute value PostgreSQL visibility stores.
+const MaxKeyword = 255
+
+// keyword caps a caller's string to what visibility stores (at a rune boundary).
+func keyword(s string) string {
+	if len(s) <= MaxKeyword {
+		return s
+	}
+	cut := MaxKeyword
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+func failedStep(e *FailureView) string {
+	if e == nil {
+		return ""
+	}
+	return e.Step
+}
+
 // details is the short Markdown summary Temporal Web shows for the bill.
 func (b *bill) details() string {
 	var sb strings.Builder
-	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", b.in.BillNo, b.in.Resource, b.in.BillID, b.View.Stage))
+	// Caller strings are escaped: Temporal Web renders this as Markdown.
+	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", md(b.in.BillNo), md(b.in.Resource), md(b.in.BillID), b.View.Stage))
 	sb.WriteString(fmt.Sprintf("- Invoices: %d, total %s (incl. tax)\n", b.View.InvoiceCount, b.View.TotalAmount))
 	if b.View.AwaitingRole != "" {
 		sb.WriteString(fmt.Sprintf("- Awaiting: %s\n", b.View.AwaitingRole))
@@ -116,7 +157,7 @@ func (b *bill) details() string {
 		sb.WriteString("- **Overdue**\n")
 	}
 	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil {
-		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", b.View.Voucher.VouchNo, b.View.Voucher.AccountDate))
+		sb.WriteString(fmt.Sprintf("- Voucher: %s (%s)\n", md(b.View.Voucher.VouchNo), b.View.Voucher.AccountDate))
 	}
 	if n := len(b.Pending); n > 0 {
 		sb.WriteString(fmt.Sprintf("- **%d invoice(s) delivered, not bound yet**: bound when the bill next collects\n", n))
@@ -125,14 +166,25 @@ func (b *bill) details() string {
 		sb.WriteString(fmt.Sprintf("- Watching for imports until %s\n", b.View.WatchingUntil.UTC().Format("15:04:05Z")))
 	}
 	if e := b.View.Error; e != nil {
-		sb.WriteString(fmt.Sprintf("- **Error** in %s: %s", e.Step, e.Reason))
+		sb.WriteString(fmt.Sprintf("- **Error** in %s: %s", e.Step, md(e.Reason)))
 		if e.Code != "" {
-			sb.WriteString(fmt.Sprintf(" (`%s`)", e.Code))
+			sb.WriteString(fmt.Sprintf(" (%s)", md(e.Code)))
 		}
-		sb.WriteString(" — send `retry` once fixed, or `cancel`\n")
+		if strings.HasPrefix(e.Step, compensatePrefix) {
+			sb.WriteString(" — send `retry` once fixed, or `resolve` {by, reason, done} if it was done by hand\n")
+		} else {
+			sb.WriteString(" — send `retry` once fixed, or `cancel`\n")
+		}
 	}
 	if n := len(b.View.History); n > 0 {
-		sb.WriteString(fmt.Sprintf("- Last: %s\n", b.View.History[n-1].Note))
+		sb.WriteString(fmt.Sprintf("- Last: %s\n", md(b.View.History[n-1].Note)))
 	}
 	return sb.String()
 }
+
+// mdEscaper escapes what Markdown (and the HTML it may carry) would interpret in a caller's string.
+var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
+	"(", `\(`, ")", `\)`, "#", `\#`, "<", "&lt;", ">", "&gt;", "|", `\|`, "!", `\!`, "\n", " ", "\r", " ")
+
+// md makes a caller's string inert in the Markdown details.
+func md(s string) string { return mdEscaper.Replace(s) }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
@@ -203,5 +205,68 @@ func TestBillContinuesAsNew(t *testing.T) {
 	ids = append(ids, h2.callsOf("MarkUsed")[0].(calls.BillSaveInput).MessageID)
 	if len(slices.Compact(slices.Sorted(slices.Values(ids)))) != len(ids) {
 		t.Errorf("request ids repeat across runs: %v", ids)
+	}
+}
+
+// A compensation the cloud refuses for good parks the bill with the reason; cancel is refused
+// (it is already being undone); ops resolve it by hand with an audited decision and the saga
+// goes on to the end.
+func TestFailedCompensationResolvedByHand(t *testing.T) {
+	h := newHarness(t)
+	h.failNext("Unbind", nonRetryable("2008", "billDelete: the bill has a voucher"))
+	var parked workflows.BillState
+	var cancelAgain, incomplete, resolved *updateResult
+	h.script(
+		func() { h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false)) },
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "duplicate bill"}) },
+		func() {
+			parked = h.state()
+			cancelAgain = h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "again"})
+			incomplete = h.update(workflows.UpdateResolve, workflows.ResolveRequest{By: "ops-li"})
+			resolved = h.update(workflows.UpdateResolve, workflows.ResolveRequest{By: "ops-li", Reason: "the ERP posted a voucher by mistake",
+				Done: "voucher reversed and invoices released in the vendor console (ticket 4711)"})
+		},
+	)
+	h.run(bill(workflows.Options{}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "parked stage", parked.Stage, workflows.StageFailed)
+	eq(t, "parked step", parked.Error.Step, "compensate:unbind")
+	if cancelAgain.rejected == nil {
+		t.Errorf("a second cancel during the saga was accepted")
+	}
+	if incomplete.rejected == nil || !strings.Contains(incomplete.rejected.Error(), "done: required") {
+		t.Errorf("a resolve without reason and what was done was accepted: %+v", incomplete)
+	}
+	if resolved.err != nil || resolved.rejected != nil {
+		t.Fatalf("resolve: %v %v", resolved.err, resolved.rejected)
+	}
+	eq(t, "final", s.Stage, workflows.StageCancelled)
+	if len(s.Resolutions) != 1 || s.Resolutions[0].By != "ops-li" || s.Resolutions[0].Step != "compensate:unbind" || !strings.Contains(s.Resolutions[0].Done, "4711") {
+		t.Errorf("resolutions = %+v", s.Resolutions)
+	}
+	eq(t, "unbind attempts", h.count("Unbind"), 1)
+}
+
+// Marking used registers its compensation before the call: a cancel of the workflow while the
+// call is in flight still releases (and unbinds) the invoices.
+func TestCancelDuringMarkUsedReleases(t *testing.T) {
+	h := newHarness(t)
+	h.env.OnActivity("MarkUsed", mock.Anything, mock.Anything).After(time.Hour).Return(nil)
+	h.script(
+		func() { h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false)) },
+		func() { h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove)) },
+		func() { h.env.CancelWorkflow() },
+	)
+	h.run(bill(workflows.Options{}))
+	if err := h.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("want cancelled, got %v", err)
+	}
+	got := h.names()
+	if i := slices.Index(got, "ReleaseInvoices"); i < 0 || slices.Index(got, "Unbind") < i {
+		t.Errorf("calls = %v: want release, then unbind", got)
 	}
 }

@@ -4,6 +4,8 @@ package workflows
 // and ops queries rely on them. Change nothing here without changing README.md and the API docs.
 
 import (
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,8 +20,42 @@ const (
 	DefaultTaskQueue = "rimflow-bills"
 )
 
-// BillWorkflowID is the business key: billId+resource is unique in Invoice Cloud too.
-func BillWorkflowID(resource, billID string) string { return "bill:" + resource + ":" + billID }
+// BillWorkflowID is the business key "bill:<resource>:<billId>" (billId+resource is unique in
+// Invoice Cloud too). Temporal carries workflow IDs in a gRPC header, which takes printable ASCII
+// only: a key's printable ASCII stays as it is, anything else (Chinese, accents) and '%' itself
+// are percent-encoded (UTF-8). So every key has one readable, reversible ID (ParseBillWorkflowID),
+// and the ID of an ASCII key without '%' is the key itself.
+func BillWorkflowID(resource, billID string) string {
+	return "bill:" + escapeKey(resource) + ":" + escapeKey(billID)
+}
+
+// ParseBillWorkflowID is BillWorkflowID's inverse (a resource never holds ':').
+func ParseBillWorkflowID(id string) (resource, billID string, ok bool) {
+	rest, ok := strings.CutPrefix(id, "bill:")
+	if !ok {
+		return "", "", false
+	}
+	r, b, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", "", false
+	}
+	resource, err1 := url.PathUnescape(r)
+	billID, err2 := url.PathUnescape(b)
+	return resource, billID, err1 == nil && err2 == nil
+}
+
+func escapeKey(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '%' {
+			sb.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&sb, "%%%02X", c)
+	}
+	return sb.String()
+}
 
 // Message names: queries, updates and signals (updates and signals share names and payloads).
 const (
@@ -32,6 +68,10 @@ const (
 	UpdateVoucher    = "voucher"
 	UpdateCancel     = "cancel"
 	UpdateRetry      = "retry"
+	UpdateResolve    = "resolve"
+	UpdateAmend      = "amend"         // fix a failed bill's header before anything was bound
+	UpdateRemove     = "removeInvoice" // take an invoice off a collecting or failed bill
+	UpdateViewURL    = "viewUrl"       // a view page URL valid now, in any stage
 
 	SignalInvoices = "invoices"
 	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
@@ -42,6 +82,9 @@ const (
 	SignalVoucher    = UpdateVoucher
 	SignalCancel     = UpdateCancel
 	SignalRetry      = UpdateRetry
+	SignalResolve    = UpdateResolve
+	SignalAmend      = UpdateAmend
+	SignalRemove     = UpdateRemove
 	SignalCollectURL = UpdateCollectURL
 )
 
@@ -102,6 +145,7 @@ const (
 	ViaSocket = "socket" // the cloud's WebSocket, read by a watcher
 	ViaPoll   = "poll"   // the long poll, read by a watcher (receipted once recorded)
 	ViaERP    = "erp"    // forwarded by the ERP (the invoices signal, POST …/invoices)
+	ViaPush   = "push"   // pushed by the cloud to POST /v1/push/{taxNo} (AWS收票推送)
 )
 
 // Push types of getEventCode.
@@ -135,7 +179,24 @@ type Options struct {
 	// HistoryLimit is how many events one run of the bill may hold before it continues as new at a
 	// quiet point (default DefaultHistoryLimit).
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// Notify sends the bill's events to the ERP's webhooks for its resource (set by the server at
+	// start when webhooks are configured for the resource).
+	Notify bool `json:"notify,omitempty"`
+	// ScanPoint is the image system's scanning point (影像扫描点). When set, the bill uses the
+	// vendor's image system: in basic and match mode it creates the scan task there at the image
+	// node and waits for the result; in submitter mode it sends the submitter's uploads with the
+	// task at submit. Empty: the ERP reports the scan (the images update). The server sets it at
+	// start from the bill's enterprise unless the ERP gives one.
+	ScanPoint string `json:"scanPoint,omitempty"`
+	// ScanPollEvery is the longest a finished scan waits to be noticed (default DefaultScanPollEvery).
+	ScanPollEvery Duration `json:"scanPollEvery,omitempty"`
 }
+
+// DefaultScanPollEvery is Options.ScanPollEvery's default.
+const DefaultScanPollEvery = Duration(time.Minute)
+
+// MinScanPollEvery is the shortest Options.ScanPollEvery a bill may ask for.
+const MinScanPollEvery = Duration(time.Second)
 
 // BillInput starts a BillWorkflow: the getEventCode fields plus options.
 type BillInput struct {
@@ -149,6 +210,9 @@ type BillInput struct {
 	PushType    string                 `json:"pushType,omitempty"` // socket (default) | poll
 	CompanyInfo []invoicecloud.Company `json:"companyInfo,omitempty"`
 	Options     Options                `json:"options"`
+	// Policy is set by the server at start from the policy file (segregation of duties, the ops
+	// path); absent, DefaultBillPolicy. Frozen with the options.
+	Policy *BillPolicy `json:"policy,omitempty"`
 }
 
 // Payloads of updates and signals.
@@ -165,6 +229,8 @@ type CollectURLResponse struct {
 
 type SubmitRequest struct {
 	By string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type ApproveRequest struct {
@@ -172,6 +238,8 @@ type ApproveRequest struct {
 	Decision string `json:"decision"` // approve|reject|return
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // ImagesRequest is the scanning station's (or submitter's) "scanned" message.
@@ -180,6 +248,11 @@ type ImagesRequest struct {
 	InvoiceNos []string          `json:"invoiceNos,omitempty"`
 	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
 	Files      []string          `json:"files,omitempty"`
+	// Uploads are the images themselves, in submitter mode with the image system (sent with the
+	// scan task at submit; at most MaxUploadBytes in all, Base64).
+	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type VoucherRequest struct {
@@ -189,15 +262,73 @@ type VoucherRequest struct {
 	AccountTime  string `json:"accountTime"`
 	BusinessDate string `json:"businessDate"`
 	Resource     string `json:"resource"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 type CancelRequest struct {
 	Reason string `json:"reason"`
 	By     string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// AmendRequest corrects the header of a bill that failed before anything was bound (a typo in a
+// tax number, a company name): only the fields given change; then `retry` runs the step again.
+type AmendRequest struct {
+	BillNo      *string                 `json:"billNo,omitempty"`
+	BillType    *string                 `json:"billType,omitempty"`
+	BillTaxNo   *string                 `json:"billTaxNo,omitempty"`
+	OrgNumber   *string                 `json:"orgNumber,omitempty"`
+	UserID      *string                 `json:"userId,omitempty"`
+	CompanyInfo *[]invoicecloud.Company `json:"companyInfo,omitempty"`
+	Reason      string                  `json:"reason"`
+	Actor       *Actor                  `json:"actor,omitempty"`
+}
+
+// RemoveInvoiceRequest takes one invoice off a collecting or failed bill: a pending one is
+// dropped, a bound one released at the cloud (billSave 1).
+type RemoveInvoiceRequest struct {
+	SerialNo string `json:"serialNo"`
+	Reason   string `json:"reason"`
+	Actor    *Actor `json:"actor,omitempty"`
+}
+
+// ViewURLRequest asks for the view page (client pc|mobile).
+type ViewURLRequest struct {
+	Client string `json:"client"`
+}
+
+// ViewURLResponse is a view page URL and when its eventCode dies.
+type ViewURLResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// ResolveRequest closes a failed compensation by hand: ops did at the cloud what the step could
+// not (e.g. released the invoices in the vendor's console) and say who, why and what.
+type ResolveRequest struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	Done   string `json:"done"` // what was done by hand
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// ResolutionRecord is an audited "resolved by hand" decision.
+type ResolutionRecord struct {
+	Step   string    `json:"step"`
+	Client string    `json:"client,omitempty"` // the API client, or OpsPath
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	Done   string    `json:"done"`
+	At     time.Time `json:"at"`
 }
 
 type RetryRequest struct {
 	By string `json:"by,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
 }
 
 // InvoicesSignal is a payload the ERP forwards from its browser socket or a push.
@@ -240,6 +371,10 @@ type ApprovalRecord struct {
 	Approver string    `json:"approver"`
 	Comment  string    `json:"comment,omitempty"`
 	At       time.Time `json:"at"`
+	// Client is the API client that sent the decision (OpsPath for a signal from Temporal Web or
+	// the CLI); User the person it vouched for.
+	Client string `json:"client,omitempty"`
+	User   string `json:"user,omitempty"`
 }
 
 type URLs struct {
@@ -270,12 +405,15 @@ type FailureView struct {
 	Step   string    `json:"step"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
-	Code   string    `json:"code,omitempty"`
+	Code   string    `json:"code,omitempty"`  // the error type, e.g. InvoiceCloud.2003
+	Field  string    `json:"field,omitempty"` // the field the cloud named, when it named one
 }
 
 type BillState struct {
 	WorkflowID   string        `json:"workflowId"`
+	ID           string        `json:"id"` // resource/billId, the API's short name
 	Stage        Stage         `json:"stage"`
+	UpdatedAt    time.Time     `json:"updatedAt"` // the last change of stage, invoices or decisions
 	AwaitingRole string        `json:"awaitingRole,omitempty"`
 	Bill         BillInput     `json:"bill"`
 	EventCode    string        `json:"eventCode,omitempty"`
@@ -291,14 +429,33 @@ type BillState struct {
 	TotalAmount     string           `json:"totalAmount"`             // incl. tax, decimal string
 	Submitted       bool             `json:"submitted"`
 	Approvals       []ApprovalRecord `json:"approvals"`
-	Images          *ImagesRequest   `json:"images,omitempty"`
+	Images          *ImagesRequest   `json:"images,omitempty"` // the last scan reported (uploads named, not carried)
+	Scan            *ScanView        `json:"scan,omitempty"`   // the image system's task, when the bill uses one
 	Voucher         *VoucherView     `json:"voucher,omitempty"`
 	Deduction       *DeductionView   `json:"deduction,omitempty"`
 	Overdue         bool             `json:"overdue"`
 	Error           *FailureView     `json:"error,omitempty"`
 	Cancel          *CancelRequest   `json:"cancel,omitempty"`
-	History         []HistoryEntry   `json:"history"`
+	// Resolutions are the failed compensations ops closed by hand, with who, why and what.
+	Resolutions []ResolutionRecord `json:"resolutions,omitempty"`
+	History     []HistoryEntry     `json:"history"`
 }
+
+// ScanView is the bill's scan task in the image system.
+type ScanView struct {
+	TaskNo    string     `json:"taskNo"`
+	Round     int        `json:"round"` // the collecting round it scans (a return starts a new one)
+	Mode      string     `json:"imageMode"`
+	ScanPoint string     `json:"scanPoint,omitempty"`
+	Status    string     `json:"status"` // pending | stored | matched | mismatch
+	Images    int        `json:"images"`
+	Problems  []string   `json:"problems,omitempty"` // match mode: one line per difference
+	CreatedAt time.Time  `json:"createdAt"`
+	DoneAt    *time.Time `json:"doneAt,omitempty"`
+}
+
+// MaxUploadBytes bounds the submitter's images a bill carries until its scan task is created.
+const MaxUploadBytes = 2 << 20
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.
 type ValidationError struct {

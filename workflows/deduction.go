@@ -16,10 +16,12 @@ const (
 	DefaultDeductionBatchSize = 100
 	DefaultDeductionInterval  = time.Hour
 	DefaultDeductionGrace     = 15 * 24 * time.Hour
-	// deductionEventsBeforeCAN keeps the history short: after this many adds/batches the workflow
-	// continues as new, carrying what is pending.
-	deductionEventsBeforeCAN = 500
-	deductionDoneCap         = 2000
+	// DefaultDeductionContinueAfter keeps the history short: after this many adds and batches the
+	// workflow continues as new, carrying what is pending (DeductionBatchInput.ContinueAfter).
+	DefaultDeductionContinueAfter = 500
+	deductionDoneCap              = 2000
+	// SignalDeductionRetry resubmits the batches the cloud refused.
+	SignalDeductionRetry = "retry"
 )
 
 // DeductionBatchState is the batch workflow's `state` query answer.
@@ -28,7 +30,9 @@ type DeductionBatchState struct {
 	Period          string                 `json:"period"`
 	PendingBills    []string               `json:"pendingBills"`
 	PendingInvoices int                    `json:"pendingInvoices"`
+	PendingSince    *time.Time             `json:"pendingSince,omitempty"`
 	Batches         []DeductionBatchRecord `json:"batches"` // of this run
+	Refused         []calls.RefusedBatch   `json:"refused"` // waiting for a retry
 	ClosesAt        time.Time              `json:"closesAt"`
 }
 
@@ -44,7 +48,9 @@ type DeductionBatchRecord struct {
 
 // DeductionBatchWorkflow collects the deductible invoices of one enterprise (tax number) and tax
 // period from many bills and selects them for deduction in batches: when BatchSize invoices are
-// pending, or every Interval for a partial batch. It ends once the period plus Grace is over.
+// pending, or Interval after the oldest pending one came (a steady trickle cannot postpone it).
+// A batch the cloud refuses is kept, flagged (NeedsAttention, a metric) and resubmitted by the
+// "retry" signal. It ends once the period plus Grace is over and nothing is refused.
 func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) error {
 	if in.TaxNo == "" {
 		return temporal.NewNonRetryableApplicationError("taxNo: required", "ValidationError", nil)
@@ -62,27 +68,34 @@ func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) 
 	if in.Grace <= 0 {
 		in.Grace = calls.Duration(DefaultDeductionGrace)
 	}
-	w := &batcher{in: in, done: map[string]bool{}}
+	if in.ContinueAfter <= 0 {
+		in.ContinueAfter = DefaultDeductionContinueAfter
+	}
+	w := &batcher{in: in, done: map[string]bool{}, closesAt: start.AddDate(0, 1, 0).Add(in.Grace.D())}
 	for _, id := range in.Done {
 		w.done[id] = true
 	}
-	w.closesAt = start.AddDate(0, 1, 0).Add(in.Grace.D())
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryState, func() (DeductionBatchState, error) {
 		return w.state(), nil
-	}, workflow.QueryHandlerOptions{Description: "Pending bills and invoices, submitted batches of this run, closing time."}); err != nil {
+	}, workflow.QueryHandlerOptions{Description: "Pending bills and invoices, batches of this run, refused batches, closing time."}); err != nil {
 		return err
 	}
 	adds := workflow.GetSignalChannelWithOptions(ctx, calls.SignalDeductionAdd, workflow.SignalChannelOptions{
 		Description: "Add a bill's deductible invoices: {billWorkflowId, invoices}.",
 	})
+	retries := workflow.GetSignalChannelWithOptions(ctx, SignalDeductionRetry, workflow.SignalChannelOptions{
+		Description: "Resubmit the batches the cloud refused (once their cause is fixed).",
+	})
+	w.flag(ctx)
 	events := 0
 	for {
 		for w.pendingInvoices() >= in.BatchSize {
 			w.flush(ctx)
 			events++
 		}
-		closed := !workflow.Now(ctx).Before(w.closesAt)
-		if closed || events >= deductionEventsBeforeCAN || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		now := workflow.Now(ctx)
+		closed := !now.Before(w.closesAt)
+		if closed && len(w.in.Refused) == 0 || events >= in.ContinueAfter || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Take in every signal already delivered, so none is lost by ending or continuing.
 			for {
 				var a calls.DeductionAdd
@@ -91,13 +104,19 @@ func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) 
 				}
 				w.add(ctx, a)
 			}
-			if closed {
+			for retries.ReceiveAsync(nil) {
+				w.resubmit(ctx)
+			}
+			if closed && len(w.in.Refused) == 0 {
 				for w.pendingInvoices() > 0 {
 					w.flush(ctx)
 				}
-				return nil
+				if len(w.in.Refused) == 0 {
+					return nil
+				}
+			} else {
+				return workflow.NewContinueAsNewError(ctx, calls.DeductionWorkflowName, w.carry())
 			}
-			return workflow.NewContinueAsNewError(ctx, calls.DeductionWorkflowName, w.carry())
 		}
 
 		tctx, cancel := workflow.WithCancel(ctx)
@@ -107,20 +126,35 @@ func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) 
 			c.Receive(ctx, &a)
 			w.add(ctx, a)
 		})
-		wait := w.closesAt.Sub(workflow.Now(ctx))
-		flushOnTimer := w.pendingInvoices() > 0 && in.Interval.D() < wait
-		if flushOnTimer {
-			wait = in.Interval.D()
-		}
-		sel.AddFuture(workflow.NewTimer(tctx, wait), func(f workflow.Future) {
-			if f.Get(ctx, nil) == nil && flushOnTimer {
-				for w.pendingInvoices() > 0 {
-					w.flush(ctx)
-				}
-			}
+		sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			w.resubmit(ctx)
 		})
+		// Wake for the flush due since the oldest pending add, or for the period's close.
+		wait := w.closesAt.Sub(now)
+		flushDue := w.pendingInvoices() > 0
+		if flushDue {
+			if due := w.in.PendingSince.Add(in.Interval.D()).Sub(now); due < wait {
+				wait = due
+			} else {
+				flushDue = false
+			}
+		}
+		switch {
+		case closed:
+			// Past the period with a refused batch: only the retry signal (or a late add) moves it.
+		case wait > 0:
+			sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
+		default:
+			sel.AddDefault(func() {})
+		}
 		sel.Select(ctx)
 		cancel()
+		if flushDue && !workflow.Now(ctx).Before(w.in.PendingSince.Add(in.Interval.D())) {
+			for w.pendingInvoices() > 0 {
+				w.flush(ctx)
+			}
+		}
 		events++
 	}
 }
@@ -130,6 +164,7 @@ type batcher struct {
 	done     map[string]bool
 	batches  []DeductionBatchRecord
 	closesAt time.Time
+	flagged  *bool // NeedsAttention as last upserted
 }
 
 func (w *batcher) pendingInvoices() int {
@@ -151,6 +186,9 @@ func (w *batcher) add(ctx workflow.Context, a calls.DeductionAdd) {
 			return
 		}
 	}
+	if len(w.in.Pending) == 0 {
+		w.in.PendingSince = workflow.Now(ctx).UTC()
+	}
 	w.in.Pending = append(w.in.Pending, a)
 	workflow.GetLogger(ctx).Info("deduction queued", "bill", a.BillWorkflowID, "invoices", len(a.Invoices))
 }
@@ -170,13 +208,23 @@ func (w *batcher) flush(ctx workflow.Context) {
 			w.in.Pending = w.in.Pending[1:]
 		}
 	}
-	if len(invs) == 0 {
-		return
+	if len(w.in.Pending) > 0 {
+		// What is left waits as long as a new add would: the interval runs from now.
+		w.in.PendingSince = workflow.Now(ctx).UTC()
 	}
+	if len(invs) > 0 {
+		w.submit(ctx, bills, invs)
+	}
+}
+
+// submit selects one batch. Its request id is unique for this batch workflow's whole life (the
+// first run's id and the carried sequence): a period's workflow that is started again after it
+// ended never sends a request id the cloud has answered before.
+func (w *batcher) submit(ctx workflow.Context, bills []string, invs []invoicecloud.DeductionInvoice) {
 	w.in.Seq++
 	info := workflow.GetInfo(ctx)
 	req := calls.DeductionInput{
-		RequestID: messageID(info.WorkflowExecution.ID, "", "deductionBatch", w.in.Seq),
+		RequestID: messageID(info.WorkflowExecution.ID, info.FirstRunID, "deductionBatch", w.in.Seq),
 		Request: invoicecloud.DeductionRequest{
 			AuthenticateFlag: "1", TaxNo: w.in.TaxNo, DeductionPurpose: "1", BillType: "0", Invoices: invs,
 		},
@@ -184,16 +232,40 @@ func (w *batcher) flush(ctx workflow.Context) {
 	rec := DeductionBatchRecord{Seq: w.in.Seq, At: workflow.Now(ctx).UTC(), Invoices: len(invs), Bills: bills}
 	res, err := call(cloudCallOptions(ctx), acts.SelectDeduction, req)
 	if err != nil {
-		// A refused batch is recorded, not retried forever: the invoices stay in the pool and the
-		// cashier can select them by hand.
+		// Refused (or retries exhausted): kept for a retry, flagged for ops, counted.
 		rec.Error = err.Error()
-		workflow.GetLogger(ctx).Error("deduction batch refused", "seq", rec.Seq, "error", err)
+		w.in.Refused = append(w.in.Refused, calls.RefusedBatch{Seq: rec.Seq, Bills: bills, Invoices: invs, Error: rec.Error, At: rec.At})
+		workflow.GetMetricsHandler(ctx).Counter("rimflow_deduction_batches_refused").Inc(1)
+		workflow.GetLogger(ctx).Error("deduction batch refused; send the retry signal once fixed", "seq", rec.Seq, "error", err)
 	} else {
 		rec.TaskNo = res.TaskNo
 	}
 	w.batches = append(w.batches, rec)
 	if len(w.batches) > 50 {
 		w.batches = w.batches[len(w.batches)-50:]
+	}
+	w.flag(ctx)
+}
+
+// resubmit sends every refused batch again (each with a new request id).
+func (w *batcher) resubmit(ctx workflow.Context) {
+	refused := w.in.Refused
+	w.in.Refused = nil
+	for _, r := range refused {
+		w.submit(ctx, r.Bills, r.Invoices)
+	}
+	w.flag(ctx)
+}
+
+// flag shows ops whether a refused batch waits (NeedsAttention).
+func (w *batcher) flag(ctx workflow.Context) {
+	attention := len(w.in.Refused) > 0
+	if w.flagged != nil && *w.flagged == attention {
+		return
+	}
+	w.flagged = &attention
+	if err := workflow.UpsertTypedSearchAttributes(ctx, SANeedsAttention.ValueSet(attention)); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
 }
 
@@ -215,9 +287,14 @@ func (w *batcher) carry() calls.DeductionBatchInput { return w.in }
 
 func (w *batcher) state() DeductionBatchState {
 	s := DeductionBatchState{TaxNo: w.in.TaxNo, Period: w.in.Period, PendingInvoices: w.pendingInvoices(),
-		Batches: append([]DeductionBatchRecord{}, w.batches...), ClosesAt: w.closesAt, PendingBills: []string{}}
+		Batches: append([]DeductionBatchRecord{}, w.batches...), Refused: append([]calls.RefusedBatch{}, w.in.Refused...),
+		ClosesAt: w.closesAt, PendingBills: []string{}}
 	for _, a := range w.in.Pending {
 		s.PendingBills = append(s.PendingBills, a.BillWorkflowID)
+	}
+	if len(w.in.Pending) > 0 {
+		t := w.in.PendingSince
+		s.PendingSince = &t
 	}
 	return s
 }

@@ -34,6 +34,9 @@ type harness struct {
 
 	// failures: activity name -> errors returned by the next calls (in order).
 	failures map[string][]error
+	// scans are the image system's outcomes AwaitScan answers, in order; while none is queued
+	// the task is pending (and the activity is retried).
+	scans []invoicecloud.ScanResult
 }
 
 type call struct {
@@ -59,7 +62,8 @@ func newHarness(t *testing.T) *harness {
 			code := fmt.Sprintf("EC%d", h.count("GetEventCode"))
 			return calls.EventCodeResult{
 				EventCode: code,
-				Pages:     invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code},
+				Pages: invoicecloud.Pages{CollectPC: "http://cloud/index.html?formId=rim_fpzs_main&eventCode=" + code, CollectMobile: "http://cloud/mobile.html?eventCode=" + code,
+					ViewPC: "http://cloud/index.html?formId=rim_view_invoice&eventCode=" + code, ViewMobile: "http://cloud/mobile.html?form=rim_invoice_list_mobile&eventCode=" + code},
 				ExpiresAt: env.Now().Add(10 * time.Minute),
 			}, nil
 		})
@@ -90,11 +94,37 @@ func newHarness(t *testing.T) *harness {
 			return h.record(name, in)
 		})
 	}
+	env.OnActivity("CreateScanTask", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ScanTaskInput) (invoicecloud.ScanTask, error) {
+		if err := h.record("CreateScanTask", in); err != nil {
+			return invoicecloud.ScanTask{}, err
+		}
+		status := invoicecloud.ScanPending
+		if in.Request.Mode == invoicecloud.ImageSubmitter {
+			status = invoicecloud.ScanStored
+		}
+		return invoicecloud.ScanTask{TaskNo: fmt.Sprintf("TASK%d", h.count("CreateScanTask")), Status: status}, nil
+	})
+	env.OnActivity("AwaitScan", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.ScanQueryInput) (invoicecloud.ScanResult, error) {
+		if err := h.record("AwaitScan", in); err != nil {
+			return invoicecloud.ScanResult{}, err
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if len(h.scans) == 0 {
+			return invoicecloud.ScanResult{}, temporal.NewApplicationError("pending", activities.ErrorTypeScanPending)
+		}
+		r := h.scans[0]
+		h.scans = h.scans[1:]
+		return r, nil
+	})
 	env.OnActivity("SaveVoucher", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.VoucherInput) error {
 		return h.record("SaveVoucher", in)
 	})
 	env.OnActivity("Unbind", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.UnbindInput) error {
 		return h.record("Unbind", in)
+	})
+	env.OnActivity("DeliverEvent", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.EventInput) error {
+		return h.record("DeliverEvent", in)
 	})
 	env.OnActivity("SelectDeduction", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		if err := h.record("SelectDeduction", in); err != nil {
@@ -132,6 +162,13 @@ func (h *harness) nextFailure(name string) error {
 	return nil
 }
 
+// scanDone queues the image system's next outcome.
+func (h *harness) scanDone(r invoicecloud.ScanResult) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.scans = append(h.scans, r)
+}
+
 func (h *harness) failNext(name string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -150,13 +187,22 @@ func (h *harness) count(name string) int {
 	return n
 }
 
+// events lists the events delivered, in order.
+func (h *harness) events() []calls.Event {
+	var out []calls.Event
+	for _, c := range h.callsOf("DeliverEvent") {
+		out = append(out, c.(calls.EventInput).Event)
+	}
+	return out
+}
+
 // names lists the recorded calls except the watcher and eventCode (noise for most assertions).
 func (h *harness) names() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []string
 	for _, c := range h.calls {
-		if c.name == "GetEventCode" {
+		if c.name == "GetEventCode" || c.name == "DeliverEvent" {
 			continue
 		}
 		out = append(out, c.name)
@@ -289,8 +335,19 @@ func voucher() workflows.VoucherRequest {
 	return workflows.VoucherRequest{VouchID: "V1", VouchNo: "记-0001", AccountDate: "2024-05-31", AccountTime: "2024-05-31", BusinessDate: "2024-05-30", Resource: "SAP"}
 }
 
+// approve is role's decision by the role's own approver (one person per role: segregation of duties).
 func approve(role, decision string) workflows.ApproveRequest {
-	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice", Comment: "ok"}
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: approverOf(role), Comment: "ok"}
+}
+
+func approverOf(role string) string {
+	switch role {
+	case "supervisor":
+		return "alice"
+	case "finance":
+		return "bob"
+	}
+	return role + "-approver"
 }
 
 func falsePtr() *bool { f := false; return &f }

@@ -2,9 +2,15 @@ package workflows
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"rimflow/invoicecloud"
 )
 
 // DefaultApprovals is the approval chain when Options.Approvals is nil.
@@ -19,6 +25,24 @@ const MaxResourceLen = 10
 // rolePattern keeps roles usable as stage names, search attribute values and URL segments.
 var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
+// clone is a deep copy (Normalize writes into its slices).
+func (in BillInput) clone() BillInput {
+	out := in
+	out.CompanyInfo = slices.Clone(in.CompanyInfo)
+	out.Options.Approvals = slices.Clone(in.Options.Approvals)
+	if in.Options.AutoSubmit != nil {
+		v := *in.Options.AutoSubmit
+		out.Options.AutoSubmit = &v
+	}
+	out.Options.SLA.ByRole = maps.Clone(in.Options.SLA.ByRole)
+	if in.Policy != nil {
+		p := *in.Policy
+		p.WebSignals = p.WebSignals.Clone()
+		out.Policy = &p
+	}
+	return out
+}
+
 // Normalize trims the input and fills the documented defaults. It is idempotent and never fails;
 // call Validate afterwards.
 func (in *BillInput) Normalize() {
@@ -26,7 +50,7 @@ func (in *BillInput) Normalize() {
 	in.BillNo = strings.TrimSpace(in.BillNo)
 	in.BillType = strings.TrimSpace(in.BillType)
 	in.Resource = strings.TrimSpace(in.Resource)
-	in.BillTaxNo = strings.TrimSpace(in.BillTaxNo)
+	in.BillTaxNo = normalizeTaxNo(in.BillTaxNo)
 	in.OrgNumber = strings.TrimSpace(in.OrgNumber)
 	in.UserID = strings.TrimSpace(in.UserID)
 	in.PushType = strings.ToLower(strings.TrimSpace(in.PushType))
@@ -34,10 +58,14 @@ func (in *BillInput) Normalize() {
 		in.PushType = PushSocket
 	}
 	for i := range in.CompanyInfo {
-		in.CompanyInfo[i].TaxNo = strings.TrimSpace(in.CompanyInfo[i].TaxNo)
+		in.CompanyInfo[i].TaxNo = normalizeTaxNo(in.CompanyInfo[i].TaxNo)
 		in.CompanyInfo[i].Name = strings.TrimSpace(in.CompanyInfo[i].Name)
 	}
 	in.Options.normalize()
+	if in.Policy == nil {
+		p := DefaultBillPolicy()
+		in.Policy = &p
+	}
 }
 
 func (o *Options) normalize() {
@@ -83,11 +111,13 @@ func (in BillInput) Validate() *ValidationError {
 	required("billTaxNo", in.BillTaxNo)
 	if n := utf8.RuneCountInString(in.Resource); n > MaxResourceLen {
 		f["resource"] = fmt.Sprintf("at most %d characters (Invoice Cloud's limit), got %d", MaxResourceLen, n)
-	} else if strings.ContainsAny(in.Resource, ": \t/") {
-		f["resource"] = "must not contain ':', '/' or spaces (it is part of the workflow ID)"
+	} else if strings.ContainsAny(in.Resource, ":/") {
+		f["resource"] = "must not contain ':' or '/' (they separate the resource from the billId in the workflow ID and the API's paths)"
+	} else if p := Unprintable(in.Resource); p != "" {
+		f["resource"] = p
 	}
-	if strings.ContainsAny(in.BillID, "/\t\n") {
-		f["billId"] = "must not contain '/' or control characters"
+	if p := Unprintable(in.BillID); p != "" {
+		f["billId"] = p
 	}
 	if in.PushType != PushSocket && in.PushType != PushPoll {
 		f["pushType"] = fmt.Sprintf("must be %q or %q, got %q", PushSocket, PushPoll, in.PushType)
@@ -105,6 +135,124 @@ func (in BillInput) Validate() *ValidationError {
 		return nil
 	}
 	return &ValidationError{Fields: f}
+}
+
+// MaxBillIDLen bounds billId in characters: percent-encoded in the workflow ID (9 bytes for a
+// Chinese character), the longest billId with the longest resource still fits Temporal's
+// 1,000-byte workflow ID.
+const MaxBillIDLen = 100
+
+// ValidateAtStart is Validate plus the rules a new bill must meet before anything is started, so
+// a typo is refused with the field named instead of failing at the cloud: tax numbers have the
+// shape of a taxpayer id (Normalize upper-cases them), companyInfo names each company once, text
+// fields hold no control or invisible characters, and the billId is a usable URL path segment.
+// The API and the CLI call it; the workflow keeps calling Validate, so a bill started under the
+// older rules still replays.
+func (in BillInput) ValidateAtStart() *ValidationError {
+	f := map[string]string{}
+	if verr := in.Validate(); verr != nil {
+		//workflowcheck:ignore only fills a map: order does not matter
+		maps.Copy(f, verr.Fields)
+	}
+	setOnce := func(name, problem string) {
+		if _, named := f[name]; !named && problem != "" {
+			f[name] = problem
+		}
+	}
+	for _, fv := range []struct{ name, v string }{
+		{"billNo", in.BillNo}, {"billType", in.BillType}, {"userId", in.UserID}, {"orgNumber", in.OrgNumber},
+	} {
+		setOnce(fv.name, Unprintable(fv.v))
+	}
+	if n := utf8.RuneCountInString(in.BillID); n > MaxBillIDLen {
+		setOnce("billId", fmt.Sprintf("at most %d characters, got %d", MaxBillIDLen, n))
+	}
+	if in.BillID == "." || in.BillID == ".." {
+		setOnce("billId", "must not be \".\" or \"..\" (a URL path cannot carry it as a segment)")
+	}
+	if in.BillTaxNo != "" {
+		setOnce("billTaxNo", taxNoProblem(in.BillTaxNo))
+	}
+	seen := map[string]int{}
+	for i, c := range in.CompanyInfo {
+		name := fmt.Sprintf("companyInfo[%d]", i)
+		if c.TaxNo != "" {
+			setOnce(name+".taxNo", taxNoProblem(c.TaxNo))
+			if j, dup := seen[c.TaxNo]; dup {
+				setOnce(name+".taxNo", fmt.Sprintf("the same tax number as companyInfo[%d]", j))
+			}
+			seen[c.TaxNo] = i
+		}
+		setOnce(name+".name", Unprintable(c.Name))
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: f}
+}
+
+// Amend applies an amend's given fields to a bill's input and checks the result with the rules of
+// a new bill (ValidateAtStart). Problems are named by the amend's JSON fields. The API checks an
+// amend with it before sending it, and the bill applies it the same way.
+func (in BillInput) Amend(req AmendRequest) (BillInput, *ValidationError) {
+	out := in.clone()
+	f := map[string]string{}
+	if strings.TrimSpace(req.Reason) == "" {
+		f["reason"] = "required: an amend is audited (why the header changes)"
+	}
+	changed := false
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst, changed = *v, true
+		}
+	}
+	set(&out.BillNo, req.BillNo)
+	set(&out.BillType, req.BillType)
+	set(&out.BillTaxNo, req.BillTaxNo)
+	set(&out.OrgNumber, req.OrgNumber)
+	set(&out.UserID, req.UserID)
+	if req.CompanyInfo != nil {
+		out.CompanyInfo, changed = slices.Clone(*req.CompanyInfo), true
+	}
+	if !changed {
+		f["body"] = "nothing to amend: give at least one of billNo, billType, billTaxNo, orgNumber, userId, companyInfo"
+	}
+	out.Normalize()
+	if verr := out.ValidateAtStart(); verr != nil {
+		//workflowcheck:ignore only fills a map: order does not matter
+		maps.Copy(f, verr.Fields)
+	}
+	if len(f) > 0 {
+		return in, &ValidationError{Fields: f}
+	}
+	return out, nil
+}
+
+// normalizeTaxNo trims a tax number and upper-cases it: taxpayer ids are upper-case letters and
+// digits, and an ERP that stores them lower-case means the same company.
+func normalizeTaxNo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+func taxNoProblem(s string) string {
+	if invoicecloud.ValidTaxNo(s) {
+		return ""
+	}
+	return fmt.Sprintf("not a taxpayer id: an 18-character unified social credit code or a 15, 17 or 20-character "+
+		"number of letters and digits, got %q", s)
+}
+
+// Unprintable explains why s cannot be a key or a text field: invalid UTF-8, or a control or
+// invisible character (a format character such as U+200B is not graphic). Any printable Unicode,
+// Chinese and spaces included, is fine.
+func Unprintable(s string) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	for i, r := range s {
+		if !unicode.IsGraphic(r) { // letters, marks, numbers, punctuation, symbols and spaces
+			return fmt.Sprintf("must hold printable characters only: %U at byte %d is a control or invisible character", r, i)
+		}
+	}
+	return ""
 }
 
 func (o Options) validate(f map[string]string) {
@@ -139,6 +287,10 @@ func (o Options) validate(f map[string]string) {
 			f[name] = fmt.Sprintf("%q is not one of options.approvals", role)
 		}
 		nonNegative(name, o.SLA.ByRole[role])
+	}
+	// The image system is asked at most this often; a bill must not hammer the cloud with it.
+	if o.ScanPollEvery != 0 && o.ScanPollEvery < MinScanPollEvery {
+		f["options.scanPollEvery"] = fmt.Sprintf("at least %s when set, got %s", time.Duration(MinScanPollEvery), time.Duration(o.ScanPollEvery))
 	}
 	if o.OnDeadline == DeadlineCancel && o.SLA.Hard == 0 {
 		f["options.sla.hard"] = "required when options.onDeadline is \"cancel\""

@@ -8,20 +8,6 @@ import (
 	"rimflow/invoicecloud"
 )
 
-// DeductibleInvoiceTypes are the special-VAT invoice types whose input tax can be deducted
-// (vendor code table): they are bound with deductionFlag "1" and selected in the deducting stage.
-var DeductibleInvoiceTypes = map[string]string{
-	"4":  "增值税专用发票",
-	"2":  "电子专用发票",
-	"27": "数电票（增值税专用发票）",
-}
-
-// Deductible reports whether an invoice type is in DeductibleInvoiceTypes.
-func Deductible(invoiceType string) bool {
-	_, ok := DeductibleInvoiceTypes[invoiceType]
-	return ok
-}
-
 // totalOf is the amount including tax: totalAmount, else amount + tax, else zero.
 func totalOf(inv invoicecloud.Invoice) decimal.Decimal {
 	if inv.TotalAmount != nil {

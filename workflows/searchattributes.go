@@ -9,7 +9,7 @@ import (
 
 // Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
 // SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
-// 3 Int, 3 Double…); this set uses 5 Keyword, 1 Bool, 2 Int, 1 Double.
+// 3 Int, 3 Double…); this set uses 6 Keyword, 2 Bool, 2 Int, 1 Double, 1 Datetime.
 var (
 	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
 	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
@@ -17,9 +17,17 @@ var (
 	SABillTaxNo    = temporal.NewSearchAttributeKeyKeyword("BillTaxNo")
 	SAAwaitingRole = temporal.NewSearchAttributeKeyKeyword("AwaitingRole")
 	SAOverdue      = temporal.NewSearchAttributeKeyBool("Overdue")
+	// NeedsAttention: ops must act — a bill waits in failed (FailedStep says which step), or a
+	// deduction batch was refused.
+	SANeedsAttention = temporal.NewSearchAttributeKeyBool("NeedsAttention")
+	// FailedStep is the step a failed bill stopped at (getEventCode, bindInvoices, markUsed,
+	// saveVoucher, compensate:unbind, compensate:release, …).
+	SAFailedStep   = temporal.NewSearchAttributeKeyKeyword("FailedStep")
 	SAInvoiceCount = temporal.NewSearchAttributeKeyInt64("InvoiceCount")
 	// PendingInvoices counts delivered invoices waiting for the bill's next collecting (not bound yet).
 	SAPendingInvoices = temporal.NewSearchAttributeKeyInt64("PendingInvoices")
+	// BillUpdatedAt is when the bill last changed what ops and the ERP filter on (the list's updatedSince).
+	SABillUpdatedAt = temporal.NewSearchAttributeKeyTime("BillUpdatedAt")
 	// TotalAmount is a Double for filtering only; the exact amount is the decimal string in `state`.
 	SATotalAmount = temporal.NewSearchAttributeKeyFloat64("TotalAmount")
 )
@@ -34,9 +42,12 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		SABillTaxNo.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAAwaitingRole.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAOverdue.GetName():         enumspb.INDEXED_VALUE_TYPE_BOOL,
+		SANeedsAttention.GetName():  enumspb.INDEXED_VALUE_TYPE_BOOL,
+		SAFailedStep.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SAInvoiceCount.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
 		SAPendingInvoices.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 		SATotalAmount.GetName():     enumspb.INDEXED_VALUE_TYPE_DOUBLE,
+		SABillUpdatedAt.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	}
 }
 

@@ -28,6 +28,7 @@ type EventCodeResult struct {
 // WatchInput starts a watcher for a linkKey. It listens until Until (when the eventCode's pages
 // die) plus the worker's grace, signalling each message to the bill that started it.
 type WatchInput struct {
+	TaxNo    string    `json:"taxNo,omitempty"` // the bill's billTaxNo: whose cloud to listen to
 	LinkKey  string    `json:"linkKey"`
 	PushType string    `json:"pushType"` // socket: socket, then long poll after silence; poll: long poll only
 	Until    time.Time `json:"until"`
@@ -35,6 +36,10 @@ type WatchInput struct {
 
 // SignalDelivery is the bill's signal a watcher sends each message with.
 const SignalDelivery = "delivery"
+
+// MaxDeliveryInvoices bounds one delivery signal: a larger message is sent as several, so no
+// payload nears Temporal's limit (an invoice record is a few KB at most).
+const MaxDeliveryInvoices = 100
 
 // Delivery is one message from the cloud, as a watcher signals it to its bill (the bill's
 // "delivery" signal): it is durable once the signal is accepted, before the next one is read.
@@ -48,22 +53,54 @@ type Delivery struct {
 	AttachData  []invoicecloud.Attach  `json:"attachData,omitempty"`
 }
 
+// DeliveriesOf splits a message received on linkKey ("" for a push) into the delivery signals
+// that carry it, each of at most MaxDeliveryInvoices invoices with its own digest (a redelivery of
+// the message gives the same ones, dropped by the bill); the attachments go with the first.
+func DeliveriesOf(m invoicecloud.Message, linkKey string) []Delivery {
+	var out []Delivery
+	for len(out) == 0 || len(m.InvoiceData) > 0 {
+		part := invoicecloud.Message{InvoiceData: m.InvoiceData[:min(len(m.InvoiceData), MaxDeliveryInvoices)], Via: m.Via, MsgID: m.MsgID}
+		m.InvoiceData = m.InvoiceData[len(part.InvoiceData):]
+		d := Delivery{Via: m.Via, LinkKey: linkKey, MsgID: m.MsgID, Digest: part.Digest(), InvoiceData: part.InvoiceData}
+		if len(out) == 0 {
+			d.AttachData = m.AttachData
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 // BillSaveInput is one billSave call (bind 30, used 60, release 1).
 type BillSaveInput struct {
 	MessageID string                       `json:"messageId"`
 	Request   invoicecloud.BillSaveRequest `json:"request"`
 }
 
-// VoucherInput is one voucherSave call.
+// VoucherInput is one voucherSave call; TaxNo (the bill's billTaxNo) routes it to its enterprise.
 type VoucherInput struct {
 	MessageID string                          `json:"messageId"`
+	TaxNo     string                          `json:"taxNo,omitempty"`
 	Request   invoicecloud.VoucherSaveRequest `json:"request"`
 }
 
-// UnbindInput is one unbind (billDelete) call.
+// UnbindInput is one unbind (billDelete) call; TaxNo routes it to its enterprise.
 type UnbindInput struct {
 	MessageID string                     `json:"messageId"`
+	TaxNo     string                     `json:"taxNo,omitempty"`
 	Request   invoicecloud.UnbindRequest `json:"request"`
+}
+
+// ScanTaskInput creates the bill's scan task in its enterprise's image system (erpBillPush).
+type ScanTaskInput struct {
+	RequestID string                       `json:"requestId"`
+	Request   invoicecloud.ScanTaskRequest `json:"request"`
+}
+
+// ScanQueryInput asks how the bill's scan task stands (queryBillStatus); the activity answers only
+// once the scan has an outcome (it is retried while the task is pending).
+type ScanQueryInput struct {
+	RequestID string                 `json:"requestId"`
+	Query     invoicecloud.ScanQuery `json:"query"`
 }
 
 // DeductionInput is one deduction selection call.
@@ -105,10 +142,25 @@ type DeductionBatchInput struct {
 	// Grace is how long after the period's last day the workflow keeps accepting (default: the usual
 	// VAT declaration window); then it submits what is left and ends.
 	Grace Duration `json:"grace,omitempty"`
+	// ContinueAfter is how many adds and batches one run takes before it continues as new
+	// (default: the batch workflow's).
+	ContinueAfter int `json:"continueAfter,omitempty"`
 	// Carried across continue-as-new:
-	Pending []DeductionAdd `json:"pending,omitempty"`
-	Seq     int            `json:"seq,omitempty"`  // batches submitted so far (request ids)
-	Done    []string       `json:"done,omitempty"` // bills already submitted (dedup of re-sent adds), most recent last
+	Pending      []DeductionAdd `json:"pending,omitempty"`
+	PendingSince time.Time      `json:"pendingSince,omitempty"` // when the oldest pending add came: the flush timer runs from it
+	Seq          int            `json:"seq,omitempty"`          // batches submitted so far (request ids)
+	Done         []string       `json:"done,omitempty"`         // bills already submitted (dedup of re-sent adds), most recent last
+	Refused      []RefusedBatch `json:"refused,omitempty"`      // batches the cloud refused, kept for a retry
+}
+
+// RefusedBatch is a batch the cloud refused: its invoices stay selectable by a retry (the batch
+// workflow's "retry" signal) or by hand.
+type RefusedBatch struct {
+	Seq      int                             `json:"seq"`
+	Bills    []string                        `json:"bills"`
+	Invoices []invoicecloud.DeductionInvoice `json:"invoices"`
+	Error    string                          `json:"error"`
+	At       time.Time                       `json:"at"`
 }
 
 // Duration is a time.Duration that travels in JSON as a Go duration string ("48h", "30m").
@@ -141,3 +193,33 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Event is one notice to the ERP's webhooks: what happened to a bill, delivered at least once and
+// in order per bill (Seq) by the DeliverEvent activity. Receivers drop a repeat by ID.
+type Event struct {
+	ID       string          `json:"id"`  // "<first run ID>-<seq>": a redelivery keeps it
+	Seq      int             `json:"seq"` // per bill, from 1, without gaps
+	Type     string          `json:"type"`
+	At       time.Time       `json:"at"`
+	Resource string          `json:"resource"`
+	BillID   string          `json:"billId"`
+	BillNo   string          `json:"billNo"`
+	Stage    string          `json:"stage"`
+	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+// EventInput is one DeliverEvent call.
+type EventInput struct {
+	Event Event `json:"event"`
+}
+
+// Event types.
+const (
+	EventStarted        = "bill.started"
+	EventInvoicesBound  = "invoices.bound" // data: {invoices: [...], totalAmount}
+	EventStageChanged   = "stage.changed"  // data: {from, to, awaitingRole}
+	EventOverdue        = "bill.overdue"   // data: {sla}
+	EventFailed         = "bill.failed"    // data: {step, reason, code, field}
+	EventCancelledBySLA = "bill.cancelled_by_sla"
+	EventCompleted      = "bill.completed"
+)

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,18 +40,26 @@ type Driver struct {
 	Bills    *api.Bills // nil = Env.Bills
 	Resource string     // the bills' resource (≤ 10 chars); default BENCH
 	Baseline bool       // the bills are BaselineWorkflow: nothing to collect
-	Invoices int        // invoices imported per bill (default 1)
+	Invoices int        // invoices imported per import (default 1)
 	Timings  *Timings   // nil = none recorded
+	// Tune, when set, adjusts each bill's input before it starts (options, pushType).
+	Tune func(*workflows.BillInput)
 	// StepTimeout bounds each step including its retries (default 2 min).
 	StepTimeout time.Duration
 	HTTP        *http.Client
-	// RecollectAfter is how long a user waits for imported invoices to show before importing again
-	// (default DefaultRecollectAfter). Reimports counts those second imports.
-	RecollectAfter time.Duration
-	Reimports      atomic.Int64
+	// ForwardAfter is how long the ERP waits for an import to be bound before it forwards its own
+	// copy of those invoices (POST …/invoices, the vendor's browser socket); 0 = never. Only a
+	// delivery the cloud handed to a receiver that died before reporting it needs this (see
+	// README, "What a crash can lose"); Forwarded counts the forwards.
+	ForwardAfter time.Duration
+	Forwarded    atomic.Int64
 	// ThinkTime is how long the user spends on the collect page before importing (default 0).
 	// Fault tests set it so the worker's socket is open long enough to be dropped.
 	ThinkTime time.Duration
+
+	mu        sync.Mutex
+	imported  map[string][]string // billID → every serialNo its user imported, in order
+	forwarded map[string]int      // billID → forwards
 }
 
 func (d *Driver) bills() *api.Bills {
@@ -75,11 +86,15 @@ func (d *Driver) stepCtx(ctx context.Context) (context.Context, context.CancelFu
 
 // Input is the bill billID as the ERP starts it.
 func (d *Driver) Input(billID string) workflows.BillInput {
-	return workflows.BillInput{
+	in := workflows.BillInput{
 		BillID: billID, BillNo: "BX-" + billID, BillType: "expense", Resource: d.resource(),
 		BillTaxNo: TaxNo, UserID: "bench-user",
 		CompanyInfo: []invoicecloud.Company{{TaxNo: TaxNo, Name: "示例科技有限公司"}},
 	}
+	if d.Tune != nil {
+		d.Tune(&in)
+	}
+	return in
 }
 
 // Ref names the bill.
@@ -104,7 +119,15 @@ func (d *Driver) Park(ctx context.Context, billID string) error {
 	if d.Baseline {
 		return nil
 	}
-	return d.Collect(ctx, billID, start.Collect.PC)
+	collectURL := start.Collect.PC
+	if collectURL == "" {
+		// The start answered 202 before the eventCode was issued (a server restart or an outage
+		// held the bill up): the bill runs, and hands out its collect URL once it has one.
+		if collectURL, err = d.CollectURL(ctx, billID); err != nil {
+			return err
+		}
+	}
+	return d.Collect(ctx, billID, collectURL)
 }
 
 // Drain approves the parked bill for supervisor and finance, saves the voucher and waits until
@@ -143,73 +166,171 @@ func (d *Driver) Start(ctx context.Context, billID string) (api.StartResponse, e
 // Collect imports d.Invoices invoices for the eventCode in collectURL through /__sim/collect and
 // waits until the simulator has acknowledged their bind.
 func (d *Driver) Collect(ctx context.Context, billID, collectURL string) error {
+	_, err := d.Import(ctx, billID, collectURL, 0)
+	return err
+}
+
+// Import is Collect of n invoices (0 = d.Invoices) answering their serialNos. It waits until a successful bind (billSave
+// 30) has named every one of them; with ForwardAfter set, the ERP forwards its copy once if they
+// are not bound by then.
+func (d *Driver) Import(ctx context.Context, billID, collectURL string, n int) ([]string, error) {
 	code := EventCodeOf(collectURL)
 	if code == "" {
-		return fmt.Errorf("bill %s: no eventCode in the collect URL", billID)
+		return nil, fmt.Errorf("bill %s: no eventCode in the collect URL", billID)
 	}
-	n := d.Invoices
 	if n <= 0 {
-		n = 1
+		n = max(d.Invoices, 1)
 	}
 	if d.ThinkTime > 0 {
 		select {
 		case <-time.After(d.ThinkTime):
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	ctx, cancel := d.stepCtx(ctx)
 	defer cancel()
-	// A socket delivery has no acknowledgement: a message a worker reads and dies before reporting
-	// is gone (the cloud consumes a linkKey's data once). A user who sees nothing arrive imports
-	// again; so does the driver, after RecollectAfter.
-	patience := d.RecollectAfter
-	if patience <= 0 {
-		patience = DefaultRecollectAfter
+	sent := time.Now()
+	var res struct {
+		Delivered []json.RawMessage `json:"delivered"`
 	}
-	for attempt := 1; ; attempt++ {
-		sent := time.Now()
-		var res struct {
-			Delivered []json.RawMessage `json:"delivered"`
+	if err := d.postSim(ctx, "/__sim/collect", map[string]any{"eventCode": code, "count": n}, &res); err != nil {
+		return nil, fmt.Errorf("bill %s: collect: %w", billID, err)
+	}
+	if len(res.Delivered) != n {
+		return nil, fmt.Errorf("bill %s: the simulator delivered %d invoices, want %d", billID, len(res.Delivered), n)
+	}
+	invs := make([]invoicecloud.Invoice, n)
+	serials := make([]string, n)
+	for i, raw := range res.Delivered {
+		if err := json.Unmarshal(raw, &invs[i]); err != nil || invs[i].SerialNo == "" {
+			return nil, fmt.Errorf("bill %s: delivered invoice %d unreadable (%v): %.200s", billID, i, err, raw)
 		}
-		if err := d.postSim(ctx, "/__sim/collect", map[string]any{"eventCode": code, "count": n}, &res); err != nil {
-			return fmt.Errorf("bill %s: collect: %w", billID, err)
-		}
-		if len(res.Delivered) != n {
-			return fmt.Errorf("bill %s: the simulator delivered %d invoices, want %d", billID, len(res.Delivered), n)
-		}
-		wctx, wcancel := context.WithTimeout(ctx, patience)
-		bound, err := d.Env.Tap.WaitBound(wctx, d.resource(), billID)
+		serials[i] = invs[i].SerialNo
+	}
+	d.mu.Lock()
+	if d.imported == nil {
+		d.imported = map[string][]string{}
+	}
+	d.imported[billID] = append(d.imported[billID], serials...)
+	d.mu.Unlock()
+
+	wait := func(ctx context.Context) (time.Time, error) {
+		return d.Env.Tap.WaitSerials(ctx, d.resource(), billID, serials)
+	}
+	if d.ForwardAfter > 0 {
+		wctx, wcancel := context.WithTimeout(ctx, d.ForwardAfter)
+		bound, err := wait(wctx)
 		wcancel()
 		if err == nil {
-			if attempt == 1 {
-				d.Timings.Add(LatPushToBound, bound.Sub(sent))
-			} else {
-				d.Reimports.Add(1)
-			}
-			return nil
+			d.Timings.Add(LatPushToBound, bound.Sub(sent))
+			return serials, nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("bill %s: waiting for the bind (billSave 30), %d import(s): %w", billID, attempt, ctx.Err())
+			return nil, fmt.Errorf("bill %s: waiting for the bind (billSave 30) of %v: %w", billID, serials, ctx.Err())
 		}
+		// Not bound within ForwardAfter: the ERP forwards its browser socket's copy.
+		if err := d.retry(ctx, "forward the invoices of "+billID, "", func(ctx context.Context) error {
+			_, err := d.bills().Invoices(ctx, d.Ref(billID), workflows.InvoicesSignal{InvoiceData: invs})
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		d.Forwarded.Add(1)
+		d.mu.Lock()
+		if d.forwarded == nil {
+			d.forwarded = map[string]int{}
+		}
+		d.forwarded[billID]++
+		d.mu.Unlock()
+		if _, err := wait(ctx); err != nil {
+			return nil, fmt.Errorf("bill %s: waiting for the bind of the forwarded %v: %w", billID, serials, err)
+		}
+		return serials, nil
 	}
+	bound, err := wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bill %s: waiting for the bind (billSave 30) of %v: %w", billID, serials, err)
+	}
+	d.Timings.Add(LatPushToBound, bound.Sub(sent))
+	return serials, nil
 }
 
-// DefaultRecollectAfter is longer than a dead worker's watcher takes to be retried elsewhere
-// (heartbeat timeout, retry, reconnect), so a delivery that is only late is not imported twice.
-const DefaultRecollectAfter = 30 * time.Second
+// Imported is every serialNo the bill's user imported, in order.
+func (d *Driver) Imported(billID string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.imported[billID])
+}
+
+// ForwardedBills are the bills whose invoices the ERP had to forward (ForwardAfter), with how often.
+func (d *Driver) ForwardedBills() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.forwarded)
+}
+
+// CollectURL asks the bill for a collect URL valid now (PC page).
+func (d *Driver) CollectURL(ctx context.Context, billID string) (string, error) {
+	var url string
+	err := d.retry(ctx, "collect URL of "+billID, "", func(ctx context.Context) error {
+		res, err := d.bills().CollectURL(ctx, d.Ref(billID), "pc")
+		url = res.URL
+		if err == nil && url == "" {
+			return fmt.Errorf("no collect URL (the bill is not collecting)")
+		}
+		return err
+	})
+	return url, err
+}
+
+// Submit submits the collected invoices (autoSubmit off). An answer lost to a restart is
+// recognised by the bill having moved on, submitted.
+func (d *Driver) Submit(ctx context.Context, billID string) error {
+	return d.retry(ctx, "submit of "+billID, "", func(ctx context.Context) error {
+		_, err := d.bills().Submit(ctx, d.Ref(billID), workflows.SubmitRequest{By: "bench-user"})
+		if err != nil {
+			if st, serr := d.bills().State(ctx, d.Ref(billID)); serr == nil && st.Submitted && st.Stage != workflows.StageCollecting {
+				return nil
+			}
+		}
+		return err
+	})
+}
 
 // Approve approves for role. A bill that has not reached the role's stage yet answers 409 and
 // is asked again; a decision already recorded (an answer lost to a restart) counts as done.
 func (d *Driver) Approve(ctx context.Context, billID, role string) error {
-	req := workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "bench-" + role}
-	return d.retry(ctx, role+" approval of "+billID, LatApprove, func(ctx context.Context) error {
+	return d.Decide(ctx, billID, role, workflows.DecisionApprove)
+}
+
+// Decide records role's decision (approve, reject, return) as Approve does.
+func (d *Driver) Decide(ctx context.Context, billID, role, decision string) error {
+	req := workflows.ApproveRequest{Role: role, Decision: decision, Approver: "bench-" + role}
+	lat := ""
+	if decision == workflows.DecisionApprove {
+		lat = LatApprove
+	}
+	return d.retry(ctx, role+" "+decision+" of "+billID, lat, func(ctx context.Context) error {
 		_, err := d.bills().Approve(ctx, d.Ref(billID), req)
 		if err != nil && strings.Contains(err.Error(), "already decided") {
 			return nil
 		}
+		if err != nil && d.decided(ctx, billID, req) {
+			return nil // recorded while the answer was lost (a return moved the bill on, a reject ended it)
+		}
 		return err
 	})
+}
+
+// decided: the bill's latest decision is req's.
+func (d *Driver) decided(ctx context.Context, billID string, req workflows.ApproveRequest) bool {
+	st, err := d.bills().State(ctx, d.Ref(billID))
+	if err != nil || len(st.Approvals) == 0 {
+		return false
+	}
+	last := st.Approvals[len(st.Approvals)-1]
+	return last.Role == req.Role && last.Decision == req.Decision && last.Approver == req.Approver
 }
 
 // Voucher writes the voucher back; a voucher already saved counts as done.

@@ -20,6 +20,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/devserver"
 	"rimflow/workflows"
@@ -43,6 +44,9 @@ type EnvOptions struct {
 	// StartServer are then the caller's business.
 	TemporalAddr string
 	Namespace    string
+	// Codec seals the harness client's payloads, for workers that encrypt (the compose shape's);
+	// nil sends them as they are, as the worker processes of WorkerEnv do.
+	Codec *codec.Codec
 }
 
 // Env is the server side of a run: Temporal and the simulator in this process, an SDK client and
@@ -104,10 +108,12 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	e.cloudSrv = &http.Server{Handler: e.Tap, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.cloudSrv.Serve(ln) }()
 
-	e.Client, err = client.DialContext(ctx, client.Options{
+	copts := client.Options{
 		HostPort: e.frontend, Namespace: e.namespace,
 		Logger: sdklog.NewStructuredLogger(opts.Logger.With("component", "erp-client")),
-	})
+	}
+	opts.Codec.Apply(&copts)
+	e.Client, err = client.DialContext(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
 	}
@@ -181,6 +187,9 @@ func (e *Env) WorkerEnv(logLevel string) []string {
 		config.EnvCloudPollPath:     paths.PollData,
 		config.EnvCloudReceiptPath:  paths.PollReceipt,
 		config.EnvLogLevel:          logLevel,
+		// This harness's own client (Env.Client) sends payloads as they are, so the worker
+		// process must too: encryption is on by default and would refuse to start without keys.
+		config.EnvPayloadEncryption: "off",
 	}
 	out := make([]string, 0, len(vars)+4)
 	for k, v := range vars {

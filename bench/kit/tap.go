@@ -7,22 +7,27 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Tap wraps the simulator's handler and notes when each bill's invoices were bound: the moment
-// the simulator answered a successful billSave with status 30. That is "bound" as the cloud sees
-// it, measured on the wire, with no polling of the workflow.
+// the simulator answered a successful billSave with status 30, and which serialNos it named. That
+// is "bound" as the cloud sees it, measured on the wire, with no polling of the workflow.
 type Tap struct {
 	next http.Handler
+	// QueryTokens counts business calls that carried their access token in the URL's query
+	// (RIMFLOW_CLOUD_TOKEN_PLACEMENT=query) rather than in a header.
+	QueryTokens atomic.Int64
 
 	mu    sync.Mutex
 	bound map[string]*boundEntry
 }
 
 type boundEntry struct {
-	at   time.Time
-	done chan struct{}
+	first   time.Time            // the first successful bind
+	serials map[string]time.Time // every serialNo a successful bind named, with its first such bind
+	changed chan struct{}        // closed and replaced at each successful bind
 }
 
 // NewTap wraps h.
@@ -34,6 +39,9 @@ func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/kapi/app/rim/message" {
 		t.next.ServeHTTP(w, r)
 		return
+	}
+	if r.URL.Query().Get("access_token") != "" {
+		t.QueryTokens.Add(1)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
@@ -49,9 +57,12 @@ func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		MessageType string `json:"messageType"`
 		Data        struct {
-			BillID   string `json:"billId"`
-			Resource string `json:"resource"`
-			Status   string `json:"status"`
+			BillID      string `json:"billId"`
+			Resource    string `json:"resource"`
+			Status      string `json:"status"`
+			InvoiceData []struct {
+				SerialNo string `json:"serialNo"`
+			} `json:"invoiceData"`
 		} `json:"data"`
 	}
 	if json.Unmarshal(body, &req) != nil || req.MessageType != "billSave" || req.Data.Status != "30" {
@@ -63,38 +74,68 @@ func (t *Tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if json.Unmarshal(rec.body.Bytes(), &answer) != nil || answer.ErrorCode != "0000" {
 		return
 	}
-	t.markBound(req.Data.Resource, req.Data.BillID, time.Now())
+	serials := make([]string, 0, len(req.Data.InvoiceData))
+	for _, l := range req.Data.InvoiceData {
+		serials = append(serials, l.SerialNo)
+	}
+	t.markBound(req.Data.Resource, req.Data.BillID, time.Now(), serials)
 }
 
 func (t *Tap) entry(key string) *boundEntry {
 	e := t.bound[key]
 	if e == nil {
-		e = &boundEntry{done: make(chan struct{})}
+		e = &boundEntry{serials: map[string]time.Time{}, changed: make(chan struct{})}
 		t.bound[key] = e
 	}
 	return e
 }
 
-func (t *Tap) markBound(resource, billID string, at time.Time) {
+func (t *Tap) markBound(resource, billID string, at time.Time, serials []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entry(resource + "/" + billID)
-	if e.at.IsZero() {
-		e.at = at
-		close(e.done)
+	if e.first.IsZero() {
+		e.first = at
 	}
+	for _, s := range serials {
+		if _, ok := e.serials[s]; !ok {
+			e.serials[s] = at
+		}
+	}
+	close(e.changed)
+	e.changed = make(chan struct{})
 }
 
 // WaitBound blocks until the bill's first successful bind, and returns when it was answered.
 func (t *Tap) WaitBound(ctx context.Context, resource, billID string) (time.Time, error) {
-	t.mu.Lock()
-	e := t.entry(resource + "/" + billID)
-	t.mu.Unlock()
-	select {
-	case <-e.done:
-		return e.at, nil
-	case <-ctx.Done():
-		return time.Time{}, ctx.Err()
+	return t.WaitSerials(ctx, resource, billID, nil)
+}
+
+// WaitSerials blocks until successful binds of the bill have named every serialNo given (with
+// none given: until its first successful bind), and returns when the last of them was answered.
+func (t *Tap) WaitSerials(ctx context.Context, resource, billID string, serials []string) (time.Time, error) {
+	key := resource + "/" + billID
+	for {
+		t.mu.Lock()
+		e := t.entry(key)
+		done, at := !e.first.IsZero(), e.first
+		for _, s := range serials {
+			bound, ok := e.serials[s]
+			done = done && ok
+			if bound.After(at) {
+				at = bound
+			}
+		}
+		changed := e.changed
+		t.mu.Unlock()
+		if done {
+			return at, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
 	}
 }
 

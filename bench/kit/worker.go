@@ -23,6 +23,8 @@ type WorkerOptions struct {
 	Env  []string // its whole environment (Env.WorkerEnv)
 	// Stderr receives the process's stderr (its logs); nil discards it.
 	Stderr io.Writer
+	// Stdout receives the process's stdout; nil discards it.
+	Stdout io.Writer
 	// TaskQueues the worker must poll before StartWorker returns (default the bills' queue).
 	TaskQueues []string
 }
@@ -39,7 +41,10 @@ type Worker struct {
 func StartWorker(ctx context.Context, c client.Client, opts WorkerOptions) (*Worker, error) {
 	cmd := exec.Command(opts.Path, opts.Args...)
 	cmd.Env = opts.Env
-	cmd.Stdout = io.Discard
+	cmd.Stdout = opts.Stdout
+	if cmd.Stdout == nil {
+		cmd.Stdout = io.Discard
+	}
 	cmd.Stderr = opts.Stderr
 	if cmd.Stderr == nil {
 		cmd.Stderr = io.Discard

@@ -176,11 +176,14 @@ func TestHeldPollIsAnsweredWhenDataArrives(t *testing.T) {
 		done <- answer{resp}
 	}()
 	// Wait until the poll is held (observable through stats), then collect.
-	for h.sim.Stats().Polls == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	h.waitUntil("the poll held", func() bool { return h.sim.Stats().Polls > 0 })
 	sent := h.collect(code, 1)
-	a := <-done
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held poll was not answered within 10s of the collect")
+	}
 	got := serialsOf(dig(a.resp, "data", "data", "data", "data").([]any))
 	if len(got) != 1 || got[0] != sent[0] {
 		t.Fatalf("held poll got %v, want %v", got, sent)
@@ -228,9 +231,7 @@ func TestDroppedSocketsKeepTheirMessages(t *testing.T) {
 	if _, _, err := ws.ReadMessage(); err == nil {
 		t.Fatal("the socket should have been dropped")
 	}
-	for h.sim.Stats().SocketsOpen != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	h.waitUntil("the dropped socket detached", func() bool { return h.sim.Stats().SocketsOpen == 0 })
 	// Collected while sockets are being dropped: nothing is lost, the poll gets it.
 	sent := h.collect(code, 1)
 	ws2, _, err := h.dial("lk-A", tok)
@@ -249,9 +250,7 @@ func TestDroppedSocketsKeepTheirMessages(t *testing.T) {
 			}
 		}
 	}
-	for h.sim.Stats().SocketsOpen != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	h.waitUntil("the short-lived socket detached", func() bool { return h.sim.Stats().SocketsOpen == 0 })
 	h.sim.ClearFaults()
 	_, resp := h.poll(tok, "lk-A")
 	if resp["errcode"] != PollOK {

@@ -14,8 +14,8 @@ type Faults struct {
 	ErrorRate float64 `json:"errorRate"`
 	// ErrorStatus is the HTTP status of an injected error (default 503, must be 5xx).
 	ErrorStatus int `json:"errorStatus,omitempty"`
-	// MessageTypes limits ErrorRate to these messageTypes ("deduction" for the deduction API);
-	// empty means every business call.
+	// MessageTypes limits ErrorRate to these messageTypes ("deduction" for the deduction API;
+	// "billSave:60" for billSave calls of one status); empty means every business call.
 	MessageTypes []string `json:"messageTypes,omitempty"`
 	// FailAfterApply applies the call first and then answers the 5xx: a lost response, the case
 	// idempotent retries (same messageId) exist for.
@@ -28,6 +28,16 @@ type Faults struct {
 	DropAfterMs int `json:"dropAfterMs,omitempty"`
 	// ExpireTokens invalidates every token issued so far, once, when the faults are set.
 	ExpireTokens bool `json:"expireTokens"`
+	// HoldReceipts keeps every poll receipt waiting, unanswered and not applied, until the fault
+	// is cleared or the caller gives up: the moment between a poll and its receipt, held open so a
+	// test can kill the receiver right there. Stats.ReceiptsHeld counts the receipts waiting.
+	HoldReceipts bool `json:"holdReceipts,omitempty"`
+	// RefuseCode turns a drawn fault of the message API (getEventCode, billSave, voucherSave, the
+	// unbind) into a business refusal instead of an HTTP 5xx: HTTP 200 with this errorCode, naming
+	// RefuseField, nothing applied. It plays a refusal the product cannot foresee (a value the
+	// real cloud rejects for its own reasons), which fails the bill's step for good.
+	RefuseCode  string `json:"refuseCode,omitempty"`
+	RefuseField string `json:"refuseField,omitempty"`
 }
 
 func (f Faults) validate() error {
@@ -40,6 +50,12 @@ func (f Faults) validate() error {
 		return fieldError("latencyMs", "must be between 0 and 120000")
 	case f.DropAfterMs < 0 || f.DropAfterMs > 600_000:
 		return fieldError("dropAfterMs", "must be between 0 and 600000")
+	}
+	if f.RefuseCode == CodeOK {
+		return fieldError("refuseCode", "must be an error code, not "+CodeOK)
+	}
+	if f.RefuseCode != "" && f.FailAfterApply {
+		return fieldError("refuseCode", "a refusal applies nothing: not with failAfterApply")
 	}
 	for i, t := range f.MessageTypes {
 		if t == "" {
@@ -115,12 +131,12 @@ func (s *Sim) injectLatency(r *http.Request) {
 
 // faultFor draws whether this business call fails; caller holds s.mu.
 // It returns the HTTP status (0 = no fault) and whether to apply the call first.
-func (s *Sim) faultFor(messageType string) (status int, afterApply bool) {
+func (s *Sim) faultFor(kinds ...string) (status int, afterApply bool) {
 	f := s.faults
 	if f.ErrorRate <= 0 {
 		return 0, false
 	}
-	if len(f.MessageTypes) > 0 && !slices.Contains(f.MessageTypes, messageType) {
+	if len(f.MessageTypes) > 0 && !slices.ContainsFunc(kinds, func(k string) bool { return slices.Contains(f.MessageTypes, k) }) {
 		return 0, false
 	}
 	if s.faultRand.Float64() >= f.ErrorRate {
@@ -128,6 +144,40 @@ func (s *Sim) faultFor(messageType string) (status int, afterApply bool) {
 	}
 	s.stats.FaultsInjected++
 	return f.ErrorStatus, f.FailAfterApply
+}
+
+// holdReceipt waits while HoldReceipts is set. It answers false when the caller went away (or the
+// simulator closed) meanwhile: the receipt is then neither applied nor answered.
+func (s *Sim) holdReceipt(r *http.Request) bool {
+	s.mu.Lock()
+	if !s.faults.HoldReceipts {
+		s.mu.Unlock()
+		return true
+	}
+	s.stats.ReceiptsHeld++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.stats.ReceiptsHeld--
+		s.mu.Unlock()
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-s.done:
+			return false
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		held := s.faults.HoldReceipts
+		s.mu.Unlock()
+		if !held {
+			return true
+		}
+	}
 }
 
 // FieldError is a bad-input error naming the offending field.

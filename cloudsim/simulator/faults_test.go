@@ -1,8 +1,12 @@
 package simulator
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
+	"time"
 )
 
 func TestErrorRateFaultsOnListedMessageTypes(t *testing.T) {
@@ -136,4 +140,94 @@ func TestSimClockEndpointExpiresEventCodes(t *testing.T) {
 	if status, _ := h.post("/__sim/collect", map[string]any{"eventCode": code, "count": 1}); status != http.StatusGone {
 		t.Fatalf("want 410, got %d", status)
 	}
+}
+
+// holdReceipts holds a receipt open without acknowledging it; a caller that gives up leaves the
+// message unreceipted (delivered again after the timeout), and clearing the fault lets a waiting
+// receipt through.
+func TestHoldReceiptsKeepsTheMomentBetweenPollAndReceipt(t *testing.T) {
+	h, tok, code := openBill(t, Options{PollHold: 50 * time.Millisecond, ReceiptTimeout: time.Minute}, "HR")
+	h.collect(code, 1)
+	msgID, _ := h.pollMessage(tok, "access_token", "lk-HR")
+	if status, f := h.post("/__sim/faults", map[string]any{"holdReceipts": true}); status != http.StatusOK || f["holdReceipts"] != true {
+		t.Fatalf("set holdReceipts: %d %v", status, f)
+	}
+	receiptURL := h.srv.URL + DefaultPollReceiptPath + "?key=" + LinkKeyHash("lk-HR") + "&msgId=" + url.QueryEscape(msgID)
+	send := func(ctx context.Context) chan error {
+		done := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, receiptURL, nil)
+			req.Header.Set("access_token", tok)
+			resp, err := h.srv.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		return done
+	}
+	waitHeld := func(want int) {
+		t.Helper()
+		h.waitUntil(fmt.Sprintf("%d receipt(s) held", want), func() bool { return h.sim.Stats().ReceiptsHeld == want })
+	}
+
+	// The receiver dies while its receipt is held: nothing is acknowledged.
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := send(ctx)
+	waitHeld(1)
+	cancel()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the abandoned receipt did not return within 5s")
+	}
+	waitHeld(0)
+	if lk, _ := h.sim.LinkKey("lk-HR"); lk.Receipted != 0 || lk.AwaitingReceipt != 1 {
+		t.Fatalf("an abandoned held receipt was applied: %+v", lk)
+	}
+	h.sim.Advance(time.Minute)
+	if again, _ := h.pollMessage(tok, "access_token", "lk-HR"); again != msgID {
+		t.Fatalf("redelivered %s, want %s", again, msgID)
+	}
+
+	// A held receipt goes through once the fault is cleared.
+	through := send(context.Background())
+	waitHeld(1)
+	if lk, _ := h.sim.LinkKey("lk-HR"); lk.Receipted != 0 {
+		t.Fatalf("a held receipt was applied: %+v", lk)
+	}
+	h.sim.ClearFaults()
+	select {
+	case err := <-through:
+		if err != nil {
+			t.Fatalf("receipt after clearing: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held receipt was not answered within 5s of clearing the fault")
+	}
+	if lk, _ := h.sim.LinkKey("lk-HR"); lk.Receipted != 1 || lk.AwaitingReceipt != 0 {
+		t.Fatalf("after the released receipt: %+v", lk)
+	}
+}
+
+// An injected refusal answers the business error asked for, naming the field, and applies nothing.
+func TestRefusalFault(t *testing.T) {
+	h := newHarness(t, Options{})
+	tok := h.accessToken()
+	if status, f := h.post("/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
+		"refuseCode": CodeBadParam, "refuseField": "billTaxNo"}); status != http.StatusOK || f["refuseCode"] != CodeBadParam {
+		t.Fatalf("set faults: %d %v", status, f)
+	}
+	status, resp := h.message(tok, "getEventCode", nextID("r"), billData("R", nil))
+	if status != http.StatusOK || resp["errorCode"] != CodeBadParam || resp["success"] == true {
+		t.Fatalf("refusal: %d %v", status, resp)
+	}
+	if _, ok := h.sim.Bill("ERP", "R"); ok {
+		t.Error("a refused getEventCode created the bill")
+	}
+	if status, _ := h.post("/__sim/faults", map[string]any{"errorRate": 1, "refuseCode": CodeOK}); status != http.StatusBadRequest {
+		t.Errorf("refuseCode 0000 accepted: %d", status)
+	}
+	h.sim.ClearFaults()
+	h.mustOK(h.message(tok, "getEventCode", nextID("r"), billData("R", nil)))
 }

@@ -96,6 +96,18 @@ func (h *harness) do(method, path string, body any, header map[string]string) (i
 	return resp.StatusCode, out
 }
 
+// waitUntil polls cond every millisecond; the test fails if it does not hold within 10 s.
+func (h *harness) waitUntil(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (h *harness) post(path string, body any) (int, map[string]any) {
 	return h.do(http.MethodPost, path, body, nil)
 }

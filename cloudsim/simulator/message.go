@@ -111,6 +111,15 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.MessageTypes[mt]++
+	var also []string // a billSave's status narrows faults: "billSave:60"
+	if mt == "billSave" {
+		var d struct {
+			Status flexString `json:"status"`
+		}
+		if json.Unmarshal(env.Data, &d) == nil && d.Status != "" {
+			also = append(also, "billSave:"+d.Status.trim())
+		}
+	}
 	s.answerNoted(w, "message:"+mid, mt, func(n *callNote) (any, *apiError) {
 		op := map[string]func(fields, *callNote) (any, *apiError){
 			"getEventCode":                 s.getEventCode,
@@ -129,7 +138,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 			return nil, err // a standard enterprise's bill or invoice (tenants.go)
 		}
 		return op(f, n)
-	}, messageAnswer)
+	}, messageAnswer, also...)
 }
 
 // answerOnce runs op at most once per idempotency key and writes its answer; a repeated key
@@ -144,7 +153,7 @@ func (s *Sim) answerOnce(w http.ResponseWriter, idemKey, kind string, op func() 
 // changed anything, so the call is counted per bill. With the [assumed] messageId idempotency
 // switched off every call is applied as new. Caller holds s.mu.
 func (s *Sim) answerNoted(w http.ResponseWriter, idemKey, kind string, op func(*callNote) (any, *apiError),
-	shape func(any, *apiError) map[string]any) {
+	shape func(any, *apiError) map[string]any, faultKinds ...string) {
 	idempotent := s.opts.Assume.IdempotentMessageID()
 	if a, ok := s.answers[idemKey]; ok && idempotent {
 		if a.messageType != kind {
@@ -157,7 +166,14 @@ func (s *Sim) answerNoted(w http.ResponseWriter, idemKey, kind string, op func(*
 		writeStored(w, a)
 		return
 	}
-	faultStatus, afterApply := s.faultFor(kind)
+	faultStatus, afterApply := s.faultFor(append([]string{kind}, faultKinds...)...)
+	if code := s.faults.RefuseCode; faultStatus != 0 && code != "" && strings.HasPrefix(idemKey, "message:") {
+		// An injected business refusal: answered like any refusal, nothing applied.
+		field := s.faults.RefuseField
+		faultStatus, op = 0, func(*callNote) (any, *apiError) {
+			return nil, businessError(code, field, "injected refusal (/__sim/faults refuseCode)")
+		}
+	}
 	if faultStatus != 0 && !afterApply {
 		s.log.Debug("cloudsim injected fault", "kind", kind, "status", faultStatus)
 		writeJSON(w, faultStatus, faultAnswer(faultStatus))

@@ -144,6 +144,9 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	key := strings.ToLower(strings.TrimSpace(q.Get("key")))
 	msgID := strings.TrimSpace(q.Get("msgId"))
+	if !s.holdReceipt(r) {
+		return // the caller gave up while the holdReceipts fault held it: nothing acknowledged
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {

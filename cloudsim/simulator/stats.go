@@ -34,6 +34,7 @@ type Stats struct {
 	Polls             int `json:"polls"`
 	PollsEmpty        int `json:"pollsEmpty"`
 	Receipts          int `json:"receipts"`
+	ReceiptsHeld      int `json:"receiptsHeld"` // waiting right now under the holdReceipts fault
 	FaultsInjected    int `json:"faultsInjected"`
 	BillSaveApplied   int `json:"billSaveApplied"`
 	VouchersSaved     int `json:"vouchersSaved"`

@@ -3,6 +3,10 @@
 // tables and the compose-consistency test use it). Variables come in parts; each program loads
 // the parts it uses (ForWorker, ForAPIServer, ForCLI, ForDevstack), so a setting one program does
 // not read can never stop it. Errors name the variable; secrets are never printed.
+//
+// The security libraries (internal/access, internal/policy, internal/codec) have readers of their
+// own (LoadEnv); Load drives them with the values it read, so their variables are listed here,
+// read once, and a secret's _FILE works the same for them.
 package config
 
 import (
@@ -17,33 +21,46 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/internal/access"
+	"rimflow/internal/codec"
+	"rimflow/internal/enterprises"
+	"rimflow/internal/policy"
+	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
 // Part is a group of variables one concern reads; parts combine with |.
-type Part uint8
+type Part uint16
 
 const (
-	PartTemporal Part = 1 << iota // the Temporal connection and task queue
-	PartCloud                     // Invoice Cloud: the client's invoicecloud.Config
-	PartWorker                    // the worker's own settings (metrics, workflow cache)
-	PartAPI                       // the HTTP API's listen address and request timeout
-	PartAPIToken                  // the HTTP API's bearer token
-	PartLog                       // the log level
+	PartTemporal    Part = 1 << iota // the Temporal connection and task queue
+	PartCloud                        // Invoice Cloud: the client's invoicecloud.Config
+	PartWorker                       // the worker's own settings (metrics, workflow cache)
+	PartAPI                          // the HTTP API's listen address, request timeout, codec server origins
+	PartAccess                       // who may call the API and the codec server (internal/access)
+	PartLog                          // the log level
+	PartPolicy                       // the server-side policy of bills (internal/policy)
+	PartCodec                        // payload encryption (internal/codec)
+	PartWebhooks                     // where the bills' events go (the worker delivers, the API turns them on per bill)
+	PartEnterprises                  // the enterprise registry file (企业授权配置): routing by tax number
 )
 
 // What each program reads.
 const (
-	// ForWorker is the worker process: Temporal, the cloud it calls, its own settings.
-	ForWorker = PartTemporal | PartCloud | PartWorker | PartLog
-	// ForAPIServer is `starter serve`: Temporal and the API.
-	ForAPIServer = PartTemporal | PartAPI | PartAPIToken | PartLog
-	// ForCLI is the starter verbs: they only talk to Temporal.
-	ForCLI = PartTemporal
+	// ForWorker is the worker process: Temporal (payloads sealed), the cloud it calls, the
+	// enterprises, its own settings, the webhooks it delivers to.
+	ForWorker = PartTemporal | PartCodec | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartLog
+	// ForAPIServer is `starter serve`: Temporal (payloads sealed), the API, its clients and the
+	// policy, the enterprises bills are checked against, the webhooks a start turns on.
+	ForAPIServer = PartTemporal | PartCodec | PartAPI | PartAccess | PartPolicy | PartWebhooks | PartEnterprises | PartLog
+	// ForCLI is the starter verbs: they talk to Temporal (payloads sealed) and start bills as the
+	// API would (policy, webhooks, enterprises).
+	ForCLI = PartTemporal | PartCodec | PartPolicy | PartWebhooks | PartEnterprises
 	// ForDevstack is the one-process stack: it embeds Temporal and points its worker at its own
-	// simulator, so only the API token and the log level come from the environment.
-	ForDevstack = PartAPIToken | PartLog
+	// simulator, so only the API's clients, the policy, payload encryption (keys default to a file
+	// in its data dir), the webhooks and the log level come from the environment.
+	ForDevstack = PartAccess | PartPolicy | PartCodec | PartWebhooks | PartLog
 )
 
 // Temporal is how the worker, the API and the CLI reach Temporal.
@@ -57,6 +74,9 @@ type Temporal struct {
 	TLSCA   string
 	// APIKey (Temporal Cloud) is sent as a bearer credential; implies TLS.
 	APIKey string
+	// Codec seals every payload the client sends and opens what it reads (nil: payloads travel as
+	// they are). Loaded with PartCodec; every client temporalclient.Dial makes carries it.
+	Codec *codec.Codec
 }
 
 // TLS reports whether the connection uses TLS.
@@ -80,9 +100,16 @@ type Worker struct {
 
 // API is the HTTP API's settings (`starter serve`).
 type API struct {
-	Addr           string
-	Token          string // bearer token callers must send; empty = open
+	Addr string
+	// Clients are who may call the API and its codec server (PartAccess); none = open, which only
+	// a loopback listener may be (access.CheckListen).
+	Clients *access.Clients
+	// Token is the single client's token when it came from RIMFLOW_API_TOKEN (the devstack's demo
+	// uses it); empty with a clients file.
+	Token          string
 	RequestTimeout time.Duration
+	// CodecOrigins are the Temporal Web origins the codec server answers with CORS.
+	CodecOrigins []string
 }
 
 // Config is a program's configuration; only the loaded parts are filled.
@@ -94,6 +121,18 @@ type Config struct {
 	Worker   Worker
 	API      API
 	LogLevel slog.Level
+	// Webhooks are the ERP's webhook targets per resource (empty registry: none).
+	Webhooks *webhooks.Registry
+	// Enterprises is the registry's content: from EnterprisesFile, else (with PartCloud) the one
+	// enterprise Cloud describes, serving any tax number. Nil: no registry known (any tax number).
+	Enterprises     []enterprises.Spec
+	EnterprisesFile string
+	// Policy decides each bill's options, duties and ops path at its start (PartPolicy).
+	Policy *policy.Policy
+	// Codec is payload encryption as asked for (PartCodec). With PartTemporal the codec is built
+	// into Temporal.Codec (on without keys is an error); the devstack builds its own from these
+	// settings, creating a key file when none is configured.
+	Codec codec.Settings
 
 	loaded Part // what Load filled, so the redacted views show only that
 }
@@ -136,9 +175,20 @@ const (
 	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
+	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
-	EnvAPIToken          = "RIMFLOW_API_TOKEN"
+	EnvAPIToken          = access.EnvToken
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvCodecOrigins      = "RIMFLOW_CODEC_ORIGINS"
+	EnvAPIClientsFile    = access.EnvClientsFile
+	EnvAPIClientName     = access.EnvClientName
+	EnvAPIClientOps      = access.EnvClientOperations
+	EnvAPIClientRes      = access.EnvClientResources
+	EnvPolicyFile        = policy.EnvPolicyFile
+	EnvPayloadEncryption = codec.EnvEncryption
+	EnvCodecKeys         = codec.EnvKeys
+	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
 )
 
 // Vars lists every variable any program reads, in a stable order, with its default, meaning and
@@ -167,15 +217,27 @@ func Vars() []Var {
 		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
+		{Name: EnvCloudInsecureHTTP, Default: "false", Meaning: "true allows a plain http Invoice Cloud URL off loopback (only the compose simulator on its private network); otherwise such a URL must be https", Part: PartCloud},
 		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
 		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
 		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
+		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
+		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
-		{Name: EnvAPIToken, Meaning: "bearer token API callers must send; empty = open (loopback only!)", Secret: true, Part: PartAPIToken},
 		{Name: EnvAPIRequestTimeout, Default: api.DefaultRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
+		{Name: EnvCodecOrigins, Meaning: "Temporal Web origins (comma-separated, e.g. http://127.0.0.1:8233) the codec server at /v1/codec answers with CORS; empty = programs and the temporal CLI only", Part: PartAPI},
+		{Name: EnvAPIClientsFile, Meaning: "the API's access clients file (YAML or JSON: token hash or reference, operations, resources per client; docs/security.md)", Part: PartAccess},
+		{Name: EnvAPIToken, Meaning: "without a clients file: the token of the one API client; neither = open API (loopback only)", Secret: true, Part: PartAccess},
+		// No Default here: access.LoadEnv refuses these without the token, so an unset one must read as unset.
+		{Name: EnvAPIClientName, Meaning: "with " + EnvAPIToken + ": that client's name, recorded on its decisions (default `default`)", Part: PartAccess},
+		{Name: EnvAPIClientOps, Meaning: "with " + EnvAPIToken + ": that client's operations, comma-separated (default `admin`; docs/security.md)", Part: PartAccess},
+		{Name: EnvAPIClientRes, Meaning: "with " + EnvAPIToken + ": the resources it may act on, comma-separated (default `*`, every resource)", Part: PartAccess},
+		{Name: EnvPolicyFile, Meaning: "the policy file: approval chain, image mode, options a caller may choose, segregation of duties, Temporal Web signals, per billType/resource; empty = the built-in default", Part: PartPolicy},
+		{Name: EnvPayloadEncryption, Default: "on", Meaning: "on: every Temporal payload is encrypted (AES-256-GCM); off: new payloads in clear (configured keys still decrypt old ones)", Part: PartCodec},
+		{Name: EnvCodecKeys, Meaning: "payload keys, newest first: k2:<base64 32 bytes>,k1:…; the first encrypts, all decrypt (devstack: a key file in its data dir)", Secret: true, Part: PartCodec},
 	}
 }
 
@@ -206,19 +268,59 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 		}
 		vals[v.Name] = val
 	}
-	l := loader{get: func(name string) string { return vals[name] }, unread: unread}
+	l := loader{get: func(name string) string { return vals[name] }, raw: getenv, unread: unread}
 	c := Config{loaded: parts}
 	if parts&PartTemporal != 0 {
 		c.Temporal = l.temporal()
 	}
+	if parts&PartEnterprises != 0 {
+		c.EnterprisesFile = l.get(EnvEnterprisesFile)
+	}
 	if parts&PartCloud != 0 {
-		c.Cloud = l.cloud()
+		c.Cloud = l.cloud(c.EnterprisesFile == "")
+		if c.EnterprisesFile == "" {
+			c.Enterprises = enterprises.FromEnv(c.Cloud)
+		}
+	}
+	if c.EnterprisesFile != "" {
+		// The file describes every enterprise; RIMFLOW_CLOUD_* give only what they share (the
+		// [assumed] names). Credentials in both places would be ambiguous.
+		for _, f := range cloudFields(&invoicecloud.Config{}) {
+			if credentialVar(f.env) && parts&PartCloud != 0 && l.get(f.env) != "" {
+				l.bad(f.env, "the enterprises come from %s: set credentials there, not here", EnvEnterprisesFile)
+			}
+		}
+		specs, err := enterprises.ReadFile(c.EnterprisesFile, c.Cloud, getenv)
+		if err != nil {
+			l.bad(EnvEnterprisesFile, "%v", err)
+		}
+		c.Enterprises = specs
 	}
 	if parts&PartWorker != 0 {
 		c.Worker = l.worker()
 	}
-	if parts&(PartAPI|PartAPIToken) != 0 {
+	if parts&(PartAPI|PartAccess) != 0 {
 		c.API = l.api(parts)
+	}
+	if parts&PartWebhooks != 0 {
+		// The file's secrets are references to variables or files, resolved here too.
+		r, err := webhooks.Load(l.get(EnvWebhooksFile), getenv)
+		if err != nil {
+			l.bad(EnvWebhooksFile, "%v", err)
+		}
+		c.Webhooks = r
+	}
+	if parts&PartPolicy != 0 {
+		c.Policy = l.policy()
+	}
+	if parts&PartCodec != 0 {
+		c.Codec = l.codec()
+		if parts&PartTemporal != 0 && !l.unread[EnvCodecKeys] && !l.failed(EnvCodecKeys, EnvPayloadEncryption) {
+			var err error
+			if c.Temporal.Codec, err = codec.NewFromSettings(c.Codec); err != nil {
+				l.errs = append(l.errs, err) // ErrNoKeys names RIMFLOW_CODEC_KEYS first
+			}
+		}
 	}
 	if parts&PartLog != 0 {
 		if err := c.LogLevel.UnmarshalText([]byte(l.get(EnvLogLevel))); err != nil {
@@ -234,12 +336,44 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 // loader turns the read values into a part's settings and collects what is wrong with them.
 type loader struct {
 	get    func(name string) string
-	unread map[string]bool // variables whose reading failed (already reported)
+	raw    func(name string) string // the environment itself, for what a file references (env:VAR)
+	unread map[string]bool          // variables whose reading failed (already reported)
 	errs   []error
 }
 
 func (l *loader) bad(name, format string, args ...any) {
 	l.errs = append(l.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// failed reports whether an error about one of the variables was already recorded.
+func (l *loader) failed(names ...string) bool {
+	for _, err := range l.errs {
+		for _, n := range names {
+			if strings.HasPrefix(err.Error(), n+":") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// getenv is what the libraries' own readers see: for rimflow's variables the values Load read (a
+// secret's _FILE already resolved into the variable, so their _FILE lookups find nothing); any
+// other name is a variable a clients file references (token: env:VAR), read from the environment.
+func (l *loader) getenv(name string) string {
+	if isVar(strings.TrimSuffix(name, "_FILE")) {
+		return l.get(name)
+	}
+	return l.raw(name)
+}
+
+func isVar(name string) bool {
+	for _, v := range Vars() {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) temporal() Temporal {
@@ -299,19 +433,36 @@ func cloudFields(c *invoicecloud.Config) []cloudField {
 
 // cloud fills the client's configuration and judges it once, by the client's own rules
 // (WithDefaults().Validate(): the same check invoicecloud.New makes), naming the variable.
-func (l *loader) cloud() invoicecloud.Config {
+// credentialVar: the RIMFLOW_CLOUD_* variables that name an enterprise's credentials.
+func credentialVar(env string) bool {
+	switch env {
+	case EnvCloudAppID, EnvCloudAppSecret, EnvCloudTenantID, EnvCloudAccountID, EnvCloudUser,
+		EnvCloudClientID, EnvCloudClientSecret, EnvCloudUsername:
+		return true
+	}
+	return false
+}
+
+func (l *loader) cloud(judge bool) invoicecloud.Config {
 	var c invoicecloud.Config
 	fields := cloudFields(&c)
 	for _, f := range fields {
-		if l.unread[f.env] {
+		if l.unread[f.env] || l.unread[EnvCloudInsecureHTTP] {
 			return c // a secret file failed: that error says it; a verdict on the rest would mislead
 		}
 		*f.dst = l.get(f.env)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if insecure, err := strconv.ParseBool(l.get(EnvCloudInsecureHTTP)); err != nil {
+		l.bad(EnvCloudInsecureHTTP, "want true or false, got %q", l.get(EnvCloudInsecureHTTP))
+	} else {
+		c.AllowInsecureHTTP = insecure
+	}
 	c.AuthMode = invoicecloud.AuthMode(strings.ToLower(string(c.AuthMode)))
 	c.TokenPlacement = invoicecloud.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))
-
+	if !judge {
+		return c // the enterprises file holds the credentials; each entry is judged there
+	}
 	if err := c.WithDefaults().Validate(); err != nil {
 		name, msg := "Invoice Cloud configuration", err.Error()
 		var ce *invoicecloud.Error
@@ -362,7 +513,17 @@ func (l *loader) worker() Worker {
 }
 
 func (l *loader) api(parts Part) API {
-	a := API{Token: l.get(EnvAPIToken)}
+	var a API
+	if parts&PartAccess != 0 && !l.unread[EnvAPIToken] {
+		clients, err := access.LoadEnv(l.getenv)
+		if err != nil {
+			l.errs = append(l.errs, err) // it names the variable or the file's field, never a token
+		}
+		a.Clients = clients
+		if l.get(EnvAPIClientsFile) == "" {
+			a.Token = l.get(EnvAPIToken)
+		}
+	}
 	if parts&PartAPI == 0 {
 		return a
 	}
@@ -373,7 +534,44 @@ func (l *loader) api(parts Part) API {
 	} else {
 		a.RequestTimeout = d
 	}
+	for i, origin := range splitList(l.get(EnvCodecOrigins)) {
+		norm, err := codec.NormalizeOrigin(origin)
+		if err != nil {
+			l.bad(EnvCodecOrigins, "entry %d: %v", i+1, err)
+			continue
+		}
+		a.CodecOrigins = append(a.CodecOrigins, norm)
+	}
 	return a
+}
+
+func (l *loader) policy() *policy.Policy {
+	p, err := policy.LoadEnv(l.getenv)
+	if err != nil {
+		l.errs = append(l.errs, err) // names RIMFLOW_POLICY_FILE or the file and its field
+	}
+	return p
+}
+
+func (l *loader) codec() codec.Settings {
+	if l.unread[EnvCodecKeys] {
+		return codec.Settings{}
+	}
+	s, err := codec.ReadEnv(l.getenv)
+	if err != nil {
+		l.errs = append(l.errs, err) // names the variable, never key material
+	}
+	return s
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // read returns a variable's value: the variable, else its _FILE for secrets, else the default.
@@ -401,4 +599,11 @@ func read(getenv func(string) string, v Var) (string, error) {
 		val = v.Default
 	}
 	return val, nil
+}
+
+// ReloadEnterprises reads the enterprise registry again (the file, with the [assumed] names the
+// RIMFLOW_CLOUD_* variables share), for a reload without a restart.
+func ReloadEnterprises(getenv func(string) string) ([]enterprises.Spec, error) {
+	c, err := Load(getenv, PartCloud|PartEnterprises)
+	return c.Enterprises, err
 }

@@ -10,14 +10,24 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/internal/codec"
 	"rimflow/invoicecloud"
 )
 
-// env is a getenv over m, starting from the legacy credentials the worker needs.
+// testKey is a payload key entry ("k1:<base64>") for the programs that encrypt by default.
+var testKey = func() string {
+	k, err := codec.GenerateKey("k1")
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// env is a getenv over m, starting from the legacy credentials the worker needs and a payload key.
 func env(m map[string]string) func(string) string {
 	all := map[string]string{
 		EnvCloudAppID: "app", EnvCloudAppSecret: "app-secret-value", EnvCloudTenantID: "tenant",
-		EnvCloudAccountID: "account", EnvCloudUser: "13800000000",
+		EnvCloudAccountID: "account", EnvCloudUser: "13800000000", EnvCodecKeys: testKey,
 	}
 	for k, v := range m {
 		all[k] = v
@@ -37,7 +47,9 @@ func TestLoadDefaults(t *testing.T) {
 		c.Cloud.AuthMode != invoicecloud.AuthLegacy || c.Cloud.TokenPlacement != invoicecloud.TokenInHeader ||
 		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 1000 ||
 		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != invoicecloud.DefaultPaths().PollData ||
-		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != api.DefaultRequestTimeout {
+		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != api.DefaultRequestTimeout ||
+		!c.API.Clients.Open() || c.Policy == nil || c.Policy.Source() != "built-in default" ||
+		!c.Codec.Encrypt || c.Temporal.Codec == nil || !c.Temporal.Codec.Encrypting() {
 		t.Errorf("defaults = %v", c)
 	}
 	// Every variable is documented once, in exactly one part.
@@ -125,6 +137,7 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 		cli[k] = v
 	}
 	cli[EnvTemporalAddress] = "temporal.example:7233"
+	cli[EnvPayloadEncryption] = "off"
 	c, err := Load(bare(cli), ForCLI)
 	if err != nil || c.Temporal.Address != "temporal.example:7233" {
 		t.Errorf("CLI: %v %v", c, err)
@@ -139,7 +152,9 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 	}
 	dev[EnvLogLevel] = "debug"
 	c, err = Load(bare(dev), ForDevstack)
-	if err != nil || c.API.Token != "devstack-token" || c.LogLevel != slog.LevelDebug {
+	if err != nil || c.API.Token != "devstack-token" || c.LogLevel != slog.LevelDebug || c.API.Clients.Open() ||
+		!c.Codec.Encrypt || c.Codec.Keys != nil || c.Temporal.Codec != nil {
+		// The devstack makes its own key file: no keys is not an error for it.
 		t.Errorf("devstack: %v %v", c, err)
 	}
 
@@ -147,8 +162,8 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 		!strings.Contains(err.Error(), EnvTemporalAddress) || strings.Contains(err.Error(), "RIMFLOW_CLOUD_") {
 		t.Errorf("API server: %v", err)
 	}
-	if got := len(VarsFor(ForCLI)); got != 7 {
-		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection", got)
+	if got := len(VarsFor(ForCLI)); got != 12 {
+		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection, the policy file, the 2 of payload encryption, the webhooks file and the enterprises file", got)
 	}
 }
 
@@ -200,5 +215,112 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 			strings.Contains(err.Error(), "api-token-value")) {
 			t.Errorf("%s: error shows a secret: %v", name, err)
 		}
+	}
+}
+
+// The security libraries' readers run on the values Load read: payload keys (also from a file),
+// the access clients, the policy file and the codec server's origins; every error names its
+// variable and none shows a key or a token.
+func TestSecurityPartsDriveTheLibraries(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	k2, err := codec.GenerateKey("k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := write("codec.keys", "# newest first\n"+k2+"\n"+testKey+"\n")
+	clientsFile := write("clients.yaml", "clients:\n  - {name: erp, token: env:ERP_TOKEN, operations: [start, read], resources: [OA]}\n")
+	policyFile := write("policy.yaml", "default:\n  approvals: [finance]\n  allowCallerOptions: [autoSubmit]\n")
+	const erpToken = "erp-token-123456"
+	keyMaterial := func(entry string) string { _, m, _ := strings.Cut(entry, ":"); return m }
+
+	t.Run("keys from a file, clients and policy from files, origins", func(t *testing.T) {
+		c, err := Load(env(map[string]string{
+			EnvCodecKeys: "", EnvCodecKeys + "_FILE": keyFile, EnvAPIClientsFile: clientsFile, "ERP_TOKEN": erpToken,
+			EnvPolicyFile: policyFile, EnvCodecOrigins: "http://127.0.0.1:8233, HTTPS://Web.Example.com",
+		}), ForWorker|ForAPIServer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(c.Codec.Keys.IDs(), ","); got != "k2,k1" || !c.Temporal.Codec.Encrypting() || c.Temporal.Codec.Keys().Current() != "k2" {
+			t.Errorf("keys = %s, codec %v", got, c.Temporal.Codec)
+		}
+		if got := strings.Join(c.API.Clients.Names(), ","); got != "erp" || c.API.Token != "" {
+			t.Errorf("clients = %s, token set %v", got, c.API.Token != "")
+		}
+		if _, err := c.API.Clients.Authenticate(erpToken); err != nil {
+			t.Errorf("the file's client does not authenticate: %v", err)
+		}
+		if c.Policy.Source() != policyFile {
+			t.Errorf("policy source = %s", c.Policy.Source())
+		}
+		if got := strings.Join(c.API.CodecOrigins, ","); got != "http://127.0.0.1:8233,https://web.example.com" {
+			t.Errorf("origins = %s", got)
+		}
+		for _, out := range []string{c.String(), fmt.Sprintf("%+v", c)} {
+			for _, secret := range []string{keyMaterial(k2), keyMaterial(testKey), erpToken} {
+				if strings.Contains(out, secret) {
+					t.Errorf("secret printed: %s", out)
+				}
+			}
+			if !strings.Contains(out, "k2,k1") || !strings.Contains(out, "clients=erp") || !strings.Contains(out, policyFile) {
+				t.Errorf("the view lacks key IDs, clients or the policy: %s", out)
+			}
+		}
+	})
+
+	t.Run("encryption off without keys: payloads as they are", func(t *testing.T) {
+		c, err := Load(env(map[string]string{EnvCodecKeys: "", EnvPayloadEncryption: "OFF"}), ForWorker)
+		if err != nil || c.Temporal.Codec != nil || c.Codec.Encrypt {
+			t.Fatalf("codec %v, err %v", c.Temporal.Codec, err)
+		}
+		c, err = Load(env(map[string]string{EnvPayloadEncryption: "off"}), ForWorker)
+		if err != nil || c.Temporal.Codec == nil || c.Temporal.Codec.Encrypting() {
+			t.Fatalf("off with keys must still decrypt: codec %v, err %v", c.Temporal.Codec, err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name  string
+		vars  map[string]string
+		parts Part
+		want  string
+	}{
+		{"on without keys", map[string]string{EnvCodecKeys: ""}, ForWorker, EnvCodecKeys},
+		{"CLI on without keys", map[string]string{EnvCodecKeys: ""}, ForCLI, EnvCodecKeys},
+		{"unknown mode", map[string]string{EnvPayloadEncryption: "maybe"}, ForWorker, EnvPayloadEncryption},
+		{"key too short", map[string]string{EnvCodecKeys: "k1:c2hvcnQ="}, ForWorker, EnvCodecKeys},
+		{"key file missing", map[string]string{EnvCodecKeys: "", EnvCodecKeys + "_FILE": filepath.Join(dir, "none")}, ForWorker, EnvCodecKeys + "_FILE"},
+		{"client name without a token", map[string]string{EnvAPIClientName: "erp"}, ForAPIServer, EnvAPIClientName},
+		{"token too short", map[string]string{EnvAPIToken: "abc12"}, ForAPIServer, EnvAPIToken},
+		{"clients file and token", map[string]string{EnvAPIClientsFile: clientsFile, EnvAPIToken: "a-long-enough-token"}, ForAPIServer, EnvAPIClientsFile},
+		{"policy file missing", map[string]string{EnvPolicyFile: filepath.Join(dir, "none.yaml")}, ForAPIServer, EnvPolicyFile},
+		{"wildcard origin", map[string]string{EnvCodecOrigins: "*"}, ForAPIServer, EnvCodecOrigins},
+		{"origin with a path", map[string]string{EnvCodecOrigins: "http://127.0.0.1:8233/ui"}, ForAPIServer, EnvCodecOrigins},
+		{"remote http cloud", map[string]string{EnvCloudBaseURL: "http://cloudsim:8090"}, ForWorker, EnvCloudBaseURL},
+		{"insecure flag not a bool", map[string]string{EnvCloudInsecureHTTP: "sometimes"}, ForWorker, EnvCloudInsecureHTTP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.vars), tc.parts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v does not name %s", err, tc.want)
+			}
+			for _, secret := range []string{keyMaterial(testKey), "a-long-enough-token", "abc12"} {
+				if strings.Contains(err.Error(), secret) && !strings.Contains(tc.want, secret) {
+					t.Errorf("error shows %q: %v", secret, err)
+				}
+			}
+		})
+	}
+
+	c, err := Load(env(map[string]string{EnvCloudBaseURL: "http://cloudsim:8090", EnvCloudInsecureHTTP: "true"}), ForWorker)
+	if err != nil || !c.Cloud.AllowInsecureHTTP {
+		t.Fatalf("explicitly allowed http: %v", err)
 	}
 }

@@ -61,17 +61,45 @@ func (c Config) attrs() []slog.Attr {
 			slog.String("receiptPath", c.Cloud.Paths.PollReceipt),
 		))
 	}
+	if c.EnterprisesFile != "" {
+		// Names and tax numbers only: the file's secrets are references, resolved but never shown.
+		list := make([]any, 0, len(c.Enterprises))
+		for _, e := range c.Enterprises {
+			list = append(list, slog.String(e.TaxNo, string(e.Edition)+" "+e.Name))
+		}
+		out = append(out, slog.Group("enterprises", append([]any{slog.String("file", c.EnterprisesFile)}, list...)...))
+	}
 	if c.loaded&PartWorker != 0 {
 		out = append(out, slog.Group("worker",
 			slog.String("metricsAddr", c.Worker.MetricsAddr),
 			slog.Int("workflowCacheSize", c.Worker.WorkflowCacheSize),
 		))
 	}
-	if c.loaded&(PartAPI|PartAPIToken) != 0 {
+	if c.loaded&(PartAPI|PartAccess) != 0 {
+		clients := "open"
+		if !c.API.Clients.Open() {
+			clients = strings.Join(c.API.Clients.Names(), ",")
+		}
 		out = append(out, slog.Group("api",
 			slog.String("addr", c.API.Addr),
+			slog.String("clients", clients),
 			slog.String("token", secret(c.API.Token)),
 			slog.Duration("requestTimeout", c.API.RequestTimeout),
+			slog.String("codecOrigins", strings.Join(c.API.CodecOrigins, ",")),
+		))
+	}
+	if c.loaded&PartPolicy != 0 && c.Policy != nil {
+		out = append(out, slog.String("policy", c.Policy.Source()))
+	}
+	if c.loaded&PartCodec != 0 {
+		// Key IDs are not secret; the keys are never shown.
+		keys := ""
+		if c.Codec.Keys != nil {
+			keys = strings.Join(c.Codec.Keys.IDs(), ",")
+		}
+		out = append(out, slog.Group("payloadEncryption",
+			slog.Bool("on", c.Codec.Encrypt),
+			slog.String("keyIds", keys),
 		))
 	}
 	if c.loaded&PartLog != 0 {

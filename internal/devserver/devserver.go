@@ -47,6 +47,9 @@ type Options struct {
 	DisableUI    bool
 	Namespace    string
 	Retention    time.Duration
+	// Codec, when its Endpoint is set, points Temporal Web at a remote codec server: the browser
+	// sends every payload it shows (and a signal's input) there to be decoded (encoded).
+	Codec UICodec
 	// SearchAttributes to register (required: rimflow passes workflows.SearchAttributes()). The
 	// caller names them so this package stays a plain Temporal server, free of rimflow's workflows.
 	SearchAttributes map[string]enumspb.IndexedValueType
@@ -193,7 +196,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	if !opts.DisableUI {
-		ui, err := startUI(uiHost, uiPort, s.frontendAddr, opts.Namespace, opts.Logger)
+		ui, err := startUI(uiHost, uiPort, s.frontendAddr, opts.Namespace, opts.Codec, opts.Logger)
 		if err != nil {
 			_ = s.Stop()
 			return nil, err

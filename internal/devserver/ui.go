@@ -21,9 +21,18 @@ type uiServer struct {
 	done chan error
 }
 
+// UICodec is Temporal Web's remote codec setting (ui-server's codec section).
+type UICodec struct {
+	// Endpoint is the codec server's base URL; Temporal Web posts to Endpoint+"/decode" and "/encode".
+	Endpoint string
+	// IncludeCredentials makes the browser send its cookies with those requests (a codec server
+	// that signs people in with a session cookie needs it).
+	IncludeCredentials bool
+}
+
 // startUI serves Temporal Web on host:port, resolved and checked by the caller: ui-server's
 // Start ends the whole process (log.Fatal) when it cannot bind, so a busy port must be found first.
-func startUI(host string, port int, frontendAddr, namespace string, logger *slog.Logger) (*uiServer, error) {
+func startUI(host string, port int, frontendAddr, namespace string, codec UICodec, logger *slog.Logger) (*uiServer, error) {
 	cfg := &uiconfig.Config{
 		TemporalGRPCAddress: frontendAddr,
 		Host:                host,
@@ -34,6 +43,7 @@ func startUI(host string, port int, frontendAddr, namespace string, logger *slog
 		Auth: uiconfig.Auth{Enabled: false},
 		// The UI's own pages call its API on the same origin; the cookie must work over http.
 		CORS:             uiconfig.CORS{CookieInsecure: true, AllowOrigins: []string{"http://" + net.JoinHostPort(host, strconv.Itoa(port))}},
+		Codec:            uiconfig.Codec{Endpoint: codec.Endpoint, IncludeCredentials: codec.IncludeCredentials},
 		DisableNewsFetch: true,
 		HideLogs:         true,
 		Distribution:     "rimflow-devstack",

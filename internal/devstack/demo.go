@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -33,8 +35,11 @@ type Demo struct {
 	APIURL   string
 	CloudURL string
 	Token    string
-	BillID   string        // default DEMO-<time>
-	Wait     time.Duration // longest wait for one stage change (default 2m)
+	// TaxNo is the bill's enterprise (default DemoTaxNo, the ultimate edition; DemoStandardTaxNo is
+	// the standard one). The bill's companyInfo is that enterprise as the registry names it.
+	TaxNo  string
+	BillID string        // default DEMO-<time>
+	Wait   time.Duration // longest wait for one stage change (default 2m)
 }
 
 // Run executes the demo; any failure ends it with an error naming the step.
@@ -44,6 +49,9 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	}
 	if d.Wait <= 0 {
 		d.Wait = 2 * time.Minute
+	}
+	if d.TaxNo == "" {
+		d.TaxNo = DemoTaxNo
 	}
 	c := newJSONClient(d.Token)
 	bill := d.APIURL + "/v1/bills/OA/" + url.PathEscape(d.BillID)
@@ -58,16 +66,42 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 		fmt.Fprintf(w, "  %8.2fs  %-26s %-20s (+%.2fs)\n", st.Elapsed.Seconds(), name, stage, st.Took.Seconds())
 	}
 	fail := func(step string, err error) ([]DemoStep, error) {
-		return steps, fmt.Errorf("demo step %q: %w", step, err)
+		return steps, fmt.Errorf("demo bill OA/%s, step %q: %w", d.BillID, step, err)
 	}
-	fmt.Fprintf(w, "demo bill OA/%s (workflow %s)\n", d.BillID, workflows.BillWorkflowID("OA", d.BillID))
+
+	// 0. The enterprise, as the registry the bill is routed by describes it.
+	var registry struct {
+		Enterprises []enterprises.Info `json:"enterprises"`
+		AnyTaxNo    bool               `json:"anyTaxNo"`
+	}
+	if _, err := c.do(ctx, "GET", d.APIURL+"/v1/enterprises", nil, &registry); err != nil {
+		return fail("enterprise", err)
+	}
+	var ent enterprises.Info
+	switch i := slices.IndexFunc(registry.Enterprises, func(e enterprises.Info) bool { return e.TaxNo == d.TaxNo }); {
+	case i >= 0:
+		ent = registry.Enterprises[i]
+	case registry.AnyTaxNo:
+		// No registry file: the one enterprise RIMFLOW_CLOUD_* describes (an ultimate tenant)
+		// serves any tax number, as a production API without RIMFLOW_ENTERPRISES_FILE does.
+		ent = enterprises.Info{TaxNo: d.TaxNo, Name: demoTaxNoName, Edition: enterprises.Ultimate}
+		if d.TaxNo != DemoTaxNo {
+			ent.Name = "示例企业 " + d.TaxNo
+		}
+	default:
+		return fail("enterprise", fmt.Errorf("tax number %s is not in the API's registry (GET /v1/enterprises)", d.TaxNo))
+	}
+	fmt.Fprintf(w, "demo bill OA/%s (workflow %s) of %s (%s, %s edition)\n", d.BillID, workflows.BillWorkflowID("OA", d.BillID),
+		ent.Name, ent.TaxNo, ent.Edition)
 
 	// 1. The ERP starts the bill; the API answers once the eventCode is issued.
 	var started struct {
 		Stage   workflows.Stage `json:"stage"`
 		Collect workflows.URLs  `json:"collect"`
 	}
-	if _, err := c.do(ctx, "POST", d.APIURL+"/v1/bills", DemoBill(d.BillID), &started); err != nil {
+	input := DemoBill(d.BillID)
+	input.BillTaxNo, input.CompanyInfo = ent.TaxNo, []invoicecloud.Company{{TaxNo: ent.TaxNo, Name: ent.Name}}
+	if _, err := c.do(ctx, "POST", d.APIURL+"/v1/bills", input, &started); err != nil {
 		return fail("start", err)
 	}
 	record("started", started.Stage)
@@ -77,12 +111,8 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	if _, err := c.do(ctx, "GET", bill+"/collect-url?client=pc", nil, &cu); err != nil {
 		return fail("collect-url", err)
 	}
-	eventCode := cu.EventCode
-	if eventCode == "" {
-		eventCode = eventCodeOf(cu.URL)
-	}
-	if eventCode == "" {
-		return fail("collect-url", errors.New("the answer has no eventCode"))
+	if cu.URL == "" {
+		return fail("collect-url", errors.New("the answer has no url"))
 	}
 	// The URL really opens the cloud's invoice-assistant page.
 	if err := pageOK(ctx, c, cu.URL); err != nil {
@@ -90,11 +120,12 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	}
 	record("collect page opens", workflows.StageCollecting)
 
-	// 3. The user imports two invoices in the cloud's page (here: its /__sim/collect twin).
+	// 3. The user imports two invoices in the cloud's page (here: its /__sim/collect twin, which
+	// finds the bill from the page's URL on either edition).
 	var collected struct {
 		Delivered []map[string]any `json:"delivered"`
 	}
-	if _, err := c.do(ctx, "POST", d.CloudURL+"/__sim/collect", map[string]any{"eventCode": eventCode, "count": 2}, &collected); err != nil {
+	if _, err := c.do(ctx, "POST", d.CloudURL+"/__sim/collect", map[string]any{"url": cu.URL, "count": 2}, &collected); err != nil {
 		return fail("collect", err)
 	}
 	if len(collected.Delivered) == 0 {
@@ -150,6 +181,45 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	return steps, nil
 }
 
+// DemoRun is one demo enterprise's bill: its tax number, its edition, and the suffix that tells
+// its bill apart from the other enterprises'.
+type DemoRun struct {
+	TaxNo   string
+	Suffix  string
+	Edition enterprises.Edition
+}
+
+// DemoRuns are the demo enterprises `devstack --demo` runs a bill on, one per edition, in order.
+var DemoRuns = []DemoRun{{DemoTaxNo, "ULT", enterprises.Ultimate}, {DemoStandardTaxNo, "STD", enterprises.Standard}}
+
+// RunDemos runs base on each of DemoRuns in turn; see RunDemosOn.
+func RunDemos(ctx context.Context, base Demo, w io.Writer) error {
+	return RunDemosOn(ctx, base, DemoRuns, w)
+}
+
+// RunDemosOn runs base on each of runs in turn (bill IDs <base.BillID or DEMO-<time>>-<suffix>),
+// writing each timeline and its outcome to w. A failed demo does not stop the next; the error
+// joins every failure.
+func RunDemosOn(ctx context.Context, base Demo, runs []DemoRun, w io.Writer) error {
+	prefix := base.BillID
+	if prefix == "" {
+		prefix = "DEMO-" + time.Now().Format("20060102-150405.000")
+	}
+	var errs []error
+	for _, r := range runs {
+		d := base
+		d.TaxNo, d.BillID = r.TaxNo, prefix+"-"+r.Suffix
+		steps, err := d.Run(ctx, w)
+		if err != nil {
+			fmt.Fprintf(w, "demo failed: %v\n", err)
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(w, "demo completed in %.2fs (%d steps)\n", steps[len(steps)-1].Elapsed.Seconds(), len(steps))
+	}
+	return errors.Join(errs...)
+}
+
 // DemoBill is a valid bill for the simulator's sample buyer.
 func DemoBill(billID string) workflows.BillInput {
 	return workflows.BillInput{
@@ -193,14 +263,6 @@ func waitStage(ctx context.Context, c *jsonClient, billURL string, limit time.Du
 		case <-time.After(150 * time.Millisecond):
 		}
 	}
-}
-
-func eventCodeOf(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return p.Query().Get("eventCode")
 }
 
 // pageOK fetches an HTML page and checks it answers 200 with HTML.

@@ -18,7 +18,16 @@ func (s *Stack) WriteHowTo(w io.Writer) {
     -d '{"billId":"B-1","billNo":"BX-0001","billType":"expense","resource":"OA","billTaxNo":"%[4]s","userId":"u1","companyInfo":[{"taxNo":"%[4]s","name":"示例科技有限公司"}]}'
   open the "collect.pc" URL it answers, tick invoices, click 导入单据
   curl -s%[2]s %[1]s/v1/bills/OA/B-1
-  curl -s%[2]s -X POST %[1]s/v1/bills/OA/B-1/approvals -d '{"role":"supervisor","decision":"approve","approver":"alice"}'
+  curl -s%[2]s -X POST %[1]s/v1/bills/OA/B-1/approvals -H 'Content-Type: application/json' -H 'X-Acting-User: alice' \
+    -d '{"role":"supervisor","decision":"approve"}'
   watch it in Temporal Web: %[3]s/namespaces/default/workflows
 `, s.apiURL, auth, s.UIURL(), DemoTaxNo)
+	switch {
+	case s.Codec == nil:
+		fmt.Fprintln(w, "payloads are stored in Temporal as they are (encryption off)")
+	case s.opts.APIToken == "" && s.opts.APIClients.Open():
+		fmt.Fprintf(w, "payloads are encrypted in Temporal; Temporal Web decodes them through %s\n", s.CodecURL())
+	default:
+		fmt.Fprintf(w, "payloads are encrypted in Temporal; to read them in Temporal Web, sign in once at %s/login\n", s.CodecURL())
+	}
 }

@@ -58,8 +58,8 @@ func (c *jsonClient) send(ctx context.Context, method, url string, body any) (in
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil || method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // the API refuses a POST without it
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -18,10 +18,13 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/access"
+	"rimflow/internal/codec"
 	"rimflow/internal/devserver"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
+	"rimflow/internal/policy"
 	"rimflow/internal/workerapp"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -32,6 +35,9 @@ const (
 	DefaultUIAddr       = devserver.DefaultUIAddr
 	DefaultCloudAddr    = "127.0.0.1:8090"
 	DefaultAPIAddr      = "127.0.0.1:8080"
+	// CodecKeyFile is the payload key file in the data dir, created on first start when
+	// encryption is on and no key is configured; deleting it makes every stored bill unreadable.
+	CodecKeyFile = "codec.keys"
 )
 
 // Options configure Start. Every address accepts port 0 (a free port, for tests).
@@ -45,8 +51,19 @@ type Options struct {
 	DisableUI    bool
 	CloudAddr    string
 	APIAddr      string
-	// APIToken is the bearer token of the HTTP API; empty leaves it open (loopback dev only).
+	// APIToken is the bearer token of the HTTP API's one client (allowed everything); with neither
+	// it nor APIClients the API is open, which only a loopback APIAddr may be.
 	APIToken string
+	// APIClients are the API's access clients (RIMFLOW_API_CLIENTS_FILE); not with APIToken.
+	APIClients *access.Clients
+	// Policy decides each bill's options, duties and Temporal Web signals (nil: policy.Default()).
+	Policy *policy.Policy
+	// PayloadKeys encrypt (the first) and decrypt (all) every payload; nil: the key file
+	// CodecKeyFile in DataDir, created on first start.
+	PayloadKeys *codec.Keyring
+	// PayloadEncryptionOff stops encrypting new payloads (configured keys still decrypt old ones):
+	// encryption is on unless this says otherwise.
+	PayloadEncryptionOff bool
 	// Seed makes the simulator's sample invoices deterministic.
 	Seed int64
 	// CloudStrict runs the simulator with every ambiguous vendor rule at its strict reading
@@ -97,8 +114,13 @@ type Stack struct {
 	Temporal *devserver.Server
 	Sim      *simulator.Sim
 	Client   client.Client // SDK client shared by the worker and the API
-	Cloud    *invoicecloud.Client
-	Worker   *workerapp.Worker
+	// Enterprises are the demo registry: the simulator's ultimate tenant as DemoTaxNo and its
+	// standard tenant as DemoStandardTaxNo (DemoEnterprises).
+	Enterprises *enterprises.Registry
+	Worker      *workerapp.Worker
+	// Codec seals every payload of the stack's client (nil with encryption off and no key); the
+	// API serves it at CodecURL, and Temporal Web decodes through it.
+	Codec *codec.Codec
 
 	opts     Options
 	ownsSim  bool
@@ -121,6 +143,48 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}()
 	log := opts.Logger
 
+	// 0. Who may call the API (an open API only on loopback: ":8080" is every interface), the
+	// payload codec (its key file made on first start) and the API's listener, whose address
+	// Temporal Web needs for the codec.
+	clients := opts.APIClients
+	if opts.APIToken != "" {
+		if !clients.Open() {
+			return nil, errors.New("api: set either an API token or API clients, not both")
+		}
+		if clients, err = access.New(access.Spec{Name: api.DefaultClientName, Token: opts.APIToken,
+			Operations: []string{access.OpAdmin}, Resources: []string{access.AllResources}}); err != nil {
+			return nil, fmt.Errorf("api token: %w", err)
+		}
+	}
+	if err := access.CheckListen("the API", opts.APIAddr, clients); err != nil {
+		return nil, err
+	}
+	var created bool
+	s.Codec, created, err = codec.NewFromSettingsOrKeyFile(codec.Settings{Encrypt: !opts.PayloadEncryptionOff, Keys: opts.PayloadKeys},
+		filepath.Join(opts.DataDir, CodecKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("payload encryption: %w", err)
+	}
+	if created {
+		log.Info("created the payload key file: keep it with the data dir (without it stored bills cannot be read)",
+			"file", filepath.Join(opts.DataDir, CodecKeyFile))
+	}
+	apiLn, err := listen("api address", opts.APIAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.apiURL = "http://" + apiLn.Addr().String()
+	s.closers = append(s.closers, func(context.Context) error {
+		if s.apiSrv == nil {
+			return apiLn.Close() // never served
+		}
+		return nil
+	})
+	var uiCodec devserver.UICodec
+	if s.Codec != nil {
+		uiCodec = devserver.UICodec{Endpoint: s.CodecURL(), IncludeCredentials: !clients.Open()}
+	}
+
 	// 1. Temporal server and Temporal Web.
 	s.Temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir:          opts.DataDir,
@@ -128,6 +192,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		FrontendAddr:     opts.TemporalAddr,
 		UIAddr:           opts.UIAddr,
 		DisableUI:        opts.DisableUI,
+		Codec:            uiCodec,
 		SearchAttributes: workflows.SearchAttributes(),
 		Logger:           log,
 		ServerLogLevel:   opts.ServerLogLevel,
@@ -145,7 +210,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	} else {
 		var hdr journalHeader
 		s.Sim, journal, hdr, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile),
-			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim")})
+			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim"),
+				Tenants: DemoTenants(s.apiURL)})
 		if err != nil {
 			return nil, err
 		}
@@ -175,19 +241,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	// 3. One registry: the API's /metrics shows the API's, the worker SDK's and the cloud calls'.
 	reg := metrics.NewRegistry()
-	cloudCfg := s.cloudConfig()
-	cloudCfg.Logger = opts.WorkerLogger
-	cloudCfg.Observe = metrics.NewCloud(reg).Observe
-	s.Cloud, err = invoicecloud.New(cloudCfg)
+	s.Enterprises, err = enterprises.New(DemoEnterprises(s.cloudURL, s.Sim.Options()),
+		enterprises.Options{Logger: opts.WorkerLogger, Observe: metrics.NewCloud(reg).Observe})
 	if err != nil {
-		return nil, fmt.Errorf("invoice cloud client: %w", err)
+		return nil, fmt.Errorf("invoice cloud clients: %w", err)
 	}
 
-	// 4. The worker, on a client of the embedded server.
-	s.Client, err = s.Temporal.NewClient(ctx, client.Options{
+	// 4. The worker, on a client of the embedded server; payloads sealed like a deployed worker's.
+	copts := client.Options{
 		Logger:         sdklog.NewStructuredLogger(opts.WorkerLogger),
 		MetricsHandler: metrics.NewSDKHandler(reg),
-	})
+	}
+	s.Codec.Apply(&copts)
+	s.Client, err = s.Temporal.NewClient(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
 	}
@@ -196,7 +262,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
 	}
-	s.Worker, err = workerapp.New(s.Client, s.Cloud, wopts)
+	s.Worker, err = workerapp.New(s.Client, s.Enterprises, wopts)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
@@ -205,48 +271,47 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.closers = append(s.closers, func(context.Context) error { s.Worker.Stop(); return nil })
 
-	// 5. The HTTP API.
-	apiLn, err := listen("api address", opts.APIAddr)
-	if err != nil {
-		return nil, err
-	}
-	s.apiURL = "http://" + apiLn.Addr().String()
-	handler := api.New(api.Options{
-		Client:    s.Client,
-		Namespace: s.Temporal.Namespace(),
-		TaskQueue: wopts.TaskQueue,
-		Token:     opts.APIToken,
-		Logger:    opts.WorkerLogger.With("component", "api"),
-		Registry:  reg,
+	// 5. The HTTP API, with the codec server Temporal Web uses.
+	handler, err := api.Build(api.Options{
+		Client:       s.Client,
+		Namespace:    s.Temporal.Namespace(),
+		TaskQueue:    wopts.TaskQueue,
+		Clients:      clients,
+		Policy:       opts.Policy,
+		Codec:        s.Codec,
+		CodecOrigins: uiOrigins(s.Temporal.UIAddr()),
+		Logger:       opts.WorkerLogger.With("component", "api"),
+		Registry:     reg,
+		Notifies:     wopts.Activities.Webhooks.Has,
+		Enterprises:  s.Enterprises,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	s.apiSrv = serve(apiLn, handler, log.With("component", "api"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.apiSrv) })
 	return s, nil
 }
 
-// cloudConfig is what a separately deployed worker would read from RIMFLOW_CLOUD_* variables,
-// pointed at this process's simulator with its documented credentials.
-func (s *Stack) cloudConfig() invoicecloud.Config {
-	creds, paths := s.Sim.Options().Credentials, s.Sim.Options().Paths
-	return invoicecloud.Config{
-		BaseURL:        s.cloudURL,
-		AuthMode:       invoicecloud.AuthLegacy,
-		TokenPlacement: invoicecloud.TokenInHeader,
-		AppID:          creds.AppID,
-		AppSecret:      creds.AppSecret,
-		TenantID:       creds.TenantID,
-		AccountID:      creds.AccountID,
-		User:           creds.User,
-		ClientID:       creds.ClientID,
-		ClientSecret:   creds.ClientSecret,
-		Username:       creds.Username,
-		Paths:          invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes:   invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
-	}
-}
-
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:8080.
 func (s *Stack) APIURL() string { return s.apiURL }
+
+// CodecURL is the codec server's base URL (the API's /v1/codec), which Temporal Web and
+// `temporal … --codec-endpoint` use.
+func (s *Stack) CodecURL() string { return s.apiURL + "/v1/codec" }
+
+// uiOrigins are the origins a browser shows Temporal Web under: its address, and for 127.0.0.1
+// also localhost (the same machine, another origin to the browser).
+func uiOrigins(uiAddr string) []string {
+	if uiAddr == "" {
+		return nil
+	}
+	out := []string{"http://" + uiAddr}
+	if host, port, err := net.SplitHostPort(uiAddr); err == nil && host == "127.0.0.1" {
+		out = append(out, "http://localhost:"+port)
+	}
+	return out
+}
 
 // CloudURL is the base URL of the simulator.
 func (s *Stack) CloudURL() string { return s.cloudURL }

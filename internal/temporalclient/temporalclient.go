@@ -1,7 +1,8 @@
 // Package temporalclient dials Temporal as configured (internal/config): plain, TLS with mTLS
-// files or a private CA, and/or a Temporal Cloud API key. The worker, `starter serve` and the CLI
-// all connect through Dial, which also proves the credentials on the namespace, so a refused
-// certificate or key stops a program at start with an error that says which setting to check.
+// files or a private CA, and/or a Temporal Cloud API key; with the payload codec when configured.
+// The worker, `starter serve` and the CLI all connect through Dial, which also proves the
+// credentials on the namespace, so a refused certificate or key stops a program at start with an
+// error that says which setting to check.
 package temporalclient
 
 import (
@@ -47,6 +48,9 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	if t.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
 	}
+	// Payloads are sealed before they leave this process and opened when they come back; a
+	// worker uses its client's converters, so the worker, the API and the CLI all seal alike.
+	t.Codec.Apply(&opts)
 	c, err := client.DialContext(ctx, opts)
 	if err == nil {
 		// The dial's own call (GetSystemInfo) is open to anyone; reading the namespace is the first

@@ -14,10 +14,10 @@ import (
 
 	"rimflow/activities"
 	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
 	"rimflow/internal/temporalclient"
-	"rimflow/invoicecloud"
 )
 
 // RunOptions adapt Run to the process it is the body of; the zero value is ./worker.
@@ -42,15 +42,19 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 
 	reg := metrics.NewRegistry()
 	var sdkMetrics client.MetricsHandler
-	cloudCfg := cfg.Cloud
-	cloudCfg.Logger = logger
+	entOpts := enterprises.Options{Logger: logger}
 	if cfg.Worker.MetricsAddr != "" {
 		sdkMetrics = metrics.NewSDKHandler(reg)
-		cloudCfg.Observe = metrics.NewCloud(reg).Observe
+		entOpts.Observe = metrics.NewCloud(reg).Observe
 	}
-	cloud, err := invoicecloud.New(cloudCfg)
+	ents, err := enterprises.New(cfg.Enterprises, entOpts)
 	if err != nil {
-		return fmt.Errorf("invoice cloud client: %w", err)
+		return fmt.Errorf("invoice cloud clients: %w", err)
+	}
+	if cfg.EnterprisesFile != "" {
+		ents.Watch(ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
+			return config.ReloadEnterprises(getenv)
+		}, enterprises.Hangups(ctx), enterprises.DefaultWatchEvery)
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, sdkMetrics)
@@ -60,12 +64,12 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 	}
 	defer tc.Close()
 
-	bills, err := New(tc, cloud, Options{
+	bills, err := New(tc, ents, Options{
 		TaskQueue:   cfg.Temporal.TaskQueue,
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks},
 	})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -45,6 +46,18 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 		config.EnvCloudAccountID:    cloud.Config.AccountID,
 		config.EnvCloudUser:         cloud.Config.User,
 	}
+	// Payloads sealed as in production: the worker reads its key from the environment; this
+	// test's client seals with the same key.
+	key, err := codec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env[config.EnvCodecKeys] = key
+	ring, err := codec.ParseKeyring("test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealing := codec.New(ring)
 	const extraQueue = "run-test-extra"
 	echo := func(ctx workflow.Context, s string) (string, error) { return "echo " + s, nil }
 	opts := RunOptions{AddWorkers: func(c client.Client) ([]worker.Worker, error) {
@@ -64,7 +77,9 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, func(k string) string { return env[k] }, logs, opts) }()
 
-	c := ts.GetDefaultClient()
+	var copts client.Options
+	sealing.Apply(&copts)
+	c := ts.NewClientWithOptions(copts)
 	callCtx, callCancel := context.WithTimeout(context.Background(), time.Minute)
 	defer callCancel()
 	run, err := c.ExecuteWorkflow(callCtx, client.StartWorkflowOptions{ID: "run-test-echo", TaskQueue: extraQueue}, "Echo", "x")
@@ -81,7 +96,9 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	resp, created, err := api.NewBills(c, ts.GetDefaultNamespace(), workflows.DefaultTaskQueue).Start(callCtx, in)
+	bills := api.NewBills(c, ts.GetDefaultNamespace(), workflows.DefaultTaskQueue)
+	bills.DataConverter = sealing.DataConverter()
+	resp, created, err := bills.Start(callCtx, in)
 	if err != nil || !created || resp.Stage != workflows.StageCollecting || !strings.Contains(resp.Collect.PC, "eventCode=") {
 		t.Fatalf("bill on the worker Run built: %+v created=%v %v", resp, created, err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"rimflow/activities"
 	"rimflow/activities/calls"
-	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -93,12 +92,12 @@ func (w *Worker) Run(interrupt <-chan any) error {
 
 // New returns the worker (not started) for the bill workflows on the task queue and their
 // watchers on the watchers' task queue.
-func New(c client.Client, cloud *invoicecloud.Client, opts Options) (*Worker, error) {
+func New(c client.Client, ents activities.Enterprises, opts Options) (*Worker, error) {
 	if c == nil {
 		return nil, errors.New("workerapp: a Temporal client is required")
 	}
-	if cloud == nil {
-		return nil, errors.New("workerapp: an Invoice Cloud client is required")
+	if ents == nil {
+		return nil, errors.New("workerapp: the enterprise registry is required")
 	}
 	tq := opts.TaskQueue
 	if tq == "" {
@@ -114,7 +113,7 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (*Worker, er
 	}
 	setCacheSize(size)
 	bills := worker.New(c, tq, wo)
-	Register(bills, c, cloud, opts.Activities)
+	Register(bills, c, ents, opts.Activities)
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
 		MaxConcurrentActivityExecutionSize: orDefault(opts.MaxWatchers, DefaultMaxWatchers),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
@@ -122,7 +121,7 @@ func New(c client.Client, cloud *invoicecloud.Client, opts Options) (*Worker, er
 		// them at one a minute): each is a server write, for every watcher of every collecting bill.
 		MaxHeartbeatThrottleInterval: workflows.WatchHeartbeatTimeout * 8 / 10,
 	})
-	watchers.RegisterActivity(activitiesFor(c, cloud, opts.Activities))
+	watchers.RegisterActivity(activitiesFor(c, ents, opts.Activities))
 	return &Worker{Bills: bills, Watchers: watchers}, nil
 }
 
@@ -134,15 +133,15 @@ func orDefault(v, def int) int {
 }
 
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).
-func Register(r worker.Registry, c client.Client, cloud *invoicecloud.Client, settings activities.Activities) {
+func Register(r worker.Registry, c client.Client, ents activities.Enterprises, settings activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
-	r.RegisterActivity(activitiesFor(c, cloud, settings))
+	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 
-func activitiesFor(c client.Client, cloud *invoicecloud.Client, settings activities.Activities) *activities.Activities {
+func activitiesFor(c client.Client, ents activities.Enterprises, settings activities.Activities) *activities.Activities {
 	acts := settings
-	acts.Cloud = cloud
+	acts.Enterprises = ents
 	acts.Temporal = c
 	return &acts
 }

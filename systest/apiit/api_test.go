@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"rimflow/api"
 	"rimflow/systest/testenv"
@@ -66,23 +67,43 @@ func TestBillLifeOverHTTP(t *testing.T) {
 		t.Errorf("after import: count %d total %q", st.InvoiceCount, st.TotalAmount)
 	}
 
-	// The ERP forwards the same invoices from its browser socket: accepted (202), deduplicated by
-	// serialNo, so nothing is bound twice.
+	// The ERP forwards the same invoices from its browser socket: accepted (202, kept: the bill is
+	// past collecting), deduplicated by serialNo, so nothing is bound twice. A field the cloud's
+	// record does not have is refused, naming it.
 	forward := map[string]any{"invoiceData": []map[string]any{}}
 	for _, inv := range st.Invoices {
 		forward["invoiceData"] = append(forward["invoiceData"].([]map[string]any), map[string]any{
 			"serialNo": inv.SerialNo, "invoiceType": inv.InvoiceType, "invoiceNo": inv.InvoiceNo,
-			"totalAmount": inv.TotalAmount, "someVendorField": "kept"})
+			"totalAmount": inv.TotalAmount, "buyerTaxNo": inv.BuyerTaxNo})
 	}
 	var accepted api.InvoicesAccepted
-	if code := s.call(t, "POST", "/v1/bills/OA/B-1/invoices", forward, &accepted); code != http.StatusAccepted || accepted.Invoices != 2 {
+	if code := s.call(t, "POST", "/v1/bills/OA/B-1/invoices", forward, &accepted); code != http.StatusAccepted || accepted.Invoices != 2 ||
+		accepted.Outcome != api.ForwardPending || accepted.Stage != workflows.StageAwaitingSupervisor {
 		t.Errorf("forward invoices: %d %+v", code, accepted)
 	}
+	forward["invoiceData"].([]map[string]any)[0]["someVendorField"] = "x"
+	if code := s.call(t, "POST", "/v1/bills/OA/B-1/invoices", forward, &bad); code != 400 || bad.Error.Fields["invoiceData[0].someVendorField"] == "" {
+		t.Errorf("unknown invoice field: %d %+v", code, bad)
+	}
+	delete(forward["invoiceData"].([]map[string]any)[0], "someVendorField")
 	if code := s.call(t, "POST", "/v1/bills/OA/nope/invoices", forward, &bad); code != 404 {
 		t.Errorf("forward to an unknown bill: %d %+v", code, bad)
 	}
-	if s.call(t, "GET", "/v1/bills/OA/B-1", nil, &st); st.InvoiceCount != 2 {
-		t.Errorf("forwarded duplicates changed the bill: %d invoices", st.InvoiceCount)
+	// The signal is asynchronous: wait until the bill has recorded the forward, then check it
+	// added nothing.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.call(t, "GET", "/v1/bills/OA/B-1", nil, &st)
+		if n := len(st.Deliveries); n > 0 && st.Deliveries[n-1].Via == workflows.ViaERP {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the forwarded invoices were not recorded within a minute: deliveries %+v", st.Deliveries)
+		}
+		sleep()
+	}
+	if last := st.Deliveries[len(st.Deliveries)-1]; last.Outcome != "duplicate" || last.New != 0 || st.InvoiceCount != 2 {
+		t.Errorf("forwarded duplicates changed the bill: delivery %+v, %d invoices", last, st.InvoiceCount)
 	}
 
 	// Wrong stage: finance cannot decide yet → 409.
@@ -104,9 +125,15 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	if st.Stage != workflows.StageAwaitingFinance {
 		t.Errorf("after supervisor: %s", st.Stage)
 	}
-	// Already decided for this round → 409.
+	// The same decision again (an ERP retry) is answered with the state; another decision for a
+	// role that has decided this round → 409.
+	var repeated workflows.BillState
 	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",
-		workflows.ApproveRequest{Role: "supervisor", Decision: "approve", Approver: "sup-1"}, &conflict); code != http.StatusConflict {
+		workflows.ApproveRequest{Role: "supervisor", Decision: "approve", Approver: "sup-1"}, &repeated); code != 200 || repeated.Stage != workflows.StageAwaitingFinance {
+		t.Errorf("repeated supervisor decision: %d %s", code, repeated.Stage)
+	}
+	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",
+		workflows.ApproveRequest{Role: "supervisor", Decision: "reject", Approver: "sup-1"}, &conflict); code != http.StatusConflict {
 		t.Errorf("second supervisor decision: %d", code)
 	}
 	if code := s.call(t, "POST", "/v1/bills/OA/B-1/approvals",
@@ -158,13 +185,24 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	}
 	s.waitStage(t, "OA/B-3", workflows.StageCancelled)
 
-	// The cloud refuses the bill's tax number (it passes the API's shape check): 502, and the
-	// message says what the cloud said.
+	// A tax number that is not one is refused before anything starts: 400 naming it, no bill.
 	badTax := bill("B-5")
 	badTax.BillTaxNo = "not-a-tax-number"
+	if code := s.call(t, "POST", "/v1/bills", badTax, &bad); code != 400 || bad.Error.Fields["billTaxNo"] == "" {
+		t.Errorf("typo in the tax number: %d %+v", code, bad)
+	}
+	if code := s.call(t, "GET", "/v1/bills/OA/B-5", nil, &bad); code != 404 {
+		t.Errorf("a refused start left a bill: %d", code)
+	}
+	// The cloud refuses the bill's tax number for its own reasons: 502 with the cloud's code, the
+	// field and the step as data, and the bill waits in failed.
+	s.sim(t, "/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
+		"refuseCode": "1001", "refuseField": "billTaxNo"})
 	var refused apiError
-	if code := s.call(t, "POST", "/v1/bills", badTax, &refused); code != http.StatusBadGateway ||
-		refused.Error.Code != api.CodeCloudRefused || !strings.Contains(refused.Error.Message, "billTaxNo") {
+	code := s.call(t, "POST", "/v1/bills", bill("B-5"), &refused)
+	s.sim(t, "/__sim/faults", map[string]any{})
+	if code != http.StatusBadGateway || refused.Error.Code != api.CodeCloudRefused || refused.Error.CloudCode != "1001" ||
+		refused.Error.Step == "" || !strings.Contains(refused.Error.Message, "billTaxNo") {
 		t.Errorf("cloud refusal: %d %+v", code, refused)
 	}
 	var failed workflows.BillState

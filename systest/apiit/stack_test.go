@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/devstack"
+	"rimflow/internal/enterprises"
 	"rimflow/internal/workerapp"
+	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -31,16 +34,17 @@ type stack struct {
 	api      *httptest.Server
 	token    string
 	registry *prometheus.Registry
+	cloud    *invoicecloud.Client // the worker's client, for playing "another system" at the cloud
 }
 
-func newStack(t *testing.T, token string) *stack {
+func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	t.Helper()
 	ts := testenv.NewServer(t)
 	c := ts.GetDefaultClient()
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	cloud, simSrvURL := cloudEnv.Client, cloudEnv.URL
-	w, err := workerapp.New(c, cloud, workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +54,13 @@ func newStack(t *testing.T, token string) *stack {
 	t.Cleanup(w.Stop)
 
 	reg := prometheus.NewRegistry()
-	apiSrv := httptest.NewServer(api.New(api.Options{
-		Client: c, Namespace: ns, TaskQueue: workflows.DefaultTaskQueue, Token: token, Registry: reg,
-	}))
+	opts := api.Options{Client: c, Namespace: ns, TaskQueue: workflows.DefaultTaskQueue, Token: token, Registry: reg}
+	for _, f := range tune {
+		f(&opts)
+	}
+	apiSrv := httptest.NewServer(api.New(opts))
 	t.Cleanup(apiSrv.Close)
-	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg}
+	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg, cloud: cloud}
 }
 
 // call sends one request to the API and decodes the JSON answer into out (when given).
@@ -90,11 +96,7 @@ func bill(billID string, approvals ...string) workflows.BillInput {
 }
 
 type apiError struct {
-	Error struct {
-		Code    string            `json:"code"`
-		Message string            `json:"message"`
-		Fields  map[string]string `json:"fields"`
-	} `json:"error"`
+	Error api.Error `json:"error"`
 }
 
 func sleep() { time.Sleep(100 * time.Millisecond) }
@@ -103,4 +105,71 @@ func fetchText(t *testing.T, url string) string {
 	t.Helper()
 	_, b := testenv.Do(t, t.Context(), http.MethodGet, url, "", nil)
 	return string(b)
+}
+
+// sim posts body to the simulator's test interface and fails the test unless it answers 2xx.
+func (s *stack) sim(t *testing.T, path string, body any) []byte {
+	t.Helper()
+	status, raw := testenv.Do(t, t.Context(), http.MethodPost, s.simURL+path, "", body)
+	if status/100 != 2 {
+		t.Fatalf("POST %s: %d %s", path, status, raw)
+	}
+	return raw
+}
+
+// collect imports n invoices on the bill's collect page (through the simulator) and returns their serialNos.
+func (s *stack) collect(t *testing.T, eventCode string, n int) []string {
+	t.Helper()
+	return testenv.Collect(t, t.Context(), s.simURL, eventCode, n)
+}
+
+// collectPayload imports n invoices and returns them as the socket payload the ERP's browser got.
+func (s *stack) collectPayload(t *testing.T, eventCode string, n int) workflows.InvoicesSignal {
+	t.Helper()
+	var res struct {
+		Delivered []invoicecloud.Invoice `json:"delivered"`
+	}
+	if err := json.Unmarshal(s.sim(t, "/__sim/collect", map[string]any{"eventCode": eventCode, "count": n}), &res); err != nil || len(res.Delivered) != n {
+		t.Fatalf("collect: %v %d", err, len(res.Delivered))
+	}
+	return workflows.InvoicesSignal{InvoiceData: res.Delivered}
+}
+
+// waitInvoices waits until n invoices are bound to the bill.
+func (s *stack) waitInvoices(t *testing.T, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var st workflows.BillState
+		s.call(t, "GET", "/v1/bills/"+id, nil, &st)
+		if st.InvoiceCount == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bill %s holds %d invoices, want %d", id, st.InvoiceCount, n)
+		}
+		sleep()
+	}
+}
+
+// simBill is the cloud's view of a bill.
+func (s *stack) simBill(t *testing.T, resource, billID string) simulator.BillView {
+	t.Helper()
+	var b simulator.BillView
+	status, raw := testenv.Do(t, t.Context(), http.MethodGet, s.simURL+"/__sim/bills/"+url.PathEscape(resource)+"/"+url.PathEscape(billID), "", nil)
+	if status != http.StatusOK || json.Unmarshal(raw, &b) != nil {
+		t.Fatalf("sim bill %s/%s: %d %s", resource, billID, status, raw)
+	}
+	return b
+}
+
+// voucherElsewhere posts a voucher for the bill's invoices as another system would: the cloud then
+// refuses to delete the bill.
+func (s *stack) voucherElsewhere(t *testing.T, billID string, serials []string) {
+	t.Helper()
+	if err := s.cloud.VoucherSave(t.Context(), "elsewhere-"+billID, invoicecloud.VoucherSaveRequest{VouchID: "EXT-" + billID, VouchNo: "外-1",
+		AccountDate: "2026-11-30", AccountTime: "2026-11-30", BusinessDate: "2026-11-29", Resource: "SAP",
+		SerialNoArray: serials, ExpenseIDArray: []string{billID}}); err != nil {
+		t.Fatalf("voucher elsewhere: %v", err)
+	}
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,14 +16,19 @@ import (
 	"rimflow/workflows"
 )
 
-// The end-to-end suite on the devstack: embedded Temporal on SQLite, Temporal Web, the simulator,
-// a worker and the API, on free loopback ports, driven only through the HTTP API, the simulator's
-// /__sim/ JSON interface, a browser and the temporal CLI. The restart replaces the whole stack.
+// The end-to-end suite on the devstack: embedded Temporal on SQLite, Temporal Web, the simulator
+// (both demo enterprises, ultimate and standard edition), a worker and the API, on free loopback
+// ports, driven only through the HTTP API, the simulator's /__sim/ JSON interface, a browser and
+// the temporal CLI. The restart replaces the whole stack. The devstack's own cases come before it.
 func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	env := newE2E(t, ctx)
-	env.suite.Run(t, Case{"browser imports on the collect page", env.browserCollect})
+	env.Suite.Run(t,
+		Case{"a failed demo does not stop the next and both are reported", env.demoFailures},
+		Case{"the key file is kept in the data dir and Temporal Web decodes through the codec server", env.webWiredToCodec},
+		Case{"browser imports on the collect page", env.browserCollect},
+	)
 }
 
 // A start that fails half-way (the API's port is taken) names the address and stops what it had
@@ -60,23 +64,26 @@ func TestStartFailsCleanlyOnBusyPort(t *testing.T) {
 	}
 }
 
+// e2e is the devstack under test; its Suite drives it (the devstack-only tests use the suite's
+// requests too).
 type e2e struct {
+	*Suite
 	t     *testing.T
 	ctx   context.Context
+	dir   string
 	opts  devstack.Options
 	stack *devstack.Stack
-	suite *Suite
 }
 
 func newE2E(t *testing.T, ctx context.Context) *e2e {
 	tw := &testWriter{t: t}
 	t.Cleanup(tw.stop) // registered first, so it runs after the stack has closed
 	logger := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	env := &e2e{t: t, ctx: ctx}
+	env := &e2e{t: t, ctx: ctx, dir: t.TempDir()}
 	// devstack's own simulator, journaled in the data dir: the restart relies on it coming back
 	// with the same cloud state, as `go run ./devstack` does.
 	env.opts = devstack.Options{
-		DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
+		DataDir: env.dir, TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Seed: 7, Logger: logger, WorkerLogger: logger,
 	}
@@ -95,7 +102,7 @@ func newE2E(t *testing.T, ctx context.Context) *e2e {
 	if !strings.HasPrefix(stack.ReadyLine(), "rimflow ready: api=http://127.0.0.1:") {
 		t.Fatalf("ready line: %q", stack.ReadyLine())
 	}
-	env.suite = &Suite{Ctx: ctx, Target: env.target("")}
+	env.Suite = &Suite{Ctx: ctx, Target: env.target("")}
 	return env
 }
 
@@ -107,6 +114,27 @@ func (e *e2e) target(token string) Target {
 		CLI: &testenv.TemporalCLI{Path: cli, Env: []string{
 			"TEMPORAL_ADDRESS=" + e.stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default"}},
 		Restart: e.restart,
+		// The devstack's registry serves both demo enterprises; its Web runs beside the API.
+		Demos: devstack.DemoRuns, CodecOrigin: e.stack.UIURL(),
+	}
+}
+
+// demoFailures: with a cloud address that serves no simulator (the API's own), both demos fail at
+// the import; the second still runs, and the error names both bills and the step.
+func (e *e2e) demoFailures(t *testing.T) {
+	var timeline bytes.Buffer
+	err := devstack.RunDemos(e.ctx, devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.APIURL(), Token: e.Target.Token,
+		BillID: "E2E-NOCLOUD", Wait: 10 * time.Second}, &timeline)
+	if err == nil {
+		t.Fatalf("demos without a simulator succeeded:\n%s", timeline.String())
+	}
+	for _, run := range devstack.DemoRuns {
+		if want := `demo bill OA/E2E-NOCLOUD-` + run.Suffix + `, step "collect"`; !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+	if n := strings.Count(timeline.String(), "demo failed: "); n != len(devstack.DemoRuns) {
+		t.Errorf("timelines report %d failed demos, want %d:\n%s", n, len(devstack.DemoRuns), timeline.String())
 	}
 }
 
@@ -166,7 +194,7 @@ func (w *testWriter) stop() {
 	w.mu.Unlock()
 }
 
-// `go run ./devstack --cloud-strict`: the demo bill completes against a simulator that enforces the
+// `go run ./devstack --cloud-strict --demo`: the demo bills complete against a simulator that enforces the
 // strict reading of every ambiguous vendor rule.
 func TestDemoOnStrictCloud(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -184,11 +212,14 @@ func TestDemoOnStrictCloud(t *testing.T) {
 	if !s.Sim.Options().Strict {
 		t.Fatal("the devstack's simulator is not strict")
 	}
-	steps, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}.Run(ctx, io.Discard)
-	if err != nil {
-		t.Fatalf("demo on the strict cloud: %v", err)
+	var timeline bytes.Buffer
+	if err := devstack.RunDemos(ctx, devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}, &timeline); err != nil {
+		t.Fatalf("demos on the strict cloud: %v\n%s", err, timeline.String())
 	}
-	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
-		t.Fatalf("demo ended in %s", last.Stage)
+	for _, run := range devstack.DemoRuns {
+		st, err := devstack.WaitStage(ctx, s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
+		if err != nil || st.Bill.BillTaxNo != run.TaxNo {
+			t.Fatalf("demo bill of %s on the strict cloud: %v (billTaxNo %s)", run.TaxNo, err, st.Bill.BillTaxNo)
+		}
 	}
 }

@@ -8,7 +8,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/codec"
 	"rimflow/internal/devstack"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -34,10 +37,18 @@ type Target struct {
 	// Restart stops everything that holds state and starts it again on the same data, and returns
 	// the target as it is afterwards. It asserts what the shape itself promises across a restart.
 	Restart func(t *testing.T) Target
+	// Demos are the enterprises the happy path runs a demo bill on: both demo editions where the
+	// API's registry serves them (the devstack), the ultimate one where RIMFLOW_CLOUD_* describes
+	// the only enterprise (the compose shape).
+	Demos []devstack.DemoRun
+	// CodecOrigin is the Temporal Web origin the API's codec server must answer with CORS (what the
+	// browser sends); "" checks no browser origin.
+	CodecOrigin string
 }
 
-// Suite is the end-to-end suite. Its cases share one running target and run in order (a server
-// start costs seconds); the restart case runs last because it replaces the target.
+// Suite is the end-to-end suite. Its cases share one running target (a server start costs
+// seconds); each drives its own bills, so none depends on another having run; the restart case
+// runs last because it replaces the target.
 type Suite struct {
 	Ctx    context.Context
 	Target Target
@@ -52,13 +63,13 @@ type Case struct {
 // Run runs every case, with extra cases before the restart.
 func (s *Suite) Run(t *testing.T, extra ...Case) {
 	cases := []Case{
-		{"happy path to completed", s.HappyPath},
+		{"happy path to completed on each enterprise, listed by search attribute", s.HappyPath},
 		{"duplicate start answers 200 with the same body", s.DuplicateStart},
 		{"bad input names every field", s.BadInput},
 		{"approval in the wrong stage is 409", s.WrongStage},
-		{"reject releases the invoices", s.Reject},
-		{"bills listed by search attribute", s.ListsBySearchAttribute},
-		{"temporal CLI lists by BillStage and signals", s.TemporalCLI},
+		{"reject releases the invoices, listed as rejected", s.Reject},
+		{"payloads sealed in Temporal, opened by the codec server", s.SealedPayloads},
+		{"temporal CLI lists by BillStage and signals as the bill's policy allows", s.TemporalCLI},
 	}
 	cases = append(cases, extra...)
 	cases = append(cases, Case{"restart mid-bill keeps the bill", s.RestartMidBill})
@@ -177,36 +188,98 @@ func (s *Suite) cloudBill(t *testing.T, id string) simulator.BillView {
 	return b
 }
 
-// HappyPath runs the demo bill to completed and checks the cloud's and the API's view of it.
+// HappyPath is `devstack --demo` on the target: a bill on each of its demo enterprises through its
+// whole life. The cloud and the API show each completed under its enterprise, and the typed search
+// attributes find it, through the API's list (Temporal visibility) and, where the shape runs it,
+// Temporal Web's API proxy.
 func (s *Suite) HappyPath(t *testing.T) {
+	if len(s.Target.Demos) == 0 {
+		t.Fatal("the target names no demo enterprise")
+	}
 	var timeline bytes.Buffer
-	steps, err := devstack.Demo{APIURL: s.Target.APIURL, CloudURL: s.Target.CloudURL, Token: s.Target.Token,
-		BillID: "E2E-HAPPY", Wait: 90 * time.Second}.Run(s.Ctx, &timeline)
-	t.Logf("timeline:\n%s", timeline.String())
+	err := devstack.RunDemosOn(s.Ctx, devstack.Demo{APIURL: s.Target.APIURL, CloudURL: s.Target.CloudURL, Token: s.Target.Token,
+		BillID: "E2E-HAPPY", Wait: 90 * time.Second}, s.Target.Demos, &timeline)
+	t.Logf("timelines:\n%s", timeline.String())
 	if err != nil {
-		t.Fatalf("demo: %v", err)
+		t.Fatalf("demos: %v", err)
 	}
-	if last := steps[len(steps)-1]; last.Stage != workflows.StageCompleted {
-		t.Fatalf("last step %+v, want completed", last)
+	if n := strings.Count(timeline.String(), "demo completed in "); n != len(s.Target.Demos) {
+		t.Errorf("%d demos completed, want %d", n, len(s.Target.Demos))
 	}
-	// The cloud saw the whole life: invoices used (60) and the voucher written back.
-	cb := s.cloudBill(t, "E2E-HAPPY")
-	if cb.Voucher == nil || cb.Voucher.VouchID != "V-E2E-HAPPY" {
-		t.Fatalf("cloud voucher = %+v, want V-E2E-HAPPY", cb.Voucher)
-	}
-	if len(cb.Invoices) != 2 {
-		t.Fatalf("cloud bill has %d invoices, want 2", len(cb.Invoices))
-	}
-	for _, inv := range cb.Invoices {
-		if inv.Status != invoicecloud.StatusUsed {
-			t.Errorf("cloud invoice %s status %s, want %s (used)", inv.SerialNo, inv.Status, invoicecloud.StatusUsed)
+	for _, run := range s.Target.Demos {
+		if part := "(" + run.TaxNo + ", " + string(run.Edition) + " edition)"; !strings.Contains(timeline.String(), part) {
+			t.Errorf("the timelines do not name the enterprise %s", part)
 		}
+		id := "E2E-HAPPY-" + run.Suffix
+		// The cloud saw the whole life: invoices used (60) and the voucher written back.
+		cb := s.cloudBill(t, id)
+		if cb.Voucher == nil || cb.Voucher.VouchID != "V-"+id {
+			t.Fatalf("%s: cloud voucher = %+v, want V-%s", id, cb.Voucher, id)
+		}
+		if len(cb.Invoices) != 2 {
+			t.Fatalf("%s: cloud bill has %d invoices, want 2", id, len(cb.Invoices))
+		}
+		for _, inv := range cb.Invoices {
+			if inv.Status != invoicecloud.StatusUsed {
+				t.Errorf("%s: cloud invoice %s status %s, want %s (used)", id, inv.SerialNo, inv.Status, invoicecloud.StatusUsed)
+			}
+		}
+		// A finished bill still answers (from history) with its whole story, under its enterprise.
+		var st workflows.BillState
+		s.call(t, "GET", s.billURL(id), nil, &st)
+		if st.Stage != workflows.StageCompleted || len(st.Approvals) != 2 || st.Voucher == nil || st.Bill.BillTaxNo != run.TaxNo {
+			t.Fatalf("%s: completed state = stage %s, %d approvals, voucher %v, billTaxNo %s (want %s)",
+				id, st.Stage, len(st.Approvals), st.Voucher, st.Bill.BillTaxNo, run.TaxNo)
+		}
+		s.waitListed(t, id, workflows.StageCompleted, run.TaxNo)
+		s.webListsBill(t, id)
 	}
-	// A finished bill still answers (from history) with its whole story.
-	var st workflows.BillState
-	s.call(t, "GET", s.billURL("E2E-HAPPY"), nil, &st)
-	if st.Stage != workflows.StageCompleted || len(st.Approvals) != 2 || st.Voucher == nil {
-		t.Fatalf("completed state = stage %s, %d approvals, voucher %v", st.Stage, len(st.Approvals), st.Voucher)
+}
+
+// waitListed waits up to 30 s until the API's list by stage and tax number (Temporal visibility,
+// written shortly after the bill's change) shows the bill.
+func (s *Suite) waitListed(t *testing.T, id string, stage workflows.Stage, taxNo string) {
+	t.Helper()
+	want := workflows.BillWorkflowID("OA", id)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if contains(s.list(t, "stage="+string(stage)+"&taxNo="+taxNo), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API's list by stage=%s and taxNo=%s does not show %s after 30 s", stage, taxNo, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// webListsBill checks Temporal Web's API proxy, where the shape runs it, against the registered
+// search attributes: the completed bill id is listed by BillStage.
+func (s *Suite) webListsBill(t *testing.T, id string) {
+	t.Helper()
+	if s.Target.WebURL == "" {
+		return
+	}
+	q := url.Values{"query": {`BillStage = "completed" AND BillResource = "OA"`}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var out struct {
+			Executions []struct {
+				Execution struct {
+					WorkflowID string `json:"workflowId"`
+				} `json:"execution"`
+			} `json:"executions"`
+		}
+		s.call(t, "GET", s.Target.WebURL+"/api/v1/namespaces/default/workflows?"+q.Encode(), nil, &out)
+		for _, x := range out.Executions {
+			if x.Execution.WorkflowID == workflows.BillWorkflowID("OA", id) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Temporal Web does not list %s by BillStage: %+v", id, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -348,52 +421,17 @@ func (s *Suite) Reject(t *testing.T) {
 	if status, body := s.approve(t, a.ID, "supervisor", workflows.DecisionApprove); status != http.StatusConflict && status != http.StatusNotFound {
 		t.Fatalf("approve after reject: HTTP %d, want 409: %s", status, body)
 	}
-}
-
-// ListsBySearchAttribute finds the completed and the rejected bill by their typed search
-// attributes, through the API's list (Temporal visibility) and, where the shape runs it, Temporal
-// Web's API proxy.
-func (s *Suite) ListsBySearchAttribute(t *testing.T) {
-	happy, rejected := workflows.BillWorkflowID("OA", "E2E-HAPPY"), workflows.BillWorkflowID("OA", "E2E-REJECT")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		completed := s.list(t, "stage=completed&taxNo="+devstack.DemoTaxNo)
-		rej := s.list(t, "stage=rejected&taxNo="+devstack.DemoTaxNo)
-		if contains(completed, happy) && contains(rej, rejected) && !contains(completed, rejected) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the API's list by stage: completed %v, rejected %v; want %s completed and %s rejected", completed, rej, happy, rejected)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if s.Target.WebURL == "" {
-		return
-	}
-	q := url.Values{"query": {`BillStage = "completed" AND BillResource = "OA"`}}
-	for {
-		var out struct {
-			Executions []struct {
-				Execution struct {
-					WorkflowID string `json:"workflowId"`
-				} `json:"execution"`
-			} `json:"executions"`
-		}
-		s.call(t, "GET", s.Target.WebURL+"/api/v1/namespaces/default/workflows?"+q.Encode(), nil, &out)
-		for _, x := range out.Executions {
-			if x.Execution.WorkflowID == happy {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Temporal Web does not list the completed bill by BillStage: %+v", out)
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Its typed search attributes say rejected, not completed.
+	s.waitListed(t, "E2E-REJECT", workflows.StageRejected, devstack.DemoTaxNo)
+	if contains(s.list(t, "stage=completed&taxNo="+devstack.DemoTaxNo), a.WorkflowID) {
+		t.Errorf("the API's list by stage=completed shows the rejected %s", a.WorkflowID)
 	}
 }
 
 // TemporalCLI is ops at a shell: `temporal workflow list --query` finds a bill by BillStage and
-// BillNo, and `temporal workflow signal` approves it, which the bill follows.
+// BillNo, and `temporal workflow signal` does what the bill's frozen policy lets the ops path do:
+// an approve is taken and recorded as the ops path, or refused with the reason in the bill's
+// history; a cancel (every policy here lets ops cancel) runs the saga and is recorded the same way.
 func (s *Suite) TemporalCLI(t *testing.T) {
 	cli := s.Target.CLI
 	if cli == nil || cli.Path == "" {
@@ -401,7 +439,7 @@ func (s *Suite) TemporalCLI(t *testing.T) {
 		t.Fatal("the target did not configure the temporal CLI for its server")
 	}
 	a := s.MustStart(t, "E2E-CLI")
-	s.Collect(t, a, 1)
+	st := s.Collect(t, a, 1)
 	billNo := devstack.DemoBill("E2E-CLI").BillNo
 
 	listed := func(stage workflows.Stage) bool {
@@ -423,20 +461,175 @@ func (s *Suite) TemporalCLI(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 	}
+	signal := func(name string, body any) {
+		t.Helper()
+		input, _ := json.Marshal(body)
+		if _, err := cli.Run(s.Ctx, "workflow", "signal", "--workflow-id", a.WorkflowID, "--name", name, "--input", string(input)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitListed(workflows.StageAwaitingSupervisor)
 	if listed(workflows.StageCompleted) {
 		t.Fatalf("temporal workflow list finds %s as completed too: the query does not filter", a.WorkflowID)
 	}
 
-	input, _ := json.Marshal(workflows.ApproveRequest{Role: "supervisor", Decision: workflows.DecisionApprove, Approver: "ops-cli"})
-	if _, err := cli.Run(s.Ctx, "workflow", "signal", "--workflow-id", a.WorkflowID, "--name", "approve", "--input", string(input)); err != nil {
+	policy := workflows.DefaultBillPolicy()
+	if st.Bill.Policy != nil {
+		policy = *st.Bill.Policy
+	}
+	signal(workflows.SignalApprove, workflows.ApproveRequest{Role: "supervisor", Decision: workflows.DecisionApprove, Approver: "ops-cli"})
+	refused := policy.WebSignals.Permits(workflows.SignalApprove, "supervisor")
+	outcome := "accepted"
+	if refused != nil {
+		outcome = refused.Error()
+	}
+	t.Logf("the bill's policy (rule %q) on an approve through the ops path: %s", policy.Rule, outcome)
+	if refused == nil {
+		st = s.WaitStage(t, a.ID, workflows.StageAwaitingFinance)
+		if len(st.Approvals) != 1 || st.Approvals[0].Approver != "ops-cli" || st.Approvals[0].Client != workflows.OpsPath {
+			t.Fatalf("after the CLI's signal the bill records approvals %+v, want one by ops-cli through %s", st.Approvals, workflows.OpsPath)
+		}
+		waitListed(workflows.StageAwaitingFinance)
+	} else {
+		st = s.waitNote(t, a.ID, "ignored: approve signal: "+workflows.ErrWebSignalRefused.Error())
+		if st.Stage != workflows.StageAwaitingSupervisor || len(st.Approvals) != 0 {
+			t.Fatalf("a refused approve signal changed the bill: stage %s, approvals %+v", st.Stage, st.Approvals)
+		}
+	}
+
+	if err := policy.WebSignals.Permits(workflows.SignalCancel, ""); err != nil {
+		t.Fatalf("the bill's policy does not let ops cancel: %v", err)
+	}
+	signal(workflows.SignalCancel, workflows.CancelRequest{Reason: "cancelled by ops at a shell"})
+	st = s.WaitStage(t, a.ID, workflows.StageCancelled)
+	if st.Cancel == nil || st.Cancel.Actor == nil || st.Cancel.Actor.Client != workflows.OpsPath {
+		t.Fatalf("the CLI's cancel is recorded as %+v, want through %s", st.Cancel, workflows.OpsPath)
+	}
+	waitListed(workflows.StageCancelled)
+}
+
+// waitNote waits up to 30 s until the bill's history holds a note containing note.
+func (s *Suite) waitNote(t *testing.T, id, note string) workflows.BillState {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st workflows.BillState
+		s.call(t, "GET", s.Target.APIURL+"/v1/bills/"+id, nil, &st)
+		for _, h := range st.History {
+			if strings.Contains(h.Note, note) {
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bill %s: no history note %q after 30 s: %+v", id, note, st.History)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// SealedPayloads: the shape encrypts every payload it writes to Temporal (the devstack with the
+// key file it made on first start, compose with the codec-keys job's), so the history Temporal
+// serves — through Temporal Web's API where the shape runs it, else the temporal CLI — holds the
+// bill's input sealed. The API's codec server, asked as Temporal Web's browser asks (from Web's
+// origin, with the namespace) or as a program does (a bearer token), gives the bill back in clear.
+func (s *Suite) SealedPayloads(t *testing.T) {
+	a := s.MustStart(t, "E2E-SEALED")
+	input := s.startInput(t, a.WorkflowID)
+	var sealed struct {
+		Metadata map[string]string `json:"metadata"`
+		Data     string            `json:"data"`
+	}
+	if err := json.Unmarshal(input, &sealed); err != nil {
+		t.Fatalf("the start input %s: %v", input, err)
+	}
+	if enc, _ := base64.StdEncoding.DecodeString(sealed.Metadata["encoding"]); string(enc) != codec.EncodingEncrypted {
+		t.Fatalf("the start input is stored as %q, not encrypted", enc)
+	}
+	data, err := base64.StdEncoding.DecodeString(sealed.Data)
+	if err != nil {
+		t.Fatalf("the start input's data: %v", err)
+	}
+	for _, clear := range []string{"E2E-SEALED", devstack.DemoBill("E2E-SEALED").CompanyInfo[0].Name} {
+		if bytes.Contains(data, []byte(clear)) {
+			t.Fatalf("the sealed start input holds %q in clear", clear)
+		}
+	}
+
+	body, _ := json.Marshal(map[string]any{"payloads": []json.RawMessage{input}})
+	req, _ := http.NewRequestWithContext(s.Ctx, http.MethodPost, s.Target.APIURL+"/v1/codec/decode", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(codec.HeaderNamespace, "default")
+	if s.Target.CodecOrigin != "" {
+		req.Header.Set("Origin", s.Target.CodecOrigin)
+	}
+	if s.Target.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Target.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st := s.WaitStage(t, a.ID, workflows.StageAwaitingFinance)
-	if len(st.Approvals) != 1 || st.Approvals[0].Approver != "ops-cli" {
-		t.Fatalf("after the CLI's signal the bill records approvals %+v, want one by ops-cli", st.Approvals)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("decode: HTTP %d: %s", resp.StatusCode, raw)
 	}
-	waitListed(workflows.StageAwaitingFinance)
+	if o := s.Target.CodecOrigin; o != "" && resp.Header.Get("Access-Control-Allow-Origin") != o {
+		t.Fatalf("decode from Web's origin %s: CORS %q", o, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	var decoded struct {
+		Payloads []struct {
+			Data string `json:"data"`
+		} `json:"payloads"`
+	}
+	if err := json.Unmarshal(raw, &decoded); err != nil || len(decoded.Payloads) != 1 {
+		t.Fatalf("decode answer: %v %s", err, raw)
+	}
+	plain, _ := base64.StdEncoding.DecodeString(decoded.Payloads[0].Data)
+	var in workflows.BillInput
+	if err := json.Unmarshal(plain, &in); err != nil || in.BillID != "E2E-SEALED" || len(in.CompanyInfo) != 1 ||
+		!strings.Contains(in.CompanyInfo[0].Name, "示例科技") {
+		t.Fatalf("decoded input: %v %s", err, plain)
+	}
+}
+
+// startInput is the bill's start input payload as Temporal serves it: through Temporal Web's API
+// where the shape runs Web, else `temporal workflow show`.
+func (s *Suite) startInput(t *testing.T, workflowID string) json.RawMessage {
+	t.Helper()
+	type history struct {
+		Events []struct {
+			Attrs *struct {
+				Input struct {
+					Payloads []json.RawMessage `json:"payloads"`
+				} `json:"input"`
+			} `json:"workflowExecutionStartedEventAttributes"`
+		} `json:"events"`
+	}
+	var h history
+	if s.Target.WebURL != "" {
+		var web struct {
+			History history `json:"history"`
+		}
+		s.call(t, "GET", s.Target.WebURL+"/api/v1/namespaces/default/workflows/"+url.PathEscape(workflowID)+"/history", nil, &web)
+		h = web.History
+	} else {
+		if s.Target.CLI == nil || s.Target.CLI.Path == "" {
+			testenv.RequireTemporalCLI(t)
+			t.Fatal("the target runs neither Temporal Web nor the temporal CLI")
+		}
+		out, err := s.Target.CLI.Run(s.Ctx, "workflow", "show", "--workflow-id", workflowID, "--output", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(out, &h); err != nil {
+			t.Fatalf("temporal workflow show: %v: %.500s", err, out)
+		}
+	}
+	if len(h.Events) == 0 || h.Events[0].Attrs == nil || len(h.Events[0].Attrs.Input.Payloads) != 1 {
+		t.Fatalf("no start event with one input payload in the history of %s", workflowID)
+	}
+	return h.Events[0].Attrs.Input.Payloads[0]
 }
 
 // RestartMidBill restarts the target while a bill waits for approval and finishes the bill.
@@ -444,6 +637,13 @@ func (s *Suite) RestartMidBill(t *testing.T) {
 	if s.Target.Restart == nil {
 		t.Fatal("the target cannot restart")
 	}
+	// A bill that ends before the restart must still answer after it.
+	done := s.MustStart(t, "E2E-RESTART-DONE")
+	if status, body := s.post(t, s.Target.APIURL+"/v1/bills/"+done.ID+"/cancel", workflows.CancelRequest{Reason: "ended before the restart"}); status != http.StatusOK {
+		t.Fatalf("cancel before the restart: HTTP %d: %s", status, body)
+	}
+	s.WaitStage(t, done.ID, workflows.StageCancelled)
+
 	a := s.MustStart(t, "E2E-RESTART")
 	before := s.Collect(t, a, 2)
 
@@ -488,9 +688,9 @@ func (s *Suite) RestartMidBill(t *testing.T) {
 		}
 	}
 	// Bills finished before the restart are still there too.
-	var happy workflows.BillState
-	if s.call(t, "GET", s.billURL("E2E-HAPPY"), nil, &happy); happy.Stage != workflows.StageCompleted {
-		t.Fatalf("completed bill after restart: stage %s", happy.Stage)
+	var ended workflows.BillState
+	if s.call(t, "GET", s.billURL("E2E-RESTART-DONE"), nil, &ended); ended.Stage != workflows.StageCancelled {
+		t.Fatalf("bill cancelled before the restart: stage %s after it", ended.Stage)
 	}
 }
 

@@ -1,9 +1,12 @@
 package itest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
 
 	"rimflow/activities/calls"
 	"rimflow/workflows"
@@ -37,7 +40,10 @@ func TestDeductionModes(t *testing.T) {
 			special, ordinary := got.Delivered[0].SerialNo, got.Delivered[1].SerialNo
 
 			waitStage(t, id, workflows.StageAwaitingVoucher)
-			mustUpdate(t, id, workflows.UpdateVoucher, voucher())
+			// This month's voucher: the batch workflow of an open period keeps running (and continues as new).
+			v := voucher()
+			v.AccountDate = time.Now().UTC().Format(time.DateOnly)
+			mustUpdate(t, id, workflows.UpdateVoucher, v)
 			var final workflows.BillState
 			if err := run.Get(ctxT(t), &final); err != nil {
 				t.Fatalf("result: %v", err)
@@ -49,29 +55,36 @@ func TestDeductionModes(t *testing.T) {
 				t.Errorf("deduction serials %v, want only the special-VAT invoice %s", final.Deduction.SerialNos, special)
 			}
 			if mode == workflows.DeductionBatch {
-				want := calls.DeductionWorkflowID(in.BillTaxNo, voucher().AccountDate[:7])
+				want := calls.DeductionWorkflowID(in.BillTaxNo, v.AccountDate[:7])
 				if final.Deduction.BatchWorkflowID != want {
 					t.Fatalf("batch workflow %q, want %q", final.Deduction.BatchWorkflowID, want)
 				}
-				// The batch workflow, not the bill, submits: its state records the batch.
-				deadline := time.Now().Add(time.Minute)
-				for {
-					var bs workflows.DeductionBatchState
-					v, err := tc.QueryWorkflow(ctxT(t), want, "", workflows.QueryState)
-					if err == nil {
-						err = v.Get(&bs)
+				// Its first run submits the batch and, at ContinueAfter 2, continues as new right after
+				// (both runs join the replay tests). The first run's state, read once it has ended,
+				// records the batch: the batch workflow, not the bill, submitted it.
+				var first string
+				waitFor(t, "the batch workflow to continue as new", func() bool {
+					resp, err := tc.ListWorkflow(ctxT(t), &workflowservice.ListWorkflowExecutionsRequest{
+						Query: fmt.Sprintf("WorkflowId = '%s' AND ExecutionStatus = 'ContinuedAsNew'", want)})
+					if err != nil || len(resp.Executions) == 0 {
+						return false
 					}
-					if err == nil && len(bs.Batches) > 0 {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("batch workflow %s never submitted a batch: %+v, %v", want, bs, err)
-					}
-					time.Sleep(100 * time.Millisecond)
+					first = resp.Executions[0].Execution.RunId
+					return true
+				})
+				var bs workflows.DeductionBatchState
+				q, err := tc.QueryWorkflow(ctxT(t), want, first, workflows.QueryState)
+				if err == nil {
+					err = q.Get(&bs)
 				}
+				if err != nil || len(bs.Batches) != 1 || bs.Batches[0].TaskNo == "" || !slices.Equal(bs.Batches[0].Bills, []string{id}) {
+					t.Fatalf("batch workflow %s's first run: %+v, %v; want one submitted batch of bill %s", want, bs, err, id)
+				}
+				recordRun(t, want, first, "deduction_batch_workflow_first_run")
 			} else if final.Deduction.TaskNo == "" {
 				t.Errorf("immediate selection returned no taskNo")
 			}
+			record(t, id, "deduction_"+mode)
 
 			// The cloud's view: the special invoice is selected (for batch: once its batch is submitted).
 			deadline := time.Now().Add(time.Minute)

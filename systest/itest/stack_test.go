@@ -21,6 +21,8 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/enterprises"
+	"rimflow/internal/webhooks"
 	"rimflow/internal/workerapp"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -37,6 +39,8 @@ type stack struct {
 	cloud  *invoicecloud.Client
 	queue  string
 	worker *workerapp.Worker
+	// webhooks, when set before startWorker, is where the worker sends the bills' events.
+	webhooks *webhooks.Registry
 }
 
 // cloudMode is how the simulator reads the vendor's ambiguous rules.
@@ -70,23 +74,34 @@ func (m cloudMode) options(seed int64) simulator.Options {
 
 func newStack(t *testing.T, seed int64, cloud cloudMode) *stack {
 	t.Helper()
+	return newStackWith(t, seed, cloud, nil)
+}
+
+// newStackWith is newStack with configure applied before the worker starts.
+func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*stack)) *stack {
+	t.Helper()
 	env := testenv.NewCloud(t, cloud.options(seed), func(c *invoicecloud.Config) {
 		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
 	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}
+	if configure != nil {
+		configure(s)
+	}
 	s.startWorker()
 	return s
 }
 
 func (s *stack) startWorker() {
 	s.t.Helper()
-	w, err := workerapp.New(tc, s.cloud, workerapp.Options{
+	w, err := workerapp.New(tc, enterprises.Single(s.cloud), workerapp.Options{
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
-			DeductionBatchSize: 1, // a batch workflow submits each bill's invoices at once
-			HeartbeatEvery:     time.Second,
-			Watch:              invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			DeductionBatchSize:     1, // a batch workflow submits each bill's invoices at once
+			DeductionContinueAfter: 2, // and continues as new right after (its history joins the replay tests)
+			HeartbeatEvery:         time.Second,
+			Watch:                  invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			Webhooks:               s.webhooks,
 		},
 	})
 	if err != nil {
@@ -256,7 +271,7 @@ func voucher() workflows.VoucherRequest {
 }
 
 func approve(role, decision string) workflows.ApproveRequest {
-	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: "alice"}
+	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: role + "-approver"} // one person per role (segregation of duties)
 }
 
 // record writes the workflow's history to workflows/testdata for the replay test when RIMFLOW_RECORD=1.

@@ -26,6 +26,7 @@ import (
 
 	"rimflow/bench/kit"
 	"rimflow/deploy"
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
 	"rimflow/systest/pgtest"
@@ -116,6 +117,7 @@ type shape struct {
 	Client    client.Client // the test's own client (ops, the ERP's side)
 	CloudURL  string        // where cloudsim:8090 points; set before starting rimflow's services
 	APIToken  string
+	Codec     *codec.Codec // the payload keys the codec-keys job made, as the worker and the API read them
 	ports     map[int]bool // handed out already: a port just released may come back
 }
 
@@ -142,9 +144,11 @@ func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {
 	s.serverEnv = s.temporalEnv()
 	s.StartServer()
 	s.runSetupJob()
+	s.runCodecKeysJob()
 
+	// The test's client seals payloads with the shape's keys, as the worker and the API do.
 	tc := opts.Client
-	tc.Address, tc.Namespace = s.Frontend, "default"
+	tc.Address, tc.Namespace, tc.Codec = s.Frontend, "default", s.Codec
 	dctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if s.Client, err = temporalclient.Dial(dctx, tc, nil, nil); err != nil {
@@ -175,6 +179,21 @@ func (s *shape) service(name string) deploy.Service {
 	return svc
 }
 
+// words is a command or entrypoint as compose runs it: its words, interpolated with the .env
+// ($$ becomes the shell's $).
+func (s *shape) words(cmd any) ([]string, error) {
+	words, err := deploy.Words(cmd)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range words {
+		if words[i], err = deploy.Interpolate(w, s.dotenv); err != nil {
+			return nil, err
+		}
+	}
+	return words, nil
+}
+
 // environment is the service's environment as compose would set it (interpolated with the .env),
 // before any rewriting.
 func (s *shape) environment(name string) map[string]string {
@@ -189,14 +208,18 @@ func (s *shape) environment(name string) map[string]string {
 	return env
 }
 
-// hostPath maps a path inside a service's container to the repository file its volume mounts.
+// hostPath maps a path inside a service's container to the file its volume mounts: the
+// repository's for a bind mount (./…), the shape's directory of that name for a named volume.
 func (s *shape) hostPath(name, p string) (string, bool) {
 	for _, v := range s.service(name).Volumes {
 		parts := strings.Split(v, ":")
-		if len(parts) < 2 || !strings.HasPrefix(parts[0], ".") {
-			continue // a named volume
+		if len(parts) < 2 {
+			continue
 		}
 		src, dst := filepath.Join(s.repo, parts[0]), parts[1]
+		if !strings.HasPrefix(parts[0], ".") && !strings.HasPrefix(parts[0], "/") {
+			src = s.volume(parts[0])
+		}
 		if p == dst {
 			return src, true
 		}
@@ -205,6 +228,15 @@ func (s *shape) hostPath(name, p string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// volume is the directory standing in for a named volume, shared by the services that mount it.
+func (s *shape) volume(name string) string {
+	dir := filepath.Join(s.dir, "volume-"+name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		s.t.Fatal(err)
+	}
+	return dir
 }
 
 // pgEnv points the server image's and admin-tools' database variables at the test's PostgreSQL.
@@ -224,7 +256,7 @@ func (s *shape) pgEnv(env map[string]string) {
 func (s *shape) runSchemaJob() {
 	t := s.t
 	svc := s.service("temporal-schema")
-	words, err := deploy.Words(svc.Entrypoint)
+	words, err := s.words(svc.Entrypoint)
 	if err != nil || len(words) < 2 || words[0] != "/bin/sh" {
 		t.Fatalf("temporal-schema's entrypoint %v is not a shell script", svc.Entrypoint)
 	}
@@ -341,8 +373,8 @@ func (s *shape) StopServer() {
 func (s *shape) runSetupJob() {
 	t := s.t
 	svc := s.service("temporal-setup")
-	entry, err1 := deploy.Words(svc.Entrypoint)
-	cmd, err2 := deploy.Words(svc.Command)
+	entry, err1 := s.words(svc.Entrypoint)
+	cmd, err2 := s.words(svc.Command)
 	if err := errors.Join(err1, err2); err != nil || len(entry) == 0 || entry[0] != "/bin/sh" {
 		t.Fatalf("temporal-setup: entrypoint %v command %v: %v", svc.Entrypoint, svc.Command, err)
 	}
@@ -356,6 +388,56 @@ func (s *shape) runSetupJob() {
 	out, err := runCommand(ctx, entry[0], append(entry[1:], cmd...), s.processEnv(env, filepath.Dir(s.cli)))
 	if err != nil {
 		t.Fatalf("temporal-setup: %v\n%s", err, out)
+	}
+}
+
+// runCodecKeysJob runs codec-keys, the one-shot that makes the payload key file in its named
+// volume, twice, as two `docker compose up` do: the first run creates the file (mode 0600), the
+// second keeps it as it is. The worker and the api services read it from the same volume.
+func (s *shape) runCodecKeysJob() {
+	t := s.t
+	words := s.command("codec-keys")
+	args := make([]string, 0, len(words)-1)
+	keyFile := ""
+	for i, w := range words[1:] {
+		if p, ok := s.hostPath("codec-keys", w); ok {
+			w = p
+			if i > 0 && words[i] == "--file" {
+				keyFile = p
+			}
+		}
+		args = append(args, w)
+	}
+	if keyFile == "" {
+		t.Fatalf("codec-keys runs %v: no --file in a volume it mounts", words)
+	}
+	var made []byte
+	for run := 1; run <= 2; run++ {
+		ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		out, err := runCommand(ctx, filepath.Join(s.bin, words[0]), args, s.processEnv(nil, ""))
+		cancel()
+		if err != nil {
+			t.Fatalf("codec-keys (run %d): %v\n%s", run, err, out)
+		}
+		if created := strings.Contains(out, `"created": true`) || strings.Contains(out, `"created":true`); created != (run == 1) {
+			t.Fatalf("codec-keys (run %d) created a key file: %v, want %v:\n%s", run, created, run == 1, out)
+		}
+		info, err := os.Stat(keyFile)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("codec-keys (run %d): the key file %v %v, want mode 0600", run, info, err)
+		}
+		raw, _ := os.ReadFile(keyFile)
+		if run == 2 && !bytes.Equal(raw, made) {
+			t.Fatal("the second codec-keys run changed the key file")
+		}
+		made = raw
+	}
+	keys, err := codec.ReadKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Codec, err = codec.NewFromSettings(codec.Settings{Encrypt: true, Keys: keys}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -541,7 +623,7 @@ func (s *shape) StartAPI() (*process, string) {
 // command is the rimflow service's command: a program of the image and its arguments.
 func (s *shape) command(name string) []string {
 	svc := s.service(name)
-	words, err := deploy.Words(svc.Command)
+	words, err := s.words(svc.Command)
 	if err != nil || len(words) == 0 {
 		s.t.Fatalf("service %s: command %v: %v", name, svc.Command, err)
 	}

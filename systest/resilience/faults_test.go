@@ -16,68 +16,80 @@ import (
 
 // TestCloudFaults: the cloud answers 30 % of business calls with 5xx, adds 300 ms to every
 // call, drops every socket 100 ms after it opens and expires every token issued so far (at the
-// start and again mid-run). Every bill still completes, each invoice bound exactly once.
+// start and again mid-run). Every bill still ends as planned, no delivery is lost, and the
+// cloud's counters show each step applied exactly as often as the bill's options require.
 // The second round loses the answers instead (the cloud applies the call, then answers 5xx),
-// the case the deterministic messageId exists for.
+// the case the deterministic messageId exists for: a retry must be answered from the
+// idempotency store (replayed), never sent again under a new messageId (unchanged).
 func TestCloudFaults(t *testing.T) {
 	for _, round := range []struct {
 		name       string
 		afterApply bool
 	}{{"5xx before applying", false}, {"5xx after applying (lost answers)", true}} {
 		t.Run(round.name, func(t *testing.T) {
-			n := scale(8, 60)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(4, 12))*time.Minute)
+			n := scale(10, 60)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(8, 20))*time.Minute)
 			defer cancel()
 			env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 21})
-			startWorker(t, ctx, env, "", nil)
+			startWorker(t, ctx, env, "")
 			// The user takes a moment on the collect page: the worker's socket is open by then, so the
 			// drop fault (100 ms after opening) bites and the watcher must reconnect to get the import.
-			d := &kit.Driver{Env: env, Resource: "FAULT", Invoices: 2, StepTimeout: 3 * time.Minute,
-				ThinkTime: 400 * time.Millisecond}
+			d := &kit.Driver{Env: env, Resource: "FAULT", StepTimeout: 5 * time.Minute, ThinkTime: 400 * time.Millisecond}
 			// One clean bill first, so the worker holds a token the fault then revokes.
 			if err := d.Life(ctx, "warm"); err != nil {
 				t.Fatalf("bill before the faults: %v", err)
 			}
 			faults := simulator.Faults{ErrorRate: 0.3, FailAfterApply: round.afterApply, LatencyMs: 300,
 				DropSockets: true, ExpireTokens: true}
-			if err := env.Sim.SetFaults(faults); err != nil {
-				t.Fatal(err)
-			}
-			var f fleet
+			simFaults(t, env.Sim, faults)
+			f := newFleet(d, "")
+			again := make(chan error, 1)
 			go func() { // tokens expire again while bills are in flight
-				if waitFor(ctx, func() bool { return int(f.parked.Load()) >= n/2 }) == nil {
-					_ = env.Sim.SetFaults(faults)
+				err := waitFor(ctx, 10*time.Minute, "half of the bills bound", func() bool { return int(f.bound.Load()) >= n/2 })
+				if err == nil {
+					err = env.Sim.SetFaults(faults)
 				}
+				again <- err
 			}()
-			ids, errs := f.run(ctx, d, "f", n, 8)
+			errs := f.run(ctx, "f", n, n)
 			env.Sim.ClearFaults()
+			if err := <-again; err != nil {
+				t.Errorf("second token expiry: %v", err)
+			}
 			reportErrors(t, "bill under cloud faults", errs)
-			rep, err := kit.CheckLedger(env.Sim, keysOf(d, append(ids, "warm")), true)
-			if err != nil {
-				t.Fatalf("ledger after the faults: %v", err)
+			rep := f.verify(t, ctx, env)
+			if rep.lost != 0 {
+				t.Errorf("%d deliveries lost under cloud faults (bills %s); want 0: a dropped socket's messages stay queued",
+					rep.lost, idsOf(rep.lostBills))
 			}
 			st := env.Sim.Stats()
 			if st.FaultsInjected == 0 || st.SocketsDropped == 0 || st.TokenRejections == 0 {
 				t.Errorf("the faults did not bite: %d 5xx, %d sockets dropped, %d token rejections",
 					st.FaultsInjected, st.SocketsDropped, st.TokenRejections)
 			}
-			t.Logf("%d bills completed through %d injected 5xx, %d dropped sockets, %d rejected tokens (%d token fetches), "+
-				"%d polls; ledger: %d invoices each bound once; cloud calls %v",
-				rep.Completed, st.FaultsInjected, st.SocketsDropped, st.TokenRejections, st.TokensIssued.Access,
-				st.Polls, rep.Invoices, st.MessageTypes)
+			replayed := st.Calls.BillSave.InUse.Replayed + st.Calls.BillSave.Used.Replayed + st.Calls.VoucherSave.Replayed +
+				st.Calls.BillDelete.Replayed + st.Calls.Deduction.Replayed
+			if round.afterApply && replayed == 0 {
+				t.Errorf("no lost answer was retried (0 replayed calls): the round proves nothing")
+			}
+			t.Logf("%d bills (%v) through %d injected 5xx, %d dropped sockets, %d rejected tokens (%d token fetches), "+
+				"%d polls; %d retries answered from the idempotency store; deliveries lost %d; %s",
+				rep.ledger.Bills, rep.byEnd, st.FaultsInjected, st.SocketsDropped, st.TokenRejections, st.TokensIssued.Access,
+				st.Polls, replayed, rep.lost, rep.records())
 		})
 	}
 }
 
 // TestBusinessErrorThenRetry: a serialNo already bound to another bill is a business error. The
-// bill ends in `failed` with a reason an operator understands (the serialNo, that it is bound
-// elsewhere); after the cause is fixed (the other bill is cancelled, which releases the invoice)
-// `retry` binds it and the bill completes.
+// bill ends in `failed` with a reason an operator understands (the serialNo, the bill holding it,
+// the cloud's code); a retry before the cause is fixed is accepted and fails again (the cloud
+// refuses a second bind); after the cause is fixed (the other bill is cancelled, which releases
+// the invoice) `retry` binds it and the bill completes.
 func TestBusinessErrorThenRetry(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 31})
-	startWorker(t, ctx, env, "", nil)
+	startWorker(t, ctx, env, "")
 	d := &kit.Driver{Env: env, Resource: "BIZ", Invoices: 1, StepTimeout: 2 * time.Minute}
 
 	// Bill A holds invoice X.
@@ -94,7 +106,10 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 		t.Fatalf("invoice %s not in the pool", serial)
 	}
 	var inv invoicecloud.Invoice
-	raw, _ := json.Marshal(pooled.Invoice)
+	raw, err := json.Marshal(pooled.Invoice)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := json.Unmarshal(raw, &inv); err != nil {
 		t.Fatalf("invoice record: %v", err)
 	}
@@ -104,7 +119,7 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 		t.Fatalf("start bill B: %v", err)
 	}
 	refB := d.Ref("B")
-	if err := env.Bills.Invoices(ctx, refB, workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}); err != nil {
+	if _, err := env.Bills.Invoices(ctx, refB, workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}); err != nil {
 		t.Fatalf("forward the invoice to bill B: %v", err)
 	}
 	st := waitStage(t, ctx, env, refB.Resource, refB.BillID, workflows.StageFailed)
@@ -117,25 +132,39 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 	if !strings.Contains(reason, serial) || !strings.Contains(reason, "BIZ/A") || !strings.Contains(reason, "2003") {
 		t.Errorf("the reason should name the serialNo %s, the bill holding it (BIZ/A) and the cloud's code: %q", serial, reason)
 	}
-	if st.Error.Step == "" || !strings.HasPrefix(st.Error.Code, "InvoiceCloud.") {
-		t.Errorf("failure view lacks the step or the cloud's code: %+v", st.Error)
+	if st.Error.Step != "bindInvoices" || st.Error.Code != "InvoiceCloud.2003" {
+		t.Errorf("failure view: step %q code %q, want bindInvoices InvoiceCloud.2003", st.Error.Step, st.Error.Code)
 	}
 	if x, _ := env.Sim.Invoice(serial); x.BillID != "A" {
 		t.Fatalf("invoice %s moved to %q while B failed", serial, x.BillID)
 	}
-
-	// A retry before the cause is fixed fails again, visibly.
-	if _, err := env.Bills.Retry(ctx, refB, workflows.RetryRequest{By: "ops"}); err == nil {
-		t.Log("retry accepted; the bind fails again until the invoice is released")
+	refused := func() int { b, _ := env.Sim.Bill("BIZ", "B"); return b.Calls.BillSave.InUse.Refused }
+	if n := refused(); n != 1 {
+		t.Fatalf("the cloud refused %d binds of B, want 1", n)
 	}
-	waitStage(t, ctx, env, refB.Resource, refB.BillID, workflows.StageFailed)
+	firstFailure := st.Error.At
+
+	// A retry before the cause is fixed is accepted, runs the bind again and fails again, visibly.
+	if _, err := env.Bills.Retry(ctx, refB, workflows.RetryRequest{By: "ops"}); err != nil {
+		t.Fatalf("retry before the fix was not accepted: %v", err)
+	}
+	if err := waitFor(ctx, time.Minute, "the retried bind refused by the cloud", func() bool { return refused() == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	st = waitStage(t, ctx, env, refB.Resource, refB.BillID, workflows.StageFailed)
+	if st.Error == nil || !st.Error.At.After(firstFailure) || st.Error.Code != "InvoiceCloud.2003" {
+		t.Fatalf("after the early retry: %+v, want a second failure (after %s) with code InvoiceCloud.2003", st.Error, firstFailure)
+	}
 
 	// Fix: bill A is cancelled, its invoices are released; then ops retry B.
 	if _, err := env.Bills.Cancel(ctx, d.Ref("A"), workflows.CancelRequest{Reason: "duplicate claim", By: "ops"}); err != nil {
 		t.Fatalf("cancel bill A: %v", err)
 	}
-	if err := waitFor(ctx, func() bool { x, _ := env.Sim.Invoice(serial); return x.Status == "1" }); err != nil {
-		t.Fatalf("invoice %s not released after cancelling A", serial)
+	if err := waitFor(ctx, time.Minute, "invoice "+serial+" released by cancelling A", func() bool {
+		x, _ := env.Sim.Invoice(serial)
+		return x.Status == "1" && x.BillID == ""
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := env.Bills.Retry(ctx, refB, workflows.RetryRequest{By: "ops"}); err != nil {
 		t.Fatalf("retry bill B: %v", err)
@@ -150,6 +179,13 @@ func TestBusinessErrorThenRetry(t *testing.T) {
 	}
 	if x.BillID != "B" || x.Status != "60" || !x.Accounted {
 		t.Errorf("invoice %s: bill %q status %s accounted %v, want B 60 accounted; history %v", serial, x.BillID, x.Status, x.Accounted, trail)
+	}
+	if _, err := kit.CheckBills(env.Sim, []kit.BillExpectation{
+		{Resource: "BIZ", BillID: "A", Serials: []string{serial}, End: workflows.StageCancelled, Applied: kit.Applied{Bind: 1, Unbind: 1}},
+		{Resource: "BIZ", BillID: "B", Serials: []string{serial}, End: workflows.StageCompleted,
+			Applied: kit.Applied{Bind: 1, MarkUsed: 1, Voucher: 1}, BindsRefused: 2},
+	}); err != nil {
+		t.Errorf("the cloud's records of A and B:\n%v", err)
 	}
 	t.Logf("invoice %s history: %s", serial, strings.Join(trail, " → "))
 }

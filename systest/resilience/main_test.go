@@ -3,8 +3,9 @@
 // (5xx, latency, dropped sockets, expired tokens), business errors repaired by ops, fuzzed input,
 // and secrets kept out of every log line and error.
 //
-// The fast cases run in CI (`go test ./systest/resilience/`, a few minutes). The long ones (200
-// bills in flight instead of 20) run with `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
+// The fast cases run in CI (`go test ./systest/resilience/`, about six minutes: a killed worker's
+// watchers move on only after their 2-minute heartbeat timeout). The long ones (200 bills in flight
+// instead of 20) run with `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
 package resilience
 
 import (
@@ -19,9 +20,10 @@ import (
 
 var long = flag.Bool("long", os.Getenv("RIMFLOW_LONG") == "1", "run the long resilience cases (also RIMFLOW_LONG=1)")
 
-// workerBin is ./worker, built once for the whole package: the real worker program, run as a
-// separate OS process so it can be killed like a crashed pod.
-var workerBin string
+// workerBin is ./worker and starterBin ./starter, built once for the whole package: the real
+// programs, run as separate OS processes (the worker can be killed like a crashed pod; `starter
+// serve` is the HTTP API, whose every output the secrets test reads).
+var workerBin, starterBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -32,12 +34,12 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		workerBin = filepath.Join(dir, "worker")
+		workerBin, starterBin = filepath.Join(dir, "worker"), filepath.Join(dir, "starter")
 		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		build := exec.Command(gobin, "build", "-o", workerBin, "rimflow/worker")
+		build := exec.Command(gobin, "build", "-o", dir, "rimflow/worker", "rimflow/starter")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build ./worker:", err)
+			fmt.Fprintln(os.Stderr, "build ./worker and ./starter:", err)
 			return 1
 		}
 		return m.Run()

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,23 +22,32 @@ import (
 	"rimflow/api"
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/config"
+	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
+	"rimflow/workflows"
 )
 
-// TestNoSecretInLogsOrErrors runs bills with every component logging at debug level — the
-// embedded server, the simulator, the ERP's client, the HTTP API (in this process, into one
-// buffer) and the worker process (its stderr) — through a token expiry and injected 5xx, with
-// the access token in the header and in the query string. No secret (app secret, client
-// secret, the API's bearer token) and no token the simulator issued (app, access, OAuth2)
-// may appear in any log line, in any error the API answers, or in the bill's history (where
-// activity errors are recorded).
+// TestNoSecretInLogsOrErrors runs bills through the HTTP API (the real `starter serve` process)
+// with every component logging at debug level: the embedded server, the simulator and the
+// ERP's client in this process (one buffer), the worker process and the API process (stdout
+// and stderr of each, read whole). It does so through a token expiry and injected 5xx, in both
+// auth modes (legacy, OAuth2) and with the access token in the header and in the query string.
+// No secret (app secret, client secret, the API's bearer token) and no token the simulator
+// issued may appear in any output line, in any answer of the API (good and bad), or in the
+// bills' workflow histories (where activity errors are recorded).
 func TestNoSecretInLogsOrErrors(t *testing.T) {
-	for _, placement := range []string{"header", "query"} {
-		t.Run("token in "+placement, func(t *testing.T) { secretsRun(t, placement) })
+	for _, run := range []struct{ name, auth, placement string }{
+		{"legacy auth, token in header", "legacy", "header"},
+		{"legacy auth, token in query", "legacy", "query"},
+		{"oauth2 auth, token in header", "oauth2", "header"},
+	} {
+		t.Run(run.name, func(t *testing.T) { secretsRun(t, run.auth, run.placement) })
 	}
 }
 
-func secretsRun(t *testing.T, placement string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+func secretsRun(t *testing.T, auth, placement string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	logs := &syncBuffer{}
 	debug := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -44,104 +57,293 @@ func secretsRun(t *testing.T, placement string) {
 	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 41, Logger: debug, ServerLogLevel: slog.LevelDebug,
 		Sim: simulator.Options{Credentials: creds}})
 
-	workerLogs := &syncBuffer{}
+	workerOut, workerErr := &syncBuffer{}, &syncBuffer{}
 	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
-		Path: workerBin, Stderr: workerLogs,
-		Env: append(env.WorkerEnv("debug"), "RIMFLOW_CLOUD_TOKEN_PLACEMENT="+placement),
+		Path: workerBin, Stdout: workerOut, Stderr: workerErr,
+		Env: append(env.WorkerEnv("debug"), config.EnvCloudAuthMode+"="+auth, config.EnvCloudTokenPlace+"="+placement),
 	})
 	if err != nil {
-		t.Fatalf("start worker: %v", err)
+		t.Fatalf("start worker: %v; stderr %s", err, tailOf(workerErr.String(), 2000))
 	}
-	defer func() { _ = w.Stop(10 * time.Second) }()
+	defer func() { _ = w.Stop(30 * time.Second) }()
 
 	apiToken := "api-token-" + randomHex()
-	apiSrv := httptest.NewServer(api.New(api.Options{Client: env.Client, Namespace: env.Server.Namespace(),
-		Token: apiToken, Logger: debug.With("component", "api")}))
-	defer apiSrv.Close()
+	ap := startAPI(t, env, apiToken)
+	erp := &httpERP{t: t, ctx: ctx, api: ap.url, cloud: env.CloudURL, token: apiToken}
 
-	d := &kit.Driver{Env: env, Resource: "SECRET", Invoices: 2, StepTimeout: 2 * time.Minute}
-	if err := d.Life(ctx, "clean"); err != nil {
-		t.Fatalf("bill: %v", err)
-	}
-	// The unhappy paths log and fail the most: every token revoked, half the calls 5xx.
-	if err := env.Sim.SetFaults(simulator.Faults{ErrorRate: 0.5, ExpireTokens: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Park(ctx, "faulty"); err != nil {
-		t.Fatalf("bill under faults: %v", err)
-	}
-	env.Sim.ClearFaults()
-	if err := d.Drain(ctx, "faulty"); err != nil {
-		t.Fatalf("bill under faults: %v", err)
-	}
-
-	// The API's answers, good and bad, with the right token and a wrong one.
-	var answers strings.Builder
-	for _, call := range []struct{ method, path, token, body string }{
-		{"GET", "/v1/bills/SECRET/faulty", apiToken, ""},
-		{"GET", "/v1/bills/SECRET/faulty", "wrong-" + apiToken[:8], ""},
-		{"POST", "/v1/bills/SECRET/faulty/approvals", apiToken, `{"role":"finance","decision":"approve","approver":"x"}`},
-		{"POST", "/v1/bills", apiToken, `{"billId":"x","resource":"this-is-far-too-long"}`},
-	} {
-		req, _ := http.NewRequestWithContext(ctx, call.method, apiSrv.URL+call.path, strings.NewReader(call.body))
-		req.Header.Set("Authorization", "Bearer "+call.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", call.method, call.path, err)
+	erp.life("clean", nil)
+	// The unhappy paths log and fail the most: every token revoked, half the calls 5xx, while the
+	// bill starts and binds.
+	erp.life("faulty", func(bound bool) {
+		if bound {
+			env.Sim.ClearFaults()
+		} else {
+			simFaults(t, env.Sim, simulator.Faults{ErrorRate: 0.5, ExpireTokens: true})
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		answers.Write(b)
-		answers.WriteByte('\n')
-	}
+	})
+	// The API's error answers, each kind.
+	erp.expect(http.StatusUnauthorized, "GET", "/v1/bills/SECRET/faulty", "wrong-"+apiToken[:8], nil)
+	erp.expect(http.StatusBadRequest, "POST", "/v1/bills", apiToken, `{"billId":"x","resource":"this-is-far-too-long"}`)
+	erp.expect(http.StatusNotFound, "GET", "/v1/bills/SECRET/nope", apiToken, nil)
+	erp.expect(http.StatusConflict, "POST", "/v1/bills/SECRET/faulty/approvals", apiToken,
+		workflows.ApproveRequest{Role: "finance", Decision: "approve", Approver: "x"})
 
 	// The bills' histories hold every activity error (the cloud's 5xx, the rejected tokens).
 	var histories strings.Builder
+	events := 0
 	for _, id := range []string{"clean", "faulty"} {
-		it := env.Client.GetWorkflowHistory(ctx, d.Ref(id).WorkflowID(), "", false, 0)
+		it := env.Client.GetWorkflowHistory(ctx, workflows.BillWorkflowID("SECRET", id), "", false, 0)
 		for it.HasNext() {
 			ev, err := it.Next()
 			if err != nil {
 				t.Fatalf("history of %s: %v", id, err)
 			}
-			b, _ := protojson.Marshal(ev)
+			b, err := protojson.Marshal(ev)
+			if err != nil {
+				t.Fatalf("history of %s: %v", id, err)
+			}
 			histories.Write(b)
 			histories.WriteByte('\n')
+			events++
 		}
 	}
-	_ = w.Stop(10 * time.Second) // flush the worker's last lines
+	// Stop both processes so their last lines are written.
+	if err := ap.stop(); err != nil {
+		t.Errorf("API process: %v", err)
+	}
+	if err := w.Stop(30 * time.Second); err != nil {
+		t.Errorf("worker process: %v", err)
+	}
 
+	st := env.Sim.Stats()
+	switch {
+	case st.TokenRejections == 0 || st.FaultsInjected == 0:
+		t.Fatalf("the run did not exercise rejected tokens and 5xx: %d rejections, %d faults", st.TokenRejections, st.FaultsInjected)
+	case auth == "oauth2" && (st.TokensIssued.OAuth2 < 2 || st.TokensIssued.Access != 0):
+		t.Fatalf("oauth2: tokens issued %+v, want ≥ 2 OAuth2 tokens (one renewed after the expiry) and no legacy ones", st.TokensIssued)
+	case auth == "legacy" && (st.TokensIssued.Access < 2 || st.TokensIssued.OAuth2 != 0):
+		t.Fatalf("legacy: tokens issued %+v, want ≥ 2 access tokens (one renewed after the expiry) and no OAuth2 ones", st.TokensIssued)
+	case (placement == "query") != (env.Tap.QueryTokens.Load() > 0):
+		t.Fatalf("token placement %s, but %d business calls carried the token in the query", placement, env.Tap.QueryTokens.Load())
+	}
 	secrets := map[string]string{"app secret": creds.AppSecret, "client secret": creds.ClientSecret, "API token": apiToken}
 	tokens := env.Sim.IssuedTokens()
 	for i, tok := range tokens {
 		secrets["issued token #"+strconv.Itoa(i)] = tok
 	}
-	st := env.Sim.Stats()
-	if st.TokensIssued.Access < 2 || st.TokenRejections == 0 || st.FaultsInjected == 0 {
-		t.Fatalf("the run did not exercise token refresh and errors: %+v", st.TokensIssued)
+	logSources := map[string]string{
+		"in-process logs (server, simulator, ERP client)": logs.String(),
+		"worker stdout": workerOut.String(), "worker stderr": workerErr.String(),
+		"API stdout": ap.stdout.String(), "API stderr": ap.stderr.String(),
 	}
-	sources := map[string]string{
-		"in-process logs (server, simulator, client, API)": logs.String(),
-		"worker process stderr":                            workerLogs.String(),
-		"API answers":                                      answers.String(),
-		"workflow histories (activity errors)":             histories.String(),
+	sources := map[string]string{"API answers": erp.answers.String(), "workflow histories": histories.String()}
+	lines := map[string]int{}
+	for where, text := range logSources {
+		sources[where] = text
+		lines[where] = strings.Count(text, "\n")
 	}
-	lines := 0
 	for where, text := range sources {
-		lines += strings.Count(text, "\n")
 		for name, secret := range secrets {
-			if strings.Contains(text, secret) {
-				i := strings.Index(text, secret)
+			if i := strings.Index(text, secret); i >= 0 {
 				t.Errorf("%s leaks the %s: …%s…", where, name, redactAround(text, i, len(secret)))
 			}
 		}
 	}
-	if !strings.Contains(workerLogs.String(), `"level":"DEBUG"`) {
-		t.Errorf("the worker did not log at debug level; the check would prove nothing")
+	// The check proves something only if every component talked, at debug level.
+	for where, marker := range map[string]string{
+		"worker stderr": `"level":"DEBUG"`, "API stderr": `"level":"DEBUG"`, "API stdout": `"listening"`,
+		"in-process logs (server, simulator, ERP client)": `"component":"cloudsim"`,
+	} {
+		if !strings.Contains(logSources[where], marker) {
+			t.Errorf("%s lacks %s: the check would prove nothing there", where, marker)
+		}
 	}
-	t.Logf("%d secrets and tokens (%d issued tokens) absent from %d log lines, API answers and history events",
-		len(secrets), len(tokens), lines)
+	total := 0
+	for _, n := range lines {
+		total += n
+	}
+	t.Logf("%d secrets and tokens (%d issued tokens) absent from %d log lines (worker stdout %d, stderr %d; API stdout %d, stderr %d; "+
+		"server, simulator and ERP client %d), %d API answers and %d history events",
+		len(secrets), len(tokens), total, lines["worker stdout"], lines["worker stderr"], lines["API stdout"], lines["API stderr"],
+		lines["in-process logs (server, simulator, ERP client)"], erp.calls, events)
+}
+
+// apiProcess is `starter serve`, the HTTP API, as a separate process with its outputs captured.
+type apiProcess struct {
+	url            string
+	stdout, stderr *syncBuffer
+	cmd            *exec.Cmd
+	done           chan struct{}
+	err            error
+}
+
+// startAPI starts the API on a free loopback port and waits for its ready line.
+func startAPI(t *testing.T, env *kit.Env, token string) *apiProcess {
+	t.Helper()
+	var vars []string
+	for _, kv := range env.WorkerEnv("debug") {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "RIMFLOW_") || strings.HasPrefix(k, "RIMFLOW_TEMPORAL_") || k == config.EnvTaskQueue || k == config.EnvLogLevel {
+			vars = append(vars, kv) // what `starter serve` reads, and nothing of the cloud's
+		}
+	}
+	p := &apiProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(starterBin, "serve", "--addr", "127.0.0.1:0")
+	p.cmd.Env = append(vars, config.EnvAPIToken+"="+token)
+	p.cmd.Stderr = p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start the API: %v", err)
+	}
+	type readyLine struct {
+		Listening string `json:"listening"`
+	}
+	ready := make(chan readyLine, 1)
+	go func() {
+		// Everything read goes to p.stdout; the first JSON value is the ready line.
+		all := io.TeeReader(out, p.stdout)
+		var r readyLine
+		if json.NewDecoder(all).Decode(&r) == nil {
+			ready <- r
+		}
+		_, _ = io.Copy(io.Discard, all)
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() { _ = p.stop() })
+	select {
+	case r := <-ready:
+		if r.Listening == "" {
+			t.Fatalf("API ready line without its URL: %s", p.stdout.String())
+		}
+		p.url = r.Listening
+	case <-p.done:
+		t.Fatalf("the API exited before it was ready: %v; stderr %s", p.err, tailOf(p.stderr.String(), 2000))
+	case <-time.After(time.Minute):
+		t.Fatalf("the API printed no ready line within a minute; stderr %s", tailOf(p.stderr.String(), 2000))
+	}
+	return p
+}
+
+// stop ends the API with SIGTERM (a graceful shutdown) and waits up to 30 s.
+func (p *apiProcess) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		var exit *exec.ExitError
+		if errors.As(p.err, &exit) {
+			return fmt.Errorf("the API exited with %v", p.err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done // Wait returns once the process is killed
+		return errors.New("the API did not stop within 30 s; killed")
+	}
+}
+
+// httpERP drives bills as an ERP does: over the HTTP API with its bearer token, and imports
+// through the simulator's /__sim/collect as the user's browser would. It keeps every answer.
+type httpERP struct {
+	t                 *testing.T
+	ctx               context.Context
+	api, cloud, token string
+	answers           strings.Builder
+	calls             int
+}
+
+// call sends one request and keeps its answer.
+func (e *httpERP) call(method, path, token string, body any) (int, []byte) {
+	e.t.Helper()
+	status, raw := testenv.Do(e.t, e.ctx, method, e.api+path, token, body)
+	e.answers.Write(raw)
+	e.answers.WriteByte('\n')
+	e.calls++
+	return status, raw
+}
+
+// expect sends one request that must answer status.
+func (e *httpERP) expect(status int, method, path, token string, body any) []byte {
+	e.t.Helper()
+	got, raw := e.call(method, path, token, body)
+	if got != status {
+		e.t.Fatalf("%s %s: HTTP %d, want %d: %.300s", method, path, got, status, raw)
+	}
+	return raw
+}
+
+// until repeats a request while it answers a status in retry (an outage the cloud faults cause),
+// for at most two minutes.
+func (e *httpERP) until(want int, retry []int, method, path string, body any) []byte {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		got, raw := e.call(method, path, e.token, body)
+		if got == want || (want == http.StatusCreated && got == http.StatusOK) {
+			return raw
+		}
+		if !contains(retry, got) || time.Now().After(deadline) {
+			e.t.Fatalf("%s %s: HTTP %d, want %d: %.300s", method, path, got, want, raw)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func contains(list []int, v int) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// waitStage polls the bill's state until it reaches stage, for at most two minutes.
+func (e *httpERP) waitStage(id string, stage workflows.Stage) {
+	e.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var st workflows.BillState
+	for {
+		status, raw := e.call("GET", "/v1/bills/SECRET/"+id, e.token, nil)
+		if status == http.StatusOK && json.Unmarshal(raw, &st) == nil && st.Stage == stage {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("bill %s never reached %s within 2 minutes: HTTP %d %.300s", id, stage, status, raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// life runs a bill from start to completed; faults, when given, is called before the start
+// (false) and once its invoices are bound (true).
+func (e *httpERP) life(id string, faults func(bound bool)) {
+	e.t.Helper()
+	if faults != nil {
+		faults(false)
+	}
+	in := workflows.BillInput{BillID: id, BillNo: "BX-" + id, BillType: "expense", Resource: "SECRET", BillTaxNo: kit.TaxNo,
+		UserID: "u", CompanyInfo: []invoicecloud.Company{{TaxNo: kit.TaxNo, Name: "示例科技有限公司"}}}
+	var started api.StartResponse
+	if err := json.Unmarshal(e.until(http.StatusCreated, []int{http.StatusServiceUnavailable, http.StatusBadGateway}, "POST", "/v1/bills", in), &started); err != nil {
+		e.t.Fatalf("start %s: %v", id, err)
+	}
+	testenv.Collect(e.t, e.ctx, e.cloud, kit.EventCodeOf(started.Collect.PC), 2)
+	e.waitStage(id, workflows.StageAwaitingSupervisor)
+	if faults != nil {
+		faults(true)
+	}
+	for _, role := range []string{"supervisor", "finance"} {
+		e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/approvals",
+			workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "x"})
+	}
+	today := time.Now().Format(time.DateOnly)
+	e.until(http.StatusOK, []int{http.StatusServiceUnavailable}, "POST", "/v1/bills/SECRET/"+id+"/voucher",
+		workflows.VoucherRequest{VouchID: "V-" + id, VouchNo: "记-" + id, AccountDate: today, AccountTime: today, BusinessDate: today, Resource: "SAP"})
+	e.waitStage(id, workflows.StageCompleted)
 }
 
 // redactAround shows the context of a leak without printing the secret itself.

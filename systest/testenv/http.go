@@ -41,8 +41,8 @@ func Do(tb testing.TB, ctx context.Context, method, url, token string, body any)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, url, err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if rd != nil || method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // the API refuses a POST without it
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -1,0 +1,24 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+
+	"go.temporal.io/sdk/temporal"
+
+	"rimflow/activities/calls"
+)
+
+// DeliverEvent sends one of a bill's events to the webhooks configured for its resource (signed;
+// see internal/webhooks). A webhook that does not answer 2xx fails it, and the retry policy sends
+// it again until the ERP takes it: the bill's events arrive at least once, in order.
+func (a *Activities) DeliverEvent(ctx context.Context, in calls.EventInput) error {
+	body, err := json.Marshal(in.Event)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("event does not encode: "+err.Error(), "InvalidEvent", nil)
+	}
+	if err := a.Webhooks.Deliver(ctx, in.Event.Resource, in.Event.ID, body); err != nil {
+		return temporal.NewApplicationError("webhook: "+err.Error(), "WebhookRefused")
+	}
+	return nil
+}

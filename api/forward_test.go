@@ -1,0 +1,56 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// A forwarded payload is checked strictly: every problem named by its JSON path, nothing sent.
+func TestForwardIsCheckedStrictly(t *testing.T) {
+	good := `{"invoiceData":[{"serialNo":"S1","invoiceType":27,"invoiceNo":"123","invoiceDate":"2026-11-20",
+		"invoiceAmount":100.00,"totalTaxAmount":"13.00","totalAmount":113,"taxRate":"0.13",
+		"items":[{"goodsName":"纸","num":"3","unitPrice":"33.333333","detailAmount":"100.00","taxAmount":13}]}],
+		"attachData":[{"attachUrl":"http://x/a.pdf","attachName":"a.pdf"}]}`
+	sig, e := DecodeForward([]byte(good))
+	if e != nil {
+		t.Fatalf("good payload refused: %v", e)
+	}
+	if len(sig.InvoiceData) != 1 || sig.InvoiceData[0].SerialNo != "S1" || sig.InvoiceData[0].TotalAmount.StringFixed(2) != "113.00" {
+		t.Errorf("decoded %+v", sig.InvoiceData)
+	}
+
+	for name, c := range map[string]struct{ body, field string }{
+		"unknown top field":        {`{"invoiceData":[{"serialNo":"S"}],"extra":1}`, "extra"},
+		"unknown invoice field":    {`{"invoiceData":[{"serialNo":"S","someVendorField":"x"}]}`, "invoiceData[0].someVendorField"},
+		"unknown item field":       {`{"invoiceData":[{"serialNo":"S","items":[{"colour":"red"}]}]}`, "invoiceData[0].items[0].colour"},
+		"unknown attach field":     {`{"invoiceData":[{"serialNo":"S"}],"attachData":[{"size":1}]}`, "attachData[0].size"},
+		"serialNo missing":         {`{"invoiceData":[{"invoiceNo":"1"}]}`, "invoiceData[0].serialNo"},
+		"serialNo twice":           {`{"invoiceData":[{"serialNo":"S"},{"serialNo":"S"}]}`, "invoiceData[1].serialNo"},
+		"serialNo a number array":  {`{"invoiceData":[{"serialNo":[1]}]}`, "invoiceData[0].serialNo"},
+		"three decimals":           {`{"invoiceData":[{"serialNo":"S","invoiceAmount":"1.005"}]}`, "invoiceData[0].invoiceAmount"},
+		"negative amount":          {`{"invoiceData":[{"serialNo":"S","totalAmount":-1}]}`, "invoiceData[0].totalAmount"},
+		"amount not a number":      {`{"invoiceData":[{"serialNo":"S","totalTaxAmount":"ten"}]}`, "invoiceData[0].totalTaxAmount"},
+		"amount a bool":            {`{"invoiceData":[{"serialNo":"S","totalTaxAmount":true}]}`, "invoiceData[0].totalTaxAmount"},
+		"sum does not add up":      {`{"invoiceData":[{"serialNo":"S","invoiceAmount":"100","totalTaxAmount":"13","totalAmount":"112.99"}]}`, "invoiceData[0].totalAmount"},
+		"text given a number":      {`{"invoiceData":[{"serialNo":"S","salerName":5}]}`, "invoiceData[0].salerName"},
+		"code given a fraction":    {`{"invoiceData":[{"serialNo":"S","invoiceType":4.5}]}`, "invoiceData[0].invoiceType"},
+		"bad date":                 {`{"invoiceData":[{"serialNo":"S","invoiceDate":"20/11/2026"}]}`, "invoiceData[0].invoiceDate"},
+		"items not an array":       {`{"invoiceData":[{"serialNo":"S","items":"none"}]}`, "invoiceData[0].items"},
+		"invoice not an object":    {`{"invoiceData":["S"]}`, "invoiceData[0]"},
+		"no invoices":              {`{"invoiceData":[]}`, "invoiceData"},
+		"control char in a string": {`{"invoiceData":[{"serialNo":"S","salerName":"a\u0000b"}]}`, "invoiceData[0].salerName"},
+	} {
+		_, e := DecodeForward([]byte(c.body))
+		if e == nil || e.Status != 400 || e.Fields[c.field] == "" {
+			t.Errorf("%s: %s not named: %+v", name, c.field, e)
+		}
+	}
+	// Every problem at once.
+	_, e = DecodeForward([]byte(`{"invoiceData":[{"serialNo":"S","a":1,"invoiceAmount":"1.001"},{"b":2}]}`))
+	if e == nil || len(e.Fields) != 4 {
+		t.Errorf("not every problem named: %+v", e)
+	}
+	if _, e := DecodeForward([]byte(`{"invoiceData":[{"serialNo":"S"}]} trailing`)); e == nil || !strings.Contains(e.Message, "after") {
+		t.Errorf("trailing data: %+v", e)
+	}
+}

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// The ERP's walk: every route of the table exercised in an order a real integration follows
+// (start, collect, forward, remove, submit, approve, voucher; a refused start amended and retried;
+// image review; the refusals), with the status each step must answer. The Postman collection
+// (docs/postman) is written from it and runs against a devstack with newman in CI; the API's
+// system test runs the same walk in Go and checks every answer against the served OpenAPI
+// document. One walk, so the collection, the document and the server cannot drift apart.
+
+// Step is one request of the walk.
+type Step struct {
+	Name      string
+	Operation string            // the route's operationId; "" for a call to the simulator (Sim)
+	Sim       string            // the simulator's path (POST, JSON), e.g. /__sim/collect
+	Path      map[string]string // path parameters, unescaped; {{var}} allowed
+	Query     map[string]string // {{var}} allowed
+	Body      string            // JSON text with {{var}} placeholders; "" = no body
+	Status    int               // the status the step must answer
+	// Save sets variables from the answer: name -> dotted path (invoiceData[0].serialNo). A value
+	// saved as JSON text (for a body) has a name starting with "json:".
+	Save  map[string]string
+	Until *Until // repeat the step until the answer says so
+}
+
+// Until repeats a step (at most Tries times, DelayMs apart) until the value at Path equals Equals.
+type Until struct {
+	Path    string
+	Equals  string
+	Tries   int
+	DelayMs int
+}
+
+// Scenario variables: set by the runner (baseUrl, cloudUrl, token, run: unique per run) or saved
+// by the steps.
+const (
+	VarBaseURL  = "baseUrl"
+	VarCloudURL = "cloudUrl"
+	VarToken    = "token"
+	VarRun      = "run"
+)
+
+var templateVar = regexp.MustCompile(`\{\{([A-Za-z0-9_:]+)\}\}`)
+
+// Expand replaces {{var}} in s with vars' values (an unknown variable stays as written).
+func Expand(s string, vars map[string]string) string {
+	return templateVar.ReplaceAllStringFunc(s, func(m string) string {
+		if v, ok := vars[m[2:len(m)-2]]; ok {
+			return v
+		}
+		return m
+	})
+}
+
+// EscapePathTemplate percent-encodes a path parameter's literal text (UTF-8) and keeps its
+// {{var}} placeholders, for URLs written before the variables are known.
+func EscapePathTemplate(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, loc := range templateVar.FindAllStringIndex(s, -1) {
+		b.WriteString(url.PathEscape(s[last:loc[0]]))
+		b.WriteString(s[loc[0]:loc[1]])
+		last = loc[1]
+	}
+	b.WriteString(url.PathEscape(s[last:]))
+	return b.String()
+}
+
+func waitFor(path, equals string) *Until {
+	return &Until{Path: path, Equals: equals, Tries: 120, DelayMs: 500}
+}
+
+// Scenario is the walk, in order.
+func Scenario() []Step {
+	main := map[string]string{"resource": "OA", "billId": "报销单-{{run}}"}
+	amend := map[string]string{"resource": "OA", "billId": "AMEND-{{run}}"}
+	img := map[string]string{"resource": "OA", "billId": "IMG-{{run}}"}
+	with := func(p map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for key, val := range p {
+			out[key] = val
+		}
+		return out
+	}
+	const bill = `{"billId":"报销单-{{run}}","billNo":"BX-{{run}}","billType":"er_dailyreimbursebill","resource":"OA",
+ "billTaxNo":"91440300MA5G9GK78Y","userId":"u-7",
+ "companyInfo":[{"taxNo":"91440300MA5G9GK78Y","name":"金蝶票据云科技(深圳)有限公司"}],
+ "options":{"approvals":["supervisor","finance"],"autoSubmit":false}}`
+	return []Step{
+		{Name: "health", Operation: "health", Status: http.StatusOK},
+		{Name: "the OpenAPI document", Operation: "openapi", Status: http.StatusOK},
+		{Name: "a typo in the tax number is refused, nothing started", Operation: "startBill", Status: http.StatusBadRequest,
+			Body: `{"billId":"TYPO-{{run}}","billNo":"BX-T-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"bad-tax","userId":"u-7"}`},
+		{Name: "start a bill with a Chinese key", Operation: "startBill", Body: bill, Status: http.StatusCreated},
+		{Name: "the same start again joins it", Operation: "startBill", Body: bill, Status: http.StatusOK},
+		{Name: "a start with another body is refused", Operation: "startBill", Status: http.StatusConflict,
+			Body: strings.Replace(bill, `"userId":"u-7"`, `"userId":"u-8"`, 1)},
+		{Name: "the bill's state", Operation: "getBill", Path: main, Status: http.StatusOK},
+		{Name: "a collect URL", Operation: "getCollectUrl", Path: main, Query: map[string]string{"client": "pc"},
+			Status: http.StatusOK, Save: map[string]string{"eventCode": "eventCode"}},
+		{Name: "a view URL for approvers", Operation: "getViewUrl", Path: main, Query: map[string]string{"client": "mobile"},
+			Status: http.StatusOK},
+		{Name: "the user imports two invoices", Sim: "/__sim/collect", Body: `{"eventCode":"{{eventCode}}","count":2}`,
+			Status: http.StatusOK, Save: map[string]string{"json:delivered": "delivered", "serial0": "delivered[0].serialNo"}},
+		{Name: "wait until both are bound", Operation: "getBill", Path: main, Status: http.StatusOK, Until: waitFor("invoiceCount", "2")},
+		{Name: "the ERP forwards what its browser got", Operation: "forwardInvoices", Path: main,
+			Body: `{"invoiceData":{{json:delivered}}}`, Status: http.StatusAccepted},
+		{Name: "a forward with an unknown field is refused", Operation: "forwardInvoices", Path: main,
+			Body: `{"invoiceData":[{"serialNo":"{{serial0}}","memo":"x"}]}`, Status: http.StatusBadRequest},
+		{Name: "remove an invoice", Operation: "removeInvoice", Path: with(main, "serialNo", "{{serial0}}"),
+			Query: map[string]string{"reason": "claimed twice"}, Status: http.StatusOK},
+		{Name: "submit", Operation: "submitBill", Path: main, Body: `{"by":"u-7"}`, Status: http.StatusOK},
+		{Name: "finance cannot decide yet", Operation: "decideApproval", Path: main, Status: http.StatusConflict,
+			Body: `{"role":"finance","decision":"approve","approver":"li.si"}`},
+		{Name: "the supervisor approves", Operation: "decideApproval", Path: main, Status: http.StatusOK,
+			Body: `{"role":"supervisor","decision":"approve","approver":"zhang.san","comment":"ok"}`},
+		{Name: "finance approves", Operation: "decideApproval", Path: main, Status: http.StatusOK,
+			Body: `{"role":"finance","decision":"approve","approver":"li.si"}`},
+		{Name: "wait for the voucher stage", Operation: "getBill", Path: main, Status: http.StatusOK,
+			Until: waitFor("stage", "awaiting_voucher")},
+		{Name: "the voucher", Operation: "saveVoucher", Path: main, Status: http.StatusOK,
+			Body: `{"vouchId":"V-{{run}}","vouchNo":"记-{{run}}","accountDate":"2026-11-30","accountTime":"2026-11-30","businessDate":"2026-11-29","resource":"SAP"}`},
+		{Name: "wait until completed", Operation: "getBill", Path: main, Status: http.StatusOK, Until: waitFor("stage", "completed")},
+		{Name: "a completed bill takes no invoices", Operation: "forwardInvoices", Path: main,
+			Body: `{"invoiceData":{{json:delivered}}}`, Status: http.StatusConflict},
+		{Name: "find the bills, latest change first", Operation: "listBills", Status: http.StatusOK,
+			Query: map[string]string{"resource": "OA", "sort": "-updatedAt", "pageSize": "5"}},
+		{Name: "a misspelt filter is refused", Operation: "listBills", Query: map[string]string{"stauts": "failed"}, Status: http.StatusBadRequest},
+
+		{Name: "the cloud will refuse the next start", Sim: "/__sim/faults", Status: http.StatusOK,
+			Body: `{"errorRate":1,"messageTypes":["getEventCode"],"refuseCode":"1001","refuseField":"billTaxNo"}`},
+		{Name: "a start the cloud refuses", Operation: "startBill", Status: http.StatusBadGateway,
+			Body: `{"billId":"AMEND-{{run}}","billNo":"BX-A-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7"}`},
+		{Name: "the cloud accepts again", Sim: "/__sim/faults", Body: `{}`, Status: http.StatusOK},
+		{Name: "amend the refused bill", Operation: "amendBill", Path: amend, Status: http.StatusOK,
+			Body: `{"billTaxNo":"91310115MA1K4L8R2X","reason":"the ERP had the wrong company"}`},
+		{Name: "retry it", Operation: "retryBill", Path: amend, Body: `{"by":"erp"}`, Status: http.StatusOK},
+		{Name: "nothing to resolve", Operation: "resolveCompensation", Path: amend, Status: http.StatusConflict,
+			Body: `{"by":"ops","reason":"test","done":"nothing"}`},
+		{Name: "cancel it", Operation: "cancelBill", Path: amend, Body: `{"reason":"raised by mistake","by":"erp"}`, Status: http.StatusOK},
+
+		{Name: "start a bill with image review", Operation: "startBill", Status: http.StatusCreated,
+			Body: `{"billId":"IMG-{{run}}","billNo":"BX-I-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[],"imageMode":"basic"}}`},
+		{Name: "its collect URL", Operation: "getCollectUrl", Path: img, Status: http.StatusOK, Save: map[string]string{"imgEventCode": "eventCode"}},
+		{Name: "the user imports one invoice", Sim: "/__sim/collect", Body: `{"eventCode":"{{imgEventCode}}","count":1}`, Status: http.StatusOK,
+			Save: map[string]string{"imgInvoiceNo": "delivered[0].invoiceNo"}},
+		{Name: "wait for image review", Operation: "getBill", Path: img, Status: http.StatusOK, Until: waitFor("stage", "image_review")},
+		{Name: "the scanning station reports", Operation: "reportImages", Path: img, Status: http.StatusOK,
+			Body: `{"scanBillNo":"S-{{run}}","invoiceNos":["{{imgInvoiceNo}}"]}`},
+		{Name: "the enterprises bills are routed to", Operation: "listEnterprises", Status: http.StatusOK},
+		{Name: "a push the enterprise did not seal is refused", Operation: "receivePush", Status: http.StatusUnauthorized,
+			Path: map[string]string{"taxNo": "91440300MA5G9GK78Y"}, Body: `{"not":"sealed"}`},
+		{Name: "metrics", Operation: "metrics", Status: http.StatusOK},
+	}
+}

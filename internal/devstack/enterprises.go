@@ -1,0 +1,69 @@
+package devstack
+
+import (
+	"rimflow/cloudsim/simulator"
+	"rimflow/internal/enterprises"
+	"rimflow/invoicecloud"
+)
+
+// The demo's second enterprise: a standard-edition (标准版) tenant of the simulator that pushes its
+// invoices to the API (AWS收票推送). Its credentials are the simulator's own, not secrets.
+const (
+	DemoStandardTaxNo = "91310115MA1K4L8R2X"
+	demoStandardName  = "上海标准版示例有限公司"
+	demoStandardID    = "DEMO-STD"
+	demoStandardKey   = "demoEncryptKey16" // the 16-character encrypt_key
+)
+
+// demoTaxNoName is the ultimate demo enterprise's name.
+const demoTaxNoName = "深圳示例科技有限公司"
+
+// DemoTenants are the simulator's tenants for the devstack: today's ultimate tenant and the
+// standard demo enterprise, whose imports are pushed to the API at apiURL.
+func DemoTenants(apiURL string) []simulator.Tenant {
+	return []simulator.Tenant{
+		simulator.UltimateTenant(),
+		{Edition: simulator.EditionStandard, Name: demoStandardName, TaxNo: DemoStandardTaxNo,
+			ClientID: demoStandardID, ClientSecret: "demo-standard-secret", EncryptKey: demoStandardKey,
+			Push: []simulator.PushTarget{{Name: demoStandardName, TaxNo: DemoStandardTaxNo, ClientID: demoStandardID,
+				URL: apiURL + "/v1/push/" + DemoStandardTaxNo}}},
+	}
+}
+
+// DemoEnterprises is the devstack's registry over the simulator at cloudURL: its ultimate tenant
+// as DemoTaxNo and each standard tenant as itself, every one with the simulator's scanning point
+// (the image system), the pushing ones with push on.
+func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
+	creds, paths := o.Credentials, o.Paths
+	ult := invoicecloud.Config{
+		BaseURL:        cloudURL,
+		AuthMode:       invoicecloud.AuthLegacy,
+		TokenPlacement: invoicecloud.TokenInHeader,
+		AppID:          creds.AppID,
+		AppSecret:      creds.AppSecret,
+		TenantID:       creds.TenantID,
+		AccountID:      creds.AccountID,
+		User:           creds.User,
+		Paths:          invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
+		MessageTypes:   invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
+	}
+	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Edition: enterprises.Ultimate, Ultimate: &ult,
+		ScanPoint: simulator.DefaultScanPoint.ID}}
+	for _, t := range o.Tenants {
+		if t.Edition != simulator.EditionStandard {
+			continue
+		}
+		scan := simulator.DefaultScanPoint.ID
+		if len(t.ScanPoints) > 0 {
+			scan = t.ScanPoints[0].ID
+		}
+		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, Edition: enterprises.Standard, ScanPoint: scan,
+			Standard: &invoicecloud.StandardConfig{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
+				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls}}
+		if len(t.Push) > 0 {
+			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}
+		}
+		specs = append(specs, spec)
+	}
+	return specs
+}

@@ -1,0 +1,304 @@
+package enterprises
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"rimflow/invoicecloud"
+)
+
+const (
+	taxSH = "91310000MA1FL0001X"
+	taxSZ = "91440300MA5G9GK78Y"
+)
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func noFiles(string) ([]byte, error) { return nil, errors.New("no files here") }
+
+const good = `
+enterprises:
+  - taxNo: 91310000ma1fl0001x
+    name: 上海示例有限公司
+    edition: ultimate
+    baseURL: https://api.example.com/
+    authMode: oauth2
+    clientId: cid
+    clientSecret: env:SH_SECRET
+    username: u
+    accountId: acct
+    orgNumber: "1001"
+    scanPoint: SP01
+  - taxNo: 91440300MA5G9GK78Y
+    name: 深圳示例有限公司
+    edition: standard
+    baseURL: https://std.example.com
+    clientId: SZ
+    clientSecret: file:/run/secrets/sz
+    encryptKey: env:SZ_KEY
+    encType: 2
+    push: true
+`
+
+var goodEnv = map[string]string{"SH_SECRET": "sh-secret", "SZ_KEY": "0123456789abcdef"}
+
+func goodFiles(p string) ([]byte, error) {
+	if p == "/run/secrets/sz" {
+		return []byte("sz-secret\n"), nil
+	}
+	return nil, errors.New("missing")
+}
+
+func TestParseBothEditions(t *testing.T) {
+	specs, err := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 2 {
+		t.Fatalf("%d specs", len(specs))
+	}
+	sh, sz := specs[0], specs[1]
+	if sh.TaxNo != taxSH || sh.Edition != Ultimate || sh.Ultimate == nil || sh.Ultimate.ClientSecret != "sh-secret" ||
+		sh.Ultimate.BaseURL != "https://api.example.com" || sh.OrgNumber != "1001" || sh.ScanPoint != "SP01" || sh.Push != nil {
+		t.Errorf("ultimate spec %+v", sh)
+	}
+	if sz.Edition != Standard || sz.Standard == nil || sz.Standard.ClientSecret != "sz-secret" || sz.Standard.EncryptKey != "0123456789abcdef" ||
+		sz.Standard.EncType != invoicecloud.EncHMACSHA256 || sz.Push == nil || sz.Push.ClientID != "SZ" {
+		t.Errorf("standard spec %+v", sz)
+	}
+	info := sz.Info()
+	if info.AuthMode != "signed" || !info.Push || info.BaseURL != "https://std.example.com" {
+		t.Errorf("info %+v", info)
+	}
+}
+
+func TestParseNamesEveryProblem(t *testing.T) {
+	bad := `
+enterprises:
+  - taxNo: bad-tax
+    name: ""
+    edition: ultimate
+    baseURL: https://api.example.com
+    authMode: oauth2
+    clientId: cid
+    clientSecret: inline-secret-value
+    username: u
+    accountId: a
+    encType: 1
+  - taxNo: 91440300MA5G9GK78Y
+    name: 深圳
+    edition: standard
+    baseURL: https://std.example.com
+    clientId: SZ
+    clientSecret: env:MISSING
+    encryptKey: env:SHORT
+    orgNumber: "1"
+  - taxNo: 91440300MA5G9GK78Y
+    name: 又一个
+    edition: gold
+`
+	_, err := Parse([]byte(bad), invoicecloud.Config{}, getenv(map[string]string{"SHORT": "short"}), noFiles)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"enterprises[0].taxNo: not a taxpayer id",
+		"enterprises[0].name: required",
+		"enterprises[0].clientSecret: a secret is given by reference only",
+		"enterprises[0].encType: a standard-edition setting",
+		"enterprises[1].clientSecret: MISSING is empty or unset",
+		"enterprises[1].encryptKey",
+		"enterprises[1].orgNumber: an ultimate-edition setting",
+		"enterprises[2].taxNo: 91440300MA5G9GK78Y is listed twice (also enterprises[1])",
+		`enterprises[2].edition: must be "ultimate" or "standard", got "gold"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "inline-secret-value") || strings.Contains(err.Error(), "short\n") {
+		t.Errorf("a secret leaked into the error: %v", err)
+	}
+	if _, err := Parse([]byte("enterprise: []\n"), invoicecloud.Config{}, getenv(nil), noFiles); err == nil {
+		t.Error("a misspelt key was accepted")
+	}
+}
+
+func TestLookupRoutesByTaxNumber(t *testing.T) {
+	specs, err := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := r.Lookup(strings.ToLower(taxSH))
+	if err != nil || sh.TaxNo != taxSH {
+		t.Fatalf("lookup %s: %v %v", taxSH, sh, err)
+	}
+	if _, ok := sh.Cloud.(*invoicecloud.Client); !ok {
+		t.Errorf("the ultimate enterprise's cloud is %T", sh.Cloud)
+	}
+	sz, _ := r.Lookup(taxSZ)
+	if _, ok := sz.Cloud.(*invoicecloud.StandardClient); !ok {
+		t.Errorf("the standard enterprise's cloud is %T", sz.Cloud)
+	}
+	var unknown *UnknownError
+	if _, err := r.Lookup("91110000600000000X"); !errors.As(err, &unknown) || !strings.Contains(err.Error(), "billTaxNo") {
+		t.Errorf("unknown tax number: %v", err)
+	}
+	if r.Pushes() == nil {
+		t.Error("no push receiver")
+	}
+	if got := r.List(); len(got) != 2 || got[0].TaxNo != taxSH || got[1].TaxNo != taxSZ {
+		t.Errorf("list %+v", got)
+	}
+}
+
+func TestFromEnvServesAnyTaxNumber(t *testing.T) {
+	r, err := New(FromEnv(invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "c", User: "u"}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tax := range []string{taxSH, taxSZ, "anything"} {
+		if e, err := r.Lookup(tax); err != nil || e.TaxNo != AnyTaxNo {
+			t.Errorf("lookup %s: %v %v", tax, e, err)
+		}
+	}
+}
+
+func TestReplaceKeepsUnchangedClients(t *testing.T) {
+	specs, _ := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	r, err := New(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.Lookup(taxSH)
+	beforeSZ, _ := r.Lookup(taxSZ)
+	env := map[string]string{"SH_SECRET": "sh-secret", "SZ_KEY": "fedcba9876543210"} // the standard enterprise's key rotates
+	next, err := Parse([]byte(good), invoicecloud.Config{}, getenv(env), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := r.Replace(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := r.Lookup(taxSH)
+	afterSZ, _ := r.Lookup(taxSZ)
+	if after != before {
+		t.Error("an unchanged enterprise got a new client (its token is lost)")
+	}
+	if afterSZ == beforeSZ {
+		t.Error("a changed enterprise kept its old client")
+	}
+	if len(ch.Kept) != 1 || len(ch.Changed) != 1 || len(ch.Added) != 0 || len(ch.Removed) != 0 {
+		t.Errorf("change %s", ch)
+	}
+	ch, err = r.Replace(next[:1])
+	if err != nil || len(ch.Removed) != 1 || ch.Removed[0] != taxSZ {
+		t.Errorf("removal: %s %v", ch, err)
+	}
+	if _, err := r.Lookup(taxSZ); err == nil {
+		t.Error("a removed enterprise is still routed")
+	}
+}
+
+// The token endpoint is limited per set of credentials: past the burst a login waits, and a
+// caller whose deadline comes first is told at once instead of hammering the cloud.
+func TestTokenEndpointIsRateLimited(t *testing.T) {
+	var tokenCalls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokenCalls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"errcode":"0000","description":"ok","data":{"access_token":"tok","expire_time":7200}}`))
+	}))
+	defer srv.Close()
+	spec := Spec{TaxNo: taxSH, Name: "上海", Edition: Ultimate, TokenCallsPerMinute: 1,
+		Ultimate: &invoicecloud.Config{BaseURL: srv.URL, AuthMode: invoicecloud.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "a"}}
+	r, err := New([]Spec{spec}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := r.Lookup(taxSH)
+	_ = e.Cloud.CheckLogin(context.Background()) // the burst of one
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = e.Cloud.CheckLogin(ctx)
+	if err == nil || !strings.Contains(err.Error(), "rate") {
+		t.Errorf("a second login within the minute: %v", err)
+	}
+	if got := tokenCalls.Load(); got != 1 {
+		t.Errorf("the token endpoint was called %d times, want 1", got)
+	}
+}
+
+func TestWatchReloadsOnChangeAndSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "enterprises.yaml")
+	first := good[:strings.Index(good, "  - taxNo: 91440300MA5G9GK78Y")]
+	if err := os.WriteFile(path, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func() ([]Spec, error) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return Parse(data, invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	}
+	specs, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(specs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	r.Watch(ctx, path, load, hup, 20*time.Millisecond)
+
+	waitKnown := func(what string, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for r.Known(taxSZ) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s known = %v", what, taxSZ, !want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if r.Known(taxSZ) {
+		t.Fatal("known before it was added")
+	}
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitKnown("after the file changed", true)
+
+	// A broken file leaves the registry as it was.
+	if err := os.WriteFile(path, []byte("enterprises: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- os.Interrupt
+	time.Sleep(100 * time.Millisecond)
+	if !r.Known(taxSZ) || !r.Known(taxSH) {
+		t.Fatal("a broken file emptied the registry")
+	}
+	if err := os.WriteFile(path, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- os.Interrupt
+	waitKnown("after SIGHUP with the enterprise removed", false)
+}

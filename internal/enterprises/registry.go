@@ -1,0 +1,324 @@
+package enterprises
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"rimflow/invoicecloud"
+)
+
+// Enterprise is one registered enterprise with its clients.
+type Enterprise struct {
+	Spec
+	Cloud  invoicecloud.Cloud
+	Images invoicecloud.ImageSystem
+}
+
+// Label names the enterprise in a reason or a log line: "上海示例有限公司 (91310000MA1FL0001X)".
+func (e *Enterprise) Label() string {
+	if e.TaxNo == AnyTaxNo {
+		return "the enterprise of RIMFLOW_CLOUD_*"
+	}
+	return fmt.Sprintf("enterprise %s (%s)", e.Name, e.TaxNo)
+}
+
+// Options are what the registry's clients share.
+type Options struct {
+	Logger *slog.Logger
+	// Observe, when set, sees every cloud call of every enterprise, with its tax number (metrics
+	// per enterprise).
+	Observe func(taxNo, name, outcome string, took time.Duration)
+	// Transport is the clients' base transport (nil: a pooled clone of http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// UnknownError is a tax number no registered enterprise has.
+type UnknownError struct{ TaxNo string }
+
+func (e *UnknownError) Error() string {
+	return fmt.Sprintf("billTaxNo: %q is not an enterprise of the registry", e.TaxNo)
+}
+
+// Registry routes a bill to its enterprise by tax number. A Replace (a reload) keeps the clients of
+// unchanged enterprises, with their tokens; it is safe for concurrent use.
+type Registry struct {
+	opts Options
+	base http.RoundTripper
+
+	mu       sync.RWMutex
+	byTaxNo  map[string]*Enterprise
+	order    []string
+	limiters map[string]*rate.Limiter // by credentials: the token endpoint's limit is the tenant's
+	prints   map[string]string        // tax number → fingerprint of what built its clients
+	push     *invoicecloud.PushReceiver
+}
+
+// New builds the registry's clients; a spec the client refuses is named.
+func New(specs []Spec, opts Options) (*Registry, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	base := opts.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64 // many bills talk to one host at once
+		base = t
+	}
+	r := &Registry{opts: opts, base: base, byTaxNo: map[string]*Enterprise{}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{}}
+	if _, err := r.Replace(specs); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Change is what a Replace did, by tax number.
+type Change struct {
+	Added, Changed, Removed, Kept []string
+}
+
+func (c Change) String() string {
+	return fmt.Sprintf("added %v, changed %v, removed %v, kept %d", c.Added, c.Changed, c.Removed, len(c.Kept))
+}
+
+// Replace makes specs the registry. Enterprises whose settings did not change keep their clients
+// (and tokens); nothing changes when any spec is refused.
+func (r *Registry) Replace(specs []Spec) (Change, error) {
+	r.mu.RLock()
+	old, oldPrints := r.byTaxNo, r.prints
+	r.mu.RUnlock()
+
+	next := make(map[string]*Enterprise, len(specs))
+	prints := make(map[string]string, len(specs))
+	order := make([]string, 0, len(specs))
+	var ch Change
+	var pushers []invoicecloud.PushEnterprise
+	for i, s := range specs {
+		fp := s.fingerprint()
+		prints[s.TaxNo] = fp
+		order = append(order, s.TaxNo)
+		if s.Push != nil {
+			pushers = append(pushers, *s.Push)
+		}
+		if e, ok := old[s.TaxNo]; ok && oldPrints[s.TaxNo] == fp {
+			next[s.TaxNo] = e
+			ch.Kept = append(ch.Kept, s.TaxNo)
+			continue
+		}
+		e, err := r.build(s)
+		if err != nil {
+			return Change{}, fmt.Errorf("enterprises[%d] (%s): %w", i, s.TaxNo, err)
+		}
+		next[s.TaxNo] = e
+		if _, ok := old[s.TaxNo]; ok {
+			ch.Changed = append(ch.Changed, s.TaxNo)
+		} else {
+			ch.Added = append(ch.Added, s.TaxNo)
+		}
+	}
+	for tax := range old {
+		if _, ok := next[tax]; !ok {
+			ch.Removed = append(ch.Removed, tax)
+		}
+	}
+	slices.Sort(ch.Removed)
+	push, err := invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{Enterprises: pushers})
+	if err != nil {
+		return Change{}, err
+	}
+	r.mu.Lock()
+	r.byTaxNo, r.prints, r.order, r.push = next, prints, order, push
+	r.mu.Unlock()
+	return ch, nil
+}
+
+// build makes an enterprise's clients: its own token cache, its own metrics label, and the token
+// endpoint limited per set of credentials.
+func (r *Registry) build(s Spec) (*Enterprise, error) {
+	per := s.TokenCallsPerMinute
+	if per == 0 {
+		per = DefaultTokenCallsPerMinute
+	}
+	var observe func(name, outcome string, took time.Duration)
+	if r.opts.Observe != nil {
+		tax := s.TaxNo
+		observe = func(name, outcome string, took time.Duration) { r.opts.Observe(tax, name, outcome, took) }
+	}
+	logger := r.opts.Logger.With("enterprise", s.TaxNo)
+	switch {
+	case s.Ultimate != nil:
+		c := *s.Ultimate
+		d := c.WithDefaults()
+		c.Logger, c.Observe = logger, observe
+		c.Transport = r.limited("ultimate|"+d.BaseURL+"|"+d.AppID+"|"+d.ClientID+"|"+d.AccountID, per,
+			[]string{d.Paths.AppToken, d.Paths.Login, d.Paths.OAuth2Token})
+		cl, err := invoicecloud.New(c)
+		if err != nil {
+			return nil, err
+		}
+		return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
+	case s.Standard != nil:
+		c := *s.Standard
+		d := c.WithDefaults()
+		c.Logger, c.Observe = logger, observe
+		c.Transport = r.limited("standard|"+d.BaseURL+"|"+d.ClientID, per, []string{d.Paths.Token})
+		cl, err := invoicecloud.NewStandard(c)
+		if err != nil {
+			return nil, err
+		}
+		return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
+	}
+	return nil, errors.New("edition: no client configuration")
+}
+
+func (r *Registry) limited(key string, perMinute int, tokenPaths []string) http.RoundTripper {
+	r.mu.Lock()
+	lim, ok := r.limiters[key]
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(perMinute)), perMinute)
+		r.limiters[key] = lim
+	}
+	r.mu.Unlock()
+	return &tokenLimiter{base: r.base, lim: lim, paths: tokenPaths}
+}
+
+// tokenLimiter waits for the limiter before a request to a token endpoint: a burst of bills never
+// makes the cloud refuse an enterprise's logins.
+type tokenLimiter struct {
+	base  http.RoundTripper
+	lim   *rate.Limiter
+	paths []string
+}
+
+func (t *tokenLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
+	for _, p := range t.paths {
+		if p != "" && strings.HasSuffix(req.URL.Path, p) {
+			if err := t.lim.Wait(req.Context()); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	return t.base.RoundTrip(req)
+}
+
+// Lookup is the enterprise of taxNo (the registry of one answers every tax number).
+func (r *Registry) Lookup(taxNo string) (*Enterprise, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.byTaxNo[strings.ToUpper(strings.TrimSpace(taxNo))]; ok {
+		return e, nil
+	}
+	if e, ok := r.byTaxNo[AnyTaxNo]; ok {
+		return e, nil
+	}
+	return nil, &UnknownError{TaxNo: taxNo}
+}
+
+// Known reports whether a bill of taxNo can be routed.
+func (r *Registry) Known(taxNo string) bool {
+	_, err := r.Lookup(taxNo)
+	return err == nil
+}
+
+// List describes the enterprises, in the file's order, without secrets.
+func (r *Registry) List() []Info {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Info, 0, len(r.order))
+	for _, tax := range r.order {
+		out = append(out, r.byTaxNo[tax].Info())
+	}
+	return out
+}
+
+// All returns the enterprises, in the file's order.
+func (r *Registry) All() []*Enterprise {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Enterprise, 0, len(r.order))
+	for _, tax := range r.order {
+		out = append(out, r.byTaxNo[tax])
+	}
+	return out
+}
+
+// Pushes is the receiver of the enterprises that push their invoices.
+func (r *Registry) Pushes() *invoicecloud.PushReceiver {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.push
+}
+
+// Watch reloads the registry from load on every signal of hup and whenever the file at path
+// changes from what it is now (looked at every `every`), in the background until ctx ends. A file
+// that does not load leaves the registry as it was (logged); a bill whose enterprise stays keeps
+// working.
+func (r *Registry) Watch(ctx context.Context, path string, load func() ([]Spec, error), hup <-chan os.Signal, every time.Duration) {
+	sum := func() [32]byte {
+		b, _ := os.ReadFile(path)
+		return sha256.Sum256(b)
+	}
+	last := sum()
+	tick := time.NewTicker(every)
+	reload := func(why string) {
+		specs, err := load()
+		if err == nil {
+			var ch Change
+			if ch, err = r.Replace(specs); err == nil {
+				r.opts.Logger.Info("enterprise registry reloaded", "why", why, "change", ch.String())
+				return
+			}
+		}
+		r.opts.Logger.Error("enterprise registry not reloaded: the previous one stays", "why", why, "err", err)
+	}
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				last = sum()
+				reload("SIGHUP")
+			case <-tick.C:
+				if now := sum(); now != last {
+					last = now
+					reload("file changed")
+				}
+			}
+		}
+	}()
+}
+
+// Single is the registry of one around a client already built (tests, the devstack's default
+// tenant): it serves every tax number.
+func Single(cloud *invoicecloud.Client) *Registry {
+	cfg := cloud.Config()
+	e := &Enterprise{Spec: Spec{TaxNo: AnyTaxNo, Name: "RIMFLOW_CLOUD_*", Edition: Ultimate, Ultimate: &cfg}, Cloud: cloud, Images: cloud}
+	return &Registry{opts: Options{Logger: slog.New(slog.DiscardHandler)}, byTaxNo: map[string]*Enterprise{AnyTaxNo: e},
+		order: []string{AnyTaxNo}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{AnyTaxNo: e.fingerprint()}}
+}
+
+// DefaultWatchEvery is how often Watch looks at the registry file.
+const DefaultWatchEvery = 10 * time.Second
+
+// Hangups delivers SIGHUP (reload the registry) until ctx ends.
+func Hangups(ctx context.Context) <-chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	context.AfterFunc(ctx, func() { signal.Stop(ch) })
+	return ch
+}

@@ -1,0 +1,153 @@
+package workflows_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"rimflow/activities/calls"
+	"rimflow/workflows"
+)
+
+// A bill that failed before anything was bound is amended and retried: the corrected header goes
+// to the cloud; an amendment once something is bound is refused.
+func TestAmendThenRetry(t *testing.T) {
+	h := newHarness(t)
+	h.failNext("GetEventCode", nonRetryable("1001", "billTaxNo: not a company the tenant knows"))
+	good := "91310000MA1FL0002Y"
+	var early, amended *updateResult
+	h.script(
+		func() {
+			early = h.update(workflows.UpdateAmend, workflows.AmendRequest{Reason: "typo"})
+			amended = h.update(workflows.UpdateAmend, workflows.AmendRequest{BillTaxNo: &good, Reason: "the ERP had a typo"})
+		},
+		func() { h.update(workflows.UpdateRetry, workflows.RetryRequest{By: "erp"}) },
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h.run(bill(workflows.Options{}))
+	s, err := h.result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early.rejected == nil || !strings.Contains(early.rejected.Error(), "nothing to amend") {
+		t.Errorf("an amendment that changes nothing: %+v", early)
+	}
+	if amended.rejected != nil || amended.err != nil {
+		t.Fatalf("amend: %+v", amended)
+	}
+	ecs := h.callsOf("GetEventCode")
+	eq(t, "eventCode calls", len(ecs), 2)
+	eq(t, "retried with the amended tax number", ecs[1].(calls.EventCodeInput).Request.BillTaxNo, good)
+	eq(t, "state shows it", s.Bill.BillTaxNo, good)
+}
+
+// An invoice is taken off a collecting bill (released alone at the cloud), and off a failed one
+// while pending; one that is not on the bill is refused naming serialNo.
+func TestRemoveInvoice(t *testing.T) {
+	h := newHarness(t)
+	var notOn, removed *updateResult
+	var after workflows.BillState
+	h.script(
+		func() {
+			h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false), inv("S2", "002", "20", "2", false))
+		},
+		func() {
+			notOn = h.update(workflows.UpdateRemove, workflows.RemoveInvoiceRequest{SerialNo: "S9", Reason: "x"})
+			removed = h.update(workflows.UpdateRemove, workflows.RemoveInvoiceRequest{SerialNo: "S2", Reason: "a private expense"})
+		},
+		func() {
+			after = h.state()
+			h.update(workflows.UpdateSubmit, workflows.SubmitRequest{By: "u1"})
+		},
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h.run(bill(workflows.Options{AutoSubmit: falsePtr()}))
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	if notOn.rejected == nil || !strings.Contains(notOn.rejected.Error(), "serialNo") {
+		t.Errorf("removing an invoice not on the bill: %+v", notOn)
+	}
+	if removed.err != nil || removed.rejected != nil {
+		t.Fatalf("remove: %+v", removed)
+	}
+	eq(t, "left on the bill", after.InvoiceCount, 1)
+	rel := h.callsOf("ReleaseInvoices")
+	if len(rel) == 0 {
+		t.Fatal("nothing released at the cloud")
+	}
+	lines := rel[0].(calls.BillSaveInput).Request.InvoiceData
+	if len(lines) != 1 || lines[0].SerialNo != "S2" {
+		t.Errorf("released %+v, want only S2", lines)
+	}
+}
+
+// Past collecting, a view URL comes from a fresh eventCode nobody watches.
+func TestViewURLPastCollecting(t *testing.T) {
+	h := newHarness(t)
+	var view *updateResult
+	h.script(
+		func() { h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false)) },
+		func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, func() {}, // the collect page dies
+		func() { view = h.update(workflows.UpdateViewURL, workflows.ViewURLRequest{Client: "pc"}) },
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h.run(bill(workflows.Options{}))
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	if view.err != nil || view.rejected != nil {
+		t.Fatalf("viewUrl: %+v", view)
+	}
+	if got := view.value.(workflows.ViewURLResponse).URL; !strings.Contains(got, "EC2") {
+		t.Errorf("view url %q, want the fresh eventCode EC2", got)
+	}
+	eq(t, "watchers", h.count("WatchInvoices"), 1)
+}
+
+// With notify on, the bill's events go out in order with a sequence and an id, and a webhook
+// that fails is retried (the same event again) before the next one.
+func TestEventsInOrder(t *testing.T) {
+	h := newHarness(t)
+	h.failNext("DeliverEvent", temporal.NewApplicationError("webhook: HTTP 503", "WebhookRefused")) // the ERP is down: retried
+	h.script(
+		func() { h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false)) },
+		func() { h.update(workflows.UpdateApprove, approve("supervisor", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove)) },
+		func() { h.update(workflows.UpdateVoucher, voucher()) },
+	)
+	h.run(bill(workflows.Options{Notify: true}))
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	evs := h.events()
+	var types []string
+	for i, e := range evs {
+		types = append(types, e.Type)
+		if i > 0 && e.Seq != evs[i-1].Seq+1 && e.Seq != evs[i-1].Seq {
+			t.Errorf("sequence jumps at %d: %d after %d", i, e.Seq, evs[i-1].Seq)
+		}
+	}
+	if types[0] != calls.EventStarted || types[len(types)-1] != calls.EventCompleted {
+		t.Errorf("events %v: want started first, completed last", types)
+	}
+	if !slices.Contains(types, calls.EventInvoicesBound) || !slices.Contains(types, calls.EventStageChanged) {
+		t.Errorf("events %v lack invoices.bound or stage.changed", types)
+	}
+	if evs[0].ID != evs[1].ID {
+		t.Errorf("a failed delivery was not sent again first: %s then %s", evs[0].ID, evs[1].ID)
+	}
+	var bound struct {
+		Invoices []workflows.InvoiceView `json:"invoices"`
+	}
+	for _, e := range evs {
+		if e.Type == calls.EventInvoicesBound {
+			if err := json.Unmarshal(e.Data, &bound); err != nil || len(bound.Invoices) != 1 {
+				t.Errorf("invoices.bound data %s: %v", e.Data, err)
+			}
+		}
+	}
+}

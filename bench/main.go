@@ -3,6 +3,7 @@
 //
 //	go run ./bench                                  # 500 bills, 16 clients, 5,000 waiting bills
 //	go run ./bench -bills 100 -waiting 0            # a quick run
+//	go run ./bench -postgres postgres://u:pw@host/bench  # the same on PostgreSQL-backed Temporal
 //
 // It prints the result as JSON on stdout (keys are a contract, see Result) and a table on stderr.
 // Scenarios: a baseline (a no-op workflow of a bill's shape, driven the same way), N bills
@@ -33,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.Invoices, "invoices", cfg.Invoices, "invoices collected per bill")
 	flag.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "bills and baseline workflows run first and not measured")
 	flag.StringVar(&cfg.DataDir, "data", "", "data dir of the embedded server (default: a temporary dir, removed after)")
+	flag.StringVar(&cfg.Postgres, "postgres", "", "run the embedded server on this PostgreSQL instead of SQLite (postgres://user:password@host:port/database; use an empty database: the bench counts bills by search attribute)")
 	flag.StringVar(&cfg.WorkerProfile, "worker-cpuprofile", "", "write the worker process's CPU profile (bills scenario) to this file")
 	flag.StringVar(&cfg.WorkerMemProfile, "worker-memprofile", "", "write the worker's heap profile to this file at the end of the quiet window with the collecting bills live")
 	flag.StringVar(&cfg.Profile, "cpuprofile", "", "write this process's CPU profile (server, simulator, clients; bills scenario) to this file")

@@ -30,6 +30,7 @@ type Config struct {
 	Invoices      int
 	Warmup        int
 	DataDir       string
+	Postgres      string // the server's store: "" = SQLite in DataDir
 	WorkerProfile string
 	// WorkerMemProfile is where the worker writes a heap profile at the end of the quiet window
 	// with the collecting bills live (this build's worker only).
@@ -143,6 +144,7 @@ type Result struct {
 	DrainSeconds          float64                `json:"drainSeconds,omitempty"`
 	DrainPerSecond        float64                `json:"drainPerSecond,omitempty"`
 	LedgerOK              bool                   `json:"ledgerOk"`
+	Store                 string                 `json:"store"` // the server's store: its SQLite file or PostgreSQL (no password)
 	Errors                []string               `json:"errors,omitempty"`
 
 	CollectingResult
@@ -170,7 +172,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	envOpts := kit.EnvOptions{DataDir: dir, Seed: 5, Logger: logger}
+	envOpts := kit.EnvOptions{DataDir: dir, Postgres: cfg.Postgres, Seed: 5, Logger: logger}
 	var ttl time.Duration
 	if cfg.Collecting > 0 {
 		ttl = cfg.autoEventCodeTTL()
@@ -194,7 +196,8 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 		return nil, err
 	}
 
-	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting}
+	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting,
+		Store: env.Server.Store()}
 	res.CollectingBills, res.WorkerBinary = cfg.Collecting, cfg.WorkerBinary
 	if cfg.Collecting > 0 {
 		res.EventCodeTTLSec, res.WatchGraceSec = ttl.Seconds(), cfg.WatchGrace.Seconds()

@@ -12,37 +12,11 @@ import (
 	"testing"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"gopkg.in/yaml.v3"
 
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
-
-// The parts of the compose file this test reads.
-type composeFile struct {
-	Services map[string]service `yaml:"services"`
-	Secrets  map[string]struct {
-		Environment string `yaml:"environment"`
-		File        string `yaml:"file"`
-	} `yaml:"secrets"`
-}
-
-type service struct {
-	Image       string            `yaml:"image"`
-	Build       any               `yaml:"build"`
-	Command     any               `yaml:"command"`
-	Entrypoint  any               `yaml:"entrypoint"`
-	Environment map[string]string `yaml:"environment"`
-	Ports       []string          `yaml:"ports"`
-	Expose      []string          `yaml:"expose"`
-	Profiles    []string          `yaml:"profiles"`
-	Secrets     []string          `yaml:"secrets"`
-	Volumes     []string          `yaml:"volumes"`
-	DependsOn   map[string]struct {
-		Condition string `yaml:"condition"`
-	} `yaml:"depends_on"`
-}
 
 const rimflowImage = "rimflow:latest"
 
@@ -58,18 +32,11 @@ func programVars() map[string][]config.Var {
 	}
 }
 
-func loadCompose(t *testing.T) composeFile {
+func loadCompose(t *testing.T) Compose {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "docker-compose.yml"))
+	cf, err := LoadCompose(filepath.Join("..", "docker-compose.yml"))
 	if err != nil {
-		t.Fatalf("read docker-compose.yml: %v", err)
-	}
-	var cf composeFile
-	if err := yaml.Unmarshal(raw, &cf); err != nil {
-		t.Fatalf("docker-compose.yml is not valid YAML for this test: %v", err)
-	}
-	if len(cf.Services) == 0 {
-		t.Fatal("docker-compose.yml has no services")
+		t.Fatalf("docker-compose.yml: %v", err)
 	}
 	return cf
 }
@@ -77,71 +44,34 @@ func loadCompose(t *testing.T) composeFile {
 // envExample is deploy/env.example: the .env a user starts from, used to interpolate ${VAR}.
 func envExample(t *testing.T) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile("env.example")
+	env, err := ReadDotenv("env.example")
 	if err != nil {
-		t.Fatalf("read deploy/env.example: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("env.example: line %q is not NAME=value", line)
-		}
-		env[k] = v
+		t.Fatalf("deploy/env.example: %v", err)
 	}
 	return env
 }
 
-var interpolation = regexp.MustCompile(`\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}`)
-
 // interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error} given dotenv.
 func interpolate(t *testing.T, s string, dotenv map[string]string) string {
-	return interpolation.ReplaceAllStringFunc(s, func(m string) string {
-		p := interpolation.FindStringSubmatch(m)
-		name, op, arg := p[1], p[2], p[3]
-		v, set := dotenv[name]
-		switch op {
-		case ":-":
-			if v == "" {
-				return arg
-			}
-		case "-":
-			if !set {
-				return arg
-			}
-		case ":?", "?":
-			if v == "" {
-				t.Errorf("%s is required (%s) but deploy/env.example leaves it empty", name, arg)
-			}
-		}
-		return v
-	})
+	t.Helper()
+	out, err := Interpolate(s, dotenv)
+	if err != nil {
+		t.Errorf("with deploy/env.example as .env: %v", err)
+	}
+	return out
 }
 
 func commandWords(t *testing.T, name string, cmd any) []string {
-	switch c := cmd.(type) {
-	case nil:
-		return nil
-	case string:
-		return strings.Fields(c)
-	case []any:
-		words := make([]string, 0, len(c))
-		for _, w := range c {
-			words = append(words, fmt.Sprint(w))
-		}
-		return words
-	default:
-		t.Fatalf("service %s: command of unexpected shape %T", name, cmd)
-		return nil
+	t.Helper()
+	words, err := Words(cmd)
+	if err != nil {
+		t.Fatalf("service %s: %v", name, err)
 	}
+	return words
 }
 
 // rimflowServices are the services running the rimflow image, by the program they run.
-func rimflowServices(t *testing.T, cf composeFile) map[string]string {
+func rimflowServices(t *testing.T, cf Compose) map[string]string {
 	out := map[string]string{}
 	builds := 0
 	for name, svc := range cf.Services {
@@ -250,7 +180,7 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 
 // secretFile checks that a *_FILE variable names a mounted secret fed from the matching variable,
 // and returns a temporary file with the env.example value so the loaders can read it.
-func secretFile(t *testing.T, cf composeFile, svc service, svcName, fileVar, path string, dotenv map[string]string) string {
+func secretFile(t *testing.T, cf Compose, svc Service, svcName, fileVar, path string, dotenv map[string]string) string {
 	t.Helper()
 	secret, ok := strings.CutPrefix(path, "/run/secrets/")
 	if !ok {
@@ -281,7 +211,7 @@ func secretFile(t *testing.T, cf composeFile, svc service, svcName, fileVar, pat
 
 // boundFile maps a container path the service bind-mounts from the repository (./deploy/…) to
 // that file, so the loaders read what the container would; other values pass unchanged.
-func boundFile(svc service, v string) string {
+func boundFile(svc Service, v string) string {
 	for _, vol := range svc.Volumes {
 		parts := strings.Split(vol, ":")
 		if len(parts) >= 2 && strings.HasPrefix(parts[0], "./") && parts[1] == v {
@@ -294,7 +224,7 @@ func boundFile(svc service, v string) string {
 // keyFile checks the payload key file: it lies in a named volume the service mounts read-only,
 // which a one-shot `starter codec-keys --file <same path>` writes and the service waits for; it
 // returns a key file such a run makes, for the loaders.
-func keyFile(t *testing.T, cf composeFile, svc service, svcName, path string) string {
+func keyFile(t *testing.T, cf Compose, svc Service, svcName, path string) string {
 	t.Helper()
 	volume := ""
 	for _, vol := range svc.Volumes {
@@ -337,7 +267,7 @@ func defaultOf(vars []config.Var, name string) string {
 }
 
 // checkPublished: the service publishes the port it listens on, on the same port as the default.
-func checkPublished(t *testing.T, name string, svc service, listen, def string) {
+func checkPublished(t *testing.T, name string, svc Service, listen, def string) {
 	t.Helper()
 	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -355,7 +285,7 @@ func checkPublished(t *testing.T, name string, svc service, listen, def string) 
 }
 
 // checkServiceAddr: host:port names a compose service that publishes or exposes that port.
-func checkServiceAddr(t *testing.T, cf composeFile, from, varName, addr string) {
+func checkServiceAddr(t *testing.T, cf Compose, from, varName, addr string) {
 	t.Helper()
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -375,7 +305,9 @@ func checkServiceAddr(t *testing.T, cf composeFile, from, varName, addr string) 
 	t.Errorf("service %s: %s uses port %s, but service %s serves %v %v", from, varName, port, host, target.Ports, target.Expose)
 }
 
-var saLine = regexp.MustCompile(`temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
+// saLine is one create of the setup job, through its retry: each create is a namespace update,
+// which the server takes 10 at once and then one a second.
+var saLine = regexp.MustCompile(`retry temporal operator search-attribute create --namespace (\S+) --name (\S+) --type (\S+)`)
 
 // cliType is the `temporal operator search-attribute create --type` spelling.
 func cliType(t enumspb.IndexedValueType) string {
@@ -398,11 +330,11 @@ func cliType(t enumspb.IndexedValueType) string {
 	return t.String()
 }
 
-// ExpectedSearchAttributeLines are the compose lines for workflows.SearchAttributes(), sorted.
+// expectedSearchAttributeLines are the compose lines for workflows.SearchAttributes(), sorted.
 func expectedSearchAttributeLines() []string {
 	var lines []string
 	for _, name := range workflows.SearchAttributeNames() {
-		lines = append(lines, fmt.Sprintf("temporal operator search-attribute create --namespace default --name %s --type %s",
+		lines = append(lines, fmt.Sprintf("retry temporal operator search-attribute create --namespace default --name %s --type %s",
 			name, cliType(workflows.SearchAttributes()[name])))
 	}
 	return lines
@@ -435,6 +367,22 @@ func TestComposeSearchAttributesMatchCode(t *testing.T) {
 	}
 	if !strings.Contains(script, "namespace create --namespace default") {
 		t.Error("temporal-setup does not create the default namespace")
+	}
+}
+
+// TestComposeCommandsInterpolate: compose substitutes $VAR in commands too, so a script's own shell
+// variables must be written $$VAR; every command and entrypoint interpolates without error.
+func TestComposeCommandsInterpolate(t *testing.T) {
+	cf := loadCompose(t)
+	dotenv := envExample(t)
+	for name, svc := range cf.Services {
+		for _, cmd := range []any{svc.Entrypoint, svc.Command} {
+			for _, w := range commandWords(t, name, cmd) {
+				if _, err := Interpolate(w, dotenv); err != nil {
+					t.Errorf("service %s: %v", name, err)
+				}
+			}
+		}
 	}
 }
 

@@ -1,9 +1,11 @@
 // Command devstack runs all of rimflow in one process — an embedded Temporal server (SQLite under
-// --data-dir) with Temporal Web, the Invoice Cloud simulator, a worker and the HTTP API — so one
-// command gives a working system. Stop it with Ctrl-C; starting it again keeps every bill.
+// --data-dir, or a PostgreSQL with --postgres) with Temporal Web, the Invoice Cloud simulator, a
+// worker and the HTTP API — so one command gives a working system. Stop it with Ctrl-C; starting
+// it again keeps every bill.
 //
-//	go run ./devstack           # run until Ctrl-C
-//	go run ./devstack --demo    # drive a bill on each demo enterprise (ultimate, standard) through its whole life, print the timelines, exit
+//	go run ./devstack                                             # run until Ctrl-C
+//	go run ./devstack --demo                                      # a bill on each demo enterprise (ultimate, standard) through its whole life, then exit
+//	go run ./devstack --postgres postgres://temporal:pw@db:5432/temporal  # Temporal's data in PostgreSQL
 package main
 
 import (
@@ -40,7 +42,8 @@ func run() int {
 		demo     bool
 		logLevel string
 	)
-	flag.StringVar(&opts.DataDir, "data-dir", devstack.DefaultDataDir, "directory of the Temporal SQLite file (kept across restarts)")
+	flag.StringVar(&opts.DataDir, "data-dir", devstack.DefaultDataDir, "directory of the Temporal SQLite file and the simulator's journal (kept across restarts)")
+	flag.StringVar(&opts.Postgres, "postgres", "", "keep Temporal's data in this PostgreSQL instead of SQLite: postgres://user:password@host:port/database (databases and schemas are created or upgraded as docker-compose.yml does)")
 	flag.StringVar(&opts.TemporalAddr, "temporal-addr", devstack.DefaultTemporalAddr, "Temporal frontend gRPC listen address")
 	flag.StringVar(&opts.UIAddr, "ui-addr", devstack.DefaultUIAddr, "Temporal Web listen address")
 	flag.StringVar(&opts.CloudAddr, "cloud-addr", devstack.DefaultCloudAddr, "Invoice Cloud simulator listen address")
@@ -108,7 +111,7 @@ func run() int {
 		}
 	} else {
 		stack.WriteHowTo(os.Stdout)
-		fmt.Println("Ctrl-C stops; bills are kept in", opts.DataDir)
+		fmt.Println("Ctrl-C stops; bills are kept in", stack.Temporal.Store())
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the process at once
 		fmt.Fprintln(os.Stderr, "devstack: stopping…")

@@ -123,7 +123,15 @@ func (d *Driver) Park(ctx context.Context, billID string) error {
 	if d.Baseline {
 		return nil
 	}
-	return d.Collect(ctx, billID, start.Collect.PC)
+	collectURL := start.Collect.PC
+	if collectURL == "" {
+		// The start answered 202 before the eventCode was issued (a server restart or an outage
+		// held the bill up): the bill runs, and hands out its collect URL once it has one.
+		if collectURL, err = d.CollectURL(ctx, billID); err != nil {
+			return err
+		}
+	}
+	return d.Collect(ctx, billID, collectURL)
 }
 
 // Drain approves the parked bill for supervisor and finance, saves the voucher and waits until

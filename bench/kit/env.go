@@ -24,6 +24,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/devserver"
 	"rimflow/workflows"
@@ -31,21 +32,32 @@ import (
 
 // EnvOptions configure StartEnv. Zero values take the defaults.
 type EnvOptions struct {
-	DataDir string // required: the SQLite file lives here (a restart reuses it)
-	Seed    int64
+	DataDir string // required for the embedded server: the SQLite file lives here (a restart reuses it)
+	// Postgres, when set, keeps the server's data in that PostgreSQL instead (a postgres:// URL,
+	// devserver.Options.Postgres): the compose cluster's persistence, on the embedded server.
+	Postgres string
+	Seed     int64
 	// Sim overrides the simulator's options (Seed is taken from the field above).
 	Sim simulator.Options
 	// Logger receives the server's and the simulator's logs (nil discards).
 	Logger *slog.Logger
 	// ServerLogLevel filters the embedded server's logs (default warn).
 	ServerLogLevel slog.Level
+	// TemporalAddr, when set, is a Temporal server run elsewhere (another process, a cluster):
+	// StartEnv starts none and connects there, in Namespace (default "default"). StopServer and
+	// StartServer are then the caller's business.
+	TemporalAddr string
+	Namespace    string
+	// Codec seals the harness client's payloads, for workers that encrypt (the compose shape's);
+	// nil sends them as they are, as the worker processes of WorkerEnv do.
+	Codec *codec.Codec
 }
 
 // Env is the server side of a run: Temporal and the simulator in this process, an SDK client and
 // the ERP's api.Bills service on it. The worker is started beside it (StartWorker).
 type Env struct {
 	opts     EnvOptions
-	Server   *devserver.Server
+	Server   *devserver.Server // nil when the server runs elsewhere (EnvOptions.TemporalAddr)
 	Sim      *simulator.Sim
 	Tap      *Tap // the simulator's wire traffic as the harness sees it
 	gauge    *simGauge
@@ -53,29 +65,38 @@ type Env struct {
 	Bills    *api.Bills
 	CloudURL string
 
-	frontend string
-	cloudSrv *http.Server
+	frontend  string
+	namespace string
+	cloudSrv  *http.Server
 }
 
 // StartEnv starts the embedded server (no Temporal Web), the simulator on a free loopback port
 // and a client. Close stops them.
 func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
-	if opts.DataDir == "" {
+	if opts.DataDir == "" && opts.TemporalAddr == "" {
 		return nil, errors.New("bench kit: EnvOptions.DataDir is required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Env{opts: opts, frontend: "127.0.0.1:0"}
+	e := &Env{opts: opts, frontend: "127.0.0.1:0", namespace: opts.Namespace}
 	defer func() {
 		if err != nil {
 			e.Close()
 		}
 	}()
-	if err := e.startServer(ctx); err != nil {
-		return nil, err
+	if opts.TemporalAddr != "" {
+		e.frontend = opts.TemporalAddr
+		if e.namespace == "" {
+			e.namespace = devserver.DefaultNamespace
+		}
+	} else {
+		if err := e.startServer(ctx); err != nil {
+			return nil, err
+		}
+		e.frontend = e.Server.FrontendAddr() // a restart comes back on the same address
+		e.namespace = e.Server.Namespace()
 	}
-	e.frontend = e.Server.FrontendAddr() // a restart comes back on the same address
 
 	simOpts := opts.Sim
 	simOpts.Seed = opts.Seed
@@ -93,19 +114,23 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	e.cloudSrv = &http.Server{Handler: e.gauge, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.cloudSrv.Serve(ln) }()
 
-	e.Client, err = e.Server.NewClient(ctx, client.Options{
+	copts := client.Options{
+		HostPort: e.frontend, Namespace: e.namespace,
 		Logger: sdklog.NewStructuredLogger(opts.Logger.With("component", "erp-client")),
-	})
+	}
+	opts.Codec.Apply(&copts)
+	e.Client, err = client.DialContext(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
 	}
-	e.Bills = api.NewBills(e.Client, e.Server.Namespace(), workflows.DefaultTaskQueue)
+	e.Bills = api.NewBills(e.Client, e.namespace, workflows.DefaultTaskQueue)
 	return e, nil
 }
 
 func (e *Env) startServer(ctx context.Context) error {
 	srv, err := devserver.Start(ctx, devserver.Options{
 		DataDir:          e.opts.DataDir,
+		Postgres:         e.opts.Postgres,
 		FrontendAddr:     e.frontend,
 		DisableUI:        true,
 		SearchAttributes: workflows.SearchAttributes(),
@@ -120,15 +145,25 @@ func (e *Env) startServer(ctx context.Context) error {
 }
 
 // StopServer stops the embedded server; bills stay in the data dir.
-func (e *Env) StopServer() error { return e.Server.Stop() }
+func (e *Env) StopServer() error {
+	if e.Server == nil {
+		return errors.New("bench kit: the server is not embedded; stop it where it runs")
+	}
+	return e.Server.Stop()
+}
 
 // StartServer starts the server again on the same data dir and frontend address; the clients
 // (this process's and the worker's) reconnect by themselves.
-func (e *Env) StartServer(ctx context.Context) error { return e.startServer(ctx) }
+func (e *Env) StartServer(ctx context.Context) error {
+	if e.opts.TemporalAddr != "" {
+		return errors.New("bench kit: the server is not embedded; start it where it runs")
+	}
+	return e.startServer(ctx)
+}
 
 // BillsOn is the ERP service for another task queue (the baseline's).
 func (e *Env) BillsOn(taskQueue string) *api.Bills {
-	return api.NewBills(e.Client, e.Server.Namespace(), taskQueue)
+	return api.NewBills(e.Client, e.namespace, taskQueue)
 }
 
 // TemporalAddr is the embedded server's frontend (host:port); it stays the same across a restart.
@@ -186,7 +221,7 @@ func (e *Env) temporalVars(logLevel string) map[string]string {
 	}
 	return map[string]string{
 		config.EnvTemporalAddress:   e.frontend,
-		config.EnvTemporalNamespace: e.Server.Namespace(),
+		config.EnvTemporalNamespace: e.namespace,
 		config.EnvTaskQueue:         workflows.DefaultTaskQueue,
 		config.EnvLogLevel:          logLevel,
 		// This harness's own client (Env.Client) sends payloads as they are, so the processes

@@ -1,6 +1,7 @@
 package devserver
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
+
+	"rimflow/deploy"
 )
 
 const clusterName = "active"
@@ -56,7 +59,20 @@ func (p servicePorts) staticHosts() map[primitives.ServiceName]static.Hosts {
 	}
 }
 
-func serverConfig(dbPath string, ports servicePorts) *config.Config {
+// sqlitePersistence keeps persistence and visibility in one SQLite file. One history shard: there
+// is one writer anyway.
+func sqlitePersistence(dbPath string) config.Persistence {
+	return config.Persistence{
+		DefaultStore:     sqliteplugin.PluginName,
+		VisibilityStore:  sqliteplugin.PluginName,
+		NumHistoryShards: 1,
+		DataStores: map[string]config.DataStore{
+			sqliteplugin.PluginName: {SQL: sqliteConfig(dbPath)},
+		},
+	}
+}
+
+func serverConfig(persistence config.Persistence, ports servicePorts) *config.Config {
 	service := func(port int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: port, BindOnIP: ports.host}}
 	}
@@ -64,14 +80,7 @@ func serverConfig(dbPath string, ports servicePorts) *config.Config {
 		Global: config.Global{
 			Membership: config.Membership{BroadcastAddress: ports.host},
 		},
-		Persistence: config.Persistence{
-			DefaultStore:     sqliteplugin.PluginName,
-			VisibilityStore:  sqliteplugin.PluginName,
-			NumHistoryShards: 1,
-			DataStores: map[string]config.DataStore{
-				sqliteplugin.PluginName: {SQL: sqliteConfig(dbPath)},
-			},
-		},
+		Persistence: persistence,
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
 			FailoverVersionIncrement: 10,
@@ -107,17 +116,28 @@ func serverConfig(dbPath string, ports servicePorts) *config.Config {
 	}
 }
 
-// devDynamicConfig tunes the server for one developer machine.
-func devDynamicConfig() dynamicconfig.StaticClient {
-	return dynamicconfig.StaticClient{
-		// New search attributes are usable at once instead of after a cache refresh.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		// One partition per task queue: nothing to balance on one node, and polls match sooner.
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
-		// Offline by default: no phoning home for version checks.
-		dynamicconfig.EnableServerVersionCheck.Key(): false,
+// dynamicConfig is the compose cluster's dynamic config (deploy/temporal/dynamicconfig.yaml, read
+// with the server's own loader) plus what only an embedded single-process server wants. A key the
+// server does not know, or a value it rejects, is an error: the file would carry the same mistake
+// to every cluster.
+func dynamicConfig() (dynamicconfig.StaticClient, error) {
+	return loadDynamicConfig(deploy.TemporalDynamicConfig)
+}
+
+func loadDynamicConfig(yaml []byte) (dynamicconfig.StaticClient, error) {
+	lr := dynamicconfig.LoadYamlFile(yaml)
+	if err := errors.Join(append(lr.Errors, lr.Warnings...)...); err != nil {
+		return nil, fmt.Errorf("deploy/temporal/dynamicconfig.yaml: %w", err)
 	}
+	client := dynamicconfig.StaticClient{}
+	for key, values := range lr.Map {
+		client[key] = values
+	}
+	// One partition per task queue: one matching host has nothing to balance, and polls match
+	// sooner. A cluster keeps the default, which spreads load over its matching hosts.
+	client[dynamicconfig.MatchingNumTaskqueueReadPartitions.Key()] = 1
+	client[dynamicconfig.MatchingNumTaskqueueWritePartitions.Key()] = 1
+	return client, nil
 }
 
 // freePort asks the kernel for a port that is free right now on host.

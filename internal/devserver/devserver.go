@@ -1,7 +1,8 @@
 // Package devserver runs a complete Temporal server and Temporal Web inside this process:
-// SQLite persistence and visibility in one WAL-mode file, the `default` namespace and the
-// caller's search attributes registered. It is the embedded default behind `go run ./devstack`
-// and the end-to-end tests; nothing else in rimflow imports the Temporal server.
+// SQLite persistence and visibility in one WAL-mode file (or, with Options.Postgres, a PostgreSQL
+// set up as docker-compose.yml sets it up), the `default` namespace and the caller's search
+// attributes registered. It is the embedded default behind `go run ./devstack` and the end-to-end
+// tests; nothing else in rimflow imports the Temporal server.
 package devserver
 
 import (
@@ -36,7 +37,11 @@ const (
 
 // Options configure Start. Zero values take the defaults above.
 type Options struct {
-	DataDir      string // directory of the SQLite file; created if missing
+	DataDir string // directory of the SQLite file; created if missing
+	// Postgres, when set, is a postgres:// URL (ParsePostgresURL): persistence and visibility go
+	// to that server instead of the SQLite file, with the settings, schema and dynamic config of
+	// docker-compose.yml's Temporal. The databases and schemas are created or upgraded at start.
+	Postgres     string
 	FrontendAddr string // host:port of the frontend gRPC; port 0 picks a free one
 	UIAddr       string // host:port of Temporal Web; port 0 picks a free one
 	DisableUI    bool
@@ -82,7 +87,8 @@ func (o *Options) applyDefaults() {
 // Server is a running embedded Temporal server (and Temporal Web unless disabled).
 type Server struct {
 	opts          Options
-	dbPath        string
+	dbPath        string    // the SQLite file, or "" on PostgreSQL
+	postgres      *Postgres // nil on SQLite
 	frontendAddr  string
 	schemaCreated bool
 	temporal      temporal.Server
@@ -100,10 +106,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, errors.New("devserver: Options.SearchAttributes is required (rimflow's are workflows.SearchAttributes())")
 	}
 	opts.applyDefaults()
-	if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir %s: %w", opts.DataDir, err)
+	s := &Server{opts: opts}
+	if opts.Postgres != "" {
+		pg, err := ParsePostgresURL(opts.Postgres)
+		if err != nil {
+			return nil, err
+		}
+		s.postgres = &pg
+	} else {
+		if err := os.MkdirAll(opts.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("data dir %s: %w", opts.DataDir, err)
+		}
+		s.dbPath = filepath.Join(opts.DataDir, DefaultDBFile)
 	}
-	s := &Server{opts: opts, dbPath: filepath.Join(opts.DataDir, DefaultDBFile)}
 
 	host, frontendPort, err := resolveAddr("frontend address", opts.FrontendAddr)
 	if err != nil {
@@ -125,14 +140,27 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 
-	cfg := serverConfig(s.dbPath, ports)
-	sqlCfg := cfg.Persistence.DataStores[cfg.Persistence.DefaultStore].SQL
-	if s.schemaCreated, err = prepareDatabase(sqlCfg, opts.Namespace, opts.SearchAttributes); err != nil {
+	dc, err := dynamicConfig()
+	if err != nil {
 		return nil, err
 	}
-
 	logger := newSlogLogger(opts.Logger.With("component", "temporal"), opts.ServerLogLevel)
 	s.logger = logger
+	var persistence config.Persistence
+	if s.postgres != nil {
+		persistence = PostgresPersistence(*s.postgres)
+		if s.schemaCreated, err = preparePostgres(*s.postgres, logger); err != nil {
+			return nil, fmt.Errorf("temporal on %s: %w", s.postgres, err)
+		}
+	} else {
+		persistence = sqlitePersistence(s.dbPath)
+		sqlCfg := persistence.DataStores[persistence.DefaultStore].SQL
+		if s.schemaCreated, err = prepareDatabase(sqlCfg, opts.Namespace, opts.SearchAttributes); err != nil {
+			return nil, err
+		}
+	}
+	cfg := serverConfig(persistence, ports)
+
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("temporal authorizer: %w", err)
@@ -148,7 +176,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(devDynamicConfig()),
+		temporal.WithDynamicConfigClient(dc),
 		// No metrics listener: a second server in the same process (a restart) would collide
 		// with the first one's registrations.
 		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
@@ -176,7 +204,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.ui = ui
 	}
 	opts.Logger.Info("temporal server started",
-		"frontend", s.frontendAddr, "ui", s.UIURL(), "db", s.dbPath, "newSchema", s.schemaCreated)
+		"frontend", s.frontendAddr, "ui", s.UIURL(), "db", s.Store(), "newSchema", s.schemaCreated)
 	return s, nil
 }
 
@@ -187,6 +215,9 @@ func (s *Server) register(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	if err := ensureNamespace(ctx, c, s.opts.Namespace, s.opts.Retention); err != nil {
+		return err
+	}
 	if err := ensureRetention(ctx, c, s.opts.Namespace, s.opts.Retention); err != nil {
 		return err
 	}
@@ -225,10 +256,18 @@ func (s *Server) FrontendAddr() string { return s.frontendAddr }
 // Namespace is the registered namespace.
 func (s *Server) Namespace() string { return s.opts.Namespace }
 
-// DBPath is the SQLite file.
+// DBPath is the SQLite file ("" on PostgreSQL).
 func (s *Server) DBPath() string { return s.dbPath }
 
-// SchemaCreated reports whether this Start created the schema (a fresh data dir).
+// Store names where the data lives: the SQLite file, or the PostgreSQL URL without its password.
+func (s *Server) Store() string {
+	if s.postgres != nil {
+		return s.postgres.String()
+	}
+	return s.dbPath
+}
+
+// SchemaCreated reports whether this Start created the schema (a fresh data dir or database).
 func (s *Server) SchemaCreated() bool { return s.schemaCreated }
 
 // UIAddr is the host:port of Temporal Web, or "" when disabled.

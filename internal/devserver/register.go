@@ -2,6 +2,7 @@ package devserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -11,10 +12,45 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
+
+// ensureNamespace registers the namespace when the server does not know it (a fresh PostgreSQL:
+// a SQLite file gets it written in before the server starts), as the compose file's setup job
+// does, and waits until every service serves it.
+func ensureNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration) error {
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	if err == nil || !errors.As(err, &notFound) {
+		return err
+	}
+	_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace:                        namespace,
+		WorkflowExecutionRetentionPeriod: durationpb.New(retention),
+	})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("register namespace %q: %w", namespace, err)
+	}
+	// The operator service reads namespaces from the server's cache, which picks a new one up
+	// within its refresh interval (about ten seconds).
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		_, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %q registered but not served: %w", namespace, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
 
 // ensureRetention sets the namespace's retention when it differs (a namespace created in the
 // file starts with one day).

@@ -72,15 +72,25 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	// 0. The enterprise, as the registry the bill is routed by describes it.
 	var registry struct {
 		Enterprises []enterprises.Info `json:"enterprises"`
+		AnyTaxNo    bool               `json:"anyTaxNo"`
 	}
 	if _, err := c.do(ctx, "GET", d.APIURL+"/v1/enterprises", nil, &registry); err != nil {
 		return fail("enterprise", err)
 	}
-	i := slices.IndexFunc(registry.Enterprises, func(e enterprises.Info) bool { return e.TaxNo == d.TaxNo })
-	if i < 0 {
+	var ent enterprises.Info
+	switch i := slices.IndexFunc(registry.Enterprises, func(e enterprises.Info) bool { return e.TaxNo == d.TaxNo }); {
+	case i >= 0:
+		ent = registry.Enterprises[i]
+	case registry.AnyTaxNo:
+		// No registry file: the one enterprise RIMFLOW_CLOUD_* describes (an ultimate tenant)
+		// serves any tax number, as a production API without RIMFLOW_ENTERPRISES_FILE does.
+		ent = enterprises.Info{TaxNo: d.TaxNo, Name: demoTaxNoName, Edition: enterprises.Ultimate}
+		if d.TaxNo != DemoTaxNo {
+			ent.Name = "示例企业 " + d.TaxNo
+		}
+	default:
 		return fail("enterprise", fmt.Errorf("tax number %s is not in the API's registry (GET /v1/enterprises)", d.TaxNo))
 	}
-	ent := registry.Enterprises[i]
 	fmt.Fprintf(w, "demo bill OA/%s (workflow %s) of %s (%s, %s edition)\n", d.BillID, workflows.BillWorkflowID("OA", d.BillID),
 		ent.Name, ent.TaxNo, ent.Edition)
 
@@ -171,20 +181,32 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	return steps, nil
 }
 
-// DemoRuns are the demo enterprises `devstack --demo` runs a bill on, one per edition, in order,
-// with the suffix that tells their bills apart.
-var DemoRuns = []struct{ TaxNo, Suffix string }{{DemoTaxNo, "ULT"}, {DemoStandardTaxNo, "STD"}}
+// DemoRun is one demo enterprise's bill: its tax number, its edition, and the suffix that tells
+// its bill apart from the other enterprises'.
+type DemoRun struct {
+	TaxNo   string
+	Suffix  string
+	Edition enterprises.Edition
+}
 
-// RunDemos runs base on each of DemoRuns in turn (bill IDs <base.BillID or DEMO-<time>>-<suffix>),
+// DemoRuns are the demo enterprises `devstack --demo` runs a bill on, one per edition, in order.
+var DemoRuns = []DemoRun{{DemoTaxNo, "ULT", enterprises.Ultimate}, {DemoStandardTaxNo, "STD", enterprises.Standard}}
+
+// RunDemos runs base on each of DemoRuns in turn; see RunDemosOn.
+func RunDemos(ctx context.Context, base Demo, w io.Writer) error {
+	return RunDemosOn(ctx, base, DemoRuns, w)
+}
+
+// RunDemosOn runs base on each of runs in turn (bill IDs <base.BillID or DEMO-<time>>-<suffix>),
 // writing each timeline and its outcome to w. A failed demo does not stop the next; the error
 // joins every failure.
-func RunDemos(ctx context.Context, base Demo, w io.Writer) error {
+func RunDemosOn(ctx context.Context, base Demo, runs []DemoRun, w io.Writer) error {
 	prefix := base.BillID
 	if prefix == "" {
 		prefix = "DEMO-" + time.Now().Format("20060102-150405.000")
 	}
 	var errs []error
-	for _, r := range DemoRuns {
+	for _, r := range runs {
 		d := base
 		d.TaxNo, d.BillID = r.TaxNo, prefix+"-"+r.Suffix
 		steps, err := d.Run(ctx, w)

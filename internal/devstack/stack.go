@@ -42,7 +42,10 @@ const (
 
 // Options configure Start. Every address accepts port 0 (a free port, for tests).
 type Options struct {
-	DataDir      string
+	DataDir string
+	// Postgres, when set, keeps Temporal's data in that PostgreSQL (devserver.Options.Postgres)
+	// instead of the SQLite file in DataDir; the simulator's journal stays in DataDir.
+	Postgres     string
 	TemporalAddr string
 	UIAddr       string
 	DisableUI    bool
@@ -185,6 +188,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// 1. Temporal server and Temporal Web.
 	s.Temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir:          opts.DataDir,
+		Postgres:         opts.Postgres,
 		FrontendAddr:     opts.TemporalAddr,
 		UIAddr:           opts.UIAddr,
 		DisableUI:        opts.DisableUI,

@@ -37,7 +37,7 @@ func (e *e2e) browserCollect(t *testing.T) {
 		}
 		t.Skipf("SKIPPED — NO BROWSER TEST: %s not found (%v). Install Debian's chromium (apt-get install -y chromium); .ci/run does.", chromiumPath, err)
 	}
-	a := e.mustStart(t, "E2E-BROWSER")
+	a := e.MustStart(t, "E2E-BROWSER")
 
 	b := launchChromium(t, e.ctx)
 	page := b.newPage(t, "about:blank")
@@ -64,11 +64,11 @@ func (e *e2e) browserCollect(t *testing.T) {
 		t.Fatalf("after 导入单据 the page says: %.300s", body)
 	}
 
-	st := e.waitStage(t, a.ID, workflows.StageAwaitingSupervisor)
+	st := e.WaitStage(t, a.ID, workflows.StageAwaitingSupervisor)
 
 	// Temporal Web, open beside it, renders the bill in its workflow list: its single-page app
 	// runs in the browser and reaches the embedded server through the UI server's API.
-	page.navigate(t, e.stack.UIURL()+"/namespaces/default/workflows")
+	page.navigate(t, e.Target.WebURL+"/namespaces/default/workflows")
 	page.waitText(t, a.WorkflowID, 60*time.Second)
 
 	var got []string

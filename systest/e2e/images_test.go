@@ -53,7 +53,7 @@ func TestImageModes(t *testing.T) {
 type imageBill struct {
 	id, taxNo string
 	ent       enterprises.Info
-	start     startAnswer
+	start     StartAnswer
 }
 
 func (b imageBill) ref() string { return "OA/" + b.id }
@@ -151,7 +151,7 @@ func (e *e2e) decide(t *testing.T, b imageBill, role string, next workflows.Stag
 		workflows.ApproveRequest{Role: role, Decision: workflows.DecisionApprove, Approver: "img-" + role}); status != http.StatusOK {
 		t.Fatalf("%s approve: HTTP %d: %s", role, status, body)
 	}
-	return e.waitStage(t, b.ref(), next)
+	return e.WaitStage(t, b.ref(), next)
 }
 
 // scanTask waits for the bill's current task in the image system other than the ones in seen,
@@ -204,7 +204,7 @@ func (e *e2e) finish(t *testing.T, b imageBill, st workflows.BillState) workflow
 	}); status != http.StatusOK {
 		t.Fatalf("voucher: HTTP %d: %s", status, body)
 	}
-	final := e.waitStage(t, b.ref(), workflows.StageCompleted)
+	final := e.WaitStage(t, b.ref(), workflows.StageCompleted)
 	cb := e.cloudBill(t, b.id)
 	if cb.Voucher == nil || cb.Voucher.VouchID != "V-"+b.id || len(cb.Invoices) != final.InvoiceCount {
 		t.Fatalf("cloud bill: voucher %+v, %d invoices, want V-%s and %d", cb.Voucher, len(cb.Invoices), b.id, final.InvoiceCount)
@@ -235,7 +235,7 @@ func (e *e2e) basicMode(t *testing.T, id, taxNo string) {
 	if task.Status != simulator.ScanPending || task.ScanPoint != simulator.DefaultScanPoint.ID {
 		t.Fatalf("new task %+v: want pending at %s", task, simulator.DefaultScanPoint.ID)
 	}
-	waiting := e.waitStage(t, b.ref(), workflows.StageImageReview)
+	waiting := e.WaitStage(t, b.ref(), workflows.StageImageReview)
 	if waiting.Scan == nil || waiting.Scan.TaskNo != task.TaskNo || waiting.Scan.Status != string(invoicecloud.ScanPending) {
 		t.Fatalf("state.scan while waiting = %+v, want task %s pending", waiting.Scan, task.TaskNo)
 	}
@@ -243,7 +243,7 @@ func (e *e2e) basicMode(t *testing.T, id, taxNo string) {
 	if v := e.scan(t, b, simulator.ScanRequest{AsBound: true, Images: 3}); v.Status != simulator.ScanStored {
 		t.Fatalf("scan: %+v, want stored", v)
 	}
-	st := e.waitStage(t, b.ref(), workflows.StageAwaitingFinance)
+	st := e.WaitStage(t, b.ref(), workflows.StageAwaitingFinance)
 	if st.Scan == nil || st.Scan.TaskNo != task.TaskNo || st.Scan.Status != string(invoicecloud.ScanStored) || st.Scan.Images != 3 || st.Scan.DoneAt == nil {
 		t.Fatalf("state.scan after the scan = %+v, want task %s stored with 3 images", st.Scan, task.TaskNo)
 	}
@@ -298,7 +298,7 @@ func (e *e2e) matchMode(t *testing.T, id, taxNo string) {
 	var resubmitted workflows.BillState
 	e.call(t, "POST", e.stack.APIURL()+"/v1/bills/"+b.ref()+"/submit", workflows.SubmitRequest{}, &resubmitted)
 	if resubmitted.Stage != workflows.StageAwaitingSupervisor {
-		resubmitted = e.waitStage(t, b.ref(), workflows.StageAwaitingSupervisor)
+		resubmitted = e.WaitStage(t, b.ref(), workflows.StageAwaitingSupervisor)
 	}
 	e.decide(t, b, "supervisor", workflows.StageImageReview)
 	second := e.scanTask(t, b, workflows.ImageMatch, first.TaskNo)
@@ -313,7 +313,7 @@ func (e *e2e) matchMode(t *testing.T, id, taxNo string) {
 	if v := e.scan(t, b, simulator.ScanRequest{AsBound: true}); v.Status != simulator.ScanMatched || len(v.Lines) != 0 {
 		t.Fatalf("exact scan: %+v, want matched without lines", v)
 	}
-	st := e.waitStage(t, b.ref(), workflows.StageAwaitingFinance)
+	st := e.WaitStage(t, b.ref(), workflows.StageAwaitingFinance)
 	if st.Scan == nil || st.Scan.TaskNo != second.TaskNo || st.Scan.Status != string(invoicecloud.ScanMatched) || len(st.Scan.Problems) != 0 {
 		t.Fatalf("state.scan after the second scan = %+v, want task %s matched", st.Scan, second.TaskNo)
 	}

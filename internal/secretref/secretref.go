@@ -15,6 +15,9 @@ func Resolve(ref string, getenv func(string) string, readFile func(string) ([]by
 	switch {
 	case strings.HasPrefix(ref, "env:"):
 		name := strings.TrimPrefix(ref, "env:")
+		if name == "" {
+			return nil, errors.New("env: needs a variable name (env:NAME)")
+		}
 		v := getenv(name)
 		if v == "" {
 			return nil, fmt.Errorf("%s is empty or unset", name)
@@ -22,6 +25,9 @@ func Resolve(ref string, getenv func(string) string, readFile func(string) ([]by
 		return []byte(v), nil
 	case strings.HasPrefix(ref, "file:"):
 		path := strings.TrimPrefix(ref, "file:")
+		if path == "" {
+			return nil, errors.New("file: needs a path (file:PATH)")
+		}
 		if readFile == nil {
 			return nil, fmt.Errorf("cannot read %s", path)
 		}
@@ -29,7 +35,11 @@ func Resolve(ref string, getenv func(string) string, readFile func(string) ([]by
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %s", path)
 		}
-		return bytes.TrimSpace(b), nil
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 {
+			return nil, fmt.Errorf("%s is empty", path)
+		}
+		return b, nil
 	case ref == "":
 		return nil, errors.New("required (env:NAME or file:PATH)")
 	}

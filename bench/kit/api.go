@@ -24,7 +24,7 @@ type APIOptions struct {
 
 // API is a running API process.
 type API struct {
-	*process
+	*Process
 	URL string // http://host:port, from its ready line
 }
 
@@ -43,7 +43,7 @@ func StartAPI(ctx context.Context, opts APIOptions) (*API, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = io.Discard
 	}
-	p, err := startProcess("API", cmd)
+	p, err := StartProcess("API", cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func StartAPI(ctx context.Context, opts APIOptions) (*API, error) {
 			_ = p.Kill()
 			return nil, fmt.Errorf("the API's ready line names no URL: %s", ready.head())
 		}
-		return &API{process: p, URL: url}, nil
+		return &API{Process: p, URL: url}, nil
 	case <-p.done:
 		return nil, fmt.Errorf("the API exited before it was ready: %v", p.err)
 	case <-ctx.Done():

@@ -1,12 +1,14 @@
 package kit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -82,20 +84,21 @@ func procPath(pid int, file string) string {
 	return "/proc/" + itoa(pid) + "/" + file
 }
 
-// process is a child process the harness started; one goroutine waits for its exit.
-type process struct {
+// Process is a child process the harness started; one goroutine waits for its exit.
+type Process struct {
 	name string // what it is, for messages: "worker", "API"
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // the exit, once done is closed
 }
 
-// startProcess starts cmd and waits for its exit in the background.
-func startProcess(name string, cmd *exec.Cmd) (*process, error) {
+// StartProcess starts cmd and waits for its exit in the background. name says what it is in
+// messages ("worker", "temporal-server").
+func StartProcess(name string, cmd *exec.Cmd) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s %s: %w", name, cmd.Path, err)
 	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &Process{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -104,13 +107,13 @@ func startProcess(name string, cmd *exec.Cmd) (*process, error) {
 }
 
 // PID is the process id.
-func (p *process) PID() int { return p.cmd.Process.Pid }
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Signal sends sig to the process.
-func (p *process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
 // Kill sends SIGKILL (no graceful stop, no chance to finish anything) and reaps the process.
-func (p *process) Kill() error {
+func (p *Process) Kill() error {
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		select {
 		case <-p.done:
@@ -123,9 +126,12 @@ func (p *process) Kill() error {
 	return nil
 }
 
-// Stop sends SIGTERM and waits up to timeout for a graceful exit, then kills.
-func (p *process) Stop(timeout time.Duration) error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+// Stop sends SIGTERM and waits up to timeout for a graceful exit, then kills. It reports an
+// unclean exit, also of a process that had already ended.
+func (p *Process) Stop(timeout time.Duration) error {
+	if !p.Exited() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-p.done:
 		var exit *exec.ExitError
@@ -140,7 +146,7 @@ func (p *process) Stop(timeout time.Duration) error {
 }
 
 // Exited reports whether the process has ended.
-func (p *process) Exited() bool {
+func (p *Process) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -149,8 +155,36 @@ func (p *process) Exited() bool {
 	}
 }
 
+// Err is how the process ended: nil while it runs or after a clean exit.
+func (p *Process) Err() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.err
+}
+
 // Memory reads the process's resident memory.
-func (p *process) Memory() (Memory, error) { return ReadMemory(p.PID()) }
+func (p *Process) Memory() (Memory, error) { return ReadMemory(p.PID()) }
 
 // CPUSeconds is the CPU time the process has used so far.
-func (p *process) CPUSeconds() (float64, error) { return ReadCPUSeconds(p.PID()) }
+func (p *Process) CPUSeconds() (float64, error) { return ReadCPUSeconds(p.PID()) }
+
+// LogBuffer collects a process's (or a logger's) output for a test to read while it is written:
+// a bytes.Buffer safe for concurrent writers and readers.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

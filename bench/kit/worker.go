@@ -28,7 +28,7 @@ type WorkerOptions struct {
 }
 
 // Worker is a running worker process.
-type Worker struct{ *process }
+type Worker struct{ *Process }
 
 // StartWorker starts the process and waits until Temporal lists it (by its pid@host identity)
 // as a poller of every task queue, so work sent after this returns is picked up.
@@ -43,7 +43,7 @@ func StartWorker(ctx context.Context, c client.Client, opts WorkerOptions) (*Wor
 	if cmd.Stderr == nil {
 		cmd.Stderr = io.Discard
 	}
-	p, err := startProcess("worker", cmd)
+	p, err := StartProcess("worker", cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ package production
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -229,7 +228,7 @@ func TestProductionEndToEnd(t *testing.T) {
 		Demos:       []devstack.DemoRun{{TaxNo: devstack.DemoTaxNo, Suffix: "ULT", Edition: enterprises.Ultimate}},
 		CodecOrigin: s.environment("api")[config.EnvCodecOrigins]}
 	target.Restart = func(t *testing.T) e2e.Target {
-		if err := api.stop(30 * time.Second); err != nil {
+		if err := api.Stop(30 * time.Second); err != nil {
 			t.Errorf("stop the API: %v", err)
 		}
 		if err := worker.Stop(30 * time.Second); err != nil {
@@ -463,13 +462,13 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 	type member struct {
 		w       *kit.Worker
 		metrics string
-		log     *syncBuffer
+		log     *kit.LogBuffer
 		calls   float64
 		tasks   float64
 	}
 	var workers []*member
 	for range 3 {
-		m := &member{log: &syncBuffer{}}
+		m := &member{log: &kit.LogBuffer{}}
 		var vars map[string]string
 		m.w, vars = s.StartWorker(nil, m.log)
 		m.metrics = vars[config.EnvMetricsAddr]
@@ -553,29 +552,11 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 		runningAtStop, stopTook.Round(time.Millisecond), inFlight, f.completed.Load(), n, d.Forwarded.Load(), d.ForwardedBills(), rep.Bills, rep.Invoices)
 }
 
-// syncBuffer is a log sink shared by goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // refused starts a worker that Temporal must refuse and returns what it said: it must exit with
 // an error, not poll.
 func refused(t *testing.T, s *shape, extra map[string]string) string {
 	t.Helper()
-	var log syncBuffer
+	var log kit.LogBuffer
 	words := s.command("worker")
 	env, _ := s.RimflowEnv("worker", extra)
 	w, err := kit.StartWorker(s.ctx, s.Client, kit.WorkerOptions{Path: filepath.Join(s.bin, words[0]), Args: words[1:], Env: env, Stderr: &log})
@@ -706,7 +687,7 @@ func TestAPIKey(t *testing.T) {
 	})
 	cloud := testenv.NewCloud(t, simulator.Options{Seed: 22}, nil)
 	s.CloudURL = cloud.URL
-	var workerLog syncBuffer
+	var workerLog kit.LogBuffer
 	s.StartWorker(map[string]string{config.EnvLogLevel: "debug"}, &workerLog)
 	api, apiURL := s.StartAPI()
 	completeOneBill(t, ctx, apiURL, s.APIToken, cloud.URL, "APIKEY-1")
@@ -732,7 +713,7 @@ func TestAPIKey(t *testing.T) {
 			}
 		})
 	}
-	if err := api.stop(30 * time.Second); err != nil {
+	if err := api.Stop(30 * time.Second); err != nil {
 		t.Errorf("stop the API: %v", err)
 	}
 	for _, secret := range []string{workerKey, admin} {

@@ -340,8 +340,8 @@ func (s *shape) StartServer() {
 	}
 	var last error
 	for {
-		if exited, err := s.server.exited(); exited {
-			t.Fatalf("temporal-server exited: %v\n%s", err, s.server.tail(4000))
+		if s.server.Exited() {
+			t.Fatalf("temporal-server exited: %v\n%s", s.server.Err(), s.server.tail(4000))
 		}
 		c, err := client.DialContext(ctx, opts)
 		if err == nil {
@@ -363,7 +363,7 @@ func (s *shape) StartServer() {
 // StopServer stops temporal-server as `docker compose stop` does: SIGTERM, then a kill after the
 // grace period.
 func (s *shape) StopServer() {
-	if err := s.server.stop(30 * time.Second); err != nil {
+	if err := s.server.Stop(30 * time.Second); err != nil {
 		s.t.Errorf("stop temporal-server: %v", err)
 	}
 }
@@ -569,7 +569,7 @@ func (s *shape) StartWorker(extra map[string]string, stderr io.Writer) (*kit.Wor
 	t := s.t
 	words := s.command("worker")
 	env, vars := s.RimflowEnv("worker", extra)
-	own := &syncBuffer{}
+	own := &kit.LogBuffer{}
 	if stderr != nil {
 		stderr = io.MultiWriter(own, stderr)
 	} else {
@@ -600,8 +600,8 @@ func (s *shape) StartAPI() (*process, string) {
 	apiURL := "http://" + vars[config.EnvAPIAddr]
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if exited, err := p.exited(); exited {
-			t.Fatalf("starter serve exited: %v\n%s", err, p.tail(3000))
+		if p.Exited() {
+			t.Fatalf("starter serve exited: %v\n%s", p.Err(), p.tail(3000))
 		}
 		status := 0
 		req, _ := http.NewRequestWithContext(s.ctx, http.MethodGet, apiURL+"/healthz", nil)
@@ -635,11 +635,8 @@ func (s *shape) command(name string) []string {
 
 // process is a program the test runs, its output in a log file.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
+	*kit.Process
+	log string
 }
 
 func startProcess(t *testing.T, name, path string, args, env []string, dir string) *process {
@@ -653,52 +650,20 @@ func startProcess(t *testing.T, name, path string, args, env []string, dir strin
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// It dies with the test process, even one killed by a test timeout.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	kp, err := kit.StartProcess(name, cmd)
+	if err != nil {
 		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatal(err)
 	}
-	p := &process{name: name, cmd: cmd, log: logFile.Name(), done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
+	p := &process{Process: kp, log: logFile.Name()}
 	t.Cleanup(func() {
-		_ = p.stop(30 * time.Second)
+		_ = p.Stop(30 * time.Second)
+		logFile.Close()
 		if t.Failed() {
 			t.Logf("%s output (tail):\n%s", name, p.tail(3000))
 		}
 	})
 	return p
-}
-
-func (p *process) exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// stop sends SIGTERM and waits up to grace, then kills. It reports an unclean exit.
-func (p *process) stop(grace time.Duration) error {
-	if exited, _ := p.exited(); exited {
-		return nil
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		var exit *exec.ExitError
-		if errors.As(p.err, &exit) {
-			return fmt.Errorf("%s exited: %w", p.name, p.err)
-		}
-		return nil
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("%s did not stop within %s; killed", p.name, grace)
-	}
 }
 
 func (p *process) tail(n int) string {

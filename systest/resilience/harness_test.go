@@ -1,7 +1,6 @@
 package resilience
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,24 +18,6 @@ import (
 	"rimflow/workflows"
 )
 
-// syncBuffer is a log sink shared by goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // tailOf returns the last n bytes of s, for failure messages.
 func tailOf(s string, n int) string {
 	if len(s) <= n {
@@ -47,9 +28,9 @@ func tailOf(s string, n int) string {
 
 // newEnv starts the server and the simulator for one test; their logs (warn and up unless the
 // options say otherwise) go to logs and are printed if the test fails.
-func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *syncBuffer) {
+func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *kit.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &kit.LogBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -76,7 +57,7 @@ func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel stri
 
 // launchWorkerWith starts the built ./worker with exactly this environment.
 func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []string) (*kit.Worker, error) {
-	stderr := &syncBuffer{}
+	stderr := &kit.LogBuffer{}
 	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: workerBin, Env: vars, Stderr: stderr})
 	if err != nil {
 		return nil, fmt.Errorf("start worker: %w; its stderr: %s", err, tailOf(stderr.String(), 2000))

@@ -44,7 +44,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 func secretsRun(t *testing.T, auth, placement string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &kit.LogBuffer{}
 	debug := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	creds := simulator.DefaultCredentials()
 	creds.AppSecret = "app-secret-" + randomHex()
@@ -52,7 +52,7 @@ func secretsRun(t *testing.T, auth, placement string) {
 	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 41, Logger: debug, ServerLogLevel: slog.LevelDebug,
 		Sim: simulator.Options{Credentials: creds}})
 
-	workerOut, workerErr := &syncBuffer{}, &syncBuffer{}
+	workerOut, workerErr := &kit.LogBuffer{}, &kit.LogBuffer{}
 	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
 		Path: workerBin, Stdout: workerOut, Stderr: workerErr,
 		Env: append(env.WorkerEnv("debug"), config.EnvCloudAuthMode+"="+auth, config.EnvCloudTokenPlace+"="+placement),
@@ -166,7 +166,7 @@ func secretsRun(t *testing.T, auth, placement string) {
 // apiProcess is `starter serve`, the HTTP API (kit.API), with its outputs captured.
 type apiProcess struct {
 	*kit.API
-	stdout, stderr *syncBuffer
+	stdout, stderr *kit.LogBuffer
 }
 
 // startAPI starts the built ./starter serve against env on a free loopback port, with extra
@@ -174,7 +174,7 @@ type apiProcess struct {
 // fails. The test's cleanup stops it.
 func startAPI(t *testing.T, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *apiProcess {
 	t.Helper()
-	p := &apiProcess{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	p := &apiProcess{stdout: &kit.LogBuffer{}, stderr: &kit.LogBuffer{}}
 	a, err := kit.StartAPI(ctx, kit.APIOptions{Path: starterBin, Env: append(env.APIEnv(logLevel), extra...),
 		Stdout: p.stdout, Stderr: p.stderr})
 	if err != nil {

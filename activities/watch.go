@@ -31,18 +31,11 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	}
 	watchCtx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
-	var workerStopping atomic.Bool
-	go func() {
-		select {
-		case <-activity.GetWorkerStopChannel(ctx):
-			workerStopping.Store(true)
-			cancel()
-		case <-watchCtx.Done():
-		}
-	}()
-
+	// One goroutine per watcher for both the worker's stop and the heartbeat: with thousands of
+	// watchers live, each goroutine is memory (issue 9 measured about five per watcher).
 	// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout the workflow gave; each
 	// is a write on the server, so the state is only recorded here and the SDK batches it.
+	var workerStopping atomic.Bool
 	var state atomic.Value
 	state.Store("starting")
 	activity.RecordHeartbeat(ctx, "starting")
@@ -51,6 +44,10 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 		defer t.Stop()
 		for {
 			select {
+			case <-activity.GetWorkerStopChannel(ctx):
+				workerStopping.Store(true)
+				cancel()
+				return
 			case <-watchCtx.Done():
 				return
 			case <-t.C:

@@ -32,6 +32,7 @@ type CollectingResult struct {
 	EventCodeTTLSec  float64 `json:"eventCodeTtlSeconds,omitempty"`
 	WatchGraceSec    float64 `json:"watchGraceSeconds,omitempty"`
 	WorkerBinary     string  `json:"workerBinary,omitempty"`
+	WorkerMemLimit   string  `json:"workerMemLimit,omitempty"` // the worker's GOMEMLIMIT
 	// CollectingParkSeconds is how long starting them took; CollectingStartToURL their start→URL.
 	CollectingParkSeconds float64     `json:"collectingParkSeconds,omitempty"`
 	CollectingStartToURL  kit.Summary `json:"collectingStartToUrl"`

@@ -45,6 +45,7 @@ func main() {
 	flag.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after starting the collecting bills before counting and measuring (past the socket's 60 s silence)")
 	flag.IntVar(&cfg.Probes, "probes", cfg.Probes, "bills started through POST /v1/bills with the collecting bills live")
 	flag.StringVar(&cfg.WorkerBinary, "worker-binary", "", "drive this worker program (another build) instead of this build's worker")
+	flag.StringVar(&cfg.WorkerMemLimit, "worker-memlimit", "", "the worker's GOMEMLIMIT (e.g. 400MiB): the Go runtime's soft memory limit, for the worker process only")
 	flag.BoolVar(&cfg.Verbose, "v", false, "progress and the worker's warnings on stderr")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {

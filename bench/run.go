@@ -61,6 +61,10 @@ type Config struct {
 	// WorkerBinary is another build's worker program to drive instead of this one's (the bills'
 	// worker only; the baseline then runs in a second process, this binary's).
 	WorkerBinary string
+	// WorkerMemLimit is the worker's GOMEMLIMIT (the Go runtime's soft memory limit, e.g. 400MiB);
+	// "" leaves the runtime's default (none). Only the worker gets it: the bench process holds
+	// the server.
+	WorkerMemLimit string
 }
 
 func defaultConfig() Config {
@@ -199,6 +203,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	res := &Result{Bills: cfg.Bills, Concurrency: cfg.Concurrency, InvoicesPerBill: cfg.Invoices, Waiting: cfg.Waiting,
 		Store: env.Server.Store()}
 	res.CollectingBills, res.WorkerBinary = cfg.Collecting, cfg.WorkerBinary
+	res.WorkerMemLimit = cfg.WorkerMemLimit
 	if cfg.Collecting > 0 {
 		res.EventCodeTTLSec, res.WatchGraceSec = ttl.Seconds(), cfg.WatchGrace.Seconds()
 		res.IdleCPU = map[string]kit.IdleCPU{}
@@ -264,6 +269,9 @@ func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Durati
 	}
 	if ttl > 0 {
 		wenv = append(wenv, kit.EnvEventCodeTTL+"="+ttl.String())
+	}
+	if cfg.WorkerMemLimit != "" {
+		wenv = append(wenv, "GOMEMLIMIT="+cfg.WorkerMemLimit) // the last of a duplicate key wins
 	}
 	if cfg.WorkerBinary == "" {
 		wenv = append(wenv, workerModeEnv+"="+workerModeBills)

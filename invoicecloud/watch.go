@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -185,7 +186,8 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 		if c.cfg.TokenPlacement == TokenInHeader {
 			h.Set("access_token", tok)
 		}
-		d := websocket.Dialer{HandshakeTimeout: c.cfg.Timeout, Proxy: http.ProxyFromEnvironment}
+		d := websocket.Dialer{HandshakeTimeout: c.cfg.Timeout, Proxy: http.ProxyFromEnvironment,
+			ReadBufferSize: socketReadBuffer, WriteBufferPool: socketWriteBuffers}
 		start := time.Now()
 		conn, resp, err := d.DialContext(ctx, u, h)
 		if err == nil {
@@ -213,6 +215,13 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 		return nil, e
 	}
 }
+
+// A socket mostly sits idle between a handshake frame every 20 s, and a worker holds thousands:
+// a small read buffer (a large frame is read in several pieces, not refused) and write buffers
+// borrowed only while a frame is written keep an idle socket's memory small.
+const socketReadBuffer = 1024
+
+var socketWriteBuffers = &sync.Pool{}
 
 // socketBase turns http(s)://host/tenant into ws(s)://host/tenant.
 func socketBase(base string) string {

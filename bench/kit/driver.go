@@ -23,7 +23,7 @@ import (
 
 // Latency names the driver records.
 const (
-	LatStartToURL  = "startToUrl"  // api.Bills.Start: update-with-start until the eventCode's URL
+	LatStartToURL  = "startToUrl"  // api.Bills.Start: update-with-start until the eventCode's URL (after a 202, until collectUrl gives it)
 	LatPushToBound = "pushToBound" // /__sim/collect sent → the simulator acknowledged billSave 30
 	LatApprove     = "approve"     // one approve update (the successful attempt)
 	LatVoucher     = "voucher"     // the voucher update
@@ -123,15 +123,7 @@ func (d *Driver) Park(ctx context.Context, billID string) error {
 	if d.Baseline {
 		return nil
 	}
-	collectURL := start.Collect.PC
-	if collectURL == "" {
-		// The start answered 202 before the eventCode was issued (a server restart or an outage
-		// held the bill up): the bill runs, and hands out its collect URL once it has one.
-		if collectURL, err = d.CollectURL(ctx, billID); err != nil {
-			return err
-		}
-	}
-	return d.Collect(ctx, billID, collectURL)
+	return d.Collect(ctx, billID, start.Collect.PC)
 }
 
 // Drain approves the parked bill for supervisor and finance, saves the voucher and waits until
@@ -159,15 +151,20 @@ func (d *Driver) Drain(ctx context.Context, billID string) error {
 // API's answer with the collect URL.
 func (d *Driver) Start(ctx context.Context, billID string) (api.StartResponse, error) {
 	var resp api.StartResponse
-	err := d.retry(ctx, "start "+billID, LatStartToURL, func(ctx context.Context) error {
+	var began time.Time // of the start that succeeded, as retry times it
+	err := d.retry(ctx, "start "+billID, "", func(ctx context.Context) error {
 		var err error
+		began = time.Now()
 		resp, _, err = d.bills().Start(ctx, d.Input(billID))
 		return err
 	})
 	if err == nil && resp.Pending != nil {
 		// Answered before its eventCode was issued (202: the cloud or the worker was slow, or
-		// gone): the ERP asks for the collect URL, as the answer says.
+		// gone): the ERP asks for the collect URL, as the answer says; the wait counts.
 		resp.Collect.PC, err = d.CollectURL(ctx, billID)
+	}
+	if err == nil {
+		d.Timings.Add(LatStartToURL, time.Since(began))
 	}
 	return resp, err
 }

@@ -95,6 +95,10 @@ type Process struct {
 // StartProcess starts cmd and waits for its exit in the background. name says what it is in
 // messages ("worker", "temporal-server").
 func StartProcess(name string, cmd *exec.Cmd) (*Process, error) {
+	if cmd.SysProcAttr == nil {
+		// It dies with the harness, even one killed by a test timeout: no worker left polling.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s %s: %w", name, cmd.Path, err)
 	}

@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -648,8 +647,6 @@ func startProcess(t *testing.T, name, path string, args, env []string, dir strin
 	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// It dies with the test process, even one killed by a test timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	kp, err := kit.StartProcess(name, cmd)
 	if err != nil {
 		logFile.Close()

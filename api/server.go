@@ -25,6 +25,7 @@ import (
 
 	"rimflow/internal/access"
 	"rimflow/internal/codec"
+	"rimflow/internal/config"
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
 )
@@ -80,8 +81,9 @@ const MaxIdempotencyKeyLen = 200
 // lines of the request name it, so an ERP's report can be found in the logs.
 const HeaderRequestID = "X-Request-Id"
 
-// DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero.
-const DefaultRequestTimeout = 30 * time.Second
+// DefaultRequestTimeout bounds one API call when Options.RequestTimeout is zero: the
+// configuration's default for RIMFLOW_API_REQUEST_TIMEOUT, so there is one.
+const DefaultRequestTimeout = config.DefaultAPIRequestTimeout
 
 // HeaderActingUser names the person the calling client vouches for: the ERP's logged-in user who
 // approves, submits or cancels. Every decision records it with the client's name; an approval's

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"rimflow/api"
 	"rimflow/internal/access"
 	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
@@ -146,6 +145,10 @@ type Var struct {
 	Part    Part
 }
 
+// DefaultAPIRequestTimeout bounds one API call (RIMFLOW_API_REQUEST_TIMEOUT unset); the API
+// takes it as its own default.
+const DefaultAPIRequestTimeout = 30 * time.Second
+
 // Variable names.
 const (
 	EnvTemporalAddress   = "RIMFLOW_TEMPORAL_ADDRESS"
@@ -227,7 +230,7 @@ func Vars() []Var {
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
-		{Name: EnvAPIRequestTimeout, Default: api.DefaultRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
+		{Name: EnvAPIRequestTimeout, Default: DefaultAPIRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
 		{Name: EnvCodecOrigins, Meaning: "Temporal Web origins (comma-separated, e.g. http://127.0.0.1:8233) the codec server at /v1/codec answers with CORS; empty = programs and the temporal CLI only", Part: PartAPI},
 		{Name: EnvAPIClientsFile, Meaning: "the API's access clients file (YAML or JSON: token hash or reference, operations, resources per client; docs/security.md)", Part: PartAccess},
 		{Name: EnvAPIToken, Meaning: "without a clients file: the token of the one API client; neither = open API (loopback only)", Secret: true, Part: PartAccess},

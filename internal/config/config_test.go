@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/api"
 	"rimflow/internal/codec"
 	"rimflow/invoicecloud"
 )
@@ -47,7 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 		c.Cloud.AuthMode != invoicecloud.AuthLegacy || c.Cloud.TokenPlacement != invoicecloud.TokenInHeader ||
 		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 1000 ||
 		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != invoicecloud.DefaultPaths().PollData ||
-		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != api.DefaultRequestTimeout ||
+		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != DefaultAPIRequestTimeout ||
 		!c.API.Clients.Open() || c.Policy == nil || c.Policy.Source() != "built-in default" ||
 		!c.Codec.Encrypt || c.Temporal.Codec == nil || !c.Temporal.Codec.Encrypting() {
 		t.Errorf("defaults = %v", c)

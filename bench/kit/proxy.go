@@ -24,6 +24,7 @@ type Proxy struct {
 	held        int64 // bytes clients sent during the current partition
 	heldReplies int64 // bytes targets sent during it
 	dropped     int64 // held bytes never delivered, their sender gone in a partition
+	gone        int   // connection ends seen during the current partition (their held bytes will be dropped)
 	links       map[*link]bool
 	wg          sync.WaitGroup
 }
@@ -55,7 +56,7 @@ func (p *Proxy) SetTarget(addr string) {
 func (p *Proxy) Partition() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.partitioned, p.held, p.heldReplies = true, 0, 0
+	p.partitioned, p.held, p.heldReplies, p.gone = true, 0, 0, 0
 	p.changed.Broadcast()
 }
 
@@ -80,6 +81,15 @@ func (p *Proxy) HeldReplies() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.heldReplies
+}
+
+// Gone is how many connection ends (either side's) the proxy has seen during the current or last
+// partition. A test that kills a process in a partition waits for it before Heal: until the proxy
+// has read the end, what the process sent still counts as live and Heal would deliver it.
+func (p *Proxy) Gone() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gone
 }
 
 // Dropped is how many held bytes were never delivered because their sender went away during a
@@ -193,6 +203,9 @@ func (p *Proxy) pump(l *link, src, dst net.Conn, fromClient bool) {
 			}
 			if err != nil {
 				q.ended, q.lost = true, p.partitioned
+				if p.partitioned {
+					p.gone++
+				}
 			}
 			p.changed.Broadcast()
 			p.mu.Unlock()

@@ -145,7 +145,9 @@ func TestProxyDropsWhatADeadSenderSentDuringAPartition(t *testing.T) {
 		t.Fatalf("held %d bytes, want 5", p.Held())
 	}
 	_ = c.Close() // the sender dies in the partition
-	time.Sleep(100 * time.Millisecond)
+	if !within(2*time.Second, func() bool { return p.Gone() == 1 }) {
+		t.Fatalf("the proxy saw %d connection ends in the partition, want 1", p.Gone())
+	}
 	p.Heal()
 	if !within(2*time.Second, func() bool { _, eofs := srv.seen(); return eofs == 1 }) {
 		t.Fatal("the target's connection was not closed after the heal")

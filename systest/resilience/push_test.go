@@ -52,7 +52,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		r.collect()
 		r.awaitSignalHeld()
 		held := r.temporal.Held()
-		r.killAPI() // received and opened, not yet recorded
+		r.killAPI(r.temporal) // received and opened, not yet recorded
 		r.awaitUnanswered()
 		r.temporal.Heal()
 		if err := waitFor(r.ctx, 10*time.Second, "the dead API's held signal to be dropped", func() bool { return r.temporal.Dropped() >= held }); err != nil {
@@ -79,7 +79,7 @@ func TestPushReceiverKilled(t *testing.T) {
 			t.Fatalf("%v; answer bytes held %d, push %+v", err, r.front.HeldReplies(), r.push())
 		}
 		answer := r.front.HeldReplies()
-		r.killAPI() // recorded, not answered
+		r.killAPI(r.front) // recorded, not answered
 		r.front.Heal()
 		r.awaitUnanswered()
 		if err := waitFor(r.ctx, 10*time.Second, "the dead API's held answer to be dropped", func() bool { return r.front.Dropped() >= answer }); err != nil {
@@ -171,10 +171,16 @@ func (r *pushRig) awaitSignalHeld() {
 	}
 }
 
-// killAPI SIGKILLs the API with the push unanswered.
-func (r *pushRig) killAPI() {
+// killAPI SIGKILLs the API with the push unanswered, and waits until the partitioned proxy has
+// seen the API's connection end: only then is what the API sent into the partition lost, as it
+// would be on a real network (before, a Heal would still deliver it).
+func (r *pushRig) killAPI(partitioned *kit.Proxy) {
 	r.t.Helper()
+	before := partitioned.Gone()
 	if err := r.api.Kill(); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := waitFor(r.ctx, 10*time.Second, "the proxy to see the killed API's connection end", func() bool { return partitioned.Gone() > before }); err != nil {
 		r.t.Fatal(err)
 	}
 }

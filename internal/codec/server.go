@@ -91,7 +91,7 @@ func NewServer(o ServerOptions) (http.Handler, error) {
 	}
 	s := &server{opts: o, codec: converter.NewPayloadCodecHTTPHandler(o.Codec), log: o.Logger, now: o.Now}
 	for i, origin := range o.Origins {
-		norm, err := normalizeOrigin(origin)
+		norm, err := NormalizeOrigin(origin)
 		if err != nil {
 			return nil, fmt.Errorf("codec server: origins[%d]: %v", i, err)
 		}
@@ -119,9 +119,7 @@ func NewServer(o ServerOptions) (http.Handler, error) {
 
 // NormalizeOrigin checks one Temporal Web origin as the codec server takes it ("*" refused,
 // scheme://host[:port] only) and returns its lower-case form; config checks RIMFLOW_CODEC_ORIGINS with it.
-func NormalizeOrigin(origin string) (string, error) { return normalizeOrigin(origin) }
-
-func normalizeOrigin(origin string) (string, error) {
+func NormalizeOrigin(origin string) (string, error) {
 	origin = strings.TrimSpace(origin)
 	if origin == "*" {
 		return "", errors.New(`"*" cannot be used: Temporal Web sends credentials; name the origin, e.g. http://127.0.0.1:8233`)
@@ -219,7 +217,7 @@ func (s *server) refuse(w http.ResponseWriter, r *http.Request, endpoint string,
 // checkOrigin allows Temporal Web's configured origins (cross-origin, CORS headers needed) and the
 // codec server's own origin (its sign-in page posting to itself).
 func (s *server) checkOrigin(origin string, r *http.Request) (cross, ok bool) {
-	norm, err := normalizeOrigin(origin)
+	norm, err := NormalizeOrigin(origin)
 	if err != nil {
 		return false, false
 	}

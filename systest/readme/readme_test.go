@@ -1,5 +1,7 @@
-// Package readme keeps README.md true: every variable the programs read, the two commands and
-// the vendor names we assumed must be written there, and every resilience claim names its test.
+// Package readme keeps the README and the pages it links to true: the README fits a screen and
+// shows the two commands, the configuration page is generated from the code, the vendor names we
+// assumed are listed, every resilience claim names its test, and every link between the pages
+// resolves.
 package readme
 
 import (
@@ -10,30 +12,75 @@ import (
 	"strings"
 	"testing"
 
-	"rimflow/internal/config"
 	"rimflow/invoicecloud"
 )
 
-func readme(t *testing.T) string {
+const root = "../.."
+
+func read(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(filepath.Join(root, path))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-func TestREADMEDocumentsEveryVariable(t *testing.T) {
-	text := readme(t)
-	for _, v := range config.Vars() {
-		if !strings.Contains(text, "`"+v.Name+"`") {
-			t.Errorf("README.md does not document %s (%s)", v.Name, v.Meaning)
+// section is the text under the heading that starts with title, up to the next heading of the
+// same or a higher level.
+func section(t *testing.T, path, title string) string {
+	t.Helper()
+	lines := strings.SplitAfter(read(t, path), "\n")
+	start, level := -1, 0
+	for i, h := range headings(lines) {
+		if h == nil {
+			continue
 		}
+		if start < 0 && strings.HasPrefix(h.text, title) {
+			start, level = i, h.level
+		} else if start >= 0 && h.level <= level {
+			return strings.Join(lines[start:i], "")
+		}
+	}
+	if start < 0 {
+		t.Fatalf("%s has no heading %q", path, title)
+	}
+	return strings.Join(lines[start:], "")
+}
+
+type heading struct {
+	level int
+	text  string
+}
+
+var headingLine = regexp.MustCompile(`^(#{1,6}) +(.*?)\s*$`)
+
+// headings gives, for each line, its heading or nil; lines in code fences are never headings.
+func headings(lines []string) []*heading {
+	out := make([]*heading, len(lines))
+	fenced := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "```") {
+			fenced = !fenced
+			continue
+		}
+		if m := headingLine.FindStringSubmatch(l); m != nil && !fenced {
+			out[i] = &heading{len(m[1]), m[2]}
+		}
+	}
+	return out
+}
+
+// The README is what a newcomer reads first: it must fit a screen or two.
+func TestREADMEFitsAScreen(t *testing.T) {
+	const most = 200
+	if n := strings.Count(read(t, "README.md"), "\n"); n > most {
+		t.Errorf("README.md has %d lines, at most %d: move the detail to a page under docs/ and link it", n, most)
 	}
 }
 
 func TestREADMEShowsTheTwoCommands(t *testing.T) {
-	text := readme(t)
+	text := read(t, "README.md")
 	for _, cmd := range []string{"go run ./devstack", "go test ./..."} {
 		if !strings.Contains(text, cmd) {
 			t.Errorf("README.md does not show %q", cmd)
@@ -41,30 +88,23 @@ func TestREADMEShowsTheTwoCommands(t *testing.T) {
 	}
 }
 
-func TestREADMEListsAssumedVendorNames(t *testing.T) {
-	text := readme(t)
+func TestAssumedVendorNamesAreListed(t *testing.T) {
+	text := section(t, "docs/invoicecloud.md", "Assumed names")
 	paths, types := invoicecloud.DefaultPaths(), invoicecloud.DefaultMessageTypes()
 	for _, name := range []string{types.Unbind, paths.PollData, paths.PollReceipt} {
 		if !strings.Contains(text, name) {
-			t.Errorf("README.md does not list the assumed name %q", name)
+			t.Errorf(`docs/invoicecloud.md's "Assumed names" does not list the assumed name %q`, name)
 		}
 	}
 }
 
-// Every row of the README's resilience table names the test that asserts it, and that test
-// exists: a claim nobody checks must not sit in that table.
-func TestREADMEResilienceRowsNameTheirTests(t *testing.T) {
-	text := readme(t)
-	start := strings.Index(text, "## Resilience: broken on purpose")
-	if start < 0 {
-		t.Fatal(`README.md has no "## Resilience: broken on purpose" section`)
-	}
-	section := text[start:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
-	}
+// Every row of the resilience table names the test that asserts it, and that test exists: a
+// claim nobody checks must not sit in that table.
+func TestResilienceRowsNameTheirTests(t *testing.T) {
+	const page = "systest/resilience/README.md"
+	text := section(t, page, "Cases")
 	var sources strings.Builder // every test file of the module
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
 			return err
 		}
@@ -77,22 +117,22 @@ func TestREADMEResilienceRowsNameTheirTests(t *testing.T) {
 	}
 	name := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)(/[^`]+)?`")
 	rows := 0
-	for _, line := range strings.Split(section, "\n") {
+	for _, line := range strings.Split(text, "\n") {
 		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| case ") || strings.HasPrefix(line, "|---") {
 			continue
 		}
 		rows++
 		found := name.FindAllStringSubmatch(line, -1)
 		if len(found) == 0 {
-			t.Errorf("resilience row names no test: %s", line)
+			t.Errorf("%s: resilience row names no test: %s", page, line)
 		}
 		for _, m := range found {
 			if !strings.Contains(sources.String(), "func "+m[1]+"(") {
-				t.Errorf("resilience row names %s, which no test file defines: %s", m[1], line)
+				t.Errorf("%s: resilience row names %s, which no test file defines: %s", page, m[1], line)
 			}
 		}
 	}
 	if rows == 0 {
-		t.Error("the resilience table has no rows")
+		t.Errorf("%s: the resilience table has no rows", page)
 	}
 }

@@ -1,7 +1,8 @@
 package workflows
 
 // The names in this file are contracts: the ERP's HTTP API, the starter CLI, Temporal Web users
-// and ops queries rely on them. Change nothing here without changing README.md and the API docs.
+// and ops queries rely on them. Change nothing here without changing docs/api.md ("The workflow
+// contract").
 
 import (
 	"fmt"

@@ -54,7 +54,7 @@ type Driver struct {
 	// ForwardAfter is how long the ERP waits for an import to be bound before it forwards its own
 	// copy of those invoices (POST …/invoices, the vendor's browser socket); 0 = never. Only a
 	// delivery the cloud handed to a receiver that died before reporting it needs this (see
-	// README, "What a crash can lose"); Forwarded counts the forwards.
+	// systest/resilience/README.md, "What a crash can lose"); Forwarded counts the forwards.
 	ForwardAfter time.Duration
 	Forwarded    atomic.Int64
 	// ThinkTime is how long the user spends on the collect page before importing (default 0).

@@ -594,7 +594,7 @@ func forEachPayload(ev *historypb.HistoryEvent, visit func(*commonpb.Payload)) {
 			return true
 		})
 	}
-	// Search attributes are not payloads a codec sees: they stay clear by design (README).
+	// Search attributes are not payloads a codec sees: they stay clear by design (docs/security.md).
 	clone := proto.Clone(ev).(*historypb.HistoryEvent)
 	if a := clone.GetUpsertWorkflowSearchAttributesEventAttributes(); a != nil {
 		a.SearchAttributes = nil

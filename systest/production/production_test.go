@@ -474,9 +474,10 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 		m.metrics = vars[config.EnvMetricsAddr]
 		workers = append(workers, m)
 	}
-	// A socket frame the cloud had written to the SIGKILLed worker is gone with it (README, "What a
-	// crash can lose"): the ERP forwards its copy of an import not bound within 3 minutes (the
-	// killed worker's watchers move on after their 2-minute heartbeat timeout).
+	// A socket frame the cloud had written to the SIGKILLed worker is gone with it
+	// (systest/resilience/README.md, "What a crash can lose"): the ERP forwards its copy of an
+	// import not bound within 3 minutes (the killed worker's watchers move on after their 2-minute
+	// heartbeat timeout).
 	d := &kit.Driver{Env: env, Resource: "ROLLING", Invoices: 2, StepTimeout: 5 * time.Minute, ForwardAfter: 3 * time.Minute}
 
 	var f fleet

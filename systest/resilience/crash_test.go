@@ -11,9 +11,9 @@ import (
 	"rimflow/workflows"
 )
 
-// The socket's loss window (README, "What a crash can lose"): a frame the cloud wrote to the
-// killed worker before its watcher signalled it to the bill. Only bills whose import was sent
-// in this window around the kill may lose a delivery; any other loss fails the test.
+// The socket's loss window (this package's README, "What a crash can lose"): a frame the cloud
+// wrote to the killed worker before its watcher signalled it to the bill. Only bills whose import
+// was sent in this window around the kill may lose a delivery; any other loss fails the test.
 const (
 	lossWindowBefore = 10 * time.Second
 	lossWindowAfter  = 2 * time.Second

@@ -117,17 +117,8 @@ type server struct {
 	doc      map[string]any
 }
 
-// New returns the API's handler (Go 1.22 ServeMux patterns, one per documented route). It panics
-// on Options Build refuses; programs whose options come from configuration call Build.
-func New(opts Options) http.Handler {
-	s, err := newServer(opts)
-	if err != nil {
-		panic("api.New: " + err.Error())
-	}
-	return s
-}
-
-// Build returns the API's handler, or why the options cannot make one.
+// Build returns the API's handler (Go 1.22 ServeMux patterns, one per documented route), or why
+// the options cannot make one.
 func Build(opts Options) (http.Handler, error) {
 	s, err := newServer(opts)
 	if err != nil {

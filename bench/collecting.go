@@ -22,7 +22,7 @@ import (
 // bills still start (POST /v1/bills) and the normal bill load keeps its latencies beside them.
 
 // heartbeatInterval is how often the SDK sends a watcher's heartbeat in this build: 0.8 x the
-// heartbeat timeout the workflow gives (workerapp lifts the SDK's one-minute cap for watchers).
+// heartbeat timeout the workflow gives (internal/app lifts the SDK's one-minute cap for watchers).
 const heartbeatInterval = workflows.WatchHeartbeatTimeout * 8 / 10
 
 // CollectingResult is the scenario's part of the JSON result (flat keys; see bench/README.md).

@@ -12,7 +12,7 @@ import (
 )
 
 // TemporalDynamicConfig is deploy/temporal/dynamicconfig.yaml, the dynamic config the compose
-// file gives the Temporal server. The embedded server (internal/devserver) loads the same bytes,
+// file gives the Temporal server. The embedded server (devstack/devserver) loads the same bytes,
 // so the laptop and the cluster run one set of settings.
 //
 //go:embed temporal/dynamicconfig.yaml

@@ -13,6 +13,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"rimflow/internal/app"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
@@ -161,7 +162,7 @@ func TestComposeEnvMatchesCode(t *testing.T) {
 				checkServiceAddr(t, cf, name, config.EnvCloudBaseURL, u.Host)
 			}
 		case "starter":
-			cfg, err := config.Load(getenv, config.ForAPIServer)
+			cfg, err := app.Load(getenv, config.ForAPIServer)
 			if err != nil {
 				t.Errorf("service %s: starter serve would refuse its configuration: %v", name, err)
 				continue

@@ -19,8 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"rimflow/internal/app"
 	"rimflow/internal/config"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/internal/jsonlog"
 )
 
@@ -32,22 +33,22 @@ func run() int {
 	// The API's clients, the policy, payload encryption and the log level come from the environment
 	// (the same variables as `starter serve` and the worker); everything else is a flag, since
 	// devstack is its own cluster.
-	cfg, err := config.Load(os.Getenv, config.ForDevstack)
+	cfg, err := app.Load(os.Getenv, config.ForDevstack)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
 		return 2
 	}
 	var (
-		opts     devstack.Options
+		opts     harness.Options
 		demo     bool
 		logLevel string
 	)
-	flag.StringVar(&opts.DataDir, "data-dir", devstack.DefaultDataDir, "directory of the Temporal SQLite file and the simulator's journal (kept across restarts)")
+	flag.StringVar(&opts.DataDir, "data-dir", harness.DefaultDataDir, "directory of the Temporal SQLite file and the simulator's journal (kept across restarts)")
 	flag.StringVar(&opts.Postgres, "postgres", "", "keep Temporal's data in this PostgreSQL instead of SQLite: postgres://user:password@host:port/database (databases and schemas are created or upgraded as docker-compose.yml does)")
-	flag.StringVar(&opts.TemporalAddr, "temporal-addr", devstack.DefaultTemporalAddr, "Temporal frontend gRPC listen address")
-	flag.StringVar(&opts.UIAddr, "ui-addr", devstack.DefaultUIAddr, "Temporal Web listen address")
-	flag.StringVar(&opts.CloudAddr, "cloud-addr", devstack.DefaultCloudAddr, "Invoice Cloud simulator listen address")
-	flag.StringVar(&opts.APIAddr, "api-addr", devstack.DefaultAPIAddr, "HTTP API listen address")
+	flag.StringVar(&opts.TemporalAddr, "temporal-addr", harness.DefaultTemporalAddr, "Temporal frontend gRPC listen address")
+	flag.StringVar(&opts.UIAddr, "ui-addr", harness.DefaultUIAddr, "Temporal Web listen address")
+	flag.StringVar(&opts.CloudAddr, "cloud-addr", harness.DefaultCloudAddr, "Invoice Cloud simulator listen address")
+	flag.StringVar(&opts.APIAddr, "api-addr", harness.DefaultAPIAddr, "HTTP API listen address")
 	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN[_FILE] or the clients of $RIMFLOW_API_CLIENTS_FILE; none = open, loopback only)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
 	flag.BoolVar(&opts.CloudStrict, "cloud-strict", false, "run the simulator at the strict reading of every ambiguous vendor rule (cloudsim -strict)")
@@ -95,7 +96,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	stack, err := devstack.Start(ctx, opts)
+	stack, err := harness.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "devstack: %v\n", err)
 		return 1
@@ -104,7 +105,7 @@ func run() int {
 
 	code := 0
 	if demo {
-		err := devstack.RunDemos(ctx, devstack.Demo{APIURL: stack.APIURL(), CloudURL: stack.CloudURL(), Token: opts.APIToken}, os.Stdout)
+		err := harness.RunDemos(ctx, harness.Demo{APIURL: stack.APIURL(), CloudURL: stack.CloudURL(), Token: opts.APIToken}, os.Stdout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "devstack: demo failed: %v\n", err)
 			code = 1

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"rimflow/api"
+	"rimflow/internal/app"
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
 )
@@ -113,7 +114,7 @@ func (co *common) ref(positional []string) (api.BillRef, error) {
 
 // bills connects to Temporal from the environment (config.ForCLI) once per run.
 func (c *cli) bills(co *common) (*api.Bills, error) {
-	cfg, err := config.Load(c.getenv, config.ForCLI)
+	cfg, err := app.Load(c.getenv, config.ForCLI)
 	if err != nil {
 		return nil, usageError("environment", err.Error())
 	}

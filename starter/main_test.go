@@ -20,7 +20,7 @@ import (
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/enterprises"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -49,7 +49,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	cloud := cloudEnv.Client
-	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{})
+	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

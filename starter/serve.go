@@ -9,19 +9,16 @@ import (
 	"net/http"
 	"time"
 
-	"rimflow/api"
 	"rimflow/internal/access"
+	"rimflow/internal/app"
 	"rimflow/internal/config"
-	"rimflow/internal/enterprises"
 	"rimflow/internal/jsonlog"
-	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
-	"rimflow/internal/temporalclient"
 )
 
 // serve runs the HTTP API until the context ends, then shuts down gracefully.
 func (c *cli) serve(args []string) error {
-	cfg, err := config.Load(c.getenv, config.ForAPIServer)
+	cfg, err := app.Load(c.getenv, config.ForAPIServer)
 	if err != nil {
 		return usageError("environment", err.Error())
 	}
@@ -39,38 +36,15 @@ func (c *cli) serve(args []string) error {
 		return usageError("--addr", err.Error())
 	}
 	logger := jsonlog.New(c.stderr, cfg.LogLevel)
-
-	registry := metrics.NewRegistry()
-	dialCtx, cancelDial := context.WithTimeout(c.ctx, 30*time.Second)
-	defer cancelDial()
-	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, metrics.NewSDKHandler(registry))
+	handler, tc, err := app.NewAPI(c.ctx, cfg, c.getenv, logger)
+	var settings *app.SettingsError
+	if errors.As(err, &settings) {
+		return usageError("environment", err.Error())
+	}
 	if err != nil {
 		return err
 	}
 	c.temporal = tc
-
-	ents, err := enterpriseRegistry(cfg, logger)
-	if err != nil {
-		return usageError("environment", err.Error())
-	}
-	if ents != nil {
-		ents.Watch(c.ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
-			return config.ReloadEnterprises(c.getenv)
-		}, enterprises.Hangups(c.ctx), enterprises.DefaultWatchEvery)
-	}
-	opts := api.Options{
-		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
-		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
-		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
-		Notifies: cfg.Webhooks.Has,
-	}
-	if ents != nil { // a nil *Registry in the interface would not be nil
-		opts.Enterprises = ents
-	}
-	handler, err := api.Build(opts)
-	if err != nil {
-		return usageError("environment", err.Error())
-	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("--addr", fmt.Sprintf("cannot listen on %s: %v", *addr, err))
@@ -115,18 +89,4 @@ func (c *cli) serve(args []string) error {
 	}
 	logger.Info("rimflow API stopped")
 	return nil
-}
-
-// enterpriseRegistry is what bills are checked against at start (and pushes authenticated by): the
-// registry file's enterprises. Without a file it is nil: the worker's one enterprise takes any
-// tax number.
-func enterpriseRegistry(cfg config.Config, logger *slog.Logger) (*enterprises.Registry, error) {
-	if cfg.EnterprisesFile == "" {
-		return nil, nil
-	}
-	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)
-	}
-	return r, nil
 }

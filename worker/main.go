@@ -10,12 +10,12 @@ import (
 	"syscall"
 
 	"rimflow/internal/jsonlog"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := workerapp.Run(ctx, os.Getenv, os.Stderr, workerapp.RunOptions{})
+	err := app.RunWorker(ctx, os.Getenv, os.Stderr, app.RunOptions{})
 	stop()
 	if err != nil {
 		jsonlog.New(os.Stderr, slog.LevelInfo).Error("worker stopped", "error", err.Error())

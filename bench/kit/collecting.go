@@ -129,7 +129,7 @@ func MedianDuration(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// LocalAPI is the ERP-facing HTTP API (api.New, as `starter serve` runs it) in this process, on a
+// LocalAPI is the ERP-facing HTTP API (api.Build, as `starter serve` runs it) in this process, on a
 // loopback port, over the env's Temporal client and the bills' task queue.
 type LocalAPI struct {
 	URL string
@@ -142,8 +142,12 @@ func (e *Env) StartLocalAPI() (*LocalAPI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("API listener: %w", err)
 	}
-	h := api.New(api.Options{Client: e.Client, Namespace: e.Server.Namespace(), TaskQueue: workflows.DefaultTaskQueue,
+	h, err := api.Build(api.Options{Client: e.Client, Namespace: e.Server.Namespace(), TaskQueue: workflows.DefaultTaskQueue,
 		Logger: e.opts.Logger.With("component", "api")})
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("API: %w", err)
+	}
 	a := &LocalAPI{URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = a.srv.Serve(ln) }()
 	return a, nil

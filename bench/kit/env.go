@@ -26,7 +26,7 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
-	"rimflow/internal/devserver"
+	"rimflow/devstack/devserver"
 	"rimflow/workflows"
 )
 

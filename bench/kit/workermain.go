@@ -12,7 +12,7 @@ import (
 
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 )
 
 // EnvEventCodeTTL tells a worker process of the kit the eventCode life its activities report, to
@@ -20,10 +20,10 @@ import (
 const EnvEventCodeTTL = "RIMFLOW_BENCH_EVENTCODE_TTL"
 
 // RunWorker is the body of the bench's worker process: the bills' worker built exactly as
-// ./worker builds it (workerapp.Run), plus, with baseline, a worker of BaselineTaskQueue in the
+// ./worker builds it (app.Run), plus, with baseline, a worker of BaselineTaskQueue in the
 // same process so both are measured in the same RSS and CPU. It returns when ctx ends.
 func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer, baseline bool) error {
-	var opts workerapp.RunOptions
+	var opts app.RunOptions
 	if s := getenv(EnvEventCodeTTL); s != "" {
 		ttl, err := time.ParseDuration(s)
 		if err != nil || ttl <= 0 {
@@ -38,7 +38,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 			return []worker.Worker{bw}, nil
 		}
 	}
-	return workerapp.Run(ctx, getenv, stderr, opts)
+	return app.RunWorker(ctx, getenv, stderr, opts)
 }
 
 // RunBaselineWorker is the body of a process that serves only the baseline (BaselineTaskQueue):

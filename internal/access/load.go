@@ -2,6 +2,7 @@ package access
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -117,9 +118,9 @@ func LoadEnv(getenv func(string) string) (*Clients, error) {
 		return nil, fmt.Errorf("%s: set either %s or %s_FILE, not both", EnvToken, EnvToken, EnvToken)
 	}
 	spec := Spec{
-		Name:       orDefault(getenv(EnvClientName), "default"),
-		Operations: splitList(orDefault(getenv(EnvClientOperations), OpAdmin)),
-		Resources:  splitList(orDefault(getenv(EnvClientResources), AllResources)),
+		Name:       cmp.Or(strings.TrimSpace(getenv(EnvClientName)), "default"),
+		Operations: SplitList(cmp.Or(strings.TrimSpace(getenv(EnvClientOperations)), OpAdmin)),
+		Resources:  SplitList(cmp.Or(strings.TrimSpace(getenv(EnvClientResources)), AllResources)),
 		TokenRef:   envPrefix + EnvToken,
 	}
 	if tokenFile != "" {
@@ -375,14 +376,9 @@ func hashChecked(token, where string) ([sha256.Size]byte, string) {
 // ("approve:Finance" must grant the role "finance").
 func normalizeOp(op string) string { return strings.ToLower(strings.TrimSpace(op)) }
 
-func orDefault(s, def string) string {
-	if s = strings.TrimSpace(s); s == "" {
-		return def
-	}
-	return s
-}
-
-func splitList(s string) []string {
+// SplitList reads a comma-separated variable (operations, resources, origins): the entries
+// trimmed, empty ones dropped. The one reader of rimflow's list variables; internal/config uses it too.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {

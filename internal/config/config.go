@@ -1,12 +1,16 @@
 // Package config is the one place rimflow's programs read their configuration: the environment,
-// and for secrets also a file named by <VAR>_FILE. Every variable is listed in Vars (the README
-// tables and the compose-consistency test use it). Variables come in parts; each program loads
-// the parts it uses (ForWorker, ForAPIServer, ForCLI, ForDevstack), so a setting one program does
-// not read can never stop it. Errors name the variable; secrets are never printed.
+// and for secrets also a file named by <VAR>_FILE. Every variable is listed in Vars (the
+// configuration page and the compose-consistency test are checked against it). Variables come
+// in parts; each program loads the parts it uses (ForWorker, ForAPIServer, ForCLI, ForDevstack),
+// so a setting one program does not read can never stop it. Errors name the variable; secrets are
+// never printed.
 //
-// The security libraries (internal/access, internal/policy, internal/codec) have readers of their
-// own (LoadEnv); Load drives them with the values it read, so their variables are listed here,
-// read once, and a secret's _FILE works the same for them.
+// config is a leaf: it imports only the leaf libraries whose settings it reads (internal/access,
+// internal/codec, internal/webhooks, internal/enterprises, invoicecloud), never the bill's domain
+// or the programs' wiring. The policy file (PartPolicy) is listed and read here, but parsed by
+// internal/app, because a policy speaks the workflows' vocabulary. The security libraries have
+// readers of their own (LoadEnv); Load drives them with the values it read, so their variables are
+// listed here, read once, and a secret's _FILE works the same for them.
 package config
 
 import (
@@ -23,10 +27,8 @@ import (
 	"rimflow/internal/access"
 	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
-	"rimflow/internal/policy"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
-	"rimflow/workflows"
 )
 
 // Part is a group of variables one concern reads; parts combine with |.
@@ -126,8 +128,6 @@ type Config struct {
 	// enterprise Cloud describes, serving any tax number. Nil: no registry known (any tax number).
 	Enterprises     []enterprises.Spec
 	EnterprisesFile string
-	// Policy decides each bill's options, duties and ops path at its start (PartPolicy).
-	Policy *policy.Policy
 	// Codec is payload encryption as asked for (PartCodec). With PartTemporal the codec is built
 	// into Temporal.Codec (on without keys is an error); the devstack builds its own from these
 	// settings, creating a key file when none is configured.
@@ -144,6 +144,10 @@ type Var struct {
 	Secret  bool // also read from <Name>_FILE; never printed
 	Part    Part
 }
+
+// DefaultTaskQueue is the bills' task queue when RIMFLOW_TASK_QUEUE is unset: workflows.DefaultTaskQueue,
+// written out so this leaf needs nothing of the domain (internal/app's tests hold them equal).
+const DefaultTaskQueue = "rimflow-bills"
 
 // DefaultAPIRequestTimeout bounds one API call (RIMFLOW_API_REQUEST_TIMEOUT unset); the API
 // takes it as its own default.
@@ -188,7 +192,7 @@ const (
 	EnvAPIClientName     = access.EnvClientName
 	EnvAPIClientOps      = access.EnvClientOperations
 	EnvAPIClientRes      = access.EnvClientResources
-	EnvPolicyFile        = policy.EnvPolicyFile
+	EnvPolicyFile        = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
 	EnvPayloadEncryption = codec.EnvEncryption
 	EnvCodecKeys         = codec.EnvKeys
 	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
@@ -201,7 +205,7 @@ func Vars() []Var {
 	return []Var{
 		{Name: EnvTemporalAddress, Default: "127.0.0.1:7233", Meaning: "Temporal frontend host:port", Part: PartTemporal},
 		{Name: EnvTemporalNamespace, Default: "default", Meaning: "Temporal namespace", Part: PartTemporal},
-		{Name: EnvTaskQueue, Default: workflows.DefaultTaskQueue, Meaning: "task queue of the bill workflows", Part: PartTemporal},
+		{Name: EnvTaskQueue, Default: DefaultTaskQueue, Meaning: "task queue of the bill workflows", Part: PartTemporal},
 		{Name: EnvTemporalTLSCert, Meaning: "client certificate file (PEM) for mTLS; needs " + EnvTemporalTLSKey, Part: PartTemporal},
 		{Name: EnvTemporalTLSKey, Meaning: "client key file (PEM) for mTLS; needs " + EnvTemporalTLSCert, Part: PartTemporal},
 		{Name: EnvTemporalTLSCA, Meaning: "CA file (PEM) that verifies the Temporal server; empty = system roots", Part: PartTemporal},
@@ -312,9 +316,6 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 			l.bad(EnvWebhooksFile, "%v", err)
 		}
 		c.Webhooks = r
-	}
-	if parts&PartPolicy != 0 {
-		c.Policy = l.policy()
 	}
 	if parts&PartCodec != 0 {
 		c.Codec = l.codec()
@@ -537,7 +538,7 @@ func (l *loader) api(parts Part) API {
 	} else {
 		a.RequestTimeout = d
 	}
-	for i, origin := range splitList(l.get(EnvCodecOrigins)) {
+	for i, origin := range access.SplitList(l.get(EnvCodecOrigins)) {
 		norm, err := codec.NormalizeOrigin(origin)
 		if err != nil {
 			l.bad(EnvCodecOrigins, "entry %d: %v", i+1, err)
@@ -546,14 +547,6 @@ func (l *loader) api(parts Part) API {
 		a.CodecOrigins = append(a.CodecOrigins, norm)
 	}
 	return a
-}
-
-func (l *loader) policy() *policy.Policy {
-	p, err := policy.LoadEnv(l.getenv)
-	if err != nil {
-		l.errs = append(l.errs, err) // names RIMFLOW_POLICY_FILE or the file and its field
-	}
-	return p
 }
 
 func (l *loader) codec() codec.Settings {
@@ -565,16 +558,6 @@ func (l *loader) codec() codec.Settings {
 		l.errs = append(l.errs, err) // names the variable, never key material
 	}
 	return s
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // read returns a variable's value: the variable, else its _FILE for secrets, else the default.

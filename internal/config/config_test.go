@@ -47,7 +47,7 @@ func TestLoadDefaults(t *testing.T) {
 		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 1000 ||
 		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != invoicecloud.DefaultPaths().PollData ||
 		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != DefaultAPIRequestTimeout ||
-		!c.API.Clients.Open() || c.Policy == nil || c.Policy.Source() != "built-in default" ||
+		!c.API.Clients.Open() ||
 		!c.Codec.Encrypt || c.Temporal.Codec == nil || !c.Temporal.Codec.Encrypting() {
 		t.Errorf("defaults = %v", c)
 	}
@@ -218,7 +218,7 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 }
 
 // The security libraries' readers run on the values Load read: payload keys (also from a file),
-// the access clients, the policy file and the codec server's origins; every error names its
+// the access clients and the codec server's origins (the policy file: internal/app); every error names its
 // variable and none shows a key or a token.
 func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 	dir := t.TempDir()
@@ -235,14 +235,13 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 	}
 	keyFile := write("codec.keys", "# newest first\n"+k2+"\n"+testKey+"\n")
 	clientsFile := write("clients.yaml", "clients:\n  - {name: erp, token: env:ERP_TOKEN, operations: [start, read], resources: [OA]}\n")
-	policyFile := write("policy.yaml", "default:\n  approvals: [finance]\n  allowCallerOptions: [autoSubmit]\n")
 	const erpToken = "erp-token-123456"
 	keyMaterial := func(entry string) string { _, m, _ := strings.Cut(entry, ":"); return m }
 
-	t.Run("keys from a file, clients and policy from files, origins", func(t *testing.T) {
+	t.Run("keys from a file, clients from a file, origins", func(t *testing.T) {
 		c, err := Load(env(map[string]string{
 			EnvCodecKeys: "", EnvCodecKeys + "_FILE": keyFile, EnvAPIClientsFile: clientsFile, "ERP_TOKEN": erpToken,
-			EnvPolicyFile: policyFile, EnvCodecOrigins: "http://127.0.0.1:8233, HTTPS://Web.Example.com",
+			EnvCodecOrigins: "http://127.0.0.1:8233, HTTPS://Web.Example.com",
 		}), ForWorker|ForAPIServer)
 		if err != nil {
 			t.Fatal(err)
@@ -256,9 +255,6 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 		if _, err := c.API.Clients.Authenticate(erpToken); err != nil {
 			t.Errorf("the file's client does not authenticate: %v", err)
 		}
-		if c.Policy.Source() != policyFile {
-			t.Errorf("policy source = %s", c.Policy.Source())
-		}
 		if got := strings.Join(c.API.CodecOrigins, ","); got != "http://127.0.0.1:8233,https://web.example.com" {
 			t.Errorf("origins = %s", got)
 		}
@@ -268,8 +264,8 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 					t.Errorf("secret printed: %s", out)
 				}
 			}
-			if !strings.Contains(out, "k2,k1") || !strings.Contains(out, "clients=erp") || !strings.Contains(out, policyFile) {
-				t.Errorf("the view lacks key IDs, clients or the policy: %s", out)
+			if !strings.Contains(out, "k2,k1") || !strings.Contains(out, "clients=erp") {
+				t.Errorf("the view lacks key IDs or clients: %s", out)
 			}
 		}
 	})
@@ -299,7 +295,6 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 		{"client name without a token", map[string]string{EnvAPIClientName: "erp"}, ForAPIServer, EnvAPIClientName},
 		{"token too short", map[string]string{EnvAPIToken: "abc12"}, ForAPIServer, EnvAPIToken},
 		{"clients file and token", map[string]string{EnvAPIClientsFile: clientsFile, EnvAPIToken: "a-long-enough-token"}, ForAPIServer, EnvAPIClientsFile},
-		{"policy file missing", map[string]string{EnvPolicyFile: filepath.Join(dir, "none.yaml")}, ForAPIServer, EnvPolicyFile},
 		{"wildcard origin", map[string]string{EnvCodecOrigins: "*"}, ForAPIServer, EnvCodecOrigins},
 		{"origin with a path", map[string]string{EnvCodecOrigins: "http://127.0.0.1:8233/ui"}, ForAPIServer, EnvCodecOrigins},
 		{"remote http cloud", map[string]string{EnvCloudBaseURL: "http://cloudsim:8090"}, ForWorker, EnvCloudBaseURL},

@@ -88,9 +88,6 @@ func (c Config) attrs() []slog.Attr {
 			slog.String("codecOrigins", strings.Join(c.API.CodecOrigins, ",")),
 		))
 	}
-	if c.loaded&PartPolicy != 0 && c.Policy != nil {
-		out = append(out, slog.String("policy", c.Policy.Source()))
-	}
 	if c.loaded&PartCodec != 0 {
 		// Key IDs are not secret; the keys are never shown.
 		keys := ""

@@ -16,9 +16,9 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/invoicecloud"
 	"rimflow/invoicecloud/aesecb"
 	"rimflow/systest/testenv"
@@ -62,7 +62,7 @@ func TestPushRoute(t *testing.T) {
 	rec := &pushRecorder{}
 	front := httptest.NewUnstartedServer(rec)
 	apiURL := "http://" + front.Listener.Addr().String()
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 9, Tenants: devstack.DemoTenants(apiURL),
+	cloud := testenv.NewCloud(t, simulator.Options{Seed: 9, Tenants: harness.DemoTenants(apiURL),
 		PushRetryMin: 50 * time.Millisecond, PushRetryMax: 200 * time.Millisecond}, nil)
 	var std simulator.Tenant
 	for _, tn := range cloud.Sim.Options().Tenants {
@@ -70,11 +70,11 @@ func TestPushRoute(t *testing.T) {
 			std = tn
 		}
 	}
-	reg, err := enterprises.New(devstack.DemoEnterprises(cloud.URL, cloud.Sim.Options()), enterprises.Options{})
+	reg, err := enterprises.New(harness.DemoEnterprises(cloud.URL, cloud.Sim.Options()), enterprises.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := workerapp.New(c, reg, workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := app.NewWorker(c, reg, app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestPushRoute(t *testing.T) {
 	}
 	t.Cleanup(w.Stop)
 	const token = "push-route-test-token"
-	rec.next = api.New(api.Options{Client: c, Namespace: ts.GetDefaultNamespace(), TaskQueue: workflows.DefaultTaskQueue,
+	rec.next = apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(), TaskQueue: workflows.DefaultTaskQueue,
 		Token: token, Enterprises: reg})
 	front.Start()
 	t.Cleanup(front.Close)

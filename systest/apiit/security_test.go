@@ -30,7 +30,7 @@ import (
 	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/policy"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -68,7 +68,7 @@ type securedStack struct {
 	simURL  string
 	cloud   *testenv.Cloud
 	ns      string
-	worker  *workerapp.Worker
+	worker  *app.Worker
 	clients *access.Clients
 	policy  *policy.Policy
 }
@@ -130,7 +130,7 @@ func (s *securedStack) useKeys(t *testing.T, ring *codec.Keyring) {
 	var opts client.Options
 	s.codec.Apply(&opts)
 	s.sealed = s.ts.NewClientWithOptions(opts)
-	w, err := workerapp.New(s.sealed, enterprises.Single(s.cloud.Client), workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := app.NewWorker(s.sealed, enterprises.Single(s.cloud.Client), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
 	}

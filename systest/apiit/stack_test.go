@@ -1,5 +1,5 @@
 // Package apiit tests the HTTP API over a real stack: an in-process Temporal server
-// (temporaltest), the real worker (workerapp), the Invoice Cloud simulator over HTTP and the
+// (temporaltest), the real worker (internal/app), the Invoice Cloud simulator over HTTP and the
 // real invoicecloud client. It is a separate package so the api unit tests stay fast to link.
 package apiit
 
@@ -18,9 +18,9 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -44,7 +44,7 @@ func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	cloud, simSrvURL := cloudEnv.Client, cloudEnv.URL
-	w, err := workerapp.New(c, enterprises.Single(cloud), workerapp.Options{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +58,19 @@ func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	for _, f := range tune {
 		f(&opts)
 	}
-	apiSrv := httptest.NewServer(api.New(opts))
+	apiSrv := httptest.NewServer(apiHandler(t, opts))
 	t.Cleanup(apiSrv.Close)
 	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg, cloud: cloud}
+}
+
+// apiHandler is api.Build's handler; options it refuses fail the test.
+func apiHandler(t testing.TB, opts api.Options) http.Handler {
+	t.Helper()
+	h, err := api.Build(opts)
+	if err != nil {
+		t.Fatalf("api: %v", err)
+	}
+	return h
 }
 
 // call sends one request to the API and decodes the JSON answer into out (when given).
@@ -80,7 +90,7 @@ func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 // an import); the bound is generous and only stops a hung test.
 func (s *stack) waitStage(t *testing.T, id string, stage workflows.Stage) workflows.BillState {
 	t.Helper()
-	st, err := devstack.WaitStage(t.Context(), s.api.URL+"/v1/bills/"+id, s.token, 90*time.Second, stage)
+	st, err := harness.WaitStage(t.Context(), s.api.URL+"/v1/bills/"+id, s.token, 90*time.Second, stage)
 	if err != nil {
 		t.Fatalf("bill %s never reached %s: %v; last state stage=%s error=%+v history=%+v", id, stage, err, st.Stage, st.Error, st.History)
 	}

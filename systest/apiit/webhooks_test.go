@@ -29,7 +29,7 @@ func TestERPWebhooks(t *testing.T) {
 	c := ts.GetDefaultClient()
 	cloud := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	stopWorker := startWebhookWorker(t, c, cloud, resource, rcv.srv.URL, secret)
-	apiSrv := httptest.NewServer(api.New(api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
+	apiSrv := httptest.NewServer(apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
 		TaskQueue: workflows.DefaultTaskQueue, Token: "hook-token",
 		Notifies: func(r string) bool { return r == resource }}))
 	t.Cleanup(apiSrv.Close)

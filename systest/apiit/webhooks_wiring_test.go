@@ -12,7 +12,7 @@ import (
 	"rimflow/activities"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -34,7 +34,7 @@ func startWebhookWorker(t *testing.T, c client.Client, cloud *testenv.Cloud, res
 	if err != nil {
 		t.Fatalf("webhooks: %v", err)
 	}
-	w, err := workerapp.New(c, enterprises.Single(cloud.Client), workerapp.Options{
+	w, err := app.NewWorker(c, enterprises.Single(cloud.Client), app.WorkerOptions{
 		TaskQueue:  workflows.DefaultTaskQueue,
 		Worker:     worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{Webhooks: reg},

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 )
 
 // BenchmarkBillLifecycle measures one bill's whole life (start → collect → bound → two approvals
@@ -40,11 +40,11 @@ func BenchmarkBillLifecycleParallel(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bills/s")
 }
 
-func benchStack(b *testing.B) *devstack.Stack {
+func benchStack(b *testing.B) *harness.Stack {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{
+	s, err := harness.Start(ctx, harness.Options{
 		DataDir: b.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Seed: 3,
 	})
@@ -55,8 +55,8 @@ func benchStack(b *testing.B) *devstack.Stack {
 	return s
 }
 
-func runBenchBill(b *testing.B, s *devstack.Stack, id string) {
-	_, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: id, Wait: time.Minute}.Run(context.Background(), io.Discard)
+func runBenchBill(b *testing.B, s *harness.Stack, id string) {
+	_, err := harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: id, Wait: time.Minute}.Run(context.Background(), io.Discard)
 	if err != nil {
 		b.Error(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 )
 
 // webWiredToCodec: the devstack encrypts by default with the key file it made on first start
 // (mode 0600 in its data dir), and its Temporal Web is wired to the API's codec server. The suite's
 // sealed-payloads case then decodes a history from Web's origin as the browser does.
 func (e *e2e) webWiredToCodec(t *testing.T) {
-	info, err := os.Stat(filepath.Join(e.dir, devstack.CodecKeyFile))
+	info, err := os.Stat(filepath.Join(e.dir, harness.CodecKeyFile))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("key file in the data dir: %v %v", info, err)
 	}
@@ -32,8 +32,8 @@ func (e *e2e) webWiredToCodec(t *testing.T) {
 // An open API (no token, no clients) only listens on loopback: ":0" is every interface.
 func TestOpenAPIOffLoopbackRefused(t *testing.T) {
 	for _, addr := range []string{":0", "0.0.0.0:0"} {
-		opts := devstack.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: addr}
-		if s, err := devstack.Start(t.Context(), opts); err == nil {
+		opts := harness.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: addr}
+		if s, err := harness.Start(t.Context(), opts); err == nil {
 			s.Close()
 			t.Fatalf("an open API started on %s", addr)
 		} else if !strings.Contains(err.Error(), "refuses to listen") || !strings.Contains(err.Error(), addr) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -42,9 +42,9 @@ func TestStartFailsCleanlyOnBusyPort(t *testing.T) {
 	}
 	defer busy.Close()
 	dir := t.TempDir()
-	opts := devstack.Options{DataDir: dir, TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: busy.Addr().String()}
+	opts := harness.Options{DataDir: dir, TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: busy.Addr().String()}
 
-	if s, err := devstack.Start(ctx, opts); err == nil {
+	if s, err := harness.Start(ctx, opts); err == nil {
 		s.Close()
 		t.Fatal("start with a busy API port succeeded")
 	} else if !strings.Contains(err.Error(), "api address") {
@@ -52,7 +52,7 @@ func TestStartFailsCleanlyOnBusyPort(t *testing.T) {
 	}
 
 	opts.APIAddr = "127.0.0.1:0"
-	s, err := devstack.Start(ctx, opts)
+	s, err := harness.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("start after a failed start on the same dir: %v", err)
 	}
@@ -71,8 +71,8 @@ type e2e struct {
 	t     *testing.T
 	ctx   context.Context
 	dir   string
-	opts  devstack.Options
-	stack *devstack.Stack
+	opts  harness.Options
+	stack *harness.Stack
 }
 
 func newE2E(t *testing.T, ctx context.Context) *e2e {
@@ -82,12 +82,12 @@ func newE2E(t *testing.T, ctx context.Context) *e2e {
 	env := &e2e{t: t, ctx: ctx, dir: t.TempDir()}
 	// devstack's own simulator, journaled in the data dir: the restart relies on it coming back
 	// with the same cloud state, as `go run ./devstack` does.
-	env.opts = devstack.Options{
+	env.opts = harness.Options{
 		DataDir: env.dir, TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Seed: 7, Logger: logger, WorkerLogger: logger,
 	}
-	stack, err := devstack.Start(ctx, env.opts)
+	stack, err := harness.Start(ctx, env.opts)
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
@@ -115,7 +115,7 @@ func (e *e2e) target(token string) Target {
 			"TEMPORAL_ADDRESS=" + e.stack.TemporalAddr(), "TEMPORAL_NAMESPACE=default"}},
 		Restart: e.restart,
 		// The devstack's registry serves both demo enterprises; its Web runs beside the API.
-		Demos: devstack.DemoRuns, CodecOrigin: e.stack.UIURL(),
+		Demos: harness.DemoRuns, CodecOrigin: e.stack.UIURL(),
 	}
 }
 
@@ -123,18 +123,18 @@ func (e *e2e) target(token string) Target {
 // the import; the second still runs, and the error names both bills and the step.
 func (e *e2e) demoFailures(t *testing.T) {
 	var timeline bytes.Buffer
-	err := devstack.RunDemos(e.ctx, devstack.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.APIURL(), Token: e.Target.Token,
+	err := harness.RunDemos(e.ctx, harness.Demo{APIURL: e.stack.APIURL(), CloudURL: e.stack.APIURL(), Token: e.Target.Token,
 		BillID: "E2E-NOCLOUD", Wait: 10 * time.Second}, &timeline)
 	if err == nil {
 		t.Fatalf("demos without a simulator succeeded:\n%s", timeline.String())
 	}
-	for _, run := range devstack.DemoRuns {
+	for _, run := range harness.DemoRuns {
 		if want := `demo bill OA/E2E-NOCLOUD-` + run.Suffix + `, step "collect"`; !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
 	}
-	if n := strings.Count(timeline.String(), "demo failed: "); n != len(devstack.DemoRuns) {
-		t.Errorf("timelines report %d failed demos, want %d:\n%s", n, len(devstack.DemoRuns), timeline.String())
+	if n := strings.Count(timeline.String(), "demo failed: "); n != len(harness.DemoRuns) {
+		t.Errorf("timelines report %d failed demos, want %d:\n%s", n, len(harness.DemoRuns), timeline.String())
 	}
 }
 
@@ -152,7 +152,7 @@ func (e *e2e) restart(t *testing.T) Target {
 	opts.TemporalAddr, opts.UIAddr, opts.CloudAddr, opts.APIAddr = temporalAddr, uiAddr, cloudAddr, apiAddr
 	const token = "e2e-restart-token-5f1c"
 	opts.APIToken = token
-	stack, err := devstack.Start(e.ctx, opts)
+	stack, err := harness.Start(e.ctx, opts)
 	if err != nil {
 		t.Fatalf("start again on the same data dir: %v", err)
 	}
@@ -199,7 +199,7 @@ func (w *testWriter) stop() {
 func TestDemoOnStrictCloud(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
+	s, err := harness.Start(ctx, harness.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", CloudStrict: true})
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -213,11 +213,11 @@ func TestDemoOnStrictCloud(t *testing.T) {
 		t.Fatal("the devstack's simulator is not strict")
 	}
 	var timeline bytes.Buffer
-	if err := devstack.RunDemos(ctx, devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}, &timeline); err != nil {
+	if err := harness.RunDemos(ctx, harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}, &timeline); err != nil {
 		t.Fatalf("demos on the strict cloud: %v\n%s", err, timeline.String())
 	}
-	for _, run := range devstack.DemoRuns {
-		st, err := devstack.WaitStage(ctx, s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
+	for _, run := range harness.DemoRuns {
+		st, err := harness.WaitStage(ctx, s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
 		if err != nil || st.Bill.BillTaxNo != run.TaxNo {
 			t.Fatalf("demo bill of %s on the strict cloud: %v (billTaxNo %s)", run.TaxNo, err, st.Bill.BillTaxNo)
 		}

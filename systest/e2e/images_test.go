@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -33,7 +33,7 @@ func TestImageModes(t *testing.T) {
 	for _, ed := range []struct {
 		name  string
 		taxNo string
-	}{{"ultimate", devstack.DemoTaxNo}, {"standard", devstack.DemoStandardTaxNo}} {
+	}{{"ultimate", harness.DemoTaxNo}, {"standard", harness.DemoStandardTaxNo}} {
 		t.Run("basic on "+ed.name+": the scan completes the bill", func(t *testing.T) {
 			t.Parallel()
 			env.basicMode(t, "E2E-IMG-BASIC-"+strings.ToUpper(ed.name[:3]), ed.taxNo)
@@ -64,7 +64,7 @@ func (b imageBill) ref() string { return "OA/" + b.id }
 func (e *e2e) startImageBill(t *testing.T, id, taxNo, mode string, autoSubmit bool) imageBill {
 	t.Helper()
 	b := imageBill{id: id, taxNo: taxNo, ent: e.enterprise(t, taxNo)}
-	in := devstack.DemoBill(id)
+	in := harness.DemoBill(id)
 	in.BillTaxNo, in.CompanyInfo = taxNo, []invoicecloud.Company{{TaxNo: taxNo, Name: b.ent.Name}}
 	in.Options = workflows.Options{ImageMode: mode, AutoSubmit: &autoSubmit, ScanPollEvery: workflows.Duration(scanPoll)}
 	status, body := e.startBill(t, in)

@@ -19,7 +19,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/codec"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -40,7 +40,7 @@ type Target struct {
 	// Demos are the enterprises the happy path runs a demo bill on: both demo editions where the
 	// API's registry serves them (the devstack), the ultimate one where RIMFLOW_CLOUD_* describes
 	// the only enterprise (the compose shape).
-	Demos []devstack.DemoRun
+	Demos []harness.DemoRun
 	// CodecOrigin is the Temporal Web origin the API's codec server must answer with CORS (what the
 	// browser sends); "" checks no browser origin.
 	CodecOrigin string
@@ -100,7 +100,7 @@ func (s *Suite) startBill(t *testing.T, bill workflows.BillInput) (int, []byte) 
 // MustStart starts the demo bill id and checks the answer.
 func (s *Suite) MustStart(t *testing.T, id string) StartAnswer {
 	t.Helper()
-	status, body := s.startBill(t, devstack.DemoBill(id))
+	status, body := s.startBill(t, harness.DemoBill(id))
 	if status != http.StatusCreated {
 		t.Fatalf("start %s: HTTP %d, want 201: %s", id, status, body)
 	}
@@ -141,7 +141,7 @@ func (s *Suite) Collect(t *testing.T, a StartAnswer, n int) workflows.BillState 
 // WaitStage waits up to 90 s for the bill (resource/billId) to reach want.
 func (s *Suite) WaitStage(t *testing.T, id string, want workflows.Stage) workflows.BillState {
 	t.Helper()
-	st, err := devstack.WaitStage(s.Ctx, s.Target.APIURL+"/v1/bills/"+id, s.Target.Token, 90*time.Second, want)
+	st, err := harness.WaitStage(s.Ctx, s.Target.APIURL+"/v1/bills/"+id, s.Target.Token, 90*time.Second, want)
 	if err != nil {
 		t.Fatalf("bill %s: %v", id, err)
 	}
@@ -197,7 +197,7 @@ func (s *Suite) HappyPath(t *testing.T) {
 		t.Fatal("the target names no demo enterprise")
 	}
 	var timeline bytes.Buffer
-	err := devstack.RunDemosOn(s.Ctx, devstack.Demo{APIURL: s.Target.APIURL, CloudURL: s.Target.CloudURL, Token: s.Target.Token,
+	err := harness.RunDemosOn(s.Ctx, harness.Demo{APIURL: s.Target.APIURL, CloudURL: s.Target.CloudURL, Token: s.Target.Token,
 		BillID: "E2E-HAPPY", Wait: 90 * time.Second}, s.Target.Demos, &timeline)
 	t.Logf("timelines:\n%s", timeline.String())
 	if err != nil {
@@ -285,7 +285,7 @@ func (s *Suite) webListsBill(t *testing.T, id string) {
 
 // DuplicateStart starts the same bill twice: 201, then 200 with the same body, one run.
 func (s *Suite) DuplicateStart(t *testing.T) {
-	first := devstack.DemoBill("E2E-DUP")
+	first := harness.DemoBill("E2E-DUP")
 	status1, body1 := s.startBill(t, first)
 	if status1 != http.StatusCreated {
 		t.Fatalf("first start: HTTP %d: %s", status1, body1)
@@ -306,7 +306,7 @@ func (s *Suite) DuplicateStart(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		n := 0
-		for _, id := range s.list(t, "taxNo="+devstack.DemoTaxNo+"&stage=collecting") {
+		for _, id := range s.list(t, "taxNo="+harness.DemoTaxNo+"&stage=collecting") {
 			if id == workflows.BillWorkflowID("OA", "E2E-DUP") {
 				n++
 			}
@@ -422,8 +422,8 @@ func (s *Suite) Reject(t *testing.T) {
 		t.Fatalf("approve after reject: HTTP %d, want 409: %s", status, body)
 	}
 	// Its typed search attributes say rejected, not completed.
-	s.waitListed(t, "E2E-REJECT", workflows.StageRejected, devstack.DemoTaxNo)
-	if contains(s.list(t, "stage=completed&taxNo="+devstack.DemoTaxNo), a.WorkflowID) {
+	s.waitListed(t, "E2E-REJECT", workflows.StageRejected, harness.DemoTaxNo)
+	if contains(s.list(t, "stage=completed&taxNo="+harness.DemoTaxNo), a.WorkflowID) {
 		t.Errorf("the API's list by stage=completed shows the rejected %s", a.WorkflowID)
 	}
 }
@@ -440,7 +440,7 @@ func (s *Suite) TemporalCLI(t *testing.T) {
 	}
 	a := s.MustStart(t, "E2E-CLI")
 	st := s.Collect(t, a, 1)
-	billNo := devstack.DemoBill("E2E-CLI").BillNo
+	billNo := harness.DemoBill("E2E-CLI").BillNo
 
 	listed := func(stage workflows.Stage) bool {
 		t.Helper()
@@ -549,7 +549,7 @@ func (s *Suite) SealedPayloads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the start input's data: %v", err)
 	}
-	for _, clear := range []string{"E2E-SEALED", devstack.DemoBill("E2E-SEALED").CompanyInfo[0].Name} {
+	for _, clear := range []string{"E2E-SEALED", harness.DemoBill("E2E-SEALED").CompanyInfo[0].Name} {
 		if bytes.Contains(data, []byte(clear)) {
 			t.Fatalf("the sealed start input holds %q in clear", clear)
 		}

@@ -1,5 +1,5 @@
 // Package itest runs the bill workflow end to end: a real in-process Temporal server
-// (temporaltest), the real worker code (workerapp, activities), the real invoicecloud client and
+// (temporaltest), the real worker code (internal/app, activities), the real invoicecloud client and
 // the cloudsim simulator over HTTP/WebSocket on loopback. One Temporal server is shared by all
 // tests (TestMain); each test gets its own simulator, task queue and worker.
 package itest

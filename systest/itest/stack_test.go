@@ -23,7 +23,7 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -38,7 +38,7 @@ type stack struct {
 	simURL string
 	cloud  *invoicecloud.Client
 	queue  string
-	worker *workerapp.Worker
+	worker *app.Worker
 	// webhooks, when set before startWorker, is where the worker sends the bills' events.
 	webhooks *webhooks.Registry
 	// enterprises, when set before startWorker, routes the bills (default: the one cloud client).
@@ -99,7 +99,7 @@ func (s *stack) startWorker() {
 	if s.enterprises != nil {
 		ents = s.enterprises
 	}
-	w, err := workerapp.New(tc, ents, workerapp.Options{
+	w, err := app.NewWorker(tc, ents, app.WorkerOptions{
 		TaskQueue: s.queue,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{

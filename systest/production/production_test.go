@@ -37,8 +37,8 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/deploy"
 	"rimflow/internal/config"
-	"rimflow/internal/devserver"
-	"rimflow/internal/devstack"
+	"rimflow/devstack/devserver"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
 	"rimflow/systest/e2e"
 	"rimflow/systest/pgtest"
@@ -148,9 +148,9 @@ func TestDevstackOnPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	opts := devstack.Options{DataDir: dir, Postgres: pg.URL("rimflow_dev"), TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
+	opts := harness.Options{DataDir: dir, Postgres: pg.URL("rimflow_dev"), TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Seed: 3}
-	s, err := devstack.Start(ctx, opts)
+	s, err := harness.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("devstack --postgres: %v", err)
 	}
@@ -167,7 +167,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 	}
 	assertSchemaVersions(t, pg, "rimflow_dev")
 
-	steps, err := devstack.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "PG-DEV", Wait: 90 * time.Second}.Run(ctx, io.Discard)
+	steps, err := harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "PG-DEV", Wait: 90 * time.Second}.Run(ctx, io.Discard)
 	if err != nil {
 		t.Fatalf("demo on PostgreSQL: %v", err)
 	}
@@ -193,7 +193,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 		t.Fatalf("close: %v", err)
 	}
 	opts.TemporalAddr, opts.UIAddr, opts.CloudAddr, opts.APIAddr = temporalAddr, uiAddr, cloudAddr, apiAddr
-	s2, err := devstack.Start(ctx, opts)
+	s2, err := harness.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("devstack --postgres again on the same database: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 	if s2.Temporal.SchemaCreated() {
 		t.Error("the restart created the schema again")
 	}
-	st, err := devstack.WaitStage(ctx, s2.APIURL()+"/v1/bills/OA/PG-DEV", "", 30*time.Second, workflows.StageCompleted)
+	st, err := harness.WaitStage(ctx, s2.APIURL()+"/v1/bills/OA/PG-DEV", "", 30*time.Second, workflows.StageCompleted)
 	if err != nil {
 		t.Fatalf("the completed bill after the restart: %v (%+v)", err, st)
 	}
@@ -225,7 +225,7 @@ func TestProductionEndToEnd(t *testing.T) {
 	// One enterprise (RIMFLOW_CLOUD_*, no registry file), the ultimate tenant of the simulator;
 	// Temporal Web is not run here, but the codec server must answer its configured origin.
 	target := e2e.Target{APIURL: apiURL, CloudURL: cloud.URL, Token: s.APIToken, CLI: s.CLI(),
-		Demos:       []devstack.DemoRun{{TaxNo: devstack.DemoTaxNo, Suffix: "ULT", Edition: enterprises.Ultimate}},
+		Demos:       []harness.DemoRun{{TaxNo: harness.DemoTaxNo, Suffix: "ULT", Edition: enterprises.Ultimate}},
 		CodecOrigin: s.environment("api")[config.EnvCodecOrigins]}
 	target.Restart = func(t *testing.T) e2e.Target {
 		if err := api.Stop(30 * time.Second); err != nil {
@@ -572,7 +572,7 @@ func refused(t *testing.T, s *shape, extra map[string]string) string {
 // completeOneBill runs the demo bill through the API and the worker.
 func completeOneBill(t *testing.T, ctx context.Context, apiURL, token, cloudURL, id string) {
 	t.Helper()
-	steps, err := devstack.Demo{APIURL: apiURL, CloudURL: cloudURL, Token: token, BillID: id, Wait: 90 * time.Second}.Run(ctx, io.Discard)
+	steps, err := harness.Demo{APIURL: apiURL, CloudURL: cloudURL, Token: token, BillID: id, Wait: 90 * time.Second}.Run(ctx, io.Discard)
 	if err != nil {
 		t.Fatalf("bill %s: %v", id, err)
 	}

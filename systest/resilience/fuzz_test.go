@@ -66,8 +66,11 @@ func FuzzAPIPost(f *testing.F) {
 	f.Cleanup(cancel)
 	env, _ := newEnv(f, ctx, kit.EnvOptions{Seed: 51})
 	startWorker(f, ctx, env, "")
-	srv := httptest.NewServer(api.New(api.Options{Client: env.Client, Namespace: env.Server.Namespace(),
-		RequestTimeout: 20 * time.Second}))
+	h, err := api.Build(api.Options{Client: env.Client, Namespace: env.Server.Namespace(), RequestTimeout: 20 * time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	f.Cleanup(srv.Close)
 	d := &kit.Driver{Env: env, Resource: "FUZZ", StepTimeout: time.Minute}
 

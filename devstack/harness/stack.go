@@ -1,7 +1,9 @@
-// Package devstack starts the whole of rimflow in one process: the embedded Temporal server and
-// Temporal Web (internal/devserver), the Invoice Cloud simulator, a worker and the HTTP API.
+// Package harness starts the whole of rimflow in one process: the embedded Temporal server and
+// Temporal Web (devstack/devserver), the Invoice Cloud simulator, a worker and the HTTP API.
 // `go run ./devstack` is a thin main over Start; the end-to-end tests start it on free ports.
-package devstack
+// Only development uses it (the devstack, the bench, the system tests): it links the Temporal
+// server, which the worker and starter binaries never do.
+package harness
 
 import (
 	"context"
@@ -20,11 +22,11 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/access"
 	"rimflow/internal/codec"
-	"rimflow/internal/devserver"
+	"rimflow/devstack/devserver"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
-	"rimflow/internal/workerapp"
+	"rimflow/internal/app"
 	"rimflow/workflows"
 )
 
@@ -82,7 +84,7 @@ type Options struct {
 	ServerLogLevel slog.Level
 	// Worker tunes the worker and its activities (zero = production defaults: watchers hand back
 	// at once on stop, and a cloud call in flight has time to end).
-	Worker workerapp.Options
+	Worker app.WorkerOptions
 }
 
 func (o *Options) applyDefaults() {
@@ -117,7 +119,7 @@ type Stack struct {
 	// Enterprises are the demo registry: the simulator's ultimate tenant as DemoTaxNo and its
 	// standard tenant as DemoStandardTaxNo (DemoEnterprises).
 	Enterprises *enterprises.Registry
-	Worker      *workerapp.Worker
+	Worker      *app.Worker
 	// Codec seals every payload of the stack's client (nil with encryption off and no key); the
 	// API serves it at CodecURL, and Temporal Web decodes through it.
 	Codec *codec.Codec
@@ -262,7 +264,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
 	}
-	s.Worker, err = workerapp.New(s.Client, s.Enterprises, wopts)
+	s.Worker, err = app.NewWorker(s.Client, s.Enterprises, wopts)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}

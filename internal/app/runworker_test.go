@@ -1,4 +1,4 @@
-package workerapp
+package app
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 func TestRunRefusesMissingCloudCredentials(t *testing.T) {
 	env := map[string]string{config.EnvCloudAppSecret: "half-configured-secret"}
 	var logs bytes.Buffer
-	err := Run(context.Background(), func(k string) string { return env[k] }, &logs, RunOptions{})
+	err := RunWorker(context.Background(), func(k string) string { return env[k] }, &logs, RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), config.EnvCloudAppID) || strings.Contains(err.Error(), "half-configured-secret") {
 		t.Errorf("Run without credentials: %v", err)
 	}
@@ -75,7 +75,7 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	}
 	defer logs.Close()
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, func(k string) string { return env[k] }, logs, opts) }()
+	go func() { done <- RunWorker(ctx, func(k string) string { return env[k] }, logs, opts) }()
 
 	var copts client.Options
 	sealing.Apply(&copts)

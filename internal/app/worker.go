@@ -1,10 +1,7 @@
-// Package workerapp builds rimflow's worker: a worker with the bill and deduction workflows and
-// the activities registered (New, Register), and the worker process around it (Run: config,
-// logger, clients, metrics). worker/main.go, the bench's worker process and devstack use it, so
-// the same code runs embedded, measured and in production.
-package workerapp
+package app
 
 import (
+	"cmp"
 	"errors"
 	"sync"
 	"time"
@@ -18,8 +15,8 @@ import (
 	"rimflow/workflows"
 )
 
-// Options configure New. Zero values take the defaults.
-type Options struct {
+// WorkerOptions configure NewWorker. Zero values take the defaults.
+type WorkerOptions struct {
 	TaskQueue string // default workflows.DefaultTaskQueue; the watchers' is workflows.WatchTaskQueue of it
 	// Worker is passed to worker.New as is for the bills' worker (concurrency limits, graceful stop…).
 	Worker worker.Options
@@ -33,7 +30,7 @@ type Options struct {
 	CacheSize int
 }
 
-// DefaultCacheSize is the worker's workflow cache when Options.CacheSize is 0. Measured: a cached
+// DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
 // bill costs about 0.2 MB, so 1,000 keeps a worker well under 512 MB however many bills wait.
 const DefaultCacheSize = 1000
 
@@ -48,11 +45,11 @@ func setCacheSize(n int) {
 	})
 }
 
-// DefaultGracefulStop is how long Stop waits for running activities when Options.Worker leaves it
+// DefaultGracefulStop is how long Stop waits for running activities when WorkerOptions.Worker leaves it
 // 0: longer than the cloud client's timeout, so a call in flight ends by itself.
 const DefaultGracefulStop = 20 * time.Second
 
-// DefaultMaxWatchers is how many watchers a worker runs at once when Options.MaxWatchers is 0.
+// DefaultMaxWatchers is how many watchers a worker runs at once when WorkerOptions.MaxWatchers is 0.
 const DefaultMaxWatchers = 10000
 
 // Worker is one rimflow worker: the bills' worker (workflows and cloud calls) and the watchers'
@@ -90,19 +87,16 @@ func (w *Worker) Run(interrupt <-chan any) error {
 	return w.Bills.Run(interrupt)
 }
 
-// New returns the worker (not started) for the bill workflows on the task queue and their
+// NewWorker returns the worker (not started) for the bill workflows on the task queue and their
 // watchers on the watchers' task queue.
-func New(c client.Client, ents activities.Enterprises, opts Options) (*Worker, error) {
+func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions) (*Worker, error) {
 	if c == nil {
-		return nil, errors.New("workerapp: a Temporal client is required")
+		return nil, errors.New("app: a Temporal client is required")
 	}
 	if ents == nil {
-		return nil, errors.New("workerapp: the enterprise registry is required")
+		return nil, errors.New("app: the enterprise registry is required")
 	}
-	tq := opts.TaskQueue
-	if tq == "" {
-		tq = workflows.DefaultTaskQueue
-	}
+	tq := cmp.Or(opts.TaskQueue, workflows.DefaultTaskQueue)
 	wo := opts.Worker
 	if wo.WorkerStopTimeout == 0 {
 		wo.WorkerStopTimeout = DefaultGracefulStop
@@ -115,7 +109,7 @@ func New(c client.Client, ents activities.Enterprises, opts Options) (*Worker, e
 	bills := worker.New(c, tq, wo)
 	Register(bills, c, ents, opts.Activities)
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
-		MaxConcurrentActivityExecutionSize: orDefault(opts.MaxWatchers, DefaultMaxWatchers),
+		MaxConcurrentActivityExecutionSize: cmp.Or(max(opts.MaxWatchers, 0), DefaultMaxWatchers),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
 		// Let the SDK space a watcher's heartbeats as far as its timeout allows (its default caps
 		// them at one a minute): each is a server write, for every watcher of every collecting bill.
@@ -123,13 +117,6 @@ func New(c client.Client, ents activities.Enterprises, opts Options) (*Worker, e
 	})
 	watchers.RegisterActivity(activitiesFor(c, ents, opts.Activities))
 	return &Worker{Bills: bills, Watchers: watchers}, nil
-}
-
-func orDefault(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).

@@ -1,4 +1,4 @@
-package workerapp
+package app
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 	"rimflow/internal/temporalclient"
 )
 
-// RunOptions adapt Run to the process it is the body of; the zero value is ./worker.
+// RunOptions adapt RunWorker to the process it is the body of; the zero value is ./worker.
 type RunOptions struct {
 	// AddWorkers, when set, returns more workers on the same Temporal client (the bench's
 	// baseline). They start before the bills' worker and stop after it.
@@ -30,12 +30,12 @@ type RunOptions struct {
 	EventCodeTTL time.Duration
 }
 
-// Run is the body of a worker process: configuration from getenv (config.ForWorker), the JSON
+// RunWorker is the body of a worker process: configuration from getenv (config.ForWorker), the JSON
 // logger on stderr (also slog's default), /metrics when RIMFLOW_METRICS_ADDR is set, the Invoice
 // Cloud client, the Temporal client and the bills' worker. It returns when ctx ends (after a
 // graceful stop) or when the worker fails.
-func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts RunOptions) error {
-	cfg, err := config.Load(getenv, config.ForWorker)
+func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer, opts RunOptions) error {
+	cfg, err := Load(getenv, config.ForWorker)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
@@ -50,14 +50,9 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 		sdkMetrics = metrics.NewSDKHandler(reg)
 		entOpts.Observe = metrics.NewCloud(reg).Observe
 	}
-	ents, err := enterprises.New(cfg.Enterprises, entOpts)
+	ents, err := watchedEnterprises(ctx, cfg, getenv, entOpts)
 	if err != nil {
 		return fmt.Errorf("invoice cloud clients: %w", err)
-	}
-	if cfg.EnterprisesFile != "" {
-		ents.Watch(ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
-			return config.ReloadEnterprises(getenv)
-		}, enterprises.Hangups(ctx), enterprises.DefaultWatchEvery)
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, sdkMetrics)
@@ -67,7 +62,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 	}
 	defer tc.Close()
 
-	bills, err := New(tc, ents, Options{
+	bills, err := NewWorker(tc, ents, WorkerOptions{
 		TaskQueue:   cfg.Temporal.TaskQueue,
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
@@ -96,7 +91,7 @@ func Run(ctx context.Context, getenv func(string) string, stderr io.Writer, opts
 	}
 
 	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
-	// Run returns when ctx ends; Stop inside waits up to the graceful stop timeout for running
+	// It returns when ctx ends; Stop inside waits up to the graceful stop timeout for running
 	// activities, and workflow tasks are simply picked up by the next worker.
 	err = bills.Run(interruptCh(ctx))
 	logger.Info("worker stopped")

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"rimflow/api"
+	"rimflow/internal/config"
+	"rimflow/internal/enterprises"
+	"rimflow/internal/metrics"
+	"rimflow/internal/temporalclient"
+)
+
+// SettingsError is a wiring failure the configuration causes (a registry or API option the
+// settings make impossible), as opposed to one of the network: the CLI answers it as bad input.
+type SettingsError struct{ Err error }
+
+func (e *SettingsError) Error() string { return e.Err.Error() }
+func (e *SettingsError) Unwrap() error { return e.Err }
+
+// NewAPI builds `starter serve`'s HTTP API from cfg (config.ForAPIServer): the Temporal client
+// (payloads sealed, SDK metrics), the enterprise registry bills are checked against (reloaded on
+// SIGHUP or change until ctx ends), and the handler with its clients, policy, codec server and
+// /metrics. The caller closes the client after the server stops.
+func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (http.Handler, client.Client, error) {
+	registry := metrics.NewRegistry()
+	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelDial()
+	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, metrics.NewSDKHandler(registry))
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := api.Options{
+		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
+		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
+		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
+		Notifies: cfg.Webhooks.Has,
+	}
+	// Without a file there is no registry: the worker's one enterprise takes any tax number.
+	if cfg.EnterprisesFile != "" {
+		ents, err := watchedEnterprises(ctx, cfg, getenv, enterprises.Options{Logger: logger})
+		if err != nil {
+			tc.Close()
+			return nil, nil, &SettingsError{fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)}
+		}
+		opts.Enterprises = ents
+	}
+	handler, err := api.Build(opts)
+	if err != nil {
+		tc.Close()
+		return nil, nil, &SettingsError{err}
+	}
+	return handler, tc, nil
+}
+
+// watchedEnterprises is the registry of cfg's enterprises; with a file it reloads on SIGHUP or
+// when the file changes, until ctx ends.
+func watchedEnterprises(ctx context.Context, cfg Config, getenv func(string) string, opts enterprises.Options) (*enterprises.Registry, error) {
+	ents, err := enterprises.New(cfg.Enterprises, opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.EnterprisesFile != "" {
+		ents.Watch(ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
+			return config.ReloadEnterprises(getenv)
+		}, enterprises.Hangups(ctx), enterprises.DefaultWatchEvery)
+	}
+	return ents, nil
+}

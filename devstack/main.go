@@ -19,9 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"rimflow/devstack/harness"
 	"rimflow/internal/app"
 	"rimflow/internal/config"
-	"rimflow/devstack/harness"
 	"rimflow/internal/jsonlog"
 )
 

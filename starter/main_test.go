@@ -17,10 +17,10 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/app"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/enterprises"
-	"rimflow/internal/app"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )

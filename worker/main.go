@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"rimflow/internal/jsonlog"
 	"rimflow/internal/app"
+	"rimflow/internal/jsonlog"
 )
 
 func main() {

@@ -24,9 +24,9 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/devserver"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
-	"rimflow/devstack/devserver"
 	"rimflow/workflows"
 )
 

@@ -10,9 +10,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"rimflow/internal/app"
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
-	"rimflow/internal/app"
 )
 
 // EnvEventCodeTTL tells a worker process of the kit the eventCode life its activities report, to

@@ -20,13 +20,13 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/access"
-	"rimflow/internal/codec"
 	"rimflow/devstack/devserver"
+	"rimflow/internal/access"
+	"rimflow/internal/app"
+	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
-	"rimflow/internal/app"
 	"rimflow/workflows"
 )
 

@@ -10,9 +10,9 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"rimflow/activities"
+	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
-	"rimflow/internal/app"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"rimflow/cloudsim/simulator"
-	"rimflow/internal/codec"
 	"rimflow/devstack/harness"
+	"rimflow/internal/codec"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"

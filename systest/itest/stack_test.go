@@ -21,9 +21,9 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
-	"rimflow/internal/app"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"

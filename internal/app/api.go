@@ -41,13 +41,15 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
 		Notifies: cfg.Webhooks.Has,
 	}
-	// Without a file there is no registry: the worker's one enterprise takes any tax number.
-	if cfg.EnterprisesFile != "" {
-		ents, err := watchedEnterprises(ctx, cfg, getenv, enterprises.Options{Logger: logger})
-		if err != nil {
-			tc.Close()
-			return nil, nil, &SettingsError{fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)}
-		}
+	ents, err := Enterprises(cfg, logger)
+	if err != nil {
+		tc.Close()
+		return nil, nil, &SettingsError{err}
+	}
+	if ents != nil { // a nil *Registry in the interface would not be nil
+		ents.Watch(ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
+			return config.ReloadEnterprises(getenv)
+		}, enterprises.Hangups(ctx), enterprises.DefaultWatchEvery)
 		opts.Enterprises = ents
 	}
 	handler, err := api.Build(opts)
@@ -56,6 +58,20 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		return nil, nil, &SettingsError{err}
 	}
 	return handler, tc, nil
+}
+
+// Enterprises is what bills are checked against at start (and pushes authenticated by), by the
+// API and the CLI: the registry file's enterprises. Without a file it is nil: the worker's one
+// enterprise takes any tax number.
+func Enterprises(cfg Config, logger *slog.Logger) (*enterprises.Registry, error) {
+	if cfg.EnterprisesFile == "" {
+		return nil, nil
+	}
+	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)
+	}
+	return r, nil
 }
 
 // watchedEnterprises is the registry of cfg's enterprises; with a file it reloads on SIGHUP or

@@ -63,8 +63,8 @@ func TestLoadReadsThePolicy(t *testing.T) {
 			t.Errorf("the redacted view lacks the policy or the Temporal address, or shows the token: %s", out)
 		}
 	}
-	if c, err := Load(getenv(nil), config.ForWorker); err != nil || c.Policy != nil {
-		t.Errorf("the worker reads no policy: %v, err %v", c.Policy, err)
+	if c, err := Load(getenv(nil), config.PartTemporal|config.PartCodec|config.PartLog); err != nil || c.Policy != nil {
+		t.Errorf("without PartPolicy no policy is read: %v, err %v", c.Policy, err)
 	}
 
 	// Every problem at once: the settings' and the policy's, each named.

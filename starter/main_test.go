@@ -21,6 +21,7 @@ import (
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/enterprises"
+	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -29,6 +30,7 @@ import (
 // reaches Temporal through the same RIMFLOW_TEMPORAL_* variables a user sets.
 type cliStack struct {
 	simURL string
+	cloud  *testenv.Cloud
 }
 
 func newCLIStack(t *testing.T) *cliStack {
@@ -62,7 +64,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	t.Setenv(config.EnvTemporalNamespace, ns)
 	t.Setenv(config.EnvAPIToken, "")
 	t.Setenv(config.EnvCodecKeys, key)
-	return &cliStack{simURL: cloudEnv.URL}
+	return &cliStack{simURL: cloudEnv.URL, cloud: cloudEnv}
 }
 
 // starter runs the CLI in-process and returns the exit code, stdout and stderr.
@@ -318,5 +320,135 @@ func TestCodecKeysVerb(t *testing.T) {
 	}
 	if code, _, errOut := starter(t, "", "codec-keys", "--file", file, "--rotate", "k2"); code != exitBadArgs || !strings.Contains(errOut, "already there") {
 		t.Errorf("rotate to an existing ID: exit %d %s", code, errOut)
+	}
+}
+
+// sim posts a body to the simulator's test API.
+func (s *cliStack) sim(t *testing.T, path string, body any) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(raw))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sim %s: %v %v", path, err, resp)
+	}
+	resp.Body.Close()
+}
+
+// The verbs the first test does not drive: amend and retry a bill refused at start, view-url,
+// remove, return, then resolve a cancel whose unbind the cloud refuses for good.
+func TestCLIRepairsABill(t *testing.T) {
+	s := newCLIStack(t)
+	s.sim(t, "/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
+		"refuseCode": "1001", "refuseField": "billTaxNo"})
+	code, _, errOut := starter(t, "", "start", "--bill-id", "C-2", "--bill-no", "BX-C-2", "--bill-type", "er_dailyreimbursebill",
+		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5E", "--user-id", "u-2", "--approvals", "supervisor", "--auto-submit", "false")
+	s.sim(t, "/__sim/faults", map[string]any{})
+	if code != exitFailed || mustJSON[api.ErrorBody](t, errOut).Error.Code != api.CodeCloudRefused {
+		t.Fatalf("refused start: exit %d %s", code, errOut)
+	}
+	waitCLIStage(t, "OA/C-2", workflows.StageFailed)
+
+	// amend names its flags in a refusal; a good one normalises the tax number; retry runs the step again.
+	if code, _, errOut := starter(t, "", "amend", "OA/C-2", "--tax-no", "nope", "--reason", "typo"); code != exitBadArgs ||
+		mustJSON[api.ErrorBody](t, errOut).Error.Fields["--tax-no"] == "" {
+		t.Errorf("bad amend: exit %d %s", code, errOut)
+	}
+	code, out, errOut := starter(t, "", "amend", "OA/C-2", "--tax-no", "91440300ma5g9gk78y", "--reason", "typo")
+	if code != 0 || mustJSON[workflows.BillState](t, out).Bill.BillTaxNo != "91440300MA5G9GK78Y" {
+		t.Fatalf("amend: exit %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = starter(t, "", "retry", "OA/C-2", "--by", "erp")
+	if code != 0 || mustJSON[workflows.BillState](t, out).Stage != workflows.StageCollecting {
+		t.Fatalf("retry: exit %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = starter(t, "", "view-url", "--resource", "OA", "--bill", "C-2", "--client", "mobile")
+	if code != 0 || mustJSON[workflows.ViewURLResponse](t, out).URL == "" {
+		t.Errorf("view-url: exit %d %s %s", code, out, errOut)
+	}
+
+	// Two invoices collected (no auto-submit); remove one, submit, and the supervisor returns it.
+	_, out, _ = starter(t, "", "url", "OA/C-2")
+	s.sim(t, "/__sim/collect", map[string]any{"eventCode": mustJSON[workflows.CollectURLResponse](t, out).EventCode, "count": 2})
+	var st workflows.BillState
+	for i := 0; i < 900 && st.InvoiceCount < 2; i++ {
+		time.Sleep(100 * time.Millisecond)
+		_, out, _ = starter(t, "", "status", "OA/C-2")
+		st = mustJSON[workflows.BillState](t, out)
+	}
+	if st.InvoiceCount != 2 || st.Stage != workflows.StageCollecting {
+		t.Fatalf("collected: %s %d invoices", st.Stage, st.InvoiceCount)
+	}
+	if code, _, errOut := starter(t, "", "remove", "OA/C-2", "--serial-no", st.Invoices[0].SerialNo); code != exitBadArgs ||
+		mustJSON[api.ErrorBody](t, errOut).Error.Fields["--reason"] == "" {
+		t.Errorf("remove without a reason: exit %d %s", code, errOut)
+	}
+	code, out, errOut = starter(t, "", "remove", "OA/C-2", "--serial-no", st.Invoices[0].SerialNo, "--reason", "duplicate")
+	if code != 0 || mustJSON[workflows.BillState](t, out).InvoiceCount != 1 {
+		t.Fatalf("remove: exit %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := starter(t, "", "submit", "OA/C-2", "--by", "u-2"); code != 0 {
+		t.Fatalf("submit: exit %d %s", code, errOut)
+	}
+	waitCLIStage(t, "OA/C-2", workflows.StageAwaitingSupervisor)
+	code, _, errOut = starter(t, "", "return", "OA/C-2", "--role", "supervisor", "--approver", "sup-1", "--comment", "one more receipt")
+	if code != 0 {
+		t.Fatalf("return: exit %d %s", code, errOut)
+	}
+	st = waitCLIStage(t, "OA/C-2", workflows.StageCollecting)
+	if len(st.Approvals) != 1 || st.Approvals[0].Decision != "return" || st.Approvals[0].Client != api.CLIClient {
+		t.Errorf("after return: %+v", st.Approvals)
+	}
+
+	// A voucher posted elsewhere makes the cloud refuse the cancel's unbind for good: the bill
+	// fails in its compensation, and resolve closes it by hand.
+	serials := []string{st.Invoices[0].SerialNo}
+	if err := s.cloud.Client.VoucherSave(t.Context(), "elsewhere-C-2", invoicecloud.VoucherSaveRequest{VouchID: "EXT-C-2", VouchNo: "外-1",
+		AccountDate: "2026-11-30", AccountTime: "2026-11-30", BusinessDate: "2026-11-29", Resource: "SAP",
+		SerialNoArray: serials, ExpenseIDArray: []string{"C-2"}}); err != nil {
+		t.Fatalf("voucher elsewhere: %v", err)
+	}
+	if code, _, errOut := starter(t, "", "cancel", "OA/C-2", "--reason", "raised twice"); code != 0 {
+		t.Fatalf("cancel: exit %d %s", code, errOut)
+	}
+	waitCLIStage(t, "OA/C-2", workflows.StageFailed)
+	if code, _, errOut := starter(t, "", "resolve", "OA/C-2", "--by", "ops-li"); code != exitBadArgs ||
+		!strings.Contains(errOut, "done") {
+		t.Errorf("incomplete resolve: exit %d %s", code, errOut)
+	}
+	code, out, errOut = starter(t, "", "resolve", "OA/C-2", "--by", "ops-li", "--reason", "voucher reversed in SAP",
+		"--done", "invoices released in the vendor console")
+	if st := mustJSON[workflows.BillState](t, out); code != 0 || st.Stage != workflows.StageCancelled || len(st.Resolutions) != 1 {
+		t.Errorf("resolve: exit %d %s %s", code, out, errOut)
+	}
+}
+
+// enterprises lists the registry the environment describes and logs in to each enterprise.
+func TestEnterprisesVerb(t *testing.T) {
+	cloud := testenv.NewCloud(t, simulator.Options{Seed: 12}, nil)
+	creds := cloud.Sim.Options().Credentials
+	for k, v := range map[string]string{config.EnvCloudBaseURL: cloud.URL, config.EnvCloudAppID: creds.AppID,
+		config.EnvCloudAppSecret: creds.AppSecret, config.EnvCloudTenantID: creds.TenantID,
+		config.EnvCloudAccountID: creds.AccountID, config.EnvCloudUser: creds.User} {
+		t.Setenv(k, v)
+	}
+	if code, _, errOut := starter(t, "", "enterprises"); code != exitBadArgs || !strings.Contains(errOut, "list, check") {
+		t.Errorf("no sub-command: exit %d %s", code, errOut)
+	}
+	type listing struct {
+		Enterprises []EnterpriseCheck `json:"enterprises"`
+	}
+	code, out, errOut := starter(t, "", "enterprises", "list")
+	if got := mustJSON[listing](t, out); code != 0 || len(got.Enterprises) != 1 {
+		t.Errorf("list: exit %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = starter(t, "", "enterprises", "check")
+	if got := mustJSON[listing](t, out); code != 0 || len(got.Enterprises) != 1 || !got.Enterprises[0].OK {
+		t.Errorf("check: exit %d %s %s", code, out, errOut)
+	}
+	t.Setenv(config.EnvCloudAppSecret, "not-the-secret-7731")
+	code, out, _ = starter(t, "", "enterprises", "check")
+	if got := mustJSON[listing](t, out); code != exitFailed || len(got.Enterprises) != 1 || got.Enterprises[0].OK ||
+		got.Enterprises[0].Error == "" || strings.Contains(out, "not-the-secret-7731") {
+		t.Errorf("check with a wrong secret: exit %d %s", code, out)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"maps"
@@ -19,8 +20,7 @@ type startOutput struct {
 	api.StartResponse
 }
 
-func (c *cli) start(args []string) error {
-	fs, co := c.flags("start")
+func startRequest(c *cli, fs *flag.FlagSet) func() (workflows.BillInput, error) {
 	file := fs.String("file", "", "bill JSON (the POST /v1/bills body); - reads stdin; field flags override it")
 	for _, f := range []struct{ flag, json, usage string }{
 		{"bill-id", "billId", "the ERP's bill id"},
@@ -38,71 +38,59 @@ func (c *cli) start(args []string) error {
 	fs.String("image-mode", "", "none|basic|match|submitter")
 	fs.String("deduction", "", "none|immediate|batch")
 	autoSubmit := fs.String("auto-submit", "", "true|false (default true: the first import submits)")
-	positional, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(positional) > 0 {
-		return usageError("args", "start takes flags or --file, not arguments")
-	}
-
-	var in workflows.BillInput
-	if *file != "" {
-		body, err := c.readInput(*file)
-		if err != nil {
-			return err
+	return func() (workflows.BillInput, error) {
+		var in workflows.BillInput
+		if *file != "" {
+			body, err := c.readInput(*file)
+			if err != nil {
+				return in, err
+			}
+			decoded, e := api.DecodeStart(body)
+			if e != nil {
+				return in, e
+			}
+			in = decoded
 		}
-		decoded, e := api.DecodeStart(body)
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]*string{
+			"bill-id": &in.BillID, "bill-no": &in.BillNo, "bill-type": &in.BillType, "resource": &in.Resource,
+			"tax-no": &in.BillTaxNo, "org-number": &in.OrgNumber, "user-id": &in.UserID, "push-type": &in.PushType,
+			"image-mode": &in.Options.ImageMode, "deduction": &in.Options.Deduction,
+		} {
+			if set[name] {
+				*v = flagValue(fs, name)
+			}
+		}
+		if set["approvals"] {
+			in.Options.Approvals = []string{}
+			if *approvals != "none" && *approvals != "" {
+				in.Options.Approvals = strings.Split(*approvals, ",")
+			}
+		}
+		if set["auto-submit"] {
+			v, err := strconv.ParseBool(*autoSubmit)
+			if err != nil {
+				return in, api.ValidationFailed(map[string]string{"--auto-submit": "must be true or false"})
+			}
+			in.Options.AutoSubmit = &v
+		}
+		// One validation path for flags and files: the API's own decoder.
+		body, _ := json.Marshal(in)
+		in, e := api.DecodeStart(body)
 		if e != nil {
-			return e
+			if *file == "" {
+				return in, renameFields(e, startFlagNames(e.Fields))
+			}
+			return in, e
 		}
-		in = decoded
+		return in, nil
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, v := range map[string]*string{
-		"bill-id": &in.BillID, "bill-no": &in.BillNo, "bill-type": &in.BillType, "resource": &in.Resource,
-		"tax-no": &in.BillTaxNo, "org-number": &in.OrgNumber, "user-id": &in.UserID, "push-type": &in.PushType,
-		"image-mode": &in.Options.ImageMode, "deduction": &in.Options.Deduction,
-	} {
-		if set[name] {
-			*v = flagValue(fs, name)
-		}
-	}
-	if set["approvals"] {
-		in.Options.Approvals = []string{}
-		if *approvals != "none" && *approvals != "" {
-			in.Options.Approvals = strings.Split(*approvals, ",")
-		}
-	}
-	if set["auto-submit"] {
-		v, err := strconv.ParseBool(*autoSubmit)
-		if err != nil {
-			return api.ValidationFailed(map[string]string{"--auto-submit": "must be true or false"})
-		}
-		in.Options.AutoSubmit = &v
-	}
-	// One validation path for flags and files: the API's own decoder.
-	body, _ := json.Marshal(in)
-	in, e := api.DecodeStart(body)
-	if e != nil {
-		if *file == "" {
-			return renameFields(e, startFlagNames(e.Fields))
-		}
-		return e
-	}
-	bills, err := c.bills(co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	resp, created, err := bills.Start(ctx, in)
-	if err != nil {
-		return err
-	}
-	printJSON(c.stdout, startOutput{Created: created, StartResponse: resp})
-	return nil
+}
+
+func start(b *api.Bills, ctx context.Context, in workflows.BillInput) (startOutput, error) {
+	resp, created, err := b.Start(ctx, in)
+	return startOutput{Created: created, StartResponse: resp}, err
 }
 
 // startFlagNames maps the input's JSON names to the flags that set them, for errors.
@@ -120,18 +108,62 @@ func startFlagNames(fields map[string]string) map[string]string {
 
 func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
 
-// billVerb parses the common flags and the bill, then connects.
-func (c *cli) billVerb(name string, args []string, fs *flag.FlagSet, co *common) (*api.Bills, api.BillRef, error) {
-	positional, err := c.parse(fs, args)
-	if err != nil {
-		return nil, api.BillRef{}, err
-	}
-	ref, err := co.ref(positional)
-	if err != nil {
-		return nil, api.BillRef{}, err
-	}
-	bills, err := c.bills(co)
-	return bills, ref, err
+// onBill makes a verb that names one bill and is one call of api.Bills: request declares the
+// verb's own flags and returns what reads them, once parsed, into the request; call runs it; the
+// answer is printed as JSON. The bill is named and Temporal dialled before the request is read.
+func onBill[Req, Resp any](name, summary string, request func(c *cli, fs *flag.FlagSet) func() (Req, error),
+	call func(b *api.Bills, ctx context.Context, ref api.BillRef, req Req) (Resp, error)) verb {
+	return verb{name, summary, func(c *cli, args []string) error {
+		fs, co := c.flags(name)
+		read := request(c, fs)
+		positional, err := c.parse(fs, args)
+		if err != nil {
+			return err
+		}
+		ref, err := co.ref(positional)
+		if err != nil {
+			return err
+		}
+		bills, err := c.bills(co)
+		if err != nil {
+			return err
+		}
+		req, err := read()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := c.withTimeout(co)
+		defer cancel()
+		return c.answer(call(bills, ctx, ref, req))
+	}}
+}
+
+// onBills makes a verb that names no bill (start, list): it takes flags only (stray arguments are
+// refused with strayArgs), and its request is read and checked before Temporal is dialled.
+func onBills[Req, Resp any](name, summary, strayArgs string, request func(c *cli, fs *flag.FlagSet) func() (Req, error),
+	call func(b *api.Bills, ctx context.Context, req Req) (Resp, error)) verb {
+	return verb{name, summary, func(c *cli, args []string) error {
+		fs, co := c.flags(name)
+		read := request(c, fs)
+		positional, err := c.parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(positional) > 0 {
+			return usageError("args", strayArgs)
+		}
+		req, err := read()
+		if err != nil {
+			return err
+		}
+		bills, err := c.bills(co)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := c.withTimeout(co)
+		defer cancel()
+		return c.answer(call(bills, ctx, req))
+	}}
 }
 
 // answer prints a bill state or the error.
@@ -143,84 +175,67 @@ func (c *cli) answer(v any, err error) error {
 	return nil
 }
 
-func (c *cli) status(args []string) error {
-	fs, co := c.flags("status")
-	bills, ref, err := c.billVerb("status", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.State(ctx, ref))
+// noRequest is a verb without flags of its own.
+func noRequest(*cli, *flag.FlagSet) func() (struct{}, error) {
+	return func() (struct{}, error) { return struct{}{}, nil }
 }
 
-func (c *cli) url(args []string) error {
-	fs, co := c.flags("url")
+func state(b *api.Bills, ctx context.Context, ref api.BillRef, _ struct{}) (workflows.BillState, error) {
+	return b.State(ctx, ref)
+}
+
+// pageClient is --client of url and view-url.
+func pageClient(_ *cli, fs *flag.FlagSet) func() (string, error) {
 	kind := fs.String("client", "pc", "pc or mobile")
-	bills, ref, err := c.billVerb("url", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.CollectURL(ctx, ref, *kind))
+	return func() (string, error) { return *kind, nil }
 }
 
-func (c *cli) invoices(args []string) error {
-	fs, co := c.flags("invoices")
+func forwardRequest(c *cli, fs *flag.FlagSet) func() (workflows.InvoicesSignal, error) {
 	file := fs.String("file", "", "the socket payload {\"invoiceData\":[…]}; - reads stdin")
-	bills, ref, err := c.billVerb("invoices", args, fs, co)
-	if err != nil {
-		return err
+	return func() (workflows.InvoicesSignal, error) {
+		if *file == "" {
+			return workflows.InvoicesSignal{}, usageError("--file", "required: the payload to forward")
+		}
+		body, err := c.readInput(*file)
+		if err != nil {
+			return workflows.InvoicesSignal{}, err
+		}
+		sig, e := api.DecodeForward(body)
+		if e != nil {
+			return workflows.InvoicesSignal{}, renameFields(e, map[string]string{"body": "--file"})
+		}
+		return sig, nil
 	}
-	if *file == "" {
-		return usageError("--file", "required: the payload to forward")
-	}
-	body, err := c.readInput(*file)
-	if err != nil {
-		return err
-	}
-	sig, e := api.DecodeForward(body)
-	if e != nil {
-		return renameFields(e, map[string]string{"body": "--file"})
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.Invoices(ctx, ref, sig))
 }
 
-func (c *cli) viewURL(args []string) error {
-	fs, co := c.flags("view-url")
-	kind := fs.String("client", "pc", "pc or mobile")
-	bills, ref, err := c.billVerb("view-url", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.ViewURL(ctx, ref, *kind))
-}
-
-func (c *cli) remove(args []string) error {
-	fs, co := c.flags("remove")
+func removeRequest(_ *cli, fs *flag.FlagSet) func() (workflows.RemoveInvoiceRequest, error) {
 	var req workflows.RemoveInvoiceRequest
 	fs.StringVar(&req.SerialNo, "serial-no", "", "the invoice's serialNo (required)")
 	fs.StringVar(&req.Reason, "reason", "", "why it leaves the bill (required)")
-	bills, ref, err := c.billVerb("remove", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	st, err := bills.RemoveInvoice(ctx, ref, req)
-	if e := api.ErrorFrom(err); e != nil && e.Status == 400 {
-		return renameFields(e, map[string]string{"serialNo": "--serial-no", "reason": "--reason"})
-	}
-	return c.answer(st, err)
+	return func() (workflows.RemoveInvoiceRequest, error) { return req, nil }
 }
 
-func (c *cli) amend(args []string) error {
-	fs, co := c.flags("amend")
+func removeInvoice(b *api.Bills, ctx context.Context, ref api.BillRef, req workflows.RemoveInvoiceRequest) (workflows.BillState, error) {
+	st, err := b.RemoveInvoice(ctx, ref, req)
+	return st, flagFields(err, map[string]string{"serialNo": "--serial-no", "reason": "--reason"})
+}
+
+// flagFields renames the fields of a 400 answer to the flags that set them.
+func flagFields(err error, names map[string]string) error {
+	if e := api.ErrorFrom(err); e != nil && e.Status == 400 {
+		return renameFields(e, names)
+	}
+	return err
+}
+
+// amendRequest is the PATCH body, and whether it came from a file (then its errors keep the
+// body's field names).
+type amendRequest struct {
+	req      workflows.AmendRequest
+	fromFile bool
+}
+
+func readAmend(c *cli, fs *flag.FlagSet) func() (amendRequest, error) {
 	file := fs.String("file", "", "the amend JSON (PATCH body); - reads stdin; field flags override it")
 	for _, f := range []struct{ flag, usage string }{
 		{"bill-no", "the ERP's bill number"}, {"bill-type", "bill type"}, {"tax-no", "tax number of the bill's company"},
@@ -228,104 +243,71 @@ func (c *cli) amend(args []string) error {
 	} {
 		fs.String(f.flag, "", f.usage)
 	}
-	bills, ref, err := c.billVerb("amend", args, fs, co)
-	if err != nil {
-		return err
-	}
-	var req workflows.AmendRequest
-	if *file != "" {
-		if err := c.decodeFile(*file, &req); err != nil {
-			return err
+	return func() (amendRequest, error) {
+		a := amendRequest{fromFile: *file != ""}
+		if a.fromFile {
+			if err := c.decodeFile(*file, &a.req); err != nil {
+				return a, err
+			}
 		}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for name, dst := range map[string]**string{"bill-no": &req.BillNo, "bill-type": &req.BillType, "tax-no": &req.BillTaxNo,
-		"org-number": &req.OrgNumber, "user-id": &req.UserID} {
-		if set[name] {
-			v := flagValue(fs, name)
-			*dst = &v
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, dst := range map[string]**string{"bill-no": &a.req.BillNo, "bill-type": &a.req.BillType, "tax-no": &a.req.BillTaxNo,
+			"org-number": &a.req.OrgNumber, "user-id": &a.req.UserID} {
+			if set[name] {
+				v := flagValue(fs, name)
+				*dst = &v
+			}
 		}
+		if set["reason"] {
+			a.req.Reason = flagValue(fs, "reason")
+		}
+		return a, nil
 	}
-	if set["reason"] {
-		req.Reason = flagValue(fs, "reason")
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	st, err := bills.Amend(ctx, ref, req)
-	if e := api.ErrorFrom(err); e != nil && e.Status == 400 && *file == "" {
-		return renameFields(e, map[string]string{"billNo": "--bill-no", "billType": "--bill-type", "billTaxNo": "--tax-no",
-			"orgNumber": "--org-number", "userId": "--user-id", "reason": "--reason"})
-	}
-	return c.answer(st, err)
 }
 
-func (c *cli) submit(args []string) error {
-	fs, co := c.flags("submit")
+func amend(b *api.Bills, ctx context.Context, ref api.BillRef, a amendRequest) (workflows.BillState, error) {
+	st, err := b.Amend(ctx, ref, a.req)
+	if a.fromFile {
+		return st, err
+	}
+	return st, flagFields(err, map[string]string{"billNo": "--bill-no", "billType": "--bill-type", "billTaxNo": "--tax-no",
+		"orgNumber": "--org-number", "userId": "--user-id", "reason": "--reason"})
+}
+
+func submitRequest(_ *cli, fs *flag.FlagSet) func() (workflows.SubmitRequest, error) {
 	by := fs.String("by", "", "who submits")
-	bills, ref, err := c.billVerb("submit", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	req := workflows.SubmitRequest{By: *by}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	return c.answer(bills.Submit(ctx, ref, req))
+	return func() (workflows.SubmitRequest, error) { return stamped(workflows.SubmitRequest{By: *by}) }
 }
 
-// decideVerb is approve, reject and return: one approval update with that decision.
-func decideVerb(decision string) func(*cli, []string) error {
-	return func(c *cli, args []string) error {
-		fs, co := c.flags(decision)
+// decision is approve, reject and return: one approval update with that decision.
+func decision(name string) func(*cli, *flag.FlagSet) func() (workflows.ApproveRequest, error) {
+	return func(_ *cli, fs *flag.FlagSet) func() (workflows.ApproveRequest, error) {
 		var req workflows.ApproveRequest
 		fs.StringVar(&req.Role, "role", "", "the approval role deciding (supervisor, finance, …)")
 		fs.StringVar(&req.Approver, "approver", "", "who decides")
 		fs.StringVar(&req.Comment, "comment", "", "optional comment")
-		bills, ref, err := c.billVerb(decision, args, fs, co)
-		if err != nil {
-			return err
+		return func() (workflows.ApproveRequest, error) {
+			req.Decision = name
+			return stamped(req)
 		}
-		req.Decision = decision
-		if e := stamp(&req); e != nil {
-			return e
-		}
-		ctx, cancel := c.withTimeout(co)
-		defer cancel()
-		return c.answer(bills.Approve(ctx, ref, req))
 	}
 }
 
-func (c *cli) images(args []string) error {
-	fs, co := c.flags("images")
+func imagesRequest(c *cli, fs *flag.FlagSet) func() (workflows.ImagesRequest, error) {
 	file := fs.String("file", "", "the ImagesRequest JSON; - reads stdin")
 	scan := fs.String("scan-bill-no", "", "the scanning station's bill number")
 	nos := fs.String("invoice-nos", "", "comma-separated invoice numbers scanned")
-	bills, ref, err := c.billVerb("images", args, fs, co)
-	if err != nil {
-		return err
-	}
-	req := workflows.ImagesRequest{ScanBillNo: *scan}
-	if *nos != "" {
-		req.InvoiceNos = strings.Split(*nos, ",")
-	}
-	if *file != "" {
-		if err := c.decodeFile(*file, &req); err != nil {
-			return err
+	return func() (workflows.ImagesRequest, error) {
+		req := workflows.ImagesRequest{ScanBillNo: *scan}
+		if *nos != "" {
+			req.InvoiceNos = strings.Split(*nos, ",")
 		}
+		return fileOver(c, *file, req)
 	}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.Images(ctx, ref, req))
 }
 
-func (c *cli) voucher(args []string) error {
-	fs, co := c.flags("voucher")
+func voucherRequest(c *cli, fs *flag.FlagSet) func() (workflows.VoucherRequest, error) {
 	file := fs.String("file", "", "the VoucherRequest JSON; - reads stdin")
 	var req workflows.VoucherRequest
 	fs.StringVar(&req.VouchID, "vouch-id", "", "voucher id")
@@ -334,76 +316,40 @@ func (c *cli) voucher(args []string) error {
 	fs.StringVar(&req.AccountTime, "account-time", "", "accounting date yyyy-MM-dd")
 	fs.StringVar(&req.BusinessDate, "business-date", "", "business date yyyy-MM-dd")
 	fs.StringVar(&req.Resource, "voucher-resource", "", "voucher source system, e.g. SAP")
-	bills, ref, err := c.billVerb("voucher", args, fs, co)
-	if err != nil {
-		return err
-	}
-	if *file != "" {
-		if err := c.decodeFile(*file, &req); err != nil {
-			return err
-		}
-	}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.Voucher(ctx, ref, req))
+	return func() (workflows.VoucherRequest, error) { return fileOver(c, *file, req) }
 }
 
-func (c *cli) cancel(args []string) error {
-	fs, co := c.flags("cancel")
+// fileOver decodes --file, if given, over what the flags set, and stamps the decision.
+func fileOver[Req any](c *cli, file string, req Req) (Req, error) {
+	if file != "" {
+		if err := c.decodeFile(file, &req); err != nil {
+			return req, err
+		}
+	}
+	return stamped(req)
+}
+
+func cancelRequest(_ *cli, fs *flag.FlagSet) func() (workflows.CancelRequest, error) {
 	var req workflows.CancelRequest
 	fs.StringVar(&req.Reason, "reason", "", "why the bill is cancelled")
 	fs.StringVar(&req.By, "by", "", "who cancels")
-	bills, ref, err := c.billVerb("cancel", args, fs, co)
-	if err != nil {
-		return err
-	}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.Cancel(ctx, ref, req))
+	return func() (workflows.CancelRequest, error) { return stamped(req) }
 }
 
-func (c *cli) retry(args []string) error {
-	fs, co := c.flags("retry")
+func retryRequest(_ *cli, fs *flag.FlagSet) func() (workflows.RetryRequest, error) {
 	by := fs.String("by", "", "who retries")
-	bills, ref, err := c.billVerb("retry", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	req := workflows.RetryRequest{By: *by}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	return c.answer(bills.Retry(ctx, ref, req))
+	return func() (workflows.RetryRequest, error) { return stamped(workflows.RetryRequest{By: *by}) }
 }
 
-func (c *cli) resolve(args []string) error {
-	fs, co := c.flags("resolve")
-	by := fs.String("by", "", "who resolves (required)")
-	reason := fs.String("reason", "", "why it is resolved by hand (required)")
-	done := fs.String("done", "", "what was done at the cloud by hand (required)")
-	bills, ref, err := c.billVerb("resolve", args, fs, co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	req := workflows.ResolveRequest{By: *by, Reason: *reason, Done: *done}
-	if e := stamp(&req); e != nil {
-		return e
-	}
-	return c.answer(bills.Resolve(ctx, ref, req))
+func resolveRequest(_ *cli, fs *flag.FlagSet) func() (workflows.ResolveRequest, error) {
+	var req workflows.ResolveRequest
+	fs.StringVar(&req.By, "by", "", "who resolves (required)")
+	fs.StringVar(&req.Reason, "reason", "", "why it is resolved by hand (required)")
+	fs.StringVar(&req.Done, "done", "", "what was done at the cloud by hand (required)")
+	return func() (workflows.ResolveRequest, error) { return stamped(req) }
 }
 
-func (c *cli) list(args []string) error {
-	fs, co := c.flags("list")
+func listRequest(_ *cli, fs *flag.FlagSet) func() (api.ListFilter, error) {
 	q := map[string]*string{}
 	for _, f := range []struct{ flag, param, usage string }{
 		{"stage", "stage", "bill stage, e.g. awaiting_finance"},
@@ -426,33 +372,22 @@ func (c *cli) list(args []string) error {
 		}
 		q[f.param] = fs.String(f.flag, "", f.usage)
 	}
-	positional, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(positional) > 0 {
-		return usageError("args", "list takes flags only")
-	}
-	values := map[string][]string{}
-	for k, v := range q {
-		if *v != "" {
-			values[k] = []string{*v}
+	return func() (api.ListFilter, error) {
+		values := map[string][]string{}
+		for k, v := range q {
+			if *v != "" {
+				values[k] = []string{*v}
+			}
 		}
+		// The API's parser names bad parameters; translate them back to flag names for the shell.
+		filter, e := api.ParseListFilter(values)
+		if e != nil {
+			return filter, renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
+				"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
+				"overdue": "--overdue", "resource": "--resource", "updatedSince": "--updated-since", "sort": "--sort"})
+		}
+		return filter, nil
 	}
-	// The API's parser names bad parameters; translate them back to flag names for the shell.
-	filter, e := api.ParseListFilter(values)
-	if e != nil {
-		return renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
-			"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
-			"overdue": "--overdue", "resource": "--resource", "updatedSince": "--updated-since", "sort": "--sort"})
-	}
-	bills, err := c.bills(co)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(co)
-	defer cancel()
-	return c.answer(bills.List(ctx, filter))
 }
 
 func renameFields(e *api.Error, names map[string]string) *api.Error {
@@ -481,12 +416,12 @@ func (c *cli) decodeFile(file string, v any) error {
 	return nil
 }
 
-// stamp records the CLI as the client of a decision, and the person its flags name as the user.
-func stamp(req any) error {
-	if e := api.Stamp(workflows.Actor{Client: api.CLIClient}, req); e != nil {
-		return e
+// stamped records the CLI as the client of a decision, and the person its flags name as the user.
+func stamped[Req any](req Req) (Req, error) {
+	if e := api.Stamp(workflows.Actor{Client: api.CLIClient}, &req); e != nil {
+		return req, e
 	}
-	return nil
+	return req, nil
 }
 
 // optionalBool is a flag that may stand alone (true) or carry a value; the value is checked by the

@@ -186,15 +186,21 @@ func pageClient(kind string) (string, *Error) {
 // CollectURL asks the bill for a collect URL valid now (it re-issues the eventCode when needed).
 func (b *Bills) CollectURL(ctx context.Context, ref BillRef, clientKind string) (workflows.CollectURLResponse, error) {
 	var resp workflows.CollectURLResponse
-	if err := ref.check(); err != nil {
-		return resp, err
-	}
-	clientKind, e := pageClient(clientKind)
-	if e != nil {
-		return resp, e
-	}
-	err := b.updateResult(ctx, ref, workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: clientKind}, &resp)
+	err := b.pageURL(ctx, ref, clientKind, workflows.UpdateCollectURL,
+		func(kind string) any { return workflows.CollectURLRequest{Client: kind} }, &resp)
 	return resp, err
+}
+
+// pageURL runs a URL update (collect or view page) for the page kind asked, into resp.
+func (b *Bills) pageURL(ctx context.Context, ref BillRef, clientKind, update string, request func(kind string) any, resp any) error {
+	if err := ref.check(); err != nil {
+		return err
+	}
+	kind, e := pageClient(clientKind)
+	if e != nil {
+		return e
+	}
+	return b.updateResult(ctx, ref, update, request(kind), resp)
 }
 
 // InvoicesAccepted answers POST …/invoices: the payload was handed to the bill.
@@ -368,14 +374,8 @@ func (b *Bills) RemoveInvoice(ctx context.Context, ref BillRef, req workflows.Re
 // that has ended cannot issue the eventCode a page needs (409 finished).
 func (b *Bills) ViewURL(ctx context.Context, ref BillRef, clientKind string) (workflows.ViewURLResponse, error) {
 	var resp workflows.ViewURLResponse
-	if err := ref.check(); err != nil {
-		return resp, err
-	}
-	clientKind, e := pageClient(clientKind)
-	if e != nil {
-		return resp, e
-	}
-	err := b.updateResult(ctx, ref, workflows.UpdateViewURL, workflows.ViewURLRequest{Client: clientKind}, &resp)
+	err := b.pageURL(ctx, ref, clientKind, workflows.UpdateViewURL,
+		func(kind string) any { return workflows.ViewURLRequest{Client: kind} }, &resp)
 	if e := ErrorFrom(err); e != nil && e.SubCode == SubFinished {
 		out := *e
 		out.Message = fmt.Sprintf("bill %s has ended: a view page needs a fresh eventCode, which only a running bill can "+

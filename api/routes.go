@@ -193,30 +193,10 @@ func routes() []route {
 			Example:   map[string]any{"by": "ops-li", "reason": "voucher reversed in SAP", "done": "invoices released in the vendor console"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Resolve), Op: access.OpResolve,
 		},
-		{
-			Method: "POST", Path: "/v1/codec/decode", Operation: "codecDecode", Open: true,
-			Summary: "Temporal's remote codec: decrypt payloads for Temporal Web and the temporal CLI (operation codec:decode; bearer token or a session from /v1/codec/login)",
-			Body:    codecPayloads{},
-			Responses: []response{
-				{http.StatusOK, "the payloads, decrypted", codecPayloads{}, ""},
-				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
-				{http.StatusForbidden, "the client may not decode, or an origin or namespace not served", ErrorBody{}, ""},
-				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
-			},
-			raw: (*server).serveCodec,
-		},
-		{
-			Method: "POST", Path: "/v1/codec/encode", Operation: "codecEncode", Open: true,
-			Summary: "Temporal's remote codec: encrypt payloads (Temporal Web encodes a signal's input; operation codec:encode)",
-			Body:    codecPayloads{},
-			Responses: []response{
-				{http.StatusOK, "the payloads, encrypted", codecPayloads{}, ""},
-				{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
-				{http.StatusForbidden, "the client may not encode, or an origin or namespace not served", ErrorBody{}, ""},
-				{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
-			},
-			raw: (*server).serveCodec,
-		},
+		codecRoute("decode", "decrypted",
+			"Temporal's remote codec: decrypt payloads for Temporal Web and the temporal CLI (operation codec:decode; bearer token or a session from /v1/codec/login)"),
+		codecRoute("encode", "encrypted",
+			"Temporal's remote codec: encrypt payloads (Temporal Web encodes a signal's input; operation codec:encode)"),
 		{
 			// The rest of the codec server: CORS preflights, GET/POST login (Temporal Web's
 			// session) and POST logout; docs/security.md describes them.
@@ -518,6 +498,23 @@ func Stamp(actor workflows.Actor, req any) *Error {
 		return newError(http.StatusInternalServerError, CodeInternal, "internal error: %T is not a decision", req)
 	}
 	return nil
+}
+
+// codecRoute is one direction ("decode" or "encode") of Temporal's remote codec; done is what
+// it does to the payloads ("decrypted").
+func codecRoute(direction, done, summary string) route {
+	return route{
+		Method: "POST", Path: "/v1/codec/" + direction, Operation: "codec" + strings.ToUpper(direction[:1]) + direction[1:], Open: true,
+		Summary: summary,
+		Body:    codecPayloads{},
+		Responses: []response{
+			{http.StatusOK, "the payloads, " + done, codecPayloads{}, ""},
+			{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
+			{http.StatusForbidden, "the client may not " + direction + ", or an origin or namespace not served", ErrorBody{}, ""},
+			{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
+		},
+		raw: (*server).serveCodec,
+	}
 }
 
 // serveCodec hands the request to the codec server, which authenticates and answers CORS itself.

@@ -230,6 +230,21 @@ func (s *securedStack) startAndImport(t *testing.T, in workflows.BillInput, reco
 }
 
 // errorMessage is the message and code of an API error answer.
+// approveAndVoucher takes bill OA/<id>, awaiting finance, to completed: finance approves as the
+// approver, the ERP saves voucher vouchNo.
+func (s *securedStack) approveAndVoucher(t *testing.T, id, approver, vouchNo string) workflows.BillState {
+	t.Helper()
+	if code, raw := s.as(t, erpToken, approver, "POST", "/v1/bills/OA/"+id+"/approvals", workflows.ApproveRequest{Role: "finance", Decision: "approve"}, nil); code != 200 {
+		t.Fatalf("approve %s: %d %s", id, code, raw)
+	}
+	today := time.Now().Format("2006-01-02")
+	if code, raw := s.as(t, erpToken, "", "POST", "/v1/bills/OA/"+id+"/voucher", workflows.VoucherRequest{VouchID: "V-" + id, VouchNo: vouchNo,
+		AccountDate: today, AccountTime: today, BusinessDate: today, Resource: "SAP"}, nil); code != 200 {
+		t.Fatalf("voucher %s: %d %s", id, code, raw)
+	}
+	return s.waitStage(t, "OA/"+id, workflows.StageCompleted)
+}
+
 func errorMessage(t *testing.T, raw []byte) (string, string, map[string]string) {
 	t.Helper()
 	var e apiError
@@ -423,15 +438,7 @@ func TestHistoryIsSealedAndDecodesThroughTheCodecEndpoint(t *testing.T) {
 	if st.InvoiceCount != 2 || st.EventCode == "" {
 		t.Fatalf("bill: %d invoices, eventCode %q", st.InvoiceCount, st.EventCode)
 	}
-	if code, raw := s.as(t, erpToken, "fin-1", "POST", "/v1/bills/OA/SEALED-1/approvals", workflows.ApproveRequest{Role: "finance", Decision: "approve"}, nil); code != 200 {
-		t.Fatalf("approve: %d %s", code, raw)
-	}
-	today := time.Now().Format("2006-01-02")
-	if code, raw := s.as(t, erpToken, "", "POST", "/v1/bills/OA/SEALED-1/voucher", workflows.VoucherRequest{VouchID: "V-S", VouchNo: "记-秘-1",
-		AccountDate: today, AccountTime: today, BusinessDate: today, Resource: "SAP"}, nil); code != 200 {
-		t.Fatalf("voucher: %d %s", code, raw)
-	}
-	final := s.waitStage(t, "OA/SEALED-1", workflows.StageCompleted)
+	final := s.approveAndVoucher(t, "SEALED-1", "fin-1", "记-秘-1")
 
 	secrets := []string{"26440000000000012345", "26440000000000067890", buyer.name, "深圳市保密供应商有限公司", "广州市另一供应商有限公司",
 		"机密咨询服务", "1234.56", "2345.67", "1092.53", "142.03", "2075.81", "269.86", st.EventCode, "记-秘-1"}
@@ -510,15 +517,7 @@ func TestKeyRotationKeepsOldBills(t *testing.T) {
 	}
 	s.useKeys(t, ring2)
 
-	if code, raw := s.as(t, erpToken, "fin-2", "POST", "/v1/bills/OA/ROT-1/approvals", workflows.ApproveRequest{Role: "finance", Decision: "approve"}, nil); code != 200 {
-		t.Fatalf("approve under k2: %d %s", code, raw)
-	}
-	today := time.Now().Format("2006-01-02")
-	if code, raw := s.as(t, erpToken, "", "POST", "/v1/bills/OA/ROT-1/voucher", workflows.VoucherRequest{VouchID: "V-R", VouchNo: "记-R",
-		AccountDate: today, AccountTime: today, BusinessDate: today, Resource: "SAP"}, nil); code != 200 {
-		t.Fatalf("voucher under k2: %d %s", code, raw)
-	}
-	st := s.waitStage(t, "OA/ROT-1", workflows.StageCompleted)
+	st := s.approveAndVoucher(t, "ROT-1", "fin-2", "记-R")
 	if st.InvoiceCount != 2 || len(st.Approvals) != 1 || st.Approvals[0].User != "fin-2" {
 		t.Errorf("completed under k2: %+v", st)
 	}

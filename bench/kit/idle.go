@@ -2,17 +2,16 @@ package kit
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime/pprof"
+	"slices"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/google/pprof/profile"
 )
 
 // The simulator's requests run under this pprof label, so a CPU profile of the bench process
@@ -125,153 +124,33 @@ func (e *Env) MeasureIdle(ctx context.Context, d time.Duration, workers ...*Work
 	return out, nil
 }
 
-// labelledCPU reads a gzipped pprof CPU profile and returns the CPU nanoseconds of the samples
-// labelled key=value, of all samples, and the number of samples. Only the few fields it needs of
-// profile.proto are decoded: Profile{sample_type=1, sample=2, string_table=6},
-// Sample{value=2, label=3}, Label{key=1, str=2}, ValueType{type=1}.
-func labelledCPU(gz []byte, key, value string) (labelled, all int64, samples int, err error) {
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
+// labelledCPU reads a (gzipped) pprof CPU profile and returns the CPU nanoseconds of the samples
+// labelled key=value, of all samples, and the number of samples.
+func labelledCPU(data []byte, key, value string) (labelled, all int64, samples int, err error) {
+	p, err := profile.ParseData(data)
 	if err != nil {
 		return 0, 0, 0, err
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	type sample struct {
-		values []int64
-		labels [][2]int64 // key, str indexes
-	}
-	var (
-		types   []int64 // sample_type's type index, per value column
-		strs    []string
-		samps   []sample
-		walkErr error
-	)
-	walk(raw, func(num protowire.Number, typ protowire.Type, b []byte) {
-		switch num {
-		case 1: // sample_type
-			walk(b, func(n protowire.Number, t protowire.Type, v []byte) {
-				if n == 1 {
-					x, _ := protowire.ConsumeVarint(v)
-					types = append(types, int64(x))
-				}
-			}, &walkErr)
-		case 2: // sample
-			var s sample
-			walk(b, func(n protowire.Number, t protowire.Type, v []byte) {
-				switch {
-				case n == 2 && t == protowire.BytesType: // packed values
-					for len(v) > 0 {
-						x, m := protowire.ConsumeVarint(v)
-						if m < 0 {
-							walkErr = errors.New("bad packed value")
-							return
-						}
-						s.values = append(s.values, int64(x))
-						v = v[m:]
-					}
-				case n == 2 && t == protowire.VarintType:
-					x, _ := protowire.ConsumeVarint(v)
-					s.values = append(s.values, int64(x))
-				case n == 3:
-					var l [2]int64
-					walk(v, func(ln protowire.Number, lt protowire.Type, lv []byte) {
-						if lt != protowire.VarintType || (ln != 1 && ln != 2) {
-							return
-						}
-						x, _ := protowire.ConsumeVarint(lv)
-						l[ln-1] = int64(x)
-					}, &walkErr)
-					s.labels = append(s.labels, l)
-				}
-			}, &walkErr)
-			samps = append(samps, s)
-		case 6: // string_table
-			strs = append(strs, string(b))
-		}
-	}, &walkErr)
-	if walkErr != nil {
-		return 0, 0, 0, walkErr
 	}
 	col, countCol := -1, -1
-	for i, t := range types {
-		if t >= 0 && int(t) < len(strs) {
-			switch strs[t] {
-			case "cpu":
-				col = i
-			case "samples":
-				countCol = i
-			}
+	for i, t := range p.SampleType {
+		switch t.Type {
+		case "cpu":
+			col = i
+		case "samples":
+			countCol = i
 		}
 	}
 	if col < 0 {
 		return 0, 0, 0, errors.New("no cpu column in the profile")
 	}
-	str := func(i int64) string {
-		if i < 0 || int(i) >= len(strs) {
-			return ""
+	for _, s := range p.Sample {
+		if countCol >= 0 {
+			samples += int(s.Value[countCol]) // a record aggregates the samples of one stack
 		}
-		return strs[i]
-	}
-	for _, s := range samps {
-		if col >= len(s.values) {
-			continue
-		}
-		if countCol >= 0 && countCol < len(s.values) {
-			samples += int(s.values[countCol]) // a record aggregates the samples of one stack
-		}
-		all += s.values[col]
-		for _, l := range s.labels {
-			if str(l[0]) == key && str(l[1]) == value {
-				labelled += s.values[col]
-				break
-			}
+		all += s.Value[col]
+		if slices.Contains(s.Label[key], value) {
+			labelled += s.Value[col]
 		}
 	}
 	return labelled, all, samples, nil
-}
-
-// walk calls fn for every field of one protobuf message: b is the varint's bytes or the
-// length-delimited payload. A malformed message sets *errp (when given) and stops.
-func walk(msg []byte, fn func(protowire.Number, protowire.Type, []byte), errp ...*error) {
-	fail := func() {
-		if len(errp) > 0 && *errp[0] == nil {
-			*errp[0] = errors.New("malformed profile")
-		}
-	}
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			fail()
-			return
-		}
-		msg = msg[n:]
-		var v []byte
-		switch typ {
-		case protowire.VarintType:
-			_, m := protowire.ConsumeVarint(msg)
-			if m < 0 {
-				fail()
-				return
-			}
-			v, msg = msg[:m], msg[m:]
-		case protowire.BytesType:
-			b, m := protowire.ConsumeBytes(msg)
-			if m < 0 {
-				fail()
-				return
-			}
-			v, msg = b, msg[m:]
-		default:
-			m := protowire.ConsumeFieldValue(num, typ, msg)
-			if m < 0 {
-				fail()
-				return
-			}
-			msg = msg[m:]
-			continue
-		}
-		fn(num, typ, v)
-	}
 }

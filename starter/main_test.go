@@ -399,23 +399,27 @@ func TestCLIRepairsABill(t *testing.T) {
 		t.Errorf("after return: %+v", st.Approvals)
 	}
 
-	// A voucher posted elsewhere makes the cloud refuse the cancel's unbind for good: the bill
-	// fails in its compensation, and resolve closes it by hand.
-	serials := []string{st.Invoices[0].SerialNo}
-	if err := s.cloud.Client.VoucherSave(t.Context(), "elsewhere-C-2", invoicecloud.VoucherSaveRequest{VouchID: "EXT-C-2", VouchNo: "外-1",
+	// A bill whose invoices got a voucher posted elsewhere: the cloud refuses the cancel's unbind
+	// for good, the bill fails in its compensation, and resolve closes it by hand.
+	code, out, errOut = starter(t, "", "start", "--bill-id", "C-3", "--bill-no", "BX-C-3", "--bill-type", "er_dailyreimbursebill",
+		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5E", "--user-id", "u-3", "--approvals", "supervisor")
+	if code != 0 {
+		t.Fatalf("start C-3: exit %d %s", code, errOut)
+	}
+	_, out, _ = starter(t, "", "url", "OA/C-3")
+	s.sim(t, "/__sim/collect", map[string]any{"eventCode": mustJSON[workflows.CollectURLResponse](t, out).EventCode, "count": 1})
+	st = waitCLIStage(t, "OA/C-3", workflows.StageAwaitingSupervisor)
+	if err := s.cloud.Client.VoucherSave(t.Context(), "elsewhere-C-3", invoicecloud.VoucherSaveRequest{VouchID: "EXT-C-3", VouchNo: "外-1",
 		AccountDate: "2026-11-30", AccountTime: "2026-11-30", BusinessDate: "2026-11-29", Resource: "SAP",
-		SerialNoArray: serials, ExpenseIDArray: []string{"C-2"}}); err != nil {
+		SerialNoArray: []string{st.Invoices[0].SerialNo}, ExpenseIDArray: []string{"C-3"}}); err != nil {
 		t.Fatalf("voucher elsewhere: %v", err)
 	}
-	if code, _, errOut := starter(t, "", "cancel", "OA/C-2", "--reason", "raised twice"); code != 0 {
+	if code, _, errOut := starter(t, "", "cancel", "OA/C-3", "--reason", "raised twice"); code != exitFailed ||
+		mustJSON[api.ErrorBody](t, errOut).Error.Step != "compensate:unbind" {
 		t.Fatalf("cancel: exit %d %s", code, errOut)
 	}
-	waitCLIStage(t, "OA/C-2", workflows.StageFailed)
-	if code, _, errOut := starter(t, "", "resolve", "OA/C-2", "--by", "ops-li"); code != exitBadArgs ||
-		!strings.Contains(errOut, "done") {
-		t.Errorf("incomplete resolve: exit %d %s", code, errOut)
-	}
-	code, out, errOut = starter(t, "", "resolve", "OA/C-2", "--by", "ops-li", "--reason", "voucher reversed in SAP",
+	waitCLIStage(t, "OA/C-3", workflows.StageFailed)
+	code, out, errOut = starter(t, "", "resolve", "OA/C-3", "--by", "ops-li", "--reason", "voucher reversed in SAP",
 		"--done", "invoices released in the vendor console")
 	if st := mustJSON[workflows.BillState](t, out); code != 0 || st.Stage != workflows.StageCancelled || len(st.Resolutions) != 1 {
 		t.Errorf("resolve: exit %d %s %s", code, out, errOut)

@@ -4,18 +4,28 @@ import (
 	"bytes"
 	"context"
 	"runtime/pprof"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// burn spins for d of CPU time on this goroutine.
+// burn spins on this goroutine until the process has spent d more CPU time: on a loaded machine
+// a wall-clock spin gets a fraction of a core, and the profile too few samples.
 func burn(d time.Duration) {
-	end := time.Now().Add(d)
+	end := cpuTime() + d
 	x := 0
-	for time.Now().Before(end) {
-		x++
+	for cpuTime() < end {
+		for range 10000 {
+			x++
+		}
 	}
 	_ = x
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestLabelledCPUSplitsAProfile reads a real CPU profile of this process: work done under the

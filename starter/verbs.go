@@ -22,6 +22,8 @@ type startOutput struct {
 
 func startRequest(c *cli, fs *flag.FlagSet) func() (workflows.BillInput, error) {
 	file := fs.String("file", "", "bill JSON (the POST /v1/bills body); - reads stdin; field flags override it")
+	// The input's JSON names → the flags that set them, for errors.
+	names := map[string]string{"options.imageMode": "--image-mode", "options.deduction": "--deduction"}
 	for _, f := range []struct{ flag, json, usage string }{
 		{"bill-id", "billId", "the ERP's bill id"},
 		{"bill-no", "billNo", "the ERP's bill number"},
@@ -33,6 +35,7 @@ func startRequest(c *cli, fs *flag.FlagSet) func() (workflows.BillInput, error) 
 		{"push-type", "pushType", "socket (default) or poll"},
 	} {
 		fs.String(f.flag, "", f.usage+" (JSON "+f.json+")")
+		names[f.json] = "--" + f.flag
 	}
 	approvals := fs.String("approvals", "", "comma-separated approval roles in order; \"none\" = no approval")
 	fs.String("image-mode", "", "none|basic|match|submitter")
@@ -80,7 +83,12 @@ func startRequest(c *cli, fs *flag.FlagSet) func() (workflows.BillInput, error) 
 		in, e := api.DecodeStart(body)
 		if e != nil {
 			if *file == "" {
-				return in, renameFields(e, startFlagNames(e.Fields))
+				for k := range e.Fields {
+					if strings.HasPrefix(k, "options.approvals") {
+						names[k] = "--approvals"
+					}
+				}
+				return in, renameFields(e, names)
 			}
 			return in, e
 		}
@@ -91,19 +99,6 @@ func startRequest(c *cli, fs *flag.FlagSet) func() (workflows.BillInput, error) 
 func start(b *api.Bills, ctx context.Context, in workflows.BillInput) (startOutput, error) {
 	resp, created, err := b.Start(ctx, in)
 	return startOutput{Created: created, StartResponse: resp}, err
-}
-
-// startFlagNames maps the input's JSON names to the flags that set them, for errors.
-func startFlagNames(fields map[string]string) map[string]string {
-	names := map[string]string{"billId": "--bill-id", "billNo": "--bill-no", "billType": "--bill-type",
-		"resource": "--resource", "billTaxNo": "--tax-no", "orgNumber": "--org-number", "userId": "--user-id",
-		"pushType": "--push-type", "options.imageMode": "--image-mode", "options.deduction": "--deduction"}
-	for k := range fields {
-		if strings.HasPrefix(k, "options.approvals") {
-			names[k] = "--approvals"
-		}
-	}
-	return names
 }
 
 func flagValue(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
@@ -351,6 +346,7 @@ func resolveRequest(_ *cli, fs *flag.FlagSet) func() (workflows.ResolveRequest, 
 
 func listRequest(_ *cli, fs *flag.FlagSet) func() (api.ListFilter, error) {
 	q := map[string]*string{}
+	names := map[string]string{} // query parameter → its flag, for errors
 	for _, f := range []struct{ flag, param, usage string }{
 		{"stage", "stage", "bill stage, e.g. awaiting_finance"},
 		{"tax-no", "taxNo", "the bill's tax number"},
@@ -363,6 +359,7 @@ func listRequest(_ *cli, fs *flag.FlagSet) func() (api.ListFilter, error) {
 		{"sort", "sort", "updatedAt, -updatedAt, startedAt or -startedAt"},
 		{"page-token", "pageToken", "nextPageToken of the previous page"},
 	} {
+		names[f.param] = "--" + f.flag
 		if f.flag == "overdue" {
 			// A bool-style flag: bare --overdue means true, --overdue=false is allowed too.
 			v := &optionalBool{}
@@ -382,9 +379,7 @@ func listRequest(_ *cli, fs *flag.FlagSet) func() (api.ListFilter, error) {
 		// The API's parser names bad parameters; translate them back to flag names for the shell.
 		filter, e := api.ParseListFilter(values)
 		if e != nil {
-			return filter, renameFields(e, map[string]string{"taxNo": "--tax-no", "awaitingRole": "--awaiting-role",
-				"billNo": "--bill-no", "pageSize": "--page-size", "pageToken": "--page-token", "stage": "--stage",
-				"overdue": "--overdue", "resource": "--resource", "updatedSince": "--updated-since", "sort": "--sort"})
+			return filter, renameFields(e, names)
 		}
 		return filter, nil
 	}

@@ -68,6 +68,9 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
 		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL},
+
+		// The default (the workflow's own) leaves the commands a bill sends untouched.
+		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,
 	})
 	if err != nil {
 		return err

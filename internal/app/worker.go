@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,10 @@ type WorkerOptions struct {
 	// CacheSize bounds the workflows kept in memory (default DefaultCacheSize). Bills wait for days,
 	// so without a bound every parked bill would stay resident.
 	CacheSize int
+	// WatchHeartbeatTimeout is the heartbeat timeout of the watchers the bills schedule (0: the
+	// workflow's workflows.WatchHeartbeatTimeout): how soon a dead worker's watchers move on. The
+	// watchers' heartbeats follow it (Activities.HeartbeatEvery at most a quarter of it).
+	WatchHeartbeatTimeout time.Duration
 }
 
 // DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
@@ -106,16 +111,25 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 		size = DefaultCacheSize
 	}
 	setCacheSize(size)
+	heartbeat := workflows.WatchHeartbeatTimeout
+	if opts.WatchHeartbeatTimeout > 0 && opts.WatchHeartbeatTimeout != heartbeat {
+		heartbeat = opts.WatchHeartbeatTimeout
+		wo.Interceptors = append(slices.Clip(wo.Interceptors), &watchHeartbeat{timeout: heartbeat})
+	}
+	settings := opts.Activities
+	if settings.HeartbeatEvery == 0 && heartbeat/4 < activities.DefaultHeartbeatEvery {
+		settings.HeartbeatEvery = heartbeat / 4
+	}
 	bills := worker.New(c, tq, wo)
-	Register(bills, c, ents, opts.Activities)
+	Register(bills, c, ents, settings)
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
 		MaxConcurrentActivityExecutionSize: cmp.Or(max(opts.MaxWatchers, 0), DefaultMaxWatchers),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
 		// Let the SDK space a watcher's heartbeats as far as its timeout allows (its default caps
 		// them at one a minute): each is a server write, for every watcher of every collecting bill.
-		MaxHeartbeatThrottleInterval: workflows.WatchHeartbeatTimeout * 8 / 10,
+		MaxHeartbeatThrottleInterval: heartbeat * 8 / 10,
 	})
-	watchers.RegisterActivity(activitiesFor(c, ents, opts.Activities))
+	watchers.RegisterActivity(activitiesFor(c, ents, settings))
 	return &Worker{Bills: bills, Watchers: watchers}, nil
 }
 

@@ -94,6 +94,9 @@ type Worker struct {
 	MaxWatchers int
 	// WatchGrace is how long a watcher keeps listening after its eventCode's pages die.
 	WatchGrace time.Duration
+	// WatchHeartbeatTimeout is how long a watcher may go without a heartbeat before the server
+	// gives it to another worker (a dead worker's watchers move on then).
+	WatchHeartbeatTimeout time.Duration
 	// StopTimeout is how long a stopping worker lets running activities finish; longer than the
 	// cloud client's timeout, so a call in flight ends by itself.
 	StopTimeout time.Duration
@@ -181,6 +184,7 @@ const (
 	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
 	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
+	EnvWatchHeartbeat    = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
 	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
@@ -230,6 +234,7 @@ func Vars() []Var {
 		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
+		{Name: EnvWatchHeartbeat, Default: "2m", Meaning: "how soon a dead worker's watchers move to another worker (their heartbeat timeout, 1s to 10m); each watcher's heartbeat is a server write every 0.8 x this", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
@@ -507,6 +512,11 @@ func (l *loader) worker() Worker {
 		l.bad(EnvWatchGrace, "want a duration from 1s to 25m, got %q", l.get(EnvWatchGrace))
 	} else {
 		w.WatchGrace = d
+	}
+	if d, err := time.ParseDuration(l.get(EnvWatchHeartbeat)); err != nil || d < time.Second || d > 10*time.Minute {
+		l.bad(EnvWatchHeartbeat, "want a duration from 1s to 10m, got %q", l.get(EnvWatchHeartbeat))
+	} else {
+		w.WatchHeartbeatTimeout = d
 	}
 	if d, err := time.ParseDuration(l.get(EnvStopTimeout)); err != nil || d <= invoicecloud.DefaultTimeout {
 		l.bad(EnvStopTimeout, "want a duration longer than the cloud client's timeout (%s), got %q", invoicecloud.DefaultTimeout, l.get(EnvStopTimeout))

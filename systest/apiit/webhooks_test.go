@@ -19,8 +19,8 @@ import (
 )
 
 // TestERPWebhooks: the ERP's receiver (a real HTTP server here) gets every event of its bills, in
-// order per bill, each signed, across an outage of a minute and a worker restart, without the
-// bills waiting for it.
+// order per bill, each signed, across an outage (longer than the first few retries, which back off
+// from a second) and a worker restart, without the bills waiting for it.
 func TestERPWebhooks(t *testing.T) {
 	const resource, secret = "HOOK", "whsec-erp15-test"
 	rcv := newReceiver(t, secret)
@@ -35,8 +35,8 @@ func TestERPWebhooks(t *testing.T) {
 	t.Cleanup(apiSrv.Close)
 	s := &stack{client: c, ns: ts.GetDefaultNamespace(), simURL: cloud.URL, api: apiSrv, token: "hook-token", cloud: cloud.Client}
 
-	// Bill A lives a whole life; the ERP is down for a minute in the middle of it, and the worker
-	// is restarted meanwhile.
+	// Bill A lives a whole life; the ERP is down for 15 s in the middle of it (a refused
+	// delivery is retried after 1, 2, 4, 8 s…), and the worker is restarted meanwhile.
 	a := bill("HOOK-A", "supervisor", "finance")
 	a.Resource = resource
 	var started api.StartResponse
@@ -58,7 +58,7 @@ func TestERPWebhooks(t *testing.T) {
 	s.waitStage(t, "HOOK/HOOK-A", workflows.StageAwaitingVoucher)
 	stopWorker()
 	stopWorker = startWebhookWorker(t, c, cloud, resource, rcv.srv.URL, secret)
-	time.Sleep(time.Until(outage.Add(time.Minute)))
+	time.Sleep(time.Until(outage.Add(15 * time.Second)))
 	rcv.down(false)
 	if code := s.call(t, "POST", "/v1/bills/HOOK/HOOK-A/voucher", voucherFor("记-HOOK"), nil); code != 200 {
 		t.Fatalf("voucher: %d", code)

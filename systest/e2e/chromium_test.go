@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"rimflow/systest/skips"
 	"rimflow/workflows"
 )
 
@@ -35,7 +37,7 @@ func (e *e2e) browserCollect(t *testing.T) {
 			// is a failure, never a silent skip.
 			t.Fatalf("no browser, and %s=1 (or CI) requires one: %s not found (%v)", requireBrowser, chromiumPath, err)
 		}
-		t.Skipf("SKIPPED — NO BROWSER TEST: %s not found (%v). Install Debian's chromium (apt-get install -y chromium); .ci/run does.", chromiumPath, err)
+		skips.Skip(t, fmt.Sprintf("no browser: %s not found", chromiumPath), "apt-get install -y chromium (Debian's; .ci/run does)")
 	}
 	a := e.MustStart(t, "E2E-BROWSER")
 

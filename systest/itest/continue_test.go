@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"rimflow/invoicecloud"
+	"rimflow/systest/skips"
 	"rimflow/workflows"
 )
 
@@ -22,7 +23,7 @@ import (
 // cloud's ledger holds every invoice the user imported, used, once.
 func TestLongBillContinuesAsNew(t *testing.T) {
 	if testing.Short() {
-		t.Skip("long: 300 rounds and 1,000 updates")
+		skips.Skip(t, "-short (300 rounds and 1,000 updates)", "go test ./systest/itest/ -run TestLongBillContinuesAsNew")
 	}
 	const (
 		rounds = 300

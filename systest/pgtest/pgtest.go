@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"rimflow/systest/skips"
 )
 
 // Superuser is the cluster's superuser, the compose file's POSTGRES_USER.
@@ -53,7 +55,7 @@ func Start(tb testing.TB) *Cluster {
 		if os.Getenv("CI") != "" {
 			tb.Fatalf("PostgreSQL is required in CI: %v", err)
 		}
-		tb.Skipf("PostgreSQL is not installed (%v); `apt-get install postgresql` (what .ci/run does) enables this test", err)
+		skips.Skip(tb, fmt.Sprintf("PostgreSQL is not installed (%v)", err), "apt-get install -y postgresql (.ci/run does)")
 	}
 	c, err := start(bin)
 	if err != nil {

@@ -18,8 +18,8 @@ const (
 	lossWindowBefore = 10 * time.Second
 	lossWindowAfter  = 2 * time.Second
 	// forwardAfter is longer than a dead worker's watcher takes to move to another worker (its
-	// 2-minute heartbeat timeout, a retry, a reconnect), so only a lost delivery is forwarded.
-	forwardAfter = 4 * time.Minute
+	// heartbeat timeout, a retry, a reconnect), so only a lost delivery is forwarded.
+	forwardAfter = time.Minute + 3*watchHeartbeat
 )
 
 // TestWorkerKilled: the worker process is killed with SIGKILL once half of the bills have their
@@ -172,7 +172,7 @@ func TestWorkerKilledBetweenPollAndReceipt(t *testing.T) {
 	startWorker(t, ctx, env, "")
 	// The watcher moves to the new worker within its heartbeat timeout, polls, gets the message
 	// again (same msgId, receipt timeout passed) and receipts it once the bill has recorded it.
-	if err := waitFor(ctx, workflows.WatchHeartbeatTimeout+time.Minute, "the redelivered message receipted by the new worker", func() bool {
+	if err := waitFor(ctx, watchHeartbeat+time.Minute, "the redelivered message receipted by the new worker", func() bool {
 		lk := linkKey()
 		return lk.Redelivered > 0 && lk.Receipted == 1 && lk.AwaitingReceipt == 0
 	}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/internal/config"
 	"rimflow/workflows"
 )
 
@@ -55,8 +57,14 @@ func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel stri
 	return launchWorkerWith(t, ctx, env, append(env.WorkerEnv(logLevel), extra...))
 }
 
-// launchWorkerWith starts the built ./worker with exactly this environment.
+// watchHeartbeat is the workers' watcher heartbeat timeout here (RIMFLOW_WATCH_HEARTBEAT_TIMEOUT,
+// production's 2 minutes otherwise): a killed worker's watchers move to the next worker after it,
+// so the cases that kill one wait seconds for that, not minutes.
+const watchHeartbeat = 10 * time.Second
+
+// launchWorkerWith starts the built ./worker with this environment and the heartbeat above.
 func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []string) (*kit.Worker, error) {
+	vars = append(slices.Clip(vars), config.EnvWatchHeartbeat+"="+watchHeartbeat.String())
 	stderr := &kit.LogBuffer{}
 	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: workerBin, Env: vars, Stderr: stderr})
 	if err != nil {

@@ -34,7 +34,8 @@ func TestWatchHeartbeatTimeoutReachesOnlyTheWatcher(t *testing.T) {
 	}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&watchHeartbeat{timeout: setting}}})
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&watchHeartbeat{timeout: setting}},
+		DeadlockDetectionTimeout: time.Minute}) // a busy box may stall the first workflow task past the 1 s default
 	env.RegisterWorkflowWithOptions(twoCalls, workflow.RegisterOptions{Name: "TwoCalls"})
 	env.RegisterActivityWithOptions(func(ctx context.Context, _ calls.WatchInput) (time.Duration, error) {
 		return activity.GetInfo(ctx).HeartbeatTimeout, nil

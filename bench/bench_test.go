@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -12,6 +13,10 @@ import (
 	"rimflow/bench/kit"
 	"rimflow/workflows"
 )
+
+// long runs TestBenchShort at ten times its sizes: `go test ./bench/ -long` (the real figures
+// come from `go run ./bench`).
+var long = flag.Bool("long", false, "run TestBenchShort at ten times its sizes (50 bills, 100 waiting, 30 collecting)")
 
 // TestMain lets the test binary be the bench's worker process too: run re-executes itself
 // with workerModeEnv set, exactly as `go run ./bench` does.
@@ -32,17 +37,21 @@ var collectingKeys = []string{"collectingBills", "watcherIdleCores", "watcherCpu
 	"watchersLive", "socketsLive", "pollsHeldLive", "watchersAfterExpiry", "socketsAfterExpiry", "pollsHeldAfterExpiry",
 	"collectingWorkerRssMB", "idleCpu", "startProbes"}
 
-// TestBenchShort runs the whole harness small (5 bills, 20 waiting, 3 collecting) so it cannot
-// rot: every scenario runs on the real server, simulator and a worker process, and the figures it
-// reports are consistent. Speed is reported, never asserted. It lasts about as long as the
-// shortest eventCode a start keeps (workflows.ReissueMargin and a little): the collecting bills
-// must expire for the last counts.
+// TestBenchShort runs the whole harness small (5 bills, 10 waiting, 3 collecting; -long: ten
+// times that) so it cannot rot: every scenario runs on the real server, simulator and a worker
+// process, and the figures it reports are consistent. Speed is reported, never asserted. It lasts
+// about as long as the shortest eventCode a start keeps (workflows.ReissueMargin and a little):
+// the collecting bills must expire for the last counts.
 func TestBenchShort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
-	defer cancel()
-	cfg := Config{Bills: 5, Concurrency: 3, Waiting: 20, Invoices: 2, Warmup: 1, DataDir: t.TempDir(),
+	cfg := Config{Bills: 5, Concurrency: 3, Waiting: 10, Invoices: 2, Warmup: 1, DataDir: t.TempDir(),
 		Collecting: 3, EventCodeTTL: workflows.ReissueMargin + 20*time.Second, WatchGrace: time.Second,
 		IdleWindow: 2 * time.Second, Settle: 2 * time.Second, Probes: 2}
+	if *long {
+		cfg.Bills, cfg.Concurrency, cfg.Waiting, cfg.Collecting = 50, 8, 100, 30
+		cfg.EventCodeTTL += time.Minute // 30 collecting bills and 50 bills must fit in their life
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute+cfg.EventCodeTTL-workflows.ReissueMargin)
+	defer cancel()
 	res, err := run(ctx, cfg, os.Stderr)
 	if err != nil {
 		t.Fatalf("bench run: %v", err)

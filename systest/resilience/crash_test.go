@@ -216,6 +216,7 @@ func TestWorkerKilledBetweenPollAndReceipt(t *testing.T) {
 // bill enters failed, no delivery is lost (a stopping watcher drains its socket and hands back),
 // and every bill ends as planned with the cloud's records exact.
 func TestWorkerStopped(t *testing.T) {
+	t.Parallel() // its own server, simulator and worker: it runs beside the other cases
 	n := scale(20, 200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(10, 30))*time.Minute)
 	defer cancel()
@@ -280,6 +281,7 @@ func TestWorkerStopped(t *testing.T) {
 // data dir in the middle of a run; the worker process and the ERP's client reconnect. Every bill
 // ends as planned, no delivery is lost, and the cloud's records are exact.
 func TestServerRestarted(t *testing.T) {
+	t.Parallel() // its own server, simulator and worker: it runs beside the other cases
 	n := scale(20, 200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(10, 30))*time.Minute)
 	defer cancel()

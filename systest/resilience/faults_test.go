@@ -22,6 +22,7 @@ import (
 // the case the deterministic messageId exists for: a retry must be answered from the
 // idempotency store (replayed), never sent again under a new messageId (unchanged).
 func TestCloudFaults(t *testing.T) {
+	t.Parallel() // its own server, simulator and worker: it runs beside the other cases
 	for _, round := range []struct {
 		name       string
 		afterApply bool

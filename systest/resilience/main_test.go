@@ -3,9 +3,10 @@
 // (5xx, latency, dropped sockets, expired tokens), business errors repaired by ops, fuzzed input,
 // and secrets kept out of every log line and error.
 //
-// The fast cases run in CI (`go test ./systest/resilience/`, about six minutes: a killed worker's
-// watchers move on only after their 2-minute heartbeat timeout). The long ones (200 bills in flight
-// instead of 20) run with `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
+// The fast cases run in CI (`go test ./systest/resilience/`, a few minutes: the workers run with a
+// 10 s watcher heartbeat timeout, so a killed worker's watchers move on after seconds, not after
+// production's 2 minutes). The long ones (200 bills in flight instead of 20) run with
+// `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
 package resilience
 
 import (

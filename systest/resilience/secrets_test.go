@@ -32,6 +32,7 @@ import (
 // issued may appear in any output line, in any answer of the API (good and bad), or in the
 // bills' workflow histories (where activity errors are recorded).
 func TestNoSecretInLogsOrErrors(t *testing.T) {
+	t.Parallel() // its own server, simulator and worker: it runs beside the other cases
 	for _, run := range []struct{ name, auth, placement string }{
 		{"legacy auth, token in header", "legacy", "header"},
 		{"legacy auth, token in query", "legacy", "query"},

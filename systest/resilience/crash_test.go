@@ -47,7 +47,10 @@ func workerKilled(t *testing.T, push string) {
 	n := scale(20, 200)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(scale(15, 40))*time.Minute)
 	defer cancel()
-	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 11})
+	// A message the killed worker polled and never receipted comes again once its receipt is
+	// overdue: after 15 s here rather than the simulator's default minute (a live watcher receipts
+	// within a second or two; a redelivery to it would only be a duplicate).
+	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 11, Sim: simulator.Options{ReceiptTimeout: 15 * time.Second}})
 	w := startWorker(t, ctx, env, "")
 	d := &kit.Driver{Env: env, Resource: "KILL", StepTimeout: 8 * time.Minute}
 	if push == workflows.PushSocket {

@@ -1,6 +1,6 @@
 // Package activities holds every remote call of the bill workflow: one method per call on one
 // struct holding the enterprise registry — each call goes to the cloud of the bill's enterprise,
-// found by its billTaxNo — and a Temporal client (deliveries, the deduction hand-off).
+// found by the tax number its input routes by (calls.Routed) — and a Temporal client (deliveries, the deduction hand-off).
 // The worker registers the struct, so an activity's name is its method's name; the workflows call
 // them through method values (a.BindInvoices), so the compiler checks every call. Their payloads
 // are in the leaf package calls, which both sides import.
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
@@ -61,20 +62,13 @@ type Enterprises interface {
 	Lookup(taxNo string) (*enterprises.Enterprise, error)
 }
 
-// enterprise is the bill's enterprise; an unknown tax number fails the step for good, naming
-// billTaxNo (the registry lost it in a reload: put it back, then retry the bill).
-func (a *Activities) enterprise(taxNo string) (*enterprises.Enterprise, error) {
-	e, err := a.Enterprises.Lookup(taxNo)
+// enterprise is the enterprise of the bill in is for, by the tax number the input routes by: every
+// activity that calls the cloud finds its enterprise here. An unknown tax number fails the step for
+// good, naming billTaxNo (the registry lost it in a reload: put it back, then retry the bill).
+func (a *Activities) enterprise(in calls.Routed) (*enterprises.Enterprise, error) {
+	e, err := a.Enterprises.Lookup(in.RoutingTaxNo())
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownEnterprise", nil, map[string]string{"field": "billTaxNo"})
 	}
 	return e, nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

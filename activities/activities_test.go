@@ -20,6 +20,7 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/systest/testenv"
 )
 
@@ -30,7 +31,7 @@ func newEnv(t *testing.T) (*testsuite.TestActivityEnvironment, *simulator.Sim) {
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	c := simulator.DefaultCredentials()
-	cloud, err := invoicecloud.New(invoicecloud.Config{BaseURL: srv.URL, AppID: c.AppID, AppSecret: c.AppSecret, TenantID: c.TenantID,
+	cloud, err := ultimate.New(ultimate.Config{BaseURL: srv.URL, AppID: c.AppID, AppSecret: c.AppSecret, TenantID: c.TenantID,
 		AccountID: c.AccountID, User: c.User, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -15,7 +16,7 @@ import (
 func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {
 	// The TTL runs from the cloud's answer, so count from before the call to stay on the safe side.
 	asked := time.Now()
-	e, err := a.enterprise(in.Request.BillTaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return calls.EventCodeResult{}, err
 	}
@@ -30,7 +31,7 @@ func (a *Activities) GetEventCode(ctx context.Context, in calls.EventCodeInput) 
 	return calls.EventCodeResult{
 		EventCode: res.EventCode,
 		Pages:     res.Pages,
-		ExpiresAt: asked.Add(orDefault(a.EventCodeTTL, DefaultEventCodeTTL)).UTC(),
+		ExpiresAt: asked.Add(cmp.Or(a.EventCodeTTL, DefaultEventCodeTTL)).UTC(),
 	}, nil
 }
 
@@ -56,7 +57,7 @@ func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, statu
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("billSave status %q sent to the activity for status %q", in.Request.Status, status), "InvalidRequest", nil)
 	}
-	e, err := a.enterprise(in.Request.BillTaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, statu
 
 // SaveVoucher writes the voucher back (voucherSave).
 func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) error {
-	e, err := a.enterprise(in.TaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) err
 
 // Unbind releases every invoice of the bill ([assumed] billDelete): the compensation of binding.
 func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
-	e, err := a.enterprise(in.TaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
 
 // SelectDeduction selects invoices for input-VAT deduction (invoiceSelect).
 func (a *Activities) SelectDeduction(ctx context.Context, in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
-	e, err := a.enterprise(in.Request.TaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return invoicecloud.DeductionResult{}, err
 	}

@@ -12,7 +12,7 @@ import (
 // CreateScanTask creates the bill's scan task in its enterprise's image system (erpBillPush): the
 // scanning post then scans the paper (basic, match), or the submitter's uploads are the images.
 func (a *Activities) CreateScanTask(ctx context.Context, in calls.ScanTaskInput) (invoicecloud.ScanTask, error) {
-	e, err := a.enterprise(in.Request.BillTaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return invoicecloud.ScanTask{}, err
 	}
@@ -27,7 +27,7 @@ const ErrorTypeScanPending = "ScanPending"
 // AwaitScan asks how the bill's scan task stands (queryBillStatus) and answers once it has an
 // outcome (stored, matched, mismatch); while it is pending it fails retryably.
 func (a *Activities) AwaitScan(ctx context.Context, in calls.ScanQueryInput) (invoicecloud.ScanResult, error) {
-	e, err := a.enterprise(in.Query.BillTaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return invoicecloud.ScanResult{}, err
 	}

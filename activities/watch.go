@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ var errBillEnded = errors.New("the bill has ended")
 // bill stops listening, and fails retryably when the worker stops, after closing its socket
 // cleanly and delivering what it had read, so another worker goes on.
 func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) error {
-	until := in.Until.Add(orDefault(a.WatchGrace, DefaultWatchGrace))
+	until := in.Until.Add(cmp.Or(a.WatchGrace, DefaultWatchGrace))
 	if !time.Now().Before(until) {
 		return nil
 	}
@@ -40,7 +41,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	state.Store("starting")
 	activity.RecordHeartbeat(ctx, "starting")
 	go func() {
-		t := time.NewTicker(orDefault(a.HeartbeatEvery, DefaultHeartbeatEvery))
+		t := time.NewTicker(cmp.Or(a.HeartbeatEvery, DefaultHeartbeatEvery))
 		defer t.Stop()
 		for {
 			select {
@@ -66,7 +67,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 		}
 	}
 	billID := activity.GetInfo(ctx).WorkflowExecution.ID
-	e, err := a.enterprise(in.TaxNo)
+	e, err := a.enterprise(in)
 	if err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 // not answer. It does not give up when the watch is being stopped (the message is already read
 // and the cloud will not send it again), only after DeliveryPatience.
 func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.Delivery) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(a.DeliveryPatience, DefaultDeliveryPatience))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience))
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
@@ -110,7 +111,7 @@ func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.
 		case errors.As(err, &nf):
 			return errBillEnded
 		case sctx.Err() != nil:
-			return fmt.Errorf("delivery to %s not recorded within %s: %w", billID, orDefault(a.DeliveryPatience, DefaultDeliveryPatience), err)
+			return fmt.Errorf("delivery to %s not recorded within %s: %w", billID, cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience), err)
 		}
 		activity.GetLogger(ctx).Warn("signal delivery failed; retrying", "error", err.Error())
 		select {

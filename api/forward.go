@@ -345,12 +345,12 @@ func checkForwarded(msg workflows.InvoicesSignal, bill *forwardTarget) *Error {
 // be the bill's billTaxNo or one of its companyInfo's, and where companyInfo names that company,
 // a buyer name the invoice carries must be that name (the cloud: 税号和企业名称).
 func buyerProblem(inv invoicecloud.Invoice, bill workflows.BillInput) string {
-	taxNo := normTaxNo(inv.BuyerTaxNo)
+	taxNo := invoicecloud.NormalizeTaxNo(inv.BuyerTaxNo)
 	if taxNo == "" {
 		return "required: the buyer must be one of the bill's companies (billTaxNo, companyInfo)"
 	}
 	for _, c := range bill.CompanyInfo {
-		if normTaxNo(c.TaxNo) != taxNo {
+		if invoicecloud.NormalizeTaxNo(c.TaxNo) != taxNo {
 			continue
 		}
 		if name := strings.TrimSpace(inv.BuyerName); name != "" && strings.TrimSpace(c.Name) != "" && name != strings.TrimSpace(c.Name) {
@@ -358,10 +358,9 @@ func buyerProblem(inv invoicecloud.Invoice, bill workflows.BillInput) string {
 		}
 		return ""
 	}
-	if normTaxNo(bill.BillTaxNo) == taxNo {
+	if invoicecloud.NormalizeTaxNo(bill.BillTaxNo) == taxNo {
 		return ""
 	}
 	return fmt.Sprintf("buyer %s is not one of the bill's companies (billTaxNo, companyInfo): the cloud would refuse it as 不合规", inv.BuyerTaxNo)
 }
 
-func normTaxNo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }

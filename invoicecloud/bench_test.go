@@ -12,6 +12,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // The client's overhead (validation, token cache, JSON envelope, classification) is measured
@@ -19,13 +20,13 @@ import (
 // ns/op values: go test -run '^$' -bench 'ClientCall|BareHTTP' ./invoicecloud/
 
 // benchSetup starts a simulator with one bill whose invoices are collected, so billSave succeeds.
-func benchSetup(b *testing.B) (*httptest.Server, *invoicecloud.Client, testBill, []invoicecloud.Invoice) {
+func benchSetup(b *testing.B) (*httptest.Server, *ultimate.Client, testBill, []invoicecloud.Invoice) {
 	b.Helper()
 	sim := simulator.New(simulator.Options{Seed: 99})
 	srv := httptest.NewServer(sim.Handler())
 	b.Cleanup(func() { sim.Close(); srv.Close() })
 	cred := simulator.DefaultCredentials()
-	c, err := invoicecloud.New(invoicecloud.Config{BaseURL: srv.URL, AppID: cred.AppID, AppSecret: cred.AppSecret,
+	c, err := ultimate.New(ultimate.Config{BaseURL: srv.URL, AppID: cred.AppID, AppSecret: cred.AppSecret,
 		TenantID: cred.TenantID, AccountID: cred.AccountID, User: cred.User})
 	if err != nil {
 		b.Fatal(err)

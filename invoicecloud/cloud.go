@@ -1,10 +1,16 @@
+// Package invoicecloud is rimflow's client of Kingdee Invoice Cloud (金蝶发票云), edition-neutral:
+// the requests and answers a bill exchanges with the cloud, the Cloud and ImageSystem a bill
+// needs of its enterprise's edition, the one error type, and the Transport every edition's client
+// shares (HTTP, token cache, error classification, socket and long-poll watch). Each edition is a
+// package on top (invoicecloud/ultimate, invoicecloud/standard) that plugs in as an Edition;
+// invoicecloud/editions lists them. docs/editions.md walks through adding one.
 package invoicecloud
 
 import "context"
 
 // Cloud is what a bill needs of one enterprise's Invoice Cloud, whichever edition serves it: the
-// ultimate edition (*Client, /kapi/app/rim/message) and the standard edition (/m4/fpzs/*) both
-// provide it, so the activities and the workflow never know which one they talk to.
+// ultimate edition (/kapi/app/rim/message) and the standard edition (/m4/fpzs/*) both provide it,
+// so the activities and the workflow never know which one they talk to.
 type Cloud interface {
 	// GetEventCode opens the invoice assistant for a bill: it returns the single-sign-on code
 	// (ultimate: the eventCode, valid 10 minutes) and the collect and view pages it opens.
@@ -25,4 +31,9 @@ type Cloud interface {
 	CheckLogin(ctx context.Context) error
 }
 
-var _ Cloud = (*Client)(nil)
+// EnterpriseClient is one enterprise's client, whatever its edition: its cloud and its image
+// system.
+type EnterpriseClient interface {
+	Cloud
+	ImageSystem
+}

@@ -12,6 +12,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
 )
 
 // What only the standard edition has: its signed token, encrypt_key, one client per enterprise,
@@ -19,13 +20,13 @@ import (
 
 func TestStandardSignaturesOfEveryEncType(t *testing.T) {
 	h := newHarness(t, simulator.Options{Seed: 30})
-	for _, enc := range []invoicecloud.EncType{invoicecloud.EncMD5, invoicecloud.EncSHA256, invoicecloud.EncHMACSHA256} {
-		c := h.standard(func(c *invoicecloud.StandardConfig) { c.EncType = enc })
+	for _, enc := range []standard.EncType{standard.EncMD5, standard.EncSHA256, standard.EncHMACSHA256} {
+		c := h.standard(func(c *standard.Config) { c.EncType = enc })
 		if err := c.CheckLogin(context.Background()); err != nil {
 			t.Fatalf("encType %d: %v", enc, err)
 		}
 	}
-	if st := h.stats(); st.TokensIssued.Standard != 3 || st.AuthFailures != 0 || st.StandardCalls[invoicecloud.CallGetLinkKey] != 3 {
+	if st := h.stats(); st.TokensIssued.Standard != 3 || st.AuthFailures != 0 || st.StandardCalls[standard.CallGetLinkKey] != 3 {
 		t.Fatalf("stats: %+v", st)
 	}
 }
@@ -35,12 +36,12 @@ func TestStandardRefusalsNameTheField(t *testing.T) {
 	other := "91310115MA1K4QXN5R" // a well-formed tax number this client id is not authorised for
 	cases := []struct {
 		name, field, code string
-		mutate            func(*invoicecloud.StandardConfig)
+		mutate            func(*standard.Config)
 	}{
-		{"unknown client id", "clientId", simulator.StdUnknownClient, func(c *invoicecloud.StandardConfig) { c.ClientID = "NOPE" }},
-		{"wrong secret", "clientSecret", simulator.StdBadSign, func(c *invoicecloud.StandardConfig) { c.ClientSecret = "wrong-secret-9" }},
-		{"wrong encrypt_key", "encryptKey", simulator.StdUndecryptable, func(c *invoicecloud.StandardConfig) { c.EncryptKey = "WRONGKEY-0123456" }},
-		{"company the credentials do not match", "taxNo", simulator.StdWrongCompany, func(c *invoicecloud.StandardConfig) { c.TaxNo = other }},
+		{"unknown client id", "clientId", simulator.StdUnknownClient, func(c *standard.Config) { c.ClientID = "NOPE" }},
+		{"wrong secret", "clientSecret", simulator.StdBadSign, func(c *standard.Config) { c.ClientSecret = "wrong-secret-9" }},
+		{"wrong encrypt_key", "encryptKey", simulator.StdUndecryptable, func(c *standard.Config) { c.EncryptKey = "WRONGKEY-0123456" }},
+		{"company the credentials do not match", "taxNo", simulator.StdWrongCompany, func(c *standard.Config) { c.TaxNo = other }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,10 +85,10 @@ func TestStandardBillOfAnotherEnterpriseNeverLeaves(t *testing.T) {
 
 func TestStandardPlaintextCalls(t *testing.T) {
 	plainTenant := stdTenant()
-	plainTenant.PlaintextCalls = []string{invoicecloud.CallGetUserKey}
+	plainTenant.PlaintextCalls = []string{standard.CallGetUserKey}
 	t.Run("the tenant wants it encrypted", func(t *testing.T) {
 		h := newHarness(t, simulator.Options{Seed: 33})
-		c := h.standard(func(c *invoicecloud.StandardConfig) { c.PlaintextCalls = []string{invoicecloud.CallGetUserKey} })
+		c := h.standard(func(c *standard.Config) { c.PlaintextCalls = []string{standard.CallGetUserKey} })
 		_, err := c.GetEventCode(context.Background(), "ec", newBill("poll").req)
 		if e := mustError(t, err); e.Code != simulator.StdUndecryptable || e.Field != "encryptKey" {
 			t.Fatalf("a plain body where encryption is required: %+v", e)
@@ -95,7 +96,7 @@ func TestStandardPlaintextCalls(t *testing.T) {
 	})
 	t.Run("the tenant takes it in clear", func(t *testing.T) {
 		h := newHarness(t, simulator.Options{Seed: 33, Tenants: []simulator.Tenant{plainTenant}})
-		c := h.standard(func(c *invoicecloud.StandardConfig) { c.PlaintextCalls = []string{invoicecloud.CallGetUserKey} })
+		c := h.standard(func(c *standard.Config) { c.PlaintextCalls = []string{standard.CallGetUserKey} })
 		b := newBill("poll")
 		if _, err := c.GetEventCode(context.Background(), "ec", b.req); err != nil {
 			t.Fatal(err)
@@ -147,7 +148,7 @@ func TestStandardEnterprisesAreSeparate(t *testing.T) {
 	h := newHarness(t, simulator.Options{Seed: 35, Tenants: []simulator.Tenant{stdTenant(), other}})
 	ctx := context.Background()
 	mine := h.standard(nil)
-	theirs := h.standard(func(c *invoicecloud.StandardConfig) {
+	theirs := h.standard(func(c *standard.Config) {
 		c.TaxNo, c.CompanyName, c.ClientID, c.ClientSecret, c.EncryptKey = other.TaxNo, other.Name, other.ClientID, other.ClientSecret, other.EncryptKey
 	})
 	b := newBill("poll")
@@ -192,7 +193,7 @@ func TestStandardEnterprisesAreSeparate(t *testing.T) {
 // With a socket configured, the standard client's Watch uses it first, like the ultimate one.
 func TestStandardWatchOverASocket(t *testing.T) {
 	h := newHarness(t, simulator.Options{Seed: 36})
-	c := h.standard(func(c *invoicecloud.StandardConfig) { c.Paths.Socket = "/msgwatch/" })
+	c := h.standard(func(c *standard.Config) { c.Paths.Socket = "/msgwatch/" })
 	b := newBill("socket")
 	ec := eventCode(t, c, b)
 	w := startWatch(t, c, b.req.LinkKey, invoicecloud.WatchOptions{Silence: time.Hour})
@@ -233,27 +234,27 @@ func TestContractWatchDeliversOnce(t *testing.T) {
 }
 
 func TestNewStandardNamesTheBadConfigField(t *testing.T) {
-	good := invoicecloud.StandardConfig{BaseURL: "https://api.piaozone.com", TaxNo: buyerTaxNo, CompanyName: "x",
+	good := standard.Config{BaseURL: "https://api.piaozone.com", TaxNo: buyerTaxNo, CompanyName: "x",
 		ClientID: "c", ClientSecret: "s", EncryptKey: "k9Vq2mX7pL4sR8tB"}
-	if _, err := invoicecloud.NewStandard(good); err != nil {
+	if _, err := standard.New(good); err != nil {
 		t.Fatalf("a good config: %v", err)
 	}
-	for field, mutate := range map[string]func(*invoicecloud.StandardConfig){
-		"baseURL":        func(c *invoicecloud.StandardConfig) { c.BaseURL = "api.piaozone.com" },
-		"taxNo":          func(c *invoicecloud.StandardConfig) { c.TaxNo = "123" },
-		"companyName":    func(c *invoicecloud.StandardConfig) { c.CompanyName = " " },
-		"clientId":       func(c *invoicecloud.StandardConfig) { c.ClientID = "" },
-		"clientSecret":   func(c *invoicecloud.StandardConfig) { c.ClientSecret = "" },
-		"encryptKey":     func(c *invoicecloud.StandardConfig) { c.EncryptKey = "short" },
-		"encType":        func(c *invoicecloud.StandardConfig) { c.EncType = 3 },
-		"plaintextCalls": func(c *invoicecloud.StandardConfig) { c.PlaintextCalls = []string{"billSave"} },
-		"timeout":        func(c *invoicecloud.StandardConfig) { c.Timeout = -time.Second },
-		"paths.userKey":  func(c *invoicecloud.StandardConfig) { c.Paths.UserKey = "m4/fpzs/getUserKey" },
-		"paths.socket":   func(c *invoicecloud.StandardConfig) { c.Paths.Socket = "msgwatch" },
+	for field, mutate := range map[string]func(*standard.Config){
+		"baseURL":        func(c *standard.Config) { c.BaseURL = "api.piaozone.com" },
+		"taxNo":          func(c *standard.Config) { c.TaxNo = "123" },
+		"companyName":    func(c *standard.Config) { c.CompanyName = " " },
+		"clientId":       func(c *standard.Config) { c.ClientID = "" },
+		"clientSecret":   func(c *standard.Config) { c.ClientSecret = "" },
+		"encryptKey":     func(c *standard.Config) { c.EncryptKey = "short" },
+		"encType":        func(c *standard.Config) { c.EncType = 3 },
+		"plaintextCalls": func(c *standard.Config) { c.PlaintextCalls = []string{"billSave"} },
+		"timeout":        func(c *standard.Config) { c.Timeout = -time.Second },
+		"paths.userKey":  func(c *standard.Config) { c.Paths.UserKey = "m4/fpzs/getUserKey" },
+		"paths.socket":   func(c *standard.Config) { c.Paths.Socket = "msgwatch" },
 	} {
 		cfg := good
 		mutate(&cfg)
-		_, err := invoicecloud.NewStandard(cfg)
+		_, err := standard.New(cfg)
 		assertFieldError(t, err, field)
 		noSecrets(t, err, "k9Vq2mX7pL4sR8tB")
 	}
@@ -265,7 +266,7 @@ func TestStandardLogsCarryNoSecret(t *testing.T) {
 	h := newHarness(t, simulator.Options{Seed: 38, PollHold: 50 * time.Millisecond})
 	var buf syncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := h.standard(func(c *invoicecloud.StandardConfig) { c.Logger = logger })
+	c := h.standard(func(c *standard.Config) { c.Logger = logger })
 	ctx := context.Background()
 	b := newBill("poll")
 	eventCode(t, c, b)
@@ -273,7 +274,7 @@ func TestStandardLogsCarryNoSecret(t *testing.T) {
 	if _, err := c.Poll(ctx, b.req.LinkKey); err != nil {
 		t.Fatal(err)
 	}
-	bad := h.standard(func(c *invoicecloud.StandardConfig) { c.Logger, c.EncryptKey = logger, "WRONGKEY-0123456" })
+	bad := h.standard(func(c *standard.Config) { c.Logger, c.EncryptKey = logger, "WRONGKEY-0123456" })
 	_ = bad.CheckLogin(ctx)
 	if !strings.Contains(buf.String(), "re-authenticating") {
 		t.Fatalf("the debug log saw no re-authentication: %s", buf.String())

@@ -14,6 +14,8 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // Contract tests: the client against the real simulator over loopback HTTP. Each checks a call's
@@ -232,17 +234,17 @@ func TestContractAuthFailuresNameTheField(t *testing.T) {
 	cases := []struct {
 		name   string
 		field  string
-		mutate func(*invoicecloud.Config)
+		mutate func(*ultimate.Config)
 	}{
-		{"legacy accountId", "accountId", func(c *invoicecloud.Config) { c.AccountID = "999" }},
-		{"legacy appId", "appId", func(c *invoicecloud.Config) { c.AppID = "NOPE" }},
-		{"legacy appSecret", "appSecret", func(c *invoicecloud.Config) { c.AppSecret = "wrong-secret-1" }},
-		{"legacy tenantId", "tenantId", func(c *invoicecloud.Config) { c.TenantID = "other" }},
-		{"legacy user", "user", func(c *invoicecloud.Config) { c.User = "10000000000" }},
-		{"oauth2 clientId", "clientId", func(c *invoicecloud.Config) { oauth2(c); c.ClientID = "NOPE" }},
-		{"oauth2 clientSecret", "clientSecret", func(c *invoicecloud.Config) { oauth2(c); c.ClientSecret = "wrong-secret-2" }},
-		{"oauth2 username", "username", func(c *invoicecloud.Config) { oauth2(c); c.Username = "nobody" }},
-		{"oauth2 accountId", "accountId", func(c *invoicecloud.Config) { oauth2(c); c.AccountID = "999" }},
+		{"legacy accountId", "accountId", func(c *ultimate.Config) { c.AccountID = "999" }},
+		{"legacy appId", "appId", func(c *ultimate.Config) { c.AppID = "NOPE" }},
+		{"legacy appSecret", "appSecret", func(c *ultimate.Config) { c.AppSecret = "wrong-secret-1" }},
+		{"legacy tenantId", "tenantId", func(c *ultimate.Config) { c.TenantID = "other" }},
+		{"legacy user", "user", func(c *ultimate.Config) { c.User = "10000000000" }},
+		{"oauth2 clientId", "clientId", func(c *ultimate.Config) { oauth2(c); c.ClientID = "NOPE" }},
+		{"oauth2 clientSecret", "clientSecret", func(c *ultimate.Config) { oauth2(c); c.ClientSecret = "wrong-secret-2" }},
+		{"oauth2 username", "username", func(c *ultimate.Config) { oauth2(c); c.Username = "nobody" }},
+		{"oauth2 accountId", "accountId", func(c *ultimate.Config) { oauth2(c); c.AccountID = "999" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -269,11 +271,11 @@ func TestContractAuthModesAndPlacements(t *testing.T) {
 		h := newHarness(t, simulator.Options{Seed: 11, Strict: strict, PollHold: 100 * time.Millisecond})
 		modes := []struct {
 			name   string
-			mutate func(*invoicecloud.Config)
+			mutate func(*ultimate.Config)
 			kind   func(simulator.TokenCounts) int
 		}{
 			{"legacy header", nil, func(tc simulator.TokenCounts) int { return tc.Access }},
-			{"legacy query", func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery }, func(tc simulator.TokenCounts) int { return tc.Access }},
+			{"legacy query", func(c *ultimate.Config) { c.TokenPlacement = ultimate.TokenInQuery }, func(tc simulator.TokenCounts) int { return tc.Access }},
 			{"oauth2 header", oauth2, func(tc simulator.TokenCounts) int { return tc.OAuth2 }},
 		}
 		for _, m := range modes {
@@ -281,7 +283,7 @@ func TestContractAuthModesAndPlacements(t *testing.T) {
 				before := m.kind(h.stats().TokensIssued)
 				c := h.client(m.mutate)
 				b := newBill("poll")
-				if strict && m.mutate != nil && c.Config().TokenPlacement == invoicecloud.TokenInQuery {
+				if strict && m.mutate != nil && c.Config().TokenPlacement == ultimate.TokenInQuery {
 					queryTokenRefused(t, h, c, b)
 					return
 				}
@@ -311,7 +313,7 @@ func TestContractAuthModesAndPlacements(t *testing.T) {
 
 // queryTokenRefused checks that a client putting the token in the URL is refused by the strict
 // simulator on a business call, the poll and the receipt.
-func queryTokenRefused(t *testing.T, h *harness, c *invoicecloud.Client, b testBill) {
+func queryTokenRefused(t *testing.T, h *harness, c *ultimate.Client, b testBill) {
 	t.Helper()
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
@@ -338,7 +340,7 @@ func TestContractConcurrentCallsShareOneToken(t *testing.T) {
 	}{
 		{"legacy", func(h *harness) invoicecloud.Cloud { return h.client(nil) }, editions[0].tokens, 2, "getEventCode"}, // app_token + access_token
 		{"oauth2", func(h *harness) invoicecloud.Cloud { return h.client(oauth2) }, editions[0].tokens, 1, "getEventCode"},
-		{"standard", func(h *harness) invoicecloud.Cloud { return h.standard(nil) }, editions[1].tokens, 1, invoicecloud.CallGetUserKey},
+		{"standard", func(h *harness) invoicecloud.Cloud { return h.standard(nil) }, editions[1].tokens, 1, standard.CallGetUserKey},
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -416,7 +418,7 @@ func TestContractExpiredTokenIsRenewedOnce(t *testing.T) {
 	}
 	t.Run("query placement on the poll", func(t *testing.T) {
 		h := newHarness(t, simulator.Options{Seed: 15, PollHold: 50 * time.Millisecond})
-		c := h.client(func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery })
+		c := h.client(func(c *ultimate.Config) { c.TokenPlacement = ultimate.TokenInQuery })
 		b := newBill("poll")
 		eventCode(t, c, b)
 		h.setFaults(map[string]any{"expireTokens": true})
@@ -453,9 +455,9 @@ func TestContractFaultClassification(t *testing.T) {
 	}
 
 	// Latency beyond the client's timeout: a retryable timeout, with no token in the text.
-	slow := h.client(func(c *invoicecloud.Config) {
+	slow := h.client(func(c *ultimate.Config) {
 		c.Timeout = 100 * time.Millisecond
-		c.TokenPlacement = invoicecloud.TokenInQuery
+		c.TokenPlacement = ultimate.TokenInQuery
 	})
 	eventCode(t, slow, newBill("poll")) // authenticate first, without latency
 	h.setFaults(map[string]any{"latencyMs": 1500})
@@ -470,7 +472,7 @@ func TestContractFaultClassification(t *testing.T) {
 	h.clearFaults()
 
 	// Nothing listening at all: a transport error, retryable.
-	dead := h.client(func(c *invoicecloud.Config) { c.BaseURL = "http://127.0.0.1:1/" })
+	dead := h.client(func(c *ultimate.Config) { c.BaseURL = "http://127.0.0.1:1/" })
 	e = mustError(t, dead.BillSave(ctx, "m", b.saveRequest(invoicecloud.StatusInUse, invs)))
 	if !e.Retryable {
 		t.Fatalf("connection refused must be retryable: %+v", e)

@@ -8,6 +8,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // guard bounds how long a test waits for something that must happen; it is a hang guard, not
@@ -318,7 +319,7 @@ func TestContractWatchStops(t *testing.T) {
 		}
 	})
 	t.Run("wrong credentials", func(t *testing.T) {
-		c := h.client(func(c *invoicecloud.Config) { c.AppSecret = "wrong-secret-3" })
+		c := h.client(func(c *ultimate.Config) { c.AppSecret = "wrong-secret-3" })
 		err := c.Watch(context.Background(), "lk", invoicecloud.WatchOptions{}, func(invoicecloud.Message) error { return nil })
 		if e := mustError(t, err); e.Field != "appSecret" || e.Retryable {
 			t.Fatalf("Watch with a wrong secret: %+v", e)

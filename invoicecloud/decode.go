@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+
+	"rimflow/invoicecloud/flex"
 )
 
 // Poll answer codes (standard-edition shape, [assumed] for the ultimate edition).
@@ -24,7 +26,7 @@ func DecodeMessage(b []byte) (Message, error) {
 	var env struct {
 		InvoiceData json.RawMessage `json:"invoiceData"`
 		AttachData  json.RawMessage `json:"attachData"`
-		MsgID       flexString      `json:"msgId"`
+		MsgID       flex.String     `json:"msgId"`
 	}
 	if err := json.Unmarshal(b, &env); err != nil {
 		return Message{}, errors.New("invoicecloud: a message must be a JSON object: " + err.Error())
@@ -61,10 +63,10 @@ func decodeAttaches(raw json.RawMessage) []Attach {
 	var out []Attach
 	for _, it := range items {
 		var w struct {
-			AttachURL  flexString `json:"attachUrl"`
-			AttachType flexString `json:"attachType"`
-			AttachNo   flexString `json:"attachNo"`
-			AttachName flexString `json:"attachName"`
+			AttachURL  flex.String `json:"attachUrl"`
+			AttachType flex.String `json:"attachType"`
+			AttachNo   flex.String `json:"attachNo"`
+			AttachName flex.String `json:"attachName"`
 		}
 		if b := bytes.TrimSpace(it); len(b) > 0 && b[0] == '{' && json.Unmarshal(b, &w) == nil {
 			out = append(out, Attach{AttachURL: string(w.AttachURL), AttachType: string(w.AttachType),
@@ -92,10 +94,10 @@ func unquoteJSON(b []byte) []byte {
 // any other code. The invoices sit at data.data.data.data in the standard edition's shape.
 func DecodePoll(b []byte) (*Message, error) {
 	var env struct {
-		Errcode     flexString      `json:"errcode"`
-		ErrorCode   flexString      `json:"errorCode"`
-		Description flexString      `json:"description"`
-		Message     flexString      `json:"message"`
+		Errcode     flex.String     `json:"errcode"`
+		ErrorCode   flex.String     `json:"errorCode"`
+		Description flex.String     `json:"description"`
+		Message     flex.String     `json:"message"`
 		Data        json.RawMessage `json:"data"`
 	}
 	b = unquoteJSON(bytes.TrimSpace(b))
@@ -103,13 +105,13 @@ func DecodePoll(b []byte) (*Message, error) {
 		// A proxy page or a cut-off answer: the next poll will likely be fine.
 		return nil, &Error{MessageType: "poll", Message: "answer is not the poll shape", Retryable: true}
 	}
-	code := string(firstNonEmpty(env.Errcode, env.ErrorCode))
+	code := string(flex.First(env.Errcode, env.ErrorCode))
 	switch code {
 	case PollCodeNoData:
 		return nil, nil
 	case PollCodeOK:
 	default:
-		msg := string(firstNonEmpty(env.Description, env.Message))
+		msg := string(flex.First(env.Description, env.Message))
 		if msg == "" {
 			msg = "poll refused"
 		}
@@ -118,11 +120,11 @@ func DecodePoll(b []byte) (*Message, error) {
 	// Walk data → data → data → data one level at a time, so an odd shape at one level
 	// (a string, null) yields an empty message instead of an error.
 	var outer struct {
-		MsgID flexString      `json:"msgId"`
+		MsgID flex.String     `json:"msgId"`
 		Data  json.RawMessage `json:"data"`
 	}
 	var event struct {
-		EventType flexString      `json:"eventType"`
+		EventType flex.String     `json:"eventType"`
 		Data      json.RawMessage `json:"data"`
 	}
 	var payload struct {

@@ -9,6 +9,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
 )
 
 // editionClient is what the contract tests drive on either edition's client.
@@ -52,8 +53,8 @@ var editions = []edition{
 		tokens:   func(tc simulator.TokenCounts) int { return tc.Standard },
 		perLogin: 1,
 		lines:    "invoices",
-		saves:    []string{invoicecloud.CallEntrySave, invoicecloud.CallStatusUpdate},
-		eventOp:  invoicecloud.CallGetUserKey,
+		saves:    []string{standard.CallEntrySave, standard.CallStatusUpdate},
+		eventOp:  standard.CallGetUserKey,
 		code: map[string]string{
 			"accounted": simulator.StdBillAccounted, "boundElsewhere": simulator.StdBoundElsewhere,
 			"notInPool": simulator.StdNotInPool, "badTransition": simulator.StdBadTransition,

@@ -53,8 +53,8 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &e) && e.Retryable
 }
 
-// fieldError is a validation or configuration failure: never retryable, never sent.
-func fieldError(messageType, field, format string, args ...any) *Error {
+// FieldError is a validation or configuration failure: never retryable, never sent.
+func FieldError(messageType, field, format string, args ...any) *Error {
 	return &Error{MessageType: messageType, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 

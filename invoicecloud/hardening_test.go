@@ -17,6 +17,8 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // A 307 from the token endpoint must not carry the app secret to the host it points at: the client
@@ -35,7 +37,7 @@ func TestTokenEndpointRedirectIsNotFollowed(t *testing.T) {
 	defer redirecting.Close()
 
 	h := newHarness(t, simulator.Options{})
-	c := h.client(func(cfg *invoicecloud.Config) { cfg.BaseURL = redirecting.URL })
+	c := h.client(func(cfg *ultimate.Config) { cfg.BaseURL = redirecting.URL })
 	b := newBill("socket")
 	_, err := c.GetEventCode(context.Background(), b.msgID("ec"), b.req)
 	e := mustError(t, err)
@@ -52,8 +54,8 @@ func TestTokenEndpointRedirectIsNotFollowed(t *testing.T) {
 // Plain http is for this machine only: a remote cloud must be https, unless explicitly allowed.
 func TestBaseURLMustBeHTTPSOffLoopback(t *testing.T) {
 	cred := simulator.DefaultCredentials()
-	legacy := func(base string, allow bool) invoicecloud.Config {
-		return invoicecloud.Config{BaseURL: base, AppID: cred.AppID, AppSecret: cred.AppSecret, TenantID: cred.TenantID,
+	legacy := func(base string, allow bool) ultimate.Config {
+		return ultimate.Config{BaseURL: base, AppID: cred.AppID, AppSecret: cred.AppSecret, TenantID: cred.TenantID,
 			AccountID: cred.AccountID, User: cred.User, AllowInsecureHTTP: allow}
 	}
 	for _, tc := range []struct {
@@ -70,7 +72,7 @@ func TestBaseURLMustBeHTTPSOffLoopback(t *testing.T) {
 		{"http://cloudsim:8090", false, false},
 		{"http://cloudsim:8090", true, true},
 	} {
-		_, err := invoicecloud.New(legacy(tc.base, tc.allow))
+		_, err := ultimate.New(legacy(tc.base, tc.allow))
 		if tc.ok && err != nil {
 			t.Errorf("%s (allow %v): refused: %v", tc.base, tc.allow, err)
 		}
@@ -81,9 +83,9 @@ func TestBaseURLMustBeHTTPSOffLoopback(t *testing.T) {
 			}
 		}
 	}
-	std := invoicecloud.StandardConfig{BaseURL: "http://api.piaozone.com", TaxNo: stdTenant().TaxNo, CompanyName: "x",
+	std := standard.Config{BaseURL: "http://api.piaozone.com", TaxNo: stdTenant().TaxNo, CompanyName: "x",
 		ClientID: "c", ClientSecret: "s", EncryptKey: stdTenant().EncryptKey}
-	if _, err := invoicecloud.NewStandard(std); err == nil || !strings.Contains(err.Error(), "https") {
+	if _, err := standard.New(std); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("standard edition over remote http: %v", err)
 	}
 }
@@ -131,7 +133,7 @@ func TestSocketReadLimit(t *testing.T) {
 	}))
 	defer front.Close()
 
-	c := h.client(func(cfg *invoicecloud.Config) { cfg.BaseURL = front.URL })
+	c := h.client(func(cfg *ultimate.Config) { cfg.BaseURL = front.URL })
 	w := startWatch(t, c, "link-big", invoicecloud.WatchOptions{Silence: time.Minute, Handshake: time.Minute})
 	select {
 	case code := <-closeCodes:

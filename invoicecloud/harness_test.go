@@ -17,6 +17,8 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // harness runs the real simulator on a loopback HTTP server and drives its /__sim/ test
@@ -25,8 +27,8 @@ type harness struct {
 	t      *testing.T
 	sim    *simulator.Sim
 	srv    *httptest.Server
-	cfg    invoicecloud.Config         // legacy credentials matching the simulator's defaults
-	stdCfg invoicecloud.StandardConfig // the standard tenant stdTenant (buyerTaxNo)
+	cfg    ultimate.Config // legacy credentials matching the simulator's defaults
+	stdCfg standard.Config // the standard tenant stdTenant (buyerTaxNo)
 
 	mu       sync.Mutex
 	observed map[string]int // "name/outcome" -> count, from Config.Observe
@@ -55,7 +57,7 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 	})
 	cred := simulator.DefaultCredentials()
 	h := &harness{t: t, sim: sim, srv: srv, observed: map[string]int{}}
-	h.cfg = invoicecloud.Config{
+	h.cfg = ultimate.Config{
 		BaseURL: srv.URL + "/", AppID: cred.AppID, AppSecret: cred.AppSecret, TenantID: cred.TenantID,
 		AccountID: cred.AccountID, User: cred.User,
 		Timeout: 10 * time.Second, PollHold: 10 * time.Second,
@@ -66,7 +68,7 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 		},
 	}
 	st := stdTenant()
-	h.stdCfg = invoicecloud.StandardConfig{
+	h.stdCfg = standard.Config{
 		BaseURL: srv.URL, TaxNo: st.TaxNo, CompanyName: st.Name, ClientID: st.ClientID, ClientSecret: st.ClientSecret,
 		EncryptKey: st.EncryptKey, Timeout: 10 * time.Second, PollHold: 10 * time.Second, Observe: h.cfg.Observe,
 	}
@@ -74,13 +76,13 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 }
 
 // standard builds a standard-edition client; mutate adjusts the stdTenant config.
-func (h *harness) standard(mutate func(*invoicecloud.StandardConfig)) *invoicecloud.StandardClient {
+func (h *harness) standard(mutate func(*standard.Config)) *standard.Client {
 	h.t.Helper()
 	cfg := h.stdCfg
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := invoicecloud.NewStandard(cfg)
+	c, err := standard.New(cfg)
 	if err != nil {
 		h.t.Fatalf("NewStandard: %v", err)
 	}
@@ -94,23 +96,23 @@ func (h *harness) observedCount(key string) int {
 }
 
 // client builds a client against the simulator; mutate adjusts the legacy default config.
-func (h *harness) client(mutate func(*invoicecloud.Config)) *invoicecloud.Client {
+func (h *harness) client(mutate func(*ultimate.Config)) *ultimate.Client {
 	h.t.Helper()
 	cfg := h.cfg
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := invoicecloud.New(cfg)
+	c, err := ultimate.New(cfg)
 	if err != nil {
 		h.t.Fatalf("New: %v", err)
 	}
 	return c
 }
 
-func oauth2(cfg *invoicecloud.Config) {
+func oauth2(cfg *ultimate.Config) {
 	cred := simulator.DefaultCredentials()
-	*cfg = invoicecloud.Config{
-		BaseURL: cfg.BaseURL, AuthMode: invoicecloud.AuthOAuth2, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret,
+	*cfg = ultimate.Config{
+		BaseURL: cfg.BaseURL, AuthMode: ultimate.AuthOAuth2, ClientID: cred.ClientID, ClientSecret: cred.ClientSecret,
 		Username: cred.Username, AccountID: cred.AccountID, Timeout: cfg.Timeout, PollHold: cfg.PollHold, Observe: cfg.Observe,
 	}
 }
@@ -222,7 +224,7 @@ func (b testBill) msgID(step string) string {
 
 // collectAndPoll opens bill b, collects n invoices for it and polls them: the eventCode, the
 // collected invoices and the polled message (not receipted).
-func collectAndPoll(t *testing.T, h *harness, c *invoicecloud.Client, b testBill, n int) (string, []invoicecloud.Invoice, *invoicecloud.Message) {
+func collectAndPoll(t *testing.T, h *harness, c *ultimate.Client, b testBill, n int) (string, []invoicecloud.Invoice, *invoicecloud.Message) {
 	t.Helper()
 	ec := eventCode(t, c, b)
 	invs := h.collect(ec, n)

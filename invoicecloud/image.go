@@ -3,7 +3,6 @@ package invoicecloud
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -20,8 +19,7 @@ import (
 //
 // Ultimate edition: /kapi/app/bds/erpBillPush and /kapi/app/bds/operate {operateType:
 // "queryBillStatus"} (public paths; bodies and answers [assumed]). Standard edition: the same
-// bodies on the [assumed] paths StandardPaths.ImagePush / ImageOperate, encrypted like its other
-// calls.
+// bodies on its [assumed] image paths, encrypted like its other calls.
 
 // ImageSystem is what a bill's image review needs, whichever edition serves the enterprise.
 type ImageSystem interface {
@@ -31,8 +29,6 @@ type ImageSystem interface {
 	// ScanResult asks how the bill's task stands (queryBillStatus).
 	ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error)
 }
-
-var _ ImageSystem = (*Client)(nil)
 
 // ImageMode is the image system's mode for a bill.
 type ImageMode string
@@ -111,7 +107,8 @@ type ScanLine struct {
 	Problem     string           `json:"problem"` // missing | amount | extra
 }
 
-func validateScanTask(name, requestID string, r ScanTaskRequest, taxNoRequired bool) error {
+// ValidateScanTask checks erpBillPush's request.
+func ValidateScanTask(name, requestID string, r ScanTaskRequest, taxNoRequired bool) error {
 	v := &validator{messageType: name}
 	validateMessageID(v, "requestId", requestID)
 	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
@@ -133,7 +130,8 @@ func validateScanTask(name, requestID string, r ScanTaskRequest, taxNoRequired b
 	return errOrNil(v)
 }
 
-func validateScanQuery(name, requestID string, q ScanQuery) error {
+// ValidateScanQuery checks queryBillStatus's request.
+func ValidateScanQuery(name, requestID string, q ScanQuery) error {
 	v := &validator{messageType: name}
 	validateMessageID(v, "requestId", requestID)
 	v.required("billId", q.BillID)
@@ -142,74 +140,23 @@ func validateScanQuery(name, requestID string, q ScanQuery) error {
 	return errOrNil(v)
 }
 
-// scanTaskBody and scanQueryBody are the two calls' bodies (both editions; the standard edition
+// Call names of the image system (Error.MessageType and the Observe name), in every edition.
+const (
+	CallErpBillPush     = "erpBillPush"     // create the scan task
+	CallQueryBillStatus = "queryBillStatus" // the task's result
+)
+
+// ScanTaskBody and ScanQueryBody are the two calls' bodies (both editions; the standard edition
 // adds tin).
-type scanTaskBody struct {
+type ScanTaskBody struct {
 	RequestID string `json:"requestId"`
 	Tin       string `json:"tin,omitempty"`
 	ScanTaskRequest
 }
 
-type scanQueryBody struct {
+type ScanQueryBody struct {
 	OperateType string    `json:"operateType"` // queryBillStatus
 	RequestID   string    `json:"requestId"`
 	Tin         string    `json:"tin,omitempty"`
 	Data        ScanQuery `json:"data"`
-}
-
-// CreateScanTask: POST /kapi/app/bds/erpBillPush.
-func (c *Client) CreateScanTask(ctx context.Context, requestID string, req ScanTaskRequest) (ScanTask, error) {
-	if err := validateScanTask(CallErpBillPush, requestID, req, false); err != nil {
-		return ScanTask{}, err
-	}
-	var out ScanTask
-	err := c.kapi(ctx, CallErpBillPush, c.cfg.Paths.BDSBillPush, scanTaskBody{RequestID: requestID, ScanTaskRequest: req}, &out)
-	return out, err
-}
-
-// ScanResult: POST /kapi/app/bds/operate {operateType:"queryBillStatus"}.
-func (c *Client) ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error) {
-	if err := validateScanQuery(CallQueryBillStatus, requestID, q); err != nil {
-		return ScanResult{}, err
-	}
-	var out ScanResult
-	err := c.kapi(ctx, CallQueryBillStatus, c.cfg.Paths.BDSOperate,
-		scanQueryBody{OperateType: "queryBillStatus", RequestID: requestID, Data: q}, &out)
-	return out, err
-}
-
-// kapi posts a /kapi/ body that is not a rim message and decodes the message-style answer.
-func (c *Client) kapi(ctx context.Context, name, path string, body, out any) error {
-	return c.roundTrip(ctx, request{name: name, method: http.MethodPost, path: path, body: body, timeout: c.cfg.Timeout},
-		false, func(status int, b []byte) error { return decodeMessageAnswer(name, status, b, out) })
-}
-
-// CreateScanTask: the standard edition's [assumed] erpBillPush, for this client's enterprise.
-func (c *StandardClient) CreateScanTask(ctx context.Context, requestID string, req ScanTaskRequest) (ScanTask, error) {
-	if err := validateScanTask(CallErpBillPush, requestID, req, false); err != nil {
-		return ScanTask{}, err
-	}
-	tin, err := c.tin(CallErpBillPush, req.BillTaxNo)
-	if err != nil {
-		return ScanTask{}, err
-	}
-	req.BillTaxNo = tin
-	var out ScanTask
-	err = c.call(ctx, CallErpBillPush, c.cfg.Paths.ImagePush, scanTaskBody{RequestID: requestID, Tin: tin, ScanTaskRequest: req}, &out)
-	return out, err
-}
-
-// ScanResult: the standard edition's [assumed] operate queryBillStatus.
-func (c *StandardClient) ScanResult(ctx context.Context, requestID string, q ScanQuery) (ScanResult, error) {
-	if err := validateScanQuery(CallQueryBillStatus, requestID, q); err != nil {
-		return ScanResult{}, err
-	}
-	tin, err := c.tin(CallQueryBillStatus, q.BillTaxNo)
-	if err != nil {
-		return ScanResult{}, err
-	}
-	var out ScanResult
-	err = c.call(ctx, CallQueryBillStatus, c.cfg.Paths.ImageOperate,
-		scanQueryBody{OperateType: "queryBillStatus", RequestID: requestID, Tin: tin, Data: q}, &out)
-	return out, err
 }

@@ -6,29 +6,31 @@ import (
 	"errors"
 	"fmt"
 
+	"rimflow/invoicecloud/flex"
+
 	"github.com/shopspring/decimal"
 )
 
 // invoiceWire mirrors Invoice with tolerant field types: the cloud sends amounts, codes and
 // rates as strings in one payload and numbers in the next.
 type invoiceWire struct {
-	SerialNo           flexString        `json:"serialNo"`
-	InvoiceType        flexString        `json:"invoiceType"`
-	InvoiceCode        flexString        `json:"invoiceCode"`
-	InvoiceNo          flexString        `json:"invoiceNo"`
-	EtaxInvoiceNo      flexString        `json:"etaxInvoiceNo"`
-	InvoiceDate        flexString        `json:"invoiceDate"`
-	InvoiceAmount      flexDecimal       `json:"invoiceAmount"`
-	TotalTaxAmount     flexDecimal       `json:"totalTaxAmount"`
-	TotalAmount        flexDecimal       `json:"totalAmount"`
-	EffectiveTaxAmount flexDecimal       `json:"effectiveTaxAmount"`
-	SalerName          flexString        `json:"salerName"`
-	SalerTaxNo         flexString        `json:"salerTaxNo"`
-	BuyerName          flexString        `json:"buyerName"`
-	BuyerTaxNo         flexString        `json:"buyerTaxNo"`
-	CheckCode          flexString        `json:"checkCode"`
-	TaxRate            flexString        `json:"taxRate"`
-	InvoiceStatus      flexString        `json:"invoiceStatus"`
+	SerialNo           flex.String       `json:"serialNo"`
+	InvoiceType        flex.String       `json:"invoiceType"`
+	InvoiceCode        flex.String       `json:"invoiceCode"`
+	InvoiceNo          flex.String       `json:"invoiceNo"`
+	EtaxInvoiceNo      flex.String       `json:"etaxInvoiceNo"`
+	InvoiceDate        flex.String       `json:"invoiceDate"`
+	InvoiceAmount      flex.Decimal      `json:"invoiceAmount"`
+	TotalTaxAmount     flex.Decimal      `json:"totalTaxAmount"`
+	TotalAmount        flex.Decimal      `json:"totalAmount"`
+	EffectiveTaxAmount flex.Decimal      `json:"effectiveTaxAmount"`
+	SalerName          flex.String       `json:"salerName"`
+	SalerTaxNo         flex.String       `json:"salerTaxNo"`
+	BuyerName          flex.String       `json:"buyerName"`
+	BuyerTaxNo         flex.String       `json:"buyerTaxNo"`
+	CheckCode          flex.String       `json:"checkCode"`
+	TaxRate            flex.String       `json:"taxRate"`
+	InvoiceStatus      flex.String       `json:"invoiceStatus"`
 	Items              []json.RawMessage `json:"items"`
 }
 
@@ -61,10 +63,10 @@ func (inv *Invoice) UnmarshalJSON(b []byte) error {
 		InvoiceNo:          string(w.InvoiceNo),
 		EtaxInvoiceNo:      string(w.EtaxInvoiceNo),
 		InvoiceDate:        string(w.InvoiceDate),
-		InvoiceAmount:      w.InvoiceAmount.d,
-		TotalTaxAmount:     w.TotalTaxAmount.d,
-		TotalAmount:        w.TotalAmount.d,
-		EffectiveTaxAmount: w.EffectiveTaxAmount.d,
+		InvoiceAmount:      w.InvoiceAmount.Value(),
+		TotalTaxAmount:     w.TotalTaxAmount.Value(),
+		TotalAmount:        w.TotalAmount.Value(),
+		EffectiveTaxAmount: w.EffectiveTaxAmount.Value(),
 		SalerName:          string(w.SalerName),
 		SalerTaxNo:         string(w.SalerTaxNo),
 		BuyerName:          string(w.BuyerName),
@@ -94,14 +96,14 @@ func (inv Invoice) MarshalJSON() ([]byte, error) {
 }
 
 type itemWire struct {
-	GoodsName flexString  `json:"goodsName"`
-	Specs     flexString  `json:"specModel"`
-	Unit      flexString  `json:"unit"`
-	Num       flexDecimal `json:"num"`
-	UnitPrice flexDecimal `json:"unitPrice"`
-	Amount    flexDecimal `json:"detailAmount"`
-	TaxRate   flexString  `json:"taxRate"`
-	TaxAmount flexDecimal `json:"taxAmount"`
+	GoodsName flex.String  `json:"goodsName"`
+	Specs     flex.String  `json:"specModel"`
+	Unit      flex.String  `json:"unit"`
+	Num       flex.Decimal `json:"num"`
+	UnitPrice flex.Decimal `json:"unitPrice"`
+	Amount    flex.Decimal `json:"detailAmount"`
+	TaxRate   flex.String  `json:"taxRate"`
+	TaxAmount flex.Decimal `json:"taxAmount"`
 }
 
 // UnmarshalJSON decodes an item line tolerantly and keeps it in Raw (see Invoice).
@@ -118,11 +120,11 @@ func (it *InvoiceItem) UnmarshalJSON(b []byte) error {
 		GoodsName: string(w.GoodsName),
 		Specs:     string(w.Specs),
 		Unit:      string(w.Unit),
-		Num:       w.Num.d,
-		UnitPrice: w.UnitPrice.d,
-		Amount:    w.Amount.d,
+		Num:       w.Num.Value(),
+		UnitPrice: w.UnitPrice.Value(),
+		Amount:    w.Amount.Value(),
 		TaxRate:   string(w.TaxRate),
-		TaxAmount: w.TaxAmount.d,
+		TaxAmount: w.TaxAmount.Value(),
 		Raw:       append(json.RawMessage(nil), b...),
 	}
 	return nil

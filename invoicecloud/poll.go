@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"rimflow/invoicecloud/flex"
 )
 
 // PollKey is the long poll's key: the lowercase hex MD5 of the linkKey.
@@ -18,27 +20,27 @@ func PollKey(linkKey string) string {
 }
 
 // Poll holds one long poll for linkKey; (nil, nil) when the cloud answers 1307 (no data).
-// The token travels per Config.TokenPlacement, like every business call: the vendor's red note
+// The token travels as on every business call (TransportConfig.TokenInQuery): the vendor's red note
 // forbids it in the URL on current Cosmic. Deliver a message returned here, then call Receipt:
 // without a receipt the cloud may deliver it again (same MsgID).
-func (c *Client) Poll(ctx context.Context, linkKey string) (*Message, error) {
+func (c *Transport) Poll(ctx context.Context, linkKey string) (*Message, error) {
 	if strings.TrimSpace(linkKey) == "" {
-		return nil, fieldError("poll", "linkKey", "required")
+		return nil, FieldError("poll", "linkKey", "required")
 	}
 	start := time.Now()
-	status, b, err := c.authorized(ctx, request{name: "poll", method: http.MethodGet, path: c.cfg.Paths.PollData,
-		query: url.Values{"key": {PollKey(linkKey)}}, timeout: c.cfg.PollHold}, false)
+	status, b, err := c.authorized(ctx, Request{Name: "poll", Method: http.MethodGet, Path: c.cfg.PollDataPath,
+		Query: url.Values{"key": {PollKey(linkKey)}}, Timeout: c.cfg.PollHold})
 	if err != nil {
 		return nil, err
 	}
 	var msg *Message
 	if status/100 != 2 {
-		err = statusError("poll", status, b)
+		err = StatusError("poll", status, b)
 	} else if msg, err = DecodePoll(b); err == nil && msg != nil && msg.MsgID == "" {
 		// Without a msgId the receipt cannot be sent; still deliver what arrived.
 		c.cfg.Logger.Warn("invoicecloud: poll answer without msgId")
 	}
-	c.observe("poll", start, err)
+	c.Observe("poll", start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -46,38 +48,38 @@ func (c *Client) Poll(ctx context.Context, linkKey string) (*Message, error) {
 }
 
 // Receipt acknowledges a polled message.
-func (c *Client) Receipt(ctx context.Context, linkKey, msgID string) error {
+func (c *Transport) Receipt(ctx context.Context, linkKey, msgID string) error {
 	switch {
 	case strings.TrimSpace(linkKey) == "":
-		return fieldError("receipt", "linkKey", "required")
+		return FieldError("receipt", "linkKey", "required")
 	case strings.TrimSpace(msgID) == "":
-		return fieldError("receipt", "msgId", "required")
+		return FieldError("receipt", "msgId", "required")
 	}
 	start := time.Now()
-	status, b, err := c.authorized(ctx, request{name: "receipt", method: http.MethodGet, path: c.cfg.Paths.PollReceipt,
-		query: url.Values{"key": {PollKey(linkKey)}, "msgId": {msgID}}, timeout: c.cfg.Timeout}, false)
+	status, b, err := c.authorized(ctx, Request{Name: "receipt", Method: http.MethodGet, Path: c.cfg.PollReceiptPath,
+		Query: url.Values{"key": {PollKey(linkKey)}, "msgId": {msgID}}})
 	if err != nil {
 		return err
 	}
 	if status/100 != 2 {
-		err = statusError("receipt", status, b)
+		err = StatusError("receipt", status, b)
 	} else {
 		var a struct {
-			Errcode     flexString `json:"errcode"`
-			ErrorCode   flexString `json:"errorCode"`
-			Description flexString `json:"description"`
-			Message     flexString `json:"message"`
+			Errcode     flex.String `json:"errcode"`
+			ErrorCode   flex.String `json:"errorCode"`
+			Description flex.String `json:"description"`
+			Message     flex.String `json:"message"`
 		}
 		if json.Unmarshal(b, &a) != nil {
 			err = &Error{MessageType: "receipt", HTTPStatus: status, Message: "answer is not JSON", Retryable: true}
-		} else if code := string(firstNonEmpty(a.Errcode, a.ErrorCode)); code != PollCodeOK && code != "0" && code != "" {
-			msg := string(firstNonEmpty(a.Description, a.Message))
+		} else if code := string(flex.First(a.Errcode, a.ErrorCode)); code != PollCodeOK && code != "0" && code != "" {
+			msg := string(flex.First(a.Description, a.Message))
 			if msg == "" {
 				msg = "receipt refused"
 			}
 			err = &Error{MessageType: "receipt", HTTPStatus: status, Code: code, Message: Redact(msg)}
 		}
 	}
-	c.observe("receipt", start, err)
+	c.Observe("receipt", start, err)
 	return err
 }

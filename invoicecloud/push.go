@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rimflow/invoicecloud/aesecb"
+	"rimflow/invoicecloud/flex"
 )
 
 // Pushed invoices (AWS收票推送, seed-003): per enterprise the cloud is given a push address (the
@@ -87,28 +88,37 @@ func NewPushReceiver(cfg PushReceiverConfig) (*PushReceiver, error) {
 		r.now = time.Now
 	}
 	if r.maxAge < 0 {
-		return nil, configError("maxAge", "must not be negative")
+		return nil, ConfigError("maxAge", "must not be negative")
 	}
 	for i, e := range cfg.Enterprises {
 		p := fmt.Sprintf("enterprises[%d].", i)
 		switch {
 		case !ValidTaxNo(e.TaxNo):
-			return nil, configError(p+"taxNo", "not a taxpayer id")
+			return nil, ConfigError(p+"taxNo", "not a taxpayer id")
 		case strings.TrimSpace(e.ClientID) == "":
-			return nil, configError(p+"clientId", "required")
+			return nil, ConfigError(p+"clientId", "required")
 		case len(e.EncryptKey) != aesecb.KeyLen:
-			return nil, configError(p+"encryptKey", "must be the 16-character encrypt_key")
+			return nil, ConfigError(p+"encryptKey", "must be the 16-character encrypt_key")
 		}
 		if _, dup := r.byTaxNo[strings.ToUpper(e.TaxNo)]; dup {
-			return nil, configError(p+"taxNo", "listed twice")
+			return nil, ConfigError(p+"taxNo", "listed twice")
 		}
 		r.byTaxNo[strings.ToUpper(e.TaxNo)] = e
 	}
 	return r, nil
 }
 
-// PushCodeStale is the Error.Code of a push outside MaxAge.
-const PushCodeStale = "stale"
+// The codes of a refused push (Error.Code), and of the success answer: the standard edition's
+// errcodes, whose scheme the push follows.
+const (
+	pushOK = "0000"
+	// PushCodeWrongEnterprise (1101): the push names another enterprise or client id.
+	PushCodeWrongEnterprise = "1101"
+	// PushCodeUndecryptable (1102) [assumed]: the body does not decrypt with the encrypt_key.
+	PushCodeUndecryptable = "1102"
+	// PushCodeStale: the push's timestamp is outside MaxAge.
+	PushCodeStale = "stale"
+)
 
 func pushError(field, code, msg string) *Error {
 	return &Error{MessageType: "push", Field: field, Code: code, Message: msg}
@@ -133,25 +143,25 @@ func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
 	}
 	plain, err := aesecb.Decrypt(e.EncryptKey, string(body))
 	var env struct {
-		MsgID     flexString      `json:"msgId"`
-		Timestamp flexInt         `json:"timestamp"`
-		ClientID  flexString      `json:"client_id"`
-		Tin       flexString      `json:"tin"`
-		EventType flexString      `json:"eventType"`
-		BxdKey    flexString      `json:"bxd_key"`
-		BillNo    flexString      `json:"billNumber"`
-		Resource  flexString      `json:"resource"`
+		MsgID     flex.String     `json:"msgId"`
+		Timestamp flex.Int        `json:"timestamp"`
+		ClientID  flex.String     `json:"client_id"`
+		Tin       flex.String     `json:"tin"`
+		EventType flex.String     `json:"eventType"`
+		BxdKey    flex.String     `json:"bxd_key"`
+		BillNo    flex.String     `json:"billNumber"`
+		Resource  flex.String     `json:"resource"`
 		Data      json.RawMessage `json:"data"`
 	}
 	if err != nil || json.Unmarshal(plain, &env) != nil {
-		return Push{}, pushError("encryptKey", StandardCodeUndecryptable, "the push does not decrypt to JSON with the enterprise's encrypt_key")
+		return Push{}, pushError("encryptKey", PushCodeUndecryptable, "the push does not decrypt to JSON with the enterprise's encrypt_key")
 	}
 	sent := time.UnixMilli(int64(env.Timestamp))
 	switch {
 	case !strings.EqualFold(string(env.Tin), e.TaxNo):
-		return Push{}, pushError("taxNo", StandardCodeWrongCompany, "the push names enterprise "+string(env.Tin))
+		return Push{}, pushError("taxNo", PushCodeWrongEnterprise, "the push names enterprise "+string(env.Tin))
 	case string(env.ClientID) != e.ClientID:
-		return Push{}, pushError("clientId", StandardCodeWrongCompany, "the push names another client id")
+		return Push{}, pushError("clientId", PushCodeWrongEnterprise, "the push names another client id")
 	case env.MsgID == "":
 		return Push{}, pushError("msgId", "", "required")
 	case env.Timestamp <= 0 || r.now().Sub(sent).Abs() > r.maxAge:
@@ -212,7 +222,7 @@ func (r *PushReceiver) Serve(w http.ResponseWriter, req *http.Request, taxNo str
 		}
 		r.Acknowledge(p)
 	}
-	writePushAnswer(w, http.StatusOK, standardOK, "成功")
+	writePushAnswer(w, http.StatusOK, pushOK, "成功")
 }
 
 func writePushAnswer(w http.ResponseWriter, status int, code, description string) {

@@ -6,18 +6,19 @@ import (
 	"time"
 )
 
-// token is one access token and when to stop using it.
-type token struct {
+// Token is one access token and when to stop using it: what an edition's token fetch returns
+// (NewToken).
+type Token struct {
 	value     string
 	expires   time.Time // the cloud's expiry (as seen by our clock)
 	refreshAt time.Time // start fetching a successor from here on
 }
 
-// newToken derives the refresh point. The margin is capped at half the lifetime so a
+// NewToken derives the refresh point. The margin is capped at half the lifetime so a
 // short-lived token is still used for a while instead of refetched on every call, and an
 // expiry already in the past (the cloud's clock disagrees with ours) falls back to
 // DefaultTokenLifetime: the cloud's 401 will tell us if that was optimistic.
-func newToken(value string, now, expires time.Time, refreshBefore time.Duration) token {
+func NewToken(value string, now, expires time.Time, refreshBefore time.Duration) Token {
 	life := expires.Sub(now)
 	if life <= 0 {
 		life = DefaultTokenLifetime
@@ -27,30 +28,30 @@ func newToken(value string, now, expires time.Time, refreshBefore time.Duration)
 	if margin > life/2 {
 		margin = life / 2
 	}
-	return token{value: value, expires: expires, refreshAt: expires.Add(-margin)}
+	return Token{value: value, expires: expires, refreshAt: expires.Add(-margin)}
 }
 
-// tokenCache shares one access token among all goroutines of a Client. At most one fetch is in
+// tokenCache shares one access token among all goroutines of a Transport. At most one fetch is in
 // flight: callers that need a token while it runs wait for the same result. A token that is due
 // for refresh but not yet expired is still handed out while its successor is fetched.
 type tokenCache struct {
-	fetch         func(context.Context) (token, error)
+	fetch         func(context.Context) (Token, error)
 	refreshBefore time.Duration
 	fetchTimeout  time.Duration
 	now           func() time.Time
 
 	mu     sync.Mutex
-	cur    token
+	cur    Token
 	flight *tokenFlight
 }
 
 type tokenFlight struct {
 	done chan struct{}
-	tok  token
+	tok  Token
 	err  error
 }
 
-func newTokenCache(fetch func(context.Context) (token, error), refreshBefore, callTimeout time.Duration, now func() time.Time) *tokenCache {
+func newTokenCache(fetch func(context.Context) (Token, error), refreshBefore, callTimeout time.Duration, now func() time.Time) *tokenCache {
 	return &tokenCache{fetch: fetch, refreshBefore: refreshBefore, fetchTimeout: 3 * callTimeout, now: now}
 }
 
@@ -108,13 +109,13 @@ func (tc *tokenCache) run(f *tokenFlight) {
 func (tc *tokenCache) invalidate(value string) {
 	tc.mu.Lock()
 	if tc.cur.value == value {
-		tc.cur = token{}
+		tc.cur = Token{}
 	}
 	tc.mu.Unlock()
 }
 
 // put installs a token fetched outside the cache (CheckLogin's fresh one), so it is used.
-func (tc *tokenCache) put(t token) {
+func (tc *tokenCache) put(t Token) {
 	tc.mu.Lock()
 	tc.cur = t
 	tc.mu.Unlock()

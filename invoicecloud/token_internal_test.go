@@ -45,15 +45,36 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func newTestClient(t *testing.T, h http.Handler) *Client {
+func newTestClient(t *testing.T, h http.Handler) *Transport {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c, err := New(Config{BaseURL: srv.URL, AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
-	if err != nil {
-		t.Fatal(err)
+	return NewTransport(TransportConfig{BaseURL: srv.URL}, loginAt(srv.URL, "s"))
+}
+
+// loginAt is a token fetch from authServer's login (the editions' own logins are tested against
+// the simulator).
+func loginAt(base, secret string) func(context.Context) (Token, error) {
+	return func(ctx context.Context) (Token, error) {
+		body, _ := json.Marshal(map[string]string{"user": "u", "appSecret": secret})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/login.do", strings.NewReader(string(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return Token{}, transportError("auth", err)
+		}
+		defer resp.Body.Close()
+		var a struct {
+			Data struct {
+				AccessToken string `json:"access_token"`
+				ExpireTime  int64  `json:"expire_time"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			return Token{}, err
+		}
+		now := time.Now()
+		return NewToken(a.Data.AccessToken, now, time.UnixMilli(a.Data.ExpireTime), DefaultRefreshBefore), nil
 	}
-	return c
 }
 
 func TestTokenCacheOneFetchForConcurrentCallers(t *testing.T) {
@@ -133,11 +154,11 @@ func TestTokenCacheInvalidateRefetchesOnce(t *testing.T) {
 
 func TestTokenSkewedExpiryFallsBack(t *testing.T) {
 	now := time.Now()
-	tok := newToken("x", now, now.Add(-time.Hour), 5*time.Minute) // the cloud's clock is behind ours
+	tok := NewToken("x", now, now.Add(-time.Hour), 5*time.Minute) // the cloud's clock is behind ours
 	if !tok.expires.After(now) || !tok.refreshAt.After(now) {
 		t.Fatalf("expired-on-arrival token not given a lifetime: %+v", tok)
 	}
-	short := newToken("y", now, now.Add(2*time.Second), 5*time.Minute)
+	short := NewToken("y", now, now.Add(2*time.Second), 5*time.Minute)
 	if got := short.refreshAt.Sub(now); got != time.Second {
 		t.Fatalf("refresh margin of a 2 s token = %v, want 1 s (half its life)", got)
 	}
@@ -191,12 +212,11 @@ func TestTransportErrorsAndLogsAreRedacted(t *testing.T) {
 		defer mu.Unlock()
 		return logs.Write(p)
 	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := New(Config{BaseURL: srv.URL, AppID: "a", AppSecret: "app-secret-value", TenantID: "t", AccountID: "1", User: "u",
-		TokenPlacement: TokenInQuery, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = c.Unbind(context.Background(), "m1", UnbindRequest{BillID: "B", Resource: "ERP", BillType: "x"})
+	c := NewTransport(TransportConfig{BaseURL: srv.URL, TokenInQuery: true, Logger: logger, SocketPath: "/msgwatch/",
+		PollDataPath: "/polling/fpzs/invoice/data/v2", PollReceiptPath: "/polling/fpzs/portal/receipt"},
+		loginAt(srv.URL, "app-secret-value"))
+	err := c.RoundTrip(context.Background(), Request{Name: "billDelete", Method: http.MethodPost, Path: "/kapi/app/rim/message",
+		Body: map[string]string{"messageType": "billDelete"}}, func(int, []byte) error { return nil })
 	var e *Error
 	if !errors.As(err, &e) || !e.Retryable {
 		t.Fatalf("a dropped connection must be a retryable *Error, got %v", err)

@@ -37,6 +37,10 @@ func ValidTaxNo(s string) bool {
 	return false
 }
 
+// NormalizeTaxNo is a tax number as rimflow compares and routes it: trimmed and upper-cased
+// (taxpayer ids are upper-case letters and digits; ERPs send them in any case).
+func NormalizeTaxNo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
 // validator collects the first problem found; later checks are no-ops.
 type validator struct {
 	messageType string
@@ -45,7 +49,7 @@ type validator struct {
 
 func (v *validator) fail(field, format string, args ...any) {
 	if v.err == nil {
-		v.err = fieldError(v.messageType, field, format, args...)
+		v.err = FieldError(v.messageType, field, format, args...)
 	}
 }
 
@@ -145,7 +149,8 @@ func validateMessageID(v *validator, name, id string) {
 	}
 }
 
-func validateEventCode(mt, messageID string, r EventCodeRequest) error {
+// ValidateEventCode checks getEventCode's request (mt names the call in the error).
+func ValidateEventCode(mt, messageID string, r EventCodeRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
 	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
@@ -160,7 +165,8 @@ func validateEventCode(mt, messageID string, r EventCodeRequest) error {
 	return errOrNil(v)
 }
 
-func validateBillSave(mt, messageID string, r BillSaveRequest) error {
+// ValidateBillSave checks billSave's request.
+func ValidateBillSave(mt, messageID string, r BillSaveRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
 	v.bill(r.BillID, r.Resource, r.BillNo, r.BillType)
@@ -199,7 +205,8 @@ func validateBillSave(mt, messageID string, r BillSaveRequest) error {
 	return errOrNil(v)
 }
 
-func validateVoucherSave(mt, messageID string, r VoucherSaveRequest) error {
+// ValidateVoucherSave checks voucherSave's request.
+func ValidateVoucherSave(mt, messageID string, r VoucherSaveRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
 	v.required("vouchId", r.VouchID)
@@ -222,7 +229,8 @@ func nonEmptyList(v *validator, field string, list []string) {
 	}
 }
 
-func validateUnbind(mt, messageID string, r UnbindRequest) error {
+// ValidateUnbind checks an unbind's request.
+func ValidateUnbind(mt, messageID string, r UnbindRequest) error {
 	v := &validator{messageType: mt}
 	validateMessageID(v, "messageId", messageID)
 	v.required("billId", r.BillID)
@@ -231,7 +239,8 @@ func validateUnbind(mt, messageID string, r UnbindRequest) error {
 	return errOrNil(v)
 }
 
-func validateDeduction(name, requestID string, r DeductionRequest) error {
+// ValidateDeduction checks a deduction selection's request.
+func ValidateDeduction(name, requestID string, r DeductionRequest) error {
 	v := &validator{messageType: name}
 	validateMessageID(v, "requestId", requestID)
 	v.oneOf("authenticateFlag", r.AuthenticateFlag, "0", "1")

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 const (
@@ -23,7 +24,7 @@ func dec(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return 
 
 // countingClient returns a client whose server counts requests: validation failures must
 // leave it at zero (a bad request never leaves the process).
-func countingClient(t *testing.T) (*invoicecloud.Client, *atomic.Int64) {
+func countingClient(t *testing.T) (*ultimate.Client, *atomic.Int64) {
 	t.Helper()
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +32,7 @@ func countingClient(t *testing.T) (*invoicecloud.Client, *atomic.Int64) {
 		http.Error(w, "unexpected", http.StatusTeapot)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := invoicecloud.New(invoicecloud.Config{BaseURL: srv.URL, AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
+	c, err := ultimate.New(ultimate.Config{BaseURL: srv.URL, AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,59 +327,59 @@ func TestValidTaxNo(t *testing.T) {
 }
 
 func TestNewNamesTheBadConfigField(t *testing.T) {
-	legacy := invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"}
-	oauth := invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AuthMode: invoicecloud.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "1"}
+	legacy := ultimate.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"}
+	oauth := ultimate.Config{BaseURL: "http://127.0.0.1:1", AuthMode: ultimate.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "1"}
 	cases := []struct {
 		field  string
-		mutate func(*invoicecloud.Config)
-		base   invoicecloud.Config
+		mutate func(*ultimate.Config)
+		base   ultimate.Config
 	}{
-		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "" }, legacy},
-		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "ftp://x" }, legacy},
-		{"baseURL", func(c *invoicecloud.Config) { c.BaseURL = "http://x/?access_token=1" }, legacy},
-		{"appId", func(c *invoicecloud.Config) { c.AppID = "" }, legacy},
-		{"appSecret", func(c *invoicecloud.Config) { c.AppSecret = "" }, legacy},
-		{"tenantId", func(c *invoicecloud.Config) { c.TenantID = "" }, legacy},
-		{"accountId", func(c *invoicecloud.Config) { c.AccountID = "" }, legacy},
-		{"user", func(c *invoicecloud.Config) { c.User = "" }, legacy},
-		{"userType", func(c *invoicecloud.Config) { c.UserType = "Admin" }, legacy},
-		{"clientId", func(c *invoicecloud.Config) { c.ClientID = "" }, oauth},
-		{"clientSecret", func(c *invoicecloud.Config) { c.ClientSecret = "" }, oauth},
-		{"username", func(c *invoicecloud.Config) { c.Username = "" }, oauth},
-		{"accountId", func(c *invoicecloud.Config) { c.AccountID = "" }, oauth},
-		{"tokenPlacement", func(c *invoicecloud.Config) { c.TokenPlacement = invoicecloud.TokenInQuery }, oauth},
-		{"authMode", func(c *invoicecloud.Config) { c.AuthMode = "basic" }, legacy},
-		{"tokenPlacement", func(c *invoicecloud.Config) { c.TokenPlacement = "cookie" }, legacy},
-		{"timeout", func(c *invoicecloud.Config) { c.Timeout = -1 }, legacy},
-		{"paths.pollData", func(c *invoicecloud.Config) { c.Paths.PollData = "polling" }, legacy},
+		{"baseURL", func(c *ultimate.Config) { c.BaseURL = "" }, legacy},
+		{"baseURL", func(c *ultimate.Config) { c.BaseURL = "ftp://x" }, legacy},
+		{"baseURL", func(c *ultimate.Config) { c.BaseURL = "http://x/?access_token=1" }, legacy},
+		{"appId", func(c *ultimate.Config) { c.AppID = "" }, legacy},
+		{"appSecret", func(c *ultimate.Config) { c.AppSecret = "" }, legacy},
+		{"tenantId", func(c *ultimate.Config) { c.TenantID = "" }, legacy},
+		{"accountId", func(c *ultimate.Config) { c.AccountID = "" }, legacy},
+		{"user", func(c *ultimate.Config) { c.User = "" }, legacy},
+		{"userType", func(c *ultimate.Config) { c.UserType = "Admin" }, legacy},
+		{"clientId", func(c *ultimate.Config) { c.ClientID = "" }, oauth},
+		{"clientSecret", func(c *ultimate.Config) { c.ClientSecret = "" }, oauth},
+		{"username", func(c *ultimate.Config) { c.Username = "" }, oauth},
+		{"accountId", func(c *ultimate.Config) { c.AccountID = "" }, oauth},
+		{"tokenPlacement", func(c *ultimate.Config) { c.TokenPlacement = ultimate.TokenInQuery }, oauth},
+		{"authMode", func(c *ultimate.Config) { c.AuthMode = "basic" }, legacy},
+		{"tokenPlacement", func(c *ultimate.Config) { c.TokenPlacement = "cookie" }, legacy},
+		{"timeout", func(c *ultimate.Config) { c.Timeout = -1 }, legacy},
+		{"paths.pollData", func(c *ultimate.Config) { c.Paths.PollData = "polling" }, legacy},
 	}
 	for _, tc := range cases {
 		cfg := tc.base
 		tc.mutate(&cfg)
-		_, err := invoicecloud.New(cfg)
+		_, err := ultimate.New(cfg)
 		assertFieldError(t, err, tc.field)
 	}
-	for _, ok := range []invoicecloud.Config{legacy, oauth} {
-		if _, err := invoicecloud.New(ok); err != nil {
+	for _, ok := range []ultimate.Config{legacy, oauth} {
+		if _, err := ultimate.New(ok); err != nil {
 			t.Fatalf("valid config refused: %v", err)
 		}
 	}
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := invoicecloud.New(invoicecloud.Config{BaseURL: "https://cosmic-sandbox.piaozone.com/tenant/", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
+	c, err := ultimate.New(ultimate.Config{BaseURL: "https://cosmic-sandbox.piaozone.com/tenant/", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "1", User: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := c.Config()
-	if cfg.AuthMode != invoicecloud.AuthLegacy || cfg.TokenPlacement != invoicecloud.TokenInHeader || cfg.Language != "zh_CN" ||
+	if cfg.AuthMode != ultimate.AuthLegacy || cfg.TokenPlacement != ultimate.TokenInHeader || cfg.Language != "zh_CN" ||
 		cfg.UserType != "Mobile" || cfg.Timeout.Seconds() != 15 || cfg.PollHold.Seconds() != 35 || cfg.RefreshBefore.Minutes() != 5 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
-	if cfg.Paths != invoicecloud.DefaultPaths() || cfg.MessageTypes != invoicecloud.DefaultMessageTypes() {
+	if cfg.Paths != ultimate.DefaultPaths() || cfg.MessageTypes != ultimate.DefaultMessageTypes() {
 		t.Fatalf("paths/messageTypes: %+v %+v", cfg.Paths, cfg.MessageTypes)
 	}
-	if invoicecloud.DefaultMessageTypes().Unbind != "billDelete" || invoicecloud.DefaultPaths().MsgWatch != "/msgwatch/" {
+	if ultimate.DefaultMessageTypes().Unbind != "billDelete" || ultimate.DefaultPaths().MsgWatch != "/msgwatch/" {
 		t.Fatal("documented names changed")
 	}
 	p := c.Pages("EC 1")

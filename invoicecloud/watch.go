@@ -73,16 +73,16 @@ var errSilence = errors.New("invoicecloud: socket silent")
 // or deliver errs (that error), or with an *Error the cloud will keep answering (e.g. wrong
 // credentials). Once it has fallen back to the long poll it stays there: a linkKey's messages
 // go to whichever channel asks, and the poll is the channel that does not depend on a socket.
-func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error {
+func (c *Transport) Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error {
 	switch {
 	case strings.TrimSpace(linkKey) == "":
-		return fieldError("watch", "linkKey", "required")
+		return FieldError("watch", "linkKey", "required")
 	case deliver == nil:
-		return fieldError("watch", "deliver", "required")
+		return FieldError("watch", "deliver", "required")
 	}
 	w := &watcher{c: c, linkKey: linkKey, opts: opts.withDefaults(), deliver: deliver, seen: map[string]bool{}}
 	w.silenceAt = time.Now().Add(w.opts.Silence)
-	if w.opts.PollOnly || c.cfg.Paths.MsgWatch == "" {
+	if w.opts.PollOnly || c.cfg.SocketPath == "" {
 		return w.pollPhase(ctx) // pushType poll, or an edition without a known socket: the long poll only
 	}
 	if err := w.socketPhase(ctx); !errors.Is(err, errSilence) {
@@ -92,7 +92,7 @@ func (c *Client) Watch(ctx context.Context, linkKey string, opts WatchOptions, d
 }
 
 type watcher struct {
-	c         *Client
+	c         *Transport
 	linkKey   string
 	opts      WatchOptions
 	deliver   func(Message) error
@@ -180,10 +180,10 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		u := socketBase(c.base) + c.cfg.Paths.MsgWatch + "?identifytype=" + url.QueryEscape(w.linkKey) +
+		u := socketBase(c.base) + c.cfg.SocketPath + "?identifytype=" + url.QueryEscape(w.linkKey) +
 			"&token=" + url.QueryEscape(tok)
 		h := http.Header{}
-		if c.cfg.TokenPlacement == TokenInHeader {
+		if !c.cfg.TokenInQuery {
 			h.Set("access_token", tok)
 		}
 		d := websocket.Dialer{HandshakeTimeout: c.cfg.Timeout, Proxy: http.ProxyFromEnvironment,
@@ -192,7 +192,7 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 		conn, resp, err := d.DialContext(ctx, u, h)
 		if err == nil {
 			conn.SetReadLimit(MaxSocketMessageBytes)
-			c.observe("socket", start, nil)
+			c.Observe("socket", start, nil)
 			return conn, nil
 		}
 		var e *Error
@@ -202,16 +202,16 @@ func (w *watcher) dial(ctx context.Context) (*websocket.Conn, error) {
 			if rejected, _, _ := tokenRejected(resp.StatusCode, body); rejected {
 				c.tokens.invalidate(tok)
 				if attempt == 0 {
-					c.observe("socket", start, &Error{Retryable: true})
+					c.Observe("socket", start, &Error{Retryable: true})
 					continue
 				}
 			}
-			e = statusError("socket", resp.StatusCode, body)
+			e = StatusError("socket", resp.StatusCode, body)
 			e.Retryable = true // within Watch every socket failure is retried or replaced by the poll
 		} else {
 			e = transportError("socket", err)
 		}
-		c.observe("socket", start, e)
+		c.Observe("socket", start, e)
 		return nil, e
 	}
 }

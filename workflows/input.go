@@ -230,7 +230,7 @@ func (in BillInput) Amend(req AmendRequest) (BillInput, *ValidationError) {
 
 // normalizeTaxNo trims a tax number and upper-cases it: taxpayer ids are upper-case letters and
 // digits, and an ERP that stores them lower-case means the same company.
-func normalizeTaxNo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+func normalizeTaxNo(s string) string { return invoicecloud.NormalizeTaxNo(s) }
 
 func taxNoProblem(s string) string {
 	if invoicecloud.ValidTaxNo(s) {

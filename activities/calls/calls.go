@@ -12,6 +12,49 @@ import (
 	"rimflow/invoicecloud"
 )
 
+// Routed is the input of an activity that calls a bill's enterprise: the activity finds the
+// enterprise by the tax number RoutingTaxNo names. Each input keeps its JSON shape (running bills'
+// scheduled activities and recorded histories carry them), so where the tax number stands differs;
+// this method is the one place that says where.
+type Routed interface {
+	RoutingTaxNo() string
+}
+
+var (
+	_ Routed = EventCodeInput{}
+	_ Routed = WatchInput{}
+	_ Routed = BillSaveInput{}
+	_ Routed = VoucherInput{}
+	_ Routed = UnbindInput{}
+	_ Routed = ScanTaskInput{}
+	_ Routed = ScanQueryInput{}
+	_ Routed = DeductionInput{}
+)
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in EventCodeInput) RoutingTaxNo() string { return in.Request.BillTaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in WatchInput) RoutingTaxNo() string { return in.TaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in BillSaveInput) RoutingTaxNo() string { return in.Request.BillTaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in VoucherInput) RoutingTaxNo() string { return in.TaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in UnbindInput) RoutingTaxNo() string { return in.TaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in ScanTaskInput) RoutingTaxNo() string { return in.Request.BillTaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in ScanQueryInput) RoutingTaxNo() string { return in.Query.BillTaxNo }
+
+// RoutingTaxNo is the enterprise whose invoices are selected.
+func (in DeductionInput) RoutingTaxNo() string { return in.Request.TaxNo }
+
 // EventCodeInput asks for an eventCode; MessageID is the deterministic request id.
 type EventCodeInput struct {
 	MessageID string                        `json:"messageId"`

@@ -13,6 +13,8 @@ import (
 
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/workflows"
 )
 
@@ -84,7 +86,7 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	case registry.AnyTaxNo:
 		// No registry file: the one enterprise RIMFLOW_CLOUD_* describes (an ultimate tenant)
 		// serves any tax number, as a production API without RIMFLOW_ENTERPRISES_FILE does.
-		ent = enterprises.Info{TaxNo: d.TaxNo, Name: demoTaxNoName, Edition: enterprises.Ultimate}
+		ent = enterprises.Info{TaxNo: d.TaxNo, Name: demoTaxNoName, Edition: ultimate.Name}
 		if d.TaxNo != DemoTaxNo {
 			ent.Name = "示例企业 " + d.TaxNo
 		}
@@ -190,7 +192,7 @@ type DemoRun struct {
 }
 
 // DemoRuns are the demo enterprises `devstack --demo` runs a bill on, one per edition, in order.
-var DemoRuns = []DemoRun{{DemoTaxNo, "ULT", enterprises.Ultimate}, {DemoStandardTaxNo, "STD", enterprises.Standard}}
+var DemoRuns = []DemoRun{{DemoTaxNo, "ULT", ultimate.Name}, {DemoStandardTaxNo, "STD", standard.Name}}
 
 // RunDemos runs base on each of DemoRuns in turn; see RunDemosOn.
 func RunDemos(ctx context.Context, base Demo, w io.Writer) error {

@@ -4,6 +4,8 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // The demo's second enterprise: a standard-edition (标准版) tenant of the simulator that pushes its
@@ -35,19 +37,19 @@ func DemoTenants(apiURL string) []simulator.Tenant {
 // (the image system), the pushing ones with push on.
 func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 	creds, paths := o.Credentials, o.Paths
-	ult := invoicecloud.Config{
+	ult := ultimate.Config{
 		BaseURL:        cloudURL,
-		AuthMode:       invoicecloud.AuthLegacy,
-		TokenPlacement: invoicecloud.TokenInHeader,
+		AuthMode:       ultimate.AuthLegacy,
+		TokenPlacement: ultimate.TokenInHeader,
 		AppID:          creds.AppID,
 		AppSecret:      creds.AppSecret,
 		TenantID:       creds.TenantID,
 		AccountID:      creds.AccountID,
 		User:           creds.User,
-		Paths:          invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes:   invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
+		Paths:          ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
+		MessageTypes:   ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
 	}
-	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Edition: enterprises.Ultimate, Ultimate: &ult,
+	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
 		ScanPoint: simulator.DefaultScanPoint.ID}}
 	for _, t := range o.Tenants {
 		if t.Edition != simulator.EditionStandard {
@@ -57,8 +59,8 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		if len(t.ScanPoints) > 0 {
 			scan = t.ScanPoints[0].ID
 		}
-		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, Edition: enterprises.Standard, ScanPoint: scan,
-			Standard: &invoicecloud.StandardConfig{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
+		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan,
+			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls}}
 		if len(t.Push) > 0 {
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}

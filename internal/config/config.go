@@ -29,6 +29,7 @@ import (
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // Part is a group of variables one concern reads; parts combine with |.
@@ -36,7 +37,7 @@ type Part uint16
 
 const (
 	PartTemporal    Part = 1 << iota // the Temporal connection and task queue
-	PartCloud                        // Invoice Cloud: the client's invoicecloud.Config
+	PartCloud                        // Invoice Cloud: the client's ultimate.Config
 	PartWorker                       // the worker's own settings (metrics, workflow cache)
 	PartAPI                          // the HTTP API's listen address, request timeout, codec server origins
 	PartAccess                       // who may call the API and the codec server (internal/access)
@@ -120,8 +121,8 @@ type API struct {
 type Config struct {
 	Temporal Temporal
 	// Cloud is the Invoice Cloud client's own configuration, validated by the client's rules.
-	// The program attaches Logger and Observe before invoicecloud.New.
-	Cloud    invoicecloud.Config
+	// The program attaches Logger and Observe before ultimate.New.
+	Cloud    ultimate.Config
 	Worker   Worker
 	API      API
 	LogLevel slog.Level
@@ -205,7 +206,7 @@ const (
 // Vars lists every variable any program reads, in a stable order, with its default, meaning and
 // part. Secret variables are also read from <Name>_FILE (the file's content, trimmed).
 func Vars() []Var {
-	paths, types := invoicecloud.DefaultPaths(), invoicecloud.DefaultMessageTypes()
+	paths, types := ultimate.DefaultPaths(), ultimate.DefaultMessageTypes()
 	return []Var{
 		{Name: EnvTemporalAddress, Default: "127.0.0.1:7233", Meaning: "Temporal frontend host:port", Part: PartTemporal},
 		{Name: EnvTemporalNamespace, Default: "default", Meaning: "Temporal namespace", Part: PartTemporal},
@@ -215,8 +216,8 @@ func Vars() []Var {
 		{Name: EnvTemporalTLSCA, Meaning: "CA file (PEM) that verifies the Temporal server; empty = system roots", Part: PartTemporal},
 		{Name: EnvTemporalAPIKey, Meaning: "Temporal Cloud API key (implies TLS)", Secret: true, Part: PartTemporal},
 		{Name: EnvCloudBaseURL, Default: "http://127.0.0.1:8090", Meaning: "Invoice Cloud base URL (default: the local simulator)", Part: PartCloud},
-		{Name: EnvCloudAuthMode, Default: string(invoicecloud.AuthLegacy), Meaning: "legacy (app_token -> access_token) or oauth2", Part: PartCloud},
-		{Name: EnvCloudTokenPlace, Default: string(invoicecloud.TokenInHeader), Meaning: "where the access token travels: header or query", Part: PartCloud},
+		{Name: EnvCloudAuthMode, Default: string(ultimate.AuthLegacy), Meaning: "legacy (app_token -> access_token) or oauth2", Part: PartCloud},
+		{Name: EnvCloudTokenPlace, Default: string(ultimate.TokenInHeader), Meaning: "where the access token travels: header or query", Part: PartCloud},
 		{Name: EnvCloudAppID, Meaning: "legacy auth: appId", Part: PartCloud},
 		{Name: EnvCloudAppSecret, Meaning: "legacy auth: appSecuret", Secret: true, Part: PartCloud},
 		{Name: EnvCloudTenantID, Meaning: "legacy auth: tenantid", Part: PartCloud},
@@ -297,7 +298,7 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 	if c.EnterprisesFile != "" {
 		// The file describes every enterprise; RIMFLOW_CLOUD_* give only what they share (the
 		// [assumed] names). Credentials in both places would be ambiguous.
-		for _, f := range cloudFields(&invoicecloud.Config{}) {
+		for _, f := range cloudFields(&ultimate.Config{}) {
 			if credentialVar(f.env) && parts&PartCloud != 0 && l.get(f.env) != "" {
 				l.bad(f.env, "the enterprises come from %s: set credentials there, not here", EnvEnterprisesFile)
 			}
@@ -414,14 +415,14 @@ func (l *loader) temporal() Temporal {
 	return t
 }
 
-// cloudField ties a RIMFLOW_CLOUD_* variable to the invoicecloud.Config field it sets, under the
+// cloudField ties a RIMFLOW_CLOUD_* variable to the ultimate.Config field it sets, under the
 // field name invoicecloud's Validate reports, so the client's verdict can name the variable.
 type cloudField struct {
 	env, field string
 	dst        *string
 }
 
-func cloudFields(c *invoicecloud.Config) []cloudField {
+func cloudFields(c *ultimate.Config) []cloudField {
 	return []cloudField{
 		{EnvCloudBaseURL, "baseURL", &c.BaseURL},
 		{EnvCloudAuthMode, "authMode", (*string)(&c.AuthMode)},
@@ -441,7 +442,7 @@ func cloudFields(c *invoicecloud.Config) []cloudField {
 }
 
 // cloud fills the client's configuration and judges it once, by the client's own rules
-// (WithDefaults().Validate(): the same check invoicecloud.New makes), naming the variable.
+// (WithDefaults().Validate(): the same check ultimate.New makes), naming the variable.
 // credentialVar: the RIMFLOW_CLOUD_* variables that name an enterprise's credentials.
 func credentialVar(env string) bool {
 	switch env {
@@ -452,8 +453,8 @@ func credentialVar(env string) bool {
 	return false
 }
 
-func (l *loader) cloud(judge bool) invoicecloud.Config {
-	var c invoicecloud.Config
+func (l *loader) cloud(judge bool) ultimate.Config {
+	var c ultimate.Config
 	fields := cloudFields(&c)
 	for _, f := range fields {
 		if l.unread[f.env] || l.unread[EnvCloudInsecureHTTP] {
@@ -467,8 +468,8 @@ func (l *loader) cloud(judge bool) invoicecloud.Config {
 	} else {
 		c.AllowInsecureHTTP = insecure
 	}
-	c.AuthMode = invoicecloud.AuthMode(strings.ToLower(string(c.AuthMode)))
-	c.TokenPlacement = invoicecloud.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))
+	c.AuthMode = ultimate.AuthMode(strings.ToLower(string(c.AuthMode)))
+	c.TokenPlacement = ultimate.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))
 	if !judge {
 		return c // the enterprises file holds the credentials; each entry is judged there
 	}

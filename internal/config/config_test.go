@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"rimflow/internal/codec"
-	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 // testKey is a payload key entry ("k1:<base64>") for the programs that encrypt by default.
@@ -43,9 +43,9 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Temporal.Address != "127.0.0.1:7233" || c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "rimflow-bills" ||
-		c.Cloud.AuthMode != invoicecloud.AuthLegacy || c.Cloud.TokenPlacement != invoicecloud.TokenInHeader ||
+		c.Cloud.AuthMode != ultimate.AuthLegacy || c.Cloud.TokenPlacement != ultimate.TokenInHeader ||
 		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 1000 ||
-		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != invoicecloud.DefaultPaths().PollData ||
+		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != ultimate.DefaultPaths().PollData ||
 		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != DefaultAPIRequestTimeout ||
 		!c.API.Clients.Open() ||
 		!c.Codec.Encrypt || c.Temporal.Codec == nil || !c.Temporal.Codec.Encrypting() {
@@ -117,10 +117,10 @@ func TestCloudVerdictNamesTheVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Cloud.BaseURL != "https://cloud.example/tenant" || c.Cloud.AuthMode != invoicecloud.AuthLegacy || c.Cloud.AppSecret != "app-secret-value" {
+	if c.Cloud.BaseURL != "https://cloud.example/tenant" || c.Cloud.AuthMode != ultimate.AuthLegacy || c.Cloud.AppSecret != "app-secret-value" {
 		t.Errorf("cloud = %v", c)
 	}
-	if _, err := invoicecloud.New(c.Cloud); err != nil {
+	if _, err := ultimate.New(c.Cloud); err != nil {
 		t.Errorf("the client refuses what Load accepted: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func (c Config) attrs() []slog.Attr {
 		// Names and tax numbers only: the file's secrets are references, resolved but never shown.
 		list := make([]any, 0, len(c.Enterprises))
 		for _, e := range c.Enterprises {
-			list = append(list, slog.String(e.TaxNo, string(e.Edition)+" "+e.Name))
+			list = append(list, slog.String(e.TaxNo, e.Edition()+" "+e.Name))
 		}
 		out = append(out, slog.Group("enterprises", append([]any{slog.String("file", c.EnterprisesFile)}, list...)...))
 	}

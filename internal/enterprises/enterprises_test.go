@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 )
 
 const (
@@ -58,7 +59,7 @@ func goodFiles(p string) ([]byte, error) {
 }
 
 func TestParseBothEditions(t *testing.T) {
-	specs, err := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	specs, err := Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +67,14 @@ func TestParseBothEditions(t *testing.T) {
 		t.Fatalf("%d specs", len(specs))
 	}
 	sh, sz := specs[0], specs[1]
-	if sh.TaxNo != taxSH || sh.Edition != Ultimate || sh.Ultimate == nil || sh.Ultimate.ClientSecret != "sh-secret" ||
-		sh.Ultimate.BaseURL != "https://api.example.com" || sh.OrgNumber != "1001" || sh.ScanPoint != "SP01" || sh.Push != nil {
+	u, _ := sh.Settings.(ultimate.Enterprise)
+	if sh.TaxNo != taxSH || sh.Edition() != ultimate.Name || u.ClientSecret != "sh-secret" ||
+		u.BaseURL != "https://api.example.com" || sh.OrgNumber != "1001" || sh.ScanPoint != "SP01" || sh.Push != nil {
 		t.Errorf("ultimate spec %+v", sh)
 	}
-	if sz.Edition != Standard || sz.Standard == nil || sz.Standard.ClientSecret != "sz-secret" || sz.Standard.EncryptKey != "0123456789abcdef" ||
-		sz.Standard.EncType != invoicecloud.EncHMACSHA256 || sz.Push == nil || sz.Push.ClientID != "SZ" {
+	st, _ := sz.Settings.(standard.Config)
+	if sz.Edition() != standard.Name || st.ClientSecret != "sz-secret" || st.EncryptKey != "0123456789abcdef" ||
+		st.EncType != standard.EncHMACSHA256 || sz.Push == nil || sz.Push.ClientID != "SZ" {
 		t.Errorf("standard spec %+v", sz)
 	}
 	info := sz.Info()
@@ -105,7 +108,7 @@ enterprises:
     name: 又一个
     edition: gold
 `
-	_, err := Parse([]byte(bad), invoicecloud.Config{}, getenv(map[string]string{"SHORT": "short"}), noFiles)
+	_, err := Parse([]byte(bad), nil, getenv(map[string]string{"SHORT": "short"}), noFiles)
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -127,13 +130,13 @@ enterprises:
 	if strings.Contains(err.Error(), "inline-secret-value") || strings.Contains(err.Error(), "short\n") {
 		t.Errorf("a secret leaked into the error: %v", err)
 	}
-	if _, err := Parse([]byte("enterprise: []\n"), invoicecloud.Config{}, getenv(nil), noFiles); err == nil {
+	if _, err := Parse([]byte("enterprise: []\n"), nil, getenv(nil), noFiles); err == nil {
 		t.Error("a misspelt key was accepted")
 	}
 }
 
 func TestLookupRoutesByTaxNumber(t *testing.T) {
-	specs, err := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	specs, err := Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +148,11 @@ func TestLookupRoutesByTaxNumber(t *testing.T) {
 	if err != nil || sh.TaxNo != taxSH {
 		t.Fatalf("lookup %s: %v %v", taxSH, sh, err)
 	}
-	if _, ok := sh.Cloud.(*invoicecloud.Client); !ok {
+	if _, ok := sh.Cloud.(*ultimate.Client); !ok {
 		t.Errorf("the ultimate enterprise's cloud is %T", sh.Cloud)
 	}
 	sz, _ := r.Lookup(taxSZ)
-	if _, ok := sz.Cloud.(*invoicecloud.StandardClient); !ok {
+	if _, ok := sz.Cloud.(*standard.Client); !ok {
 		t.Errorf("the standard enterprise's cloud is %T", sz.Cloud)
 	}
 	var unknown *UnknownError
@@ -165,7 +168,7 @@ func TestLookupRoutesByTaxNumber(t *testing.T) {
 }
 
 func TestFromEnvServesAnyTaxNumber(t *testing.T) {
-	r, err := New(FromEnv(invoicecloud.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "c", User: "u"}), Options{})
+	r, err := New(FromEnv(ultimate.Config{BaseURL: "http://127.0.0.1:1", AppID: "a", AppSecret: "s", TenantID: "t", AccountID: "c", User: "u"}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +180,7 @@ func TestFromEnvServesAnyTaxNumber(t *testing.T) {
 }
 
 func TestReplaceKeepsUnchangedClients(t *testing.T) {
-	specs, _ := Parse([]byte(good), invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+	specs, _ := Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
 	r, err := New(specs, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +188,7 @@ func TestReplaceKeepsUnchangedClients(t *testing.T) {
 	before, _ := r.Lookup(taxSH)
 	beforeSZ, _ := r.Lookup(taxSZ)
 	env := map[string]string{"SH_SECRET": "sh-secret", "SZ_KEY": "fedcba9876543210"} // the standard enterprise's key rotates
-	next, err := Parse([]byte(good), invoicecloud.Config{}, getenv(env), goodFiles)
+	next, err := Parse([]byte(good), nil, getenv(env), goodFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +226,8 @@ func TestTokenEndpointIsRateLimited(t *testing.T) {
 		_, _ = w.Write([]byte(`{"errcode":"0000","description":"ok","data":{"access_token":"tok","expire_time":7200}}`))
 	}))
 	defer srv.Close()
-	spec := Spec{TaxNo: taxSH, Name: "上海", Edition: Ultimate, TokenCallsPerMinute: 1,
-		Ultimate: &invoicecloud.Config{BaseURL: srv.URL, AuthMode: invoicecloud.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "a"}}
+	spec := Spec{TaxNo: taxSH, Name: "上海", TokenCallsPerMinute: 1,
+		Settings: ultimate.Config{BaseURL: srv.URL, AuthMode: ultimate.AuthOAuth2, ClientID: "c", ClientSecret: "s", Username: "u", AccountID: "a"}}
 	r, err := New([]Spec{spec}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +257,7 @@ func TestWatchReloadsOnChangeAndSIGHUP(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return Parse(data, invoicecloud.Config{}, getenv(goodEnv), goodFiles)
+		return Parse(data, nil, getenv(goodEnv), goodFiles)
 	}
 	specs, err := load()
 	if err != nil {

@@ -156,31 +156,16 @@ func (r *Registry) build(s Spec) (*Enterprise, error) {
 		tax := s.TaxNo
 		observe = func(name, outcome string, took time.Duration) { r.opts.Observe(tax, name, outcome, took) }
 	}
-	logger := r.opts.Logger.With("enterprise", s.TaxNo)
-	switch {
-	case s.Ultimate != nil:
-		c := *s.Ultimate
-		d := c.WithDefaults()
-		c.Logger, c.Observe = logger, observe
-		c.Transport = r.limited("ultimate|"+d.BaseURL+"|"+d.AppID+"|"+d.ClientID+"|"+d.AccountID, per,
-			[]string{d.Paths.AppToken, d.Paths.Login, d.Paths.OAuth2Token})
-		cl, err := invoicecloud.New(c)
-		if err != nil {
-			return nil, err
-		}
-		return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
-	case s.Standard != nil:
-		c := *s.Standard
-		d := c.WithDefaults()
-		c.Logger, c.Observe = logger, observe
-		c.Transport = r.limited("standard|"+d.BaseURL+"|"+d.ClientID, per, []string{d.Paths.Token})
-		cl, err := invoicecloud.NewStandard(c)
-		if err != nil {
-			return nil, err
-		}
-		return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
+	if s.Settings == nil {
+		return nil, errors.New("edition: no client settings")
 	}
-	return nil, errors.New("edition: no client configuration")
+	credentials, tokenPaths := s.Settings.TokenEndpoint()
+	cl, err := s.Settings.NewClient(invoicecloud.ClientOptions{Logger: r.opts.Logger.With("enterprise", s.TaxNo),
+		Observe: observe, Transport: r.limited(credentials, per, tokenPaths)})
+	if err != nil {
+		return nil, err
+	}
+	return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
 }
 
 func (r *Registry) limited(key string, perMinute int, tokenPaths []string) http.RoundTripper {
@@ -218,7 +203,7 @@ func (t *tokenLimiter) RoundTrip(req *http.Request) (*http.Response, error) {
 func (r *Registry) Lookup(taxNo string) (*Enterprise, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e, ok := r.byTaxNo[strings.ToUpper(strings.TrimSpace(taxNo))]; ok {
+	if e, ok := r.byTaxNo[invoicecloud.NormalizeTaxNo(taxNo)]; ok {
 		return e, nil
 	}
 	if e, ok := r.byTaxNo[AnyTaxNo]; ok {
@@ -304,10 +289,14 @@ func (r *Registry) Watch(ctx context.Context, path string, load func() ([]Spec, 
 }
 
 // Single is the registry of one around a client already built (tests, the devstack's default
-// tenant): it serves every tax number.
-func Single(cloud *invoicecloud.Client) *Registry {
-	cfg := cloud.Config()
-	e := &Enterprise{Spec: Spec{TaxNo: AnyTaxNo, Name: "RIMFLOW_CLOUD_*", Edition: Ultimate, Ultimate: &cfg}, Cloud: cloud, Images: cloud}
+// tenant): it serves every tax number. A client that tells its settings (Settings()) is shown
+// with them.
+func Single(cloud invoicecloud.EnterpriseClient) *Registry {
+	spec := Spec{TaxNo: AnyTaxNo, Name: "RIMFLOW_CLOUD_*"}
+	if c, ok := cloud.(interface{ Settings() invoicecloud.Settings }); ok {
+		spec.Settings = c.Settings()
+	}
+	e := &Enterprise{Spec: spec, Cloud: cloud, Images: cloud}
 	return &Registry{opts: Options{Logger: slog.New(slog.DiscardHandler)}, byTaxNo: map[string]*Enterprise{AnyTaxNo: e},
 		order: []string{AnyTaxNo}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{AnyTaxNo: e.fingerprint()}}
 }

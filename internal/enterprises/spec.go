@@ -1,10 +1,11 @@
 // Package enterprises is the enterprise registry (企业授权配置): the legal entities a group runs on
-// Invoice Cloud, each with its tax number, edition, credentials, accounting organisation, image
-// system and push settings. A bill is routed by its billTaxNo to its enterprise for every cloud
-// call, page and watcher.
+// Invoice Cloud, each with its tax number, its edition's settings (credentials, accounting
+// organisation), image system and push settings. A bill is routed by its billTaxNo to its
+// enterprise for every cloud call, page and watcher.
 //
-// The registry is a YAML file (RIMFLOW_ENTERPRISES_FILE); secrets are references (env:NAME or
-// file:PATH), never inline. Without a file, the RIMFLOW_CLOUD_* variables describe a registry of one
+// The registry is a YAML file (RIMFLOW_ENTERPRISES_FILE) with one block per enterprise's edition,
+// read by that edition (invoicecloud/editions); secrets are references (env:NAME or file:PATH),
+// never inline. Without a file, the RIMFLOW_CLOUD_* variables describe a registry of one
 // enterprise that serves any tax number its tenant accepts.
 package enterprises
 
@@ -14,22 +15,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"rimflow/internal/secretref"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/editions"
 )
 
-// Edition is which Invoice Cloud product serves an enterprise.
-type Edition string
-
-const (
-	Ultimate Edition = "ultimate" // 旗舰版
-	Standard Edition = "standard" // 标准版
-)
+// Edition is the name of the Invoice Cloud product that serves an enterprise ("ultimate",
+// "standard": invoicecloud/editions lists them).
+type Edition = string
 
 // AnyTaxNo is the tax number of the registry of one described by RIMFLOW_CLOUD_*: it serves every
 // bill, whatever its billTaxNo (the tenant decides what it accepts).
@@ -41,15 +40,13 @@ const DefaultTokenCallsPerMinute = 30
 
 // Spec is one enterprise as the registry describes it (secrets resolved).
 type Spec struct {
-	TaxNo   string
-	Name    string
-	Edition Edition
-	// OrgNumber is the accounting organisation, where the ultimate tenant holds several: a bill
-	// without its own orgNumber is sent with this one.
+	TaxNo string
+	Name  string
+	// OrgNumber is the accounting organisation, where the tenant holds several: a bill without its
+	// own orgNumber is sent with this one.
 	OrgNumber string
-	// Ultimate or Standard is the client configuration (by Edition).
-	Ultimate *invoicecloud.Config
-	Standard *invoicecloud.StandardConfig
+	// Settings are the enterprise's settings of its edition: they build its client.
+	Settings invoicecloud.Settings
 	// ScanPoint is the image system's scanning point (影像扫描点) for this enterprise's bills; empty:
 	// the enterprise's scans are reported by the ERP (the bill's images update).
 	ScanPoint string
@@ -58,6 +55,14 @@ type Spec struct {
 	Push *invoicecloud.PushEnterprise
 	// TokenCallsPerMinute limits the token endpoint for these credentials (0: the default 30).
 	TokenCallsPerMinute int
+}
+
+// Edition is the name of the enterprise's edition.
+func (s Spec) Edition() Edition {
+	if s.Settings == nil {
+		return ""
+	}
+	return s.Settings.Edition()
 }
 
 // Info is what the registry shows of an enterprise: no secret.
@@ -74,12 +79,10 @@ type Info struct {
 
 // Info describes s without secrets.
 func (s Spec) Info() Info {
-	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition, OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil}
-	switch {
-	case s.Ultimate != nil:
-		i.BaseURL, i.AuthMode = s.Ultimate.BaseURL, string(s.Ultimate.WithDefaults().AuthMode)
-	case s.Standard != nil:
-		i.BaseURL, i.AuthMode = s.Standard.BaseURL, "signed"
+	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition(), OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil}
+	if s.Settings != nil {
+		d := s.Settings.Describe()
+		i.BaseURL, i.AuthMode = d.BaseURL, d.AuthMode
 	}
 	return i
 }
@@ -87,85 +90,55 @@ func (s Spec) Info() Info {
 // fingerprint identifies a spec's settings: a reload keeps an enterprise's client (and its token)
 // when it is unchanged. Secrets are part of it but it is never shown.
 func (s Spec) fingerprint() string {
-	var u, st any
-	if s.Ultimate != nil {
-		c := *s.Ultimate
-		c.Logger, c.Observe, c.Transport = nil, nil, nil
-		u = c
-	}
-	if s.Standard != nil {
-		c := *s.Standard
-		c.Logger, c.Observe, c.Transport = nil, nil, nil
-		st = c
-	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%v|%d|%+v|%+v", s.TaxNo, s.Name, s.Edition, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, u, st)
+	return fmt.Sprintf("%s|%s|%s|%s|%v|%d|%T%+v", s.TaxNo, s.Name, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, s.Settings, s.Settings)
 }
 
-// file is the registry's YAML:
+// file is the registry's YAML: per enterprise its own keys (common) and one block named after its
+// edition, which that edition reads:
 //
 //	enterprises:
 //	  - taxNo: 91310000MA1FL0001X
 //	    name: 上海示例有限公司
-//	    edition: ultimate            # ultimate | standard
-//	    baseURL: https://api.kingdee.com
-//	    authMode: oauth2             # ultimate: legacy | oauth2
-//	    clientId: …                  # oauth2: clientId, clientSecret, username, accountId
-//	    clientSecret: env:SH_SECRET  # legacy: appId, appSecret, tenantId, accountId, user
-//	    username: …
-//	    accountId: …
-//	    orgNumber: "1001"
 //	    scanPoint: SP01              # optional: the image system's scanning point
+//	    ultimate:                    # the edition's block (invoicecloud/ultimate)
+//	      baseURL: https://api.kingdee.com
+//	      authMode: oauth2
+//	      clientId: …
+//	      clientSecret: env:SH_SECRET
+//	      username: …
+//	      accountId: …
+//	      orgNumber: "1001"
 //	  - taxNo: 91440300MA5G00002Y
 //	    name: 深圳示例有限公司
-//	    edition: standard
-//	    baseURL: https://api.piaozone.com
-//	    clientId: …
-//	    clientSecret: file:/run/secrets/sz-secret
-//	    encryptKey: env:SZ_ENCRYPT_KEY
-//	    encType: 0                   # 0 MD5, 1 SHA-256, 2 HMAC-SHA256
 //	    push: true                   # the cloud pushes collected invoices to /v1/push/{taxNo}
+//	    standard:                    # invoicecloud/standard
+//	      baseURL: https://api.piaozone.com
+//	      clientId: …
+//	      clientSecret: file:/run/secrets/sz-secret
+//	      encryptKey: env:SZ_ENCRYPT_KEY
+//	      encType: 0
+//
+// The flat form of earlier releases stays accepted: "edition: ultimate" and the edition's keys
+// beside the enterprise's own.
 type file struct {
-	Enterprises []entry `yaml:"enterprises"`
+	Enterprises []yaml.Node `yaml:"enterprises"`
 }
 
-type entry struct {
-	TaxNo   string `yaml:"taxNo"`
-	Name    string `yaml:"name"`
-	Edition string `yaml:"edition"`
-	BaseURL string `yaml:"baseURL"`
-
-	// ultimate
-	AuthMode       string `yaml:"authMode"`
-	TokenPlacement string `yaml:"tokenPlacement"`
-	AppID          string `yaml:"appId"`
-	AppSecret      string `yaml:"appSecret"` // the vendor's appSecuret
-	TenantID       string `yaml:"tenantId"`
-	AccountID      string `yaml:"accountId"`
-	User           string `yaml:"user"`
-	UserType       string `yaml:"userType"`
-	Username       string `yaml:"username"`
-	OrgNumber      string `yaml:"orgNumber"`
-
-	// both (oauth2 and standard)
-	ClientID     string `yaml:"clientId"`
-	ClientSecret string `yaml:"clientSecret"`
-
-	// standard
-	EncryptKey     string   `yaml:"encryptKey"`
-	EncType        *int     `yaml:"encType"`
-	EID            string   `yaml:"eid"`
-	PlaintextCalls []string `yaml:"plaintextCalls"`
-	UserKeyTTL     string   `yaml:"userKeyTTL"`
-
+// common are an enterprise's own keys, whatever its edition.
+type common struct {
+	TaxNo               string `yaml:"taxNo"`
+	Name                string `yaml:"name"`
+	Edition             string `yaml:"edition"` // the flat form: the edition whose keys stand beside these
 	ScanPoint           string `yaml:"scanPoint"`
 	Push                bool   `yaml:"push"`
 	TokenCallsPerMinute int    `yaml:"tokenCallsPerMinute"`
 }
 
-// Parse reads a registry. base carries the settings every ultimate enterprise shares (the
-// [assumed] names from RIMFLOW_CLOUD_*, timeouts); secrets are resolved with getenv and readFile.
-// Every problem is reported, each naming its place (enterprises[1].clientSecret).
-func Parse(data []byte, base invoicecloud.Config, getenv func(string) string, readFile func(string) ([]byte, error)) ([]Spec, error) {
+// Parse reads a registry. env are the settings RIMFLOW_CLOUD_* describe (nil: none): every
+// enterprise takes what its edition shares from them (the [assumed] names, timeouts). Secrets are
+// resolved with getenv and readFile. Every problem is reported, each naming its place
+// (enterprises[1].standard.clientSecret).
+func Parse(data []byte, env invoicecloud.Settings, getenv func(string) string, readFile func(string) ([]byte, error)) ([]Spec, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -175,134 +148,236 @@ func Parse(data []byte, base invoicecloud.Config, getenv func(string) string, re
 	if len(f.Enterprises) == 0 {
 		return nil, errors.New("enterprises: the file lists no enterprise")
 	}
-	var errs []error
-	seen := map[string]int{}
+	p := parser{env: env, getenv: getenv, readFile: readFile, seen: map[string]int{}}
 	specs := make([]Spec, 0, len(f.Enterprises))
-	for i, e := range f.Enterprises {
-		where := fmt.Sprintf("enterprises[%d]", i)
-		bad := func(field, format string, args ...any) {
-			errs = append(errs, fmt.Errorf("%s.%s: %s", where, field, fmt.Sprintf(format, args...)))
-		}
-		secret := func(field, ref string) string {
-			if ref == "" {
-				return ""
-			}
-			v, err := secretref.Resolve(ref, getenv, readFile)
-			if err != nil {
-				bad(field, "%v", err)
-				return ""
-			}
-			return string(v)
-		}
-		before := len(errs)
-		judge := func(err error) { // the client's own verdict, unless this entry is already wrong
-			if err != nil && len(errs) == before {
-				bad(fieldOf(err), "%s", messageOf(err))
-			}
-		}
-		taxNo := strings.ToUpper(strings.TrimSpace(e.TaxNo))
-		if !invoicecloud.ValidTaxNo(taxNo) {
-			bad("taxNo", "not a taxpayer id (18-character unified social credit code, or 15/17/20 letters and digits)")
-		} else if j, dup := seen[taxNo]; dup {
-			bad("taxNo", "%s is listed twice (also enterprises[%d])", taxNo, j)
-		}
-		seen[taxNo] = i
-		if strings.TrimSpace(e.Name) == "" {
-			bad("name", "required")
-		}
-		s := Spec{TaxNo: taxNo, Name: strings.TrimSpace(e.Name), Edition: Edition(strings.ToLower(e.Edition)),
-			OrgNumber: e.OrgNumber, ScanPoint: e.ScanPoint, TokenCallsPerMinute: e.TokenCallsPerMinute}
-		if e.TokenCallsPerMinute < 0 {
-			bad("tokenCallsPerMinute", "must not be negative")
-		}
-		switch s.Edition {
-		case Ultimate:
-			c := base
-			c.BaseURL = strings.TrimRight(e.BaseURL, "/")
-			c.AuthMode = invoicecloud.AuthMode(strings.ToLower(e.AuthMode))
-			c.TokenPlacement = invoicecloud.TokenPlacement(strings.ToLower(e.TokenPlacement))
-			c.AppID, c.TenantID, c.AccountID, c.User, c.UserType = e.AppID, e.TenantID, e.AccountID, e.User, e.UserType
-			c.AppSecret = secret("appSecret", e.AppSecret)
-			c.ClientID, c.Username = e.ClientID, e.Username
-			c.ClientSecret = secret("clientSecret", e.ClientSecret)
-			if e.EncType != nil {
-				bad("encType", "a standard-edition setting on an ultimate enterprise")
-			}
-			if e.EID != "" {
-				bad("eid", "a standard-edition setting on an ultimate enterprise")
-			}
-			if e.EncryptKey != "" && !e.Push {
-				bad("encryptKey", "an ultimate enterprise has one only for its pushes (push: true)")
-			}
-			judge(c.WithDefaults().Validate())
-			s.Ultimate = &c
-		case Standard:
-			c := invoicecloud.StandardConfig{BaseURL: strings.TrimRight(e.BaseURL, "/"), TaxNo: taxNo, CompanyName: s.Name, EID: e.EID,
-				ClientID: e.ClientID, PlaintextCalls: e.PlaintextCalls, Timeout: base.Timeout, PollHold: base.PollHold, RefreshBefore: base.RefreshBefore}
-			c.ClientSecret = secret("clientSecret", e.ClientSecret)
-			c.EncryptKey = secret("encryptKey", e.EncryptKey)
-			if e.EncType != nil {
-				c.EncType = invoicecloud.EncType(*e.EncType)
-			}
-			if e.UserKeyTTL != "" {
-				d, err := time.ParseDuration(e.UserKeyTTL)
-				if err != nil || d <= 0 {
-					bad("userKeyTTL", "want a positive duration such as 2h, got %q", e.UserKeyTTL)
-				}
-				c.UserKeyTTL = d
-			}
-			for _, f := range []struct{ name, v string }{{"authMode", e.AuthMode}, {"appId", e.AppID}, {"appSecret", e.AppSecret},
-				{"tenantId", e.TenantID}, {"accountId", e.AccountID}, {"user", e.User}, {"username", e.Username}, {"orgNumber", e.OrgNumber}} {
-				if f.v != "" {
-					bad(f.name, "an ultimate-edition setting on a standard enterprise")
-				}
-			}
-			if c.EncryptKey != "" && len(c.EncryptKey) != 16 {
-				bad("encryptKey", "must be the 16-character encrypt_key (AES-128)")
-			}
-			judge(c.WithDefaults().Validate())
-			s.Standard = &c
-		default:
-			bad("edition", `must be "ultimate" or "standard", got %q`, e.Edition)
-		}
-		if e.Push {
-			key, id := "", e.ClientID
-			if s.Standard != nil {
-				key = s.Standard.EncryptKey
-			} else {
-				key = secret("encryptKey", e.EncryptKey)
-			}
-			if key == "" || id == "" {
-				bad("push", "a pushing enterprise needs its clientId and encryptKey (the push is encrypted with it)")
-			}
-			s.Push = &invoicecloud.PushEnterprise{TaxNo: taxNo, Name: s.Name, ClientID: id, EncryptKey: key}
-		}
-		specs = append(specs, s)
+	for i, n := range f.Enterprises {
+		specs = append(specs, p.enterprise(i, n))
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
 	}
 	return specs, nil
 }
 
-// ReadFile reads the registry at path.
-func ReadFile(path string, base invoicecloud.Config, getenv func(string) string) ([]Spec, error) {
+type parser struct {
+	env      invoicecloud.Settings
+	getenv   func(string) string
+	readFile func(string) ([]byte, error)
+	seen     map[string]int // tax number → its entry
+	errs     []error
+}
+
+func (p *parser) bad(where, field, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s.%s: %s", where, field, fmt.Sprintf(format, args...)))
+}
+
+// edition block of an enterprise: the edition's name, its keys and values, and where they stand.
+type editionBlock struct {
+	name, where string
+	pairs       []*yaml.Node // key, value, key, value, …
+}
+
+func (p *parser) enterprise(i int, n yaml.Node) Spec {
+	where := fmt.Sprintf("enterprises[%d]", i)
+	before := len(p.errs)
+	if n.Kind != yaml.MappingNode {
+		p.errs = append(p.errs, fmt.Errorf("%s: want the enterprise's settings (taxNo, name, its edition's block)", where))
+		return Spec{}
+	}
+	// Sort the keys: the enterprise's own, an edition's block, and the rest (the flat form's).
+	var own, rest []*yaml.Node
+	var blocks []editionBlock
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		key, val := n.Content[k], n.Content[k+1]
+		_, ed := editions.Lookup(key.Value)
+		switch {
+		case slices.Contains(commonKeys, key.Value):
+			own = append(own, key, val)
+		case ed && val.Kind == yaml.MappingNode:
+			blocks = append(blocks, editionBlock{name: key.Value, where: where + "." + key.Value, pairs: val.Content})
+		default:
+			rest = append(rest, key, val)
+		}
+	}
+	var c common
+	decodePairs(own, &c, func(field, msg string) { p.bad(where, field, "%s", msg) })
+	taxNo := invoicecloud.NormalizeTaxNo(c.TaxNo)
+	if !invoicecloud.ValidTaxNo(taxNo) {
+		p.bad(where, "taxNo", "not a taxpayer id (18-character unified social credit code, or 15/17/20 letters and digits)")
+	} else if j, dup := p.seen[taxNo]; dup {
+		p.bad(where, "taxNo", "%s is listed twice (also enterprises[%d])", taxNo, j)
+	}
+	p.seen[taxNo] = i
+	s := Spec{TaxNo: taxNo, Name: strings.TrimSpace(c.Name), ScanPoint: c.ScanPoint, TokenCallsPerMinute: c.TokenCallsPerMinute}
+	if s.Name == "" {
+		p.bad(where, "name", "required")
+	}
+	if c.TokenCallsPerMinute < 0 {
+		p.bad(where, "tokenCallsPerMinute", "must not be negative")
+	}
+
+	b, ok := p.editionOf(where, c.Edition, blocks, rest)
+	if !ok {
+		return s
+	}
+	ed, _ := editions.Lookup(b.name)
+	block := ed.NewBlock()
+	p.decodeBlock(b, block)
+	secret := func(field, ref string) string {
+		if ref == "" {
+			return ""
+		}
+		v, err := secretref.Resolve(ref, p.getenv, p.readFile)
+		if err != nil {
+			p.bad(b.where, field, "%v", err)
+			return ""
+		}
+		return string(v)
+	}
+	s.Settings = block.Settings(invoicecloud.BlockReader{TaxNo: taxNo, Name: s.Name, Push: c.Push, Env: p.env, Secret: secret,
+		Bad: func(field, format string, args ...any) { p.bad(b.where, field, format, args...) },
+		Judge: func(err error) { // the client's own verdict, unless this entry is already wrong
+			if err != nil && len(p.errs) == before {
+				p.bad(b.where, fieldOf(err), "%s", messageOf(err))
+			}
+		}})
+	if s.Settings != nil {
+		s.OrgNumber = s.Settings.Describe().OrgNumber
+		if c.Push {
+			id, key := s.Settings.PushCredentials()
+			if key == "" || id == "" {
+				p.bad(where, "push", "a pushing enterprise needs its clientId and encryptKey (the push is encrypted with it)")
+			}
+			s.Push = &invoicecloud.PushEnterprise{TaxNo: taxNo, Name: s.Name, ClientID: id, EncryptKey: key}
+		}
+	}
+	return s
+}
+
+// commonKeys are the keys of common: an enterprise's own.
+var commonKeys = yamlKeys(&common{})
+
+// editionOf finds the enterprise's edition block: the one block named after an edition, or in the
+// flat form the keys beside the enterprise's own, of the edition its "edition" names.
+func (p *parser) editionOf(where, edition string, blocks []editionBlock, rest []*yaml.Node) (editionBlock, bool) {
+	edition = strings.ToLower(strings.TrimSpace(edition))
+	switch {
+	case len(blocks) > 1:
+		p.bad(where, blocks[1].name, "one edition block per enterprise (it has %s's already)", blocks[0].name)
+		return editionBlock{}, false
+	case len(blocks) == 1:
+		b := blocks[0]
+		if edition != "" && edition != b.name {
+			p.bad(where, "edition", "%q, but the enterprise's block is the %s edition's", edition, b.name)
+		}
+		for k := 0; k+1 < len(rest); k += 2 {
+			p.bad(where, rest[k].Value, "not an enterprise's setting: the %s edition's settings go in its block", b.name)
+		}
+		return b, true
+	}
+	if _, ok := editions.Lookup(edition); !ok {
+		p.bad(where, "edition", "must be %s, got %q", quotedList(editions.Names()), edition)
+		return editionBlock{}, false
+	}
+	return editionBlock{name: edition, where: where, pairs: rest}, true
+}
+
+// decodeBlock decodes b into block key by key: a key block does not have is named, and so is a
+// key another edition has (its setting on an enterprise of the wrong edition).
+func (p *parser) decodeBlock(b editionBlock, block invoicecloud.Block) {
+	known := yamlKeys(block)
+	var pairs []*yaml.Node
+	for k := 0; k+1 < len(b.pairs); k += 2 {
+		key := b.pairs[k].Value
+		if slices.Contains(known, key) {
+			pairs = append(pairs, b.pairs[k], b.pairs[k+1])
+			continue
+		}
+		if other := editionWithKey(key, b.name); other != "" {
+			p.bad(b.where, key, "%s %s-edition setting on %s %s enterprise", article(other), other, article(b.name), b.name)
+		} else {
+			p.bad(b.where, key, "not a setting of the %s edition", b.name)
+		}
+	}
+	decodePairs(pairs, block, func(field, msg string) { p.bad(b.where, field, "%s", msg) })
+}
+
+// editionWithKey is the first edition other than not whose block has key ("" when none).
+func editionWithKey(key, not string) string {
+	for _, name := range editions.Names() {
+		if ed, _ := editions.Lookup(name); name != not && slices.Contains(yamlKeys(ed.NewBlock()), key) {
+			return name
+		}
+	}
+	return ""
+}
+
+// decodePairs decodes key/value pairs into v one by one, so a value of the wrong type is named by
+// its key.
+func decodePairs(pairs []*yaml.Node, v any, bad func(field, msg string)) {
+	for k := 0; k+1 < len(pairs); k += 2 {
+		one := yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: pairs[k : k+2]}
+		if err := one.Decode(v); err != nil {
+			msg := err.Error()
+			var te *yaml.TypeError
+			if errors.As(err, &te) && len(te.Errors) > 0 {
+				msg = te.Errors[0]
+			}
+			bad(pairs[k].Value, msg)
+		}
+	}
+}
+
+// yamlKeys are the yaml keys of the struct v points to.
+func yamlKeys(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var keys []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// quotedList is `"a" or "b"`, `"a", "b" or "c"`.
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// ReadFile reads the registry at path (env: Parse's).
+func ReadFile(path string, env invoicecloud.Settings, getenv func(string) string) ([]Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("enterprises file %q: %w", path, err)
 	}
-	specs, err := Parse(data, base, getenv, os.ReadFile)
+	specs, err := Parse(data, env, getenv, os.ReadFile)
 	if err != nil {
 		return nil, fmt.Errorf("enterprises file %q: %w", path, err)
 	}
 	return specs, nil
 }
 
-// FromEnv is the registry of one that RIMFLOW_CLOUD_* describes: an ultimate tenant serving any
-// tax number.
-func FromEnv(cfg invoicecloud.Config) []Spec {
-	c := cfg
-	return []Spec{{TaxNo: AnyTaxNo, Name: "RIMFLOW_CLOUD_*", Edition: Ultimate, Ultimate: &c}}
+// FromEnv is the registry of one that RIMFLOW_CLOUD_* describe: a tenant serving any tax number.
+func FromEnv(s invoicecloud.Settings) []Spec {
+	return []Spec{{TaxNo: AnyTaxNo, Name: "RIMFLOW_CLOUD_*", Settings: s}}
 }
 
 // fieldOf and messageOf split a client configuration error into the field it names and its text.

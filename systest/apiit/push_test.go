@@ -140,7 +140,7 @@ func TestPushRoute(t *testing.T) {
 	}{
 		{"unknown enterprise", "91110000MA01N7PE9X", envelope(std.EncryptKey, "m-unknown", time.Now()), http.StatusUnauthorized, "taxNo", ""},
 		{"wrong key", std.TaxNo, envelope("WRONGKEY-0123456", "m-wrong-key", time.Now()), http.StatusUnauthorized, "encryptKey",
-			invoicecloud.StandardCodeUndecryptable},
+			invoicecloud.PushCodeUndecryptable},
 		{"stale timestamp", std.TaxNo, envelope(std.EncryptKey, "m-stale", time.Now().Add(-invoicecloud.DefaultPushMaxAge-time.Minute)),
 			http.StatusBadRequest, "timestamp", invoicecloud.PushCodeStale},
 	} {

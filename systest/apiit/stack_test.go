@@ -22,6 +22,7 @@ import (
 	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -34,7 +35,7 @@ type stack struct {
 	api      *httptest.Server
 	token    string
 	registry *prometheus.Registry
-	cloud    *invoicecloud.Client // the worker's client, for playing "another system" at the cloud
+	cloud    *ultimate.Client // the worker's client, for playing "another system" at the cloud
 }
 
 func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {

@@ -10,6 +10,8 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -48,14 +50,14 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 	for _, e := range group {
 		spec := enterprises.Spec{TaxNo: e.taxNo, Name: e.name, Edition: e.edition, OrgNumber: e.org}
 		if e.edition == enterprises.Ultimate {
-			spec.Ultimate = &invoicecloud.Config{BaseURL: env.URL, AuthMode: invoicecloud.AuthOAuth2, ClientID: creds.ClientID,
+			spec.Ultimate = &ultimate.Config{BaseURL: env.URL, AuthMode: ultimate.AuthOAuth2, ClientID: creds.ClientID,
 				ClientSecret: creds.ClientSecret, Username: creds.Username, AccountID: creds.AccountID, Timeout: 10 * time.Second}
 		} else {
 			secret := "secret-of-" + e.key
 			if e.wrongSecret {
 				secret = "not-the-secret"
 			}
-			spec.Standard = &invoicecloud.StandardConfig{BaseURL: env.URL, TaxNo: e.taxNo, CompanyName: e.name, ClientID: "CID-" + e.key,
+			spec.Standard = &standard.Config{BaseURL: env.URL, TaxNo: e.taxNo, CompanyName: e.name, ClientID: "CID-" + e.key,
 				ClientSecret: secret, EncryptKey: e.key + "-encryptkey-16", Timeout: 10 * time.Second}
 		}
 		specs = append(specs, spec)

@@ -25,6 +25,7 @@ import (
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -36,7 +37,7 @@ type stack struct {
 	t      *testing.T
 	sim    *simulator.Sim
 	simURL string
-	cloud  *invoicecloud.Client
+	cloud  *ultimate.Client
 	queue  string
 	worker *app.Worker
 	// webhooks, when set before startWorker, is where the worker sends the bills' events.
@@ -82,7 +83,7 @@ func newStack(t *testing.T, seed int64, cloud cloudMode) *stack {
 // newStackWith is newStack with configure applied before the worker starts.
 func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*stack)) *stack {
 	t.Helper()
-	env := testenv.NewCloud(t, cloud.options(seed), func(c *invoicecloud.Config) {
+	env := testenv.NewCloud(t, cloud.options(seed), func(c *ultimate.Config) {
 		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
 	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}

@@ -39,7 +39,7 @@ import (
 	"rimflow/devstack/devserver"
 	"rimflow/devstack/harness"
 	"rimflow/internal/config"
-	"rimflow/internal/enterprises"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/systest/e2e"
 	"rimflow/systest/pgtest"
 	"rimflow/systest/testenv"
@@ -225,7 +225,7 @@ func TestProductionEndToEnd(t *testing.T) {
 	// One enterprise (RIMFLOW_CLOUD_*, no registry file), the ultimate tenant of the simulator;
 	// Temporal Web is not run here, but the codec server must answer its configured origin.
 	target := e2e.Target{APIURL: apiURL, CloudURL: cloud.URL, Token: s.APIToken, CLI: s.CLI(),
-		Demos:       []harness.DemoRun{{TaxNo: harness.DemoTaxNo, Suffix: "ULT", Edition: enterprises.Ultimate}},
+		Demos:       []harness.DemoRun{{TaxNo: harness.DemoTaxNo, Suffix: "ULT", Edition: ultimate.Name}},
 		CodecOrigin: s.environment("api")[config.EnvCodecOrigins]}
 	target.Restart = func(t *testing.T) e2e.Target {
 		if err := api.Stop(30 * time.Second); err != nil {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 )
 
 const root = "../.."
@@ -90,7 +90,7 @@ func TestREADMEShowsTheTwoCommands(t *testing.T) {
 
 func TestAssumedVendorNamesAreListed(t *testing.T) {
 	text := section(t, "docs/invoicecloud.md", "Assumed names")
-	paths, types := invoicecloud.DefaultPaths(), invoicecloud.DefaultMessageTypes()
+	paths, types := ultimate.DefaultPaths(), ultimate.DefaultMessageTypes()
 	for _, name := range []string{types.Unbind, paths.PollData, paths.PollReceipt} {
 		if !strings.Contains(text, name) {
 			t.Errorf(`docs/invoicecloud.md's "Assumed names" does not list the assumed name %q`, name)

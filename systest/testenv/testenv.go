@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"rimflow/cloudsim/simulator"
-	"rimflow/invoicecloud"
+	"rimflow/invoicecloud/ultimate"
 	"rimflow/workflows"
 )
 
@@ -46,28 +46,28 @@ func NewServer(tb *testing.T) *temporaltest.TestServer {
 type Cloud struct {
 	Sim    *simulator.Sim
 	URL    string
-	Client *invoicecloud.Client
-	Config invoicecloud.Config // what Client was built from (the simulator's own credentials and paths)
+	Client *ultimate.Client
+	Config ultimate.Config // what Client was built from (the simulator's own credentials and paths)
 }
 
 // NewCloud serves a simulator with opts and builds a client with its credentials (legacy auth,
 // token in the header); tune, when given, adjusts the client's config first.
-func NewCloud(tb testing.TB, opts simulator.Options, tune func(*invoicecloud.Config)) *Cloud {
+func NewCloud(tb testing.TB, opts simulator.Options, tune func(*ultimate.Config)) *Cloud {
 	tb.Helper()
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	tb.Cleanup(srv.Close)
 	creds, paths := sim.Options().Credentials, sim.Options().Paths
-	cfg := invoicecloud.Config{
-		BaseURL: srv.URL, AuthMode: invoicecloud.AuthLegacy, TokenPlacement: invoicecloud.TokenInHeader,
+	cfg := ultimate.Config{
+		BaseURL: srv.URL, AuthMode: ultimate.AuthLegacy, TokenPlacement: ultimate.TokenInHeader,
 		AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID, User: creds.User,
-		Paths:        invoicecloud.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes: invoicecloud.MessageTypes{Unbind: paths.UnbindMessageType},
+		Paths:        ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
+		MessageTypes: ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
 	}
 	if tune != nil {
 		tune(&cfg)
 	}
-	c, err := invoicecloud.New(cfg)
+	c, err := ultimate.New(cfg)
 	if err != nil {
 		tb.Fatalf("cloud client: %v", err)
 	}

@@ -1,0 +1,107 @@
+package invoicecloud
+
+import (
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults every edition's client shares.
+const (
+	DefaultTimeout       = 15 * time.Second
+	DefaultPollHold      = 35 * time.Second // the cloud holds a poll up to 30 s
+	DefaultRefreshBefore = 5 * time.Minute
+	// DefaultTokenLifetime is assumed when the cloud's expiry cannot be trusted
+	// (an expire_time already in the past means the clocks disagree). Tokens live about 2 h.
+	DefaultTokenLifetime = 2 * time.Hour
+)
+
+// ConfigError is a bad setting: never retryable, Field names it.
+func ConfigError(field, msg string) error {
+	return &Error{MessageType: "config", Field: field, Message: msg}
+}
+
+// NamedValue is a setting and its name in errors (Named).
+type NamedValue struct{ Name, V string }
+
+// Named is the setting name with value v.
+func Named(name, v string) NamedValue { return NamedValue{Name: name, V: v} }
+
+// RequireAll names the first empty setting.
+func RequireAll(why string, settings ...NamedValue) error {
+	for _, f := range settings {
+		if strings.TrimSpace(f.V) == "" {
+			return ConfigError(f.Name, why)
+		}
+	}
+	return nil
+}
+
+// ValidateBaseURL: required, an absolute http(s) URL without query or fragment; plain http only
+// to this machine (a loopback host) unless allowInsecure says so: secrets and tokens travel on
+// every call.
+func ValidateBaseURL(baseURL string, allowInsecure bool) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case strings.TrimSpace(baseURL) == "":
+		return ConfigError("baseURL", "required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return ConfigError("baseURL", "must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return ConfigError("baseURL", "must not carry a query or fragment")
+	case u.Scheme == "http" && !allowInsecure && !loopbackHost(u.Hostname()):
+		return ConfigError("baseURL", "must be https: credentials and tokens travel on every call (plain http is accepted only to a loopback host, or with allowInsecureHTTP)")
+	}
+	return nil
+}
+
+// loopbackHost reports whether host (no port) is this machine: "localhost" or a loopback IP.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ValidateDurations: the transport's durations are not negative.
+func ValidateDurations(timeout, pollHold, refreshBefore time.Duration) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", timeout}, {"pollHold", pollHold}, {"refreshBefore", refreshBefore}} {
+		if d.v < 0 {
+			return ConfigError(d.name, "must not be negative")
+		}
+	}
+	return nil
+}
+
+// ValidatePaths: every path starts with "/" and carries no query.
+func ValidatePaths(paths ...NamedValue) error {
+	for _, p := range paths {
+		if !strings.HasPrefix(p.V, "/") || strings.ContainsAny(p.V, "?# ") {
+			return ConfigError(p.Name, `must start with "/" and carry no query`)
+		}
+	}
+	return nil
+}
+
+// FillDefaults replaces each empty setting by its default: an edition's paths and names.
+func FillDefaults(settings ...DefaultedValue) {
+	for _, p := range settings {
+		if *p.V == "" {
+			*p.V = p.Default
+		}
+	}
+}
+
+// DefaultedValue is a setting and its default (FillDefaults).
+type DefaultedValue struct {
+	V       *string
+	Default string
+}
+
+// Default is the setting at v with its default d.
+func Default(v *string, d string) DefaultedValue { return DefaultedValue{V: v, Default: d} }

@@ -1,0 +1,153 @@
+// Package ultimate is the ultimate edition (旗舰版) of Invoice Cloud: a tenant on Kingdee Cosmic,
+// its business calls as messages to /kapi/app/rim/message, its token by the legacy app_token
+// login or oauth2. It plugs into rimflow as Edition (docs/editions.md).
+package ultimate
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"rimflow/invoicecloud"
+)
+
+// AuthMode selects how the client gets its access token.
+type AuthMode string
+
+const (
+	AuthLegacy AuthMode = "legacy" // 1.01 app_token -> 1.02 access_token
+	AuthOAuth2 AuthMode = "oauth2" // /kapi/oauth2/getToken
+)
+
+// TokenPlacement says where the access token travels on business calls.
+type TokenPlacement string
+
+const (
+	TokenInHeader TokenPlacement = "header" // header access_token (default)
+	TokenInQuery  TokenPlacement = "query"  // ?access_token= (older Cosmic)
+)
+
+// Paths are the endpoint paths relative to BaseURL; [assumed] ones are configurable.
+type Paths struct {
+	AppToken    string // /api/getAppToken.do
+	Login       string // /api/login.do
+	OAuth2Token string // /kapi/oauth2/getToken
+	Message     string // /kapi/app/rim/message
+	Deduction   string // /kapi/app/rim/deduction
+	MsgWatch    string // /msgwatch/
+	PollData    string // /polling/fpzs/invoice/data/v2 [assumed for the ultimate edition]
+	PollReceipt string // /polling/fpzs/portal/receipt [assumed for the ultimate edition]
+	BDSBillPush string // /kapi/app/bds/erpBillPush: the image system's scan task for a bill
+	BDSOperate  string // /kapi/app/bds/operate: operateType queryBillStatus
+}
+
+// MessageTypes are the messageType names of /kapi/app/rim/message.
+type MessageTypes struct {
+	GetEventCode string // getEventCode
+	BillSave     string // billSave
+	VoucherSave  string // voucherSave
+	Unbind       string // billDelete [assumed]
+}
+
+// Config configures a Client. Zero values take the documented defaults (see DefaultPaths etc.).
+// It is also an enterprise's settings of this edition (invoicecloud.Settings).
+type Config struct {
+	BaseURL        string
+	AuthMode       AuthMode
+	TokenPlacement TokenPlacement
+
+	// legacy mode (1.01/1.02); the vendor spells the secret "appSecuret".
+	AppID     string
+	AppSecret string
+	TenantID  string
+	AccountID string
+	User      string
+	UserType  string // Mobile | UserName
+
+	// oauth2 mode
+	ClientID     string
+	ClientSecret string
+	Username     string
+
+	Language      string        // zh_CN
+	Timeout       time.Duration // per HTTP call
+	PollHold      time.Duration // how long a long poll may be held (server side holds up to 30 s)
+	RefreshBefore time.Duration // refresh a token this long before it expires
+
+	// Deduction API identification.
+	BusinessSystemCode string
+
+	Paths        Paths
+	MessageTypes MessageTypes
+	// NothingBoundCodes [assumed] are the codes with which the cloud answers an unbind of a bill
+	// that holds no invoice there (never saved, already deleted): Unbind counts them as done, so a
+	// compensation that runs twice, or for a step whose answer was lost, ends. Default
+	// DefaultNothingBoundCodes.
+	NothingBoundCodes []string
+	Logger            *slog.Logger
+	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
+	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
+	Observe func(name, outcome string, took time.Duration)
+
+	// Transport, when set, carries every HTTP call (proxies, custom TLS). Default: a clone of
+	// http.DefaultTransport sized for many concurrent bills.
+	Transport http.RoundTripper
+	// AllowInsecureHTTP accepts a plain http BaseURL whose host is not loopback (a simulator on a
+	// private network). Otherwise such a URL must be https: secrets and tokens travel on every call.
+	AllowInsecureHTTP bool
+}
+
+// Client talks to one tenant of the ultimate edition. Safe for concurrent use; one per process
+// shares one token cache.
+type Client struct {
+	cfg Config
+	t   *invoicecloud.Transport
+}
+
+var _ invoicecloud.EnterpriseClient = (*Client)(nil)
+
+// New validates cfg (after defaults) and builds a Client. A bad configuration returns an
+// *invoicecloud.Error whose Field names the offending setting.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg}
+	c.t = invoicecloud.NewTransport(invoicecloud.TransportConfig{
+		BaseURL: cfg.BaseURL, TokenInQuery: cfg.TokenPlacement == TokenInQuery,
+		Timeout: cfg.Timeout, PollHold: cfg.PollHold, RefreshBefore: cfg.RefreshBefore,
+		SocketPath: cfg.Paths.MsgWatch, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt,
+		Logger: cfg.Logger, Observe: cfg.Observe, Transport: cfg.Transport,
+	}, c.fetchToken)
+	return c, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (c *Client) Config() Config { return c.cfg }
+
+// CheckLogin fetches a fresh token with the configured credentials (nothing else is called).
+func (c *Client) CheckLogin(ctx context.Context) error {
+	_, err := c.t.CheckToken(ctx)
+	return err
+}
+
+// Settings are the client's settings as the registry holds them.
+func (c *Client) Settings() invoicecloud.Settings { return c.cfg }
+
+// Watch receives what the user imports for linkKey: the socket, then the long poll
+// (invoicecloud.Transport.Watch).
+func (c *Client) Watch(ctx context.Context, linkKey string, opts invoicecloud.WatchOptions, deliver func(invoicecloud.Message) error) error {
+	return c.t.Watch(ctx, linkKey, opts, deliver)
+}
+
+// Poll holds one long poll for linkKey; (nil, nil) when the cloud answers 1307 (no data).
+func (c *Client) Poll(ctx context.Context, linkKey string) (*invoicecloud.Message, error) {
+	return c.t.Poll(ctx, linkKey)
+}
+
+// Receipt acknowledges a polled message.
+func (c *Client) Receipt(ctx context.Context, linkKey, msgID string) error {
+	return c.t.Receipt(ctx, linkKey, msgID)
+}

@@ -363,4 +363,3 @@ func buyerProblem(inv invoicecloud.Invoice, bill workflows.BillInput) string {
 	}
 	return fmt.Sprintf("buyer %s is not one of the bill's companies (billTaxNo, companyInfo): the cloud would refuse it as 不合规", inv.BuyerTaxNo)
 }
-

@@ -41,8 +41,10 @@ func (s toySettings) Describe() invoicecloud.Description {
 	return invoicecloud.Description{BaseURL: s.BaseURL, AuthMode: "toy"}
 }
 func (s toySettings) PushCredentials() (string, string) { return "", "" }
-func (s toySettings) TokenEndpoint() (string, []string) { return "toy|" + s.BaseURL, []string{"/token"} }
-func (s toySettings) Timeouts() invoicecloud.Timeouts   { return invoicecloud.Timeouts{} }
+func (s toySettings) TokenEndpoint() (string, []string) {
+	return "toy|" + s.BaseURL, []string{"/token"}
+}
+func (s toySettings) Timeouts() invoicecloud.Timeouts { return invoicecloud.Timeouts{} }
 func (s toySettings) NewClient(invoicecloud.ClientOptions) (invoicecloud.EnterpriseClient, error) {
 	return &toyClient{settings: s}, nil
 }

@@ -305,3 +305,109 @@ func TestWatchReloadsOnChangeAndSIGHUP(t *testing.T) {
 	hup <- os.Interrupt
 	waitKnown("after SIGHUP with the enterprise removed", false)
 }
+
+// pageExample is the first yaml example of a page of docs/.
+func pageExample(t *testing.T, page string) []byte {
+	t.Helper()
+	text, err := os.ReadFile("../../docs/" + page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(text), "```yaml\n")
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatalf("docs/%s has no yaml example", page)
+	}
+	return []byte(example)
+}
+
+// docs/enterprises.md's example, in the flat form, keeps loading.
+func TestEnterprisesPageExampleLoads(t *testing.T) {
+	env := map[string]string{"SH_CLIENT_SECRET": "sh-secret", "SZ_ENCRYPT_KEY": "0123456789abcdef"}
+	files := func(p string) ([]byte, error) {
+		if p == "/run/secrets/sz-client-secret" {
+			return []byte("sz-secret\n"), nil
+		}
+		return nil, errors.New("missing")
+	}
+	specs, err := Parse(pageExample(t, "enterprises.md"), nil, getenv(env), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 2 || specs[0].Edition() != ultimate.Name || specs[0].OrgNumber != "1001" ||
+		specs[1].Edition() != standard.Name || specs[1].Push == nil {
+		t.Errorf("specs %+v", specs)
+	}
+}
+
+// docs/editions.md's example, in the block form, loads as the flat form does.
+func TestEditionsPageExampleLoads(t *testing.T) {
+	env := map[string]string{"SH_SECRET": "sh-secret", "SZ_ENCRYPT_KEY": "0123456789abcdef"}
+	specs, err := Parse(pageExample(t, "editions.md"), nil, getenv(env), goodFiles2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, sz := specs[0], specs[1]
+	if u, _ := sh.Settings.(ultimate.Enterprise); sh.Edition() != ultimate.Name || u.ClientSecret != "sh-secret" ||
+		sh.OrgNumber != "1001" || sh.ScanPoint != "SP01" {
+		t.Errorf("ultimate spec %+v", sh)
+	}
+	if st, _ := sz.Settings.(standard.Config); sz.Edition() != standard.Name || st.ClientSecret != "sz-secret" ||
+		st.EncType != standard.EncHMACSHA256 || sz.Push == nil || sz.Push.EncryptKey != "0123456789abcdef" {
+		t.Errorf("standard spec %+v", sz)
+	}
+}
+
+func goodFiles2(p string) ([]byte, error) {
+	if p == "/run/secrets/sz-secret" {
+		return []byte("sz-secret\n"), nil
+	}
+	return nil, errors.New("missing")
+}
+
+// The block form names its problems inside the block, and an enterprise has one edition.
+func TestBlockFormProblemsAreNamed(t *testing.T) {
+	bad := `
+enterprises:
+  - taxNo: 91310000MA1FL0001X
+    name: 上海
+    ultimate:
+      baseURL: https://api.example.com
+      authMode: oauth2
+      clientId: cid
+      clientSecret: env:MISSING
+      username: u
+      accountId: a
+      encType: 1
+  - taxNo: 91440300MA5G9GK78Y
+    name: 深圳
+    edition: ultimate
+    baseURL: https://std.example.com
+    standard:
+      baseURL: https://std.example.com
+      clientId: SZ
+      clientSecret: env:SZ
+      encryptKey: env:KEY
+      encType: x
+  - taxNo: 91440300MA5G0T001X
+    name: 两个
+    ultimate: {baseURL: https://a.example.com}
+    standard: {baseURL: https://b.example.com}
+`
+	_, err := Parse([]byte(bad), nil, getenv(map[string]string{"SZ": "s", "KEY": "0123456789abcdef"}), noFiles)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"enterprises[0].ultimate.clientSecret: MISSING is empty or unset",
+		"enterprises[0].ultimate.encType: a standard-edition setting on an ultimate enterprise",
+		`enterprises[1].edition: "ultimate", but the enterprise's block is the standard edition's`,
+		"enterprises[1].baseURL: not an enterprise's setting: the standard edition's settings go in its block",
+		"enterprises[1].standard.encType: cannot unmarshal",
+		"enterprises[2].standard: one edition block per enterprise",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -323,6 +323,9 @@ func decodePairs(pairs []*yaml.Node, v any, bad func(field, msg string)) {
 			if errors.As(err, &te) && len(te.Errors) > 0 {
 				msg = te.Errors[0]
 			}
+			if at, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(at, "line ") {
+				msg = rest + " (" + at + ")" // the key first: it is the place
+			}
 			bad(pairs[k].Value, msg)
 		}
 	}

@@ -105,7 +105,7 @@ var toy = invoicecloud.Edition{Name: "toy", NewBlock: func() invoicecloud.Block 
 var registerToy = sync.OnceValue(func() error { return editions.Register(toy) })
 
 const (
-	toyTaxNo      = "91330100MA2TOY001X"
+	toyTaxNo      = "91330100MA2T0Y001X"
 	ultimateTaxNo = "91310000MA1FL0001X"
 )
 

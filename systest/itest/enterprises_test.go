@@ -30,14 +30,14 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 		wrongSecret      bool
 	}
 	group := []ent{
-		{"U1", "91310000MA1FL0U01X", "上海集团母公司", enterprises.Ultimate, "1001", false},
-		{"U2", "91310000MA1FL0U02X", "上海集团子公司", enterprises.Ultimate, "1002", false},
-		{"S1", "91440300MA5G0T001X", "深圳标准版一号", enterprises.Standard, "", false},
-		{"S2", "91440300MA5G0T002X", "深圳标准版二号", enterprises.Standard, "", true},
+		{"U1", "91310000MA1FL0U01X", "上海集团母公司", ultimate.Name, "1001", false},
+		{"U2", "91310000MA1FL0U02X", "上海集团子公司", ultimate.Name, "1002", false},
+		{"S1", "91440300MA5G0T001X", "深圳标准版一号", standard.Name, "", false},
+		{"S2", "91440300MA5G0T002X", "深圳标准版二号", standard.Name, "", true},
 	}
 	var tenants = []simulator.Tenant{simulator.UltimateTenant()}
 	for _, e := range group {
-		if e.edition == enterprises.Standard {
+		if e.edition == standard.Name {
 			tenants = append(tenants, simulator.Tenant{Edition: simulator.EditionStandard, Name: e.name, TaxNo: e.taxNo,
 				ClientID: "CID-" + e.key, ClientSecret: "secret-of-" + e.key, EncryptKey: e.key + "-encryptkey-16"})
 		}
@@ -48,16 +48,16 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 	creds := simulator.DefaultCredentials()
 	var specs []enterprises.Spec
 	for _, e := range group {
-		spec := enterprises.Spec{TaxNo: e.taxNo, Name: e.name, Edition: e.edition, OrgNumber: e.org}
-		if e.edition == enterprises.Ultimate {
-			spec.Ultimate = &ultimate.Config{BaseURL: env.URL, AuthMode: ultimate.AuthOAuth2, ClientID: creds.ClientID,
+		spec := enterprises.Spec{TaxNo: e.taxNo, Name: e.name, OrgNumber: e.org}
+		if e.edition == ultimate.Name {
+			spec.Settings = ultimate.Config{BaseURL: env.URL, AuthMode: ultimate.AuthOAuth2, ClientID: creds.ClientID,
 				ClientSecret: creds.ClientSecret, Username: creds.Username, AccountID: creds.AccountID, Timeout: 10 * time.Second}
 		} else {
 			secret := "secret-of-" + e.key
 			if e.wrongSecret {
 				secret = "not-the-secret"
 			}
-			spec.Standard = &standard.Config{BaseURL: env.URL, TaxNo: e.taxNo, CompanyName: e.name, ClientID: "CID-" + e.key,
+			spec.Settings = standard.Config{BaseURL: env.URL, TaxNo: e.taxNo, CompanyName: e.name, ClientID: "CID-" + e.key,
 				ClientSecret: secret, EncryptKey: e.key + "-encryptkey-16", Timeout: 10 * time.Second}
 		}
 		specs = append(specs, spec)
@@ -110,7 +110,7 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 
 		b := s.bill("GRP-" + e.key)
 		wantEdition := simulator.EditionUltimate
-		if e.edition == enterprises.Standard {
+		if e.edition == standard.Name {
 			wantEdition = simulator.EditionStandard
 		}
 		if b.Edition != wantEdition || b.Enterprise != e.taxNo || b.BillTaxNo != e.taxNo || b.OrgNumber != e.org {

@@ -348,5 +348,27 @@ func ParamField(desc string, fields map[string]string) string {
 	return ""
 }
 
+// Mentions reports whether desc (a refusal's description), lower-cased, contains any of words:
+// the last resort of an edition's field function.
+func Mentions(desc string, words ...string) bool {
+	d := strings.ToLower(desc)
+	for _, w := range words {
+		if strings.Contains(d, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Listener is what a client of any edition offers of its Transport as its own: Watch, Poll and
+// Receipt. A client embeds its transport as a Listener, so only these three are promoted.
+type Listener interface {
+	Watch(ctx context.Context, linkKey string, opts WatchOptions, deliver func(Message) error) error
+	Poll(ctx context.Context, linkKey string) (*Message, error)
+	Receipt(ctx context.Context, linkKey, msgID string) error
+}
+
+var _ Listener = (*Transport)(nil)
+
 // CheckToken fetches a fresh token with the configured credentials (nothing else is called).
 func (t *Transport) CheckToken(ctx context.Context) (Token, error) { return t.tokens.fetch(ctx) }

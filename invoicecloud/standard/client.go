@@ -37,8 +37,9 @@ import (
 // It talks through invoicecloud.Transport: one shared token cache (one fetch for many callers,
 // refresh before expiry, one re-auth on a refused token), *Error, redaction, the poll and Watch.
 type Client struct {
-	cfg Config
-	t   *invoicecloud.Transport // the token in ?access_token= (documented)
+	invoicecloud.Listener // Watch (the long poll; a socket only with Paths.Socket), Poll, Receipt
+	cfg                   Config
+	t                     *invoicecloud.Transport // the token in ?access_token= (documented)
 }
 
 var _ invoicecloud.EnterpriseClient = (*Client)(nil)
@@ -57,6 +58,7 @@ func New(cfg Config) (*Client, error) {
 		SocketPath: cfg.Paths.Socket, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt,
 		Logger: cfg.Logger, Observe: cfg.Observe, Transport: cfg.Transport,
 	}, c.fetchToken)
+	c.Listener = c.t
 	return c, nil
 }
 
@@ -154,15 +156,7 @@ func authField(_, desc string) string {
 	if f := invoicecloud.ParamField(desc, vendorParamFields); f != "" {
 		return f
 	}
-	d := strings.ToLower(desc)
-	has := func(words ...string) bool {
-		for _, w := range words {
-			if strings.Contains(d, w) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(words ...string) bool { return invoicecloud.Mentions(desc, words...) }
 	switch {
 	case has("encrypt", "解密", "加密"):
 		return "encryptKey"
@@ -416,20 +410,4 @@ func (c *Client) Deduction(ctx context.Context, requestID string, req invoiceclo
 		return invoicecloud.DeductionResult{}, err
 	}
 	return invoicecloud.DeductionResult{AsyncFlag: string(out.AsyncFlag), TaskNo: string(out.TaskNo), Success: out.Success}, nil
-}
-
-// Watch receives what the user imports for linkKey: the long poll (socket first only when
-// Paths.Socket is set), exactly as the ultimate client's Watch.
-func (c *Client) Watch(ctx context.Context, linkKey string, opts invoicecloud.WatchOptions, deliver func(invoicecloud.Message) error) error {
-	return c.t.Watch(ctx, linkKey, opts, deliver)
-}
-
-// Poll holds one long poll for linkKey; (nil, nil) on 1307 (no data).
-func (c *Client) Poll(ctx context.Context, linkKey string) (*invoicecloud.Message, error) {
-	return c.t.Poll(ctx, linkKey)
-}
-
-// Receipt acknowledges a polled message.
-func (c *Client) Receipt(ctx context.Context, linkKey, msgID string) error {
-	return c.t.Receipt(ctx, linkKey, msgID)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"rimflow/invoicecloud"
@@ -152,15 +151,7 @@ func (c *Client) authField(code, desc string) string {
 		return f
 	}
 	// 3. The vendor's wording (the login section names the accountId / appid-appsecuret failures).
-	d := strings.ToLower(desc)
-	has := func(words ...string) bool {
-		for _, w := range words {
-			if strings.Contains(d, w) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(words ...string) bool { return invoicecloud.Mentions(desc, words...) }
 	oauth2 := c.cfg.AuthMode == AuthOAuth2
 	switch {
 	case has("accountid", "数据中心"):

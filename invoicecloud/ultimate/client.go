@@ -101,8 +101,9 @@ type Config struct {
 // Client talks to one tenant of the ultimate edition. Safe for concurrent use; one per process
 // shares one token cache.
 type Client struct {
-	cfg Config
-	t   *invoicecloud.Transport
+	invoicecloud.Listener // Watch (socket, then long poll), Poll, Receipt: the transport's
+	cfg                   Config
+	t                     *invoicecloud.Transport
 }
 
 var _ invoicecloud.EnterpriseClient = (*Client)(nil)
@@ -121,6 +122,7 @@ func New(cfg Config) (*Client, error) {
 		SocketPath: cfg.Paths.MsgWatch, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt,
 		Logger: cfg.Logger, Observe: cfg.Observe, Transport: cfg.Transport,
 	}, c.fetchToken)
+	c.Listener = c.t
 	return c, nil
 }
 
@@ -135,19 +137,3 @@ func (c *Client) CheckLogin(ctx context.Context) error {
 
 // Settings are the client's settings as the registry holds them.
 func (c *Client) Settings() invoicecloud.Settings { return c.cfg }
-
-// Watch receives what the user imports for linkKey: the socket, then the long poll
-// (invoicecloud.Transport.Watch).
-func (c *Client) Watch(ctx context.Context, linkKey string, opts invoicecloud.WatchOptions, deliver func(invoicecloud.Message) error) error {
-	return c.t.Watch(ctx, linkKey, opts, deliver)
-}
-
-// Poll holds one long poll for linkKey; (nil, nil) when the cloud answers 1307 (no data).
-func (c *Client) Poll(ctx context.Context, linkKey string) (*invoicecloud.Message, error) {
-	return c.t.Poll(ctx, linkKey)
-}
-
-// Receipt acknowledges a polled message.
-func (c *Client) Receipt(ctx context.Context, linkKey, msgID string) error {
-	return c.t.Receipt(ctx, linkKey, msgID)
-}

@@ -34,57 +34,36 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	if err := b.setup(ctx); err != nil {
 		return BillState{}, err
 	}
-	b.deliverEvents(ctx)
+	b.outbox.deliver(ctx, b.in, func(ev calls.Event, err error) {
+		b.note(b.View.Stage, fmt.Sprintf("event %s (%s) not delivered: %v", ev.ID, ev.Type, err))
+	})
 	err := b.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
-		b.stopWatchers()
+		b.stopWatching()
 		return BillState{}, workflow.NewContinueAsNewError(ctx, BillWorkflowName, b.in, b.Progress)
 	}
 	b.finish(ctx)
-	b.eventsDelivered(ctx)
+	b.outbox.drained(ctx)
 	return b.snapshot(), err
 }
 
 // Progress is the bill's state as plain data: everything a run knows that the next run needs,
-// which continue-as-new carries (no closure, nothing in flight).
+// which continue-as-new carries (no closure, nothing in flight). Its parts are the bill's rooms,
+// each with its own data and methods; embedded, their fields keep their place in the JSON.
 type Progress struct {
-	View     BillState              `json:"view"`     // what the state query answers
-	Invoices []invoicecloud.Invoice `json:"invoices"` // the bound set, full records (View.Invoices is their view)
-	Status   string                 `json:"status"`   // cloud status of the bound set: 30, 60 (1 after release)
-	// Pending are delivered invoices not bound yet (the bill was failed or past collecting when
-	// they came); they are bound when the bill next collects.
-	Pending []invoicecloud.Invoice `json:"pending,omitempty"`
-	Digests []string               `json:"digests,omitempty"` // recent deliveries, to drop a redelivery
-	Links   []Link                 `json:"links,omitempty"`   // eventCodes issued and still live, newest last
-	// ViewLink is an eventCode issued past collecting only to open the view page (nobody watches it).
-	ViewLink *Link `json:"viewLink,omitempty"`
-
-	RouteIdx      int             `json:"routeIdx"`
-	Round         int             `json:"round"`             // +1 after each return to collecting
-	Decided       map[string]bool `json:"decided,omitempty"` // role -> decided in this round
-	MarkedUsed    bool            `json:"markedUsed,omitempty"`
-	Seq           map[string]int  `json:"seq"`                     // per step: request ids drawn (msgID)
-	Compensations []compensation  `json:"compensations,omitempty"` // what the saga undoes, in the order done
-	Answered      []string        `json:"answered,omitempty"`      // update ids applied (idempotent retries), newest last
-	Entered       time.Time       `json:"entered"`                 // when the current stage began (SLA timers)
-	SLAFired      slaFired        `json:"slaFired"`                // which SLA timers of this stage have fired
-	Runs          int             `json:"runs"`                    // runs before this one (continue-as-new)
-	EventSeq      int             `json:"eventSeq,omitempty"`      // events emitted so far (webhooks)
-	Outbox        []calls.Event   `json:"outbox,omitempty"`        // events not delivered yet, oldest first
+	View          BillState      `json:"view"` // what the state query answers
+	ledger                       // the bound set, its status, deliveries not bound yet (ledger.go)
+	linkBook                     // the eventCodes issued (links.go)
+	approvalRound                // where the bill is on its route, who decided in this round (round.go)
+	Seq           map[string]int `json:"seq"` // per step: request ids drawn (msgID)
+	saga                         // what the saga undoes, in the order done (bill_saga.go)
+	Answered      []string       `json:"answered,omitempty"` // update ids applied (idempotent retries), newest last
+	slaClock                     // when the current stage began, which SLA timers fired (sla.go)
+	Runs          int            `json:"runs"` // runs before this one (continue-as-new)
+	outbox                       // events for the ERP not delivered yet (outbox.go)
 	// Uploads are the submitter's images (submitter mode with the image system) until the scan
 	// task takes them at submit.
 	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
-}
-
-// Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
-type Link struct {
-	LinkKey   string             `json:"linkKey"`
-	EventCode string             `json:"eventCode"`
-	Pages     invoicecloud.Pages `json:"pages"`
-	ExpiresAt time.Time          `json:"expiresAt"`
-	// Delivered: a delivery came on this linkKey. A strict cloud consumes a linkKey once, so the
-	// next collect URL the ERP asks for gets a fresh eventCode and linkKey.
-	Delivered bool `json:"delivered,omitempty"`
 }
 
 // bill is the running workflow: its Progress plus what lives only in this run. Handlers only
@@ -96,18 +75,12 @@ type bill struct {
 	in    BillInput
 	route []Stage // the waiting stages after collecting: approvals and image review (Options.Route)
 
-	inbox         []*event
-	signals       []signalListener // taken by the run loop itself (bill_inbox.go)
-	submitQueued  bool
-	imagesQueued  bool
-	voucherQueued bool
-
-	epoch       int // stage generation: timers of an older one are ignored
-	scanGen     int // which wait for the image system's outcome is current
-	stageCancel workflow.CancelFunc
-	watchers    map[string]workflow.CancelFunc // linkKey -> its running watcher
-	resumed     bool                           // this run continues an earlier one
-	published   map[string]any                 // search attribute values last upserted
+	inbox    inbox       // what run consumes next (inbox.go)
+	timers   stageTimers // the current stage's SLA timers (sla.go)
+	watchers watchers    // linkKey -> its running watcher (links.go)
+	shown    publisher   // search attributes and details last shown (publisher.go)
+	scanGen  int         // which wait for the image system's outcome is current
+	resumed  bool        // this run continues an earlier one
 }
 
 // ReissueMargin: an eventCode expiring within this is replaced when a URL is asked for.
@@ -131,11 +104,11 @@ const DefaultHistoryLimit = 2000
 
 func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 	b := &bill{
-		ctx:       ctx,
-		in:        in,
-		route:     in.Options.Route(),
-		watchers:  map[string]workflow.CancelFunc{},
-		published: map[string]any{},
+		ctx:      ctx,
+		in:       in,
+		route:    in.Options.Route(),
+		watchers: watchers{},
+		shown:    publisher{ctx: ctx, published: map[string]any{}},
 	}
 	if resume != nil {
 		b.Progress = *resume
@@ -164,18 +137,22 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 }
 
 // run is the life of a bill, the vendor's flow chart in order. Each stage is a method that waits
-// for its events (bill_inbox.go) and returns the next stage (bill_collect.go, bill_stages.go):
+// for its events (bill_inbox.go; the queue itself is the inbox, inbox.go) and returns the next
+// stage (bill_collect.go, bill_stages.go, bill_images.go). The stages decide; what they change
+// lives in small rooms the bill composes, each with its own data and methods:
 //
 //  1. collecting (collect): getEventCode issues the eventCode and linkKey behind the collect and
-//     view URLs. While they live (and again whenever the ERP asks for a URL) a watcher activity
-//     listens on the linkKey; every message it receives is signalled to the bill and recorded at
-//     once. Invoices also come forwarded by the ERP. Every import is bound to the bill at once
-//     (billSave 30) so no other bill can reimburse them. Collecting ends on submit, or after the
-//     first import with autoSubmit.
+//     view URLs (the linkBook, links.go). While they live (and again whenever the ERP asks for a
+//     URL) a watcher activity listens on the linkKey (watchers, links.go); every message it
+//     receives is signalled to the bill and recorded at once in the ledger (ledger.go). Invoices
+//     also come forwarded by the ERP. Every import is bound to the bill at once (billSave 30) so
+//     no other bill can reimburse them. Collecting ends on submit, or after the first import with
+//     autoSubmit.
 //  2. approvals and image review (approval, imageReview), in the order Options.Route gives:
 //     awaiting_<role> for each approval role (supervisor, finance by default), with image_review
 //     just before finance in image modes basic and match. approve moves on; return (or an image
-//     mismatch) goes back to 1 with the invoices still bound; reject ends in the saga (7).
+//     mismatch) goes back to 1 with the invoices still bound, in a new approval round (round.go);
+//     reject ends in the saga (7).
 //  3. mark used (advance): after the last of them, billSave 60 marks the invoices used.
 //  4. awaiting_voucher (awaitVoucher): the ERP's voucher is written back (voucherSave). From here
 //     nothing is undone: the books hold the voucher.
@@ -184,15 +161,16 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 //  6. completed.
 //  7. cancel or reject (abort, bill_saga.go): the saga undoes what was done, in reverse (release
 //     the invoices to status 1, unbind them), and the bill ends cancelled or rejected. A cancel
-//     from Temporal itself runs the same saga.
+//     from Temporal itself runs the same saga. Every step registers its undo before it runs.
 //
 // A step the cloud refuses for good, or whose retries run out, moves the bill to failed with the
 // reason (runOrPark, bill_failure.go); ops send retry (the step runs again) or cancel (7).
 // A delivery is never dropped: one that cannot be bound now (failed, or past collecting) waits in
 // Pending and is bound when the bill next collects.
-// Every waiting stage has SLA timers (bill_sla.go): past the soft SLA the bill is Overdue; past
-// the hard deadline it is reminded or cancelled. The state query, search attributes and Temporal
-// Web details show all of it (bill_view.go). A long bill continues as new while it waits (next).
+// Every waiting stage has SLA timers (sla.go): past the soft SLA the bill is Overdue; past the
+// hard deadline it is reminded or cancelled (onSLA, bill_sla.go). The state query (bill_view.go),
+// search attributes and Temporal Web details (publisher.go) show all of it, and the ERP is told
+// by webhook events (outbox.go). A long bill continues as new while it waits (wait).
 func (b *bill) run(ctx workflow.Context) error {
 	stage := b.View.Stage
 	if !b.resumed {
@@ -245,12 +223,12 @@ func (b *bill) roleOf(stage Stage) string {
 // finish stops the watchers, answers every queued update that can no longer be processed and
 // waits for handlers.
 func (b *bill) finish(ctx workflow.Context) {
-	b.stopWatchers()
+	b.stopWatching()
 	b.takeSignals() // a last delivery is still recorded; a late decision is noted as ignored
-	for _, ev := range b.inbox {
+	for _, ev := range b.inbox.events {
 		b.reply(ev, fmt.Errorf("the bill has ended in stage %s", b.View.Stage))
 	}
-	b.inbox = nil
+	b.inbox.events = nil
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
 }

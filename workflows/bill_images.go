@@ -14,7 +14,7 @@ import (
 	"rimflow/invoicecloud"
 )
 
-// Image review (影像, seed-003). Where the bill's enterprise has the vendor's image system
+// Image review (影像, docs/invoicecloud.md, "Image system"). Where the bill's enterprise has the vendor's image system
 // (Options.ScanPoint), the bill creates the scan task there and waits for its outcome:
 //   - basic: the scanning post scans the paper; the images are stored, and the bill goes on.
 //   - match: the scan is matched against the bound invoices; a mismatch returns the bill to
@@ -24,15 +24,12 @@ import (
 // Without an image system, the ERP reports the scan (the images update); it may also do so while
 // the image system's task is pending (an ERP that owns its image system decides).
 
-// usesImageSystem: the bill's scans happen in the vendor's image system.
-func (b *bill) usesImageSystem() bool { return b.in.Options.ScanPoint != "" }
-
 // imageReview waits for the scan; match mode compares it with the bound invoices.
 func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageImageReview, "")
 	stop := func() {}
 	defer func() { stop() }()
-	if b.usesImageSystem() {
+	if b.in.Options.usesImageSystem() {
 		if b.View.Scan == nil || b.View.Scan.Round != b.Round {
 			if err := b.runOrPark(ctx, "createScanTask", nil, b.createScanTask); err != nil {
 				return "", err
@@ -69,16 +66,10 @@ func (b *bill) imageReview(ctx workflow.Context) (Stage, error) {
 	}
 }
 
-// scanRequest is the bill as the image system's task names it.
-func (b *bill) scanRequest() invoicecloud.ScanTaskRequest {
-	return invoicecloud.ScanTaskRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillNo: b.in.BillNo, BillType: b.in.BillType,
-		BillTaxNo: b.in.BillTaxNo, UserID: b.in.UserID, Mode: invoicecloud.ImageMode(b.in.Options.ImageMode), ScanPoint: b.in.Options.ScanPoint}
-}
-
 // createScanTask pushes the bill to the image system (erpBillPush). In submitter mode the uploads
 // travel with it and the task is done at once.
 func (b *bill) createScanTask(ctx workflow.Context) error {
-	req := b.scanRequest()
+	req := b.in.scanRequest()
 	if b.in.Options.ImageMode == ImageSubmitter {
 		req.ScanPoint, req.Images = "", b.Uploads
 	}
@@ -123,7 +114,7 @@ func (b *bill) awaitScan(ctx workflow.Context) (stop func()) {
 		if gctx.Err() != nil {
 			return // the stage moved on
 		}
-		b.push(&event{kind: evScanned, epoch: gen, scan: &res, scanErr: err})
+		b.inbox.push(&event{kind: evScanned, epoch: gen, scan: &res, scanErr: err})
 	})
 	return cancel
 }
@@ -176,7 +167,7 @@ func (b *bill) reported(ctx workflow.Context, ev *event) (Stage, error) {
 	img.Uploads = nil
 	b.View.Images = &img
 	if b.in.Options.ImageMode == ImageMatch {
-		if diff := b.matchImages(img); diff != "" {
+		if diff := matchImages(b.Invoices, img); diff != "" {
 			b.reply(ev, nil)
 			return b.backToCollecting("image mismatch (scan " + img.ScanBillNo + "): " + diff + ": returned to collecting"), nil
 		}
@@ -211,7 +202,7 @@ func listSuffix(names []string) string {
 
 // imagesReady: a submitter-mode bill with the image system has images to send (or a task already).
 func (b *bill) imagesReady() bool {
-	if b.in.Options.ImageMode != ImageSubmitter || !b.usesImageSystem() {
+	if b.in.Options.ImageMode != ImageSubmitter || !b.in.Options.usesImageSystem() {
 		return true
 	}
 	return len(b.Uploads) > 0 || b.View.Scan != nil
@@ -219,13 +210,13 @@ func (b *bill) imagesReady() bool {
 
 // submitterTask is due when a submitter-mode bill with the image system leaves collecting.
 func (b *bill) submitterTaskDue() bool {
-	return b.in.Options.ImageMode == ImageSubmitter && b.usesImageSystem() && len(b.Uploads) > 0
+	return b.in.Options.ImageMode == ImageSubmitter && b.in.Options.usesImageSystem() && len(b.Uploads) > 0
 }
 
 // matchImages describes every difference between the scan and the bound invoices ("" = match).
-func (b *bill) matchImages(img ImagesRequest) string {
+func matchImages(invoices []invoicecloud.Invoice, img ImagesRequest) string {
 	bound := map[string]invoicecloud.Invoice{}
-	for _, inv := range b.Invoices {
+	for _, inv := range invoices {
 		bound[invoiceNumber(inv)] = inv
 	}
 	scanned := map[string]bool{}
@@ -246,7 +237,7 @@ func (b *bill) matchImages(img ImagesRequest) string {
 		}
 	}
 	var missing []string
-	for _, inv := range b.Invoices {
+	for _, inv := range invoices {
 		if !scanned[invoiceNumber(inv)] {
 			missing = append(missing, invoiceNumber(inv))
 		}

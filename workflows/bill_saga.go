@@ -25,18 +25,23 @@ const (
 	compensatePrefix = "compensate:"
 )
 
-// registerCompensation records that step must be undone if the bill is cancelled or rejected;
-// each kind is recorded once. Steps register it BEFORE they run: when the outcome is uncertain
-// (the answer was lost, or the bill was cancelled while the call went on and applied) the saga
-// still undoes it, and undoing what never happened is harmless (the cloud answers "nothing
-// bound", which counts as done).
-func (b *bill) registerCompensation(step string) {
-	for _, c := range b.Compensations {
+// saga is the list of what must be undone if the bill is cancelled or rejected, in the order done.
+type saga struct {
+	Compensations []compensation `json:"compensations,omitempty"` // what the saga undoes, in the order done
+}
+
+// register records that step must be undone if the bill is cancelled or rejected; each kind is
+// recorded once. Steps register it BEFORE they run: when the outcome is uncertain (the answer was
+// lost, or the bill was cancelled while the call went on and applied) the saga still undoes it,
+// and undoing what never happened is harmless (the cloud answers "nothing bound", which counts as
+// done).
+func (s *saga) register(step string) {
+	for _, c := range s.Compensations {
 		if c.step == step {
 			return
 		}
 	}
-	b.Compensations = append(b.Compensations, compensation{step: step})
+	s.Compensations = append(s.Compensations, compensation{step: step})
 }
 
 // undo runs one compensation's activity.
@@ -44,7 +49,7 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 	ctx = cloudCallOptions(ctx)
 	switch c.step {
 	case compensateRelease:
-		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.billSave(invoicecloud.StatusUnused, b.Invoices)}
+		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.in.billSave(invoicecloud.StatusUnused, b.Invoices)}
 		return callNoResult(ctx, acts.ReleaseInvoices, in)
 	case compensateUnbind:
 		in := calls.UnbindInput{MessageID: b.msgID("unbind"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
@@ -68,7 +73,7 @@ func (e *errCancelRequested) Error() string { return "cancel requested: " + e.re
 // compensation.
 func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *event) (Stage, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	b.stopWatchers()
+	b.stopWatching()
 	if end == StageCancelled {
 		r := req
 		b.View.Cancel = &r
@@ -89,7 +94,7 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *eve
 	}
 	if b.Status != "" {
 		b.Status = invoicecloud.StatusUnused
-		b.refreshInvoiceViews()
+		b.ledger.show(&b.View)
 	}
 	b.enter(dctx, end, "")
 	b.reply(ev, nil)

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"slices"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -17,29 +16,16 @@ import (
 func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 	b.enter(ctx, AwaitingStage(role), "")
 	for {
-		ev, err := b.wait(ctx)
-		if err != nil {
-			return "", err
-		}
-		if ev.kind != evApprove {
-			if next, done, err := b.common(ctx, ev); done || err != nil {
-				return next, err
-			}
-			continue
+		ev, next, done, err := b.waitFor(ctx, evApprove)
+		if done || err != nil {
+			return next, err
 		}
 		req := *ev.approve
 		if req.Role != role {
 			b.reply(ev, fmt.Errorf("the bill is awaiting %s, not %s", role, req.Role))
 			continue
 		}
-		rec := ApprovalRecord{Round: b.Round, Role: role, Decision: req.Decision, Approver: req.Approver, Comment: req.Comment, At: workflow.Now(ctx).UTC()}
-		if a := req.Actor; a != nil {
-			rec.Client, rec.User = a.Client, a.User
-		}
-		b.View.Approvals = append(b.View.Approvals, rec)
-		if over := len(b.View.Approvals) - ApprovalCap; over > 0 {
-			b.View.Approvals = slices.Clone(b.View.Approvals[over:])
-		}
+		b.approvalRound.record(ctx, &b.View, role, req)
 		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
 		if req.Comment != "" {
 			summary += " (" + req.Comment + ")"
@@ -77,9 +63,9 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 	}
 	if !b.MarkedUsed {
 		// Registered before the call: if its answer is lost the cloud may have marked them anyway.
-		b.registerCompensation(compensateRelease)
+		b.saga.register(compensateRelease)
 		err := b.runOrPark(ctx, "markUsed", ev, func(ctx workflow.Context) error {
-			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.billSave(invoicecloud.StatusUsed, b.Invoices)}
+			in := calls.BillSaveInput{MessageID: b.msgID("markUsed"), Request: b.in.billSave(invoicecloud.StatusUsed, b.Invoices)}
 			return callNoResult(cloudCallOptions(ctx), acts.MarkUsed, in)
 		})
 		if err != nil {
@@ -87,7 +73,7 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 		}
 		b.MarkedUsed = true
 		b.Status = invoicecloud.StatusUsed
-		b.refreshInvoiceViews()
+		b.ledger.show(&b.View)
 		b.note(b.View.Stage, fmt.Sprintf("invoices marked used (billSave 60): %d, total %s", len(b.Invoices), b.View.TotalAmount))
 	}
 	b.reply(ev, nil)
@@ -98,9 +84,7 @@ func (b *bill) advance(ctx workflow.Context, ev *event) (Stage, error) {
 // invoices stay bound, and a new import adds to them (removing one is explicit).
 func (b *bill) backToCollecting(note string) Stage {
 	b.note(b.View.Stage, note)
-	b.Round++
-	b.Decided = map[string]bool{}
-	b.RouteIdx = 0
+	b.approvalRound.restart()
 	b.View.Submitted = false
 	return StageCollecting
 }
@@ -109,15 +93,9 @@ func (b *bill) backToCollecting(note string) Stage {
 func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageAwaitingVoucher, "")
 	for {
-		ev, err := b.wait(ctx)
-		if err != nil {
-			return "", err
-		}
-		if ev.kind != evVoucher {
-			if next, done, err := b.common(ctx, ev); done || err != nil {
-				return next, err
-			}
-			continue
+		ev, next, done, err := b.waitFor(ctx, evVoucher)
+		if done || err != nil {
+			return next, err
 		}
 		v := *ev.voucher
 		b.View.Voucher = &VoucherView{VoucherRequest: v}
@@ -208,7 +186,7 @@ func (b *bill) common(ctx workflow.Context, ev *event) (next Stage, done bool, e
 		next, err = b.abort(ctx, StageCancelled, *ev.cancel, ev)
 		return next, true, err
 	case evSLASoft, evSLAHard:
-		if ev.epoch != b.epoch {
+		if !b.timers.current(ev) {
 			return "", false, nil
 		}
 		return b.onSLA(ctx, ev)

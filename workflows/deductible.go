@@ -22,7 +22,7 @@ import (
 //     the passenger deducts the tax shown on it; its type code (1) does not say whether it is a
 //     ticket, so it is not in the table.
 //
-// Type codes are the vendor's invoiceType table (docs/invoice-cloud-api.md).
+// Type codes are the vendor's invoiceType table (docs/invoicecloud.md, "The invoice record").
 
 // DeductionMethod says how an invoice type's input VAT is deducted.
 type DeductionMethod string

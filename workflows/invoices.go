@@ -136,15 +136,6 @@ func overlap(a, b []invoicecloud.Invoice) int {
 	return n
 }
 
-// billSave builds a billSave request for the whole set with a status.
-func (b *bill) billSave(status string, set []invoicecloud.Invoice) invoicecloud.BillSaveRequest {
-	return invoicecloud.BillSaveRequest{
-		BillID: b.in.BillID, Resource: b.in.Resource, BillNo: b.in.BillNo, BillType: b.in.BillType,
-		BillTaxNo: b.in.BillTaxNo, OrgNumber: b.in.OrgNumber, Status: status,
-		InvoiceData: billInvoices(set),
-	}
-}
-
 func orStr(s, def string) string {
 	if s == "" {
 		return def

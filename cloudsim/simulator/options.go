@@ -93,7 +93,7 @@ type Paths struct {
 	UnbindMessageType string // default billDelete
 }
 
-// Defaults from the vendor's integration document (seed-000) and API notes.
+// Defaults from the vendor's documents (docs/invoicecloud.md, "Configuration (Config) and defaults").
 const (
 	DefaultTokenTTL          = 2 * time.Hour
 	DefaultEventCodeTTL      = 10 * time.Minute

@@ -20,24 +20,31 @@ import (
 // and how long an ended bill waits for its last events.
 const EventPatience = 7 * 24 * time.Hour
 
-// emit queues an event (nothing when the bill does not notify).
-func (b *bill) emit(typ string, data any) {
-	if !b.in.Options.Notify {
+// outbox is the events queued for the ERP and how many were ever queued (their sequence).
+type outbox struct {
+	EventSeq int           `json:"eventSeq,omitempty"` // events emitted so far (webhooks)
+	Outbox   []calls.Event `json:"outbox,omitempty"`   // events not delivered yet, oldest first
+}
+
+// emit queues an event about the bill in stage (nothing when the bill does not notify).
+func (o *outbox) emit(ctx workflow.Context, in BillInput, stage Stage, typ string, data any) {
+	if !in.Options.Notify {
 		return
 	}
-	b.EventSeq++
+	o.EventSeq++
 	raw, _ := json.Marshal(data) //workflowcheck:ignore encoding/json only caches type info
-	b.Outbox = append(b.Outbox, calls.Event{
+	o.Outbox = append(o.Outbox, calls.Event{
 		// The first run's ID, not the workflow ID: a key started again after a cancel is a new bill.
-		ID: fmt.Sprintf("%s-%d", workflow.GetInfo(b.ctx).FirstRunID, b.EventSeq), Seq: b.EventSeq, Type: typ,
-		At: workflow.Now(b.ctx).UTC(), Resource: b.in.Resource, BillID: b.in.BillID, BillNo: b.in.BillNo,
-		Stage: string(b.View.Stage), Data: raw,
+		ID: fmt.Sprintf("%s-%d", workflow.GetInfo(ctx).FirstRunID, o.EventSeq), Seq: o.EventSeq, Type: typ,
+		At: workflow.Now(ctx).UTC(), Resource: in.Resource, BillID: in.BillID, BillNo: in.BillNo,
+		Stage: string(stage), Data: raw,
 	})
 }
 
-// deliverEvents runs for the whole run: it sends the oldest queued event until none is left.
-func (b *bill) deliverEvents(ctx workflow.Context) {
-	if !b.in.Options.Notify {
+// deliver runs for the whole run: it sends the oldest queued event until none is left; lost
+// hears of one the ERP never took.
+func (o *outbox) deliver(ctx workflow.Context, in BillInput, lost func(calls.Event, error)) {
+	if !in.Options.Notify {
 		return
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -47,25 +54,25 @@ func (b *bill) deliverEvents(ctx workflow.Context) {
 			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 		})
 		for {
-			if err := workflow.Await(ctx, func() bool { return len(b.Outbox) > 0 }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return len(o.Outbox) > 0 }); err != nil {
 				return
 			}
-			ev := b.Outbox[0]
+			ev := o.Outbox[0]
 			if err := callNoResult(opts, acts.DeliverEvent, calls.EventInput{Event: ev}); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				b.note(b.View.Stage, fmt.Sprintf("event %s (%s) not delivered: %v", ev.ID, ev.Type, err))
+				lost(ev, err)
 			}
-			b.Outbox = b.Outbox[1:]
+			o.Outbox = o.Outbox[1:]
 		}
 	})
 }
 
-// eventsDelivered waits (bounded) until the last events have gone out.
-func (b *bill) eventsDelivered(ctx workflow.Context) {
-	if len(b.Outbox) == 0 {
+// drained waits (bounded) until the last events have gone out.
+func (o *outbox) drained(ctx workflow.Context) {
+	if len(o.Outbox) == 0 {
 		return
 	}
-	_, _ = workflow.AwaitWithTimeout(ctx, EventPatience, func() bool { return len(b.Outbox) == 0 })
+	_, _ = workflow.AwaitWithTimeout(ctx, EventPatience, func() bool { return len(o.Outbox) == 0 })
 }

@@ -1,0 +1,159 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"rimflow/activities/calls"
+	"rimflow/invoicecloud"
+)
+
+// Link is one issued eventCode: the linkKey the cloud delivers on and the pages it opens.
+type Link struct {
+	LinkKey   string             `json:"linkKey"`
+	EventCode string             `json:"eventCode"`
+	Pages     invoicecloud.Pages `json:"pages"`
+	ExpiresAt time.Time          `json:"expiresAt"`
+	// Delivered: a delivery came on this linkKey. A strict cloud consumes a linkKey once, so the
+	// next collect URL the ERP asks for gets a fresh eventCode and linkKey.
+	Delivered bool `json:"delivered,omitempty"`
+}
+
+// show puts an eventCode's pages in the state.
+func (l Link) show(v *BillState) {
+	exp := l.ExpiresAt
+	v.EventCode = l.EventCode
+	v.Collect = URLs{PC: l.Pages.CollectPC, Mobile: l.Pages.CollectMobile, ExpiresAt: &exp}
+	v.View = URLs{PC: l.Pages.ViewPC, Mobile: l.Pages.ViewMobile, ExpiresAt: &exp}
+}
+
+// linkBook is the eventCodes the bill issued: those whose pages live (watched while collecting)
+// and the one issued past collecting only to open the view page.
+type linkBook struct {
+	Links []Link `json:"links,omitempty"` // eventCodes issued and still live, newest last
+	// ViewLink is an eventCode issued past collecting only to open the view page (nobody watches it).
+	ViewLink *Link `json:"viewLink,omitempty"`
+}
+
+// current is the newest eventCode while its pages live, nil otherwise.
+func (k *linkBook) current(now time.Time) *Link {
+	if n := len(k.Links); n > 0 && now.Before(k.Links[n-1].ExpiresAt) {
+		return &k.Links[n-1]
+	}
+	return nil
+}
+
+// fresh: the current eventCode lives at least ReissueMargin longer and its linkKey has not
+// delivered yet (a strict cloud consumes a linkKey once).
+func (k *linkBook) fresh(now time.Time) bool {
+	l := k.current(now)
+	return l != nil && !l.Delivered && now.Add(ReissueMargin).Before(l.ExpiresAt)
+}
+
+// add keeps a new eventCode, forgetting those whose pages have died and the oldest beyond
+// LiveLinksCap; evicted are the live linkKeys dropped (their watchers stop).
+func (k *linkBook) add(now time.Time, l Link) (evicted []string) {
+	live := k.Links[:0]
+	for _, old := range k.Links {
+		if now.Before(old.ExpiresAt) {
+			live = append(live, old)
+		}
+	}
+	for len(live) >= LiveLinksCap {
+		evicted = append(evicted, live[0].LinkKey)
+		live = live[1:]
+	}
+	k.Links = append(live, l)
+	return evicted
+}
+
+// delivered marks the link a delivery came on.
+func (k *linkBook) delivered(linkKey string) {
+	for i := range k.Links {
+		if linkKey != "" && k.Links[i].LinkKey == linkKey {
+			k.Links[i].Delivered = true
+		}
+	}
+}
+
+// viewLive: a view page lives, the current eventCode's or the view-only one's.
+func (k *linkBook) viewLive(now time.Time) bool {
+	return k.current(now) != nil || k.ViewLink != nil && now.Add(ReissueMargin).Before(k.ViewLink.ExpiresAt)
+}
+
+func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {
+	l := k.current(now)
+	if l == nil {
+		return CollectURLResponse{}
+	}
+	url := l.Pages.CollectPC
+	if client == "mobile" {
+		url = l.Pages.CollectMobile
+	}
+	return CollectURLResponse{URL: url, EventCode: l.EventCode, ExpiresAt: l.ExpiresAt}
+}
+
+// viewURL is the live view page (the current eventCode's, else the view-only one).
+func (k *linkBook) viewURL(now time.Time, client string) ViewURLResponse {
+	l := k.current(now)
+	if l == nil {
+		l = k.ViewLink
+	}
+	if l == nil {
+		return ViewURLResponse{}
+	}
+	url := l.Pages.ViewPC
+	if client == "mobile" {
+		url = l.Pages.ViewMobile
+	}
+	return ViewURLResponse{URL: url, ExpiresAt: l.ExpiresAt}
+}
+
+// watchers are the running watcher activities of this run, by linkKey. A watcher listens on its
+// linkKey until the pages die (plus the worker's grace), signalling each message to the bill; it
+// runs on the watchers' own task queue, so sockets never take a slot a cloud call needs.
+type watchers map[string]workflow.CancelFunc
+
+// start runs a watcher for every live link that has none, in root (not a stage's context: a
+// watcher outlives the step that started it); ended hears of one that ended by itself.
+func (w watchers) start(root workflow.Context, now time.Time, links []Link, in BillInput, ended func(*event)) {
+	for _, l := range links {
+		if _, on := w[l.LinkKey]; on || !now.Before(l.ExpiresAt) {
+			continue
+		}
+		wctx, cancel := workflow.WithCancel(root)
+		w[l.LinkKey] = cancel
+		req := calls.WatchInput{TaxNo: in.BillTaxNo, LinkKey: l.LinkKey, PushType: in.PushType, Until: l.ExpiresAt}
+		linkKey, lives := l.LinkKey, l.ExpiresAt.Sub(now)
+		workflow.Go(wctx, func(gctx workflow.Context) {
+			err := callNoResult(watchOptions(gctx, lives), acts.WatchInvoices, req)
+			if gctx.Err() != nil {
+				return // stopped: collecting ended, or the bill ended
+			}
+			ended(&event{kind: evWatchEnded, linkKey: linkKey, watchErr: err})
+		})
+	}
+}
+
+// stop cancels the watcher of each linkKey that has one.
+func (w watchers) stop(linkKeys ...string) {
+	for _, k := range linkKeys {
+		if cancel, ok := w[k]; ok {
+			cancel()
+			delete(w, k)
+		}
+	}
+}
+
+// until is when the last running watcher's pages die (nil: none runs).
+func (w watchers) until(links []Link) *time.Time {
+	var until *time.Time
+	for _, l := range links {
+		if _, on := w[l.LinkKey]; on && (until == nil || l.ExpiresAt.After(*until)) {
+			t := l.ExpiresAt
+			until = &t
+		}
+	}
+	return until
+}

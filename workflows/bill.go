@@ -88,19 +88,19 @@ const ReissueMargin = 2 * time.Minute
 
 // Bounds of what the state carries.
 const (
-	HistoryCap   = 50  // history entries kept in state
-	DigestCap    = 200 // delivery digests kept to drop redeliveries
+	historyCap   = 50  // history entries kept in state
+	digestCap    = 200 // delivery digests kept to drop redeliveries
 	DeliveryCap  = 20  // deliveries listed in state
-	ApprovalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
-	LiveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
-	AnsweredCap  = 200 // update ids remembered to answer a retried request
+	approvalCap  = 100 // approval records kept in state (earlier ones stay in earlier runs' histories)
+	liveLinksCap = 4   // eventCodes watched at once per bill (older ones are stopped)
+	answeredCap  = 200 // update ids remembered to answer a retried request
 	// MaxInvoicesPerBill bounds what one bill binds (and carries across continue-as-new).
 	MaxInvoicesPerBill = 1000
 )
 
-// DefaultHistoryLimit is how many events one run may hold before the bill continues as new at
+// defaultHistoryLimit is how many events one run may hold before the bill continues as new at
 // its next quiet point (Options.HistoryLimit overrides it); the server may suggest it earlier.
-const DefaultHistoryLimit = 2000
+const defaultHistoryLimit = 2000
 
 func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 	b := &bill{

@@ -235,7 +235,7 @@ func (b *bill) reply(ev *event, err error) {
 	b.unqueue(ev, err)
 	if err == nil && ev.updateID != "" {
 		b.Answered = append(b.Answered, ev.updateID)
-		if over := len(b.Answered) - AnsweredCap; over > 0 {
+		if over := len(b.Answered) - answeredCap; over > 0 {
 			b.Answered = slices.Clone(b.Answered[over:])
 		}
 	}
@@ -301,7 +301,7 @@ func (b *bill) timeToContinue() bool {
 	info := workflow.GetInfo(b.ctx)
 	limit := b.in.Options.HistoryLimit
 	if limit <= 0 {
-		limit = DefaultHistoryLimit
+		limit = defaultHistoryLimit
 	}
 	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < limit {
 		return false

@@ -46,7 +46,7 @@ func (b *bill) enter(ctx workflow.Context, stage Stage, note string) {
 // note appends to the bounded history.
 func (b *bill) note(stage Stage, text string) {
 	b.View.History = append(b.View.History, HistoryEntry{At: workflow.Now(b.ctx).UTC(), Stage: stage, Note: text})
-	if over := len(b.View.History) - HistoryCap; over > 0 {
+	if over := len(b.View.History) - historyCap; over > 0 {
 		b.View.History = append([]HistoryEntry(nil), b.View.History[over:]...)
 	}
 	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage), "note", text)

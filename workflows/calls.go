@@ -24,16 +24,16 @@ var acts *activities.Activities
 // non-retryable ones fail the step at once (the bill goes to failed, see runOrPark).
 const (
 	ActivityStartToClose    = 30 * time.Second
-	ActivityScheduleToClose = 24 * time.Hour
+	activityScheduleToClose = 24 * time.Hour
 	// A watcher heartbeats at most every 0.8 x WatchHeartbeatTimeout, and every heartbeat is a write on
 	// the server, paid for every watcher of every collecting bill: a long timeout keeps thousands of
 	// idle watchers cheap. The price: a dead worker's watchers move to another worker, and a stopped
 	// bill's watcher learns of the cancel, within that time (deliveries meanwhile are not lost: a
 	// socket message waits in the cloud for the next listener, a polled one until it is receipted).
 	WatchHeartbeatTimeout = 2 * time.Minute
-	// WatchGraceAllowance bounds how long past its eventCode's expiry a watcher may run (the
+	// watchGraceAllowance bounds how long past its eventCode's expiry a watcher may run (the
 	// worker's WatchGrace must be shorter).
-	WatchGraceAllowance = 30 * time.Minute
+	watchGraceAllowance = 30 * time.Minute
 )
 
 // WatchTaskQueue is where watchers run: the bills' task queue with "-bills" replaced by "-watchers"
@@ -57,7 +57,7 @@ func RetryPolicy() *temporal.RetryPolicy {
 func cloudCallOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    ActivityStartToClose,
-		ScheduleToCloseTimeout: ActivityScheduleToClose,
+		ScheduleToCloseTimeout: activityScheduleToClose,
 		RetryPolicy:            RetryPolicy(),
 	})
 }
@@ -66,7 +66,7 @@ func cloudCallOptions(ctx workflow.Context) workflow.Context {
 func watchOptions(ctx workflow.Context, lives time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              WatchTaskQueue(workflow.GetInfo(ctx).TaskQueueName),
-		ScheduleToCloseTimeout: lives + WatchGraceAllowance,
+		ScheduleToCloseTimeout: lives + watchGraceAllowance,
 		HeartbeatTimeout:       WatchHeartbeatTimeout,
 		RetryPolicy:            RetryPolicy(),
 		// Do not wait for the watcher to acknowledge cancellation: the stage moves on at once and

@@ -178,7 +178,7 @@ type Options struct {
 	SLA        SLAs     `json:"sla"`
 	OnDeadline string   `json:"onDeadline,omitempty"` // remind|cancel (default remind)
 	// HistoryLimit is how many events one run of the bill may hold before it continues as new at a
-	// quiet point (default DefaultHistoryLimit).
+	// quiet point (default 2000 events).
 	HistoryLimit int `json:"historyLimit,omitempty"`
 	// Notify sends the bill's events to the ERP's webhooks for its resource (set by the server at
 	// start when webhooks are configured for the resource).

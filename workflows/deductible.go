@@ -78,8 +78,8 @@ var DeductionRules = []DeductionRule{
 		Base: "face value (票面金额)", Condition: passengerRule, Source: sourcePassenger},
 }
 
-// DeductionRuleFor is the rule of an invoice type (false: its input VAT is not deductible).
-func DeductionRuleFor(invoiceType string) (DeductionRule, bool) {
+// deductionRuleFor is the rule of an invoice type (false: its input VAT is not deductible).
+func deductionRuleFor(invoiceType string) (DeductionRule, bool) {
 	i := slices.IndexFunc(DeductionRules, func(r DeductionRule) bool { return r.InvoiceType == invoiceType })
 	if i < 0 {
 		return DeductionRule{}, false
@@ -91,14 +91,14 @@ func DeductionRuleFor(invoiceType string) (DeductionRule, bool) {
 // invoices are bound with deductionFlag "1" and selected in the deducting stage. Passenger tickets
 // (DeductCalculated) are claimed on the return from CalculatedInputTax instead.
 func Deductible(invoiceType string) bool {
-	r, ok := DeductionRuleFor(invoiceType)
+	r, ok := deductionRuleFor(invoiceType)
 	return ok && r.Method == DeductInvoiceTax
 }
 
 // CalculatedInputTax is the deductible input VAT of a passenger ticket: base ÷ (1 + rate) × rate,
 // rounded half up to the fen. ok is false for a type without a calculated deduction.
 func CalculatedInputTax(invoiceType string, base decimal.Decimal) (tax decimal.Decimal, ok bool) {
-	r, found := DeductionRuleFor(invoiceType)
+	r, found := deductionRuleFor(invoiceType)
 	if !found || r.Method != DeductCalculated {
 		return decimal.Zero, false
 	}

@@ -13,12 +13,12 @@ import (
 
 // Batch workflow defaults and bounds.
 const (
-	DefaultDeductionBatchSize = 100
-	DefaultDeductionInterval  = time.Hour
-	DefaultDeductionGrace     = 15 * 24 * time.Hour
-	// DefaultDeductionContinueAfter keeps the history short: after this many adds and batches the
+	defaultDeductionBatchSize = 100
+	defaultDeductionInterval  = time.Hour
+	defaultDeductionGrace     = 15 * 24 * time.Hour
+	// defaultDeductionContinueAfter keeps the history short: after this many adds and batches the
 	// workflow continues as new, carrying what is pending (DeductionBatchInput.ContinueAfter).
-	DefaultDeductionContinueAfter = 500
+	defaultDeductionContinueAfter = 500
 	deductionDoneCap              = 2000
 	// SignalDeductionRetry resubmits the batches the cloud refused.
 	SignalDeductionRetry = "retry"
@@ -60,16 +60,16 @@ func DeductionBatchWorkflow(ctx workflow.Context, in calls.DeductionBatchInput) 
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("period: want yyyy-MM, got %q", in.Period), "ValidationError", nil)
 	}
 	if in.BatchSize <= 0 {
-		in.BatchSize = DefaultDeductionBatchSize
+		in.BatchSize = defaultDeductionBatchSize
 	}
 	if in.Interval <= 0 {
-		in.Interval = calls.Duration(DefaultDeductionInterval)
+		in.Interval = calls.Duration(defaultDeductionInterval)
 	}
 	if in.Grace <= 0 {
-		in.Grace = calls.Duration(DefaultDeductionGrace)
+		in.Grace = calls.Duration(defaultDeductionGrace)
 	}
 	if in.ContinueAfter <= 0 {
-		in.ContinueAfter = DefaultDeductionContinueAfter
+		in.ContinueAfter = defaultDeductionContinueAfter
 	}
 	w := &batcher{in: in, done: map[string]bool{}, closesAt: start.AddDate(0, 1, 0).Add(in.Grace.D())}
 	for _, id := range in.Done {

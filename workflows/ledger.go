@@ -29,7 +29,7 @@ func (l *ledger) take(digest string, invs []invoicecloud.Invoice) (fresh bool, a
 		return false, 0, false
 	}
 	l.Digests = append(l.Digests, digest)
-	if over := len(l.Digests) - DigestCap; over > 0 {
+	if over := len(l.Digests) - digestCap; over > 0 {
 		l.Digests = slices.Clone(l.Digests[over:])
 	}
 	known := l.holds()

@@ -52,7 +52,7 @@ func (k *linkBook) fresh(now time.Time) bool {
 }
 
 // add keeps a new eventCode, forgetting those whose pages have died and the oldest beyond
-// LiveLinksCap; evicted are the live linkKeys dropped (their watchers stop).
+// liveLinksCap; evicted are the live linkKeys dropped (their watchers stop).
 func (k *linkBook) add(now time.Time, l Link) (evicted []string) {
 	live := k.Links[:0]
 	for _, old := range k.Links {
@@ -60,7 +60,7 @@ func (k *linkBook) add(now time.Time, l Link) (evicted []string) {
 			live = append(live, old)
 		}
 	}
-	for len(live) >= LiveLinksCap {
+	for len(live) >= liveLinksCap {
 		evicted = append(evicted, live[0].LinkKey)
 		live = live[1:]
 	}

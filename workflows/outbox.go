@@ -14,11 +14,11 @@ import (
 // What the ERP is told: when Options.Notify is on, the bill queues an event for every change the ERP
 // cares about (calls.Event*), and one coroutine delivers them in order through the DeliverEvent
 // activity, which retries until the ERP's webhook answers. The bill never waits for it; the queue
-// travels across continue-as-new, and the bill ends only once it is empty (or EventPatience is up).
+// travels across continue-as-new, and the bill ends only once it is empty (or eventPatience is up).
 
-// EventPatience bounds how long an event is retried (an ERP down for days loses nothing sooner),
+// eventPatience bounds how long an event is retried (an ERP down for days loses nothing sooner),
 // and how long an ended bill waits for its last events.
-const EventPatience = 7 * 24 * time.Hour
+const eventPatience = 7 * 24 * time.Hour
 
 // outbox is the events queued for the ERP and how many were ever queued (their sequence).
 type outbox struct {
@@ -50,7 +50,7 @@ func (o *outbox) deliver(ctx workflow.Context, in BillInput, lost func(calls.Eve
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		opts := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    ActivityStartToClose,
-			ScheduleToCloseTimeout: EventPatience,
+			ScheduleToCloseTimeout: eventPatience,
 			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 		})
 		for {
@@ -74,5 +74,5 @@ func (o *outbox) drained(ctx workflow.Context) {
 	if len(o.Outbox) == 0 {
 		return
 	}
-	_, _ = workflow.AwaitWithTimeout(ctx, EventPatience, func() bool { return len(o.Outbox) == 0 })
+	_, _ = workflow.AwaitWithTimeout(ctx, eventPatience, func() bool { return len(o.Outbox) == 0 })
 }

@@ -32,7 +32,7 @@ func (r *approvalRound) record(ctx workflow.Context, v *BillState, role string, 
 		rec.Client, rec.User = a.Client, a.User
 	}
 	v.Approvals = append(v.Approvals, rec)
-	if over := len(v.Approvals) - ApprovalCap; over > 0 {
+	if over := len(v.Approvals) - approvalCap; over > 0 {
 		v.Approvals = slices.Clone(v.Approvals[over:])
 	}
 }

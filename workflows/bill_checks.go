@@ -24,6 +24,15 @@ func (b *bill) stageErr(want string) error {
 	return fmt.Errorf("the bill is in stage %s, %s", b.View.Stage, want)
 }
 
+// requireAll notes in f, with why, each of the fields (name, value) that is blank.
+func requireAll(f map[string]string, why string, fields ...[2]string) {
+	for _, fv := range fields {
+		if strings.TrimSpace(fv[1]) == "" {
+			f[fv[0]] = why
+		}
+	}
+}
+
 // fieldErr refuses a bad payload. The fields travel as the error's details so a caller (the API's
 // 400 error.fields) reads them as data, not by parsing the message.
 func fieldErr(fields map[string]string) error {
@@ -167,11 +176,7 @@ func (b *bill) validateImages(req ImagesRequest) error {
 
 func (b *bill) validateVoucher(req VoucherRequest) error {
 	f := map[string]string{}
-	for _, fv := range [][2]string{{"vouchId", req.VouchID}, {"vouchNo", req.VouchNo}, {"resource", req.Resource}} {
-		if strings.TrimSpace(fv[1]) == "" {
-			f[fv[0]] = "required"
-		}
-	}
+	requireAll(f, "required", [2]string{"vouchId", req.VouchID}, [2]string{"vouchNo", req.VouchNo}, [2]string{"resource", req.Resource})
 	for _, fv := range [][2]string{{"accountDate", req.AccountDate}, {"accountTime", req.AccountTime}, {"businessDate", req.BusinessDate}} {
 		if fv[1] == "" {
 			f[fv[0]] = "required (yyyy-MM-dd)"
@@ -222,12 +227,7 @@ func (b *bill) validateAmend(req AmendRequest) error {
 
 func (b *bill) validateRemove(req RemoveInvoiceRequest) error {
 	f := map[string]string{}
-	if strings.TrimSpace(req.SerialNo) == "" {
-		f["serialNo"] = "required"
-	}
-	if strings.TrimSpace(req.Reason) == "" {
-		f["reason"] = "required"
-	}
+	requireAll(f, "required", [2]string{"serialNo", req.SerialNo}, [2]string{"reason", req.Reason})
 	if err := fieldErr(f); err != nil {
 		return err
 	}
@@ -242,11 +242,8 @@ func (b *bill) validateRemove(req RemoveInvoiceRequest) error {
 
 func (b *bill) validateResolve(req ResolveRequest) error {
 	f := map[string]string{}
-	for _, fv := range [][2]string{{"by", req.By}, {"reason", req.Reason}, {"done", req.Done}} {
-		if strings.TrimSpace(fv[1]) == "" {
-			f[fv[0]] = "required: resolving by hand is audited (who, why, what was done)"
-		}
-	}
+	requireAll(f, "required: resolving by hand is audited (who, why, what was done)",
+		[2]string{"by", req.By}, [2]string{"reason", req.Reason}, [2]string{"done", req.Done})
 	if err := fieldErr(f); err != nil {
 		return err
 	}

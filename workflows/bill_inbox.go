@@ -156,41 +156,20 @@ func (b *bill) setup(ctx workflow.Context) error {
 		})
 	}
 	b.inbox.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData}. Recorded at once; bound while collecting, else kept until the bill next collects.",
-		func(raw json.RawMessage) error {
-			var sig InvoicesSignal
-			if err := decodeStrict(raw, &sig); err != nil {
-				return err
-			}
-			if err := b.validateInvoices(sig); err != nil {
-				return err
-			}
+		handled(b.validateInvoices, func(sig InvoicesSignal) {
 			b.record(calls.Delivery{Via: ViaERP, InvoiceData: sig.InvoiceData, AttachData: sig.AttachData})
-			return nil
-		})
+		}))
 	b.inbox.listen(ctx, SignalDelivery, "A delivery from the cloud (a watcher's socket or poll message): recorded at once; bound while collecting, else kept until the bill next collects.",
-		func(raw json.RawMessage) error {
-			var d calls.Delivery
-			if err := decodeStrict(raw, &d); err != nil {
-				return err
-			}
+		handled(func(d calls.Delivery) error {
 			if len(d.InvoiceData) == 0 {
 				return fieldErr(map[string]string{"invoiceData": "required: at least one invoice"})
 			}
-			b.record(d)
 			return nil
-		})
+		}, b.record))
 	b.inbox.listen(ctx, SignalCollectURL, "Re-issue the eventCode if it has expired or expires soon (the URL is in the state query).",
-		func(raw json.RawMessage) error {
-			var req CollectURLRequest
-			if err := decodeStrict(raw, &req); err != nil {
-				return err
-			}
-			if err := b.validateCollectURL(req); err != nil {
-				return err
-			}
+		handled(b.validateCollectURL, func(req CollectURLRequest) {
 			b.inbox.push(&event{kind: evCollectURL, url: &req, fromSignal: true})
-			return nil
-		})
+		}))
 	return nil
 }
 

@@ -193,15 +193,7 @@ func (q *inbox) take() *event {
 
 // guard is the "already queued" flag of a kind (nil: the kind has none here).
 func (q *inbox) guard(kind eventKind) *bool {
-	switch kind {
-	case evSubmit:
-		return &q.submitQueued
-	case evImages:
-		return &q.imagesQueued
-	case evVoucher:
-		return &q.voucherQueued
-	}
-	return nil
+	return map[eventKind]*bool{evSubmit: &q.submitQueued, evImages: &q.imagesQueued, evVoucher: &q.voucherQueued}[kind]
 }
 
 func decoder[T any](mk func(T) *event) func(json.RawMessage) (*event, error) {
@@ -211,6 +203,21 @@ func decoder[T any](mk func(T) *event) func(json.RawMessage) (*event, error) {
 			return nil, err
 		}
 		return mk(v), nil
+	}
+}
+
+// handled is a signal's handler: decode the payload strictly, check it, apply it.
+func handled[T any](check func(T) error, apply func(T)) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		var v T
+		if err := decodeStrict(raw, &v); err != nil {
+			return err
+		}
+		if err := check(v); err != nil {
+			return err
+		}
+		apply(v)
+		return nil
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"rimflow/invoicecloud"
 )
 
-// Image review (影像, docs/invoicecloud.md, "Image system"). Where the bill's enterprise has the vendor's image system
+// Image review (影像; docs/invoicecloud.md, "The standard edition's guide": 影像系统操作手册). Where the bill's enterprise has the vendor's image system
 // (Options.ScanPoint), the bill creates the scan task there and waits for its outcome:
 //   - basic: the scanning post scans the paper; the images are stored, and the bill goes on.
 //   - match: the scan is matched against the bound invoices; a mismatch returns the bill to

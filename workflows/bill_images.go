@@ -2,11 +2,9 @@ package workflows
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/shopspring/decimal"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -138,29 +136,6 @@ func (b *bill) scanned(ctx workflow.Context, res invoicecloud.ScanResult) (Stage
 	return b.advance(ctx, nil)
 }
 
-func describeScanLine(l invoicecloud.ScanLine) string {
-	no := l.InvoiceNo
-	if l.InvoiceCode != "" {
-		no = l.InvoiceCode + "-" + no
-	}
-	switch l.Problem {
-	case "missing":
-		return "not scanned: " + no
-	case "extra":
-		return "scanned but not on the bill: " + no
-	case "amount":
-		exp, got := "?", "?"
-		if l.Expected != nil {
-			exp = l.Expected.StringFixed(2)
-		}
-		if l.Scanned != nil {
-			got = l.Scanned.StringFixed(2)
-		}
-		return fmt.Sprintf("amount of %s: scanned %s, bound %s", no, got, exp)
-	}
-	return l.Problem + ": " + no
-}
-
 // reported applies the ERP's images update (its own image system, or the scanning station).
 func (b *bill) reported(ctx workflow.Context, ev *event) (Stage, error) {
 	img := *ev.images
@@ -211,44 +186,4 @@ func (b *bill) imagesReady() bool {
 // submitterTask is due when a submitter-mode bill with the image system leaves collecting.
 func (b *bill) submitterTaskDue() bool {
 	return b.in.Options.ImageMode == ImageSubmitter && b.in.Options.usesImageSystem() && len(b.Uploads) > 0
-}
-
-// matchImages describes every difference between the scan and the bound invoices ("" = match).
-func matchImages(invoices []invoicecloud.Invoice, img ImagesRequest) string {
-	bound := map[string]invoicecloud.Invoice{}
-	for _, inv := range invoices {
-		bound[invoiceNumber(inv)] = inv
-	}
-	scanned := map[string]bool{}
-	var problems []string
-	var notBound []string
-	for _, no := range img.InvoiceNos {
-		scanned[no] = true
-		inv, ok := bound[no]
-		if !ok {
-			notBound = append(notBound, no)
-			continue
-		}
-		if s, ok := img.Amounts[no]; ok {
-			amt, _ := decimal.NewFromString(s) // validated
-			if want := totalOf(inv); !amt.Equal(want) {
-				problems = append(problems, fmt.Sprintf("amount of %s: scanned %s, bound %s", no, amt.StringFixed(2), want.StringFixed(2)))
-			}
-		}
-	}
-	var missing []string
-	for _, inv := range invoices {
-		if !scanned[invoiceNumber(inv)] {
-			missing = append(missing, invoiceNumber(inv))
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(notBound)
-	if len(missing) > 0 {
-		problems = append([]string{"not scanned: " + strings.Join(missing, ", ")}, problems...)
-	}
-	if len(notBound) > 0 {
-		problems = append(problems, "scanned but not on the bill: "+strings.Join(notBound, ", "))
-	}
-	return strings.Join(problems, "; ")
 }

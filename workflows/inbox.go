@@ -68,7 +68,8 @@ type event struct {
 	remove  *RemoveInvoiceRequest
 	url     *CollectURLRequest
 
-	updateID string // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
+	actor    **Actor // where the payload keeps who sent it (set by the API), nil for an event without one
+	updateID string  // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
 
 	fromSignal bool // nobody waits for the answer: problems are noted in the history
 	// Set when run has applied it; an update handler waits for this.
@@ -76,35 +77,10 @@ type event struct {
 	err  error
 }
 
-// actorRef is where the event's payload keeps who sent it (set by the API), nil for an event
-// without a payload that names one.
-func (ev *event) actorRef() **Actor {
-	switch {
-	case ev.submit != nil:
-		return &ev.submit.Actor
-	case ev.approve != nil:
-		return &ev.approve.Actor
-	case ev.images != nil:
-		return &ev.images.Actor
-	case ev.voucher != nil:
-		return &ev.voucher.Actor
-	case ev.cancel != nil:
-		return &ev.cancel.Actor
-	case ev.retry != nil:
-		return &ev.retry.Actor
-	case ev.resolve != nil:
-		return &ev.resolve.Actor
-	case ev.amend != nil:
-		return &ev.amend.Actor
-	case ev.remove != nil:
-		return &ev.remove.Actor
-	}
-	return nil
-}
-
+// setActor records who sent the event in its payload (as the API does for its callers).
 func (ev *event) setActor(a Actor) {
-	if ref := ev.actorRef(); ref != nil {
-		*ref = &a
+	if ev.actor != nil {
+		*ev.actor = &a
 	}
 }
 

@@ -30,7 +30,7 @@ func TestAssumeIdempotentMessageID(t *testing.T) {
 			if inv.Status != StatusUnused || b.BillSaveCalls != 1 || c != (CallCounts{Applied: 1, Replayed: 2}) || h.sim.Stats().Replays != 2 {
 				t.Fatalf("on: invoice %s, %d billSave calls, counts %+v", inv.Status, b.BillSaveCalls, c)
 			}
-			h.wantCode(status, resp, CodeMessageIDReused, "messageId")
+			h.wantCode(status, resp, codeMessageIDReused, "messageId")
 			return
 		}
 		if inv.Status != StatusInUse || b.BillSaveCalls != 3 || c != (CallCounts{Applied: 2, Unchanged: 1}) || h.sim.Stats().Replays != 0 {
@@ -112,7 +112,7 @@ func TestPollRedeliveryUntilReceipt(t *testing.T) {
 	if again, _ := h.pollMessage(tok, "access_token", "lk-P1"); again != msgID {
 		t.Fatalf("second redelivery %s, want %s", again, msgID)
 	}
-	if _, r := h.receiptWith(tok, "access_token", "lk-P1", msgID); r["errcode"] != PollOK {
+	if _, r := h.receiptWith(tok, "access_token", "lk-P1", msgID); r["errcode"] != pollOK {
 		t.Fatalf("receipt: %v", r)
 	}
 	h.receiptWith(tok, "access_token", "lk-P1", msgID) // a repeated receipt is harmless

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,35 +24,48 @@ type token struct {
 	revoked bool
 }
 
+// tokenBook is every token the simulator issued (by value), the refresh tokens, and the OAuth2
+// calls per client in the current minute (its rate limit). The Sim's mu guards it.
+type tokenBook struct {
+	tokenRand  *rand.Rand
+	tokens     map[string]*token
+	oauthCalls map[string]*rateWindow
+	// refreshTokens are only remembered so IssuedTokens can list them.
+	refreshTokens []string
+	ttl           time.Duration // Options.TokenTTL
+	clock         *clock
+	stats         *Stats
+}
+
 type rateWindow struct {
 	minute int64
 	count  int
 }
 
-// issueToken creates a token valid for TokenTTL; caller holds s.mu.
-func (s *Sim) issueToken(kind string) (string, time.Time) {
-	v := fmt.Sprintf("%s-%s-%s-%s-%s", randomHex(s.tokenRand, 8), randomHex(s.tokenRand, 4),
-		randomHex(s.tokenRand, 4), randomHex(s.tokenRand, 4), randomHex(s.tokenRand, 12))
-	exp := s.Now().Add(s.opts.TokenTTL)
-	s.tokens[v] = &token{kind: kind, expires: exp}
+// issueToken creates a token valid for TokenTTL; caller holds the Sim's mu.
+func (t *tokenBook) issueToken(kind string) (string, time.Time) {
+	v := fmt.Sprintf("%s-%s-%s-%s-%s", randomHex(t.tokenRand, 8), randomHex(t.tokenRand, 4),
+		randomHex(t.tokenRand, 4), randomHex(t.tokenRand, 4), randomHex(t.tokenRand, 12))
+	exp := t.clock.read().Add(t.ttl)
+	t.tokens[v] = &token{kind: kind, expires: exp}
 	switch kind {
 	case tokenApp:
-		s.stats.TokensIssued.App++
+		t.stats.TokensIssued.App++
 	case tokenAccess:
-		s.stats.TokensIssued.Access++
+		t.stats.TokensIssued.Access++
 	case tokenOAuth2:
-		s.stats.TokensIssued.OAuth2++
+		t.stats.TokensIssued.OAuth2++
 	}
 	return v, exp
 }
 
-// tokenProblem says why a token cannot be used; "" when it can. Caller holds s.mu.
+// tokenProblem says why a token cannot be used; "" when it can. Caller holds the Sim's mu.
 // The token value itself never appears in the answer.
-func (s *Sim) tokenProblem(value string, kinds ...string) string {
+func (b *tokenBook) tokenProblem(value string, kinds ...string) string {
 	if value == "" {
 		return "access_token: 缺少访问令牌 (missing)"
 	}
-	t, ok := s.tokens[value]
+	t, ok := b.tokens[value]
 	if !ok {
 		return "access_token: token失效 (unknown token)"
 	}
@@ -64,7 +78,7 @@ func (s *Sim) tokenProblem(value string, kinds ...string) string {
 		return "access_token: token失效 (" + t.kind + " token cannot be used here)"
 	case t.revoked:
 		return "access_token: token失效 (revoked)"
-	case !s.Now().Before(t.expires):
+	case !b.clock.read().Before(t.expires):
 		return "access_token: token失效 (expired)"
 	}
 	return ""
@@ -102,7 +116,7 @@ func (f flexString) trim() string { return strings.TrimSpace(string(f)) }
 func legacyAnswer(tokenField, value string, expires time.Time, code, desc string) map[string]any {
 	data := map[string]any{
 		tokenField:   value,
-		"success":    code == AuthOK,
+		"success":    code == authOK,
 		"error_desc": desc,
 		"expire_time": func() int64 {
 			if expires.IsZero() {
@@ -113,7 +127,7 @@ func legacyAnswer(tokenField, value string, expires time.Time, code, desc string
 		"error_code": code,
 	}
 	state := "success"
-	if code != AuthOK {
+	if code != authOK {
 		state = "error"
 	}
 	return map[string]any{"data": data, "state": state}
@@ -156,7 +170,7 @@ func (s *Sim) handleAppToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, legacyAnswer("app_token", "", time.Time{}, code, desc))
 	}
 	if err := decodeBody(r, &req); err != nil {
-		fail(AuthBadParams, err.Error())
+		fail(authBadParams, err.Error())
 		return
 	}
 	c := s.opts.Credentials
@@ -165,24 +179,24 @@ func (s *Sim) handleAppToken(w http.ResponseWriter, r *http.Request) {
 		{"tenantid", req.TenantID.trim()}, {"accountId", req.AccountID.trim()},
 	} {
 		if f.v == "" {
-			fail(AuthBadParams, f.name+": 参数不能为空 (required)")
+			fail(authBadParams, f.name+": 参数不能为空 (required)")
 			return
 		}
 	}
 	switch {
 	case req.AccountID.trim() != c.AccountID:
-		fail(AuthBadAccountID, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
+		fail(authBadAccountID, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
 	case req.TenantID.trim() != c.TenantID:
-		fail(AuthBadTenantID, "tenantid: 租户不存在")
+		fail(authBadTenantID, "tenantid: 租户不存在")
 	case req.AppID.trim() != c.AppID:
-		fail(AuthBadAppID, "appId: 第三方应用不存在，请检查appId")
+		fail(authBadAppID, "appId: 第三方应用不存在，请检查appId")
 	case req.AppSecuret.trim() != c.AppSecret:
-		fail(AuthBadAppSecret, "appSecuret: 应用密钥错误，请检查appSecuret")
+		fail(authBadAppSecret, "appSecuret: 应用密钥错误，请检查appSecuret")
 	default:
 		s.mu.Lock()
 		v, exp := s.issueToken(tokenApp)
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, legacyAnswer("app_token", v, exp, AuthOK, ""))
+		writeJSON(w, http.StatusOK, legacyAnswer("app_token", v, exp, authOK, ""))
 	}
 }
 
@@ -201,7 +215,7 @@ func (s *Sim) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, legacyAnswer("access_token", "", time.Time{}, code, desc))
 	}
 	if err := decodeBody(r, &req); err != nil {
-		fail(AuthBadParams, err.Error())
+		fail(authBadParams, err.Error())
 		return
 	}
 	for _, f := range []struct{ name, v string }{
@@ -209,14 +223,14 @@ func (s *Sim) handleLogin(w http.ResponseWriter, r *http.Request) {
 		{"tenantid", req.TenantID.trim()}, {"accountId", req.AccountID.trim()},
 	} {
 		if f.v == "" {
-			fail(AuthBadParams, f.name+": 参数不能为空 (required)")
+			fail(authBadParams, f.name+": 参数不能为空 (required)")
 			return
 		}
 	}
 	c := s.opts.Credentials
 	userType := req.UserType.trim()
 	if userType != "" && userType != "Mobile" && userType != "UserName" {
-		fail(AuthBadParams, "usertype: 只能是 Mobile 或 UserName")
+		fail(authBadParams, "usertype: 只能是 Mobile 或 UserName")
 		return
 	}
 	s.mu.Lock()
@@ -224,18 +238,18 @@ func (s *Sim) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	switch {
 	case problem != "":
-		fail(AuthBadAppToken, "apptoken: app_token无效或已过期，请重新获取")
+		fail(authBadAppToken, "apptoken: app_token无效或已过期，请重新获取")
 	case req.AccountID.trim() != c.AccountID:
-		fail(AuthBadAccountID, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
+		fail(authBadAccountID, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
 	case req.TenantID.trim() != c.TenantID:
-		fail(AuthBadTenantID, "tenantid: 租户不存在")
+		fail(authBadTenantID, "tenantid: 租户不存在")
 	case req.User.trim() != c.User && req.User.trim() != c.Username:
-		fail(AuthBadUser, "user: 用户不存在")
+		fail(authBadUser, "user: 用户不存在")
 	default:
 		s.mu.Lock()
 		v, exp := s.issueToken(tokenAccess)
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, legacyAnswer("access_token", v, exp, AuthOK, ""))
+		writeJSON(w, http.StatusOK, legacyAnswer("access_token", v, exp, authOK, ""))
 	}
 }
 
@@ -256,7 +270,7 @@ func (s *Sim) handleOAuth2Token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"data": nil, "errorCode": code, "message": msg, "status": false})
 	}
 	if err := decodeBody(r, &req); err != nil {
-		fail(OAuth2BadParams, err.Error())
+		fail(oauth2BadParams, err.Error())
 		return
 	}
 	for _, f := range []struct{ name, v string }{
@@ -265,13 +279,13 @@ func (s *Sim) handleOAuth2Token(w http.ResponseWriter, r *http.Request) {
 		{"nonce", req.Nonce.trim()}, {"timestamp", req.Timestamp.trim()},
 	} {
 		if f.v == "" {
-			fail(OAuth2BadParams, f.name+": 参数不能为空 (required)")
+			fail(oauth2BadParams, f.name+": 参数不能为空 (required)")
 			return
 		}
 	}
 	ts, err := strconv.ParseInt(req.Timestamp.trim(), 10, 64)
 	if err != nil {
-		fail(OAuth2BadParams, "timestamp: 必须是毫秒时间戳 (milliseconds since epoch)")
+		fail(oauth2BadParams, "timestamp: 必须是毫秒时间戳 (milliseconds since epoch)")
 		return
 	}
 	if ts < 100_000_000_000 { // ten digits: seconds
@@ -279,22 +293,22 @@ func (s *Sim) handleOAuth2Token(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	if skew := now.Sub(time.UnixMilli(ts)); skew > s.opts.OAuth2Skew || skew < -s.opts.OAuth2Skew {
-		fail(OAuth2BadParams, fmt.Sprintf("timestamp: 与服务器时间相差超过%d分钟", int(s.opts.OAuth2Skew/time.Minute)))
+		fail(oauth2BadParams, fmt.Sprintf("timestamp: 与服务器时间相差超过%d分钟", int(s.opts.OAuth2Skew/time.Minute)))
 		return
 	}
 	c := s.opts.Credentials
 	switch {
 	case req.AccountID.trim() != c.AccountID:
-		fail(OAuth2AccountIDBad, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
+		fail(oauth2AccountIDBad, "accountId: 数据中心不存在，请检查accountId是否为数据中心分配的账号ID")
 		return
 	case req.ClientID.trim() != c.ClientID:
-		fail(OAuth2BadClient, "client_id: 客户端不存在")
+		fail(oauth2BadClient, "client_id: 客户端不存在")
 		return
 	case req.ClientSecret.trim() != c.ClientSecret:
-		fail(OAuth2BadClient, "client_secret: 客户端密钥错误")
+		fail(oauth2BadClient, "client_secret: 客户端密钥错误")
 		return
 	case req.Username.trim() != c.Username && req.Username.trim() != c.User:
-		fail(OAuth2BadClient, "username: 用户不存在")
+		fail(oauth2BadClient, "username: 用户不存在")
 		return
 	}
 	s.mu.Lock()
@@ -308,7 +322,7 @@ func (s *Sim) handleOAuth2Token(w http.ResponseWriter, r *http.Request) {
 		rw.count++
 		if rw.count > limit {
 			s.mu.Unlock()
-			fail(OAuth2RateLimited, fmt.Sprintf("client_id: 调用过于频繁，每分钟最多%d次", limit))
+			fail(oauth2RateLimited, fmt.Sprintf("client_id: 调用过于频繁，每分钟最多%d次", limit))
 			return
 		}
 	}

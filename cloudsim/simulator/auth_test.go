@@ -43,11 +43,11 @@ func TestLegacyAuthFailuresNameTheField(t *testing.T) {
 	cases := []struct {
 		name, field, value, code string
 	}{
-		{"wrong accountId", "accountId", "1534920374578620491", AuthBadAccountID},
-		{"wrong appId", "appId", "OTHER", AuthBadAppID},
-		{"wrong appSecuret", "appSecuret", "nope", AuthBadAppSecret},
-		{"wrong tenantid", "tenantid", "other", AuthBadTenantID},
-		{"missing appId", "appId", "", AuthBadParams},
+		{"wrong accountId", "accountId", "1534920374578620491", authBadAccountID},
+		{"wrong appId", "appId", "OTHER", authBadAppID},
+		{"wrong appSecuret", "appSecuret", "nope", authBadAppSecret},
+		{"wrong tenantid", "tenantid", "other", authBadTenantID},
+		{"missing appId", "appId", "", authBadParams},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestLegacyAuthFailuresNameTheField(t *testing.T) {
 	// The accountId as an unquoted 19-digit number is read exactly, not through a float.
 	m := legacyCreds()
 	raw := fmt.Sprintf(`{"appId":"CASHINV","appSecuret":"12345678","tenantid":"devbiz","accountId":%s}`, m["accountId"])
-	if _, resp := h.post("/api/getAppToken.do", raw); dig(resp, "data", "error_code") != AuthOK {
+	if _, resp := h.post("/api/getAppToken.do", raw); dig(resp, "data", "error_code") != authOK {
 		t.Fatalf("numeric accountId: %v", resp)
 	}
 
@@ -81,13 +81,13 @@ func TestLegacyAuthFailuresNameTheField(t *testing.T) {
 			"tenantid": "devbiz ", "accountId": "1534920374578620490", "usertype": "Mobile"})
 		return r
 	}
-	if r := login("13800000000", appToken); dig(r, "data", "error_code") != AuthBadUser {
+	if r := login("13800000000", appToken); dig(r, "data", "error_code") != authBadUser {
 		t.Fatalf("wrong user: %v", r)
 	}
-	if r := login("13825207590", "not-a-token"); dig(r, "data", "error_code") != AuthBadAppToken {
+	if r := login("13825207590", "not-a-token"); dig(r, "data", "error_code") != authBadAppToken {
 		t.Fatalf("bad apptoken: %v", r)
 	}
-	if r := login("13825207590", appToken); dig(r, "data", "error_code") != AuthOK {
+	if r := login("13825207590", appToken); dig(r, "data", "error_code") != authOK {
 		t.Fatalf("the seed's tenantid with a trailing space is accepted: %v", r)
 	}
 	if st := h.sim.Stats(); st.AuthFailures != 7 {
@@ -118,16 +118,16 @@ func TestOAuth2TokenAndFailures(t *testing.T) {
 		code   string
 		field  string
 	}{
-		{"bad client", func(m map[string]any) { m["client_secret"] = "x" }, OAuth2BadClient, "client_secret"},
-		{"unknown client", func(m map[string]any) { m["client_id"] = "x" }, OAuth2BadClient, "client_id"},
-		{"missing nonce", func(m map[string]any) { delete(m, "nonce") }, OAuth2BadParams, "nonce"},
+		{"bad client", func(m map[string]any) { m["client_secret"] = "x" }, oauth2BadClient, "client_secret"},
+		{"unknown client", func(m map[string]any) { m["client_id"] = "x" }, oauth2BadClient, "client_id"},
+		{"missing nonce", func(m map[string]any) { delete(m, "nonce") }, oauth2BadParams, "nonce"},
 		{"stale timestamp", func(m map[string]any) {
 			m["timestamp"] = fmt.Sprint(h.clock.Now().Add(-6 * time.Minute).UnixMilli())
-		}, OAuth2BadParams, "timestamp"},
+		}, oauth2BadParams, "timestamp"},
 		{"future timestamp", func(m map[string]any) {
 			m["timestamp"] = fmt.Sprint(h.clock.Now().Add(6 * time.Minute).UnixMilli())
-		}, OAuth2BadParams, "timestamp"},
-		{"wrong accountId", func(m map[string]any) { m["accountId"] = "1" }, AuthBadAccountID, "accountId"},
+		}, oauth2BadParams, "timestamp"},
+		{"wrong accountId", func(m map[string]any) { m["accountId"] = "1" }, authBadAccountID, "accountId"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -155,7 +155,7 @@ func TestOAuth2RateLimit(t *testing.T) {
 			t.Fatalf("call %d: %v", i, r)
 		}
 	}
-	if _, r := h.post("/kapi/oauth2/getToken", oauthBody(h, nil)); r["errorCode"] != OAuth2RateLimited {
+	if _, r := h.post("/kapi/oauth2/getToken", oauthBody(h, nil)); r["errorCode"] != oauth2RateLimited {
 		t.Fatalf("third call in a minute: %v", r)
 	}
 	h.clock.Advance(time.Minute)
@@ -174,7 +174,7 @@ func TestTokensExpireOnTheSimulatorClock(t *testing.T) {
 
 	h.clock.Advance(time.Minute)
 	status, resp := h.message(tok, "getEventCode", "m3", billData("B1", nil))
-	if status != http.StatusUnauthorized || resp["errorCode"] != CodeTokenInvalid || !strings.Contains(resp["message"].(string), "token失效") {
+	if status != http.StatusUnauthorized || resp["errorCode"] != codeTokenInvalid || !strings.Contains(resp["message"].(string), "token失效") {
 		t.Fatalf("expired token: HTTP %d %v", status, resp)
 	}
 	if strings.Contains(fmt.Sprint(resp), tok) {
@@ -183,7 +183,7 @@ func TestTokensExpireOnTheSimulatorClock(t *testing.T) {
 	// The app_token expired too: login.do refuses it.
 	_, r := h.post("/api/login.do", map[string]any{"user": "13825207590", "apptoken": "whatever",
 		"tenantid": "devbiz", "accountId": "1534920374578620490"})
-	if dig(r, "data", "error_code") != AuthBadAppToken {
+	if dig(r, "data", "error_code") != authBadAppToken {
 		t.Fatalf("login with a bad apptoken: %v", r)
 	}
 	// A fresh login works again.

@@ -64,7 +64,7 @@ func BenchmarkCollectPage(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/index.html?formId="+FormCollectPC+"&eventCode="+code, nil))
+		handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/index.html?formId="+formCollectPC+"&eventCode="+code, nil))
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Code)
 		}

@@ -210,7 +210,7 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 	}
 	if cov != nil {
 		if owner, ok := s.covers[coverKey{resource, cov.CoveNo}]; ok && owner != key {
-			return nil, businessError(CodeCoverConflict, "coverData.coveNo", fmt.Sprintf(
+			return nil, businessError(codeCoverConflict, "coverData.coveNo", fmt.Sprintf(
 				"封面编号已被单据 %s/%s 使用 (coveNo+resource must be unique)", owner.Resource, owner.BillID))
 		}
 	}
@@ -281,14 +281,14 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-// release frees an invoice: status 1, no bill. Caller holds s.mu.
-func (s *Sim) release(serialNo string) {
-	pi := s.pool[serialNo]
+// release frees an invoice: status 1, no bill. Caller holds the Sim's mu.
+func (k *books) release(serialNo string) {
+	pi := k.pool[serialNo]
 	if pi == nil || pi.bill == nil {
 		return
 	}
-	pi.history = append(pi.history, Binding{Event: "release", Resource: pi.bill.Resource, BillID: pi.bill.BillID, Status: StatusUnused, At: s.Now()})
-	if b := s.bills[*pi.bill]; b != nil {
+	pi.history = append(pi.history, Binding{Event: "release", Resource: pi.bill.Resource, BillID: pi.bill.BillID, Status: StatusUnused, At: k.clock.read()})
+	if b := k.bills[*pi.bill]; b != nil {
 		b.serials = slices.DeleteFunc(b.serials, func(v string) bool { return v == serialNo })
 	}
 	pi.bill, pi.status, pi.line = nil, StatusUnused, billLine{}

@@ -32,7 +32,7 @@ func TestConcurrentBillLifecycles(t *testing.T) {
 			h.sim.Bills()
 			h.sim.Invoices()
 			h.poll(tok, "nobody")
-			h.page("/index.html?formId=" + FormCollectPC + "&eventCode=nope")
+			h.page("/index.html?formId=" + formCollectPC + "&eventCode=nope")
 		}
 	}()
 	for i := 0; i < bills; i++ {
@@ -61,7 +61,7 @@ func TestConcurrentBillLifecycles(t *testing.T) {
 func runBill(h *harness, billID string) error {
 	tok := h.accessToken()
 	status, resp := h.message(tok, "getEventCode", "ec-"+billID, billData(billID, nil))
-	if status != http.StatusOK || resp["errorCode"] != CodeOK {
+	if status != http.StatusOK || resp["errorCode"] != codeOK {
 		return fmt.Errorf("%s getEventCode: %v", billID, resp)
 	}
 	code := dig(resp, "data", "eventCode").(string)
@@ -85,11 +85,11 @@ func runBill(h *harness, billID string) error {
 		}
 	}
 	for _, st := range []string{"30", "60"} {
-		if _, r := h.message(tok, "billSave", "save-"+st+"-"+billID, saveData(billID, st, serials...)); r["errorCode"] != CodeOK {
+		if _, r := h.message(tok, "billSave", "save-"+st+"-"+billID, saveData(billID, st, serials...)); r["errorCode"] != codeOK {
 			return fmt.Errorf("%s billSave %s: %v", billID, st, r)
 		}
 	}
-	if _, r := h.message(tok, "voucherSave", "v-"+billID, voucherData("V"+billID, serials, billID)); r["errorCode"] != CodeOK {
+	if _, r := h.message(tok, "voucherSave", "v-"+billID, voucherData("V"+billID, serials, billID)); r["errorCode"] != codeOK {
 		return fmt.Errorf("%s voucherSave: %v", billID, r)
 	}
 	return nil
@@ -117,7 +117,7 @@ func TestConcurrentBindingOfOneInvoice(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch r["errorCode"] {
-			case CodeOK:
+			case codeOK:
 				wins[bill]++
 			case CodeSerialBoundElse:
 			default:
@@ -167,7 +167,7 @@ func TestConcurrentConsumersGetEachMessageOnce(t *testing.T) {
 					return
 				default:
 				}
-				if _, r := h.poll(tok, "lk-A"); r["errcode"] == PollOK {
+				if _, r := h.poll(tok, "lk-A"); r["errcode"] == pollOK {
 					record(dig(r, "data", "data", "data", "data").([]any))
 				}
 			}

@@ -19,13 +19,13 @@ func (s *Sim) handleDeduction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rerr != nil {
-		writeJSON(w, http.StatusOK, deductionAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+		writeJSON(w, http.StatusOK, deductionAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
 		return
 	}
 	var raw json.RawMessage = body
 	top, err := parseFields("", raw)
 	if err != nil {
-		err.code, err.msg = CodeBadJSON, "body: 不是合法的JSON对象"
+		err.code, err.msg = codeBadJSON, "body: 不是合法的JSON对象"
 		writeJSON(w, http.StatusOK, deductionAnswer(nil, err))
 		return
 	}
@@ -46,7 +46,7 @@ func deductionAnswer(data any, err *apiError) map[string]any {
 		}
 		return map[string]any{"errorCode": err.code, "message": err.msg, "success": false, "data": d}
 	}
-	return map[string]any{"errorCode": CodeOK, "message": "成功", "success": true, "data": data}
+	return map[string]any{"errorCode": codeOK, "message": "成功", "success": true, "data": data}
 }
 
 // deduction validates and records a selection; all-or-nothing. It is counted on the bills of the
@@ -61,7 +61,7 @@ func (s *Sim) deduction(top fields, n *callNote) (any, *apiError) {
 		return nil, err
 	}
 	if code != "invoiceSelect" {
-		return nil, &apiError{code: CodeUnknownType, field: "interfaceCode", msg: "interfaceCode: 不支持 " + code + " (want invoiceSelect)"}
+		return nil, &apiError{code: codeUnknownType, field: "interfaceCode", msg: "interfaceCode: 不支持 " + code + " (want invoiceSelect)"}
 	}
 	f, ok, err := top.obj("data")
 	if err != nil {

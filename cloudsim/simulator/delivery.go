@@ -83,19 +83,28 @@ func LinkKeyHash(linkKey string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// linkQueue returns the queue of a linkKey, remembering the key itself; caller holds s.mu.
-func (s *Sim) linkQueue(linkKey string) *linkQueue {
-	q := s.queue(LinkKeyHash(linkKey))
+// mailroom holds what the cloud delivers: a queue per linkKey (addressed by its hash, as the
+// poll is), the polled messages awaiting a receipt, and the live sockets. The Sim's mu guards it.
+type mailroom struct {
+	strict   bool                    // Options.Strict: a linkKey carries one message
+	queues   map[string]*linkQueue   // by MD5(linkKey)
+	receipts map[string]*pollReceipt // by msgId
+	sockets  map[*socketConn]struct{}
+}
+
+// linkQueue returns the queue of a linkKey, remembering the key itself; caller holds the Sim's mu.
+func (m *mailroom) linkQueue(linkKey string) *linkQueue {
+	q := m.queue(LinkKeyHash(linkKey))
 	q.linkKey = linkKey
 	return q
 }
 
-// queue returns the queue of a linkKey hash; caller holds s.mu.
-func (s *Sim) queue(hash string) *linkQueue {
-	q := s.queues[hash]
+// queue returns the queue of a linkKey hash; caller holds the Sim's mu.
+func (m *mailroom) queue(hash string) *linkQueue {
+	q := m.queues[hash]
 	if q == nil {
 		q = &linkQueue{notify: make(chan struct{})}
-		s.queues[hash] = q
+		m.queues[hash] = q
 	}
 	return q
 }
@@ -107,31 +116,31 @@ func (q *linkQueue) wake() {
 
 // enqueue queues d for the linkKey and hands it to a live socket if there is one. In strict mode a
 // linkKey carries one message: an import made before it is handed over joins it. Answers the
-// message id. Caller holds s.mu.
-func (s *Sim) enqueue(q *linkQueue, d *delivery) string {
-	if s.opts.Strict && len(q.pending) > 0 {
+// message id. Caller holds the Sim's mu.
+func (m *mailroom) enqueue(q *linkQueue, d *delivery) string {
+	if m.strict && len(q.pending) > 0 {
 		m := q.pending[0]
 		m.invoices = append(m.invoices, d.invoices...)
 		m.attach = append(m.attach, d.attach...)
 		return m.msgID
 	}
 	q.pending = append(q.pending, d)
-	s.dispatch(q)
+	m.dispatch(q)
 	q.wake()
 	return d.msgID
 }
 
-// requeueFront puts back a message a socket failed to write; caller holds s.mu.
-func (s *Sim) requeueFront(hash string, d *delivery) {
-	q := s.queue(hash)
+// requeueFront puts back a message a socket failed to write; caller holds the Sim's mu.
+func (m *mailroom) requeueFront(hash string, d *delivery) {
+	q := m.queue(hash)
 	q.pending = append([]*delivery{d}, q.pending...)
-	s.dispatch(q)
+	m.dispatch(q)
 	q.wake()
 }
 
 // dispatch hands pending messages to the newest live socket; a message handed over is consumed
-// (a poll will not see it) unless the write fails. Caller holds s.mu.
-func (s *Sim) dispatch(q *linkQueue) {
+// (a poll will not see it) unless the write fails. Caller holds the Sim's mu.
+func (m *mailroom) dispatch(q *linkQueue) {
 	for len(q.pending) > 0 && len(q.sockets) > 0 {
 		c := q.sockets[len(q.sockets)-1]
 		select {
@@ -163,16 +172,16 @@ func (s *Sim) importTarget(code string) (*bill, *linkQueue, error) {
 	return b, q, nil
 }
 
-// lookupEventCode finds the bill an eventCode opens; caller holds s.mu.
-func (s *Sim) lookupEventCode(code string) (*bill, error) {
-	ec, ok := s.eventCodes[strings.TrimSpace(code)]
+// lookupEventCode finds the bill an eventCode opens; caller holds the Sim's mu.
+func (k *books) lookupEventCode(code string) (*bill, error) {
+	ec, ok := k.eventCodes[strings.TrimSpace(code)]
 	if !ok {
 		return nil, ErrUnknownEventCode
 	}
-	if !s.Now().Before(ec.expires) {
+	if !k.clock.read().Before(ec.expires) {
 		return nil, ErrEventCodeExpired
 	}
-	return s.bills[ec.bill], nil
+	return k.bills[ec.bill], nil
 }
 
 // newMsgID draws a message id (19 digits, like the cloud's ids); caller holds s.mu.
@@ -198,8 +207,8 @@ func (s *Sim) deliver(b *bill, q *linkQueue, invs []Invoice, attach []Attach) st
 	return msgID
 }
 
-// MaxCollectCount bounds /__sim/collect's count.
-const MaxCollectCount = 200
+// maxCollectCount bounds /__sim/collect's count.
+const maxCollectCount = 200
 
 // Collect does what the page's 「导入单据」 does with the first count compliant samples not yet
 // imported for the eventCode's bill: they enter the invoice pool and are queued for its linkKey.
@@ -210,8 +219,8 @@ func (s *Sim) Collect(eventCode string, count int) ([]Invoice, error) {
 
 // CollectCount is Collect answering the whole result (the message id included).
 func (s *Sim) CollectCount(eventCode string, count int) (CollectResult, error) {
-	if count < 1 || count > MaxCollectCount {
-		return CollectResult{}, fieldError("count", fmt.Sprintf("must be between 1 and %d", MaxCollectCount))
+	if count < 1 || count > maxCollectCount {
+		return CollectResult{}, fieldError("count", fmt.Sprintf("must be between 1 and %d", maxCollectCount))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -292,8 +301,8 @@ func (s *Sim) CollectRecords(eventCode string, records []json.RawMessage, attach
 	if len(records) == 0 {
 		return CollectResult{}, fieldError("invoices", "must hold at least one record")
 	}
-	if len(records) > MaxCollectCount {
-		return CollectResult{}, fieldError("invoices", fmt.Sprintf("at most %d records", MaxCollectCount))
+	if len(records) > maxCollectCount {
+		return CollectResult{}, fieldError("invoices", fmt.Sprintf("at most %d records", maxCollectCount))
 	}
 	invs := make([]Invoice, 0, len(records))
 	for i, raw := range records {

@@ -70,7 +70,7 @@ func TestSocketDeliversAndAnswersHeartbeat(t *testing.T) {
 		t.Fatalf("attachData missing: %v", msg)
 	}
 	// Consumed: the poll has nothing.
-	if _, resp := h.poll(tok, "lk-A"); resp["errcode"] != PollNoData {
+	if _, resp := h.poll(tok, "lk-A"); resp["errcode"] != pollNoData {
 		t.Fatalf("poll after socket delivery: %v", resp)
 	}
 	st := h.sim.Stats()
@@ -119,12 +119,12 @@ func TestPollNoDataThenDataThenReceipt(t *testing.T) {
 	code := h.eventCode(tok, "A")
 
 	status, resp := h.poll(tok, "lk-A")
-	if status != http.StatusOK || resp["errcode"] != PollNoData || resp["description"] != "没有数据" {
+	if status != http.StatusOK || resp["errcode"] != pollNoData || resp["description"] != "没有数据" {
 		t.Fatalf("empty poll: %d %v", status, resp)
 	}
 	sent := h.collect(code, 3)
 	_, resp = h.poll(tok, "lk-A")
-	if resp["errcode"] != PollOK || dig(resp, "data", "data", "eventType") != "push-invoice" || dig(resp, "data", "data", "type") != "saveBill" {
+	if resp["errcode"] != pollOK || dig(resp, "data", "data", "eventType") != "push-invoice" || dig(resp, "data", "data", "type") != "saveBill" {
 		t.Fatalf("poll shape: %v", resp)
 	}
 	inner := dig(resp, "data", "data", "data").(map[string]any)
@@ -144,20 +144,20 @@ func TestPollNoDataThenDataThenReceipt(t *testing.T) {
 	}
 	msgID := dig(resp, "data", "msgId").(string)
 	// Consumed once.
-	if _, again := h.poll(tok, "lk-A"); again["errcode"] != PollNoData {
+	if _, again := h.poll(tok, "lk-A"); again["errcode"] != pollNoData {
 		t.Fatalf("second poll: %v", again)
 	}
 	receipt := func(key, id string) map[string]any {
 		_, r := h.do(http.MethodGet, DefaultPollReceiptPath+"?access_token="+url.QueryEscape(tok)+"&key="+key+"&msgId="+id, nil, nil)
 		return r
 	}
-	if r := receipt(LinkKeyHash("lk-A"), msgID); r["errcode"] != PollOK {
+	if r := receipt(LinkKeyHash("lk-A"), msgID); r["errcode"] != pollOK {
 		t.Fatalf("receipt: %v", r)
 	}
-	if r := receipt(LinkKeyHash("lk-B"), msgID); r["errcode"] != PollUnknownMsgID {
+	if r := receipt(LinkKeyHash("lk-B"), msgID); r["errcode"] != pollUnknownMsgID {
 		t.Fatalf("receipt for another key: %v", r)
 	}
-	if status, r := h.poll("bad", "lk-A"); status != http.StatusUnauthorized || r["errcode"] != PollTokenInvalid {
+	if status, r := h.poll("bad", "lk-A"); status != http.StatusUnauthorized || r["errcode"] != pollTokenInvalid {
 		t.Fatalf("bad token: %d %v", status, r)
 	}
 	if st := h.sim.Stats(); st.Polls != 3 || st.PollsEmpty != 2 || st.DeliveredByPoll != 1 || st.Receipts != 1 {
@@ -210,7 +210,7 @@ func TestConsumedOnceAcrossSocketAndPoll(t *testing.T) {
 	if got := serialsOf(readMessage(t, ws)["invoiceData"].([]any)); got[0] != pushed[0] {
 		t.Fatalf("socket got %v, want %v (the polled %v must not come again)", got, pushed, polled)
 	}
-	if _, resp := h.poll(tok, "lk-A"); resp["errcode"] != PollNoData {
+	if _, resp := h.poll(tok, "lk-A"); resp["errcode"] != pollNoData {
 		t.Fatalf("poll after socket: %v", resp)
 	}
 }
@@ -253,7 +253,7 @@ func TestDroppedSocketsKeepTheirMessages(t *testing.T) {
 	h.waitUntil("the short-lived socket detached", func() bool { return h.sim.Stats().SocketsOpen == 0 })
 	h.sim.ClearFaults()
 	_, resp := h.poll(tok, "lk-A")
-	if resp["errcode"] != PollOK {
+	if resp["errcode"] != pollOK {
 		t.Fatalf("message lost after drop: %v (stats %+v)", resp, h.sim.Stats())
 	}
 	if got := serialsOf(dig(resp, "data", "data", "data", "data").([]any)); got[0] != sent[0] {

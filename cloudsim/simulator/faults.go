@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"time"
@@ -40,6 +41,14 @@ type Faults struct {
 	RefuseField string `json:"refuseField,omitempty"`
 }
 
+// faultBox is the faults being injected and the seeded stream their draws come from. The Sim's
+// mu guards it.
+type faultBox struct {
+	faults    Faults
+	faultRand *rand.Rand
+	stats     *Stats
+}
+
 func (f Faults) validate() error {
 	switch {
 	case f.ErrorRate < 0 || f.ErrorRate > 1:
@@ -51,8 +60,8 @@ func (f Faults) validate() error {
 	case f.DropAfterMs < 0 || f.DropAfterMs > 600_000:
 		return fieldError("dropAfterMs", "must be between 0 and 600000")
 	}
-	if f.RefuseCode == CodeOK {
-		return fieldError("refuseCode", "must be an error code, not "+CodeOK)
+	if f.RefuseCode == codeOK {
+		return fieldError("refuseCode", "must be an error code, not "+codeOK)
 	}
 	if f.RefuseCode != "" && f.FailAfterApply {
 		return fieldError("refuseCode", "a refusal applies nothing: not with failAfterApply")
@@ -129,20 +138,20 @@ func (s *Sim) injectLatency(r *http.Request) {
 	}
 }
 
-// faultFor draws whether this business call fails; caller holds s.mu.
+// faultFor draws whether this business call fails; caller holds the Sim's mu.
 // It returns the HTTP status (0 = no fault) and whether to apply the call first.
-func (s *Sim) faultFor(kinds ...string) (status int, afterApply bool) {
-	f := s.faults
+func (b *faultBox) faultFor(kinds ...string) (status int, afterApply bool) {
+	f := b.faults
 	if f.ErrorRate <= 0 {
 		return 0, false
 	}
 	if len(f.MessageTypes) > 0 && !slices.ContainsFunc(kinds, func(k string) bool { return slices.Contains(f.MessageTypes, k) }) {
 		return 0, false
 	}
-	if s.faultRand.Float64() >= f.ErrorRate {
+	if b.faultRand.Float64() >= f.ErrorRate {
 		return 0, false
 	}
-	s.stats.FaultsInjected++
+	b.stats.FaultsInjected++
 	return f.ErrorStatus, f.FailAfterApply
 }
 

@@ -17,7 +17,7 @@ func TestErrorRateFaultsOnListedMessageTypes(t *testing.T) {
 		t.Fatalf("set faults: %d %v", status, f)
 	}
 	status, resp := h.message(tok, "billSave", "s1", saveData("A", "30", a...))
-	if status != http.StatusServiceUnavailable || resp["errorCode"] != CodeServiceFault || resp["success"] != "false" {
+	if status != http.StatusServiceUnavailable || resp["errorCode"] != codeServiceFault || resp["success"] != "false" {
 		t.Fatalf("fault answer: %d %v", status, resp)
 	}
 	if b, _ := h.sim.Bill("ERP", "A"); b.BillSaveCalls != 0 {
@@ -215,17 +215,17 @@ func TestRefusalFault(t *testing.T) {
 	h := newHarness(t, Options{})
 	tok := h.accessToken()
 	if status, f := h.post("/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
-		"refuseCode": CodeBadParam, "refuseField": "billTaxNo"}); status != http.StatusOK || f["refuseCode"] != CodeBadParam {
+		"refuseCode": codeBadParam, "refuseField": "billTaxNo"}); status != http.StatusOK || f["refuseCode"] != codeBadParam {
 		t.Fatalf("set faults: %d %v", status, f)
 	}
 	status, resp := h.message(tok, "getEventCode", nextID("r"), billData("R", nil))
-	if status != http.StatusOK || resp["errorCode"] != CodeBadParam || resp["success"] == true {
+	if status != http.StatusOK || resp["errorCode"] != codeBadParam || resp["success"] == true {
 		t.Fatalf("refusal: %d %v", status, resp)
 	}
 	if _, ok := h.sim.Bill("ERP", "R"); ok {
 		t.Error("a refused getEventCode created the bill")
 	}
-	if status, _ := h.post("/__sim/faults", map[string]any{"errorRate": 1, "refuseCode": CodeOK}); status != http.StatusBadRequest {
+	if status, _ := h.post("/__sim/faults", map[string]any{"errorRate": 1, "refuseCode": codeOK}); status != http.StatusBadRequest {
 		t.Errorf("refuseCode 0000 accepted: %d", status)
 	}
 	h.sim.ClearFaults()

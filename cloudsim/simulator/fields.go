@@ -19,7 +19,7 @@ type apiError struct {
 func (e *apiError) Error() string { return e.msg }
 
 func badParam(field, reason string) *apiError {
-	return &apiError{code: CodeBadParam, field: field, msg: field + ": " + reason}
+	return &apiError{code: codeBadParam, field: field, msg: field + ": " + reason}
 }
 
 func businessError(code, field, msg string) *apiError {

@@ -142,7 +142,7 @@ func (h *harness) message(token, messageType, messageID string, data any) (int, 
 // mustOK fails unless the message answer is success.
 func (h *harness) mustOK(status int, resp map[string]any) map[string]any {
 	h.t.Helper()
-	if status != http.StatusOK || resp["success"] != "true" || resp["errorCode"] != CodeOK {
+	if status != http.StatusOK || resp["success"] != "true" || resp["errorCode"] != codeOK {
 		h.t.Fatalf("want success, got HTTP %d %v", status, resp)
 	}
 	d, _ := resp["data"].(map[string]any)
@@ -168,7 +168,7 @@ func (h *harness) wantCode(status int, resp map[string]any, code, field string) 
 // wantRefused fails unless the message answer is a business refusal (any code).
 func (h *harness) wantRefused(status int, resp map[string]any) {
 	h.t.Helper()
-	if status != http.StatusOK || resp["success"] != "false" || resp["errorCode"] == CodeOK {
+	if status != http.StatusOK || resp["success"] != "false" || resp["errorCode"] == codeOK {
 		h.t.Fatalf("want a business refusal, got HTTP %d %v", status, resp)
 	}
 }

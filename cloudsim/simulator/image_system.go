@@ -102,7 +102,7 @@ func (s *Sim) ultimateImageCall(name string, op func(f fields) (any, *apiError))
 		}
 		s.stats.StandardCalls[name]++
 		if rerr != nil {
-			writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+			writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
 			return
 		}
 		f, aerr := parseFields("", body)
@@ -228,7 +228,7 @@ func (s *Sim) queryScanTask(t *tenantState, top fields) (any, *apiError) {
 	if op, err := top.str("operateType", true, 0); err != nil {
 		return nil, err
 	} else if op != "queryBillStatus" {
-		return nil, &apiError{code: CodeUnknownType, field: "operateType", msg: "operateType: 不支持 " + op + " (want queryBillStatus)"}
+		return nil, &apiError{code: codeUnknownType, field: "operateType", msg: "operateType: 不支持 " + op + " (want queryBillStatus)"}
 	}
 	f, ok, err := top.obj("data")
 	if err != nil {
@@ -260,11 +260,11 @@ func (v ScanTaskView) clone() ScanTaskView {
 	return v
 }
 
-// boundSerials are the bill's invoices in use or used; caller holds s.mu.
-func (s *Sim) boundSerials(b *bill) []string {
+// boundSerials are the bill's invoices in use or used; caller holds the Sim's mu.
+func (k *books) boundSerials(b *bill) []string {
 	var out []string
 	for _, sn := range b.serials {
-		if st := s.pool[sn].status; st == StatusInUse || st == StatusUsed {
+		if st := k.pool[sn].status; st == StatusInUse || st == StatusUsed {
 			out = append(out, sn)
 		}
 	}

@@ -108,10 +108,10 @@ func TestImageSystemModes(t *testing.T) {
 			field, code string
 			body        map[string]any
 		}{
-			{"scanPoint", CodeBadParam, scanTaskBody("IR", "basic", map[string]any{"scanPoint": "NOPE"})},
-			{"imageMode", CodeBadParam, scanTaskBody("IR", "fancy", nil)},
-			{"images", CodeBadParam, scanTaskBody("IR", "submitter", map[string]any{"scanPoint": ""})},
-			{"images[0].base64", CodeBadParam, scanTaskBody("IR", "submitter", map[string]any{"images": []map[string]any{{"fileName": "a", "fileType": "png", "base64": "!!"}}})},
+			{"scanPoint", codeBadParam, scanTaskBody("IR", "basic", map[string]any{"scanPoint": "NOPE"})},
+			{"imageMode", codeBadParam, scanTaskBody("IR", "fancy", nil)},
+			{"images", codeBadParam, scanTaskBody("IR", "submitter", map[string]any{"scanPoint": ""})},
+			{"images[0].base64", codeBadParam, scanTaskBody("IR", "submitter", map[string]any{"images": []map[string]any{{"fileName": "a", "fileType": "png", "base64": "!!"}}})},
 			{"scanBillNo", CodeBillNotFound, scanTaskBody("NOBILL", "match", nil)},
 		} {
 			status, resp := push(tc.body)
@@ -173,7 +173,7 @@ func TestScanPostPage(t *testing.T) {
 func TestStandardImageCalls(t *testing.T) {
 	h := newStdHarness(t, nil)
 	tok := h.stdToken()
-	h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("SI")))
+	h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("SI")))
 	body := scanTaskBody("SI", "basic", map[string]any{"tin": stdTaxNo, "billTaxNo": stdTaxNo})
 	h.stdOK(h.stdCall(tok, "/m4/bds/erpBillPush", stdKey, body))
 	q := map[string]any{"tin": stdTaxNo, "operateType": "queryBillStatus", "requestId": "q", "data": map[string]any{"scanBillNo": "SI", "resource": "ERP"}}
@@ -187,5 +187,5 @@ func TestStandardImageCalls(t *testing.T) {
 	h.wantCode(status, resp, CodeBillNotFound, "data.scanBillNo")
 	status, resp = h.do(http.MethodPost, "/kapi/app/bds/erpBillPush", scanTaskBody("SI", "basic", nil), map[string]string{"access_token": ult})
 	h.wantCode(status, resp, CodeBillNotFound, "scanBillNo")
-	h.stdWant(h.stdCall(tok, "/m4/bds/operate", stdKey, map[string]any{"tin": stdTaxNo, "operateType": "other", "data": map[string]any{}}), CodeUnknownType, "operateType")
+	h.stdWant(h.stdCall(tok, "/m4/bds/operate", stdKey, map[string]any{"tin": stdTaxNo, "operateType": "other", "data": map[string]any{}}), codeUnknownType, "operateType")
 }

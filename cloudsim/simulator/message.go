@@ -52,7 +52,7 @@ func (s *Sim) checkBusinessToken(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	writeJSON(w, http.StatusUnauthorized, map[string]any{
-		"data": nil, "success": "false", "errorCode": CodeTokenInvalid, "message": problem,
+		"data": nil, "success": "false", "errorCode": codeTokenInvalid, "message": problem,
 	})
 	return false
 }
@@ -65,11 +65,11 @@ func messageAnswer(data any, err *apiError) map[string]any {
 		}
 		return map[string]any{"data": d, "success": "false", "errorCode": err.code, "message": err.msg}
 	}
-	return map[string]any{"data": data, "success": "true", "errorCode": CodeOK, "message": "成功"}
+	return map[string]any{"data": data, "success": "true", "errorCode": codeOK, "message": "成功"}
 }
 
 func faultAnswer(status int) map[string]any {
-	return map[string]any{"data": nil, "success": "false", "errorCode": CodeServiceFault,
+	return map[string]any{"data": nil, "success": "false", "errorCode": codeServiceFault,
 		"message": "服务暂时不可用，请稍后重试 (injected fault, HTTP " + http.StatusText(status) + ")"}
 }
 
@@ -89,7 +89,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rerr != nil {
-		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
 		return
 	}
 	var env struct {
@@ -98,7 +98,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 		Data        json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: CodeBadJSON, field: "body", msg: "body: 不是合法的JSON (" + err.Error() + ")"}))
+		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: 不是合法的JSON (" + err.Error() + ")"}))
 		return
 	}
 	mt, mid := env.MessageType.trim(), env.MessageID.trim()
@@ -128,7 +128,7 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 			s.opts.Paths.UnbindMessageType: s.billDelete,
 		}[mt]
 		if op == nil {
-			return nil, &apiError{code: CodeUnknownType, field: "messageType", msg: "messageType: 不支持的消息类型 " + mt}
+			return nil, &apiError{code: codeUnknownType, field: "messageType", msg: "messageType: 不支持的消息类型 " + mt}
 		}
 		f, err := parseFields("", env.Data)
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Sim) answerNoted(w http.ResponseWriter, idemKey, kind string, op func(*
 	idempotent := s.opts.Assume.IdempotentMessageID()
 	if a, ok := s.answers[idemKey]; ok && idempotent {
 		if a.messageType != kind {
-			writeJSON(w, http.StatusOK, shape(nil, businessError(CodeMessageIDReused, "messageId",
+			writeJSON(w, http.StatusOK, shape(nil, businessError(codeMessageIDReused, "messageId",
 				"已被"+a.messageType+"使用 (the id was used for another messageType)")))
 			return
 		}

@@ -14,7 +14,7 @@ func TestGetEventCodeValidatesEveryRequiredField(t *testing.T) {
 			d := billData("B1", nil)
 			delete(d, field)
 			status, resp := h.message(tok, "getEventCode", nextID("v"), d)
-			h.wantCode(status, resp, CodeBadParam, field)
+			h.wantCode(status, resp, codeBadParam, field)
 		})
 	}
 	cases := []struct {
@@ -30,7 +30,7 @@ func TestGetEventCodeValidatesEveryRequiredField(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			status, resp := h.message(tok, "getEventCode", nextID("v"), billData("B1", c.extra))
-			h.wantCode(status, resp, CodeBadParam, c.field)
+			h.wantCode(status, resp, codeBadParam, c.field)
 		})
 	}
 	// The vendor's example spells the key "resource " with a trailing space: the error says so.
@@ -45,13 +45,13 @@ func TestGetEventCodeValidatesEveryRequiredField(t *testing.T) {
 		t.Fatal("a refused getEventCode must not create the bill")
 	}
 	status, resp := h.message(tok, "nonsense", nextID("v"), d)
-	h.wantCode(status, resp, CodeUnknownType, "messageType")
+	h.wantCode(status, resp, codeUnknownType, "messageType")
 	status, resp = h.do(http.MethodPost, "/kapi/app/rim/message", `{"messageType":`, map[string]string{"access_token": tok})
-	h.wantCode(status, resp, CodeBadJSON, "body")
+	h.wantCode(status, resp, codeBadJSON, "body")
 	status, resp = h.message(tok, "getEventCode", "", billData("B1", nil))
-	h.wantCode(status, resp, CodeBadParam, "messageId")
+	h.wantCode(status, resp, codeBadParam, "messageId")
 	status, resp = h.message(tok, "getEventCode", nextID("v"), nil)
-	h.wantCode(status, resp, CodeBadParam, "data")
+	h.wantCode(status, resp, codeBadParam, "data")
 }
 
 func TestGetEventCodeStoresTheBill(t *testing.T) {
@@ -88,23 +88,23 @@ func TestBillSaveRules(t *testing.T) {
 	})
 	t.Run("bad status", func(t *testing.T) {
 		status, resp := h.message(tok, "billSave", nextID("s"), saveData("A", "40", a[0]))
-		h.wantCode(status, resp, CodeBadParam, "status")
+		h.wantCode(status, resp, codeBadParam, "status")
 	})
 	t.Run("missing billTaxNo", func(t *testing.T) {
 		d := saveData("A", "30", a[0])
 		delete(d, "billTaxNo")
 		status, resp := h.message(tok, "billSave", nextID("s"), d)
-		h.wantCode(status, resp, CodeBadParam, "billTaxNo")
+		h.wantCode(status, resp, codeBadParam, "billTaxNo")
 	})
 	t.Run("duplicate serial in request", func(t *testing.T) {
 		status, resp := h.message(tok, "billSave", nextID("s"), saveData("A", "30", a[0], a[0]))
-		h.wantCode(status, resp, CodeBadParam, "invoiceData[1].serialNo")
+		h.wantCode(status, resp, codeBadParam, "invoiceData[1].serialNo")
 	})
 	t.Run("amount above the invoice total", func(t *testing.T) {
 		d := saveData("A", "30", a[0])
 		d["invoiceData"] = []map[string]any{{"serialNo": a[0], "amount": "99999999.00"}}
 		status, resp := h.message(tok, "billSave", nextID("s"), d)
-		h.wantCode(status, resp, CodeBadParam, "invoiceData[0].amount")
+		h.wantCode(status, resp, codeBadParam, "invoiceData[0].amount")
 	})
 
 	// Bind three invoices to A at 30.
@@ -174,11 +174,11 @@ func TestBillSaveCoverIsUniquePerResource(t *testing.T) {
 	}
 	h.mustOK(h.message(tok, "billSave", nextID("c"), withCover(saveData("A", "30", a...), "CV-1")))
 	status, resp := h.message(tok, "billSave", nextID("c"), withCover(saveData("B", "30", b...), "CV-1"))
-	h.wantCode(status, resp, CodeCoverConflict, "coverData.coveNo")
+	h.wantCode(status, resp, codeCoverConflict, "coverData.coveNo")
 	status, resp = h.message(tok, "billSave", nextID("c"), map[string]any{
 		"billId": "B", "resource": "ERP", "billNo": "x", "billType": "t", "billTaxNo": "n", "status": "30",
 		"invoiceData": []any{}, "coverData": map[string]any{"base64": "%%%", "coveNo": "CV-2", "coveType": "1"}})
-	h.wantCode(status, resp, CodeBadParam, "coverData.base64")
+	h.wantCode(status, resp, codeBadParam, "coverData.base64")
 	// The same bill may save its own cover again.
 	h.mustOK(h.message(tok, "billSave", nextID("c"), withCover(saveData("A", "60", a...), "CV-1")))
 	if v, _ := h.sim.Bill("ERP", "A"); v.Cover == nil || v.Cover.CoveNo != "CV-1" || v.Cover.Bytes != 9 {
@@ -193,7 +193,7 @@ func TestMessageIDIsIdempotent(t *testing.T) {
 	_, first := h.message(tok, "billSave", "bind-A-1", saveData("A", "30", a...))
 	// Same messageId, even with another body: the stored answer, nothing re-applied.
 	_, again := h.message(tok, "billSave", "bind-A-1", saveData("A", "30", a[0]))
-	if first["errorCode"] != CodeOK || again["errorCode"] != CodeOK {
+	if first["errorCode"] != codeOK || again["errorCode"] != codeOK {
 		t.Fatalf("answers: %v / %v", first, again)
 	}
 	bill, _ := h.sim.Bill("ERP", "A")
@@ -214,7 +214,7 @@ func TestMessageIDIsIdempotent(t *testing.T) {
 	}
 	// The id reused for another messageType is refused.
 	status, resp := h.message(tok, "voucherSave", "bind-A-1", map[string]any{})
-	h.wantCode(status, resp, CodeMessageIDReused, "messageId")
+	h.wantCode(status, resp, codeMessageIDReused, "messageId")
 	if st := h.sim.Stats(); st.Replays != 3 || st.BillSaveApplied != 1 {
 		t.Fatalf("stats: replays %d applied %d", st.Replays, st.BillSaveApplied)
 	}
@@ -240,11 +240,11 @@ func TestVoucherSaveAndUnbind(t *testing.T) {
 	bad := voucherData("V1", a, "A")
 	bad["accountDate"] = "20.03.2025"
 	status, resp = h.message(tok, "voucherSave", nextID("v"), bad)
-	h.wantCode(status, resp, CodeBadParam, "accountDate")
+	h.wantCode(status, resp, codeBadParam, "accountDate")
 	bad = voucherData("V1", a, "A")
 	bad["serialNoArray"] = []string{}
 	status, resp = h.message(tok, "voucherSave", nextID("v"), bad)
-	h.wantCode(status, resp, CodeBadParam, "serialNoArray")
+	h.wantCode(status, resp, codeBadParam, "serialNoArray")
 
 	h.mustOK(h.message(tok, "voucherSave", nextID("v"), voucherData("V1", a, "A")))
 	bill, _ := h.sim.Bill("ERP", "A")
@@ -261,7 +261,7 @@ func TestVoucherSaveAndUnbind(t *testing.T) {
 	c := h.collect(h.eventCode(tok, "D"), 2)
 	h.mustOK(h.message(tok, "billSave", nextID("v"), saveData("D", "30", c...)))
 	status, resp = h.message(tok, "billDelete", nextID("v"), map[string]any{"billId": "D", "resource": "ERP", "billType": "other"})
-	h.wantCode(status, resp, CodeBadParam, "billType")
+	h.wantCode(status, resp, codeBadParam, "billType")
 	h.mustOK(h.message(tok, "billDelete", nextID("v"), map[string]any{"billId": "D", "resource": "ERP", "billType": "er_dailyreimbursebill"}))
 	d, _ := h.sim.Bill("ERP", "D")
 	if !d.Unbound || len(d.Invoices) != 0 {
@@ -291,7 +291,7 @@ func TestUnbindMessageTypeIsConfigurable(t *testing.T) {
 	h.eventCode(tok, "A")
 	del := map[string]any{"billId": "A", "resource": "ERP", "billType": "er_dailyreimbursebill"}
 	status, resp := h.message(tok, "billDelete", nextID("u"), del)
-	h.wantCode(status, resp, CodeUnknownType, "messageType")
+	h.wantCode(status, resp, codeUnknownType, "messageType")
 	h.mustOK(h.message(tok, "billUnbind", nextID("u"), del))
 }
 
@@ -310,7 +310,7 @@ func TestDeductionSelection(t *testing.T) {
 	}
 	hdr := map[string]string{"access_token": tok}
 	_, r := h.do(http.MethodPost, "/kapi/app/rim/deduction", req("r1", "1", "91440300MA5G9GK78Y", inv["invoiceAmount"]), hdr)
-	if r["errorCode"] != CodeOK || r["success"] != true || dig(r, "data", "taskNo") == "" {
+	if r["errorCode"] != codeOK || r["success"] != true || dig(r, "data", "taskNo") == "" {
 		t.Fatalf("select: %v", r)
 	}
 	v, _ := h.sim.Invoice(inv["serialNo"].(string))
@@ -327,11 +327,11 @@ func TestDeductionSelection(t *testing.T) {
 	}
 	bad := req("r4", "1", "91440300MA5G9GK78Y", inv["invoiceAmount"])
 	bad["interfaceCode"] = "other"
-	if _, r = h.do(http.MethodPost, "/kapi/app/rim/deduction", bad, hdr); r["errorCode"] != CodeUnknownType {
+	if _, r = h.do(http.MethodPost, "/kapi/app/rim/deduction", bad, hdr); r["errorCode"] != codeUnknownType {
 		t.Fatalf("interfaceCode: %v", r)
 	}
 	_, r = h.do(http.MethodPost, "/kapi/app/rim/deduction", req("r5", "0", "91440300MA5G9GK78Y", inv["invoiceAmount"]), hdr)
-	if r["errorCode"] != CodeOK {
+	if r["errorCode"] != codeOK {
 		t.Fatalf("undo: %v", r)
 	}
 	if v, _ = h.sim.Invoice(inv["serialNo"].(string)); v.Deduction.Selected {

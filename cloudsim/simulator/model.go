@@ -33,6 +33,19 @@ type Company struct {
 	Name  string `json:"name"`
 }
 
+// books is what the cloud records: the eventCodes it issued, the bills, the enterprise's invoice
+// pool, the covers and vouchers, and the answers given by messageId/requestId (idempotency). The
+// Sim's mu guards it.
+type books struct {
+	eventCodes map[string]*eventCode
+	bills      map[billKey]*bill
+	pool       map[string]*poolInvoice
+	covers     map[coverKey]billKey
+	vouchers   map[string]*voucher
+	answers    map[string]*storedAnswer // idempotency by messageId / requestId
+	clock      *clock
+}
+
 type billKey struct{ Resource, BillID string }
 
 type coverKey struct{ Resource, CoveNo string }

@@ -37,10 +37,10 @@ func (p *pageRenderer) render(w http.ResponseWriter, status int, name string, da
 
 // Form names of the vendor's pages.
 const (
-	FormCollectPC     = "rim_fpzs_main"
-	FormCollectMobile = "rim_mobile_index"
-	FormViewPC        = "rim_view_invoice"
-	FormViewMobile    = "rim_invoice_list_mobile"
+	formCollectPC     = "rim_fpzs_main"
+	formCollectMobile = "rim_mobile_index"
+	formViewPC        = "rim_view_invoice"
+	formViewMobile    = "rim_invoice_list_mobile"
 )
 
 type errorPage struct {
@@ -69,9 +69,9 @@ func (s *Sim) eventCodeErrorPage(w http.ResponseWriter, err error) {
 
 func (s *Sim) handlePCPage(w http.ResponseWriter, r *http.Request) {
 	switch form := r.URL.Query().Get("formId"); form {
-	case FormCollectPC:
+	case formCollectPC:
 		s.collectPage(w, r, false)
-	case FormViewPC:
+	case formViewPC:
 		s.viewPage(w, r, false)
 	default:
 		s.errorPage(w, http.StatusNotFound, "页面不存在", "未知的 formId："+form)
@@ -80,9 +80,9 @@ func (s *Sim) handlePCPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) handleMobilePage(w http.ResponseWriter, r *http.Request) {
 	switch form := r.URL.Query().Get("form"); form {
-	case FormCollectMobile:
+	case formCollectMobile:
 		s.collectPage(w, r, true)
-	case FormViewMobile:
+	case formViewMobile:
 		s.viewPage(w, r, true)
 	default:
 		s.errorPage(w, http.StatusNotFound, "页面不存在", "未知的 form："+form)
@@ -109,7 +109,7 @@ func rowOf(inv Invoice) invoiceRow {
 		rate = d.Mul(decimal.NewFromInt(100)).String() + "%"
 	}
 	return invoiceRow{
-		SerialNo: inv.SerialNo, TypeCode: inv.InvoiceType, TypeName: InvoiceTypeName(inv.InvoiceType),
+		SerialNo: inv.SerialNo, TypeCode: inv.InvoiceType, TypeName: invoiceTypeName(inv.InvoiceType),
 		InvoiceNo: inv.InvoiceNo, InvoiceCode: inv.InvoiceCode, Date: inv.InvoiceDate,
 		Seller: inv.SalerName, SellerTaxNo: inv.SalerTaxNo, Buyer: inv.BuyerName, BuyerTaxNo: inv.BuyerTaxNo,
 		Amount: inv.InvoiceAmount.StringFixed(2), TaxRate: rate, Tax: inv.TotalTaxAmount.StringFixed(2),
@@ -137,29 +137,39 @@ func (s *Sim) summaryOf(b *bill) billSummary {
 
 func viewURL(mobile bool, code string) string {
 	if mobile {
-		return "mobile.html?form=" + FormViewMobile + "&eventCode=" + url.QueryEscape(code)
+		return "mobile.html?form=" + formViewMobile + "&eventCode=" + url.QueryEscape(code)
 	}
-	return "index.html?formId=" + FormViewPC + "&eventCode=" + url.QueryEscape(code)
+	return "index.html?formId=" + formViewPC + "&eventCode=" + url.QueryEscape(code)
 }
 
 func collectURL(mobile bool, code string) string {
 	if mobile {
-		return "mobile.html?form=" + FormCollectMobile + "&eventCode=" + url.QueryEscape(code)
+		return "mobile.html?form=" + formCollectMobile + "&eventCode=" + url.QueryEscape(code)
 	}
-	return "index.html?formId=" + FormCollectPC + "&eventCode=" + url.QueryEscape(code)
+	return "index.html?formId=" + formCollectPC + "&eventCode=" + url.QueryEscape(code)
 }
 
-func (s *Sim) collectPage(w http.ResponseWriter, r *http.Request, mobile bool) {
+// pageBill finds the bill a page's eventCode opens. On success it returns holding s.mu (the caller
+// unlocks); otherwise it has answered with the error page.
+func (s *Sim) pageBill(w http.ResponseWriter, r *http.Request) (string, *bill, bool) {
 	code := strings.TrimSpace(r.URL.Query().Get("eventCode"))
 	if code == "" {
 		s.errorPage(w, http.StatusBadRequest, "缺少参数", "eventCode 必填。")
-		return
+		return "", nil, false
 	}
 	s.mu.Lock()
 	b, err := s.lookupEventCode(code)
 	if err != nil {
 		s.mu.Unlock()
 		s.eventCodeErrorPage(w, err)
+		return "", nil, false
+	}
+	return code, b, true
+}
+
+func (s *Sim) collectPage(w http.ResponseWriter, r *http.Request, mobile bool) {
+	code, b, ok := s.pageBill(w, r)
+	if !ok {
 		return
 	}
 	data := collectPageData{Mobile: mobile, EventCode: code, Action: relative(importPath), ViewURL: viewURL(mobile, code),
@@ -234,16 +244,8 @@ type viewPageData struct {
 }
 
 func (s *Sim) viewPage(w http.ResponseWriter, r *http.Request, mobile bool) {
-	code := strings.TrimSpace(r.URL.Query().Get("eventCode"))
-	if code == "" {
-		s.errorPage(w, http.StatusBadRequest, "缺少参数", "eventCode 必填。")
-		return
-	}
-	s.mu.Lock()
-	b, err := s.lookupEventCode(code)
-	if err != nil {
-		s.mu.Unlock()
-		s.eventCodeErrorPage(w, err)
+	code, b, ok := s.pageBill(w, r)
+	if !ok {
 		return
 	}
 	data := viewPageData{Mobile: mobile, Bill: s.summaryOf(b), Status: b.status, Unbound: b.unbound, CollectURL: collectURL(mobile, code)}

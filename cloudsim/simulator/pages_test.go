@@ -144,7 +144,7 @@ func TestCollectPageImportEqualsSimCollectOnATwin(t *testing.T) {
 		t.Fatal("twins should issue the same eventCode")
 	}
 
-	pageURL := "/index.html?formId=" + FormCollectPC + "&eventCode=" + codeP
+	pageURL := "/index.html?formId=" + formCollectPC + "&eventCode=" + codeP
 	status, doc, raw := pageSim.page(pageURL)
 	if status != http.StatusOK || !strings.Contains(raw, "导入单据") {
 		t.Fatalf("collect page: %d", status)
@@ -233,7 +233,7 @@ func TestMobileAndViewPages(t *testing.T) {
 	h := newHarness(t, Options{})
 	tok := h.accessToken()
 	code := h.eventCode(tok, "A")
-	mobileURL := "/mobile.html?form=" + FormCollectMobile + "&eventCode=" + code
+	mobileURL := "/mobile.html?form=" + formCollectMobile + "&eventCode=" + code
 	status, doc, _ := h.page(mobileURL)
 	if status != http.StatusOK {
 		t.Fatalf("mobile collect: %d", status)
@@ -250,8 +250,8 @@ func TestMobileAndViewPages(t *testing.T) {
 		return d
 	}()))
 	for _, path := range []string{
-		"/index.html?formId=" + FormViewPC + "&eventCode=" + code,
-		"/mobile.html?form=" + FormViewMobile + "&eventCode=" + code,
+		"/index.html?formId=" + formViewPC + "&eventCode=" + code,
+		"/mobile.html?form=" + formViewMobile + "&eventCode=" + code,
 	} {
 		status, doc, _ := h.page(path)
 		if status != http.StatusOK {
@@ -271,7 +271,7 @@ func TestExpiredAndUnknownEventCodes(t *testing.T) {
 	h := newHarness(t, Options{EventCodeTTL: 10 * time.Minute})
 	tok := h.accessToken()
 	code := h.eventCode(tok, "A")
-	pageURL := "/index.html?formId=" + FormCollectPC + "&eventCode=" + code
+	pageURL := "/index.html?formId=" + formCollectPC + "&eventCode=" + code
 	status, doc, _ := h.page(pageURL)
 	if status != http.StatusOK {
 		t.Fatal(status)
@@ -290,11 +290,11 @@ func TestExpiredAndUnknownEventCodes(t *testing.T) {
 		t.Fatalf("import after expiry: %d", status)
 	}
 	for path, want := range map[string]int{
-		"/index.html?formId=" + FormCollectPC + "&eventCode=nope":       http.StatusNotFound,
-		"/mobile.html?form=" + FormViewMobile + "&eventCode=nope":       http.StatusNotFound,
-		"/index.html?formId=" + FormCollectPC:                           http.StatusBadRequest,
+		"/index.html?formId=" + formCollectPC + "&eventCode=nope":       http.StatusNotFound,
+		"/mobile.html?form=" + formViewMobile + "&eventCode=nope":       http.StatusNotFound,
+		"/index.html?formId=" + formCollectPC:                           http.StatusBadRequest,
 		"/index.html?formId=rim_unknown&eventCode=" + code:              http.StatusNotFound,
-		"/mobile.html?form=" + FormCollectMobile + "&eventCode=" + code: http.StatusGone,
+		"/mobile.html?form=" + formCollectMobile + "&eventCode=" + code: http.StatusGone,
 	} {
 		if status, _, _ := h.page(path); status != want {
 			t.Errorf("%s: %d, want %d", path, status, want)
@@ -304,7 +304,7 @@ func TestExpiredAndUnknownEventCodes(t *testing.T) {
 		t.Fatalf("unknown collect: %d", status)
 	}
 	// A fresh eventCode for the same bill opens the page again.
-	if status, _, _ := h.page("/index.html?formId=" + FormCollectPC + "&eventCode=" + h.eventCode(h.accessToken(), "A")); status != http.StatusOK {
+	if status, _, _ := h.page("/index.html?formId=" + formCollectPC + "&eventCode=" + h.eventCode(h.accessToken(), "A")); status != http.StatusOK {
 		t.Fatalf("fresh code: %d", status)
 	}
 	// An empty selection is a clear 400 page.

@@ -23,12 +23,12 @@ func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": pollTokenInvalid, "description": problem})
 		return
 	}
 	if key == "" {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errcode": PollBadParam, "description": "key: 必填 (MD5 of the linkKey)"})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errcode": pollBadParam, "description": "key: 必填 (MD5 of the linkKey)"})
 		return
 	}
 	s.stats.Polls++
@@ -105,7 +105,7 @@ func (s *Sim) nextForPoll(key string, q *linkQueue) *delivery {
 }
 
 func writeNoData(w http.ResponseWriter) {
-	writeJSON(w, http.StatusOK, map[string]any{"errcode": PollNoData, "description": "没有数据"})
+	writeJSON(w, http.StatusOK, map[string]any{"errcode": pollNoData, "description": "没有数据"})
 }
 
 // pollPayload is the standard edition's documented push shape.
@@ -120,7 +120,7 @@ func pollPayload(d *delivery) map[string]any {
 		attach = []Attach{}
 	}
 	return map[string]any{
-		"errcode":     PollOK,
+		"errcode":     pollOK,
 		"description": "成功",
 		"data": map[string]any{
 			"msgId": d.msgID,
@@ -150,18 +150,18 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": PollTokenInvalid, "description": problem})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errcode": pollTokenInvalid, "description": problem})
 		return
 	}
 	for _, f := range []struct{ name, v string }{{"key", key}, {"msgId", msgID}} {
 		if f.v == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"errcode": PollBadParam, "description": f.name + ": 必填"})
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errcode": pollBadParam, "description": f.name + ": 必填"})
 			return
 		}
 	}
 	rc, ok := s.receipts[msgID]
 	if !ok || rc.hash != key {
-		writeJSON(w, http.StatusOK, map[string]any{"errcode": PollUnknownMsgID, "description": "msgId: 该key没有这条消息"})
+		writeJSON(w, http.StatusOK, map[string]any{"errcode": pollUnknownMsgID, "description": "msgId: 该key没有这条消息"})
 		return
 	}
 	if !rc.acked {
@@ -171,5 +171,5 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.acked = true
 	s.stats.Receipts++
-	writeJSON(w, http.StatusOK, map[string]any{"errcode": PollOK, "description": "成功"})
+	writeJSON(w, http.StatusOK, map[string]any{"errcode": pollOK, "description": "成功"})
 }

@@ -152,7 +152,7 @@ func pushOnce(ctx context.Context, client *http.Client, url string, body []byte)
 	var a struct {
 		Errcode flexString `json:"errcode"`
 	}
-	if resp.StatusCode/100 != 2 || json.Unmarshal(raw, &a) != nil || a.Errcode.trim() != StdOK {
+	if resp.StatusCode/100 != 2 || json.Unmarshal(raw, &a) != nil || a.Errcode.trim() != stdOK {
 		return errPushRefused{resp.StatusCode}
 	}
 	return nil

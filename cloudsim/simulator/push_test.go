@@ -76,7 +76,7 @@ func TestPushRetriesUntilSuccess(t *testing.T) {
 	h := newHarness(t, Options{Seed: 8, Tenants: []Tenant{pushTenant(rcv.srv.URL + "/aws/push")},
 		PushRetryMin: 5 * time.Millisecond, PushRetryMax: 20 * time.Millisecond})
 	tok := h.stdToken()
-	uk := h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("PU")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("PU")))["userKey"].(string)
 	collected := h.collect(uk, 3)
 
 	bodies := rcv.wait(t, 3)
@@ -142,7 +142,7 @@ func TestPushStopsRetryingOnClose(t *testing.T) {
 	h := newHarness(t, Options{Seed: 9, Tenants: []Tenant{pushTenant(rcv.srv.URL)},
 		PushRetryMin: 5 * time.Millisecond, PushRetryMax: 10 * time.Millisecond})
 	tok := h.stdToken()
-	uk := h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("PC")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("PC")))["userKey"].(string)
 	h.collect(uk, 1)
 	rcv.wait(t, 3)
 	h.sim.Close() // waits for the push loop to end
@@ -160,7 +160,7 @@ func TestPushStopsRetryingOnClose(t *testing.T) {
 func TestNoPushWithoutAddress(t *testing.T) {
 	h := newStdHarness(t, nil)
 	h.collect(h.eventCode(h.accessToken(), "N1"), 1)
-	uk := h.stdOK(h.stdCall(h.stdToken(), StdUserKeyPath, stdKey, userKeyBody("N2")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(h.stdToken(), stdUserKeyPath, stdKey, userKeyBody("N2")))["userKey"].(string)
 	h.collect(uk, 1)
 	if st := h.sim.Stats(); st.PushesQueued != 0 || len(h.sim.Pushes()) != 0 {
 		t.Fatalf("pushes: %+v", h.sim.Pushes())

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -23,8 +24,8 @@ const samplesPerPage = 8
 // sampleTypes is the type mix of one page (shuffled per bill and page).
 var sampleTypes = []string{"4", "27", "26", "1", "9", "10", "26", "27"}
 
-// InvoiceTypeName names the types the simulator generates (vendor code table).
-func InvoiceTypeName(code string) string {
+// invoiceTypeName names the types the simulator generates (vendor code table).
+func invoiceTypeName(code string) string {
 	switch code {
 	case "1":
 		return "电子普通发票"
@@ -84,13 +85,30 @@ var rates = map[string][]string{
 // defaultBuyer is used when getEventCode names no company at all.
 var defaultBuyer = Company{TaxNo: "91440300MA5G9GK78Y", Name: "深圳市金蝶示例科技有限公司"}
 
+// sampler makes the samples of a bill and judges an invoice's compliance for it: the invoices a
+// user sees in the assistant, the same for a twin simulator with the same seed.
+type sampler struct {
+	seed   int64
+	strict bool // Options.Strict: only companyInfo's buyers, and their names must match
+}
+
+// streamSeed derives an independent deterministic stream from the seed and some names,
+// so samples of one bill never depend on what happened to another.
+func (s *sampler) streamSeed(parts ...string) (uint64, uint64) {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return uint64(s.seed), h.Sum64()
+}
+
 // foreignBuyer is the buyer of the non-compliant sample.
 var foreignBuyer = Company{TaxNo: "91310115MA1K4QXN5R", Name: "上海浦东示范贸易有限公司"}
 
 // acceptedBuyers are the companies whose invoices are compliant for this bill: companyInfo, then
 // billTaxNo (named by its number), else a default. Strict mode keeps only companyInfo when given.
-// Caller holds s.mu.
-func (s *Sim) acceptedBuyers(b *bill) []Company {
+func (s *sampler) acceptedBuyers(b *bill) []Company {
 	out := make([]Company, 0, len(b.companies)+1)
 	seen := map[string]bool{}
 	for _, c := range b.companies {
@@ -100,7 +118,7 @@ func (s *Sim) acceptedBuyers(b *bill) []Company {
 			out = append(out, c)
 		}
 	}
-	if s.opts.Strict && len(out) > 0 {
+	if s.strict && len(out) > 0 {
 		return out
 	}
 	if k := normTaxNo(b.billTaxNo); k != "" && !seen[k] {
@@ -116,13 +134,12 @@ func normTaxNo(v string) string { return strings.ToUpper(strings.TrimSpace(v)) }
 
 // complianceProblem says why inv is not compliant for b ("" when it is). The buyer's tax number
 // decides; in strict mode its name must also be the companyInfo entry's (the vendor: 税号和企业名称).
-// Caller holds s.mu.
-func (s *Sim) complianceProblem(b *bill, inv Invoice) string {
+func (s *sampler) complianceProblem(b *bill, inv Invoice) string {
 	for _, c := range s.acceptedBuyers(b) {
 		if normTaxNo(c.TaxNo) != normTaxNo(inv.BuyerTaxNo) {
 			continue
 		}
-		if s.opts.Strict && len(b.companies) > 0 && strings.TrimSpace(inv.BuyerName) != strings.TrimSpace(c.Name) {
+		if s.strict && len(b.companies) > 0 && strings.TrimSpace(inv.BuyerName) != strings.TrimSpace(c.Name) {
 			return "不合规：购方名称 " + inv.BuyerName + " 与税号 " + inv.BuyerTaxNo + " 的企业名称 " + c.Name + " 不一致 (companyInfo)"
 		}
 		if inv.InvoiceStatus != "" && inv.InvoiceStatus != "0" {
@@ -133,8 +150,8 @@ func (s *Sim) complianceProblem(b *bill, inv Invoice) string {
 	return "不合规：购方税号 " + inv.BuyerTaxNo + " 不是本单据的企业 (companyInfo)"
 }
 
-// ensureSamples generates samples until there are at least n; caller holds s.mu.
-func (s *Sim) ensureSamples(b *bill, n int) {
+// ensureSamples generates samples until there are at least n.
+func (s *sampler) ensureSamples(b *bill, n int) {
 	if b.bySerial == nil {
 		b.bySerial = map[string]int{}
 	}
@@ -147,12 +164,12 @@ func (s *Sim) ensureSamples(b *bill, n int) {
 }
 
 // nonCompliantIndex is the position (1..7) of the first page's sample issued to another buyer.
-func (s *Sim) nonCompliantIndex(b *bill) int {
+func (s *sampler) nonCompliantIndex(b *bill) int {
 	r := rand.New(rand.NewPCG(s.streamSeed("noncompliant", b.key.Resource, b.key.BillID)))
 	return 1 + r.IntN(samplesPerPage-1)
 }
 
-func (s *Sim) generateSample(b *bill, i int) sample {
+func (s *sampler) generateSample(b *bill, i int) sample {
 	page := i / samplesPerPage
 	perm := rand.New(rand.NewPCG(s.streamSeed("types", b.key.Resource, b.key.BillID, strconv.Itoa(page)))).Perm(len(sampleTypes))
 	typ := sampleTypes[perm[i%samplesPerPage]]
@@ -271,8 +288,8 @@ func fillTravelTicket(r *rand.Rand, inv *Invoice) {
 }
 
 // visibleSamples is how many samples the collect page lists: whole pages, enough that at
-// least seven are still importable. Caller holds s.mu.
-func (s *Sim) visibleSamples(b *bill) int {
+// least seven are still importable.
+func (s *sampler) visibleSamples(b *bill) int {
 	for n := samplesPerPage; ; n += samplesPerPage {
 		s.ensureSamples(b, n)
 		open := 0

@@ -107,7 +107,7 @@ func TestSamplesAreConsistentInvoices(t *testing.T) {
 	}
 	for _, typ := range []string{"4", "27", "26", "1", "9", "10"} {
 		if types[typ] == 0 {
-			t.Errorf("type %s (%s) never generated", typ, InvoiceTypeName(typ))
+			t.Errorf("type %s (%s) never generated", typ, invoiceTypeName(typ))
 		}
 	}
 }

@@ -1,14 +1,19 @@
 // Package simulator is a local, faithful implementation of the parts of Kingdee Invoice Cloud
-// (发票云, ultimate edition) that rimflow talks to: token endpoints, the rim message API, the
-// deduction API, the msgwatch WebSocket, the long poll, the invoice-assistant pages and a JSON test
-// interface under /__sim/ with fault injection. It never imports the client: it is an independent
-// reading of the wire format, so contract tests catch mismatches on either side.
+// (发票云) that rimflow talks to, in both editions. The ultimate edition (旗舰版, one tenant):
+// its token endpoints (app token, login, OAuth2), the rim message API (getEventCode, billSave,
+// voucherSave, the unbind), the deduction API, the msgwatch WebSocket, the long poll and the
+// invoice-assistant pages. The standard edition (标准版, any number of enterprises, each its own
+// tenant): its access token, the linkKey and userKey calls, the entry and status calls, its
+// deduction, its pages and the AWS收票推送 pushes. Both share the image system (影像系统), the
+// invoice pool and the deliveries, and a JSON test interface under /__sim/ with fault injection
+// (docs/cloudsim.md). The vendor's documents are cited by section of docs/invoicecloud.md. It never
+// imports the client: it is an independent reading of the wire format, so contract tests catch
+// mismatches on either side.
 package simulator
 
 import (
 	"encoding/json"
 	"errors"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -16,42 +21,58 @@ import (
 	"time"
 )
 
-// Sim is one simulated tenant. Safe for concurrent use.
+// Sim is one simulated cloud: the ultimate tenant and the standard ones. Safe for concurrent use.
+// It composes rooms, each owning its data and the methods that change it: the clock, the tokens
+// issued (auth.go), the faults injected (faults.go), the books of bills, invoices and vouchers
+// (model.go), the mailroom of deliveries waiting for sockets and polls (delivery.go), the tenants
+// (tenants.go), the image system (image_system.go) and the pushes (push.go). One lock, mu, guards
+// every room's data, so a call that touches several (an import binds, queues and counts) is atomic.
 type Sim struct {
 	opts    Options
 	log     *slog.Logger
 	handler http.Handler
 	pages   *pageRenderer
+	clock   clock
 
-	clockMu sync.RWMutex
-	now     func() time.Time
-	offset  time.Duration
-
-	mu         sync.Mutex
-	codeRand   *rand.Rand // eventCodes and msgIds
-	tokenRand  *rand.Rand
-	faultRand  *rand.Rand
-	tokens     map[string]*token
-	eventCodes map[string]*eventCode
-	bills      map[billKey]*bill
-	pool       map[string]*poolInvoice
-	covers     map[coverKey]billKey
-	vouchers   map[string]*voucher
-	answers    map[string]*storedAnswer // idempotency by messageId / requestId
-	queues     map[string]*linkQueue    // by MD5(linkKey)
-	receipts   map[string]*pollReceipt  // by msgId
-	sockets    map[*socketConn]struct{}
-	oauthCalls map[string]*rateWindow
-	// refreshTokens are only remembered so IssuedTokens can list them.
-	refreshTokens []string
-	faults        Faults
-	stats         Stats
-	closed        bool
-	done          chan struct{}
+	mu        sync.Mutex
+	codeRand  *rand.Rand // eventCodes and msgIds
+	tokenBook            // tokens issued (auth.go)
+	faultBox             // faults injected (faults.go)
+	books                // bills, the invoice pool, vouchers, answers given (model.go)
+	mailroom             // deliveries waiting for sockets and polls, by linkKey (delivery.go)
+	sampler              // the invoices the assistant shows a bill (samples.go)
+	stats     Stats
+	closed    bool
+	done      chan struct{}
 
 	tenants *tenantsState // the ultimate tenant and the standard ones (tenants.go)
 	images  *imageState   // the image system's scan tasks (image_system.go)
 	pushes  *pushState    // AWS收票推送 (push.go)
+}
+
+// clock is the simulator's time: a replaceable now plus what Advance added.
+type clock struct {
+	mu     sync.RWMutex
+	now    func() time.Time
+	offset time.Duration
+}
+
+func (c *clock) read() time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.now().Add(c.offset)
+}
+
+func (c *clock) set(now func() time.Time) {
+	c.mu.Lock()
+	c.now = now
+	c.mu.Unlock()
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 // New builds a simulator; its state lives in memory until the process ends.
@@ -62,29 +83,23 @@ func New(opts Options) *Sim {
 	opts = opts.withDefaults()
 	seed := uint64(opts.Seed)
 	s := &Sim{
-		opts:       opts,
-		log:        opts.Logger,
-		now:        opts.Now,
-		codeRand:   rand.New(rand.NewPCG(seed, 0xC0DE)),
-		tokenRand:  rand.New(rand.NewPCG(seed, 0x70CE)),
-		faultRand:  rand.New(rand.NewPCG(seed, 0xFA17)),
-		tokens:     map[string]*token{},
-		eventCodes: map[string]*eventCode{},
-		bills:      map[billKey]*bill{},
-		pool:       map[string]*poolInvoice{},
-		covers:     map[coverKey]billKey{},
-		vouchers:   map[string]*voucher{},
-		answers:    map[string]*storedAnswer{},
-		queues:     map[string]*linkQueue{},
-		receipts:   map[string]*pollReceipt{},
-		sockets:    map[*socketConn]struct{}{},
-		oauthCalls: map[string]*rateWindow{},
-		stats:      newStats(),
-		done:       make(chan struct{}),
-		tenants:    newTenantsState(opts),
-		images:     newImageState(),
-		pushes:     newPushState(),
+		opts:     opts,
+		log:      opts.Logger,
+		clock:    clock{now: opts.Now},
+		codeRand: rand.New(rand.NewPCG(seed, 0xC0DE)),
+		mailroom: mailroom{strict: opts.Strict, queues: map[string]*linkQueue{}, receipts: map[string]*pollReceipt{}, sockets: map[*socketConn]struct{}{}},
+		sampler:  sampler{seed: opts.Seed, strict: opts.Strict},
+		stats:    newStats(),
+		done:     make(chan struct{}),
+		tenants:  newTenantsState(opts),
+		images:   newImageState(),
+		pushes:   newPushState(),
 	}
+	s.tokenBook = tokenBook{tokenRand: rand.New(rand.NewPCG(seed, 0x70CE)), tokens: map[string]*token{}, oauthCalls: map[string]*rateWindow{},
+		ttl: opts.TokenTTL, clock: &s.clock, stats: &s.stats}
+	s.faultBox = faultBox{faultRand: rand.New(rand.NewPCG(seed, 0xFA17)), stats: &s.stats}
+	s.books = books{eventCodes: map[string]*eventCode{}, bills: map[billKey]*bill{}, pool: map[string]*poolInvoice{},
+		covers: map[coverKey]billKey{}, vouchers: map[string]*voucher{}, answers: map[string]*storedAnswer{}, clock: &s.clock}
 	s.pages = newPageRenderer()
 	s.handler = s.routes()
 	return s
@@ -122,16 +137,12 @@ func (s *Sim) SetNow(now func() time.Time) {
 	if now == nil {
 		now = time.Now
 	}
-	s.clockMu.Lock()
-	s.now = now
-	s.clockMu.Unlock()
+	s.clock.set(now)
 }
 
 // Advance moves the simulator clock forward by d (for TTL tests; also POST /__sim/clock).
 func (s *Sim) Advance(d time.Duration) {
-	s.clockMu.Lock()
-	s.offset += d
-	s.clockMu.Unlock()
+	s.clock.advance(d)
 	// Held polls re-check: an unreceipted message may now be due again.
 	s.mu.Lock()
 	for _, q := range s.queues {
@@ -141,22 +152,7 @@ func (s *Sim) Advance(d time.Duration) {
 }
 
 // Now is the simulator clock.
-func (s *Sim) Now() time.Time {
-	s.clockMu.RLock()
-	defer s.clockMu.RUnlock()
-	return s.now().Add(s.offset)
-}
-
-// streamSeed derives an independent deterministic stream from the seed and some names,
-// so samples of one bill never depend on what happened to another.
-func (s *Sim) streamSeed(parts ...string) (uint64, uint64) {
-	h := fnv.New64a()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return uint64(s.opts.Seed), h.Sum64()
-}
+func (s *Sim) Now() time.Time { return s.clock.read() }
 
 // randomHex draws n hex digits from r (caller holds s.mu for the shared streams).
 func randomHex(r *rand.Rand, n int) string {

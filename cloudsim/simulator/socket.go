@@ -58,13 +58,13 @@ func (s *Sim) handleSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	switch {
 	case closed:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errorCode": CodeServiceFault, "message": "simulator closed"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errorCode": codeServiceFault, "message": "simulator closed"})
 		return
 	case problem != "":
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorCode": CodeTokenInvalid, "message": strings.Replace(problem, "access_token", "token", 1)})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errorCode": codeTokenInvalid, "message": strings.Replace(problem, "access_token", "token", 1)})
 		return
 	case linkKey == "":
-		writeJSON(w, http.StatusBadRequest, map[string]any{"errorCode": CodeBadParam, "message": "identifytype: 必填 (the linkKey of getEventCode)"})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errorCode": codeBadParam, "message": "identifytype: 必填 (the linkKey of getEventCode)"})
 		return
 	}
 	ws, err := upgrader.Upgrade(w, r, nil)

@@ -26,13 +26,13 @@ type StandardPaths struct {
 
 // Public paths of the standard edition.
 const (
-	StdTokenPath        = "/base/oauth/token"
-	StdLinkKeyPath      = "/m4/fpzs/getLinkKey"
-	StdUserKeyPath      = "/m4/fpzs/getUserKey"
-	StdEntrySavePath    = "/m4/fpzs/expense/entry/save"
-	StdStatusUpdatePath = "/m4/fpzs/expense/invoice/status/update"
-	StdEntryDeletePath  = "/m4/fpzs/expense/entry/delete"
-	StdCollectPagePath  = "/m4-web/fpzs/index"
+	stdTokenPath        = "/base/oauth/token"
+	stdLinkKeyPath      = "/m4/fpzs/getLinkKey"
+	stdUserKeyPath      = "/m4/fpzs/getUserKey"
+	stdEntrySavePath    = "/m4/fpzs/expense/entry/save"
+	stdStatusUpdatePath = "/m4/fpzs/expense/invoice/status/update"
+	stdEntryDeletePath  = "/m4/fpzs/expense/entry/delete"
+	stdCollectPagePath  = "/m4-web/fpzs/index"
 )
 
 func (p StandardPaths) withDefaults() StandardPaths {
@@ -52,9 +52,9 @@ func (p StandardPaths) withDefaults() StandardPaths {
 
 // stdCodes translates the ultimate rules' codes into the standard edition's.
 var stdCodes = map[string]string{
-	CodeBadParam: StdBadParam, CodeBillNotFound: StdBillNotFound, CodeSerialNotInPool: StdNotInPool,
-	CodeSerialBoundElse: StdBoundElsewhere, CodeBadTransition: StdBadTransition, CodeCoverConflict: StdCoverConflict,
-	CodeVoucherNotBound: StdNotOnBill, CodeBillAccounted: StdBillAccounted, CodeDeductionNoMatch: StdDeductionRefuse,
+	codeBadParam: StdBadParam, CodeBillNotFound: StdBillNotFound, CodeSerialNotInPool: StdNotInPool,
+	CodeSerialBoundElse: StdBoundElsewhere, CodeBadTransition: StdBadTransition, codeCoverConflict: stdCoverConflict,
+	CodeVoucherNotBound: StdNotOnBill, CodeBillAccounted: StdBillAccounted, CodeDeductionNoMatch: stdDeductionRefuse,
 }
 
 // stdDefaultResource is a standard bill's resource when the call names none [assumed]: the
@@ -68,16 +68,16 @@ type standardOp func(t *tenantState, f fields, n *callNote) (any, *apiError)
 // standardRoutes registers the standard edition's endpoints.
 func (s *Sim) standardRoutes(product func(method, path string, h http.HandlerFunc)) {
 	p := s.opts.StandardPaths
-	product("POST", StdTokenPath, s.handleStandardToken)
-	product("POST", StdLinkKeyPath, s.standardCall("getLinkKey", s.stdGetLinkKey))
-	product("POST", StdUserKeyPath, s.standardCall("getUserKey", s.stdGetUserKey))
-	product("POST", StdEntrySavePath, s.standardCall("entrySave", s.stdEntrySave))
-	product("POST", StdStatusUpdatePath, s.standardCall("statusUpdate", s.stdStatusUpdate))
-	product("POST", StdEntryDeletePath, s.standardCall("entryDelete", s.stdEntryDelete))
+	product("POST", stdTokenPath, s.handleStandardToken)
+	product("POST", stdLinkKeyPath, s.standardCall("getLinkKey", s.stdGetLinkKey))
+	product("POST", stdUserKeyPath, s.standardCall("getUserKey", s.stdGetUserKey))
+	product("POST", stdEntrySavePath, s.standardCall("entrySave", s.stdEntrySave))
+	product("POST", stdStatusUpdatePath, s.standardCall("statusUpdate", s.stdStatusUpdate))
+	product("POST", stdEntryDeletePath, s.standardCall("entryDelete", s.stdEntryDelete))
 	product("POST", p.Deduction, s.standardCall("deduction", s.stdDeduction))
 	product("POST", p.ImagePush, s.standardCall("erpBillPush", s.stdScanTask))
 	product("POST", p.ImageOperate, s.standardCall("queryBillStatus", s.stdScanQuery))
-	product("GET", StdCollectPagePath, s.handleStandardPage)
+	product("GET", stdCollectPagePath, s.handleStandardPage)
 	product("GET", p.ViewPage, s.handleStandardPage)
 }
 
@@ -100,7 +100,7 @@ func (s *Sim) standardCall(name string, op standardOp) http.HandlerFunc {
 				writeJSON(w, http.StatusOK, stdAnswer(err.code, err.msg, map[string]any{"traceId": trace, "data": map[string]any{"field": err.field}}))
 				return
 			}
-			writeJSON(w, http.StatusOK, stdAnswer(StdOK, "操作成功", map[string]any{"traceId": trace, "data": data}))
+			writeJSON(w, http.StatusOK, stdAnswer(stdOK, "操作成功", map[string]any{"traceId": trace, "data": data}))
 		}
 		if rerr != nil {
 			answer(nil, badParam("body", rerr.Error()))
@@ -118,7 +118,7 @@ func (s *Sim) standardCall(name string, op standardOp) http.HandlerFunc {
 		}
 		status, afterApply := s.faultFor(name)
 		if status != 0 && !afterApply {
-			writeJSON(w, status, stdAnswer(CodeServiceFault, "服务暂时不可用，请稍后重试 (injected fault)", nil))
+			writeJSON(w, status, stdAnswer(codeServiceFault, "服务暂时不可用，请稍后重试 (injected fault)", nil))
 			return
 		}
 		var note callNote
@@ -132,7 +132,7 @@ func (s *Sim) standardCall(name string, op standardOp) http.HandlerFunc {
 		}
 		s.countCall(note, outcome)
 		if status != 0 {
-			writeJSON(w, status, stdAnswer(CodeServiceFault, "服务暂时不可用，请稍后重试 (injected fault)", nil))
+			writeJSON(w, status, stdAnswer(codeServiceFault, "服务暂时不可用，请稍后重试 (injected fault)", nil))
 			return
 		}
 		answer(data, aerr)

@@ -29,24 +29,24 @@ var receivingTokenKinds = []string{tokenAccess, tokenOAuth2, tokenStandard}
 // Standard edition answer codes. 0000, 1101, 1200, 1301 and 1307 are the vendor's; the others
 // are the simulator's documented choice (docs/cloudsim.md) [assumed].
 const (
-	StdOK              = "0000"
+	stdOK              = "0000"
 	StdBadParam        = "1001" // a field is missing or invalid; the description starts with its name
 	StdWrongCompany    = "1101" // documented: the credentials do not match the company (tin)
 	StdUndecryptable   = "1102" // the body does not decrypt with the encrypt_key (or must be encrypted)
-	StdClientIDEmpty   = "1200" // documented: client_id is empty
+	stdClientIDEmpty   = "1200" // documented: client_id is empty
 	StdUnknownClient   = "1201" // client_id unknown
 	StdBadSign         = "1202" // sign does not verify (client_secret or encType)
-	StdBadTimestamp    = "1203" // timestamp missing or more than 5 minutes from the cloud's clock
+	stdBadTimestamp    = "1203" // timestamp missing or more than 5 minutes from the cloud's clock
 	StdNotOnBill       = "1301" // documented: the serial number is not on this bill
 	StdBoundElsewhere  = "1302" // the serial number is bound (30/60) to another bill
 	StdNotInPool       = "1303" // the serial number is not in this enterprise's invoice pool
 	StdBadTransition   = "1304" // status change not allowed (60→30, accounted, reimbursed bill edited)
 	StdBillNotFound    = "1305" // no such bill (bxd_key) for this enterprise
 	StdBillAccounted   = "1306" // the bill has a voucher: cannot be deleted
-	StdNoData          = PollNoData
-	StdCoverConflict   = "1309" // coveNo already used by another bill
-	StdDeductionRefuse = "1310" // deduction: invoice not in the pool or bought by another company
-	StdTokenInvalid    = "401"  // HTTP 401: token missing, unknown, expired
+	stdNoData          = pollNoData
+	stdCoverConflict   = "1309" // coveNo already used by another bill
+	stdDeductionRefuse = "1310" // deduction: invoice not in the pool or bought by another company
+	stdTokenInvalid    = "401"  // HTTP 401: token missing, unknown, expired
 )
 
 // signers compute the token request's sign for each encType over client_id+secret+timestamp.
@@ -109,15 +109,15 @@ func (s *Sim) handleStandardToken(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case req.ClientID.trim() == "":
-		fail(StdClientIDEmpty, "client_id: 不能为空")
+		fail(stdClientIDEmpty, "client_id: 不能为空")
 	case t == nil:
 		fail(StdUnknownClient, "client_id: 授权标识不存在")
 	case signers[encType] == nil:
 		fail(StdBadParam, "encType: 只能是 0 (MD5)、1 (SHA256) 或 2 (HMACSHA256)")
 	case perr != nil:
-		fail(StdBadTimestamp, "timestamp: 必须是毫秒时间戳")
+		fail(stdBadTimestamp, "timestamp: 必须是毫秒时间戳")
 	case s.Now().Sub(time.UnixMilli(ts)).Abs() > s.opts.OAuth2Skew:
-		fail(StdBadTimestamp, fmt.Sprintf("timestamp: 与服务器时间相差超过%d分钟", int(s.opts.OAuth2Skew/time.Minute)))
+		fail(stdBadTimestamp, fmt.Sprintf("timestamp: 与服务器时间相差超过%d分钟", int(s.opts.OAuth2Skew/time.Minute)))
 	case !signMatches(encType, t.ClientID, t.ClientSecret, req.Timestamp.trim(), req.Sign.trim()):
 		fail(StdBadSign, "sign: 签名错误，请检查client_secret与encType")
 	default:
@@ -126,7 +126,7 @@ func (s *Sim) handleStandardToken(w http.ResponseWriter, r *http.Request) {
 		s.stats.TokensIssued.Standard++
 		s.tenants.byToken[v] = t
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, stdAnswer(StdOK, "成功", map[string]any{
+		writeJSON(w, http.StatusOK, stdAnswer(stdOK, "成功", map[string]any{
 			"access_token": v, "expires_in": int64(s.opts.TokenTTL / time.Second)}))
 	}
 }
@@ -140,7 +140,7 @@ func (s *Sim) standardTenant(w http.ResponseWriter, r *http.Request) *tenantStat
 		return s.tenants.byToken[v]
 	}
 	s.stats.TokenRejections++
-	writeJSON(w, http.StatusUnauthorized, stdAnswer(StdTokenInvalid, problem, nil))
+	writeJSON(w, http.StatusUnauthorized, stdAnswer(stdTokenInvalid, problem, nil))
 	return nil
 }
 

@@ -18,7 +18,7 @@ func (s *Sim) handleStandardPage(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusBadRequest, "缺少参数", "userKey 必填。")
 		return
 	}
-	collect := r.URL.Path == StdCollectPagePath
+	collect := r.URL.Path == stdCollectPagePath
 	s.mu.Lock()
 	b, err := s.lookupEventCode(userKey)
 	wrongLink := err == nil && collect && q.Get("linkKey") != b.linkKey
@@ -51,14 +51,14 @@ func codeOfCollectURL(raw string) (string, error) {
 	q := u.Query()
 	var code string
 	switch {
-	case strings.HasSuffix(u.Path, "/index.html") && q.Get("formId") == FormCollectPC,
-		strings.HasSuffix(u.Path, "/mobile.html") && q.Get("form") == FormCollectMobile:
+	case strings.HasSuffix(u.Path, "/index.html") && q.Get("formId") == formCollectPC,
+		strings.HasSuffix(u.Path, "/mobile.html") && q.Get("form") == formCollectMobile:
 		code = q.Get("eventCode")
-	case strings.HasSuffix(u.Path, StdCollectPagePath):
+	case strings.HasSuffix(u.Path, stdCollectPagePath):
 		code = q.Get("userKey")
 	default:
-		return "", fieldError("url", "not a collect page URL (index.html?formId="+FormCollectPC+", mobile.html?form="+
-			FormCollectMobile+" or "+StdCollectPagePath+")")
+		return "", fieldError("url", "not a collect page URL (index.html?formId="+formCollectPC+", mobile.html?form="+
+			formCollectMobile+" or "+stdCollectPagePath+")")
 	}
 	if strings.TrimSpace(code) == "" {
 		return "", fieldError("url", "carries no eventCode/userKey")

@@ -56,7 +56,7 @@ func sign(encType, clientID, secret, ts string) string {
 
 func (h *harness) stdTokenRequest(clientID, secret, encType string, at time.Time) (int, map[string]any) {
 	ts := strconv.FormatInt(at.UnixMilli(), 10)
-	return h.post(StdTokenPath, map[string]any{"client_id": clientID, "sign": sign(encType, clientID, secret, ts),
+	return h.post(stdTokenPath, map[string]any{"client_id": clientID, "sign": sign(encType, clientID, secret, ts),
 		"timestamp": ts, "encType": encType})
 }
 
@@ -91,7 +91,7 @@ func (h *harness) stdCall(token, path, key string, body any) answer {
 
 func (h *harness) stdOK(a answer) map[string]any {
 	h.t.Helper()
-	if a.status != http.StatusOK || a.resp["errcode"] != StdOK {
+	if a.status != http.StatusOK || a.resp["errcode"] != stdOK {
 		h.t.Fatalf("want errcode 0000, got HTTP %d %v", a.status, a.resp)
 	}
 	d, _ := a.resp["data"].(map[string]any)
@@ -118,7 +118,7 @@ func TestStandardToken(t *testing.T) {
 	h := newStdHarness(t, nil)
 	for _, enc := range []string{"0", "1", "2"} {
 		status, resp := h.stdTokenRequest(stdClient, stdSecret, enc, h.sim.Now())
-		if status != http.StatusOK || resp["errcode"] != StdOK || resp["access_token"] == "" || resp["expires_in"] != float64(7200) {
+		if status != http.StatusOK || resp["errcode"] != stdOK || resp["access_token"] == "" || resp["expires_in"] != float64(7200) {
 			t.Fatalf("encType %s: HTTP %d %v", enc, status, resp)
 		}
 	}
@@ -127,11 +127,11 @@ func TestStandardToken(t *testing.T) {
 		at                        time.Time
 		code                      string
 	}{
-		{"empty client id", "", stdSecret, "0", h.sim.Now(), StdClientIDEmpty},
+		{"empty client id", "", stdSecret, "0", h.sim.Now(), stdClientIDEmpty},
 		{"unknown client id", "NOPE", stdSecret, "0", h.sim.Now(), StdUnknownClient},
 		{"wrong secret", stdClient, "wrong", "0", h.sim.Now(), StdBadSign},
 		{"unknown encType", stdClient, stdSecret, "9", h.sim.Now(), StdBadParam},
-		{"stale timestamp", stdClient, stdSecret, "0", h.sim.Now().Add(-10 * time.Minute), StdBadTimestamp},
+		{"stale timestamp", stdClient, stdSecret, "0", h.sim.Now().Add(-10 * time.Minute), stdBadTimestamp},
 	} {
 		_, resp := h.stdTokenRequest(tc.client, tc.secret, tc.enc, tc.at)
 		if resp["errcode"] != tc.code || resp["access_token"] != nil {
@@ -140,7 +140,7 @@ func TestStandardToken(t *testing.T) {
 	}
 	// A sign made with one encType is refused under another.
 	ts := strconv.FormatInt(h.sim.Now().UnixMilli(), 10)
-	_, resp := h.post(StdTokenPath, map[string]any{"client_id": stdClient, "sign": sign("0", stdClient, stdSecret, ts), "timestamp": ts, "encType": "2"})
+	_, resp := h.post(stdTokenPath, map[string]any{"client_id": stdClient, "sign": sign("0", stdClient, stdSecret, ts), "timestamp": ts, "encType": "2"})
 	if resp["errcode"] != StdBadSign {
 		t.Fatalf("an MD5 sign with encType 2: %v", resp)
 	}
@@ -152,23 +152,23 @@ func TestStandardToken(t *testing.T) {
 func TestStandardCallsRefuseBadTokensKeysAndCompanies(t *testing.T) {
 	h := newStdHarness(t, func(o *Options) { o.TokenTTL = time.Hour })
 	tok := h.stdToken()
-	h.stdOK(h.stdCall(tok, StdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}))
+	h.stdOK(h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}))
 
-	if a := h.stdCall("", StdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized || a.resp["errcode"] != StdTokenInvalid {
+	if a := h.stdCall("", stdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized || a.resp["errcode"] != stdTokenInvalid {
 		t.Fatalf("no token: %+v", a)
 	}
-	if a := h.stdCall(h.accessToken(), StdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized {
+	if a := h.stdCall(h.accessToken(), stdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized {
 		t.Fatalf("an ultimate token on a standard call: %+v", a)
 	}
 	if status, _ := h.message(tok, "getEventCode", "m1", billData("X", nil)); status != http.StatusUnauthorized {
 		t.Fatalf("a standard token on the ultimate message API: HTTP %d", status)
 	}
-	h.stdWant(h.stdCall(tok, StdLinkKeyPath, "0123456789abcdef", map[string]any{"tin": stdTaxNo}), StdUndecryptable, "encrypt_key")
-	h.stdWant(answered(h.do(http.MethodPost, StdLinkKeyPath+"?access_token="+tok, `{"tin":"`+stdTaxNo+`"}`, nil)), StdUndecryptable, "body")
-	h.stdWant(h.stdCall(tok, StdLinkKeyPath, stdKey, map[string]any{"tin": "91310115MA1K4QXN5R"}), StdWrongCompany, "tin")
+	h.stdWant(h.stdCall(tok, stdLinkKeyPath, "0123456789abcdef", map[string]any{"tin": stdTaxNo}), StdUndecryptable, "encrypt_key")
+	h.stdWant(answered(h.do(http.MethodPost, stdLinkKeyPath+"?access_token="+tok, `{"tin":"`+stdTaxNo+`"}`, nil)), StdUndecryptable, "body")
+	h.stdWant(h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": "91310115MA1K4QXN5R"}), StdWrongCompany, "tin")
 
 	h.clock.Advance(61 * time.Minute)
-	if a := h.stdCall(tok, StdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized ||
+	if a := h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized ||
 		!strings.Contains(fmt.Sprint(a.resp["description"]), "expired") {
 		t.Fatalf("an expired token: %+v", a)
 	}
@@ -179,9 +179,9 @@ func TestStandardCallsRefuseBadTokensKeysAndCompanies(t *testing.T) {
 func TestStandardBillOnTheWire(t *testing.T) {
 	h := newStdHarness(t, nil)
 	tok := h.stdToken()
-	uk := h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("S1")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("S1")))["userKey"].(string)
 
-	pageURL := StdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-S1&sourceType=polling"
+	pageURL := stdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-S1&sourceType=polling"
 	resp, err := h.srv.Client().Get(h.srv.URL + pageURL)
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestStandardBillOnTheWire(t *testing.T) {
 	landed := resp.Request.URL.RequestURI()
 	doc, err := html.Parse(resp.Body)
 	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(landed, "/index.html?formId="+FormCollectPC) {
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasPrefix(landed, "/index.html?formId="+formCollectPC) {
 		t.Fatalf("collect page: HTTP %d at %s", resp.StatusCode, landed)
 	}
 	status, result := h.submitForm(landed, doc, "collect", nil)
@@ -218,31 +218,31 @@ func TestStandardBillOnTheWire(t *testing.T) {
 		}
 		return m
 	}
-	h.stdOK(h.stdCall(tok, StdEntrySavePath, stdKey, with(map[string]any{"billnumber": "BX-S1", "invoices": lines})))
+	h.stdOK(h.stdCall(tok, stdEntrySavePath, stdKey, with(map[string]any{"billnumber": "BX-S1", "invoices": lines})))
 	view, _ := h.sim.Bill("ERP", "S1")
 	if view.Status != StatusInUse || len(view.Invoices) != 2 || view.Edition != EditionStandard || view.Enterprise != stdTaxNo || view.Invoices[0].Amount != "1.00" {
 		t.Fatalf("after entry save: %+v", view)
 	}
-	h.stdWant(h.stdCall(tok, StdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": []string{serials[0], serials[5]}})), StdNotOnBill, "serialNos[1]")
-	h.stdWant(h.stdCall(tok, StdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": serials[:1]})), StdBadParam, "serialNos")
-	h.stdOK(h.stdCall(tok, StdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": serials[:2]})))
+	h.stdWant(h.stdCall(tok, stdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": []string{serials[0], serials[5]}})), StdNotOnBill, "serialNos[1]")
+	h.stdWant(h.stdCall(tok, stdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": serials[:1]})), StdBadParam, "serialNos")
+	h.stdOK(h.stdCall(tok, stdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "60", "serialNos": serials[:2]})))
 	// A reimbursed bill takes no new invoice; going back to 30 is refused.
-	h.stdWant(h.stdCall(tok, StdEntrySavePath, stdKey, with(map[string]any{"billnumber": "BX-S1", "invoices": append(lines, map[string]any{"serialNo": serials[2]})})), StdBadTransition, "invoices[2].serialNo")
-	h.stdWant(h.stdCall(tok, StdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "30", "serialNos": serials[:2]})), StdBadTransition, "serialNos[0]")
+	h.stdWant(h.stdCall(tok, stdEntrySavePath, stdKey, with(map[string]any{"billnumber": "BX-S1", "invoices": append(lines, map[string]any{"serialNo": serials[2]})})), StdBadTransition, "invoices[2].serialNo")
+	h.stdWant(h.stdCall(tok, stdStatusUpdatePath, stdKey, with(map[string]any{"expenseStatus": "30", "serialNos": serials[:2]})), StdBadTransition, "serialNos[0]")
 	view, _ = h.sim.Bill("ERP", "S1")
 	if view.Status != StatusUsed || view.Invoices[0].Amount != "1.00" {
 		t.Fatalf("after status 60 (the entry's amount is kept): %+v", view)
 	}
 	voucher := map[string]any{"vouchId": "V1", "vouchNo": "记-1", "accountDate": "2025-03-31", "accountTime": "2025-03-31",
 		"businessDate": "2025-03-30", "resource": "SAP"}
-	h.stdWant(h.stdCall(tok, StdStatusUpdatePath, stdKey, map[string]any{"tin": stdTaxNo, "expenseStatus": "65", "serialNos": serials[:2], "bxd_keys": []string{"S1"}}), StdBadParam, "voucher")
-	h.stdOK(h.stdCall(tok, StdStatusUpdatePath, stdKey, map[string]any{"tin": stdTaxNo, "expenseStatus": "65", "serialNos": serials[:2], "bxd_keys": []string{"S1"}, "voucher": voucher}))
+	h.stdWant(h.stdCall(tok, stdStatusUpdatePath, stdKey, map[string]any{"tin": stdTaxNo, "expenseStatus": "65", "serialNos": serials[:2], "bxd_keys": []string{"S1"}}), StdBadParam, "voucher")
+	h.stdOK(h.stdCall(tok, stdStatusUpdatePath, stdKey, map[string]any{"tin": stdTaxNo, "expenseStatus": "65", "serialNos": serials[:2], "bxd_keys": []string{"S1"}, "voucher": voucher}))
 	view, _ = h.sim.Bill("ERP", "S1")
 	if view.Voucher == nil || view.Voucher.VouchNo != "记-1" || !view.Invoices[1].Accounted {
 		t.Fatalf("after 65: %+v", view)
 	}
-	h.stdWant(h.stdCall(tok, StdEntryDeletePath, stdKey, ref), StdBillAccounted, "bxd_key")
-	h.stdWant(h.stdCall(tok, StdEntryDeletePath, stdKey, map[string]any{"tin": stdTaxNo, "bxd_key": "NONE", "resource": "ERP", "billType": "x"}), StdBillNotFound, "bxd_key")
+	h.stdWant(h.stdCall(tok, stdEntryDeletePath, stdKey, ref), StdBillAccounted, "bxd_key")
+	h.stdWant(h.stdCall(tok, stdEntryDeletePath, stdKey, map[string]any{"tin": stdTaxNo, "bxd_key": "NONE", "resource": "ERP", "billType": "x"}), StdBillNotFound, "bxd_key")
 	if st := h.sim.Stats(); st.StandardCalls["entrySave"] != 2 || st.StandardCalls["statusUpdate"] != 6 || st.DeliveredByPoll != 1 {
 		t.Fatalf("stats: %+v", st.StandardCalls)
 	}
@@ -251,11 +251,11 @@ func TestStandardBillOnTheWire(t *testing.T) {
 func TestStandardPagesRefuseBadLinks(t *testing.T) {
 	h := newStdHarness(t, func(o *Options) { o.Tenants[0].UserKeyTTL = time.Hour })
 	tok := h.stdToken()
-	uk := h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("P1")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("P1")))["userKey"].(string)
 	for path, want := range map[string]int{
-		StdCollectPagePath + "?userKey=" + uk + "&linkKey=other": http.StatusBadRequest,
-		StdCollectPagePath + "?linkKey=lk-P1":                    http.StatusBadRequest,
-		StdCollectPagePath + "?userKey=nope&linkKey=lk-P1":       http.StatusNotFound,
+		stdCollectPagePath + "?userKey=" + uk + "&linkKey=other": http.StatusBadRequest,
+		stdCollectPagePath + "?linkKey=lk-P1":                    http.StatusBadRequest,
+		stdCollectPagePath + "?userKey=nope&linkKey=lk-P1":       http.StatusNotFound,
 		"/m4-web/fpzs/view?userKey=" + uk:                        http.StatusOK,
 		"/m4-web/fpzs/view?userKey=" + uk + "&client=mobile":     http.StatusOK,
 	} {
@@ -265,11 +265,11 @@ func TestStandardPagesRefuseBadLinks(t *testing.T) {
 	}
 	// The userKey outlives the ultimate eventCode's 10 minutes, until UserKeyTTL.
 	h.clock.Advance(30 * time.Minute)
-	if status, _, raw := h.page(StdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-P1&client=mobile"); status != http.StatusOK || !strings.Contains(raw, "导入单据") {
+	if status, _, raw := h.page(stdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-P1&client=mobile"); status != http.StatusOK || !strings.Contains(raw, "导入单据") {
 		t.Fatalf("mobile collect page after 30 minutes: HTTP %d", status)
 	}
 	h.clock.Advance(31 * time.Minute)
-	if status, _, _ := h.page(StdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-P1"); status != http.StatusGone {
+	if status, _, _ := h.page(stdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-P1"); status != http.StatusGone {
 		t.Fatalf("an expired userKey: HTTP %d", status)
 	}
 }
@@ -277,11 +277,11 @@ func TestStandardPagesRefuseBadLinks(t *testing.T) {
 func TestSimCollectByURLOfEitherEdition(t *testing.T) {
 	h := newStdHarness(t, nil)
 	code := h.eventCode(h.accessToken(), "U1")
-	uk := h.stdOK(h.stdCall(h.stdToken(), StdUserKeyPath, stdKey, userKeyBody("S2")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(h.stdToken(), stdUserKeyPath, stdKey, userKeyBody("S2")))["userKey"].(string)
 	for _, u := range []string{
-		h.srv.URL + "/index.html?formId=" + FormCollectPC + "&eventCode=" + code,
-		"http://elsewhere/tenant/mobile.html?form=" + FormCollectMobile + "&eventCode=" + code,
-		h.srv.URL + StdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-S2&sourceType=polling",
+		h.srv.URL + "/index.html?formId=" + formCollectPC + "&eventCode=" + code,
+		"http://elsewhere/tenant/mobile.html?form=" + formCollectMobile + "&eventCode=" + code,
+		h.srv.URL + stdCollectPagePath + "?userKey=" + uk + "&linkKey=lk-S2&sourceType=polling",
 	} {
 		status, resp := h.post("/__sim/collect", map[string]any{"url": u, "count": 1})
 		if status != http.StatusOK || len(resp["delivered"].([]any)) != 1 {
@@ -289,16 +289,16 @@ func TestSimCollectByURLOfEitherEdition(t *testing.T) {
 		}
 	}
 	for _, u := range []string{
-		h.srv.URL + "/index.html?formId=" + FormViewPC + "&eventCode=" + code,
+		h.srv.URL + "/index.html?formId=" + formViewPC + "&eventCode=" + code,
 		"::not a url",
-		h.srv.URL + StdCollectPagePath + "?linkKey=x",
+		h.srv.URL + stdCollectPagePath + "?linkKey=x",
 	} {
 		status, resp := h.post("/__sim/collect", map[string]any{"url": u, "count": 1})
 		if status != http.StatusBadRequest || resp["field"] != "url" {
 			t.Fatalf("collect by %q: HTTP %d %v", u, status, resp)
 		}
 	}
-	if status, _ := h.post("/__sim/collect", map[string]any{"url": h.srv.URL + "/index.html?formId=" + FormCollectPC + "&eventCode=nope", "count": 1}); status != http.StatusNotFound {
+	if status, _ := h.post("/__sim/collect", map[string]any{"url": h.srv.URL + "/index.html?formId=" + formCollectPC + "&eventCode=nope", "count": 1}); status != http.StatusNotFound {
 		t.Fatalf("an unknown code by URL: HTTP %d", status)
 	}
 }
@@ -339,21 +339,21 @@ func TestTenantOptions(t *testing.T) {
 func TestStandardEntrySaveOpensABill(t *testing.T) {
 	h := newStdHarness(t, nil)
 	tok := h.stdToken()
-	uk := h.stdOK(h.stdCall(tok, StdUserKeyPath, stdKey, userKeyBody("E1")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(tok, stdUserKeyPath, stdKey, userKeyBody("E1")))["userKey"].(string)
 	serials := h.collect(uk, 1)
 	ref := map[string]any{"tin": stdTaxNo, "bxd_key": "E2", "resource": "ERP", "billType": "er_dailyreimbursebill"}
-	h.stdOK(h.stdCall(tok, StdEntrySavePath, stdKey, map[string]any{"tin": stdTaxNo, "bxd_key": "E2", "resource": "ERP",
+	h.stdOK(h.stdCall(tok, stdEntrySavePath, stdKey, map[string]any{"tin": stdTaxNo, "bxd_key": "E2", "resource": "ERP",
 		"billType": "er_dailyreimbursebill", "billnumber": "BX-E2", "invoices": []map[string]any{{"serialNo": serials[0]}}}))
 	if v, _ := h.sim.Bill("ERP", "E2"); v.Edition != EditionStandard || v.Enterprise != stdTaxNo || len(v.Invoices) != 1 {
 		t.Fatalf("a bill opened by entry save: %+v", v)
 	}
-	h.stdOK(h.stdCall(tok, StdEntryDeletePath, stdKey, ref))
+	h.stdOK(h.stdCall(tok, stdEntryDeletePath, stdKey, ref))
 }
 
 // The ultimate tenant's rim messages do not reach a standard enterprise's bills or invoices.
 func TestUltimateTenantIsKeptOffStandardEnterprises(t *testing.T) {
 	h := newStdHarness(t, nil)
-	uk := h.stdOK(h.stdCall(h.stdToken(), StdUserKeyPath, stdKey, userKeyBody("K1")))["userKey"].(string)
+	uk := h.stdOK(h.stdCall(h.stdToken(), stdUserKeyPath, stdKey, userKeyBody("K1")))["userKey"].(string)
 	serials := h.collect(uk, 1)
 	ult := h.accessToken()
 	status, resp := h.message(ult, "billSave", nextID("s"), saveData("K1", StatusInUse, serials...))

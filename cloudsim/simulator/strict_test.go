@@ -34,7 +34,7 @@ func (h *harness) receiptWith(token, header, linkKey, msgID string) (int, map[st
 // polledMessage fails unless the poll answered a message; it returns the msgId and serials.
 func polledMessage(t testing.TB, status int, resp map[string]any) (string, []string) {
 	t.Helper()
-	if status != http.StatusOK || resp["errcode"] != PollOK {
+	if status != http.StatusOK || resp["errcode"] != pollOK {
 		t.Fatalf("want a polled message, got HTTP %d %v", status, resp)
 	}
 	return dig(resp, "data", "msgId").(string), serialsOf(dig(resp, "data", "data", "data", "data").([]any))
@@ -50,7 +50,7 @@ func (h *harness) pollMessage(token, header, linkKey string) (string, []string) 
 // pollEmpty polls and wants 1307 no data.
 func (h *harness) pollEmpty(token, header, linkKey string) {
 	h.t.Helper()
-	if status, resp := h.pollWith(token, header, linkKey); status != http.StatusOK || resp["errcode"] != PollNoData {
+	if status, resp := h.pollWith(token, header, linkKey); status != http.StatusOK || resp["errcode"] != pollNoData {
 		h.t.Fatalf("want 1307 no data, got HTTP %d %v", status, resp)
 	}
 }
@@ -77,7 +77,7 @@ func TestStrictLinkKeyDeliversOnce(t *testing.T) {
 		t.Fatalf("records on a consumed linkKey: HTTP %d %v", status, resp)
 	}
 	// The page tells the user why and what to do; its import is refused the same way.
-	pageURL := "/index.html?formId=" + FormCollectPC + "&eventCode=" + code
+	pageURL := "/index.html?formId=" + formCollectPC + "&eventCode=" + code
 	_, doc, _ := h.page(pageURL)
 	if n := byID(doc, "consumed"); n == nil || !strings.Contains(text(n), "重新点击「采集发票」") {
 		t.Fatal("the collect page of a consumed linkKey should say so")
@@ -161,16 +161,16 @@ func TestStrictRefusesTokenInURL(t *testing.T) {
 		if !strict {
 			h.mustOK(status, resp)
 			msgID, _ := polledMessage(t, pollStatus, pollResp)
-			if _, r := h.receiptWith(tok, "", "lk-T1", msgID); r["errcode"] != PollOK {
+			if _, r := h.receiptWith(tok, "", "lk-T1", msgID); r["errcode"] != pollOK {
 				t.Fatalf("lenient receipt with the token in the URL: %v", r)
 			}
 			return
 		}
-		if msg, _ := resp["message"].(string); status != http.StatusUnauthorized || resp["errorCode"] != CodeTokenInvalid ||
+		if msg, _ := resp["message"].(string); status != http.StatusUnauthorized || resp["errorCode"] != codeTokenInvalid ||
 			!strings.HasPrefix(msg, "access_token: ") || !strings.Contains(msg, "header") {
 			t.Fatalf("strict: URL token on /kapi/: HTTP %d %v", status, resp)
 		}
-		if d, _ := pollResp["description"].(string); pollStatus != http.StatusUnauthorized || pollResp["errcode"] != PollTokenInvalid ||
+		if d, _ := pollResp["description"].(string); pollStatus != http.StatusUnauthorized || pollResp["errcode"] != pollTokenInvalid ||
 			!strings.Contains(d, "access_token") || !strings.Contains(d, "header") {
 			t.Fatalf("strict: URL token on the poll: HTTP %d %v", pollStatus, pollResp)
 		}
@@ -185,10 +185,10 @@ func TestStrictRefusesTokenInURL(t *testing.T) {
 		if status, r := h.receiptWith(tok, "", "lk-T1", msgID); status != http.StatusUnauthorized {
 			t.Fatalf("strict: URL token on the receipt: HTTP %d %v", status, r)
 		}
-		if _, r := h.receiptWith("Bearer "+tok, "Authorization", "lk-T1", msgID); r["errcode"] != PollOK {
+		if _, r := h.receiptWith("Bearer "+tok, "Authorization", "lk-T1", msgID); r["errcode"] != pollOK {
 			t.Fatalf("strict: receipt with a Bearer header: %v", r)
 		}
-		if _, r := h.receiptWith(tok, "access_token", "lk-T1", msgID); r["errcode"] != PollOK {
+		if _, r := h.receiptWith(tok, "access_token", "lk-T1", msgID); r["errcode"] != pollOK {
 			t.Fatalf("strict: receipt with the access_token header: %v", r)
 		}
 		h.mustOK(h.message(tok, "getEventCode", nextID("ec"), billData("T1", nil)))
@@ -243,7 +243,7 @@ func TestStrictBillSaveNeedsInvoices(t *testing.T) {
 			h.mustOK(status, resp)
 			return
 		}
-		h.wantCode(status, resp, CodeBadParam, "invoiceData")
+		h.wantCode(status, resp, codeBadParam, "invoiceData")
 		if v, _ := h.sim.Bill("ERP", "E1"); v.Calls.BillSave.Unused.Refused != 1 || v.BillSaveCalls != 0 {
 			t.Fatalf("strict: refused billSave counted as %+v", v.Calls.BillSave)
 		}

@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 )
 
@@ -12,14 +11,9 @@ const DeductionKind = "deduction"
 // handleDeduction serves POST /kapi/app/rim/deduction (interfaceCode invoiceSelect): selects (1)
 // or unselects (0) invoices of the pool for input-VAT deduction and answers a taskNo.
 func (s *Sim) handleDeduction(w http.ResponseWriter, r *http.Request) {
-	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
-	s.mu.Lock()
+	body, ok := s.businessBody(w, r, deductionAnswer)
 	defer s.mu.Unlock()
-	if !s.checkBusinessToken(w, r) {
-		return
-	}
-	if rerr != nil {
-		writeJSON(w, http.StatusOK, deductionAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+	if !ok {
 		return
 	}
 	var raw json.RawMessage = body

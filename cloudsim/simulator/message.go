@@ -80,16 +80,26 @@ func writeStored(w http.ResponseWriter, a *storedAnswer) {
 	_, _ = w.Write(a.body)
 }
 
-// handleMessage serves POST /kapi/app/rim/message {messageType, messageId, data}.
-func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
+// businessBody reads a business call's body, then takes s.mu (the caller releases it) and checks
+// the token. ok is false when it has answered: 401, or an unreadable body in answer's shape.
+func (s *Sim) businessBody(w http.ResponseWriter, r *http.Request, answer func(any, *apiError) map[string]any) (body []byte, ok bool) {
 	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<20))
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.checkBusinessToken(w, r) {
-		return
+		return nil, false
 	}
 	if rerr != nil {
-		writeJSON(w, http.StatusOK, messageAnswer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+		writeJSON(w, http.StatusOK, answer(nil, &apiError{code: codeBadJSON, field: "body", msg: "body: " + rerr.Error()}))
+		return nil, false
+	}
+	return body, true
+}
+
+// handleMessage serves POST /kapi/app/rim/message {messageType, messageId, data}.
+func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.businessBody(w, r, messageAnswer)
+	defer s.mu.Unlock()
+	if !ok {
 		return
 	}
 	var env struct {

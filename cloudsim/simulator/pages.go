@@ -68,24 +68,22 @@ func (s *Sim) eventCodeErrorPage(w http.ResponseWriter, err error) {
 }
 
 func (s *Sim) handlePCPage(w http.ResponseWriter, r *http.Request) {
-	switch form := r.URL.Query().Get("formId"); form {
-	case formCollectPC:
-		s.collectPage(w, r, false)
-	case formViewPC:
-		s.viewPage(w, r, false)
-	default:
-		s.errorPage(w, http.StatusNotFound, "页面不存在", "未知的 formId："+form)
-	}
+	s.formPage(w, r, "formId", formCollectPC, formViewPC, false)
 }
 
 func (s *Sim) handleMobilePage(w http.ResponseWriter, r *http.Request) {
-	switch form := r.URL.Query().Get("form"); form {
-	case formCollectMobile:
-		s.collectPage(w, r, true)
-	case formViewMobile:
-		s.viewPage(w, r, true)
+	s.formPage(w, r, "form", formCollectMobile, formViewMobile, true)
+}
+
+// formPage opens the page the form parameter names: the collect or the view page.
+func (s *Sim) formPage(w http.ResponseWriter, r *http.Request, param, collect, view string, mobile bool) {
+	switch form := r.URL.Query().Get(param); form {
+	case collect:
+		s.collectPage(w, r, mobile)
+	case view:
+		s.viewPage(w, r, mobile)
 	default:
-		s.errorPage(w, http.StatusNotFound, "页面不存在", "未知的 form："+form)
+		s.errorPage(w, http.StatusNotFound, "页面不存在", "未知的 "+param+"："+form)
 	}
 }
 

@@ -339,12 +339,12 @@ func (s *Sim) Scan(req ScanRequest) (ScanTaskView, error) {
 
 // match compares the scan with the bill's bound invoices (影像匹配): each bound invoice must be
 // scanned (by invoiceNo, and invoiceCode when both sides have one) with its totalAmount, and
-// nothing else may be scanned. Caller holds s.mu.
-func (s *Sim) match(b *bill, scanned []ScannedInvoice) []MatchLine {
+// nothing else may be scanned. Caller holds the Sim's mu.
+func (k *books) match(b *bill, scanned []ScannedInvoice) []MatchLine {
 	lines := []MatchLine{}
 	used := make([]bool, len(scanned))
-	for _, sn := range s.boundSerials(b) {
-		inv := s.pool[sn].inv
+	for _, sn := range k.boundSerials(b) {
+		inv := k.pool[sn].inv
 		want := inv.TotalAmount
 		found := -1
 		for i, sc := range scanned {

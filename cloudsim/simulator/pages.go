@@ -129,7 +129,7 @@ type collectPageData struct {
 }
 
 // summaryOf describes the bill on its pages; caller holds s.mu.
-func (s *Sim) summaryOf(b *bill) billSummary {
+func (s *sampler) summaryOf(b *bill) billSummary {
 	return billSummary{BillNo: b.billNo, BillType: b.billType, Resource: b.key.Resource, BillID: b.key.BillID, Companies: s.acceptedBuyers(b)}
 }
 

@@ -171,7 +171,7 @@ func (s *Sim) Samples(eventCode string) ([]SampleView, error) {
 }
 
 // sampleViews lists the visible samples; caller holds s.mu.
-func (s *Sim) sampleViews(b *bill) []SampleView {
+func (s *sampler) sampleViews(b *bill) []SampleView {
 	n := s.visibleSamples(b)
 	out := make([]SampleView, 0, n)
 	for i := 0; i < n; i++ {

@@ -12,7 +12,8 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// The image system (影像系统, docs/invoicecloud.md, "Image system"). The ERP side creates a scan task
+// The image system (影像系统; docs/invoicecloud.md, "The standard edition's guide": 影像系统配置 and
+// 影像系统操作手册). The ERP side creates a scan task
 // for a bill (ultimate: POST /kapi/app/bds/erpBillPush, public path; standard: the [assumed]
 // StandardPaths.ImagePush) and asks its result (…/bds/operate {operateType:"queryBillStatus"}).
 // Bodies and answers are [assumed]; see docs/cloudsim.md. Modes:

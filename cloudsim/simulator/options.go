@@ -93,7 +93,8 @@ type Paths struct {
 	UnbindMessageType string // default billDelete
 }
 
-// Defaults from the vendor's documents (docs/invoicecloud.md, "Configuration (Config) and defaults").
+// Defaults from the vendor's documents (docs/invoicecloud.md, "The ultimate edition's guide":
+// 授权接口 and 获取evencode) and the client's (docs/invoicecloud.md, "Configuration").
 const (
 	DefaultTokenTTL          = 2 * time.Hour
 	DefaultEventCodeTTL      = 10 * time.Minute

@@ -13,7 +13,7 @@ import (
 	"rimflow/invoicecloud/aesecb"
 )
 
-// AWS收票推送 (docs/invoicecloud.md, "Pushed invoices"): per standard tenant, push addresses (name, tax number, client id, URL).
+// AWS收票推送 (docs/invoicecloud.md, "The standard edition's guide": 收票配置): per standard tenant, push addresses (name, tax number, client id, URL).
 // When the user imports invoices into one of the tenant's bills, the simulator POSTs them to
 // every address and retries with backoff until it gets a success answer (at least once: a lost
 // answer means a duplicate). The scheme is [assumed] (documented in docs/cloudsim.md):

@@ -16,7 +16,7 @@ func pages(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := []string{"README.md", "bench/README.md", "systest/resilience/README.md", "deploy/README.md"}
+	out := []string{"README.md", "bench/README.md", "systest/README.md", "systest/resilience/README.md", "deploy/README.md"}
 	for _, d := range docs {
 		rel, err := filepath.Rel(root, d)
 		if err != nil {

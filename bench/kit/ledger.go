@@ -56,18 +56,7 @@ func CheckLedger(sim *simulator.Sim, want []string, completed bool) (LedgerRepor
 		if !completed {
 			continue
 		}
-		done := b.Voucher != nil
-		for _, inv := range b.Invoices {
-			if inv.Status != "60" || !inv.Accounted {
-				done = false
-				problems = append(problems, fmt.Sprintf("bill %s: invoice %s has status %s (accounted %v), want 60 accounted",
-					key, inv.SerialNo, inv.Status, inv.Accounted))
-			}
-		}
-		if b.Voucher == nil {
-			problems = append(problems, fmt.Sprintf("bill %s has no voucher", key))
-		}
-		if done {
+		if accounted(key, b, &problems) {
 			rep.Completed++
 		}
 	}
@@ -77,6 +66,23 @@ func CheckLedger(sim *simulator.Sim, want []string, completed bool) (LedgerRepor
 		}
 	}
 	return rep, joinProblems(problems)
+}
+
+// accounted tells whether a completed bill is done at the cloud: a voucher, and every invoice
+// used (60) and accounted; it adds a problem for each that is not.
+func accounted(key string, b simulator.BillView, problems *[]string) bool {
+	done := b.Voucher != nil
+	for _, inv := range b.Invoices {
+		if inv.Status != simulator.StatusUsed || !inv.Accounted {
+			done = false
+			*problems = append(*problems, fmt.Sprintf("bill %s: invoice %s has status %s (accounted %v), want 60 accounted",
+				key, inv.SerialNo, inv.Status, inv.Accounted))
+		}
+	}
+	if b.Voucher == nil {
+		*problems = append(*problems, fmt.Sprintf("bill %s has no voucher", key))
+	}
+	return done
 }
 
 func keys(m map[string]int) []string {
@@ -160,18 +166,7 @@ func CheckBills(sim *simulator.Sim, want []BillExpectation) (LedgerReport, error
 			if !sameSet(keysOfInvoices(bound), w.Serials) {
 				problems = append(problems, fmt.Sprintf("bill %s: bound set %v, its user imported %v", key, sortedKeys(bound), sorted(w.Serials)))
 			}
-			done := b.Voucher != nil
-			for _, inv := range b.Invoices {
-				if inv.Status != simulator.StatusUsed || !inv.Accounted {
-					done = false
-					problems = append(problems, fmt.Sprintf("bill %s: invoice %s has status %s (accounted %v), want 60 accounted",
-						key, inv.SerialNo, inv.Status, inv.Accounted))
-				}
-			}
-			if b.Voucher == nil {
-				problems = append(problems, fmt.Sprintf("bill %s has no voucher", key))
-			}
-			if done {
+			if accounted(key, b, &problems) {
 				rep.Completed++
 			}
 		case workflows.StageRejected, workflows.StageCancelled:

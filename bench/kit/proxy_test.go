@@ -80,6 +80,23 @@ func dialProxy(t *testing.T, p *Proxy) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
+func newProxy(t *testing.T, target string) *Proxy {
+	t.Helper()
+	p, err := NewProxy(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func writeLine(t *testing.T, c net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func readLine(t *testing.T, c net.Conn, r *bufio.Reader) string {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -92,23 +109,15 @@ func readLine(t *testing.T, c net.Conn, r *bufio.Reader) string {
 
 func TestProxyPartitionHoldsThenDelivers(t *testing.T) {
 	srv := newLineServer(t)
-	p, err := NewProxy(srv.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t, srv.addr())
 	c, r := dialProxy(t, p)
-	if _, err := io.WriteString(c, "one\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "one\n")
 	if got := readLine(t, c, r); got != "ok one" {
 		t.Fatalf("before the partition: %q, want %q", got, "ok one")
 	}
 
 	p.Partition()
-	if _, err := io.WriteString(c, "two\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "two\n")
 	if !within(2*time.Second, func() bool { return p.Held() == 4 }) {
 		t.Fatalf("held %d bytes, want 4", p.Held())
 	}
@@ -127,20 +136,12 @@ func TestProxyPartitionHoldsThenDelivers(t *testing.T) {
 
 func TestProxyDropsWhatADeadSenderSentDuringAPartition(t *testing.T) {
 	srv := newLineServer(t)
-	p, err := NewProxy(srv.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t, srv.addr())
 	c, r := dialProxy(t, p)
-	if _, err := io.WriteString(c, "first\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "first\n")
 	readLine(t, c, r) // connected through
 	p.Partition()
-	if _, err := io.WriteString(c, "lost\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "lost\n")
 	if !within(2*time.Second, func() bool { return p.Held() == 5 }) {
 		t.Fatalf("held %d bytes, want 5", p.Held())
 	}
@@ -161,11 +162,7 @@ func TestProxyDropsWhatADeadSenderSentDuringAPartition(t *testing.T) {
 }
 
 func TestProxyNewConnectionsGoToTheNewTarget(t *testing.T) {
-	p, err := NewProxy("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProxy(t, "")
 	c, r := dialProxy(t, p) // no target yet: closed at once
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := r.ReadString('\n'); err == nil {
@@ -174,15 +171,11 @@ func TestProxyNewConnectionsGoToTheNewTarget(t *testing.T) {
 	a, b := newLineServer(t), newLineServer(t)
 	p.SetTarget(a.addr())
 	c, r = dialProxy(t, p)
-	if _, err := io.WriteString(c, "x\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "x\n")
 	readLine(t, c, r)
 	p.SetTarget(b.addr())
 	c, r = dialProxy(t, p)
-	if _, err := io.WriteString(c, "y\n"); err != nil {
-		t.Fatal(err)
-	}
+	writeLine(t, c, "y\n")
 	readLine(t, c, r)
 	if la, _ := a.seen(); len(la) != 1 || la[0] != "x" {
 		t.Errorf("first target got %v, want [x]", la)

@@ -155,6 +155,16 @@ func jsonFieldError(prefix string, err error) error {
 	return fieldError(prefix, "invalid JSON: "+err.Error())
 }
 
+// firstMissing names the first of the (name, value) pairs whose value is empty, or "".
+func firstMissing(nameValues ...string) string {
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if nameValues[i+1] == "" {
+			return nameValues[i]
+		}
+	}
+	return ""
+}
+
 func (s *Sim) handleAppToken(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		AppID      flexString `json:"appId"`
@@ -163,25 +173,20 @@ func (s *Sim) handleAppToken(w http.ResponseWriter, r *http.Request) {
 		AccountID  flexString `json:"accountId"`
 		Language   flexString `json:"language"`
 	}
-	fail := func(code, desc string) {
-		s.mu.Lock()
-		s.stats.AuthFailures++
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, legacyAnswer("app_token", "", time.Time{}, code, desc))
-	}
+	fail := func(code, desc string) { s.refuseAuth(w, legacyAnswer("app_token", "", time.Time{}, code, desc)) }
 	if err := decodeBody(r, &req); err != nil {
 		fail(authBadParams, err.Error())
 		return
 	}
 	c := s.opts.Credentials
-	for _, f := range []struct{ name, v string }{
-		{"appId", req.AppID.trim()}, {"appSecuret", req.AppSecuret.trim()},
-		{"tenantid", req.TenantID.trim()}, {"accountId", req.AccountID.trim()},
-	} {
-		if f.v == "" {
-			fail(authBadParams, f.name+": 参数不能为空 (required)")
-			return
-		}
+	if name := firstMissing(
+		"appId", req.AppID.trim(),
+		"appSecuret", req.AppSecuret.trim(),
+		"tenantid", req.TenantID.trim(),
+		"accountId", req.AccountID.trim(),
+	); name != "" {
+		fail(authBadParams, name+": 参数不能为空 (required)")
+		return
 	}
 	switch {
 	case req.AccountID.trim() != c.AccountID:
@@ -208,24 +213,19 @@ func (s *Sim) handleLogin(w http.ResponseWriter, r *http.Request) {
 		AccountID flexString `json:"accountId"`
 		UserType  flexString `json:"usertype"`
 	}
-	fail := func(code, desc string) {
-		s.mu.Lock()
-		s.stats.AuthFailures++
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, legacyAnswer("access_token", "", time.Time{}, code, desc))
-	}
+	fail := func(code, desc string) { s.refuseAuth(w, legacyAnswer("access_token", "", time.Time{}, code, desc)) }
 	if err := decodeBody(r, &req); err != nil {
 		fail(authBadParams, err.Error())
 		return
 	}
-	for _, f := range []struct{ name, v string }{
-		{"user", req.User.trim()}, {"apptoken", req.AppToken.trim()},
-		{"tenantid", req.TenantID.trim()}, {"accountId", req.AccountID.trim()},
-	} {
-		if f.v == "" {
-			fail(authBadParams, f.name+": 参数不能为空 (required)")
-			return
-		}
+	if name := firstMissing(
+		"user", req.User.trim(),
+		"apptoken", req.AppToken.trim(),
+		"tenantid", req.TenantID.trim(),
+		"accountId", req.AccountID.trim(),
+	); name != "" {
+		fail(authBadParams, name+": 参数不能为空 (required)")
+		return
 	}
 	c := s.opts.Credentials
 	userType := req.UserType.trim()
@@ -264,24 +264,22 @@ func (s *Sim) handleOAuth2Token(w http.ResponseWriter, r *http.Request) {
 		Timestamp    flexString `json:"timestamp"`
 	}
 	fail := func(code, msg string) {
-		s.mu.Lock()
-		s.stats.AuthFailures++
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": nil, "errorCode": code, "message": msg, "status": false})
+		s.refuseAuth(w, map[string]any{"data": nil, "errorCode": code, "message": msg, "status": false})
 	}
 	if err := decodeBody(r, &req); err != nil {
 		fail(oauth2BadParams, err.Error())
 		return
 	}
-	for _, f := range []struct{ name, v string }{
-		{"client_id", req.ClientID.trim()}, {"client_secret", req.ClientSecret.trim()},
-		{"username", req.Username.trim()}, {"accountId", req.AccountID.trim()},
-		{"nonce", req.Nonce.trim()}, {"timestamp", req.Timestamp.trim()},
-	} {
-		if f.v == "" {
-			fail(oauth2BadParams, f.name+": 参数不能为空 (required)")
-			return
-		}
+	if name := firstMissing(
+		"client_id", req.ClientID.trim(),
+		"client_secret", req.ClientSecret.trim(),
+		"username", req.Username.trim(),
+		"accountId", req.AccountID.trim(),
+		"nonce", req.Nonce.trim(),
+		"timestamp", req.Timestamp.trim(),
+	); name != "" {
+		fail(oauth2BadParams, name+": 参数不能为空 (required)")
+		return
 	}
 	ts, err := strconv.ParseInt(req.Timestamp.trim(), 10, 64)
 	if err != nil {

@@ -329,14 +329,14 @@ func (s *Sim) voucherSave(f fields, n *callNote) (any, *apiError) {
 			return nil, badParam("accountTime", "must be a date yyyy-MM-dd")
 		}
 	}
-	if v.SerialNos, err = f.strList("serialNoArray"); err != nil {
+	if v.SerialNoArray, err = f.strList("serialNoArray"); err != nil {
 		return nil, err
 	}
-	if v.ExpenseIDs, err = f.strList("expenseIdArray"); err != nil {
+	if v.ExpenseIDArray, err = f.strList("expenseIdArray"); err != nil {
 		return nil, err
 	}
 	var bills []*bill
-	for i, id := range v.ExpenseIDs {
+	for i, id := range v.ExpenseIDArray {
 		found := false
 		for _, b := range s.bills {
 			if b.key.BillID == id {
@@ -348,32 +348,32 @@ func (s *Sim) voucherSave(f fields, n *callNote) (any, *apiError) {
 			return nil, businessError(CodeBillNotFound, fmt.Sprintf("expenseIdArray[%d]", i), "单据不存在 (billId "+id+")")
 		}
 	}
-	for i, sn := range v.SerialNos {
+	for i, sn := range v.SerialNoArray {
 		pi, ok := s.pool[sn]
 		if !ok {
 			return nil, businessError(CodeSerialNotInPool, fmt.Sprintf("serialNoArray[%d]", i), "发票不存在于发票池 (serialNo "+sn+")")
 		}
-		if pi.bill == nil || pi.status == StatusUnused || !slices.Contains(v.ExpenseIDs, pi.bill.BillID) {
+		if pi.bill == nil || pi.status == StatusUnused || !slices.Contains(v.ExpenseIDArray, pi.bill.BillID) {
 			return nil, businessError(CodeVoucherNotBound, fmt.Sprintf("serialNoArray[%d]", i),
 				"发票未关联到expenseIdArray中的单据 (serialNo "+sn+" is not bound to those bills)")
 		}
 	}
 	n.changed = !v.equal(s.vouchers[v.VouchID])
-	for _, sn := range v.SerialNos {
+	for _, sn := range v.SerialNoArray {
 		n.changed = n.changed || s.pool[sn].voucherID != v.VouchID
 	}
 	for _, b := range bills {
 		n.changed = n.changed || b.voucherID != v.VouchID
 	}
 	if old := s.vouchers[v.VouchID]; old != nil {
-		for _, sn := range old.SerialNos {
+		for _, sn := range old.SerialNoArray {
 			if pi := s.pool[sn]; pi != nil && pi.voucherID == old.VouchID {
 				pi.voucherID = ""
 			}
 		}
 	}
 	s.vouchers[v.VouchID] = v
-	for _, sn := range v.SerialNos {
+	for _, sn := range v.SerialNoArray {
 		s.pool[sn].voucherID = v.VouchID
 	}
 	for _, b := range bills {

@@ -110,24 +110,19 @@ func FuzzMessageBody(f *testing.F) {
 }
 
 func fuzzToken(f *testing.F, h http.Handler) string {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/getAppToken.do", strings.NewReader(
-		`{"appId":"CASHINV","appSecuret":"12345678","tenantid":"devbiz","accountId":"1534920374578620490"}`)))
-	var app struct {
+	var app, acc struct {
 		Data struct {
-			AppToken string `json:"app_token"`
-		}
-	}
-	_ = json.Unmarshal(rec.Body.Bytes(), &app)
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/login.do", strings.NewReader(
-		`{"user":"13825207590","apptoken":"`+app.Data.AppToken+`","tenantid":"devbiz","accountId":"1534920374578620490"}`)))
-	var acc struct {
-		Data struct {
+			AppToken    string `json:"app_token"`
 			AccessToken string `json:"access_token"`
 		}
 	}
-	_ = json.Unmarshal(rec.Body.Bytes(), &acc)
+	post := func(path, body string, into any) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+		_ = json.Unmarshal(rec.Body.Bytes(), into)
+	}
+	post("/api/getAppToken.do", `{"appId":"CASHINV","appSecuret":"12345678","tenantid":"devbiz","accountId":"1534920374578620490"}`, &app)
+	post("/api/login.do", `{"user":"13825207590","apptoken":"`+app.Data.AppToken+`","tenantid":"devbiz","accountId":"1534920374578620490"}`, &acc)
 	if acc.Data.AccessToken == "" {
 		f.Fatal("no token")
 	}

@@ -139,16 +139,8 @@ type deductionState struct {
 	TaxNo    string `json:"taxNo"`
 }
 
-type voucher struct {
-	VouchID      string   `json:"vouchId"`
-	VouchNo      string   `json:"vouchNo"`
-	AccountDate  string   `json:"accountDate"`
-	AccountTime  string   `json:"accountTime"`
-	BusinessDate string   `json:"businessDate"`
-	Resource     string   `json:"resource"`
-	SerialNos    []string `json:"serialNoArray"`
-	ExpenseIDs   []string `json:"expenseIdArray"`
-}
+// voucher is the voucher voucherSave recorded; the view shows it as it is stored.
+type voucher VoucherView
 
 func (v *voucher) equal(o *voucher) bool {
 	if v == nil || o == nil {
@@ -156,7 +148,7 @@ func (v *voucher) equal(o *voucher) bool {
 	}
 	return v.VouchID == o.VouchID && v.VouchNo == o.VouchNo && v.AccountDate == o.AccountDate && v.AccountTime == o.AccountTime &&
 		v.BusinessDate == o.BusinessDate && v.Resource == o.Resource &&
-		slices.Equal(v.SerialNos, o.SerialNos) && slices.Equal(v.ExpenseIDs, o.ExpenseIDs)
+		slices.Equal(v.SerialNoArray, o.SerialNoArray) && slices.Equal(v.ExpenseIDArray, o.ExpenseIDArray)
 }
 
 // storedAnswer is a processed call's answer, replayed for the same messageId.

@@ -127,9 +127,9 @@ func voucherView(v *voucher) *VoucherView {
 	if v == nil {
 		return nil
 	}
-	return &VoucherView{VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
-		BusinessDate: v.BusinessDate, Resource: v.Resource, SerialNoArray: slices.Clone(v.SerialNos),
-		ExpenseIDArray: slices.Clone(v.ExpenseIDs)}
+	vv := VoucherView(*v)
+	vv.SerialNoArray, vv.ExpenseIDArray = slices.Clone(v.SerialNoArray), slices.Clone(v.ExpenseIDArray)
+	return &vv
 }
 
 // Bill returns the cloud's view of a bill.

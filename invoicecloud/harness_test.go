@@ -78,15 +78,7 @@ func newHarness(t *testing.T, opts simulator.Options) *harness {
 // standard builds a standard-edition client; mutate adjusts the stdTenant config.
 func (h *harness) standard(mutate func(*standard.Config)) *standard.Client {
 	h.t.Helper()
-	cfg := h.stdCfg
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	c, err := standard.New(cfg)
-	if err != nil {
-		h.t.Fatalf("NewStandard: %v", err)
-	}
-	return c
+	return build(h.t, h.stdCfg, mutate, standard.New)
 }
 
 func (h *harness) observedCount(key string) int {
@@ -98,13 +90,18 @@ func (h *harness) observedCount(key string) int {
 // client builds a client against the simulator; mutate adjusts the legacy default config.
 func (h *harness) client(mutate func(*ultimate.Config)) *ultimate.Client {
 	h.t.Helper()
-	cfg := h.cfg
+	return build(h.t, h.cfg, mutate, ultimate.New)
+}
+
+// build makes a client of either edition from cfg as mutate adjusts it.
+func build[C, T any](t *testing.T, cfg C, mutate func(*C), newClient func(C) (T, error)) T {
+	t.Helper()
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	c, err := ultimate.New(cfg)
+	c, err := newClient(cfg)
 	if err != nil {
-		h.t.Fatalf("New: %v", err)
+		t.Fatalf("new %T: %v", c, err)
 	}
 	return c
 }

@@ -158,17 +158,13 @@ func (w *watcher) sleep(ctx context.Context, d time.Duration) error {
 	if silent {
 		d = max(untilSilence, 0)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		if silent {
-			return errSilence
-		}
-		return nil
+	if err := sleepCtx(ctx, d); err != nil {
+		return err
 	}
+	if silent {
+		return errSilence
+	}
+	return nil
 }
 
 // dial opens the socket. The URL carries the token (the vendor's shape), so it is never logged

@@ -47,11 +47,7 @@ func TestSocketDeliversAndAnswersHeartbeat(t *testing.T) {
 	tok := h.accessToken()
 	code := h.eventCode(tok, "A")
 
-	ws, _, err := h.dial("lk-A", tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := h.socket("lk-A", tok)
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"handshake":false}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +96,7 @@ func TestCollectedWhileNobodyListensWaitsForTheSocket(t *testing.T) {
 	if h.sim.Stats().MessagesQueued != 2 {
 		t.Fatal("two messages should wait")
 	}
-	ws, _, err := h.dial("lk-A", tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := h.socket("lk-A", tok)
 	if got := serialsOf(readMessage(t, ws)["invoiceData"].([]any)); got[0] != first[0] {
 		t.Fatalf("first message %v, want %v", got, first)
 	}
@@ -200,11 +192,7 @@ func TestConsumedOnceAcrossSocketAndPoll(t *testing.T) {
 	if got := serialsOf(dig(resp, "data", "data", "data", "data").([]any)); got[0] != polled[0] {
 		t.Fatalf("poll got %v", got)
 	}
-	ws, _, err := h.dial("lk-A", tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := h.socket("lk-A", tok)
 	// The next collect goes to the socket, and the socket must not see the polled one first.
 	pushed := h.collect(code, 1)
 	if got := serialsOf(readMessage(t, ws)["invoiceData"].([]any)); got[0] != pushed[0] {
@@ -219,11 +207,7 @@ func TestDroppedSocketsKeepTheirMessages(t *testing.T) {
 	h := newHarness(t, Options{PollHold: 50 * time.Millisecond})
 	tok := h.accessToken()
 	code := h.eventCode(tok, "A")
-	ws, _, err := h.dial("lk-A", tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := h.socket("lk-A", tok)
 	if status, _ := h.post("/__sim/faults", map[string]any{"dropSockets": true, "dropAfterMs": 1}); status != http.StatusOK {
 		t.Fatal("set faults")
 	}

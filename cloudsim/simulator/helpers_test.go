@@ -250,6 +250,17 @@ func (h *harness) dial(linkKey, token string) (*websocket.Conn, *http.Response, 
 	return websocket.DefaultDialer.Dial(u, nil)
 }
 
+// socket dials the link key's socket, closed when the test ends.
+func (h *harness) socket(linkKey, token string) *websocket.Conn {
+	h.t.Helper()
+	ws, _, err := h.dial(linkKey, token)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = ws.Close() })
+	return ws
+}
+
 // dig walks nested maps.
 func dig(m map[string]any, path ...string) any {
 	var cur any = m

@@ -141,11 +141,7 @@ func TestCollectGivenRecords(t *testing.T) {
 		t.Fatalf("refusal: %v", refused[0])
 	}
 	// Socket gets the record and the attachment.
-	ws, _, err := h.dial("lk-A", tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := h.socket("lk-A", tok)
 	msg := readMessage(t, ws)
 	if serialsOf(msg["invoiceData"].([]any))[0] != inv["serialNo"] || len(msg["attachData"].([]any)) != 1 {
 		t.Fatalf("socket message: %v", msg)

@@ -61,6 +61,7 @@ func verbs() []verb {
 		onBill("resolve", "close a failed compensation by hand, audited (--by --reason --done)", resolveRequest, (*api.Bills).Resolve),
 		onBills("list", "find bills (--stage --tax-no --overdue --awaiting-role --bill-no)", "list takes flags only", listRequest, (*api.Bills).List),
 		{"enterprises", "the enterprise registry: `enterprises list`, or `enterprises check` (log in to each)", (*cli).enterprises},
+		{"version", "print this build's release version, source revision and build ID", (*cli).version},
 		{"codec-keys", "create the payload key file if missing (--file), or add a fresh key on top (--rotate ID)", (*cli).codecKeys},
 	}
 }

@@ -23,7 +23,7 @@ func TestCarriedStateKeepsItsShape(t *testing.T) {
 		{"continued_first_run.json", "the run's continue-as-new (what it carries)"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("testdata", tc.file))
+			raw, err := os.ReadFile(filepath.Join(releasesDir, "a654ef2", tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,25 +14,63 @@ import (
 	"rimflow/workflows"
 )
 
-// TestReplayRecordedHistories replays histories recorded from real runs (systest/itest with
-// RIMFLOW_RECORD=1 writes testdata/*.json). A change that breaks determinism for bills already
-// running fails here.
-func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+// releasesDir holds one directory per released version, each with the histories that version's
+// code recorded and a MANIFEST (docs/releases.md). They are never re-recorded or deleted while a
+// bill of that version can still be running: they are what those bills' histories look like.
+const releasesDir = "testdata/releases"
+
+// releaseDirs lists the kept releases; an empty set fails, as does a release without histories.
+func releaseDirs(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(releasesDir)
+	if err != nil {
+		t.Fatalf("kept release histories: %v", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(releasesDir, e.Name()))
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("no release directory under %s", releasesDir)
+	}
+	return dirs
+}
+
+// releaseHistories lists one release's recorded histories and checks it has its manifest.
+func releaseHistories(t *testing.T, dir string) []string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		t.Errorf("release %s has no MANIFEST (release, commit, date, how recorded): %v", dir, err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatal("no recorded histories in testdata/: run RIMFLOW_RECORD=1 go test ./systest/itest/")
+		t.Fatalf("release %s holds no recorded history", dir)
 	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
-			r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
-			logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
-				t.Fatalf("replay %s: %v", f, err)
+	return files
+}
+
+// TestReplayRecordedHistories replays every kept release's histories (recorded from real runs:
+// systest/itest with RIMFLOW_RECORD=1) against the current code. A change that breaks
+// determinism for a bill any kept release may still be running fails here: put it behind
+// workflow.GetVersion.
+func TestReplayRecordedHistories(t *testing.T) {
+	for _, dir := range releaseDirs(t) {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			for _, f := range releaseHistories(t, dir) {
+				t.Run(filepath.Base(f), func(t *testing.T) {
+					r := worker.NewWorkflowReplayer()
+					r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
+					r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+					logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+					if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
+						t.Fatalf("replay %s: %v", f, err)
+					}
+				})
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
 	"rimflow/internal/temporalclient"
+	"rimflow/internal/version"
 )
 
 // RunOptions adapt RunWorker to the process it is the body of; the zero value is ./worker.
@@ -41,7 +42,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 	}
 	logger := jsonlog.New(stderr, cfg.LogLevel)
 	slog.SetDefault(logger)
-	logger.Info("starting worker", "config", cfg)
+	logger.Info("starting worker", "buildId", version.BuildID(), "config", cfg)
 
 	reg := metrics.NewRegistry()
 	var sdkMetrics client.MetricsHandler
@@ -93,7 +94,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		defer stop()
 	}
 
-	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace, "buildId", version.BuildID())
 	// It returns when ctx ends; Stop inside waits up to the graceful stop timeout for running
 	// activities, and workflow tasks are simply picked up by the next worker.
 	err = bills.Run(interruptCh(ctx))

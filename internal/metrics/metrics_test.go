@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"rimflow/internal/version"
 )
 
 func TestSDKHandlerVaryingTagsAndScrape(t *testing.T) {
@@ -44,6 +46,7 @@ func TestSDKHandlerVaryingTagsAndScrape(t *testing.T) {
 		`rimflow_cloud_calls_total{enterprise="91310000MA1FL0001X",name="billSave",outcome="retryable"} 1`,
 		`rimflow_cloud_call_seconds_count{enterprise="91310000MA1FL0001X",name="billSave",outcome="ok"} 1`,
 		`go_goroutines`,
+		`rimflow_build_info{build_id="` + version.BuildID() + `",release="",revision=""} 1`, // a test binary: no link-time release, no VCS stamp
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scrape lacks %q", want)

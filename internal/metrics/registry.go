@@ -14,10 +14,12 @@ import (
 // Namespace prefixes rimflow's own metric names.
 const Namespace = "rimflow"
 
-// NewRegistry returns a registry with the Go runtime and process collectors registered.
+// NewRegistry returns a registry with the Go runtime and process collectors and the build info
+// registered.
 func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(r)
 	return r
 }
 

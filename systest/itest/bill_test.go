@@ -207,6 +207,7 @@ func TestWorkerRestartMidBill(t *testing.T) {
 		if b := s.bill("WR-1"); b.Status != invoicecloud.StatusUsed {
 			t.Errorf("sim status %s", b.Status)
 		}
+		record(t, id, "worker_restart")
 	})
 }
 
@@ -257,6 +258,7 @@ func TestFaultyCloudCompletes(t *testing.T) {
 		if final.InvoiceCount != 3 || !slices.Equal(serialsOf(final), serials) {
 			t.Errorf("bill invoices = %v, want %v", serialsOf(final), serials)
 		}
+		record(t, id, "faulty_cloud")
 	})
 }
 

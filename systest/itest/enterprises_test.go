@@ -99,6 +99,7 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 			if code := s.get("/__sim/bills/OA/GRP-"+e.key, nil); code != http.StatusNotFound {
 				t.Errorf("%s: the simulator holds a bill for it (HTTP %d)", e.key, code)
 			}
+			record(t, ids[e.key], "enterprise_failed_"+e.key)
 			continue
 		}
 		st := waitStage(t, ids[e.key], workflows.StageAwaitingSupervisor)
@@ -139,6 +140,7 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 		if b.Voucher == nil {
 			t.Errorf("%s: no voucher in the simulator", e.key)
 		}
+		record(t, ids[e.key], "enterprise_"+string(e.edition)+"_"+e.key)
 	}
 }
 

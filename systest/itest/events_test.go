@@ -218,4 +218,6 @@ func TestWebhookEventsReachTheERP(t *testing.T) {
 	if _, _, bad := erp.counts(); bad != 0 {
 		t.Errorf("%d deliveries failed the signature check", bad)
 	}
+	record(t, ids["EV-1"], "webhook_events_completed")
+	record(t, ids["EV-2"], "webhook_events_rejected")
 }

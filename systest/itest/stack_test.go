@@ -281,15 +281,25 @@ func approve(role, decision string) workflows.ApproveRequest {
 	return workflows.ApproveRequest{Role: role, Decision: decision, Approver: role + "-approver"} // one person per role (segregation of duties)
 }
 
-// record writes the workflow's history to workflows/testdata for the replay test when RIMFLOW_RECORD=1.
+// record writes the workflow's history for the replay test when RIMFLOW_RECORD=1: into
+// RIMFLOW_RECORD_DIR, a new release's directory under workflows/testdata/releases (docs/releases.md).
 func record(t *testing.T, wfID, name string) { recordRun(t, wfID, "", name) }
 
-// recordRun writes one run's history (runID "" = the latest run).
+// recordRun writes one run's history (runID "" = the latest run). A kept history is never
+// overwritten: a release's histories are what its bills' runs look like, for good.
 func recordRun(t *testing.T, wfID, runID, name string) {
 	if os.Getenv("RIMFLOW_RECORD") != "1" || strings.HasSuffix(t.Name(), "/strict") {
 		return
 	}
 	t.Helper()
+	dir := os.Getenv("RIMFLOW_RECORD_DIR")
+	if dir == "" {
+		t.Fatal("RIMFLOW_RECORD=1 needs RIMFLOW_RECORD_DIR: the new release's directory, e.g. workflows/testdata/releases/<version> (absolute)")
+	}
+	path := filepath.Join(dir, name+".json")
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("%s exists: kept histories are never re-recorded", path)
+	}
 	iter := tc.GetWorkflowHistory(ctxT(t), wfID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var hist historypb.History
 	for iter.HasNext() {
@@ -304,7 +314,9 @@ func recordRun(t *testing.T, wfID, runID, name string) {
 		t.Fatalf("marshal history: %v", err)
 	}
 	events := hist.Events
-	path := filepath.Join("..", "..", "workflows", "testdata", name+".json")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatalf("write %s: %v", path, err)
 	}

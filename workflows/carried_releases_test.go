@@ -73,7 +73,7 @@ func continuedAsNew(t *testing.T, file string) []continued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hist, err := client.HistoryFromJSON(bytes.NewReader(raw), 0)
+	hist, err := client.HistoryFromJSON(bytes.NewReader(raw), client.HistoryJSONOptions{})
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}

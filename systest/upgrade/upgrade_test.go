@@ -77,12 +77,12 @@ func TestUpgradeInPlaceFromPreviousRelease(t *testing.T) {
 	approve(c, "UP-VOUCHER", "supervisor", workflows.DecisionApprove)
 	approve(c, "UP-VOUCHER", "finance", workflows.DecisionApprove)
 	waitStage(c, "UP-VOUCHER", workflows.StageAwaitingVoucher)
-	// failed: the ERP forwards an invoice another bill holds; the cloud refuses to bind it.
+	// failed: the ERP forwards an invoice another bill (UP-REJECT) holds; the cloud refuses to bind it.
 	start("UP-FAILED", nil)
-	taken := state(c, "UP-SUPERVISOR").Invoices[0].SerialNo
-	var record map[string]any
-	c.must(http.MethodGet, c.sim("/__sim/invoices/"+url.PathEscape(taken)), nil, &record)
-	c.must(http.MethodPost, c.bill("UP-FAILED")+"/invoices", map[string]any{"invoiceData": []any{record}}, nil)
+	taken := state(c, "UP-REJECT").Invoices[0].SerialNo
+	var pooled simulator.InvoiceView
+	c.must(http.MethodGet, c.sim("/__sim/invoices/"+url.PathEscape(taken)), nil, &pooled)
+	c.must(http.MethodPost, c.bill("UP-FAILED")+"/invoices", map[string]any{"invoiceData": []any{pooled.Invoice}}, nil)
 	failed := waitStage(c, "UP-FAILED", workflows.StageFailed)
 	if failed.Error == nil || failed.Error.Step != "bindInvoices" {
 		t.Fatalf("UP-FAILED failed at %+v, want bindInvoices", failed.Error)
@@ -121,16 +121,14 @@ func TestUpgradeInPlaceFromPreviousRelease(t *testing.T) {
 	approveToVoucher(c, "UP-RETURNED")
 
 	approveToVoucher(c, "UP-SUPERVISOR")
-	approve(c, "UP-REJECT", "supervisor", workflows.DecisionReject)
 	approve(c, "UP-FINANCE", "finance", workflows.DecisionApprove)
 	waitStage(c, "UP-FINANCE", workflows.StageAwaitingVoucher)
 
-	// The failed bill: the refused invoice is taken off, the bill retried, and it collects its own.
-	c.must(http.MethodDelete, c.bill("UP-FAILED")+"/invoices/"+url.PathEscape(taken)+"?reason=held+by+another+bill", nil, nil)
+	// The failed bill: the cause is lifted (the bill holding its invoice is rejected, which
+	// releases it) and ops retry; the bind goes through and the bill is approved.
+	approve(c, "UP-REJECT", "supervisor", workflows.DecisionReject)
+	waitStage(c, "UP-REJECT", workflows.StageRejected)
 	c.must(http.MethodPost, c.bill("UP-FAILED")+"/retry", workflows.RetryRequest{By: "ops"}, nil)
-	waitStage(c, "UP-FAILED", workflows.StageCollecting)
-	c.must(http.MethodGet, c.bill("UP-FAILED")+"/collect-url?client=pc", nil, &cu)
-	collect(c, cu.URL, 1)
 	approveToVoucher(c, "UP-FAILED")
 
 	for i, id := range []string{"UP-FULL", "UP-RETURNED", "UP-SUPERVISOR", "UP-FINANCE", "UP-VOUCHER", "UP-FAILED"} {

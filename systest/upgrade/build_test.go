@@ -83,6 +83,7 @@ func buildRelease(t *testing.T, commit string) string {
 	}
 	// Built beside its final name and renamed: a run cut short leaves no half binary in the cache.
 	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	defer os.Remove(tmp) // after the rename there is nothing left to remove
 	goBuild(t, filepath.Join(src, rel), tmp)
 	if err := os.Rename(tmp, bin); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,8 @@
 // import rimflow packages on its own floor or below, never above; the floors, bottom up:
 //
 //  1. leaves: libraries that know nothing of a bill — secretref, jsonlog, metrics, access, codec,
-//     config (the settings), temporalclient, webhooks, enterprises, invoicecloud and its editions;
+//     config (the settings), temporalclient, webhooks, enterprises, version (the build's name),
+//     invoicecloud and its editions;
 //  2. the domain: activities, workflows, the policy (it speaks workflows.Options), the simulator;
 //  3. the API (api, api/postman);
 //  4. the wiring: internal/app builds the clients, registries, worker and API from configuration;

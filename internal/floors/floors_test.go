@@ -19,6 +19,7 @@ var floorOf = map[string]int{
 	"rimflow/internal/temporalclient": 1,
 	"rimflow/internal/webhooks":       1,
 	"rimflow/internal/enterprises":    1,
+	"rimflow/internal/version":        1,
 	"rimflow/invoicecloud":            1,
 	"rimflow/activities":              2,
 	"rimflow/workflows":               2,

@@ -97,6 +97,19 @@ func validDeduction() invoicecloud.DeductionRequest {
 func TestValidationNamesTheField(t *testing.T) {
 	c, hits := countingClient(t)
 	ctx := context.Background()
+	// Each builds the call of one valid request that mutate spoils.
+	eventCode := func(mutate func(*invoicecloud.EventCodeRequest)) func() error {
+		return func() error { r := validEventCode(); mutate(&r); _, err := c.GetEventCode(ctx, "m", r); return err }
+	}
+	billSave := func(mutate func(*invoicecloud.BillSaveRequest)) func() error {
+		return func() error { r := validBillSave(); mutate(&r); return c.BillSave(ctx, "m", r) }
+	}
+	voucher := func(mutate func(*invoicecloud.VoucherSaveRequest)) func() error {
+		return func() error { r := validVoucher(); mutate(&r); return c.VoucherSave(ctx, "m", r) }
+	}
+	deduction := func(mutate func(*invoicecloud.DeductionRequest)) func() error {
+		return func() error { r := validDeduction(); mutate(&r); _, err := c.Deduction(ctx, "r", r); return err }
+	}
 	cases := []struct {
 		name  string
 		field string
@@ -104,118 +117,55 @@ func TestValidationNamesTheField(t *testing.T) {
 	}{
 		// getEventCode
 		{"eventCode messageId", "messageId", func() error { _, err := c.GetEventCode(ctx, "", validEventCode()); return err }},
-		{"eventCode billId", "billId", func() error { r := validEventCode(); r.BillID = " "; _, err := c.GetEventCode(ctx, "m", r); return err }},
-		{"eventCode resource", "resource", func() error {
-			r := validEventCode()
-			r.Resource = ""
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode resource too long", "resource", func() error {
-			r := validEventCode()
-			r.Resource = "ELEVENCHARS"
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode billNo", "billNo", func() error { r := validEventCode(); r.BillNo = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
-		{"eventCode billType", "billType", func() error {
-			r := validEventCode()
-			r.BillType = ""
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode billTaxNo shape", "billTaxNo", func() error {
-			r := validEventCode()
-			r.BillTaxNo = "123"
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode pushType", "pushType", func() error {
-			r := validEventCode()
-			r.PushType = "email"
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode userId", "userId", func() error { r := validEventCode(); r.UserID = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
-		{"eventCode linkKey", "linkKey", func() error { r := validEventCode(); r.LinkKey = ""; _, err := c.GetEventCode(ctx, "m", r); return err }},
-		{"eventCode company taxNo", "companyInfo[1].taxNo", func() error {
-			r := validEventCode()
+		{"eventCode billId", "billId", eventCode(func(r *invoicecloud.EventCodeRequest) { r.BillID = " " })},
+		{"eventCode resource", "resource", eventCode(func(r *invoicecloud.EventCodeRequest) { r.Resource = "" })},
+		{"eventCode resource too long", "resource", eventCode(func(r *invoicecloud.EventCodeRequest) { r.Resource = "ELEVENCHARS" })},
+		{"eventCode billNo", "billNo", eventCode(func(r *invoicecloud.EventCodeRequest) { r.BillNo = "" })},
+		{"eventCode billType", "billType", eventCode(func(r *invoicecloud.EventCodeRequest) { r.BillType = "" })},
+		{"eventCode billTaxNo shape", "billTaxNo", eventCode(func(r *invoicecloud.EventCodeRequest) { r.BillTaxNo = "123" })},
+		{"eventCode pushType", "pushType", eventCode(func(r *invoicecloud.EventCodeRequest) { r.PushType = "email" })},
+		{"eventCode userId", "userId", eventCode(func(r *invoicecloud.EventCodeRequest) { r.UserID = "" })},
+		{"eventCode linkKey", "linkKey", eventCode(func(r *invoicecloud.EventCodeRequest) { r.LinkKey = "" })},
+		{"eventCode company taxNo", "companyInfo[1].taxNo", eventCode(func(r *invoicecloud.EventCodeRequest) {
 			r.CompanyInfo = append(r.CompanyInfo, invoicecloud.Company{TaxNo: "91440300ma5exampl9", Name: "x"})
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
-		{"eventCode company name", "companyInfo[0].name", func() error {
-			r := validEventCode()
-			r.CompanyInfo[0].Name = ""
-			_, err := c.GetEventCode(ctx, "m", r)
-			return err
-		}},
+		})},
+		{"eventCode company name", "companyInfo[0].name", eventCode(func(r *invoicecloud.EventCodeRequest) { r.CompanyInfo[0].Name = "" })},
 		// billSave
-		{"billSave billId", "billId", func() error { r := validBillSave(); r.BillID = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave resource", "resource", func() error { r := validBillSave(); r.Resource = "12345678901"; return c.BillSave(ctx, "m", r) }},
-		{"billSave billNo", "billNo", func() error { r := validBillSave(); r.BillNo = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave billType", "billType", func() error { r := validBillSave(); r.BillType = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave billTaxNo required", "billTaxNo", func() error { r := validBillSave(); r.BillTaxNo = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave billTaxNo shape", "billTaxNo", func() error { r := validBillSave(); r.BillTaxNo = "91440300MA5EXAMPLI"; return c.BillSave(ctx, "m", r) }},
-		{"billSave status", "status", func() error { r := validBillSave(); r.Status = "65"; return c.BillSave(ctx, "m", r) }},
-		{"billSave status empty", "status", func() error { r := validBillSave(); r.Status = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave no invoices", "invoiceData", func() error { r := validBillSave(); r.InvoiceData = nil; return c.BillSave(ctx, "m", r) }},
-		{"billSave serialNo", "invoiceData[2].serialNo", func() error { r := validBillSave(); r.InvoiceData[2].SerialNo = ""; return c.BillSave(ctx, "m", r) }},
-		{"billSave duplicate serialNo", "invoiceData[1].serialNo", func() error { r := validBillSave(); r.InvoiceData[1].SerialNo = "S1"; return c.BillSave(ctx, "m", r) }},
-		{"billSave negative amount", "invoiceData[0].amount", func() error {
-			r := validBillSave()
-			r.InvoiceData[0].Amount = dec("-1")
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave 3 decimals", "invoiceData[1].outputAmount", func() error {
-			r := validBillSave()
-			r.InvoiceData[1].OutputAmount = dec("1.005")
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave deductionTaxAmount", "invoiceData[0].deductionTaxAmount", func() error {
-			r := validBillSave()
-			r.InvoiceData[0].DeductionTaxAmount = dec("-0.01")
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave deductionFlag", "invoiceData[2].deductionFlag", func() error {
-			r := validBillSave()
-			r.InvoiceData[2].DeductionFlag = "2"
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave cover base64", "coverData.base64", func() error {
-			r := validBillSave()
+		{"billSave billId", "billId", billSave(func(r *invoicecloud.BillSaveRequest) { r.BillID = "" })},
+		{"billSave resource", "resource", billSave(func(r *invoicecloud.BillSaveRequest) { r.Resource = "12345678901" })},
+		{"billSave billNo", "billNo", billSave(func(r *invoicecloud.BillSaveRequest) { r.BillNo = "" })},
+		{"billSave billType", "billType", billSave(func(r *invoicecloud.BillSaveRequest) { r.BillType = "" })},
+		{"billSave billTaxNo required", "billTaxNo", billSave(func(r *invoicecloud.BillSaveRequest) { r.BillTaxNo = "" })},
+		{"billSave billTaxNo shape", "billTaxNo", billSave(func(r *invoicecloud.BillSaveRequest) { r.BillTaxNo = "91440300MA5EXAMPLI" })},
+		{"billSave status", "status", billSave(func(r *invoicecloud.BillSaveRequest) { r.Status = "65" })},
+		{"billSave status empty", "status", billSave(func(r *invoicecloud.BillSaveRequest) { r.Status = "" })},
+		{"billSave no invoices", "invoiceData", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData = nil })},
+		{"billSave serialNo", "invoiceData[2].serialNo", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[2].SerialNo = "" })},
+		{"billSave duplicate serialNo", "invoiceData[1].serialNo", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[1].SerialNo = "S1" })},
+		{"billSave negative amount", "invoiceData[0].amount", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[0].Amount = dec("-1") })},
+		{"billSave 3 decimals", "invoiceData[1].outputAmount", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[1].OutputAmount = dec("1.005") })},
+		{"billSave deductionTaxAmount", "invoiceData[0].deductionTaxAmount", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[0].DeductionTaxAmount = dec("-0.01") })},
+		{"billSave deductionFlag", "invoiceData[2].deductionFlag", billSave(func(r *invoicecloud.BillSaveRequest) { r.InvoiceData[2].DeductionFlag = "2" })},
+		{"billSave cover base64", "coverData.base64", billSave(func(r *invoicecloud.BillSaveRequest) {
 			r.CoverData = &invoicecloud.CoverData{Base64: "not base64!", CoveNo: "C1", CoveType: "1"}
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave cover coveNo", "coverData.coveNo", func() error {
-			r := validBillSave()
+		})},
+		{"billSave cover coveNo", "coverData.coveNo", billSave(func(r *invoicecloud.BillSaveRequest) {
 			r.CoverData = &invoicecloud.CoverData{Base64: "JVBERi0=", CoveType: "1"}
-			return c.BillSave(ctx, "m", r)
-		}},
-		{"billSave cover coveType", "coverData.coveType", func() error {
-			r := validBillSave()
+		})},
+		{"billSave cover coveType", "coverData.coveType", billSave(func(r *invoicecloud.BillSaveRequest) {
 			r.CoverData = &invoicecloud.CoverData{Base64: "JVBERi0=", CoveNo: "C1", CoveType: "3"}
-			return c.BillSave(ctx, "m", r)
-		}},
+		})},
 		// voucherSave
-		{"voucher vouchId", "vouchId", func() error { r := validVoucher(); r.VouchID = ""; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher vouchNo", "vouchNo", func() error { r := validVoucher(); r.VouchNo = ""; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher accountDate", "accountDate", func() error { r := validVoucher(); r.AccountDate = "2025/03/01"; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher accountTime", "accountTime", func() error { r := validVoucher(); r.AccountTime = "2025-02-30"; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher accountTime format", "accountTime", func() error {
-			r := validVoucher()
-			r.AccountTime = "2025-02-03T10:00"
-			return c.VoucherSave(ctx, "m", r)
-		}},
-		{"voucher businessDate", "businessDate", func() error { r := validVoucher(); r.BusinessDate = ""; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher resource", "resource", func() error { r := validVoucher(); r.Resource = ""; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher serials", "serialNoArray", func() error { r := validVoucher(); r.SerialNoArray = nil; return c.VoucherSave(ctx, "m", r) }},
-		{"voucher serial entry", "serialNoArray[1]", func() error {
-			r := validVoucher()
-			r.SerialNoArray = []string{"S1", ""}
-			return c.VoucherSave(ctx, "m", r)
-		}},
-		{"voucher expenses", "expenseIdArray", func() error { r := validVoucher(); r.ExpenseIDArray = []string{}; return c.VoucherSave(ctx, "m", r) }},
+		{"voucher vouchId", "vouchId", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.VouchID = "" })},
+		{"voucher vouchNo", "vouchNo", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.VouchNo = "" })},
+		{"voucher accountDate", "accountDate", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.AccountDate = "2025/03/01" })},
+		{"voucher accountTime", "accountTime", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.AccountTime = "2025-02-30" })},
+		{"voucher accountTime format", "accountTime", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.AccountTime = "2025-02-03T10:00" })},
+		{"voucher businessDate", "businessDate", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.BusinessDate = "" })},
+		{"voucher resource", "resource", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.Resource = "" })},
+		{"voucher serials", "serialNoArray", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.SerialNoArray = nil })},
+		{"voucher serial entry", "serialNoArray[1]", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.SerialNoArray = []string{"S1", ""} })},
+		{"voucher expenses", "expenseIdArray", voucher(func(r *invoicecloud.VoucherSaveRequest) { r.ExpenseIDArray = []string{} })},
 		// unbind
 		{"unbind billId", "billId", func() error { return c.Unbind(ctx, "m", invoicecloud.UnbindRequest{Resource: "ERP", BillType: "t"}) }},
 		{"unbind resource", "resource", func() error { return c.Unbind(ctx, "m", invoicecloud.UnbindRequest{BillID: "B1", BillType: "t"}) }},
@@ -225,51 +175,18 @@ func TestValidationNamesTheField(t *testing.T) {
 		}},
 		// deduction
 		{"deduction requestId", "requestId", func() error { _, err := c.Deduction(ctx, "", validDeduction()); return err }},
-		{"deduction flag", "authenticateFlag", func() error {
-			r := validDeduction()
-			r.AuthenticateFlag = "2"
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction taxNo", "taxNo", func() error { r := validDeduction(); r.TaxNo = "1234"; _, err := c.Deduction(ctx, "r", r); return err }},
-		{"deduction purpose", "deductionPurpose", func() error {
-			r := validDeduction()
-			r.DeductionPurpose = ""
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction billType", "billType", func() error { r := validDeduction(); r.BillType = "5"; _, err := c.Deduction(ctx, "r", r); return err }},
-		{"deduction invoices", "invoices", func() error { r := validDeduction(); r.Invoices = nil; _, err := c.Deduction(ctx, "r", r); return err }},
-		{"deduction invoiceNo", "invoices[0].invoiceNo", func() error {
-			r := validDeduction()
-			r.Invoices[0].InvoiceNo = ""
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction invoiceDate", "invoices[0].invoiceDate", func() error {
-			r := validDeduction()
-			r.Invoices[0].InvoiceDate = "20250201"
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction amount", "invoices[0].invoiceAmount", func() error {
-			r := validDeduction()
-			r.Invoices[0].InvoiceAmount = decimal.RequireFromString("-5")
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction tax amount", "invoices[0].totalTaxAmount", func() error {
-			r := validDeduction()
+		{"deduction flag", "authenticateFlag", deduction(func(r *invoicecloud.DeductionRequest) { r.AuthenticateFlag = "2" })},
+		{"deduction taxNo", "taxNo", deduction(func(r *invoicecloud.DeductionRequest) { r.TaxNo = "1234" })},
+		{"deduction purpose", "deductionPurpose", deduction(func(r *invoicecloud.DeductionRequest) { r.DeductionPurpose = "" })},
+		{"deduction billType", "billType", deduction(func(r *invoicecloud.DeductionRequest) { r.BillType = "5" })},
+		{"deduction invoices", "invoices", deduction(func(r *invoicecloud.DeductionRequest) { r.Invoices = nil })},
+		{"deduction invoiceNo", "invoices[0].invoiceNo", deduction(func(r *invoicecloud.DeductionRequest) { r.Invoices[0].InvoiceNo = "" })},
+		{"deduction invoiceDate", "invoices[0].invoiceDate", deduction(func(r *invoicecloud.DeductionRequest) { r.Invoices[0].InvoiceDate = "20250201" })},
+		{"deduction amount", "invoices[0].invoiceAmount", deduction(func(r *invoicecloud.DeductionRequest) { r.Invoices[0].InvoiceAmount = decimal.RequireFromString("-5") })},
+		{"deduction tax amount", "invoices[0].totalTaxAmount", deduction(func(r *invoicecloud.DeductionRequest) {
 			r.Invoices[0].TotalTaxAmount = decimal.RequireFromString("0.001")
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
-		{"deduction salerTaxNo", "invoices[0].salerTaxNo", func() error {
-			r := validDeduction()
-			r.Invoices[0].SalerTaxNo = "x"
-			_, err := c.Deduction(ctx, "r", r)
-			return err
-		}},
+		})},
+		{"deduction salerTaxNo", "invoices[0].salerTaxNo", deduction(func(r *invoicecloud.DeductionRequest) { r.Invoices[0].SalerTaxNo = "x" })},
 		// poll / receipt / watch
 		{"poll linkKey", "linkKey", func() error { _, err := c.Poll(ctx, ""); return err }},
 		{"receipt msgId", "msgId", func() error { return c.Receipt(ctx, "lk", "") }},

@@ -69,35 +69,26 @@ func (p *Proxy) Heal() {
 }
 
 // Held is how many bytes clients sent (toward the target) during the current or last partition.
-func (p *Proxy) Held() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.held
-}
+func (p *Proxy) Held() int64 { return locked(p, &p.held) }
 
 // HeldReplies is how many bytes targets sent (toward the clients) during the current or last
 // partition.
-func (p *Proxy) HeldReplies() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.heldReplies
-}
+func (p *Proxy) HeldReplies() int64 { return locked(p, &p.heldReplies) }
 
 // Gone is how many connection ends (either side's) the proxy has seen during the current or last
 // partition. A test that kills a process in a partition waits for it before Heal: until the proxy
 // has read the end, what the process sent still counts as live and Heal would deliver it.
-func (p *Proxy) Gone() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.gone
-}
+func (p *Proxy) Gone() int { return locked(p, &p.gone) }
 
 // Dropped is how many held bytes were never delivered because their sender went away during a
 // partition.
-func (p *Proxy) Dropped() int64 {
+func (p *Proxy) Dropped() int64 { return locked(p, &p.dropped) }
+
+// locked reads one of the proxy's counters under its lock.
+func locked[T any](p *Proxy, v *T) T {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.dropped
+	return *v
 }
 
 // Close stops listening and closes every connection.

@@ -57,12 +57,9 @@ func (s *Sim) deduction(top fields, n *callNote) (any, *apiError) {
 	if code != "invoiceSelect" {
 		return nil, &apiError{code: codeUnknownType, field: "interfaceCode", msg: "interfaceCode: 不支持 " + code + " (want invoiceSelect)"}
 	}
-	f, ok, err := top.obj("data")
+	f, err := top.requiredObj("data")
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, badParam("data", "必填 (required object)")
 	}
 	flag, err := f.oneOf("authenticateFlag", true, "0", "1")
 	if err != nil {

@@ -146,6 +146,14 @@ func (f fields) obj(name string) (fields, bool, *apiError) {
 	return sub, true, err
 }
 
+// requiredObj reads a nested object that must be there.
+func (f fields) requiredObj(name string) (fields, *apiError) {
+	if !f.has(name) {
+		return fields{}, badParam(f.path(name), "必填 (required object)")
+	}
+	return parseFields(f.path(name), f.m[name])
+}
+
 // list reads an array of objects; required means the key must be present (it may be empty).
 func (f fields) list(name string, required bool) ([]fields, *apiError) {
 	if !f.has(name) {

@@ -231,12 +231,9 @@ func (s *Sim) queryScanTask(t *tenantState, top fields) (any, *apiError) {
 	} else if op != "queryBillStatus" {
 		return nil, &apiError{code: codeUnknownType, field: "operateType", msg: "operateType: 不支持 " + op + " (want queryBillStatus)"}
 	}
-	f, ok, err := top.obj("data")
+	f, err := top.requiredObj("data")
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, badParam("data", "必填 (required object)")
 	}
 	id, err := f.str("scanBillNo", true, 0)
 	if err != nil {

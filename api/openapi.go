@@ -119,7 +119,7 @@ func openAPI(rts []route) map[string]any {
 				"invoices in Kingdee Invoice Cloud to the voucher. Amounts are decimal strings. A bill is named " +
 				"{resource}/{billId}; both may hold any printable Unicode and are percent-encoded (UTF-8) in paths. " +
 				`Errors are {"error":{"code","subCode","message","fields","cloudCode","field","step","requestId"}}; ` +
-				"unknown query parameters and unknown body fields are refused (400). docs/api.md tells the same.",
+				"unknown query parameters (except on /v1/codec/…, Temporal's protocol) and unknown body fields are refused (400). docs/api.md tells the same.",
 		},
 		"paths": paths,
 		"components": map[string]any{

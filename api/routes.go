@@ -32,6 +32,10 @@ type route struct {
 	Example   any  // an example body (OpenAPI example, the Postman collection)
 	Query     []param
 	Responses []response
+	// CodecQuery: the query string belongs to Temporal's codec protocol, whose parameters Temporal
+	// Web adds between releases (2.55 sends ?preserveStorageRefs=true): they are ignored, never
+	// refused, so a new Web still decodes. rimflow's own routes refuse unknown parameters.
+	CodecQuery bool
 
 	serve func(s *server, r *http.Request) (status int, body any, err error)
 	raw   func(s *server, w http.ResponseWriter, r *http.Request) // writes its own answer
@@ -71,6 +75,12 @@ type codecPayload struct {
 	Metadata map[string]string `json:"metadata"`
 	Data     string            `json:"data"`
 }
+
+// preserveStorageRefs is the codec protocol's parameter Temporal Web sends on every call. This codec
+// server keeps no payload in external storage, so it has no reference to resolve: ignored.
+var preserveStorageRefs = param{Name: "preserveStorageRefs", Type: "boolean", Example: "true",
+	Description: "Temporal Web's (the codec protocol's): leave external-storage references as they are. Ignored: " +
+		"rimflow stores no payload externally. Any other parameter of the protocol is ignored too, never refused"}
 
 // clientParam is the page kind of the URL routes.
 var clientParam = param{Name: "client", Description: "pc (default) or mobile", Enum: []string{"pc", "mobile"}, Example: "pc"}
@@ -200,7 +210,7 @@ func routes() []route {
 		{
 			// The rest of the codec server: CORS preflights, GET/POST login (Temporal Web's
 			// session) and POST logout; docs/security.md describes them.
-			Path: "/v1/codec/{endpoint}", Operation: "codecServer", Open: true, Hidden: true,
+			Path: "/v1/codec/{endpoint}", Operation: "codecServer", Open: true, Hidden: true, CodecQuery: true,
 			raw: (*server).serveCodec,
 		},
 		{
@@ -504,11 +514,12 @@ func Stamp(actor workflows.Actor, req any) *Error {
 // it does to the payloads ("decrypted").
 func codecRoute(direction, done, summary string) route {
 	return route{
-		Method: "POST", Path: "/v1/codec/" + direction, Operation: "codec" + strings.ToUpper(direction[:1]) + direction[1:], Open: true,
+		Method: "POST", Path: "/v1/codec/" + direction, Operation: "codec" + strings.ToUpper(direction[:1]) + direction[1:], Open: true, CodecQuery: true,
 		Summary: summary,
-		Body:    codecPayloads{},
+		Body:    codecPayloads{}, Query: []param{preserveStorageRefs},
 		Responses: []response{
 			{http.StatusOK, "the payloads, " + done, codecPayloads{}, ""},
+			{http.StatusBadRequest, "a body that is not the protocol's payloads (answered in plain text)", nil, "text/plain"},
 			{http.StatusUnauthorized, "no bearer token or session", ErrorBody{}, ""},
 			{http.StatusForbidden, "the client may not " + direction + ", or an origin or namespace not served", ErrorBody{}, ""},
 			{http.StatusNotFound, "this API has no payload codec", ErrorBody{}, ""},
@@ -547,7 +558,10 @@ func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 func errorResponses(rt route) []response {
 	if rt.raw != nil && rt.Open {
 		// Serves its own answers, listed in Responses; only an unknown query parameter is the
-		// server's (refused before the route runs).
+		// server's (refused before the route runs), except on the codec's, which ignore them.
+		if rt.CodecQuery {
+			return nil
+		}
 		return []response{{http.StatusBadRequest, "an unknown query parameter", ErrorBody{}, ""}}
 	}
 	var out []response

@@ -242,7 +242,7 @@ func (s *server) wrap(rt route) http.Handler {
 				}
 			}
 		}
-		if e := unknownQuery(rt, r.URL.Query()); e != nil {
+		if e := unknownQuery(rt, r.URL.Query()); e != nil && !rt.CodecQuery {
 			writeError(rec, e)
 			return
 		}

@@ -23,8 +23,8 @@ import (
 // document is taken; every answer's status is one the document lists for it and the walk
 // expects; every JSON answer matches the documented schema, with no undocumented field; every
 // request body the walk sends (for a success) and every documented example matches the
-// documented request schema; every operation refuses an unknown query parameter with a
-// documented 400.
+// documented request schema; every operation but the codec's refuses an unknown query parameter
+// with a documented 400.
 func TestOpenAPIAgainstTheServer(t *testing.T) {
 	s := newStack(t, "doc-token")
 	var doc map[string]any
@@ -124,8 +124,12 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		}
 	}
 
-	// An unknown query parameter: a documented 400 on every operation.
+	// An unknown query parameter: a documented 400 on every operation but the codec's, whose query
+	// is Temporal's protocol (ignored; api's TestCodecAnswersTemporalWeb).
 	for id, op := range ops {
+		if strings.HasPrefix(id, "codec") {
+			continue
+		}
 		target := s.api.URL + op.fill(func(p string) string { return map[string]string{"serialNo": "S"}[p] + "X" }) + "?zz=1"
 		status, raw, hdr := s.sendFull(t, op.method, target, "")
 		if status != 400 {

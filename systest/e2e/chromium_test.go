@@ -22,12 +22,6 @@ import (
 	"rimflow/workflows"
 )
 
-// chromiumPath is Debian's chromium, which .ci/run installs.
-const chromiumPath = "/usr/bin/chromium"
-
-// requireBrowser, set to 1 (as .ci/run does), turns a missing browser into a failure.
-const requireBrowser = "RIMFLOW_REQUIRE_BROWSER"
-
 // browserCollect opens the simulator's collect page for a started bill in headless Chromium,
 // ticks two compliant invoices, clicks 「导入单据」 and sees the bill move on through the API.
 func (e *e2e) browserCollect(t *testing.T) {

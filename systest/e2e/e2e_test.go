@@ -28,7 +28,11 @@ func TestEndToEnd(t *testing.T) {
 		Case{"a failed demo does not stop the next and both are reported", env.demoFailures},
 		Case{"the key file is kept in the data dir and Temporal Web decodes through the codec server", env.webWiredToCodec},
 		Case{"browser imports on the collect page", env.browserCollect},
+		Case{"temporal workflow describe and show print the bill decoded through the codec server", env.CLIShowsBillDecoded},
+		Case{"Temporal Web shows the bill decoded in a browser, and its signal form reaches the bill", env.WebShowsBillDecoded},
 	)
+	// After the restart the API has a token (an access client): Web decodes once signed in.
+	t.Run("Temporal Web with access clients: the codec sign-in, then the bill decoded", env.WebShowsBillDecoded)
 }
 
 // A start that fails half-way (the API's port is taken) names the address and stops what it had

@@ -220,11 +220,13 @@ func TestProductionEndToEnd(t *testing.T) {
 	cloud := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	s.CloudURL = cloud.URL
 	worker, _ := s.StartWorker(nil, nil)
+	webPort := s.webPort()
 	api, apiURL := s.StartAPI()
+	webURL := s.StartWeb(webPort, apiURL)
 
 	// One enterprise (RIMFLOW_CLOUD_*, no registry file), the ultimate tenant of the simulator;
-	// Temporal Web is not run here, but the codec server must answer its configured origin.
-	target := e2e.Target{APIURL: apiURL, CloudURL: cloud.URL, Token: s.APIToken, CLI: s.CLI(),
+	// Temporal Web as the compose file configures it, its origin the codec server's.
+	target := e2e.Target{APIURL: apiURL, CloudURL: cloud.URL, Token: s.APIToken, CLI: s.CLI(), WebURL: webURL,
 		Demos:       []harness.DemoRun{{TaxNo: harness.DemoTaxNo, Suffix: "ULT", Edition: ultimate.Name}},
 		CodecOrigin: s.environment("api")[config.EnvCodecOrigins]}
 	target.Restart = func(t *testing.T) e2e.Target {
@@ -247,7 +249,9 @@ func TestProductionEndToEnd(t *testing.T) {
 		return next
 	}
 	suite := &e2e.Suite{Ctx: ctx, Target: target}
-	suite.Run(t)
+	suite.Run(t,
+		e2e.Case{Name: "temporal workflow describe and show print the bill decoded (--codec-auth)", Run: suite.CLIShowsBillDecoded},
+		e2e.Case{Name: "Temporal Web (compose's) shows the bill decoded after the codec sign-in", Run: suite.WebShowsBillDecoded})
 }
 
 func assertSearchAttributes(t *testing.T, ctx context.Context, c client.Client) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"rimflow/internal/devstack"
@@ -68,15 +70,16 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 		} `json:"workflowExecutionInfo"`
 	}
 	s.call(t, "GET", s.Target.WebURL+"/api/v1/namespaces/default/workflows/"+url.PathEscape(a.WorkflowID), nil, &described)
-	page := s.Target.WebURL + "/namespaces/default/workflows/" + url.PathEscape(a.WorkflowID) + "/" + described.Info.Execution.RunID + "/history"
+	base := s.Target.WebURL + "/namespaces/default/workflows/" + url.PathEscape(a.WorkflowID) + "/" + described.Info.Execution.RunID
+	page := base + "/history"
 
 	b := newChromium(t, s.Ctx)
 	if s.Target.Token != "" {
 		// Not signed in: every decode is refused (401), Web says so and shows the input sealed.
 		b.open(t, page)
 		b.waitText(t, codecBanner)
-		if strings.Contains(b.text(t), billNo) {
-			t.Fatalf("Web shows %s before anyone signed in at the codec server", billNo)
+		if strings.Contains(b.text(t), `"billNo": "`+billNo+`"`) {
+			t.Fatalf("Web shows the input of %s before anyone signed in at the codec server", billNo)
 		}
 		b.open(t, s.Target.APIURL+"/v1/codec/login")
 		b.do(t, "sign in", chromedp.SendKeys(chromedp.CSS(`input[name=token]`), s.Target.Token), chromedp.Submit(chromedp.CSS(`input[name=token]`)))
@@ -84,47 +87,57 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 	}
 
 	b.open(t, page)
-	b.waitText(t, billNo)
-	b.waitText(t, "bill "+a.ID+" ("+billNo+")") // the start summary
+	b.waitText(t, `"billNo": "`+billNo+`"`) // the Input card, decoded
 	if text := b.text(t); strings.Contains(text, codecBanner) {
 		t.Fatalf("Web shows the codec error on the bill's page: %.1500s", text)
 	}
-	// The Markdown details render: the bill's line in bold, the invoice count as a list item.
-	b.poll(t, "the bill's Markdown details", `[...document.querySelectorAll('strong')].some(e => e.textContent.includes(`+js("Bill "+billNo)+`)) &&
-		[...document.querySelectorAll('li')].some(e => e.textContent.includes('Invoices: 1'))`)
 
-	// The event history as Web's JSON view shows it: every payload decoded (the start input's
-	// billNo in clear, no sealed payload left).
-	b.open(t, strings.TrimSuffix(page, "/history")+"/history/json")
+	// User Metadata: the start summary and the current details, each Markdown Web renders in a
+	// frame of its own: the bill's line in bold, the invoice count as a list item.
+	b.open(t, base+"/user-metadata")
+	frame := func(id string) string {
+		return `(document.querySelector('#` + id + `')?.contentDocument?.body?.innerHTML ?? '')`
+	}
+	b.poll(t, "the start summary", frame("user-metadata-summary")+`.includes(`+js("<p>bill "+a.ID+" ("+billNo+")</p>")+`)`)
+	b.poll(t, "the Markdown details", frame("user-metadata-current-details")+`.includes(`+js("<strong>Bill "+billNo+"</strong>")+`) && `+
+		frame("user-metadata-current-details")+`.includes('<li>Invoices: 1,')`)
+
+	// The event history: the start event's own view shows its input decoded.
+	b.open(t, base+"/history/events/1")
+	b.waitText(t, "Workflow Execution Started")
 	b.waitText(t, `"billNo": "`+billNo+`"`)
 	if text := b.text(t); strings.Contains(text, "binary/encrypted") || strings.Contains(text, codecBanner) {
-		t.Fatalf("Web's history JSON holds a payload it did not decode: %.1500s", text)
+		t.Fatalf("Web's view of the start event holds a payload it did not decode: %.1500s", text)
 	}
 
-	// The ops path: cancel from Web's "Send a Signal" form. Web encodes the input through the
-	// codec server (encode, the same session) before it signals; the bill records it as the ops path.
+	// The ops path: cancel from Web's "Send a Signal" form (the signals are listed by the bill's
+	// metadata). Web encodes the input through the codec server (encode, the same session)
+	// before it signals; the bill records it as the ops path.
 	b.open(t, page)
 	b.waitText(t, billNo)
 	reason := "cancelled by ops in Temporal Web"
 	b.poll(t, "the Send a Signal form", `(() => {
-		const item = document.querySelector('[data-testid="signal-button"]');
-		if (!item) return false;
-		item.click();
-		return !!document.querySelector('[data-testid="signal-confirmation-modal"] .cm-content');
+		document.querySelector('[data-testid="signal-button"]')?.click();
+		return !!document.querySelector('[data-testid="signal-confirmation-modal"] [data-testid="signal-select-button"]');
 	})()`)
-	b.poll(t, "the signal's name and input", `(() => {
+	b.poll(t, "the signal's name", `(() => {
 		const modal = document.querySelector('[data-testid="signal-confirmation-modal"]');
-		const name = modal.querySelector('#signal-name');
-		if (!name) return false;
-		name.focus();
-		document.execCommand('selectAll');
-		document.execCommand('insertText', false, `+js(workflows.SignalCancel)+`);
-		const editor = modal.querySelector('.cm-content');
-		editor.focus();
-		document.execCommand('selectAll');
-		document.execCommand('insertText', false, `+js(`{"reason":"`+reason+`"}`)+`);
-		const submit = [...modal.querySelectorAll('button')].find(b => b.textContent.trim() === 'Submit');
-		if (!submit || submit.disabled) return false;
+		const option = [...modal.querySelectorAll('li[role=option]')].find(o => o.querySelector('span')?.textContent.trim() === `+js(workflows.SignalCancel)+`);
+		if (!option) { modal.querySelector('[data-testid="signal-select-button"]').click(); return false; }
+		option.click();
+		return modal.querySelector('#signal-select').value === `+js(workflows.SignalCancel)+`;
+	})()`)
+	// The input as a person types it into the JSON editor (inserted, as a paste is, so the editor's
+	// bracket closing does not double the braces).
+	editor := chromedp.CSS(`[data-testid="signal-confirmation-modal"] [role=textbox][aria-label=Data]`)
+	b.do(t, "type the signal's input", chromedp.Click(editor), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: `{"reason":"` + reason + `"}`})
+		return err
+	}))
+	b.poll(t, "the signal's input, submitted", `(() => {
+		const modal = document.querySelector('[data-testid="signal-confirmation-modal"]');
+		const submit = modal.querySelector('[data-testid="confirm-modal-button"]');
+		if (!modal.querySelector('[role=textbox][aria-label=Data]').innerText.includes(`+js(reason)+`) || !submit || submit.disabled) return false;
 		submit.click();
 		return true;
 	})()`)

@@ -82,7 +82,9 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 			t.Fatalf("Web shows the input of %s before anyone signed in at the codec server", billNo)
 		}
 		b.open(t, s.Target.APIURL+"/v1/codec/login")
-		b.do(t, "sign in", chromedp.SendKeys(chromedp.CSS(`input[name=token]`), s.Target.Token), chromedp.Submit(chromedp.CSS(`input[name=token]`)))
+		// The signed-in page offers to sign out.
+		b.do(t, "sign in", chromedp.SendKeys(chromedp.CSS(`input[name=token]`), s.Target.Token), chromedp.Submit(chromedp.CSS(`input[name=token]`)),
+			chromedp.WaitReady(chromedp.CSS(`form[action=logout]`)))
 		b.waitText(t, "Signed in as")
 	}
 
@@ -116,12 +118,18 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 	b.open(t, page)
 	b.waitText(t, billNo)
 	reason := "cancelled by ops in Temporal Web"
+	// Web renders the workflow's actions once per layout, each with its own form; only the shown
+	// one is used, as a person sees it.
+	const signalForm = `[...document.querySelectorAll('[data-testid="signal-confirmation-modal"]')].find(m => m.open && m.getClientRects().length > 0)`
 	b.poll(t, "the Send a Signal form", `(() => {
-		document.querySelector('[data-testid="signal-button"]')?.click();
-		return !!document.querySelector('[data-testid="signal-confirmation-modal"] [data-testid="signal-select-button"]');
+		for (const item of document.querySelectorAll('[data-testid="signal-button"]')) {
+			if (`+signalForm+`) break;
+			item.click();
+		}
+		return !!(`+signalForm+`)?.querySelector('[data-testid="signal-select-button"]');
 	})()`)
 	b.poll(t, "the signal's name", `(() => {
-		const modal = document.querySelector('[data-testid="signal-confirmation-modal"]');
+		const modal = `+signalForm+`;
 		const option = [...modal.querySelectorAll('li[role=option]')].find(o => o.querySelector('span')?.textContent.trim() === `+js(workflows.SignalCancel)+`);
 		if (!option) { modal.querySelector('[data-testid="signal-select-button"]').click(); return false; }
 		option.click();
@@ -129,13 +137,17 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 	})()`)
 	// The input as a person types it into the JSON editor (inserted, as a paste is, so the editor's
 	// bracket closing does not double the braces).
-	editor := chromedp.CSS(`[data-testid="signal-confirmation-modal"] [role=textbox][aria-label=Data]`)
-	b.do(t, "type the signal's input", chromedp.Click(editor), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	b.poll(t, "the signal's input editor", `(() => {
+		const editor = (`+signalForm+`).querySelector('[role=textbox][aria-label=Data]');
+		editor?.focus();
+		return !!editor && document.activeElement === editor;
+	})()`)
+	b.do(t, "type the signal's input", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: `{"reason":"` + reason + `"}`})
 		return err
 	}))
 	b.poll(t, "the signal's input, submitted", `(() => {
-		const modal = document.querySelector('[data-testid="signal-confirmation-modal"]');
+		const modal = `+signalForm+`;
 		const submit = modal.querySelector('[data-testid="confirm-modal-button"]');
 		if (!modal.querySelector('[role=textbox][aria-label=Data]').innerText.includes(`+js(reason)+`) || !submit || submit.disabled) return false;
 		submit.click();
@@ -199,7 +211,16 @@ func (c *chromium) poll(t *testing.T, what, script string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(c.ctx, webStep+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](script, chromedp.WithPollingTimeout(webStep), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](script, chromedp.WithPollingTimeout(webStep), chromedp.WithPollingInterval(200*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		// A navigation (a form posted, Web's own redirect) ends the page's script context under
+		// the poll: poll again on the new page, within the same bound.
+		if ctx.Err() == nil && strings.Contains(err.Error(), "context with specified id") {
+			continue
+		}
 		t.Fatalf("%s: %v; the page shows: %.1500s", what, err, c.text(t))
 	}
 }

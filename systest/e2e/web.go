@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -13,7 +14,8 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
-	"rimflow/internal/devstack"
+	"rimflow/devstack/harness"
+	"rimflow/systest/skips"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
@@ -33,7 +35,7 @@ func RequireChromium(t *testing.T) {
 			// is a failure, never a silent skip.
 			t.Fatalf("no browser, and %s=1 (or CI) requires one: %s not found (%v)", requireBrowser, chromiumPath, err)
 		}
-		t.Skipf("SKIPPED — NO BROWSER TEST: %s not found (%v). Install Debian's chromium (apt-get install -y chromium); .ci/run does.", chromiumPath, err)
+		skips.Skip(t, fmt.Sprintf("no browser: %s not found", chromiumPath), "apt-get install -y chromium (Debian's; .ci/run does)")
 	}
 }
 
@@ -60,7 +62,7 @@ func (s *Suite) WebShowsBillDecoded(t *testing.T) {
 	}
 	a := s.MustStart(t, id)
 	s.Collect(t, a, 1)
-	billNo := devstack.DemoBill(id).BillNo
+	billNo := harness.DemoBill(id).BillNo
 
 	var described struct {
 		Info struct {
@@ -247,7 +249,7 @@ func (s *Suite) CLIShowsBillDecoded(t *testing.T) {
 		t.Fatal("the target did not configure the temporal CLI for its server")
 	}
 	a := s.MustStart(t, "E2E-CLI-CODEC")
-	billNo := devstack.DemoBill("E2E-CLI-CODEC").BillNo
+	billNo := harness.DemoBill("E2E-CLI-CODEC").BillNo
 	codecArgs := []string{"--codec-endpoint", s.Target.APIURL + "/v1/codec"}
 	if s.Target.Token != "" {
 		codecArgs = append(codecArgs, "--codec-auth", "Bearer "+s.Target.Token)

@@ -4,7 +4,7 @@
 // and, once the `go test` command that ran it has exited, prints one line naming the test, why it
 // did not run, and the command that makes it run:
 //
-//	SKIP	rimflow/systest/itest	TestLongBillContinuesAsNew: -short (300 rounds and 1,000 updates); to run it: go test ./systest/itest/ -run TestLongBillContinuesAsNew
+//	SKIP	rimflow/systest/itest	TestLongBillContinuesAsNew/long: needs -long (300 rounds and 1,000 updates, minutes); to run it: go test ./systest/itest/ -run TestLongBillContinuesAsNew -long
 //
 // How (Linux; elsewhere the line goes to the test's stderr at once, shown with -v or on failure):
 //   - The test binary's parent is the go command. Its results print in import-path order, each

@@ -41,9 +41,10 @@ type longBillSizes struct {
 // (-long) is the bill that lives for months.
 func TestLongBillContinuesAsNew(t *testing.T) {
 	t.Run("short", func(t *testing.T) {
-		// 10 rounds and 100 updates make ~1,000 events: about ten runs at 100 events each, at
-		// least two in each phase (checked), so six is a floor, not a measurement.
-		longBill(t, longBillSizes{billID: "LONG-S", rounds: 10, urls: 100, limit: 100, slack: 80, minRuns: 6})
+		// 10 rounds and 100 updates at 100 events a run made 7 runs (the long sizes: 42, floor
+		// 10); concurrent updates vary how many events a run holds at its quiet point, so five is
+		// the floor here. Each phase must continue as new at least once besides (checked).
+		longBill(t, longBillSizes{billID: "LONG-S", rounds: 10, urls: 100, limit: 100, slack: 80, minRuns: 5})
 	})
 	t.Run("long", func(t *testing.T) {
 		if !*long {

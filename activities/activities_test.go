@@ -18,10 +18,10 @@ import (
 	"rimflow/activities"
 	"rimflow/activities/calls"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/invoicecloud/ultimate"
-	"rimflow/systest/testenv"
 )
 
 // The activities against the simulator over real HTTP/WebSocket.
@@ -125,14 +125,14 @@ func sink(ctx workflow.Context) ([]calls.Delivery, error) {
 // activity info) against the simulator, signalling a sink of that ID on a real server.
 type watchEnv struct {
 	env   *testsuite.TestActivityEnvironment
-	cloud *testenv.Cloud
+	cloud *harness.Cloud
 	tc    client.Client
 	stop  chan struct{}
 }
 
 func newWatchEnv(t *testing.T) *watchEnv {
 	t.Helper()
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	tc := ts.GetDefaultClient()
 	w := worker.New(tc, "sink", worker.Options{})
 	w.RegisterWorkflowWithOptions(sink, workflow.RegisterOptions{Name: "sink"})
@@ -140,7 +140,7 @@ func newWatchEnv(t *testing.T) *watchEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 7, PollHold: 300 * time.Millisecond}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 7, PollHold: 300 * time.Millisecond}, nil)
 	we := &watchEnv{cloud: cloud, tc: tc, stop: make(chan struct{})}
 	s := &testsuite.WorkflowTestSuite{}
 	we.env = s.NewTestActivityEnvironment()

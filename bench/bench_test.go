@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"rimflow/bench/kit"
+	"rimflow/devstack/harness"
 	"rimflow/workflows"
 )
 
@@ -169,7 +170,7 @@ func benchLife(b *testing.B, baseline bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
+	w, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{
 		Path: exe, Env: append(env.WorkerEnv("error"), workerModeEnv+"=1"),
 		TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue},
 	})

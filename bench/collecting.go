@@ -12,6 +12,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/bench/kit"
+	"rimflow/devstack/harness"
 	"rimflow/workflows"
 )
 
@@ -250,7 +251,7 @@ func (b *bench) idleWatchers(ctx context.Context) error {
 	if wm, err := b.worker.Memory(); err == nil {
 		r.CollectingWorkerRssMB = round1(wm.RSSMB)
 	}
-	if sm, err := kit.ReadMemory(0); err == nil {
+	if sm, err := harness.ReadMemory(0); err == nil {
 		r.CollectingServerRssMB = round1(sm.RSSMB)
 	}
 	b.watcherCost()

@@ -18,6 +18,7 @@ import (
 
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
@@ -241,7 +242,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if wm, err := b.worker.Memory(); err == nil {
 		res.WorkerPeakRssMB = round1(wm.PeakMB)
 	}
-	if sm, err := kit.ReadMemory(0); err == nil {
+	if sm, err := harness.ReadMemory(0); err == nil {
 		res.ServerPeakRssMB = round1(sm.PeakMB)
 	}
 	if res.Failed > 0 {
@@ -255,7 +256,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 
 // startWorkers starts the bills' worker (this binary in worker mode, or cfg.WorkerBinary) and,
 // beside another build's worker, this binary serving only the baseline. The bills' worker is first.
-func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Duration, log io.Writer) ([]*kit.Worker, error) {
+func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Duration, log io.Writer) ([]*harness.Worker, error) {
 	self := cfg.WorkerExe
 	if self == "" {
 		var err error
@@ -283,25 +284,25 @@ func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Durati
 			abs, _ := filepath.Abs(cfg.WorkerMemProfile)
 			wenv = append(wenv, workerMemProfileEnv+"="+abs)
 		}
-		w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: self, Env: wenv, Stderr: log,
+		w, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{Path: self, Env: wenv, Stderr: log,
 			TaskQueues: []string{workflows.DefaultTaskQueue, kit.BaselineTaskQueue}})
 		if err != nil {
 			return nil, err
 		}
-		return []*kit.Worker{w}, nil
+		return []*harness.Worker{w}, nil
 	}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: cfg.WorkerBinary, Env: wenv, Stderr: log,
+	w, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{Path: cfg.WorkerBinary, Env: wenv, Stderr: log,
 		TaskQueues: []string{workflows.DefaultTaskQueue}})
 	if err != nil {
 		return nil, err
 	}
-	bw, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: self,
+	bw, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{Path: self,
 		Env: append(env.WorkerEnv("warn"), workerModeEnv+"="+workerModeBaseline), Stderr: log,
 		TaskQueues: []string{kit.BaselineTaskQueue}})
 	if err != nil {
-		return []*kit.Worker{w}, err
+		return []*harness.Worker{w}, err
 	}
-	return []*kit.Worker{w, bw}, nil
+	return []*harness.Worker{w, bw}, nil
 }
 
 // profiled wraps a scenario with the bench process's CPU profile when -cpuprofile is set.
@@ -326,8 +327,8 @@ func (b *bench) profiled(fn func(context.Context) error) func(context.Context) e
 type bench struct {
 	cfg      Config
 	env      *kit.Env
-	worker   *kit.Worker   // the bills' worker
-	extra    []*kit.Worker // the baseline's own process beside another build's worker
+	worker   *harness.Worker   // the bills' worker
+	extra    []*harness.Worker // the baseline's own process beside another build's worker
 	res      *Result
 	coll     *collectingState
 	skip     string // why the bill loads are skipped (new bills refused), "" = they run
@@ -459,7 +460,7 @@ func (b *bench) waiting(ctx context.Context) error {
 	if wm, err := b.worker.Memory(); err == nil {
 		b.res.WaitingWorkerRssMB = round1(wm.RSSMB)
 	}
-	if sm, err := kit.ReadMemory(0); err == nil {
+	if sm, err := harness.ReadMemory(0); err == nil {
 		b.res.WaitingServerRssMB = round1(sm.RSSMB)
 	}
 	fmt.Fprintf(b.progress, "bench: at rest worker %.1f MB, server %.1f MB; draining\n",
@@ -528,7 +529,7 @@ func (c cpuTimes) minus(o cpuTimes) cpuTimes {
 }
 
 func (b *bench) cpu() cpuTimes {
-	self, _ := kit.ReadCPUSeconds(0)
+	self, _ := harness.ReadCPUSeconds(0)
 	var worker float64
 	for _, w := range b.workers() {
 		c, _ := w.CPUSeconds()
@@ -538,7 +539,7 @@ func (b *bench) cpu() cpuTimes {
 }
 
 // workers are every worker process: the bills' first.
-func (b *bench) workers() []*kit.Worker { return append([]*kit.Worker{b.worker}, b.extra...) }
+func (b *bench) workers() []*harness.Worker { return append([]*harness.Worker{b.worker}, b.extra...) }
 
 func (r *Result) addErrors(errs []error) {
 	for _, err := range errs {

@@ -17,12 +17,12 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/app"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
-	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -30,12 +30,12 @@ import (
 // reaches Temporal through the same RIMFLOW_TEMPORAL_* variables a user sets.
 type cliStack struct {
 	simURL string
-	cloud  *testenv.Cloud
+	cloud  *harness.Cloud
 }
 
 func newCLIStack(t *testing.T) *cliStack {
 	t.Helper()
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	// Payloads are sealed as in production: the worker's client and the CLI share a key.
 	key, err := codec.GenerateKey("k1")
 	if err != nil {
@@ -49,7 +49,7 @@ func newCLIStack(t *testing.T) *cliStack {
 	codec.New(ring).Apply(&opts)
 	c := ts.NewClientWithOptions(opts)
 	ns := ts.GetDefaultNamespace()
-	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
+	cloudEnv := harness.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	cloud := cloudEnv.Client
 	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{})
 	if err != nil {
@@ -428,7 +428,7 @@ func TestCLIRepairsABill(t *testing.T) {
 
 // enterprises lists the registry the environment describes and logs in to each enterprise.
 func TestEnterprisesVerb(t *testing.T) {
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 12}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 12}, nil)
 	creds := cloud.Sim.Options().Credentials
 	for k, v := range map[string]string{config.EnvCloudBaseURL: cloud.URL, config.EnvCloudAppID: creds.AppID,
 		config.EnvCloudAppSecret: creds.AppSecret, config.EnvCloudTenantID: creds.TenantID,

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"rimflow/api"
+	"rimflow/devstack/harness"
 	"rimflow/workflows"
 )
 
@@ -138,19 +139,16 @@ type LocalAPI struct {
 
 // StartLocalAPI serves the HTTP API with its default request timeout (api.DefaultRequestTimeout).
 func (e *Env) StartLocalAPI() (*LocalAPI, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("API listener: %w", err)
-	}
 	h, err := api.Build(api.Options{Client: e.Client, Namespace: e.Server.Namespace(), TaskQueue: workflows.DefaultTaskQueue,
 		Logger: e.opts.Logger.With("component", "api")})
 	if err != nil {
-		_ = ln.Close()
 		return nil, fmt.Errorf("API: %w", err)
 	}
-	a := &LocalAPI{URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
-	go func() { _ = a.srv.Serve(ln) }()
-	return a, nil
+	srv, url, err := harness.ServeHTTP("API listener", "127.0.0.1:0", h, e.opts.Logger.With("component", "api"))
+	if err != nil {
+		return nil, err
+	}
+	return &LocalAPI{URL: url, srv: srv}, nil
 }
 
 // Close stops the API.

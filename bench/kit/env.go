@@ -1,9 +1,9 @@
-// Package kit is the benchmark harness behind `go run ./bench` and the resilience suite: the
-// embedded Temporal server and the Invoice Cloud simulator in this process, a worker and the HTTP
-// API as separate OS processes (with an enterprise registry when the simulator serves several
-// tenants), a TCP proxy that partitions them on purpose, an ERP driver that walks bills through
-// api.Bills, and the probes (bind times from the simulator's wire traffic, RSS and CPU from
-// /proc, the simulator's ledger).
+// Package kit is what `go run ./bench` and the resilience suite add to devstack/harness: an Env
+// (the harness's embedded Temporal server and simulator in this process, the environment of the
+// worker and API processes the harness starts, with an enterprise registry when the simulator
+// serves several tenants), a TCP proxy that partitions them on purpose, an ERP driver that walks
+// bills through api.Bills, and the probes (bind times from the simulator's wire traffic, idle CPU,
+// the simulator's ledger).
 package kit
 
 import (
@@ -11,11 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -25,6 +23,7 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/devstack/devserver"
+	"rimflow/devstack/harness"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
@@ -106,13 +105,9 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	e.Sim = simulator.New(simOpts)
 	e.Tap = NewTap(e.Sim.Handler())
 	e.gauge = newSimGauge(e.Tap, e.Sim.Options().Paths.PollData)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("simulator listener: %w", err)
+	if e.cloudSrv, e.CloudURL, err = harness.ServeHTTP("simulator listener", "127.0.0.1:0", e.gauge, simOpts.Logger); err != nil {
+		return nil, err
 	}
-	e.CloudURL = "http://" + ln.Addr().String()
-	e.cloudSrv = &http.Server{Handler: e.gauge, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = e.cloudSrv.Serve(ln) }()
 
 	copts := client.Options{
 		HostPort: e.frontend, Namespace: e.namespace,
@@ -128,17 +123,16 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 }
 
 func (e *Env) startServer(ctx context.Context) error {
-	srv, err := devserver.Start(ctx, devserver.Options{
-		DataDir:          e.opts.DataDir,
-		Postgres:         e.opts.Postgres,
-		FrontendAddr:     e.frontend,
-		DisableUI:        true,
-		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           e.opts.Logger,
-		ServerLogLevel:   e.opts.ServerLogLevel,
+	srv, err := harness.StartTemporal(ctx, devserver.Options{
+		DataDir:        e.opts.DataDir,
+		Postgres:       e.opts.Postgres,
+		FrontendAddr:   e.frontend,
+		DisableUI:      true,
+		Logger:         e.opts.Logger,
+		ServerLogLevel: e.opts.ServerLogLevel,
 	})
 	if err != nil {
-		return fmt.Errorf("embedded temporal: %w", err)
+		return err
 	}
 	e.Server = srv
 	return nil
@@ -314,6 +308,3 @@ func (e *Env) Close() {
 		_ = e.Server.Stop()
 	}
 }
-
-// itoa is strconv.Itoa, short.
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"rimflow/devstack/harness"
 )
 
 // The simulator's requests run under this pprof label, so a CPU profile of the bench process
@@ -70,11 +72,11 @@ func (c IdleCPU) Cores() float64 { return c.ServerCores + c.WorkerCores }
 // MeasureIdle measures the CPU of this process (split into simulator and the rest by a CPU
 // profile) and of the worker processes over d. Nothing else should run meanwhile. A CPU profile
 // already running in this process (-cpuprofile) leaves the split out (SimulatorCores 0).
-func (e *Env) MeasureIdle(ctx context.Context, d time.Duration, workers ...*Worker) (IdleCPU, error) {
+func (e *Env) MeasureIdle(ctx context.Context, d time.Duration, workers ...*harness.Worker) (IdleCPU, error) {
 	var prof bytes.Buffer
 	profiling := pprof.StartCPUProfile(&prof) == nil
 	stats0 := e.Sim.Stats()
-	self0, err := ReadCPUSeconds(0)
+	self0, err := harness.ReadCPUSeconds(0)
 	if err != nil {
 		return IdleCPU{}, err
 	}
@@ -90,7 +92,7 @@ func (e *Env) MeasureIdle(ctx context.Context, d time.Duration, workers ...*Work
 	case <-time.After(d):
 	}
 	took := time.Since(began).Seconds()
-	self1, _ := ReadCPUSeconds(0)
+	self1, _ := harness.ReadCPUSeconds(0)
 	var worker float64
 	for i, w := range workers {
 		c, err := w.CPUSeconds()

@@ -1,6 +1,9 @@
-// Package harness starts the whole of rimflow in one process: the embedded Temporal server and
-// Temporal Web (devstack/devserver), the Invoice Cloud simulator, a worker and the HTTP API.
-// `go run ./devstack` is a thin main over Start; the end-to-end tests start it on free ports.
+// Package harness is the one place rimflow's pieces are started for development: the embedded
+// Temporal server (StartTemporal) or the in-memory test server (NewTestServer, StartTestServer),
+// the Invoice Cloud simulator over HTTP (ServeHTTP, NewCloud), the worker and the API in this
+// process (Start, over internal/app) or as child processes (StartWorker, StartAPI, Process).
+// `go run ./devstack` is a thin main over Start; the end-to-end tests start it on free ports; the
+// bench's kit and the system tests build their stacks from the same pieces.
 // Only development uses it (the devstack, the bench, the system tests): it links the Temporal
 // server, which the worker and starter binaries never do.
 package harness
@@ -188,19 +191,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 
 	// 1. Temporal server and Temporal Web.
-	s.Temporal, err = devserver.Start(ctx, devserver.Options{
-		DataDir:          opts.DataDir,
-		Postgres:         opts.Postgres,
-		FrontendAddr:     opts.TemporalAddr,
-		UIAddr:           opts.UIAddr,
-		DisableUI:        opts.DisableUI,
-		Codec:            uiCodec,
-		SearchAttributes: workflows.SearchAttributes(),
-		Logger:           log,
-		ServerLogLevel:   opts.ServerLogLevel,
+	s.Temporal, err = StartTemporal(ctx, devserver.Options{
+		DataDir:        opts.DataDir,
+		Postgres:       opts.Postgres,
+		FrontendAddr:   opts.TemporalAddr,
+		UIAddr:         opts.UIAddr,
+		DisableUI:      opts.DisableUI,
+		Codec:          uiCodec,
+		Logger:         log,
+		ServerLogLevel: opts.ServerLogLevel,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("embedded temporal: %w", err)
+		return nil, err
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.Temporal.Stop() })
 
@@ -233,12 +235,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.Sim.Close() // ends its sockets and held polls, which Shutdown does not wait for
 		return journal.Close()
 	})
-	cloudLn, err := listen("cloud address", opts.CloudAddr)
+	s.cloudSrv, s.cloudURL, err = ServeHTTP("cloud address", opts.CloudAddr, simHandler, log.With("component", "cloudsim"))
 	if err != nil {
 		return nil, err
 	}
-	s.cloudURL = "http://" + cloudLn.Addr().String()
-	s.cloudSrv = serve(cloudLn, simHandler, log.With("component", "cloudsim"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.cloudSrv) })
 
 	// 3. One registry: the API's /metrics shows the API's, the worker SDK's and the cloud calls'.

@@ -1,4 +1,4 @@
-package app
+package app_test
 
 import (
 	"bytes"
@@ -15,16 +15,17 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
+	"rimflow/internal/app"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
-	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
 func TestRunRefusesMissingCloudCredentials(t *testing.T) {
 	env := map[string]string{config.EnvCloudAppSecret: "half-configured-secret"}
 	var logs bytes.Buffer
-	err := RunWorker(context.Background(), func(k string) string { return env[k] }, &logs, RunOptions{})
+	err := app.RunWorker(context.Background(), func(k string) string { return env[k] }, &logs, app.RunOptions{})
 	if err == nil || !strings.Contains(err.Error(), config.EnvCloudAppID) || strings.Contains(err.Error(), "half-configured-secret") {
 		t.Errorf("Run without credentials: %v", err)
 	}
@@ -34,8 +35,8 @@ func TestRunRefusesMissingCloudCredentials(t *testing.T) {
 // simulator, configured only through the environment: a bill starts (its first step calls the
 // cloud), the added worker answers on its own queue, and cancelling stops Run.
 func TestRunServesBillsAndAddedWorkers(t *testing.T) {
-	ts := testenv.NewServer(t)
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 5}, nil)
+	ts := harness.NewTestServer(t)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 5}, nil)
 	env := map[string]string{
 		config.EnvTemporalAddress:   ts.GetFrontendHostPort(),
 		config.EnvTemporalNamespace: ts.GetDefaultNamespace(),
@@ -60,7 +61,7 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	sealing := codec.New(ring)
 	const extraQueue = "run-test-extra"
 	echo := func(ctx workflow.Context, s string) (string, error) { return "echo " + s, nil }
-	opts := RunOptions{AddWorkers: func(c client.Client) ([]worker.Worker, error) {
+	opts := app.RunOptions{AddWorkers: func(c client.Client) ([]worker.Worker, error) {
 		w := worker.New(c, extraQueue, worker.Options{})
 		w.RegisterWorkflowWithOptions(echo, workflow.RegisterOptions{Name: "Echo"})
 		return []worker.Worker{w}, nil
@@ -75,7 +76,7 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	}
 	defer logs.Close()
 	done := make(chan error, 1)
-	go func() { done <- RunWorker(ctx, func(k string) string { return env[k] }, logs, opts) }()
+	go func() { done <- app.RunWorker(ctx, func(k string) string { return env[k] }, logs, opts) }()
 
 	var copts client.Options
 	sealing.Apply(&copts)

@@ -57,12 +57,12 @@ func (p *pushRecorder) recorded() [][]byte {
 // recorded in its bill, and the same push again (its msgId) answers success without a second
 // delivery.
 func TestPushRoute(t *testing.T) {
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	c := ts.GetDefaultClient()
 	rec := &pushRecorder{}
 	front := httptest.NewUnstartedServer(rec)
 	apiURL := "http://" + front.Listener.Addr().String()
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 9, Tenants: harness.DemoTenants(apiURL),
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 9, Tenants: harness.DemoTenants(apiURL),
 		PushRetryMin: 50 * time.Millisecond, PushRetryMax: 200 * time.Millisecond}, nil)
 	var std simulator.Tenant
 	for _, tn := range cloud.Sim.Options().Tenants {

@@ -26,6 +26,7 @@ import (
 
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/access"
 	"rimflow/internal/app"
 	"rimflow/internal/codec"
@@ -66,7 +67,7 @@ type securedStack struct {
 	codec   *codec.Codec
 	api     *httptest.Server
 	simURL  string
-	cloud   *testenv.Cloud
+	cloud   *harness.Cloud
 	ns      string
 	worker  *app.Worker
 	clients *access.Clients
@@ -93,9 +94,9 @@ func newKeyring(t *testing.T, ids ...string) (*codec.Keyring, []string) {
 
 func newSecuredStack(t *testing.T, ring *codec.Keyring) *securedStack {
 	t.Helper()
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	s := &securedStack{ts: ts, plain: ts.GetDefaultClient(), ns: ts.GetDefaultNamespace()}
-	s.cloud = testenv.NewCloud(t, simulator.Options{Seed: 12}, nil)
+	s.cloud = harness.NewCloud(t, simulator.Options{Seed: 12}, nil)
 	s.simURL = s.cloud.URL
 	var err error
 	s.clients, err = access.New(

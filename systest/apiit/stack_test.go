@@ -40,10 +40,10 @@ type stack struct {
 
 func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	t.Helper()
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	c := ts.GetDefaultClient()
 	ns := ts.GetDefaultNamespace()
-	cloudEnv := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
+	cloudEnv := harness.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	cloud, simSrvURL := cloudEnv.Client, cloudEnv.URL
 	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
-	"rimflow/systest/testenv"
+	"rimflow/devstack/harness"
 	"rimflow/workflows"
 )
 
@@ -25,9 +25,9 @@ func TestERPWebhooks(t *testing.T) {
 	const resource, secret = "HOOK", "whsec-erp15-test"
 	rcv := newReceiver(t, secret)
 
-	ts := testenv.NewServer(t)
+	ts := harness.NewTestServer(t)
 	c := ts.GetDefaultClient()
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 11}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	stopWorker := startWebhookWorker(t, c, cloud, resource, rcv.srv.URL, secret)
 	apiSrv := httptest.NewServer(apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
 		TaskQueue: workflows.DefaultTaskQueue, Token: "hook-token",

@@ -10,10 +10,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"rimflow/activities"
+	"rimflow/devstack/harness"
 	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
-	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -22,7 +22,7 @@ import (
 
 // startWebhookWorker starts the bills' worker with the ERP's webhooks for resource going to url,
 // signed with secret, and returns a stop that ends it (a restart is stop, then start again).
-func startWebhookWorker(t *testing.T, c client.Client, cloud *testenv.Cloud, resource, url, secret string) (stop func()) {
+func startWebhookWorker(t *testing.T, c client.Client, cloud *harness.Cloud, resource, url, secret string) (stop func()) {
 	t.Helper()
 	reg, err := webhooks.Parse([]byte("resources:\n  "+resource+":\n    urls: [\""+url+"\"]\n    secret: env:HOOK_SECRET\n"),
 		func(k string) string {

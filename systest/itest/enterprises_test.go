@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/invoicecloud/standard"
 	"rimflow/invoicecloud/ultimate"
-	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -44,7 +44,7 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 	}
 	opts := lenient.options(51)
 	opts.Tenants = tenants
-	env := testenv.NewCloud(t, opts, nil)
+	env := harness.NewCloud(t, opts, nil)
 	creds := simulator.DefaultCredentials()
 	var specs []enterprises.Spec
 	for _, e := range group {

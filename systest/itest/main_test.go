@@ -5,16 +5,14 @@
 package itest
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
-	"time"
-
-	"rimflow/systest/testenv"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/temporaltest"
+
+	"rimflow/devstack/harness"
 )
 
 var (
@@ -23,16 +21,12 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	server = temporaltest.NewServer()
-	tc = server.GetDefaultClient()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	err := testenv.RegisterSearchAttributes(ctx, tc, server.GetDefaultNamespace())
-	cancel()
-	if err != nil {
+	var err error
+	if server, err = harness.StartTestServer(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		server.Stop()
 		os.Exit(1)
 	}
+	tc = server.GetDefaultClient()
 	code := m.Run()
 	server.Stop()
 	os.Exit(code)

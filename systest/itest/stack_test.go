@@ -21,6 +21,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/webhooks"
@@ -83,7 +84,7 @@ func newStack(t *testing.T, seed int64, cloud cloudMode) *stack {
 // newStackWith is newStack with configure applied before the worker starts.
 func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*stack)) *stack {
 	t.Helper()
-	env := testenv.NewCloud(t, cloud.options(seed), func(c *ultimate.Config) {
+	env := harness.NewCloud(t, cloud.options(seed), func(c *ultimate.Config) {
 		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
 	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}

@@ -217,7 +217,7 @@ func TestProductionEndToEnd(t *testing.T) {
 	assertSchemaVersions(t, s.PG, "temporal")
 	assertSearchAttributes(t, ctx, s.Client)
 
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 7}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	s.CloudURL = cloud.URL
 	worker, _ := s.StartWorker(nil, nil)
 	webPort := s.webPort()
@@ -464,15 +464,15 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 	s.CloudURL = env.CloudURL
 
 	type member struct {
-		w       *kit.Worker
+		w       *harness.Worker
 		metrics string
-		log     *kit.LogBuffer
+		log     *harness.LogBuffer
 		calls   float64
 		tasks   float64
 	}
 	var workers []*member
 	for range 3 {
-		m := &member{log: &kit.LogBuffer{}}
+		m := &member{log: &harness.LogBuffer{}}
 		var vars map[string]string
 		m.w, vars = s.StartWorker(nil, m.log)
 		m.metrics = vars[config.EnvMetricsAddr]
@@ -561,10 +561,10 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 // an error, not poll.
 func refused(t *testing.T, s *shape, extra map[string]string) string {
 	t.Helper()
-	var log kit.LogBuffer
+	var log harness.LogBuffer
 	words := s.command("worker")
 	env, _ := s.RimflowEnv("worker", extra)
-	w, err := kit.StartWorker(s.ctx, s.Client, kit.WorkerOptions{Path: filepath.Join(s.bin, words[0]), Args: words[1:], Env: env, Stderr: &log})
+	w, err := harness.StartWorker(s.ctx, s.Client, harness.WorkerOptions{Path: filepath.Join(s.bin, words[0]), Args: words[1:], Env: env, Stderr: &log})
 	if err == nil {
 		_ = w.Kill()
 		t.Fatalf("a worker with %v was accepted and polls", extra)
@@ -624,7 +624,7 @@ func TestMutualTLS(t *testing.T) {
 		Client:   config.Temporal{TLSCert: opsCert, TLSKey: opsKey, TLSCA: serverCA.File},
 		Database: "temporal_mtls",
 	})
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 21}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 21}, nil)
 	s.CloudURL = cloud.URL
 	s.StartWorker(nil, nil)
 	_, apiURL := s.StartAPI()
@@ -690,9 +690,9 @@ func TestAPIKey(t *testing.T) {
 		Client:     config.Temporal{APIKey: admin, TLSCA: serverCA.File},
 		Database:   "temporal_apikey",
 	})
-	cloud := testenv.NewCloud(t, simulator.Options{Seed: 22}, nil)
+	cloud := harness.NewCloud(t, simulator.Options{Seed: 22}, nil)
 	s.CloudURL = cloud.URL
-	var workerLog kit.LogBuffer
+	var workerLog harness.LogBuffer
 	s.StartWorker(map[string]string{config.EnvLogLevel: "debug"}, &workerLog)
 	api, apiURL := s.StartAPI()
 	completeOneBill(t, ctx, apiURL, s.APIToken, cloud.URL, "APIKEY-1")

@@ -23,8 +23,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"rimflow/bench/kit"
 	"rimflow/deploy"
+	"rimflow/devstack/harness"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
@@ -564,17 +564,17 @@ func (s *shape) processEnv(env map[string]string, pathFirst string) []string {
 
 // StartWorker starts the worker service's program (./worker) with its compose environment and
 // waits until it polls; extra variables override (an empty value removes one).
-func (s *shape) StartWorker(extra map[string]string, stderr io.Writer) (*kit.Worker, map[string]string) {
+func (s *shape) StartWorker(extra map[string]string, stderr io.Writer) (*harness.Worker, map[string]string) {
 	t := s.t
 	words := s.command("worker")
 	env, vars := s.RimflowEnv("worker", extra)
-	own := &kit.LogBuffer{}
+	own := &harness.LogBuffer{}
 	if stderr != nil {
 		stderr = io.MultiWriter(own, stderr)
 	} else {
 		stderr = own
 	}
-	w, err := kit.StartWorker(s.ctx, s.Client, kit.WorkerOptions{
+	w, err := harness.StartWorker(s.ctx, s.Client, harness.WorkerOptions{
 		Path: filepath.Join(s.bin, words[0]), Args: words[1:], Env: env, Stderr: stderr,
 	})
 	if err != nil {
@@ -634,7 +634,7 @@ func (s *shape) command(name string) []string {
 
 // process is a program the test runs, its output in a log file.
 type process struct {
-	*kit.Process
+	*harness.Process
 	log string
 }
 
@@ -647,7 +647,7 @@ func startProcess(t *testing.T, name, path string, args, env []string, dir strin
 	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	kp, err := kit.StartProcess(name, cmd)
+	kp, err := harness.StartProcess(name, cmd)
 	if err != nil {
 		logFile.Close()
 		t.Fatal(err)

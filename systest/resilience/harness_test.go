@@ -16,6 +16,7 @@ import (
 
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/config"
 	"rimflow/workflows"
 )
@@ -30,9 +31,9 @@ func tailOf(s string, n int) string {
 
 // newEnv starts the server and the simulator for one test; their logs (warn and up unless the
 // options say otherwise) go to logs and are printed if the test fails.
-func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *kit.LogBuffer) {
+func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *harness.LogBuffer) {
 	t.Helper()
-	logs := &kit.LogBuffer{}
+	logs := &harness.LogBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -53,7 +54,7 @@ func newEnv(t testing.TB, ctx context.Context, opts kit.EnvOptions) (*kit.Env, *
 // launchWorker starts the built ./worker against env with extra environment variables; its
 // stderr goes to a buffer printed if the test fails. It only reports errors, so a goroutine may
 // call it (a test's Fatal must stay on the test's goroutine).
-func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) (*kit.Worker, error) {
+func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) (*harness.Worker, error) {
 	return launchWorkerWith(t, ctx, env, append(env.WorkerEnv(logLevel), extra...))
 }
 
@@ -63,10 +64,10 @@ func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel stri
 const watchHeartbeat = 10 * time.Second
 
 // launchWorkerWith starts the built ./worker with this environment and the heartbeat above.
-func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []string) (*kit.Worker, error) {
+func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []string) (*harness.Worker, error) {
 	vars = append(slices.Clip(vars), config.EnvWatchHeartbeat+"="+watchHeartbeat.String())
-	stderr := &kit.LogBuffer{}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{Path: workerBin, Env: vars, Stderr: stderr})
+	stderr := &harness.LogBuffer{}
+	w, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{Path: workerBin, Env: vars, Stderr: stderr})
 	if err != nil {
 		return nil, fmt.Errorf("start worker: %w; its stderr: %s", err, tailOf(stderr.String(), 2000))
 	}
@@ -80,7 +81,7 @@ func launchWorkerWith(t testing.TB, ctx context.Context, env *kit.Env, vars []st
 }
 
 // startWorker is launchWorker for the test's own goroutine: an error fails the test at once.
-func startWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *kit.Worker {
+func startWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *harness.Worker {
 	t.Helper()
 	w, err := launchWorker(t, ctx, env, logLevel, extra...)
 	if err != nil {
@@ -90,7 +91,7 @@ func startWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel strin
 }
 
 // startRegistryWorker starts a worker whose enterprises are the registry's (env.EnterprisesFile).
-func startRegistryWorker(t testing.TB, ctx context.Context, env *kit.Env, registry []string) *kit.Worker {
+func startRegistryWorker(t testing.TB, ctx context.Context, env *kit.Env, registry []string) *harness.Worker {
 	t.Helper()
 	w, err := launchWorkerWith(t, ctx, env, env.RegistryWorkerEnv("", registry))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"rimflow/api"
 	"rimflow/bench/kit"
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/internal/config"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -45,7 +46,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 func secretsRun(t *testing.T, auth, placement string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	logs := &kit.LogBuffer{}
+	logs := &harness.LogBuffer{}
 	debug := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	creds := simulator.DefaultCredentials()
 	creds.AppSecret = "app-secret-" + randomHex()
@@ -53,8 +54,8 @@ func secretsRun(t *testing.T, auth, placement string) {
 	env, _ := newEnv(t, ctx, kit.EnvOptions{Seed: 41, Logger: debug, ServerLogLevel: slog.LevelDebug,
 		Sim: simulator.Options{Credentials: creds}})
 
-	workerOut, workerErr := &kit.LogBuffer{}, &kit.LogBuffer{}
-	w, err := kit.StartWorker(ctx, env.Client, kit.WorkerOptions{
+	workerOut, workerErr := &harness.LogBuffer{}, &harness.LogBuffer{}
+	w, err := harness.StartWorker(ctx, env.Client, harness.WorkerOptions{
 		Path: workerBin, Stdout: workerOut, Stderr: workerErr,
 		Env: append(env.WorkerEnv("debug"), config.EnvCloudAuthMode+"="+auth, config.EnvCloudTokenPlace+"="+placement),
 	})
@@ -164,10 +165,10 @@ func secretsRun(t *testing.T, auth, placement string) {
 		lines["in-process logs (server, simulator, ERP client)"], erp.calls, events)
 }
 
-// apiProcess is `starter serve`, the HTTP API (kit.API), with its outputs captured.
+// apiProcess is `starter serve`, the HTTP API (harness.API), with its outputs captured.
 type apiProcess struct {
-	*kit.API
-	stdout, stderr *kit.LogBuffer
+	*harness.API
+	stdout, stderr *harness.LogBuffer
 }
 
 // startAPI starts the built ./starter serve against env on a free loopback port, with extra
@@ -175,8 +176,8 @@ type apiProcess struct {
 // fails. The test's cleanup stops it.
 func startAPI(t *testing.T, ctx context.Context, env *kit.Env, logLevel string, extra ...string) *apiProcess {
 	t.Helper()
-	p := &apiProcess{stdout: &kit.LogBuffer{}, stderr: &kit.LogBuffer{}}
-	a, err := kit.StartAPI(ctx, kit.APIOptions{Path: starterBin, Env: append(env.APIEnv(logLevel), extra...),
+	p := &apiProcess{stdout: &harness.LogBuffer{}, stderr: &harness.LogBuffer{}}
+	a, err := harness.StartAPI(ctx, harness.APIOptions{Path: starterBin, Env: append(env.APIEnv(logLevel), extra...),
 		Stdout: p.stdout, Stderr: p.stderr})
 	if err != nil {
 		t.Fatalf("start the API: %v; its stderr: %s", err, tailOf(p.stderr.String(), 2000))

@@ -1,4 +1,4 @@
-package kit
+package harness
 
 import (
 	"bytes"
@@ -81,7 +81,7 @@ func procPath(pid int, file string) string {
 	if pid == 0 {
 		return "/proc/self/" + file
 	}
-	return "/proc/" + itoa(pid) + "/" + file
+	return "/proc/" + strconv.Itoa(pid) + "/" + file
 }
 
 // Process is a child process the harness started; one goroutine waits for its exit.

@@ -1,10 +1,11 @@
-package kit
+package harness
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +64,7 @@ func StartWorker(ctx context.Context, c client.Client, opts WorkerOptions) (*Wor
 
 // waitPolling waits until a poller with this process's identity polls the queue.
 func (w *Worker) waitPolling(ctx context.Context, c client.Client, queue string) error {
-	prefix := itoa(w.PID()) + "@"
+	prefix := strconv.Itoa(w.PID()) + "@"
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {

@@ -114,6 +114,7 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 		b.Progress = *resume
 		b.Runs++
 		b.resumed = true
+		b.restoreSaga(ctx)
 	} else {
 		b.Round = 1
 		b.View = BillState{

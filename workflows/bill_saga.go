@@ -15,7 +15,8 @@ import (
 // compensation undoes one completed step. It is plain data (which undo, not a closure), so the
 // list can travel in the bill's state; the request is built when it runs, with a fresh messageId.
 type compensation struct {
-	step string // compensateUnbind | compensateRelease
+	// Step is exported so the saga crosses continue-as-new: unexported, it was carried as {}.
+	Step string `json:"step,omitempty"` // compensateUnbind | compensateRelease; empty: lost (restoreSaga)
 }
 
 const (
@@ -37,17 +38,52 @@ type saga struct {
 // done).
 func (s *saga) register(step string) {
 	for _, c := range s.Compensations {
-		if c.step == step {
+		if c.Step == step {
 			return
 		}
 	}
-	s.Compensations = append(s.Compensations, compensation{step: step})
+	s.Compensations = append(s.Compensations, compensation{Step: step})
+}
+
+// sagaStepsRebuilt versions the rebuilding of a saga carried without its steps (restoreSaga).
+const sagaStepsRebuilt = "saga-steps-rebuilt"
+
+// restoreSaga rebuilds a saga carried by an earlier release, whose entries lost their step ({}:
+// the field was unexported) and grew by one a run (register could not see the step already
+// there). What the carried state records tells what to undo: any entry means binding was
+// registered (it registers first, and undoing a bind that never happened is harmless); a drawn
+// markUsed request id, or the used status, means marking used was. Each step once, in the order
+// done. A run that began before this release keeps its list as it was (its history ran with it).
+func (b *bill) restoreSaga(ctx workflow.Context) {
+	lost := false
+	for _, c := range b.Compensations {
+		lost = lost || c.Step == ""
+	}
+	if !lost || workflow.GetVersion(ctx, sagaStepsRebuilt, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	b.Progress.rebuildSaga()
+}
+
+// rebuildSaga is restoreSaga's rebuild, on the carried state alone.
+func (p *Progress) rebuildSaga() {
+	old := p.Compensations
+	p.Compensations = nil
+	p.register(compensateUnbind)
+	if p.MarkedUsed || p.Status == invoicecloud.StatusUsed || p.Seq["markUsed"] > 0 {
+		p.register(compensateRelease)
+	}
+	for _, c := range old {
+		if c.Step != "" {
+			p.register(c.Step)
+		}
+	}
 }
 
 // undo runs one compensation's activity.
 func (b *bill) undo(ctx workflow.Context, c compensation) error {
 	ctx = cloudCallOptions(ctx)
-	switch c.step {
+	switch c.Step {
 	case compensateRelease:
 		in := calls.BillSaveInput{MessageID: b.msgID("release"), Request: b.in.billSave(invoicecloud.StatusUnused, b.Invoices)}
 		return callNoResult(ctx, acts.ReleaseInvoices, in)
@@ -55,7 +91,7 @@ func (b *bill) undo(ctx workflow.Context, c compensation) error {
 		in := calls.UnbindInput{MessageID: b.msgID("unbind"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.UnbindRequest{BillID: b.in.BillID, Resource: b.in.Resource, BillType: b.in.BillType}}
 		return callNoResult(ctx, acts.Unbind, in)
 	}
-	return fmt.Errorf("unknown compensation %q", c.step)
+	return fmt.Errorf("unknown compensation %q", c.Step)
 }
 
 // errCancelRequested carries a cancel accepted while the bill was failed (or in a step), with the
@@ -81,14 +117,14 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *eve
 	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
 	for i := len(b.Compensations) - 1; i >= 0; i-- {
 		c := b.Compensations[i]
-		err := b.runOrPark(dctx, compensatePrefix+c.step, ev, func(ctx workflow.Context) error { return b.undo(ctx, c) })
+		err := b.runOrPark(dctx, compensatePrefix+c.Step, ev, func(ctx workflow.Context) error { return b.undo(ctx, c) })
 		switch {
 		case errors.Is(err, errResolvedByHand):
-			b.note(b.View.Stage, "resolved by hand: "+c.step)
+			b.note(b.View.Stage, "resolved by hand: "+c.Step)
 		case err != nil:
 			return "", err
 		default:
-			b.note(b.View.Stage, "undone: "+c.step)
+			b.note(b.View.Stage, "undone: "+c.Step)
 		}
 		b.Compensations = b.Compensations[:i]
 	}

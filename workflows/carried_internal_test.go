@@ -28,7 +28,7 @@ func TestCarriedStateFieldNames(t *testing.T) {
 	p.Decided = map[string]bool{"supervisor": true}
 	p.MarkedUsed = true
 	p.Seq = map[string]int{"markUsed": 1}
-	p.Compensations = []compensation{{step: compensateUnbind}}
+	p.Compensations = []compensation{{Step: compensateUnbind}}
 	p.Answered = []string{"u1"}
 	p.Entered = now
 	p.SLAFired.Soft = true
@@ -60,5 +60,53 @@ func TestCarriedStateFieldNames(t *testing.T) {
 		"decided", "markedUsed", "seq", "compensations", "answered", "entered", "slaFired", "runs", "eventSeq", "outbox", "uploads"}
 	if !slices.Equal(keys, want) {
 		t.Fatalf("carried state keys:\n got %v\nwant %v", keys, want)
+	}
+}
+
+// The saga crosses continue-as-new with its steps, and a step registered again in the next run
+// is not added twice (the list does not grow a run).
+func TestSagaCarriedOnceAcrossRuns(t *testing.T) {
+	var p Progress
+	p.register(compensateUnbind)
+	for run := 0; run < 3; run++ {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = Progress{}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		p.register(compensateUnbind)
+	}
+	p.register(compensateRelease)
+	want := []compensation{{Step: compensateUnbind}, {Step: compensateRelease}}
+	if !slices.Equal(p.Compensations, want) {
+		t.Fatalf("carried saga %+v, want %+v", p.Compensations, want)
+	}
+}
+
+// A saga carried by the earlier release ({} entries) is rebuilt from what the state records:
+// bound ⇒ unbind; a markUsed drawn (or the used status) ⇒ release after it; each once.
+func TestLostSagaStepsRebuilt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		state string
+		want  []compensation
+	}{
+		{"bound", `{"status":"30","seq":{"bindInvoices":3},"compensations":[{},{},{}]}`, []compensation{{Step: compensateUnbind}}},
+		{"markUsed drawn", `{"status":"30","seq":{"bindInvoices":3,"markUsed":1},"compensations":[{},{},{},{}]}`, []compensation{{Step: compensateUnbind}, {Step: compensateRelease}}},
+		{"used", `{"status":"60","markedUsed":true,"seq":{"bindInvoices":1,"markUsed":1},"compensations":[{},{}]}`, []compensation{{Step: compensateUnbind}, {Step: compensateRelease}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Progress
+			if err := json.Unmarshal([]byte(tc.state), &p); err != nil {
+				t.Fatal(err)
+			}
+			p.rebuildSaga()
+			if !slices.Equal(p.Compensations, tc.want) {
+				t.Fatalf("rebuilt %+v, want %+v", p.Compensations, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,7 +80,7 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 
 	reuse, err := b.startPolicy(waitCtx, ref, in)
 	if err != nil {
-		if waitedTooLong(ctx, waitCtx) {
+		if waitedTooLong(ctx, waitCtx, err) {
 			return b.startPending(ctx, ref, requestID, "the running bill did not answer in time, so the body was not compared with it")
 		}
 		return StartResponse{}, false, err
@@ -113,7 +114,7 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	if err == nil {
 		updateErr = handle.Get(waitCtx, &url)
 	}
-	if waitedTooLong(ctx, waitCtx) {
+	if waitedTooLong(ctx, waitCtx, cmp.Or(err, updateErr)) {
 		return b.startPending(ctx, ref, requestID, "the eventCode was not issued in time")
 	}
 	if err != nil {
@@ -190,9 +191,16 @@ func (b *Bills) startWait() time.Duration {
 	return DefaultStartWait
 }
 
-// waitedTooLong: the start's own wait ran out while the caller's request still has time.
-func waitedTooLong(ctx, waitCtx context.Context) bool {
-	return ctx.Err() == nil && errors.Is(waitCtx.Err(), context.DeadlineExceeded)
+// waitedTooLong: the start's own wait ran out while the caller's request still has time. The SDK
+// ends an update's long poll a little before the context's deadline (its own timeout error), so
+// a timeout answered inside the wait counts as the wait running out too.
+func waitedTooLong(ctx, waitCtx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var updateTimeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	return errors.Is(waitCtx.Err(), context.DeadlineExceeded) ||
+		errors.As(err, &updateTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // startPolicy decides, from the bill key's last run, whether this start may go ahead and with

@@ -108,7 +108,7 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 		in:       in,
 		route:    in.Options.Route(),
 		watchers: watchers{},
-		shown:    publisher{ctx: ctx, published: map[string]any{}},
+		shown:    publisher{ctx: ctx, published: map[string]any{}, builds: builds{firstRun: resume == nil}},
 	}
 	if resume != nil {
 		b.Progress = *resume

@@ -250,6 +250,9 @@ func (b *bill) waitFor(ctx workflow.Context, kind eventKind) (ev *event, next St
 
 func (b *bill) nextEvent(ctx workflow.Context, mayContinue bool) (*event, error) {
 	for {
+		if b.shown.buildMoved(&b.View) { // the first event a new build handles shows it (builds.go)
+			b.publish()
+		}
 		b.takeSignals()
 		if len(b.inbox.events) > 0 {
 			return b.inbox.take(), nil

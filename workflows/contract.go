@@ -440,6 +440,11 @@ type BillState struct {
 	// Resolutions are the failed compensations ops closed by hand, with who, why and what.
 	Resolutions []ResolutionRecord `json:"resolutions,omitempty"`
 	History     []HistoryEntry     `json:"history"`
+	// StartedBuildID is the build (release version) whose worker ran the bill's first workflow
+	// task; RunningBuildID the one that ran its latest change. Empty for a bill, or a run, that
+	// began before a release that shows them (builds.go).
+	StartedBuildID string `json:"startedBuildId,omitempty"`
+	RunningBuildID string `json:"runningBuildId,omitempty"`
 }
 
 // ScanView is the bill's scan task in the image system.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -15,48 +16,57 @@ import (
 type publisher struct {
 	ctx       workflow.Context // the workflow's root context (upserts also come from handlers)
 	published map[string]any   // search attribute values last upserted
+	builds    builds           // the builds that started and run the bill (builds.go)
+}
+
+// shownValue is one search attribute the publisher keeps up to date. A quiet one (the builds)
+// does not move BillUpdatedAt: a roll of the workers is no change of the bill for the ERP.
+type shownValue struct {
+	key   string
+	value any
+	quiet bool
+	upd   func() temporal.SearchAttributeUpdate
 }
 
 // publish upserts the search attributes that changed and refreshes the Markdown details.
 func (p *publisher) publish(v *BillState, in BillInput, pending int) {
 	total, _ := decimal.NewFromString(v.TotalAmount)
 	totalF, _ := total.Float64() // the exact amount is the decimal string in state; this is for filtering
-	want := []struct {
-		key   string
-		value any
-		upd   func() temporal.SearchAttributeUpdate
-	}{
-		{SABillStage.GetName(), string(v.Stage), func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(v.Stage)) }},
-		{SABillNo.GetName(), keyword(in.BillNo), func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(keyword(in.BillNo)) }},
-		{SABillResource.GetName(), keyword(in.Resource), func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(keyword(in.Resource)) }},
-		{SABillTaxNo.GetName(), keyword(in.BillTaxNo), func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(keyword(in.BillTaxNo)) }},
-		{SAAwaitingRole.GetName(), v.AwaitingRole, func() temporal.SearchAttributeUpdate {
+	want := []shownValue{
+		{SABillStage.GetName(), string(v.Stage), false, func() temporal.SearchAttributeUpdate { return SABillStage.ValueSet(string(v.Stage)) }},
+		{SABillNo.GetName(), keyword(in.BillNo), false, func() temporal.SearchAttributeUpdate { return SABillNo.ValueSet(keyword(in.BillNo)) }},
+		{SABillResource.GetName(), keyword(in.Resource), false, func() temporal.SearchAttributeUpdate { return SABillResource.ValueSet(keyword(in.Resource)) }},
+		{SABillTaxNo.GetName(), keyword(in.BillTaxNo), false, func() temporal.SearchAttributeUpdate { return SABillTaxNo.ValueSet(keyword(in.BillTaxNo)) }},
+		{SAAwaitingRole.GetName(), v.AwaitingRole, false, func() temporal.SearchAttributeUpdate {
 			if v.AwaitingRole == "" {
 				return SAAwaitingRole.ValueUnset()
 			}
 			return SAAwaitingRole.ValueSet(v.AwaitingRole)
 		}},
-		{SAOverdue.GetName(), v.Overdue, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(v.Overdue) }},
-		{SANeedsAttention.GetName(), v.Error != nil, func() temporal.SearchAttributeUpdate { return SANeedsAttention.ValueSet(v.Error != nil) }},
-		{SAFailedStep.GetName(), failedStep(v.Error), func() temporal.SearchAttributeUpdate {
+		{SAOverdue.GetName(), v.Overdue, false, func() temporal.SearchAttributeUpdate { return SAOverdue.ValueSet(v.Overdue) }},
+		{SANeedsAttention.GetName(), v.Error != nil, false, func() temporal.SearchAttributeUpdate { return SANeedsAttention.ValueSet(v.Error != nil) }},
+		{SAFailedStep.GetName(), failedStep(v.Error), false, func() temporal.SearchAttributeUpdate {
 			if v.Error == nil {
 				return SAFailedStep.ValueUnset()
 			}
 			return SAFailedStep.ValueSet(v.Error.Step)
 		}},
-		{SAInvoiceCount.GetName(), int64(v.InvoiceCount), func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(v.InvoiceCount)) }},
-		{SAPendingInvoices.GetName(), int64(pending), func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(pending)) }},
-		{SATotalAmount.GetName(), totalF, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
+		{SAInvoiceCount.GetName(), int64(v.InvoiceCount), false, func() temporal.SearchAttributeUpdate { return SAInvoiceCount.ValueSet(int64(v.InvoiceCount)) }},
+		{SAPendingInvoices.GetName(), int64(pending), false, func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(pending)) }},
+		{SATotalAmount.GetName(), totalF, false, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
 	}
+	want = append(want, p.buildEntries(v)...)
 	var updates []temporal.SearchAttributeUpdate
+	changed := false
 	for _, w := range want {
 		if old, ok := p.published[w.key]; ok && old == w.value {
 			continue
 		}
 		p.published[w.key] = w.value
 		updates = append(updates, w.upd())
+		changed = changed || !w.quiet
 	}
-	if len(updates) > 0 {
+	if changed {
 		// Something ops or the ERP filter on changed: the bill is updated (updatedSince).
 		v.UpdatedAt = workflow.Now(p.ctx).UTC()
 		updates = append(updates, SABillUpdatedAt.ValueSet(v.UpdatedAt))
@@ -125,6 +135,9 @@ func details(v BillState, in BillInput, pending int) string {
 	}
 	if n := len(v.History); n > 0 {
 		sb.WriteString(fmt.Sprintf("- Last: %s\n", md(v.History[n-1].Note)))
+	}
+	if v.RunningBuildID != "" {
+		sb.WriteString(fmt.Sprintf("- Build: running %s, started by %s\n", md(v.RunningBuildID), md(cmp.Or(v.StartedBuildID, "an earlier release"))))
 	}
 	return sb.String()
 }

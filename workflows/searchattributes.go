@@ -9,7 +9,7 @@ import (
 
 // Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
 // SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
-// 3 Int, 3 Double…); this set uses 6 Keyword, 2 Bool, 2 Int, 1 Double, 1 Datetime.
+// 3 Int, 3 Double…); this set uses 8 Keyword, 2 Bool, 2 Int, 1 Double, 1 Datetime.
 var (
 	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
 	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
@@ -30,6 +30,11 @@ var (
 	SABillUpdatedAt = temporal.NewSearchAttributeKeyTime("BillUpdatedAt")
 	// TotalAmount is a Double for filtering only; the exact amount is the decimal string in `state`.
 	SATotalAmount = temporal.NewSearchAttributeKeyFloat64("TotalAmount")
+	// StartedBuildId is the build (release version) of the worker that ran the bill's first
+	// workflow task; RunningBuildId the one that ran its latest change (builds.go). Ops list
+	// the bills each version holds with them (docs/releases.md).
+	SAStartedBuildID = temporal.NewSearchAttributeKeyKeyword("StartedBuildId")
+	SARunningBuildID = temporal.NewSearchAttributeKeyKeyword("RunningBuildId")
 )
 
 // SearchAttributes is the one list every registration uses: devstack, tests and docker-compose
@@ -48,6 +53,8 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		SAPendingInvoices.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 		SATotalAmount.GetName():     enumspb.INDEXED_VALUE_TYPE_DOUBLE,
 		SABillUpdatedAt.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
+		SAStartedBuildID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SARunningBuildID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/activities/calls"
+	"rimflow/internal/version"
 	"rimflow/workflows"
 )
 
@@ -33,6 +34,9 @@ type WorkerOptions struct {
 	// workflow's workflows.WatchHeartbeatTimeout): how soon a dead worker's watchers move on. The
 	// watchers' heartbeats follow it (Activities.HeartbeatEvery at most a quarter of it).
 	WatchHeartbeatTimeout time.Duration
+	// BuildID is the build the worker declares and the bills it runs record (default
+	// version.BuildID(): the release version; docs/releases.md).
+	BuildID string
 }
 
 // DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
@@ -111,6 +115,15 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 		size = DefaultCacheSize
 	}
 	setCacheSize(size)
+	// The worker declares its build: the SDK stamps it on every workflow task it completes, and the
+	// bills show it (workflows/builds.go).
+	build := cmp.Or(opts.BuildID, version.BuildID())
+	if wo.DeploymentOptions.Version.BuildID == "" {
+		wo.BuildID = build //nolint:staticcheck // without Worker Versioning the build ID is only declared
+	} else {
+		build = wo.DeploymentOptions.Version.BuildID
+	}
+	wo.Interceptors = append(slices.Clip(wo.Interceptors), workflows.BuildInterceptor(build))
 	heartbeat := workflows.WatchHeartbeatTimeout
 	if opts.WatchHeartbeatTimeout > 0 && opts.WatchHeartbeatTimeout != heartbeat {
 		heartbeat = opts.WatchHeartbeatTimeout

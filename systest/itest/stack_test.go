@@ -45,6 +45,8 @@ type stack struct {
 	webhooks *webhooks.Registry
 	// enterprises, when set before startWorker, routes the bills (default: the one cloud client).
 	enterprises activities.Enterprises
+	// buildID, when set before startWorker, is the build the worker declares (default: this binary's).
+	buildID string
 }
 
 // cloudMode is how the simulator reads the vendor's ambiguous rules.
@@ -103,6 +105,7 @@ func (s *stack) startWorker() {
 	}
 	w, err := app.NewWorker(tc, ents, app.WorkerOptions{
 		TaskQueue: s.queue,
+		BuildID:   s.buildID,
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
 			DeductionBatchSize:     1, // a batch workflow submits each bill's invoices at once

@@ -36,6 +36,9 @@ type Bills struct {
 	// Notifies reports whether a resource's events go to webhooks; a bill started for it sends
 	// them (Options.Notify). nil: no bill notifies.
 	Notifies func(resource string) bool
+	// ReissueMargin is stamped on every bill started (Options.ReissueMargin): an eventCode
+	// expiring within it is replaced when a URL is asked for. 0: the workflow's default.
+	ReissueMargin time.Duration
 	// Enterprises is the enterprise registry: a bill whose billTaxNo is not in it is refused at
 	// start, and a bill with an image mode takes its enterprise's scanning point. nil: every tax
 	// number is accepted (the worker's one enterprise decides).

@@ -163,10 +163,11 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"taxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern},
 	},
 	reflect.TypeOf(workflows.Options{}): {
-		"imageMode":  {"enum": []string{workflows.ImageNone, workflows.ImageBasic, workflows.ImageMatch, workflows.ImageSubmitter}},
-		"deduction":  {"enum": []string{workflows.DeductionNone, workflows.DeductionImmediate, workflows.DeductionBatch}},
-		"onDeadline": {"enum": []string{workflows.DeadlineRemind, workflows.DeadlineCancel}},
-		"notify":     {"readOnly": true, "description": "set by the server: the ERP's webhooks are configured for the bill's resource"},
+		"imageMode":     {"enum": []string{workflows.ImageNone, workflows.ImageBasic, workflows.ImageMatch, workflows.ImageSubmitter}},
+		"deduction":     {"enum": []string{workflows.DeductionNone, workflows.DeductionImmediate, workflows.DeductionBatch}},
+		"onDeadline":    {"enum": []string{workflows.DeadlineRemind, workflows.DeadlineCancel}},
+		"notify":        {"readOnly": true, "description": "set by the server: the ERP's webhooks are configured for the bill's resource"},
+		"reissueMargin": {"readOnly": true, "description": "set by the server (RIMFLOW_REISSUE_MARGIN): an eventCode expiring within this is replaced when a URL is asked for"},
 	},
 	reflect.TypeOf(workflows.ApproveRequest{}): {
 		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},

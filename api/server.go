@@ -64,6 +64,8 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
 	Notifies func(resource string) bool
+	// ReissueMargin is Bills.ReissueMargin (0: the workflow's default, workflows.ReissueMargin).
+	ReissueMargin time.Duration
 	// Enterprises is the enterprise registry (Bills.Enterprises); it also authenticates the
 	// cloud's pushes. nil: any tax number, no pushes.
 	Enterprises Enterprises
@@ -149,6 +151,7 @@ func newServer(opts Options) (*server, error) {
 		mux:      http.NewServeMux(),
 	}
 	s.bills.Notifies = opts.Notifies
+	s.bills.ReissueMargin = opts.ReissueMargin
 	s.bills.Enterprises = opts.Enterprises
 	s.bills.Policy = opts.Policy
 	if opts.Codec != nil {

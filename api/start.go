@@ -67,6 +67,7 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	}
 	// The server decides whether a bill notifies, whatever the body says.
 	in.Options.Notify = b.Notifies != nil && b.Notifies(in.Resource)
+	in.Options.ReissueMargin = workflows.Duration(b.ReissueMargin)
 	if e := b.toEnterprise(&in); e != nil {
 		return StartResponse{}, false, e
 	}
@@ -246,7 +247,7 @@ func (b *Bills) startPolicy(ctx context.Context, ref BillRef, in workflows.BillI
 }
 
 // billDiff names the fields of a start body that differ from the running bill's input (both
-// normalised; the server-set policy and notify are not the caller's). The values compared are
+// normalised; the server-set policy, notify and reissueMargin are not the caller's). The values compared are
 // the JSON the API takes, field by field down to the options' own fields.
 func billDiff(running, posted workflows.BillInput) map[string]string {
 	running.Normalize()
@@ -286,6 +287,7 @@ func jsonFields(in workflows.BillInput) map[string]any {
 	}
 	flatten("", m)
 	delete(out, "options.notify")
+	delete(out, "options.reissueMargin") // server-set too, and absent on bills of earlier releases
 	return out
 }
 

@@ -41,17 +41,19 @@ var collectingKeys = []string{"collectingBills", "watcherIdleCores", "watcherCpu
 // TestBenchShort runs the whole harness small (5 bills, 10 waiting, 3 collecting; -long: ten
 // times that) so it cannot rot: every scenario runs on the real server, simulator and a worker
 // process, and the figures it reports are consistent. Speed is reported, never asserted. It lasts
-// about as long as the shortest eventCode a start keeps (workflows.ReissueMargin and a little):
-// the collecting bills must expire for the last counts.
+// about as long as the eventCodes of its collecting bills, which must expire for the last counts:
+// a short life (40 s) with a short reissue margin (10 s, as RIMFLOW_REISSUE_MARGIN sets it), so
+// a start keeps its first eventCode; -long keeps the product's margin and a longer life.
 func TestBenchShort(t *testing.T) {
 	cfg := Config{Bills: 5, Concurrency: 3, Waiting: 10, Invoices: 2, Warmup: 1, DataDir: t.TempDir(),
-		Collecting: 3, EventCodeTTL: workflows.ReissueMargin + 20*time.Second, WatchGrace: time.Second,
+		Collecting: 3, ReissueMargin: 10 * time.Second, EventCodeTTL: 40 * time.Second, WatchGrace: time.Second,
 		IdleWindow: 2 * time.Second, Settle: 2 * time.Second, Probes: 2}
 	if *long {
 		cfg.Bills, cfg.Concurrency, cfg.Waiting, cfg.Collecting = 50, 8, 100, 30
-		cfg.EventCodeTTL += time.Minute // 30 collecting bills and 50 bills must fit in their life
+		// 30 collecting bills and 50 bills must fit in their life.
+		cfg.ReissueMargin, cfg.EventCodeTTL = 0, workflows.ReissueMargin+80*time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute+cfg.EventCodeTTL-workflows.ReissueMargin)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute+cfg.EventCodeTTL)
 	defer cancel()
 	res, err := run(ctx, cfg, os.Stderr)
 	if err != nil {

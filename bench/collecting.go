@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -417,12 +418,17 @@ func settle(ctx context.Context, d time.Duration) {
 // autoEventCodeTTL is an eventCode life long enough for the collecting bills to stay live from
 // their start through the bills scenario, from conservative rates of this 2-core box (10 starts/s
 // while parking, 4 bills/s through their life), and never under what a start needs to keep its
-// first eventCode (workflows.ReissueMargin).
+// first eventCode (the reissue margin).
 func (c Config) autoEventCodeTTL() time.Duration {
 	if c.EventCodeTTL > 0 {
 		return c.EventCodeTTL
 	}
 	est := time.Duration(c.Collecting)*time.Second/10 + c.Settle + c.IdleWindow + 45*time.Second +
 		time.Duration(c.Bills)*time.Second/4 + 2*time.Minute
-	return max(est, workflows.ReissueMargin+30*time.Second).Round(time.Second)
+	return max(est, c.reissueMargin()+30*time.Second).Round(time.Second)
+}
+
+// reissueMargin is the margin the bench's bills are started with.
+func (c Config) reissueMargin() time.Duration {
+	return cmp.Or(c.ReissueMargin, workflows.ReissueMargin)
 }

@@ -40,6 +40,7 @@ func main() {
 	flag.StringVar(&cfg.Profile, "cpuprofile", "", "write this process's CPU profile (server, simulator, clients; bills scenario) to this file")
 	flag.IntVar(&cfg.Collecting, "collecting", cfg.Collecting, "bills left in collecting with live collect URLs during the bills scenario (0 skips the collecting scenario)")
 	flag.DurationVar(&cfg.EventCodeTTL, "eventcode-ttl", 0, "eventCode life in the simulator and the worker (default: long enough for the collecting bills to outlive the bills scenario)")
+	flag.DurationVar(&cfg.ReissueMargin, "reissue-margin", 0, "the bills' reissue margin, RIMFLOW_REISSUE_MARGIN (default: the product's, 2m); -eventcode-ttl must exceed it")
 	flag.DurationVar(&cfg.WatchGrace, "watch-grace", cfg.WatchGrace, "the worker's RIMFLOW_WATCH_GRACE")
 	flag.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "length of each quiet window (default: 3 heartbeat intervals)")
 	flag.DurationVar(&cfg.Settle, "settle", cfg.Settle, "wait after starting the collecting bills before counting and measuring (past the socket's 60 s silence)")

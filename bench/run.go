@@ -49,6 +49,9 @@ type Config struct {
 	// EventCodeTTL is the simulator's eventCode life and the one the worker reports (0: long enough
 	// for the run, autoEventCodeTTL).
 	EventCodeTTL time.Duration
+	// ReissueMargin is stamped on the bench's bills (0: the workflow's, workflows.ReissueMargin);
+	// the eventCode life must exceed it.
+	ReissueMargin time.Duration
 	// WatchGrace is the worker's RIMFLOW_WATCH_GRACE (watchers listen this long after expiry).
 	WatchGrace time.Duration
 	// IdleWindow is each quiet window's length: several heartbeat intervals, so heartbeats are in
@@ -94,8 +97,11 @@ func (c Config) validate() error {
 	if c.Collecting < 0 {
 		errs = append(errs, errors.New("-collecting: must be 0 (skip) or more"))
 	}
-	if c.EventCodeTTL != 0 && c.EventCodeTTL <= workflows.ReissueMargin {
-		errs = append(errs, fmt.Errorf("-eventcode-ttl: must be longer than %s (a start would replace its eventCode at once)", workflows.ReissueMargin))
+	if c.ReissueMargin < 0 {
+		errs = append(errs, errors.New("-reissue-margin: must not be negative"))
+	}
+	if c.EventCodeTTL != 0 && c.EventCodeTTL <= c.reissueMargin() {
+		errs = append(errs, fmt.Errorf("-eventcode-ttl: must be longer than %s, the reissue margin (a start would replace its eventCode at once)", c.reissueMargin()))
 	}
 	if c.WatchGrace < time.Second || c.WatchGrace > 25*time.Minute {
 		errs = append(errs, errors.New("-watch-grace: must be from 1s to 25m (RIMFLOW_WATCH_GRACE)"))
@@ -177,7 +183,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	envOpts := kit.EnvOptions{DataDir: dir, Postgres: cfg.Postgres, Seed: 5, Logger: logger}
+	envOpts := kit.EnvOptions{DataDir: dir, Postgres: cfg.Postgres, Seed: 5, Logger: logger, ReissueMargin: cfg.ReissueMargin}
 	var ttl time.Duration
 	if cfg.Collecting > 0 {
 		ttl = cfg.autoEventCodeTTL()

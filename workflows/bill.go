@@ -83,7 +83,8 @@ type bill struct {
 	resumed  bool        // this run continues an earlier one
 }
 
-// ReissueMargin: an eventCode expiring within this is replaced when a URL is asked for.
+// ReissueMargin is Options.ReissueMargin's default: an eventCode expiring within this is replaced
+// when a URL is asked for.
 const ReissueMargin = 2 * time.Minute
 
 // Bounds of what the state carries.

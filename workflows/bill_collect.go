@@ -89,7 +89,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 		case evRemove:
 			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
 		case evCollectURL:
-			if !b.linkBook.fresh(workflow.Now(ctx)) {
+			if !b.linkBook.fresh(workflow.Now(ctx), b.in.Options.reissueMargin()) {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
 					return "", err
 				}
@@ -282,7 +282,7 @@ func actorName(a *Actor) string {
 // prepareViewURL makes sure a view page is live: the current eventCode's, else (past collecting)
 // a fresh one for viewing only, whose linkKey nobody watches.
 func (b *bill) prepareViewURL(ctx workflow.Context) error {
-	if b.linkBook.viewLive(workflow.Now(ctx)) {
+	if b.linkBook.viewLive(workflow.Now(ctx), b.in.Options.reissueMargin()) {
 		return nil
 	}
 	if b.View.Stage == StageCollecting {

@@ -114,6 +114,30 @@ func TestBillCollectURLReissue(t *testing.T) {
 	}
 }
 
+// The server's reissue margin (Options.ReissueMargin) decides when an eventCode is replaced: with
+// 1 minute, the code issued at the start (10 minutes' life) is kept with 90 seconds left, where the
+// default margin (2 minutes) would replace it, and replaced with 30 seconds left.
+func TestBillCollectURLReissueMargin(t *testing.T) {
+	h := newHarness(t)
+	var first, kept, reissued *updateResult
+	h.at(time.Minute, func() { first = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{}) })
+	h.at(8*time.Minute+30*time.Second, func() {
+		kept = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "pc"})
+	})
+	h.at(9*time.Minute+30*time.Second, func() {
+		reissued = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{Client: "pc"})
+	})
+	h.at(10*time.Minute, func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "done"}) })
+	h.run(bill(workflows.Options{ReissueMargin: workflows.Duration(time.Minute)}))
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	code := func(r *updateResult) string { return r.value.(workflows.CollectURLResponse).EventCode }
+	eq(t, "first", code(first), "EC1")
+	eq(t, "90 seconds left, 1 minute margin", code(kept), "EC1")
+	eq(t, "30 seconds left", code(reissued), "EC2")
+}
+
 // Image modes: basic waits for the scan before finance; submitter and none skip image review.
 func TestBillImageBasicAndSkip(t *testing.T) {
 	for _, mode := range []string{workflows.ImageBasic, workflows.ImageSubmitter, workflows.ImageNone} {

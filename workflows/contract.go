@@ -191,6 +191,19 @@ type Options struct {
 	ScanPoint string `json:"scanPoint,omitempty"`
 	// ScanPollEvery is the longest a finished scan waits to be noticed (default DefaultScanPollEvery).
 	ScanPollEvery Duration `json:"scanPollEvery,omitempty"`
+	// ReissueMargin: an eventCode expiring within this is replaced when a URL is asked for
+	// (default ReissueMargin). Set by the server at start (RIMFLOW_REISSUE_MARGIN), whatever the
+	// body says: it must stay well below the cloud's eventCode lifetime.
+	ReissueMargin Duration `json:"reissueMargin,omitempty"`
+}
+
+// reissueMargin is Options.ReissueMargin or its default; a bill started without it (every bill of
+// an earlier release) keeps the default, so its replay is unchanged.
+func (o Options) reissueMargin() time.Duration {
+	if o.ReissueMargin > 0 {
+		return time.Duration(o.ReissueMargin)
+	}
+	return ReissueMargin
 }
 
 // DefaultScanPollEvery is Options.ScanPollEvery's default.

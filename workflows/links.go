@@ -44,11 +44,11 @@ func (k *linkBook) current(now time.Time) *Link {
 	return nil
 }
 
-// fresh: the current eventCode lives at least ReissueMargin longer and its linkKey has not
-// delivered yet (a strict cloud consumes a linkKey once).
-func (k *linkBook) fresh(now time.Time) bool {
+// fresh: the current eventCode lives at least margin longer and its linkKey has not delivered
+// yet (a strict cloud consumes a linkKey once).
+func (k *linkBook) fresh(now time.Time, margin time.Duration) bool {
 	l := k.current(now)
-	return l != nil && !l.Delivered && now.Add(ReissueMargin).Before(l.ExpiresAt)
+	return l != nil && !l.Delivered && now.Add(margin).Before(l.ExpiresAt)
 }
 
 // add keeps a new eventCode, forgetting those whose pages have died and the oldest beyond
@@ -77,9 +77,9 @@ func (k *linkBook) delivered(linkKey string) {
 	}
 }
 
-// viewLive: a view page lives, the current eventCode's or the view-only one's.
-func (k *linkBook) viewLive(now time.Time) bool {
-	return k.current(now) != nil || k.ViewLink != nil && now.Add(ReissueMargin).Before(k.ViewLink.ExpiresAt)
+// viewLive: a view page lives, the current eventCode's or the view-only one's (for margin longer).
+func (k *linkBook) viewLive(now time.Time, margin time.Duration) bool {
+	return k.current(now) != nil || k.ViewLink != nil && now.Add(margin).Before(k.ViewLink.ExpiresAt)
 }
 
 func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {

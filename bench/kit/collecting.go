@@ -140,7 +140,7 @@ type LocalAPI struct {
 // StartLocalAPI serves the HTTP API with its default request timeout (api.DefaultRequestTimeout).
 func (e *Env) StartLocalAPI() (*LocalAPI, error) {
 	h, err := api.Build(api.Options{Client: e.Client, Namespace: e.Server.Namespace(), TaskQueue: workflows.DefaultTaskQueue,
-		Logger: e.opts.Logger.With("component", "api")})
+		Logger: e.opts.Logger.With("component", "api"), ReissueMargin: e.opts.ReissueMargin})
 	if err != nil {
 		return nil, fmt.Errorf("API: %w", err)
 	}

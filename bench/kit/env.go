@@ -50,6 +50,9 @@ type EnvOptions struct {
 	// Codec seals the harness client's payloads, for workers that encrypt (the compose shape's);
 	// nil sends them as they are, as the worker processes of WorkerEnv do.
 	Codec *codec.Codec
+	// ReissueMargin is stamped on every bill the Env's api.Bills and local API start (0: the
+	// workflow's default): with a short eventCode life, a short margin lets a run see them expire.
+	ReissueMargin time.Duration
 }
 
 // Env is the server side of a run: Temporal and the simulator in this process, an SDK client and
@@ -118,7 +121,7 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
 	}
-	e.Bills = api.NewBills(e.Client, e.namespace, workflows.DefaultTaskQueue)
+	e.Bills = e.BillsOn(workflows.DefaultTaskQueue)
 	return e, nil
 }
 
@@ -157,7 +160,9 @@ func (e *Env) StartServer(ctx context.Context) error {
 
 // BillsOn is the ERP service for another task queue (the baseline's).
 func (e *Env) BillsOn(taskQueue string) *api.Bills {
-	return api.NewBills(e.Client, e.namespace, taskQueue)
+	b := api.NewBills(e.Client, e.namespace, taskQueue)
+	b.ReissueMargin = e.opts.ReissueMargin
+	return b
 }
 
 // TemporalAddr is the embedded server's frontend (host:port); it stays the same across a restart.

@@ -39,7 +39,7 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
 		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
-		Notifies: cfg.Webhooks.Has,
+		Notifies: cfg.Webhooks.Has, ReissueMargin: cfg.API.ReissueMargin,
 	}
 	ents, err := Enterprises(cfg, logger)
 	if err != nil {

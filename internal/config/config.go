@@ -113,6 +113,8 @@ type API struct {
 	// uses it); empty with a clients file.
 	Token          string
 	RequestTimeout time.Duration
+	// ReissueMargin is stamped on the bills the API starts (workflows.Options.ReissueMargin).
+	ReissueMargin time.Duration
 	// CodecOrigins are the Temporal Web origins the codec server answers with CORS.
 	CodecOrigins []string
 }
@@ -192,6 +194,7 @@ const (
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
 	EnvAPIToken          = access.EnvToken
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvReissueMargin     = "RIMFLOW_REISSUE_MARGIN"
 	EnvCodecOrigins      = "RIMFLOW_CODEC_ORIGINS"
 	EnvAPIClientsFile    = access.EnvClientsFile
 	EnvAPIClientName     = access.EnvClientName
@@ -241,6 +244,7 @@ func Vars() []Var {
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
 		{Name: EnvAPIRequestTimeout, Default: DefaultAPIRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
+		{Name: EnvReissueMargin, Default: "2m", Meaning: "a bill started through the API replaces an eventCode expiring within this when a collect or view URL is asked for (1s to 5m; the vendor's eventCode lives 10m)", Part: PartAPI},
 		{Name: EnvCodecOrigins, Meaning: "Temporal Web origins (comma-separated, e.g. http://127.0.0.1:8233) the codec server at /v1/codec answers with CORS; empty = programs and the temporal CLI only", Part: PartAPI},
 		{Name: EnvAPIClientsFile, Meaning: "the API's access clients file (YAML or JSON: token hash or reference, operations, resources per client; docs/security.md)", Part: PartAccess},
 		{Name: EnvAPIToken, Meaning: "without a clients file: the token of the one API client; neither = open API (loopback only)", Secret: true, Part: PartAccess},
@@ -548,6 +552,12 @@ func (l *loader) api(parts Part) API {
 		l.bad(EnvAPIRequestTimeout, "must be a positive duration like 30s, got %q", s)
 	} else {
 		a.RequestTimeout = d
+	}
+	s = l.get(EnvReissueMargin)
+	if d, err := time.ParseDuration(s); err != nil || d < time.Second || d > 5*time.Minute {
+		l.bad(EnvReissueMargin, "must be a duration from 1s to 5m like 2m, got %q", s)
+	} else {
+		a.ReissueMargin = d
 	}
 	for i, origin := range access.SplitList(l.get(EnvCodecOrigins)) {
 		norm, err := codec.NormalizeOrigin(origin)

@@ -64,13 +64,13 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadNamesBadVariables(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		EnvTemporalAddress: "nohost", EnvLogLevel: "loud", EnvTemporalTLSCert: "/nonexistent.pem", EnvMetricsAddr: "nope",
-		EnvWorkflowCacheSize: "0", EnvAPIRequestTimeout: "soon", EnvCloudBaseURL: "ftp://x",
+		EnvWorkflowCacheSize: "0", EnvAPIRequestTimeout: "soon", EnvCloudBaseURL: "ftp://x", EnvReissueMargin: "9m",
 	}), ForWorker|ForAPIServer)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, name := range []string{EnvTemporalAddress, EnvLogLevel, EnvTemporalTLSCert, EnvMetricsAddr, EnvWorkflowCacheSize,
-		EnvAPIRequestTimeout, EnvCloudBaseURL} {
+		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

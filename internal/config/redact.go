@@ -85,6 +85,7 @@ func (c Config) attrs() []slog.Attr {
 			slog.String("clients", clients),
 			slog.String("token", secret(c.API.Token)),
 			slog.Duration("requestTimeout", c.API.RequestTimeout),
+			slog.Duration("reissueMargin", c.API.ReissueMargin),
 			slog.String("codecOrigins", strings.Join(c.API.CodecOrigins, ",")),
 		))
 	}

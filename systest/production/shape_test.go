@@ -42,33 +42,110 @@ var programs struct {
 	err  error
 }
 
+// buildPrograms builds the shape's programs into programs.dir, in one `go build` (the go command
+// builds them side by side). The server's two programs depend only on the pinned server module
+// and the Go release, so they are kept in the user's cache under that key: linking the server is
+// the slowest step of a run, and no rimflow change alters them.
 func buildPrograms(t *testing.T) string {
 	t.Helper()
-	programs.once.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		for _, b := range []struct{ out, pkg string }{
-			{"", "rimflow/worker"},
-			{"", "rimflow/starter"},
-			{"temporal-server", "go.temporal.io/server/cmd/server"},
-			{"temporal-sql-tool", "go.temporal.io/server/cmd/tools/sql"},
-		} {
-			out := programs.dir + string(filepath.Separator)
-			if b.out != "" {
-				out = filepath.Join(programs.dir, b.out)
-			}
-			cmd := exec.Command(gobin, "build", "-o", out, b.pkg)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Run(); err != nil {
-				programs.err = fmt.Errorf("go build %s: %w: %s", b.pkg, err, stderr.String())
-				return
-			}
-		}
-	})
+	programs.once.Do(func() { programs.err = buildShapePrograms(programs.dir) })
 	if programs.err != nil {
 		t.Fatal(programs.err)
 	}
 	return programs.dir
+}
+
+func buildShapePrograms(dir string) error {
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	serverCache, err := serverProgramsCache(gobin)
+	if err != nil {
+		return err
+	}
+	// Each program's package, the name go build gives it, and the name the shape runs it by.
+	type program struct{ pkg, built, name, cached string }
+	all := []program{
+		{pkg: "rimflow/worker", built: "worker", name: "worker"},
+		{pkg: "rimflow/starter", built: "starter", name: "starter"},
+		{pkg: "go.temporal.io/server/cmd/server", built: "server", name: "temporal-server", cached: serverCache},
+		{pkg: "go.temporal.io/server/cmd/tools/sql", built: "sql", name: "temporal-sql-tool", cached: serverCache},
+	}
+	var build []program
+	for _, p := range all {
+		if p.cached != "" && copyExecutable(filepath.Join(p.cached, p.name), filepath.Join(dir, p.name)) == nil {
+			continue
+		}
+		build = append(build, p)
+	}
+	if len(build) == 0 {
+		return nil
+	}
+	out := filepath.Join(dir, "build")
+	args := []string{"build", "-o", out + string(filepath.Separator)}
+	for _, p := range build {
+		args = append(args, p.pkg)
+	}
+	cmd := exec.Command(gobin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	for _, p := range build {
+		if err := os.Rename(filepath.Join(out, p.built), filepath.Join(dir, p.name)); err != nil {
+			return err
+		}
+		if p.cached != "" { // best effort: a read-only cache only costs the next run a build
+			_ = copyExecutable(filepath.Join(dir, p.name), filepath.Join(p.cached, p.name))
+		}
+	}
+	return nil
+}
+
+// serverProgramsCache is the directory for the server's programs of this build's server module
+// and Go release ("" when there is no user cache: always build).
+func serverProgramsCache(gobin string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", nil
+	}
+	// A test binary carries no module list: ask the go command which server this module pins.
+	out, err := exec.Command(gobin, "list", "-m", "-f", "{{.Version}} {{if .Replace}}replaced{{end}}", "go.temporal.io/server").Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m go.temporal.io/server: %w", err)
+	}
+	version, replaced, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if version == "" || replaced != "" {
+		return "", nil // a local server tree may change under the same version: always build
+	}
+	dir := filepath.Join(base, "rimflow", "temporal-server", version+"-"+runtime.Version()+"-"+runtime.GOOS+"-"+runtime.GOARCH)
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// copyExecutable copies an executable through a temporary file renamed into place, so a reader
+// never sees half a program.
+func copyExecutable(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), to)
 }
 
 // shapeOptions harden the compose shape the way an operator would, by adding variables to services.
@@ -122,9 +199,12 @@ type shape struct {
 
 func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {
 	t.Helper()
+	t0 := time.Now()
 	cli := testenv.RequireTemporalCLI(t)
 	pg := pgtest.Start(t)
+	tPG := time.Since(t0)
 	s := &shape{t: t, ctx: ctx, opts: opts, PG: pg, cli: cli, bin: buildPrograms(t), ports: map[int]bool{}}
+	tBuild := time.Since(t0)
 	s.repo = repoRoot(t)
 	var err error
 	if s.compose, err = deploy.LoadCompose(filepath.Join(s.repo, "docker-compose.yml")); err != nil {
@@ -140,10 +220,17 @@ func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {
 	s.dir = t.TempDir()
 
 	s.runSchemaJob()
+	tSchema := time.Since(t0)
 	s.serverEnv = s.temporalEnv()
 	s.StartServer()
+	tServer := time.Since(t0)
 	s.runSetupJob()
+	tSetup := time.Since(t0)
 	s.runCodecKeysJob()
+	// Where a slow run spends its time (each figure since the start of newShape).
+	t.Logf("shape up in %s: postgres %s, programs %s, schema job %s, server %s, setup job %s",
+		time.Since(t0).Round(time.Millisecond), tPG.Round(time.Millisecond), tBuild.Round(time.Millisecond),
+		tSchema.Round(time.Millisecond), tServer.Round(time.Millisecond), tSetup.Round(time.Millisecond))
 
 	// The test's client seals payloads with the shape's keys, as the worker and the API do.
 	tc := opts.Client

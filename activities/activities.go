@@ -14,6 +14,7 @@ import (
 
 	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
+	"rimflow/internal/metrics"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 )
@@ -33,6 +34,8 @@ type Activities struct {
 	Temporal    client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
 	// Webhooks are where the bills' events go (nil: nowhere).
 	Webhooks *webhooks.Registry
+	// Metrics counts watchers and webhook deliveries (nil: not exported).
+	Metrics *metrics.Worker
 
 	// EventCodeTTL is how long an eventCode lives in the cloud (10 min in the vendor doc).
 	EventCodeTTL time.Duration

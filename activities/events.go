@@ -17,7 +17,11 @@ func (a *Activities) DeliverEvent(ctx context.Context, in calls.EventInput) erro
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("event does not encode: "+err.Error(), "InvalidEvent", nil)
 	}
-	if err := a.Webhooks.Deliver(ctx, in.Event.Resource, in.Event.ID, body); err != nil {
+	err = a.Webhooks.Deliver(ctx, in.Event.Resource, in.Event.ID, body)
+	if a.Webhooks.Has(in.Event.Resource) { // a resource without a webhook is no delivery
+		a.Metrics.WebhookAttempt(in.Event.Resource, in.Event.ID, in.Event.At, err)
+	}
+	if err != nil {
 		return temporal.NewApplicationError("webhook: "+err.Error(), "WebhookRefused")
 	}
 	return nil

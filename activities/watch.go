@@ -32,6 +32,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	}
 	watchCtx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
+	defer a.Metrics.WatchStarted()()
 	// One goroutine per watcher for both the worker's stop and the heartbeat: with thousands of
 	// watchers live, each goroutine is memory (issue 9 measured about five per watcher).
 	// The SDK sends at most one heartbeat per 0.8 x the heartbeat timeout the workflow gave; each

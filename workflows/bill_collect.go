@@ -204,6 +204,7 @@ func (b *bill) record(d calls.Delivery) {
 	if view.New > 0 {
 		view.Outcome = deliveryPending
 	}
+	countDelivery(b.ctx, view.Via, view.Outcome == deliveryDuplicate)
 	b.View.Deliveries = append(b.View.Deliveries, view)
 	if over := len(b.View.Deliveries) - DeliveryCap; over > 0 {
 		b.View.Deliveries = slices.Clone(b.View.Deliveries[over:])

@@ -56,6 +56,7 @@ func (b *bill) park(ctx workflow.Context, step string, ev *event, cause error) (
 	b.View.Error = &FailureView{Step: step, Reason: reason, Code: code, Field: causeField(cause), At: workflow.Now(ctx).UTC()}
 	b.emit(calls.EventFailed, map[string]string{"step": step, "reason": reason, "code": code, "field": b.View.Error.Field})
 	b.enter(ctx, StageFailed, fmt.Sprintf("failed in %s (stage %s): %s", step, prev, reason))
+	countFailure(ctx, step)
 	compensating := strings.HasPrefix(step, compensatePrefix)
 	for {
 		ev, err := b.next(ctx)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
@@ -19,6 +20,7 @@ import (
 
 	"rimflow/activities"
 	"rimflow/activities/calls"
+	"rimflow/internal/metrics"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -37,6 +39,8 @@ type harness struct {
 	// scans are the image system's outcomes AwaitScan answers, in order; while none is queued
 	// the task is pending (and the activity is retried).
 	scans []invoicecloud.ScanResult
+	// metrics is the registry the bill's workflow metrics handler reports into.
+	metrics *prometheus.Registry
 }
 
 type call struct {
@@ -47,12 +51,14 @@ type call struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	s := &testsuite.WorkflowTestSuite{}
+	reg := prometheus.NewRegistry()
+	s.SetMetricsHandler(metrics.NewSDKHandler(reg))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
 	env.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
 	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	env.RegisterActivity(&activities.Activities{})
-	h := &harness{t: t, env: env, failures: map[string][]error{}}
+	h := &harness{t: t, env: env, failures: map[string][]error{}, metrics: reg}
 
 	env.OnActivity("GetEventCode", mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in calls.EventCodeInput) (calls.EventCodeResult, error) {

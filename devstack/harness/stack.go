@@ -9,6 +9,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -263,6 +264,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	wopts := opts.Worker
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
+	}
+	if wopts.Activities.Metrics == nil {
+		wopts.Activities.Metrics = metrics.NewWorker(reg, cmp.Or(max(wopts.MaxWatchers, 0), app.DefaultMaxWatchers))
 	}
 	s.Worker, err = app.NewWorker(s.Client, s.Enterprises, wopts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,10 +47,12 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 
 	reg := metrics.NewRegistry()
 	var sdkMetrics client.MetricsHandler
+	var workerMetrics *metrics.Worker
 	entOpts := enterprises.Options{Logger: logger}
 	if cfg.Worker.MetricsAddr != "" {
 		sdkMetrics = metrics.NewSDKHandler(reg)
 		entOpts.Observe = metrics.NewCloud(reg).Observe
+		workerMetrics = metrics.NewWorker(reg, cmp.Or(max(cfg.Worker.MaxWatchers, 0), DefaultMaxWatchers))
 	}
 	ents, err := watchedEnterprises(ctx, cfg, getenv, entOpts)
 	if err != nil {
@@ -68,7 +71,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
 
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,

@@ -20,6 +20,7 @@ type apiMetrics struct {
 	latency     *prometheus.HistogramVec
 	starts      *prometheus.CounterVec
 	transitions *prometheus.CounterVec
+	pushes      *prometheus.CounterVec
 	stages      *stageTracker
 	// awaiting are the awaiting_<role> stages that may be label values: the policy's roles.
 	awaiting map[workflows.Stage]bool
@@ -46,6 +47,10 @@ func newAPIMetrics(reg prometheus.Registerer, roles []string) *apiMetrics {
 			Name: "rimflow_api_stage_transitions_total",
 			Help: "Bill stage changes this API process observed in the states it served (from \"\" = first sight).",
 		}, []string{"from", "to"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rimflow_pushes_total",
+			Help: "The cloud's pushes of collected invoices (POST /v1/push/{taxNo}) by enterprise and outcome: recorded, refused (not the enterprise's), failed (not recorded: the cloud pushes again), bad (not a push).",
+		}, []string{"enterprise", "outcome"}),
 		stages:   newStageTracker(10000),
 		awaiting: map[workflows.Stage]bool{},
 	}
@@ -56,6 +61,7 @@ func newAPIMetrics(reg prometheus.Registerer, roles []string) *apiMetrics {
 	m.latency = register(reg, m.latency)
 	m.starts = register(reg, m.starts)
 	m.transitions = register(reg, m.transitions)
+	m.pushes = register(reg, m.pushes)
 	return m
 }
 
@@ -77,6 +83,20 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
 func (m *apiMetrics) observeRequest(route, method string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// observePush records one push by the status it was answered.
+func (m *apiMetrics) observePush(enterprise string, status int) {
+	outcome := "bad"
+	switch {
+	case status/100 == 2:
+		outcome = "recorded"
+	case status == 401 || status == 403:
+		outcome = "refused"
+	case status >= 500:
+		outcome = "failed"
+	}
+	m.pushes.WithLabelValues(enterprise, outcome).Inc()
 }
 
 // observeStage records a transition when a served state shows a bill in a new stage.

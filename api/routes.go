@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -446,7 +447,16 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
-	recv.Serve(w, r.WithContext(ctx), r.PathValue("taxNo"), s.bills.Push)
+	rec := &statusRecorder{ResponseWriter: w}
+	taxNo := r.PathValue("taxNo")
+	recv.Serve(rec, r.WithContext(ctx), taxNo, s.bills.Push)
+	enterprise := "unknown" // the path is the caller's: only an enterprise the registry knows is a label
+	if s.bills.Enterprises != nil && rec.status != http.StatusUnauthorized {
+		if _, err := s.bills.Enterprises.Lookup(taxNo); err == nil {
+			enterprise = taxNo
+		}
+	}
+	s.stats.observePush(enterprise, cmp.Or(rec.status, http.StatusOK))
 }
 
 // stampDecision authorizes an approval for its role (approve:<role> on the bill's resource, which

@@ -296,6 +296,21 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.apiSrv = serve(apiLn, handler, log.With("component", "api"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.apiSrv) })
+	// The bill gauges, as `starter serve` counts them.
+	countCtx, stopCounting := context.WithCancel(context.Background())
+	counts := api.BillCountOptions{Client: s.Client, Namespace: s.Temporal.Namespace(), Registry: reg,
+		Logger: opts.WorkerLogger.With("component", "api"), Enterprises: func() []string {
+			var out []string
+			for _, e := range s.Enterprises.List() {
+				out = append(out, e.TaxNo)
+			}
+			return out
+		}}
+	if opts.Policy != nil {
+		counts.Roles = opts.Policy.Roles()
+	}
+	go api.CountBills(countCtx, counts)
+	s.closers = append(s.closers, func(context.Context) error { stopCounting(); return nil })
 	return s, nil
 }
 

@@ -26,7 +26,8 @@ func (e *SettingsError) Unwrap() error { return e.Err }
 // NewAPI builds `starter serve`'s HTTP API from cfg (config.ForAPIServer): the Temporal client
 // (payloads sealed, SDK metrics), the enterprise registry bills are checked against (reloaded on
 // SIGHUP or change until ctx ends), and the handler with its clients, policy, codec server and
-// /metrics. The caller closes the client after the server stops.
+// /metrics; until ctx ends it counts the open bills for the gauges on /metrics (api.CountBills).
+// The caller closes the client after the server stops.
 func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (http.Handler, client.Client, error) {
 	registry := metrics.NewRegistry()
 	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
@@ -57,7 +58,24 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		tc.Close()
 		return nil, nil, &SettingsError{err}
 	}
+	counts := api.BillCountOptions{Client: tc, Namespace: cfg.Temporal.Namespace, Registry: registry, Logger: logger}
+	if cfg.Policy != nil {
+		counts.Roles = cfg.Policy.Roles()
+	}
+	if ents != nil {
+		counts.Enterprises = func() []string { return taxNumbers(ents) }
+	}
+	go api.CountBills(ctx, counts)
 	return handler, tc, nil
+}
+
+// taxNumbers are the registry's enterprises, the values of the bill gauges' enterprise label.
+func taxNumbers(r *enterprises.Registry) []string {
+	var out []string
+	for _, e := range r.List() {
+		out = append(out, e.TaxNo)
+	}
+	return out
 }
 
 // Enterprises is what bills are checked against at start (and pushes authenticated by), by the

@@ -62,6 +62,9 @@ func newAPIMetrics(reg prometheus.Registerer, roles []string) *apiMetrics {
 	m.starts = register(reg, m.starts)
 	m.transitions = register(reg, m.transitions)
 	m.pushes = register(reg, m.pushes)
+	for _, outcome := range []string{"refused", "bad"} {
+		m.pushes.WithLabelValues("unknown", outcome) // at 0: the family exists before the first push
+	}
 	return m
 }
 

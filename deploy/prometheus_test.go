@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,10 +117,62 @@ func githubAnchor(h string) string {
 }
 
 func TestMetricNamesOfExpressions(t *testing.T) {
-	got := MetricNames(`histogram_quantile(0.95, sum by (le) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket[5m])))`,
-		`rimflow_watchers_live / rimflow_watchers_max > 0.9`, `sum(rimflow_watchers_live)`)
-	want := []string{"rimflow_watchers_live", "rimflow_watchers_max", "temporal_activity_schedule_to_start_latency_seconds"}
+	got := MetricNames(`histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket{name!~"a|b"}[5m]))) > 5`,
+		`rimflow_watchers_live / rimflow_watchers_max > 0.9`, `sum(rimflow_watchers_live)`,
+		`sum(max by (stage) (rimflow_bills_overdue)) - sum(rimflow_bills_overdue offset 1h) >= 5 and on (job) up`,
+		`time() - max(rimflow_bill_counts_last_success_timestamp_seconds) > 600`)
+	want := []string{"rimflow_bill_counts_last_success_timestamp_seconds", "rimflow_bills_overdue", "rimflow_watchers_live", "rimflow_watchers_max",
+		"temporal_activity_schedule_to_start_latency_seconds_bucket", "up"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("MetricNames = %v, want %v", got, want)
+	}
+}
+
+// The dashboard queries Prometheus as compose provisions it, and compose mounts what Prometheus
+// and Grafana read; the names they use exist (systest/production scrapes them).
+func TestDashboardAndPrometheusAreProvisioned(t *testing.T) {
+	queries, err := DashboardQueries("grafana/dashboards/rimflow.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queries) < 10 {
+		t.Errorf("the dashboard has %d queries", len(queries))
+	}
+	names := MetricNames(queries...)
+	for _, want := range []string{"rimflow_bills", "rimflow_bills_needing_attention", "rimflow_watchers_live", "rimflow_cloud_calls_total", "rimflow_webhook_oldest_undelivered_age_seconds"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the dashboard does not show %s (it names %v)", want, names)
+		}
+	}
+	cf := loadCompose(t)
+	for svc, mounts := range map[string][]string{
+		"prometheus": {"./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro", "./deploy/prometheus/rules.yml:/etc/prometheus/rules.yml:ro"},
+		"grafana":    {"./deploy/grafana/provisioning:/etc/grafana/provisioning:ro", "./deploy/grafana/dashboards:/var/lib/grafana/dashboards:ro"},
+	} {
+		for _, m := range mounts {
+			if !contains(cf.Services[svc].Volumes, m) {
+				t.Errorf("service %s does not mount %s (has %v)", svc, m, cf.Services[svc].Volumes)
+			}
+		}
+	}
+	targets, err := ScrapeTargets("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"worker", "api", "temporal"} {
+		found := false
+		for _, tg := range targets {
+			host, port, _ := strings.Cut(tg.Target, ":")
+			if host == svc {
+				found = true
+				s := cf.Services[svc]
+				if !contains(s.Expose, port) && !slices.ContainsFunc(s.Ports, func(p string) bool { return strings.HasSuffix(p, ":"+port) }) {
+					t.Errorf("prometheus scrapes %s, which the %s service neither exposes nor publishes", tg.Target, svc)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("prometheus does not scrape the %s service", svc)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -219,7 +220,7 @@ func TestProductionEndToEnd(t *testing.T) {
 
 	cloud := harness.NewCloud(t, simulator.Options{Seed: 7}, nil)
 	s.CloudURL = cloud.URL
-	worker, _ := s.StartWorker(nil, nil)
+	worker, workerVars := s.StartWorker(nil, nil)
 	webPort := s.webPort()
 	api, apiURL := s.StartAPI()
 	webURL := s.StartWeb(webPort, apiURL)
@@ -238,7 +239,7 @@ func TestProductionEndToEnd(t *testing.T) {
 		}
 		s.StopServer()
 		s.StartServer()
-		worker, _ = s.StartWorker(nil, nil)
+		worker, workerVars = s.StartWorker(nil, nil)
 		api, apiURL = s.StartAPI()
 		// Without the token the API refuses, as compose runs it.
 		if status, body := testenv.Do(t, ctx, http.MethodGet, apiURL+"/v1/bills/OA/E2E-RESTART", "", nil); status != http.StatusUnauthorized {
@@ -252,6 +253,96 @@ func TestProductionEndToEnd(t *testing.T) {
 	suite.Run(t,
 		e2e.Case{Name: "temporal workflow describe and show print the bill decoded (--codec-auth)", Run: suite.CLIShowsBillDecoded},
 		e2e.Case{Name: "Temporal Web (compose's) shows the bill decoded after the codec sign-in", Run: suite.WebShowsBillDecoded})
+
+	// Compose's Prometheus scrapes the worker, the API and the Temporal server: each answers, and
+	// every metric the alert rules and the dashboard name is there after the bills above ran.
+	apiHost, _ := url.Parse(apiURL)
+	s.scrapeEveryTarget(t, ctx, map[string]string{
+		"worker": workerVars[config.EnvMetricsAddr], "api": apiHost.Host, "temporal": s.ServerMetrics,
+	})
+}
+
+// scrapeEveryTarget scrapes each target of deploy/prometheus/prometheus.yml once, where the test
+// runs its service (addrs: compose service → address), and checks that the series names rules.yml
+// and the dashboard select are all served by one of them. The bill gauges are counted at the
+// API's start and then every minute, so it waits for the API's first count.
+func (s *shape) scrapeEveryTarget(t *testing.T, ctx context.Context, addrs map[string]string) {
+	targets, err := deploy.ScrapeTargets(filepath.Join(s.repo, "deploy", "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := deploy.LoadRules(filepath.Join(s.repo, "deploy", "prometheus", "rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries, err := deploy.DashboardQueries(filepath.Join(s.repo, "deploy", "grafana", "dashboards", "rimflow.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		queries = append(queries, r.Expr)
+	}
+	scrape := func(tg deploy.Target) map[string]bool {
+		host, _, _ := strings.Cut(tg.Target, ":")
+		addr, ok := addrs[host]
+		if !ok || addr == "" {
+			t.Fatalf("prometheus scrapes %s (job %s), which this test does not run", tg.Target, tg.Job)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+tg.Path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.APIToken) // the API's /metrics may want a client
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("scrape %s (%s): %v", tg.Job, addr, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("scrape %s (%s): HTTP %d %s", tg.Job, addr, resp.StatusCode, tailOf(string(body), 300))
+		}
+		names := map[string]bool{}
+		for _, line := range strings.Split(string(body), "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if i := strings.IndexAny(line, "{ "); i > 0 {
+				names[line[:i]] = true
+			}
+		}
+		if len(names) == 0 {
+			t.Errorf("scrape %s (%s): no series", tg.Job, addr)
+		}
+		return names
+	}
+	served := map[string]bool{}
+	for _, tg := range targets {
+		for n := range scrape(tg) {
+			served[n] = true
+		}
+	}
+	if !served["rimflow_bills"] {
+		// The API's first count may still be under way: scrape again until it is in.
+		if err := waitFor(ctx, func() bool {
+			for _, tg := range targets {
+				if strings.HasPrefix(tg.Target, "api:") && scrape(tg)["rimflow_bills"] {
+					return true
+				}
+			}
+			return false
+		}); err != nil {
+			t.Fatalf("the API never served the bill gauges: %v", err)
+		}
+		served["rimflow_bills"] = true
+		for _, tg := range targets {
+			for n := range scrape(tg) {
+				served[n] = true
+			}
+		}
+	}
+	for _, n := range deploy.MetricNames(queries...) {
+		if !served[n] {
+			t.Errorf("%s, named by the alert rules or the dashboard, is served by no target of prometheus.yml", n)
+		}
+	}
 }
 
 func assertSearchAttributes(t *testing.T, ctx context.Context, c client.Client) {

@@ -189,12 +189,14 @@ type shape struct {
 	PG        *pgtest.Cluster
 	server    *process
 	serverEnv []string
-	Frontend  string        // the temporal service's gRPC address
-	Client    client.Client // the test's own client (ops, the ERP's side)
-	CloudURL  string        // where cloudsim:8090 points; set before starting rimflow's services
-	APIToken  string
-	Codec     *codec.Codec // the payload keys the codec-keys job made, as the worker and the API read them
-	ports     map[int]bool // handed out already: a port just released may come back
+	Frontend  string // the temporal service's gRPC address
+	// ServerMetrics is where the temporal service serves its metrics (PROMETHEUS_ENDPOINT).
+	ServerMetrics string
+	Client        client.Client // the test's own client (ops, the ERP's side)
+	CloudURL      string        // where cloudsim:8090 points; set before starting rimflow's services
+	APIToken      string
+	Codec         *codec.Codec // the payload keys the codec-keys job made, as the worker and the API read them
+	ports         map[int]bool // handed out already: a port just released may come back
 }
 
 func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {
@@ -397,6 +399,12 @@ func (s *shape) temporalEnv() []string {
 		}
 		env[name] = strconv.Itoa(s.serverPort())
 	}
+	// The server's /metrics (the prometheus service scrapes it), here on a free loopback port.
+	if _, port, err := net.SplitHostPort(env["PROMETHEUS_ENDPOINT"]); err != nil || port != "8000" {
+		t.Fatalf("temporal's PROMETHEUS_ENDPOINT is %q; the test expects 0.0.0.0:8000", env["PROMETHEUS_ENDPOINT"])
+	}
+	env["PROMETHEUS_ENDPOINT"] = "127.0.0.1:" + strconv.Itoa(s.port())
+	s.ServerMetrics = env["PROMETHEUS_ENDPOINT"]
 	env["LOG_LEVEL"] = "warn"
 	for k, v := range s.opts.ServerEnv {
 		env[k] = v

@@ -40,6 +40,13 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	err := b.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
 		b.stopWatching()
+		if workflow.GetVersion(ctx, changeContinueOnCurrentVersion, workflow.DefaultVersion, 1) >= 1 {
+			// With Worker Versioning a bill is pinned to its version; its next run starts on the
+			// deployment's current version (without versioning the server ignores this).
+			return BillState{}, workflow.NewContinueAsNewErrorWithOptions(ctx, workflow.ContinueAsNewErrorOptions{
+				InitialVersioningBehavior: workflow.ContinueAsNewVersioningBehaviorAutoUpgrade,
+			}, BillWorkflowName, b.in, b.Progress)
+		}
 		return BillState{}, workflow.NewContinueAsNewError(ctx, BillWorkflowName, b.in, b.Progress)
 	}
 	b.finish(ctx)

@@ -285,7 +285,10 @@ func (b *bill) timeToContinue() bool {
 	if limit <= 0 {
 		limit = defaultHistoryLimit
 	}
-	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < limit {
+	// A pinned bill whose deployment has a new current version moves to it at this quiet point
+	// (Worker Versioning; the server sets it only for a versioned bill, so never in a bill that
+	// an unversioned worker runs).
+	if !info.GetContinueAsNewSuggested() && info.GetCurrentHistoryLength() < limit && !info.GetTargetWorkerDeploymentVersionChanged() {
 		return false
 	}
 	return workflow.AllHandlersFinished(b.ctx) && !b.inbox.signalWaiting()

@@ -22,6 +22,10 @@ import (
 // event a new build handles upserts RunningBuildId.
 const changeShowBuilds = "show-build-ids"
 
+// changeContinueOnCurrentVersion: a bill continues as new with InitialVersioningBehavior
+// AutoUpgrade, so under Worker Versioning its next run starts on the deployment's current version.
+const changeContinueOnCurrentVersion = "continue-on-current-version"
+
 // runningBuildMarker names the mutable side effect that records the worker's build.
 const runningBuildMarker = "running-build-id"
 

@@ -26,6 +26,9 @@ type WorkerOptions struct {
 	Stdout io.Writer
 	// TaskQueues the worker must poll before StartWorker returns (default the bills' queue).
 	TaskQueues []string
+	// Ready, when set, replaces the wait for the task queues' pollers: StartWorker returns once it
+	// answers nil (a versioned worker shows in its deployment, not among a queue's pollers).
+	Ready func(*Worker) error
 }
 
 // Worker is a running worker process.
@@ -49,6 +52,13 @@ func StartWorker(ctx context.Context, c client.Client, opts WorkerOptions) (*Wor
 		return nil, err
 	}
 	w := &Worker{p}
+	if opts.Ready != nil {
+		if err := opts.Ready(w); err != nil {
+			_ = w.Kill()
+			return nil, err
+		}
+		return w, nil
+	}
 	queues := opts.TaskQueues
 	if len(queues) == 0 {
 		queues = []string{workflows.DefaultTaskQueue}

@@ -75,6 +75,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,
+		DeploymentName:        cfg.Worker.DeploymentName,
 	})
 	if err != nil {
 		return err
@@ -97,7 +98,8 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		defer stop()
 	}
 
-	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace, "buildId", version.BuildID())
+	logger.Info("worker running", "taskQueue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace, "buildId", version.BuildID(),
+		"deployment", cfg.Worker.DeploymentName)
 	// It returns when ctx ends; Stop inside waits up to the graceful stop timeout for running
 	// activities, and workflow tasks are simply picked up by the next worker.
 	err = bills.Run(interruptCh(ctx))

@@ -37,6 +37,10 @@ type WorkerOptions struct {
 	// BuildID is the build the worker declares and the bills it runs record (default
 	// version.BuildID(): the release version; docs/releases.md).
 	BuildID string
+	// DeploymentName opts into Worker Versioning: both workers poll as version
+	// <DeploymentName>:<BuildID>; a bill is pinned to the version it started on and moves to the
+	// deployment's current version when it continues as new (docs/releases.md). Empty: unversioned.
+	DeploymentName string
 }
 
 // DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
@@ -118,10 +122,21 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 	// The worker declares its build: the SDK stamps it on every workflow task it completes, and the
 	// bills show it (workflows/builds.go).
 	build := cmp.Or(opts.BuildID, version.BuildID())
-	if wo.DeploymentOptions.Version.BuildID == "" {
-		wo.BuildID = build //nolint:staticcheck // without Worker Versioning the build ID is only declared
-	} else {
+	var deployment worker.DeploymentOptions
+	switch {
+	case opts.DeploymentName != "":
+		deployment = worker.DeploymentOptions{
+			UseVersioning: true,
+			Version:       worker.WorkerDeploymentVersion{DeploymentName: opts.DeploymentName, BuildID: build},
+			// A bill stays on the build it started on: no other build replays it mid-run. It moves
+			// at continue-as-new (workflows.BillWorkflow asks for AutoUpgrade then).
+			DefaultVersioningBehavior: workflow.VersioningBehaviorPinned,
+		}
+		wo.DeploymentOptions = deployment
+	case wo.DeploymentOptions.Version.BuildID != "":
 		build = wo.DeploymentOptions.Version.BuildID
+	default:
+		wo.BuildID = build //nolint:staticcheck // without Worker Versioning the build ID is only declared
 	}
 	wo.Interceptors = append(slices.Clip(wo.Interceptors), workflows.BuildInterceptor(build))
 	heartbeat := workflows.WatchHeartbeatTimeout
@@ -134,8 +149,11 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 		settings.HeartbeatEvery = heartbeat / 4
 	}
 	bills := worker.New(c, tq, wo)
-	Register(bills, c, ents, settings)
+	register(bills, c, ents, settings, wo.DeploymentOptions.UseVersioning)
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
+		// The watchers belong to the same version: a pinned bill's watchers run beside it, and
+		// the old version's workers drain together.
+		DeploymentOptions:                  deployment,
 		MaxConcurrentActivityExecutionSize: cmp.Or(max(opts.MaxWatchers, 0), DefaultMaxWatchers),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
 		// Let the SDK space a watcher's heartbeats as far as its timeout allows (its default caps
@@ -148,8 +166,18 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).
 func Register(r worker.Registry, c client.Client, ents activities.Enterprises, settings activities.Activities) {
+	register(r, c, ents, settings, false)
+}
+
+func register(r worker.Registry, c client.Client, ents activities.Enterprises, settings activities.Activities, versioned bool) {
 	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	batch := workflow.RegisterOptions{Name: calls.DeductionWorkflowName}
+	if versioned {
+		// An enterprise's deduction batch lives as long as the enterprise: it follows the current
+		// version at its next workflow task (the replay gate keeps every build able to run it).
+		batch.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, batch)
 	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 

@@ -101,6 +101,10 @@ type Worker struct {
 	// StopTimeout is how long a stopping worker lets running activities finish; longer than the
 	// cloud client's timeout, so a call in flight ends by itself.
 	StopTimeout time.Duration
+	// DeploymentName opts the worker into Worker Versioning: it polls as version
+	// <DeploymentName>:<build ID> and the bills it starts stay on it until they continue as new
+	// (docs/releases.md). Empty: unversioned, every worker runs every bill.
+	DeploymentName string
 }
 
 // API is the HTTP API's settings (`starter serve`).
@@ -189,6 +193,7 @@ const (
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
 	EnvWatchHeartbeat    = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvDeploymentName    = "RIMFLOW_DEPLOYMENT_NAME"
 	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
 	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
@@ -240,6 +245,7 @@ func Vars() []Var {
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
 		{Name: EnvWatchHeartbeat, Default: "2m", Meaning: "how soon a dead worker's watchers move to another worker (their heartbeat timeout, 1s to 10m); each watcher's heartbeat is a server write every 0.8 x this", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
+		{Name: EnvDeploymentName, Meaning: "Worker Versioning (opt-in): the worker deployment this worker belongs to; it polls as version <name>:<build ID> (the release version), a new bill stays on the version current at its start and moves to a newer one at its next continue-as-new (docs/releases.md). Empty = unversioned", Part: PartWorker},
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
@@ -527,6 +533,15 @@ func (l *loader) worker() Worker {
 		l.bad(EnvStopTimeout, "want a duration longer than the cloud client's timeout (%s), got %q", invoicecloud.DefaultTimeout, l.get(EnvStopTimeout))
 	} else {
 		w.StopTimeout = d
+	}
+	// The server's rules for a deployment name: its version is named <name>:<build ID> (and was
+	// <name>.<build ID>), and a leading "__" is reserved.
+	if name := l.get(EnvDeploymentName); name != "" {
+		if strings.ContainsAny(name, ".: \t") || strings.HasPrefix(name, "__") || len(name) > 100 {
+			l.bad(EnvDeploymentName, "want a name of at most 100 characters without '.', ':', spaces or a leading '__', got %q", name)
+		} else {
+			w.DeploymentName = name
+		}
 	}
 	return w
 }

@@ -660,8 +660,17 @@ func (s *shape) processEnv(env map[string]string, pathFirst string) []string {
 // StartWorker starts the worker service's program (./worker) with its compose environment and
 // waits until it polls; extra variables override (an empty value removes one).
 func (s *shape) StartWorker(extra map[string]string, stderr io.Writer) (*harness.Worker, map[string]string) {
+	return s.StartWorkerBinary("", extra, stderr, nil)
+}
+
+// StartWorkerBinary is StartWorker with another build of the worker program (path; "" = the
+// package's) and its own wait for it to poll (nil = harness.StartWorker's).
+func (s *shape) StartWorkerBinary(path string, extra map[string]string, stderr io.Writer, ready func(*harness.Worker) error) (*harness.Worker, map[string]string) {
 	t := s.t
 	words := s.command("worker")
+	if path == "" {
+		path = filepath.Join(s.bin, words[0])
+	}
 	env, vars := s.RimflowEnv("worker", extra)
 	own := &harness.LogBuffer{}
 	if stderr != nil {
@@ -670,7 +679,7 @@ func (s *shape) StartWorker(extra map[string]string, stderr io.Writer) (*harness
 		stderr = own
 	}
 	w, err := harness.StartWorker(s.ctx, s.Client, harness.WorkerOptions{
-		Path: filepath.Join(s.bin, words[0]), Args: words[1:], Env: env, Stderr: stderr,
+		Path: path, Args: words[1:], Env: env, Stderr: stderr, Ready: ready,
 	})
 	if err != nil {
 		t.Fatalf("start the worker service: %v\n%s", err, tailOf(own.String(), 3000))

@@ -423,3 +423,38 @@ func protoJSON(t *testing.T, p *commonpb.Payload) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{"metadata": meta, "data": encodeB64(p.GetData())})
 	return b
 }
+
+// What each client sees of a bill's state: a client without read only the identity and stage;
+// the eventCode and the collect URLs only with invoices or start; an open API everything.
+func TestStateShowsEachClientWhatItMaySee(t *testing.T) {
+	clients, err := access.New(
+		access.Spec{Name: "erp", Token: "erp-token-0123456789", Operations: []string{"invoices", "read"}, Resources: []string{"OA"}},
+		access.Spec{Name: "starter", Token: "start-token-0123456789", Operations: []string{"start", "read"}, Resources: []string{"OA"}},
+		access.Spec{Name: "reporting", Token: "report-token-0123456789", Operations: []string{"read"}, Resources: []string{"*"}},
+		access.Spec{Name: "station", Token: "station-token-0123456789", Operations: []string{"images"}, Resources: []string{"OA"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := workflows.BillState{WorkflowID: "bill:OA:B-1", ID: "OA/B-1", Stage: workflows.StageCollecting, EventCode: "EC-1",
+		Collect: workflows.URLs{PC: "https://cloud/collect?eventCode=EC-1"}, View: workflows.URLs{PC: "https://cloud/view?eventCode=EC-1"},
+		Bill: workflows.BillInput{BillID: "B-1", BillNo: "BX-1", Resource: "OA"}, TotalAmount: "1130.00", InvoiceCount: 1,
+		Invoices: []workflows.InvoiceView{{SerialNo: "s1"}}}
+	by := func(name string) *access.Client { c, _ := clients.ByName(name); return c }
+	for _, name := range []string{"erp", "starter"} {
+		if got := StateFor(by(name), "OA", full); got.EventCode != "EC-1" || got.Collect.PC == "" || got.View.PC == "" || len(got.Invoices) != 1 {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	if got := StateFor(by("reporting"), "OA", full); got.EventCode != "" || got.Collect.PC != "" || got.View.PC == "" || len(got.Invoices) != 1 {
+		t.Errorf("reporting sees the collect capability or misses the view: %+v", got)
+	}
+	got := StateFor(by("station"), "OA", full)
+	if got.ID != "OA/B-1" || got.Stage != workflows.StageCollecting || got.Bill.BillNo != "" || got.EventCode != "" ||
+		got.View.PC != "" || len(got.Invoices) != 0 || got.TotalAmount != "" || got.Invoices == nil {
+		t.Errorf("the station (no read) sees more than identity and stage: %+v", got)
+	}
+	if got := StateFor(nil, "OA", full); got.EventCode != "EC-1" || got.Bill.BillNo != "BX-1" {
+		t.Errorf("an open API's caller: %+v", got)
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -24,9 +25,13 @@ type route struct {
 	Summary   string
 	Open      bool // no bearer token needed (the codec server's routes authenticate by themselves)
 	// Op is the access operation the route needs (internal/access), checked on the path's
-	// {resource} before the handler runs. Start checks it again on the body's resource, and
-	// approvals check approve:<role> once the role is read.
-	Op        string
+	// {resource} before the handler runs, so nothing reaches Temporal (and no answer depends on
+	// whether the bill exists) for a client that may not. Start checks it again on the body's
+	// resource, and approvals (Op approve: some role) check approve:<role> once the role is read.
+	Op string
+	// OrOp is another operation that also opens the route ("" none): a collect URL is for
+	// whoever may fill the bill (invoices) or started it (start).
+	OrOp      string
 	Hidden    bool // served but not in the OpenAPI document (the codec server's sign-in and preflights)
 	Body      any  // request body type (a zero value), nil = none
 	BodyOpt   bool // the body may be empty
@@ -138,7 +143,8 @@ func routes() []route {
 			Responses: []response{
 				{http.StatusOK, "the URL and when its eventCode expires", workflows.CollectURLResponse{}, ""},
 			},
-			serve: (*server).collectURL, Op: access.OpRead,
+			// The collect page imports invoices into the bill at the cloud: a capability, not a read.
+			serve: (*server).collectURL, Op: access.OpInvoices, OrOp: access.OpStart,
 		},
 		{
 			Method: "GET", Path: billPath + "/view-url", Operation: "getViewUrl",
@@ -170,7 +176,7 @@ func routes() []route {
 			Method: "POST", Path: billPath + "/approvals", Operation: "decideApproval",
 			Summary: "Approve, reject or return the bill for the role it awaits", Body: workflows.ApproveRequest{},
 			Example:   map[string]any{"role": "supervisor", "decision": "approve", "approver": "zhang.san", "comment": "ok"},
-			Responses: []response{state}, serve: decide(true, (*Bills).Approve),
+			Responses: []response{state}, serve: decide(true, (*Bills).Approve), Op: access.OpApprove,
 		},
 		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
@@ -280,7 +286,18 @@ func (s *server) startBill(r *http.Request) (int, any, error) {
 	if e != nil {
 		return 0, nil, e
 	}
-	in, e := DecodeStart(body)
+	// The body's resource is authorized before the body is judged: a client of another resource
+	// learns nothing from the validation of a body it may not send.
+	var named struct {
+		Resource string `json:"resource"`
+	}
+	if json.Unmarshal(body, &named) == nil && strings.TrimSpace(named.Resource) != "" {
+		e = authorize(callerFrom(r.Context()).client, access.OpStart, strings.TrimSpace(named.Resource))
+	}
+	var in workflows.BillInput
+	if e == nil {
+		in, e = DecodeStart(body)
+	}
 	if e == nil {
 		e = authorize(callerFrom(r.Context()).client, access.OpStart, in.Resource)
 	}
@@ -336,17 +353,51 @@ func billRef(r *http.Request) BillRef {
 	return BillRef{Resource: r.PathValue("resource"), BillID: r.PathValue("billId")}
 }
 
-// answerState serves a bill's state and notes the stage it shows.
-func (s *server) answerState(state workflows.BillState, err error) (int, any, error) {
+// answerState serves a bill's state, as much of it as the caller may see (StateFor), and notes
+// the stage it shows.
+func (s *server) answerState(r *http.Request, state workflows.BillState, err error) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
 	s.stats.observeStage(state.WorkflowID, state.Stage)
-	return http.StatusOK, state, nil
+	return http.StatusOK, StateFor(callerFrom(r.Context()).client, r.PathValue("resource"), state), nil
+}
+
+// StateFor is what a client may see of a bill's state on resource. A client without `read` (a
+// scanning station, an ERP allowed only to decide) gets the bill's identity and stage, never its
+// content, whichever route answers (an Idempotency-Key that names an update applied before
+// answers the state too). The eventCode and the collect URLs are capabilities (the collect page
+// imports invoices into the bill at the cloud): only a client that may forward invoices or start
+// the bill sees them. nil (an open API, the CLI) sees everything.
+func StateFor(c *access.Client, resource string, st workflows.BillState) workflows.BillState {
+	if c == nil {
+		return st
+	}
+	if ok, _ := c.Allowed(access.OpRead, resource); !ok {
+		return workflows.BillState{WorkflowID: st.WorkflowID, ID: st.ID, Stage: st.Stage, UpdatedAt: st.UpdatedAt,
+			AwaitingRole: st.AwaitingRole, Bill: workflows.BillInput{BillID: st.Bill.BillID, Resource: st.Bill.Resource},
+			Invoices: []workflows.InvoiceView{}, Approvals: []workflows.ApprovalRecord{}, History: []workflows.HistoryEntry{},
+		}
+	}
+	if !mayCollect(c, resource) {
+		st.EventCode = ""
+		st.Collect = workflows.URLs{}
+	}
+	return st
+}
+
+// mayCollect: the client may hold the bill's collect capability (eventCode, collect URLs).
+func mayCollect(c *access.Client, resource string) bool {
+	if ok, _ := c.Allowed(access.OpInvoices, resource); ok {
+		return true
+	}
+	ok, _ := c.Allowed(access.OpStart, resource)
+	return ok
 }
 
 func (s *server) getBill(r *http.Request) (int, any, error) {
-	return s.answerState(s.bills.State(r.Context(), billRef(r)))
+	st, err := s.bills.State(r.Context(), billRef(r))
+	return s.answerState(r, st, err)
 }
 
 func (s *server) collectURL(r *http.Request) (int, any, error) {
@@ -387,7 +438,8 @@ func (s *server) removeInvoice(r *http.Request) (int, any, error) {
 	if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 		return 0, nil, e
 	}
-	return s.answerState(s.bills.RemoveInvoice(r.Context(), billRef(r), req))
+	st, err := s.bills.RemoveInvoice(r.Context(), billRef(r), req)
+	return s.answerState(r, st, err)
 }
 
 // decide serves the routes that send one decision to the bill: the body, strictly decoded into
@@ -402,7 +454,8 @@ func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (
 		if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 			return 0, nil, e
 		}
-		return s.answerState(op(s.bills, r.Context(), billRef(r), req))
+		st, err := op(s.bills, r.Context(), billRef(r), req)
+		return s.answerState(r, st, err)
 	}
 }
 
@@ -613,4 +666,21 @@ var cloudCalls = map[string]bool{
 	"startBill": true, "getCollectUrl": true, "getViewUrl": true, "removeInvoice": true, "submitBill": true,
 	"decideApproval": true, "reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true,
 	"resolveCompensation": true,
+}
+
+// RouteAccess is how one route is authorized, for the tests that walk the route table (the
+// authorization matrix of systest/apiit).
+type RouteAccess struct {
+	Method, Path, Operation string
+	Op, OrOp                string // the operations that open it ("" with Open)
+	Open                    bool   // no bearer token needed (it authenticates by itself, or is public)
+}
+
+// Authorization lists every route of the table with the operation it needs.
+func Authorization() []RouteAccess {
+	var out []RouteAccess
+	for _, rt := range routes() {
+		out = append(out, RouteAccess{Method: rt.Method, Path: rt.Path, Operation: rt.Operation, Op: rt.Op, OrOp: rt.OrOp, Open: rt.Open})
+	}
+	return out
 }

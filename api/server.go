@@ -239,7 +239,11 @@ func (s *server) wrap(rt route) http.Handler {
 			// The route's operation, on the bill's resource when the path names one; start (the
 			// resource is in the body) and approvals (the role is) check again once it is read.
 			if rt.Op != "" {
-				if e := authorize(c, rt.Op, r.PathValue("resource")); e != nil {
+				e := authorize(c, rt.Op, r.PathValue("resource"))
+				if e != nil && rt.OrOp != "" && authorize(c, rt.OrOp, r.PathValue("resource")) == nil {
+					e = nil
+				}
+				if e != nil {
 					writeError(rec, e)
 					return
 				}

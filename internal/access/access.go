@@ -81,10 +81,15 @@ func (c *Client) Allowed(op, resource string) (bool, string) {
 	if c == nil {
 		return false, "no authenticated client"
 	}
-	if why := validOperation(op); why != "" {
+	if op == OpApprove {
+		// "some approval role": what the approvals route checks before it reads the body (and
+		// the role in it), so a client that may approve nothing there learns nothing of the bill.
+		if !c.grantsAnyApproval() {
+			return false, fmt.Sprintf("client %q may not use %q for any role", c.Name, Approve("<role>"))
+		}
+	} else if why := validOperation(op); why != "" {
 		return false, why
-	}
-	if !c.grants(op) {
+	} else if !c.grants(op) {
 		return false, fmt.Sprintf("client %q may not use %q", c.Name, op)
 	}
 	if isCodec(op) && !c.AllResourcesAllowed() {
@@ -100,6 +105,13 @@ func (c *Client) Allowed(op, resource string) (bool, string) {
 const codecReason = "a payload names no resource, so decoding can show any bill"
 
 func isCodec(op string) bool { return op == OpCodecDecode || op == OpCodecEncode }
+
+// grantsAnyApproval: the client may decide for at least one approval role.
+func (c *Client) grantsAnyApproval() bool {
+	return slices.ContainsFunc(c.Operations, func(op string) bool {
+		return op == OpAdmin || strings.HasPrefix(op, OpApprove+":")
+	})
+}
 
 func (c *Client) grants(op string) bool {
 	if slices.Contains(c.Operations, OpAdmin) || slices.Contains(c.Operations, op) {

@@ -451,3 +451,26 @@ func TestDocumentedExample(t *testing.T) {
 		t.Error("erp-oa may start another resource's bill")
 	}
 }
+
+// "approve" alone asks whether the client may decide for some role (the approvals route, before
+// its body names the role): approve:<role>, approve:* and admin do; nothing else does.
+func TestSomeApprovalRole(t *testing.T) {
+	cs, err := New(
+		Spec{Name: "sup", Token: "sup-token-0123456789", Operations: []string{"approve:supervisor"}, Resources: []string{"OA"}},
+		Spec{Name: "all", Token: "all-token-0123456789", Operations: []string{"approve:*"}, Resources: []string{"*"}},
+		Spec{Name: "root", Token: "root-token-0123456789", Operations: []string{"admin"}, Resources: []string{"*"}},
+		Spec{Name: "reader", Token: "reader-token-0123456789", Operations: []string{"read", "submit"}, Resources: []string{"*"}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		client, resource string
+		ok               bool
+	}{{"sup", "OA", true}, {"sup", "SAP", false}, {"all", "SAP", true}, {"root", "OA", true}, {"reader", "OA", false}} {
+		c, _ := cs.ByName(tc.client)
+		if ok, why := c.Allowed(OpApprove, tc.resource); ok != tc.ok {
+			t.Errorf("%s on %s: %v (%s), want %v", tc.client, tc.resource, ok, why, tc.ok)
+		}
+	}
+}

@@ -92,19 +92,19 @@ func newKeyring(t *testing.T, ids ...string) (*codec.Keyring, []string) {
 	return ring, entries
 }
 
-func newSecuredStack(t *testing.T, ring *codec.Keyring) *securedStack {
+func newSecuredStack(t *testing.T, ring *codec.Keyring, extra ...access.Spec) *securedStack {
 	t.Helper()
 	ts := harness.NewTestServer(t)
 	s := &securedStack{ts: ts, plain: ts.GetDefaultClient(), ns: ts.GetDefaultNamespace()}
 	s.cloud = harness.NewCloud(t, simulator.Options{Seed: 12}, nil)
 	s.simURL = s.cloud.URL
 	var err error
-	s.clients, err = access.New(
-		access.Spec{Name: "erp-oa", Token: erpToken, Resources: []string{"OA"},
+	s.clients, err = access.New(append([]access.Spec{
+		{Name: "erp-oa", Token: erpToken, Resources: []string{"OA"},
 			Operations: []string{"start", "read", "invoices", "submit", "approve:supervisor", "approve:finance", "voucher", "cancel"}},
-		access.Spec{Name: "reporting", Token: reportingToken, Operations: []string{"read"}, Resources: []string{"*"}},
-		access.Spec{Name: "ops-console", Token: opsToken, Operations: []string{"read", "codec:decode", "codec:encode"}, Resources: []string{"*"}},
-	)
+		{Name: "reporting", Token: reportingToken, Operations: []string{"read"}, Resources: []string{"*"}},
+		{Name: "ops-console", Token: opsToken, Operations: []string{"read", "codec:decode", "codec:encode"}, Resources: []string{"*"}},
+	}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestWhoMayDoWhat(t *testing.T) {
 	}
 	// A read-only client may not approve at all.
 	code, raw = s.as(t, reportingToken, "sup-1", "POST", "/v1/bills/OA/TRIP-1/approvals", workflows.ApproveRequest{Role: "supervisor", Decision: "approve"}, nil)
-	if _, msg, _ := errorMessage(t, raw); code != http.StatusForbidden || !strings.Contains(msg, `"approve:supervisor"`) {
+	if _, msg, _ := errorMessage(t, raw); code != http.StatusForbidden || !strings.Contains(msg, `"approve:<role>"`) {
 		t.Errorf("reporting approving: %d %s", code, raw)
 	}
 	// Asking for a chain the policy does not let the caller choose: 400 naming the option.

@@ -1,7 +1,9 @@
 package deploy
 
 import (
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -84,6 +86,28 @@ func ReadDotenv(path string) (map[string]string, error) {
 		env[k] = v
 	}
 	return env, nil
+}
+
+// GeneratedSecrets are the variables deploy/env.example leaves empty for the user to generate
+// (`openssl rand -hex 32`): an example value would be a known credential, and the programs refuse
+// the usual placeholders anyway.
+var GeneratedSecrets = []string{"POSTGRES_PASSWORD", "RIMFLOW_API_TOKEN"}
+
+// WithGeneratedSecrets is dotenv as a user fills it in from env.example: every GeneratedSecrets
+// variable left empty gets a fresh random value (32 random bytes in hex), as the example asks.
+func WithGeneratedSecrets(dotenv map[string]string) map[string]string {
+	out := make(map[string]string, len(dotenv))
+	for k, v := range dotenv {
+		out[k] = v
+	}
+	for _, k := range GeneratedSecrets {
+		if strings.TrimSpace(out[k]) == "" {
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			out[k] = hex.EncodeToString(b)
+		}
+	}
+	return out
 }
 
 // interpolation is what compose substitutes in a value: $$ (a literal $), ${VAR}, ${VAR:-default},

@@ -49,7 +49,37 @@ func envExample(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatalf("deploy/env.example: %v", err)
 	}
-	return env
+	return WithGeneratedSecrets(env)
+}
+
+// TestEnvExampleAsksForGeneratedSecrets: deploy/env.example carries no value for a secret the user
+// must generate (an example value would be everyone's credential), compose refuses the file as it
+// is, and the programs refuse the placeholders such files used to carry, naming the variable.
+func TestEnvExampleAsksForGeneratedSecrets(t *testing.T) {
+	raw, err := ReadDotenv("env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range GeneratedSecrets {
+		if v, ok := raw[k]; !ok || v != "" {
+			t.Errorf("env.example: %s=%q, want the variable present and empty (generate it)", k, v)
+		}
+	}
+	cf := loadCompose(t)
+	if _, err := Interpolate(cf.Services["postgresql"].Environment["POSTGRES_PASSWORD"], raw); err == nil {
+		t.Errorf("compose accepts env.example without a generated POSTGRES_PASSWORD")
+	}
+	for _, placeholder := range []string{"change-me-too", "change-me", "changeme"} {
+		_, err := config.Load(func(k string) string {
+			if k == config.EnvAPIToken {
+				return placeholder
+			}
+			return ""
+		}, config.ForAPIServer)
+		if err == nil || !strings.Contains(err.Error(), config.EnvAPIToken+": a placeholder") || strings.Contains(err.Error(), placeholder) {
+			t.Errorf("starter serve with %s=%s: %v", config.EnvAPIToken, placeholder, err)
+		}
+	}
 }
 
 // interpolate does what compose does with ${VAR}, ${VAR:-default} and ${VAR:?error} given dotenv.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"rimflow/devstack/harness"
+	"rimflow/internal/access"
 	"rimflow/internal/app"
 	"rimflow/internal/config"
 	"rimflow/internal/jsonlog"
@@ -57,6 +58,12 @@ func run() int {
 	flag.Parse()
 
 	opts.Worker.Activities.Webhooks = cfg.Webhooks
+	if opts.APIToken != "" {
+		if why := access.CheckProgramToken(opts.APIToken); why != "" {
+			fmt.Fprintf(os.Stderr, "devstack: --api-token: %s\n", why)
+			return 2
+		}
+	}
 	switch {
 	case opts.APIToken != "" && cfg.API.Token == "" && !cfg.API.Clients.Open():
 		fmt.Fprintf(os.Stderr, "devstack: --api-token: set either it or %s, not both\n", config.EnvAPIClientsFile)

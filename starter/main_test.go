@@ -242,7 +242,7 @@ func TestCLIDrivesABill(t *testing.T) {
 
 func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	newCLIStack(t)
-	t.Setenv(config.EnvAPIToken, "serve-token")
+	t.Setenv(config.EnvAPIToken, "serve-token-0123456789abcdef01234567")
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, w := io.Pipe()
 	done := make(chan int, 1)

@@ -275,7 +275,7 @@ func TestLoadEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokenFile := filepath.Join(dir, "api.token")
-	if err := os.WriteFile(tokenFile, []byte("file-token-12345\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("file-token-0123456789abcdef012345\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -288,26 +288,30 @@ func TestLoadEnv(t *testing.T) {
 		open    bool
 	}{
 		{name: "nothing set is open", env: map[string]string{}, open: true},
-		{name: "single token is an admin on every resource", env: map[string]string{EnvToken: "direct-token-123"},
-			token: "direct-token-123", client: "default", op: OpCodecDecode, res: ""},
+		{name: "single token is an admin on every resource", env: map[string]string{EnvToken: "direct-token-0123456789abcdef0123"},
+			token: "direct-token-0123456789abcdef0123", client: "default", op: OpCodecDecode, res: ""},
 		{name: "single token from a file", env: map[string]string{EnvToken + "_FILE": tokenFile},
-			token: "file-token-12345", client: "default", op: OpRetry, res: "SAP"},
-		{name: "single client narrowed", env: map[string]string{EnvToken: "direct-token-123", EnvClientName: "erp",
-			EnvClientOperations: "start, read", EnvClientResources: "OA"}, token: "direct-token-123", client: "erp", op: OpStart, res: "OA"},
-		{name: "clients file", env: map[string]string{EnvClientsFile: clientsFile, "ERP_T": "erp-token-1234567"},
-			token: "erp-token-1234567", client: "erp", op: OpStart, res: "OA"},
-		{name: "file and token both", env: map[string]string{EnvClientsFile: clientsFile, EnvToken: "direct-token-123"},
+			token: "file-token-0123456789abcdef012345", client: "default", op: OpRetry, res: "SAP"},
+		{name: "single client narrowed", env: map[string]string{EnvToken: "direct-token-0123456789abcdef0123", EnvClientName: "erp",
+			EnvClientOperations: "start, read", EnvClientResources: "OA"}, token: "direct-token-0123456789abcdef0123", client: "erp", op: OpStart, res: "OA"},
+		{name: "clients file", env: map[string]string{EnvClientsFile: clientsFile, "ERP_T": "erp-token-0123456789abcdef0123456"},
+			token: "erp-token-0123456789abcdef0123456", client: "erp", op: OpStart, res: "OA"},
+		{name: "file and token both", env: map[string]string{EnvClientsFile: clientsFile, EnvToken: "direct-token-0123456789abcdef0123"},
 			wantErr: EnvClientsFile + ": set either"},
-		{name: "token and token file both", env: map[string]string{EnvToken: "direct-token-123", EnvToken + "_FILE": tokenFile},
+		{name: "token and token file both", env: map[string]string{EnvToken: "direct-token-0123456789abcdef0123", EnvToken + "_FILE": tokenFile},
 			wantErr: EnvToken + ": set either"},
 		{name: "client name without token", env: map[string]string{EnvClientName: "erp"},
 			wantErr: EnvClientName + ": set only with " + EnvToken},
 		{name: "client resources beside a clients file", env: map[string]string{EnvClientsFile: clientsFile, EnvClientResources: "OA"},
 			wantErr: EnvClientResources + ": set only with " + EnvToken},
-		{name: "bad operation names its variable", env: map[string]string{EnvToken: "direct-token-123", EnvClientOperations: "read,fly"},
+		{name: "bad operation names its variable", env: map[string]string{EnvToken: "direct-token-0123456789abcdef0123", EnvClientOperations: "read,fly"},
 			wantErr: "environment: " + EnvClientOperations + `[1]: unknown operation "fly"`},
-		{name: "short token names its variable", env: map[string]string{EnvToken: "short"},
-			wantErr: EnvToken + ": variable " + EnvToken + " holds a token shorter than 8"},
+		{name: "short token names its variable", env: map[string]string{EnvToken: "short-but-not-a-placeholder"},
+			wantErr: EnvToken + ": variable " + EnvToken + " holds a token shorter than 32"},
+		{name: "the example's placeholder names its variable", env: map[string]string{EnvToken: "change-me-too"},
+			wantErr: EnvToken + ": variable " + EnvToken + " holds a placeholder"},
+		{name: "a placeholder in a clients file's token names the entry", env: map[string]string{EnvClientsFile: clientsFile, "ERP_T": "CHANGE-ME"},
+			wantErr: "clients[0].token: variable ERP_T holds a placeholder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,7 +320,7 @@ func TestLoadEnv(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), "direct-token-123") || strings.Contains(err.Error(), "short\"") {
+				if strings.Contains(err.Error(), "direct-token-0123456789abcdef0123") || strings.Contains(err.Error(), "short-but") || strings.Contains(err.Error(), "change-me") {
 					t.Fatalf("error shows the token: %v", err)
 				}
 				return
@@ -471,6 +475,23 @@ func TestSomeApprovalRole(t *testing.T) {
 		c, _ := cs.ByName(tc.client)
 		if ok, why := c.Allowed(OpApprove, tc.resource); ok != tc.ok {
 			t.Errorf("%s on %s: %v (%s), want %v", tc.client, tc.resource, ok, why, tc.ok)
+		}
+	}
+}
+
+// The programs' rules for a token: no placeholder, at least ProgramMinTokenLen characters; the
+// reason never shows the token.
+func TestCheckProgramToken(t *testing.T) {
+	for token, want := range map[string]string{
+		"change-me-too":                     "placeholder",
+		"CHANGEME":                          "placeholder",
+		"e2e-restart-token-5f1c":            "shorter than 32",
+		"0123456789abcdef0123456789abcdef":  "",
+		" 0123456789abcdef0123456789abcdef": "",
+	} {
+		why := CheckProgramToken(token)
+		if want == "" && why != "" || want != "" && !strings.Contains(why, want) || strings.Contains(why, strings.TrimSpace(token)) {
+			t.Errorf("%q: %q, want %q", token, why, want)
 		}
 	}
 }

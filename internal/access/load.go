@@ -71,10 +71,13 @@ func (e *ConfigError) Error() string {
 }
 
 // Resolver reads what token references point at; Dir is where relative file: paths start.
+// MinTokenLen is the shortest token accepted (0: MinTokenLen; the programs' loaders,
+// LoadEnv and LoadFile, ask ProgramMinTokenLen).
 type Resolver struct {
-	Getenv   func(string) string
-	ReadFile func(string) ([]byte, error)
-	Dir      string
+	Getenv      func(string) string
+	ReadFile    func(string) ([]byte, error)
+	Dir         string
+	MinTokenLen int
 }
 
 func (r Resolver) withDefaults() Resolver {
@@ -83,6 +86,9 @@ func (r Resolver) withDefaults() Resolver {
 	}
 	if r.ReadFile == nil {
 		r.ReadFile = os.ReadFile
+	}
+	if r.MinTokenLen <= 0 {
+		r.MinTokenLen = MinTokenLen
 	}
 	return r
 }
@@ -109,7 +115,7 @@ func LoadEnv(getenv func(string) string) (*Clients, error) {
 		if hasToken {
 			return nil, fmt.Errorf("%s: set either %s or %s/%s_FILE, not both", EnvClientsFile, EnvClientsFile, EnvToken, EnvToken)
 		}
-		return LoadFile(file, Resolver{Getenv: getenv})
+		return LoadFile(file, Resolver{Getenv: getenv, MinTokenLen: ProgramMinTokenLen})
 	}
 	if !hasToken {
 		return &Clients{}, nil
@@ -126,7 +132,7 @@ func LoadEnv(getenv func(string) string) (*Clients, error) {
 	if tokenFile != "" {
 		spec.TokenRef = filePrefix + tokenFile
 	}
-	cs, problems := build(nil, []Spec{spec}, Resolver{Getenv: getenv}.withDefaults(), envFieldNames)
+	cs, problems := build(nil, []Spec{spec}, Resolver{Getenv: getenv, MinTokenLen: ProgramMinTokenLen}.withDefaults(), envFieldNames)
 	if len(problems) > 0 {
 		return nil, &ConfigError{Source: "environment", Problems: problems}
 	}
@@ -321,7 +327,7 @@ func resolveToken(s Spec, r Resolver) ([sha256.Size]byte, string) {
 	case plain != "" && ref != "":
 		return zero, "set either a token or a token reference, not both"
 	case plain != "":
-		return hashChecked(plain, "the token")
+		return hashChecked(plain, "the token", r.MinTokenLen)
 	case ref == "":
 		return zero, "required: sha256:<hex>, env:VAR or file:PATH"
 	}
@@ -343,7 +349,7 @@ func resolveToken(s Spec, r Resolver) ([sha256.Size]byte, string) {
 		if token == "" {
 			return zero, fmt.Sprintf("variable %s (named by env:%s) is empty or unset", v, v)
 		}
-		return hashChecked(token, "variable "+v)
+		return hashChecked(token, "variable "+v, r.MinTokenLen)
 	case strings.HasPrefix(ref, filePrefix):
 		p := strings.TrimPrefix(ref, filePrefix)
 		if p == "" {
@@ -360,14 +366,17 @@ func resolveToken(s Spec, r Resolver) ([sha256.Size]byte, string) {
 		if token == "" {
 			return zero, fmt.Sprintf("file %q is empty", p)
 		}
-		return hashChecked(token, fmt.Sprintf("file %q", p))
+		return hashChecked(token, fmt.Sprintf("file %q", p), r.MinTokenLen)
 	}
 	return zero, "must be sha256:<hex>, env:VAR or file:PATH; a token written in the file is refused"
 }
 
-func hashChecked(token, where string) ([sha256.Size]byte, string) {
-	if len(token) < MinTokenLen {
-		return [sha256.Size]byte{}, fmt.Sprintf("%s holds a token shorter than %d characters", where, MinTokenLen)
+func hashChecked(token, where string, minLen int) ([sha256.Size]byte, string) {
+	if Placeholder(token) {
+		return [sha256.Size]byte{}, fmt.Sprintf("%s holds a placeholder, not a token: generate one with `openssl rand -hex 32`", where)
+	}
+	if len(token) < minLen {
+		return [sha256.Size]byte{}, fmt.Sprintf("%s holds a token shorter than %d characters: generate one with `openssl rand -hex 32`", where, minLen)
 	}
 	return sha256.Sum256([]byte(token)), ""
 }

@@ -52,14 +52,14 @@ func TestLoadReadsThePolicy(t *testing.T) {
 	if err != nil || c.Policy == nil || c.Policy.Source() != policy.Default().Source() || c.Temporal.Address != "127.0.0.1:7233" {
 		t.Fatalf("defaults: policy %v, %v, err %v", c.Policy, c, err)
 	}
-	c, err = Load(getenv(map[string]string{config.EnvPolicyFile: " " + policyFile + " ", config.EnvAPIToken: "api-token-value-123456"}), config.ForAPIServer)
+	c, err = Load(getenv(map[string]string{config.EnvPolicyFile: " " + policyFile + " ", config.EnvAPIToken: "api-token-value-0123456789abcdef0123"}), config.ForAPIServer)
 	if err != nil || c.Policy.Source() != policyFile {
 		t.Fatalf("policy from its file: %v, err %v", c.Policy, err)
 	}
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "config", c)
 	for _, out := range []string{c.String(), fmt.Sprintf("%v %+v %#v", c, c, c), logged.String()} {
-		if !strings.Contains(out, policyFile) || !strings.Contains(out, "127.0.0.1:7233") || strings.Contains(out, "api-token-value-123456") {
+		if !strings.Contains(out, policyFile) || !strings.Contains(out, "127.0.0.1:7233") || strings.Contains(out, "api-token-value-0123456789abcdef0123") {
 			t.Errorf("the redacted view lacks the policy or the Temporal address, or shows the token: %s", out)
 		}
 	}

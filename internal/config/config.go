@@ -617,6 +617,11 @@ func read(getenv func(string) string, v Var) (string, error) {
 			}
 		}
 	}
+	if v.Secret && access.Placeholder(val) {
+		// A value copied from an example (deploy/env.example's was change-me-too) must not
+		// become a credential; the value itself is never echoed.
+		return "", fmt.Errorf("%s: a placeholder, not a secret: generate one (openssl rand -hex 32)", v.Name)
+	}
 	if val == "" {
 		val = v.Default
 	}

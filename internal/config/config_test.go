@@ -129,7 +129,7 @@ func TestCloudVerdictNamesTheVariable(t *testing.T) {
 func TestProgramsReadOnlyTheirParts(t *testing.T) {
 	others := map[string]string{
 		EnvCloudBaseURL: "ftp://x", EnvMetricsAddr: "nope", EnvAPIRequestTimeout: "soon", EnvLogLevel: "loud",
-		EnvTemporalAddress: "nohost", EnvAPIToken: "devstack-token",
+		EnvTemporalAddress: "nohost", EnvAPIToken: "devstack-token-0123456789abcdef0123",
 	}
 	cli := map[string]string{}
 	for k, v := range others {
@@ -151,7 +151,7 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 	}
 	dev[EnvLogLevel] = "debug"
 	c, err = Load(bare(dev), ForDevstack)
-	if err != nil || c.API.Token != "devstack-token" || c.LogLevel != slog.LevelDebug || c.API.Clients.Open() ||
+	if err != nil || c.API.Token != "devstack-token-0123456789abcdef0123" || c.LogLevel != slog.LevelDebug || c.API.Clients.Open() ||
 		!c.Codec.Encrypt || c.Codec.Keys != nil || c.Temporal.Codec != nil {
 		// The devstack makes its own key file: no keys is not an error for it.
 		t.Errorf("devstack: %v %v", c, err)
@@ -173,7 +173,7 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("api-token-value\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("api-token-value-0123456789abcdef0123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(env(map[string]string{
@@ -184,13 +184,13 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Cloud.AppSecret != "s3cr3t-value" || c.API.Token != "api-token-value" || c.API.Addr != ":9000" || c.API.RequestTimeout != 5*time.Second {
+	if c.Cloud.AppSecret != "s3cr3t-value" || c.API.Token != "api-token-value-0123456789abcdef0123" || c.API.Addr != ":9000" || c.API.RequestTimeout != 5*time.Second {
 		t.Errorf("from files: appSecret %q, API %v", c.Cloud.AppSecret, c)
 	}
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("cfg", "config", c)
 	for _, out := range []string{c.String(), fmt.Sprintf("%v %+v %#v", c, c, c), logged.String()} {
-		for _, secret := range []string{"s3cr3t-value", "key-value-123", "client-secret-xyz", "api-token-value"} {
+		for _, secret := range []string{"s3cr3t-value", "key-value-123", "client-secret-xyz", "api-token-value-0123456789abcdef0123"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("secret %q printed: %s", secret, out)
 			}
@@ -211,7 +211,7 @@ func TestSecretsFromFilesAndRedacted(t *testing.T) {
 			t.Errorf("%s: error %v does not name the variable, alone", name, err)
 		}
 		if err != nil && (strings.Contains(err.Error(), "direct-secret") || strings.Contains(err.Error(), "s3cr3t") ||
-			strings.Contains(err.Error(), "api-token-value")) {
+			strings.Contains(err.Error(), "api-token-value-0123456789abcdef0123")) {
 			t.Errorf("%s: error shows a secret: %v", name, err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 	}
 	keyFile := write("codec.keys", "# newest first\n"+k2+"\n"+testKey+"\n")
 	clientsFile := write("clients.yaml", "clients:\n  - {name: erp, token: env:ERP_TOKEN, operations: [start, read], resources: [OA]}\n")
-	const erpToken = "erp-token-123456"
+	const erpToken = "erp-token-0123456789abcdef01234567"
 	keyMaterial := func(entry string) string { _, m, _ := strings.Cut(entry, ":"); return m }
 
 	t.Run("keys from a file, clients from a file, origins", func(t *testing.T) {
@@ -281,6 +281,10 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 		}
 	})
 
+	placeholderFile := filepath.Join(dir, "apikey")
+	if err := os.WriteFile(placeholderFile, []byte("change-me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		vars  map[string]string
@@ -294,6 +298,10 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 		{"key file missing", map[string]string{EnvCodecKeys: "", EnvCodecKeys + "_FILE": filepath.Join(dir, "none")}, ForWorker, EnvCodecKeys + "_FILE"},
 		{"client name without a token", map[string]string{EnvAPIClientName: "erp"}, ForAPIServer, EnvAPIClientName},
 		{"token too short", map[string]string{EnvAPIToken: "abc12"}, ForAPIServer, EnvAPIToken},
+		{"token shorter than 32", map[string]string{EnvAPIToken: "a-twenty-char-token!"}, ForAPIServer, EnvAPIToken + ": variable " + EnvAPIToken + " holds a token shorter than 32"},
+		{"the example's API token", map[string]string{EnvAPIToken: "change-me-too"}, ForAPIServer, EnvAPIToken + ": a placeholder"},
+		{"a placeholder app secret", map[string]string{EnvCloudAppSecret: "Change-Me"}, ForWorker, EnvCloudAppSecret + ": a placeholder"},
+		{"a placeholder API key in a file", map[string]string{EnvTemporalAPIKey + "_FILE": placeholderFile}, ForWorker, EnvTemporalAPIKey + ": a placeholder"},
 		{"clients file and token", map[string]string{EnvAPIClientsFile: clientsFile, EnvAPIToken: "a-long-enough-token"}, ForAPIServer, EnvAPIClientsFile},
 		{"wildcard origin", map[string]string{EnvCodecOrigins: "*"}, ForAPIServer, EnvCodecOrigins},
 		{"origin with a path", map[string]string{EnvCodecOrigins: "http://127.0.0.1:8233/ui"}, ForAPIServer, EnvCodecOrigins},
@@ -305,7 +313,7 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v does not name %s", err, tc.want)
 			}
-			for _, secret := range []string{keyMaterial(testKey), "a-long-enough-token", "abc12"} {
+			for _, secret := range []string{keyMaterial(testKey), "a-long-enough-token", "abc12", "a-twenty-char-token", "change-me", "Change-Me"} {
 				if strings.Contains(err.Error(), secret) && !strings.Contains(tc.want, secret) {
 					t.Errorf("error shows %q: %v", secret, err)
 				}

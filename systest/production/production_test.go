@@ -61,6 +61,7 @@ func TestEmbeddedServerOnPostgresIsTheComposeServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dotenv = deploy.WithGeneratedSecrets(dotenv)
 	env := map[string]string{}
 	for k, raw := range cf.Services["temporal"].Environment {
 		if env[k], err = deploy.Interpolate(raw, dotenv); err != nil {

@@ -215,10 +215,11 @@ func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {
 	if s.dotenv, err = deploy.ReadDotenv(filepath.Join(s.repo, "deploy", "env.example")); err != nil {
 		t.Fatal(err)
 	}
-	// The .env a user makes from env.example: the secrets filled in.
+	// The .env a user makes from env.example: the secrets generated as it asks (the database's
+	// password is the throwaway cluster's).
+	s.dotenv = deploy.WithGeneratedSecrets(s.dotenv)
 	s.dotenv["POSTGRES_PASSWORD"] = pg.Password
-	s.APIToken = "prod-api-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	s.dotenv["RIMFLOW_API_TOKEN"] = s.APIToken
+	s.APIToken = s.dotenv["RIMFLOW_API_TOKEN"]
 	s.dir = t.TempDir()
 
 	s.runSchemaJob()

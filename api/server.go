@@ -56,7 +56,10 @@ type Options struct {
 	// CodecOrigins are the Temporal Web origins ("http://127.0.0.1:8233") the codec server answers
 	// from a browser (CORS with credentials).
 	CodecOrigins []string
-	Logger       *slog.Logger
+	// SecureCookies: browsers reach the API over https though TLS ends in front of it (its public
+	// URL is https): the codec server's session cookie is Secure.
+	SecureCookies bool
+	Logger        *slog.Logger
 	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -168,7 +171,7 @@ func newServer(opts Options) (*server, error) {
 	}
 	if opts.Codec != nil {
 		h, err := codec.NewServer(codec.ServerOptions{
-			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins,
+			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins, SecureCookies: opts.SecureCookies,
 			Namespace: opts.Namespace, Logger: s.log.With("component", "codec"),
 		})
 		if err != nil {

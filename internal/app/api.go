@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -39,7 +40,8 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 	opts := api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
-		Logger: logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
+		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.API.PublicURL), "https://"),
+		Logger:        logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
 		Notifies: cfg.Webhooks.Has, ReissueMargin: cfg.API.ReissueMargin,
 	}
 	ents, err := Enterprises(cfg, logger)

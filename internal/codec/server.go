@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/converter"
@@ -42,8 +43,11 @@ const (
 
 	// DefaultMaxBodyBytes bounds one request (a batch of payloads).
 	DefaultMaxBodyBytes = 16 << 20
-	// DefaultSessionTTL is how long a Temporal Web sign-in lasts.
-	DefaultSessionTTL = 8 * time.Hour
+	// DefaultSessionTTL is how long a Temporal Web sign-in lasts: under an hour, since the cookie
+	// reads every bill and a browser left open keeps it.
+	DefaultSessionTTL = 50 * time.Minute
+	// MaxSessionTTL is the longest session ServerOptions may ask for.
+	MaxSessionTTL = time.Hour
 )
 
 // corsAllowHeaders are the request headers Temporal Web sends to a codec server.
@@ -64,9 +68,11 @@ type ServerOptions struct {
 	// Namespace, when set, is the only namespace served: a request naming another in X-Namespace is refused.
 	Namespace string
 	// SecureCookies marks the session cookie Secure even when the request did not come over TLS
-	// (TLS terminated in front of the server). It is always Secure over TLS.
+	// (TLS terminated in front of the server: the API sets it when its public URL is https). It
+	// is always Secure over TLS, and when a proxy says the browser's request was https
+	// (X-Forwarded-Proto).
 	SecureCookies bool
-	SessionTTL    time.Duration // default DefaultSessionTTL
+	SessionTTL    time.Duration // default DefaultSessionTTL; more than MaxSessionTTL is refused
 	MaxBodyBytes  int64         // default DefaultMaxBodyBytes
 	Logger        *slog.Logger  // default slog.Default(); logs who called what, never a token or a payload
 	Now           func() time.Time
@@ -79,6 +85,11 @@ type server struct {
 	sessionKey []byte
 	log        *slog.Logger
 	now        func() time.Time
+
+	// revoked are the sessions signed out before they expire (cookie value → expiry): a copy of
+	// the cookie kept elsewhere stops working at logout. Kept in this process only, like the key.
+	mu      sync.Mutex
+	revoked map[string]int64
 }
 
 // NewServer builds the codec server's handler.
@@ -100,6 +111,10 @@ func NewServer(o ServerOptions) (http.Handler, error) {
 	if s.opts.SessionTTL <= 0 {
 		s.opts.SessionTTL = DefaultSessionTTL
 	}
+	if s.opts.SessionTTL > MaxSessionTTL {
+		return nil, fmt.Errorf("codec server: a session of %s is longer than %s", s.opts.SessionTTL, MaxSessionTTL)
+	}
+	s.revoked = map[string]int64{}
 	if s.opts.MaxBodyBytes <= 0 {
 		s.opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -275,7 +290,7 @@ func (s *server) sessionClient(r *http.Request) (*access.Client, time.Time) {
 	if err != nil {
 		return nil, time.Time{}
 	}
-	if !hmac.Equal([]byte(s.sign(string(nameB), expiry)), []byte(cookie.Value)) || s.now().Unix() >= expiry {
+	if !hmac.Equal([]byte(s.sign(string(nameB), expiry)), []byte(cookie.Value)) || s.now().Unix() >= expiry || s.isRevoked(cookie.Value) {
 		return nil, time.Time{}
 	}
 	// The client is looked up now, so its rights are the current ones.
@@ -350,7 +365,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: s.sign(c.Name, until.Unix()), Path: "/",
 		Expires: until, MaxAge: int(s.opts.SessionTTL.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.opts.SecureCookies,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
 	})
 	s.audit(r, "login", c, "signed in until "+until.UTC().Format(time.RFC3339))
 	s.page(w, http.StatusOK, loginView{Name: c.Name, Until: until.UTC().Format(time.RFC3339)})
@@ -362,9 +377,40 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "logout takes POST")
 		return
 	}
+	if c, until := s.sessionClient(r); c != nil {
+		cookie, _ := r.Cookie(SessionCookie)
+		s.revoke(cookie.Value, until.Unix())
+		s.audit(r, "logout", c, "signed out")
+	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || s.opts.SecureCookies})
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
 	s.page(w, http.StatusOK, loginView{Problem: "Signed out."})
+}
+
+// secure: the browser reached this server over https (directly, through a proxy that says so, or
+// as configured for a TLS-terminating front).
+func (s *server) secure(r *http.Request) bool {
+	return r.TLS != nil || s.opts.SecureCookies || strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+// revoke ends a session before its expiry; expired entries are dropped on the way.
+func (s *server) revoke(value string, expiry int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().Unix()
+	for v, exp := range s.revoked {
+		if exp <= now {
+			delete(s.revoked, v)
+		}
+	}
+	s.revoked[value] = expiry
+}
+
+func (s *server) isRevoked(value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.revoked[value]
+	return ok
 }
 
 func hostIsLoopback(host string) bool {

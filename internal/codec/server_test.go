@@ -404,3 +404,66 @@ func TestNewServerRefusesBadOptions(t *testing.T) {
 		})
 	}
 }
+
+// The codec session: Secure whenever the browser's request was https (the API's public URL is
+// https, TLS ending in front: SecureCookies; or a proxy's X-Forwarded-Proto), never Secure on
+// plain loopback http (the devstack), under an hour, and logout revokes it: a copy of the cookie
+// kept elsewhere no longer decodes.
+func TestSessionCookieSecureShortAndRevoked(t *testing.T) {
+	signIn := func(t *testing.T, f *fixture, headers map[string]string) *http.Cookie {
+		t.Helper()
+		h := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": f.srv.URL}
+		for k, v := range headers {
+			h[k] = v
+		}
+		resp, body := f.do(t, &http.Client{Timeout: httpDeadline}, http.MethodPost, "/login", h, url.Values{"token": {opsToken}}.Encode())
+		if resp.StatusCode != 200 {
+			t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == SessionCookie {
+				return c
+			}
+		}
+		t.Fatal("no session cookie")
+		return nil
+	}
+	plain := newFixture(t, nil)
+	if c := signIn(t, plain, nil); c.Secure || c.MaxAge <= 0 || c.MaxAge >= 3600 {
+		t.Errorf("plain http: Secure %v, Max-Age %d (want not Secure, under an hour)", c.Secure, c.MaxAge)
+	}
+	if c := signIn(t, plain, map[string]string{"X-Forwarded-Proto": "https"}); !c.Secure {
+		t.Error("behind a proxy that says https: the cookie is not Secure")
+	}
+	terminated := newFixture(t, func(o *ServerOptions) { o.SecureCookies = true })
+	if c := signIn(t, terminated, nil); !c.Secure {
+		t.Error("public URL https (SecureCookies): the cookie is not Secure")
+	}
+	if _, err := NewServer(ServerOptions{Codec: plain.codec, AllowOpen: true, SessionTTL: 8 * time.Hour}); err == nil {
+		t.Error("an 8-hour session was accepted")
+	}
+
+	// Logout revokes the session, not only the browser's copy.
+	cookie := signIn(t, plain, nil)
+	sealed, _ := plain.codec.DataConverter().ToPayload("x")
+	u, _ := url.Parse(plain.srv.URL)
+	withCopy := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		jar.SetCookies(u, []*http.Cookie{{Name: SessionCookie, Value: cookie.Value, Path: "/"}})
+		return &http.Client{Jar: jar, Timeout: httpDeadline}
+	}
+	decode := func() int {
+		resp, _ := plain.do(t, withCopy(), http.MethodPost, "/decode", map[string]string{"Content-Type": "application/json", HeaderNamespace: testNS},
+			payloadsJSON(t, []*commonpb.Payload{sealed}))
+		return resp.StatusCode
+	}
+	if code := decode(); code != 200 {
+		t.Fatalf("decode with the session: %d", code)
+	}
+	if resp, _ := plain.do(t, withCopy(), http.MethodPost, "/logout", map[string]string{"Origin": plain.srv.URL}, ""); resp.StatusCode != 200 {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	if code := decode(); code != http.StatusUnauthorized {
+		t.Fatalf("a copy of the cookie after logout: %d, want 401", code)
+	}
+}

@@ -121,6 +121,9 @@ type API struct {
 	ReissueMargin time.Duration
 	// CodecOrigins are the Temporal Web origins the codec server answers with CORS.
 	CodecOrigins []string
+	// PublicURL is the API's address as browsers reach it ("" unknown); https there marks the
+	// codec server's session cookie Secure, TLS terminated in front or not.
+	PublicURL string
 }
 
 // Config is a program's configuration; only the loaded parts are filled.
@@ -201,6 +204,7 @@ const (
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
 	EnvReissueMargin     = "RIMFLOW_REISSUE_MARGIN"
 	EnvCodecOrigins      = "RIMFLOW_CODEC_ORIGINS"
+	EnvPublicAPIURL      = "RIMFLOW_PUBLIC_API_URL"
 	EnvAPIClientsFile    = access.EnvClientsFile
 	EnvAPIClientName     = access.EnvClientName
 	EnvAPIClientOps      = access.EnvClientOperations
@@ -252,6 +256,7 @@ func Vars() []Var {
 		{Name: EnvAPIRequestTimeout, Default: DefaultAPIRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
 		{Name: EnvReissueMargin, Default: "2m", Meaning: "a bill started through the API replaces an eventCode expiring within this when a collect or view URL is asked for (1s to 5m; the vendor's eventCode lives 10m)", Part: PartAPI},
 		{Name: EnvCodecOrigins, Meaning: "Temporal Web origins (comma-separated, e.g. http://127.0.0.1:8233) the codec server at /v1/codec answers with CORS; empty = programs and the temporal CLI only", Part: PartAPI},
+		{Name: EnvPublicAPIURL, Meaning: "the API's URL as browsers reach it (scheme://host[:port], e.g. https://rimflow.example.com behind a TLS-terminating proxy); https marks the codec sign-in cookie Secure; empty = only a TLS request or X-Forwarded-Proto: https does", Part: PartAPI},
 		{Name: EnvAPIClientsFile, Meaning: "the API's access clients file (YAML or JSON: token hash or reference, operations, resources per client; docs/security.md)", Part: PartAccess},
 		{Name: EnvAPIToken, Meaning: "without a clients file: the token of the one API client; neither = open API (loopback only)", Secret: true, Part: PartAccess},
 		// No Default here: access.LoadEnv refuses these without the token, so an unset one must read as unset.
@@ -581,6 +586,13 @@ func (l *loader) api(parts Part) API {
 			continue
 		}
 		a.CodecOrigins = append(a.CodecOrigins, norm)
+	}
+	if pub := l.get(EnvPublicAPIURL); pub != "" {
+		if u, err := url.Parse(pub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			l.bad(EnvPublicAPIURL, "want http(s)://host[:port], got %q", pub)
+		} else {
+			a.PublicURL = pub
+		}
 	}
 	return a
 }

@@ -148,9 +148,8 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 }
 
 // underPolicy resolves the policy for the bill: the effective options (the caller's where the rule
-// allows them; historyLimit, scanPoint and scanPollEvery are not policy matters and stay the
-// caller's), the rule's duties and ops path; then the workflow's own normalisation and a new
-// bill's checks (checkBill).
+// allows them, historyLimit, scanPoint and scanPollEvery included, within bounds), the rule's
+// duties and ops path; then the workflow's own normalisation and a new bill's checks (checkBill).
 func (b *Bills) underPolicy(in workflows.BillInput) (workflows.BillInput, *Error) {
 	if in.Policy != nil {
 		return workflows.BillInput{}, ValidationFailed(map[string]string{"policy": serverSets("policy")})
@@ -159,8 +158,6 @@ func (b *Bills) underPolicy(in workflows.BillInput) (workflows.BillInput, *Error
 	if err != nil {
 		return workflows.BillInput{}, ErrorFrom(err)
 	}
-	d.Options.HistoryLimit = in.Options.HistoryLimit
-	d.Options.ScanPoint, d.Options.ScanPollEvery = in.Options.ScanPoint, in.Options.ScanPollEvery
 	in.Options = d.Options
 	in.Policy = &workflows.BillPolicy{Rule: d.Rule, Duties: d.Duties, WebSignals: d.WebSignals}
 	if e := checkBill(&in); e != nil {

@@ -12,6 +12,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
+	"unicode"
 
 	"rimflow/workflows"
 )
@@ -24,10 +26,26 @@ const (
 	OptSLA        = "sla"
 	OptOnDeadline = "onDeadline"
 	OptAutoSubmit = "autoSubmit"
+	// The bill's mechanics: a rule cannot set them (the built-in defaults, the enterprise's
+	// scanning point apply), but a caller's value changes how the bill runs (a historyLimit of 1
+	// continues as new at every quiet point; a scan poll every second asks the image system 3,600
+	// times an hour), so a caller may set them only where the rule allows it, within bounds.
+	OptHistoryLimit  = "historyLimit"
+	OptScanPoint     = "scanPoint"
+	OptScanPollEvery = "scanPollEvery"
+)
+
+// Bounds of the mechanics a caller may set (where allowed).
+const (
+	MinHistoryLimit   = 100
+	MaxHistoryLimit   = 10000 // Temporal warns of a run's history past 10,240 events
+	MaxScanPollEvery  = workflows.Duration(time.Hour)
+	MaxScanPointBytes = 64
 )
 
 // CallerOptions lists every option name, in documentation order.
-var CallerOptions = []string{OptApprovals, OptImageMode, OptDeduction, OptSLA, OptOnDeadline, OptAutoSubmit}
+var CallerOptions = []string{OptApprovals, OptImageMode, OptDeduction, OptSLA, OptOnDeadline, OptAutoSubmit,
+	OptHistoryLimit, OptScanPoint, OptScanPollEvery}
 
 // DefaultRuleName names the rule that applies when no other matches.
 const DefaultRuleName = "default"
@@ -213,6 +231,32 @@ func (p *Policy) Resolve(billType, resource string, requested workflows.Options)
 				eff.SLA.ByRole = map[string]workflows.Duration{}
 			}
 			eff.SLA.ByRole[role] = v
+		})
+	}
+
+	if v := requested.HistoryLimit; v != 0 {
+		choose(OptHistoryLimit, "options.historyLimit", true, func() {
+			if v < MinHistoryLimit || v > MaxHistoryLimit {
+				fields["options.historyLimit"] = fmt.Sprintf("between %d and %d events when set, got %d", MinHistoryLimit, MaxHistoryLimit, v)
+			}
+			eff.HistoryLimit = v
+		})
+	}
+	if v := strings.TrimSpace(requested.ScanPoint); v != "" {
+		choose(OptScanPoint, "options.scanPoint", true, func() {
+			if len(v) > MaxScanPointBytes || strings.ContainsFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) {
+				fields["options.scanPoint"] = fmt.Sprintf("at most %d bytes of printable characters", MaxScanPointBytes)
+			}
+			eff.ScanPoint = v
+		})
+	}
+	if v := requested.ScanPollEvery; v != 0 {
+		choose(OptScanPollEvery, "options.scanPollEvery", true, func() {
+			if v < workflows.MinScanPollEvery || v > MaxScanPollEvery {
+				fields["options.scanPollEvery"] = fmt.Sprintf("between %s and %s when set, got %s",
+					time.Duration(workflows.MinScanPollEvery), time.Duration(MaxScanPollEvery), time.Duration(v))
+			}
+			eff.ScanPollEvery = v
 		})
 	}
 

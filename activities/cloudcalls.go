@@ -68,6 +68,24 @@ func (a *Activities) billSave(ctx context.Context, in calls.BillSaveInput, statu
 	return classify(ctx, e, e.Cloud.BillSave(ctx, in.MessageID, req))
 }
 
+// RemoveInvoices takes invoices off a bound bill in one call, so the invoices that stay are
+// never free at the cloud: none stays, billDelete releases the bill's set; the cloud reads
+// billSave as replacing the set, billSave 30 of those that stay; it reads billSave as adding
+// and updating only (invoicecloud.SetReading), billSave 1 of the removed ones alone.
+func (a *Activities) RemoveInvoices(ctx context.Context, in calls.RemoveInput) error {
+	if len(in.Keep.Request.InvoiceData) == 0 {
+		return a.Unbind(ctx, in.Unbind)
+	}
+	e, err := a.enterprise(in)
+	if err != nil {
+		return err
+	}
+	if r, ok := e.Cloud.(invoicecloud.SetReading); ok && r.BillSaveKeepsOmitted() {
+		return a.billSave(ctx, in.Release, invoicecloud.StatusUnused)
+	}
+	return a.billSave(ctx, in.Keep, invoicecloud.StatusInUse)
+}
+
 // SaveVoucher writes the voucher back (voucherSave).
 func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) error {
 	e, err := a.enterprise(in)

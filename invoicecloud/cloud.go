@@ -31,6 +31,13 @@ type Cloud interface {
 	CheckLogin(ctx context.Context) error
 }
 
+// SetReading is implemented by a client that knows how its cloud reads a billSave that leaves
+// out invoices the bill holds: keeps them (true) or releases them (false, the reading assumed
+// for a client that does not say). Removing one invoice is one call under either reading.
+type SetReading interface {
+	BillSaveKeepsOmitted() bool
+}
+
 // EnterpriseClient is one enterprise's client, whatever its edition: its cloud and its image
 // system.
 type EnterpriseClient interface {

@@ -156,10 +156,17 @@ func (b *bill) bindPending(ctx workflow.Context) error {
 		return nil
 	}
 	var bound []invoicecloud.Invoice
+	nothing := false // the set was emptied while the bill was failed: nothing to bind
 	// Registered before the call: if its answer is lost the cloud may have bound them anyway.
 	b.saga.register(compensateUnbind)
 	err := b.runOrPark(ctx, "bindInvoices", nil, func(ctx workflow.Context) error {
 		set := b.ledger.toBind()
+		if len(set) == 0 && workflow.GetVersion(ctx, bindNothingLeft, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			// The ERP removed every invoice of a failed bind (a bad forward): the cloud holds
+			// nothing for the bill (the refused bind applied nothing), and billSave needs an invoice.
+			nothing = true
+			return nil
+		}
 		in := calls.BillSaveInput{MessageID: b.msgID("bindInvoices"), Request: b.in.billSave(invoicecloud.StatusInUse, set)}
 		if err := callNoResult(cloudCallOptions(ctx), acts.BindInvoices, in); err != nil {
 			return err
@@ -169,6 +176,11 @@ func (b *bill) bindPending(ctx workflow.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if nothing {
+		b.note(StageCollecting, "nothing left to bind: collecting again")
+		b.publish()
+		return nil
 	}
 	added := b.ledger.bound(bound)
 	b.ledger.show(&b.View)
@@ -247,14 +259,44 @@ func (b *bill) removeInvoice(ctx workflow.Context, req RemoveInvoiceRequest) err
 	if i < 0 {
 		return fmt.Errorf("%s is not on this bill", req.SerialNo)
 	}
-	in := calls.BillSaveInput{MessageID: b.msgID("removeInvoice"), Request: b.in.billSave(invoicecloud.StatusUnused, b.Invoices[i:i+1])}
-	if err := callNoResult(cloudCallOptions(ctx), acts.ReleaseInvoices, in); err != nil {
+	if workflow.GetVersion(ctx, removeToNextSet, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		in := calls.BillSaveInput{MessageID: b.msgID("removeInvoice"), Request: b.in.billSave(invoicecloud.StatusUnused, b.Invoices[i:i+1])}
+		if err := callNoResult(cloudCallOptions(ctx), acts.ReleaseInvoices, in); err != nil {
+			return failureForCaller("removeInvoice", err)
+		}
+		b.ledger.unbound(i)
+		b.noteRemoved(req, "released at the cloud (billSave 1)")
+		return nil
+	}
+	// The cloud goes to the bill's next set in one call (RemoveInvoices picks it by the cloud's
+	// reading of billSave): the invoices that stay are never free, whatever the reading.
+	keep := slices.Delete(slices.Clone(b.Invoices), i, i+1)
+	id := b.msgID("removeInvoice")
+	in := calls.RemoveInput{
+		Keep:    calls.BillSaveInput{MessageID: id, Request: b.in.billSave(invoicecloud.StatusInUse, keep)},
+		Release: calls.BillSaveInput{MessageID: id, Request: b.in.billSave(invoicecloud.StatusUnused, b.Invoices[i:i+1])},
+		Unbind:  calls.UnbindInput{MessageID: id, TaxNo: b.in.BillTaxNo, Request: b.in.unbindRequest()},
+	}
+	if err := callNoResult(cloudCallOptions(ctx), acts.RemoveInvoices, in); err != nil {
 		return failureForCaller("removeInvoice", err)
 	}
 	b.ledger.unbound(i)
-	b.noteRemoved(req, "released at the cloud (billSave 1)")
+	how := fmt.Sprintf("released at the cloud; %d invoice(s) stay bound", len(keep))
+	if len(keep) == 0 {
+		how = "released at the cloud with the bill's set (billDelete)"
+	}
+	b.noteRemoved(req, how)
 	return nil
 }
+
+// bindNothingLeft versions bindPending's retry of a set the ERP emptied meanwhile: no billSave
+// (the cloud refuses one without invoices), the bill collects again.
+const bindNothingLeft = "bind-nothing-left"
+
+// removeToNextSet versions removeInvoice: one call that leaves the cloud holding the invoices
+// that stay (before it, billSave 1 of the removed invoice alone, which a cloud that reads billSave
+// as replacing the set took as freeing the others).
+const removeToNextSet = "remove-invoice-next-set"
 
 func (b *bill) noteRemoved(req RemoveInvoiceRequest, how string) {
 	b.ledger.show(&b.View)

@@ -44,7 +44,7 @@ func TestAmendThenRetry(t *testing.T) {
 	eq(t, "state shows it", s.Bill.BillTaxNo, good)
 }
 
-// An invoice is taken off a collecting bill (released alone at the cloud), and off a failed one
+// An invoice is taken off a collecting bill (the cloud goes to the set that stays in one call), and off a failed one
 // while pending; one that is not on the bill is refused naming serialNo.
 func TestRemoveInvoice(t *testing.T) {
 	h := newHarness(t)
@@ -75,13 +75,18 @@ func TestRemoveInvoice(t *testing.T) {
 		t.Fatalf("remove: %+v", removed)
 	}
 	eq(t, "left on the bill", after.InvoiceCount, 1)
-	rel := h.callsOf("ReleaseInvoices")
+	rel := h.callsOf("RemoveInvoices")
 	if len(rel) == 0 {
 		t.Fatal("nothing released at the cloud")
 	}
-	lines := rel[0].(calls.BillSaveInput).Request.InvoiceData
-	if len(lines) != 1 || lines[0].SerialNo != "S2" {
-		t.Errorf("released %+v, want only S2", lines)
+	// The activity sends one of these by the cloud's reading of billSave: the set that stays at
+	// 30 (the set replaces the bill's), or the removed invoice alone at 1 (billSave only updates).
+	in := rel[0].(calls.RemoveInput)
+	if keep := in.Keep.Request; keep.Status != "30" || len(keep.InvoiceData) != 1 || keep.InvoiceData[0].SerialNo != "S1" {
+		t.Errorf("kept %s %+v, want S1 at 30", keep.Status, keep.InvoiceData)
+	}
+	if r := in.Release.Request; r.Status != "1" || len(r.InvoiceData) != 1 || r.InvoiceData[0].SerialNo != "S2" {
+		t.Errorf("released %s %+v, want only S2 at 1", r.Status, r.InvoiceData)
 	}
 }
 

@@ -129,6 +129,9 @@ func newHarness(t *testing.T) *harness {
 	env.OnActivity("Unbind", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.UnbindInput) error {
 		return h.record("Unbind", in)
 	})
+	env.OnActivity("RemoveInvoices", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.RemoveInput) error {
+		return h.record("RemoveInvoices", in)
+	})
 	env.OnActivity("DeliverEvent", mock.Anything, mock.Anything).Return(func(ctx context.Context, in calls.EventInput) error {
 		return h.record("DeliverEvent", in)
 	})

@@ -14,6 +14,11 @@ func (in BillInput) billSave(status string, set []invoicecloud.Invoice) invoicec
 	}
 }
 
+// unbindRequest is billDelete's data for the bill: it releases the bill's whole set.
+func (in BillInput) unbindRequest() invoicecloud.UnbindRequest {
+	return invoicecloud.UnbindRequest{BillID: in.BillID, Resource: in.Resource, BillType: in.BillType}
+}
+
 // eventCodeRequest is getEventCode's data for the bill with a linkKey.
 func (in BillInput) eventCodeRequest(linkKey string) invoicecloud.EventCodeRequest {
 	return invoicecloud.EventCodeRequest{

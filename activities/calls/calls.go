@@ -26,6 +26,7 @@ var (
 	_ Routed = BillSaveInput{}
 	_ Routed = VoucherInput{}
 	_ Routed = UnbindInput{}
+	_ Routed = RemoveInput{}
 	_ Routed = ScanTaskInput{}
 	_ Routed = ScanQueryInput{}
 	_ Routed = DeductionInput{}
@@ -45,6 +46,9 @@ func (in VoucherInput) RoutingTaxNo() string { return in.TaxNo }
 
 // RoutingTaxNo is the bill's billTaxNo.
 func (in UnbindInput) RoutingTaxNo() string { return in.TaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in RemoveInput) RoutingTaxNo() string { return in.Keep.Request.BillTaxNo }
 
 // RoutingTaxNo is the bill's billTaxNo.
 func (in ScanTaskInput) RoutingTaxNo() string { return in.Request.BillTaxNo }
@@ -131,6 +135,16 @@ type UnbindInput struct {
 	MessageID string                     `json:"messageId"`
 	TaxNo     string                     `json:"taxNo,omitempty"`
 	Request   invoicecloud.UnbindRequest `json:"request"`
+}
+
+// RemoveInput takes invoices off a bound bill, in three shapes of which the activity sends the
+// one that leaves the cloud holding exactly Keep: Keep is the billSave 30 of the invoices that
+// stay (possibly none), Release the billSave 1 of those taken off, Unbind the release of the
+// whole bill (when none stays).
+type RemoveInput struct {
+	Keep    BillSaveInput `json:"keep"`
+	Release BillSaveInput `json:"release"`
+	Unbind  UnbindInput   `json:"unbind"`
 }
 
 // ScanTaskInput creates the bill's scan task in its enterprise's image system (erpBillPush).

@@ -50,6 +50,8 @@ func NewCloud(tb testing.TB, opts simulator.Options, tune func(*ultimate.Config)
 		AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID, User: creds.User,
 		Paths:        ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
 		MessageTypes: ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
+		// The simulator's reading of billSave, as a deployment configures its cloud's.
+		BillSaveKeepsOmitted: !sim.Options().Assume.BillSaveReplacesSet(),
 	}
 	if tune != nil {
 		tune(&cfg)

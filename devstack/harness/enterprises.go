@@ -48,6 +48,8 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		User:           creds.User,
 		Paths:          ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
 		MessageTypes:   ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
+		// The simulator's reading of billSave, as a deployment configures its cloud's.
+		BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(),
 	}
 	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
 		ScanPoint: simulator.DefaultScanPoint.ID}}
@@ -61,7 +63,8 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		}
 		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
-				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls}}
+				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
+				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet()}}
 		if len(t.Push) > 0 {
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}
 		}

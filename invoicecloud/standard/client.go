@@ -68,6 +68,9 @@ func (c *Client) Config() Config { return c.cfg }
 // Settings are the client's settings as the registry holds them.
 func (c *Client) Settings() invoicecloud.Settings { return c.cfg }
 
+// BillSaveKeepsOmitted reports the configured reading of entry/save (invoicecloud.SetReading).
+func (c *Client) BillSaveKeepsOmitted() bool { return c.cfg.BillSaveKeepsOmitted }
+
 // standardSign is the token request's sign over client_id+client_secret+timestamp.
 func standardSign(enc EncType, clientID, secret, timestamp string) string {
 	msg := []byte(clientID + secret + timestamp)

@@ -110,9 +110,12 @@ type Config struct {
 	// NothingBoundCodes [assumed]: the codes of an entry delete for a bill that holds nothing
 	// (as the ultimate edition's); default DefaultNothingBoundCodes.
 	NothingBoundCodes []string
-	Logger            *slog.Logger
-	Observe           func(name, outcome string, took time.Duration)
-	Transport         http.RoundTripper
+	// BillSaveKeepsOmitted [assumed]: entry/save only adds and updates the invoices it names
+	// (as the ultimate edition's BillSaveKeepsOmitted); false reads it as replacing the set.
+	BillSaveKeepsOmitted bool
+	Logger               *slog.Logger
+	Observe              func(name, outcome string, took time.Duration)
+	Transport            http.RoundTripper
 	// AllowInsecureHTTP accepts a plain http BaseURL off loopback (invoicecloud.ValidateBaseURL).
 	AllowInsecureHTTP bool
 }

@@ -85,7 +85,11 @@ type Config struct {
 	// compensation that runs twice, or for a step whose answer was lost, ends. Default
 	// DefaultNothingBoundCodes.
 	NothingBoundCodes []string
-	Logger            *slog.Logger
+	// BillSaveKeepsOmitted [assumed]: the cloud's billSave only adds and updates the invoices it
+	// names, keeping the bill's others; false (the default) reads it as replacing the bill's set
+	// (docs/invoicecloud.md, billSave). RemoveInvoices picks its one call by it.
+	BillSaveKeepsOmitted bool
+	Logger               *slog.Logger
 	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
 	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)
@@ -134,6 +138,9 @@ func (c *Client) CheckLogin(ctx context.Context) error {
 	_, err := c.t.CheckToken(ctx)
 	return err
 }
+
+// BillSaveKeepsOmitted reports the configured reading of billSave (invoicecloud.SetReading).
+func (c *Client) BillSaveKeepsOmitted() bool { return c.cfg.BillSaveKeepsOmitted }
 
 // Settings are the client's settings as the registry holds them.
 func (c *Client) Settings() invoicecloud.Settings { return c.cfg }

@@ -86,7 +86,13 @@ func newStack(t *testing.T, seed int64, cloud cloudMode) *stack {
 // newStackWith is newStack with configure applied before the worker starts.
 func newStackWith(t *testing.T, seed int64, cloud cloudMode, configure func(*stack)) *stack {
 	t.Helper()
-	env := harness.NewCloud(t, cloud.options(seed), func(c *ultimate.Config) {
+	return newStackOn(t, cloud.options(seed), configure)
+}
+
+// newStackOn is newStackWith on a simulator with opts (a reading of its own).
+func newStackOn(t *testing.T, opts simulator.Options, configure func(*stack)) *stack {
+	t.Helper()
+	env := harness.NewCloud(t, opts, func(c *ultimate.Config) {
 		c.Timeout, c.PollHold, c.Logger = 10*time.Second, 2*time.Second, slog.New(slog.DiscardHandler)
 	})
 	s := &stack{t: t, sim: env.Sim, simURL: env.URL, cloud: env.Client, queue: fmt.Sprintf("itest-%d-%d", os.Getpid(), queueSeq.Add(1))}

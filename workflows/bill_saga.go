@@ -65,6 +65,23 @@ func (b *bill) restoreSaga(ctx workflow.Context) {
 	b.Progress.rebuildSaga()
 }
 
+// sagaStepsRebuiltAtUndo versions the same rebuild when the saga runs: a run that began before
+// restoreSaga's release (its GetVersion answered the default there) still carries the lost
+// entries, and undoing them ("unknown compensation") parked the bill in failed.
+const sagaStepsRebuiltAtUndo = "saga-steps-rebuilt-at-undo"
+
+// restoreSagaAtUndo rebuilds a saga whose entries lost their step just before it runs.
+func (b *bill) restoreSagaAtUndo(ctx workflow.Context) {
+	lost := false
+	for _, c := range b.Compensations {
+		lost = lost || c.Step == ""
+	}
+	if !lost || workflow.GetVersion(ctx, sagaStepsRebuiltAtUndo, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	b.Progress.rebuildSaga()
+}
+
 // rebuildSaga is restoreSaga's rebuild, on the carried state alone.
 func (p *Progress) rebuildSaga() {
 	old := p.Compensations
@@ -114,6 +131,7 @@ func (b *bill) abort(ctx workflow.Context, end Stage, req CancelRequest, ev *eve
 		r := req
 		b.View.Cancel = &r
 	}
+	b.restoreSagaAtUndo(dctx)
 	b.note(b.View.Stage, fmt.Sprintf("%s: %s; undoing %d step(s)", end, req.Reason, len(b.Compensations)))
 	for i := len(b.Compensations) - 1; i >= 0; i-- {
 		c := b.Compensations[i]

@@ -1,0 +1,609 @@
+package oracle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"rimflow/cloudsim/simulator"
+	"rimflow/invoicecloud"
+	"rimflow/systest/skips"
+	"rimflow/workflows"
+)
+
+// kind is one operation of a history.
+type kind int
+
+const (
+	opStart          kind = iota // the ERP starts bill B (options drawn from N)
+	opAdvance                    // whatever moves bill B on: collect, submit, approve, voucher, retry
+	opCollect                    // the user imports N invoices on the collect page (socket or poll)
+	opForward                    // the same, and the ERP forwards the payload its browser received
+	opGhost                      // the ERP forwards an invoice the cloud's pool does not have
+	opRemove                     // the ERP takes the N-th invoice (bound or pending) off bill B
+	opReturn                     // the awaited role returns bill B
+	opReject                     // the awaited role rejects bill B
+	opCancelAPI                  // the ERP cancels bill B
+	opCancelSignal               // ops cancel bill B from Temporal Web (the cancel signal)
+	opCancelWorkflow             // ops cancel bill B's workflow (Temporal's cancel)
+	opFault                      // the cloud misbehaves during the next operation (fault N)
+	opRestartWorker              // the worker stops (activities in flight cut) and another starts
+	kinds
+)
+
+var kindNames = [...]string{"start", "advance", "collect", "forward", "ghost", "remove", "return", "reject",
+	"cancel", "cancelSignal", "cancelWorkflow", "fault", "restart"}
+
+// weights draw the operations after the starts: mostly what moves bills on.
+var weights = [...]int{0, 28, 10, 5, 2, 14, 6, 3, 2, 2, 2, 12, 2}
+
+// faults the opFault operation injects (by N).
+var faults = []struct {
+	name string
+	f    simulator.Faults
+}{
+	{"5xx", simulator.Faults{ErrorRate: 0.5}},
+	{"lost-answer", simulator.Faults{ErrorRate: 0.5, FailAfterApply: true}},
+	{"latency", simulator.Faults{LatencyMs: 300}},
+	{"drop-sockets", simulator.Faults{DropSockets: true, DropAfterMs: 200}},
+	{"revoke-tokens", simulator.Faults{ExpireTokens: true}},
+	{"refuse", simulator.Faults{ErrorRate: 1, RefuseCode: "1001", RefuseField: "billNo"}},
+}
+
+type op struct {
+	K    kind
+	B, N int
+}
+
+func (o op) String() string { return fmt.Sprintf("%s.%d.%d", kindNames[o.K], o.B, o.N) }
+
+func formatOps(ops []op) string {
+	parts := make([]string, len(ops))
+	for i, o := range ops {
+		parts[i] = o.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseOps(s string) ([]op, error) {
+	var out []op
+	for _, p := range strings.Split(s, ",") {
+		f := strings.Split(strings.TrimSpace(p), ".")
+		k := slices.Index(kindNames[:], f[0])
+		if len(f) != 3 || k < 0 {
+			return nil, fmt.Errorf("-ops: %q is not kind.bill.n", p)
+		}
+		b, err1 := strconv.Atoi(f[1])
+		n, err2 := strconv.Atoi(f[2])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("-ops: %q is not kind.bill.n", p)
+		}
+		out = append(out, op{kind(k), b, n})
+	}
+	return out, nil
+}
+
+const billsPerHistory = 3
+
+// generate draws a history from seed: every bill starts, then n operations interleaved across them.
+func generate(seed int64, n int) []op {
+	rng := rand.New(rand.NewPCG(uint64(seed), 21))
+	var ops []op
+	for b := range billsPerHistory {
+		ops = append(ops, op{opStart, b, rng.IntN(12)})
+	}
+	total := 0
+	for _, w := range weights {
+		total += w
+	}
+	for range n {
+		x := rng.IntN(total)
+		k := kind(0)
+		for ; x >= weights[k]; k++ {
+			x -= weights[k]
+		}
+		o := op{K: k, B: rng.IntN(billsPerHistory), N: rng.IntN(4)}
+		if k == opFault {
+			o.N = rng.IntN(len(faults))
+		}
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// billRun is one bill of a history as the oracle follows it.
+type billRun struct {
+	id        string
+	started   bool
+	explained string // why the bill may sit in failed: an injected refusal, a bad forward
+}
+
+// history runs one list of operations on a stack and checks the invariants at every quiet point.
+type history struct {
+	s      *stack
+	tag    string
+	bills  []*billRun
+	ghosts int
+	fault  int // the fault armed for the next operation (-1: none)
+}
+
+var attempts atomic.Int64
+
+// run executes ops and returns the first violation ("" if none) and the quiet points checked.
+func run(s *stack, tag string, ops []op) (violation string, checks int) {
+	h := &history{s: s, tag: fmt.Sprintf("%s-%d", tag, attempts.Add(1)), fault: -1}
+	for b := range billsPerHistory {
+		h.bills = append(h.bills, &billRun{id: fmt.Sprintf("%s-B%d", h.tag, b)})
+	}
+	defer s.sim.ClearFaults()
+	for i, o := range ops {
+		if o.B < 0 || o.B >= billsPerHistory {
+			continue
+		}
+		if o.K == opFault {
+			h.fault = o.N % len(faults)
+			continue
+		}
+		armed := h.fault
+		h.fault = -1
+		if armed >= 0 {
+			done.note("fault:" + faults[armed].name)
+			if err := s.sim.SetFaults(faults[armed].f); err != nil {
+				s.t.Fatalf("faults: %v", err)
+			}
+			if faults[armed].name == "refuse" {
+				for _, b := range h.bills {
+					if b.explained == "" {
+						b.explained = "an injected refusal"
+					}
+				}
+			}
+		}
+		h.do(o, func() { s.sim.ClearFaults() })
+		s.sim.ClearFaults()
+		if v := h.quiet(); v != "" {
+			return fmt.Sprintf("after op %d (%s): %s", i, o, v), checks
+		}
+		checks++
+		if v := h.check(); v != "" {
+			return fmt.Sprintf("after op %d (%s): %s", i, o, v), checks
+		}
+	}
+	for _, b := range h.bills {
+		if st, ok := s.state(b.id); ok && b.started {
+			finals.note(string(st.Stage))
+		}
+	}
+	return "", checks
+}
+
+// tally counts what the histories reached, for the summary line.
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (t *tally) note(k string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == nil {
+		t.n = map[string]int{}
+	}
+	t.n[k]++
+}
+
+func (t *tally) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keys := make([]string, 0, len(t.n))
+	for k := range t.n {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, t.n[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// finals are the bills' stages at the end of their histories; done the operations that acted.
+var finals, done tally
+
+func (h *history) path(b *billRun, tail string) string {
+	return "/v1/bills/OA/" + url.PathEscape(b.id) + tail
+}
+
+func wfID(b *billRun) string { return workflows.BillWorkflowID("OA", b.id) }
+
+// do runs one operation; cleared ends the injected faults once its call went out (so the bill's
+// retries afterwards meet a healthy cloud and the history reaches a quiet point).
+func (h *history) do(o op, cleared func()) {
+	s, b := h.s, h.bills[o.B]
+	if o.K == opStart {
+		if !b.started {
+			h.start(b, o.N)
+		}
+		cleared()
+		return
+	}
+	if o.K == opRestartWorker {
+		done.note("restart")
+		cleared()
+		s.restartWorker()
+		return
+	}
+	if !b.started {
+		return
+	}
+	st, ok := s.state(b.id)
+	if !ok {
+		return
+	}
+	if o.K == opRemove {
+		// A removal goes to the first bill, from B on, that can take one off (collecting or
+		// failed, with an invoice): drawn blind it would rarely find one.
+		for i := range billsPerHistory {
+			c := h.bills[(o.B+i)%billsPerHistory]
+			if cs, ok := s.state(c.id); ok && c.started && (cs.Stage == workflows.StageCollecting || cs.Stage == workflows.StageFailed) &&
+				len(cs.Invoices)+len(cs.PendingInvoices) > 0 {
+				b, st = c, cs
+				break
+			}
+		}
+	}
+	awaiting := st.AwaitingRole != "" && (st.Stage == workflows.StageAwaitingSupervisor || st.Stage == workflows.StageAwaitingFinance)
+	switch o.K {
+	case opAdvance:
+		switch {
+		case st.Stage == workflows.StageCollecting && (st.InvoiceCount == 0 || o.N == 0):
+			h.collect(b, st, 1+o.N%3, false, cleared)
+		case st.Stage == workflows.StageCollecting:
+			done.note("submit")
+			s.call(http.MethodPost, h.path(b, "/submit"), workflows.SubmitRequest{By: "u1"}, nil)
+		case awaiting:
+			done.note("approve")
+			h.decide(b, st.AwaitingRole, workflows.DecisionApprove)
+		case st.Stage == workflows.StageAwaitingVoucher:
+			done.note("voucher")
+			s.call(http.MethodPost, h.path(b, "/voucher"), workflows.VoucherRequest{VouchID: "V-" + b.id, VouchNo: "记-" + b.id,
+				AccountDate: "2026-11-30", AccountTime: "2026-11-30", BusinessDate: "2026-11-29", Resource: "SAP"}, nil)
+		case st.Stage == workflows.StageFailed:
+			done.note("retry")
+			s.call(http.MethodPost, h.path(b, "/retry"), workflows.RetryRequest{By: "ops"}, nil)
+		}
+	case opCollect, opForward:
+		if st.Stage == workflows.StageCollecting {
+			h.collect(b, st, 1+o.N%3, o.K == opForward, cleared)
+		}
+	case opGhost:
+		if st.Stage == workflows.StageCollecting {
+			h.ghosts++
+			done.note("ghost")
+			b.explained = "a forwarded invoice the pool does not have"
+			ghost := map[string]any{"invoiceData": []map[string]any{{"serialNo": fmt.Sprintf("GHOST-%s-%d", h.tag, h.ghosts), "invoiceType": "26",
+				"invoiceAmount": "10.00", "totalTaxAmount": "0.60", "totalAmount": "10.60", "buyerTaxNo": taxNo}}}
+			s.call(http.MethodPost, h.path(b, "/invoices"), ghost, nil)
+		}
+	case opRemove:
+		all := append(slices.Clone(st.Invoices), st.PendingInvoices...)
+		if (st.Stage == workflows.StageCollecting || st.Stage == workflows.StageFailed) && len(all) > 0 {
+			sn := all[o.N%len(all)].SerialNo
+			done.note(fmt.Sprintf("remove(%s,%d left)", st.Stage, len(all)-1))
+			s.call(http.MethodDelete, h.path(b, "/invoices/"+url.PathEscape(sn)+"?reason=oracle"), nil, nil)
+		}
+	case opReturn, opReject:
+		if awaiting {
+			d := workflows.DecisionReturn
+			if o.K == opReject {
+				d = workflows.DecisionReject
+			}
+			done.note(d)
+			h.decide(b, st.AwaitingRole, d)
+		}
+	case opCancelAPI:
+		done.note("cancel(" + string(st.Stage) + ")")
+		s.call(http.MethodPost, h.path(b, "/cancel"), workflows.CancelRequest{Reason: "oracle", By: "erp"}, nil)
+	case opCancelSignal:
+		done.note("cancelSignal(" + string(st.Stage) + ")")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = tc.SignalWorkflow(ctx, wfID(b), "", workflows.SignalCancel, workflows.CancelRequest{Reason: "oracle (Temporal Web)", By: "ops"})
+	case opCancelWorkflow:
+		done.note("cancelWorkflow(" + string(st.Stage) + ")")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = tc.CancelWorkflow(ctx, wfID(b), "")
+	}
+	cleared()
+}
+
+const taxNo = "91310000MA1FL0001X"
+
+func (h *history) start(b *billRun, n int) {
+	approvals := [][]string{{}, {"supervisor"}, {"supervisor", "finance"}}[n%3]
+	auto := n/3%2 == 0
+	push := []string{"socket", "poll"}[n/6%2]
+	in := workflows.BillInput{BillID: b.id, BillNo: "BX-" + b.id, BillType: "er_dailyreimbursebill", Resource: "OA",
+		BillTaxNo: taxNo, UserID: "u1", PushType: push,
+		CompanyInfo: []invoicecloud.Company{{TaxNo: taxNo, Name: "上海示例有限公司"}},
+		Options:     workflows.Options{Approvals: approvals, AutoSubmit: &auto}}
+	code, body := h.s.call(http.MethodPost, "/v1/bills", in, nil)
+	if code/100 != 2 {
+		h.s.t.Fatalf("start %s: %d %s", b.id, code, body)
+	}
+	b.started = true
+}
+
+func (h *history) decide(b *billRun, role, decision string) {
+	h.s.call(http.MethodPost, h.path(b, "/approvals"), workflows.ApproveRequest{Role: role, Decision: decision, Approver: role + "-approver"}, nil)
+}
+
+// collect imports n invoices on a live collect page (as the user would) and waits until the bill
+// recorded the delivery; forward also posts the payload as the ERP's browser would.
+func (h *history) collect(b *billRun, st workflows.BillState, n int, forward bool, cleared func()) {
+	s := h.s
+	var cu workflows.CollectURLResponse
+	if code, _ := s.call(http.MethodGet, h.path(b, "/collect-url"), nil, &cu); code != http.StatusOK {
+		return
+	}
+	code := eventCodeOf(cu.URL)
+	if code == "" {
+		return
+	}
+	res, err := s.sim.CollectCount(code, n)
+	if err != nil || len(res.Delivered) == 0 {
+		return
+	}
+	done.note(map[bool]string{false: "collect", true: "forward"}[forward])
+	if forward {
+		// The payload as the ERP's browser received it, in the product's invoice record.
+		var invs []invoicecloud.Invoice
+		raw, _ := json.Marshal(res.Delivered)
+		if err := json.Unmarshal(raw, &invs); err != nil {
+			s.t.Fatalf("forward: %v", err)
+		}
+		s.call(http.MethodPost, h.path(b, "/invoices"), workflows.InvoicesSignal{InvoiceData: invs}, nil)
+	}
+	cleared()
+	before := len(st.Deliveries)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		now, ok := s.state(b.id)
+		if !ok || len(now.Deliveries) > before || now.Stage != workflows.StageCollecting {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Logf("%s: the delivery of %d invoice(s) was not recorded within 60 s", b.id, len(res.Delivered))
+}
+
+// quiet waits until every bill is idle: no cloud call and no workflow task pending (a watcher
+// waiting on its socket is idle), seen twice in a row with the same state.
+func (h *history) quiet() string {
+	deadline := time.Now().Add(3 * time.Minute)
+	var last, busy string
+	for time.Now().Before(deadline) {
+		cur, b := h.snapshot()
+		if b == "" && cur == last {
+			return ""
+		}
+		last, busy = cur, b
+		if b != "" {
+			last = ""
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "never quiet: " + busy
+}
+
+// snapshot is the bills' states in one string and what keeps one busy ("" when none is).
+func (h *history) snapshot() (string, string) {
+	var sb strings.Builder
+	busy := ""
+	for _, b := range h.bills {
+		if !b.started {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		d, err := tc.DescribeWorkflowExecution(ctx, wfID(b), "")
+		cancel()
+		if err != nil {
+			return "", b.id + ": describe: " + err.Error()
+		}
+		running := d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		if running && d.GetPendingWorkflowTask() != nil {
+			busy = b.id + ": workflow task pending"
+		}
+		for _, a := range d.GetPendingActivities() {
+			if name := a.GetActivityType().GetName(); running && name != "WatchInvoices" {
+				busy = b.id + ": activity " + name + " pending (attempt " + strconv.Itoa(int(a.GetAttempt())) + ")"
+			}
+		}
+		st, _ := h.s.state(b.id)
+		fmt.Fprintf(&sb, "%s %s %s %d %d|", b.id, st.Stage, st.UpdatedAt, len(d.GetPendingActivities()), d.GetWorkflowExecutionInfo().GetHistoryLength())
+	}
+	return sb.String(), busy
+}
+
+// check compares every bill with the cloud's ledger.
+func (h *history) check() string {
+	held := map[string]map[string]string{} // bill → serialNo → status, for invoices the cloud holds (30, 60)
+	for _, iv := range h.s.sim.Invoices() {
+		if iv.BillID != "" && iv.Status != invoicecloud.StatusUnused {
+			if held[iv.BillID] == nil {
+				held[iv.BillID] = map[string]string{}
+			}
+			held[iv.BillID][iv.SerialNo] = iv.Status
+		}
+	}
+	var out []string
+	for _, b := range h.bills {
+		if !b.started {
+			continue
+		}
+		st, ok := h.s.state(b.id)
+		if !ok {
+			out = append(out, b.id+": the API does not find the bill")
+			continue
+		}
+		cb, _ := h.s.sim.Bill("OA", b.id)
+		cloud := held[b.id]
+		listed := map[string]string{}
+		for _, iv := range st.Invoices {
+			listed[iv.SerialNo] = iv.Status
+		}
+		voucher := cb.Voucher != nil
+		switch st.Stage {
+		case workflows.StageCancelled, workflows.StageRejected:
+			if len(cloud) > 0 {
+				out = append(out, fmt.Sprintf("%s is %s but the cloud holds %v for it", b.id, st.Stage, sortedKeys(cloud)))
+			}
+			if voucher {
+				out = append(out, fmt.Sprintf("%s is %s but the cloud has its voucher", b.id, st.Stage))
+			}
+			continue
+		case workflows.StageCompleted:
+			if !voucher {
+				out = append(out, b.id+" is completed but the cloud has no voucher")
+			}
+		case workflows.StageFailed:
+			if b.explained == "" {
+				out = append(out, fmt.Sprintf("%s is failed with no injected cause: step %s: %s", b.id, st.Error.Step, st.Error.Reason))
+			}
+		}
+		if voucher && st.Stage != workflows.StageCompleted && st.Stage != workflows.StageDeducting && st.Stage != workflows.StageFailed {
+			out = append(out, fmt.Sprintf("%s is %s but the cloud has its voucher", b.id, st.Stage))
+		}
+		if !maps2Equal(cloud, listed) {
+			out = append(out, fmt.Sprintf("%s (%s) lists %v, the cloud holds %v", b.id, st.Stage, listed, cloud))
+		}
+		want := ""
+		switch st.Stage {
+		case workflows.StageCollecting, workflows.StageAwaitingSupervisor, workflows.StageImageReview, workflows.StageAwaitingFinance:
+			want = invoicecloud.StatusInUse
+		case workflows.StageAwaitingVoucher, workflows.StageDeducting, workflows.StageCompleted:
+			want = invoicecloud.StatusUsed
+		}
+		for sn, status := range listed {
+			if want != "" && status != want {
+				out = append(out, fmt.Sprintf("%s (%s) lists %s at status %s, want %s", b.id, st.Stage, sn, status, want))
+			}
+		}
+	}
+	// No invoice is held for one of these bills that the bill does not list: covered above per
+	// bill, since held is the pool's own record of which bill holds each invoice.
+	return strings.Join(out, "; ")
+}
+
+func maps2Equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// shrink looks for a shorter history that still violates an invariant: it drops one operation at
+// a time (starts kept), keeping every drop that still fails, within budget reruns.
+func shrink(s *stack, tag string, ops []op, budget int) ([]op, string) {
+	best, why := ops, ""
+	for i := len(best) - 1; i >= billsPerHistory && budget > 0; i-- {
+		cand := slices.Delete(slices.Clone(best), i, i+1)
+		budget--
+		if v, _ := run(s, tag+"-shrink", cand); v != "" {
+			best, why = cand, v
+		}
+	}
+	return best, why
+}
+
+// TestLedgerOracle runs random histories under both readings of billSave, on the lenient and the
+// strict simulator, and checks each bill against the cloud's ledger after every operation. Short
+// by default (a history a reading); -long runs at least 1,000; -seed N replays one.
+func TestLedgerOracle(t *testing.T) {
+	n := 1 // a history a reading: about 30 s in go test ./... (the readings run in parallel)
+	if *long {
+		n = 250
+	}
+	if *histories > 0 {
+		n = *histories
+	}
+	opsPerHistory := 14
+	if *long {
+		opsPerHistory = 20
+	}
+	var total, quietPoints atomic.Int64
+	for ri, r := range readings() {
+		t.Run(r.String(), func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, r)
+			for i := range n {
+				seed := int64(ri)*1_000_000 + int64(i) + 1
+				if *seedFlag != 0 {
+					if i > 0 {
+						break
+					}
+					seed = *seedFlag
+				}
+				ops := generate(seed, opsPerHistory)
+				if *opsFlag != "" {
+					var err error
+					if ops, err = parseOps(*opsFlag); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tag := fmt.Sprintf("S%d", seed)
+				v, checks := run(s, tag, ops)
+				total.Add(1)
+				quietPoints.Add(int64(checks))
+				if v == "" {
+					continue
+				}
+				shrunk, why := shrink(s, tag, ops, 25)
+				if why == "" {
+					shrunk, why = ops, v
+				}
+				t.Errorf("ledger oracle: seed %d violates an invariant: %s\nhistory (%d ops): %s\nshrunk (%d ops): %s\n  %s\nreplay: go test ./systest/oracle/ -run 'TestLedgerOracle/%s' -seed %d\n        go test ./systest/oracle/ -run 'TestLedgerOracle/%s' -seed %d -ops '%s'",
+					seed, v, len(ops), formatOps(ops), len(shrunk), formatOps(shrunk), why, r, seed, r, seed, formatOps(shrunk))
+			}
+		})
+	}
+	t.Cleanup(func() {
+		t.Logf("ledger oracle: %d histories, %d quiet points checked; bills ended %s; operations that acted: %s",
+			total.Load(), quietPoints.Load(), finals.String(), done.String())
+	})
+}
+
+// TestLedgerOracleLong is the long mode's announcement when it does not run.
+func TestLedgerOracleLong(t *testing.T) {
+	if !*long {
+		skips.Skip(t, "the ledger oracle's long mode needs -long (1,000 histories, about an hour)", "go test ./systest/oracle/ -run TestLedgerOracle -long")
+	}
+}

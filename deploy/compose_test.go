@@ -570,3 +570,16 @@ func regenerateSearchAttributeLines(t *testing.T, lines []string) {
 	}
 	t.Log("rewrote the search attributes of docker-compose.yml")
 }
+
+// TestComposeWebOffersNoSagaSkippingActions: compose's Temporal Web (the image's own settings, as
+// ui-server 2.55 reads them in its docker.yaml) hides terminate, reset and batch actions: they
+// skip a bill's saga or re-run its cloud calls; ops use the API's cancel, retry and resolve.
+func TestComposeWebOffersNoSagaSkippingActions(t *testing.T) {
+	cf := loadCompose(t)
+	env := cf.Services["temporal-ui"].Environment
+	for _, k := range []string{"TEMPORAL_WORKFLOW_TERMINATE_DISABLED", "TEMPORAL_WORKFLOW_RESET_DISABLED", "TEMPORAL_BATCH_ACTIONS_DISABLED"} {
+		if v := interpolate(t, env[k], envExample(t)); v != "true" {
+			t.Errorf("temporal-ui: %s=%q, want true", k, v)
+		}
+	}
+}

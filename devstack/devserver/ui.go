@@ -42,11 +42,18 @@ func startUI(host string, port int, frontendAddr, namespace string, codec UICode
 		// No login on a dev box; the listener is the only gate.
 		Auth: uiconfig.Auth{Enabled: false},
 		// The UI's own pages call its API on the same origin; the cookie must work over http.
-		CORS:             uiconfig.CORS{CookieInsecure: true, AllowOrigins: []string{"http://" + net.JoinHostPort(host, strconv.Itoa(port))}},
-		Codec:            uiconfig.Codec{Endpoint: codec.Endpoint, IncludeCredentials: codec.IncludeCredentials},
-		DisableNewsFetch: true,
-		HideLogs:         true,
-		Distribution:     "rimflow-devstack",
+		CORS:  uiconfig.CORS{CookieInsecure: true, AllowOrigins: []string{"http://" + net.JoinHostPort(host, strconv.Itoa(port))}},
+		Codec: uiconfig.Codec{Endpoint: codec.Endpoint, IncludeCredentials: codec.IncludeCredentials},
+		// Terminate skips the bill's saga (bound invoices stay bound at the cloud) and reset re-runs
+		// cloud calls from an old point; batches do both to many bills. Ops use the API's cancel,
+		// retry and resolve instead (docs/operations.md). These are Web's own switches: they hide
+		// the actions, they do not authorize (the frontend must stay off users' networks).
+		WorkflowTerminateDisabled: true,
+		WorkflowResetDisabled:     true,
+		BatchActionsDisabled:      true,
+		DisableNewsFetch:          true,
+		HideLogs:                  true,
+		Distribution:              "rimflow-devstack",
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("temporal web config: %w", err)

@@ -22,10 +22,16 @@ func (e *e2e) webWiredToCodec(t *testing.T) {
 			Endpoint           string
 			IncludeCredentials bool
 		}
+		WorkflowTerminateDisabled, WorkflowResetDisabled, BatchActionsDisabled bool
 	}
 	e.call(t, "GET", e.stack.UIURL()+"/api/v1/settings", nil, &settings)
 	if settings.Codec.Endpoint != e.stack.CodecURL() {
 		t.Fatalf("Temporal Web's codec endpoint is %q, want the API's %q", settings.Codec.Endpoint, e.stack.CodecURL())
+	}
+	// No action that skips the saga or re-runs cloud calls: terminate, reset, batches.
+	if !settings.WorkflowTerminateDisabled || !settings.WorkflowResetDisabled || !settings.BatchActionsDisabled {
+		t.Fatalf("Temporal Web offers terminate %v, reset %v, batch actions %v (want none)",
+			!settings.WorkflowTerminateDisabled, !settings.WorkflowResetDisabled, !settings.BatchActionsDisabled)
 	}
 }
 

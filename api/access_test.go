@@ -458,3 +458,51 @@ func TestStateShowsEachClientWhatItMaySee(t *testing.T) {
 		t.Errorf("an open API's caller: %+v", got)
 	}
 }
+
+// Wrong bearer tokens are limited per client address: past the burst, no token from that address
+// is checked (429 with Retry-After, even the right one), while another address and requests
+// without a token are not affected. The codec server's sign-in counts in the same allowance.
+func TestWrongTokensAreLimitedPerAddress(t *testing.T) {
+	s, _ := securedServer(t, nil)
+	from := func(addr, token, path string) int {
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = addr + ":40000"
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		return rec.Code
+	}
+	for i := range access.DefaultFailureBurst {
+		if code := from("198.51.100.7", "wrong-token-guess-"+fmt.Sprint(i), "/v1/bills/OA/B-1"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := from("198.51.100.7", "one-more-wrong-guess", "/v1/bills/OA/B-1"); code != http.StatusTooManyRequests {
+		t.Fatalf("past the burst: %d, want 429", code)
+	}
+	if code := from("198.51.100.7", reportingToken, "/v1/bills/OA/B-1"); code != http.StatusTooManyRequests {
+		t.Fatalf("the right token from the guessing address: %d, want 429 (not checked)", code)
+	}
+	if code := from("198.51.100.7", "", "/v1/bills/OA/B-1"); code != http.StatusUnauthorized {
+		t.Fatalf("no token from the guessing address: %d, want 401 (not a guess)", code)
+	}
+	if code := from("198.51.100.8", reportingToken, "/v1/bills/OA/B-1"); code == http.StatusTooManyRequests || code == http.StatusUnauthorized {
+		t.Fatalf("another address with the right token: %d", code)
+	}
+	// The codec server's sign-in shares the allowance: the guessing address is refused there too.
+	req := httptest.NewRequest("POST", "/v1/codec/login", strings.NewReader("token="+opsToken))
+	req.RemoteAddr = "198.51.100.7:40001"
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://example.com")
+	req.Host = "example.com"
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("codec sign-in from the guessing address: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -33,6 +33,7 @@ const (
 	CodeUnavailable          = "temporal_unavailable"
 	CodeTimeout              = "timeout"
 	CodeInternal             = "internal"
+	CodeTooManyRequests      = "too_many_requests" // too many wrong tokens from the caller's address
 )
 
 // Sub-codes of a 409 (error.subCode): why the bill refused, for an ERP to branch on.
@@ -55,7 +56,7 @@ var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFini
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
 var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeNotFound,
-	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal}
+	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal, CodeTooManyRequests}
 
 // Error is the one error shape of the API and the CLI:
 // {"error":{"code":"…","message":"…","fields":{"billId":"required"}}}. Callers branch on Code,

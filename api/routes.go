@@ -636,6 +636,7 @@ func errorResponses(rt route) []response {
 	if !rt.Open {
 		add(http.StatusUnauthorized, "missing or wrong bearer token")
 		add(http.StatusForbidden, "the client may not use this operation on this resource")
+		add(http.StatusTooManyRequests, "too many wrong bearer tokens from this address: no token from it is checked for a while (Retry-After)")
 	}
 	if reachesBill {
 		add(http.StatusNotFound, "no such bill")

@@ -60,6 +60,9 @@ type Options struct {
 	// URL is https): the codec server's session cookie is Secure.
 	SecureCookies bool
 	Logger        *slog.Logger
+	// AuthFailures limits wrong bearer tokens per client address, for the API and its codec
+	// server together (nil: access.NewFailureLimiter's defaults).
+	AuthFailures *access.FailureLimiter
 	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
@@ -112,6 +115,7 @@ const CLIClient = "starter-cli"
 type server struct {
 	bills    *Bills
 	clients  *access.Clients
+	failures *access.FailureLimiter
 	codec    http.Handler // the codec server; nil when the API has no codec
 	log      *slog.Logger
 	registry *prometheus.Registry
@@ -152,6 +156,10 @@ func newServer(opts Options) (*server, error) {
 		timeout:  opts.RequestTimeout,
 		routes:   routes(),
 		mux:      http.NewServeMux(),
+		failures: opts.AuthFailures,
+	}
+	if s.failures == nil {
+		s.failures = access.NewFailureLimiter(0, 0)
 	}
 	s.bills.Notifies = opts.Notifies
 	s.bills.ReissueMargin = opts.ReissueMargin
@@ -171,7 +179,7 @@ func newServer(opts Options) (*server, error) {
 	}
 	if opts.Codec != nil {
 		h, err := codec.NewServer(codec.ServerOptions{
-			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins, SecureCookies: opts.SecureCookies,
+			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins, SecureCookies: opts.SecureCookies, Failures: s.failures,
 			Namespace: opts.Namespace, Logger: s.log.With("component", "codec"),
 		})
 		if err != nil {
@@ -234,7 +242,11 @@ func (s *server) wrap(rt route) http.Handler {
 		if !rt.Open {
 			var e *Error
 			if c, e = s.authenticate(r); e != nil {
-				rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
+				if e.Status == http.StatusTooManyRequests {
+					rec.Header().Set("Retry-After", fmt.Sprint(int(access.DefaultFailureEvery.Seconds())))
+				} else {
+					rec.Header().Set("WWW-Authenticate", `Bearer realm="rimflow"`)
+				}
 				writeError(rec, e)
 				return
 			}
@@ -343,8 +355,19 @@ func (s *server) authenticate(r *http.Request) (*access.Client, *Error) {
 	if s.clients.Open() {
 		return nil, nil
 	}
+	// A token is a guess until it matches: an address that sent too many wrong ones waits
+	// (access.FailureLimiter); a request with no token at all guesses nothing.
+	addr := access.ClientAddr(r)
+	if _, sent := access.BearerToken(r.Header.Get("Authorization")); sent {
+		if ok, _ := s.failures.Allow(addr); !ok {
+			return nil, newError(http.StatusTooManyRequests, CodeTooManyRequests, "too many wrong bearer tokens from this address: wait and try again")
+		}
+	}
 	c, err := s.clients.AuthenticateRequest(r)
 	if err != nil {
+		if _, sent := access.BearerToken(r.Header.Get("Authorization")); sent {
+			s.failures.Fail(addr)
+		}
 		return nil, newError(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token")
 	}
 	return c, nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -493,5 +494,33 @@ func TestCheckProgramToken(t *testing.T) {
 		if want == "" && why != "" || want != "" && !strings.Contains(why, want) || strings.Contains(why, strings.TrimSpace(token)) {
 			t.Errorf("%q: %q, want %q", token, why, want)
 		}
+	}
+}
+
+// Failed authentications per address: the burst, then one per interval; another address is not
+// affected; the allowance comes back with time.
+func TestFailureLimiterPerAddress(t *testing.T) {
+	l := NewFailureLimiter(3, time.Second)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+	for i := range 3 {
+		if ok, _ := l.Allow("10.0.0.1"); !ok {
+			t.Fatalf("failure %d refused within the burst", i+1)
+		}
+		l.Fail("10.0.0.1")
+	}
+	if ok, wait := l.Allow("10.0.0.1"); ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("past the burst: allowed %v, wait %s", ok, wait)
+	}
+	if ok, _ := l.Allow("10.0.0.2"); !ok {
+		t.Fatal("another address is limited too")
+	}
+	now = now.Add(time.Second)
+	if ok, _ := l.Allow("10.0.0.1"); !ok {
+		t.Fatal("one interval later: still refused")
+	}
+	l.Fail("10.0.0.1")
+	if ok, _ := l.Allow("10.0.0.1"); ok {
+		t.Fatal("the refilled one was spent: allowed again")
 	}
 }

@@ -73,9 +73,12 @@ type ServerOptions struct {
 	// (X-Forwarded-Proto).
 	SecureCookies bool
 	SessionTTL    time.Duration // default DefaultSessionTTL; more than MaxSessionTTL is refused
-	MaxBodyBytes  int64         // default DefaultMaxBodyBytes
-	Logger        *slog.Logger  // default slog.Default(); logs who called what, never a token or a payload
-	Now           func() time.Time
+	// Failures limits wrong tokens per client address (bearer and sign-in alike; the API passes
+	// its own, so both count together); nil: a limiter of the defaults.
+	Failures     *access.FailureLimiter
+	MaxBodyBytes int64        // default DefaultMaxBodyBytes
+	Logger       *slog.Logger // default slog.Default(); logs who called what, never a token or a payload
+	Now          func() time.Time
 }
 
 type server struct {
@@ -115,6 +118,9 @@ func NewServer(o ServerOptions) (http.Handler, error) {
 		return nil, fmt.Errorf("codec server: a session of %s is longer than %s", s.opts.SessionTTL, MaxSessionTTL)
 	}
 	s.revoked = map[string]int64{}
+	if s.opts.Failures == nil {
+		s.opts.Failures = access.NewFailureLimiter(0, 0)
+	}
 	if s.opts.MaxBodyBytes <= 0 {
 		s.opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -194,9 +200,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c, status, why := s.authorize(r, op)
 		if status != 0 {
 			code := "forbidden"
-			if status == http.StatusUnauthorized {
+			switch status {
+			case http.StatusUnauthorized:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="rimflow-codec"`)
 				code = "unauthorized"
+			case http.StatusTooManyRequests:
+				w.Header().Set("Retry-After", strconv.Itoa(int(access.DefaultFailureEvery.Seconds())))
+				code = "too_many_requests"
 			}
 			s.refuse(w, r, endpoint, c, status, code, why)
 			return
@@ -250,8 +260,13 @@ func (s *server) authorize(r *http.Request, op string) (*access.Client, int, str
 	}
 	var c *access.Client
 	if r.Header.Get("Authorization") != "" {
+		addr := access.ClientAddr(r)
+		if ok, _ := s.opts.Failures.Allow(addr); !ok {
+			return nil, http.StatusTooManyRequests, "too many wrong tokens from this address: wait and try again"
+		}
 		var err error
 		if c, err = s.opts.Clients.AuthenticateRequest(r); err != nil {
+			s.opts.Failures.Fail(addr)
 			return nil, http.StatusUnauthorized, err.Error()
 		}
 	} else if c, _ = s.sessionClient(r); c == nil {
@@ -350,8 +365,16 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	if t, ok := access.BearerToken(r.Header.Get("Authorization")); ok && token == "" {
 		token = t
 	}
+	addr := access.ClientAddr(r)
+	if ok, wait := s.opts.Failures.Allow(addr); !ok {
+		s.audit(r, "login", nil, "refused 429: too many wrong tokens")
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.page(w, http.StatusTooManyRequests, loginView{Problem: "Too many wrong tokens from this address: wait and try again."})
+		return
+	}
 	c, err := s.opts.Clients.Authenticate(token)
 	if err != nil {
+		s.opts.Failures.Fail(addr)
 		s.audit(r, "login", nil, "refused 401: wrong token")
 		s.page(w, http.StatusUnauthorized, loginView{Problem: "Wrong token."})
 		return

@@ -141,7 +141,10 @@ func (s *securedStack) useKeys(t *testing.T, ring *codec.Keyring) {
 	s.worker = w
 	t.Cleanup(w.Stop)
 	h, err := api.Build(api.Options{Client: s.sealed, Namespace: s.ns, TaskQueue: workflows.DefaultTaskQueue,
-		Clients: s.clients, Policy: s.policy, Codec: s.codec})
+		Clients: s.clients, Policy: s.policy, Codec: s.codec,
+		// The matrix sends dozens of wrong tokens from one address on purpose; the limit itself
+		// is api's TestWrongTokensAreLimitedPerAddress.
+		AuthFailures: access.NewFailureLimiter(100000, time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,10 @@ import (
 	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"rimflow/internal/access"
@@ -28,6 +32,7 @@ import (
 	"rimflow/internal/config"
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
+	"rimflow/internal/tracing"
 )
 
 // Options configure the HTTP API.
@@ -218,8 +223,21 @@ func (s *server) wrap(rt route) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		var who string
+		// The request's span, in the caller's trace (traceparent) or a new one; named by the route
+		// pattern, never the path (it names the bill). Without tracing it records nothing.
+		ctx, span := tracing.Tracer("api").Start(tracing.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header)), label,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.route", rt.Path), attribute.String("http.request.method", metricsMethod)))
+		r = r.WithContext(ctx)
 		reqID := requestID(r)
 		rec.Header().Set(HeaderRequestID, reqID)
+		defer func() {
+			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+			if rec.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(rec.status))
+			}
+			span.End()
+		}()
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("api handler panicked", "route", label, "requestId", reqID, "panic", fmt.Sprint(p))
@@ -317,12 +335,18 @@ func (s *server) temporalAnswers(ctx context.Context) bool {
 	return s.bills.Health(ctx) == nil
 }
 
-// requestID is the caller's X-Request-Id when it is usable (printable ASCII, at most 200), else a
-// new random one.
+// requestID is the caller's X-Request-Id when it is usable (printable ASCII, at most 200), else
+// the request's trace id when tracing is on (one id finds the answer, the log lines and the
+// trace), else a new random one.
 func requestID(r *http.Request) string {
 	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= MaxIdempotencyKeyLen &&
 		!strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 		return id
+	}
+	if tracing.On() {
+		if id := tracing.TraceID(r.Context()); id != "" {
+			return id
+		}
 	}
 	return newRequestID()
 }

@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"rimflow/invoicecloud/flex"
 )
@@ -138,7 +142,20 @@ type Request struct {
 
 // Exchange performs one HTTP request without a token and returns the status and body, or a
 // transport *Error (redacted, retryable unless the caller canceled).
-func (t *Transport) Exchange(ctx context.Context, r Request) (int, []byte, *Error) {
+func (t *Transport) Exchange(ctx context.Context, r Request) (status int, body []byte, e *Error) {
+	// A client span per exchange when tracing is on (a no-op otherwise): the call's name, method
+	// and status only, never the URL (the token may be in its query) or the body.
+	ctx, span := otel.Tracer("rimflow/invoicecloud").Start(ctx, "invoicecloud "+r.Name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("rimflow.cloud.call", r.Name), attribute.String("http.request.method", r.Method)))
+	defer func() {
+		if status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+		}
+		if e != nil {
+			span.SetStatus(codes.Error, e.Code)
+		}
+		span.End()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(r.Timeout, t.cfg.Timeout))
 	defer cancel()
 	req := t.http.R().SetContext(ctx)

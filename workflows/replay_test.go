@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
+	"rimflow/internal/tracing"
 	"rimflow/workflows"
 )
 
@@ -63,15 +67,48 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			for _, f := range releaseHistories(t, dir) {
 				t.Run(filepath.Base(f), func(t *testing.T) {
-					r := worker.NewWorkflowReplayer()
-					r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
-					r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
-					logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
-					if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
-						t.Fatalf("replay %s: %v", f, err)
+					replay(t, f, worker.NewWorkflowReplayer())
+					// With tracing on, the worker has the SDK's OpenTelemetry interceptor: it must
+					// not change a command either.
+					r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{Interceptors: tracingInterceptors(t)})
+					if err != nil {
+						t.Fatal(err)
 					}
+					replay(t, f, r)
 				})
 			}
 		})
+	}
+}
+
+// tracingInterceptors are the worker interceptors of a worker with tracing on.
+func tracingInterceptors(t *testing.T) []interceptor.WorkerInterceptor {
+	t.Helper()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewInMemoryExporter()))
+	tracing.Use(tp)
+	t.Cleanup(tracing.Off)
+	ics, err := tracing.TemporalInterceptors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []interceptor.WorkerInterceptor
+	for _, i := range ics {
+		if w, ok := i.(interceptor.WorkerInterceptor); ok {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("tracing has no worker interceptor")
+	}
+	return out
+}
+
+func replay(t *testing.T, f string, r worker.WorkflowReplayer) {
+	t.Helper()
+	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
+		t.Fatalf("replay %s: %v", f, err)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
+	"rimflow/internal/tracing"
 	"rimflow/workflows"
 )
 
@@ -256,6 +257,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		MetricsHandler: metrics.NewSDKHandler(reg),
 	}
 	s.Codec.Apply(&copts)
+	if copts.Interceptors, err = tracing.TemporalInterceptors(); err != nil { // when tracing is on
+		return nil, err
+	}
 	s.Client, err = s.Temporal.NewClient(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)

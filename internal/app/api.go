@@ -15,6 +15,7 @@ import (
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/temporalclient"
+	"rimflow/internal/tracing"
 )
 
 // SettingsError is a wiring failure the configuration causes (a registry or API option the
@@ -31,6 +32,16 @@ func (e *SettingsError) Unwrap() error { return e.Err }
 // The caller closes the client after the server stops.
 func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (http.Handler, client.Client, error) {
 	registry := metrics.NewRegistry()
+	stopTracing, err := tracing.Setup(ctx, getenv, "rimflow-api")
+	if err != nil {
+		return nil, nil, &SettingsError{fmt.Errorf("tracing: %w", err)}
+	}
+	context.AfterFunc(ctx, func() { // flush the last spans when the server stops
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	})
+	logger = slog.New(tracing.LogHandler(logger.Handler())) // lines logged in a request carry its traceId
 	dialCtx, cancelDial := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelDial()
 	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, metrics.NewSDKHandler(registry))

@@ -19,6 +19,7 @@ import (
 	"rimflow/internal/jsonlog"
 	"rimflow/internal/metrics"
 	"rimflow/internal/temporalclient"
+	"rimflow/internal/tracing"
 	"rimflow/internal/version"
 )
 
@@ -41,8 +42,17 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger := jsonlog.New(stderr, cfg.LogLevel)
+	logger := slog.New(tracing.LogHandler(jsonlog.New(stderr, cfg.LogLevel).Handler()))
 	slog.SetDefault(logger)
+	stopTracing, err := tracing.Setup(ctx, getenv, "rimflow-worker")
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() { // flush the last spans
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx)
+	}()
 	logger.Info("starting worker", "buildId", version.BuildID(), "config", cfg)
 
 	reg := metrics.NewRegistry()

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"rimflow/internal/config"
+	"rimflow/internal/tracing"
 )
 
 // Dial connects to Temporal as configured. logger and metrics may be nil.
@@ -38,6 +39,12 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	if metrics != nil {
 		opts.MetricsHandler = metrics
 	}
+	// Tracing's interceptor when it is on (tracing.Setup), none otherwise.
+	ics, err := tracing.TemporalInterceptors()
+	if err != nil {
+		return nil, err
+	}
+	opts.Interceptors = ics
 	if t.TLS() {
 		tc, err := TLSConfig(t)
 		if err != nil {

@@ -43,8 +43,9 @@ func buildRelease(t *testing.T, v string) string {
 // Versioning (RIMFLOW_DEPLOYMENT_NAME) on the compose server: a bill started while the first is
 // current stays on it; once the second is made current a new bill starts on the second, and the
 // first bill moves to the second at its next quiet point (continue-as-new), so the first
-// version drains. Both bills complete, the ledger agrees, and the counts per version come from
-// visibility as docs/releases.md shows them.
+// version drains; a bill that waits quietly moves once a view URL is asked for it. Every bill
+// completes, the ledger agrees, and the counts per version come from visibility as
+// docs/releases.md shows them.
 func TestTwoWorkerVersionsSideBySide(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -88,10 +89,12 @@ func TestTwoWorkerVersionsSideBySide(t *testing.T) {
 	d := &kit.Driver{Env: env, Resource: "VERSIONS", Invoices: 1, StepTimeout: 2 * time.Minute}
 
 	oldWorker := start(oldBin, "vtest-1")
-	if err := d.Park(ctx, "A"); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"A", "C"} {
+		if err := d.Park(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		wantOn(t, ctx, s.Client, d, id, "vtest-1", "vtest-1")
 	}
-	wantOn(t, ctx, s.Client, d, "A", "vtest-1", "vtest-1")
 
 	start(newBin, "vtest-2")
 	if err := d.Park(ctx, "B"); err != nil {
@@ -109,16 +112,26 @@ func TestTwoWorkerVersionsSideBySide(t *testing.T) {
 		t.Fatalf("bill A did not move to vtest-2 (running %q)", runningBuild(ctx, s.Client, d, "A"))
 	}
 	wantOn(t, ctx, s.Client, d, "A", "vtest-1", "vtest-2")
+	// C waits quietly: a view URL asked for it (an event that changes nothing) moves it too.
+	if _, err := env.Bills.ViewURL(ctx, d.Ref("C"), "pc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, func() bool { return runningBuild(ctx, s.Client, d, "C") == "vtest-2" }); err != nil {
+		t.Fatalf("bill C did not move to vtest-2 after a view URL (running %q)", runningBuild(ctx, s.Client, d, "C"))
+	}
+	wantOn(t, ctx, s.Client, d, "C", "vtest-1", "vtest-2")
 	if err := d.Approve(ctx, "A", "finance"); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Voucher(ctx, "A"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Drain(ctx, "B"); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"B", "C"} {
+		if err := d.Drain(ctx, id); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rep := checkFleet(t, ctx, env, d, []string{"A", "B"}, nil)
+	rep := checkFleet(t, ctx, env, d, []string{"A", "B", "C"}, nil)
 
 	// The first version holds no open bill now: the count ops read, then its workers may go.
 	for _, build := range []string{"vtest-1", "vtest-2"} {
@@ -133,7 +146,7 @@ func TestTwoWorkerVersionsSideBySide(t *testing.T) {
 	if err := oldWorker.Stop(30 * time.Second); err != nil {
 		t.Errorf("stop the first version's worker: %v", err)
 	}
-	t.Logf("two versions side by side: A started on vtest-1 and moved to vtest-2 at its continue-as-new, B started on vtest-2; ledger: %d bills, %d invoices each bound once", rep.Bills, rep.Invoices)
+	t.Logf("two versions side by side: A and C started on vtest-1 and moved to vtest-2 at their continue-as-new (after an approval, after a view URL), B started on vtest-2; ledger: %d bills, %d invoices each bound once", rep.Bills, rep.Invoices)
 }
 
 // wantOn checks where a bill is: its state's and search attributes' builds, and the server's

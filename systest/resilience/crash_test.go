@@ -165,10 +165,12 @@ func TestWorkerKilledBetweenPollAndReceipt(t *testing.T) {
 	if err := w.Kill(); err != nil { // between the poll (recorded by the bill) and its receipt
 		t.Fatal(err)
 	}
-	env.Sim.ClearFaults()
+	// The fault stays on until the cloud has seen the dead worker's connection close and dropped
+	// its receipt: cleared earlier, the held receipt would be applied as if the worker lived.
 	if err := waitFor(ctx, 10*time.Second, "the dead worker's held receipt to be dropped", func() bool { return env.Sim.Stats().ReceiptsHeld == 0 }); err != nil {
 		t.Fatal(err)
 	}
+	env.Sim.ClearFaults()
 	if lk := linkKey(); lk.Receipted != 0 {
 		t.Fatalf("the killed worker's receipt was applied: %+v", lk)
 	}

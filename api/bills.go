@@ -395,7 +395,28 @@ func (b *Bills) Submit(ctx context.Context, ref BillRef, req workflows.SubmitReq
 
 // Approve records an approval decision (approve, reject or return) for the awaiting role.
 func (b *Bills) Approve(ctx context.Context, ref BillRef, req workflows.ApproveRequest) (workflows.BillState, error) {
-	return b.update(ctx, ref, workflows.UpdateApprove, req)
+	st, err := b.update(ctx, ref, workflows.UpdateApprove, req)
+	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
+		if final.Stage != workflows.StageRejected || len(final.Approvals) == 0 {
+			return false
+		}
+		last := final.Approvals[len(final.Approvals)-1]
+		return last.Role == strings.ToLower(strings.TrimSpace(req.Role)) && last.Decision == strings.ToLower(strings.TrimSpace(req.Decision)) &&
+			strings.EqualFold(last.Approver, strings.TrimSpace(req.Approver))
+	})
+}
+
+// repeatOfTheEnd answers a decision that reached an ended bill (409 bill_finished) with the
+// bill's final state when that decision is the one that ended it (same): a retried call gets the
+// answer the first got, one rule for every decision that can end a bill (reject, voucher, cancel).
+func (b *Bills) repeatOfTheEnd(ctx context.Context, ref BillRef, st workflows.BillState, err error,
+	same func(final workflows.BillState) bool) (workflows.BillState, error) {
+	if e := ErrorFrom(err); e != nil && e.Code == CodeAlreadyFinished {
+		if final, ferr := b.State(ctx, ref); ferr == nil && same(final) {
+			return final, nil
+		}
+	}
+	return st, err
 }
 
 // Images delivers the scanning station's "scanned" message.
@@ -405,20 +426,24 @@ func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesReq
 
 // Voucher writes the accounting voucher back.
 func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (workflows.BillState, error) {
-	return b.update(ctx, ref, workflows.UpdateVoucher, req)
+	st, err := b.update(ctx, ref, workflows.UpdateVoucher, req)
+	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
+		if final.Stage != workflows.StageCompleted || final.Voucher == nil {
+			return false
+		}
+		saved, asked := final.Voucher.VoucherRequest, req
+		saved.Actor, asked.Actor = nil, nil
+		return saved == asked
+	})
 }
 
 // Cancel cancels the bill (refused after the voucher is saved). Cancelling a bill that has
 // already ended cancelled for the same reason answers its final state (a retried call).
 func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.BillState, error) {
 	st, err := b.update(ctx, ref, workflows.UpdateCancel, req)
-	if e := ErrorFrom(err); e != nil && e.Code == CodeAlreadyFinished {
-		if final, ferr := b.State(ctx, ref); ferr == nil && final.Stage == workflows.StageCancelled &&
-			final.Cancel != nil && final.Cancel.Reason == strings.TrimSpace(req.Reason) {
-			return final, nil
-		}
-	}
-	return st, err
+	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
+		return final.Stage == workflows.StageCancelled && final.Cancel != nil && final.Cancel.Reason == strings.TrimSpace(req.Reason)
+	})
 }
 
 // Resolve closes a failed compensation by hand (audited in the bill's resolutions).

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"rimflow/workflows"
 )
@@ -113,10 +116,17 @@ func decodeStrict(body []byte, v any) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "request body is empty",
 			Fields: map[string]string{"body": "required"}}
 	}
+	if e := checkUTF8(body); e != nil {
+		return e
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		e := jsonError(err)
+		if path := locate(reflect.TypeOf(v).Elem(), body, ""); path != "" {
+			e.renameField(path)
+		}
+		return e
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
@@ -124,6 +134,131 @@ func decodeStrict(body []byte, v any) *Error {
 			Fields:  map[string]string{"body": "must be a single JSON value"}}
 	}
 	return nil
+}
+
+// renameField names the field a decode error is about by its whole path (options.approval,
+// companyInfo[0].address, amounts.123): encoding/json names an unknown field by its own name only
+// and a field's own decoder (durations, amounts) not at all.
+func (e *Error) renameField(path string) {
+	if len(e.Fields) != 1 {
+		return
+	}
+	for old, problem := range e.Fields {
+		if old == path {
+			return
+		}
+		delete(e.Fields, old)
+		e.Fields[path] = problem
+		if old == "body" {
+			e.Message = "field " + path + ": " + e.Message
+		} else {
+			e.Message = strings.Replace(e.Message, strconv.Quote(old), strconv.Quote(path), 1)
+		}
+	}
+}
+
+// locate finds the deepest value of raw that does not decode strictly into t, by its JSON path
+// ("" when raw decodes, or when the problem is raw itself at the top). It decodes each member
+// on its own, so it is only called once a decode failed.
+func locate(t reflect.Type, raw []byte, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if strictDecodes(t, raw) {
+		return ""
+	}
+	join := func(name string) string {
+		if path == "" {
+			return name
+		}
+		return path + "." + name
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return path
+		}
+		fields := jsonMembers(t)
+		for _, name := range sortedNames(members) {
+			ft, known := fields[strings.ToLower(name)]
+			if !known {
+				return join(name)
+			}
+			if p := locate(ft, members[name], join(name)); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return path
+		}
+		for _, name := range sortedNames(members) {
+			if p := locate(t.Elem(), members[name], join(name)); p != "" {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return path
+		}
+		for i, item := range items {
+			if p := locate(t.Elem(), item, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return path
+}
+
+func strictDecodes(t reflect.Type, raw []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(reflect.New(t).Interface()) == nil
+}
+
+func sortedNames(m map[string]json.RawMessage) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// jsonMembers are a struct's JSON members by lower-cased name (encoding/json matches names
+// without regard to case), embedded structs flattened.
+func jsonMembers(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonMembers(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[strings.ToLower(name)] = f.Type
+	}
+	return out
 }
 
 // jsonError explains a decode failure with the field it concerns.
@@ -187,7 +322,30 @@ func readBody(r *http.Request) ([]byte, *Error) {
 		}
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "could not read the request body"}
 	}
+	if e := checkUTF8(b); e != nil {
+		return nil, e
+	}
 	return b, nil
+}
+
+// checkUTF8 refuses a body that is not UTF-8 (JSON's only encoding between systems, RFC 8259 §8.1):
+// Go's decoder would turn each bad byte into U+FFFD and a GBK-encoded 差旅 would reach the cloud as
+// "����". The error names the encoding and the first bad byte.
+func checkUTF8(b []byte) *Error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	at := 0
+	for at < len(b) {
+		r, n := utf8.DecodeRune(b[at:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		at += n
+	}
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
+		Message: fmt.Sprintf("request body is not UTF-8 (invalid byte 0x%02x at byte %d): send JSON encoded in UTF-8, not GBK or another encoding", b[at], at),
+		Fields:  map[string]string{"body": fmt.Sprintf("must be UTF-8 encoded: invalid byte at %d", at)}}
 }
 
 // decodeBody reads and strictly decodes an optional body: an empty body leaves v as is. A

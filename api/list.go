@@ -21,6 +21,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -94,7 +95,7 @@ var (
 func ParseListFilter(q url.Values) (ListFilter, *Error) {
 	f := ListFilter{
 		Stage:        q.Get("stage"),
-		TaxNo:        q.Get("taxNo"),
+		TaxNo:        invoicecloud.NormalizeTaxNo(q.Get("taxNo")), // stored upper-cased, as start normalises it
 		AwaitingRole: q.Get("awaitingRole"),
 		BillNo:       q.Get("billNo"),
 		Resource:     q.Get("resource"),
@@ -229,7 +230,11 @@ func (f ListFilter) Query() string {
 		clauses = append(clauses, fmt.Sprintf("%s = %t", workflows.SAOverdue.GetName(), *f.Overdue))
 	}
 	if f.UpdatedSince != nil {
-		clauses = append(clauses, fmt.Sprintf("%s >= %s", workflows.SABillUpdatedAt.GetName(), quote(f.UpdatedSince.Format(time.RFC3339Nano))))
+		// At or after, at the API's precision: the instant is cut to the millisecond, as every
+		// timestamp the API prints is (TimePrecision), so a sync job that sends back the last
+		// updatedAt it read gets that bill again rather than skipping the bills of that millisecond.
+		since := f.UpdatedSince.UTC().Truncate(TimePrecision)
+		clauses = append(clauses, fmt.Sprintf("%s >= %s", workflows.SABillUpdatedAt.GetName(), quote(since.Format(time.RFC3339Nano))))
 	}
 	return strings.Join(clauses, " AND ")
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"rimflow/internal/access"
 	"rimflow/internal/enterprises"
@@ -435,6 +436,9 @@ func (s *server) invoices(r *http.Request) (int, any, error) {
 
 func (s *server) removeInvoice(r *http.Request) (int, any, error) {
 	req := workflows.RemoveInvoiceRequest{SerialNo: r.PathValue("serialNo"), Reason: r.URL.Query().Get("reason")}
+	if e := checkTexts(&req); e != nil {
+		return 0, nil, e
+	}
 	if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 		return 0, nil, e
 	}
@@ -451,12 +455,51 @@ func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (
 		if e := decodeBody(r, &req, required); e != nil {
 			return 0, nil, e
 		}
+		if e := checkTexts(&req); e != nil {
+			return 0, nil, e
+		}
 		if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 			return 0, nil, e
 		}
 		st, err := op(s.bills, r.Context(), billRef(r), req)
 		return s.answerState(r, st, err)
 	}
+}
+
+// MaxTextLen bounds a decision's free text (comment, reason, by, done) in characters: it is
+// audited in the bill's state and history, which must stay small (histories continue as new at
+// a few thousand events, each carrying it).
+const MaxTextLen = 1000
+
+// checkTexts refuses a decision whose free text is longer than MaxTextLen characters, naming it.
+func checkTexts(req any) *Error {
+	texts := map[string]string{}
+	switch r := req.(type) {
+	case *workflows.ApproveRequest:
+		texts["comment"], texts["approver"] = r.Comment, r.Approver
+	case *workflows.SubmitRequest:
+		texts["by"] = r.By
+	case *workflows.CancelRequest:
+		texts["reason"], texts["by"] = r.Reason, r.By
+	case *workflows.RetryRequest:
+		texts["by"] = r.By
+	case *workflows.ResolveRequest:
+		texts["reason"], texts["by"], texts["done"] = r.Reason, r.By, r.Done
+	case *workflows.AmendRequest:
+		texts["reason"] = r.Reason
+	case *workflows.RemoveInvoiceRequest:
+		texts["reason"] = r.Reason
+	}
+	fields := map[string]string{}
+	for name, v := range texts {
+		if n := utf8.RuneCountInString(v); n > MaxTextLen {
+			fields[name] = fmt.Sprintf("at most %d characters, got %d", MaxTextLen, n)
+		}
+	}
+	if len(fields) > 0 {
+		return ValidationFailed(fields)
+	}
+	return nil
 }
 
 // EnterprisesResponse answers GET /v1/enterprises.

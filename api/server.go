@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"net/url"
 	"slices"
 	"strings"
@@ -427,8 +428,15 @@ func checkContentType(r *http.Request) *Error {
 	if r.Method != http.MethodPost {
 		return nil
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err == nil && mt == "application/json" {
+		// JSON between systems is UTF-8 (RFC 8259 §8.1): a body declared in another charset is
+		// refused by name rather than read as UTF-8.
+		if cs, given := params["charset"]; given && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
+				Message: fmt.Sprintf("charset %q is not served: send the JSON body in UTF-8", cs),
+				Fields:  map[string]string{"Content-Type": "charset must be utf-8 (or left out)"}}
+		}
 		return nil
 	}
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType,
@@ -514,7 +522,112 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // URLs keep their "&"
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(body)
+	_ = enc.Encode(atPrecision(body))
+}
+
+// TimePrecision is the precision of every timestamp the API prints and of the updatedSince filter:
+// milliseconds, what every visibility store keeps of a Datetime search attribute (Elasticsearch
+// keeps milliseconds, SQL microseconds). One precision everywhere, so an updatedAt read from the
+// API and sent back as updatedSince finds its bill.
+const TimePrecision = time.Millisecond
+
+// atPrecision is v with every time.Time it holds (in exported fields, slices, maps, pointers) in
+// UTC and cut to TimePrecision. It copies what it changes, never the caller's values.
+func atPrecision(v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return v
+	}
+	cp := reflect.New(rv.Type()).Elem()
+	cp.Set(rv)
+	cutTimes(cp)
+	return cp.Interface()
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// cutTimes cuts the times in v, which is settable; what it reaches through a pointer, slice, map or
+// interface is copied first.
+func cutTimes(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == timeType {
+			v.Set(reflect.ValueOf(v.Interface().(time.Time).UTC().Truncate(TimePrecision)))
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				cutTimes(v.Field(i))
+			}
+		}
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		inner := v.Elem()
+		if v.Kind() == reflect.Pointer {
+			p := reflect.New(inner.Type())
+			p.Elem().Set(inner)
+			cutTimes(p.Elem())
+			v.Set(p)
+			return
+		}
+		cp := reflect.New(inner.Type()).Elem()
+		cp.Set(inner)
+		cutTimes(cp)
+		v.Set(cp)
+	case reflect.Slice:
+		if v.IsNil() || v.Type().Elem().Kind() == reflect.Uint8 || !holdsTime(v.Type().Elem(), 0) {
+			return
+		}
+		n := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(n, v)
+		for i := 0; i < n.Len(); i++ {
+			cutTimes(n.Index(i))
+		}
+		v.Set(n)
+	case reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			cutTimes(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() || !holdsTime(v.Type().Elem(), 0) {
+			return
+		}
+		n := reflect.MakeMapWithSize(v.Type(), v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			e := reflect.New(it.Value().Type()).Elem()
+			e.Set(it.Value())
+			cutTimes(e)
+			n.SetMapIndex(it.Key(), e)
+		}
+		v.Set(n)
+	}
+}
+
+// holdsTime says whether a value of type t may hold a time.Time (interfaces may), so slices and
+// maps that cannot are not copied.
+func holdsTime(t reflect.Type, depth int) bool {
+	if depth > 8 {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Struct:
+		if t == timeType {
+			return true
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() && holdsTime(t.Field(i).Type, depth+1) {
+				return true
+			}
+		}
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return holdsTime(t.Elem(), depth+1)
+	}
+	return false
 }
 
 // writeError answers e, with the answer's X-Request-Id in the body too.

@@ -170,6 +170,11 @@ func (in BillInput) ValidateAtStart() *ValidationError {
 	if in.BillID == "." || in.BillID == ".." {
 		setOnce("billId", "must not be \".\" or \"..\" (a URL path cannot carry it as a segment)")
 	}
+	// Zero is the default; a negative limit would continue the bill as new at every quiet point.
+	if in.Options.HistoryLimit < 0 {
+		setOnce("options.historyLimit", fmt.Sprintf("must not be negative (0 or left out: the default, %d events), got %d",
+			defaultHistoryLimit, in.Options.HistoryLimit))
+	}
 	if in.BillTaxNo != "" {
 		setOnce("billTaxNo", taxNoProblem(in.BillTaxNo))
 	}

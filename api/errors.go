@@ -55,7 +55,7 @@ var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFini
 	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused}
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
-var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeNotFound,
+var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeForbidden, CodeUnsupportedMediaType, CodeNotFound,
 	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal, CodeTooManyRequests}
 
 // Error is the one error shape of the API and the CLI:

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,7 +15,45 @@ var pathParamDocs = map[string]string{
 	"serialNo": "the invoice's serial number",
 }
 
-var pathParamExamples = map[string]string{"resource": "OA", "billId": "报销单-0001", "serialNo": "7f3c0a9e5b1d4c2a8e6f0b3d5a7c9e1f"}
+var pathParamExamples = map[string]string{"resource": "OA", "billId": "报销单-0001", "serialNo": "7f3c0a9e5b1d4c2a8e6f0b3d5a7c9e1f",
+	"taxNo": "91330100MA2B3C4D5E"}
+
+func init() { pathParamDocs["taxNo"] = "the enterprise's tax number the cloud pushes for" }
+
+// exampleValue is a parameter's example in the parameter's own type (a boolean's is true, not "true").
+func exampleValue(typ, ex string) any {
+	switch typ {
+	case "boolean":
+		if b, err := strconv.ParseBool(ex); err == nil {
+			return b
+		}
+	case "integer":
+		if n, err := strconv.Atoi(ex); err == nil {
+			return n
+		}
+	}
+	return ex
+}
+
+// tagOf groups the operations for readers of the document: the bill's life, ops, the protocols.
+func tagOf(rt route) string {
+	switch {
+	case strings.HasPrefix(rt.Path, "/v1/bills"):
+		return "bills"
+	case strings.HasPrefix(rt.Path, "/v1/codec/"):
+		return "codec"
+	case strings.HasPrefix(rt.Path, "/v1/push/"):
+		return "push"
+	}
+	return "service"
+}
+
+var tags = []any{
+	map[string]any{"name": "bills", "description": "a bill's life: start, collect, decide, voucher; find bills"},
+	map[string]any{"name": "codec", "description": "Temporal's remote codec protocol, for Temporal Web and the temporal CLI"},
+	map[string]any{"name": "push", "description": "the cloud's push of collected invoices (AWS收票推送)"},
+	map[string]any{"name": "service", "description": "health, metrics, the enterprise registry and this document"},
+}
 
 // OpenAPI builds the OpenAPI 3.0 document of the routes.
 func OpenAPI() map[string]any { return openAPI(routes()) }
@@ -32,9 +71,15 @@ func openAPI(rts []route) map[string]any {
 			item = map[string]any{}
 			paths[rt.Path] = item
 		}
+		desc := rt.Description
+		if desc == "" {
+			desc = rt.Summary + "."
+		}
 		op := map[string]any{
 			"operationId": rt.Operation,
 			"summary":     rt.Summary,
+			"description": desc,
+			"tags":        []any{tagOf(rt)},
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
@@ -55,9 +100,15 @@ func openAPI(rts []route) map[string]any {
 			if q.Format != "" {
 				s["format"] = q.Format
 			}
+			if q.Min != nil {
+				s["minimum"] = *q.Min
+			}
+			if q.Max != nil {
+				s["maximum"] = *q.Max
+			}
 			p := map[string]any{"name": q.Name, "in": "query", "required": q.Required, "description": q.Description, "schema": s}
 			if q.Example != "" {
-				p["example"] = q.Example
+				p["example"] = exampleValue(typ, q.Example)
 			}
 			params = append(params, p)
 		}
@@ -66,6 +117,14 @@ func openAPI(rts []route) map[string]any {
 				"name": HeaderIdempotencyKey, "in": "header", "required": false,
 				"description": "1–200 printable ASCII characters: the same call sent again with the same key gets the first call's answer",
 				"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": MaxIdempotencyKeyLen},
+			})
+		}
+		if !rt.Open && rt.raw == nil {
+			params = append(params, map[string]any{
+				"name": HeaderActingUser, "in": "header", "required": false,
+				"description": fmt.Sprintf("the person the client vouches for (at most %d printable characters): recorded with "+
+					"every decision; an approval's approver defaults to it and must equal it when both are given", MaxActingUserLen),
+				"schema": map[string]any{"type": "string", "maxLength": MaxActingUserLen},
 			})
 		}
 		params = append(params, map[string]any{
@@ -81,7 +140,11 @@ func openAPI(rts []route) map[string]any {
 			if rt.Example != nil {
 				media["example"] = rt.Example
 			}
-			op["requestBody"] = map[string]any{"required": !rt.BodyOpt, "content": map[string]any{"application/json": media}}
+			body := map[string]any{"required": !rt.BodyOpt, "content": map[string]any{"application/json": media}}
+			if rt.BodyOpt {
+				body["description"] = "may be empty, but a POST always carries Content-Type: application/json (415 without it), body or not"
+			}
+			op["requestBody"] = body
 		}
 		responses := map[string]any{}
 		for _, resp := range append(append([]response{}, rt.Responses...), errorResponses(rt)...) {
@@ -112,9 +175,12 @@ func openAPI(rts []route) map[string]any {
 	}
 	return map[string]any{
 		"openapi": "3.0.3",
+		"servers": []any{map[string]any{"url": "/", "description": "the API's own origin (RIMFLOW_API_ADDR)"}},
+		"tags":    tags,
 		"info": map[string]any{
 			"title":   "rimflow API",
 			"version": "1.0.0",
+			"contact": map[string]any{"name": "rimflow maintainers (docs/api.md)"},
 			"description": "The ERP's API to rimflow: one durable Temporal workflow per bill, from collecting " +
 				"invoices in Kingdee Invoice Cloud to the voucher. Amounts are decimal strings. A bill is named " +
 				"{resource}/{billId}; both may hold any printable Unicode and are percent-encoded (UTF-8) in paths. " +

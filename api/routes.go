@@ -24,7 +24,9 @@ type route struct {
 	Path      string // Go ServeMux pattern path; its {params} are OpenAPI path parameters too
 	Operation string // OpenAPI operationId
 	Summary   string
-	Open      bool // no bearer token needed (the codec server's routes authenticate by themselves)
+	// Description is the operation's longer text in the document (the summary and a period when empty).
+	Description string
+	Open        bool // no bearer token needed (the codec server's routes authenticate by themselves)
 	// Op is the access operation the route needs (internal/access), checked on the path's
 	// {resource} before the handler runs, so nothing reaches Temporal (and no answer depends on
 	// whether the bill exists) for a client that may not. Start checks it again on the body's
@@ -56,7 +58,10 @@ type param struct {
 	Format      string // e.g. date-time
 	Required    bool
 	Example     string
+	Min, Max    *int // an integer's bounds
 }
+
+func bound(n int) *int { return &n }
 
 type response struct {
 	Status      int
@@ -112,14 +117,15 @@ func routes() []route {
 			Summary: "Find bills through Temporal visibility (typed search attributes)",
 			Query: []param{
 				{Name: "stage", Description: "bill stage: collecting, awaiting_<role>, image_review, awaiting_voucher, deducting, completed, rejected, cancelled or failed", Example: "awaiting_finance"},
-				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo)", Example: "91330100MA2B3C4D5E"},
+				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo), in any letter case", Example: "91330100MA2B3C4D5E"},
 				{Name: "overdue", Description: "only overdue (true) or on-time (false) bills", Type: "boolean"},
 				{Name: "awaitingRole", Description: "the approval role the bill waits for", Example: "finance"},
 				{Name: "billNo", Description: "the ERP's bill number"},
 				{Name: "resource", Description: "the source system (BillResource)"},
-				{Name: "updatedSince", Description: "only bills changed at or after this instant (RFC 3339; BillUpdatedAt)", Format: "date-time", Example: "2026-11-30T00:00:00Z"},
+				{Name: "updatedSince", Description: "only bills changed at or after this instant (RFC 3339; BillUpdatedAt), to the millisecond " +
+					"as the API prints every time: a bill's own updatedAt finds that bill, so a sync cursor never skips one", Format: "date-time", Example: "2026-11-30T00:00:00.000Z"},
 				{Name: "sort", Description: "order: updatedAt, -updatedAt, startedAt or -startedAt (default: visibility's order, the newest first)", Enum: sortOrders},
-				{Name: "pageSize", Description: "1 to 1000, default 100", Type: "integer"},
+				{Name: "pageSize", Description: "1 to 1000, default 100", Type: "integer", Min: bound(1), Max: bound(maxPageSize)},
 				{Name: "pageToken", Description: "nextPageToken of the previous page (with the same filters)"},
 			},
 			Responses: []response{{http.StatusOK, "one page of bills", ListResponse{}, ""}},
@@ -149,7 +155,9 @@ func routes() []route {
 		},
 		{
 			Method: "GET", Path: billPath + "/view-url", Operation: "getViewUrl",
-			Summary:   "A view page URL valid now, in any stage of a running bill (for approvers)",
+			Summary: "A view page URL valid now, in any stage of a running bill (for approvers)",
+			Description: "The live eventCode's view page while one lives (the collect page's, or an earlier view's); " +
+				"a new eventCode only when none is live. expiresAt says until when the URL works.",
 			Query:     []param{clientParam},
 			Responses: []response{{http.StatusOK, "the URL and when its eventCode expires", workflows.ViewURLResponse{}, ""}},
 			serve:     (*server).viewURL, Op: access.OpRead,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -41,7 +43,8 @@ func (g *schemaGen) schema(v any) map[string]any {
 func (g *schemaGen) of(t reflect.Type) map[string]any {
 	switch t {
 	case typeTime:
-		return map[string]any{"type": "string", "format": "date-time"}
+		return map[string]any{"type": "string", "format": "date-time", "example": "2026-11-30T08:00:00.123Z",
+			"description": "RFC 3339 in UTC, to the millisecond (the API's one precision)"}
 	case typeDecimal:
 		return map[string]any{"type": "string", "format": "decimal", "example": "100.00",
 			"description": "decimal amount as a string"}
@@ -133,7 +136,7 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(workflows.Options{}):        nil,
 	reflect.TypeOf(workflows.SLAs{}):           nil,
 	reflect.TypeOf(invoicecloud.Company{}):     {"taxNo", "name"},
-	reflect.TypeOf(workflows.ApproveRequest{}): {"role", "decision", "approver"},
+	reflect.TypeOf(workflows.ApproveRequest{}): {"role", "decision"}, // approver: the X-Acting-User header may name the person
 	reflect.TypeOf(workflows.VoucherRequest{}): {"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"},
 	reflect.TypeOf(workflows.CancelRequest{}):  {"reason"},
 	reflect.TypeOf(workflows.ResolveRequest{}): {"by", "reason", "done"},
@@ -152,7 +155,10 @@ var requestRequired = map[reflect.Type][]string{
 var fieldDocs = map[reflect.Type]map[string]map[string]any{
 	reflect.TypeOf(workflows.BillInput{}): {
 		"billId": {"maxLength": workflows.MaxBillIDLen, "example": "报销单-0001",
-			"description": "the ERP's bill id: any printable Unicode (Chinese included, no control characters); percent-encode it in paths"},
+			"description": fmt.Sprintf("the ERP's bill id: any printable Unicode (Chinese included, no control characters); percent-encode it in paths. "+
+				"At most %d characters, and the workflow ID bill:<resource>:<billId>, billId percent-encoded (9 bytes per Chinese character), "+
+				"must fit %d bytes: about 27 Chinese characters with a short resource (400 naming billId otherwise)", workflows.MaxBillIDLen, MaxIDLen)},
+		"policy": serverSetDoc("set by the server from its policy file (shown in a bill's state); a request carrying it is refused (400)"),
 		"resource": {"maxLength": workflows.MaxResourceLen, "example": "OA",
 			"description": "the source system: at most 10 printable characters, no ':' or '/'"},
 		"billTaxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern,
@@ -168,11 +174,21 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"onDeadline":    {"enum": []string{workflows.DeadlineRemind, workflows.DeadlineCancel}},
 		"notify":        {"readOnly": true, "description": "set by the server: the ERP's webhooks are configured for the bill's resource"},
 		"reissueMargin": {"readOnly": true, "description": "set by the server (RIMFLOW_REISSUE_MARGIN): an eventCode expiring within this is replaced when a URL is asked for"},
+		"historyLimit":  {"minimum": 0, "description": "events one run may hold before the bill continues as new (0 or absent: the default)"},
 	},
 	reflect.TypeOf(workflows.ApproveRequest{}): {
 		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
 		"role":     {"example": "supervisor", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
+		"approver": {"maxLength": MaxTextLen, "description": "who decides; defaults to the X-Acting-User header and must equal it when both are given"},
+		"comment":  {"maxLength": MaxTextLen},
+		"actor":    actorDoc,
 	},
+	reflect.TypeOf(workflows.SubmitRequest{}):  {"by": {"maxLength": MaxTextLen}, "actor": actorDoc},
+	reflect.TypeOf(workflows.RetryRequest{}):   {"by": {"maxLength": MaxTextLen}, "actor": actorDoc},
+	reflect.TypeOf(workflows.CancelRequest{}):  {"reason": {"maxLength": MaxTextLen}, "by": {"maxLength": MaxTextLen}, "actor": actorDoc},
+	reflect.TypeOf(workflows.ResolveRequest{}): {"reason": {"maxLength": MaxTextLen}, "by": {"maxLength": MaxTextLen}, "done": {"maxLength": MaxTextLen}, "actor": actorDoc},
+	reflect.TypeOf(workflows.AmendRequest{}):   {"reason": {"maxLength": MaxTextLen}, "actor": actorDoc},
+	reflect.TypeOf(workflows.ImagesRequest{}):  {"actor": actorDoc},
 	reflect.TypeOf(workflows.ApprovalRecord{}): {
 		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
 	},
@@ -180,6 +196,7 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"accountDate":  {"format": "date", "example": "2026-11-30"},
 		"accountTime":  {"format": "date", "example": "2026-11-30", "description": "a date yyyy-MM-dd (a time of day is refused)"},
 		"businessDate": {"format": "date", "example": "2026-11-29"},
+		"actor":        actorDoc,
 	},
 	reflect.TypeOf(workflows.InvoiceView{}): {
 		"status":      {"enum": []string{"1", "30", "60"}, "description": "the cloud's status: 1 unused, 30 in use (bound), 60 used"},
@@ -192,7 +209,7 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"id":          {"example": "OA/报销单-0001"},
 	},
 	reflect.TypeOf(workflows.DeliveryView{}): {
-		"via":     {"enum": []string{workflows.ViaSocket, workflows.ViaPoll, workflows.ViaERP}},
+		"via":     {"enum": []string{workflows.ViaSocket, workflows.ViaPoll, workflows.ViaERP, workflows.ViaPush}},
 		"outcome": {"enum": []string{"bound", "pending", "duplicate"}},
 	},
 	reflect.TypeOf(workflows.DeductionView{}): {
@@ -209,6 +226,15 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"subCode": {"enum": SubCodes},
 	},
 }
+
+// serverSetDoc documents a field only the server sets: shown in answers, refused in requests
+// (readOnly: OpenAPI's "SHOULD NOT be sent as part of the request").
+func serverSetDoc(desc string) map[string]any {
+	return map[string]any{"readOnly": true, "description": desc}
+}
+
+var actorDoc = serverSetDoc("set by the server: the authenticated client and the person the X-Acting-User header names " +
+	"(shown in a bill's state); a request carrying it is refused (400)")
 
 const (
 	taxNoPattern  = "^([0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}|[0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
@@ -232,8 +258,13 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			continue
 		}
 		merged := map[string]any{}
-		for k, v := range p {
-			merged[k] = v
+		if ref, isRef := p["$ref"]; isRef {
+			// A $ref's siblings are ignored in OpenAPI 3.0: the documentation goes beside an allOf.
+			merged["allOf"] = []any{map[string]any{"$ref": ref}}
+		} else {
+			for k, v := range p {
+				merged[k] = v
+			}
 		}
 		for k, v := range doc {
 			merged[k] = v
@@ -294,7 +325,7 @@ func (g *schemaGen) forwardSchema() map[string]any {
 			"type": "object", "additionalProperties": false, "required": []string{"invoiceData"},
 			"description": "what the ERP's browser received on the cloud's socket, as received",
 			"properties": map[string]any{
-				"invoiceData": map[string]any{"type": "array", "minItems": 1, "maxItems": workflows.MaxInvoicesPerBill,
+				"invoiceData": map[string]any{"type": "array", "minItems": 1, "maxItems": calls.MaxDeliveryInvoices,
 					"items": specObject(forwardInvoiceFields, []string{"serialNo"})},
 				"attachData": map[string]any{"type": "array", "items": specObject(forwardAttachFields, nil)},
 			},

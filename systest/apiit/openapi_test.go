@@ -299,6 +299,13 @@ func (d openAPIDoc) validate(schema any, v any, at string, strict bool) []string
 			return []string{at + ": null where the schema does not allow it"}
 		}
 	}
+	if allOf, ok := s["allOf"].([]any); ok {
+		var all []string
+		for _, part := range allOf {
+			all = append(all, d.validate(part, v, at, strict)...)
+		}
+		return append(all, d.validateRest(s, v, at)...)
+	}
 	if anyOf, ok := s["anyOf"].([]any); ok {
 		var all []string
 		for _, alt := range anyOf {

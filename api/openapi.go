@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -163,8 +164,20 @@ func openAPI(rts []route) map[string]any {
 				r["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
 			}
 			key := strconv.Itoa(resp.Status)
-			if _, dup := responses[key]; !dup {
+			first, dup := responses[key].(map[string]any)
+			if !dup {
 				responses[key] = r
+				continue
+			}
+			// One status, two shapes (the push route's own 400 and the server's for an unknown
+			// query parameter): the answer is either.
+			fc, _ := first["content"].(map[string]any)
+			rc, _ := r["content"].(map[string]any)
+			fj, _ := fc["application/json"].(map[string]any)
+			rj, _ := rc["application/json"].(map[string]any)
+			if fj != nil && rj != nil && !reflect.DeepEqual(fj["schema"], rj["schema"]) {
+				fc["application/json"] = map[string]any{"schema": map[string]any{"anyOf": []any{fj["schema"], rj["schema"]}}}
+				first["description"] = first["description"].(string) + "; or " + r["description"].(string)
 			}
 		}
 		op["responses"] = responses

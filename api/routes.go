@@ -241,6 +241,7 @@ func routes() []route {
 				"recorded in its bill, answered 200 {\"errcode\":\"0000\"} only once recorded (else pushed again)",
 			Responses: []response{
 				{http.StatusOK, "recorded (or a repeat of a recorded push)", PushAnswer{}, ""},
+				{http.StatusBadRequest, "refused: not a push the protocol allows (malformed, or stale: a replay); errcode says why", PushAnswer{}, ""},
 				{http.StatusUnauthorized, "not the enterprise's: unknown tax number, wrong key or client id", PushAnswer{}, ""},
 				{http.StatusServiceUnavailable, "not recorded yet: push again", PushAnswer{}, ""},
 			},

@@ -87,10 +87,13 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		return map[string]any{"type": "integer"}
 	case reflect.Float32, reflect.Float64:
 		return map[string]any{"type": "number"}
-	case reflect.Slice, reflect.Array:
+	// A Go slice or map is null when nil, in answers, and the server takes null for one in requests.
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.of(t.Elem()), "nullable": true}
+	case reflect.Array:
 		return map[string]any{"type": "array", "items": g.of(t.Elem())}
 	case reflect.Map:
-		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem())}
+		return map[string]any{"type": "object", "additionalProperties": g.of(t.Elem()), "nullable": true}
 	case reflect.Struct:
 		return g.ref(t)
 	}
@@ -237,7 +240,9 @@ var actorDoc = serverSetDoc("set by the server: the authenticated client and the
 	"(shown in a bill's state); a request carrying it is refused (400)")
 
 const (
-	taxNoPattern  = "^([0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}|[0-9A-Z]{15}|[0-9A-Z]{17}|[0-9A-Z]{20})$"
+	// taxNoPattern: a taxpayer id in either letter case, spaces around it allowed (the server trims
+	// and upper-cases tax numbers; answers carry them upper-case).
+	taxNoPattern  = "^\\s*([0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}|[0-9A-Za-z]{15}|[0-9A-Za-z]{17}|[0-9A-Za-z]{20})\\s*$"
 	amountPattern = "^-?[0-9]+\\.[0-9]{2}$"
 )
 

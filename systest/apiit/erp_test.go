@@ -14,6 +14,7 @@ import (
 	"rimflow/api"
 	"rimflow/cloudsim/simulator"
 	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -459,7 +460,7 @@ func (s *stack) raw(t *testing.T, method, path string, body any, headers map[str
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.CheckedClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/systest/testenv"
 	"rimflow/workflows"
 )
 
@@ -42,7 +43,7 @@ func TestIdempotentRetriesAfterAClientTimeout(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+s.token)
 		req.Header.Set(api.HeaderIdempotencyKey, key)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testenv.CheckedClient(t).Do(req)
 		if err != nil {
 			if timeout > 0 && (errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err)) {
 				return 0, nil // the client gave up, as an ERP behind a short timeout does

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"rimflow/api"
+	"rimflow/systest/testenv"
 )
 
 // TestOpenAPIAgainstTheServer walks the served OpenAPI document against the live server with the
@@ -208,7 +209,7 @@ func (s *stack) sendFull(t *testing.T, method, target, body string) (int, []byte
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.CheckedClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}

@@ -105,7 +105,7 @@ func TestPushRoute(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testenv.CheckedClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -175,7 +175,7 @@ func (s *securedStack) as(t *testing.T, token, user, method, path string, body, 
 	if user != "" {
 		req.Header.Set(api.HeaderActingUser, user)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.CheckedClient(t).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -628,7 +628,7 @@ func (s *securedStack) codecCall(t *testing.T, token string, body []byte) (int, 
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(codec.HeaderNamespace, s.ns)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.CheckedClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -567,7 +567,7 @@ func (s *Suite) SealedPayloads(t *testing.T) {
 	if s.Target.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+s.Target.Token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testenv.CheckedClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

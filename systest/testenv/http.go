@@ -17,8 +17,9 @@ var httpClient = &http.Client{Timeout: 2 * time.Minute}
 
 // Do sends one HTTP request as an ERP, a browser or ops would: body nil sends none, a string or
 // []byte goes as is, anything else as JSON; token, when not empty, travels as a bearer token. It
-// returns the status and the whole answer, whatever the status: the caller asserts on it. Only a
-// request that cannot be sent or answered fails the test.
+// returns the status and the whole answer, whatever the status: the caller asserts on it. A
+// request that cannot be sent or answered fails the test, and so does an exchange with a rimflow
+// API that breaks the OpenAPI document it serves (contract.go).
 func Do(tb testing.TB, ctx context.Context, method, url, token string, body any) (int, []byte) {
 	tb.Helper()
 	var rd io.Reader
@@ -47,7 +48,7 @@ func Do(tb testing.TB, ctx context.Context, method, url, token string, body any)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := CheckedClient(tb).Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, url, err)
 	}

@@ -358,26 +358,28 @@ func (s *Sim) voucherSave(f fields, n *callNote) (any, *apiError) {
 				"发票未关联到expenseIdArray中的单据 (serialNo "+sn+" is not bound to those bills)")
 		}
 	}
-	n.changed = !v.equal(s.vouchers[v.VouchID])
+	// One voucher per bill [assumed]: the vendor's texts do not say what the same vouchId on another
+	// bill does, so a save touches only the bills it lists. A bill's earlier voucher is replaced
+	// (its invoices un-booked first); another bill holding the same vouchId keeps its own.
 	for _, sn := range v.SerialNoArray {
 		n.changed = n.changed || s.pool[sn].voucherID != v.VouchID
 	}
 	for _, b := range bills {
-		n.changed = n.changed || b.voucherID != v.VouchID
-	}
-	if old := s.vouchers[v.VouchID]; old != nil {
-		for _, sn := range old.SerialNoArray {
-			if pi := s.pool[sn]; pi != nil && pi.voucherID == old.VouchID {
-				pi.voucherID = ""
-			}
-		}
-	}
-	s.vouchers[v.VouchID] = v
-	for _, sn := range v.SerialNoArray {
-		s.pool[sn].voucherID = v.VouchID
+		n.changed = n.changed || b.voucherID != v.VouchID || !v.equal(s.vouchers[b.key])
 	}
 	for _, b := range bills {
+		if old := s.vouchers[b.key]; old != nil {
+			for _, sn := range old.SerialNoArray {
+				if pi := s.pool[sn]; pi != nil && pi.bill != nil && *pi.bill == b.key && pi.voucherID == old.VouchID {
+					pi.voucherID = ""
+				}
+			}
+		}
+		s.vouchers[b.key] = v
 		b.voucherID = v.VouchID
+	}
+	for _, sn := range v.SerialNoArray {
+		s.pool[sn].voucherID = v.VouchID
 	}
 	s.stats.VouchersSaved++
 	return map[string]any{}, nil

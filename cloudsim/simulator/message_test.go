@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -347,5 +348,35 @@ func TestDeductionSelection(t *testing.T) {
 	}
 	if status, _ := h.do(http.MethodPost, "/kapi/app/rim/deduction", req("r6", "1", "x", "1"), nil); status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", status)
+	}
+}
+
+// One voucher per bill [assumed]: the same vouchId saved for a second bill leaves the first bill's
+// voucher and its accounted invoices as they were; saving a bill's voucher again replaces only
+// that bill's.
+func TestVoucherIDOnASecondBillKeepsTheFirst(t *testing.T) {
+	h := newHarness(t, Options{})
+	tok := h.accessToken()
+	a := h.collect(h.eventCode(tok, "A"), 1)
+	b := h.collect(h.eventCode(tok, "B"), 1)
+	h.mustOK(h.message(tok, "billSave", nextID("v"), saveData("A", "60", a...)))
+	h.mustOK(h.message(tok, "billSave", nextID("v"), saveData("B", "60", b...)))
+	h.mustOK(h.message(tok, "voucherSave", nextID("v"), voucherData("V-SAME", a, "A")))
+	h.mustOK(h.message(tok, "voucherSave", nextID("v"), voucherData("V-SAME", b, "B")))
+	for id, serials := range map[string][]string{"A": a, "B": b} {
+		bill, _ := h.sim.Bill("ERP", id)
+		if bill.Voucher == nil || !slices.Equal(bill.Voucher.SerialNoArray, serials) || !bill.Invoices[0].Accounted {
+			t.Errorf("bill %s after both saves: voucher %+v invoices %+v", id, bill.Voucher, bill.Invoices)
+		}
+	}
+	// A's voucher corrected: A's invoices stay booked under it, B's are untouched.
+	corrected := voucherData("V-SAME", a, "A")
+	corrected["vouchNo"] = "PZ-FIXED"
+	h.mustOK(h.message(tok, "voucherSave", nextID("v"), corrected))
+	if bill, _ := h.sim.Bill("ERP", "A"); bill.Voucher.VouchNo != "PZ-FIXED" || !bill.Invoices[0].Accounted {
+		t.Errorf("A after its correction: %+v", bill)
+	}
+	if bill, _ := h.sim.Bill("ERP", "B"); bill.Voucher.VouchNo != "PZ-V-SAME" || !bill.Invoices[0].Accounted {
+		t.Errorf("B after A's correction: %+v", bill)
 	}
 }

@@ -41,7 +41,7 @@ type books struct {
 	bills      map[billKey]*bill
 	pool       map[string]*poolInvoice
 	covers     map[coverKey]billKey
-	vouchers   map[string]*voucher
+	vouchers   map[billKey]*voucher     // by bill: one voucher per bill [assumed]
 	answers    map[string]*storedAnswer // idempotency by messageId / requestId
 	clock      *clock
 }

@@ -253,7 +253,7 @@ func (s *Sim) viewPage(w http.ResponseWriter, r *http.Request, mobile bool) {
 		row.Status, row.StatusLabel, row.Accounted = pi.status, StatusLabel(pi.status), pi.voucherID != ""
 		data.Rows = append(data.Rows, row)
 	}
-	if v := s.vouchers[b.voucherID]; v != nil {
+	if v := s.vouchers[b.key]; v != nil {
 		data.VouchNo = v.VouchNo
 	}
 	s.mu.Unlock()

@@ -99,7 +99,7 @@ func New(opts Options) *Sim {
 		ttl: opts.TokenTTL, clock: &s.clock, stats: &s.stats}
 	s.faultBox = faultBox{faultRand: rand.New(rand.NewPCG(seed, 0xFA17)), stats: &s.stats}
 	s.books = books{eventCodes: map[string]*eventCode{}, bills: map[billKey]*bill{}, pool: map[string]*poolInvoice{},
-		covers: map[coverKey]billKey{}, vouchers: map[string]*voucher{}, answers: map[string]*storedAnswer{}, clock: &s.clock}
+		covers: map[coverKey]billKey{}, vouchers: map[billKey]*voucher{}, answers: map[string]*storedAnswer{}, clock: &s.clock}
 	s.pages = newPageRenderer()
 	s.handler = s.routes()
 	return s

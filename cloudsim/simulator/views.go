@@ -170,7 +170,7 @@ func (s *Sim) billView(b *bill) BillView {
 		v.Invoices = append(v.Invoices, iv)
 	}
 	if b.voucherID != "" {
-		v.Voucher = voucherView(s.vouchers[b.voucherID])
+		v.Voucher = voucherView(s.vouchers[b.key])
 	}
 	if b.cover != nil {
 		v.Cover = &CoverView{CoveNo: b.cover.CoveNo, CoveType: b.cover.CoveType, Bytes: b.cover.Bytes}

@@ -425,9 +425,18 @@ func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesReq
 }
 
 // Voucher writes the accounting voucher back.
+// A vouchId is booked on one bill only: it is claimed (claimVoucher) before the bill is sent its
+// voucher, and a vouchId another bill holds is refused (409 voucher_in_use naming that bill).
 func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (workflows.BillState, error) {
+	if err := ref.check(); err != nil {
+		return workflows.BillState{}, err
+	}
+	release, err := b.claimVoucher(ctx, ref, req)
+	if err != nil {
+		return workflows.BillState{}, err
+	}
 	st, err := b.update(ctx, ref, workflows.UpdateVoucher, req)
-	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
+	st, err = b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
 		if final.Stage != workflows.StageCompleted || final.Voucher == nil {
 			return false
 		}
@@ -435,6 +444,61 @@ func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherR
 		saved.Actor, asked.Actor = nil, nil
 		return saved == asked
 	})
+	if err != nil && release != nil && ErrorFrom(err).Status < 500 {
+		// The bill refused the voucher: the vouchId this call claimed is free again. After a 5xx
+		// the voucher may still be saved, so the claim stays.
+		release()
+	}
+	return st, err
+}
+
+// claimVoucher reserves req's vouchId for ref's bill: it starts the vouchId's claim workflow
+// (workflows.VoucherClaimID), which Temporal refuses to start twice while it runs, whichever API
+// process asks. A claim the bill already holds is fine (a repeat); one another bill holds is a
+// 409 naming it. release, when not nil, frees a claim this call made.
+func (b *Bills) claimVoucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (release func(), err error) {
+	if strings.TrimSpace(req.VouchID) == "" || strings.TrimSpace(req.Resource) == "" {
+		return nil, nil // the bill names what is missing (400)
+	}
+	id := workflows.VoucherClaimID(strings.TrimSpace(req.Resource), strings.TrimSpace(req.VouchID))
+	run, err := b.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                b.TaskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo:                                     map[string]any{workflows.VoucherClaimMemoBill: ref.WorkflowID()},
+	}, workflows.VoucherClaimWorkflowName)
+	if err == nil {
+		return func() {
+			// Terminated, not signalled: the vouchId is free when this returns. Best effort: a claim
+			// left behind only refuses this vouchId until ops release it (signal release).
+			_ = b.Client.TerminateWorkflow(context.WithoutCancel(ctx), id, run.GetRunID(), "the bill did not take the voucher: its vouchId is free")
+		}, nil
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return nil, err
+	}
+	desc, err := b.Client.DescribeWorkflow(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
+	var holder string
+	if err := desc.GetMemoValue(workflows.VoucherClaimMemoBill, &holder); err != nil {
+		return nil, fmt.Errorf("read the claim of vouchId %q: %w", req.VouchID, err)
+	}
+	if holder == ref.WorkflowID() {
+		return nil, nil
+	}
+	name := holder
+	if resource, billID, ok := workflows.ParseBillWorkflowID(holder); ok {
+		name = resource + "/" + billID
+	}
+	e := conflict(SubVoucherInUse, fmt.Sprintf("vouchId %q (resource %s) is booked on bill %s: a voucher's id belongs to one bill",
+		req.VouchID, req.Resource, name))
+	e.Fields = map[string]string{"vouchId": "held by bill " + name}
+	return nil, e
 }
 
 // Cancel cancels the bill (refused after the voucher is saved). Cancelling a bill that has

@@ -48,11 +48,12 @@ const (
 	SubPolicy         = "policy"          // segregation of duties or the ops path refused it
 	SubDifferentBody  = "different_body"  // a start for a running bill with other values (fields names them)
 	SubRefused        = "refused"         // any other refusal; the message says why
+	SubVoucherInUse   = "voucher_in_use"  // the vouchId is booked on another bill (fields.vouchId names it)
 )
 
 // SubCodes lists every 409 sub-code (the OpenAPI enum).
 var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFinished, SubBillFailed,
-	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused}
+	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused, SubVoucherInUse}
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
 var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeForbidden, CodeUnsupportedMediaType, CodeNotFound,

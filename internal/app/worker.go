@@ -178,6 +178,12 @@ func register(r worker.Registry, c client.Client, ents activities.Enterprises, s
 		batch.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
 	}
 	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, batch)
+	claim := workflow.RegisterOptions{Name: workflows.VoucherClaimWorkflowName}
+	if versioned {
+		// A voucher's claim only waits: it follows the current version like the batch.
+		claim.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.VoucherClaimWorkflow, claim)
 	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 

@@ -1,11 +1,16 @@
 package apiit
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"rimflow/api"
 	"rimflow/systest/testenv"
@@ -113,5 +118,101 @@ func TestRepeatOfTheDecisionThatEndedABill(t *testing.T) {
 		if status != http.StatusConflict || !strings.Contains(string(raw), api.CodeAlreadyFinished) {
 			t.Errorf("%s: HTTP %d %.300s, want 409 %s", c.name, status, raw, api.CodeAlreadyFinished)
 		}
+	}
+}
+
+// toAwaitingVoucher starts a bill, imports an invoice, has the supervisor approve it and waits for
+// the voucher.
+func (s *stack) toAwaitingVoucher(t *testing.T, billID string) string {
+	t.Helper()
+	id := s.startCollected(t, billID, 1, "supervisor")
+	s.waitStage(t, id, workflows.AwaitingStage("supervisor"))
+	if code := s.call(t, "POST", "/v1/bills/"+id+"/approvals",
+		workflows.ApproveRequest{Role: "supervisor", Decision: "approve", Approver: "sup-1"}, nil); code != 200 {
+		t.Fatalf("approve %s: %d", id, code)
+	}
+	s.waitStage(t, id, workflows.StageAwaitingVoucher)
+	return id
+}
+
+// A vouchId belongs to one bill: sent for two bills at once through two API processes, one bill
+// gets it and the other a 409 voucher_in_use naming the first; the cloud keeps the first bill's
+// voucher and booked invoices; the holder repeating it is answered its state; a voucher the bill
+// refused leaves its vouchId free for another bill.
+func TestVoucherIDBelongsToOneBill(t *testing.T) {
+	s := newStack(t, "it-token")
+	second := httptest.NewServer(apiHandler(t, api.Options{Client: s.client, Namespace: s.ns,
+		TaskQueue: workflows.DefaultTaskQueue, Token: s.token, Registry: prometheus.NewRegistry()}))
+	t.Cleanup(second.Close)
+
+	a, b := s.toAwaitingVoucher(t, "000400"), s.toAwaitingVoucher(t, "000401")
+	v := voucherFor("HZ-0001")
+	v.VouchID = "V-2026-12-HZ-0001"
+	type answer struct {
+		id     string
+		status int
+		raw    []byte
+	}
+	answers := make(chan answer, 2)
+	var wg sync.WaitGroup
+	for _, c := range []struct{ base, id string }{{s.api.URL, a}, {second.URL, b}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, raw := testenv.Do(t, t.Context(), "POST", c.base+"/v1/bills/"+c.id+"/voucher", s.token, v)
+			answers <- answer{c.id, status, raw}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	var holder, refused string
+	for ans := range answers {
+		switch ans.status {
+		case 200:
+			holder = ans.id
+		case http.StatusConflict:
+			var e apiError
+			if err := json.Unmarshal(ans.raw, &e); err != nil || e.Error.SubCode != api.SubVoucherInUse {
+				t.Fatalf("%s refused with %s", ans.id, ans.raw)
+			}
+			refused = ans.id
+			defer func() {
+				if !strings.Contains(e.Error.Message, holder) || !strings.Contains(e.Error.Fields["vouchId"], holder) {
+					t.Errorf("the refusal does not name the holder %s: %+v", holder, e.Error)
+				}
+			}()
+		default:
+			t.Fatalf("voucher for %s: HTTP %d %s", ans.id, ans.status, ans.raw)
+		}
+	}
+	if holder == "" || refused == "" {
+		t.Fatalf("one bill must get the vouchId, the other be refused: holder %q refused %q", holder, refused)
+	}
+	s.waitStage(t, holder, workflows.StageCompleted)
+	if st := s.waitStage(t, refused, workflows.StageAwaitingVoucher); st.Voucher != nil {
+		t.Errorf("the refused bill shows a voucher: %+v", st.Voucher)
+	}
+	_, holderID, _ := strings.Cut(holder, "/")
+	cloud := s.simBill(t, "OA", holderID)
+	if cloud.Voucher == nil || cloud.Voucher.VouchID != v.VouchID || len(cloud.Invoices) == 0 || !cloud.Invoices[0].Accounted {
+		t.Errorf("the holder at the cloud: voucher %+v invoices %+v", cloud.Voucher, cloud.Invoices)
+	}
+	// The holder repeating its voucher is a repeat: its final state.
+	var st workflows.BillState
+	if code := s.call(t, "POST", "/v1/bills/"+holder+"/voucher", v, &st); code != 200 || st.Stage != workflows.StageCompleted {
+		t.Errorf("the holder's repeat: %d %s", code, st.Stage)
+	}
+
+	// A voucher the bill refuses (still collecting) does not keep its vouchId.
+	var started api.StartResponse
+	if code := s.call(t, "POST", "/v1/bills", bill("000402", "supervisor"), &started); code != http.StatusCreated {
+		t.Fatalf("start 000402: %d", code)
+	}
+	free := voucherFor("FREE")
+	if code := s.call(t, "POST", "/v1/bills/"+started.ID+"/voucher", free, nil); code != http.StatusConflict {
+		t.Fatalf("a voucher for a collecting bill: %d", code)
+	}
+	if code := s.call(t, "POST", "/v1/bills/"+refused+"/voucher", free, &st); code != 200 {
+		t.Errorf("a vouchId a refused voucher claimed is still held: %d", code)
 	}
 }

@@ -17,8 +17,10 @@ type recorder struct {
 	errors []string
 }
 
-func (r *recorder) Errorf(format string, args ...any) { r.errors = append(r.errors, fmt.Sprintf(format, args...)) }
-func (r *recorder) Helper()                           {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Helper() {}
 
 // A server that drifts from the document it serves is caught, the operation and the field named:
 // a wrong type in an answer, an undocumented status, a request it accepted with a field the

@@ -99,16 +99,27 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 		}
 		v := *ev.voucher
 		b.View.Voucher = &VoucherView{VoucherRequest: v}
+		toOutcome := workflow.GetVersion(ctx, voucherToOutcome, workflow.DefaultVersion, 1) == 1
 		err = b.runOrPark(ctx, "saveVoucher", ev, func(ctx workflow.Context) error {
 			in := calls.VoucherInput{MessageID: b.msgID("saveVoucher"), TaxNo: b.in.BillTaxNo, Request: invoicecloud.VoucherSaveRequest{
 				VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, AccountTime: v.AccountTime,
 				BusinessDate: v.BusinessDate, Resource: v.Resource,
 				SerialNoArray: serials(b.Invoices), ExpenseIDArray: []string{b.in.BillID},
 			}}
+			if toOutcome {
+				// A cancel from Temporal must not cut the call: the cloud may apply it anyway.
+				ctx, _ = workflow.NewDisconnectedContext(ctx)
+			}
 			return callNoResult(cloudCallOptions(ctx), acts.SaveVoucher, in)
 		})
 		if err != nil {
-			return "", err
+			return "", err // not saved: a cancel from Temporal runs the saga (run)
+		}
+		if toOutcome && ctx.Err() != nil {
+			// Cancelled from Temporal while voucherSave ran, and the cloud saved it: the books hold
+			// the voucher, so the cancel is refused as after any voucher and the bill goes on.
+			ctx, _ = workflow.NewDisconnectedContext(ctx)
+			b.note(b.View.Stage, "cancel from Temporal refused: the voucher was saved while it came")
 		}
 		now := workflow.Now(ctx).UTC()
 		b.View.Voucher.SavedAt = &now
@@ -123,9 +134,16 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 			b.note(b.View.Stage, "no deductible (special VAT) invoice: deduction skipped")
 			return b.complete(ctx)
 		}
-		return StageDeducting, nil
+		if ctx.Err() == nil {
+			return StageDeducting, nil
+		}
+		return b.deduct(ctx) // on the disconnected context: the run's own is cancelled
 	}
 }
+
+// voucherToOutcome versions awaitVoucher: voucherSave runs to its outcome on a disconnected
+// context, and a voucher saved while a cancel from Temporal came completes the bill.
+const voucherToOutcome = "voucher-runs-to-outcome"
 
 // deduct selects the deductible invoices now or hands them to the enterprise's batch workflow.
 func (b *bill) deduct(ctx workflow.Context) (Stage, error) {

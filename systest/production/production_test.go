@@ -146,6 +146,7 @@ func assertSchemaVersions(t *testing.T, pg *pgtest.Cluster, database string) {
 // the databases and the schemas of this server release, the demo bill completes, and a restart on
 // the same database keeps the bill without touching the schema.
 func TestDevstackOnPostgres(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	pg := pgtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -213,6 +214,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 // job, temporal-server, the setup job, one worker and the API as separate processes configured
 // by the compose file alone. The restart stops and starts the server, the worker and the API.
 func TestProductionEndToEnd(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	s := newShape(t, ctx, shapeOptions{})
@@ -462,6 +464,7 @@ func checkFleet(t *testing.T, ctx context.Context, env *kit.Env, d *kit.Driver, 
 // while bills are in flight on the PostgreSQL-backed cluster, and starts it again. The worker
 // process and the ERP's client reconnect; every bill completes and the ledger is clean.
 func TestServerRestartedMidRun(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	const n = 20
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -544,6 +547,7 @@ func workerStats(ctx context.Context, metricsAddr string) (cloudCalls, workflowT
 // started. The stopped worker drains and exits cleanly within its stop timeout; every bill
 // completes, none passes through failed, and each invoice is bound exactly once.
 func TestThreeWorkersRollingRestart(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	const n = 30
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -683,6 +687,7 @@ func completeOneBill(t *testing.T, ctx context.Context, apiURL, token, cloudURL,
 // RIMFLOW_TEMPORAL_TLS_CERT/KEY/CA and a bill completes; a client without a certificate, with one
 // from another CA, or not trusting the server's CA is refused with an error that names the setting.
 func TestMutualTLS(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -755,6 +760,7 @@ func TestMutualTLS(t *testing.T) {
 // completes; a token signed by another key, or no token, is refused with an error naming the
 // variable, and no key reaches a log line.
 func TestAPIKey(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	dir := t.TempDir()

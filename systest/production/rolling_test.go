@@ -21,6 +21,7 @@ var long = flag.Bool("long", false, "run the long variants (more bills through t
 // workers: old and new code poll one queue meanwhile, which the replay gate makes safe
 // (docs/releases.md).
 func TestRollingUpgradeFromPreviousRelease(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	n := 12
 	if *long {
 		n = 60

@@ -47,6 +47,7 @@ func buildRelease(t *testing.T, v string) string {
 // completes, the ledger agrees, and the counts per version come from visibility as
 // docs/releases.md shows them.
 func TestTwoWorkerVersionsSideBySide(t *testing.T) {
+	t.Parallel() // its own cluster, server and processes: two shapes at a time (go test -parallel)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	s := newShape(t, ctx, shapeOptions{})

@@ -19,6 +19,14 @@ import (
 // builds its devstack from git. Cutting a release moves it (docs/releases.md).
 const PreviousRelease = "4d526e8242cddc7c50fe83e2f316f2c594f40239"
 
+// FirstRelease is the first release (a654ef2): its bills may still run, so an upgrade in place
+// from it is proved too, until it is retired (docs/releases.md, "Retiring a version").
+const FirstRelease = "a654ef2623abf7274f741006bb410b5057e1a3fd"
+
+// UpgradeFrom are the releases whose running bills this code must take over in place: every
+// release whose histories are kept (workflows/testdata/releases).
+var UpgradeFrom = []string{FirstRelease, PreviousRelease}
+
 // BuildRelease builds the program ./<pkg> (devstack, worker, starter) of commit from git, once
 // per commit: the binary is kept under the user cache dir by the full commit hash (a commit's
 // code never changes), so later runs only start it. The commit's tree comes out of the

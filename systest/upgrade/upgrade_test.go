@@ -13,7 +13,8 @@ import (
 	"rimflow/workflows"
 )
 
-// The embedded default upgraded in place: PreviousRelease's devstack leaves a bill waiting in
+// The embedded default upgraded in place, from each release of UpgradeFrom (a subtest each, two
+// at a time): that release's devstack leaves a bill waiting in
 // every stage, it is stopped, the current devstack starts on the same data dir (the Temporal
 // store, the payload key and the simulator's journal), and every bill then finishes normally —
 // completed, or cancelled and rejected where that is the end asked for — with the cloud's ledger
@@ -23,14 +24,23 @@ func TestUpgradeInPlaceFromPreviousRelease(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs two devstacks")
 	}
-	previous := buildRelease(t, PreviousRelease)
 	current := buildCurrent(t)
+	for _, release := range UpgradeFrom {
+		t.Run(release[:7], func(t *testing.T) {
+			t.Parallel() // each on its own data dir and addresses
+			upgradeInPlaceFrom(t, release, current)
+		})
+	}
+}
+
+func upgradeInPlaceFrom(t *testing.T, release, current string) {
+	previous := buildRelease(t, release)
 	dataDir := t.TempDir()
 	at := freeAddrs(t)
 	ctx := t.Context()
 
 	// 1. The previous release: one bill waiting in each stage.
-	old := startDevstack(t, "devstack@"+PreviousRelease[:7], previous, dataDir, at)
+	old := startDevstack(t, "devstack@"+release[:7], previous, dataDir, at)
 	c := client{t: t, ctx: ctx, p: old}
 	manual := false
 	start := func(id string, opts *workflows.Options) startAnswer {

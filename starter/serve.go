@@ -45,6 +45,10 @@ func (c *cli) serve(args []string) error {
 		return err
 	}
 	c.temporal = tc
+	if cfg.API.Clients.Open() {
+		// Open on loopback: refuse a rebound DNS name (DNS rebinding), as the codec server does.
+		handler = access.LoopbackHostOnly(handler, "/v1/push/")
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("--addr", fmt.Sprintf("cannot listen on %s: %v", *addr, err))

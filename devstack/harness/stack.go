@@ -298,6 +298,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if clients.Open() {
+		// Open on loopback: refuse a rebound DNS name, as the codec server does.
+		handler = access.LoopbackHostOnly(handler, "/v1/push/")
+	}
 	s.apiSrv = serve(apiLn, handler, log.With("component", "api"))
 	s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, s.apiSrv) })
 	// The bill gauges, as `starter serve` counts them.

@@ -524,3 +524,42 @@ func TestFailureLimiterPerAddress(t *testing.T) {
 		t.Fatal("the refilled one was spent: allowed again")
 	}
 }
+
+// An open server answers loopback host names only: a DNS name rebound to 127.0.0.1 arrives with
+// its own Host and is refused; exempt paths (the cloud's signed push) pass.
+func TestLoopbackHostOnly(t *testing.T) {
+	h := LoopbackHostOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }), "/v1/push/")
+	for host, want := range map[string]int{
+		"127.0.0.1:8080": 204, "localhost:8080": 204, "[::1]:8080": 204, "localhost": 204,
+		"rebound.evil.example:8080": 403, "rebound.evil.example": 403, "192.168.1.10:8080": 403, "": 403,
+	} {
+		req, _ := http.NewRequest("GET", "http://x/v1/bills", nil)
+		req.Host = host
+		rec := &statusWriter{}
+		h.ServeHTTP(rec, req)
+		if rec.code != want {
+			t.Errorf("Host %q: %d, want %d", host, rec.code, want)
+		}
+	}
+	req, _ := http.NewRequest("POST", "http://x/v1/push/91330100MA2B3C4D5E", nil)
+	req.Host = "cloud-tunnel.example"
+	rec := &statusWriter{}
+	h.ServeHTTP(rec, req)
+	if rec.code != 204 {
+		t.Errorf("push through another host name: %d", rec.code)
+	}
+}
+
+type statusWriter struct {
+	code int
+	hdr  http.Header
+}
+
+func (w *statusWriter) Header() http.Header {
+	if w.hdr == nil {
+		w.hdr = http.Header{}
+	}
+	return w.hdr
+}
+func (w *statusWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *statusWriter) WriteHeader(c int)           { w.code = c }

@@ -3,6 +3,7 @@ package access
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 )
 
@@ -29,4 +30,31 @@ func CheckListen(what, addr string, clients *Clients) error {
 	}
 	return fmt.Errorf("%s refuses to listen on %q with no client configured: set %s (or %s) or listen on a loopback address such as 127.0.0.1:8080",
 		what, addr, EnvClientsFile, EnvToken)
+}
+
+// LoopbackHostOnly guards an open server (no client configured, loopback only): a request whose
+// Host header is not a loopback name or address is refused (403). A web page can make a browser
+// reach 127.0.0.1 through a DNS name it rebinds there (DNS rebinding); the browser then sends that
+// name as Host, which is how it is told from a local caller. exempt lists path prefixes that
+// authenticate by themselves (the cloud's push, signed with the enterprise's key).
+func LoopbackHostOnly(h http.Handler, exempt ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range exempt {
+			if strings.HasPrefix(r.URL.Path, p) {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		host := r.Host
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host = net.JoinHostPort(strings.Trim(host, "[]"), "0")
+		}
+		if !IsLoopback(host) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error":{"code":"forbidden","message":"this API is open (no access client) and answers only loopback host names: use 127.0.0.1 or localhost, or configure clients"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,35 @@ func TestOpenAPIOffLoopbackRefused(t *testing.T) {
 			t.Fatalf("an open API started on %s", addr)
 		} else if !strings.Contains(err.Error(), "refuses to listen") || !strings.Contains(err.Error(), addr) {
 			t.Fatalf("%s: error %v", addr, err)
+		}
+	}
+}
+
+// The open devstack API (no token, no clients, loopback only) answers loopback host names only: a
+// web page that rebinds its DNS name to 127.0.0.1 (DNS rebinding) reaches it with that name as
+// Host and is refused, before anything reaches a bill.
+func TestOpenDevstackAPIRefusesForeignHost(t *testing.T) {
+	opts := harness.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true, CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0"}
+	s, err := harness.Start(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for host, want := range map[string]int{"": http.StatusOK, "rebound.evil.example": http.StatusForbidden} {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", s.APIURL()+"/v1/enterprises", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
 		}
 	}
 }

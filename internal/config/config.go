@@ -213,6 +213,8 @@ const (
 	EnvPayloadEncryption = codec.EnvEncryption
 	EnvCodecKeys         = codec.EnvKeys
 	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
+	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
+	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
 )
 
 // Vars lists every variable any program reads, in a stable order, with its default, meaning and
@@ -241,6 +243,7 @@ func Vars() []Var {
 		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
+		{Name: EnvCloudKeepsOmitted, Default: "false", Meaning: "[assumed] reading of billSave: true = the cloud's billSave only adds and updates the invoices it names (a removed invoice is released alone), false = its list replaces the bill's set; an enterprises file entry may say billSaveKeepsOmitted", Part: PartCloud},
 		{Name: EnvCloudInsecureHTTP, Default: "false", Meaning: "true allows a plain http Invoice Cloud URL off loopback (only the compose simulator on its private network); otherwise such a URL must be https", Part: PartCloud},
 		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
 		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
@@ -482,6 +485,11 @@ func (l *loader) cloud(judge bool) ultimate.Config {
 		l.bad(EnvCloudInsecureHTTP, "want true or false, got %q", l.get(EnvCloudInsecureHTTP))
 	} else {
 		c.AllowInsecureHTTP = insecure
+	}
+	if keeps, err := strconv.ParseBool(l.get(EnvCloudKeepsOmitted)); err != nil {
+		l.bad(EnvCloudKeepsOmitted, "want true or false, got %q", l.get(EnvCloudKeepsOmitted))
+	} else {
+		c.BillSaveKeepsOmitted = keeps
 	}
 	c.AuthMode = ultimate.AuthMode(strings.ToLower(string(c.AuthMode)))
 	c.TokenPlacement = ultimate.TokenPlacement(strings.ToLower(string(c.TokenPlacement)))

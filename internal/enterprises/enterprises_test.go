@@ -411,3 +411,26 @@ enterprises:
 		}
 	}
 }
+
+// The [assumed] reading of billSave is an enterprise's setting in either edition's block (the
+// ultimate one defaults to RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED, the environment's settings).
+func TestBillSaveReadingPerEnterprise(t *testing.T) {
+	file := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    billSaveKeepsOmitted: true\n", 1),
+		"    push: true\n", "    push: true\n    billSaveKeepsOmitted: true\n", 1)
+	specs, err := Parse([]byte(file), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := specs[0].Settings.(ultimate.Enterprise)
+	st, _ := specs[1].Settings.(standard.Config)
+	if !u.BillSaveKeepsOmitted || !st.BillSaveKeepsOmitted {
+		t.Errorf("billSaveKeepsOmitted: ultimate %v, standard %v; want both true", u.BillSaveKeepsOmitted, st.BillSaveKeepsOmitted)
+	}
+	specs, err = Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := specs[0].Settings.(ultimate.Enterprise); u.BillSaveKeepsOmitted {
+		t.Error("an unset billSaveKeepsOmitted reads as true")
+	}
+}

@@ -32,13 +32,16 @@ type block struct {
 	EID            string   `yaml:"eid"`
 	PlaintextCalls []string `yaml:"plaintextCalls"`
 	UserKeyTTL     string   `yaml:"userKeyTTL"`
+	// BillSaveKeepsOmitted [assumed]: this cloud's entry/save only adds and updates the invoices
+	// it names (default false: its list replaces the bill's set).
+	BillSaveKeepsOmitted bool `yaml:"billSaveKeepsOmitted"`
 }
 
 // Settings takes the transport's timeouts from the environment's settings (RIMFLOW_CLOUD_*) and
 // the rest from the block.
 func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	c := Config{BaseURL: strings.TrimRight(b.BaseURL, "/"), TaxNo: r.TaxNo, CompanyName: r.Name, EID: b.EID,
-		ClientID: b.ClientID, PlaintextCalls: b.PlaintextCalls}
+		ClientID: b.ClientID, PlaintextCalls: b.PlaintextCalls, BillSaveKeepsOmitted: b.BillSaveKeepsOmitted}
 	if r.Env != nil {
 		t := r.Env.Timeouts()
 		c.Timeout, c.PollHold, c.RefreshBefore = t.Timeout, t.PollHold, t.RefreshBefore

@@ -38,6 +38,9 @@ type block struct {
 	ClientSecret   string `yaml:"clientSecret"`
 	OrgNumber      string `yaml:"orgNumber"`
 	EncryptKey     string `yaml:"encryptKey"`
+	// BillSaveKeepsOmitted [assumed] overrides RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED for this
+	// enterprise: its cloud's billSave only adds and updates the invoices it names.
+	BillSaveKeepsOmitted *bool `yaml:"billSaveKeepsOmitted"`
 }
 
 // Settings starts from the environment's ultimate settings (RIMFLOW_CLOUD_*: the [assumed] names
@@ -54,6 +57,9 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	c.AppSecret = r.Secret("appSecret", b.AppSecret)
 	c.ClientID, c.Username = b.ClientID, b.Username
 	c.ClientSecret = r.Secret("clientSecret", b.ClientSecret)
+	if b.BillSaveKeepsOmitted != nil {
+		c.BillSaveKeepsOmitted = *b.BillSaveKeepsOmitted
+	}
 	e := Enterprise{Config: c, OrgNumber: b.OrgNumber}
 	if b.EncryptKey != "" && !r.Push {
 		r.Bad("encryptKey", "an ultimate enterprise has one only for its pushes (push: true)")

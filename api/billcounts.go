@@ -39,8 +39,16 @@ type BillCountOptions struct {
 	Enterprises func() []string
 	Roles       []string // the policy's approval roles: their awaiting_<role> stages are counted
 	Every       time.Duration
-	Logger      *slog.Logger
+	// Gap is the least time between two of its visibility calls (default DefaultCountGap).
+	Gap    time.Duration
+	Logger *slog.Logger
 }
+
+// DefaultCountGap paces the counts: a count is one visibility call per enterprise and stage, and
+// the namespace's visibility rate (10 a second by default) is shared with Temporal Web, the API's
+// list and ops; at 2 a second the gauges never crowd them out (CI saw Web's list refused, 429,
+// when a count went out as a burst).
+const DefaultCountGap = 500 * time.Millisecond
 
 // CountBills exports gauges of the open bills from Temporal's visibility store, counted again
 // every opts.Every until ctx ends (the first count at once), so they are right across restarts and
@@ -71,11 +79,12 @@ func CountBills(ctx context.Context, opts BillCountOptions) {
 }
 
 type billCounter struct {
-	opts    BillCountOptions
-	logger  *slog.Logger
-	stages  []workflows.Stage // the open stages counted one by one
-	stageOf func(workflows.Stage) string
-	errors  prometheus.Counter
+	opts     BillCountOptions
+	logger   *slog.Logger
+	lastCall time.Time         // of the last visibility call (pace); counts run one at a time
+	stages   []workflows.Stage // the open stages counted one by one
+	stageOf  func(workflows.Stage) string
+	errors   prometheus.Counter
 
 	mu       sync.Mutex
 	snapshot []prometheus.Metric // the last good count, what a scrape sees
@@ -246,7 +255,25 @@ func (bc *billCounter) count(ctx context.Context) error {
 // stepName is what a FailedStep label may hold: the workflow's step names.
 var stepName = regexp.MustCompile(`^[A-Za-z:]{0,40}$`)
 
+// pace waits until Gap has passed since the previous visibility call.
+func (bc *billCounter) pace(ctx context.Context) error {
+	if wait := time.Until(bc.lastCall.Add(cmp.Or(bc.opts.Gap, DefaultCountGap))); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	bc.lastCall = time.Now()
+	return nil
+}
+
 func (bc *billCounter) countWhere(ctx context.Context, query string) (int64, error) {
+	if err := bc.pace(ctx); err != nil {
+		return 0, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	resp, err := bc.opts.Client.CountWorkflow(cctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: bc.opts.Namespace, Query: query})
@@ -262,6 +289,9 @@ func (bc *billCounter) list(ctx context.Context, query string, each func(map[str
 	var token []byte
 	seen := 0
 	for {
+		if err := bc.pace(ctx); err != nil {
+			return false, err
+		}
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		resp, err := bc.opts.Client.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: bc.opts.Namespace, Query: query, PageSize: 1000, NextPageToken: token})

@@ -45,25 +45,73 @@ func EnsureKeyFile(path, id string) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, fmt.Errorf("key file %q: %w", path, errors.Unwrap(err))
 	}
-	// O_EXCL: two processes starting at once must not both write (and one overwrite the other's key).
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		_, err := ReadKeyFile(path)
+	tmp, err := writeTempKeyFile(path, keyFileHeader+entry+"\n")
+	if err != nil {
 		return false, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("key file %q: %w", path, errors.Unwrap(err))
-	}
-	if _, err := f.WriteString(keyFileHeader + entry + "\n"); err != nil {
-		f.Close()
-		os.Remove(path)
-		return false, fmt.Errorf("key file %q: write: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
+	defer os.Remove(tmp)
+	// A hard link, not a rename: it fails when the file exists, so two processes starting at
+	// once never both write (one overwriting the other's key); and the name only ever points at a
+	// complete, synced file, so a crash leaves no key or the whole key, never a truncated one.
+	keyFileHook("create:before-link")
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		_, err := ReadKeyFile(path)
+		return false, err
+	} else if err != nil {
 		return false, fmt.Errorf("key file %q: %w", path, err)
 	}
+	keyFileHook("create:before-dir-sync")
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return true, fmt.Errorf("key file %q: %w", path, err)
+	}
 	return true, nil
+}
+
+// keyFileHook is called at each point where a crash must leave the key file whole; the kill test
+// (TestKeyFileSurvivesAKillAtEveryStep) stops a helper process there.
+var keyFileHook = func(string) {}
+
+// writeTempKeyFile writes content to a fresh file (mode 0600) beside path and syncs it, so that
+// once it is linked or renamed into place it is on disk whatever happens next.
+func writeTempKeyFile(path, content string) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".codec-keys-*")
+	if err != nil {
+		return "", fmt.Errorf("key file %q: %w", path, err)
+	}
+	fail := func(err error) (string, error) {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("key file %q: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		return fail(fmt.Errorf("write: %w", err))
+	}
+	keyFileHook("write:before-sync")
+	if err := f.Sync(); err != nil {
+		return fail(fmt.Errorf("sync: %w", err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("key file %q: %w", path, err)
+	}
+	return f.Name(), nil
+}
+
+// syncDir makes a rename or link in dir durable: without it a power cut may lose the new name
+// while the old file's blocks are already reused.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %q: %w", dir, err)
+	}
+	return nil
 }
 
 // RotateKeyFile puts a fresh key named newID at the top of the key file, keeping every older key
@@ -86,26 +134,21 @@ func RotateKeyFile(path, newID string) error {
 		return err
 	}
 	rest := strings.TrimPrefix(string(b), keyFileHeader)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".codec-keys-*")
+	tmp, err := writeTempKeyFile(path, keyFileHeader+entry+"\n"+rest)
 	if err != nil {
-		return fmt.Errorf("key file %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("key file %q: %w", path, err)
-	}
-	if _, err := tmp.WriteString(keyFileHeader + entry + "\n" + rest); err != nil {
-		tmp.Close()
-		return fmt.Errorf("key file %q: write: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("key file %q: %w", path, err)
-	}
-	if _, err := ReadKeyFile(tmp.Name()); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := ReadKeyFile(tmp); err != nil {
+		return err
+	}
+	// The old file stays in place until the new one, whole and synced, replaces it in one step.
+	keyFileHook("rotate:before-rename")
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("key file %q: %w", path, err)
+	}
+	keyFileHook("rotate:before-dir-sync")
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("key file %q: %w", path, err)
 	}
 	return nil

@@ -48,6 +48,7 @@ func run() int {
 	flag.StringVar(&opts.Postgres, "postgres", "", "keep Temporal's data in this PostgreSQL instead of SQLite: postgres://user:password@host:port/database (databases and schemas are created or upgraded as docker-compose.yml does)")
 	flag.StringVar(&opts.TemporalAddr, "temporal-addr", harness.DefaultTemporalAddr, "Temporal frontend gRPC listen address")
 	flag.StringVar(&opts.UIAddr, "ui-addr", harness.DefaultUIAddr, "Temporal Web listen address")
+	flag.BoolVar(&opts.OffLoopback, "listen-off-loopback", false, "let --temporal-addr and --ui-addr listen on an address other than loopback (Temporal's frontend has no authentication and Web no login: whoever reaches them controls every bill)")
 	flag.StringVar(&opts.CloudAddr, "cloud-addr", harness.DefaultCloudAddr, "Invoice Cloud simulator listen address")
 	flag.StringVar(&opts.APIAddr, "api-addr", harness.DefaultAPIAddr, "HTTP API listen address")
 	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN[_FILE] or the clients of $RIMFLOW_API_CLIENTS_FILE; none = open, loopback only)")

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +47,12 @@ type Options struct {
 	FrontendAddr string // host:port of the frontend gRPC; port 0 picks a free one
 	UIAddr       string // host:port of Temporal Web; port 0 picks a free one
 	DisableUI    bool
-	Namespace    string
-	Retention    time.Duration
+	// OffLoopback lets FrontendAddr and UIAddr listen on an address other than loopback. Without
+	// it such an address is refused: the frontend has no authentication and Web no login, so
+	// whoever reaches them can start, signal, cancel and read every bill (docs/security.md).
+	OffLoopback bool
+	Namespace   string
+	Retention   time.Duration
 	// Codec, when its Endpoint is set, points Temporal Web at a remote codec server: the browser
 	// sends every payload it shows (and a signal's input) there to be decoded (encoded).
 	Codec UICodec
@@ -106,6 +112,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, errors.New("devserver: Options.SearchAttributes is required (rimflow's are workflows.SearchAttributes())")
 	}
 	opts.applyDefaults()
+	if err := checkLoopback(opts); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts}
 	if opts.Postgres != "" {
 		pg, err := ParsePostgresURL(opts.Postgres)
@@ -308,4 +317,30 @@ func (s *Server) Stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// checkLoopback refuses a frontend or Web address off loopback unless OffLoopback asks for it.
+// An empty host is loopback here (resolveAddr fills 127.0.0.1); "0.0.0.0" or a LAN address is not.
+func checkLoopback(opts Options) error {
+	if opts.OffLoopback {
+		return nil
+	}
+	addrs := []struct{ field, addr string }{{"frontend address", opts.FrontendAddr}}
+	if !opts.DisableUI {
+		addrs = append(addrs, struct{ field, addr string }{"ui address", opts.UIAddr})
+	}
+	for _, a := range addrs {
+		h, _, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not host:port: %w", a.field, a.addr, err)
+		}
+		if h == "" {
+			continue
+		}
+		if ip := net.ParseIP(h); !strings.EqualFold(h, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("%s: %q is not a loopback address: Temporal's frontend has no authentication and Temporal Web no login, "+
+				"so they listen off loopback only when asked explicitly (devstack --listen-off-loopback)", a.field, a.addr)
+		}
+	}
+	return nil
 }

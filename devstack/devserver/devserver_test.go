@@ -205,3 +205,40 @@ func TestResolveAddrRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestTemporalAndWebStayOnLoopbackUnlessAsked: the frontend and Web listen off loopback only with
+// OffLoopback (devstack --listen-off-loopback); any other address is refused before anything
+// starts or is created, naming the field and the flag.
+func TestTemporalAndWebStayOnLoopbackUnlessAsked(t *testing.T) {
+	sa := workflows.SearchAttributes()
+	for _, c := range []struct{ frontend, ui, field string }{
+		{"0.0.0.0:0", "127.0.0.1:0", "frontend address"},
+		{"127.0.0.1:0", "0.0.0.0:0", "ui address"},
+		{"[::]:0", "127.0.0.1:0", "frontend address"},
+		{"127.0.0.1:0", "192.0.2.10:0", "ui address"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		srv, err := Start(t.Context(), Options{DataDir: dir, FrontendAddr: c.frontend, UIAddr: c.ui, SearchAttributes: sa})
+		if err == nil {
+			_ = srv.Stop()
+			t.Fatalf("frontend %s, ui %s: started without OffLoopback", c.frontend, c.ui)
+		}
+		if !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "--listen-off-loopback") {
+			t.Errorf("frontend %s, ui %s: %v; want the error to name %q and the flag", c.frontend, c.ui, err, c.field)
+		}
+		if _, statErr := os.Stat(dir); !errors.Is(statErr, fs.ErrNotExist) {
+			t.Errorf("a refused start left the data dir behind (stat: %v)", statErr)
+		}
+	}
+	// Loopback in every spelling, an empty host (127.0.0.1), and off loopback when asked.
+	for _, o := range []Options{
+		{FrontendAddr: "127.0.0.1:7233", UIAddr: "localhost:8233"},
+		{FrontendAddr: "[::1]:7233", UIAddr: ":8233"},
+		{FrontendAddr: "127.0.0.1:7233", UIAddr: "0.0.0.0:8233", DisableUI: true},
+		{FrontendAddr: "0.0.0.0:7233", UIAddr: "0.0.0.0:8233", OffLoopback: true},
+	} {
+		if err := checkLoopback(o); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+}

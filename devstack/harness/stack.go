@@ -55,9 +55,11 @@ type Options struct {
 	Postgres     string
 	TemporalAddr string
 	UIAddr       string
-	DisableUI    bool
-	CloudAddr    string
-	APIAddr      string
+	// OffLoopback lets TemporalAddr and UIAddr listen off loopback (devserver.Options.OffLoopback).
+	OffLoopback bool
+	DisableUI   bool
+	CloudAddr   string
+	APIAddr     string
 	// APIToken is the bearer token of the HTTP API's one client (allowed everything); with neither
 	// it nor APIClients the API is open, which only a loopback APIAddr may be.
 	APIToken string
@@ -198,6 +200,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Postgres:       opts.Postgres,
 		FrontendAddr:   opts.TemporalAddr,
 		UIAddr:         opts.UIAddr,
+		OffLoopback:    opts.OffLoopback,
 		DisableUI:      opts.DisableUI,
 		Codec:          uiCodec,
 		Logger:         log,

@@ -40,6 +40,7 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	err := b.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
 		b.stopWatching()
+		b.shown.flushNow()
 		if workflow.GetVersion(ctx, changeContinueOnCurrentVersion, workflow.DefaultVersion, 1) >= 1 {
 			// With Worker Versioning a bill is pinned to its version; its next run starts on the
 			// deployment's current version (without versioning the server ignores this).
@@ -51,6 +52,7 @@ func BillWorkflow(ctx workflow.Context, in BillInput, resume *Progress) (BillSta
 	}
 	b.finish(ctx)
 	b.outbox.drained(ctx)
+	b.shown.flushNow()
 	return b.snapshot(), err
 }
 

@@ -17,6 +17,7 @@ type publisher struct {
 	ctx       workflow.Context // the workflow's root context (upserts also come from handlers)
 	published map[string]any   // search attribute values last upserted
 	builds    builds           // the builds that started and run the bill (builds.go)
+	once      oncePerTask      // upserts gathered into one per workflow task (publisher_once.go)
 }
 
 // shownValue is one search attribute the publisher keeps up to date. A quiet one (the builds)
@@ -30,6 +31,36 @@ type shownValue struct {
 
 // publish upserts the search attributes that changed and refreshes the Markdown details.
 func (p *publisher) publish(v *BillState, in BillInput, pending int) {
+	if p.oncePerTask() {
+		p.stage(v, in, pending)
+		return
+	}
+	want := p.wanted(v, in, pending)
+	var updates []temporal.SearchAttributeUpdate
+	changed := false
+	for _, w := range want {
+		if old, ok := p.published[w.key]; ok && old == w.value {
+			continue
+		}
+		p.published[w.key] = w.value
+		updates = append(updates, w.upd())
+		changed = changed || !w.quiet
+	}
+	if changed {
+		// Something ops or the ERP filter on changed: the bill is updated (updatedSince).
+		v.UpdatedAt = workflow.Now(p.ctx).UTC()
+		updates = append(updates, SABillUpdatedAt.ValueSet(v.UpdatedAt))
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(p.ctx, updates...); err != nil {
+			workflow.GetLogger(p.ctx).Warn("upsert search attributes", "error", err)
+		}
+	}
+	workflow.SetCurrentDetails(p.ctx, details(*v, in, pending))
+}
+
+// wanted is every search attribute the bill shows, with its value now.
+func (p *publisher) wanted(v *BillState, in BillInput, pending int) []shownValue {
 	total, _ := decimal.NewFromString(v.TotalAmount)
 	totalF, _ := total.Float64() // the exact amount is the decimal string in state; this is for filtering
 	want := []shownValue{
@@ -55,28 +86,7 @@ func (p *publisher) publish(v *BillState, in BillInput, pending int) {
 		{SAPendingInvoices.GetName(), int64(pending), false, func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(pending)) }},
 		{SATotalAmount.GetName(), totalF, false, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
 	}
-	want = append(want, p.buildEntries(v)...)
-	var updates []temporal.SearchAttributeUpdate
-	changed := false
-	for _, w := range want {
-		if old, ok := p.published[w.key]; ok && old == w.value {
-			continue
-		}
-		p.published[w.key] = w.value
-		updates = append(updates, w.upd())
-		changed = changed || !w.quiet
-	}
-	if changed {
-		// Something ops or the ERP filter on changed: the bill is updated (updatedSince).
-		v.UpdatedAt = workflow.Now(p.ctx).UTC()
-		updates = append(updates, SABillUpdatedAt.ValueSet(v.UpdatedAt))
-	}
-	if len(updates) > 0 {
-		if err := workflow.UpsertTypedSearchAttributes(p.ctx, updates...); err != nil {
-			workflow.GetLogger(p.ctx).Warn("upsert search attributes", "error", err)
-		}
-	}
-	workflow.SetCurrentDetails(p.ctx, details(*v, in, pending))
+	return append(want, p.buildEntries(v)...)
 }
 
 // MaxKeyword is the longest keyword search attribute value PostgreSQL visibility stores.

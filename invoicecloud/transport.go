@@ -116,14 +116,20 @@ func (t *Transport) Observe(name string, start time.Time, err error) {
 	if t.cfg.Observe == nil {
 		return
 	}
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-		if IsRetryable(err) {
-			outcome = "retryable"
-		}
+	t.cfg.Observe(name, outcomeOf(err), time.Since(start))
+}
+
+// outcomeOf classifies a call's result as the metrics and the debug log name it: ok, retryable
+// or error (never the error's text, which may quote the bill).
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case IsRetryable(err):
+		return "retryable"
+	default:
+		return "error"
 	}
-	t.cfg.Observe(name, outcome, time.Since(start))
 }
 
 // Request is one HTTP exchange.
@@ -224,7 +230,7 @@ func (t *Transport) authorized(ctx context.Context, r Request) (int, []byte, err
 		if rejected, code, msg := tokenRejected(status, body); rejected {
 			t.tokens.invalidate(tok)
 			if attempt == 0 {
-				t.cfg.Logger.Debug("invoicecloud: access token rejected, re-authenticating", "call", r.Name, "code", code)
+				t.cfg.Logger.DebugContext(ctx, "invoicecloud: access token rejected, re-authenticating", "call", r.Name, "code", code)
 				t.Observe(r.Name, start, &Error{Retryable: true})
 				continue
 			}
@@ -250,6 +256,8 @@ func (t *Transport) RoundTrip(ctx context.Context, r Request, decode func(status
 	}
 	err = decode(status, b)
 	t.Observe(r.Name, start, err)
+	// In the activity's trace: its traceId leads from this line to the bill's spans.
+	t.cfg.Logger.DebugContext(ctx, "invoicecloud call", "call", r.Name, "outcome", outcomeOf(err), "took", time.Since(start))
 	return err
 }
 

@@ -46,16 +46,17 @@ const (
 	PartCodec                        // payload encryption (internal/codec)
 	PartWebhooks                     // where the bills' events go (the worker delivers, the API turns them on per bill)
 	PartEnterprises                  // the enterprise registry file (企业授权配置): routing by tax number
+	PartTracing                      // OpenTelemetry's standard OTEL_* variables (internal/tracing; the exporter reads them)
 )
 
 // What each program reads.
 const (
 	// ForWorker is the worker process: Temporal (payloads sealed), the cloud it calls, the
 	// enterprises, its own settings, the webhooks it delivers to.
-	ForWorker = PartTemporal | PartCodec | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartLog
+	ForWorker = PartTemporal | PartCodec | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartLog | PartTracing
 	// ForAPIServer is `starter serve`: Temporal (payloads sealed), the API, its clients and the
 	// policy, the enterprises bills are checked against, the webhooks a start turns on.
-	ForAPIServer = PartTemporal | PartCodec | PartAPI | PartAccess | PartPolicy | PartWebhooks | PartEnterprises | PartLog
+	ForAPIServer = PartTemporal | PartCodec | PartAPI | PartAccess | PartPolicy | PartWebhooks | PartEnterprises | PartLog | PartTracing
 	// ForCLI is the starter verbs: they talk to Temporal (payloads sealed) and start bills as the
 	// API would (policy, webhooks, enterprises).
 	ForCLI = PartTemporal | PartCodec | PartPolicy | PartWebhooks | PartEnterprises
@@ -135,6 +136,8 @@ type Config struct {
 	Worker   Worker
 	API      API
 	LogLevel slog.Level
+	// Tracing says whether an OTLP endpoint is set (internal/tracing exports spans then).
+	Tracing bool
 	// Webhooks are the ERP's webhook targets per resource (empty registry: none).
 	Webhooks *webhooks.Registry
 	// Enterprises is the registry's content: from EnterprisesFile, else (with PartCloud) the one
@@ -190,6 +193,13 @@ const (
 	EnvCloudPollPath     = "RIMFLOW_CLOUD_POLL_PATH"
 	EnvCloudReceiptPath  = "RIMFLOW_CLOUD_RECEIPT_PATH"
 	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
+
+	// OpenTelemetry's own names (not RIMFLOW_): internal/tracing turns tracing on when one of the
+	// endpoints is set, and the OTLP exporter reads them and the other OTEL_EXPORTER_OTLP_* itself.
+	EnvOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvOTLPHeaders        = "OTEL_EXPORTER_OTLP_HEADERS"
+	EnvOTelServiceName    = "OTEL_SERVICE_NAME"
 	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
 	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
 	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
@@ -246,6 +256,10 @@ func Vars() []Var {
 		{Name: EnvCloudKeepsOmitted, Default: "false", Meaning: "[assumed] reading of billSave: true = the cloud's billSave only adds and updates the invoices it names (a removed invoice is released alone), false = its list replaces the bill's set; an enterprises file entry may say billSaveKeepsOmitted", Part: PartCloud},
 		{Name: EnvCloudInsecureHTTP, Default: "false", Meaning: "true allows a plain http Invoice Cloud URL off loopback (only the compose simulator on its private network); otherwise such a URL must be https", Part: PartCloud},
 		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
+		{Name: EnvOTLPEndpoint, Meaning: "OpenTelemetry (standard variable): OTLP/HTTP collector base URL, e.g. http://collector:4318; set, the program exports one trace per bill (docs/operations.md); empty = no tracing", Part: PartTracing},
+		{Name: EnvOTLPTracesEndpoint, Meaning: "OpenTelemetry (standard variable): the traces endpoint alone, overriding " + EnvOTLPEndpoint + " for traces; set, tracing is on", Part: PartTracing},
+		{Name: EnvOTLPHeaders, Meaning: "OpenTelemetry (standard variable): headers sent to the collector (key=value,…), e.g. its API key; read by the exporter only, never logged", Part: PartTracing},
+		{Name: EnvOTelServiceName, Meaning: "OpenTelemetry (standard variable): overrides the service name the spans carry (rimflow-worker, rimflow-api)", Part: PartTracing},
 		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
 		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
@@ -354,6 +368,9 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(l.get(EnvLogLevel))); err != nil {
 			l.bad(EnvLogLevel, "want debug, info, warn or error, got %q", l.get(EnvLogLevel))
 		}
+	}
+	if parts&PartTracing != 0 {
+		c.Tracing = l.get(EnvOTLPEndpoint) != "" || l.get(EnvOTLPTracesEndpoint) != ""
 	}
 	if errs = append(errs, l.errs...); len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

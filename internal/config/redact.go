@@ -103,6 +103,9 @@ func (c Config) attrs() []slog.Attr {
 	if c.loaded&PartLog != 0 {
 		out = append(out, slog.String("logLevel", c.LogLevel.String()))
 	}
+	if c.loaded&PartTracing != 0 { // on or off only: the endpoint and its headers may carry credentials
+		out = append(out, slog.Bool("tracing", c.Tracing))
+	}
 	return out
 }
 

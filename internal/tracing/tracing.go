@@ -86,12 +86,18 @@ func TemporalInterceptors() ([]interceptor.ClientInterceptor, error) {
 		// Queries (the API's state reads) would each make a span per poll: not part of a bill's path.
 		DisableQueryTracing: true,
 		SpanStarter:         withoutWorkflowID,
+		SpanContextKey:      spanKey{},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return []interceptor.ClientInterceptor{i}, nil
+	// After the SDK's (so inside it): its spans are in the contexts this one sees.
+	return []interceptor.ClientInterceptor{i, &billLinks{}}, nil
 }
+
+// spanKey is where the SDK's tracing interceptor keeps its current span in a workflow's or an
+// activity's context, so billLinks can find it.
+type spanKey struct{}
 
 // withoutWorkflowID starts the interceptor's spans so that they drop the workflow ID attribute
 // the interceptor sets: a bill's workflow ID is its ERP key (bill:<resource>:<billId>). The run ID

@@ -10,6 +10,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 )
 
 func TestOffWithoutAnEndpoint(t *testing.T) {
@@ -51,5 +56,38 @@ func TestLogLinesCarryTheTraceAndSpansNoWorkflowID(t *testing.T) {
 	}
 	if len(last.Attributes) != 1 {
 		t.Errorf("attributes = %v, want the run ID only", last.Attributes)
+	}
+}
+
+// A line an activity logs through the SDK's logger carries the trace id of the activity's span.
+func TestActivityLogLinesCarryTheTraceID(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	Use(tp)
+	defer Off()
+	ics, err := TemporalInterceptors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wics []interceptor.WorkerInterceptor
+	for _, i := range ics {
+		wics = append(wics, i.(interceptor.WorkerInterceptor))
+	}
+	var buf bytes.Buffer
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	env := s.NewTestActivityEnvironment()
+	env.SetWorkerOptions(worker.Options{Interceptors: wics})
+	var traceID string
+	env.RegisterActivityWithOptions(func(ctx context.Context) error {
+		traceID = TraceID(ctx)
+		activity.GetLogger(ctx).Info("calling the cloud")
+		return nil
+	}, activity.RegisterOptions{Name: "Call"})
+	if _, err := env.ExecuteActivity("Call"); err != nil {
+		t.Fatal(err)
+	}
+	if traceID == "" || !strings.Contains(buf.String(), `"traceId":"`+traceID+`"`) {
+		t.Errorf("activity log %s lacks the trace id %q", buf.String(), traceID)
 	}
 }

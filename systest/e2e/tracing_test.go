@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +22,8 @@ import (
 
 // One trace per bill: POST /v1/bills is the root, the workflow runs in it, and its activities
 // and their Invoice Cloud calls are its descendants; a decision (an approval, the voucher) is its
-// own trace. No span carries business data (the bill's id, number or tax number).
+// own trace, linked to the bill's. No span carries business data (the bill's id, number or tax
+// number). The worker's lines logged in an activity carry the bill's trace id.
 func TestOneTracePerBill(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
@@ -27,8 +32,10 @@ func TestOneTracePerBill(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
+	logs := &lockedBuffer{}
+	workerLog := slog.New(tracing.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	s, err := harness.Start(ctx, harness.Options{DataDir: t.TempDir(), TemporalAddr: "127.0.0.1:0", DisableUI: true,
-		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Seed: 5})
+		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", Seed: 5, WorkerLogger: workerLog})
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}
@@ -64,13 +71,19 @@ func TestOneTracePerBill(t *testing.T) {
 			sp = p
 		}
 	}
+	billTrace := root.SpanContext.TraceID()
 	inBill := map[string][][]string{}
 	var decisions []string
+	linked := map[trace.TraceID]bool{} // decision traces whose handler span links to the bill's
 	for _, sp := range spans {
-		if sp.SpanContext.TraceID() == root.SpanContext.TraceID() {
+		if sp.SpanContext.TraceID() == billTrace {
 			inBill[sp.Name] = append(inBill[sp.Name], chain(sp))
 		} else if strings.HasPrefix(sp.Name, "POST /v1/bills/{resource}/{billId}/") {
 			decisions = append(decisions, sp.Name)
+		}
+		if sp.SpanContext.TraceID() != billTrace && strings.HasPrefix(sp.Name, "HandleUpdate:") &&
+			slices.ContainsFunc(sp.Links, func(l sdktrace.Link) bool { return l.SpanContext.TraceID() == billTrace }) {
+			linked[sp.SpanContext.TraceID()] = true
 		}
 		for _, a := range sp.Attributes {
 			if v := a.Value.Emit(); strings.Contains(v, billID) || strings.Contains(v, harness.DemoTaxNo) {
@@ -100,6 +113,50 @@ func TestOneTracePerBill(t *testing.T) {
 	if !slices.Contains(decisions, "POST /v1/bills/{resource}/{billId}/approvals") || !slices.Contains(decisions, "POST /v1/bills/{resource}/{billId}/voucher") {
 		t.Errorf("the decisions are not traces of their own: %v", decisions)
 	}
+	// Each decision's trace leads to the bill: its update handler's span links to the bill's run.
+	for _, sp := range spans {
+		if sp.SpanContext.TraceID() != billTrace && strings.HasPrefix(sp.Name, "POST /v1/bills/{resource}/{billId}/") &&
+			!linked[sp.SpanContext.TraceID()] {
+			t.Errorf("the decision %s's trace has no span linked to the bill's trace", sp.Name)
+		}
+	}
+
+	// The worker's lines logged in an activity (each cloud call's) carry the bill's trace id.
+	var calls, inTrace int
+	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+		var rec struct{ Msg, Call, TraceID string }
+		if json.Unmarshal(line, &rec) != nil || rec.Msg != "invoicecloud call" {
+			continue
+		}
+		calls++
+		if rec.TraceID == billTrace.String() {
+			inTrace++
+		}
+		if rec.TraceID == "" {
+			t.Errorf("a cloud call's log line has no traceId: %s", line)
+		}
+	}
+	if calls == 0 || inTrace == 0 {
+		t.Errorf("%d cloud-call log lines, %d in the bill's trace; want the bill's calls in it", calls, inTrace)
+	}
+}
+
+// lockedBuffer is a log sink the worker's goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {

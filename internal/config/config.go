@@ -193,38 +193,40 @@ const (
 	EnvCloudPollPath     = "RIMFLOW_CLOUD_POLL_PATH"
 	EnvCloudReceiptPath  = "RIMFLOW_CLOUD_RECEIPT_PATH"
 	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
+	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
+	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
+	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
+	EnvWatchHeartbeat    = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvDeploymentName    = "RIMFLOW_DEPLOYMENT_NAME"
+	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
+	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
+	EnvAPIAddr           = "RIMFLOW_API_ADDR"
+	EnvAPIToken          = access.EnvToken
+	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvReissueMargin     = "RIMFLOW_REISSUE_MARGIN"
+	EnvCodecOrigins      = "RIMFLOW_CODEC_ORIGINS"
+	EnvPublicAPIURL      = "RIMFLOW_PUBLIC_API_URL"
+	EnvAPIClientsFile    = access.EnvClientsFile
+	EnvAPIClientName     = access.EnvClientName
+	EnvAPIClientOps      = access.EnvClientOperations
+	EnvAPIClientRes      = access.EnvClientResources
+	EnvPolicyFile        = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
+	EnvPayloadEncryption = codec.EnvEncryption
+	EnvCodecKeys         = codec.EnvKeys
+	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
+	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
+	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
+)
 
-	// OpenTelemetry's own names (not RIMFLOW_): internal/tracing turns tracing on when one of the
-	// endpoints is set, and the OTLP exporter reads them and the other OTEL_EXPORTER_OTLP_* itself.
+// OpenTelemetry's own names (not RIMFLOW_): internal/tracing turns tracing on when one of the
+// endpoints is set, and the OTLP exporter reads them and the other OTEL_EXPORTER_OTLP_* itself.
+const (
 	EnvOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	EnvOTLPTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	EnvOTLPHeaders        = "OTEL_EXPORTER_OTLP_HEADERS"
 	EnvOTelServiceName    = "OTEL_SERVICE_NAME"
-	EnvMetricsAddr        = "RIMFLOW_METRICS_ADDR"
-	EnvWorkflowCacheSize  = "RIMFLOW_WORKFLOW_CACHE_SIZE"
-	EnvMaxWatchers        = "RIMFLOW_MAX_WATCHERS"
-	EnvWatchGrace         = "RIMFLOW_WATCH_GRACE"
-	EnvWatchHeartbeat     = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
-	EnvStopTimeout        = "RIMFLOW_WORKER_STOP_TIMEOUT"
-	EnvDeploymentName     = "RIMFLOW_DEPLOYMENT_NAME"
-	EnvWebhooksFile       = "RIMFLOW_WEBHOOKS_FILE"
-	EnvEnterprisesFile    = "RIMFLOW_ENTERPRISES_FILE"
-	EnvAPIAddr            = "RIMFLOW_API_ADDR"
-	EnvAPIToken           = access.EnvToken
-	EnvAPIRequestTimeout  = "RIMFLOW_API_REQUEST_TIMEOUT"
-	EnvReissueMargin      = "RIMFLOW_REISSUE_MARGIN"
-	EnvCodecOrigins       = "RIMFLOW_CODEC_ORIGINS"
-	EnvPublicAPIURL       = "RIMFLOW_PUBLIC_API_URL"
-	EnvAPIClientsFile     = access.EnvClientsFile
-	EnvAPIClientName      = access.EnvClientName
-	EnvAPIClientOps       = access.EnvClientOperations
-	EnvAPIClientRes       = access.EnvClientResources
-	EnvPolicyFile         = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
-	EnvPayloadEncryption  = codec.EnvEncryption
-	EnvCodecKeys          = codec.EnvKeys
-	EnvCloudInsecureHTTP  = "RIMFLOW_CLOUD_INSECURE_HTTP"
-	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
-	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
 )
 
 // Vars lists every variable any program reads, in a stable order, with its default, meaning and

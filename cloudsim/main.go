@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		idempotency  = fs.Bool("assume-idempotency", true, "[assumed] a repeated messageId/requestId answers the stored first answer")
 		replacesSet  = fs.Bool("assume-billsave-replaces", true, "[assumed] billSave releases the bill's invoices it leaves out")
 		redelivery   = fs.Bool("assume-poll-redelivery", true, "[assumed] an unreceipted polled message is delivered again after -receipt-timeout")
+		pollKeyMD5   = fs.Bool("assume-poll-key-md5", true, "[assumed] the long poll's key is MD5(linkKey); false: the linkKey itself")
+		hsWindow     = fs.Duration("handshake-window", simulator.DefaultHandshakeWindow, "a socket sending no heartbeat for this long is dropped [assumed]; negative: never")
 		tenantsPath  = fs.String("tenants", "", `JSON file of standard-edition tenants {"standard":[{name, taxNo, clientId, clientSecret, encryptKey, push:[…], …}]}`)
 		standard     standardFlag
 	)
@@ -76,7 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Seed: *seed, TokenTTL: *tokenTTL, EventCodeTTL: *eventCodeTTL, PollHold: *pollHold,
 		OAuth2RatePerMinute: *oauthRate, Logger: logger, Tenants: tenants, Strict: *strict, ReceiptTimeout: *receiptTO,
 		Assume: simulator.Assumptions{DisableIdempotentMessageID: !*idempotency,
-			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery},
+			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery, DisablePollKeyMD5: !*pollKeyMD5},
+		HandshakeWindow: *hsWindow,
 	}
 	if err := opts.Validate(); err != nil {
 		return err
@@ -92,9 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// One line (a reader may take only the first): URL, the credentials — the vendor document's
 	// public examples, the only ones accepted — and the mode.
 	m := sim.Stats().Mode
-	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s  mode: strict=%t assume-idempotency=%t assume-billsave-replaces=%t assume-poll-redelivery=%t receipt-timeout=%s\n",
+	fmt.Fprintf(stdout, "cloudsim listening on http://%s  legacy: appId=%s appSecuret=%s tenantid=%s accountId=%s user=%s  oauth2: client_id=%s client_secret=%s username=%s  mode: strict=%t assume-idempotency=%t assume-billsave-replaces=%t assume-poll-redelivery=%t assume-poll-key-md5=%t receipt-timeout=%s handshake-window=%s\n",
 		ln.Addr(), c.AppID, c.AppSecret, c.TenantID, c.AccountID, c.User, c.ClientID, c.ClientSecret, c.Username,
-		m.Strict, m.IdempotentMessageID, m.BillSaveReplacesSet, m.PollRedelivery, sim.Options().ReceiptTimeout)
+		m.Strict, m.IdempotentMessageID, m.BillSaveReplacesSet, m.PollRedelivery, m.PollKeyMD5, sim.Options().ReceiptTimeout,
+		sim.Options().HandshakeWindow)
 	for _, t := range tenants {
 		// The operator needs them to configure rimflow's enterprise; they are this run's only.
 		fmt.Fprintf(stdout, "standard tenant %q taxNo=%s client_id=%s client_secret=%s encrypt_key=%s push=%d\n",

@@ -69,7 +69,7 @@ func getStats(t *testing.T, base string) map[string]any {
 // The command prints its URL and credentials, serves the simulator, and stops cleanly.
 func TestRunServesAndStops(t *testing.T) {
 	line, base := startRun(t, "-seed", "5")
-	if !regexp.MustCompile(`appId=CASHINV appSecuret=12345678 tenantid=devbiz accountId=1534920374578620490 user=13825207590 .*client_id=CASHINV.* mode: strict=false assume-idempotency=true assume-billsave-replaces=true assume-poll-redelivery=true receipt-timeout=1m0s`).MatchString(line) {
+	if !regexp.MustCompile(`appId=CASHINV appSecuret=12345678 tenantid=devbiz accountId=1534920374578620490 user=13825207590 .*client_id=CASHINV.* mode: strict=false assume-idempotency=true assume-billsave-replaces=true assume-poll-redelivery=true assume-poll-key-md5=true receipt-timeout=1m0s handshake-window=1m0s`).MatchString(line) {
 		t.Fatalf("startup line: %q", line)
 	}
 	if mode := getStats(t, base)["mode"].(map[string]any); mode["strict"] != false || mode["idempotentMessageId"] != true {
@@ -80,11 +80,12 @@ func TestRunServesAndStops(t *testing.T) {
 // -strict and the -assume-* switches reach the simulator.
 func TestRunStrictAndAssumptionFlags(t *testing.T) {
 	line, base := startRun(t, "-strict", "-assume-idempotency=false", "-assume-billsave-replaces=false",
-		"-assume-poll-redelivery=false", "-receipt-timeout", "5s")
-	if !regexp.MustCompile(`mode: strict=true assume-idempotency=false assume-billsave-replaces=false assume-poll-redelivery=false receipt-timeout=5s`).MatchString(line) {
+		"-assume-poll-redelivery=false", "-assume-poll-key-md5=false", "-receipt-timeout", "5s", "-handshake-window", "30s")
+	if !regexp.MustCompile(`mode: strict=true assume-idempotency=false assume-billsave-replaces=false assume-poll-redelivery=false assume-poll-key-md5=false receipt-timeout=5s handshake-window=30s`).MatchString(line) {
 		t.Fatalf("startup line: %q", line)
 	}
-	want := map[string]any{"strict": true, "idempotentMessageId": false, "billSaveReplacesSet": false, "pollRedelivery": false, "receiptTimeoutMs": float64(5000)}
+	want := map[string]any{"strict": true, "idempotentMessageId": false, "billSaveReplacesSet": false, "pollRedelivery": false, "receiptTimeoutMs": float64(5000),
+		"pollKeyMd5": false, "handshakeWindowMs": float64(30000)}
 	mode := getStats(t, base)["mode"].(map[string]any)
 	for k, v := range want {
 		if mode[k] != v {

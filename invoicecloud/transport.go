@@ -34,7 +34,9 @@ type TransportConfig struct {
 	// SocketPath is the msgwatch path ("" when the edition has no known socket: Watch long-polls
 	// only); PollDataPath and PollReceiptPath are the long poll's.
 	SocketPath, PollDataPath, PollReceiptPath string
-	Logger                                    *slog.Logger
+	// PollKey derives the poll's and the receipt's key from the linkKey ("": md5) [assumed].
+	PollKey PollKeyDerivation
+	Logger  *slog.Logger
 	// Observe, when set, is told about every remote call: name is the call (or "auth", "poll",
 	// "receipt", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)

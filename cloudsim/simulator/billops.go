@@ -68,7 +68,9 @@ func (s *Sim) getEventCode(f fields, _ *callNote) (any, *apiError) {
 
 	code := randomHex(s.codeRand, 32)
 	s.eventCodes[code] = &eventCode{code: code, bill: key, linkKey: linkKey, expires: s.Now().Add(s.opts.EventCodeTTL)}
-	s.linkQueue(linkKey) // a poll may arrive before anything is collected
+	// A poll may arrive before anything is collected. The latest getEventCode's pushType decides
+	// how the linkKey delivers: poll keeps its messages from sockets.
+	s.linkQueue(linkKey).pollOnly = pushType == "poll"
 	s.stats.EventCodesIssued++
 	return map[string]any{"eventCode": code}, nil
 }

@@ -66,6 +66,9 @@ type linkQueue struct {
 	notify   chan struct{} // closed and replaced when something is queued
 	// consumed: a message was handed to a socket or a poll. Strict mode then refuses imports.
 	consumed bool
+	// pollOnly: the getEventCode that gave this linkKey said pushType poll (standard: sourceType
+	// polling): its messages wait for the long poll, a socket on it gets none.
+	pollOnly bool
 	// Messages handed over for the first time, handed again to a poll for want of a receipt,
 	// and receipted.
 	delivered, redelivered, receipted int
@@ -75,6 +78,17 @@ type linkQueue struct {
 type inflight struct {
 	d   *delivery
 	due time.Time
+}
+
+// queueOfPollKey is the hash of the queue a poll's or a receipt's key names: the key itself
+// (MD5(linkKey), lowercase hex), or with Assume.DisablePollKeyMD5 the MD5 of the key, which is the
+// linkKey. Caller holds s.mu or not: it reads options only.
+func (s *Sim) queueOfPollKey(key string) string {
+	key = strings.TrimSpace(key)
+	if s.opts.Assume.PollKeyMD5() {
+		return strings.ToLower(key)
+	}
+	return LinkKeyHash(key)
 }
 
 // LinkKeyHash is the poll's key: lower-case hex MD5 of the linkKey.
@@ -141,6 +155,9 @@ func (m *mailroom) requeueFront(hash string, d *delivery) {
 // dispatch hands pending messages to the newest live socket; a message handed over is consumed
 // (a poll will not see it) unless the write fails. Caller holds the Sim's mu.
 func (m *mailroom) dispatch(q *linkQueue) {
+	if q.pollOnly {
+		return
+	}
 	for len(q.pending) > 0 && len(q.sockets) > 0 {
 		c := q.sockets[len(q.sockets)-1]
 		select {

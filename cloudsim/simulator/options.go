@@ -49,6 +49,11 @@ type Options struct {
 	// PushRetryMin and PushRetryMax bound the backoff between attempts of an AWS收票推送 push
 	// (defaults 1 s and 1 min).
 	PushRetryMin, PushRetryMax time.Duration
+	// HandshakeWindow is how long a socket may go without its heartbeat ({"handshake":…}, which
+	// the vendor's demo sends every 20 s) before the cloud drops it [assumed: the vendor states
+	// the client's interval, not the cloud's patience]. Default DefaultHandshakeWindow; negative:
+	// a silent socket is never dropped.
+	HandshakeWindow time.Duration
 }
 
 // Assumptions turn off [assumed] behaviours; each field disables one, so the zero value is
@@ -62,6 +67,10 @@ type Assumptions struct {
 	DisableBillSaveReplacesSet bool
 	// DisablePollRedelivery: a polled message is consumed at once, receipt or not.
 	DisablePollRedelivery bool
+	// DisablePollKeyMD5: the long poll's and the receipt's key is the linkKey itself instead of
+	// the lowercase hex MD5 of it (the standard edition's public shape, which the ultimate
+	// edition is assumed to share).
+	DisablePollKeyMD5 bool
 }
 
 // IdempotentMessageID reports whether a repeated messageId answers the stored answer.
@@ -72,6 +81,9 @@ func (a Assumptions) BillSaveReplacesSet() bool { return !a.DisableBillSaveRepla
 
 // PollRedelivery reports whether an unreceipted polled message is delivered again.
 func (a Assumptions) PollRedelivery() bool { return !a.DisablePollRedelivery }
+
+// PollKeyMD5 reports whether the poll's key is MD5(linkKey) (else the linkKey itself).
+func (a Assumptions) PollKeyMD5() bool { return !a.DisablePollKeyMD5 }
 
 // Credentials are what the simulated tenant accepts.
 type Credentials struct {
@@ -96,11 +108,13 @@ type Paths struct {
 // Defaults from the vendor's documents (docs/invoicecloud.md, "The ultimate edition's guide":
 // 授权接口 and 获取evencode) and the client's (docs/invoicecloud.md, "Configuration").
 const (
-	DefaultTokenTTL          = 2 * time.Hour
-	DefaultEventCodeTTL      = 10 * time.Minute
-	DefaultPollHold          = 30 * time.Second
-	DefaultOAuth2Skew        = 5 * time.Minute
-	DefaultReceiptTimeout    = 60 * time.Second
+	DefaultTokenTTL       = 2 * time.Hour
+	DefaultEventCodeTTL   = 10 * time.Minute
+	DefaultPollHold       = 30 * time.Second
+	DefaultOAuth2Skew     = 5 * time.Minute
+	DefaultReceiptTimeout = 60 * time.Second
+	// DefaultHandshakeWindow [assumed]: three of the client's 20-second heartbeats missed.
+	DefaultHandshakeWindow   = 60 * time.Second
 	DefaultPollDataPath      = "/polling/fpzs/invoice/data/v2"
 	DefaultPollReceiptPath   = "/polling/fpzs/portal/receipt"
 	DefaultUnbindMessageType = "billDelete"
@@ -139,6 +153,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReceiptTimeout <= 0 {
 		o.ReceiptTimeout = DefaultReceiptTimeout
+	}
+	if o.HandshakeWindow == 0 {
+		o.HandshakeWindow = DefaultHandshakeWindow
 	}
 	d := DefaultCredentials()
 	c := &o.Credentials

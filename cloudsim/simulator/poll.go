@@ -19,7 +19,7 @@ type pollReceipt struct {
 // strict, ?access_token=). It answers a polled message still unreceipted after ReceiptTimeout (same
 // msgId), else the oldest queued message, else, after PollHold, 1307 没有数据.
 func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
-	key := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("key")))
+	key := strings.TrimSpace(r.URL.Query().Get("key"))
 	s.mu.Lock()
 	if problem := s.requestTokenProblem(r, true, receivingTokenKinds...); problem != "" {
 		s.mu.Unlock()
@@ -33,6 +33,7 @@ func (s *Sim) handlePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	s.stats.Polls++
 	s.mu.Unlock()
+	key = s.queueOfPollKey(key)
 
 	hold := time.NewTimer(s.opts.PollHold)
 	defer hold.Stop()
@@ -142,7 +143,7 @@ func pollPayload(d *delivery) map[string]any {
 // message, which is then never delivered again. A repeated receipt answers 0000 again.
 func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	key := strings.ToLower(strings.TrimSpace(q.Get("key")))
+	key := strings.TrimSpace(q.Get("key"))
 	msgID := strings.TrimSpace(q.Get("msgId"))
 	if !s.holdReceipt(r) {
 		return // the caller gave up while the holdReceipts fault held it: nothing acknowledged
@@ -159,6 +160,7 @@ func (s *Sim) handleReceipt(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	key = s.queueOfPollKey(key)
 	rc, ok := s.receipts[msgID]
 	if !ok || rc.hash != key {
 		writeJSON(w, http.StatusOK, map[string]any{"errcode": pollUnknownMsgID, "description": "msgId: 该key没有这条消息"})

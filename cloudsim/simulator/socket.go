@@ -110,9 +110,26 @@ func (s *Sim) socketReader(c *socketConn) {
 		s.detach(c)
 		s.mu.Unlock()
 	}()
+	// A socket that stops sending its heartbeat is dropped after HandshakeWindow [assumed]: only a
+	// heartbeat renews the deadline, not other text. Wall-clock time: the socket's deadline is
+	// the network's, not the simulator clock's.
+	window := s.opts.HandshakeWindow
+	renew := func() {
+		if window > 0 {
+			_ = c.ws.SetReadDeadline(time.Now().Add(window))
+		}
+	}
+	renew()
 	for {
 		kind, msg, err := c.ws.ReadMessage()
 		if err != nil {
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				s.mu.Lock()
+				if _, live := s.sockets[c]; live {
+					s.stats.SocketsSilent++
+				}
+				s.mu.Unlock()
+			}
 			return
 		}
 		if kind != websocket.TextMessage {
@@ -124,6 +141,7 @@ func (s *Sim) socketReader(c *socketConn) {
 		if json.Unmarshal(msg, &hb) != nil || hb.Handshake == nil {
 			continue // the cloud ignores anything but the heartbeat
 		}
+		renew()
 		s.mu.Lock()
 		s.stats.Handshakes++
 		s.mu.Unlock()

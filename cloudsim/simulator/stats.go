@@ -26,10 +26,12 @@ type Stats struct {
 	// RedeliveredByPoll counts polled messages handed again to a poll for want of a receipt.
 	RedeliveredByPoll int `json:"redeliveredByPoll"`
 	// ImportsRefused counts imports (page or /__sim/collect) refused whole: strict mode, linkKey consumed.
-	ImportsRefused    int `json:"importsRefused"`
-	SocketsAccepted   int `json:"socketsAccepted"`
-	SocketsOpen       int `json:"socketsOpen"`
-	SocketsDropped    int `json:"socketsDropped"` // by the dropSockets fault
+	ImportsRefused  int `json:"importsRefused"`
+	SocketsAccepted int `json:"socketsAccepted"`
+	SocketsOpen     int `json:"socketsOpen"`
+	SocketsDropped  int `json:"socketsDropped"` // by the dropSockets fault
+	// SocketsSilent counts sockets dropped for sending no heartbeat within HandshakeWindow.
+	SocketsSilent     int `json:"socketsSilent"`
 	Handshakes        int `json:"handshakes"`
 	Polls             int `json:"polls"`
 	PollsEmpty        int `json:"pollsEmpty"`
@@ -65,6 +67,8 @@ type Mode struct {
 	BillSaveReplacesSet bool  `json:"billSaveReplacesSet"`
 	PollRedelivery      bool  `json:"pollRedelivery"`
 	ReceiptTimeoutMs    int64 `json:"receiptTimeoutMs"`
+	PollKeyMD5          bool  `json:"pollKeyMd5"`
+	HandshakeWindowMs   int64 `json:"handshakeWindowMs"` // negative: silent sockets are kept
 }
 
 // TokenCounts counts issued tokens by kind.
@@ -96,6 +100,7 @@ func (s *Sim) Stats() Stats {
 	st.PoolSize = len(s.pool)
 	a := s.opts.Assume
 	st.Mode = Mode{Strict: s.opts.Strict, IdempotentMessageID: a.IdempotentMessageID(), BillSaveReplacesSet: a.BillSaveReplacesSet(),
-		PollRedelivery: a.PollRedelivery(), ReceiptTimeoutMs: s.opts.ReceiptTimeout.Milliseconds()}
+		PollRedelivery: a.PollRedelivery(), ReceiptTimeoutMs: s.opts.ReceiptTimeout.Milliseconds(),
+		PollKeyMD5: a.PollKeyMD5(), HandshakeWindowMs: s.opts.HandshakeWindow.Milliseconds()}
 	return st
 }

@@ -52,6 +52,7 @@ func NewCloud(tb testing.TB, opts simulator.Options, tune func(*ultimate.Config)
 		MessageTypes: ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !sim.Options().Assume.BillSaveReplacesSet(),
+		PollKey:              PollKeyOf(sim.Options()),
 	}
 	if tune != nil {
 		tune(&cfg)

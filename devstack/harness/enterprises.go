@@ -32,6 +32,15 @@ func DemoTenants(apiURL string) []simulator.Tenant {
 	}
 }
 
+// PollKeyOf is the poll key derivation the simulator with o reads [assumed], as a deployment
+// configures its cloud's (pollKey).
+func PollKeyOf(o simulator.Options) invoicecloud.PollKeyDerivation {
+	if o.Assume.PollKeyMD5() {
+		return invoicecloud.PollKeyMD5
+	}
+	return invoicecloud.PollKeyLinkKey
+}
+
 // DemoEnterprises is the devstack's registry over the simulator at cloudURL: its ultimate tenant
 // as DemoTaxNo and each standard tenant as itself, every one with the simulator's scanning point
 // (the image system), the pushing ones with push on.
@@ -50,6 +59,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		MessageTypes:   ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(),
+		PollKey:              PollKeyOf(o),
 	}
 	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
 		ScanPoint: simulator.DefaultScanPoint.ID}}
@@ -64,7 +74,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
-				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet()}}
+				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}
 		if len(t.Push) > 0 {
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}
 		}

@@ -31,6 +31,8 @@ type journalHeader struct {
 	Version int   `json:"version"`
 	Seed    int64 `json:"seed"`
 	Strict  bool  `json:"strict,omitempty"` // the simulator's -strict mode
+	// Assume are the [assumed] behaviours switched off (cloudsim -assume-*=false).
+	Assume simulator.Assumptions `json:"assume,omitzero"`
 }
 
 type journalEntry struct {
@@ -69,11 +71,11 @@ func openSimJournal(path string, opts simulator.Options) (*simulator.Sim, *simJo
 	entries, hdr, err := readJournal(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		hdr = journalHeader{Version: 1, Seed: opts.Seed, Strict: opts.Strict}
+		hdr = journalHeader{Version: 1, Seed: opts.Seed, Strict: opts.Strict, Assume: opts.Assume}
 	case err != nil:
 		return nil, nil, hdr, err
 	}
-	opts.Seed, opts.Strict = hdr.Seed, hdr.Strict
+	opts.Seed, opts.Strict, opts.Assume = hdr.Seed, hdr.Strict, hdr.Assume
 	sim := simulator.New(opts)
 	h := sim.Handler()
 	for _, e := range entries {

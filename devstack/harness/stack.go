@@ -79,6 +79,12 @@ type Options struct {
 	// (cloudsim -strict): a linkKey delivers once, no token in a URL, buyer name and tax number
 	// decide compliance, no empty billSave.
 	CloudStrict bool
+	// CloudAssume switches off the simulator's [assumed] behaviours (cloudsim -assume-*=false);
+	// the demo registry is configured to match (the poll key, billSave's reading).
+	CloudAssume simulator.Assumptions
+	// CloudHandshakeWindow is how long the simulator keeps a socket that sends no heartbeat
+	// (cloudsim -handshake-window; zero: its default) [assumed].
+	CloudHandshakeWindow time.Duration
 	// Sim, when set, is served instead of devstack's own simulator and outlives the stack (Close
 	// leaves it running). Without it devstack journals its simulator in the data dir
 	// (SimJournalFile) so a restart finds the same cloud state, as a real cloud would keep it.
@@ -220,7 +226,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		var hdr journalHeader
 		s.Sim, journal, hdr, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile),
 			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim"),
-				Tenants: DemoTenants(s.apiURL)})
+				Tenants: DemoTenants(s.apiURL), Assume: opts.CloudAssume, HandshakeWindow: opts.CloudHandshakeWindow})
 		if err != nil {
 			return nil, err
 		}

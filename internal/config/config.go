@@ -218,6 +218,8 @@ const (
 	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
 	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
 	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
+	// EnvCloudPollKey is the [assumed] derivation of the long poll's key (docs/invoicecloud.md).
+	EnvCloudPollKey = "RIMFLOW_CLOUD_POLL_KEY"
 )
 
 // OpenTelemetry's own names (not RIMFLOW_): internal/tracing turns tracing on when one of the
@@ -256,6 +258,7 @@ func Vars() []Var {
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
 		{Name: EnvCloudKeepsOmitted, Default: "false", Meaning: "[assumed] reading of billSave: true = the cloud's billSave only adds and updates the invoices it names (a removed invoice is released alone), false = its list replaces the bill's set; an enterprises file entry may say billSaveKeepsOmitted", Part: PartCloud},
+		{Name: EnvCloudPollKey, Default: string(invoicecloud.PollKeyMD5), Meaning: "[assumed] the long poll's key: md5 = MD5(linkKey) (the standard edition's public shape), linkKey = the linkKey itself; an enterprises file entry may say pollKey", Part: PartCloud},
 		{Name: EnvCloudInsecureHTTP, Default: "false", Meaning: "true allows a plain http Invoice Cloud URL off loopback (only the compose simulator on its private network); otherwise such a URL must be https", Part: PartCloud},
 		{Name: EnvLogLevel, Default: "info", Meaning: "debug, info, warn or error", Part: PartLog},
 		{Name: EnvOTLPEndpoint, Meaning: "OpenTelemetry (standard variable): OTLP/HTTP collector base URL, e.g. http://collector:4318; set, the program exports one trace per bill (docs/operations.md); empty = no tracing", Part: PartTracing},
@@ -475,6 +478,7 @@ func cloudFields(c *ultimate.Config) []cloudField {
 		{EnvCloudUnbindType, "messageTypes.unbind", &c.MessageTypes.Unbind},
 		{EnvCloudPollPath, "paths.pollData", &c.Paths.PollData},
 		{EnvCloudReceiptPath, "paths.pollReceipt", &c.Paths.PollReceipt},
+		{EnvCloudPollKey, "pollKey", (*string)(&c.PollKey)},
 	}
 }
 

@@ -434,3 +434,23 @@ func TestBillSaveReadingPerEnterprise(t *testing.T) {
 		t.Error("an unset billSaveKeepsOmitted reads as true")
 	}
 }
+
+// The poll key's [assumed] derivation per enterprise, on either edition; a value that is neither
+// reading is named by its place.
+func TestPollKeyPerEnterprise(t *testing.T) {
+	file := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    pollKey: linkKey\n", 1),
+		"    push: true\n", "    push: true\n    pollKey: linkKey\n", 1)
+	specs, err := Parse([]byte(file), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := specs[0].Settings.(ultimate.Enterprise)
+	st, _ := specs[1].Settings.(standard.Config)
+	if u.PollKey != "linkKey" || st.PollKey != "linkKey" {
+		t.Errorf("pollKey: ultimate %q, standard %q; want both linkKey", u.PollKey, st.PollKey)
+	}
+	bad := strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    pollKey: sha1\n", 1)
+	if _, err := Parse([]byte(bad), nil, getenv(goodEnv), goodFiles); err == nil || !strings.Contains(err.Error(), "enterprises[0].pollKey") {
+		t.Fatalf("a bad pollKey: %v, want it named enterprises[0].pollKey", err)
+	}
+}

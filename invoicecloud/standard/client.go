@@ -55,7 +55,7 @@ func New(cfg Config) (*Client, error) {
 	c.t = invoicecloud.NewTransport(invoicecloud.TransportConfig{
 		BaseURL: cfg.BaseURL, TokenInQuery: true, // business calls pass ?access_token= (documented)
 		Timeout: cfg.Timeout, PollHold: cfg.PollHold, RefreshBefore: cfg.RefreshBefore,
-		SocketPath: cfg.Paths.Socket, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt,
+		SocketPath: cfg.Paths.Socket, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt, PollKey: cfg.PollKey,
 		Logger: cfg.Logger, Observe: cfg.Observe, Transport: cfg.Transport,
 	}, c.fetchToken)
 	c.Listener = c.t

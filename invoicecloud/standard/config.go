@@ -113,9 +113,12 @@ type Config struct {
 	// BillSaveKeepsOmitted [assumed]: entry/save only adds and updates the invoices it names
 	// (as the ultimate edition's BillSaveKeepsOmitted); false reads it as replacing the set.
 	BillSaveKeepsOmitted bool
-	Logger               *slog.Logger
-	Observe              func(name, outcome string, took time.Duration)
-	Transport            http.RoundTripper
+	// PollKey: how the long poll's key is made from the linkKey (default md5, the public shape;
+	// linkKey: the key is the linkKey itself), the same switch as the ultimate edition's.
+	PollKey   invoicecloud.PollKeyDerivation
+	Logger    *slog.Logger
+	Observe   func(name, outcome string, took time.Duration)
+	Transport http.RoundTripper
 	// AllowInsecureHTTP accepts a plain http BaseURL off loopback (invoicecloud.ValidateBaseURL).
 	AllowInsecureHTTP bool
 }
@@ -176,6 +179,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := invoicecloud.ValidateDurations(c.Timeout, c.PollHold, c.RefreshBefore); err != nil {
+		return err
+	}
+	if err := invoicecloud.ValidatePollKey(c.PollKey); err != nil {
 		return err
 	}
 	if c.UserKeyTTL < 0 {

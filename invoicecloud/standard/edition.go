@@ -35,13 +35,17 @@ type block struct {
 	// BillSaveKeepsOmitted [assumed]: this cloud's entry/save only adds and updates the invoices
 	// it names (default false: its list replaces the bill's set).
 	BillSaveKeepsOmitted bool `yaml:"billSaveKeepsOmitted"`
+	// PollKey: md5 (default, public) | linkKey, the same switch as the ultimate edition's
+	// [assumed] one, for a cloud that reads the key otherwise.
+	PollKey string `yaml:"pollKey"`
 }
 
 // Settings takes the transport's timeouts from the environment's settings (RIMFLOW_CLOUD_*) and
 // the rest from the block.
 func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	c := Config{BaseURL: strings.TrimRight(b.BaseURL, "/"), TaxNo: r.TaxNo, CompanyName: r.Name, EID: b.EID,
-		ClientID: b.ClientID, PlaintextCalls: b.PlaintextCalls, BillSaveKeepsOmitted: b.BillSaveKeepsOmitted}
+		ClientID: b.ClientID, PlaintextCalls: b.PlaintextCalls, BillSaveKeepsOmitted: b.BillSaveKeepsOmitted,
+		PollKey: invoicecloud.PollKeyDerivation(b.PollKey)}
 	if r.Env != nil {
 		t := r.Env.Timeouts()
 		c.Timeout, c.PollHold, c.RefreshBefore = t.Timeout, t.PollHold, t.RefreshBefore

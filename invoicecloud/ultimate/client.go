@@ -89,7 +89,10 @@ type Config struct {
 	// names, keeping the bill's others; false (the default) reads it as replacing the bill's set
 	// (docs/invoicecloud.md, billSave). RemoveInvoices picks its one call by it.
 	BillSaveKeepsOmitted bool
-	Logger               *slog.Logger
+	// PollKey [assumed]: how the long poll's key is made from the linkKey (default md5, the
+	// standard edition's public shape; linkKey: the key is the linkKey itself).
+	PollKey invoicecloud.PollKeyDerivation
+	Logger  *slog.Logger
 	// Observe, when set, is told about every remote call: name is the messageType (or "auth",
 	// "poll", "receipt", "deduction", "socket"), outcome "ok" | "retryable" | "error". For metrics.
 	Observe func(name, outcome string, took time.Duration)
@@ -123,7 +126,7 @@ func New(cfg Config) (*Client, error) {
 	c.t = invoicecloud.NewTransport(invoicecloud.TransportConfig{
 		BaseURL: cfg.BaseURL, TokenInQuery: cfg.TokenPlacement == TokenInQuery,
 		Timeout: cfg.Timeout, PollHold: cfg.PollHold, RefreshBefore: cfg.RefreshBefore,
-		SocketPath: cfg.Paths.MsgWatch, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt,
+		SocketPath: cfg.Paths.MsgWatch, PollDataPath: cfg.Paths.PollData, PollReceiptPath: cfg.Paths.PollReceipt, PollKey: cfg.PollKey,
 		Logger: cfg.Logger, Observe: cfg.Observe, Transport: cfg.Transport,
 	}, c.fetchToken)
 	c.Listener = c.t

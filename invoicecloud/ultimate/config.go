@@ -121,6 +121,9 @@ func (c Config) Validate() error {
 	if err := invoicecloud.ValidateDurations(c.Timeout, c.PollHold, c.RefreshBefore); err != nil {
 		return err
 	}
+	if err := invoicecloud.ValidatePollKey(c.PollKey); err != nil {
+		return err
+	}
 	return invoicecloud.ValidatePaths(
 		invoicecloud.Named("paths.appToken", c.Paths.AppToken), invoicecloud.Named("paths.login", c.Paths.Login),
 		invoicecloud.Named("paths.oauth2Token", c.Paths.OAuth2Token), invoicecloud.Named("paths.message", c.Paths.Message),

@@ -41,6 +41,8 @@ type block struct {
 	// BillSaveKeepsOmitted [assumed] overrides RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED for this
 	// enterprise: its cloud's billSave only adds and updates the invoices it names.
 	BillSaveKeepsOmitted *bool `yaml:"billSaveKeepsOmitted"`
+	// PollKey [assumed] overrides RIMFLOW_CLOUD_POLL_KEY for this enterprise: md5 | linkKey.
+	PollKey string `yaml:"pollKey"`
 }
 
 // Settings starts from the environment's ultimate settings (RIMFLOW_CLOUD_*: the [assumed] names
@@ -59,6 +61,9 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	c.ClientSecret = r.Secret("clientSecret", b.ClientSecret)
 	if b.BillSaveKeepsOmitted != nil {
 		c.BillSaveKeepsOmitted = *b.BillSaveKeepsOmitted
+	}
+	if b.PollKey != "" {
+		c.PollKey = invoicecloud.PollKeyDerivation(b.PollKey)
 	}
 	e := Enterprise{Config: c, OrgNumber: b.OrgNumber}
 	if b.EncryptKey != "" && !r.Push {

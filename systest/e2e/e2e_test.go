@@ -85,6 +85,11 @@ type e2e struct {
 }
 
 func newE2E(t *testing.T, ctx context.Context) *e2e {
+	return newE2EWith(t, ctx, nil)
+}
+
+// newE2EWith is newE2E with the stack's options adjusted by tune first (nil: none).
+func newE2EWith(t *testing.T, ctx context.Context, tune func(*harness.Options)) *e2e {
 	tw := &testWriter{t: t}
 	t.Cleanup(tw.stop) // registered first, so it runs after the stack has closed
 	logger := slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -95,6 +100,9 @@ func newE2E(t *testing.T, ctx context.Context) *e2e {
 		DataDir: env.dir, TemporalAddr: "127.0.0.1:0", UIAddr: "127.0.0.1:0",
 		CloudAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Seed: 7, Logger: logger, WorkerLogger: logger,
+	}
+	if tune != nil {
+		tune(&env.opts)
 	}
 	stack, err := harness.Start(ctx, env.opts)
 	if err != nil {

@@ -271,6 +271,9 @@ func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
 	if len(p.Message.InvoiceData) == 0 {
 		return nil // nothing to record
 	}
+	if err := b.checkPush(ctx, ref, p); err != nil {
+		return err
+	}
 	for _, d := range calls.DeliveriesOf(p.Message, "") {
 		if err := b.Client.SignalWorkflow(ctx, ref.WorkflowID(), "", workflows.SignalDelivery, d); err != nil {
 			return b.endedOrMissing(ctx, ref, err)
@@ -282,15 +285,24 @@ func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
 // forwardTarget reads what checkForwarded needs of a running bill: how many invoices it holds or
 // keeps pending (search attributes) and its input (the companies), the first event of its run.
 func (b *Bills) forwardTarget(ctx context.Context, ref BillRef) (*forwardTarget, error) {
+	t, err := b.billTarget(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.endedError(ref); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// billTarget is forwardTarget for a bill in any state (forwardTarget.status says which).
+func (b *Bills) billTarget(ctx context.Context, ref BillRef) (*forwardTarget, error) {
 	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
 	if err != nil {
 		return nil, b.notFound(ref, err)
 	}
-	if desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return nil, conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s): it takes no invoices",
-			ref.ID(), strings.ToLower(desc.Status.String())))
-	}
-	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID, stage: workflows.StageCollecting}
+	t := &forwardTarget{workflowID: ref.WorkflowID(), runID: desc.WorkflowExecution.RunID, stage: workflows.StageCollecting,
+		status: desc.Status}
 	if s, ok := desc.TypedSearchAttributes.GetKeyword(workflows.SABillStage); ok && s != "" {
 		t.stage = workflows.Stage(s)
 	}

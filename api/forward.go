@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
@@ -306,6 +307,16 @@ type forwardTarget struct {
 	bill              workflows.BillInput // its companies: billTaxNo, companyInfo
 	held              int                 // invoices bound or pending (InvoiceCount + PendingInvoices)
 	stage             workflows.Stage     // its BillStage search attribute
+	status            enumspb.WorkflowExecutionStatus
+}
+
+// endedError is the 409 of a bill that has ended (nil while it runs): it takes no invoices.
+func (t *forwardTarget) endedError(ref BillRef) *Error {
+	if t.status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil
+	}
+	return conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s): it takes no invoices",
+		ref.ID(), strings.ToLower(t.status.String())))
 }
 
 // checkForwarded holds a decoded payload (DecodeForward checked its shape) to what the cloud checks

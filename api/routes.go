@@ -241,8 +241,9 @@ func routes() []route {
 				"recorded in its bill, answered 200 {\"errcode\":\"0000\"} only once recorded (else pushed again)",
 			Responses: []response{
 				{http.StatusOK, "recorded (or a repeat of a recorded push)", PushAnswer{}, ""},
-				{http.StatusBadRequest, "refused: not a push the protocol allows (malformed, or stale: a replay); errcode says why", PushAnswer{}, ""},
+				{http.StatusBadRequest, "refused: not a push the protocol allows (malformed, too large, or stale: a replay), or an invoice whose buyer is not the bill's; the description names the field", PushAnswer{}, ""},
 				{http.StatusUnauthorized, "not the enterprise's: unknown tax number, wrong key or client id", PushAnswer{}, ""},
+				{http.StatusForbidden, "the enterprise's push about a bill that is not the enterprise's, or no bill (errcode 1101)", PushAnswer{}, ""},
 				{http.StatusServiceUnavailable, "not recorded yet: push again", PushAnswer{}, ""},
 			},
 			raw: (*server).push,

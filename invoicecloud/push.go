@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,9 +138,9 @@ func (r *PushReceiver) Open(taxNo string, body []byte) (Push, error) {
 }
 
 func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
-	e, ok := r.byTaxNo[strings.ToUpper(strings.TrimSpace(taxNo))]
-	if !ok {
-		return Push{}, pushError("taxNo", "", "no push is configured for enterprise "+taxNo)
+	e, perr := r.enterprise(taxNo)
+	if perr != nil {
+		return Push{}, perr
 	}
 	plain, err := aesecb.Decrypt(e.EncryptKey, string(body))
 	var env struct {
@@ -194,35 +195,113 @@ func (r *PushReceiver) Acknowledge(p Push) {
 	}
 }
 
-// maxPushBytes bounds a push body.
-const maxPushBytes = 32 << 20
-
 // Serve handles one push for enterprise taxNo: it opens it, hands it to deliver (which must make
 // it durable) unless it is a replay, acknowledges it, and answers the cloud — success only after
-// deliver succeeded, so a failed delivery is pushed again.
+// deliver succeeded, so a failed delivery is pushed again. deliver refuses an authentic push for
+// good by returning RefusePush's error (the bill is another enterprise's, an invoice's buyer is not
+// the bill's): the answer is then 403 or 400 naming the field, never success.
 func (r *PushReceiver) Serve(w http.ResponseWriter, req *http.Request, taxNo string, deliver func(context.Context, Push) error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxPushBytes))
-	if err != nil {
-		writePushAnswer(w, http.StatusBadRequest, "1001", "body: "+err.Error())
+	body, e := r.readPush(w, req, taxNo)
+	if e != nil {
+		writePushAnswer(w, pushStatus(e), e.Code, e.Error())
 		return
 	}
 	p, e := r.open(taxNo, body)
 	if e != nil {
-		status := http.StatusUnauthorized
-		if e.Code == PushCodeStale || e.Field == "msgId" {
-			status = http.StatusBadRequest
-		}
-		writePushAnswer(w, status, e.Code, e.Error())
+		writePushAnswer(w, pushStatus(e), e.Code, e.Error())
 		return
 	}
 	if !p.Replayed {
 		if err := deliver(req.Context(), p); err != nil {
+			if refused := (*Error)(nil); errors.As(err, &refused) && refused.MessageType == "push" {
+				writePushAnswer(w, pushStatus(refused), refused.Code, refused.Error())
+				return
+			}
 			writePushAnswer(w, http.StatusServiceUnavailable, "5000", "not handled yet, push again")
 			return
 		}
 		r.Acknowledge(p)
 	}
 	writePushAnswer(w, http.StatusOK, pushOK, "成功")
+}
+
+// RefusePush is what Serve's deliver returns to refuse an authentic push for good, naming the
+// field; code PushCodeWrongEnterprise answers 403, any other 400.
+func RefusePush(field, code, msg string) error { return pushError(field, code, msg) }
+
+// pushStatus is the HTTP status of a refused push.
+func pushStatus(e *Error) int {
+	switch {
+	case e.Field == "taxNo" && e.Code == "", e.Field == "encryptKey", e.Field == "clientId",
+		e.Field == "taxNo" && e.Code == PushCodeWrongEnterprise:
+		return http.StatusUnauthorized // not the enterprise's: unknown, wrong key or client id
+	case e.Code == PushCodeWrongEnterprise:
+		return http.StatusForbidden // the enterprise's push, about another enterprise's bill
+	}
+	return http.StatusBadRequest
+}
+
+// The bounds of a push body (the encrypted Base64 text). Until the enterprise's key has opened a
+// push's start, at most MaxPushUnopenedBytes are read: a stranger who knows a tax number makes the receiver read that
+// much, not a whole push. Once it opened, the push may be as large as MaxPushBytes.
+const (
+	MaxPushBytes         = 32 << 20
+	MaxPushUnopenedBytes = 64 << 10
+)
+
+// enterprise is the push table's row for taxNo.
+func (r *PushReceiver) enterprise(taxNo string) (PushEnterprise, *Error) {
+	e, ok := r.byTaxNo[strings.ToUpper(strings.TrimSpace(taxNo))]
+	if !ok {
+		return PushEnterprise{}, pushError("taxNo", "", "no push is configured for enterprise "+taxNo)
+	}
+	return e, nil
+}
+
+// readPush reads a push's body for enterprise taxNo: nothing for an unknown enterprise, at most
+// MaxPushUnopenedBytes unless the enterprise's key decrypts that start to the start of a JSON
+// object (ECB decrypts block by block, so the start opens alone), then up to MaxPushBytes.
+func (r *PushReceiver) readPush(w http.ResponseWriter, req *http.Request, taxNo string) ([]byte, *Error) {
+	e, perr := r.enterprise(taxNo)
+	if perr != nil {
+		return nil, perr
+	}
+	body := http.MaxBytesReader(w, req.Body, MaxPushBytes)
+	head, err := io.ReadAll(io.LimitReader(body, MaxPushUnopenedBytes+1))
+	if err != nil {
+		return nil, pushError("body", "1001", err.Error())
+	}
+	if len(head) <= MaxPushUnopenedBytes {
+		return head, nil
+	}
+	if !startsJSONObject(e.EncryptKey, head) {
+		return nil, pushError("encryptKey", PushCodeUndecryptable, fmt.Sprintf(
+			"the push's first %d bytes do not decrypt to JSON with the enterprise's encrypt_key: the rest was not read", len(head)))
+	}
+	rest, err := io.ReadAll(body)
+	if err != nil {
+		return nil, pushError("body", "1001", fmt.Sprintf("%v (a push holds at most %d bytes)", err, MaxPushBytes))
+	}
+	return append(head, rest...), nil
+}
+
+// startsJSONObject reports whether the whole blocks at the start of a Base64 AES-ECB text decrypt
+// with key to the start of a JSON object: a syntax error before the cut means the wrong key (a
+// random block is almost never JSON text), while running out of input is the cut itself.
+func startsJSONObject(key string, text []byte) bool {
+	plain, err := aesecb.DecryptPrefix(key, string(text))
+	if err != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for {
+		if _, err := dec.Token(); err != nil {
+			return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		}
+	}
 }
 
 func writePushAnswer(w http.ResponseWriter, status int, code, description string) {

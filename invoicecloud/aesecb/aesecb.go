@@ -9,6 +9,7 @@ import (
 	"crypto/aes"
 	"encoding/base64"
 	"errors"
+	"strings"
 )
 
 // KeyLen is the length of an encrypt_key: 16 characters, used as the AES-128 key bytes.
@@ -61,4 +62,31 @@ func Decrypt(key, text string) ([]byte, error) {
 		return nil, ErrCiphertext
 	}
 	return buf[:len(buf)-n], nil
+}
+
+// DecryptPrefix decrypts the whole blocks at the start of a Base64 ciphertext that may be cut
+// anywhere, without the padding check (the end is not there). ECB decrypts each block alone, so
+// the result is the plaintext's start: enough to tell the right key from a wrong one before the
+// rest is read. Fewer than 64 Base64 characters (three blocks) is ErrCiphertext.
+func DecryptPrefix(key, text string) ([]byte, error) {
+	if len(key) != KeyLen {
+		return nil, ErrKey
+	}
+	text = strings.TrimLeft(text, " \t\r\n")
+	n := len(text) / 64 * 64 // 64 Base64 characters are 48 bytes, three whole blocks
+	if n == 0 {
+		return nil, ErrCiphertext
+	}
+	buf, err := base64.StdEncoding.DecodeString(text[:n])
+	if err != nil || len(buf)%aes.BlockSize != 0 {
+		return nil, ErrCiphertext
+	}
+	block, err := aes.NewCipher([]byte(key))
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(buf); i += aes.BlockSize {
+		block.Decrypt(buf[i:i+aes.BlockSize], buf[i:i+aes.BlockSize])
+	}
+	return buf, nil
 }

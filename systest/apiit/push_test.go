@@ -96,6 +96,14 @@ func TestPushRoute(t *testing.T) {
 		t.Fatalf("start a bill of the standard enterprise: HTTP %d %.300s", status, raw)
 	}
 	ref := api.BillRef{Resource: in.Resource, BillID: in.BillID}
+	// A bill of the other (ultimate) enterprise, which the standard enterprise's key must not feed.
+	ult := simulator.Tenant{TaxNo: harness.DemoTaxNo, Name: "金蝶票据云科技(深圳)有限公司"}
+	other := workflows.BillInput{BillID: "PR-U", BillNo: "BX-PR-U", BillType: "er_dailyreimbursebill", Resource: "OA",
+		BillTaxNo: ult.TaxNo, UserID: "u-7", CompanyInfo: []invoicecloud.Company{{TaxNo: ult.TaxNo, Name: ult.Name}}}
+	if status, raw := testenv.Do(t, t.Context(), http.MethodPost, apiURL+"/v1/bills", token, other); status != http.StatusCreated {
+		t.Fatalf("start a bill of the ultimate enterprise: HTTP %d %.300s", status, raw)
+	}
+	otherRef := api.BillRef{Resource: other.Resource, BillID: other.BillID}
 
 	// push posts a body as the cloud does: text/plain, no bearer token.
 	push := func(taxNo string, body []byte) (int, api.PushAnswer) {
@@ -116,12 +124,18 @@ func TestPushRoute(t *testing.T) {
 		}
 		return resp.StatusCode, a
 	}
-	// envelope is a push as the cloud encrypts it [assumed scheme, invoicecloud/push.go].
+	// envelope is a push as the cloud encrypts it [assumed scheme, invoicecloud/push.go]; sealed
+	// names the bill and carries invoices.
+	var sealed func(key, msgID string, sent time.Time, billID string, invoices []any) []byte
 	envelope := func(key, msgID string, sent time.Time) []byte {
 		t.Helper()
+		return sealed(key, msgID, sent, in.BillID, []any{})
+	}
+	sealed = func(key, msgID string, sent time.Time, billID string, invoices []any) []byte {
+		t.Helper()
 		plain, err := json.Marshal(map[string]any{"msgId": msgID, "timestamp": sent.UnixMilli(), "client_id": std.ClientID,
-			"tin": std.TaxNo, "ghf_mc": std.Name, "eventType": "push-invoice", "bxd_key": in.BillID, "billNumber": in.BillNo,
-			"resource": in.Resource, "data": map[string]any{"data": []any{}, "attachData": []any{}}})
+			"tin": std.TaxNo, "ghf_mc": std.Name, "eventType": "push-invoice", "bxd_key": billID, "billNumber": in.BillNo,
+			"resource": in.Resource, "data": map[string]any{"data": invoices, "attachData": []any{}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,6 +157,15 @@ func TestPushRoute(t *testing.T) {
 			invoicecloud.PushCodeUndecryptable},
 		{"stale timestamp", std.TaxNo, envelope(std.EncryptKey, "m-stale", time.Now().Add(-invoicecloud.DefaultPushMaxAge-time.Minute)),
 			http.StatusBadRequest, "timestamp", invoicecloud.PushCodeStale},
+		// The enterprise's own key, about a bill of the other enterprise or about no bill: the same refusal.
+		{"another enterprise's bill", std.TaxNo, sealed(std.EncryptKey, "m-other-bill", time.Now(), other.BillID,
+			[]any{invoiceOf("S-PR-U1", ult.TaxNo, ult.Name)}), http.StatusForbidden, "bxd_key", invoicecloud.PushCodeWrongEnterprise},
+		{"no such bill", std.TaxNo, sealed(std.EncryptKey, "m-no-bill", time.Now(), "PR-NONE",
+			[]any{invoiceOf("S-PR-N1", std.TaxNo, std.Name)}), http.StatusForbidden, "bxd_key", invoicecloud.PushCodeWrongEnterprise},
+		// Its own bill, with an invoice whose buyer is not the bill's company: the forward's buyer check.
+		{"a buyer not the bill's", std.TaxNo, sealed(std.EncryptKey, "m-buyer", time.Now(), in.BillID,
+			[]any{invoiceOf("S-PR-B1", std.TaxNo, std.Name), invoiceOf("S-PR-B2", ult.TaxNo, ult.Name)}),
+			http.StatusBadRequest, "data.data[1].buyerTaxNo", ""},
 	} {
 		status, a := push(refusal.taxNo, refusal.body)
 		if status != refusal.status || a.ErrCode == "0000" || (refusal.code != "" && a.ErrCode != refusal.code) ||
@@ -153,8 +176,8 @@ func TestPushRoute(t *testing.T) {
 			t.Errorf("%s: the answer shows the encrypt_key", refusal.name)
 		}
 	}
-	if got := pushSignals(t, c, ref); len(got) != 0 {
-		t.Fatalf("%d refused pushes reached the bill", len(got))
+	if got, gotOther := pushSignals(t, c, ref), pushSignals(t, c, otherRef); len(got)+len(gotOther) != 0 {
+		t.Fatalf("%d refused pushes reached the bill, %d the other enterprise's", len(got), len(gotOther))
 	}
 
 	// The simulator pushes what the user imports; the bill records it before the answer.
@@ -168,7 +191,13 @@ func TestPushRoute(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	bodies := rec.recorded()[sentByTest:]
+	// A signal that arrives while the bill runs a workflow task is written to its history when the
+	// task completes: wait for it to show.
 	first := pushSignals(t, c, ref)
+	for len(first) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		first = pushSignals(t, c, ref)
+	}
 	if len(bodies) != 1 || len(first) != 1 || len(first[0].InvoiceData) != len(serials) {
 		t.Fatalf("%d pushes from the simulator, %d delivery signals via push; want one push, recorded once with %d invoices",
 			len(bodies), len(first), len(serials))
@@ -191,6 +220,13 @@ func TestPushRoute(t *testing.T) {
 	if viaPush != 1 {
 		t.Errorf("the bill lists %d deliveries via push, want 1: %+v", viaPush, st.Deliveries)
 	}
+}
+
+// invoiceOf is a pushed invoice record bought by the company taxNo, name.
+func invoiceOf(serialNo, taxNo, name string) map[string]any {
+	return map[string]any{"serialNo": serialNo, "invoiceType": "26", "invoiceNo": "24440000000000001234", "invoiceDate": "2026-11-20",
+		"invoiceAmount": "100.00", "totalTaxAmount": "6.00", "totalAmount": "106.00", "salerName": "深圳市某某科技有限公司",
+		"salerTaxNo": "91440300MA5FAKE01X", "buyerTaxNo": taxNo, "buyerName": name}
 }
 
 // pushDelivered: the simulator's push for the bill was answered success.

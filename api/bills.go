@@ -564,8 +564,9 @@ func (b *Bills) withFailure(ctx context.Context, ref BillRef, err error) error {
 
 func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
 	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		// The caller's idempotency key: a retry of the same call gets the first call's outcome.
-		UpdateID:     IdempotencyKey(ctx),
+		// The caller's idempotency key with its request's fingerprint: a retry of the same call
+		// gets the first call's outcome, the key with another request is refused (422).
+		UpdateID:     updateID(ctx),
 		WorkflowID:   ref.WorkflowID(),
 		UpdateName:   name,
 		Args:         []any{arg},

@@ -57,7 +57,7 @@ var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFini
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
 var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeForbidden, CodeUnsupportedMediaType, CodeNotFound,
-	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal, CodeTooManyRequests}
+	CodeMethodNotAllowed, CodeConflict, CodeAlreadyFinished, CodeCloudRefused, CodeUnavailable, CodeTimeout, CodeInternal, CodeTooManyRequests, CodeKeyReused}
 
 // Error is the one error shape of the API and the CLI:
 // {"error":{"code":"…","message":"…","fields":{"billId":"required"}}}. Callers branch on Code,
@@ -124,6 +124,9 @@ func ErrorFrom(err error) *Error {
 	var verr *workflows.ValidationError
 	if errors.As(err, &verr) {
 		return ValidationFailed(verr.Fields)
+	}
+	if e := keyReusedFrom(err); e != nil {
+		return e
 	}
 
 	// The workflow answered: an update failed or was rejected by its validator.

@@ -116,7 +116,7 @@ func openAPI(rts []route) map[string]any {
 		if !rt.Open && rt.Method != "GET" {
 			params = append(params, map[string]any{
 				"name": HeaderIdempotencyKey, "in": "header", "required": false,
-				"description": "1–200 printable ASCII characters: the same call sent again with the same key gets the first call's answer",
+				"description": "1–200 printable ASCII characters: the same call sent again with the same key gets the first call's answer; the key sent with another request is 422 idempotency_key_reused",
 				"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": MaxIdempotencyKeyLen},
 			})
 		}

@@ -703,6 +703,9 @@ func errorResponses(rt route) []response {
 	if rt.Method == "POST" && rt.raw == nil {
 		add(http.StatusUnsupportedMediaType, "a POST must carry Content-Type: application/json")
 	}
+	if keyedCalls[rt.Operation] {
+		add(http.StatusUnprocessableEntity, "the Idempotency-Key was used before with another request (error.fields names the header): a new request needs a new key")
+	}
 	if cloudCalls[rt.Operation] {
 		add(http.StatusBadGateway, "Invoice Cloud refused the call the operation needed: error.cloudCode, error.field and error.step say what")
 	}
@@ -713,6 +716,13 @@ func errorResponses(rt route) []response {
 		add(http.StatusGatewayTimeout, "the bill did not answer in time (its worker may be down or busy); the call may still take effect")
 	}
 	return out
+}
+
+// keyedCalls are the operations that tell an Idempotency-Key reused with another request (422):
+// a start and the bill's updates (a forwarded payload is deduplicated by its invoices instead).
+var keyedCalls = map[string]bool{
+	"startBill": true, "amendBill": true, "removeInvoice": true, "submitBill": true, "decideApproval": true,
+	"reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true, "resolveCompensation": true,
 }
 
 // cloudCalls are the operations that may call Invoice Cloud and answer its refusal (502).

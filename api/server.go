@@ -310,6 +310,7 @@ func (s *server) wrap(rt route) http.Handler {
 				return
 			}
 			ctx = WithIdempotencyKey(ctx, key)
+			ctx = withFingerprint(ctx, r)
 		}
 		status, body, err := rt.serve(s, r.WithContext(ctx))
 		if err != nil {

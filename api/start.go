@@ -72,14 +72,14 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 		return StartResponse{}, false, e
 	}
 	ref := BillRef{Resource: in.Resource, BillID: in.BillID}
-	requestID := IdempotencyKey(ctx) // a retried start with the same key answers 201 again
+	requestID := updateID(ctx) // a retried start with the same key answers 201 again
 	if requestID == "" {
 		requestID = newRequestID()
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, b.startWait())
 	defer cancel()
 
-	reuse, err := b.startPolicy(waitCtx, ref, in)
+	reuse, err := b.startPolicy(waitCtx, ref, in, requestID)
 	if err != nil {
 		if waitedTooLong(ctx, waitCtx, err) {
 			return b.startPending(ctx, ref, requestID, "the running bill did not answer in time, so the body was not compared with it")
@@ -206,7 +206,7 @@ func waitedTooLong(ctx, waitCtx context.Context, err error) bool {
 // was terminated (FAILED_ONLY lets it start again), a normal end (refused), and a bill cancelled
 // before anything was bound (ALLOW_DUPLICATE: the key starts again). The policy is exact for the
 // run seen: if a running bill ends between this look and the start, FAILED_ONLY still refuses it.
-func (b *Bills) startPolicy(ctx context.Context, ref BillRef, in workflows.BillInput) (enumspb.WorkflowIdReusePolicy, error) {
+func (b *Bills) startPolicy(ctx context.Context, ref BillRef, in workflows.BillInput, requestID string) (enumspb.WorkflowIdReusePolicy, error) {
 	failedOnly := enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
 	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
 	var nf *serviceerror.NotFound
@@ -218,6 +218,10 @@ func (b *Bills) startPolicy(ctx context.Context, ref BillRef, in workflows.BillI
 	}
 	switch desc.Status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		if marker := b.markerOf(desc.Memo.GetFields()[memoStartRequest]); startReused(marker, requestID) {
+			return 0, keyReused(fmt.Sprintf("bill %s was started with this Idempotency-Key and another request: "+
+				"a new request needs a new key", ref.ID()))
+		}
 		st, err := b.queryState(ctx, ref)
 		if err != nil {
 			return 0, err
@@ -316,7 +320,7 @@ func (b *Bills) startPending(ctx context.Context, ref BillRef, requestID, reason
 		return StartResponse{}, false, conflict(SubFinished, fmt.Sprintf("bill %s has ended (workflow %s)",
 			ref.ID(), strings.ToLower(info.GetStatus().String())))
 	}
-	created := b.markerOf(info.GetMemo().GetFields()[memoStartRequest]) == requestID
+	created := sameStart(b.markerOf(info.GetMemo().GetFields()[memoStartRequest]), requestID)
 	out := StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: stageOf(resp),
 		Pending: &StartPending{Reason: reason + "; the bill is running: ask GET …/collect-url later"}}
 	if acts := resp.GetPendingActivities(); len(acts) > 0 {
@@ -379,7 +383,7 @@ func (b *Bills) startedBy(ctx context.Context, ref BillRef, runID, requestID str
 	if err != nil {
 		return false, err
 	}
-	return b.markerOf(desc.Memo.GetFields()[memoStartRequest]) == requestID, nil
+	return sameStart(b.markerOf(desc.Memo.GetFields()[memoStartRequest]), requestID), nil
 }
 
 // markerOf reads a start marker from the memo (sealed like every payload when the codec is on).

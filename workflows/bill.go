@@ -90,6 +90,7 @@ type bill struct {
 	shown    publisher   // search attributes and details last shown (publisher.go)
 	scanGen  int         // which wait for the image system's outcome is current
 	resumed  bool        // this run continues an earlier one
+	inflight []string    // update ids queued and not answered yet (idempotency.go)
 }
 
 // ReissueMargin is Options.ReissueMargin's default: an eventCode expiring within this is replaced

@@ -101,7 +101,8 @@ func (b *bill) setup(ctx workflow.Context) error {
 		// An update applied before (its id answered, or an identical request) is answered with the
 		// current state: an ERP that retries after a timeout gets the first call's outcome.
 		applied := func(ctx workflow.Context, ev *event) bool {
-			return b.answered(workflow.GetCurrentUpdateInfo(ctx).ID) || sp.repeats != nil && sp.repeats(ev)
+			id := workflow.GetCurrentUpdateInfo(ctx).ID
+			return b.answered(id) || b.answeredLegacy(id) || sp.repeats != nil && sp.repeats(ev)
 		}
 		// Update: validated before anything is written; answers the state once run applied it.
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
@@ -112,6 +113,8 @@ func (b *bill) setup(ctx workflow.Context) error {
 				}
 				ev.updateID = workflow.GetCurrentUpdateInfo(ctx).ID
 				b.markQueued(ev)
+				b.flying(ev.updateID)
+				defer b.landed(ev.updateID)
 				if err := b.await(ctx, ev); err != nil {
 					return b.snapshot(), err
 				}
@@ -125,6 +128,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 					}
 					if applied(ctx, ev) {
 						return nil
+					}
+					if err := b.keyReused(workflow.GetCurrentUpdateInfo(ctx).ID); err != nil {
+						return err
 					}
 					return sp.validate(ev)
 				},

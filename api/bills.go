@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -501,6 +502,10 @@ func (b *Bills) claimVoucher(ctx context.Context, ref BillRef, req workflows.Vou
 		return nil, fmt.Errorf("read the claim of vouchId %q: %w", req.VouchID, err)
 	}
 	if holder == ref.WorkflowID() {
+		return nil, nil
+	}
+	var set []string // a voucher set's claim: the bill is one of its bills
+	if desc.GetMemoValue(workflows.VoucherClaimMemoBills, &set) == nil && slices.Contains(set, ref.WorkflowID()) {
 		return nil, nil
 	}
 	name := holder

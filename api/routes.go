@@ -230,6 +230,22 @@ func routes() []route {
 			raw: (*server).serveCodec,
 		},
 		{
+			Method: "POST", Path: "/v1/vouchers", Operation: "saveVoucherSet",
+			Summary: "Write one voucher back for many bills: one voucherSave whose expenseIdArray lists them all",
+			Description: "Every bill must await its voucher, or nothing is saved (409 naming the first that does not, in `fields[\"bills[i]\"]`). " +
+				"The vouchId is claimed for the set: a vouchId booked on another bill or set is 409 voucher_in_use; the same set sent again joins it. " +
+				"Each bill then completes (or deducts) as after its own voucher.",
+			Body: VoucherSetRequest{}, Op: access.OpVoucher,
+			Example: map[string]any{"vouchId": "V-9", "vouchNo": "记-009", "accountDate": "2026-11-30", "accountTime": "2026-11-30",
+				"businessDate": "2026-11-29", "resource": "SAP", "bills": []map[string]string{{"resource": "OA", "billId": "B-1"}, {"resource": "OA", "billId": "B-2"}}},
+			Responses: []response{
+				{http.StatusOK, "saved: each bill with its stage after the voucher, and the invoices booked", VoucherSetResponse{}, ""},
+				{http.StatusConflict, "a bill does not await its voucher (error.fields names bills[i]; nothing was saved), or the vouchId is booked elsewhere (voucher_in_use)", ErrorBody{}, ""},
+				{http.StatusGatewayTimeout, "the set did not answer in time; it goes on: send it again (the same set joins it)", ErrorBody{}, ""},
+			},
+			serve: (*server).saveVoucherSet,
+		},
+		{
 			Method: "GET", Path: "/v1/enterprises", Operation: "listEnterprises",
 			Summary:   "The enterprise registry (企业授权配置) bills are routed by: tax number, name, edition, organisation, image system, push; never a secret",
 			Responses: []response{{http.StatusOK, "the enterprises", EnterprisesResponse{}, ""}},
@@ -723,13 +739,14 @@ func errorResponses(rt route) []response {
 var keyedCalls = map[string]bool{
 	"startBill": true, "amendBill": true, "removeInvoice": true, "submitBill": true, "decideApproval": true,
 	"reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true, "resolveCompensation": true,
+	"saveVoucherSet": true,
 }
 
 // cloudCalls are the operations that may call Invoice Cloud and answer its refusal (502).
 var cloudCalls = map[string]bool{
 	"startBill": true, "getCollectUrl": true, "getViewUrl": true, "removeInvoice": true, "submitBill": true,
 	"decideApproval": true, "reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true,
-	"resolveCompensation": true,
+	"resolveCompensation": true, "saveVoucherSet": true,
 }
 
 // RouteAccess is how one route is authorized, for the tests that walk the route table (the

@@ -81,6 +81,7 @@ func Scenario() []Step {
 	main := map[string]string{"resource": "OA", "billId": "报销单-{{run}}"}
 	amend := map[string]string{"resource": "OA", "billId": "AMEND-{{run}}"}
 	img := map[string]string{"resource": "OA", "billId": "IMG-{{run}}"}
+	set := map[string]string{"resource": "OA", "billId": "SET-{{run}}"}
 	with := func(p map[string]string, k, v string) map[string]string {
 		out := map[string]string{k: v}
 		for key, val := range p {
@@ -153,6 +154,19 @@ func Scenario() []Step {
 		{Name: "wait for image review", Operation: "getBill", Path: img, Status: http.StatusOK, Until: waitFor("stage", "image_review")},
 		{Name: "the scanning station reports", Operation: "reportImages", Path: img, Status: http.StatusOK,
 			Body: `{"scanBillNo":"S-{{run}}","invoiceNos":["{{imgInvoiceNo}}"]}`},
+		{Name: "start a bill with no approval, booked with the image one", Operation: "startBill", Status: http.StatusCreated,
+			Body: `{"billId":"SET-{{run}}","billNo":"BX-S-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[]}}`},
+		{Name: "its collect URL too", Operation: "getCollectUrl", Path: set, Status: http.StatusOK, Save: map[string]string{"setEventCode": "eventCode"}},
+		{Name: "the user imports one invoice there", Sim: "/__sim/collect", Body: `{"eventCode":"{{setEventCode}}","count":1}`, Status: http.StatusOK},
+		{Name: "wait until the image bill awaits its voucher", Operation: "getBill", Path: img, Status: http.StatusOK, Until: waitFor("stage", "awaiting_voucher")},
+		{Name: "wait until the other awaits its voucher", Operation: "getBill", Path: set, Status: http.StatusOK, Until: waitFor("stage", "awaiting_voucher")},
+		{Name: "one voucher for a completed bill and another is refused, nothing saved", Operation: "saveVoucherSet", Status: http.StatusConflict,
+			Body: `{"vouchId":"VS-{{run}}","vouchNo":"记-S-{{run}}","accountDate":"2026-11-30","accountTime":"2026-11-30","businessDate":"2026-11-29","resource":"SAP",
+ "bills":[{"resource":"OA","billId":"SET-{{run}}"},{"resource":"OA","billId":"报销单-{{run}}"}]}`},
+		{Name: "one voucher for both bills: one voucherSave", Operation: "saveVoucherSet", Status: http.StatusOK,
+			Body: `{"vouchId":"VS-{{run}}","vouchNo":"记-S-{{run}}","accountDate":"2026-11-30","accountTime":"2026-11-30","businessDate":"2026-11-29","resource":"SAP",
+ "bills":[{"resource":"OA","billId":"IMG-{{run}}"},{"resource":"OA","billId":"SET-{{run}}"}]}`},
+		{Name: "the other bill completed", Operation: "getBill", Path: set, Status: http.StatusOK, Until: waitFor("stage", "completed")},
 		{Name: "the enterprises bills are routed to", Operation: "listEnterprises", Status: http.StatusOK},
 		{Name: "a push the enterprise did not seal is refused", Operation: "receivePush", Status: http.StatusUnauthorized,
 			Path: map[string]string{"taxNo": "91440300MA5G9GK78Y"}, Body: `{"not":"sealed"}`},

@@ -196,6 +196,9 @@ func (b *bill) validateVoucher(req VoucherRequest) error {
 	if b.inbox.voucherQueued {
 		return fmt.Errorf("a voucher is already being saved")
 	}
+	if set := b.heldBySet(); set != "" {
+		return fmt.Errorf("a voucher is already being saved (voucher set %s)", set)
+	}
 	return nil
 }
 
@@ -206,7 +209,7 @@ func (b *bill) validateCancel(req CancelRequest) error {
 	if c := b.View.Cancel; c != nil {
 		return fmt.Errorf("the bill is already being cancelled (%s); a failed compensation is retried or resolved, not cancelled again", c.Reason)
 	}
-	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil || b.inbox.voucherQueued {
+	if b.View.Voucher != nil && b.View.Voucher.SavedAt != nil || b.inbox.voucherQueued || b.heldBySet() != "" {
 		return fmt.Errorf("the voucher is saved (or being saved): a bill cannot be cancelled after its voucher; reverse the voucher in the ERP instead")
 	}
 	if b.View.Stage.Final() {

@@ -161,6 +161,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 			return nil
 		})
 	}
+	if err := b.setupVoucherSet(ctx); err != nil {
+		return err
+	}
 	b.inbox.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData}. Recorded at once; bound while collecting, else kept until the bill next collects.",
 		handled(b.validateInvoices, func(sig InvoicesSignal) {
 			b.record(calls.Delivery{Via: ViaERP, InvoiceData: sig.InvoiceData, AttachData: sig.AttachData})

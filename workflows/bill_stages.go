@@ -93,9 +93,29 @@ func (b *bill) backToCollecting(note string) Stage {
 func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 	b.enter(ctx, StageAwaitingVoucher, "")
 	for {
-		ev, next, done, err := b.waitFor(ctx, evVoucher)
+		if b.heldBySet() != "" { // held by a voucher set (voucherset.go), carried across continue-as-new
+			saved, cancelled, next, done, err := b.awaitSetOutcome(ctx)
+			switch {
+			case done || err != nil:
+				return next, err
+			case saved:
+				if cancelled {
+					ctx, _ = workflow.NewDisconnectedContext(ctx)
+					b.note(b.View.Stage, "cancel from Temporal refused: the voucher set saved the voucher")
+				}
+				return b.voucherSaved(ctx, nil, b.View.Voucher.VoucherRequest, " with the other bills of voucher set "+b.View.Voucher.Set)
+			case cancelled:
+				return "", ctx.Err() // not saved: the cancel from Temporal runs the saga (run)
+			}
+			continue
+		}
+		ev, next, done, err := b.waitForVoucher(ctx)
 		if done || err != nil {
 			return next, err
+		}
+		if ev.kind == evVoucherHold {
+			b.takeHold(ctx, ev)
+			continue
 		}
 		v := *ev.voucher
 		b.View.Voucher = &VoucherView{VoucherRequest: v}
@@ -121,23 +141,42 @@ func (b *bill) awaitVoucher(ctx workflow.Context) (Stage, error) {
 			ctx, _ = workflow.NewDisconnectedContext(ctx)
 			b.note(b.View.Stage, "cancel from Temporal refused: the voucher was saved while it came")
 		}
-		now := workflow.Now(ctx).UTC()
-		b.View.Voucher.SavedAt = &now
-		// Nothing is undone after the voucher: the books hold it now.
-		b.Compensations = nil
-		b.note(b.View.Stage, fmt.Sprintf("voucher %s saved (voucherSave), account date %s", v.VouchNo, v.AccountDate))
-		b.reply(ev, nil)
-		if b.in.Options.Deduction == DeductionNone {
-			return b.complete(ctx)
+		return b.voucherSaved(ctx, ev, v, "")
+	}
+}
+
+// voucherSaved records the voucher the cloud saved (by the bill's own voucherSave, or a voucher
+// set's: how says which) and goes on: the deduction, or completed.
+func (b *bill) voucherSaved(ctx workflow.Context, ev *event, v VoucherRequest, how string) (Stage, error) {
+	now := workflow.Now(ctx).UTC()
+	b.View.Voucher.SavedAt = &now
+	// Nothing is undone after the voucher: the books hold it now.
+	b.Compensations = nil
+	b.note(b.View.Stage, fmt.Sprintf("voucher %s saved (voucherSave%s), account date %s", v.VouchNo, how, v.AccountDate))
+	b.reply(ev, nil)
+	if b.in.Options.Deduction == DeductionNone {
+		return b.complete(ctx)
+	}
+	if len(deductionInvoices(b.Invoices)) == 0 {
+		b.note(b.View.Stage, "no deductible (special VAT) invoice: deduction skipped")
+		return b.complete(ctx)
+	}
+	if ctx.Err() == nil {
+		return StageDeducting, nil
+	}
+	return b.deduct(ctx) // on the disconnected context: the run's own is cancelled
+}
+
+// waitForVoucher waits for the bill's own voucher or a voucher set's hold.
+func (b *bill) waitForVoucher(ctx workflow.Context) (ev *event, next Stage, done bool, err error) {
+	for {
+		ev, err := b.wait(ctx)
+		if err != nil || ev.kind == evVoucher || ev.kind == evVoucherHold {
+			return ev, "", false, err
 		}
-		if len(deductionInvoices(b.Invoices)) == 0 {
-			b.note(b.View.Stage, "no deductible (special VAT) invoice: deduction skipped")
-			return b.complete(ctx)
+		if next, done, err := b.common(ctx, ev); done || err != nil {
+			return nil, next, done, err
 		}
-		if ctx.Err() == nil {
-			return StageDeducting, nil
-		}
-		return b.deduct(ctx) // on the disconnected context: the run's own is cancelled
 	}
 }
 

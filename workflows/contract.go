@@ -406,6 +406,9 @@ type HistoryEntry struct {
 type VoucherView struct {
 	VoucherRequest
 	SavedAt *time.Time `json:"savedAt,omitempty"`
+	// Set is the voucher set (its workflow ID) that books this voucher for several bills with
+	// one voucherSave; empty for a voucher of the bill alone.
+	Set string `json:"set,omitempty"`
 }
 
 type DeductionView struct {

@@ -43,7 +43,9 @@ const (
 	evCollectURL
 	evSLASoft
 	evSLAHard
-	evScanned // the image system's task has an outcome (or its query failed for good)
+	evScanned        // the image system's task has an outcome (or its query failed for good)
+	evVoucherHold    // a voucher set holds the bill (voucherset.go)
+	evVoucherOutcome // the set's outcome for the bill it holds
 )
 
 // event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
@@ -67,6 +69,8 @@ type event struct {
 	amend   *AmendRequest
 	remove  *RemoveInvoiceRequest
 	url     *CollectURLRequest
+	hold    *VoucherHoldRequest
+	outcome *VoucherSetOutcome
 
 	actor    **Actor // where the payload keeps who sent it (set by the API), nil for an event without one
 	updateID string  // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied
@@ -169,7 +173,7 @@ func (q *inbox) take() *event {
 
 // guard is the "already queued" flag of a kind (nil: the kind has none here).
 func (q *inbox) guard(kind eventKind) *bool {
-	return map[eventKind]*bool{evSubmit: &q.submitQueued, evImages: &q.imagesQueued, evVoucher: &q.voucherQueued}[kind]
+	return map[eventKind]*bool{evSubmit: &q.submitQueued, evImages: &q.imagesQueued, evVoucher: &q.voucherQueued, evVoucherHold: &q.voucherQueued}[kind]
 }
 
 func decoder[T any](mk func(T) *event) func(json.RawMessage) (*event, error) {

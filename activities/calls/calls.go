@@ -280,3 +280,16 @@ const (
 	EventCancelledBySLA = "bill.cancelled_by_sla"
 	EventCompleted      = "bill.completed"
 )
+
+// BillUpdateInput is one update to a bill that another workflow needs answered (a voucher set
+// holds each of its bills): the activity sends it with UpdateID, so a retried attempt is the same
+// update, and answers the bill's state as JSON.
+type BillUpdateInput struct {
+	WorkflowID string          `json:"workflowId"`
+	Update     string          `json:"update"`
+	UpdateID   string          `json:"updateId"`
+	Arg        json.RawMessage `json:"arg"`
+}
+
+// ErrTypeBillRefused types the non-retryable error of a bill that refused (or does not run).
+const ErrTypeBillRefused = "BillRefused"

@@ -184,6 +184,12 @@ func register(r worker.Registry, c client.Client, ents activities.Enterprises, s
 		claim.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
 	}
 	r.RegisterWorkflowWithOptions(workflows.VoucherClaimWorkflow, claim)
+	set := workflow.RegisterOptions{Name: workflows.VoucherSetWorkflowName}
+	if versioned {
+		// A saved set holds its vouchId as a claim does, only waiting: it follows the current version.
+		set.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.VoucherSetWorkflow, set)
 	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 

@@ -152,8 +152,8 @@ func matrixCall(t *testing.T, s *securedStack, token string, rt api.RouteAccess,
 	return resp.StatusCode, string(raw)
 }
 
-// An Idempotency-Key names an update: reusing one already applied on the bill answers that
-// update's outcome, the bill's state. A client without `read` on the bill's resource never gets
+// An Idempotency-Key names one request: reusing one applied on the bill with another request is
+// refused (422) with nothing of the bill; the same request again answers the bill's state. A client without `read` on the bill's resource never gets
 // its content that way (nor from its own decisions): only the identity and stage; and a client
 // with `read` but neither `invoices` nor `start` never sees the eventCode or the collect URLs.
 func TestAppliedIdempotencyKeyAnswersNoStateToANonReader(t *testing.T) {
@@ -180,13 +180,15 @@ func TestAppliedIdempotencyKeyAnswersNoStateToANonReader(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("return: %d %s", code, raw)
 	}
-	// The submit-only client replays that key: Temporal answers the applied update's outcome, and
-	// the API shows it only the identity and the stage.
+	// The submit-only client replays that key on its own route: another request, so it is refused
+	// (422 naming the header) and answered nothing of the bill.
 	code, raw = idempotent(t, s, matrixToken("submit"), "POST", "/v1/bills/OA/IK-1/submit", key, `{}`)
-	if code != 200 {
-		t.Fatalf("submit with the return's key: %d %s", code, raw)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(raw), api.CodeKeyReused) {
+		t.Fatalf("submit with the return's key: %d %s, want 422 %s", code, raw, api.CodeKeyReused)
 	}
-	assertIdentityOnly(t, "a submitter replaying the key", raw)
+	if strings.Contains(string(raw), "fin-1") || strings.Contains(string(raw), "invoices") || strings.Contains(string(raw), buyer.name) {
+		t.Errorf("a submitter replaying the key was answered the bill's content: %s", raw)
+	}
 	// The cancel-only client's own decision: the stage, not the bill.
 	code, raw = idempotent(t, s, matrixToken("cancel"), "POST", "/v1/bills/OA/IK-1/cancel", "cancel-"+key, `{"reason":"duplicate claim"}`)
 	if code != 200 {

@@ -33,6 +33,10 @@ func TestVendorPicture(t *testing.T) {
 			t.Parallel()
 			env.keyReused(t, "E2E-KEY-"+tag, ed.taxNo)
 		})
+		t.Run("one voucher for many bills on "+ed.name+": one voucherSave, or nothing when a bill is not ready", func(t *testing.T) {
+			t.Parallel()
+			env.voucherSet(t, "E2E-VS-"+tag, ed.taxNo)
+		})
 	}
 }
 
@@ -121,5 +125,85 @@ func (e *e2e) keyReused(t *testing.T, id, taxNo string) {
 	if st.Stage != workflows.StageAwaitingFinance || len(st.Approvals) != 1 || st.Bill.BillNo != "BX-"+id {
 		t.Fatalf("after the refused reuses: stage %s, %d approvals, billNo %s; want awaiting_finance, 1, BX-%s",
 			st.Stage, len(st.Approvals), st.Bill.BillNo, id)
+	}
+}
+
+// toVoucher starts a bill with no approval on taxNo, imports n invoices on its collect page and
+// waits until it awaits its voucher (autoSubmit: billSave 30, then 60).
+func (e *e2e) toVoucher(t *testing.T, id, taxNo string, n int) {
+	t.Helper()
+	in := e.vendorBill(t, id, taxNo)
+	in.Options.Approvals = []string{}
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, n)
+	e.WaitStage(t, "OA/"+id, workflows.StageAwaitingVoucher)
+}
+
+// voucherSet: a set naming a bill still collecting is 409 naming it and saves nothing (the bill
+// held first awaits its voucher again); the set of two ready bills is one voucherSave listing
+// both, and both complete. The vouchId then belongs to the set.
+func (e *e2e) voucherSet(t *testing.T, id, taxNo string) {
+	a, b, c := id+"-A", id+"-B", id+"-C"
+	e.toVoucher(t, a, taxNo, 2)
+	e.toVoucher(t, b, taxNo, 1)
+	in := e.vendorBill(t, c, taxNo)
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", c, status, raw)
+	}
+	today := time.Now().Format("2006-01-02")
+	set := func(bills ...string) api.VoucherSetRequest {
+		req := api.VoucherSetRequest{VoucherRequest: workflows.VoucherRequest{VouchID: "V-" + id, VouchNo: "记-" + id,
+			AccountDate: today, AccountTime: today, BusinessDate: today, Resource: "SAP"}}
+		for _, x := range bills {
+			req.Bills = append(req.Bills, workflows.BillKey{Resource: "OA", BillID: x})
+		}
+		return req
+	}
+	status, raw := e.post(t, e.Target.APIURL+"/v1/vouchers", set(a, c))
+	var refused api.ErrorBody
+	if status != http.StatusConflict || json.Unmarshal(raw, &refused) != nil || refused.Error.SubCode != api.SubWrongStage ||
+		refused.Error.Fields["bills[1]"] == "" || !strings.Contains(refused.Error.Message, "OA/"+c) {
+		t.Fatalf("a set with a collecting bill: HTTP %d %s, want 409 wrong_stage naming bills[1] (OA/%s)", status, raw, c)
+	}
+	st := e.waitFor(t, "OA/"+a, "the hold released", func(st workflows.BillState) bool {
+		return st.Stage == workflows.StageAwaitingVoucher && st.Voucher == nil
+	})
+	if !hasNote(st, workflows.StageAwaitingVoucher, "did not save the voucher") {
+		t.Errorf("the released bill's history does not say so: %+v", st.History)
+	}
+	if cb := e.cloudBill(t, a); cb.Voucher != nil || cb.Calls.VoucherSave.Applied != 0 {
+		t.Fatalf("after the refused set the cloud holds voucher %+v (%+v)", cb.Voucher, cb.Calls.VoucherSave)
+	}
+
+	var saved api.VoucherSetResponse
+	e.call(t, "POST", e.Target.APIURL+"/v1/vouchers", set(a, b), &saved)
+	if len(saved.Bills) != 2 || len(saved.SerialNos) != 3 || saved.Set != workflows.VoucherClaimID("SAP", "V-"+id) {
+		t.Fatalf("saved set: %+v, want 2 bills, 3 invoices, set %s", saved, workflows.VoucherClaimID("SAP", "V-"+id))
+	}
+	for _, x := range []string{a, b} {
+		st := e.WaitStage(t, "OA/"+x, workflows.StageCompleted)
+		if st.Voucher == nil || st.Voucher.Set != saved.Set || st.Voucher.SavedAt == nil {
+			t.Errorf("bill %s voucher %+v, want saved by set %s", x, st.Voucher, saved.Set)
+		}
+		cb := e.cloudBill(t, x)
+		if cb.Voucher == nil || cb.Voucher.VouchID != "V-"+id || strings.Join(cb.Voucher.ExpenseIDArray, ",") != a+","+b ||
+			cb.Calls.VoucherSave.Applied != 1 || len(cb.Voucher.SerialNoArray) != 3 {
+			t.Errorf("cloud bill %s: voucher %+v, voucherSave %+v; want V-%s booking %s,%s and 3 invoices, applied once", x, cb.Voucher, cb.Calls.VoucherSave, id, a, b)
+		}
+	}
+	// The same set again joins it: the same answer, nothing saved twice.
+	var again api.VoucherSetResponse
+	e.call(t, "POST", e.Target.APIURL+"/v1/vouchers", set(b, a), &again)
+	if again.Set != saved.Set || e.cloudBill(t, a).Calls.VoucherSave.Applied != 1 {
+		t.Errorf("the set again: %+v", again)
+	}
+	// The vouchId is the set's: a bill outside it is refused.
+	status, raw = e.post(t, e.billURL(c)+"/voucher", set().VoucherRequest)
+	if status != http.StatusConflict || !strings.Contains(string(raw), api.SubVoucherInUse) {
+		t.Errorf("the set's vouchId on another bill: HTTP %d %s, want 409 %s", status, raw, api.SubVoucherInUse)
 	}
 }

@@ -49,7 +49,10 @@ func (b *bill) note(stage Stage, text string) {
 	if over := len(b.View.History) - historyCap; over > 0 {
 		b.View.History = append([]HistoryEntry(nil), b.View.History[over:]...)
 	}
-	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage), "note", text)
+	// A note carries business data (totals, serial numbers, comments, reasons, voucher numbers),
+	// which payload encryption seals in the history: at info the log says only that the bill moved.
+	workflow.GetLogger(b.ctx).Info("bill", "stage", string(stage))
+	workflow.GetLogger(b.ctx).Debug("bill note", "stage", string(stage), "note", text)
 }
 
 // snapshot is the `state` query's answer; slices are copied so callers cannot alias the state.

@@ -7,6 +7,8 @@
 package activities
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -25,6 +27,7 @@ const (
 	DefaultWatchGrace       = 2 * time.Minute
 	DefaultHeartbeatEvery   = 10 * time.Second
 	DefaultDeliveryPatience = 2 * time.Minute
+	DefaultEnterpriseGrace  = 5 * time.Minute
 )
 
 // Activities is registered on the worker. Zero settings take the defaults above.
@@ -48,6 +51,10 @@ type Activities struct {
 	// DeliveryPatience is how long a watcher keeps trying to signal a message it has read before it
 	// gives up (Temporal unreachable that long).
 	DeliveryPatience time.Duration
+	// EnterpriseGrace is how long a step whose enterprise the registry lost (a reload without it,
+	// by mistake or half-written) is retried before it fails for good naming the enterprise.
+	// Zero: DefaultEnterpriseGrace; negative: it fails at once.
+	EnterpriseGrace time.Duration
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
 
@@ -66,12 +73,25 @@ type Enterprises interface {
 }
 
 // enterprise is the enterprise of the bill in is for, by the tax number the input routes by: every
-// activity that calls the cloud finds its enterprise here. An unknown tax number fails the step for
-// good, naming billTaxNo (the registry lost it in a reload: put it back, then retry the bill).
+// activity that calls the cloud finds its enterprise here. A tax number the registry lost is
+// retried while it has been gone less than EnterpriseGrace (a reload that briefly lost it must not
+// park the bills), then fails the step for good naming billTaxNo: put it back, then retry the bill.
 func (a *Activities) enterprise(in calls.Routed) (*enterprises.Enterprise, error) {
 	e, err := a.Enterprises.Lookup(in.RoutingTaxNo())
-	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownEnterprise", nil, map[string]string{"field": "billTaxNo"})
+	if err == nil {
+		return e, nil
 	}
-	return e, nil
+	grace := a.EnterpriseGrace
+	if grace == 0 {
+		grace = DefaultEnterpriseGrace
+	}
+	var unknown *enterprises.UnknownError
+	if errors.As(err, &unknown) && time.Since(unknown.Since) < grace {
+		return nil, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%v: retried while it is back within %s", err, grace), "UnknownEnterprise",
+			temporal.ApplicationErrorOptions{Details: []any{map[string]string{"field": "billTaxNo"}}})
+	}
+	if grace > 0 {
+		err = fmt.Errorf("%w (not in the registry for %s)", err, grace)
+	}
+	return nil, temporal.NewNonRetryableApplicationError(err.Error(), "UnknownEnterprise", nil, map[string]string{"field": "billTaxNo"})
 }

@@ -248,3 +248,58 @@ func TestWatchEndsWhenTheBillHasEnded(t *testing.T) {
 		t.Errorf("the watch went on after its bill ended")
 	}
 }
+
+// TestWatchDeliversOnlyToItsOwnBill: a watcher still running for a bill that ended must not
+// deliver into a bill started again under the same key (another bill, with a run chain of its
+// own): it ends with nil and the new bill gets nothing. A watcher of the new bill delivers to it.
+func TestWatchDeliversOnlyToItsOwnBill(t *testing.T) {
+	we := newWatchEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	firstRun := func() string {
+		d, err := we.tc.DescribeWorkflowExecution(ctx, "default-test-workflow-id", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GetWorkflowExecutionInfo().GetFirstRunId()
+	}
+	ended := firstRun()
+	if err := we.tc.TerminateWorkflow(ctx, "default-test-workflow-id", "", "the bill was cancelled"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := we.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "default-test-workflow-id", TaskQueue: "sink"}, "sink"); err != nil {
+		t.Fatal(err)
+	}
+	restarted := firstRun()
+	if restarted == ended {
+		t.Fatal("the bill started again kept its first run")
+	}
+
+	// The ended bill's watcher reads an import made on its page.
+	oldKey := "0123456789abcdef0123456789abcd21"
+	res := eventCodeFor(t, we.env, "W-old", oldKey, "socket")
+	if _, err := we.cloud.Sim.Collect(res.EventCode, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := we.env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: oldKey, PushType: "socket",
+		Until: time.Now().Add(time.Minute), FirstRunID: ended}); err != nil {
+		t.Fatalf("the ended bill's watch: %v", err)
+	}
+	if got := we.deliveries(t); len(got) != 0 {
+		t.Fatalf("the bill started again got %d deliveries from the ended bill's watcher (linkKey %s)", len(got), got[0].LinkKey)
+	}
+
+	// The new bill's own watcher delivers to it.
+	newKey := "0123456789abcdef0123456789abcd22"
+	res = eventCodeFor(t, we.env, "W-new", newKey, "socket")
+	if _, err := we.cloud.Sim.Collect(res.EventCode, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := we.env.ExecuteActivity("WatchInvoices", calls.WatchInput{LinkKey: newKey, PushType: "socket",
+		Until: time.Now().Add(3 * time.Second), FirstRunID: restarted}); err != nil {
+		t.Fatalf("the new bill's watch: %v", err)
+	}
+	if got := we.deliveries(t); len(got) != 1 || got[0].LinkKey != newKey {
+		t.Fatalf("the bill started again got %d deliveries, want its own watcher's one", len(got))
+	}
+}

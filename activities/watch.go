@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -75,7 +76,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	err = e.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
 		// A large message goes as several signals, each well under Temporal's payload limit.
 		for _, d := range calls.DeliveriesOf(m, in.LinkKey) {
-			if err := a.signalDelivery(ctx, billID, d); err != nil {
+			if err := a.signalDelivery(ctx, billID, in.FirstRunID, d); err != nil {
 				return err
 			}
 		}
@@ -98,27 +99,58 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 
 // signalDelivery makes one message durable: it signals the bill, retrying while Temporal does
 // not answer. It does not give up when the watch is being stopped (the message is already read
-// and the cloud will not send it again), only after DeliveryPatience.
-func (a *Activities) signalDelivery(ctx context.Context, billID string, d calls.Delivery) error {
+// and the cloud will not send it again), only after DeliveryPatience. With firstRunID it signals
+// only a run of that bill (its chain of runs): a bill started again under the same key after this
+// one ended is another bill, and the watcher ends as for an ended bill.
+func (a *Activities) signalDelivery(ctx context.Context, billID, firstRunID string, d calls.Delivery) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience))
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
-		err := a.Temporal.SignalWorkflow(sctx, billID, "", calls.SignalDelivery, d)
+		runID, err := a.runOf(sctx, billID, firstRunID)
+		if err == nil {
+			err = a.Temporal.SignalWorkflow(sctx, billID, runID, calls.SignalDelivery, d)
+		}
 		var nf *serviceerror.NotFound
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &nf):
+		case errors.Is(err, errBillEnded):
+			return err
+		case errors.As(err, &nf) && runID == "":
 			return errBillEnded
+		case errors.As(err, &nf):
+			// That run has just closed (continued as new, or ended): look again.
 		case sctx.Err() != nil:
 			return fmt.Errorf("delivery to %s not recorded within %s: %w", billID, cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience), err)
+		default:
+			activity.GetLogger(ctx).Warn("signal delivery failed; retrying", "error", err.Error())
 		}
-		activity.GetLogger(ctx).Warn("signal delivery failed; retrying", "error", err.Error())
 		select {
 		case <-sctx.Done():
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// runOf is the running run of the bill whose first run is firstRunID ("" when firstRunID is:
+// whichever run is current); errBillEnded when that bill runs no more.
+func (a *Activities) runOf(ctx context.Context, billID, firstRunID string) (string, error) {
+	if firstRunID == "" {
+		return "", nil
+	}
+	desc, err := a.Temporal.DescribeWorkflowExecution(ctx, billID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return "", errBillEnded
+	case err != nil:
+		return "", err
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetFirstRunId() != firstRunID || info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", errBillEnded
+	}
+	return info.GetExecution().GetRunId(), nil
 }

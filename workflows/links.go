@@ -110,6 +110,10 @@ func (k *linkBook) viewURL(now time.Time, client string) ViewURLResponse {
 	return ViewURLResponse{URL: url, ExpiresAt: l.ExpiresAt}
 }
 
+// watchOwnBillOnly: a watcher is told its bill's first run, so a watcher still running for a bill
+// that ended never delivers into a bill started again under the same key.
+const watchOwnBillOnly = "watch-own-bill-only"
+
 // watchers are the running watcher activities of this run, by linkKey. A watcher listens on its
 // linkKey until the pages die (plus the worker's grace), signalling each message to the bill; it
 // runs on the watchers' own task queue, so sockets never take a slot a cloud call needs.
@@ -125,6 +129,9 @@ func (w watchers) start(root workflow.Context, now time.Time, links []Link, in B
 		wctx, cancel := workflow.WithCancel(root)
 		w[l.LinkKey] = cancel
 		req := calls.WatchInput{TaxNo: in.BillTaxNo, LinkKey: l.LinkKey, PushType: in.PushType, Until: l.ExpiresAt}
+		if workflow.GetVersion(root, watchOwnBillOnly, workflow.DefaultVersion, 1) >= 1 {
+			req.FirstRunID = workflow.GetInfo(root).FirstRunID
+		}
 		linkKey, lives := l.LinkKey, l.ExpiresAt.Sub(now)
 		workflow.Go(wctx, func(gctx workflow.Context) {
 			err := callNoResult(watchOptions(gctx, lives), acts.WatchInvoices, req)

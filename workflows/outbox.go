@@ -42,25 +42,32 @@ func (o *outbox) emit(ctx workflow.Context, in BillInput, stage Stage, typ strin
 }
 
 // deliver runs for the whole run: it sends the oldest queued event until none is left; lost
-// hears of one the ERP never took.
+// hears of one the ERP never took. A cancel from Temporal (Web, the CLI) does not stop it: the
+// bill's last events (cancelled, or completed when a voucher came) still go out (outlive).
 func (o *outbox) deliver(ctx workflow.Context, in BillInput, lost func(calls.Event, error)) {
 	if !in.Options.Notify {
 		return
 	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		opts := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout:    ActivityStartToClose,
-			ScheduleToCloseTimeout: eventPatience,
-			RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		})
+		opts := eventOptions(ctx)
 		for {
 			if err := workflow.Await(ctx, func() bool { return len(o.Outbox) > 0 }); err != nil {
-				return
+				if !outlive(&ctx) {
+					return
+				}
+				opts = eventOptions(ctx)
+				continue
 			}
 			ev := o.Outbox[0]
 			if err := callNoResult(opts, acts.DeliverEvent, calls.EventInput{Event: ev}); err != nil {
 				if ctx.Err() != nil {
-					return
+					if !outlive(&ctx) {
+						return
+					}
+					// The cancel cut this delivery: send the same event again (same ID, so an
+					// ERP that took it already drops the repeat).
+					opts = eventOptions(ctx)
+					continue
 				}
 				lost(ev, err)
 			}
@@ -69,10 +76,36 @@ func (o *outbox) deliver(ctx workflow.Context, in BillInput, lost func(calls.Eve
 	})
 }
 
+func eventOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    ActivityStartToClose,
+		ScheduleToCloseTimeout: eventPatience,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+}
+
+// outboxOutlivesCancel: the outbox goes on delivering on a disconnected context once the
+// workflow is cancelled from Temporal (before, its deliveries stopped with the cancel and the
+// bill's final events were never sent).
+const outboxOutlivesCancel = "outbox-outlives-cancel"
+
+// outlive moves *ctx, cancelled from Temporal, to a disconnected context when this bill's code
+// lets the outbox outlive a cancel; false: stop delivering (bills started before it).
+func outlive(ctx *workflow.Context) bool {
+	if workflow.GetVersion(*ctx, outboxOutlivesCancel, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	*ctx, _ = workflow.NewDisconnectedContext(*ctx)
+	return true
+}
+
 // drained waits (bounded) until the last events have gone out.
 func (o *outbox) drained(ctx workflow.Context) {
 	if len(o.Outbox) == 0 {
 		return
+	}
+	if ctx.Err() != nil {
+		outlive(&ctx) // if not, the wait below ends at once, as it always did
 	}
 	_, _ = workflow.AwaitWithTimeout(ctx, eventPatience, func() bool { return len(o.Outbox) == 0 })
 }

@@ -79,6 +79,9 @@ type WatchInput struct {
 	LinkKey  string    `json:"linkKey"`
 	PushType string    `json:"pushType"` // socket: socket, then long poll after silence; poll: long poll only
 	Until    time.Time `json:"until"`
+	// FirstRunID is the bill's first run: the watcher signals only a run of that bill, never one
+	// started again under the same key after it ended ("" from bills before: any run).
+	FirstRunID string `json:"firstRunId,omitempty"`
 }
 
 // SignalDelivery is the bill's signal a watcher sends each message with.

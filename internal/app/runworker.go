@@ -81,7 +81,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
+		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, EnterpriseGrace: cfg.Worker.EnterpriseGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
 
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,

@@ -14,6 +14,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -96,6 +97,9 @@ type Worker struct {
 	MaxWatchers int
 	// WatchGrace is how long a watcher keeps listening after its eventCode's pages die.
 	WatchGrace time.Duration
+	// EnterpriseGrace is how long a step of an enterprise the registry lost is retried before it
+	// fails naming the enterprise (activities.Activities.EnterpriseGrace; negative: at once).
+	EnterpriseGrace time.Duration
 	// WatchHeartbeatTimeout is how long a watcher may go without a heartbeat before the server
 	// gives it to another worker (a dead worker's watchers move on then).
 	WatchHeartbeatTimeout time.Duration
@@ -198,6 +202,7 @@ const (
 	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
 	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
 	EnvWatchHeartbeat    = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvEnterpriseGrace   = "RIMFLOW_ENTERPRISE_GRACE"
 	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvDeploymentName    = "RIMFLOW_DEPLOYMENT_NAME"
 	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
@@ -270,6 +275,7 @@ func Vars() []Var {
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
 		{Name: EnvWatchHeartbeat, Default: "2m", Meaning: "how soon a dead worker's watchers move to another worker (their heartbeat timeout, 1s to 10m); each watcher's heartbeat is a server write every 0.8 x this", Part: PartWorker},
+		{Name: EnvEnterpriseGrace, Default: "5m", Meaning: "how long a bill's step is retried while its enterprise is missing from the registry (a reload that lost it) before the bill fails naming it; 0 = at once (at most 24h)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
 		{Name: EnvDeploymentName, Meaning: "Worker Versioning (opt-in): the worker deployment this worker belongs to; it polls as version <name>:<build ID> (the release version), a new bill stays on the version current at its start and moves to a newer one at its next continue-as-new (docs/releases.md). Empty = unversioned", Part: PartWorker},
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
@@ -559,6 +565,11 @@ func (l *loader) worker() Worker {
 		l.bad(EnvWatchGrace, "want a duration from 1s to 25m, got %q", l.get(EnvWatchGrace))
 	} else {
 		w.WatchGrace = d
+	}
+	if d, err := time.ParseDuration(l.get(EnvEnterpriseGrace)); err != nil || d < 0 || d > 24*time.Hour {
+		l.bad(EnvEnterpriseGrace, "want a duration from 0s to 24h, got %q", l.get(EnvEnterpriseGrace))
+	} else {
+		w.EnterpriseGrace = cmp.Or(d, -1) // 0 in the environment: at once
 	}
 	if d, err := time.ParseDuration(l.get(EnvWatchHeartbeat)); err != nil || d < time.Second || d > 10*time.Minute {
 		l.bad(EnvWatchHeartbeat, "want a duration from 1s to 10m, got %q", l.get(EnvWatchHeartbeat))

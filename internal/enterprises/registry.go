@@ -46,7 +46,12 @@ type Options struct {
 }
 
 // UnknownError is a tax number no registered enterprise has.
-type UnknownError struct{ TaxNo string }
+type UnknownError struct {
+	TaxNo string
+	// Since is when the registry last had it (a reload dropped it then), or when the registry was
+	// built if it never had it: a step may wait a while for a reload that lost it by mistake.
+	Since time.Time
+}
 
 func (e *UnknownError) Error() string {
 	return fmt.Sprintf("billTaxNo: %q is not an enterprise of the registry", e.TaxNo)
@@ -64,6 +69,8 @@ type Registry struct {
 	limiters map[string]*rate.Limiter // by credentials: the token endpoint's limit is the tenant's
 	prints   map[string]string        // tax number → fingerprint of what built its clients
 	push     *invoicecloud.PushReceiver
+	built    time.Time            // when the registry was built (UnknownError.Since of a tax number never known)
+	lost     map[string]time.Time // tax number → when a reload dropped it (until one adds it back)
 }
 
 // New builds the registry's clients; a spec the client refuses is named.
@@ -77,7 +84,8 @@ func New(specs []Spec, opts Options) (*Registry, error) {
 		t.MaxIdleConnsPerHost = 64 // many bills talk to one host at once
 		base = t
 	}
-	r := &Registry{opts: opts, base: base, byTaxNo: map[string]*Enterprise{}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{}}
+	r := &Registry{opts: opts, base: base, byTaxNo: map[string]*Enterprise{}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{},
+		built: time.Now(), lost: map[string]time.Time{}}
 	if _, err := r.Replace(specs); err != nil {
 		return nil, err
 	}
@@ -140,6 +148,7 @@ func (r *Registry) Replace(specs []Spec) (Change, error) {
 	}
 	r.mu.Lock()
 	r.byTaxNo, r.prints, r.order, r.push = next, prints, order, push
+	r.noteLost(ch)
 	r.mu.Unlock()
 	return ch, nil
 }
@@ -209,7 +218,22 @@ func (r *Registry) Lookup(taxNo string) (*Enterprise, error) {
 	if e, ok := r.byTaxNo[AnyTaxNo]; ok {
 		return e, nil
 	}
-	return nil, &UnknownError{TaxNo: taxNo}
+	since, ok := r.lost[invoicecloud.NormalizeTaxNo(taxNo)]
+	if !ok {
+		since = r.built
+	}
+	return nil, &UnknownError{TaxNo: taxNo, Since: since}
+}
+
+// noteLost remembers when a reload dropped an enterprise and forgets one it adds back (r.mu held).
+func (r *Registry) noteLost(ch Change) {
+	now := time.Now()
+	for _, tax := range ch.Removed {
+		r.lost[tax] = now
+	}
+	for _, tax := range ch.Added {
+		delete(r.lost, tax)
+	}
 }
 
 // Known reports whether a bill of taxNo can be routed.
@@ -298,7 +322,8 @@ func Single(cloud invoicecloud.EnterpriseClient) *Registry {
 	}
 	e := &Enterprise{Spec: spec, Cloud: cloud, Images: cloud}
 	return &Registry{opts: Options{Logger: slog.New(slog.DiscardHandler)}, byTaxNo: map[string]*Enterprise{AnyTaxNo: e},
-		order: []string{AnyTaxNo}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{AnyTaxNo: e.fingerprint()}}
+		order: []string{AnyTaxNo}, limiters: map[string]*rate.Limiter{}, prints: map[string]string{AnyTaxNo: e.fingerprint()},
+		built: time.Now(), lost: map[string]time.Time{}}
 }
 
 // DefaultWatchEvery is how often Watch looks at the registry file.

@@ -47,6 +47,8 @@ type stack struct {
 	enterprises activities.Enterprises
 	// buildID, when set before startWorker, is the build the worker declares (default: this binary's).
 	buildID string
+	// enterpriseGrace, when set before startWorker, is how long a lost enterprise is waited for.
+	enterpriseGrace time.Duration
 }
 
 // cloudMode is how the simulator reads the vendor's ambiguous rules.
@@ -119,6 +121,7 @@ func (s *stack) startWorker() {
 			HeartbeatEvery:         time.Second,
 			Watch:                  invoicecloud.WatchOptions{Silence: 3 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 			Webhooks:               s.webhooks,
+			EnterpriseGrace:        s.enterpriseGrace,
 		},
 	})
 	if err != nil {

@@ -256,7 +256,7 @@ func routes() []route {
 			Summary: "The cloud's push of collected invoices (AWS收票推送): authenticated by the enterprise's encrypt_key, " +
 				"recorded in its bill, answered 200 {\"errcode\":\"0000\"} only once recorded (else pushed again)",
 			Responses: []response{
-				{http.StatusOK, "recorded (or a repeat of a recorded push)", PushAnswer{}, ""},
+				{http.StatusOK, "recorded (or a repeat of a recorded push); or for the enterprise's bill that has ended: not recorded, kept aside for ops (metric, log), and the cloud stops pushing it", PushAnswer{}, ""},
 				{http.StatusBadRequest, "refused: not a push the protocol allows (malformed, too large, or stale: a replay), or an invoice whose buyer is not the bill's; the description names the field", PushAnswer{}, ""},
 				{http.StatusUnauthorized, "not the enterprise's: unknown tax number, wrong key or client id", PushAnswer{}, ""},
 				{http.StatusForbidden, "the enterprise's push about a bill that is not the enterprise's, or no bill (errcode 1101)", PushAnswer{}, ""},
@@ -571,12 +571,17 @@ func (s *server) push(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rec := &statusRecorder{ResponseWriter: w}
 	taxNo := r.PathValue("taxNo")
-	recv.Serve(rec, r.WithContext(ctx), taxNo, s.bills.Push)
+	noBill := false
+	recv.Serve(rec, r.WithContext(ctx), taxNo, s.pushDeliver(taxNo, &noBill))
 	enterprise := "unknown" // the path is the caller's: only an enterprise the registry knows is a label
 	if s.bills.Enterprises != nil && rec.status != http.StatusUnauthorized {
 		if _, err := s.bills.Enterprises.Lookup(taxNo); err == nil {
 			enterprise = taxNo
 		}
+	}
+	if noBill {
+		s.stats.pushes.WithLabelValues(enterprise, "no_bill").Inc()
+		return
 	}
 	s.stats.observePush(enterprise, cmp.Or(rec.status, http.StatusOK))
 }

@@ -49,6 +49,11 @@ type PushReceiverConfig struct {
 	MaxAge time.Duration
 	// Now is the receiver's clock (default time.Now).
 	Now func() time.Time
+	// SeenFor is how long a push is remembered (default 7 days, at most MaxSeen of them): the
+	// cloud's retries of a push it sent before are taken past MaxAge when they match it (pushseen.go).
+	SeenFor time.Duration
+	// MaxSeen bounds the pushes remembered (default 100,000; the oldest are forgotten first).
+	MaxSeen int
 }
 
 // DefaultPushMaxAge is PushReceiverConfig.MaxAge's default.
@@ -61,7 +66,8 @@ type PushReceiver struct {
 	byTaxNo map[string]PushEnterprise
 
 	mu    sync.Mutex
-	acked map[string]time.Time // msgId → its timestamp, kept MaxAge
+	acked map[string]time.Time // msgId → its timestamp, kept SeenFor
+	seen  seenPushes           // msgId → the body first taken, kept SeenFor (pushseen.go)
 }
 
 // Push is one authenticated push.
@@ -81,7 +87,8 @@ type Push struct {
 
 // NewPushReceiver validates cfg; a bad enterprise entry is named (enterprises[i].encryptKey).
 func NewPushReceiver(cfg PushReceiverConfig) (*PushReceiver, error) {
-	r := &PushReceiver{maxAge: cfg.MaxAge, now: cfg.Now, byTaxNo: map[string]PushEnterprise{}, acked: map[string]time.Time{}}
+	r := &PushReceiver{maxAge: cfg.MaxAge, now: cfg.Now, byTaxNo: map[string]PushEnterprise{}, acked: map[string]time.Time{},
+		seen: newSeenPushes(cfg.SeenFor, cfg.MaxSeen)}
 	if r.maxAge == 0 {
 		r.maxAge = DefaultPushMaxAge
 	}
@@ -165,7 +172,7 @@ func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
 		return Push{}, pushError("clientId", PushCodeWrongEnterprise, "the push names another client id")
 	case env.MsgID == "":
 		return Push{}, pushError("msgId", "", "required")
-	case env.Timestamp <= 0 || r.now().Sub(sent).Abs() > r.maxAge:
+	case env.Timestamp <= 0 || r.now().Sub(sent).Abs() > r.maxAge && !r.seenBefore(string(env.MsgID), body):
 		return Push{}, pushError("timestamp", PushCodeStale, "outside "+r.maxAge.String()+" of now: refused as a replay")
 	}
 	var payload struct {
@@ -180,6 +187,7 @@ func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
 	r.mu.Lock()
 	_, p.Replayed = r.acked[p.MsgID]
 	r.mu.Unlock()
+	r.see(p.MsgID, body)
 	return p, nil
 }
 
@@ -188,8 +196,8 @@ func (r *PushReceiver) Acknowledge(p Push) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.acked[p.MsgID] = p.Sent
-	for id, sent := range r.acked { // beyond MaxAge a replay is refused as stale anyway
-		if r.now().Sub(sent) > r.maxAge {
+	for id, sent := range r.acked { // beyond SeenFor a replay is refused as stale anyway
+		if r.now().Sub(sent) > r.seen.keep {
 			delete(r.acked, id)
 		}
 	}
@@ -199,7 +207,9 @@ func (r *PushReceiver) Acknowledge(p Push) {
 // it durable) unless it is a replay, acknowledges it, and answers the cloud — success only after
 // deliver succeeded, so a failed delivery is pushed again. deliver refuses an authentic push for
 // good by returning RefusePush's error (the bill is another enterprise's, an invoice's buyer is not
-// the bill's): the answer is then 403 or 400 naming the field, never success.
+// the bill's): the answer is then 403 or 400 naming the field, never success. When deliver answers
+// ErrPushForNoBill (the push can never be recorded: its bill has ended) it is answered success so
+// the cloud stops.
 func (r *PushReceiver) Serve(w http.ResponseWriter, req *http.Request, taxNo string, deliver func(context.Context, Push) error) {
 	body, e := r.readPush(w, req, taxNo)
 	if e != nil {
@@ -212,7 +222,11 @@ func (r *PushReceiver) Serve(w http.ResponseWriter, req *http.Request, taxNo str
 		return
 	}
 	if !p.Replayed {
-		if err := deliver(req.Context(), p); err != nil {
+		if err := deliver(req.Context(), p); errors.Is(err, ErrPushForNoBill) {
+			r.Acknowledge(p)
+			writePushAnswer(w, http.StatusOK, pushOK, "no running bill takes this push: kept aside, do not push it again")
+			return
+		} else if err != nil {
 			if refused := (*Error)(nil); errors.As(err, &refused) && refused.MessageType == "push" {
 				writePushAnswer(w, pushStatus(refused), refused.Code, refused.Error())
 				return

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,11 +174,15 @@ func TestPushWithTheWrongKeyIsRefused(t *testing.T) {
 	noSecrets(t, err, "WRONGKEY-0123456", stdTenant().EncryptKey)
 }
 
+// A push the receiver never took is refused past MaxAge (a captured push cannot be replayed
+// later); the cloud's retry of one it took, the same msgId with the same body, is known past
+// MaxAge and answered as before (pushseen.go), even by the receiver a registry reload built.
 func TestPushReplayedLaterIsStale(t *testing.T) {
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	sink := newPushSink(t, invoicecloud.PushReceiverConfig{Enterprises: []invoicecloud.PushEnterprise{pushEnterprise()}, Now: clock}, 0)
+	cfg := invoicecloud.PushReceiverConfig{Enterprises: []invoicecloud.PushEnterprise{pushEnterprise()}, Now: clock}
+	sink := newPushSink(t, cfg, 0)
 	h := pushHarness(t, sink)
 	c := h.standard(nil)
 	h.collect(eventCode(t, c, newBill("poll")), 1)
@@ -189,14 +195,88 @@ func TestPushReplayedLaterIsStale(t *testing.T) {
 	mu.Lock()
 	now = now.Add(invoicecloud.DefaultPushMaxAge + time.Minute)
 	mu.Unlock()
-	_, err := sink.receiver.Open(buyerTaxNo, body)
+	stranger, err := invoicecloud.NewPushReceiver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = stranger.Open(buyerTaxNo, body)
 	if e := mustError(t, err); e.Code != invoicecloud.PushCodeStale || e.Field != "timestamp" {
-		t.Fatalf("a push replayed after MaxAge: %+v", e)
+		t.Fatalf("a push never taken, replayed after MaxAge: %+v", e)
+	}
+	if p, err := sink.receiver.Open(buyerTaxNo, body); err != nil || !p.Replayed {
+		t.Fatalf("the cloud's retry of a push taken, after MaxAge: %+v %v", p, err)
+	}
+	reloaded, err := invoicecloud.NewPushReceiver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded.Remember(sink.receiver)
+	if p, err := reloaded.Open(buyerTaxNo, body); err != nil || !p.Replayed {
+		t.Fatalf("the retry after a reload: %+v %v", p, err)
 	}
 	// Another enterprise's endpoint does not take it either.
 	_, err = sink.receiver.Open(testTaxNo, body)
 	if e := mustError(t, err); e.Field != "taxNo" {
 		t.Fatalf("a push for an enterprise without push: %+v", e)
+	}
+}
+
+// TestPushRetriedPastTheWindowIsTaken: the receiver could not record a push for longer than
+// MaxAge (the bill's Temporal was down); the cloud's retries of it are taken once it can.
+func TestPushRetriedPastTheWindowIsTaken(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	sink := newPushSink(t, invoicecloud.PushReceiverConfig{Enterprises: []invoicecloud.PushEnterprise{pushEnterprise()}, Now: clock}, 1)
+	h := pushHarness(t, sink)
+	c := h.standard(nil)
+	h.collect(eventCode(t, c, newBill("poll")), 1)
+	if got := sink.next(t); got != http.StatusServiceUnavailable {
+		t.Fatalf("first push: HTTP %d, want 503", got)
+	}
+	_, bodies := sink.snapshot()
+	mu.Lock()
+	now = now.Add(invoicecloud.DefaultPushMaxAge + time.Minute)
+	mu.Unlock()
+	p, err := sink.receiver.Open(buyerTaxNo, bodies[0])
+	if err != nil || p.Replayed {
+		t.Fatalf("the cloud's retry past MaxAge of a push not recorded yet: %+v %v, want it taken (not a replay)", p, err)
+	}
+	// The same msgId with another body is no retry: past MaxAge it is stale.
+	other := bytes.Clone(bodies[0])
+	other[len(other)/2] ^= 1
+	if _, err := sink.receiver.Open(buyerTaxNo, other); err == nil {
+		t.Fatal("another body under a seen msgId was taken past MaxAge")
+	}
+}
+
+// TestPushForNoBillIsAnsweredSuccess: a push whose bill has ended or is unknown can never be
+// recorded: it is answered success (the cloud stops) once, then known as a replay.
+func TestPushForNoBillIsAnsweredSuccess(t *testing.T) {
+	r, err := invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{Enterprises: []invoicecloud.PushEnterprise{pushEnterprise()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.Serve(w, req, buyerTaxNo, func(context.Context, invoicecloud.Push) error {
+			calls.Add(1)
+			return fmt.Errorf("bill ERP/X has ended: %w", invoicecloud.ErrPushForNoBill)
+		})
+	}))
+	t.Cleanup(srv.Close)
+	tenant := stdTenant()
+	tenant.Push = []simulator.PushTarget{{Name: tenant.Name, TaxNo: tenant.TaxNo, ClientID: tenant.ClientID, URL: srv.URL + "/push"}}
+	h := newHarness(t, simulator.Options{Seed: 51, Tenants: []simulator.Tenant{tenant}, PushRetryMin: 5 * time.Millisecond, PushRetryMax: 20 * time.Millisecond})
+	c := h.standard(nil)
+	h.collect(eventCode(t, c, newBill("poll")), 1)
+	h.waitStats("the push is answered success", func(st simulator.Stats) bool { return st.PushesDelivered == 1 })
+	var pushes struct {
+		Pushes []simulator.PushView `json:"pushes"`
+	}
+	h.simJSON(http.MethodGet, "/__sim/pushes", nil, &pushes)
+	if len(pushes.Pushes) != 1 || pushes.Pushes[0].Attempts != 1 || calls.Load() != 1 {
+		t.Fatalf("pushes %+v, %d deliveries: want one push answered at its first attempt", pushes.Pushes, calls.Load())
 	}
 }
 

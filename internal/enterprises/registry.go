@@ -147,6 +147,7 @@ func (r *Registry) Replace(specs []Spec) (Change, error) {
 		return Change{}, err
 	}
 	r.mu.Lock()
+	push.Remember(r.push) // the cloud's retries of what the last one took are still known
 	r.byTaxNo, r.prints, r.order, r.push = next, prints, order, push
 	r.noteLost(ch)
 	r.mu.Unlock()

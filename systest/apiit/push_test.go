@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 
 	"rimflow/activities/calls"
@@ -83,8 +85,9 @@ func TestPushRoute(t *testing.T) {
 	}
 	t.Cleanup(w.Stop)
 	const token = "push-route-test-token"
+	metricsReg := prometheus.NewRegistry()
 	rec.next = apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(), TaskQueue: workflows.DefaultTaskQueue,
-		Token: token, Enterprises: reg})
+		Token: token, Enterprises: reg, Registry: metricsReg})
 	front.Start()
 	t.Cleanup(front.Close)
 
@@ -220,6 +223,74 @@ func TestPushRoute(t *testing.T) {
 	if viaPush != 1 {
 		t.Errorf("the bill lists %d deliveries via push, want 1: %+v", viaPush, st.Deliveries)
 	}
+
+	// TestPushForNoBill: the bill is cancelled, and the user imports again on its page, still open
+	// at the cloud. No running bill can take that push: it is answered success at its first
+	// attempt (before, 503 for ever: the cloud pushed it again and again) and counted for ops. A
+	// push naming a bill nobody started is still refused as another enterprise's bill is (403, so a
+	// push cannot probe for bills), and not counted as no_bill.
+	if status, raw := testenv.Do(t, t.Context(), http.MethodPost, apiURL+"/v1/bills/"+ref.ID()+"/cancel", token,
+		workflows.CancelRequest{Reason: "test over", By: "erp"}); status != http.StatusOK {
+		t.Fatalf("cancel: HTTP %d %.300s", status, raw)
+	}
+	if err := c.GetWorkflow(t.Context(), ref.WorkflowID(), "").Get(t.Context(), nil); err != nil {
+		t.Fatalf("the bill did not end: %v", err)
+	}
+	late := testenv.CollectOnPage(t, t.Context(), cloud.URL, started.Collect.PC, 1)
+	var latePush simulator.PushView
+	deadline = time.Now().Add(time.Minute)
+	for latePush.MsgID == "" {
+		for _, p := range cloud.Sim.Pushes() {
+			if p.BillID == ref.BillID && slices.Equal(p.SerialNos, late) && p.Delivered {
+				latePush = p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the push for the ended bill was not answered success within a minute: %+v", cloud.Sim.Pushes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if latePush.Attempts != 1 {
+		t.Errorf("the push for the ended bill took %d attempts, want 1", latePush.Attempts)
+	}
+	plain, _ := json.Marshal(map[string]any{"msgId": "m-nobody", "timestamp": time.Now().UnixMilli(), "client_id": std.ClientID,
+		"tin": std.TaxNo, "ghf_mc": std.Name, "eventType": "push-invoice", "bxd_key": "PR-NOBODY", "billNumber": "BX-PR-NOBODY",
+		"resource": in.Resource, "data": map[string]any{"data": []any{map[string]any{"serialNo": "NOBODY-1", "invoiceType": "26",
+			"invoiceAmount": "10.00", "totalTaxAmount": "0.60", "totalAmount": "10.60"}}, "attachData": []any{}}})
+	unknown, err := aesecb.Encrypt(std.EncryptKey, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, a := push(std.TaxNo, []byte(unknown)); status != http.StatusForbidden || a.ErrCode != invoicecloud.PushCodeWrongEnterprise {
+		t.Fatalf("a push for a bill nobody started: HTTP %d %+v; want 403 errcode %s", status, a, invoicecloud.PushCodeWrongEnterprise)
+	}
+	if got := counterValue(t, metricsReg, "rimflow_pushes_total", map[string]string{"enterprise": std.TaxNo, "outcome": "no_bill"}); got != 1 {
+		t.Errorf("rimflow_pushes_total{outcome=no_bill} = %v, want 1 (the ended bill's)", got)
+	}
+}
+
+// counterValue reads one counter of reg by its labels (0 when absent).
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 // invoiceOf is a pushed invoice record bought by the company taxNo, name.

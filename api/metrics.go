@@ -49,7 +49,7 @@ func newAPIMetrics(reg prometheus.Registerer, roles []string) *apiMetrics {
 		}, []string{"from", "to"}),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rimflow_pushes_total",
-			Help: "The cloud's pushes of collected invoices (POST /v1/push/{taxNo}) by enterprise and outcome: recorded, refused (not the enterprise's), failed (not recorded: the cloud pushes again), bad (not a push), no_bill (its bill has ended or is unknown: answered success, logged).",
+			Help: "The cloud's pushes of collected invoices (POST /v1/push/{taxNo}) by enterprise and outcome: recorded, refused (not the enterprise's), failed (not recorded: the cloud pushes again), bad (not a push), no_bill (its bill has ended: answered success, logged).",
 		}, []string{"enterprise", "outcome"}),
 		stages:   newStageTracker(10000),
 		awaiting: map[workflows.Stage]bool{},

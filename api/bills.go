@@ -537,15 +537,17 @@ func (b *Bills) Retry(ctx context.Context, ref BillRef, req workflows.RetryReque
 	return b.update(ctx, ref, workflows.UpdateRetry, req)
 }
 
-// update runs an update and answers the bill's state after it.
+// update runs an update and answers the bill's state after it: the update's own answer (the bill
+// answers every decision with its state once applied), so a decision is one call to Temporal.
 func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (workflows.BillState, error) {
 	if err := ref.check(); err != nil {
 		return workflows.BillState{}, err
 	}
-	if err := b.updateResult(ctx, ref, name, arg, nil); err != nil {
+	var state workflows.BillState
+	if err := b.updateResult(ctx, ref, name, arg, &state); err != nil {
 		return workflows.BillState{}, b.withFailure(ctx, ref, err)
 	}
-	return b.State(ctx, ref)
+	return state, nil
 }
 
 // withFailure completes a cloud refusal (502) with the step and the field the bill recorded in

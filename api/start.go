@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/proto"
 
 	"rimflow/workflows"
 )
@@ -50,7 +51,7 @@ type StartPending struct {
 // memoStartRequest marks the run with the start request that created it: with the USE_EXISTING
 // conflict policy a start that joins leaves the memo as it was, so comparing it tells a new bill
 // (201) from a running one (200) without racing a describe-before-start.
-const memoStartRequest = "rimflowStartRequest"
+const memoStartRequest = workflows.MemoStartRequest
 
 // Start starts the bill's workflow, or joins the running one, and answers once its eventCode is
 // issued (update-with-start of collectUrl{pc}), or after StartWait with what is known (Pending).
@@ -79,6 +80,15 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	waitCtx, cancel := context.WithTimeout(ctx, b.startWait())
 	defer cancel()
 
+	// One call in the common case: update-with-start, with the reuse policy that starts a new bill
+	// or a new life after a failed run, and joins a running bill (which compares the body itself,
+	// StartCheck). Only a key whose last run ended normally is looked at first (startPolicy): it is
+	// refused, or starts again when it was cancelled before anything was bound.
+	resp, created, err = b.startWith(ctx, waitCtx, ref, in, requestID, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY)
+	var closed *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &closed) {
+		return resp, created, err
+	}
 	reuse, err := b.startPolicy(waitCtx, ref, in, requestID)
 	if err != nil {
 		if waitedTooLong(ctx, waitCtx, err) {
@@ -86,6 +96,17 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 		}
 		return StartResponse{}, false, err
 	}
+	resp, created, err = b.startWith(ctx, waitCtx, ref, in, requestID, reuse)
+	if errors.As(err, &closed) {
+		return StartResponse{}, false, startError(ref, err)
+	}
+	return resp, created, err
+}
+
+// startWith runs the update-with-start under reuse. A WorkflowExecutionAlreadyStarted error is
+// returned as is: the key's last run is closed and reuse refused a new one.
+func (b *Bills) startWith(ctx, waitCtx context.Context, ref BillRef, in workflows.BillInput, requestID string,
+	reuse enumspb.WorkflowIdReusePolicy) (StartResponse, bool, error) {
 	startOp := b.Client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:                       ref.WorkflowID(),
 		TaskQueue:                b.TaskQueue,
@@ -105,12 +126,13 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	handle, err := b.Client.UpdateWithStartWorkflow(waitCtx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: startOp,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName:   workflows.UpdateCollectURL,
-			Args:         []any{workflows.CollectURLRequest{Client: "pc"}},
+			UpdateName: workflows.UpdateCollectURL,
+			// The bill answers the start's view with the URL, after comparing the body with its own.
+			Args:         []any{workflows.CollectURLRequest{Client: "pc", Start: &workflows.StartCheck{Body: workflows.BodyDigest(in)}}},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
-	var url workflows.CollectURLResponse
+	var url workflows.CollectURLResult
 	var updateErr error
 	if err == nil {
 		updateErr = handle.Get(waitCtx, &url)
@@ -118,14 +140,37 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	if waitedTooLong(ctx, waitCtx, cmp.Or(err, updateErr)) {
 		return b.startPending(ctx, ref, requestID, "the eventCode was not issued in time")
 	}
+	var closed *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &closed) {
+		return StartResponse{}, false, err
+	}
 	if err != nil {
 		return StartResponse{}, false, startError(ref, err)
+	}
+	if isDifferentBody(updateErr) {
+		// A key used before with another request says so first (422), as the look before a start did.
+		if e := b.keyReusedByRun(ctx, ref, requestID); e != nil {
+			return StartResponse{}, false, e
+		}
+		return StartResponse{}, false, b.differentBody(ctx, ref, in, updateErr)
 	}
 	run, err := startOp.Get(ctx)
 	if err != nil {
 		return StartResponse{}, false, err
 	}
-	created, err = b.startedBy(ctx, ref, run.GetRunID(), requestID)
+	if v := url.Start; updateErr == nil && v != nil {
+		// The bill's own answer: no other call.
+		resp := StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: v.Stage, Collect: v.Collect, View: v.View}
+		withURL(&resp, url.CollectURLResponse)
+		marker := b.markerOf(markerPayload(v.Marker))
+		if startReused(marker, requestID) {
+			return StartResponse{}, false, startKeyReused(ref)
+		}
+		return resp, sameStart(marker, requestID), nil
+	}
+	// No start view: the bill refused the URL (it joined past collecting, or its first step
+	// failed), or a worker of an earlier release answered; the run and the state tell.
+	created, err := b.startedBy(ctx, ref, run.GetRunID(), requestID)
 	if err != nil {
 		return StartResponse{}, false, err
 	}
@@ -138,13 +183,75 @@ func (b *Bills) Start(ctx context.Context, in workflows.BillInput) (resp StartRe
 	if err != nil {
 		return StartResponse{}, created, err
 	}
-	resp = StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: state.Stage,
+	if diff := billDiff(state.Bill, in); !created && len(diff) > 0 {
+		return StartResponse{}, false, differentBodyError(ref, diff) // an earlier release's worker did not compare
+	}
+	resp := StartResponse{ID: ref.ID(), WorkflowID: ref.WorkflowID(), Stage: state.Stage,
 		Collect: state.Collect, View: state.View}
+	withURL(&resp, url.CollectURLResponse)
+	return resp, created, nil
+}
+
+// withURL fills the pc collect URL from the update's answer when the view has none yet.
+func withURL(resp *StartResponse, url workflows.CollectURLResponse) {
 	if resp.Collect.PC == "" && url.URL != "" {
 		expires := url.ExpiresAt
 		resp.Collect.PC, resp.Collect.ExpiresAt = url.URL, &expires
 	}
-	return resp, created, nil
+}
+
+// markerPayload reads the start marker a bill answered (a serialized payload); nil if none.
+func markerPayload(raw []byte) *commonpb.Payload {
+	if len(raw) == 0 {
+		return nil
+	}
+	var p commonpb.Payload
+	if proto.Unmarshal(raw, &p) != nil {
+		return nil
+	}
+	return &p
+}
+
+// isDifferentBody: the running bill refused the start's body (StartCheck).
+func isDifferentBody(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == workflows.ErrTypeDifferentBody
+}
+
+// differentBody names the fields of a start body the running bill refused (409 different_body).
+// startKeyReused is the 422 for a start whose Idempotency-Key started the bill with another request.
+func startKeyReused(ref BillRef) *Error {
+	return keyReused(fmt.Sprintf("bill %s was started with this Idempotency-Key and another request: "+
+		"a new request needs a new key", ref.ID()))
+}
+
+// keyReusedByRun is the 422 for a start whose Idempotency-Key started the running bill with another
+// request (nil otherwise, or when the run cannot be described).
+func (b *Bills) keyReusedByRun(ctx context.Context, ref BillRef, requestID string) *Error {
+	desc, err := b.Client.DescribeWorkflow(ctx, ref.WorkflowID(), "")
+	if err != nil || !startReused(b.markerOf(desc.Memo.GetFields()[memoStartRequest]), requestID) {
+		return nil
+	}
+	return startKeyReused(ref)
+}
+
+func (b *Bills) differentBody(ctx context.Context, ref BillRef, in workflows.BillInput, refusal error) error {
+	st, err := b.queryState(ctx, ref)
+	if err != nil {
+		return refusal
+	}
+	diff := billDiff(st.Bill, in)
+	if len(diff) == 0 {
+		return refusal
+	}
+	return differentBodyError(ref, diff)
+}
+
+func differentBodyError(ref BillRef, diff map[string]string) *Error {
+	e := conflict(SubDifferentBody, fmt.Sprintf("bill %s is running with other values (%s): send the running bill's "+
+		"values, or amend a failed bill (PATCH), or cancel it and start again", ref.ID(), strings.Join(slices.Sorted(maps.Keys(diff)), ", ")))
+	e.Fields = diff
+	return e
 }
 
 // underPolicy resolves the policy for the bill: the effective options (the caller's where the rule
@@ -219,18 +326,14 @@ func (b *Bills) startPolicy(ctx context.Context, ref BillRef, in workflows.BillI
 	switch desc.Status {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
 		if marker := b.markerOf(desc.Memo.GetFields()[memoStartRequest]); startReused(marker, requestID) {
-			return 0, keyReused(fmt.Sprintf("bill %s was started with this Idempotency-Key and another request: "+
-				"a new request needs a new key", ref.ID()))
+			return 0, startKeyReused(ref)
 		}
 		st, err := b.queryState(ctx, ref)
 		if err != nil {
 			return 0, err
 		}
 		if diff := billDiff(st.Bill, in); len(diff) > 0 {
-			e := conflict(SubDifferentBody, fmt.Sprintf("bill %s is running with other values (%s): send the running bill's "+
-				"values, or amend a failed bill (PATCH), or cancel it and start again", ref.ID(), strings.Join(slices.Sorted(maps.Keys(diff)), ", ")))
-			e.Fields = diff
-			return 0, e
+			return 0, differentBodyError(ref, diff)
 		}
 		return failedOnly, nil
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
@@ -267,30 +370,8 @@ func billDiff(running, posted workflows.BillInput) map[string]string {
 	return out
 }
 
-// jsonFields flattens a bill input's JSON to its top-level fields and the options' fields
-// (options.sla.* too); arrays and other objects stay whole.
-func jsonFields(in workflows.BillInput) map[string]any {
-	raw, _ := json.Marshal(in)
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	delete(m, "policy")
-	out := map[string]any{}
-	var flatten func(prefix string, m map[string]any)
-	flatten = func(prefix string, m map[string]any) {
-		for k, v := range m {
-			name := prefix + k
-			if sub, ok := v.(map[string]any); ok && (name == "options" || name == "options.sla") {
-				flatten(name+".", sub)
-				continue
-			}
-			out[name] = v
-		}
-	}
-	flatten("", m)
-	delete(out, "options.notify")
-	delete(out, "options.reissueMargin") // server-set too, and absent on bills of earlier releases
-	return out
-}
+// jsonFields is the start fields compared (workflows.StartFields: the bill compares the same).
+func jsonFields(in workflows.BillInput) map[string]any { return workflows.StartFields(in) }
 
 func shortJSON(v any) string {
 	if v == nil {

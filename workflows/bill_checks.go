@@ -47,6 +47,9 @@ func (b *bill) validateCollectURL(req CollectURLRequest) error {
 	if c := req.Client; c != "" && c != "pc" && c != "mobile" {
 		return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
 	}
+	if err := b.checkStart(req); err != nil {
+		return err
+	}
 	if b.View.Stage != StageCollecting {
 		return b.stageErr("a collect URL is only available while collecting")
 	}

@@ -23,12 +23,12 @@ func (b *bill) setup(ctx workflow.Context) error {
 	}
 
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCollectURL,
-		func(ctx workflow.Context, req CollectURLRequest) (CollectURLResponse, error) {
+		func(ctx workflow.Context, req CollectURLRequest) (CollectURLResult, error) {
 			ev := &event{kind: evCollectURL, url: &req}
 			if err := b.await(ctx, ev); err != nil {
-				return CollectURLResponse{}, err
+				return CollectURLResult{}, err
 			}
-			return b.linkBook.collectURL(workflow.Now(ctx), req.Client), nil
+			return b.collectURLResult(ctx, req), nil
 		},
 		workflow.UpdateHandlerOptions{
 			Validator:   func(req CollectURLRequest) error { return b.validateCollectURL(req) },

@@ -96,7 +96,7 @@ func TestBillCollectURLReissue(t *testing.T) {
 	if _, err := h.result(); err != nil {
 		t.Fatal(err)
 	}
-	code := func(r *updateResult) string { return r.value.(workflows.CollectURLResponse).EventCode }
+	code := func(r *updateResult) string { return r.value.(workflows.CollectURLResult).EventCode }
 	eq(t, "first", code(first), "EC1")
 	eq(t, "still fresh", code(fresh), "EC1")
 	eq(t, "re-issued", code(reissued), "EC2")
@@ -132,7 +132,7 @@ func TestBillCollectURLReissueMargin(t *testing.T) {
 	if _, err := h.result(); err != nil {
 		t.Fatal(err)
 	}
-	code := func(r *updateResult) string { return r.value.(workflows.CollectURLResponse).EventCode }
+	code := func(r *updateResult) string { return r.value.(workflows.CollectURLResult).EventCode }
 	eq(t, "first", code(first), "EC1")
 	eq(t, "90 seconds left, 1 minute margin", code(kept), "EC1")
 	eq(t, "30 seconds left", code(reissued), "EC2")

@@ -43,7 +43,7 @@ func TestBillHappyPath(t *testing.T) {
 	if url.err != nil || url.rejected != nil {
 		t.Fatalf("collectUrl: %v %v", url.err, url.rejected)
 	}
-	cu := url.value.(workflows.CollectURLResponse)
+	cu := url.value.(workflows.CollectURLResult)
 	if !strings.Contains(cu.URL, "mobile.html") || cu.EventCode != "EC1" {
 		t.Errorf("collect url = %+v", cu)
 	}

@@ -97,7 +97,7 @@ func TestCollectURLAfterDeliveryIsFresh(t *testing.T) {
 	if _, err := h.result(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "second URL's eventCode", second.value.(workflows.CollectURLResponse).EventCode, "EC2")
+	eq(t, "second URL's eventCode", second.value.(workflows.CollectURLResult).EventCode, "EC2")
 	var keys []string
 	for _, c := range h.callsOf("WatchInvoices") {
 		keys = append(keys, c.(calls.WatchInput).LinkKey)

@@ -233,6 +233,9 @@ type BillInput struct {
 
 type CollectURLRequest struct {
 	Client string `json:"client"` // pc | mobile
+	// Start is set by the API's start (update-with-start): the answer then carries the start's
+	// view (CollectURLResult.Start), and a running bill with other values refuses it.
+	Start *StartCheck `json:"start,omitempty"`
 }
 
 type CollectURLResponse struct {

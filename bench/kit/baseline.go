@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
 
 	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
@@ -14,8 +15,8 @@ import (
 )
 
 // BaselineTaskQueue is where the baseline runs. It registers its workflow under the bill's own
-// type name, so api.Bills drives it exactly as it drives a bill (update-with-start of collectUrl,
-// state queries, approve and voucher updates); only the task queue differs.
+// type name, so api.Bills drives it exactly as it drives a bill (update-with-start of collectUrl
+// answering the start's view, approve and voucher updates answering the state); only the task queue differs.
 const BaselineTaskQueue = "rimflow-baseline"
 
 // BaselineWorkflow has a bill's shape with empty bodies: the same activities (getEventCode, a
@@ -94,11 +95,19 @@ func (b *baseline) setup(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, workflows.UpdateCollectURL,
-		func(ctx workflow.Context, req workflows.CollectURLRequest) (workflows.CollectURLResponse, error) {
+		func(ctx workflow.Context, req workflows.CollectURLRequest) (workflows.CollectURLResult, error) {
 			if err := workflow.Await(ctx, func() bool { return b.st.EventCode != "" }); err != nil {
-				return workflows.CollectURLResponse{}, err
+				return workflows.CollectURLResult{}, err
 			}
-			return workflows.CollectURLResponse{URL: b.st.Collect.PC, EventCode: b.st.EventCode, ExpiresAt: *b.st.Collect.ExpiresAt}, nil
+			out := workflows.CollectURLResult{CollectURLResponse: workflows.CollectURLResponse{URL: b.st.Collect.PC,
+				EventCode: b.st.EventCode, ExpiresAt: *b.st.Collect.ExpiresAt}}
+			if req.Start != nil { // a start's answer, as a bill gives it (workflows.StartView)
+				out.Start = &workflows.StartView{Stage: b.st.Stage, Collect: b.st.Collect, View: b.st.View}
+				if p := workflow.GetInfo(ctx).Memo.GetFields()[workflows.MemoStartRequest]; p != nil {
+					out.Start.Marker, _ = proto.MarshalOptions{Deterministic: true}.Marshal(p)
+				}
+			}
+			return out, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(workflows.CollectURLRequest) error {
 			return b.stageIs(workflows.StageCollecting)

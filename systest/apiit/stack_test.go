@@ -31,6 +31,7 @@ import (
 type stack struct {
 	client   client.Client
 	ns       string
+	frontend string // the server's host:port, for a client of a test's own
 	simURL   string
 	api      *httptest.Server
 	token    string
@@ -61,7 +62,7 @@ func newStack(t *testing.T, token string, tune ...func(*api.Options)) *stack {
 	}
 	apiSrv := httptest.NewServer(apiHandler(t, opts))
 	t.Cleanup(apiSrv.Close)
-	return &stack{client: c, ns: ns, simURL: simSrvURL, api: apiSrv, token: token, registry: reg, cloud: cloud}
+	return &stack{client: c, ns: ns, frontend: ts.GetFrontendHostPort(), simURL: simSrvURL, api: apiSrv, token: token, registry: reg, cloud: cloud}
 }
 
 // apiHandler is api.Build's handler; options it refuses fail the test.

@@ -148,15 +148,19 @@ type Result struct {
 	WorkerCPUPerBill      float64                `json:"workerCpuSecondsPerBill"`
 	ServerCPUPerBill      float64                `json:"serverCpuSecondsPerBill"`
 	BaselineCPUPerWf      float64                `json:"baselineCpuSecondsPerWorkflow"`
-	Waiting               int                    `json:"waiting"`
-	WaitingParked         int                    `json:"waitingParked,omitempty"`
-	WaitingParkSeconds    float64                `json:"waitingParkSeconds,omitempty"`
-	WaitingServerRssMB    float64                `json:"waitingServerRssMB,omitempty"`
-	DrainSeconds          float64                `json:"drainSeconds,omitempty"`
-	DrainPerSecond        float64                `json:"drainPerSecond,omitempty"`
-	LedgerOK              bool                   `json:"ledgerOk"`
-	Store                 string                 `json:"store"` // the server's store: its SQLite file or PostgreSQL (no password)
-	Errors                []string               `json:"errors,omitempty"`
+	// HistoryPerBill and BaselineHistoryPerWf: what one happy bill and one baseline workflow leave
+	// in Temporal (events, upserts, visibility writes, bytes), from a sample of each.
+	HistoryPerBill       *HistoryCost `json:"historyPerBill,omitempty"`
+	BaselineHistoryPerWf *HistoryCost `json:"baselineHistoryPerWorkflow,omitempty"`
+	Waiting              int          `json:"waiting"`
+	WaitingParked        int          `json:"waitingParked,omitempty"`
+	WaitingParkSeconds   float64      `json:"waitingParkSeconds,omitempty"`
+	WaitingServerRssMB   float64      `json:"waitingServerRssMB,omitempty"`
+	DrainSeconds         float64      `json:"drainSeconds,omitempty"`
+	DrainPerSecond       float64      `json:"drainPerSecond,omitempty"`
+	LedgerOK             bool         `json:"ledgerOk"`
+	Store                string       `json:"store"` // the server's store: its SQLite file or PostgreSQL (no password)
+	Errors               []string     `json:"errors,omitempty"`
 
 	CollectingResult
 }
@@ -229,6 +233,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 		{"quiet window with their watchers", b.idleWatchers, false},
 		{"start probes", b.probeStarts, false},
 		{"bills", b.profiled(b.bills), true},
+		{"history per bill", b.historyCosts, true},
 		{"expiry of the collecting bills", b.expiry, false},
 		{"waiting", b.waiting, true},
 		{"ledger", b.ledger, false},

@@ -26,6 +26,11 @@ func printTable(w io.Writer, r *Result) {
 	row("token fetches", fmt.Sprintf("%d (rejections %d)", r.TokenFetches, r.TokenRejections), "≤ 1 per token lifetime per worker")
 	row("cpu s/bill", fmt.Sprintf("%.4f (worker %.4f, server+sim+clients %.4f; baseline %.4f)",
 		r.CPUSecondsPerBill, r.WorkerCPUPerBill, r.ServerCPUPerBill, r.BaselineCPUPerWf), "")
+	if h, base := r.HistoryPerBill, r.BaselineHistoryPerWf; h != nil && base != nil {
+		row("history/bill", fmt.Sprintf("%.1f events, %.1f upserts (+%.1f TemporalChangeVersion), %.1f visibility writes, %.0f B (updates' answers %.0f B); baseline %.1f, %.1f (+%.1f), %.1f, %.0f B",
+			h.Events, h.Upserts, h.VersionUpserts, h.VisibilityWrites, h.HistoryBytes, h.UpdateResultBytes,
+			base.Events, base.Upserts, base.VersionUpserts, base.VisibilityWrites, base.HistoryBytes), "")
+	}
 	row("worker peak RSS", fmt.Sprintf("%.1f MB", r.WorkerPeakRssMB), "")
 	row("server peak RSS", fmt.Sprintf("%.1f MB", r.ServerPeakRssMB), "")
 	if r.Waiting > 0 {

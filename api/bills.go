@@ -343,6 +343,11 @@ func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendReque
 	if verr != nil {
 		return workflows.BillState{}, ValidationFailed(verr.Fields)
 	}
+	if req.UserID != nil && !workflows.SamePerson(*req.UserID, st.Bill.UserID) {
+		// The userId is the bill's submitter to segregation of duties (the bill refuses it too).
+		return workflows.BillState{}, ValidationFailed(map[string]string{"userId": "the bill's submitter cannot be amended " +
+			"(segregation of duties): cancel the bill and start it again for another user"})
+	}
 	if req.BillTaxNo != nil && b.Enterprises != nil {
 		if _, err := b.Enterprises.Lookup(amended.BillTaxNo); err != nil {
 			return workflows.BillState{}, ValidationFailed(map[string]string{

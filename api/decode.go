@@ -57,6 +57,13 @@ func checkBill(in *workflows.BillInput) *Error {
 			fields["billId"] = idTooLong(n)
 		}
 	}
+	// The bill's userId is its submitter to segregation of duties: no invisible character may make
+	// it look like another person's id.
+	if _, bad := fields["userId"]; !bad {
+		if p := workflows.UserIDProblem(in.UserID); p != "" {
+			fields["userId"] = p
+		}
+	}
 	for name, v := range map[string]string{"billNo": in.BillNo, "billTaxNo": in.BillTaxNo, "userId": in.UserID} {
 		if _, bad := fields[name]; !bad && len(v) > MaxIDLen {
 			fields[name] = fmt.Sprintf("at most %d bytes (what Temporal's visibility stores), got %d", MaxIDLen, len(v))

@@ -520,6 +520,9 @@ func checkTexts(req any) *Error {
 	for name, v := range texts {
 		if n := utf8.RuneCountInString(v); n > MaxTextLen {
 			fields[name] = fmt.Sprintf("at most %d characters, got %d", MaxTextLen, n)
+		} else if p := workflows.UserIDProblem(v); p != "" && (name == "approver" || name == "by") {
+			// A person's id: an invisible character would make two ids look alike and differ.
+			fields[name] = p
 		}
 	}
 	if len(fields) > 0 {
@@ -616,7 +619,7 @@ func Stamp(actor workflows.Actor, req any) *Error {
 	}
 	switch r := req.(type) {
 	case *workflows.ApproveRequest:
-		if actor.User != "" && strings.TrimSpace(r.Approver) != "" && !strings.EqualFold(strings.TrimSpace(r.Approver), actor.User) {
+		if actor.User != "" && strings.TrimSpace(r.Approver) != "" && !workflows.SamePerson(r.Approver, actor.User) {
 			return ValidationFailed(map[string]string{"approver": fmt.Sprintf("must be the acting user %q (%s) or left out", actor.User, HeaderActingUser)})
 		}
 		person(&r.Approver)

@@ -34,6 +34,7 @@ import (
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
 	"rimflow/internal/tracing"
+	"rimflow/workflows"
 )
 
 // Options configure the HTTP API.
@@ -450,6 +451,9 @@ func actingUser(r *http.Request) (string, *Error) {
 	u := strings.TrimSpace(r.Header.Get(HeaderActingUser))
 	if len(u) > MaxActingUserLen || strings.ContainsFunc(u, func(c rune) bool { return !unicode.IsPrint(c) && c != ' ' }) {
 		return "", ValidationFailed(map[string]string{HeaderActingUser: fmt.Sprintf("at most %d printable characters", MaxActingUserLen)})
+	}
+	if p := workflows.UserIDProblem(u); p != "" {
+		return "", ValidationFailed(map[string]string{HeaderActingUser: p})
 	}
 	return u, nil
 }

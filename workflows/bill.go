@@ -91,6 +91,8 @@ type bill struct {
 	scanGen  int         // which wait for the image system's outcome is current
 	resumed  bool        // this run continues an earlier one
 	inflight []string    // update ids queued and not answered yet (idempotency.go)
+
+	identities identityRules // how people are told apart (identities.go)
 }
 
 // ReissueMargin is Options.ReissueMargin's default: an eventCode expiring within this is replaced

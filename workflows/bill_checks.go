@@ -94,13 +94,13 @@ func (b *bill) validateApprove(req ApproveRequest) error {
 	}
 	person := strings.TrimSpace(req.Approver)
 	if req.Actor != nil && req.Actor.User != "" {
-		if person != "" && !strings.EqualFold(person, req.Actor.User) {
+		if person != "" && !b.sameActingUser(person, req.Actor.User) {
 			return fieldErr(map[string]string{"approver": fmt.Sprintf("must be the acting user %q the client vouches for", req.Actor.User)})
 		}
 		person = req.Actor.User
 	}
 	if req.Decision == DecisionApprove {
-		if err := b.in.Policy.Duties.CheckApproval(b.in.UserID, person, req.Role, b.approvalRound.approvers(b.View.Approvals)); err != nil {
+		if err := b.in.Policy.Duties.checkApproval(b.samePerson, b.submitters(), person, req.Role, b.approvalRound.approvers(b.View.Approvals)); err != nil {
 			return err
 		}
 	}

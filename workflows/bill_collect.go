@@ -76,7 +76,12 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				b.View.WatchingUntil = b.watchers.until(b.Links)
 			}
 		case evSubmit:
-			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(ev.submit.By, "the submitter"), len(b.Invoices)))
+			who := ev.submit.By
+			if b.identitiesOn() {
+				b.SubmittedBy = submitterOf(*ev.submit) // who actually submitted, not who the payload says
+				who = b.SubmittedBy
+			}
+			b.note(StageCollecting, fmt.Sprintf("submitted by %s with %d invoice(s)", orStr(who, "the submitter"), len(b.Invoices)))
 			b.View.Submitted = true
 			return b.advance(ctx, ev)
 		case evImages: // submitter mode: the submitter's images, sent with the scan task at submit

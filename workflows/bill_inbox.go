@@ -132,6 +132,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 					if err := b.keyReused(workflow.GetCurrentUpdateInfo(ctx).ID); err != nil {
 						return err
 					}
+					if err := b.validateIdentities(ev); err != nil {
+						return err
+					}
 					return sp.validate(ev)
 				},
 				Description: sp.desc,
@@ -152,7 +155,14 @@ func (b *bill) setup(ctx workflow.Context) error {
 			if sp.repeats != nil && sp.repeats(ev) {
 				return nil // already applied: nothing to do
 			}
-			if err := sp.validate(ev); err != nil {
+			// A signal is validated here, in run: one an older release recorded is judged by its rules.
+			b.identities.before = !b.identitiesOn()
+			err = b.validateIdentities(ev)
+			if err == nil {
+				err = sp.validate(ev)
+			}
+			b.identities.before = false
+			if err != nil {
 				return err
 			}
 			b.markQueued(ev)

@@ -11,6 +11,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Duties is segregation of duties for one bill.
@@ -27,11 +31,18 @@ var (
 	ErrOnePersonTwoRoles = errors.New("one person may not approve two roles in the same round")
 )
 
-// CheckApproval says whether approver may approve role. approvedThisRound maps each role already
-// approved in the current round to its approver. Only approvals are checked: anyone entitled to
-// the role may reject or return. People are compared without regard to case or surrounding space.
-func (d Duties) CheckApproval(submitter, approver, role string, approvedThisRound map[string]string) error {
-	if !d.SubmitterMayApprove && samePerson(submitter, approver) {
+// CheckApproval says whether approver may approve role. submitters are the bill's userId and
+// whoever actually submitted it in this round (empty entries are ignored). approvedThisRound maps
+// each role already approved in the current round to its approver. Only approvals are checked:
+// anyone entitled to the role may reject or return. People are compared as SamePerson does.
+func (d Duties) CheckApproval(submitters []string, approver, role string, approvedThisRound map[string]string) error {
+	return d.checkApproval(SamePerson, submitters, approver, role, approvedThisRound)
+}
+
+// checkApproval is CheckApproval with the comparison of people given (a bill replaying an older
+// release's signal compares as that release did: samePersonBefore).
+func (d Duties) checkApproval(samePerson func(a, b string) bool, submitters []string, approver, role string, approvedThisRound map[string]string) error {
+	if !d.SubmitterMayApprove && slices.ContainsFunc(submitters, func(s string) bool { return samePerson(s, approver) }) {
 		return fmt.Errorf("%w: %q submitted this bill (segregation of duties)", ErrSubmitterApproves, strings.TrimSpace(approver))
 	}
 	if d.OnePersonOneRole {
@@ -50,9 +61,63 @@ func (d Duties) CheckApproval(submitter, approver, role string, approvedThisRoun
 	return nil
 }
 
-func samePerson(a, b string) bool {
+// SamePerson says whether two user ids name the same person: equal after PersonKey, and not empty.
+func SamePerson(a, b string) bool {
+	ka := PersonKey(a)
+	return ka != "" && ka == PersonKey(b)
+}
+
+// samePersonBefore is how releases before changeIdentities compared people (case and surrounding
+// space only); a replayed signal of such a bill is judged the same way again.
+func samePersonBefore(a, b string) bool {
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	return a != "" && strings.EqualFold(a, b)
+}
+
+// foldCase is Unicode's full case folding (not lower-casing: folding is what caseless matching
+// is defined on, so ß matches SS and the Greek final sigma matches σ).
+var foldCase = cases.Fold()
+
+// PersonKey is the form user ids are compared in: NFKC, then case folding, then NFKC again (case
+// folding can leave text unnormalized; Unicode's NFKC_Casefold does the same), with the default
+// ignorable characters (zero-width spaces and joiners, soft hyphens, variation selectors, Hangul
+// fillers) dropped and surrounding space trimmed. NFKC rather than NFC because ERPs and input
+// methods in China produce compatibility variants of the same name: full-width "ａｌｉｃｅ" and
+// ideographic spaces are "alice" and spaces to a reader, and must be the same person to the rule.
+// The API refuses such characters in user ids (UserIDProblem); the key still drops them, so a
+// decision that reaches the bill another way cannot slip past the rule with one.
+func PersonKey(s string) string {
+	s = norm.NFKC.String(s)
+	s = foldCase.String(s)
+	s = strings.Map(func(r rune) rune {
+		if defaultIgnorable(r) {
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(s))
+	return strings.TrimSpace(s)
+}
+
+// defaultIgnorable: Unicode's Default_Ignorable_Code_Point, near enough for names: format
+// characters (zero-width space, joiners, bidi controls, soft hyphen), variation selectors and the
+// other default ignorables (Hangul fillers, combining grapheme joiner). They show nothing.
+func defaultIgnorable(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+}
+
+// UserIDProblem explains why s cannot name a person (a bill's userId, an approver, X-Acting-User,
+// a decision's by): invalid UTF-8, a control character, or an invisible one (a default ignorable
+// character: U+200B, U+3164…), which would make two ids look alike and differ. "" when fine.
+func UserIDProblem(s string) string {
+	if p := Unprintable(s); p != "" {
+		return p
+	}
+	for i, r := range s {
+		if defaultIgnorable(r) {
+			return fmt.Sprintf("must hold visible characters only: %U at byte %d is an invisible character", r, i)
+		}
+	}
+	return ""
 }
 
 // WebSignalNames are the signals WebSignals governs: those an operator may send from Temporal Web

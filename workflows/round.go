@@ -16,6 +16,10 @@ type approvalRound struct {
 	Round      int             `json:"round"`             // +1 after each return to collecting
 	Decided    map[string]bool `json:"decided,omitempty"` // role -> decided in this round
 	MarkedUsed bool            `json:"markedUsed,omitempty"`
+	// SubmittedBy is who actually submitted in this round (the person the submit's actor names,
+	// else its by): segregation of duties keeps them from approving, as it keeps the bill's userId.
+	// Empty for an automatic submit (the userId's own import) and in bills of earlier releases.
+	SubmittedBy string `json:"submittedBy,omitempty"`
 }
 
 // restart opens the next round: its decisions are void, the route starts again.
@@ -23,6 +27,7 @@ func (r *approvalRound) restart() {
 	r.Round++
 	r.Decided = map[string]bool{}
 	r.RouteIdx = 0
+	r.SubmittedBy = ""
 }
 
 // record appends a decision of this round to the bounded approval records.

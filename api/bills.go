@@ -21,6 +21,7 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/policy"
+	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -49,6 +50,10 @@ type Bills struct {
 	// DataConverter is Client's (with its payload codec), to read the memo a start wrote; nil is
 	// Temporal's default.
 	DataConverter converter.DataConverter
+	// Voice signs every update sent, so the bill believes the actor it carries (internal/voice;
+	// codec.Codec.Voice). Nil: updates go unsigned and the bill takes them as the ops path.
+	// Client must carry the codec's interceptor (codec.Apply), which puts the signature in the header.
+	Voice *voice.Keys
 }
 
 // Enterprises is what the API needs of the enterprise registry (enterprises.Registry).
@@ -575,10 +580,23 @@ func (b *Bills) withFailure(ctx context.Context, ref BillRef, err error) error {
 }
 
 func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
+	// The caller's idempotency key with its request's fingerprint: a retry of the same call gets
+	// the first call's outcome, the key with another request is refused (422).
+	id := updateID(ctx)
+	if b.Voice != nil {
+		if id == "" { // the signature covers the id, so it is drawn here rather than by the SDK
+			buf := make([]byte, 16)
+			_, _ = rand.Read(buf)
+			id = hex.EncodeToString(buf)
+		}
+		sig, err := b.Voice.Sign(ref.WorkflowID(), name, id, arg)
+		if err != nil {
+			return err
+		}
+		ctx = voice.WithSignature(ctx, sig)
+	}
 	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		// The caller's idempotency key with its request's fingerprint: a retry of the same call
-		// gets the first call's outcome, the key with another request is refused (422).
-		UpdateID:     updateID(ctx),
+		UpdateID:     id,
 		WorkflowID:   ref.WorkflowID(),
 		UpdateName:   name,
 		Args:         []any{arg},

@@ -174,6 +174,7 @@ func newServer(opts Options) (*server, error) {
 	s.bills.Policy = opts.Policy
 	if opts.Codec != nil {
 		s.bills.DataConverter = opts.Codec.DataConverter()
+		s.bills.Voice = opts.Codec.Voice()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -127,7 +127,8 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 		}
 	}
 	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
-	bills.Notifies = cfg.Webhooks.Has // a bill started here notifies as one started by the API would
+	bills.Voice = cfg.Temporal.Codec.Voice() // the CLI holds the payload keys: its decisions are vouched for
+	bills.Notifies = cfg.Webhooks.Has        // a bill started here notifies as one started by the API would
 	ents, err := app.Enterprises(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, usageError("environment", err.Error())

@@ -51,7 +51,8 @@ func newCLIStack(t *testing.T) *cliStack {
 	ns := ts.GetDefaultNamespace()
 	cloudEnv := harness.NewCloud(t, simulator.Options{Seed: 11}, nil)
 	cloud := cloudEnv.Client
-	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{})
+	// The worker checks the CLI's signatures with keys derived from the same payload key.
+	w, err := app.NewWorker(c, enterprises.Single(cloud), app.WorkerOptions{Voice: codec.New(ring).Voice()})
 	if err != nil {
 		t.Fatal(err)
 	}

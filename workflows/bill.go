@@ -93,6 +93,7 @@ type bill struct {
 	inflight []string    // update ids queued and not answered yet (idempotency.go)
 
 	identities identityRules // how people are told apart (identities.go)
+	voice      voiceRules    // whether unsigned updates are the ops path (voice.go)
 }
 
 // ReissueMargin is Options.ReissueMargin's default: an eventCode expiring within this is replaced

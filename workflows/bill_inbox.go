@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
+	"rimflow/internal/voice"
 )
 
 // The bill's handlers: what each update and signal becomes in the inbox (inbox.go tells one
@@ -31,7 +32,12 @@ func (b *bill) setup(ctx workflow.Context) error {
 			return b.collectURLResult(ctx, req), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator:   func(req CollectURLRequest) error { return b.validateCollectURL(req) },
+			Validator: func(ctx workflow.Context, req CollectURLRequest) error {
+				if err := b.opsPathPermits(ctx, UpdateCollectURL, ""); err != nil {
+					return err
+				}
+				return b.validateCollectURL(req)
+			},
 			Description: "Return a collect URL (client pc|mobile) valid now; re-issues the eventCode when it has expired or expires within 2 minutes.",
 		}); err != nil {
 		return err
@@ -45,7 +51,10 @@ func (b *bill) setup(ctx workflow.Context) error {
 			return b.linkBook.viewURL(workflow.Now(ctx), req.Client), nil
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(req ViewURLRequest) error {
+			Validator: func(ctx workflow.Context, req ViewURLRequest) error {
+				if err := b.opsPathPermits(ctx, UpdateViewURL, ""); err != nil {
+					return err
+				}
 				if c := req.Client; c != "" && c != "pc" && c != "mobile" {
 					return fieldErr(map[string]string{"client": fmt.Sprintf("must be pc or mobile, got %q", c)})
 				}
@@ -108,6 +117,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
 			func(ctx workflow.Context, raw json.RawMessage) (BillState, error) {
 				ev, _ := sp.decode(raw) // the validator has decoded it already
+				if !voice.Vouched(ctx) && b.vouchingOn(ctx) {
+					ev.setActor(Actor{Client: OpsPath, User: ev.person()}) // as the validator judged it
+				}
 				if applied(ctx, ev) {
 					return b.snapshot(), nil
 				}
@@ -125,6 +137,12 @@ func (b *bill) setup(ctx workflow.Context) error {
 					ev, err := sp.decode(raw)
 					if err != nil {
 						return err
+					}
+					if err := b.opsPathPermits(ctx, sp.name, ev.role()); err != nil {
+						return err
+					}
+					if !voice.Vouched(ctx) {
+						ev.setActor(Actor{Client: OpsPath, User: ev.person()})
 					}
 					if applied(ctx, ev) {
 						return nil

@@ -14,13 +14,16 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities"
 	"rimflow/activities/calls"
 	"rimflow/internal/metrics"
+	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -55,6 +58,8 @@ func newHarness(t *testing.T) *harness {
 	s.SetMetricsHandler(metrics.NewSDKHandler(reg))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(30 * time.Second)
+	// Updates come from the API (signed) unless a test says otherwise (voice_test.go).
+	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&apiSigner{}, voice.WorkerInterceptor(testVoice)}})
 	env.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
 	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	env.RegisterActivity(&activities.Activities{})
@@ -266,9 +271,12 @@ type updateResult struct {
 }
 
 // update sends an update and returns a pointer filled when the workflow answers.
-func (h *harness) update(name string, arg any) *updateResult {
+func (h *harness) update(name string, arg any) *updateResult { return h.updateAs("", name, arg) }
+
+// updateAs sends an update whose id starts with prefix (forgedPrefix: not the API's, voice_test.go).
+func (h *harness) updateAs(prefix, name string, arg any) *updateResult {
 	r := &updateResult{}
-	h.env.UpdateWorkflow(name, fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), &testsuite.TestUpdateCallback{
+	h.env.UpdateWorkflow(name, fmt.Sprintf("%s%s-%d", prefix, name, time.Now().UnixNano()), &testsuite.TestUpdateCallback{
 		OnAccept:   func() {},
 		OnReject:   func(err error) { r.rejected = err; r.done = true },
 		OnComplete: func(v any, err error) { r.value, r.err, r.done = v, err, true },

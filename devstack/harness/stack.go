@@ -265,10 +265,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Logger:         sdklog.NewStructuredLogger(opts.WorkerLogger),
 		MetricsHandler: metrics.NewSDKHandler(reg),
 	}
-	s.Codec.Apply(&copts)
 	if copts.Interceptors, err = tracing.TemporalInterceptors(); err != nil { // when tracing is on
 		return nil, err
 	}
+	s.Codec.Apply(&copts) // after: it adds the interceptor that carries the API's signatures
 	s.Client, err = s.Temporal.NewClient(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
@@ -277,6 +277,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	wopts := opts.Worker
 	if wopts.TaskQueue == "" {
 		wopts.TaskQueue = workflows.DefaultTaskQueue
+	}
+	if wopts.Voice == nil {
+		wopts.Voice = s.Codec.Voice() // the API (api.Build derives the same from the codec) signs with it
 	}
 	if wopts.Activities.Metrics == nil {
 		wopts.Activities.Metrics = metrics.NewWorker(reg, cmp.Or(max(wopts.MaxWatchers, 0), app.DefaultMaxWatchers))

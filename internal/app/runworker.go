@@ -86,6 +86,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,
 		DeploymentName:        cfg.Worker.DeploymentName,
+		Voice:                 cfg.Temporal.Codec.Voice(),
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"rimflow/activities"
 	"rimflow/activities/calls"
 	"rimflow/internal/version"
+	"rimflow/internal/voice"
 	"rimflow/workflows"
 )
 
@@ -41,6 +42,9 @@ type WorkerOptions struct {
 	// <DeploymentName>:<BuildID>; a bill is pinned to the version it started on and moves to the
 	// deployment's current version when it continues as new (docs/releases.md). Empty: unversioned.
 	DeploymentName string
+	// Voice checks the API's signature on each update (codec.Codec.Voice: keys derived from the
+	// payload keys). Nil: no update is vouched for, so every update is the ops path.
+	Voice *voice.Keys
 }
 
 // DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
@@ -138,7 +142,7 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 	default:
 		wo.BuildID = build //nolint:staticcheck // without Worker Versioning the build ID is only declared
 	}
-	wo.Interceptors = append(slices.Clip(wo.Interceptors), workflows.BuildInterceptor(build))
+	wo.Interceptors = append(slices.Clip(wo.Interceptors), workflows.BuildInterceptor(build), voice.WorkerInterceptor(opts.Voice))
 	heartbeat := workflows.WatchHeartbeatTimeout
 	if opts.WatchHeartbeatTimeout > 0 && opts.WatchHeartbeatTimeout != heartbeat {
 		heartbeat = opts.WatchHeartbeatTimeout

@@ -9,6 +9,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
+
+	"rimflow/internal/voice"
 )
 
 // Metadata of an encrypted payload. The original payload (its metadata and data) is the plaintext,
@@ -143,4 +145,16 @@ func (c *Codec) Apply(opts *client.Options) {
 	}
 	opts.DataConverter = c.DataConverter()
 	opts.FailureConverter = c.FailureConverter()
+	// The program signs the updates it vouches for with keys derived from these (Voice); the
+	// interceptor carries a signature into the update's header.
+	opts.Interceptors = append(opts.Interceptors, voice.ClientInterceptor())
+}
+
+// Voice is the keys the API signs its updates with and the worker checks them with: derived from
+// the payload keys, the newest signing. Nil for a nil codec (no update is vouched for then).
+func (c *Codec) Voice() *voice.Keys {
+	if c == nil {
+		return nil
+	}
+	return voice.NewKeys(c.keys.Current(), c.keys.Derive(voice.Purpose))
 }

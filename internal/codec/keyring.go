@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -44,6 +46,19 @@ type Keyring struct {
 
 // IDs lists the key IDs, newest (the encrypting key) first. IDs are not secret; keys are.
 func (k *Keyring) IDs() []string { return append([]string(nil), k.ids...) }
+
+// Derive is one key per key ID for another purpose (HMAC-SHA256 of the purpose under the key):
+// independent of the encryption key and of every other purpose's, and held by exactly the programs
+// that hold the keyring. internal/voice signs the API's updates with them.
+func (k *Keyring) Derive(purpose string) map[string][]byte {
+	out := map[string][]byte{}
+	for material, id := range k.material {
+		h := hmac.New(sha256.New, []byte(material))
+		h.Write([]byte(purpose))
+		out[id] = h.Sum(nil)
+	}
+	return out
+}
 
 // Current is the ID of the key that encrypts.
 func (k *Keyring) Current() string { return k.ids[0] }

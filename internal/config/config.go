@@ -293,7 +293,7 @@ func Vars() []Var {
 		{Name: EnvAPIClientRes, Meaning: "with " + EnvAPIToken + ": the resources it may act on, comma-separated (default `*`, every resource)", Part: PartAccess},
 		{Name: EnvPolicyFile, Meaning: "the policy file: approval chain, image mode, options a caller may choose, segregation of duties, Temporal Web signals, per billType/resource; empty = the built-in default", Part: PartPolicy},
 		{Name: EnvPayloadEncryption, Default: "on", Meaning: "on: every Temporal payload is encrypted (AES-256-GCM); off: new payloads in clear (configured keys still decrypt old ones)", Part: PartCodec},
-		{Name: EnvCodecKeys, Meaning: "payload keys, newest first: k2:<base64 32 bytes>,k1:…; the first encrypts, all decrypt (devstack: a key file in its data dir)", Secret: true, Part: PartCodec},
+		{Name: EnvCodecKeys, Meaning: "payload keys, newest first: k2:<base64 32 bytes>,k1:…; the first encrypts, all decrypt (devstack: a key file in its data dir); keys derived from them sign the API's and the CLI's updates, and the worker believes an update's actor only under such a signature (keep the old keys for replay too)", Secret: true, Part: PartCodec},
 	}
 }
 

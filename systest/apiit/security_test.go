@@ -131,7 +131,7 @@ func (s *securedStack) useKeys(t *testing.T, ring *codec.Keyring) {
 	var opts client.Options
 	s.codec.Apply(&opts)
 	s.sealed = s.ts.NewClientWithOptions(opts)
-	w, err := app.NewWorker(s.sealed, enterprises.Single(s.cloud.Client), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
+	w, err := app.NewWorker(s.sealed, enterprises.Single(s.cloud.Client), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue, Voice: s.codec.Voice()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -579,21 +579,31 @@ func (b *Bills) withFailure(ctx context.Context, ref BillRef, err error) error {
 	return &out
 }
 
+// vouch signs the update name(arg) with id for the bill (internal/voice), so the worker knows the
+// API sent it: the context carries the signature to the client's interceptor. Without keys it
+// signs nothing. The signature covers the id, so an empty one is drawn here rather than by the SDK.
+func (b *Bills) vouch(ctx context.Context, ref BillRef, name, id string, arg any) (context.Context, string, error) {
+	if b.Voice == nil {
+		return ctx, id, nil
+	}
+	if id == "" {
+		buf := make([]byte, 16)
+		_, _ = rand.Read(buf)
+		id = hex.EncodeToString(buf)
+	}
+	sig, err := b.Voice.Sign(ref.WorkflowID(), name, id, arg)
+	if err != nil {
+		return ctx, "", err
+	}
+	return voice.WithSignature(ctx, sig), id, nil
+}
+
 func (b *Bills) updateResult(ctx context.Context, ref BillRef, name string, arg, result any) error {
 	// The caller's idempotency key with its request's fingerprint: a retry of the same call gets
 	// the first call's outcome, the key with another request is refused (422).
-	id := updateID(ctx)
-	if b.Voice != nil {
-		if id == "" { // the signature covers the id, so it is drawn here rather than by the SDK
-			buf := make([]byte, 16)
-			_, _ = rand.Read(buf)
-			id = hex.EncodeToString(buf)
-		}
-		sig, err := b.Voice.Sign(ref.WorkflowID(), name, id, arg)
-		if err != nil {
-			return err
-		}
-		ctx = voice.WithSignature(ctx, sig)
+	ctx, id, err := b.vouch(ctx, ref, name, updateID(ctx), arg)
+	if err != nil {
+		return err
 	}
 	handle, err := b.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		UpdateID:     id,

@@ -123,13 +123,17 @@ func (b *Bills) startWith(ctx, waitCtx context.Context, ref BillRef, in workflow
 		StaticSummary: fmt.Sprintf("bill %s (%s)", ref.ID(), in.BillNo),
 	}, workflows.BillWorkflowName, in)
 
-	handle, err := b.Client.UpdateWithStartWorkflow(waitCtx, client.UpdateWithStartWorkflowOptions{
+	// The bill answers the start's view with the URL, after comparing the body with its own.
+	check := workflows.CollectURLRequest{Client: "pc", Start: &workflows.StartCheck{Body: workflows.BodyDigest(in)}}
+	signedCtx, checkID, err := b.vouch(waitCtx, ref, workflows.UpdateCollectURL, "", check)
+	if err != nil {
+		return StartResponse{}, false, err
+	}
+	handle, err := b.Client.UpdateWithStartWorkflow(signedCtx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: startOp,
 		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: workflows.UpdateCollectURL,
-			// The bill answers the start's view with the URL, after comparing the body with its own.
-			Args:         []any{workflows.CollectURLRequest{Client: "pc", Start: &workflows.StartCheck{Body: workflows.BodyDigest(in)}}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
+			UpdateName: workflows.UpdateCollectURL, UpdateID: checkID,
+			Args: []any{check}, WaitForStage: client.WorkflowUpdateStageCompleted,
 		},
 	})
 	var url workflows.CollectURLResult

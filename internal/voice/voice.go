@@ -143,12 +143,25 @@ type clientOutbound struct {
 }
 
 func (c *clientOutbound) UpdateWorkflow(ctx context.Context, in *interceptor.ClientUpdateWorkflowInput) (client.WorkflowUpdateHandle, error) {
+	writeSignature(ctx)
+	return c.Next.UpdateWorkflow(ctx, in)
+}
+
+// UpdateWithStartWorkflow: the start's update (the API's start asks the bill for its collect URL)
+// is signed like any other; the header is the start's and the update's both, and only the update
+// reads it.
+func (c *clientOutbound) UpdateWithStartWorkflow(ctx context.Context, in *interceptor.ClientUpdateWithStartWorkflowInput) (client.WorkflowUpdateHandle, error) {
+	writeSignature(ctx)
+	return c.Next.UpdateWithStartWorkflow(ctx, in)
+}
+
+// writeSignature puts the signature WithSignature carries into the call's header.
+func writeSignature(ctx context.Context) {
 	if p, ok := ctx.Value(signatureKey{}).(*commonpb.Payload); ok {
 		if h := interceptor.Header(ctx); h != nil {
 			h[HeaderKey] = p
 		}
 	}
-	return c.Next.UpdateWorkflow(ctx, in)
 }
 
 // The worker side: an interceptor checks each update's signature (in its validator and again in

@@ -32,6 +32,7 @@ import (
 	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/policy"
+	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -577,6 +578,16 @@ func forEachPayload(ev *historypb.HistoryEvent, visit func(*commonpb.Payload)) {
 	walk = func(m proto.Message) {
 		if p, ok := m.(*commonpb.Payload); ok {
 			visit(p)
+			return
+		}
+		// The API's signature on an update (internal/voice) is a MAC, in clear by design: it names
+		// its key and says nothing of the payload (docs/security.md).
+		if h, ok := m.(*commonpb.Header); ok {
+			for name, p := range h.GetFields() {
+				if name != voice.HeaderKey {
+					visit(p)
+				}
+			}
 			return
 		}
 		r := m.ProtoReflect()

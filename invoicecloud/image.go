@@ -3,6 +3,8 @@ package invoicecloud
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -159,4 +161,73 @@ type ScanQueryBody struct {
 	RequestID   string    `json:"requestId"`
 	Tin         string    `json:"tin,omitempty"`
 	Data        ScanQuery `json:"data"`
+}
+
+// ScanPoint is one of the image system's scanning points (影像扫描点): the vendor's setup fetches
+// the list from the image system (获取影像扫描点) and a bill's paper goes to one of them.
+type ScanPoint struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+}
+
+// ScanPointLister is an image system that lists its scanning points: operate {operateType:
+// "queryScanPoints", requestId} → {scanPoints:[{id, name}]} [assumed: the vendor's screen fetches
+// them, its wire call is not public]. The registry asks it when it loads an enterprise with an
+// image system, which checks its scanning point and, by the call's login, its client too.
+type ScanPointLister interface {
+	ScanPoints(ctx context.Context, requestID string) ([]ScanPoint, error)
+}
+
+// CallQueryScanPoints names the scanning-point list call (Error.MessageType, Observe).
+const CallQueryScanPoints = "queryScanPoints"
+
+// ScanPointsBody is queryScanPoints' body (both editions; the standard edition adds tin).
+type ScanPointsBody struct {
+	OperateType string `json:"operateType"` // queryScanPoints
+	RequestID   string `json:"requestId"`
+	Tin         string `json:"tin,omitempty"`
+}
+
+// ScanPointsAnswer is queryScanPoints' answer.
+type ScanPointsAnswer struct {
+	ScanPoints []ScanPoint `json:"scanPoints"`
+}
+
+// Rebaser is an enterprise's Settings whose client can talk, with the same credentials, to
+// another address of the vendor's: the image system's own (影像系统的接口地址, e.g. the public demo
+// http://kdimage-demo.piaozone.com/ or a private http://ip:port/api/). baseURL is checked by the
+// caller (ValidateImageBaseURL), so the rebased client takes it as given.
+type Rebaser interface {
+	Rebased(baseURL string) Settings
+}
+
+// ValidateImageBaseURL checks the image system's address: an absolute http(s) URL without query or
+// fragment; plain http only to this machine, or to a private address (RFC 1918, IPv6 ULA,
+// link-local) when allowPlainHTTP says so — a private deployment's http://ip:port/api/. A host
+// name is not taken for private: what it resolves to may change.
+func ValidateImageBaseURL(baseURL string, allowPlainHTTP bool) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case strings.TrimSpace(baseURL) == "":
+		return ConfigError("baseURL", "required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return ConfigError("baseURL", "must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return ConfigError("baseURL", "must not carry a query or fragment")
+	case u.User != nil:
+		return ConfigError("baseURL", "must not carry user info")
+	case u.Scheme == "https" || loopbackHost(u.Hostname()):
+		return nil
+	case !privateHost(u.Hostname()):
+		return ConfigError("baseURL", "plain http is accepted only to a private address (a private deployment's http://ip:port/api/, with allowPlainHTTP); "+u.Hostname()+" is not one: use https")
+	case !allowPlainHTTP:
+		return ConfigError("allowPlainHTTP", "the image system's address is plain http to a private address: say allowPlainHTTP: true to accept it, or use https")
+	}
+	return nil
+}
+
+// privateHost reports whether host is a private or link-local IP literal.
+func privateHost(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast())
 }

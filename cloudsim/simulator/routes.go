@@ -53,8 +53,22 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("GET /__sim/tenants", s.simTenants)
 	mux.HandleFunc("GET /__sim/pushes", s.simPushes)
 	mux.HandleFunc("GET /{$}", s.handleHome)
+	// The image system's own address (影像系统的接口地址): the same endpoints under ImageSystemPrefix,
+	// so an enterprise's image system has a base URL of its own, as the vendor's demo host differs
+	// from the cloud's.
+	image := http.StripPrefix(ImageSystemPrefix, mux)
+	mux.HandleFunc(ImageSystemPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.stats.ImageSystemEndpoints[strings.TrimPrefix(r.URL.Path, ImageSystemPrefix)]++
+		s.mu.Unlock()
+		image.ServeHTTP(w, r)
+	})
 	return mux
 }
+
+// ImageSystemPrefix is where the simulator's image system answers: {simulator URL}/image is its
+// base URL (erpBillPush, operate, and the logins they need).
+const ImageSystemPrefix = "/image"
 
 // importPath is where the collect page posts 「导入单据」 (relative in the page, so the simulator
 // also works mounted under a tenant prefix).

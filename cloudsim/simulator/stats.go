@@ -58,6 +58,9 @@ type Stats struct {
 	PushesDelivered int            `json:"pushesDelivered"` // pushes answered with success
 	ScanTasks       int            `json:"scanTasks"`       // erpBillPush calls that created a task
 	Scans           int            `json:"scans"`           // scans by the scanning post
+	// ImageSystemEndpoints counts requests to the image system's own address (ImageSystemPrefix)
+	// by path below it: with Endpoints, which counts both addresses, it tells where the calls went.
+	ImageSystemEndpoints map[string]int `json:"imageSystemEndpoints"`
 }
 
 // Mode reports Options.Strict, the [assumed] behaviours in force and the receipt timeout.
@@ -81,7 +84,7 @@ type TokenCounts struct {
 }
 
 func newStats() Stats {
-	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}, StandardCalls: map[string]int{}}
+	return Stats{Endpoints: map[string]int{}, MessageTypes: map[string]int{}, StandardCalls: map[string]int{}, ImageSystemEndpoints: map[string]int{}}
 }
 
 // Stats returns a snapshot of the counters.
@@ -90,6 +93,7 @@ func (s *Sim) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Endpoints = maps.Clone(s.stats.Endpoints)
+	st.ImageSystemEndpoints = maps.Clone(s.stats.ImageSystemEndpoints)
 	st.MessageTypes = maps.Clone(s.stats.MessageTypes)
 	st.StandardCalls = maps.Clone(s.stats.StandardCalls)
 	st.SocketsOpen = len(s.sockets)

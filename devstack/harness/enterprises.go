@@ -61,8 +61,11 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(),
 		PollKey:              PollKeyOf(o),
 	}
+	// Each enterprise's image system answers at its own address (the simulator's /image), as the
+	// vendor's demo image host differs from the cloud's.
+	image := &enterprises.ImageSystem{BaseURL: cloudURL + simulator.ImageSystemPrefix}
 	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
-		ScanPoint: simulator.DefaultScanPoint.ID}}
+		ScanPoint: simulator.DefaultScanPoint.ID, Image: image}}
 	for _, t := range o.Tenants {
 		if t.Edition != simulator.EditionStandard {
 			continue
@@ -71,7 +74,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		if len(t.ScanPoints) > 0 {
 			scan = t.ScanPoints[0].ID
 		}
-		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan,
+		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan, Image: image,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
 				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}

@@ -175,7 +175,63 @@ func (r *Registry) build(s Spec) (*Enterprise, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Enterprise{Spec: s, Cloud: cl, Images: cl}, nil
+	e := &Enterprise{Spec: s, Cloud: cl, Images: cl}
+	if s.Image != nil {
+		if e.Images, err = r.imageSystem(s, per, observe); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// ImageCheckTimeout bounds the registry's look at an enterprise's image system when it loads.
+const ImageCheckTimeout = 20 * time.Second
+
+// imageSystem builds the client of the enterprise's image system at its own address — the
+// edition's client with the same credentials (客户端编码、口令), its own token — and checks it: the
+// image system must accept the enterprise's client (the vendor refuses an authorization whose
+// client ID does not exist) and list the enterprise's scanning point (获取影像扫描点). A definite
+// refusal refuses the enterprise, naming the field; an image system that cannot be reached is
+// logged and the enterprise loads (its scan tasks retry), so one image system's outage never stops
+// every enterprise's worker.
+func (r *Registry) imageSystem(s Spec, per int, observe func(string, string, time.Duration)) (invoicecloud.ImageSystem, error) {
+	rb, ok := s.Settings.(invoicecloud.Rebaser)
+	if !ok {
+		return nil, fmt.Errorf("imageSystem.baseURL: the %s edition's client cannot reach an image system at an address of its own", s.Edition())
+	}
+	settings := rb.Rebased(s.Image.BaseURL)
+	credentials, tokenPaths := settings.TokenEndpoint()
+	ic, err := settings.NewClient(invoicecloud.ClientOptions{Logger: r.opts.Logger.With("enterprise", s.TaxNo, "part", "image system"),
+		Observe: observe, Transport: r.limited(credentials, per, tokenPaths)})
+	if err != nil {
+		return nil, fmt.Errorf("imageSystem.%s: %s", fieldOf(err), messageOf(err))
+	}
+	lister, ok := ic.(invoicecloud.ScanPointLister)
+	if !ok {
+		return ic, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ImageCheckTimeout)
+	defer cancel()
+	points, err := lister.ScanPoints(ctx, "rimflow:scanpoints:"+s.TaxNo)
+	var ce *invoicecloud.Error
+	switch {
+	case err != nil && errors.As(err, &ce) && !ce.Retryable && ce.MessageType == "auth":
+		return nil, fmt.Errorf("imageSystem.clientId: the image system at %s does not accept the enterprise's client: %s", s.Image.BaseURL, invoicecloud.Redact(err.Error()))
+	case err != nil && errors.As(err, &ce) && !ce.Retryable:
+		return nil, fmt.Errorf("imageSystem.baseURL: the image system at %s refuses to list its scanning points: %s", s.Image.BaseURL, invoicecloud.Redact(err.Error()))
+	case err != nil:
+		r.opts.Logger.Warn("image system not reachable: its client and scanning point are checked at the next load",
+			"enterprise", s.TaxNo, "imageBaseURL", s.Image.BaseURL, "err", invoicecloud.Redact(err.Error()))
+		return ic, nil
+	}
+	if s.ScanPoint != "" && !slices.ContainsFunc(points, func(p invoicecloud.ScanPoint) bool { return p.ID == s.ScanPoint }) {
+		ids := make([]string, len(points))
+		for i, p := range points {
+			ids[i] = p.ID
+		}
+		return nil, fmt.Errorf("scanPoint: %q is not a scanning point of the image system at %s (it lists %v)", s.ScanPoint, s.Image.BaseURL, ids)
+	}
+	return ic, nil
 }
 
 func (r *Registry) limited(key string, perMinute int, tokenPaths []string) http.RoundTripper {

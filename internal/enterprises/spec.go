@@ -55,6 +55,20 @@ type Spec struct {
 	Push *invoicecloud.PushEnterprise
 	// TokenCallsPerMinute limits the token endpoint for these credentials (0: the default 30).
 	TokenCallsPerMinute int
+	// Image, when set, is the enterprise's image system at its own address (imageSystem:): the
+	// registry checks its scanning point and its client against it when it loads.
+	Image *ImageSystem
+}
+
+// ImageSystem is an enterprise's image system (影像系统) as its imageSystem block gives it.
+type ImageSystem struct {
+	// BaseURL is the image system's own address (影像系统的接口地址): the public demo
+	// http://kdimage-demo.piaozone.com/, production https://api.piaozone.com/, a private deployment
+	// http://ip:port/api/. Its calls use the enterprise's credentials (客户端编码、口令: the
+	// enterprise authorization's client id and secret).
+	BaseURL string
+	// AllowPlainHTTP accepts a plain http BaseURL to a private address (never to a public one).
+	AllowPlainHTTP bool
 }
 
 // Edition is the name of the enterprise's edition.
@@ -75,11 +89,16 @@ type Info struct {
 	OrgNumber string  `json:"orgNumber,omitempty"` // the accounting organisation
 	ScanPoint string  `json:"scanPoint,omitempty"` // image system scanning point; empty: the ERP reports scans
 	Push      bool    `json:"push"`                // invoices are pushed to /v1/push/{taxNo}
+	// ImageBaseURL is the image system's own address ("": it answers at baseUrl).
+	ImageBaseURL string `json:"imageBaseUrl,omitempty"`
 }
 
 // Info describes s without secrets.
 func (s Spec) Info() Info {
 	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition(), OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil}
+	if s.Image != nil {
+		i.ImageBaseURL = s.Image.BaseURL
+	}
 	if s.Settings != nil {
 		d := s.Settings.Describe()
 		i.BaseURL, i.AuthMode = d.BaseURL, d.AuthMode
@@ -90,7 +109,7 @@ func (s Spec) Info() Info {
 // fingerprint identifies a spec's settings: a reload keeps an enterprise's client (and its token)
 // when it is unchanged. Secrets are part of it but it is never shown.
 func (s Spec) fingerprint() string {
-	return fmt.Sprintf("%s|%s|%s|%s|%v|%d|%T%+v", s.TaxNo, s.Name, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, s.Settings, s.Settings)
+	return fmt.Sprintf("%s|%s|%s|%s|%v|%d|%v|%T%+v", s.TaxNo, s.Name, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, s.Image, s.Settings, s.Settings)
 }
 
 // file is the registry's YAML: per enterprise its own keys (common) and one block named after its
@@ -132,6 +151,18 @@ type common struct {
 	ScanPoint           string `yaml:"scanPoint"`
 	Push                bool   `yaml:"push"`
 	TokenCallsPerMinute int    `yaml:"tokenCallsPerMinute"`
+	// ImageSystem is decoded key by key (imageBlock), so a key it does not have is named.
+	ImageSystem yaml.Node `yaml:"imageSystem"`
+}
+
+// imageBlock is an enterprise's imageSystem block:
+//
+//	imageSystem:
+//	  baseURL: http://10.0.8.20:8080/api/   # 影像系统的接口地址
+//	  allowPlainHTTP: true                   # plain http, private address only
+type imageBlock struct {
+	BaseURL        string `yaml:"baseURL"`
+	AllowPlainHTTP bool   `yaml:"allowPlainHTTP"`
 }
 
 // Parse reads a registry. env are the settings RIMFLOW_CLOUD_* describe (nil: none): every
@@ -209,6 +240,7 @@ func (p *parser) enterprise(i int, n yaml.Node) Spec {
 	}
 	p.seen[taxNo] = i
 	s := Spec{TaxNo: taxNo, Name: strings.TrimSpace(c.Name), ScanPoint: c.ScanPoint, TokenCallsPerMinute: c.TokenCallsPerMinute}
+	s.Image = p.imageSystem(where+".imageSystem", &c.ImageSystem)
 	if s.Name == "" {
 		p.bad(where, "name", "required")
 	}
@@ -252,6 +284,33 @@ func (p *parser) enterprise(i int, n yaml.Node) Spec {
 		}
 	}
 	return s
+}
+
+// imageSystem reads an enterprise's imageSystem block (nil when it has none).
+func (p *parser) imageSystem(where string, n *yaml.Node) *ImageSystem {
+	if n.Kind == 0 {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		p.errs = append(p.errs, fmt.Errorf("%s: want the image system's settings (baseURL, allowPlainHTTP)", where))
+		return nil
+	}
+	known := yamlKeys(&imageBlock{})
+	var pairs []*yaml.Node
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if !slices.Contains(known, n.Content[k].Value) {
+			p.bad(where, n.Content[k].Value, "not a setting of the image system (%s)", strings.Join(known, ", "))
+			continue
+		}
+		pairs = append(pairs, n.Content[k], n.Content[k+1])
+	}
+	var b imageBlock
+	decodePairs(pairs, &b, func(field, msg string) { p.bad(where, field, "%s", msg) })
+	img := &ImageSystem{BaseURL: strings.TrimSpace(b.BaseURL), AllowPlainHTTP: b.AllowPlainHTTP}
+	if err := invoicecloud.ValidateImageBaseURL(img.BaseURL, img.AllowPlainHTTP); err != nil {
+		p.bad(where, fieldOf(err), "%s", messageOf(err))
+	}
+	return img
 }
 
 // commonKeys are the keys of common: an enterprise's own.

@@ -152,7 +152,7 @@ func (c Config) WithDefaults() Config {
 
 // calls are the calls PlaintextCalls may name.
 var calls = []string{CallGetLinkKey, CallGetUserKey, CallEntrySave, CallStatusUpdate, CallEntryDelete,
-	CallDeduction, invoicecloud.CallErpBillPush, invoicecloud.CallQueryBillStatus}
+	CallDeduction, invoicecloud.CallErpBillPush, invoicecloud.CallQueryBillStatus, invoicecloud.CallQueryScanPoints}
 
 // Validate checks a defaulted Config and names the first missing or bad field.
 func (c Config) Validate() error {

@@ -119,6 +119,18 @@ func (c Config) Timeouts() invoicecloud.Timeouts {
 	return invoicecloud.Timeouts{Timeout: c.Timeout, PollHold: c.PollHold, RefreshBefore: c.RefreshBefore}
 }
 
+// Rebased is the same settings at another address of the vendor's (the image system's).
+func (c Config) Rebased(baseURL string) invoicecloud.Settings {
+	c.BaseURL, c.AllowInsecureHTTP = strings.TrimRight(baseURL, "/"), true // checked by ValidateImageBaseURL
+	return c
+}
+
+// Rebased keeps the organisation and the push key.
+func (e Enterprise) Rebased(baseURL string) invoicecloud.Settings {
+	e.Config = e.Config.Rebased(baseURL).(Config)
+	return e
+}
+
 // NewClient builds the enterprise's client with the registry's logger, observer and transport.
 func (c Config) NewClient(o invoicecloud.ClientOptions) (invoicecloud.EnterpriseClient, error) {
 	c.Logger, c.Observe, c.Transport = o.Logger, o.Observe, o.Transport

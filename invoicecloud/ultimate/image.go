@@ -34,3 +34,11 @@ func (c *Client) kapi(ctx context.Context, name, path string, body, out any) err
 	return c.t.RoundTrip(ctx, invoicecloud.Request{Name: name, Method: http.MethodPost, Path: path, Body: body},
 		func(status int, b []byte) error { return decodeMessageAnswer(name, status, b, out) })
 }
+
+// ScanPoints: POST /kapi/app/bds/operate {operateType:"queryScanPoints"} [assumed].
+func (c *Client) ScanPoints(ctx context.Context, requestID string) ([]invoicecloud.ScanPoint, error) {
+	var out invoicecloud.ScanPointsAnswer
+	err := c.kapi(ctx, invoicecloud.CallQueryScanPoints, c.cfg.Paths.BDSOperate,
+		invoicecloud.ScanPointsBody{OperateType: invoicecloud.CallQueryScanPoints, RequestID: requestID}, &out)
+	return out.ScanPoints, err
+}

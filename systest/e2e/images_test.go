@@ -64,6 +64,10 @@ func (b imageBill) ref() string { return "OA/" + b.id }
 func (e *e2e) startImageBill(t *testing.T, id, taxNo, mode string, autoSubmit bool) imageBill {
 	t.Helper()
 	b := imageBill{id: id, taxNo: taxNo, ent: e.enterprise(t, taxNo)}
+	// The image system answers at its own address, not the cloud's (影像系统的接口地址).
+	if want := e.stack.CloudURL() + simulator.ImageSystemPrefix; b.ent.ImageBaseURL != want {
+		t.Fatalf("enterprise %s: image system at %q, want its own address %q", taxNo, b.ent.ImageBaseURL, want)
+	}
 	in := harness.DemoBill(id)
 	in.BillTaxNo, in.CompanyInfo = taxNo, []invoicecloud.Company{{TaxNo: taxNo, Name: b.ent.Name}}
 	in.Options = workflows.Options{ImageMode: mode, AutoSubmit: &autoSubmit, ScanPollEvery: workflows.Duration(scanPoll)}
@@ -223,6 +227,27 @@ func hasNote(st workflows.BillState, stage workflows.Stage, part string) bool {
 	})
 }
 
+// imageCallsAtOwnAddress checks that the enterprise's image calls went to its image system's own
+// address and none to the cloud's: the simulator counts the image paths on both addresses
+// (Endpoints) and on the image system's (ImageSystemEndpoints), the latter first, so equal counts
+// mean every call came through the image system's address.
+func (e *e2e) imageCallsAtOwnAddress(t *testing.T, b imageBill) {
+	t.Helper()
+	push, operate := "/kapi/app/bds/erpBillPush", "/kapi/app/bds/operate"
+	if b.ent.Edition == "standard" {
+		push, operate = "/m4/bds/erpBillPush", "/m4/bds/operate"
+	}
+	st := e.stack.Sim.Stats()
+	if st.ImageSystemEndpoints[push] == 0 {
+		t.Fatalf("no scan task reached the image system's own address: %v", st.ImageSystemEndpoints)
+	}
+	for _, p := range []string{push, operate} {
+		if all, own := st.Endpoints[p], st.ImageSystemEndpoints[p]; all > own {
+			t.Fatalf("%s: %d call(s) at the cloud's address, want all %d at the image system's", p, all-own, all)
+		}
+	}
+}
+
 // basic (基础模式): after the supervisor, the bill creates the task at its enterprise's scanning
 // point and waits in image_review; the scanning post's scan stores the images and the bill goes
 // on to finance.
@@ -235,6 +260,7 @@ func (e *e2e) basicMode(t *testing.T, id, taxNo string) {
 	if task.Status != simulator.ScanPending || task.ScanPoint != simulator.DefaultScanPoint.ID {
 		t.Fatalf("new task %+v: want pending at %s", task, simulator.DefaultScanPoint.ID)
 	}
+	e.imageCallsAtOwnAddress(t, b)
 	// The image system has the task as soon as the activity made it; the bill records it when the
 	// activity's answer reaches the workflow, a moment later.
 	waiting := e.waitFor(t, b.ref(), "the scan task in the state", func(st workflows.BillState) bool {

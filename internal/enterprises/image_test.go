@@ -1,0 +1,105 @@
+package enterprises
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"rimflow/cloudsim/simulator"
+	"rimflow/invoicecloud/standard"
+	"rimflow/invoicecloud/ultimate"
+)
+
+// The image system's own address in the file: checked by its rules, every problem named.
+func TestParseImageSystem(t *testing.T) {
+	with := func(block string) string {
+		return strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    imageSystem:\n"+block, 1)
+	}
+	specs, err := Parse([]byte(with("      baseURL: http://10.0.8.20:8080/api/\n      allowPlainHTTP: true\n")), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := specs[0].Image; img == nil || img.BaseURL != "http://10.0.8.20:8080/api/" || !img.AllowPlainHTTP || specs[1].Image != nil {
+		t.Fatalf("image systems: %+v, %+v", specs[0].Image, specs[1].Image)
+	}
+	if info := specs[0].Info(); info.ImageBaseURL != "http://10.0.8.20:8080/api/" {
+		t.Fatalf("info: %+v", info)
+	}
+	for _, c := range []struct{ block, want string }{
+		{"      baseURL: http://10.0.8.20:8080/api/\n", "enterprises[0].imageSystem.allowPlainHTTP"},
+		{"      baseURL: http://kdimage-demo.piaozone.com/\n      allowPlainHTTP: true\n", "enterprises[0].imageSystem.baseURL: plain http"},
+		{"      allowPlainHTTP: true\n", "enterprises[0].imageSystem.baseURL: required"},
+		{"      baseURL: https://image.example\n      pushUrl: x\n", "enterprises[0].imageSystem.pushUrl: not a setting of the image system"},
+		{"      baseURL: https://image.example\n      allowPlainHTTP: maybe\n", "enterprises[0].imageSystem.allowPlainHTTP"},
+	} {
+		_, err := Parse([]byte(with(c.block)), nil, getenv(goodEnv), goodFiles)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.block, err, c.want)
+		}
+	}
+}
+
+// Loading an enterprise with an image system asks it for its scanning points at its own address:
+// an unknown scanning point, or a client the image system does not accept, refuses the enterprise
+// naming the field; an image system out of reach is logged and the enterprise loads.
+func TestImageSystemCheckedAtLoad(t *testing.T) {
+	tenant := simulator.Tenant{Edition: simulator.EditionStandard, Name: "深圳示例有限公司", TaxNo: taxSZ,
+		ClientID: "SZ-IMG", ClientSecret: "sz-secret", EncryptKey: "0123456789abcdef",
+		ScanPoints: []simulator.ScanPoint{{ID: "SP07", Name: "深圳扫描岗"}}}
+	sim := simulator.New(simulator.Options{Tenants: []simulator.Tenant{simulator.UltimateTenant(), tenant}})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	cred := simulator.DefaultCredentials()
+	ult := ultimate.Config{BaseURL: srv.URL, AppID: cred.AppID, AppSecret: cred.AppSecret, TenantID: cred.TenantID,
+		AccountID: cred.AccountID, User: cred.User}
+	std := standard.Config{BaseURL: srv.URL, TaxNo: taxSZ, CompanyName: tenant.Name, ClientID: tenant.ClientID,
+		ClientSecret: tenant.ClientSecret, EncryptKey: tenant.EncryptKey}
+	image := &ImageSystem{BaseURL: srv.URL + simulator.ImageSystemPrefix}
+	specs := func(sh, sz string, mutate func(*standard.Config)) []Spec {
+		s := std
+		if mutate != nil {
+			mutate(&s)
+		}
+		return []Spec{
+			{TaxNo: taxSH, Name: "上海示例有限公司", Settings: ult, ScanPoint: sh, Image: image},
+			{TaxNo: taxSZ, Name: tenant.Name, Settings: s, ScanPoint: sz, Image: image},
+		}
+	}
+	reg, err := New(specs(simulator.DefaultScanPoint.ID, "SP07", nil), Options{})
+	if err != nil {
+		t.Fatalf("both image systems list the scanning points: %v", err)
+	}
+	if st := sim.Stats(); st.ImageSystemEndpoints["/kapi/app/bds/operate"] != 1 || st.ImageSystemEndpoints["/m4/bds/operate"] != 1 {
+		t.Fatalf("the image systems were not asked at their own address: %+v", sim.Stats())
+	}
+	for _, c := range []struct {
+		name   string
+		specs  []Spec
+		naming []string
+	}{
+		{"scanning point not listed", specs(simulator.DefaultScanPoint.ID, "SP99", nil), []string{"enterprises[1] (" + taxSZ + ")", "scanPoint", `"SP99"`, "SP07"}},
+		{"client not accepted", specs(simulator.DefaultScanPoint.ID, "SP07", func(c *standard.Config) { c.ClientSecret = "wrong" }),
+			[]string{"enterprises[1] (" + taxSZ + ")", "imageSystem.clientId"}},
+	} {
+		if _, err := reg.Replace(c.specs); err == nil {
+			t.Errorf("%s: loaded", c.name)
+		} else {
+			for _, want := range c.naming {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v, want it to name %s", c.name, err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "wrong") {
+				t.Errorf("%s: the secret shows in %v", c.name, err)
+			}
+		}
+	}
+	// Out of reach: loaded, the scan tasks will retry.
+	gone := httptest.NewServer(nil)
+	gone.Close()
+	far := specs(simulator.DefaultScanPoint.ID, "SP07", nil)
+	far[1].Image = &ImageSystem{BaseURL: gone.URL}
+	if _, err := reg.Replace(far); err != nil {
+		t.Fatalf("an image system out of reach refused the enterprise: %v", err)
+	}
+}

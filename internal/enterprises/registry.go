@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"golang.org/x/time/rate"
 
 	"rimflow/invoicecloud"
@@ -212,6 +213,9 @@ func (r *Registry) imageSystem(s Spec, per int, observe func(string, string, tim
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ImageCheckTimeout)
 	defer cancel()
+	// The check is no bill's: it is a trace of its own, so its call's log line has a trace id too.
+	ctx, span := otel.Tracer("rimflow/enterprises").Start(ctx, "enterprise image system check")
+	defer span.End()
 	points, err := lister.ScanPoints(ctx, "rimflow:scanpoints:"+s.TaxNo)
 	var ce *invoicecloud.Error
 	switch {

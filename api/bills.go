@@ -334,7 +334,7 @@ func (b *Bills) billTarget(ctx context.Context, ref BillRef) (*forwardTarget, er
 }
 
 // Amend corrects the header of a bill that failed before anything was bound (then Retry runs the
-// failed step again). The amend is checked against the bill's input with a new bill's rules first
+// failed step again), or the ERP's line fields and cover alone while it collects. The amend is checked against the bill's input with a new bill's rules first
 // (workflows.BillInput.Amend), so a bad value is a 400 naming the field and nothing is sent.
 func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendRequest) (workflows.BillState, error) {
 	if err := ref.check(); err != nil {

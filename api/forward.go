@@ -92,7 +92,45 @@ func DecodeForward(body []byte) (workflows.InvoicesSignal, *Error) {
 	if err != nil {
 		return workflows.InvoicesSignal{}, ValidationFailed(map[string]string{"body": err.Error()})
 	}
-	return workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}, nil
+	sig := workflows.InvoicesSignal{InvoiceData: msg.InvoiceData, AttachData: msg.AttachData}
+	// The ERP's line fields for the payload's invoices (docs/invoicecloud.md, "The ERP's line
+	// fields"): not the cloud's, so decoded strictly on their own and checked as billSave's.
+	var top struct {
+		Lines json.RawMessage `json:"lines"`
+	}
+	_ = json.Unmarshal(body, &top) // checkForward read the body as an object
+	if len(top.Lines) > 0 && string(top.Lines) != "null" {
+		if e := decodeStrict(top.Lines, &sig.Lines); e != nil {
+			return workflows.InvoicesSignal{}, prefixed(e, "lines")
+		}
+		f := map[string]string{}
+		workflows.CheckForwardLines(f, sig.Lines, sig.InvoiceData)
+		if len(f) > 0 {
+			return workflows.InvoicesSignal{}, ValidationFailed(f)
+		}
+	}
+	return sig, nil
+}
+
+// prefixed names a decode error of a part of the body by the part's field.
+func prefixed(e *Error, field string) *Error {
+	out := *e
+	fields := map[string]string{}
+	for k, v := range e.Fields {
+		switch {
+		case k == "body":
+			fields[field] = v
+		case strings.HasPrefix(k, "["):
+			fields[field+k] = v
+		default:
+			fields[field+"."+k] = v
+		}
+	}
+	if len(fields) == 0 {
+		fields[field] = e.Message
+	}
+	out.Fields = fields
+	return &out
 }
 
 func checkForward(body []byte) *Error {
@@ -106,8 +144,8 @@ func checkForward(body []byte) *Error {
 	}
 	f := map[string]string{}
 	for k := range top {
-		if k != "invoiceData" && k != "attachData" {
-			f[k] = "unknown field (the payload holds invoiceData and attachData)"
+		if k != "invoiceData" && k != "attachData" && k != "lines" {
+			f[k] = "unknown field (the payload holds invoiceData and attachData, and the ERP's lines)"
 		}
 	}
 	invoices, problem := objects(top["invoiceData"])

@@ -54,3 +54,37 @@ func TestForwardIsCheckedStrictly(t *testing.T) {
 		t.Errorf("trailing data: %+v", e)
 	}
 }
+
+// The ERP's lines on a forward: decoded strictly, checked as billSave's against the payload's
+// invoices, each problem named by its path.
+func TestForwardLines(t *testing.T) {
+	inv := `{"serialNo":"S1","invoiceAmount":"100","totalTaxAmount":"13","totalAmount":"113"}`
+	sig, e := DecodeForward([]byte(`{"invoiceData":[` + inv + `],"lines":[{"serialNo":"S1","amount":"56.50","entryId":"E-1",` +
+		`"deductionTaxAmount":6.5,"outputAmount":"1.00","remark":"福利"}]}`))
+	if e != nil {
+		t.Fatalf("good lines refused: %v", e)
+	}
+	if len(sig.Lines) != 1 || sig.Lines[0].Amount.StringFixed(2) != "56.50" || sig.Lines[0].EntryID != "E-1" ||
+		sig.Lines[0].DeductionTaxAmount.StringFixed(2) != "6.50" || sig.Lines[0].Remark != "福利" {
+		t.Errorf("decoded %+v", sig.Lines)
+	}
+	for name, c := range map[string]struct{ lines, field string }{
+		"over the total":         {`[{"serialNo":"S1","amount":"113.01"}]`, "lines[0].amount"},
+		"tax over the tax":       {`[{"serialNo":"S1","deductionTaxAmount":"13.01"}]`, "lines[0].deductionTaxAmount"},
+		"transfer without why":   {`[{"serialNo":"S1","outputAmount":"1"}]`, "lines[0].remark"},
+		"three decimals":         {`[{"serialNo":"S1","amount":"1.005"}]`, "lines[0].amount"},
+		"zero amount":            {`[{"serialNo":"S1","amount":0}]`, "lines[0].amount"},
+		"another invoice":        {`[{"serialNo":"S9","amount":"1"}]`, "lines[0].serialNo"},
+		"twice":                  {`[{"serialNo":"S1"},{"serialNo":"S1"}]`, "lines[1].serialNo"},
+		"unknown line field":     {`[{"serialNo":"S1","colour":"red"}]`, "lines[0].colour"},
+		"amount not a decimal":   {`[{"serialNo":"S1","amount":"ten"}]`, "lines[0].amount"},
+		"lines not an array":     {`{"serialNo":"S1"}`, "lines"},
+		"entryId a number":       {`[{"serialNo":"S1","entryId":5}]`, "lines[0].entryId"},
+		"control char in remark": {`[{"serialNo":"S1","outputAmount":"1","remark":"a\u0000b"}]`, "lines[0].remark"},
+	} {
+		_, e := DecodeForward([]byte(`{"invoiceData":[` + inv + `],"lines":` + c.lines + `}`))
+		if e == nil || e.Status != 400 || e.Fields[c.field] == "" {
+			t.Errorf("%s: %s not named: %+v", name, c.field, e)
+		}
+	}
+}

@@ -139,8 +139,10 @@ func routes() []route {
 		},
 		{
 			Method: "PATCH", Path: billPath, Operation: "amendBill",
-			Summary: "Correct the header of a bill that failed before anything was bound (then retry it)",
-			Body:    workflows.AmendRequest{}, Example: map[string]any{"billTaxNo": "91330100MA2B3C4D5E", "reason": "tax number typo"},
+			Summary: "Correct the header of a bill that failed before anything was bound (then retry it), or the ERP's line fields and cover while it collects",
+			Description: "lines (merged by serialNo) and coverData alone may be amended while the bill collects, or after it failed " +
+				"before its invoices were marked used: with invoices bound the cloud gets them at once (billSave 30); every later billSave carries them.",
+			Body: workflows.AmendRequest{}, Example: map[string]any{"billTaxNo": "91330100MA2B3C4D5E", "reason": "tax number typo"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Amend), Op: access.OpStart,
 		},
 		{

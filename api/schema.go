@@ -333,6 +333,8 @@ func (g *schemaGen) forwardSchema() map[string]any {
 				"invoiceData": map[string]any{"type": "array", "minItems": 1, "maxItems": calls.MaxDeliveryInvoices,
 					"items": specObject(forwardInvoiceFields, []string{"serialNo"})},
 				"attachData": map[string]any{"type": "array", "items": specObject(forwardAttachFields, nil)},
+				"lines": map[string]any{"type": "array", "maxItems": workflows.MaxLines, "items": g.of(reflect.TypeOf(workflows.InvoiceLine{})),
+					"description": "the ERP's line fields for this payload's invoices (by serialNo), sent on every billSave of the bill"},
 			},
 		}
 	}

@@ -225,6 +225,20 @@ func (b *bill) validateAmend(req AmendRequest) error {
 	if _, verr := b.in.Amend(req); verr != nil {
 		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
 	}
+	if f := map[string]string{}; len(req.Lines) > 0 {
+		CheckLines(f, "lines", req.Lines, b.boundInvoice)
+		if err := fieldErr(f); err != nil {
+			return err
+		}
+	}
+	if req.linesOnly() {
+		// The ERP's line fields and cover: while collecting, or failed before the invoices were
+		// marked used (lines.go).
+		if (b.View.Stage == StageCollecting || b.View.Stage == StageFailed) && !b.MarkedUsed {
+			return nil
+		}
+		return fmt.Errorf("the line fields and the cover are amended while the bill collects (or has failed before its invoices were marked used); it is in stage %s", b.View.Stage)
+	}
 	if b.View.Stage != StageFailed || len(b.Invoices) > 0 || b.MarkedUsed {
 		return fmt.Errorf("only a failed bill with nothing bound yet can be amended (stage %s, %d invoice(s) bound); cancel it instead", b.View.Stage, len(b.Invoices))
 	}
@@ -287,6 +301,7 @@ func (b *bill) validateRetry() error {
 
 func (b *bill) validateInvoices(sig InvoicesSignal) error {
 	f := map[string]string{}
+	CheckForwardLines(f, sig.Lines, sig.InvoiceData)
 	if len(sig.InvoiceData) == 0 {
 		f["invoiceData"] = "required: at least one invoice"
 	}

@@ -93,6 +93,10 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 			}
 		case evRemove:
 			b.reply(ev, b.removeInvoice(ctx, *ev.remove))
+		case evAmend: // only the line fields and the cover reach collecting (validateAmend)
+			if err := b.amendLines(ctx, ev); err != nil {
+				return "", err
+			}
 		case evCollectURL:
 			if !b.linkBook.fresh(workflow.Now(ctx), b.in.Options.reissueMargin()) {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {

@@ -95,7 +95,7 @@ func (b *bill) setup(ctx workflow.Context) error {
 		{UpdateRetry, "Re-run the step that failed (only in stage failed), once its cause is fixed.", evRetry,
 			decoder(func(r RetryRequest) *event { return &event{kind: evRetry, retry: &r, actor: &r.Actor} }),
 			func(ev *event) error { return b.validateRetry() }, nil},
-		{UpdateAmend, "Correct the header of a bill that failed before anything was bound (only the fields given change), then retry: {billTaxNo, companyInfo, …, reason}.", evAmend,
+		{UpdateAmend, "Correct the header of a bill that failed before anything was bound (only the fields given change), then retry: {billTaxNo, companyInfo, …, reason}; or, while collecting, its line fields and cover alone: {lines, coverData, reason}.", evAmend,
 			decoder(func(r AmendRequest) *event { return &event{kind: evAmend, amend: &r, actor: &r.Actor} }),
 			func(ev *event) error { return b.validateAmend(*ev.amend) }, nil},
 		{UpdateRemove, "Take an invoice off a collecting or failed bill: {serialNo, reason}; a bound one is released at the cloud (billSave 1).", evRemove,
@@ -192,8 +192,9 @@ func (b *bill) setup(ctx workflow.Context) error {
 	if err := b.setupVoucherSet(ctx); err != nil {
 		return err
 	}
-	b.inbox.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData}. Recorded at once; bound while collecting, else kept until the bill next collects.",
+	b.inbox.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData, lines}. Recorded at once; bound while collecting, else kept until the bill next collects.",
 		handled(b.validateInvoices, func(sig InvoicesSignal) {
+			b.takeLines(sig.Lines)
 			b.record(calls.Delivery{Via: ViaERP, InvoiceData: sig.InvoiceData, AttachData: sig.AttachData})
 		}))
 	b.inbox.listen(ctx, SignalDelivery, "A delivery from the cloud (a watcher's socket or poll message): recorded at once; bound while collecting, else kept until the bill next collects.",

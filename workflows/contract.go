@@ -224,6 +224,10 @@ type BillInput struct {
 	PushType    string                 `json:"pushType,omitempty"` // socket (default) | poll
 	CompanyInfo []invoicecloud.Company `json:"companyInfo,omitempty"`
 	Options     Options                `json:"options"`
+	// Lines are the ERP's line fields per invoice (serialNo) and CoverData the bill's cover, sent
+	// on every billSave (lines.go); also given with a forwarded payload or by an amend.
+	Lines     []InvoiceLine           `json:"lines,omitempty"`
+	CoverData *invoicecloud.CoverData `json:"coverData,omitempty"`
 	// Policy is set by the server at start from the policy file (segregation of duties, the ops
 	// path); absent, DefaultBillPolicy. Frozen with the options.
 	Policy *BillPolicy `json:"policy,omitempty"`
@@ -299,8 +303,11 @@ type AmendRequest struct {
 	OrgNumber   *string                 `json:"orgNumber,omitempty"`
 	UserID      *string                 `json:"userId,omitempty"`
 	CompanyInfo *[]invoicecloud.Company `json:"companyInfo,omitempty"`
-	Reason      string                  `json:"reason"`
-	Actor       *Actor                  `json:"actor,omitempty"`
+	// Lines (merged by serialNo) and CoverData (replaced) may also be amended while collecting.
+	Lines     []InvoiceLine           `json:"lines,omitempty"`
+	CoverData *invoicecloud.CoverData `json:"coverData,omitempty"`
+	Reason    string                  `json:"reason"`
+	Actor     *Actor                  `json:"actor,omitempty"`
 }
 
 // RemoveInvoiceRequest takes one invoice off a collecting or failed bill: a pending one is
@@ -352,6 +359,8 @@ type RetryRequest struct {
 type InvoicesSignal struct {
 	InvoiceData []invoicecloud.Invoice `json:"invoiceData"`
 	AttachData  []invoicecloud.Attach  `json:"attachData,omitempty"`
+	// Lines are the ERP's line fields for these invoices (lines.go), kept with the bill.
+	Lines []InvoiceLine `json:"lines,omitempty"`
 }
 
 // The `state` query's answer: the whole bill view.

@@ -29,6 +29,7 @@ var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 func (in BillInput) clone() BillInput {
 	out := in
 	out.CompanyInfo = slices.Clone(in.CompanyInfo)
+	out.Lines = slices.Clone(in.Lines)
 	out.Options.Approvals = slices.Clone(in.Options.Approvals)
 	if in.Options.AutoSubmit != nil {
 		v := *in.Options.AutoSubmit
@@ -131,6 +132,8 @@ func (in BillInput) Validate() *ValidationError {
 		}
 	}
 	in.Options.validate(f)
+	CheckLines(f, "lines", in.Lines, nil)
+	CheckCover(f, in.CoverData)
 	if len(f) == 0 {
 		return nil
 	}
@@ -219,8 +222,15 @@ func (in BillInput) Amend(req AmendRequest) (BillInput, *ValidationError) {
 	if req.CompanyInfo != nil {
 		out.CompanyInfo, changed = slices.Clone(*req.CompanyInfo), true
 	}
+	if len(req.Lines) > 0 {
+		out.Lines, changed = withLines(in.Lines, req.Lines), true
+	}
+	if req.CoverData != nil {
+		c := *req.CoverData
+		out.CoverData, changed = &c, true
+	}
 	if !changed {
-		f["body"] = "nothing to amend: give at least one of billNo, billType, billTaxNo, orgNumber, userId, companyInfo"
+		f["body"] = "nothing to amend: give at least one of billNo, billType, billTaxNo, orgNumber, userId, companyInfo, lines, coverData"
 	}
 	out.Normalize()
 	if verr := out.ValidateAtStart(); verr != nil {

@@ -10,7 +10,7 @@ func (in BillInput) billSave(status string, set []invoicecloud.Invoice) invoicec
 	return invoicecloud.BillSaveRequest{
 		BillID: in.BillID, Resource: in.Resource, BillNo: in.BillNo, BillType: in.BillType,
 		BillTaxNo: in.BillTaxNo, OrgNumber: in.OrgNumber, Status: status,
-		InvoiceData: billInvoices(set),
+		InvoiceData: in.withLineFields(billInvoices(set)), CoverData: in.CoverData,
 	}
 }
 

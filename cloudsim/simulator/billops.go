@@ -200,6 +200,13 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 		if l.DeductionTaxAmount != nil && l.DeductionTaxAmount.GreaterThan(pi.inv.TotalTaxAmount) {
 			return nil, badParam(it.path("deductionTaxAmount"), "不能大于发票税额 "+pi.inv.TotalTaxAmount.StringFixed(2))
 		}
+		if l.OutputAmount != nil && l.OutputAmount.GreaterThan(pi.inv.TotalTaxAmount) {
+			return nil, badParam(it.path("outputAmount"), "转出金额不能大于发票税额 "+pi.inv.TotalTaxAmount.StringFixed(2))
+		}
+		// [assumed] A transfer out names its reason (转出原因): strict mode, as rimflow checks it.
+		if l.OutputAmount != nil && l.Remark == "" && s.opts.Strict {
+			return nil, badParam(it.path("remark"), "转出原因不能为空 (strict: outputAmount needs its remark)")
+		}
 		lines = append(lines, billSaveLine{serialNo: sn, line: l})
 	}
 	b := s.bills[key]

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // BillView is the cloud's view of one bill (GET /__sim/bills/{resource}/{billId}).
@@ -79,7 +81,11 @@ type BillInvoiceView struct {
 	Amount        string `json:"amount,omitempty"`
 	DeductionFlag string `json:"deductionFlag,omitempty"`
 	EntryID       string `json:"entryId,omitempty"`
-	Accounted     bool   `json:"accounted"`
+	// The rest of billSave's line: the tax entered, the tax transferred out and its reason.
+	DeductionTaxAmount string `json:"deductionTaxAmount,omitempty"`
+	OutputAmount       string `json:"outputAmount,omitempty"`
+	Remark             string `json:"remark,omitempty"`
+	Accounted          bool   `json:"accounted"`
 }
 
 // VoucherView is a voucher written back by voucherSave.
@@ -103,20 +109,24 @@ type CoverView struct {
 
 // InvoiceView is one invoice of the pool (GET /__sim/invoices/{serialNo}).
 type InvoiceView struct {
-	SerialNo      string          `json:"serialNo"`
-	Status        string          `json:"status"`
-	BillID        string          `json:"billId"`   // "" when in no bill
-	Resource      string          `json:"resource"` // "" when in no bill
-	CollectedFor  string          `json:"collectedFor"`
-	CollectedAt   time.Time       `json:"collectedAt"`
-	Amount        string          `json:"amount,omitempty"`
-	DeductionFlag string          `json:"deductionFlag,omitempty"`
-	EntryID       string          `json:"entryId,omitempty"`
-	VoucherID     string          `json:"vouchId,omitempty"`
-	Accounted     bool            `json:"accounted"`
-	Deduction     *deductionState `json:"deduction,omitempty"`
-	History       []Binding       `json:"history"`
-	Invoice       Invoice         `json:"invoice"`
+	SerialNo      string    `json:"serialNo"`
+	Status        string    `json:"status"`
+	BillID        string    `json:"billId"`   // "" when in no bill
+	Resource      string    `json:"resource"` // "" when in no bill
+	CollectedFor  string    `json:"collectedFor"`
+	CollectedAt   time.Time `json:"collectedAt"`
+	Amount        string    `json:"amount,omitempty"`
+	DeductionFlag string    `json:"deductionFlag,omitempty"`
+	EntryID       string    `json:"entryId,omitempty"`
+	// The rest of billSave's line (BillInvoiceView).
+	DeductionTaxAmount string          `json:"deductionTaxAmount,omitempty"`
+	OutputAmount       string          `json:"outputAmount,omitempty"`
+	Remark             string          `json:"remark,omitempty"`
+	VoucherID          string          `json:"vouchId,omitempty"`
+	Accounted          bool            `json:"accounted"`
+	Deduction          *deductionState `json:"deduction,omitempty"`
+	History            []Binding       `json:"history"`
+	Invoice            Invoice         `json:"invoice"`
 	// Edition, Tenant and Enterprise of the bill the invoice is bound to ("" when in no bill).
 	Edition    Edition `json:"edition,omitempty"`
 	Tenant     string  `json:"tenant,omitempty"`
@@ -163,10 +173,8 @@ func (s *Sim) billView(b *bill) BillView {
 	for _, sn := range b.serials {
 		pi := s.pool[sn]
 		iv := BillInvoiceView{SerialNo: sn, Status: pi.status, DeductionFlag: pi.line.DeductionFlag,
-			EntryID: pi.line.EntryID, Accounted: pi.voucherID != ""}
-		if pi.line.Amount != nil {
-			iv.Amount = pi.line.Amount.StringFixed(2)
-		}
+			EntryID: pi.line.EntryID, Remark: pi.line.Remark, Accounted: pi.voucherID != ""}
+		iv.Amount, iv.DeductionTaxAmount, iv.OutputAmount = fixed2(pi.line.Amount), fixed2(pi.line.DeductionTaxAmount), fixed2(pi.line.OutputAmount)
 		v.Invoices = append(v.Invoices, iv)
 	}
 	if b.voucherID != "" {
@@ -261,9 +269,8 @@ func (s *Sim) invoiceView(serialNo string, pi *poolInvoice) InvoiceView {
 		t := s.owner(b)
 		v.Edition, v.Tenant, v.Enterprise = t.Edition, t.Name, s.enterpriseOf(b)
 	}
-	if pi.line.Amount != nil {
-		v.Amount = pi.line.Amount.StringFixed(2)
-	}
+	v.Amount, v.DeductionTaxAmount, v.OutputAmount = fixed2(pi.line.Amount), fixed2(pi.line.DeductionTaxAmount), fixed2(pi.line.OutputAmount)
+	v.Remark = pi.line.Remark
 	if pi.deduction != nil {
 		d := *pi.deduction
 		v.Deduction = &d
@@ -273,4 +280,12 @@ func (s *Sim) invoiceView(serialNo string, pi *poolInvoice) InvoiceView {
 		v.History = []Binding{}
 	}
 	return v
+}
+
+// fixed2 shows an amount of a line with its two decimals ("" when not given).
+func fixed2(d *decimal.Decimal) string {
+	if d == nil {
+		return ""
+	}
+	return d.StringFixed(2)
 }

@@ -37,6 +37,10 @@ func TestVendorPicture(t *testing.T) {
 			t.Parallel()
 			env.voucherSet(t, "E2E-VS-"+tag, ed.taxNo)
 		})
+		t.Run("the ERP's line fields and cover on every billSave on "+ed.name, func(t *testing.T) {
+			t.Parallel()
+			env.lineFields(t, "E2E-LN-"+tag, ed.taxNo)
+		})
 	}
 }
 

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/shopspring/decimal"
+
+	"rimflow/api"
+	"rimflow/invoicecloud"
+	"rimflow/systest/testenv"
+	"rimflow/workflows"
+)
+
+// lineFields: the ERP's line fields and cover reach the cloud on every billSave. Bill A starts
+// with a cover, collects two invoices, amends one's line while collecting (an amount above the
+// invoice's total is 400 naming it, nothing sent), forwards the other's with its payload, and
+// is marked used: the cloud holds both lines and the cover at 60. Bill B starts with A's cover
+// number: the cloud refuses it, the bill fails naming coverData.coveNo, an amend of the cover and
+// a retry bind it.
+func (e *e2e) lineFields(t *testing.T, id, taxNo string) {
+	a, b := id+"-A", id+"-B"
+	cov := func(no string) *invoicecloud.CoverData {
+		return &invoicecloud.CoverData{Base64: "JVBERi0xLjQK", CoveNo: no, CoveType: "1"}
+	}
+	in := e.vendorBill(t, a, taxNo)
+	in.Options.Approvals, in.Options.AutoSubmit = []string{}, new(bool)
+	in.CoverData = cov("COV-" + a)
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", a, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(a)+"/collect-url", nil, &url)
+	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 2)
+	st := e.waitFor(t, "OA/"+a, "two invoices bound", func(st workflows.BillState) bool { return st.InvoiceCount == 2 })
+	if cb := e.cloudBill(t, a); cb.Cover == nil || cb.Cover.CoveNo != "COV-"+a {
+		t.Fatalf("the cloud's cover of %s: %+v", a, cb.Cover)
+	}
+	s1, s2 := st.Invoices[0], st.Invoices[1]
+	total := decimal.RequireFromString(s1.TotalAmount)
+	half := total.Div(decimal.NewFromInt(2)).Round(2)
+
+	status, raw := e.send(t, "PATCH", e.billURL(a), mustJSON(t, map[string]any{"reason": "partial",
+		"lines": []map[string]any{{"serialNo": s1.SerialNo, "amount": total.Add(decimal.New(1, -2)).StringFixed(2)}}}), e.Target.Token)
+	var refused api.ErrorBody
+	if status != http.StatusBadRequest || json.Unmarshal(raw, &refused) != nil || refused.Error.Fields["lines[0].amount"] == "" {
+		t.Fatalf("an amount above the invoice's total: HTTP %d %s, want 400 naming lines[0].amount", status, raw)
+	}
+	e.call(t, "PATCH", e.billURL(a), map[string]any{"reason": "half is private",
+		"lines": []map[string]any{{"serialNo": s1.SerialNo, "amount": half.StringFixed(2), "entryId": "E-1"}}}, nil)
+	line := func(id, sn string) (out struct{ Amount, EntryID, Status string }) {
+		for _, l := range e.cloudBill(t, id).Invoices {
+			if l.SerialNo == sn {
+				out.Amount, out.EntryID, out.Status = l.Amount, l.EntryID, l.Status
+			}
+		}
+		return out
+	}
+	if l := line(a, s1.SerialNo); l.Amount != half.StringFixed(2) || l.EntryID != "E-1" || l.Status != invoicecloud.StatusInUse {
+		t.Fatalf("after the amend the cloud holds %+v for %s, want amount %s entryId E-1 at 30", l, s1.SerialNo, half.StringFixed(2))
+	}
+
+	// The browser forwards the second invoice's payload with its line (the socket brought it already).
+	fwd := map[string]any{
+		"invoiceData": []map[string]any{{"serialNo": s2.SerialNo, "buyerTaxNo": s2.BuyerTaxNo,
+			"invoiceAmount": s2.Amount, "totalTaxAmount": s2.TaxAmount, "totalAmount": s2.TotalAmount}},
+		"lines": []map[string]any{{"serialNo": s2.SerialNo, "entryId": "E-2"}},
+	}
+	e.call(t, "POST", e.billURL(a)+"/invoices", fwd, nil)
+	e.waitFor(t, "OA/"+a, "the forward's line kept", func(st workflows.BillState) bool { return len(st.Bill.Lines) == 2 })
+	e.call(t, "POST", e.billURL(a)+"/submit", workflows.SubmitRequest{By: "demo-user"}, nil)
+	e.WaitStage(t, "OA/"+a, workflows.StageAwaitingVoucher)
+	if l := line(a, s1.SerialNo); l.Amount != half.StringFixed(2) || l.EntryID != "E-1" || l.Status != invoicecloud.StatusUsed {
+		t.Errorf("at 60 the cloud holds %+v for %s", l, s1.SerialNo)
+	}
+	if l := line(a, s2.SerialNo); l.EntryID != "E-2" || l.Status != invoicecloud.StatusUsed {
+		t.Errorf("at 60 the cloud holds %+v for %s, want entryId E-2", l, s2.SerialNo)
+	}
+
+	in = e.vendorBill(t, b, taxNo)
+	in.Options.AutoSubmit = new(bool)
+	in.CoverData = cov("COV-" + a)
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", b, status, raw)
+	}
+	e.call(t, "GET", e.billURL(b)+"/collect-url", nil, &url)
+	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 1)
+	st = e.waitFor(t, "OA/"+b, "failed on the cover", func(st workflows.BillState) bool { return st.Stage == workflows.StageFailed })
+	if st.Error == nil || st.Error.Field != "coverData.coveNo" {
+		t.Fatalf("the failure of %s: %+v, want the cloud naming coverData.coveNo", b, st.Error)
+	}
+	e.call(t, "PATCH", e.billURL(b), map[string]any{"reason": "cover number taken", "coverData": cov("COV-" + b)}, nil)
+	e.call(t, "POST", e.billURL(b)+"/retry", workflows.RetryRequest{By: "ops"}, nil)
+	e.waitFor(t, "OA/"+b, "bound after the retry", func(st workflows.BillState) bool {
+		return st.Stage == workflows.StageCollecting && st.InvoiceCount == 1
+	})
+	if cb := e.cloudBill(t, b); cb.Cover == nil || cb.Cover.CoveNo != "COV-"+b {
+		t.Errorf("the cloud's cover of %s: %+v", b, cb.Cover)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

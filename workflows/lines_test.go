@@ -222,3 +222,17 @@ func TestCoverRefusedThenAmendedAndRetried(t *testing.T) {
 	eq(t, "first cover", binds[0].(calls.BillSaveInput).Request.CoverData.CoveNo, "COV-1")
 	eq(t, "retried cover", binds[1].(calls.BillSaveInput).Request.CoverData.CoveNo, "COV-2")
 }
+
+// A start sent again joins the bill whatever its lines and cover: forwards and amends change them
+// as the bill lives.
+func TestStartComparesNoLines(t *testing.T) {
+	in := bill(workflows.Options{})
+	with := bill(workflows.Options{})
+	with.Lines, with.CoverData = []workflows.InvoiceLine{{SerialNo: "S1", EntryID: "E-1"}}, cover
+	eq(t, "digest", workflows.BodyDigest(with), workflows.BodyDigest(in))
+	other := bill(workflows.Options{})
+	other.BillNo = "BX-OTHER"
+	if workflows.BodyDigest(other) == workflows.BodyDigest(in) {
+		t.Errorf("another billNo has the same digest")
+	}
+}

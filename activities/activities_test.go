@@ -50,8 +50,8 @@ func eventCode(t *testing.T, env *testsuite.TestActivityEnvironment, billID, lin
 func eventCodeFor(t *testing.T, env *testsuite.TestActivityEnvironment, billID, linkKey, push string) calls.EventCodeResult {
 	t.Helper()
 	v, err := env.ExecuteActivity("GetEventCode", calls.EventCodeInput{MessageID: "ec-" + billID + linkKey, Request: invoicecloud.EventCodeRequest{
-		BillID: billID, Resource: "OA", BillNo: "N-" + billID, BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X",
-		PushType: push, UserID: "u1", LinkKey: linkKey, CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "示例"}},
+		BillID: billID, Resource: "OA", BillNo: "N-" + billID, BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001R",
+		PushType: push, UserID: "u1", LinkKey: linkKey, CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001R", Name: "示例"}},
 	}})
 	if err != nil {
 		t.Fatalf("GetEventCode: %v", err)
@@ -78,7 +78,7 @@ func TestGetEventCodeWatchAndBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	bind := calls.BillSaveInput{MessageID: "bind-1", Request: invoicecloud.BillSaveRequest{BillID: "B1", Resource: "OA", BillNo: "N-B1",
-		BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001X", Status: invoicecloud.StatusInUse,
+		BillType: "er_dailyreimbursebill", BillTaxNo: "91310000MA1FL0001R", Status: invoicecloud.StatusInUse,
 		InvoiceData: []invoicecloud.BillInvoice{{SerialNo: delivered[0].SerialNo}}}}
 	if _, err := env.ExecuteActivity("BindInvoices", bind); err != nil {
 		t.Fatalf("bind: %v", err)

@@ -42,9 +42,18 @@ func classify(ctx context.Context, e *enterprises.Enterprise, err error) error {
 	default:
 		code = "error"
 	}
+	// The details carry the field the cloud named and its own text (the API shows it beside the
+	// stable business code: error.cloudMessage).
 	details := []any{}
-	if ce.Field != "" {
-		details = append(details, map[string]string{"field": ce.Field})
+	if ce.Field != "" || ce.Code != "" {
+		d := map[string]string{}
+		if ce.Field != "" {
+			d["field"] = ce.Field
+		}
+		if ce.Code != "" && ce.Message != "" {
+			d["message"] = ce.Message
+		}
+		details = append(details, d)
 	}
 	msg := ce.Error()
 	if e != nil && e.TaxNo != enterprises.AnyTaxNo { // a registry of one needs no name

@@ -81,7 +81,7 @@ func jsonAs(token string) map[string]string {
 	return h
 }
 
-const startOA = `{"billId":"B-1","billNo":"BX-1","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91330100MA2B3C4D5E","userId":"u-7"}`
+const startOA = `{"billId":"B-1","billNo":"BX-1","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91330100MA2B3C4D5N","userId":"u-7"}`
 
 // A client without the operation, or on another resource, gets 403 naming both; with them it gets
 // through (to a Temporal that does not answer: 503).
@@ -274,7 +274,7 @@ func TestStartRefusesIDsVisibilityCannotStore(t *testing.T) {
 	for field, body := range map[string]string{
 		"billId":    strings.Replace(startOA, `"B-1"`, `"`+long+`"`, 1),
 		"billNo":    strings.Replace(startOA, `"BX-1"`, `"`+long+"123456"+`"`, 1),
-		"billTaxNo": strings.Replace(startOA, `"91330100MA2B3C4D5E"`, `"`+long+"123456"+`"`, 1),
+		"billTaxNo": strings.Replace(startOA, `"91330100MA2B3C4D5N"`, `"`+long+"123456"+`"`, 1),
 	} {
 		status, out := send(t, s, "POST", "/v1/bills", jsonAs(""), body)
 		if _, fields := errorOf(t, out); status != 400 || fields[field] == nil {
@@ -324,7 +324,7 @@ func TestForwardedPayloadChecks(t *testing.T) {
 // it, the name), and a full bill takes no more.
 func TestForwardedPayloadAgainstTheBill(t *testing.T) {
 	bill := &forwardTarget{workflowID: "bill:OA:B-1", bill: workflows.BillInput{BillTaxNo: "91440300MA5G9GK78Y",
-		CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5E", Name: "杭州示例科技有限公司"}}}}
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5N", Name: "杭州示例科技有限公司"}}}}
 	one := func(inv invoicecloud.Invoice) workflows.InvoicesSignal {
 		inv.SerialNo = "s1"
 		return workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{inv}}
@@ -335,9 +335,9 @@ func TestForwardedPayloadAgainstTheBill(t *testing.T) {
 		ok   bool
 	}{
 		{"the bill's tax number", invoicecloud.Invoice{BuyerTaxNo: "91440300ma5g9gk78y"}, true},
-		{"a companyInfo company with its name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5E", BuyerName: "杭州示例科技有限公司"}, true},
-		{"a companyInfo tax number under another name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5E", BuyerName: "别的公司"}, false},
-		{"another buyer", invoicecloud.Invoice{BuyerTaxNo: "91310115MA1K4QXN5R"}, false},
+		{"a companyInfo company with its name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5N", BuyerName: "杭州示例科技有限公司"}, true},
+		{"a companyInfo tax number under another name", invoicecloud.Invoice{BuyerTaxNo: "91330100MA2B3C4D5N", BuyerName: "别的公司"}, false},
+		{"another buyer", invoicecloud.Invoice{BuyerTaxNo: "91310115MA1K4QXN5A"}, false},
 		{"no buyer", invoicecloud.Invoice{}, false},
 	} {
 		e := checkForwarded(one(tc.inv), bill)

@@ -353,6 +353,19 @@ func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendReque
 		return workflows.BillState{}, ValidationFailed(map[string]string{"userId": "the bill's submitter cannot be amended " +
 			"(segregation of duties): cancel the bill and start it again for another user"})
 	}
+	digits := map[string]string{}
+	checkDigits(amended, digits)
+	if req.BillTaxNo == nil {
+		delete(digits, "billTaxNo") // a header the amend leaves alone is not the amend's fault
+	}
+	for name := range digits {
+		if req.CompanyInfo == nil && strings.HasPrefix(name, "companyInfo") {
+			delete(digits, name)
+		}
+	}
+	if len(digits) > 0 {
+		return workflows.BillState{}, ValidationFailed(digits)
+	}
 	if req.BillTaxNo != nil && b.Enterprises != nil {
 		if _, err := b.Enterprises.Lookup(amended.BillTaxNo); err != nil {
 			return workflows.BillState{}, ValidationFailed(map[string]string{

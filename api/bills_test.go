@@ -14,7 +14,7 @@ import (
 // historyLimit of 1 would continue as new at every quiet point; a 10 ms scan poll hammers the
 // image system), and a start keeps them where allowed.
 func TestCallerMechanicsUnderThePolicy(t *testing.T) {
-	in := workflows.BillInput{BillID: "B-1", BillNo: "BX-1", BillType: "expense", Resource: "OA", BillTaxNo: "91330100MA2B3C4D5E",
+	in := workflows.BillInput{BillID: "B-1", BillNo: "BX-1", BillType: "expense", Resource: "OA", BillTaxNo: "91330100MA2B3C4D5N",
 		UserID: "u-7", Options: workflows.Options{ScanPoint: "SP02", ScanPollEvery: workflows.Duration(2 * time.Second), HistoryLimit: 500}}
 
 	closed, err := policy.Parse([]byte("default:\n  imageMode: match\n  allowCallerOptions: []\n"))

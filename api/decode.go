@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
 
@@ -42,6 +43,23 @@ func DecodeStart(body []byte) (workflows.BillInput, *Error) {
 	return in, nil
 }
 
+// checkDigits names every tax number of the bill (already upper-cased) whose GB 32100 check
+// character does not verify, unless the field is named already. The API checks it, not the
+// workflow: a bill started or amended before this check still replays.
+func checkDigits(in workflows.BillInput, fields map[string]string) {
+	set := func(name, taxNo string) {
+		if _, bad := fields[name]; !bad {
+			if p := invoicecloud.CreditCodeProblem(taxNo); p != "" {
+				fields[name] = p
+			}
+		}
+	}
+	set("billTaxNo", in.BillTaxNo)
+	for i, c := range in.CompanyInfo {
+		set(fmt.Sprintf("companyInfo[%d].taxNo", i), c.TaxNo)
+	}
+}
+
 // checkBill applies the workflow's own normalisation and a new bill's rules
 // (workflows.BillInput.ValidateAtStart), so the API refuses what the workflow or the cloud would
 // refuse, naming the field, before anything starts; and what Temporal's visibility could not
@@ -52,6 +70,7 @@ func checkBill(in *workflows.BillInput) *Error {
 	if verr := in.ValidateAtStart(); verr != nil {
 		fields = verr.Fields
 	}
+	checkDigits(*in, fields)
 	if _, bad := fields["billId"]; !bad && in.Resource != "" {
 		if n := len(workflows.BillWorkflowID(in.Resource, in.BillID)); n > MaxIDLen {
 			fields["billId"] = idTooLong(n)

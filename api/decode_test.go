@@ -12,7 +12,7 @@ import (
 var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 const goodBill = `{"billId":"B-1","billNo":"BX-2026-001","billType":"er_dailyreimbursebill","resource":"OA",
- "billTaxNo":"91330100MA2B3C4D5E","userId":"u-7","options":{"approvals":["supervisor"],"sla":{"approval":"48h"}}}`
+ "billTaxNo":"91330100MA2B3C4D5N","userId":"u-7","options":{"approvals":["supervisor"],"sla":{"approval":"48h"}}}`
 
 // DecodeStart normalises the bill's own fields but keeps the options as asked for: the policy
 // decides at start which of them the caller may choose, and then fills the rest.

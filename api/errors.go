@@ -63,18 +63,22 @@ var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnau
 // {"error":{"code":"…","message":"…","fields":{"billId":"required"}}}. Callers branch on Code,
 // SubCode (409), CloudCode and Field (502); Message is for people.
 type Error struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	SubCode string `json:"subCode,omitempty"` // 409: SubWrongStage, SubAlreadyDecided…
-	Message string `json:"message"`
+	Status int    `json:"-"`
+	Code   string `json:"code"`
+	// BusinessCode is the stable row of docs/errors.md an ERP maps ("RF2001"); set on every answer.
+	BusinessCode string `json:"businessCode"`
+	SubCode      string `json:"subCode,omitempty"` // 409: SubWrongStage, SubAlreadyDecided…
+	Message      string `json:"message"`
 	// Fields names every bad input field (400) or every field of a start that differs from the
 	// running bill (409 different_body).
 	Fields map[string]string `json:"fields,omitempty"`
 	// CloudCode is the cloud's own error code (502), e.g. "2003"; "http" for an HTTP failure,
 	// "config" for a refusal of the worker's credentials.
 	CloudCode string `json:"cloudCode,omitempty"`
-	Field     string `json:"field,omitempty"` // 502: the field the cloud named, when it named one
-	Step      string `json:"step,omitempty"`  // 502: the bill's step the cloud refused (getEventCode, bindInvoices…)
+	// CloudMessage is the cloud's own text (502), as it answered it (credentials redacted).
+	CloudMessage string `json:"cloudMessage,omitempty"`
+	Field        string `json:"field,omitempty"` // 502: the field the cloud named, when it named one
+	Step         string `json:"step,omitempty"`  // 502: the bill's step the cloud refused (getEventCode, bindInvoices…)
 	// RequestID is the X-Request-Id of the answer, also in the server's log lines.
 	RequestID string `json:"requestId,omitempty"`
 }
@@ -136,6 +140,7 @@ func ErrorFrom(err error) *Error {
 		e := newError(http.StatusBadGateway, CodeCloudRefused, "Invoice Cloud refused: %s", app.Message())
 		e.CloudCode = strings.TrimPrefix(app.Type(), appErrCloudPrefix)
 		e.Field = detailField(app)
+		e.CloudMessage = detail(app, "message")
 		if step, _, ok := strings.Cut(app.Message(), " failed: "); ok && !strings.ContainsAny(step, " :") {
 			e.Step = step
 		}
@@ -231,13 +236,16 @@ func subCodeOf(app *temporal.ApplicationError) string {
 }
 
 // detailField reads the field a cloud failure names in its details ({"field": …}).
-func detailField(app *temporal.ApplicationError) string {
+func detailField(app *temporal.ApplicationError) string { return detail(app, "field") }
+
+// detail reads one entry of a cloud failure's details ({"field": …, "message": …}).
+func detail(app *temporal.ApplicationError, key string) string {
 	if !app.HasDetails() {
 		return ""
 	}
 	var d map[string]string
 	if app.Details(&d) == nil {
-		return d["field"]
+		return d[key]
 	}
 	return ""
 }

@@ -17,7 +17,7 @@ var pathParamDocs = map[string]string{
 }
 
 var pathParamExamples = map[string]string{"resource": "OA", "billId": "报销单-0001", "serialNo": "7f3c0a9e5b1d4c2a8e6f0b3d5a7c9e1f",
-	"taxNo": "91330100MA2B3C4D5E"}
+	"taxNo": "91330100MA2B3C4D5N"}
 
 func init() { pathParamDocs["taxNo"] = "the enterprise's tax number the cloud pushes for" }
 
@@ -197,7 +197,7 @@ func openAPI(rts []route) map[string]any {
 			"description": "The ERP's API to rimflow: one durable Temporal workflow per bill, from collecting " +
 				"invoices in Kingdee Invoice Cloud to the voucher. Amounts are decimal strings. A bill is named " +
 				"{resource}/{billId}; both may hold any printable Unicode and are percent-encoded (UTF-8) in paths. " +
-				`Errors are {"error":{"code","subCode","message","fields","cloudCode","field","step","requestId"}}; ` +
+				`Errors are {"error":{"code","businessCode","subCode","message","fields","cloudCode","cloudMessage","field","step","requestId"}}; ` +
 				"unknown query parameters (except on /v1/codec/…, Temporal's protocol) and unknown body fields are refused (400). docs/api.md tells the same.",
 		},
 		"paths": paths,

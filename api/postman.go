@@ -132,7 +132,7 @@ func testLines(name string, st Step) []string {
 		lines = append(lines, fmt.Sprintf(`pm.test(%s, function () { pm.response.to.have.header("%s"); });`,
 			q(name+": "+HeaderRequestID), HeaderRequestID))
 	}
-	if len(st.Save) > 0 || st.Until != nil {
+	if len(st.Save) > 0 || st.Until != nil || len(st.Expect) > 0 {
 		lines = append(lines, `var body = {}; try { body = pm.response.json(); } catch (e) {}`)
 	}
 	for _, k := range sortedKeys(st.Save) {
@@ -141,6 +141,10 @@ func testLines(name string, st Step) []string {
 		} else {
 			lines = append(lines, fmt.Sprintf(`pm.collectionVariables.set(%s, String(at(body, %s)));`, q(k), q(st.Save[k])))
 		}
+	}
+	for _, k := range sortedKeys(st.Expect) {
+		lines = append(lines, fmt.Sprintf(`pm.test(%s, function () { pm.expect(String(at(body, %s))).to.eql(%s); });`,
+			q(fmt.Sprintf("%s: %s is %s", name, k, st.Expect[k])), q(k), q(st.Expect[k])))
 	}
 	if u := st.Until; u != nil {
 		lines = append(lines,

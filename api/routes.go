@@ -117,7 +117,7 @@ func routes() []route {
 			Summary: "Find bills through Temporal visibility (typed search attributes)",
 			Query: []param{
 				{Name: "stage", Description: "bill stage: collecting, awaiting_<role>, image_review, awaiting_voucher, deducting, completed, rejected, cancelled or failed", Example: "awaiting_finance"},
-				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo), in any letter case", Example: "91330100MA2B3C4D5E"},
+				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo), in any letter case", Example: "91330100MA2B3C4D5N"},
 				{Name: "overdue", Description: "only overdue (true) or on-time (false) bills", Type: "boolean"},
 				{Name: "awaitingRole", Description: "the approval role the bill waits for", Example: "finance"},
 				{Name: "billNo", Description: "the ERP's bill number"},
@@ -142,7 +142,7 @@ func routes() []route {
 			Summary: "Correct the header of a bill that failed before anything was bound (then retry it), or the ERP's line fields and cover while it collects",
 			Description: "lines (merged by serialNo) and coverData alone may be amended while the bill collects, or after it failed " +
 				"before its invoices were marked used: with invoices bound the cloud gets them at once (billSave 30); every later billSave carries them.",
-			Body: workflows.AmendRequest{}, Example: map[string]any{"billTaxNo": "91330100MA2B3C4D5E", "reason": "tax number typo"},
+			Body: workflows.AmendRequest{}, Example: map[string]any{"billTaxNo": "91330100MA2B3C4D5N", "reason": "tax number typo"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Amend), Op: access.OpStart,
 		},
 		{
@@ -221,6 +221,26 @@ func routes() []route {
 			Example:   map[string]any{"by": "ops-li", "reason": "voucher reversed in SAP", "done": "invoices released in the vendor console"},
 			Responses: []response{state}, serve: decide(true, (*Bills).Resolve), Op: access.OpResolve,
 		},
+		{
+			Method: "POST", Path: "/v1/batch/states", Operation: "batchStates",
+			Summary: fmt.Sprintf("Many bills' states in one call (at most %d): each bill's answer, as GET of the bill would give it", MaxBatch),
+			Description: "Each item carries the bill's status (200, 403, 404…) and its state or its error: one bill's failure " +
+				"does not fail the others. read is checked on each bill's resource.",
+			Body: BatchStatesRequest{}, Example: map[string]any{"bills": []map[string]string{{"resource": "OA", "billId": "报销单-0001"}, {"resource": "OA", "billId": "报销单-0002"}}},
+			Responses: []response{{http.StatusOK, "one item per bill, in the request's order", BatchResponse{}, ""}},
+			serve:     (*server).batchStates, Op: access.OpRead,
+		},
+		{
+			Method: "POST", Path: "/v1/batch/approvals", Operation: "batchApprovals",
+			Summary: fmt.Sprintf("One role's decision on many bills in one call (at most %d): each bill's answer, no all-or-nothing", MaxBatch),
+			Description: "The decision goes to each bill as POST …/approvals would send it; each item carries the bill's status " +
+				"and state after it, or its error (a bill awaiting another role answers 409 wrong_stage, the others are still decided). " +
+				"approve:<role> is checked on each bill's resource. An Idempotency-Key names the update on every bill: a repeated batch applies nothing twice.",
+			Body: BatchApprovalsRequest{}, Example: map[string]any{"role": "finance", "decision": "approve", "approver": "li.si",
+				"bills": []map[string]string{{"resource": "OA", "billId": "报销单-0001"}, {"resource": "OA", "billId": "报销单-0002"}}},
+			Responses: []response{{http.StatusOK, "one item per bill, in the request's order", BatchResponse{}, ""}},
+			serve:     (*server).batchApprovals, Op: access.OpApprove,
+		},
 		codecRoute("decode", "decrypted",
 			"Temporal's remote codec: decrypt payloads for Temporal Web and the temporal CLI (operation codec:decode; bearer token or a session from /v1/codec/login)"),
 		codecRoute("encode", "encrypted",
@@ -294,8 +314,8 @@ func routes() []route {
 var (
 	exampleBill = map[string]any{
 		"billId": "报销单-0001", "billNo": "BX-2026-001", "billType": "er_dailyreimbursebill", "resource": "OA",
-		"billTaxNo": "91330100MA2B3C4D5E", "userId": "u-7",
-		"companyInfo": []map[string]any{{"taxNo": "91330100MA2B3C4D5E", "name": "杭州示例科技有限公司"}},
+		"billTaxNo": "91330100MA2B3C4D5N", "userId": "u-7",
+		"companyInfo": []map[string]any{{"taxNo": "91330100MA2B3C4D5N", "name": "杭州示例科技有限公司"}},
 		"options": map[string]any{"approvals": []string{"supervisor", "finance"}, "imageMode": "none", "deduction": "none",
 			"sla": map[string]any{"approval": "48h", "hard": "120h"}, "onDeadline": "remind"},
 	}
@@ -303,7 +323,7 @@ var (
 		"serialNo": "7f3c0a9e5b1d4c2a8e6f0b3d5a7c9e1f", "invoiceType": "27", "invoiceNo": "24442000000123456789",
 		"invoiceDate": "2026-11-20", "invoiceAmount": 1000.00, "totalTaxAmount": 130.00, "totalAmount": 1130.00,
 		"salerName": "深圳示例商贸有限公司", "salerTaxNo": "91440300MA5G9GK78Y",
-		"buyerName": "杭州示例科技有限公司", "buyerTaxNo": "91330100MA2B3C4D5E", "taxRate": "0.13", "invoiceStatus": "0",
+		"buyerName": "杭州示例科技有限公司", "buyerTaxNo": "91330100MA2B3C4D5N", "taxRate": "0.13", "invoiceStatus": "0",
 	}}}
 )
 

@@ -27,6 +27,8 @@ type Step struct {
 	// saved as JSON text (for a body) has a name starting with "json:".
 	Save  map[string]string
 	Until *Until // repeat the step until the answer says so
+	// Expect checks values of the answer: dotted path -> the value's text (error.businessCode).
+	Expect map[string]string
 }
 
 // Until repeats a step (at most Tries times, DelayMs apart) until the value at Path equals Equals.
@@ -97,7 +99,8 @@ func Scenario() []Step {
 		{Name: "health", Operation: "health", Status: http.StatusOK},
 		{Name: "the OpenAPI document", Operation: "openapi", Status: http.StatusOK},
 		{Name: "a typo in the tax number is refused, nothing started", Operation: "startBill", Status: http.StatusBadRequest,
-			Body: `{"billId":"TYPO-{{run}}","billNo":"BX-T-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"bad-tax","userId":"u-7"}`},
+			Expect: map[string]string{"error.businessCode": "RF1001", "error.code": CodeValidation},
+			Body:   `{"billId":"TYPO-{{run}}","billNo":"BX-T-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"bad-tax","userId":"u-7"}`},
 		{Name: "start a bill with a Chinese key", Operation: "startBill", Body: bill, Status: http.StatusCreated},
 		{Name: "the same start again joins it", Operation: "startBill", Body: bill, Status: http.StatusOK},
 		{Name: "a start with another body is refused", Operation: "startBill", Status: http.StatusConflict,
@@ -118,11 +121,14 @@ func Scenario() []Step {
 			Query: map[string]string{"reason": "claimed twice"}, Status: http.StatusOK},
 		{Name: "submit", Operation: "submitBill", Path: main, Body: `{"by":"u-7"}`, Status: http.StatusOK},
 		{Name: "finance cannot decide yet", Operation: "decideApproval", Path: main, Status: http.StatusConflict,
-			Body: `{"role":"finance","decision":"approve","approver":"li.si"}`},
+			Expect: map[string]string{"error.businessCode": "RF2001", "error.subCode": SubWrongStage},
+			Body:   `{"role":"finance","decision":"approve","approver":"li.si"}`},
 		{Name: "the supervisor approves", Operation: "decideApproval", Path: main, Status: http.StatusOK,
 			Body: `{"role":"supervisor","decision":"approve","approver":"zhang.san","comment":"ok"}`},
-		{Name: "finance approves", Operation: "decideApproval", Path: main, Status: http.StatusOK,
-			Body: `{"role":"finance","decision":"approve","approver":"li.si"}`},
+		{Name: "finance approves in a batch, beside a bill that does not exist", Operation: "batchApprovals", Status: http.StatusOK,
+			Body: `{"role":"finance","decision":"approve","approver":"li.si","bills":[{"resource":"OA","billId":"报销单-{{run}}"},{"resource":"OA","billId":"NONE-{{run}}"}]}`,
+			Expect: map[string]string{"results[0].status": "200",
+				"results[1].status": "404", "results[1].error.businessCode": "RF1200", "succeeded": "1", "failed": "1"}},
 		{Name: "wait for the voucher stage", Operation: "getBill", Path: main, Status: http.StatusOK,
 			Until: waitFor("stage", "awaiting_voucher")},
 		{Name: "the voucher", Operation: "saveVoucher", Path: main, Status: http.StatusOK,
@@ -137,14 +143,18 @@ func Scenario() []Step {
 		{Name: "the cloud will refuse the next start", Sim: "/__sim/faults", Status: http.StatusOK,
 			Body: `{"errorRate":1,"messageTypes":["getEventCode"],"refuseCode":"1001","refuseField":"billTaxNo"}`},
 		{Name: "a start the cloud refuses", Operation: "startBill", Status: http.StatusBadGateway,
-			Body: `{"billId":"AMEND-{{run}}","billNo":"BX-A-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7"}`},
+			Expect: map[string]string{"error.businessCode": "RF3000", "error.cloudCode": "1001"},
+			Body:   `{"billId":"AMEND-{{run}}","billNo":"BX-A-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7"}`},
 		{Name: "the cloud accepts again", Sim: "/__sim/faults", Body: `{}`, Status: http.StatusOK},
 		{Name: "amend the refused bill", Operation: "amendBill", Path: amend, Status: http.StatusOK,
-			Body: `{"billTaxNo":"91310115MA1K4L8R2X","reason":"the ERP had the wrong company"}`},
+			Body: `{"billTaxNo":"91310115MA1K4L8R20","reason":"the ERP had the wrong company"}`},
 		{Name: "retry it", Operation: "retryBill", Path: amend, Body: `{"by":"erp"}`, Status: http.StatusOK},
 		{Name: "nothing to resolve", Operation: "resolveCompensation", Path: amend, Status: http.StatusConflict,
 			Body: `{"by":"ops","reason":"test","done":"nothing"}`},
 		{Name: "cancel it", Operation: "cancelBill", Path: amend, Body: `{"reason":"raised by mistake","by":"erp"}`, Status: http.StatusOK},
+		{Name: "both bills' states in one call", Operation: "batchStates", Status: http.StatusOK,
+			Body:   `{"bills":[{"resource":"OA","billId":"报销单-{{run}}"},{"resource":"OA","billId":"AMEND-{{run}}"}]}`,
+			Expect: map[string]string{"results[0].state.stage": "completed", "results[1].state.stage": "cancelled", "failed": "0"}},
 
 		{Name: "start a bill with image review", Operation: "startBill", Status: http.StatusCreated,
 			Body: `{"billId":"IMG-{{run}}","billNo":"BX-I-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[],"imageMode":"basic"}}`},

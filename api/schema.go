@@ -151,6 +151,9 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(workflows.BillPolicy{}):     nil,
 	reflect.TypeOf(workflows.Duties{}):         nil,
 	reflect.TypeOf(workflows.WebSignals{}):     nil,
+	reflect.TypeOf(BatchStatesRequest{}):       {"bills"},
+	reflect.TypeOf(BatchApprovalsRequest{}):    {"role", "decision", "bills"},
+	reflect.TypeOf(BatchBill{}):                {"resource", "billId"},
 }
 
 // fieldDocs document what the Go types cannot say (they live in workflows): enums, formats,
@@ -164,12 +167,12 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"policy": serverSetDoc("set by the server from its policy file (shown in a bill's state); a request carrying it is refused (400)"),
 		"resource": {"maxLength": workflows.MaxResourceLen, "example": "OA",
 			"description": "the source system: at most 10 printable characters, no ':' or '/'"},
-		"billTaxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern,
-			"description": "taxpayer id of the bill's company (upper-cased by the server)"},
+		"billTaxNo": {"example": "91330100MA2B3C4D5N", "pattern": taxNoPattern,
+			"description": "taxpayer id of the bill's company (upper-cased by the server); an 18-character code's GB 32100 check character must verify"},
 		"pushType": {"enum": []string{workflows.PushSocket, workflows.PushPoll}},
 	},
 	reflect.TypeOf(invoicecloud.Company{}): {
-		"taxNo": {"example": "91330100MA2B3C4D5E", "pattern": taxNoPattern},
+		"taxNo": {"example": "91330100MA2B3C4D5N", "pattern": taxNoPattern},
 	},
 	reflect.TypeOf(workflows.Options{}): {
 		"imageMode":     {"enum": []string{workflows.ImageNone, workflows.ImageBasic, workflows.ImageMatch, workflows.ImageSubmitter}},
@@ -224,9 +227,19 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 	reflect.TypeOf(ListItem{}): {
 		"totalAmount": {"pattern": amountPattern},
 	},
+	reflect.TypeOf(BatchStatesRequest{}): {
+		"bills": {"minItems": 1, "maxItems": MaxBatch, "description": "the bills, each once"},
+	},
+	reflect.TypeOf(BatchApprovalsRequest{}): {
+		"bills":    {"minItems": 1, "maxItems": MaxBatch, "description": "the bills, each once"},
+		"decision": {"enum": []string{"approve", "reject", "return"}},
+		"approver": {"description": "the person deciding; the X-Acting-User header may name them instead"},
+	},
 	reflect.TypeOf(Error{}): {
-		"code":    {"enum": Codes},
-		"subCode": {"enum": SubCodes},
+		"code":         {"enum": Codes},
+		"subCode":      {"enum": SubCodes},
+		"businessCode": {"enum": businessCodeList(), "description": "the stable business code an ERP maps (docs/errors.md); on every error answer"},
+		"cloudMessage": {"description": "502: the cloud's own text of its refusal, beside its cloudCode"},
 	},
 }
 

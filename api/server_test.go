@@ -201,12 +201,12 @@ func TestStartRefusesBadInputNamingEveryField(t *testing.T) {
 		{"two values", `{} {}`, CodeInvalidJSON, []string{"body"}},
 		{"typo in the tax number", `{"billId":"B-1","billNo":"N","billType":"t","resource":"OA","userId":"u","billTaxNo":"bad-tax",
 			"companyInfo":[{"taxNo":"123","name":"x"}]}`, CodeValidation, []string{"billTaxNo", "companyInfo[0].taxNo"}},
-		{"control character in the key", `{"billId":"B\u0007","billNo":"N","billType":"t","resource":"办公","userId":"u","billTaxNo":"91330100MA2B3C4D5E"}`,
+		{"control character in the key", `{"billId":"B\u0007","billNo":"N","billType":"t","resource":"办公","userId":"u","billTaxNo":"91330100MA2B3C4D5N"}`,
 			CodeValidation, []string{"billId"}},
-		{"bad options", `{"billId":"B-1","billNo":"N","billType":"t","resource":"OA","userId":"u","billTaxNo":"91330100MA2B3C4D5E",
+		{"bad options", `{"billId":"B-1","billNo":"N","billType":"t","resource":"OA","userId":"u","billTaxNo":"91330100MA2B3C4D5N",
 			"options":{"imageMode":"laser","approvals":["supervisor","supervisor"]}}`,
 			CodeValidation, []string{"options.imageMode", "options.approvals[1]"}},
-		{"resource too long", `{"billId":"B-1","billNo":"N","billType":"t","resource":"ABCDEFGHIJKL","userId":"u","billTaxNo":"91330100MA2B3C4D5E"}`,
+		{"resource too long", `{"billId":"B-1","billNo":"N","billType":"t","resource":"ABCDEFGHIJKL","userId":"u","billTaxNo":"91330100MA2B3C4D5N"}`,
 			CodeValidation, []string{"resource"}},
 	}
 	for _, tc := range cases {

@@ -11,8 +11,8 @@ import (
 // the server sets (policy, notify) and what normalising makes equal are not differences.
 func TestBillDiffNamesTheFields(t *testing.T) {
 	posted := func() workflows.BillInput {
-		in := workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "91330100ma2b3c4d5e",
-			UserID: "u", CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5E", Name: "A"}},
+		in := workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "91330100ma2b3c4d5n",
+			UserID: "u", CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5N", Name: "A"}},
 			Options: workflows.Options{SLA: workflows.SLAs{Approval: workflows.Duration(3600e9)}}}
 		in.Normalize()
 		return in
@@ -20,7 +20,7 @@ func TestBillDiffNamesTheFields(t *testing.T) {
 	running := posted()
 	running.Options.Notify = true
 	running.Policy = &workflows.BillPolicy{Rule: "server"}
-	running.BillTaxNo = "91330100ma2b3c4d5e" // an older bill frozen before tax numbers were upper-cased
+	running.BillTaxNo = "91330100ma2b3c4d5n" // an older bill frozen before tax numbers were upper-cased
 	if d := billDiff(running, posted()); len(d) != 0 {
 		t.Errorf("equal bodies differ: %v", d)
 	}
@@ -37,5 +37,20 @@ func TestBillDiffNamesTheFields(t *testing.T) {
 	}
 	if len(d) != 4 {
 		t.Errorf("named more than differs: %v", d)
+	}
+}
+
+// A tax number whose GB 32100 check character does not verify is refused at start, naming each
+// field; the older 15-character numbers pass on their shape.
+func TestStartRefusesATaxNumberWithAWrongCheckCharacter(t *testing.T) {
+	in := workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "91330100MA2B3C4D5E",
+		UserID: "u", CompanyInfo: []invoicecloud.Company{{TaxNo: "91330100MA2B3C4D5N", Name: "A"}, {TaxNo: "91440300ma5g9gk78x", Name: "B"}}}
+	e := checkBill(&in)
+	if e == nil || e.Fields["billTaxNo"] == "" || e.Fields["companyInfo[1].taxNo"] == "" || e.Fields["companyInfo[0].taxNo"] != "" {
+		t.Fatalf("got %v", e)
+	}
+	in = workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "440300192345678", UserID: "u"}
+	if e := checkBill(&in); e != nil {
+		t.Errorf("a 15-character tax registration number: %v", e)
 	}
 }

@@ -107,9 +107,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 func TestRunAddsStandardTenants(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "tenants.json")
-	body := `{"standard":[{"name":"上海浦东示范贸易有限公司","taxNo":"91310115MA1K4QXN5R","clientId":"FILE-1",
+	body := `{"standard":[{"name":"上海浦东示范贸易有限公司","taxNo":"91310115MA1K4QXN5A","clientId":"FILE-1",
 		"clientSecret":"file-secret","encryptKey":"0123456789abcdef","userKeyTTL":"3h",
-		"push":[{"name":"影像","taxNo":"91310115MA1K4QXN5R","clientId":"FILE-1","url":"http://127.0.0.1:9/push"}]}]}`
+		"push":[{"name":"影像","taxNo":"91310115MA1K4QXN5A","clientId":"FILE-1","url":"http://127.0.0.1:9/push"}]}]}`
 	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -118,17 +118,17 @@ func TestRunAddsStandardTenants(t *testing.T) {
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-tenants", file, "-standard", "91110108MA01ABCD2X=北京示例科技有限公司"}, w, io.Discard)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-tenants", file, "-standard", "91110108MA01ABCD2H=北京示例科技有限公司"}, w, io.Discard)
 	}()
 	rd := bufio.NewReader(out)
 	first, _ := rd.ReadString('\n')
 	base := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(first)
 	fileLine, _ := rd.ReadString('\n')
 	flagLine, _ := rd.ReadString('\n')
-	if base == nil || !strings.Contains(fileLine, `taxNo=91310115MA1K4QXN5R client_id=FILE-1 client_secret=file-secret encrypt_key=0123456789abcdef push=1`) {
+	if base == nil || !strings.Contains(fileLine, `taxNo=91310115MA1K4QXN5A client_id=FILE-1 client_secret=file-secret encrypt_key=0123456789abcdef push=1`) {
 		t.Fatalf("startup: %q %q", first, fileLine)
 	}
-	m := regexp.MustCompile(`taxNo=91110108MA01ABCD2X client_id=(STD\w+) client_secret=(\w{16}) encrypt_key=(\w{16}) push=0`).FindStringSubmatch(flagLine)
+	m := regexp.MustCompile(`taxNo=91110108MA01ABCD2H client_id=(STD\w+) client_secret=(\w{16}) encrypt_key=(\w{16}) push=0`).FindStringSubmatch(flagLine)
 	if m == nil {
 		t.Fatalf("flag tenant line: %q", flagLine)
 	}
@@ -157,8 +157,8 @@ func TestRunRejectsBadTenants(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"unknown field": `{"standard":[{"nmae":"x"}]}`,
-		"short key":     `{"standard":[{"name":"x","taxNo":"91310115MA1K4QXN5R","clientId":"c","clientSecret":"s","encryptKey":"short"}]}`,
-		"bad ttl":       `{"standard":[{"name":"x","taxNo":"91310115MA1K4QXN5R","clientId":"c","clientSecret":"s","encryptKey":"0123456789abcdef","userKeyTTL":"soon"}]}`,
+		"short key":     `{"standard":[{"name":"x","taxNo":"91310115MA1K4QXN5A","clientId":"c","clientSecret":"s","encryptKey":"short"}]}`,
+		"bad ttl":       `{"standard":[{"name":"x","taxNo":"91310115MA1K4QXN5A","clientId":"c","clientSecret":"s","encryptKey":"0123456789abcdef","userKeyTTL":"soon"}]}`,
 	} {
 		file := filepath.Join(dir, "t.json")
 		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {

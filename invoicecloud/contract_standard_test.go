@@ -33,7 +33,7 @@ func TestStandardSignaturesOfEveryEncType(t *testing.T) {
 
 func TestStandardRefusalsNameTheField(t *testing.T) {
 	h := newHarness(t, simulator.Options{Seed: 31})
-	other := "91310115MA1K4QXN5R" // a well-formed tax number this client id is not authorised for
+	other := "91310115MA1K4QXN5A" // a well-formed tax number this client id is not authorised for
 	cases := []struct {
 		name, field, code string
 		mutate            func(*standard.Config)

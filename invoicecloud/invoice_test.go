@@ -10,8 +10,8 @@ import (
 
 const sampleInvoice = `{"serialNo":"S-001","invoiceType":4,"invoiceCode":"4403231130","invoiceNo":"01234567",
  "invoiceDate":"2025-02-01","invoiceAmount":"1000.00","totalTaxAmount":130,"totalAmount":"1130.00",
- "taxRate":0.13,"invoiceStatus":"0","salerName":"卖方","salerTaxNo":"91440300MA5EXAMPL9",
- "buyerName":"买方","buyerTaxNo":"91110108MA01ABCD2X","vendorOnly":{"nested":[1,2,3]},"ocrScore":99.5,
+ "taxRate":0.13,"invoiceStatus":"0","salerName":"卖方","salerTaxNo":"91440300MA5EXAMPLA",
+ "buyerName":"买方","buyerTaxNo":"91110108MA01ABCD2H","vendorOnly":{"nested":[1,2,3]},"ocrScore":99.5,
  "items":[{"goodsName":"*信息技术服务*软件","num":"1","unitPrice":1000,"detailAmount":"1000.00","taxRate":"0.13",
            "taxAmount":130,"lineExtra":"x"}]}`
 

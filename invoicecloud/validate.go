@@ -25,8 +25,10 @@ var (
 )
 
 // ValidTaxNo reports whether s has the shape of a Chinese taxpayer id: an 18-char unified social
-// credit code or a legacy 15/17/20-char number. Only the shape is checked, not the check digit:
-// sandbox and test tenants routinely use numbers whose check digit does not verify.
+// credit code or a legacy 15/17/20-char number. Only the shape is checked here, not the check
+// character: this is what the client sends and reads (an invoice's seller as the cloud reports
+// it is never refused for it). The API checks the check character of what the ERP sends
+// (CreditCodeProblem).
 func ValidTaxNo(s string) bool {
 	switch len(s) {
 	case 18:
@@ -35,6 +37,46 @@ func ValidTaxNo(s string) bool {
 		return legacyTaxNoPattern.MatchString(s)
 	}
 	return false
+}
+
+// creditCodeChars are the characters of a unified social credit code, in the order of their
+// values (GB 32100-2015 §4: digits and the capital letters but I, O, S, V and Z).
+const creditCodeChars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+// creditCodeWeights are GB 32100-2015's weights of the first 17 characters (3^(i) mod 31).
+var creditCodeWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+
+// CreditCodeCheckChar is the check character (the 18th) of a unified social credit code whose
+// first 17 characters are first17 (GB 32100-2015 §5: 31 - (Σ value×weight mod 31), 31 read as 0);
+// false when first17 is not 17 characters of the code's alphabet.
+func CreditCodeCheckChar(first17 string) (byte, bool) {
+	if len(first17) != 17 {
+		return 0, false
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		v := strings.IndexByte(creditCodeChars, first17[i])
+		if v < 0 {
+			return 0, false
+		}
+		sum += v * creditCodeWeights[i]
+	}
+	return creditCodeChars[(31-sum%31)%31], true
+}
+
+// CreditCodeProblem explains why an 18-character tax number (upper-cased) is not a unified social
+// credit code: its check character does not verify (a typo). "" for a code that verifies and for
+// any other length: the 15-, 17- and 20-character numbers of before the unified code (tax
+// registration numbers, individuals' numbers) are still printed on invoices and accepted by their
+// shape alone (docs/invoicecloud.md).
+func CreditCodeProblem(s string) string {
+	if len(s) != 18 || !usccPattern.MatchString(s) {
+		return ""
+	}
+	if want, ok := CreditCodeCheckChar(s[:17]); ok && want != s[17] {
+		return fmt.Sprintf("not a unified social credit code: the check character (GB 32100) of %s is %c, not %c: a typo?", s[:17], want, s[17])
+	}
+	return ""
 }
 
 // NormalizeTaxNo is a tax number as rimflow compares and routes it: trimmed and upper-cased

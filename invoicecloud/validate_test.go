@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	testTaxNo  = "91440300MA5EXAMPL9" // unified social credit code shape
-	buyerTaxNo = "91110108MA01ABCD2X"
+	testTaxNo  = "91440300MA5EXAMPLA" // unified social credit code shape
+	buyerTaxNo = "91110108MA01ABCD2H"
 )
 
 func dec(s string) *decimal.Decimal { d := decimal.RequireFromString(s); return &d }
@@ -127,7 +127,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		{"eventCode userId", "userId", eventCode(func(r *invoicecloud.EventCodeRequest) { r.UserID = "" })},
 		{"eventCode linkKey", "linkKey", eventCode(func(r *invoicecloud.EventCodeRequest) { r.LinkKey = "" })},
 		{"eventCode company taxNo", "companyInfo[1].taxNo", eventCode(func(r *invoicecloud.EventCodeRequest) {
-			r.CompanyInfo = append(r.CompanyInfo, invoicecloud.Company{TaxNo: "91440300ma5exampl9", Name: "x"})
+			r.CompanyInfo = append(r.CompanyInfo, invoicecloud.Company{TaxNo: "91440300ma5exampla", Name: "x"})
 		})},
 		{"eventCode company name", "companyInfo[0].name", eventCode(func(r *invoicecloud.EventCodeRequest) { r.CompanyInfo[0].Name = "" })},
 		// billSave
@@ -222,18 +222,18 @@ func TestValidRequestsPassValidation(t *testing.T) {
 
 func TestValidTaxNo(t *testing.T) {
 	for s, want := range map[string]bool{
-		"91440300MA5EXAMPL9":    true,  // USCC
-		"91110108MA01ABCD2X":    true,  // USCC with X check char
+		"91440300MA5EXAMPLA":    true,  // USCC
+		"91110108MA01ABCD2H":    true,  // USCC with X check char
 		"9144030MA5EXAMPL9":     true,  // 17 uppercase alphanumerics: a legacy shape
 		"91440300MA5EXAMPLI":    false, // I is not allowed in a USCC
 		"91440300MA5EXAMPLO":    false, // O neither
-		"91440300ma5exampl9":    false, // lowercase
+		"91440300ma5exampla":    false, // lowercase
 		"440301123456789":       true,  // legacy 15
 		"44030112345678901":     true,  // legacy 17
 		"44030112345678901234":  true,  // legacy 20
 		"4403011234567890":      false, // 16
 		"":                      false,
-		"91440300MA5EXAMPL9 ":   false,
+		"91440300MA5EXAMPLA ":   false,
 		"9144O300MA5EXAMPL9":    false, // letter in the region digits
 		"44030112345678901234X": false,
 	} {
@@ -308,5 +308,33 @@ func TestDefaults(t *testing.T) {
 	}
 	if p != want {
 		t.Fatalf("pages:\n got %+v\nwant %+v", p, want)
+	}
+}
+
+// GB 32100-2015's check character: the standard's own example verifies, a one-character typo
+// (in the body or in the check character itself) does not; every tax number the repository
+// uses as a unified social credit code verifies; the older 15/17/20-character numbers are
+// judged by their shape alone.
+func TestCreditCodeCheckCharacter(t *testing.T) {
+	if c, ok := invoicecloud.CreditCodeCheckChar("91350100M000100Y4"); !ok || c != '3' {
+		t.Errorf("the standard's example 91350100M000100Y43: check %c %v", c, ok)
+	}
+	for _, good := range []string{"91350100M000100Y43", "91440300MA5G9GK78Y", "91330100MA2B3C4D5N", "91310115MA1K4L8R20"} {
+		if p := invoicecloud.CreditCodeProblem(good); p != "" {
+			t.Errorf("%s refused: %s", good, p)
+		}
+	}
+	for _, typo := range []string{"91350100M000100Y44", "91350100M000100Y34", "91440300MA5G9GK78X", "91330100MA2B3C4D5E"} {
+		if p := invoicecloud.CreditCodeProblem(typo); !strings.Contains(p, "check character") {
+			t.Errorf("%s accepted (%q)", typo, p)
+		}
+	}
+	for _, legacy := range []string{"440300192345678", "44030019234567890", "44030019234567890123"} {
+		if !invoicecloud.ValidTaxNo(legacy) || invoicecloud.CreditCodeProblem(legacy) != "" {
+			t.Errorf("legacy number %s refused", legacy)
+		}
+	}
+	if _, ok := invoicecloud.CreditCodeCheckChar("91350100M000100I4"); ok {
+		t.Error("I is not in the code's alphabet")
 	}
 }

@@ -132,7 +132,7 @@ func TestCLIDrivesABill(t *testing.T) {
 
 	// start from stdin JSON (the POST /v1/bills body), then again from flags: created, then joined.
 	body := `{"billId":"C-1","billNo":"BX-C-1","billType":"er_dailyreimbursebill","resource":"OA",
-		"billTaxNo":"91330100MA2B3C4D5E","userId":"u-1","options":{"approvals":["supervisor"]}}`
+		"billTaxNo":"91330100MA2B3C4D5N","userId":"u-1","options":{"approvals":["supervisor"]}}`
 	code, out, errOut = starter(t, body, "start", "--file", "-")
 	if code != 0 {
 		t.Fatalf("start: exit %d %s", code, errOut)
@@ -142,7 +142,7 @@ func TestCLIDrivesABill(t *testing.T) {
 		t.Errorf("start output %+v", first)
 	}
 	code, out, _ = starter(t, "", "start", "--bill-id", "C-1", "--bill-no", "BX-C-1", "--bill-type", "er_dailyreimbursebill",
-		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5E", "--user-id", "u-1", "--approvals", "supervisor")
+		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5N", "--user-id", "u-1", "--approvals", "supervisor")
 	if code != 0 || mustJSON[startOutput](t, out).Created {
 		t.Errorf("second start: exit %d, %s", code, out)
 	}
@@ -342,7 +342,7 @@ func TestCLIRepairsABill(t *testing.T) {
 	s.sim(t, "/__sim/faults", map[string]any{"errorRate": 1, "messageTypes": []string{"getEventCode"},
 		"refuseCode": "1001", "refuseField": "billTaxNo"})
 	code, _, errOut := starter(t, "", "start", "--bill-id", "C-2", "--bill-no", "BX-C-2", "--bill-type", "er_dailyreimbursebill",
-		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5E", "--user-id", "u-2", "--approvals", "supervisor", "--auto-submit", "false")
+		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5N", "--user-id", "u-2", "--approvals", "supervisor", "--auto-submit", "false")
 	s.sim(t, "/__sim/faults", map[string]any{})
 	if code != exitFailed || mustJSON[api.ErrorBody](t, errOut).Error.Code != api.CodeCloudRefused {
 		t.Fatalf("refused start: exit %d %s", code, errOut)
@@ -403,7 +403,7 @@ func TestCLIRepairsABill(t *testing.T) {
 	// A bill whose invoices got a voucher posted elsewhere: the cloud refuses the cancel's unbind
 	// for good, the bill fails in its compensation, and resolve closes it by hand.
 	code, out, errOut = starter(t, "", "start", "--bill-id", "C-3", "--bill-no", "BX-C-3", "--bill-type", "er_dailyreimbursebill",
-		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5E", "--user-id", "u-3", "--approvals", "supervisor")
+		"--resource", "OA", "--tax-no", "91330100MA2B3C4D5N", "--user-id", "u-3", "--approvals", "supervisor")
 	if code != 0 {
 		t.Fatalf("start C-3: exit %d %s", code, errOut)
 	}

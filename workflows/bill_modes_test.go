@@ -248,7 +248,7 @@ func TestBillDeductionImmediate(t *testing.T) {
 	d := h.callsOf("SelectDeduction")[0].(calls.DeductionInput)
 	eq(t, "selected", len(d.Request.Invoices), 2)
 	eq(t, "flag", d.Request.AuthenticateFlag, "1")
-	eq(t, "tax no", d.Request.TaxNo, "91310000MA1FL0001X")
+	eq(t, "tax no", d.Request.TaxNo, "91310000MA1FL0001R")
 	eq(t, "purpose", d.Request.DeductionPurpose, "1")
 	eq(t, "amount", d.Request.Invoices[0].InvoiceAmount.StringFixed(2), "100.00")
 	eq(t, "etax no", d.Request.Invoices[1].EtaxInvoiceNo, "24310000000000000001")

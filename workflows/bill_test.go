@@ -72,7 +72,7 @@ func TestBillHappyPath(t *testing.T) {
 	bind := h.callsOf("BindInvoices")[0].(calls.BillSaveInput)
 	eq(t, "bind status", bind.Request.Status, invoicecloud.StatusInUse)
 	eq(t, "bind deductionFlag", bind.Request.InvoiceData[0].DeductionFlag, "1")
-	eq(t, "bind tax no", bind.Request.BillTaxNo, "91310000MA1FL0001X")
+	eq(t, "bind tax no", bind.Request.BillTaxNo, "91310000MA1FL0001R")
 	used := h.callsOf("MarkUsed")[0].(calls.BillSaveInput)
 	eq(t, "used status", used.Request.Status, invoicecloud.StatusUsed)
 	eq(t, "used count", len(used.Request.InvoiceData), 2)
@@ -280,7 +280,7 @@ func TestBillCancelAfterVoucherRefused(t *testing.T) {
 	}
 	eq(t, "final", s.Stage, workflows.StageCompleted)
 	eq(t, "no compensation", h.count("Unbind")+h.count("ReleaseInvoices"), 0)
-	if s.Deduction == nil || s.Deduction.BatchWorkflowID != "deduction:91310000MA1FL0001X:2024-05" {
+	if s.Deduction == nil || s.Deduction.BatchWorkflowID != "deduction:91310000MA1FL0001R:2024-05" {
 		t.Errorf("deduction = %+v", s.Deduction)
 	}
 	if !hasNote(s, "ignored") {

@@ -17,7 +17,7 @@ import (
 func TestAmendThenRetry(t *testing.T) {
 	h := newHarness(t)
 	h.failNext("GetEventCode", nonRetryable("1001", "billTaxNo: not a company the tenant knows"))
-	good := "91310000MA1FL0002Y"
+	good := "91310000MA1FL0002W"
 	var early, amended *updateResult
 	h.script(
 		func() {

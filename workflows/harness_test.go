@@ -321,8 +321,8 @@ func (h *harness) result() (workflows.BillState, error) {
 func bill(opts workflows.Options) workflows.BillInput {
 	return workflows.BillInput{
 		BillID: "B-1", BillNo: "BX-2024-001", BillType: "er_dailyreimbursebill", Resource: "OA",
-		BillTaxNo: "91310000MA1FL0001X", UserID: "u1",
-		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "上海示例有限公司"}},
+		BillTaxNo: "91310000MA1FL0001R", UserID: "u1",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001R", Name: "上海示例有限公司"}},
 		Options:     opts,
 	}
 }

@@ -141,9 +141,9 @@ func TestValidateAtStart(t *testing.T) {
 func TestAmendAppliesAndChecks(t *testing.T) {
 	in := workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "91440300MA5G9GK78Y", UserID: "u"}
 	in.Normalize()
-	fixed := "91330100ma2b3c4d5e"
+	fixed := "91330100ma2b3c4d5n"
 	out, err := in.Amend(workflows.AmendRequest{BillTaxNo: &fixed, Reason: "typo"})
-	if err != nil || out.BillTaxNo != "91330100MA2B3C4D5E" || out.BillNo != "N" {
+	if err != nil || out.BillTaxNo != "91330100MA2B3C4D5N" || out.BillNo != "N" {
 		t.Errorf("amend: %+v %v", out, err)
 	}
 	bad := "bad-tax"

@@ -318,7 +318,7 @@ func TestDeductionSelection(t *testing.T) {
 	if v.Deduction == nil || !v.Deduction.Selected || v.Deduction.TaskNo != dig(r, "data", "taskNo") {
 		t.Fatalf("selection not recorded: %+v", v.Deduction)
 	}
-	_, r = h.do(http.MethodPost, "/kapi/app/rim/deduction", req("r2", "1", "91000000000000000X", inv["invoiceAmount"]), hdr)
+	_, r = h.do(http.MethodPost, "/kapi/app/rim/deduction", req("r2", "1", "91000000000000000K", inv["invoiceAmount"]), hdr)
 	if r["errorCode"] != CodeDeductionNoMatch || r["success"] != false || dig(r, "data", "field") != "data.invoices[0].invoiceNo" {
 		t.Fatalf("buyer mismatch: %v", r)
 	}

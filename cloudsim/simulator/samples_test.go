@@ -118,7 +118,7 @@ func TestCollectGivenRecords(t *testing.T) {
 	code := h.eventCode(tok, "A")
 	body := `{"eventCode":"` + code + `","invoices":[
 		{"invoiceType":"4","invoiceAmount":"100.00","totalTaxAmount":13,"salerName":"甲","vendorField":{"k":1}},
-		{"serialNo":"given-2","totalAmount":"50.5","buyerTaxNo":"91000000000000000X"},
+		{"serialNo":"given-2","totalAmount":"50.5","buyerTaxNo":"91000000000000000K"},
 		{"serialNo":"given-3","totalAmount":"10","invoiceStatus":"2"}
 	],"attachData":[{"attachUrl":"http://x/a.pdf","attachType":"pdf","attachNo":"1","attachName":"a.pdf"}]}`
 	status, resp := h.post("/__sim/collect", body)

@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	stdTaxNo  = "91110108MA01ABCD2X"
+	stdTaxNo  = "91110108MA01ABCD2H"
 	stdKey    = "k9Vq2mX7pL4sR8tB"
 	stdSecret = "std-secret-0001"
 	stdClient = "STD-CLIENT-1"
@@ -165,7 +165,7 @@ func TestStandardCallsRefuseBadTokensKeysAndCompanies(t *testing.T) {
 	}
 	h.stdWant(h.stdCall(tok, stdLinkKeyPath, "0123456789abcdef", map[string]any{"tin": stdTaxNo}), StdUndecryptable, "encrypt_key")
 	h.stdWant(answered(h.do(http.MethodPost, stdLinkKeyPath+"?access_token="+tok, `{"tin":"`+stdTaxNo+`"}`, nil)), StdUndecryptable, "body")
-	h.stdWant(h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": "91310115MA1K4QXN5R"}), StdWrongCompany, "tin")
+	h.stdWant(h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": "91310115MA1K4QXN5A"}), StdWrongCompany, "tin")
 
 	h.clock.Advance(61 * time.Minute)
 	if a := h.stdCall(tok, stdLinkKeyPath, stdKey, map[string]any{"tin": stdTaxNo}); a.status != http.StatusUnauthorized ||

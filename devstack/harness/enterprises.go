@@ -11,7 +11,7 @@ import (
 // The demo's second enterprise: a standard-edition (标准版) tenant of the simulator that pushes its
 // invoices to the API (AWS收票推送). Its credentials are the simulator's own, not secrets.
 const (
-	DemoStandardTaxNo = "91310115MA1K4L8R2X"
+	DemoStandardTaxNo = "91310115MA1K4L8R20"
 	demoStandardName  = "上海标准版示例有限公司"
 	demoStandardID    = "DEMO-STD"
 	demoStandardKey   = "demoEncryptKey16" // the 16-character encrypt_key

@@ -541,7 +541,7 @@ func TestLoopbackHostOnly(t *testing.T) {
 			t.Errorf("Host %q: %d, want %d", host, rec.code, want)
 		}
 	}
-	req, _ := http.NewRequest("POST", "http://x/v1/push/91330100MA2B3C4D5E", nil)
+	req, _ := http.NewRequest("POST", "http://x/v1/push/91330100MA2B3C4D5N", nil)
 	req.Host = "cloud-tunnel.example"
 	rec := &statusWriter{}
 	h.ServeHTTP(rec, req)

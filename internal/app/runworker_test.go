@@ -93,7 +93,7 @@ func TestRunServesBillsAndAddedWorkers(t *testing.T) {
 	}
 
 	in, e := api.DecodeStart([]byte(`{"billId":"R-1","billNo":"BX-R-1","billType":"er_dailyreimbursebill","resource":"OA",
-		"billTaxNo":"91330100MA2B3C4D5E","userId":"u-1"}`))
+		"billTaxNo":"91330100MA2B3C4D5N","userId":"u-1"}`))
 	if e != nil {
 		t.Fatal(e)
 	}

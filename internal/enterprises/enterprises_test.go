@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	taxSH = "91310000MA1FL0001X"
+	taxSH = "91310000MA1FL0001R"
 	taxSZ = "91440300MA5G9GK78Y"
 )
 
@@ -27,7 +27,7 @@ func noFiles(string) ([]byte, error) { return nil, errors.New("no files here") }
 
 const good = `
 enterprises:
-  - taxNo: 91310000ma1fl0001x
+  - taxNo: 91310000ma1fl0001r
     name: 上海示例有限公司
     edition: ultimate
     baseURL: https://api.example.com/
@@ -156,7 +156,7 @@ func TestLookupRoutesByTaxNumber(t *testing.T) {
 		t.Errorf("the standard enterprise's cloud is %T", sz.Cloud)
 	}
 	var unknown *UnknownError
-	if _, err := r.Lookup("91110000600000000X"); !errors.As(err, &unknown) || !strings.Contains(err.Error(), "billTaxNo") {
+	if _, err := r.Lookup("91110000600000000J"); !errors.As(err, &unknown) || !strings.Contains(err.Error(), "billTaxNo") {
 		t.Errorf("unknown tax number: %v", err)
 	}
 	if r.Pushes() == nil {
@@ -369,7 +369,7 @@ func goodFiles2(p string) ([]byte, error) {
 func TestBlockFormProblemsAreNamed(t *testing.T) {
 	bad := `
 enterprises:
-  - taxNo: 91310000MA1FL0001X
+  - taxNo: 91310000MA1FL0001R
     name: 上海
     ultimate:
       baseURL: https://api.example.com
@@ -389,7 +389,7 @@ enterprises:
       clientSecret: env:SZ
       encryptKey: env:KEY
       encType: x
-  - taxNo: 91440300MA5G0T001X
+  - taxNo: 91440300MA5G0T001Q
     name: 两个
     ultimate: {baseURL: https://a.example.com}
     standard: {baseURL: https://b.example.com}

@@ -28,7 +28,7 @@ type Enterprise struct {
 	Images invoicecloud.ImageSystem
 }
 
-// Label names the enterprise in a reason or a log line: "上海示例有限公司 (91310000MA1FL0001X)".
+// Label names the enterprise in a reason or a log line: "上海示例有限公司 (91310000MA1FL0001R)".
 func (e *Enterprise) Label() string {
 	if e.TaxNo == AnyTaxNo {
 		return "the enterprise of RIMFLOW_CLOUD_*"

@@ -116,7 +116,7 @@ func (s Spec) fingerprint() string {
 // edition, which that edition reads:
 //
 //	enterprises:
-//	  - taxNo: 91310000MA1FL0001X
+//	  - taxNo: 91310000MA1FL0001R
 //	    name: 上海示例有限公司
 //	    scanPoint: SP01              # optional: the image system's scanning point
 //	    ultimate:                    # the edition's block (invoicecloud/ultimate)
@@ -127,7 +127,7 @@ func (s Spec) fingerprint() string {
 //	      username: …
 //	      accountId: …
 //	      orgNumber: "1001"
-//	  - taxNo: 91440300MA5G00002Y
+//	  - taxNo: 91440300MA5G000020
 //	    name: 深圳示例有限公司
 //	    push: true                   # the cloud pushes collected invoices to /v1/push/{taxNo}
 //	    standard:                    # invoicecloud/standard

@@ -19,8 +19,8 @@ func TestSDKHandlerVaryingTagsAndScrape(t *testing.T) {
 	h.Gauge("temporal_num_pollers").Update(3)
 	h.WithTags(map[string]string{"activity-type": "Bind"}).Timer("temporal.activity.latency").Record(1500 * time.Millisecond)
 	cloud := NewCloud(reg)
-	cloud.Observe("91310000MA1FL0001X", "billSave", "ok", 20*time.Millisecond)
-	cloud.Observe("91310000MA1FL0001X", "billSave", "retryable", time.Second)
+	cloud.Observe("91310000MA1FL0001R", "billSave", "ok", 20*time.Millisecond)
+	cloud.Observe("91310000MA1FL0001R", "billSave", "retryable", time.Second)
 
 	// A second handler on the same registry reuses the families.
 	NewSDKHandler(reg).Counter("temporal_request").Inc(1)
@@ -42,9 +42,9 @@ func TestSDKHandlerVaryingTagsAndScrape(t *testing.T) {
 		`temporal_request{namespace="default",task_queue=""} 1`,
 		`temporal_num_pollers 3`,
 		`temporal_activity_latency_seconds_sum{activity_type="Bind"} 1.5`,
-		`rimflow_cloud_calls_total{enterprise="91310000MA1FL0001X",name="billSave",outcome="ok"} 1`,
-		`rimflow_cloud_calls_total{enterprise="91310000MA1FL0001X",name="billSave",outcome="retryable"} 1`,
-		`rimflow_cloud_call_seconds_count{enterprise="91310000MA1FL0001X",name="billSave",outcome="ok"} 1`,
+		`rimflow_cloud_calls_total{enterprise="91310000MA1FL0001R",name="billSave",outcome="ok"} 1`,
+		`rimflow_cloud_calls_total{enterprise="91310000MA1FL0001R",name="billSave",outcome="retryable"} 1`,
+		`rimflow_cloud_call_seconds_count{enterprise="91310000MA1FL0001R",name="billSave",outcome="ok"} 1`,
 		`go_goroutines`,
 		`rimflow_build_info{build_id="` + version.BuildID() + `",release="",revision=""} 1`, // a test binary: no link-time release, no VCS stamp
 	} {

@@ -105,8 +105,8 @@ var toy = invoicecloud.Edition{Name: "toy", NewBlock: func() invoicecloud.Block 
 var registerToy = sync.OnceValue(func() error { return editions.Register(toy) })
 
 const (
-	toyTaxNo      = "91330100MA2T0Y001X"
-	ultimateTaxNo = "91310000MA1FL0001X"
+	toyTaxNo      = "91330100MA2T0Y001P"
+	ultimateTaxNo = "91310000MA1FL0001R"
 )
 
 func TestAThirdEditionPlugsIn(t *testing.T) {

@@ -43,7 +43,7 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 	if p := d.validate(billState, roundTrip(map[string]any{"stage": "collecting", "colour": "red", "invoiceCount": "2"}), "x", true); len(p) < 3 {
 		t.Errorf("the schema check misses drift: %v", p)
 	}
-	if p := d.validate(map[string]any{"$ref": "#/components/schemas/Error"}, roundTrip(map[string]any{"code": "nope", "message": "m"}), "x", true); len(p) != 1 {
+	if p := d.validate(map[string]any{"$ref": "#/components/schemas/Error"}, roundTrip(map[string]any{"code": "nope", "businessCode": "RF1001", "message": "m"}), "x", true); len(p) != 1 {
 		t.Errorf("the schema check misses an enum: %v", p)
 	}
 	for id, op := range ops {
@@ -109,6 +109,11 @@ func TestOpenAPIAgainstTheServer(t *testing.T) {
 		}
 		if st.Until != nil && fmt.Sprint(pathValue(raw, st.Until.Path)) != st.Until.Equals {
 			t.Errorf("%s: %s never became %s", name, st.Until.Path, st.Until.Equals)
+		}
+		for path, want := range st.Expect {
+			if got := fmt.Sprint(pathValue(raw, path)); got != want {
+				t.Errorf("%s: %s is %s, the walk expects %s", name, path, got, want)
+			}
 		}
 		if hdr.Get(api.HeaderRequestID) == "" {
 			t.Errorf("%s: no %s", name, api.HeaderRequestID)

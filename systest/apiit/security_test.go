@@ -387,7 +387,7 @@ func TestForwardedInvoiceOfAnotherBuyerRefused(t *testing.T) {
 	s := newSecuredStack(t, ring)
 	st := s.startAndImport(t, securedBill("FWD-1", "er_dailyreimbursebill"), nil, workflows.StageAwaitingFinance)
 	foreign := map[string]any{"invoiceData": []map[string]any{{
-		"serialNo": "foreign-1", "buyerTaxNo": "91310115MA1K4QXN5R", "buyerName": "上海浦东示范贸易有限公司",
+		"serialNo": "foreign-1", "buyerTaxNo": "91310115MA1K4QXN5A", "buyerName": "上海浦东示范贸易有限公司",
 		"invoiceAmount": "100.00", "totalTaxAmount": "6.00", "totalAmount": "106.00"}}}
 	code, raw := s.as(t, erpToken, "", "POST", "/v1/bills/OA/FWD-1/invoices", foreign, nil)
 	if _, _, fields := errorMessage(t, raw); code != http.StatusBadRequest || !strings.Contains(fields["invoiceData[0].buyerTaxNo"], "not one of the bill's companies") {

@@ -102,7 +102,7 @@ func (s *stack) waitStage(t *testing.T, id string, stage workflows.Stage) workfl
 func bill(billID string, approvals ...string) workflows.BillInput {
 	return workflows.BillInput{
 		BillID: billID, BillNo: "BX-" + billID, BillType: "er_dailyreimbursebill", Resource: "OA",
-		BillTaxNo: "91330100MA2B3C4D5E", UserID: "u-7",
+		BillTaxNo: "91330100MA2B3C4D5N", UserID: "u-7",
 		Options: workflows.Options{Approvals: approvals},
 	}
 }

@@ -30,10 +30,10 @@ func TestFourEnterprisesAtOnce(t *testing.T) {
 		wrongSecret      bool
 	}
 	group := []ent{
-		{"U1", "91310000MA1FL0U01X", "上海集团母公司", ultimate.Name, "1001", false},
-		{"U2", "91310000MA1FL0U02X", "上海集团子公司", ultimate.Name, "1002", false},
-		{"S1", "91440300MA5G0T001X", "深圳标准版一号", standard.Name, "", false},
-		{"S2", "91440300MA5G0T002X", "深圳标准版二号", standard.Name, "", true},
+		{"U1", "91310000MA1FL0U013", "上海集团母公司", ultimate.Name, "1001", false},
+		{"U2", "91310000MA1FL0U026", "上海集团子公司", ultimate.Name, "1002", false},
+		{"S1", "91440300MA5G0T001Q", "深圳标准版一号", standard.Name, "", false},
+		{"S2", "91440300MA5G0T002U", "深圳标准版二号", standard.Name, "", true},
 	}
 	var tenants = []simulator.Tenant{simulator.UltimateTenant()}
 	for _, e := range group {

@@ -147,8 +147,8 @@ func (s *stack) stopWorker() {
 func input(billID string, opts workflows.Options) workflows.BillInput {
 	return workflows.BillInput{
 		BillID: billID, BillNo: "BX-" + billID, BillType: "er_dailyreimbursebill", Resource: "OA",
-		BillTaxNo: "91310000MA1FL0001X", UserID: "u1",
-		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001X", Name: "上海示例有限公司"}},
+		BillTaxNo: "91310000MA1FL0001R", UserID: "u1",
+		CompanyInfo: []invoicecloud.Company{{TaxNo: "91310000MA1FL0001R", Name: "上海示例有限公司"}},
 		Options:     opts,
 	}
 }

@@ -331,7 +331,7 @@ func (h *history) do(o op, cleared func()) {
 	cleared()
 }
 
-const taxNo = "91310000MA1FL0001X"
+const taxNo = "91310000MA1FL0001R"
 
 func (h *history) start(b *billRun, n int) {
 	approvals := [][]string{{}, {"supervisor"}, {"supervisor", "finance"}}[n%3]

@@ -21,7 +21,7 @@ import (
 
 // The standard-edition enterprise whose imports the simulator pushes to the API (AWS收票推送).
 const (
-	pushTaxNo    = "91320594MA1PWH207K"
+	pushTaxNo    = "91320594MA1PWH2078"
 	pushName     = "苏州推送示例有限公司"
 	pushClientID = "PUSH-STD"
 )

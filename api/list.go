@@ -32,7 +32,12 @@ type ListFilter struct {
 	Overdue      *bool
 	AwaitingRole string
 	BillNo       string
-	Resource     string
+	// BillNoPrefix: bills whose billNo starts with it (BillNo STARTS_WITH).
+	BillNoPrefix string
+	// UserID, BillType: the bill's user and type (BillTags entries).
+	UserID   string
+	BillType string
+	Resource string
 	// Resources, when set, narrows the list to these resources (a client limited to them).
 	Resources    []string
 	UpdatedSince *time.Time // BillUpdatedAt >= this
@@ -43,8 +48,14 @@ type ListFilter struct {
 
 // ListItem is one bill as visibility knows it.
 type ListItem struct {
-	ID           string          `json:"id"`
-	WorkflowID   string          `json:"workflowId"`
+	ID         string `json:"id"`
+	WorkflowID string `json:"workflowId"`
+	Resource   string `json:"resource"`
+	BillID     string `json:"billId"`
+	// UserID and BillType come from BillTags: absent for a bill whose run began before that
+	// search attribute (it shows them from its next run on).
+	UserID       string          `json:"userId,omitempty"`
+	BillType     string          `json:"billType,omitempty"`
 	Stage        workflows.Stage `json:"stage"`
 	AwaitingRole string          `json:"awaitingRole,omitempty"`
 	BillNo       string          `json:"billNo"`
@@ -98,6 +109,9 @@ func ParseListFilter(q url.Values) (ListFilter, *Error) {
 		TaxNo:        invoicecloud.NormalizeTaxNo(q.Get("taxNo")), // stored upper-cased, as start normalises it
 		AwaitingRole: q.Get("awaitingRole"),
 		BillNo:       q.Get("billNo"),
+		BillNoPrefix: q.Get("billNoPrefix"),
+		UserID:       q.Get("userId"),
+		BillType:     q.Get("billType"),
 		Resource:     q.Get("resource"),
 		Sort:         q.Get("sort"),
 		PageToken:    q.Get("pageToken"),
@@ -151,7 +165,8 @@ func (f ListFilter) check() map[string]string {
 	if f.AwaitingRole != "" && !roleName.MatchString(f.AwaitingRole) {
 		fields["awaitingRole"] = "must be a role name (lower-case letters, digits, _)"
 	}
-	for name, v := range map[string]string{"taxNo": f.TaxNo, "billNo": f.BillNo, "resource": f.Resource} {
+	for name, v := range map[string]string{"taxNo": f.TaxNo, "billNo": f.BillNo, "resource": f.Resource,
+		"billNoPrefix": f.BillNoPrefix, "userId": f.UserID, "billType": f.BillType} {
 		if len(v) > 200 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			fields[name] = "must be at most 200 printable characters"
 		}
@@ -215,9 +230,23 @@ func (f ListFilter) Query() string {
 		}
 	}
 	add(workflows.SABillStage.GetName(), f.Stage)
-	add(workflows.SABillTaxNo.GetName(), f.TaxNo)
+	if f.TaxNo != "" {
+		// The bill's own tax number, or any of its companies' (BillTags; bills whose run began
+		// before BillTags match by BillTaxNo only).
+		clauses = append(clauses, fmt.Sprintf("(%s = %s OR %s = %s)", workflows.SABillTaxNo.GetName(), quote(f.TaxNo),
+			workflows.SABillTags.GetName(), quote(workflows.TagTaxNo+f.TaxNo)))
+	}
 	add(workflows.SAAwaitingRole.GetName(), f.AwaitingRole)
 	add(workflows.SABillNo.GetName(), f.BillNo)
+	if f.BillNoPrefix != "" {
+		clauses = append(clauses, fmt.Sprintf("%s STARTS_WITH %s", workflows.SABillNo.GetName(), quote(f.BillNoPrefix)))
+	}
+	if f.UserID != "" {
+		add(workflows.SABillTags.GetName(), workflows.TagUserID+f.UserID)
+	}
+	if f.BillType != "" {
+		add(workflows.SABillTags.GetName(), workflows.TagBillType+f.BillType)
+	}
 	add(workflows.SABillResource.GetName(), f.Resource)
 	if len(f.Resources) > 0 {
 		quoted := make([]string, len(f.Resources))
@@ -383,7 +412,19 @@ func listItem(workflowID string, started time.Time, sa map[string]*commonpb.Payl
 		}
 	}
 	if resource, billID, ok := workflows.ParseBillWorkflowID(workflowID); ok {
-		item.ID = resource + "/" + billID
+		item.ID, item.Resource, item.BillID = resource+"/"+billID, resource, billID
+	}
+	if p := sa[workflows.SABillTags.GetName()]; p != nil {
+		var tags []string
+		if dc.FromPayload(p, &tags) == nil {
+			for _, tag := range tags {
+				if v, ok := strings.CutPrefix(tag, workflows.TagUserID); ok {
+					item.UserID = v
+				} else if v, ok := strings.CutPrefix(tag, workflows.TagBillType); ok {
+					item.BillType = v
+				}
+			}
+		}
 	}
 	return item
 }

@@ -10,10 +10,14 @@ import (
 func TestListQueryQuotesValues(t *testing.T) {
 	overdue := true
 	f := ListFilter{Stage: "awaiting_finance", TaxNo: `91' OR 'a'='a`, BillNo: `N\1`, Overdue: &overdue}
-	want := `WorkflowType = 'BillWorkflow' AND BillStage = 'awaiting_finance' AND BillTaxNo = '91\' OR \'a\'=\'a'` +
+	want := `WorkflowType = 'BillWorkflow' AND BillStage = 'awaiting_finance' AND (BillTaxNo = '91\' OR \'a\'=\'a' OR BillTags = 'taxNo:91\' OR \'a\'=\'a')` +
 		` AND BillNo = 'N\\1' AND Overdue = true`
 	if got := f.Query(); got != want {
 		t.Errorf("query\n got %s\nwant %s", got, want)
+	}
+	mine := ListFilter{UserID: "u'1", BillType: "er_x", BillNoPrefix: "BX-%_"}
+	if got, want := mine.Query(), `WorkflowType = 'BillWorkflow' AND BillNo STARTS_WITH 'BX-%_' AND BillTags = 'userId:u\'1' AND BillTags = 'billType:er_x'`; got != want {
+		t.Errorf("my bills\n got %s\nwant %s", got, want)
 	}
 	if got := (ListFilter{}).Query(); got != `WorkflowType = 'BillWorkflow'` {
 		t.Errorf("empty filter: %s", got)

@@ -117,10 +117,13 @@ func routes() []route {
 			Summary: "Find bills through Temporal visibility (typed search attributes)",
 			Query: []param{
 				{Name: "stage", Description: "bill stage: collecting, awaiting_<role>, image_review, awaiting_voucher, deducting, completed, rejected, cancelled or failed", Example: "awaiting_finance"},
-				{Name: "taxNo", Description: "the bill's tax number (BillTaxNo), in any letter case", Example: "91330100MA2B3C4D5N"},
+				{Name: "taxNo", Description: "a tax number of the bill, in any letter case: its billTaxNo or any companyInfo tax number", Example: "91330100MA2B3C4D5N"},
 				{Name: "overdue", Description: "only overdue (true) or on-time (false) bills", Type: "boolean"},
 				{Name: "awaitingRole", Description: "the approval role the bill waits for", Example: "finance"},
 				{Name: "billNo", Description: "the ERP's bill number"},
+				{Name: "billNoPrefix", Description: "bills whose billNo starts with this (case-sensitive)", Example: "BX-2026-"},
+				{Name: "userId", Description: "the bill's user (userId at start): the \"my bills\" screen"},
+				{Name: "billType", Description: "the bill's type", Example: "er_dailyreimbursebill"},
 				{Name: "resource", Description: "the source system (BillResource)"},
 				{Name: "updatedSince", Description: "only bills changed at or after this instant (RFC 3339; BillUpdatedAt), to the millisecond " +
 					"as the API prints every time: a bill's own updatedAt finds that bill, so a sync cursor never skips one", Format: "date-time", Example: "2026-11-30T00:00:00.000Z"},

@@ -138,6 +138,9 @@ func Scenario() []Step {
 			Body: `{"invoiceData":{{json:delivered}}}`, Status: http.StatusConflict},
 		{Name: "find the bills, latest change first", Operation: "listBills", Status: http.StatusOK,
 			Query: map[string]string{"resource": "OA", "sort": "-updatedAt", "pageSize": "5"}},
+		{Name: "my bills: the user's daily reimbursements", Operation: "listBills", Status: http.StatusOK,
+			Query: map[string]string{"userId": "u-7", "billType": "er_dailyreimbursebill", "billNoPrefix": "BX-{{run}}"},
+			Until: waitFor("bills[0].userId", "u-7"), Expect: map[string]string{"bills[0].billType": "er_dailyreimbursebill", "bills[0].resource": "OA"}},
 		{Name: "a misspelt filter is refused", Operation: "listBills", Query: map[string]string{"stauts": "failed"}, Status: http.StatusBadRequest},
 
 		{Name: "the cloud will refuse the next start", Sim: "/__sim/faults", Status: http.StatusOK,

@@ -18,6 +18,8 @@ type publisher struct {
 	published map[string]any   // search attribute values last upserted
 	builds    builds           // the builds that started and run the bill (builds.go)
 	once      oncePerTask      // upserts gathered into one per workflow task (publisher_once.go)
+	// tagsAsked, tagsOn: whether this run upserts BillTags (tags.go), asked once per run.
+	tagsAsked, tagsOn bool
 }
 
 // shownValue is one search attribute the publisher keeps up to date. A quiet one (the builds)
@@ -86,7 +88,8 @@ func (p *publisher) wanted(v *BillState, in BillInput, pending int) []shownValue
 		{SAPendingInvoices.GetName(), int64(pending), false, func() temporal.SearchAttributeUpdate { return SAPendingInvoices.ValueSet(int64(pending)) }},
 		{SATotalAmount.GetName(), totalF, false, func() temporal.SearchAttributeUpdate { return SATotalAmount.ValueSet(totalF) }},
 	}
-	return append(want, p.buildEntries(v)...)
+	want = append(want, p.buildEntries(v)...)
+	return append(want, p.tagEntries(in)...)
 }
 
 // MaxKeyword is the longest keyword search attribute value PostgreSQL visibility stores.

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"strings"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -85,6 +87,9 @@ func (p *publisher) seed() {
 		if v, ok := sa.GetInt64(k); ok {
 			p.published[k.GetName()] = v
 		}
+	}
+	if v, ok := sa.GetKeywordList(SABillTags); ok { // carried over a continue-as-new (tags.go)
+		p.published[SABillTags.GetName()] = strings.Join(v, "\n")
 	}
 	if v, ok := sa.GetFloat64(SATotalAmount); ok {
 		p.published[SATotalAmount.GetName()] = v

@@ -9,7 +9,8 @@ import (
 
 // Typed search attributes upserted as the bill moves, so ops can filter in Temporal Web.
 // SQL visibility has a fixed number of slots per type (SQLite/PostgreSQL: 10 Keyword, 3 Bool,
-// 3 Int, 3 Double…); this set uses 8 Keyword, 2 Bool, 2 Int, 1 Double, 1 Datetime.
+// 3 Int, 3 Double, 3 KeywordList…); this set uses 8 Keyword, 1 KeywordList (BillTags, tags.go),
+// 2 Bool, 2 Int, 1 Double, 1 Datetime.
 var (
 	SABillStage    = temporal.NewSearchAttributeKeyKeyword("BillStage")
 	SABillNo       = temporal.NewSearchAttributeKeyKeyword("BillNo")
@@ -55,6 +56,7 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		SABillUpdatedAt.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
 		SAStartedBuildID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SARunningBuildID.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SABillTags.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	}
 }
 

@@ -42,6 +42,9 @@ type Demo struct {
 	TaxNo  string
 	BillID string        // default DEMO-<time>
 	Wait   time.Duration // longest wait for one stage change (default 2m)
+	// HTTP carries the demo's calls (nil: a plain client). The system tests pass the client that
+	// checks every exchange with the API against its OpenAPI document (systest/testenv).
+	HTTP *http.Client
 }
 
 // Run executes the demo; any failure ends it with an error naming the step.
@@ -55,7 +58,7 @@ func (d Demo) Run(ctx context.Context, w io.Writer) ([]DemoStep, error) {
 	if d.TaxNo == "" {
 		d.TaxNo = DemoTaxNo
 	}
-	c := newJSONClient(d.Token)
+	c := newJSONClient(d.Token, d.HTTP)
 	bill := d.APIURL + "/v1/bills/OA/" + url.PathEscape(d.BillID)
 	start := time.Now()
 	last := start
@@ -239,7 +242,13 @@ func DemoBill(billID string) workflows.BillInput {
 // is the API's bearer token, "" when open) until it reaches want, for at most limit. A final
 // stage other than want, or failed, ends the wait with an error.
 func WaitStage(ctx context.Context, billURL, token string, limit time.Duration, want workflows.Stage) (workflows.BillState, error) {
-	return waitStage(ctx, newJSONClient(token), billURL, limit, want)
+	return waitStage(ctx, newJSONClient(token, nil), billURL, limit, want)
+}
+
+// WaitStageVia is WaitStage with its polls carried by hc (the system tests' contract-checked
+// client, systest/testenv.CheckedClient).
+func WaitStageVia(ctx context.Context, hc *http.Client, billURL, token string, limit time.Duration, want workflows.Stage) (workflows.BillState, error) {
+	return waitStage(ctx, newJSONClient(token, hc), billURL, limit, want)
 }
 
 // waitStage is WaitStage on the caller's client.

@@ -17,8 +17,12 @@ type jsonClient struct {
 	token string // bearer token of the API; never printed
 }
 
-func newJSONClient(token string) *jsonClient {
-	return &jsonClient{http: &http.Client{Timeout: 60 * time.Second}, token: token}
+// newJSONClient calls with hc (nil: a plain client with a 60 s timeout).
+func newJSONClient(token string, hc *http.Client) *jsonClient {
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	return &jsonClient{http: hc, token: token}
 }
 
 // maxAnswer bounds how much of an answer is read.

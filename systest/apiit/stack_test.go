@@ -92,7 +92,7 @@ func (s *stack) call(t *testing.T, method, path string, body any, out any) int {
 // an import); the bound is generous and only stops a hung test.
 func (s *stack) waitStage(t *testing.T, id string, stage workflows.Stage) workflows.BillState {
 	t.Helper()
-	st, err := harness.WaitStage(t.Context(), s.api.URL+"/v1/bills/"+id, s.token, 90*time.Second, stage)
+	st, err := harness.WaitStageVia(t.Context(), testenv.CheckedClient(t), s.api.URL+"/v1/bills/"+id, s.token, 90*time.Second, stage)
 	if err != nil {
 		t.Fatalf("bill %s never reached %s: %v; last state stage=%s error=%+v history=%+v", id, stage, err, st.Stage, st.Error, st.History)
 	}

@@ -230,11 +230,11 @@ func TestDemoOnStrictCloud(t *testing.T) {
 		t.Fatal("the devstack's simulator is not strict")
 	}
 	var timeline bytes.Buffer
-	if err := harness.RunDemos(ctx, harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute}, &timeline); err != nil {
+	if err := harness.RunDemos(ctx, harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "E2E-STRICT", Wait: time.Minute, HTTP: testenv.CheckedClient(t)}, &timeline); err != nil {
 		t.Fatalf("demos on the strict cloud: %v\n%s", err, timeline.String())
 	}
 	for _, run := range harness.DemoRuns {
-		st, err := harness.WaitStage(ctx, s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
+		st, err := harness.WaitStageVia(ctx, testenv.CheckedClient(t), s.APIURL()+"/v1/bills/OA/E2E-STRICT-"+run.Suffix, "", 10*time.Second, workflows.StageCompleted)
 		if err != nil || st.Bill.BillTaxNo != run.TaxNo {
 			t.Fatalf("demo bill of %s on the strict cloud: %v (billTaxNo %s)", run.TaxNo, err, st.Bill.BillTaxNo)
 		}

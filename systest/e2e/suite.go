@@ -141,7 +141,7 @@ func (s *Suite) Collect(t *testing.T, a StartAnswer, n int) workflows.BillState 
 // WaitStage waits up to 90 s for the bill (resource/billId) to reach want.
 func (s *Suite) WaitStage(t *testing.T, id string, want workflows.Stage) workflows.BillState {
 	t.Helper()
-	st, err := harness.WaitStage(s.Ctx, s.Target.APIURL+"/v1/bills/"+id, s.Target.Token, 90*time.Second, want)
+	st, err := harness.WaitStageVia(s.Ctx, testenv.CheckedClient(t), s.Target.APIURL+"/v1/bills/"+id, s.Target.Token, 90*time.Second, want)
 	if err != nil {
 		t.Fatalf("bill %s: %v", id, err)
 	}

@@ -170,7 +170,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 	}
 	assertSchemaVersions(t, pg, "rimflow_dev")
 
-	steps, err := harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "PG-DEV", Wait: 90 * time.Second}.Run(ctx, io.Discard)
+	steps, err := harness.Demo{APIURL: s.APIURL(), CloudURL: s.CloudURL(), BillID: "PG-DEV", Wait: 90 * time.Second, HTTP: testenv.CheckedClient(t)}.Run(ctx, io.Discard)
 	if err != nil {
 		t.Fatalf("demo on PostgreSQL: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestDevstackOnPostgres(t *testing.T) {
 	if s2.Temporal.SchemaCreated() {
 		t.Error("the restart created the schema again")
 	}
-	st, err := harness.WaitStage(ctx, s2.APIURL()+"/v1/bills/OA/PG-DEV", "", 30*time.Second, workflows.StageCompleted)
+	st, err := harness.WaitStageVia(ctx, testenv.CheckedClient(t), s2.APIURL()+"/v1/bills/OA/PG-DEV", "", 30*time.Second, workflows.StageCompleted)
 	if err != nil {
 		t.Fatalf("the completed bill after the restart: %v (%+v)", err, st)
 	}
@@ -672,7 +672,7 @@ func refused(t *testing.T, s *shape, extra map[string]string) string {
 // completeOneBill runs the demo bill through the API and the worker.
 func completeOneBill(t *testing.T, ctx context.Context, apiURL, token, cloudURL, id string) {
 	t.Helper()
-	steps, err := harness.Demo{APIURL: apiURL, CloudURL: cloudURL, Token: token, BillID: id, Wait: 90 * time.Second}.Run(ctx, io.Discard)
+	steps, err := harness.Demo{APIURL: apiURL, CloudURL: cloudURL, Token: token, BillID: id, Wait: 90 * time.Second, HTTP: testenv.CheckedClient(t)}.Run(ctx, io.Discard)
 	if err != nil {
 		t.Fatalf("bill %s: %v", id, err)
 	}

@@ -333,6 +333,11 @@ func (b *Bills) billTarget(ctx context.Context, ref BillRef) (*forwardTarget, er
 	return t, nil
 }
 
+// Withdraw takes a bill that waits for an approval back to collecting (撤回).
+func (b *Bills) Withdraw(ctx context.Context, ref BillRef, req workflows.WithdrawRequest) (workflows.BillState, error) {
+	return b.update(ctx, ref, workflows.UpdateWithdraw, req)
+}
+
 // Amend corrects the header of a bill that failed before anything was bound (then Retry runs the
 // failed step again), or the ERP's line fields and cover alone while it collects. The amend is checked against the bill's input with a new bill's rules first
 // (workflows.BillInput.Amend), so a bad value is a 400 naming the field and nothing is sent.

@@ -193,6 +193,14 @@ func routes() []route {
 			Responses: []response{state}, serve: decide(true, (*Bills).Approve), Op: access.OpApprove,
 		},
 		{
+			Method: "POST", Path: billPath + "/withdraw", Operation: "withdrawBill",
+			Summary: "Withdraw a bill that waits for an approval back to collecting (撤回), to fix it and submit it again",
+			Description: "Only while the bill waits for an approval (nothing is final yet): the invoices stay bound, the round's " +
+				"approvals are void, the bill key stays. Then fix what needs fixing (add or remove invoices) and submit again.",
+			Body: workflows.WithdrawRequest{}, Example: map[string]any{"by": "u-7", "reason": "forgot the taxi receipt"},
+			Responses: []response{state}, serve: decide(true, (*Bills).Withdraw), Op: access.OpSubmit,
+		},
+		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
 			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
 			Example:   map[string]any{"scanBillNo": "S-1", "invoiceNos": []string{"12345678"}, "amounts": map[string]string{"12345678": "1130.00"}},
@@ -540,6 +548,8 @@ func checkTexts(req any) *Error {
 		texts["reason"] = r.Reason
 	case *workflows.RemoveInvoiceRequest:
 		texts["reason"] = r.Reason
+	case *workflows.WithdrawRequest:
+		texts["reason"], texts["by"] = r.Reason, r.By
 	}
 	fields := map[string]string{}
 	for name, v := range texts {
@@ -650,6 +660,9 @@ func Stamp(actor workflows.Actor, req any) *Error {
 		person(&r.Approver)
 		r.Actor = &actor
 	case *workflows.SubmitRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.WithdrawRequest:
 		person(&r.By)
 		r.Actor = &actor
 	case *workflows.CancelRequest:

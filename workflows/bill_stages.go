@@ -16,9 +16,12 @@ import (
 func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 	b.enter(ctx, AwaitingStage(role), "")
 	for {
-		ev, next, done, err := b.waitFor(ctx, evApprove)
+		ev, next, done, err := b.waitForAny(ctx, evApprove, evWithdraw)
 		if done || err != nil {
 			return next, err
+		}
+		if ev.kind == evWithdraw {
+			return b.withdraw(ctx, ev), nil
 		}
 		req := *ev.approve
 		if req.Role != role {

@@ -73,6 +73,7 @@ const (
 	UpdateAmend      = "amend"         // fix a failed bill's header before anything was bound
 	UpdateRemove     = "removeInvoice" // take an invoice off a collecting or failed bill
 	UpdateViewURL    = "viewUrl"       // a view page URL valid now, in any stage
+	UpdateWithdraw   = "withdraw"      // the submitter takes a bill awaiting an approval back to collecting (撤回)
 
 	SignalInvoices = "invoices"
 	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
@@ -259,6 +260,15 @@ type ApproveRequest struct {
 	Decision string `json:"decision"` // approve|reject|return
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// WithdrawRequest takes a bill that waits for an approval back to collecting (撤回), to be fixed
+// and submitted again.
+type WithdrawRequest struct {
+	By     string `json:"by"`     // who withdraws (the X-Acting-User header may name them)
+	Reason string `json:"reason"` // why (audited)
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
 }

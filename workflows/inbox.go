@@ -46,6 +46,7 @@ const (
 	evScanned        // the image system's task has an outcome (or its query failed for good)
 	evVoucherHold    // a voucher set holds the bill (voucherset.go)
 	evVoucherOutcome // the set's outcome for the bill it holds
+	evWithdraw       // the ERP withdraws the bill to collecting (withdraw.go)
 )
 
 // event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
@@ -59,18 +60,19 @@ type event struct {
 	scan    *invoicecloud.ScanResult // evScanned (epoch: which wait)
 	scanErr error
 
-	submit  *SubmitRequest
-	approve *ApproveRequest
-	images  *ImagesRequest
-	voucher *VoucherRequest
-	cancel  *CancelRequest
-	retry   *RetryRequest
-	resolve *ResolveRequest
-	amend   *AmendRequest
-	remove  *RemoveInvoiceRequest
-	url     *CollectURLRequest
-	hold    *VoucherHoldRequest
-	outcome *VoucherSetOutcome
+	submit   *SubmitRequest
+	approve  *ApproveRequest
+	images   *ImagesRequest
+	voucher  *VoucherRequest
+	cancel   *CancelRequest
+	retry    *RetryRequest
+	resolve  *ResolveRequest
+	amend    *AmendRequest
+	remove   *RemoveInvoiceRequest
+	withdraw *WithdrawRequest
+	url      *CollectURLRequest
+	hold     *VoucherHoldRequest
+	outcome  *VoucherSetOutcome
 
 	actor    **Actor // where the payload keeps who sent it (set by the API), nil for an event without one
 	updateID string  // the update's id (the API's Idempotency-Key): an applied one is answered again, not re-applied

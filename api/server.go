@@ -189,6 +189,10 @@ func newServer(opts Options) (*server, error) {
 		h, err := codec.NewServer(codec.ServerOptions{
 			Codec: opts.Codec, Clients: clients, AllowOpen: clients.Open(), Origins: opts.CodecOrigins, SecureCookies: opts.SecureCookies, Failures: s.failures,
 			Namespace: opts.Namespace, Logger: s.log.With("component", "codec"),
+			// The API's error shape, with its business code, on the codec's routes too.
+			WriteError: func(w http.ResponseWriter, status int, code, message string) {
+				writeError(w, &Error{Status: status, Code: code, Message: message})
+			},
 		})
 		if err != nil {
 			return nil, err

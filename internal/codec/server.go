@@ -79,6 +79,9 @@ type ServerOptions struct {
 	MaxBodyBytes int64        // default DefaultMaxBodyBytes
 	Logger       *slog.Logger // default slog.Default(); logs who called what, never a token or a payload
 	Now          func() time.Time
+	// WriteError writes an error answer in the caller's shape (the API's: with its business code);
+	// nil: {"error":{"code","message"}}.
+	WriteError func(w http.ResponseWriter, status int, code, message string)
 }
 
 type server struct {
@@ -186,7 +189,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "encode", "decode":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", "POST, OPTIONS")
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "%s takes POST", endpoint)
+			s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "%s takes POST", endpoint)
 			return
 		}
 		if ns := r.Header.Get(HeaderNamespace); s.opts.Namespace != "" && ns != "" && ns != s.opts.Namespace {
@@ -219,7 +222,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "logout":
 		s.logout(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "not_found", "the codec server answers POST …/encode and POST …/decode")
+		s.writeError(w, http.StatusNotFound, "not_found", "the codec server answers POST …/encode and POST …/decode")
 	}
 }
 
@@ -236,7 +239,7 @@ func (s *server) audit(r *http.Request, endpoint string, c *access.Client, outco
 
 func (s *server) refuse(w http.ResponseWriter, r *http.Request, endpoint string, c *access.Client, status int, code, why string) {
 	s.audit(r, endpoint, c, fmt.Sprintf("refused %d: %s", status, why))
-	writeError(w, status, code, "%s", why)
+	s.writeError(w, status, code, "%s", why)
 }
 
 // checkOrigin allows Temporal Web's configured origins (cross-origin, CORS headers needed) and the
@@ -353,7 +356,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "login takes GET or POST")
+		s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "login takes GET or POST")
 		return
 	}
 	if s.opts.Clients.Open() {
@@ -397,7 +400,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "logout takes POST")
+		s.writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "logout takes POST")
 		return
 	}
 	if c, until := s.sessionClient(r); c != nil {
@@ -443,7 +446,11 @@ func hostIsLoopback(host string) bool {
 	return access.IsLoopback(host)
 }
 
-func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
+func (s *server) writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
+	if s.opts.WriteError != nil {
+		s.opts.WriteError(w, status, code, fmt.Sprintf(format, args...))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": fmt.Sprintf(format, args...)}})

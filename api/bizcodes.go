@@ -20,6 +20,7 @@ var BusinessCodes = []BusinessCode{
 	{"RF1001", 400, CodeValidation, "", "the input breaks a rule; fields names every bad field"},
 	{"RF1002", 413, CodeBodyTooLarge, "", "the body, a forwarded payload or a batch is over its limit"},
 	{"RF1003", 415, CodeUnsupportedMediaType, "", "a POST without Content-Type: application/json"},
+	{"RF1004", 422, CodeKeyReused, "", "the Idempotency-Key was used before with another request (fields names the header)"},
 	{"RF1100", 401, CodeUnauthorized, "", "missing or wrong bearer token"},
 	{"RF1101", 403, CodeForbidden, "", "the client may not use the operation on this resource"},
 	{"RF1102", 429, CodeTooManyRequests, "", "too many wrong bearer tokens from the caller's address; wait Retry-After"},

@@ -211,6 +211,7 @@ const (
 // a redelivery (same digest) and invoices the bill already holds are dropped, the rest wait in
 // Pending, and run binds them at once while collecting. Nothing the cloud delivered is lost.
 func (b *bill) record(d calls.Delivery) {
+	b.takeAttachments(d) // attachments.go
 	digest := d.Digest
 	if digest == "" {
 		digest = deliveryDigest(d)

@@ -229,6 +229,9 @@ type BillInput struct {
 	// on every billSave (lines.go); also given with a forwarded payload or by an amend.
 	Lines     []InvoiceLine           `json:"lines,omitempty"`
 	CoverData *invoicecloud.CoverData `json:"coverData,omitempty"`
+	// AttachData are the bill's attachments, each with its invoice's serialNo: what deliveries
+	// brought (attachments.go) and what the start gave; sent with their invoices on every billSave.
+	AttachData []invoicecloud.BillInvoiceAttach `json:"attachData,omitempty"`
 	// Policy is set by the server at start from the policy file (segregation of duties, the ops
 	// path); absent, DefaultBillPolicy. Frozen with the options.
 	Policy *BillPolicy `json:"policy,omitempty"`

@@ -30,6 +30,7 @@ func (in BillInput) clone() BillInput {
 	out := in
 	out.CompanyInfo = slices.Clone(in.CompanyInfo)
 	out.Lines = slices.Clone(in.Lines)
+	out.AttachData = slices.Clone(in.AttachData)
 	out.Options.Approvals = slices.Clone(in.Options.Approvals)
 	if in.Options.AutoSubmit != nil {
 		v := *in.Options.AutoSubmit
@@ -134,6 +135,7 @@ func (in BillInput) Validate() *ValidationError {
 	in.Options.validate(f)
 	CheckLines(f, "lines", in.Lines, nil)
 	CheckCover(f, in.CoverData)
+	CheckAttachments(f, "attachData", in.AttachData)
 	if len(f) == 0 {
 		return nil
 	}

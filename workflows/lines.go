@@ -164,9 +164,10 @@ func withLines(have, give []InvoiceLine) []InvoiceLine {
 	return out
 }
 
-// withLineFields fills billSave's lines from the ERP's.
+// withLineFields fills billSave's lines from the ERP's, with their attachments.
 func (in BillInput) withLineFields(lines []invoicecloud.BillInvoice) []invoicecloud.BillInvoice {
 	for i := range lines {
+		lines[i].AttachData = in.attachmentsOf(lines[i].SerialNo) // attachments.go
 		j := slices.IndexFunc(in.Lines, func(l InvoiceLine) bool { return l.SerialNo == lines[i].SerialNo })
 		if j < 0 {
 			continue

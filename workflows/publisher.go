@@ -120,6 +120,9 @@ func details(v BillState, in BillInput, pending int) string {
 	// Caller strings are escaped: Temporal Web renders this as Markdown.
 	sb.WriteString(fmt.Sprintf("**Bill %s** (%s/%s) · stage **%s**\n\n", md(in.BillNo), md(in.Resource), md(in.BillID), v.Stage))
 	sb.WriteString(fmt.Sprintf("- Invoices: %d, total %s (incl. tax)\n", v.InvoiceCount, v.TotalAmount))
+	if n := len(in.AttachData); n > 0 {
+		sb.WriteString(fmt.Sprintf("- Attachments: %d (%s)\n", n, md(in.AttachData[0].AttachName)+listMore(n)))
+	}
 	if v.AwaitingRole != "" {
 		sb.WriteString(fmt.Sprintf("- Awaiting: %s\n", v.AwaitingRole))
 	}
@@ -161,3 +164,11 @@ var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`,
 
 // md makes a caller's string inert in the Markdown details.
 func md(s string) string { return mdEscaper.Replace(s) }
+
+// listMore says how many more a list shows than its first.
+func listMore(n int) string {
+	if n <= 1 {
+		return ""
+	}
+	return fmt.Sprintf(" and %d more", n-1)
+}

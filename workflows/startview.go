@@ -47,8 +47,8 @@ type StartView struct {
 
 // StartFields flattens a bill input's JSON to the fields a start compares: its top-level fields
 // and the options' fields (options.sla.* too); arrays and other objects stay whole. What the
-// server sets (policy, notify, reissueMargin) is left out, and so are the ERP's line fields and
-// cover: forwards and amends change them as the bill lives, so a start sent again must still join.
+// server sets (policy, notify, reissueMargin) is left out, and so are the ERP's line fields, its
+// cover and the attachments: forwards and amends change them as the bill lives, so a start sent again must still join.
 func StartFields(in BillInput) map[string]any {
 	raw, _ := json.Marshal(in)
 	var m map[string]any
@@ -56,6 +56,7 @@ func StartFields(in BillInput) map[string]any {
 	delete(m, "policy")
 	delete(m, "lines")
 	delete(m, "coverData")
+	delete(m, "attachData")
 	out := map[string]any{}
 	var flatten func(prefix string, m map[string]any)
 	flatten = func(prefix string, m map[string]any) {

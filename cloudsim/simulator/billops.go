@@ -176,6 +176,9 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 		if l.EntryID, err = it.str("entryId", false, 0); err != nil {
 			return nil, err
 		}
+		if l.Attach, err = attachLines(it, sn); err != nil {
+			return nil, err
+		}
 		pi, ok := s.pool[sn]
 		if !ok {
 			return nil, businessError(CodeSerialNotInPool, it.path("serialNo"), "发票不存在于发票池 (serialNo "+sn+" was never collected)")
@@ -430,4 +433,36 @@ func (s *Sim) billDelete(f fields, n *callNote) (any, *apiError) {
 	b.status = StatusUnused
 	s.stats.BillsDeleted++
 	return map[string]any{}, nil
+}
+
+// attachLines reads a billSave line's attachData (the public page's billSave): attachUrl and
+// attachName required, serialNo (when given) the line's own.
+func attachLines(it fields, serialNo string) ([]AttachView, *apiError) {
+	items, err := it.list("attachData", false)
+	if err != nil {
+		return nil, err
+	}
+	var out []AttachView
+	for _, a := range items {
+		var v AttachView
+		for _, sp := range []struct {
+			name     string
+			to       *string
+			required bool
+		}{{"attachUrl", &v.AttachURL, true}, {"attachName", &v.AttachName, true}, {"attachType", &v.AttachType, false},
+			{"attachNo", &v.AttachNo, false}, {"remark", &v.Remark, false}} {
+			if *sp.to, err = a.str(sp.name, sp.required, 0); err != nil {
+				return nil, err
+			}
+		}
+		sn, err := a.str("serialNo", false, 0)
+		if err != nil {
+			return nil, err
+		}
+		if sn != "" && sn != serialNo {
+			return nil, badParam(a.path("serialNo"), "附件的发票流水号必须是本行的 "+serialNo)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -48,3 +48,31 @@ func TestBillSaveLineFields(t *testing.T) {
 		}
 	})
 }
+
+// billSave's attachData per line (the public page): kept with the invoice, shown in the bill's
+// view, checked before anything changes.
+func TestBillSaveAttachments(t *testing.T) {
+	h, tok, code := openBill(t, Options{}, "AT1")
+	sn := h.collect(code, 1)[0]
+	with := func(attach ...map[string]any) map[string]any {
+		d := saveData("AT1", StatusInUse)
+		d["invoiceData"] = []map[string]any{{"serialNo": sn, "attachData": attach}}
+		return d
+	}
+	status, resp := h.message(tok, "billSave", nextID("s"), with(map[string]any{"attachName": "a.pdf"}))
+	h.wantCode(status, resp, codeBadParam, "invoiceData[0].attachData[0].attachUrl")
+	status, resp = h.message(tok, "billSave", nextID("s"), with(map[string]any{"attachUrl": "https://x/a.pdf", "attachName": "a.pdf", "serialNo": "OTHER"}))
+	h.wantCode(status, resp, codeBadParam, "invoiceData[0].attachData[0].serialNo")
+	if v, _ := h.sim.Invoice(sn); v.BillID != "" {
+		t.Fatalf("a refused billSave bound the invoice: %+v", v)
+	}
+	h.mustOK(h.message(tok, "billSave", nextID("s"), with(map[string]any{"attachUrl": "https://x/a.pdf", "attachName": "a.pdf",
+		"attachType": "pdf", "attachNo": "A-1", "serialNo": sn})))
+	b, _ := h.sim.Bill("ERP", "AT1")
+	if len(b.Invoices) != 1 || len(b.Invoices[0].AttachData) != 1 {
+		t.Fatalf("bill view: %+v", b.Invoices)
+	}
+	if a := b.Invoices[0].AttachData[0]; a.AttachURL != "https://x/a.pdf" || a.AttachName != "a.pdf" || a.AttachType != "pdf" || a.AttachNo != "A-1" {
+		t.Fatalf("the attachment: %+v", a)
+	}
+}

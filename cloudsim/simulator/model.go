@@ -101,12 +101,14 @@ type billLine struct {
 	OutputAmount       *decimal.Decimal
 	Remark             string
 	EntryID            string
+	Attach             []AttachView // the line's attachData
 }
 
 func (l billLine) equal(o billLine) bool {
 	sameDec := func(a, b *decimal.Decimal) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 	return sameDec(l.Amount, o.Amount) && sameDec(l.DeductionTaxAmount, o.DeductionTaxAmount) &&
-		sameDec(l.OutputAmount, o.OutputAmount) && l.DeductionFlag == o.DeductionFlag && l.Remark == o.Remark && l.EntryID == o.EntryID
+		sameDec(l.OutputAmount, o.OutputAmount) && l.DeductionFlag == o.DeductionFlag && l.Remark == o.Remark && l.EntryID == o.EntryID &&
+		slices.Equal(l.Attach, o.Attach)
 }
 
 // poolInvoice is one invoice of the enterprise's invoice pool (全票池).

@@ -378,6 +378,9 @@ func (l billLine) wire(serialNo string) map[string]any {
 	if l.OutputAmount != nil {
 		m["outputAmount"] = l.OutputAmount
 	}
+	if len(l.Attach) > 0 {
+		m["attachData"] = l.Attach
+	}
 	return m
 }
 

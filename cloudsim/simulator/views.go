@@ -85,7 +85,18 @@ type BillInvoiceView struct {
 	DeductionTaxAmount string `json:"deductionTaxAmount,omitempty"`
 	OutputAmount       string `json:"outputAmount,omitempty"`
 	Remark             string `json:"remark,omitempty"`
-	Accounted          bool   `json:"accounted"`
+	// AttachData is the line's attachments as billSave last gave them.
+	AttachData []AttachView `json:"attachData,omitempty"`
+	Accounted  bool         `json:"accounted"`
+}
+
+// AttachView is an attachment of a billSave line.
+type AttachView struct {
+	AttachURL  string `json:"attachUrl"`
+	AttachName string `json:"attachName"`
+	AttachType string `json:"attachType,omitempty"`
+	AttachNo   string `json:"attachNo,omitempty"`
+	Remark     string `json:"remark,omitempty"`
 }
 
 // VoucherView is a voucher written back by voucherSave.
@@ -173,7 +184,7 @@ func (s *Sim) billView(b *bill) BillView {
 	for _, sn := range b.serials {
 		pi := s.pool[sn]
 		iv := BillInvoiceView{SerialNo: sn, Status: pi.status, DeductionFlag: pi.line.DeductionFlag,
-			EntryID: pi.line.EntryID, Remark: pi.line.Remark, Accounted: pi.voucherID != ""}
+			EntryID: pi.line.EntryID, Remark: pi.line.Remark, AttachData: slices.Clone(pi.line.Attach), Accounted: pi.voucherID != ""}
 		iv.Amount, iv.DeductionTaxAmount, iv.OutputAmount = fixed2(pi.line.Amount), fixed2(pi.line.DeductionTaxAmount), fixed2(pi.line.OutputAmount)
 		v.Invoices = append(v.Invoices, iv)
 	}

@@ -108,3 +108,41 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return raw
 }
+
+// attachments: the attachData of an import reaches the bill (its state names it, by its URL's
+// file when the cloud gave no name) and the cloud with its invoice on billSave 30 and 60.
+func (e *e2e) attachments(t *testing.T, id, taxNo string) {
+	in := e.vendorBill(t, id, taxNo)
+	in.Options.Approvals, in.Options.AutoSubmit = []string{}, new(bool)
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	sn, attURL := id+"-S1", "https://img.example/att/"+id+".pdf"
+	status, raw := testenv.Do(t, e.ctx, http.MethodPost, e.Target.CloudURL+"/__sim/collect", "", map[string]any{
+		"eventCode":  url.EventCode,
+		"invoices":   []map[string]any{{"serialNo": sn, "invoiceAmount": "100.00", "totalTaxAmount": "13.00", "totalAmount": "113.00"}},
+		"attachData": []map[string]any{{"attachUrl": attURL, "attachType": "pdf", "attachNo": "A-1", "attachName": ""}},
+	})
+	if status != http.StatusOK {
+		t.Fatalf("collect with an attachment: HTTP %d %s", status, raw)
+	}
+	st := e.waitFor(t, "OA/"+id, "the invoice bound", func(st workflows.BillState) bool { return st.InvoiceCount == 1 })
+	want := invoicecloud.BillInvoiceAttach{AttachURL: attURL, AttachType: "pdf", AttachNo: "A-1", AttachName: id + ".pdf", SerialNo: sn}
+	if len(st.Bill.AttachData) != 1 || st.Bill.AttachData[0] != want {
+		t.Fatalf("the bill's attachments: %+v, want %+v", st.Bill.AttachData, want)
+	}
+	atCloud := func(status string) {
+		t.Helper()
+		cb := e.cloudBill(t, id)
+		if len(cb.Invoices) != 1 || cb.Invoices[0].Status != status || len(cb.Invoices[0].AttachData) != 1 ||
+			cb.Invoices[0].AttachData[0].AttachURL != attURL || cb.Invoices[0].AttachData[0].AttachName != id+".pdf" {
+			t.Fatalf("the cloud holds %+v, want %s at %s with its attachment", cb.Invoices, sn, status)
+		}
+	}
+	atCloud(invoicecloud.StatusInUse)
+	e.call(t, "POST", e.billURL(id)+"/submit", workflows.SubmitRequest{By: "demo-user"}, nil)
+	e.WaitStage(t, "OA/"+id, workflows.StageAwaitingVoucher)
+	atCloud(invoicecloud.StatusUsed)
+}

@@ -41,6 +41,10 @@ func TestVendorPicture(t *testing.T) {
 			t.Parallel()
 			env.lineFields(t, "E2E-LN-"+tag, ed.taxNo)
 		})
+		t.Run("attachments kept on the bill and passed on on "+ed.name, func(t *testing.T) {
+			t.Parallel()
+			env.attachments(t, "E2E-AT-"+tag, ed.taxNo)
+		})
 	}
 }
 

@@ -462,6 +462,18 @@ func (b *Bills) repeatOfTheEnd(ctx context.Context, ref BillRef, st workflows.Bi
 
 // Images delivers the scanning station's "scanned" message.
 func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesRequest) (workflows.BillState, error) {
+	// The submitter's images are checked here first: above the image system's limit they would
+	// not fit a Temporal payload either, so the bill could not say so itself.
+	if n := workflows.UploadBytes(req.Uploads); n > workflows.MaxUploadBytes {
+		return workflows.BillState{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+			Message: "the submitter's images are too large: " + workflows.UploadTooLarge(n),
+			Fields:  map[string]string{"uploads": workflows.UploadTooLarge(n)}}
+	}
+	if f := map[string]string{}; len(req.Uploads) > 0 {
+		if workflows.CheckUploads(f, req.Uploads); len(f) > 0 {
+			return workflows.BillState{}, ValidationFailed(f)
+		}
+	}
 	return b.update(ctx, ref, workflows.UpdateImages, req)
 }
 

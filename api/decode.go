@@ -20,6 +20,11 @@ import (
 // MaxBodyBytes caps every request body: bills and forwarded invoice payloads are far smaller.
 const MaxBodyBytes = 1 << 20
 
+// MaxImagesBodyBytes caps the images route's body instead: the submitter's images (at most
+// workflows.MaxUploadBytes of files, a third more as Base64) fit, and a body well above that
+// limit still reaches the check that names uploads.
+const MaxImagesBodyBytes = 8 << 20
+
 // DecodeStart turns a POST /v1/bills body into a validated BillInput. It is pure (no Temporal
 // call), so the HTTP handler, the CLI and the fuzz target share it; a non-nil *Error means nothing
 // may be started. The bill's own fields come back normalised; its options come back as the caller
@@ -333,7 +338,7 @@ func jsonKind(kind string) string {
 	return "a " + kind
 }
 
-// readBody reads a request body up to MaxBodyBytes.
+// readBody reads a request body up to its route's limit (MaxBodyBytes).
 func readBody(r *http.Request) ([]byte, *Error) {
 	if r.Body == nil {
 		return nil, nil
@@ -343,7 +348,7 @@ func readBody(r *http.Request) ([]byte, *Error) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes),
+				Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit),
 				Fields:  map[string]string{"body": "too large"}}
 		}
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "could not read the request body"}

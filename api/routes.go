@@ -45,6 +45,8 @@ type route struct {
 	// Web adds between releases (2.55 sends ?preserveStorageRefs=true): they are ignored, never
 	// refused, so a new Web still decodes. rimflow's own routes refuse unknown parameters.
 	CodecQuery bool
+	// MaxBody caps the request body (0: MaxBodyBytes).
+	MaxBody int64
 
 	serve func(s *server, r *http.Request) (status int, body any, err error)
 	raw   func(s *server, w http.ResponseWriter, r *http.Request) // writes its own answer
@@ -202,7 +204,10 @@ func routes() []route {
 		},
 		{
 			Method: "POST", Path: billPath + "/images", Operation: "reportImages",
-			Summary: "The scanning station's \"scanned\" message (image review)", Body: workflows.ImagesRequest{},
+			Summary: "The scanning station's \"scanned\" message (image review), or the submitter's images", Body: workflows.ImagesRequest{},
+			Description: "In submitter mode the images themselves come as uploads (Base64): at most 1 MiB of files in all, what the image system " +
+				"takes with a scan task [assumed]; above it 413 body_too_large naming uploads.",
+			MaxBody:   MaxImagesBodyBytes,
 			Example:   map[string]any{"scanBillNo": "S-1", "invoiceNos": []string{"12345678"}, "amounts": map[string]string{"12345678": "1130.00"}},
 			Responses: []response{state}, serve: decide(true, (*Bills).Images), Op: access.OpImages,
 		},
@@ -810,4 +815,11 @@ func Authorization() []RouteAccess {
 		out = append(out, RouteAccess{Method: rt.Method, Path: rt.Path, Operation: rt.Operation, Op: rt.Op, OrOp: rt.OrOp, Open: rt.Open})
 	}
 	return out
+}
+
+func (rt route) maxBody() int64 {
+	if rt.MaxBody > 0 {
+		return rt.MaxBody
+	}
+	return MaxBodyBytes
 }

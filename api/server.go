@@ -306,7 +306,7 @@ func (s *server) wrap(rt route) http.Handler {
 			writeError(rec, e)
 			return
 		}
-		r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(rec, r.Body, rt.maxBody())
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
 		ctx = withCaller(ctx, caller{client: c, user: user})

@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		redelivery   = fs.Bool("assume-poll-redelivery", true, "[assumed] an unreceipted polled message is delivered again after -receipt-timeout")
 		pollKeyMD5   = fs.Bool("assume-poll-key-md5", true, "[assumed] the long poll's key is MD5(linkKey); false: the linkKey itself")
 		hsWindow     = fs.Duration("handshake-window", simulator.DefaultHandshakeWindow, "a socket sending no heartbeat for this long is dropped [assumed]; negative: never")
+		imageMax     = fs.Int("image-upload-max-bytes", simulator.DefaultImageUploadMaxBytes, "the files (decoded) one submitter-mode image task takes [assumed]")
 		tenantsPath  = fs.String("tenants", "", `JSON file of standard-edition tenants {"standard":[{name, taxNo, clientId, clientSecret, encryptKey, push:[…], …}]}`)
 		standard     standardFlag
 	)
@@ -79,7 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		OAuth2RatePerMinute: *oauthRate, Logger: logger, Tenants: tenants, Strict: *strict, ReceiptTimeout: *receiptTO,
 		Assume: simulator.Assumptions{DisableIdempotentMessageID: !*idempotency,
 			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery, DisablePollKeyMD5: !*pollKeyMD5},
-		HandshakeWindow: *hsWindow,
+		HandshakeWindow:     *hsWindow,
+		ImageUploadMaxBytes: *imageMax,
 	}
 	if err := opts.Validate(); err != nil {
 		return err

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -141,23 +140,7 @@ func (b *bill) validateImages(req ImagesRequest) error {
 			f["amounts."+no] = "invoice number not in invoiceNos"
 		}
 	}
-	total := 0
-	for i, u := range req.Uploads {
-		p := fmt.Sprintf("uploads[%d].", i)
-		if strings.TrimSpace(u.Name) == "" {
-			f[p+"fileName"] = "required"
-		}
-		if !slices.Contains([]string{"pdf", "jpg", "jpeg", "png"}, strings.ToLower(u.Type)) {
-			f[p+"fileType"] = "one of pdf, jpg, jpeg, png"
-		}
-		if _, err := base64.StdEncoding.DecodeString(u.Base64); err != nil || u.Base64 == "" {
-			f[p+"base64"] = "the file's content in standard Base64"
-		}
-		total += len(u.Base64)
-	}
-	if total > MaxUploadBytes {
-		f["uploads"] = fmt.Sprintf("%d bytes of Base64 in all; at most %d (send large originals through the image system's own upload)", total, MaxUploadBytes)
-	}
+	CheckUploads(f, req.Uploads)
 	if len(req.Uploads) > 0 && !(b.in.Options.ImageMode == ImageSubmitter && b.in.Options.usesImageSystem()) {
 		f["uploads"] = "only in submitter mode with the image system (options.scanPoint)"
 	}

@@ -283,7 +283,7 @@ type ImagesRequest struct {
 	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
 	Files      []string          `json:"files,omitempty"`
 	// Uploads are the images themselves, in submitter mode with the image system (sent with the
-	// scan task at submit; at most MaxUploadBytes in all, Base64).
+	// scan task at submit; at most MaxUploadBytes of files in all, as Base64).
 	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
@@ -501,8 +501,10 @@ type ScanView struct {
 	DoneAt    *time.Time `json:"doneAt,omitempty"`
 }
 
-// MaxUploadBytes bounds the submitter's images a bill carries until its scan task is created.
-const MaxUploadBytes = 2 << 20
+// MaxUploadBytes bounds the submitter's images (their files, decoded) a bill carries until its
+// scan task is created: what the image system takes with one task [assumed; the simulator's
+// -image-upload-max-bytes], and, as Base64 in one update, well under Temporal's 2 MB payload limit.
+const MaxUploadBytes = 1 << 20
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.
 type ValidationError struct {

@@ -179,6 +179,7 @@ func (s *Sim) createScanTask(t *tenantState, f fields) (any, *apiError) {
 		return nil, badParam("images", "影像同步提单人模式必须上传影像 (at least one image)")
 	}
 	var names []string
+	total := 0
 	for _, img := range images {
 		name, err := img.str("fileName", true, 0)
 		if err != nil {
@@ -191,10 +192,15 @@ func (s *Sim) createScanTask(t *tenantState, f fields) (any, *apiError) {
 		if err != nil {
 			return nil, err
 		}
-		if _, derr := base64.StdEncoding.DecodeString(b64); derr != nil {
+		raw, derr := base64.StdEncoding.DecodeString(b64)
+		if derr != nil {
 			return nil, badParam(img.path("base64"), "must be standard base64")
 		}
+		total += len(raw)
 		names = append(names, name)
+	}
+	if limit := s.opts.ImageUploadMaxBytes; total > limit {
+		return nil, badParam("images", fmt.Sprintf("影像文件过大: %d bytes of files, at most %d per task [assumed]", total, limit))
 	}
 	b := s.bills[key]
 	if b != nil && s.owner(b) != t {

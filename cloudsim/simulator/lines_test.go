@@ -1,6 +1,9 @@
 package simulator
 
 import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
 	"testing"
 )
 
@@ -75,4 +78,23 @@ func TestBillSaveAttachments(t *testing.T) {
 	if a := b.Invoices[0].AttachData[0]; a.AttachURL != "https://x/a.pdf" || a.AttachName != "a.pdf" || a.AttachType != "pdf" || a.AttachNo != "A-1" {
 		t.Fatalf("the attachment: %+v", a)
 	}
+}
+
+// The image system takes at most ImageUploadMaxBytes of files with a submitter task [assumed].
+func TestImageUploadLimit(t *testing.T) {
+	h := newHarness(t, Options{ImageUploadMaxBytes: 10})
+	tok := h.accessToken()
+	h.boundBill(tok, "UL", 1)
+	push := func(files ...string) (int, map[string]any) {
+		var images []map[string]any
+		for i, f := range files {
+			images = append(images, map[string]any{"fileName": fmt.Sprintf("f%d.pdf", i), "fileType": "pdf",
+				"base64": base64.StdEncoding.EncodeToString([]byte(f))})
+		}
+		return h.do(http.MethodPost, "/kapi/app/bds/erpBillPush", scanTaskBody("UL", "submitter", map[string]any{"scanPoint": "", "images": images}),
+			map[string]string{"access_token": tok})
+	}
+	status, resp := push("123456", "12345")
+	h.wantCode(status, resp, codeBadParam, "images")
+	h.mustOK(push("123456", "1234"))
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// the client's interval, not the cloud's patience]. Default DefaultHandshakeWindow; negative:
 	// a silent socket is never dropped.
 	HandshakeWindow time.Duration
+	// ImageUploadMaxBytes bounds the files (decoded) one image-system task takes in submitter
+	// mode [assumed: the vendor states no size]. Default DefaultImageUploadMaxBytes.
+	ImageUploadMaxBytes int
 }
 
 // Assumptions turn off [assumed] behaviours; each field disables one, so the zero value is
@@ -114,10 +117,13 @@ const (
 	DefaultOAuth2Skew     = 5 * time.Minute
 	DefaultReceiptTimeout = 60 * time.Second
 	// DefaultHandshakeWindow [assumed]: three of the client's 20-second heartbeats missed.
-	DefaultHandshakeWindow   = 60 * time.Second
-	DefaultPollDataPath      = "/polling/fpzs/invoice/data/v2"
-	DefaultPollReceiptPath   = "/polling/fpzs/portal/receipt"
-	DefaultUnbindMessageType = "billDelete"
+	DefaultHandshakeWindow = 60 * time.Second
+	// DefaultImageUploadMaxBytes [assumed]: 1 MiB of files with one scan task (rimflow's
+	// workflows.MaxUploadBytes is the same).
+	DefaultImageUploadMaxBytes = 1 << 20
+	DefaultPollDataPath        = "/polling/fpzs/invoice/data/v2"
+	DefaultPollReceiptPath     = "/polling/fpzs/portal/receipt"
+	DefaultUnbindMessageType   = "billDelete"
 )
 
 // DefaultCredentials are the example values of the vendor's document.
@@ -156,6 +162,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HandshakeWindow == 0 {
 		o.HandshakeWindow = DefaultHandshakeWindow
+	}
+	if o.ImageUploadMaxBytes <= 0 {
+		o.ImageUploadMaxBytes = DefaultImageUploadMaxBytes
 	}
 	d := DefaultCredentials()
 	c := &o.Credentials

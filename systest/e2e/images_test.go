@@ -366,6 +366,21 @@ func (e *e2e) submitterMode(t *testing.T, id, taxNo string) {
 		t.Fatalf("submit without images: HTTP %d, want 409 naming the images: %s", status, body)
 	}
 
+	// Above what the image system takes with a task: 413 naming uploads, nothing kept.
+	huge := base64.StdEncoding.EncodeToString(make([]byte, workflows.MaxUploadBytes+1))
+	status, body = e.post(t, e.stack.APIURL()+"/v1/bills/"+b.ref()+"/images", workflows.ImagesRequest{ScanBillNo: "SC-" + id,
+		Uploads: []invoicecloud.ImageFile{{Name: "huge.pdf", Type: "pdf", Base64: huge}}})
+	var tooLarge struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	if status != http.StatusRequestEntityTooLarge || json.Unmarshal(body, &tooLarge) != nil || tooLarge.Error.Code != "body_too_large" ||
+		!strings.Contains(tooLarge.Error.Fields["uploads"], "at most 1048576") {
+		t.Fatalf("an upload above 1 MiB: HTTP %d %.300s, want 413 body_too_large naming uploads", status, body)
+	}
+
 	pdf := base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n% receipt of " + id + "\n"))
 	jpg := base64.StdEncoding.EncodeToString([]byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00})
 	var withImages workflows.BillState

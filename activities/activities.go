@@ -57,6 +57,9 @@ type Activities struct {
 	EnterpriseGrace time.Duration
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
+	// Hub, when set, holds the watchers: WatchInvoices hands its link over and returns pending
+	// (hub.go). Without one a watcher runs inside its activity (a test environment).
+	Hub *Hub
 
 	// DeductionBatchSize, DeductionInterval and DeductionContinueAfter configure batch workflows
 	// started by EnqueueDeduction (zero = the batch workflow's own defaults).

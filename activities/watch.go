@@ -31,6 +31,9 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	if !time.Now().Before(until) {
 		return nil
 	}
+	if a.Hub != nil {
+		return a.Hub.take(ctx, a, in, until)
+	}
 	watchCtx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
 	defer a.Metrics.WatchStarted()()
@@ -76,7 +79,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 	err = e.Cloud.Watch(watchCtx, in.LinkKey, opts, func(m invoicecloud.Message) error {
 		// A large message goes as several signals, each well under Temporal's payload limit.
 		for _, d := range calls.DeliveriesOf(m, in.LinkKey) {
-			if err := a.signalDelivery(ctx, billID, in.FirstRunID, d); err != nil {
+			if err := a.signalDelivery(ctx, activity.GetLogger(ctx).Warn, billID, in.FirstRunID, d); err != nil {
 				return err
 			}
 		}
@@ -102,7 +105,7 @@ func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) err
 // and the cloud will not send it again), only after DeliveryPatience. With firstRunID it signals
 // only a run of that bill (its chain of runs): a bill started again under the same key after this
 // one ended is another bill, and the watcher ends as for an ended bill.
-func (a *Activities) signalDelivery(ctx context.Context, billID, firstRunID string, d calls.Delivery) error {
+func (a *Activities) signalDelivery(ctx context.Context, warn func(string, ...any), billID, firstRunID string, d calls.Delivery) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience))
 	defer cancel()
 	wait := 100 * time.Millisecond
@@ -124,7 +127,7 @@ func (a *Activities) signalDelivery(ctx context.Context, billID, firstRunID stri
 		case sctx.Err() != nil:
 			return fmt.Errorf("delivery to %s not recorded within %s: %w", billID, cmp.Or(a.DeliveryPatience, DefaultDeliveryPatience), err)
 		default:
-			activity.GetLogger(ctx).Warn("signal delivery failed; retrying", "error", err.Error())
+			warn("signal delivery failed; retrying", "error", err.Error())
 		}
 		select {
 		case <-sctx.Done():

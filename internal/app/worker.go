@@ -66,6 +66,10 @@ func setCacheSize(n int) {
 // 0: longer than the cloud client's timeout, so a call in flight ends by itself.
 const DefaultGracefulStop = 20 * time.Second
 
+// watcherSlots is the watchers' worker's activity slots: each holds a watcher only while it hands
+// its link to the hub (or waits for room in a full one).
+const watcherSlots = 64
+
 // DefaultMaxWatchers is how many watchers a worker runs at once when WorkerOptions.MaxWatchers is 0.
 const DefaultMaxWatchers = 10000
 
@@ -75,6 +79,9 @@ const DefaultMaxWatchers = 10000
 type Worker struct {
 	Bills    worker.Worker
 	Watchers worker.Worker
+	// Hub holds the watchers' links once their activities have handed them over (activities.Hub).
+	Hub         *activities.Hub
+	stopTimeout time.Duration
 }
 
 // Start starts both workers.
@@ -83,15 +90,22 @@ func (w *Worker) Start() error {
 		return err
 	}
 	if err := w.Bills.Start(); err != nil {
-		w.Watchers.Stop()
+		w.stopWatchers()
 		return err
 	}
 	return nil
 }
 
-// Stop stops both, each waiting up to its graceful stop timeout for running activities.
+// Stop hands every watcher back at once, then stops both workers, each waiting up to its
+// graceful stop timeout for running activities.
 func (w *Worker) Stop() {
+	w.Hub.Stop(w.stopTimeout)
 	w.Bills.Stop()
+	w.stopWatchers()
+}
+
+func (w *Worker) stopWatchers() {
+	w.Hub.Stop(w.stopTimeout)
 	w.Watchers.Stop()
 }
 
@@ -100,8 +114,15 @@ func (w *Worker) Run(interrupt <-chan any) error {
 	if err := w.Watchers.Start(); err != nil {
 		return err
 	}
-	defer w.Watchers.Stop()
-	return w.Bills.Run(interrupt)
+	defer w.stopWatchers()
+	// The hub hands its links back before the bills' worker waits for its running activities.
+	stop := make(chan any, 1)
+	go func() {
+		v := <-interrupt
+		w.Hub.Stop(w.stopTimeout)
+		stop <- v
+	}()
+	return w.Bills.Run(stop)
 }
 
 // NewWorker returns the worker (not started) for the bill workflows on the task queue and their
@@ -154,18 +175,25 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 	}
 	bills := worker.New(c, tq, wo)
 	register(bills, c, ents, settings, wo.DeploymentOptions.UseVersioning)
+	maxWatchers := cmp.Or(max(opts.MaxWatchers, 0), DefaultMaxWatchers)
+	hub := activities.NewHub(c, activities.HubOptions{MaxWatchers: maxWatchers})
 	watchers := worker.New(c, workflows.WatchTaskQueue(tq), worker.Options{
 		// The watchers belong to the same version: a pinned bill's watchers run beside it, and
 		// the old version's workers drain together.
-		DeploymentOptions:                  deployment,
-		MaxConcurrentActivityExecutionSize: cmp.Or(max(opts.MaxWatchers, 0), DefaultMaxWatchers),
+		DeploymentOptions: deployment,
+		// A watcher's activity only hands its link to the hub and returns pending, so a few slots
+		// take them all; the hub bounds the links (MaxWatchers), and a full hub holds these slots,
+		// which stops this worker taking more.
+		MaxConcurrentActivityExecutionSize: min(maxWatchers, watcherSlots),
 		WorkerStopTimeout:                  wo.WorkerStopTimeout,
-		// Let the SDK space a watcher's heartbeats as far as its timeout allows (its default caps
-		// them at one a minute): each is a server write, for every watcher of every collecting bill.
+		// Let the SDK space a waiting watcher's heartbeats as far as its timeout allows (its
+		// default caps them at one a minute): each is a server write.
 		MaxHeartbeatThrottleInterval: heartbeat * 8 / 10,
 	})
-	watchers.RegisterActivity(activitiesFor(c, ents, settings))
-	return &Worker{Bills: bills, Watchers: watchers}, nil
+	watchActs := activitiesFor(c, ents, settings)
+	watchActs.Hub = hub
+	watchers.RegisterActivity(watchActs)
+	return &Worker{Bills: bills, Watchers: watchers, Hub: hub, stopTimeout: wo.WorkerStopTimeout}, nil
 }
 
 // Register puts rimflow's workflows and activities on any registry (a worker, or a test environment).

@@ -230,66 +230,79 @@ func socketBase(base string) string {
 	return base
 }
 
-// readLoop reads messages and sends the handshake until the socket drops, silence, ctx's end or
-// a delivery error. It owns conn and closes it before returning.
+// readLoop reads messages until the socket drops, silence, ctx's end or a delivery error. It owns
+// conn and closes it before returning. The calling goroutine is the socket's only reader, and it
+// delivers each frame before it reads the next: a worker holds thousands of sockets, so nothing
+// else runs per socket. The handshake and the silence deadline are runtime timers (no goroutine
+// while they wait); ctx's end, silence, or a failed handshake stop the reading: the first two
+// with the close handshake, still delivering what arrives until the peer answers or Drain passes.
 func (w *watcher) readLoop(ctx context.Context, conn *websocket.Conn) error {
-	frames := make(chan []byte)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
+	var (
+		mu     sync.Mutex
+		why    error // set once: why the reading stops (ctx's end, errSilence, the handshake's write error)
+		closed bool  // the loop returned: timers must not re-arm
+	)
 	defer func() {
-		close(stop)
-		_ = conn.Close() // unblocks the reader
+		mu.Lock()
+		closed = true
+		mu.Unlock()
+		_ = conn.Close()
 	}()
-	go func() {
-		for {
-			_, b, err := conn.ReadMessage()
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case frames <- b:
-			case <-stop:
-				return
-			}
+	stopReading := func(err error, graceful bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if why != nil || closed {
+			return
 		}
-	}()
-	handshake := time.NewTicker(w.opts.Handshake)
+		why = err
+		if !graceful {
+			_ = conn.Close() // the reader gets an error at once
+			return
+		}
+		w.closeGracefully(conn) // WriteControl may run beside the reader and the handshake
+		_ = conn.SetReadDeadline(time.Now().Add(w.opts.Drain))
+	}
+	var handshake *time.Timer
+	beat := func() {
+		// The only writer of data frames: one handshake at a time, re-armed after the write.
+		_ = conn.SetWriteDeadline(time.Now().Add(w.c.cfg.Timeout))
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(handshakeFrame)); err != nil {
+			stopReading(err, false)
+			return
+		}
+		mu.Lock()
+		if !closed && why == nil {
+			handshake.Reset(w.opts.Handshake)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	handshake = time.AfterFunc(w.opts.Handshake, beat)
+	mu.Unlock()
 	defer handshake.Stop()
-	silence := time.NewTimer(time.Until(w.silenceAt))
+	silence := time.AfterFunc(time.Until(w.silenceAt), func() { stopReading(errSilence, true) })
 	defer silence.Stop()
+	defer context.AfterFunc(ctx, func() { stopReading(ctx.Err(), true) })()
+
 	for {
-		select {
-		case <-ctx.Done():
-			w.closeGracefully(conn)
-			if err := w.drain(frames, readErr); err != nil {
-				return err
+		_, b, err := conn.ReadMessage()
+		if err != nil {
+			mu.Lock()
+			reason := why
+			mu.Unlock()
+			if reason != nil {
+				return reason // a peer's close answer, the drain's deadline or our own Close end it
 			}
-			return ctx.Err()
-		case <-silence.C:
-			w.closeGracefully(conn)
-			if err := w.drain(frames, readErr); err != nil {
-				return err
-			}
-			return errSilence
-		case err := <-readErr:
 			return err
-		case <-handshake.C:
-			_ = conn.SetWriteDeadline(time.Now().Add(w.c.cfg.Timeout))
-			if err := conn.WriteMessage(websocket.TextMessage, []byte(handshakeFrame)); err != nil {
-				return err
-			}
-		case b := <-frames:
-			if err := w.offerFrame(b); err != nil {
-				return err
-			}
+		}
+		if err := w.offerFrame(b); err != nil {
+			return err
+		}
+		mu.Lock()
+		stopping := why != nil
+		mu.Unlock()
+		if !stopping {
 			w.silenceAt = time.Now().Add(w.opts.Silence)
-			if !silence.Stop() {
-				select {
-				case <-silence.C:
-				default:
-				}
-			}
 			silence.Reset(w.opts.Silence)
 			w.backoff.reset()
 		}
@@ -305,25 +318,6 @@ func (w *watcher) offerFrame(b []byte) error {
 	}
 	msg.Via = "socket"
 	return w.offer(msg)
-}
-
-// drain delivers what the closing socket still brings until the peer answers the close, the
-// connection drops, or Drain passes: a frame the cloud already sent is delivered, not dropped.
-func (w *watcher) drain(frames <-chan []byte, readErr <-chan error) error {
-	t := time.NewTimer(w.opts.Drain)
-	defer t.Stop()
-	for {
-		select {
-		case b := <-frames:
-			if err := w.offerFrame(b); err != nil {
-				return err
-			}
-		case <-readErr:
-			return nil
-		case <-t.C:
-			return nil
-		}
-	}
 }
 
 func (w *watcher) closeGracefully(conn *websocket.Conn) {

@@ -47,6 +47,8 @@ func main() {
 	flag.IntVar(&cfg.Probes, "probes", cfg.Probes, "bills started through POST /v1/bills with the collecting bills live")
 	flag.StringVar(&cfg.WorkerBinary, "worker-binary", "", "drive this worker program (another build) instead of this build's worker")
 	flag.StringVar(&cfg.WorkerMemLimit, "worker-memlimit", "", "the worker's GOMEMLIMIT (e.g. 400MiB): the Go runtime's soft memory limit, for the worker process only")
+	flag.StringVar(&cfg.WatchersBefore, "watchers-before", "", "run only the watchers comparison: this worker program (e.g. the previous main's ./worker) against this build's")
+	flag.IntVar(&cfg.WatchersSmall, "watchers-small", 0, "the comparison's smaller number of collecting bills (default -collecting / 5)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "progress and the worker's warnings on stderr")
 	flag.Parse()
 	if err := cfg.validate(); err != nil {
@@ -56,6 +58,23 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.WatchersBefore != "" {
+		if cfg.WatchersSmall == 0 {
+			cfg.WatchersSmall = cfg.Collecting / 5
+		}
+		res, err := runWatchers(ctx, cfg, os.Stderr)
+		if res != nil {
+			printWatchers(os.Stderr, res)
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(res)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	res, err := run(ctx, cfg, os.Stderr)
 	if res != nil {
 		printTable(os.Stderr, res)

@@ -69,6 +69,10 @@ type Config struct {
 	// "" leaves the runtime's default (none). Only the worker gets it: the bench process holds
 	// the server.
 	WorkerMemLimit string
+	// WatchersBefore, when set, runs only the watchers comparison (watchers.go): that worker
+	// program against this build's, WatchersSmall and Collecting collecting bills each.
+	WatchersBefore string
+	WatchersSmall  int
 }
 
 func defaultConfig() Config {

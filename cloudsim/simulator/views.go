@@ -300,3 +300,19 @@ func fixed2(d *decimal.Decimal) string {
 	}
 	return d.StringFixed(2)
 }
+
+// SocketsFor is how many sockets are open on the linkKey an eventCode was issued with (0 for an
+// unknown eventCode): a test or the bench waits on it to see a watcher's socket close.
+func (s *Sim) SocketsFor(eventCode string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ec, ok := s.eventCodes[strings.TrimSpace(eventCode)]
+	if !ok {
+		return 0
+	}
+	q, ok := s.queues[LinkKeyHash(ec.linkKey)]
+	if !ok {
+		return 0
+	}
+	return len(q.sockets)
+}

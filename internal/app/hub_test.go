@@ -62,11 +62,12 @@ func (r *hubRig) start(ctx context.Context, billID string) string {
 	return u.Query().Get("eventCode")
 }
 
-// waitSockets waits up to limit for the simulator to hold exactly n sockets, and says whether it did.
-func (r *hubRig) waitSockets(n int, limit time.Duration) bool {
+// waitSockets waits up to limit for the simulator to hold exactly n sockets on the eventCode's
+// linkKey, and says whether it did.
+func (r *hubRig) waitSockets(eventCode string, n int, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for {
-		if r.cloud.Sim.Stats().SocketsOpen == n {
+		if r.cloud.Sim.SocketsFor(eventCode) == n {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -86,7 +87,7 @@ func TestHubClosesACancelledWatchersSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eventCode := r.start(ctx, "HUB-1")
-	if !r.waitSockets(1, time.Minute) {
+	if !r.waitSockets(eventCode, 1, time.Minute) {
 		t.Fatalf("the watcher opened no socket: %+v", r.cloud.Sim.Stats())
 	}
 	if _, err := r.cloud.Sim.Collect(eventCode, 1); err != nil {
@@ -106,7 +107,7 @@ func TestHubClosesACancelledWatchersSocket(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if !r.waitSockets(0, 2*time.Second) {
+	if !r.waitSockets(eventCode, 0, 2*time.Second) {
 		t.Fatalf("the socket of a bill that moved on was still open 2 s later: %+v", r.cloud.Sim.Stats())
 	}
 }
@@ -120,20 +121,20 @@ func TestHubHandsLinksBackOnStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eventCode := r.start(ctx, "HUB-2")
-	if !r.waitSockets(1, time.Minute) {
+	if !r.waitSockets(eventCode, 1, time.Minute) {
 		t.Fatalf("the watcher opened no socket: %+v", r.cloud.Sim.Stats())
 	}
 	first.Stop()
 	if n := first.Hub.Len(); n != 0 {
 		t.Fatalf("the stopped hub still holds %d links", n)
 	}
-	if !r.waitSockets(0, 5*time.Second) {
+	if !r.waitSockets(eventCode, 0, 5*time.Second) {
 		t.Fatalf("the stopped worker's socket stayed open: %+v", r.cloud.Sim.Stats())
 	}
 	second := r.worker()
 	defer second.Stop()
 	// Well inside the 2-minute heartbeat timeout: only a handed-back watcher is retried this soon.
-	if !r.waitSockets(1, 30*time.Second) {
+	if !r.waitSockets(eventCode, 1, 30*time.Second) {
 		t.Fatalf("no worker took the handed-back watcher: %+v", r.cloud.Sim.Stats())
 	}
 	if second.Hub.Len() != 1 {

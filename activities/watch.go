@@ -25,7 +25,8 @@ var errBillEnded = errors.New("the bill has ended")
 // one: once the signal is accepted the delivery is durable, and only then is a polled message
 // receipted. It ends with nil when its time is up or the bill has ended, is cancelled when the
 // bill stops listening, and fails retryably when the worker stops, after closing its socket
-// cleanly and delivering what it had read, so another worker goes on.
+// cleanly and delivering what it had read, so another worker goes on. With a Hub (the worker's)
+// it hands the link over and returns activity.ErrResultPending; the hub completes it (hub.go).
 func (a *Activities) WatchInvoices(ctx context.Context, in calls.WatchInput) error {
 	until := in.Until.Add(cmp.Or(a.WatchGrace, DefaultWatchGrace))
 	if !time.Now().Before(until) {

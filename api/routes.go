@@ -318,8 +318,10 @@ func routes() []route {
 			serve: (*server).health,
 		},
 		{
-			Method: "GET", Path: "/metrics", Operation: "metrics", Open: true,
-			Summary:   "Prometheus metrics",
+			Method: "GET", Path: "/metrics", Operation: "metrics", Op: access.OpMetrics,
+			Summary: "Prometheus metrics",
+			Description: "The API's metrics (requests, pushes, bill counts by enterprise and stage) for a client with the metrics operation. " +
+				"With an ops listener (RIMFLOW_API_OPS_ADDR) they are served there, without a token, and this route answers 404.",
 			Responses: []response{{http.StatusOK, "Prometheus text exposition", nil, "text/plain"}},
 			raw:       (*server).serveMetrics,
 		},

@@ -73,6 +73,10 @@ type Options struct {
 	// Registry is where the API's metrics go and what /metrics serves; nil = a private registry
 	// with the Go and process collectors.
 	Registry *prometheus.Registry
+	// OpsListener: the program serves BuildHandlers' Ops on a listener of its own
+	// (RIMFLOW_API_OPS_ADDR), so the API itself no longer serves /metrics (404, and not in its
+	// document). Without it /metrics needs a client with the metrics operation.
+	OpsListener bool
 	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
 	RequestTimeout time.Duration
 	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
@@ -131,17 +135,35 @@ type server struct {
 	routes   []route
 	mux      *http.ServeMux
 	doc      map[string]any
+	ops      http.Handler // the ops listener's handler; nil without Options.OpsListener
 }
 
 // Build returns the API's handler (Go 1.22 ServeMux patterns, one per documented route), or why
 // the options cannot make one.
 func Build(opts Options) (http.Handler, error) {
+	h, err := BuildHandlers(opts)
+	return h.API, err
+}
+
+// Handlers are what the API serves: the API itself, and with Options.OpsListener the ops
+// listener's /metrics and /healthz.
+type Handlers struct {
+	API http.Handler
+	Ops http.Handler // nil without Options.OpsListener
+}
+
+// BuildHandlers is Build with the ops listener's handler too.
+func BuildHandlers(opts Options) (Handlers, error) {
 	s, err := newServer(opts)
 	if err != nil {
-		return nil, err
+		return Handlers{}, err
 	}
-	return s, nil
+	return Handlers{API: s, Ops: s.ops}, nil
 }
+
+// opsRoutes are the routes the ops listener serves, without a token: it listens for the scraper
+// and the probes on a private network (access.CheckOpsListen).
+var opsRoutes = []string{"health", "metrics"}
 
 func newServer(opts Options) (*server, error) {
 	clients := opts.Clients
@@ -204,6 +226,25 @@ func newServer(opts Options) (*server, error) {
 		s.bills.StartWait = min(DefaultStartWait, s.timeout/2)
 	}
 	s.stats = newAPIMetrics(s.registry, s.bills.policy().Roles())
+	if opts.OpsListener {
+		// /metrics moves to the ops listener: the API answers it as an unknown route (404), so
+		// it tells a stranger nothing, not even that the metrics exist. /healthz stays for load
+		// balancers (it says up or down only) and is on the ops listener as well.
+		ops := http.NewServeMux()
+		s.routes = slices.DeleteFunc(s.routes, func(rt route) bool {
+			if !slices.Contains(opsRoutes, rt.Operation) {
+				return false
+			}
+			rt.Open, rt.Op = true, ""
+			ops.Handle(rt.Method+" "+rt.Path, s.wrap(rt))
+			return rt.Operation == "metrics"
+		})
+		ops.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(HeaderRequestID, requestID(r))
+			writeError(w, newError(http.StatusNotFound, CodeNotFound, "no such route: this listener serves GET /metrics and GET /healthz"))
+		})
+		s.ops = ops
+	}
 	s.doc = openAPI(s.routes)
 	for _, rt := range s.routes {
 		pattern := rt.Path

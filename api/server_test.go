@@ -304,8 +304,9 @@ func TestBearerAuth(t *testing.T) {
 	if resp, _ := do(t, s, "POST", "/v1/bills", token, `{}`); resp.StatusCode != 400 {
 		t.Errorf("right token: %d, want 400", resp.StatusCode)
 	}
-	// Open routes stay open (healthz answers 503: Temporal is unreachable here, but not 401).
-	for p, want := range map[string]int{"/metrics": 200, "/v1/openapi.json": 200, "/healthz": 503} {
+	// Open routes stay open (healthz answers 503: Temporal is unreachable here, but not 401);
+	// /metrics wants a client (TestMetricsClosedByDefault).
+	for p, want := range map[string]int{"/metrics": 401, "/v1/openapi.json": 200, "/healthz": 503} {
 		if resp, _ := do(t, s, "GET", p, "", ""); resp.StatusCode != want {
 			t.Errorf("%s without token: %d", p, resp.StatusCode)
 		}

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"rimflow/internal/config"
 	"rimflow/systest/skips"
 )
 
@@ -168,6 +170,17 @@ func TestDashboardAndPrometheusAreProvisioned(t *testing.T) {
 				s := cf.Services[svc]
 				if !contains(s.Expose, port) && !slices.ContainsFunc(s.Ports, func(p string) bool { return strings.HasSuffix(p, ":"+port) }) {
 					t.Errorf("prometheus scrapes %s, which the %s service neither exposes nor publishes", tg.Target, svc)
+				}
+				// The API's metrics come from its ops listener (no token), which stays on the
+				// compose network: Prometheus sends no token, and nobody outside reads them.
+				if svc == "api" {
+					_, opsPort, err := net.SplitHostPort(s.Environment[config.EnvAPIOpsAddr])
+					if err != nil || opsPort != port {
+						t.Errorf("prometheus scrapes %s, but the api's %s is %q", tg.Target, config.EnvAPIOpsAddr, s.Environment[config.EnvAPIOpsAddr])
+					}
+					if slices.ContainsFunc(s.Ports, func(p string) bool { return strings.HasSuffix(p, ":"+port) }) {
+						t.Errorf("the api publishes its ops port %s: the metrics would be read without a token beyond the compose network", port)
+					}
 				}
 			}
 		}

@@ -51,6 +51,7 @@ func run() int {
 	flag.BoolVar(&opts.OffLoopback, "listen-off-loopback", false, "let --temporal-addr and --ui-addr listen on an address other than loopback (Temporal's frontend has no authentication and Web no login: whoever reaches them controls every bill)")
 	flag.StringVar(&opts.CloudAddr, "cloud-addr", harness.DefaultCloudAddr, "Invoice Cloud simulator listen address")
 	flag.StringVar(&opts.APIAddr, "api-addr", harness.DefaultAPIAddr, "HTTP API listen address")
+	flag.StringVar(&opts.OpsAddr, "ops-addr", "", "listen address of the API's ops listener (/metrics and /healthz without a token, e.g. 127.0.0.1:9091); empty = /metrics on --api-addr, behind the API's token")
 	flag.StringVar(&opts.APIToken, "api-token", "", "bearer token the API requires (else $RIMFLOW_API_TOKEN[_FILE] or the clients of $RIMFLOW_API_CLIENTS_FILE; none = open, loopback only)")
 	flag.Int64Var(&opts.Seed, "seed", 1, "simulator seed (same seed, same sample invoices)")
 	flag.BoolVar(&opts.CloudStrict, "cloud-strict", false, "run the simulator at the strict reading of every ambiguous vendor rule (cloudsim -strict)")

@@ -248,7 +248,7 @@ func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	stdout, w := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, strings.NewReader(""), w, io.Discard)
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"}, strings.NewReader(""), w, io.Discard)
 		w.Close()
 	}()
 	dec := json.NewDecoder(bufio.NewReader(stdout))
@@ -256,10 +256,30 @@ func TestServeAnswersAndStopsGracefully(t *testing.T) {
 	if err := dec.Decode(&ready); err != nil {
 		t.Fatalf("serve printed no ready line: %v", err)
 	}
-	if ready["auth"] != "bearer" || !strings.HasPrefix(ready["listening"], "http://127.0.0.1:") {
+	if ready["auth"] != "bearer" || !strings.HasPrefix(ready["listening"], "http://127.0.0.1:") || !strings.HasPrefix(ready["ops"], "http://127.0.0.1:") {
 		t.Fatalf("ready line %v", ready)
 	}
 	go io.Copy(io.Discard, stdout)
+	// The ops listener serves the metrics and the health check without a token; the API's own
+	// port no longer serves the metrics, even to the token that may do everything.
+	for path, want := range map[string]string{"/metrics": "rimflow_pushes_total", "/healthz": `"ok"`} {
+		resp, err := http.Get(ready["ops"] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("ops listener %s: %d %.200s", path, resp.StatusCode, body)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, ready["listening"]+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer serve-token-0123456789abcdef01234567")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the API's /metrics beside an ops listener: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	resp, err := http.Get(ready["listening"] + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", err, resp)
@@ -292,6 +312,23 @@ func TestServeRefusesToListenOpenOffLoopback(t *testing.T) {
 		if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["--addr"] == "" || !strings.Contains(errOut, "refuses to listen") {
 			t.Errorf("open API on %s: exit %d %s", addr, code, errOut)
 		}
+	}
+}
+
+// The ops listener serves the metrics without a token: a public address is refused, by the flag's
+// name and by the variable's, before anything is dialled.
+func TestServeRefusesAPublicOpsListener(t *testing.T) {
+	t.Setenv(config.EnvAPIToken, "serve-token-0123456789abcdef01234567")
+	t.Setenv(config.EnvPayloadEncryption, "off")
+	t.Setenv(config.EnvTemporalAddress, "127.0.0.1:1")
+	code, _, errOut := starter(t, "", "serve", "--addr", "127.0.0.1:0", "--ops-addr", "203.0.113.7:9091")
+	if code != exitBadArgs || mustJSON[api.ErrorBody](t, errOut).Error.Fields["--ops-addr"] == "" || !strings.Contains(errOut, "public address") {
+		t.Errorf("--ops-addr on a public address: exit %d %s", code, errOut)
+	}
+	t.Setenv(config.EnvAPIOpsAddr, "203.0.113.7:9091")
+	code, _, errOut = starter(t, "", "serve", "--addr", "127.0.0.1:0")
+	if code != exitBadArgs || !strings.Contains(errOut, config.EnvAPIOpsAddr) {
+		t.Errorf("%s on a public address: exit %d %s", config.EnvAPIOpsAddr, code, errOut)
 	}
 }
 

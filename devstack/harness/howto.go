@@ -22,6 +22,11 @@ func (s *Stack) WriteHowTo(w io.Writer) {
     -d '{"role":"supervisor","decision":"approve"}'
   watch it in Temporal Web: %[3]s/namespaces/default/workflows
 `, s.apiURL, auth, s.UIURL(), DemoTaxNo)
+	if s.opsURL != "" {
+		fmt.Fprintf(w, "metrics (no token, this machine): curl -s %s/metrics\n", s.opsURL)
+	} else {
+		fmt.Fprintf(w, "metrics (the metrics operation; --ops-addr serves them without one): curl -s%s %s/metrics\n", auth, s.apiURL)
+	}
 	switch {
 	case s.Codec == nil:
 		fmt.Fprintln(w, "payloads are stored in Temporal as they are (encryption off)")

@@ -60,6 +60,10 @@ type Options struct {
 	DisableUI   bool
 	CloudAddr   string
 	APIAddr     string
+	// OpsAddr, when set, is the API's ops listener (RIMFLOW_API_OPS_ADDR): /metrics and /healthz
+	// there without a token, and no /metrics on APIAddr. Empty: /metrics on APIAddr (open on
+	// loopback, or for a client with the metrics operation). Only loopback or private addresses.
+	OpsAddr string
 	// APIToken is the bearer token of the HTTP API's one client (allowed everything); with neither
 	// it nor APIClients the API is open, which only a loopback APIAddr may be.
 	APIToken string
@@ -143,6 +147,7 @@ type Stack struct {
 	cloudURL string
 	apiSrv   *http.Server
 	apiURL   string
+	opsURL   string
 	closers  []func(context.Context) error // in start order; Close runs them backwards
 }
 
@@ -293,8 +298,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	s.closers = append(s.closers, func(context.Context) error { s.Worker.Stop(); return nil })
 
-	// 5. The HTTP API, with the codec server Temporal Web uses.
-	handler, err := api.Build(api.Options{
+	// 5. The HTTP API, with the codec server Temporal Web uses, and its ops listener if asked for.
+	var opsLn net.Listener
+	if opts.OpsAddr != "" {
+		if err := access.CheckOpsListen(opts.OpsAddr); err != nil {
+			return nil, fmt.Errorf("ops address: %w", err)
+		}
+		if opsLn, err = listen("ops address", opts.OpsAddr); err != nil {
+			return nil, err
+		}
+		s.opsURL = "http://" + opsLn.Addr().String()
+	}
+	handlers, err := api.BuildHandlers(api.Options{
 		Client:       s.Client,
 		Namespace:    s.Temporal.Namespace(),
 		TaskQueue:    wopts.TaskQueue,
@@ -306,10 +321,19 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Registry:     reg,
 		Notifies:     wopts.Activities.Webhooks.Has,
 		Enterprises:  s.Enterprises,
+		OpsListener:  opsLn != nil,
 	})
 	if err != nil {
+		if opsLn != nil {
+			_ = opsLn.Close()
+		}
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if opsLn != nil {
+		opsSrv := serve(opsLn, handlers.Ops, log.With("component", "ops"))
+		s.closers = append(s.closers, func(ctx context.Context) error { return shutdown(ctx, opsSrv) })
+	}
+	handler := handlers.API
 	if clients.Open() {
 		// Open on loopback: refuse a rebound DNS name, as the codec server does.
 		handler = access.LoopbackHostOnly(handler, "/v1/push/")
@@ -336,6 +360,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 // APIURL is the base URL of the HTTP API, e.g. http://127.0.0.1:8080.
 func (s *Stack) APIURL() string { return s.apiURL }
+
+// OpsURL is the base URL of the API's ops listener (/metrics, /healthz), "" without one.
+func (s *Stack) OpsURL() string { return s.opsURL }
 
 // CodecURL is the codec server's base URL (the API's /v1/codec), which Temporal Web and
 // `temporal … --codec-endpoint` use.
@@ -374,7 +401,11 @@ func (s *Stack) ReadyLine() string {
 	if ui == "" {
 		ui = "disabled"
 	}
-	return fmt.Sprintf("rimflow ready: api=%s ui=%s temporal=%s cloud=%s", s.apiURL, ui, s.TemporalAddr(), s.cloudURL)
+	line := fmt.Sprintf("rimflow ready: api=%s ui=%s temporal=%s cloud=%s", s.apiURL, ui, s.TemporalAddr(), s.cloudURL)
+	if s.opsURL != "" {
+		line += " ops=" + s.opsURL
+	}
+	return line
 }
 
 // CloseTimeout bounds each step of Close.

@@ -30,12 +30,13 @@ const (
 	OpResolve     = "resolve"      // ops: settle a bill that needs a person (e.g. a conflicting delivery)
 	OpCodecDecode = "codec:decode" // the codec server's /decode: read every bill's payloads
 	OpCodecEncode = "codec:encode" // the codec server's /encode: Temporal Web encodes signal input with it
+	OpMetrics     = "metrics"      // the API's GET /metrics when it has no ops listener (the scraper)
 	OpAdmin       = "admin"        // every operation
 )
 
 // plainOperations are the operations without a parameter.
 var plainOperations = []string{OpStart, OpRead, OpInvoices, OpSubmit, OpImages, OpVoucher, OpCancel,
-	OpRetry, OpResolve, OpCodecDecode, OpCodecEncode, OpAdmin}
+	OpRetry, OpResolve, OpCodecDecode, OpCodecEncode, OpMetrics, OpAdmin}
 
 // Operations lists the operation vocabulary for documentation: the plain operations, then the
 // parameterised forms.
@@ -95,6 +96,9 @@ func (c *Client) Allowed(op, resource string) (bool, string) {
 	if isCodec(op) && !c.AllResourcesAllowed() {
 		return false, fmt.Sprintf("client %q may not use %q: %s", c.Name, op, codecReason)
 	}
+	if op == OpMetrics && !c.AllResourcesAllowed() {
+		return false, fmt.Sprintf("client %q may not use %q: %s", c.Name, op, metricsReason)
+	}
 	if resource != "" && !c.AllResourcesAllowed() && !slices.Contains(c.Resources, resource) {
 		return false, fmt.Sprintf("client %q may not act on resource %q", c.Name, resource)
 	}
@@ -103,6 +107,10 @@ func (c *Client) Allowed(op, resource string) (bool, string) {
 
 // Payloads carry no resource the codec server could check, so its use is all-or-nothing.
 const codecReason = "a payload names no resource, so decoding can show any bill"
+
+// The metrics count every resource's bills and name every enterprise, so their use is
+// all-or-nothing too.
+const metricsReason = "the metrics count every resource's bills"
 
 func isCodec(op string) bool { return op == OpCodecDecode || op == OpCodecEncode }
 

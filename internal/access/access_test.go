@@ -362,6 +362,25 @@ func TestNewAndContext(t *testing.T) {
 	if ok, why := c.Allowed(OpCodecDecode, ""); ok || !strings.Contains(why, "decoding can show any bill") {
 		t.Fatalf("admin of OA decodes: %v %q", ok, why)
 	}
+	// Nor read the metrics, which count every resource's bills; a scraper names every resource.
+	if ok, why := c.Allowed(OpMetrics, ""); ok || !strings.Contains(why, "the metrics count every resource's bills") {
+		t.Fatalf("admin of OA reads the metrics: %v %q", ok, why)
+	}
+	if _, err := New(Spec{Name: "scraper", Token: "scraper-token-1234", Operations: []string{OpMetrics}, Resources: []string{"OA"}}); err == nil ||
+		!strings.Contains(err.Error(), `clients[0].resources: must be ["*"] for a client that may read the metrics`) {
+		t.Fatalf("a scraper of one resource: err = %v", err)
+	}
+	scrapers, err := New(Spec{Name: "scraper", Token: "scraper-token-1234", Operations: []string{OpMetrics}, Resources: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraper, _ := scrapers.ByName("scraper")
+	if ok, why := scraper.Allowed(OpMetrics, ""); !ok {
+		t.Fatalf("the scraper may not read the metrics: %s", why)
+	}
+	if ok, _ := scraper.Allowed(OpRead, ""); ok {
+		t.Fatal("the metrics operation reads bills")
+	}
 	if _, err := New(Spec{Name: "x", Token: "generated-token-123", TokenRef: "env:X", Operations: []string{OpRead}, Resources: []string{"*"}}); err == nil ||
 		!strings.Contains(err.Error(), "clients[0].token: set either a token or a token reference") {
 		t.Fatalf("token and reference: err = %v", err)
@@ -394,6 +413,19 @@ func TestHashTokenForm(t *testing.T) {
 	h := HashToken("  abc  ")
 	if h != "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Fatalf("HashToken = %s", h)
+	}
+}
+
+// The ops listener serves the metrics without a token: never on a public address.
+func TestCheckOpsListen(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:9091": true, "[::1]:9091": true, ":9091": true, "0.0.0.0:9091": true, "[::]:9091": true,
+		"10.1.2.3:9091": true, "172.20.0.4:9091": true, "192.168.1.9:9091": true, "[fd00::5]:9091": true, "api:9091": true,
+		"203.0.113.7:9091": false, "8.8.8.8:9091": false, "[2001:db8::1]:9091": false, "9091": false, "": false,
+	} {
+		if err := CheckOpsListen(addr); (err == nil) != ok {
+			t.Errorf("CheckOpsListen(%q) = %v, want allowed %v", addr, err, ok)
+		}
 	}
 }
 

@@ -58,3 +58,21 @@ func LoopbackHostOnly(h http.Handler, exempt ...string) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// CheckOpsListen is the rule for a listener that serves the metrics and the health check
+// without a token (the API's ops listener): it is for a scraper and probes on a private network,
+// so an address that names a public IP is refused. Every interface (":9091", "0.0.0.0:9091") is
+// allowed, since a container listens so on its private network: publishing that port beyond it is
+// the deployment's choice (docs/security.md). A name is allowed too: it cannot be judged before
+// it resolves.
+func CheckOpsListen(addr string) error {
+	host, _, err := net.SplitHostPort(strings.TrimSpace(addr))
+	if err != nil {
+		return fmt.Errorf("want host:port or :port, got %q", addr)
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	if ip == nil || ip.IsUnspecified() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() {
+		return nil
+	}
+	return fmt.Errorf("%q is a public address: the ops listener serves the metrics without a token, so it listens on loopback, a private address or every interface of a private network", addr)
+}

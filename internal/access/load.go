@@ -290,6 +290,9 @@ func build(roles map[string][]string, specs []Spec, r Resolver, name func(int, s
 		if (ops[OpCodecDecode] || ops[OpCodecEncode]) && len(c.Resources) > 0 && !slices.Contains(c.Resources, AllResources) {
 			bad(name(i, "resources"), "must be [\"*\"] for a client that may use the codec server (%s)", codecReason)
 		}
+		if ops[OpMetrics] && len(c.Resources) > 0 && !slices.Contains(c.Resources, AllResources) {
+			bad(name(i, "resources"), "must be [\"*\"] for a client that may read the metrics (%s)", metricsReason)
+		}
 		cs.list = append(cs.list, c)
 	}
 	return cs, problems

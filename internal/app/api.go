@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -28,13 +27,14 @@ func (e *SettingsError) Unwrap() error { return e.Err }
 // NewAPI builds `starter serve`'s HTTP API from cfg (config.ForAPIServer): the Temporal client
 // (payloads sealed, SDK metrics), the enterprise registry bills are checked against (reloaded on
 // SIGHUP or change until ctx ends), and the handler with its clients, policy, codec server and
-// /metrics; until ctx ends it counts the open bills for the gauges on /metrics (api.CountBills).
-// The caller closes the client after the server stops.
-func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (http.Handler, client.Client, error) {
+// /metrics (on the ops listener's handler when cfg.API.OpsAddr is set); until ctx ends it counts
+// the open bills for the gauges on /metrics (api.CountBills). The caller closes the client after
+// the server stops.
+func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger *slog.Logger) (api.Handlers, client.Client, error) {
 	registry := metrics.NewRegistry()
 	stopTracing, err := tracing.Setup(ctx, getenv, "rimflow-api")
 	if err != nil {
-		return nil, nil, &SettingsError{fmt.Errorf("tracing: %w", err)}
+		return api.Handlers{}, nil, &SettingsError{fmt.Errorf("tracing: %w", err)}
 	}
 	context.AfterFunc(ctx, func() { // flush the last spans when the server stops
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -46,19 +46,19 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 	defer cancelDial()
 	tc, err := temporalclient.Dial(dialCtx, cfg.Temporal, logger, metrics.NewSDKHandler(registry))
 	if err != nil {
-		return nil, nil, err
+		return api.Handlers{}, nil, err
 	}
 	opts := api.Options{
 		Client: tc, Namespace: cfg.Temporal.Namespace, TaskQueue: cfg.Temporal.TaskQueue,
 		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.API.PublicURL), "https://"),
 		Logger:        logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
-		Notifies: cfg.Webhooks.Has, ReissueMargin: cfg.API.ReissueMargin,
+		Notifies: cfg.Webhooks.Has, ReissueMargin: cfg.API.ReissueMargin, OpsListener: cfg.API.OpsAddr != "",
 	}
 	ents, err := Enterprises(cfg, logger)
 	if err != nil {
 		tc.Close()
-		return nil, nil, &SettingsError{err}
+		return api.Handlers{}, nil, &SettingsError{err}
 	}
 	if ents != nil { // a nil *Registry in the interface would not be nil
 		ents.Watch(ctx, cfg.EnterprisesFile, func() ([]enterprises.Spec, error) {
@@ -66,10 +66,10 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		}, enterprises.Hangups(ctx), enterprises.DefaultWatchEvery)
 		opts.Enterprises = ents
 	}
-	handler, err := api.Build(opts)
+	handlers, err := api.BuildHandlers(opts)
 	if err != nil {
 		tc.Close()
-		return nil, nil, &SettingsError{err}
+		return api.Handlers{}, nil, &SettingsError{err}
 	}
 	counts := api.BillCountOptions{Client: tc, Namespace: cfg.Temporal.Namespace, Registry: registry, Logger: logger}
 	if cfg.Policy != nil {
@@ -79,7 +79,7 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		counts.Enterprises = func() []string { return taxNumbers(ents) }
 	}
 	go api.CountBills(ctx, counts)
-	return handler, tc, nil
+	return handlers, tc, nil
 }
 
 // taxNumbers are the registry's enterprises, the values of the bill gauges' enterprise label.

@@ -115,6 +115,9 @@ type Worker struct {
 // API is the HTTP API's settings (`starter serve`).
 type API struct {
 	Addr string
+	// OpsAddr is the ops listener's address ("" none): /metrics and /healthz without a token
+	// there, and no /metrics on Addr.
+	OpsAddr string
 	// Clients are who may call the API and its codec server (PartAccess); none = open, which only
 	// a loopback listener may be (access.CheckListen).
 	Clients *access.Clients
@@ -208,6 +211,7 @@ const (
 	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
 	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
 	EnvAPIAddr           = "RIMFLOW_API_ADDR"
+	EnvAPIOpsAddr        = "RIMFLOW_API_OPS_ADDR"
 	EnvAPIToken          = access.EnvToken
 	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
 	EnvReissueMargin     = "RIMFLOW_REISSUE_MARGIN"
@@ -281,6 +285,7 @@ func Vars() []Var {
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
+		{Name: EnvAPIOpsAddr, Meaning: "listen address of the API's ops listener (e.g. :9091 on a private network): GET /metrics and GET /healthz without a token, for the scraper and the probes; set, the API's own listener no longer serves /metrics (404). Empty: /metrics is on the API's listener and needs a client with the `metrics` operation. A public IP is refused (docs/security.md)", Part: PartAPI},
 		{Name: EnvAPIRequestTimeout, Default: DefaultAPIRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
 		{Name: EnvReissueMargin, Default: "2m", Meaning: "a bill started through the API replaces an eventCode expiring within this when a collect or view URL is asked for (1s to 5m; the vendor's eventCode lives 10m)", Part: PartAPI},
 		{Name: EnvCodecOrigins, Meaning: "Temporal Web origins (comma-separated, e.g. http://127.0.0.1:8233) the codec server at /v1/codec answers with CORS; empty = programs and the temporal CLI only", Part: PartAPI},
@@ -609,6 +614,11 @@ func (l *loader) api(parts Part) API {
 		return a
 	}
 	a.Addr = l.get(EnvAPIAddr)
+	if a.OpsAddr = l.get(EnvAPIOpsAddr); a.OpsAddr != "" {
+		if err := access.CheckOpsListen(a.OpsAddr); err != nil {
+			l.bad(EnvAPIOpsAddr, "%v", err)
+		}
+	}
 	s := l.get(EnvAPIRequestTimeout)
 	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
 		l.bad(EnvAPIRequestTimeout, "must be a positive duration like 30s, got %q", s)

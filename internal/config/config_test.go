@@ -67,12 +67,13 @@ func TestLoadNamesBadVariables(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		EnvTemporalAddress: "nohost", EnvLogLevel: "loud", EnvTemporalTLSCert: "/nonexistent.pem", EnvMetricsAddr: "nope",
 		EnvWorkflowCacheSize: "0", EnvAPIRequestTimeout: "soon", EnvCloudBaseURL: "ftp://x", EnvReissueMargin: "9m",
+		EnvAPIOpsAddr: "203.0.113.7:9091",
 	}), ForWorker|ForAPIServer)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, name := range []string{EnvTemporalAddress, EnvLogLevel, EnvTemporalTLSCert, EnvMetricsAddr, EnvWorkflowCacheSize,
-		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin} {
+		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin, EnvAPIOpsAddr} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

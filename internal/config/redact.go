@@ -82,6 +82,7 @@ func (c Config) attrs() []slog.Attr {
 		}
 		out = append(out, slog.Group("api",
 			slog.String("addr", c.API.Addr),
+			slog.String("opsAddr", c.API.OpsAddr),
 			slog.String("clients", clients),
 			slog.String("token", secret(c.API.Token)),
 			slog.Duration("requestTimeout", c.API.RequestTimeout),

@@ -235,7 +235,7 @@ func TestBillLifeOverHTTP(t *testing.T) {
 		t.Errorf("bad stage filter: %d %+v", code, bad)
 	}
 
-	// Auth: the token is required for bill routes, not for health and metrics.
+	// Auth: the token is required for bill routes and the metrics, not for health.
 	anon := *s
 	anon.token = ""
 	if code := anon.call(t, "GET", "/v1/bills/OA/B-1", nil, &bad); code != 401 {
@@ -245,7 +245,11 @@ func TestBillLifeOverHTTP(t *testing.T) {
 	if code := anon.call(t, "GET", "/healthz", nil, &health); code != 200 || health.Status != "ok" {
 		t.Errorf("healthz: %d %+v", code, health)
 	}
-	metrics := fetchText(t, s.api.URL+"/metrics")
+	if status, raw := testenv.Do(t, t.Context(), http.MethodGet, s.api.URL+"/metrics", "", nil); status != http.StatusUnauthorized || strings.Contains(string(raw), "rimflow_") {
+		t.Errorf("metrics without a token: %d %.200s", status, raw)
+	}
+	_, raw := testenv.Do(t, t.Context(), http.MethodGet, s.api.URL+"/metrics", s.token, nil)
+	metrics := string(raw)
 	for _, want := range []string{
 		`rimflow_api_bill_starts_total{outcome="created"} 4`,
 		`rimflow_api_bill_starts_total{outcome="error"} 1`,

@@ -45,6 +45,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "read-only", token: reportingToken, ops: []string{"read"}, resources: []string{"*"}},
 	}
 	extra = append(extra, access.Spec{Name: "sap-admin", Token: matrixToken("sap-admin"), Operations: []string{"admin"}, Resources: []string{"SAP"}})
+	// The scraper: the metrics operation, which needs every resource.
+	extra = append(extra, access.Spec{Name: "only-metrics", Token: matrixToken("metrics"), Operations: []string{access.OpMetrics}, Resources: []string{"*"}})
+	callers = append(callers, matrixCaller{name: "only-metrics", token: matrixToken("metrics"), ops: []string{access.OpMetrics}, resources: []string{"*"}})
 	for _, op := range matrixOps {
 		name := "only-" + strings.NewReplacer(":", "-").Replace(op)
 		extra = append(extra, access.Spec{Name: name, Token: matrixToken(op), Operations: []string{op}, Resources: []string{"OA"}})
@@ -71,7 +74,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		scoped := strings.Contains(rt.Path, "{resource}") || rt.Operation == "startBill" || rt.Operation == "listBills"
 		for _, c := range callers {
 			admitted := c.token != "" && c.token != callers[1].token && (grants(c.ops, rt.Op) || rt.OrOp != "" && grants(c.ops, rt.OrOp)) &&
-				(!scoped || slices.Contains(c.resources, "*") || slices.Contains(c.resources, "OA"))
+				(!scoped || slices.Contains(c.resources, "*") || slices.Contains(c.resources, "OA")) &&
+				// The metrics count every resource's bills: only a client of every resource.
+				(rt.Op != access.OpMetrics || slices.Contains(c.resources, "*"))
 			answers := map[string]string{}
 			for _, which := range []string{"existing", "missing"} {
 				cells++

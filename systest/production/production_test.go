@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -259,9 +258,16 @@ func TestProductionEndToEnd(t *testing.T) {
 
 	// Compose's Prometheus scrapes the worker, the API and the Temporal server: each answers, and
 	// every metric the alert rules and the dashboard name is there after the bills above ran.
-	apiHost, _ := url.Parse(apiURL)
+	// The API's metrics are on its ops listener, as compose runs it: its own port answers 404 to
+	// the token that may do everything, and nothing to a stranger.
+	if s.APIOps == "" {
+		t.Fatalf("the api service sets no %s: its metrics would be on its public port", config.EnvAPIOpsAddr)
+	}
+	if status, body := testenv.Do(t, ctx, http.MethodGet, apiURL+"/metrics", s.APIToken, nil); status != http.StatusNotFound {
+		t.Errorf("the API's own port answers /metrics: HTTP %d: %s", status, tailOf(string(body), 300))
+	}
 	s.scrapeEveryTarget(t, ctx, map[string]string{
-		"worker": workerVars[config.EnvMetricsAddr], "api": apiHost.Host, "temporal": s.ServerMetrics,
+		"worker": workerVars[config.EnvMetricsAddr], "api": s.APIOps, "temporal": s.ServerMetrics,
 	})
 }
 
@@ -291,8 +297,8 @@ func (s *shape) scrapeEveryTarget(t *testing.T, ctx context.Context, addrs map[s
 		if !ok || addr == "" {
 			t.Fatalf("prometheus scrapes %s (job %s), which this test does not run", tg.Target, tg.Job)
 		}
+		// As Prometheus scrapes: no token.
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+tg.Path, nil)
-		req.Header.Set("Authorization", "Bearer "+s.APIToken) // the API's /metrics may want a client
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("scrape %s (%s): %v", tg.Job, addr, err)

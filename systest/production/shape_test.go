@@ -192,6 +192,9 @@ type shape struct {
 	Frontend  string // the temporal service's gRPC address
 	// ServerMetrics is where the temporal service serves its metrics (PROMETHEUS_ENDPOINT).
 	ServerMetrics string
+	// APIOps is where the last StartAPI serves its ops listener (RIMFLOW_API_OPS_ADDR): the
+	// API's /metrics, which the prometheus service scrapes without a token.
+	APIOps string
 	Client        client.Client // the test's own client (ops, the ERP's side)
 	CloudURL      string        // where cloudsim:8090 points; set before starting rimflow's services
 	APIToken      string
@@ -702,6 +705,7 @@ func (s *shape) StartAPI() (*process, string) {
 	env, vars := s.RimflowEnv("api", nil)
 	p := startProcess(t, "api", filepath.Join(s.bin, words[0]), words[1:], env, s.dir)
 	apiURL := "http://" + vars[config.EnvAPIAddr]
+	s.APIOps = vars[config.EnvAPIOpsAddr]
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if p.Exited() {

@@ -194,12 +194,12 @@ type shape struct {
 	ServerMetrics string
 	// APIOps is where the last StartAPI serves its ops listener (RIMFLOW_API_OPS_ADDR): the
 	// API's /metrics, which the prometheus service scrapes without a token.
-	APIOps string
-	Client        client.Client // the test's own client (ops, the ERP's side)
-	CloudURL      string        // where cloudsim:8090 points; set before starting rimflow's services
-	APIToken      string
-	Codec         *codec.Codec // the payload keys the codec-keys job made, as the worker and the API read them
-	ports         map[int]bool // handed out already: a port just released may come back
+	APIOps   string
+	Client   client.Client // the test's own client (ops, the ERP's side)
+	CloudURL string        // where cloudsim:8090 points; set before starting rimflow's services
+	APIToken string
+	Codec    *codec.Codec // the payload keys the codec-keys job made, as the worker and the API read them
+	ports    map[int]bool // handed out already: a port just released may come back
 }
 
 func newShape(t *testing.T, ctx context.Context, opts shapeOptions) *shape {

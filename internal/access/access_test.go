@@ -466,7 +466,7 @@ func TestIsLoopbackAndCheckListen(t *testing.T) {
 
 // The documented example file must stay valid and mean what its comments say.
 func TestDocumentedExample(t *testing.T) {
-	env := map[string]string{"RIMFLOW_OPS_TOKEN": opsToken, "RIMFLOW_REPORTING_TOKEN": reportingToken}
+	env := map[string]string{"RIMFLOW_OPS_TOKEN": opsToken, "RIMFLOW_REPORTING_TOKEN": reportingToken, "RIMFLOW_SCRAPER_TOKEN": "scraper-token-0123456789abcdef0123"}
 	cs, err := LoadFile(filepath.Join("..", "..", "docs", "examples", "clients.yaml"), Resolver{Getenv: func(k string) string { return env[k] }})
 	if err != nil {
 		t.Fatal(err)
@@ -486,6 +486,13 @@ func TestDocumentedExample(t *testing.T) {
 	}
 	if ok, _ := erp.Allowed(OpStart, "SAP"); ok {
 		t.Error("erp-oa may start another resource's bill")
+	}
+	scraper, ok := cs.ByName("prometheus")
+	if ok, _ = scraper.Allowed(OpMetrics, ""); !ok {
+		t.Error("the prometheus client may not read the metrics")
+	}
+	if ok, _ = scraper.Allowed(OpRead, "OA"); ok {
+		t.Error("the prometheus client reads bills")
 	}
 }
 

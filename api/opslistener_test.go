@@ -118,7 +118,7 @@ func assertHealthSaysUpOrDown(t *testing.T, where string, h http.Handler) {
 		t.Fatalf("%s: /healthz answers %d %s", where, code, body)
 	}
 	for k := range out.Error {
-		if k != "code" && k != "message" && k != "requestId" {
+		if k != "code" && k != "businessCode" && k != "message" && k != "requestId" {
 			t.Errorf("%s: /healthz tells %s: %s", where, k, body)
 		}
 	}

@@ -107,6 +107,8 @@ func replay(t *testing.T, f string, r worker.WorkflowReplayer) {
 	t.Helper()
 	r.RegisterWorkflowWithOptions(workflows.BillWorkflow, workflow.RegisterOptions{Name: workflows.BillWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.VoucherClaimWorkflow, workflow.RegisterOptions{Name: workflows.VoucherClaimWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.VoucherSetWorkflow, workflow.RegisterOptions{Name: workflows.VoucherSetWorkflowName})
 	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 		t.Fatalf("replay %s: %v", f, err)

@@ -98,6 +98,9 @@ func (b *bill) validateApprove(req ApproveRequest) error {
 		}
 		person = req.Actor.User
 	}
+	if err := b.checkAcknowledged(req); err != nil {
+		return err
+	}
 	if req.Decision == DecisionApprove {
 		if err := b.in.Policy.Duties.checkApproval(b.samePerson, b.submitters(), person, req.Role, b.approvalRound.approvers(b.View.Approvals)); err != nil {
 			return err

@@ -29,6 +29,7 @@ func (b *bill) approval(ctx workflow.Context, role string) (Stage, error) {
 			continue
 		}
 		b.approvalRound.record(ctx, &b.View, role, req)
+		b.recordAcknowledged(req) // verified.go
 		summary := fmt.Sprintf("%s: %s by %s", role, req.Decision, req.Approver)
 		if req.Comment != "" {
 			summary += " (" + req.Comment + ")"

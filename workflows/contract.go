@@ -263,6 +263,9 @@ type ApproveRequest struct {
 	Decision string `json:"decision"` // approve|reject|return
 	Approver string `json:"approver"`
 	Comment  string `json:"comment,omitempty"`
+	// AcknowledgeUnverified: the approver has seen the invoices the cloud does not verify
+	// (required of the policy's duties.acknowledgeUnverified role when the bill holds any; verified.go).
+	AcknowledgeUnverified bool `json:"acknowledgeUnverified,omitempty"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
 }
@@ -379,18 +382,21 @@ type InvoicesSignal struct {
 // The `state` query's answer: the whole bill view.
 
 type InvoiceView struct {
-	SerialNo      string `json:"serialNo"`
-	InvoiceType   string `json:"invoiceType"`
-	InvoiceCode   string `json:"invoiceCode,omitempty"`
-	InvoiceNo     string `json:"invoiceNo,omitempty"`
-	InvoiceDate   string `json:"invoiceDate,omitempty"`
-	SalerName     string `json:"salerName,omitempty"`
-	BuyerTaxNo    string `json:"buyerTaxNo,omitempty"`
-	Amount        string `json:"amount"`      // excluding tax, decimal string
-	TaxAmount     string `json:"taxAmount"`   // decimal string
-	TotalAmount   string `json:"totalAmount"` // including tax, decimal string
-	Status        string `json:"status"`      // cloud status: 1, 30, 60
-	Deductible    bool   `json:"deductible"`
+	SerialNo    string `json:"serialNo"`
+	InvoiceType string `json:"invoiceType"`
+	InvoiceCode string `json:"invoiceCode,omitempty"`
+	InvoiceNo   string `json:"invoiceNo,omitempty"`
+	InvoiceDate string `json:"invoiceDate,omitempty"`
+	SalerName   string `json:"salerName,omitempty"`
+	BuyerTaxNo  string `json:"buyerTaxNo,omitempty"`
+	Amount      string `json:"amount"`      // excluding tax, decimal string
+	TaxAmount   string `json:"taxAmount"`   // decimal string
+	TotalAmount string `json:"totalAmount"` // including tax, decimal string
+	Status      string `json:"status"`      // cloud status: 1, 30, 60
+	Deductible  bool   `json:"deductible"`
+	// Verified: a kind the cloud verifies (真伪核验); absent, one it only recognizes. Derived when
+	// the state is answered (verified.go), never carried: the carried state keeps its shape.
+	Verified      bool   `json:"verified,omitempty"`
 	DeductionFlag string `json:"deductionFlag,omitempty"`
 }
 
@@ -414,6 +420,8 @@ type ApprovalRecord struct {
 	// the CLI); User the person it vouched for.
 	Client string `json:"client,omitempty"`
 	User   string `json:"user,omitempty"`
+	// Acknowledged are the unverified invoices (serialNos) the approver acknowledged (verified.go).
+	Acknowledged []string `json:"acknowledged,omitempty"`
 }
 
 type URLs struct {

@@ -23,6 +23,9 @@ type Duties struct {
 	SubmitterMayApprove bool `json:"submitterMayApprove"`
 	// OnePersonOneRole stops one person approving two roles in the same round. Default true.
 	OnePersonOneRole bool `json:"onePersonOneRole"`
+	// AcknowledgeUnverified names the role whose approval must acknowledge the invoices the cloud
+	// does not verify ("" none; verified.go).
+	AcknowledgeUnverified string `json:"acknowledgeUnverified,omitempty"`
 }
 
 // Errors of CheckApproval, for errors.Is.

@@ -43,8 +43,9 @@ type fileSLA struct {
 }
 
 type fileDuties struct {
-	SubmitterMayApprove *bool `yaml:"submitterMayApprove"`
-	OnePersonOneRole    *bool `yaml:"onePersonOneRole"`
+	SubmitterMayApprove   *bool   `yaml:"submitterMayApprove"`
+	OnePersonOneRole      *bool   `yaml:"onePersonOneRole"`
+	AcknowledgeUnverified *string `yaml:"acknowledgeUnverified"`
 }
 
 type fileWebSignals struct {
@@ -238,6 +239,14 @@ func derive(base *rule, name string, f fileFields, field string, bad func(string
 		}
 		if d.OnePersonOneRole != nil {
 			r.duties.OnePersonOneRole = *d.OnePersonOneRole
+		}
+		if d.AcknowledgeUnverified != nil {
+			// The role whose approval acknowledges the invoices the cloud does not verify ("" none).
+			role := strings.ToLower(strings.TrimSpace(*d.AcknowledgeUnverified))
+			if role != "" && !slices.Contains(r.options.Approvals, role) {
+				bad(field+".duties.acknowledgeUnverified", "%q is not one of the rule's approvals (%s)", role, strings.Join(r.options.Approvals, ", "))
+			}
+			r.duties.AcknowledgeUnverified = role
 		}
 	}
 	if w := f.WebSignals; w != nil {

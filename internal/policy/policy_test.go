@@ -299,6 +299,8 @@ func TestParseRefusesBadPolicies(t *testing.T) {
 		{"unknown signal", "default:\n  webSignals: {signals: [approve, invoices]}\n", []string{`default.webSignals.signals[1]: unknown signal "invoices"`}},
 		{"web role outside a fixed chain", "default:\n  allowCallerOptions: []\n  webSignals: {roles: [cfo]}\n",
 			[]string{`default.webSignals.roles[0]: "cfo" is not one of this rule's approvals [supervisor finance]`}},
+		{"acknowledging role outside the chain", "default:\n  duties: {acknowledgeUnverified: cfo}\n",
+			[]string{`default.duties.acknowledgeUnverified: "cfo" is not one of the rule's approvals (supervisor, finance)`}},
 		{"rule without name", "rules:\n  - {match: {resource: OA}}\n", []string{"rules[0].name: required"}},
 		{"rule named default", "rules:\n  - {name: default, match: {resource: OA}}\n", []string{`rules[0].name: "default" is also the name of default`}},
 		{"two rules, one name", "rules:\n  - {name: a, match: {resource: OA}}\n  - {name: a, match: {resource: HR}}\n", []string{`rules[1].name: "a" is also the name of rules[0]`}},
@@ -396,5 +398,24 @@ func TestRolesAreEveryRulesChain(t *testing.T) {
 	}
 	if got := strings.Join(Default().Roles(), ","); got != "finance,supervisor" {
 		t.Errorf("built-in Roles() = %s", got)
+	}
+}
+
+// duties.acknowledgeUnverified names a role of the chain; a rule inherits it, and the decision
+// carries it into the bill.
+func TestAcknowledgeUnverifiedDuty(t *testing.T) {
+	p := mustParse(t, "default:\n  duties: {acknowledgeUnverified: ' Finance '}\nrules:\n  - {name: hr, match: {resource: HR}}\n")
+	for _, res := range []string{"OA", "HR"} {
+		dec, err := p.Resolve("expense", res, workflows.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.Duties.AcknowledgeUnverified != "finance" {
+			t.Errorf("%s: duties %+v", res, dec.Duties)
+		}
+	}
+	dec, err := mustParse(t, "default:\n  imageMode: none\n").Resolve("expense", "OA", workflows.Options{})
+	if err != nil || dec.Duties.AcknowledgeUnverified != "" {
+		t.Errorf("without the duty: %+v %v", dec.Duties, err)
 	}
 }

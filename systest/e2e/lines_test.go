@@ -3,11 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
 
 	"rimflow/api"
+	"rimflow/internal/policy"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
 	"rimflow/workflows"
@@ -145,4 +147,60 @@ func (e *e2e) attachments(t *testing.T, id, taxNo string) {
 	e.call(t, "POST", e.billURL(id)+"/submit", workflows.SubmitRequest{By: "demo-user"}, nil)
 	e.WaitStage(t, "OA/"+id, workflows.StageAwaitingVoucher)
 	atCloud(invoicecloud.StatusUsed)
+}
+
+// ackBillType is the bill type whose policy rule makes finance acknowledge unverified invoices.
+const ackBillType = "er_ack"
+
+// ackPolicy is the built-in default plus that rule.
+func ackPolicy(t *testing.T) *policy.Policy {
+	p, err := policy.Parse([]byte("rules:\n  - name: acknowledge\n    match: {billType: " + ackBillType + "}\n" +
+		"    approvals: [finance]\n    duties: {acknowledgeUnverified: finance}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// unverified: a 数电专票 (verified) and a train ticket (recognized only) on a bill whose policy
+// makes finance acknowledge unverified invoices: the state marks each, finance's approval without
+// acknowledging is 400 naming acknowledgeUnverified, with it the bill goes on and the record keeps
+// the ticket.
+func (e *e2e) unverified(t *testing.T, id, taxNo string) {
+	in := e.vendorBill(t, id, taxNo)
+	in.BillType = ackBillType
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	special, ticket := id+"-VAT", id+"-TRAIN"
+	status, raw := testenv.Do(t, e.ctx, http.MethodPost, e.Target.CloudURL+"/__sim/collect", "", map[string]any{
+		"eventCode": url.EventCode,
+		"invoices": []map[string]any{
+			{"serialNo": special, "invoiceType": "27", "invoiceAmount": "100.00", "totalTaxAmount": "13.00", "totalAmount": "113.00"},
+			{"serialNo": ticket, "invoiceType": "9", "invoiceAmount": "55.00", "totalTaxAmount": "0.00", "totalAmount": "55.00"}},
+	})
+	if status != http.StatusOK {
+		t.Fatalf("collect: HTTP %d %s", status, raw)
+	}
+	st := e.WaitStage(t, "OA/"+id, workflows.AwaitingStage("finance"))
+	verified := map[string]bool{}
+	for _, iv := range st.Invoices {
+		verified[iv.SerialNo] = iv.Verified
+	}
+	if len(verified) != 2 || !verified[special] || verified[ticket] {
+		t.Fatalf("verified marks %v, want %s verified and %s not", verified, special, ticket)
+	}
+	status, raw = e.approve(t, "OA/"+id, "finance", workflows.DecisionApprove)
+	var refused api.ErrorBody
+	if status != http.StatusBadRequest || json.Unmarshal(raw, &refused) != nil || !strings.Contains(refused.Error.Fields["acknowledgeUnverified"], ticket) {
+		t.Fatalf("finance without acknowledging: HTTP %d %s, want 400 naming acknowledgeUnverified and %s", status, raw, ticket)
+	}
+	e.call(t, "POST", e.billURL(id)+"/approvals", workflows.ApproveRequest{Role: "finance", Decision: workflows.DecisionApprove,
+		Approver: "e2e-finance", AcknowledgeUnverified: true}, nil)
+	st = e.WaitStage(t, "OA/"+id, workflows.StageAwaitingVoucher)
+	if last := st.Approvals[len(st.Approvals)-1]; last.Role != "finance" || strings.Join(last.Acknowledged, ",") != ticket {
+		t.Errorf("finance's record %+v, want %s acknowledged", last, ticket)
+	}
 }

@@ -23,7 +23,7 @@ import (
 func TestVendorPicture(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel) // the subtests run in parallel, after this function returns
-	env := newE2E(t, ctx)
+	env := newE2EWith(t, ctx, func(o *harness.Options) { o.Policy = ackPolicy(t) })
 	for _, ed := range []struct {
 		name  string
 		taxNo string
@@ -44,6 +44,10 @@ func TestVendorPicture(t *testing.T) {
 		t.Run("attachments kept on the bill and passed on on "+ed.name, func(t *testing.T) {
 			t.Parallel()
 			env.attachments(t, "E2E-AT-"+tag, ed.taxNo)
+		})
+		t.Run("unverified invoices acknowledged by finance on "+ed.name, func(t *testing.T) {
+			t.Parallel()
+			env.unverified(t, "E2E-UV-"+tag, ed.taxNo)
 		})
 	}
 }

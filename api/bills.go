@@ -268,7 +268,11 @@ func (b *Bills) Invoices(ctx context.Context, ref BillRef, msg workflows.Invoice
 }
 
 // Push records a push from the cloud (AWS收票推送) in its bill: once the signals are accepted the
-// invoices are durable, and only then does the cloud get its success answer.
+// invoices are durable, and only then does the cloud get its success answer. When the enterprise's
+// image system is fed by rimflow (imageSystem.push: relay), the push is also handed to the bill's
+// relay (relayPush) before that answer: a push answered success is recorded and queued for the
+// image system, and one that is not is pushed again by the cloud (the bill drops the repeat, the
+// relay queues a msgId once).
 func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
 	ref := BillRef{Resource: p.Resource, BillID: p.BillID}
 	if err := ref.check(); err != nil {
@@ -285,7 +289,24 @@ func (b *Bills) Push(ctx context.Context, p invoicecloud.Push) error {
 			return b.endedOrMissing(ctx, ref, err)
 		}
 	}
-	return nil
+	return b.relay(ctx, ref, p)
+}
+
+// relay hands a recorded push to the bill's push relay (calls.PushRelayWorkflowName), starting it
+// when it is not running, if the enterprise's image system gets its pushes through rimflow.
+func (b *Bills) relay(ctx context.Context, ref BillRef, p invoicecloud.Push) error {
+	if b.Enterprises == nil {
+		return nil
+	}
+	e, err := b.Enterprises.Lookup(p.TaxNo)
+	if err != nil || e.Spec.Image == nil || e.Spec.Image.Push != enterprises.PushRelay {
+		return nil
+	}
+	id := calls.PushRelayWorkflowID(ref.WorkflowID())
+	_, err = b.Client.SignalWithStartWorkflow(ctx, id, calls.SignalRelayPush,
+		calls.RelayPush{TaxNo: p.TaxNo, MsgID: p.MsgID, Push: p.Plain},
+		client.StartWorkflowOptions{ID: id, TaskQueue: b.TaskQueue}, calls.PushRelayWorkflowName, calls.PushRelayInput{})
+	return err
 }
 
 // forwardTarget reads what checkForwarded needs of a running bill: how many invoices it holds or

@@ -141,7 +141,7 @@ func TestDashboardAndPrometheusAreProvisioned(t *testing.T) {
 		t.Errorf("the dashboard has %d queries", len(queries))
 	}
 	names := MetricNames(queries...)
-	for _, want := range []string{"rimflow_bills", "rimflow_bills_needing_attention", "rimflow_watchers_live", "rimflow_cloud_calls_total", "rimflow_webhook_oldest_undelivered_age_seconds"} {
+	for _, want := range []string{"rimflow_bills", "rimflow_bills_needing_attention", "rimflow_watchers_live", "rimflow_cloud_calls_total", "rimflow_webhook_oldest_undelivered_age_seconds", "rimflow_push_relays_failing"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("the dashboard does not show %s (it names %v)", want, names)
 		}

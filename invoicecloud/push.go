@@ -83,6 +83,8 @@ type Push struct {
 	Message Message
 	// Replayed: this msgId was acknowledged before. Answer success again; do not deliver again.
 	Replayed bool
+	// Plain is the push as it decrypted (the JSON above): what a relay passes on (SealPush).
+	Plain json.RawMessage
 }
 
 // NewPushReceiver validates cfg; a bad enterprise entry is named (enterprises[i].encryptKey).
@@ -183,7 +185,7 @@ func (r *PushReceiver) open(taxNo string, body []byte) (Push, *Error) {
 	p := Push{MsgID: string(env.MsgID), TaxNo: e.TaxNo, ClientID: e.ClientID, Sent: sent, BillID: string(env.BxdKey),
 		BillNo: string(env.BillNo), Resource: string(env.Resource), Message: Message{
 			InvoiceData: decodeInvoices(payload.Data), AttachData: decodeAttaches(payload.AttachData),
-			MsgID: string(env.MsgID), Via: "push"}}
+			MsgID: string(env.MsgID), Via: "push"}, Plain: plain}
 	r.mu.Lock()
 	_, p.Replayed = r.acked[p.MsgID]
 	r.mu.Unlock()

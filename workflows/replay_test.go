@@ -109,6 +109,7 @@ func replay(t *testing.T, f string, r worker.WorkflowReplayer) {
 	r.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.VoucherClaimWorkflow, workflow.RegisterOptions{Name: workflows.VoucherClaimWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.VoucherSetWorkflow, workflow.RegisterOptions{Name: workflows.VoucherSetWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.PushRelayWorkflow, workflow.RegisterOptions{Name: calls.PushRelayWorkflowName})
 	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 		t.Fatalf("replay %s: %v", f, err)

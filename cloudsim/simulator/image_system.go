@@ -32,12 +32,14 @@ const (
 )
 
 type imageState struct {
-	tasks map[billKey]*scanTask // the bill's current task
-	byNo  map[string]*scanTask
+	tasks  map[billKey]*scanTask // the bill's current task
+	byNo   map[string]*scanTask
+	pushes []ImagePushView             // received at the push address, in order (image_push.go)
+	pushed map[billKey][]pushedInvoice // the invoices pushed for each bill
 }
 
 func newImageState() *imageState {
-	return &imageState{tasks: map[billKey]*scanTask{}, byNo: map[string]*scanTask{}}
+	return &imageState{tasks: map[billKey]*scanTask{}, byNo: map[string]*scanTask{}, pushed: map[billKey][]pushedInvoice{}}
 }
 
 type scanTask struct {
@@ -206,7 +208,7 @@ func (s *Sim) createScanTask(t *tenantState, f fields) (any, *apiError) {
 	if b != nil && s.owner(b) != t {
 		return nil, businessError(CodeBillNotFound, "scanBillNo", "单据不属于本企业 ("+key.Resource+"/"+key.BillID+")")
 	}
-	if mode == "match" && (b == nil || len(s.boundSerials(b)) == 0) {
+	if mode == "match" && !t.ImageFromPushes && (b == nil || len(s.boundSerials(b)) == 0) {
 		return nil, businessError(CodeBillNotFound, "scanBillNo", "影像匹配需要单据已关联发票 (the bill has no bound invoice to match)")
 	}
 	enterprise := t.TaxNo
@@ -334,7 +336,11 @@ func (s *Sim) Scan(req ScanRequest) (ScanTaskView, error) {
 	}
 	v.Status, v.Lines = ScanStored, []MatchLine{}
 	if v.Mode == "match" {
-		v.Lines = s.match(s.bills[task.key], scanned)
+		if t := s.owner(s.bills[task.key]); t.ImageFromPushes {
+			v.Lines = matchPushed(s.images.pushed[task.key], scanned)
+		} else {
+			v.Lines = s.match(s.bills[task.key], scanned)
+		}
 		v.Status = ScanMatched
 		if len(v.Lines) > 0 {
 			v.Status = ScanMismatch
@@ -367,6 +373,34 @@ func (k *books) match(b *bill, scanned []ScannedInvoice) []MatchLine {
 		used[found] = true
 		if got := scanned[found].TotalAmount; !got.Equal(want) {
 			lines = append(lines, MatchLine{SerialNo: sn, InvoiceCode: inv.InvoiceCode, InvoiceNo: inv.InvoiceNo, Expected: &want, Scanned: &got, Problem: "amount"})
+		}
+	}
+	for i, sc := range scanned {
+		if !used[i] {
+			got := sc.TotalAmount
+			lines = append(lines, MatchLine{InvoiceCode: sc.InvoiceCode, InvoiceNo: sc.InvoiceNo, Scanned: &got, Problem: "extra"})
+		}
+	}
+	return lines
+}
+
+// matchPushed is match against the invoices the image system received by push for the bill (a
+// tenant with ImageFromPushes): what was never pushed is "extra", as the image system cannot know it.
+func matchPushed(pushed []pushedInvoice, scanned []ScannedInvoice) []MatchLine {
+	lines := []MatchLine{}
+	used := make([]bool, len(scanned))
+	for _, inv := range pushed {
+		want := inv.TotalAmount
+		found := slices.IndexFunc(scanned, func(sc ScannedInvoice) bool {
+			return sc.InvoiceNo == inv.InvoiceNo && (sc.InvoiceCode == "" || inv.InvoiceCode == "" || sc.InvoiceCode == inv.InvoiceCode)
+		})
+		if found < 0 || used[found] {
+			lines = append(lines, MatchLine{SerialNo: inv.SerialNo, InvoiceCode: inv.InvoiceCode, InvoiceNo: inv.InvoiceNo, Expected: &want, Problem: "missing"})
+			continue
+		}
+		used[found] = true
+		if got := scanned[found].TotalAmount; !got.Equal(want) {
+			lines = append(lines, MatchLine{SerialNo: inv.SerialNo, InvoiceCode: inv.InvoiceCode, InvoiceNo: inv.InvoiceNo, Expected: &want, Scanned: &got, Problem: "amount"})
 		}
 	}
 	for i, sc := range scanned {

@@ -52,6 +52,7 @@ func (s *Sim) routes() http.Handler {
 	mux.HandleFunc("POST /__sim/clock", s.simClock)
 	mux.HandleFunc("GET /__sim/tenants", s.simTenants)
 	mux.HandleFunc("GET /__sim/pushes", s.simPushes)
+	mux.HandleFunc("GET /__sim/imagepushes", s.simImagePushes)
 	mux.HandleFunc("GET /{$}", s.handleHome)
 	// The image system's own address (影像系统的接口地址): the same endpoints under ImageSystemPrefix,
 	// so an enterprise's image system has a base URL of its own, as the vendor's demo host differs
@@ -63,6 +64,16 @@ func (s *Sim) routes() http.Handler {
 		s.mu.Unlock()
 		image.ServeHTTP(w, r)
 	})
+	// Its push address (推送地址): the image system's own address itself [assumed], with or
+	// without the trailing slash.
+	imagePush := func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.stats.ImageSystemEndpoints["/"]++
+		s.mu.Unlock()
+		s.handleImagePush(w, r)
+	}
+	mux.HandleFunc("POST "+ImageSystemPrefix, imagePush)
+	mux.HandleFunc("POST "+ImageSystemPrefix+"/{$}", imagePush)
 	return mux
 }
 

@@ -61,6 +61,8 @@ type Stats struct {
 	// ImageSystemEndpoints counts requests to the image system's own address (ImageSystemPrefix)
 	// by path below it: with Endpoints, which counts both addresses, it tells where the calls went.
 	ImageSystemEndpoints map[string]int `json:"imageSystemEndpoints"`
+	// ImagePushesReceived counts the pushes the image system accepted (repeats included).
+	ImagePushesReceived int `json:"imagePushesReceived"`
 }
 
 // Mode reports Options.Strict, the [assumed] behaviours in force and the receipt timeout.

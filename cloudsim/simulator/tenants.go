@@ -45,6 +45,11 @@ type Tenant struct {
 
 	// ScanPoints are the image system's scanning points (default one, DefaultScanPoint).
 	ScanPoints []ScanPoint
+	// ImageFromPushes makes the tenant's image system match a bill's scan with the invoices it
+	// received at its push address (POST {ImageSystemPrefix}/: the cloud's push, directly or
+	// relayed) instead of reading the cloud's bound invoices: its match mode then needs the push
+	// (收票配置: 同步和匹配模式必须配置).
+	ImageFromPushes bool
 }
 
 // PushTarget is one row of the AWS收票推送表.

@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"slices"
+	"strings"
+
 	"rimflow/cloudsim/simulator"
 	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
@@ -21,14 +24,16 @@ const (
 const demoTaxNoName = "深圳示例科技有限公司"
 
 // DemoTenants are the simulator's tenants for the devstack: today's ultimate tenant and the
-// standard demo enterprise, whose imports are pushed to the API at apiURL.
+// standard demo enterprise, whose imports are pushed to the API at apiURL, and whose image system
+// matches from the pushes it received (relayed by rimflow: DemoEnterprises).
 func DemoTenants(apiURL string) []simulator.Tenant {
 	return []simulator.Tenant{
 		simulator.UltimateTenant(),
 		{Edition: simulator.EditionStandard, Name: demoStandardName, TaxNo: DemoStandardTaxNo,
 			ClientID: demoStandardID, ClientSecret: "demo-standard-secret", EncryptKey: demoStandardKey,
 			Push: []simulator.PushTarget{{Name: demoStandardName, TaxNo: DemoStandardTaxNo, ClientID: demoStandardID,
-				URL: apiURL + "/v1/push/" + DemoStandardTaxNo}}},
+				URL: apiURL + "/v1/push/" + DemoStandardTaxNo}},
+			ImageFromPushes: true},
 	}
 }
 
@@ -62,10 +67,13 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		PollKey:              PollKeyOf(o),
 	}
 	// Each enterprise's image system answers at its own address (the simulator's /image), as the
-	// vendor's demo image host differs from the cloud's.
-	image := &enterprises.ImageSystem{BaseURL: cloudURL + simulator.ImageSystemPrefix}
+	// vendor's demo image host differs from the cloud's. What feeds it the cloud's push: for a
+	// tenant whose imports the cloud pushes somewhere (to the API), rimflow relays them; for the
+	// others the simulator's image system reads the cloud's invoices itself, standing in for the
+	// cloud pushing to it directly.
+	imageAt := cloudURL + simulator.ImageSystemPrefix
 	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
-		ScanPoint: simulator.DefaultScanPoint.ID, Image: image}}
+		ScanPoint: simulator.DefaultScanPoint.ID, Image: &enterprises.ImageSystem{BaseURL: imageAt, Push: enterprises.PushDirect}}}
 	for _, t := range o.Tenants {
 		if t.Edition != simulator.EditionStandard {
 			continue
@@ -74,11 +82,15 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		if len(t.ScanPoints) > 0 {
 			scan = t.ScanPoints[0].ID
 		}
+		image := &enterprises.ImageSystem{BaseURL: imageAt, Push: enterprises.PushDirect}
+		if slices.ContainsFunc(t.Push, func(p simulator.PushTarget) bool { return !strings.HasPrefix(p.URL, imageAt) }) {
+			image.Push = enterprises.PushRelay
+		}
 		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan, Image: image,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
 				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}
-		if len(t.Push) > 0 {
+		if image.Push == enterprises.PushRelay { // rimflow receives the push
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}
 		}
 		specs = append(specs, spec)

@@ -222,6 +222,12 @@ func register(r worker.Registry, c client.Client, ents activities.Enterprises, s
 		set.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
 	}
 	r.RegisterWorkflowWithOptions(workflows.VoucherSetWorkflow, set)
+	relay := workflow.RegisterOptions{Name: calls.PushRelayWorkflowName}
+	if versioned {
+		// A bill's push relay only sends and waits: it follows the current version like the batch.
+		relay.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.PushRelayWorkflow, relay)
 	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 

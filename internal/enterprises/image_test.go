@@ -15,7 +15,7 @@ func TestParseImageSystem(t *testing.T) {
 	with := func(block string) string {
 		return strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    imageSystem:\n"+block, 1)
 	}
-	specs, err := Parse([]byte(with("      baseURL: http://10.0.8.20:8080/api/\n      allowPlainHTTP: true\n")), nil, getenv(goodEnv), goodFiles)
+	specs, err := Parse([]byte(with("      baseURL: http://10.0.8.20:8080/api/\n      allowPlainHTTP: true\n      push: direct\n")), nil, getenv(goodEnv), goodFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestImageSystemCheckedAtLoad(t *testing.T) {
 		AccountID: cred.AccountID, User: cred.User}
 	std := standard.Config{BaseURL: srv.URL, TaxNo: taxSZ, CompanyName: tenant.Name, ClientID: tenant.ClientID,
 		ClientSecret: tenant.ClientSecret, EncryptKey: tenant.EncryptKey}
-	image := &ImageSystem{BaseURL: srv.URL + simulator.ImageSystemPrefix}
+	image := &ImageSystem{BaseURL: srv.URL + simulator.ImageSystemPrefix, Push: PushDirect}
 	specs := func(sh, sz string, mutate func(*standard.Config)) []Spec {
 		s := std
 		if mutate != nil {
@@ -98,8 +98,59 @@ func TestImageSystemCheckedAtLoad(t *testing.T) {
 	gone := httptest.NewServer(nil)
 	gone.Close()
 	far := specs(simulator.DefaultScanPoint.ID, "SP07", nil)
-	far[1].Image = &ImageSystem{BaseURL: gone.URL}
+	far[1].Image = &ImageSystem{BaseURL: gone.URL, Push: PushDirect}
 	if _, err := reg.Replace(far); err != nil {
 		t.Fatalf("an image system out of reach refused the enterprise: %v", err)
+	}
+}
+
+// What feeds the image system the cloud's push, per enterprise: the modes that need it (match and
+// sync, 同步和匹配模式必须配置) are refused when nothing does; a relay needs rimflow to receive the
+// push, a direct push means it receives none.
+func TestImagePushTopology(t *testing.T) {
+	// enterprises[0] is the ultimate one (no push), enterprises[1] the standard one (push: true).
+	with := func(i int, block string) string {
+		anchor := []string{"    scanPoint: SP01\n", "    push: true\n"}[i]
+		return strings.Replace(good, anchor, anchor+"    imageSystem:\n      baseURL: https://image.example/\n"+block, 1)
+	}
+	for _, c := range []struct {
+		name, file, want string // want "": loads
+	}{
+		{"every mode, nothing feeds it", with(0, ""), "enterprises[0].imageSystem.push: image mode match needs the cloud's push"},
+		{"submitter, nothing feeds it", with(0, "      modes: [basic, submitter]\n"), "enterprises[0].imageSystem.push: image mode submitter needs"},
+		{"basic only needs no push", with(0, "      modes: [basic]\n"), ""},
+		{"direct, rimflow receives none", with(0, "      push: direct\n"), ""},
+		{"relay without receiving", with(0, "      push: relay\n"), "enterprises[0].imageSystem.push: relay needs push: true"},
+		{"relay", with(1, "      push: relay\n"), ""},
+		{"direct while rimflow receives", with(1, "      push: direct\n"), "enterprises[1].push: the cloud pushes to the image system directly"},
+		{"an unknown topology", with(1, "      push: sideways\n"), "enterprises[1].imageSystem.push: want relay or direct"},
+		{"an unknown mode", with(1, "      push: relay\n      modes: [basic, scan]\n"), "enterprises[1].imageSystem.modes[1]"},
+		{"a public plain push address", with(1, "      push: relay\n      allowPlainHTTP: true\n      pushURL: http://8.8.8.8/push\n"), "enterprises[1].imageSystem.pushURL: plain http"},
+	} {
+		specs, err := Parse([]byte(c.file), nil, getenv(goodEnv), goodFiles)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		case c.want == "" && c.name == "relay":
+			img := specs[1].Image
+			if img.RelayURL() != "https://image.example/" || specs[1].Info().ImagePush != PushRelay {
+				t.Errorf("relay: relays to %q (info %+v), want the image system's base URL", img.RelayURL(), specs[1].Info())
+			}
+		}
+	}
+	relay := (&ImageSystem{BaseURL: "https://image.example/", PushURL: "https://image.example/push"}).RelayURL()
+	if relay != "https://image.example/push" {
+		t.Errorf("pushURL given: relays to %q", relay)
+	}
+	// The registry checks it too, for specs that come from elsewhere (the devstack's).
+	specs, err := Parse([]byte(with(1, "      push: relay\n")), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs[1].Push = nil
+	if _, err := New(specs, Options{}); err == nil || !strings.Contains(err.Error(), "enterprises[1] (91440300MA5G9GK78Y): imageSystem.push: relay needs push: true") {
+		t.Errorf("New with a relay that receives nothing: %v", err)
 	}
 }

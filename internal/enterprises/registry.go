@@ -177,6 +177,9 @@ func (r *Registry) build(s Spec) (*Enterprise, error) {
 		return nil, err
 	}
 	e := &Enterprise{Spec: s, Cloud: cl, Images: cl}
+	if err := s.checkPush(); err != nil {
+		return nil, fmt.Errorf("%s: %s", fieldOf(err), messageOf(err))
+	}
 	if s.Image != nil {
 		if e.Images, err = r.imageSystem(s, per, observe); err != nil {
 			return nil, err

@@ -67,8 +67,82 @@ type ImageSystem struct {
 	// http://ip:port/api/. Its calls use the enterprise's credentials (客户端编码、口令: the
 	// enterprise authorization's client id and secret).
 	BaseURL string
-	// AllowPlainHTTP accepts a plain http BaseURL to a private address (never to a public one).
+	// AllowPlainHTTP accepts a plain http BaseURL (and PushURL) to a private address (never to a
+	// public one).
 	AllowPlainHTTP bool
+	// Modes are the image modes (影像模式) the image system is set up for: basic, match, submitter
+	// (none given: all three). match and submitter need the cloud's push to reach the image system
+	// (收票配置: "同步和匹配模式必须配置").
+	Modes []string
+	// Push is what feeds the image system the cloud's pushed invoices (AWS收票推送): PushRelay
+	// (rimflow receives them, push: true, and relays each to PushURL once recorded), PushDirect
+	// (the vendor's push table names the image system's address: rimflow receives none), or ""
+	// (nothing: only basic mode may be set up).
+	Push string
+	// PushURL is the image system's push address (推送地址) for PushRelay; empty: BaseURL, as the
+	// vendor's push table gives the image system's login address [assumed].
+	PushURL string
+}
+
+// The image system's push topologies (ImageSystem.Push).
+const (
+	PushRelay  = "relay"
+	PushDirect = "direct"
+)
+
+// ImageModes are the vendor's image modes, as the bills name them (options.imageMode).
+var ImageModes = []string{"basic", "match", "submitter"}
+
+// pushFed are the image modes that need the push at the image system: 影像匹配 matches the scan
+// with the pushed invoices, 影像同步提单人 (sync) files the submitter's images with them.
+var pushFed = []string{"match", "submitter"}
+
+// RelayURL is where relayed pushes go: PushURL, else BaseURL.
+func (i *ImageSystem) RelayURL() string {
+	if i.PushURL != "" {
+		return i.PushURL
+	}
+	return i.BaseURL
+}
+
+// SetUpFor reports whether the image system is set up for the image mode (no Modes: every mode).
+func (i *ImageSystem) SetUpFor(mode string) bool {
+	return len(i.Modes) == 0 || slices.Contains(i.Modes, mode)
+}
+
+// checkPush checks the push topology against the image modes and the enterprise's push: what
+// needs the push must be fed, a relay needs rimflow to receive (push: true), and a direct push
+// means rimflow receives none (the push table has one address per enterprise [assumed]).
+// Errors name the field (imageSystem.push, push).
+func (s Spec) checkPush() error {
+	img := s.Image
+	if img == nil {
+		return nil
+	}
+	switch img.Push {
+	case "":
+		modes := img.Modes
+		if len(modes) == 0 {
+			modes = ImageModes
+		}
+		for _, m := range modes {
+			if slices.Contains(pushFed, m) {
+				return invoicecloud.ConfigError("imageSystem.push", "image mode "+m+" needs the cloud's push at the image system (收票配置: 同步和匹配模式必须配置), and nothing feeds it: "+
+					"say relay (with push: true: rimflow relays each push it records) or direct (the vendor pushes to the image system), or list only basic in imageSystem.modes")
+			}
+		}
+	case PushRelay:
+		if s.Push == nil {
+			return invoicecloud.ConfigError("imageSystem.push", "relay needs push: true (rimflow receives the cloud's push, then relays it)")
+		}
+	case PushDirect:
+		if s.Push != nil {
+			return invoicecloud.ConfigError("push", "the cloud pushes to the image system directly (imageSystem.push: direct): rimflow receives no push, the push table has one address")
+		}
+	default:
+		return invoicecloud.ConfigError("imageSystem.push", "want relay or direct, not "+img.Push)
+	}
+	return nil
 }
 
 // Edition is the name of the enterprise's edition.
@@ -91,13 +165,16 @@ type Info struct {
 	Push      bool    `json:"push"`                // invoices are pushed to /v1/push/{taxNo}
 	// ImageBaseURL is the image system's own address ("": it answers at baseUrl).
 	ImageBaseURL string `json:"imageBaseUrl,omitempty"`
+	// ImagePush is what feeds the image system the cloud's pushes: relay (rimflow relays them),
+	// direct (the cloud pushes there), "" (nothing).
+	ImagePush string `json:"imagePush,omitempty"`
 }
 
 // Info describes s without secrets.
 func (s Spec) Info() Info {
 	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition(), OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil}
 	if s.Image != nil {
-		i.ImageBaseURL = s.Image.BaseURL
+		i.ImageBaseURL, i.ImagePush = s.Image.BaseURL, s.Image.Push
 	}
 	if s.Settings != nil {
 		d := s.Settings.Describe()
@@ -160,9 +237,15 @@ type common struct {
 //	imageSystem:
 //	  baseURL: http://10.0.8.20:8080/api/   # 影像系统的接口地址
 //	  allowPlainHTTP: true                   # plain http, private address only
+//	  modes: [basic, match]                  # 影像模式 it is set up for (default: all three)
+//	  push: relay                            # relay | direct: what feeds it the cloud's push
+//	  pushURL: http://10.0.8.20:8080/        # 推送地址 for relay (default: baseURL)
 type imageBlock struct {
-	BaseURL        string `yaml:"baseURL"`
-	AllowPlainHTTP bool   `yaml:"allowPlainHTTP"`
+	BaseURL        string   `yaml:"baseURL"`
+	AllowPlainHTTP bool     `yaml:"allowPlainHTTP"`
+	Modes          []string `yaml:"modes"`
+	Push           string   `yaml:"push"`
+	PushURL        string   `yaml:"pushURL"`
 }
 
 // Parse reads a registry. env are the settings RIMFLOW_CLOUD_* describe (nil: none): every
@@ -283,6 +366,9 @@ func (p *parser) enterprise(i int, n yaml.Node) Spec {
 			s.Push = &invoicecloud.PushEnterprise{TaxNo: taxNo, Name: s.Name, ClientID: id, EncryptKey: key}
 		}
 	}
+	if err := s.checkPush(); err != nil && len(p.errs) == before {
+		p.bad(where, fieldOf(err), "%s", messageOf(err))
+	}
 	return s
 }
 
@@ -292,7 +378,7 @@ func (p *parser) imageSystem(where string, n *yaml.Node) *ImageSystem {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errs = append(p.errs, fmt.Errorf("%s: want the image system's settings (baseURL, allowPlainHTTP)", where))
+		p.errs = append(p.errs, fmt.Errorf("%s: want the image system's settings (baseURL, allowPlainHTTP, modes, push, pushURL)", where))
 		return nil
 	}
 	known := yamlKeys(&imageBlock{})
@@ -306,9 +392,20 @@ func (p *parser) imageSystem(where string, n *yaml.Node) *ImageSystem {
 	}
 	var b imageBlock
 	decodePairs(pairs, &b, func(field, msg string) { p.bad(where, field, "%s", msg) })
-	img := &ImageSystem{BaseURL: strings.TrimSpace(b.BaseURL), AllowPlainHTTP: b.AllowPlainHTTP}
+	img := &ImageSystem{BaseURL: strings.TrimSpace(b.BaseURL), AllowPlainHTTP: b.AllowPlainHTTP, Modes: b.Modes,
+		Push: strings.TrimSpace(b.Push), PushURL: strings.TrimSpace(b.PushURL)}
 	if err := invoicecloud.ValidateImageBaseURL(img.BaseURL, img.AllowPlainHTTP); err != nil {
 		p.bad(where, fieldOf(err), "%s", messageOf(err))
+	}
+	for i, m := range img.Modes {
+		if !slices.Contains(ImageModes, m) {
+			p.bad(where, fmt.Sprintf("modes[%d]", i), "want one of %s, not %q", strings.Join(ImageModes, ", "), m)
+		}
+	}
+	if img.PushURL != "" {
+		if err := invoicecloud.ValidateImageBaseURL(img.PushURL, img.AllowPlainHTTP); err != nil {
+			p.bad(where, "pushURL", "%s", messageOf(err))
+		}
 	}
 	return img
 }

@@ -16,6 +16,8 @@ type Worker struct {
 	mu          sync.Mutex
 	undelivered map[string]undelivered // event id → the event, while its last attempt failed
 	now         func() time.Time
+	relays      *prometheus.CounterVec
+	failing     map[string]time.Time // msgId → the last attempt here, while it failed
 }
 
 type undelivered struct {
@@ -34,7 +36,10 @@ const webhookForgetAfter = 5 * time.Minute
 //   - rimflow_webhook_deliveries_total{resource,outcome}: webhook delivery attempts (ok, failed),
 //     by the ERP resource (the webhook registry's keys: bounded);
 //   - rimflow_webhook_backlog_events: events whose last attempt here failed (retrying);
-//   - rimflow_webhook_oldest_undelivered_age_seconds: age of the oldest of them (0: none).
+//   - rimflow_webhook_oldest_undelivered_age_seconds: age of the oldest of them (0: none);
+//   - rimflow_push_relays_total{enterprise,outcome}: attempts to relay a recorded push to the
+//     enterprise's image system (relayed, failed: retried);
+//   - rimflow_push_relays_failing: pushes whose last relay attempt here failed (retrying).
 func NewWorker(r prometheus.Registerer, maxWatchers int) *Worker {
 	w := &Worker{
 		watchers: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -47,6 +52,11 @@ func NewWorker(r prometheus.Registerer, maxWatchers int) *Worker {
 		}, []string{"resource", "outcome"}),
 		undelivered: map[string]undelivered{},
 		now:         time.Now,
+		relays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "push_relays_total",
+			Help: "Attempts to relay a recorded push (AWS收票推送) to the enterprise's image system, by enterprise and outcome (relayed, failed: retried).",
+		}, []string{"enterprise", "outcome"}),
+		failing: map[string]time.Time{},
 	}
 	maxG := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "watchers_max",
@@ -61,8 +71,43 @@ func NewWorker(r prometheus.Registerer, maxWatchers int) *Worker {
 		Namespace: Namespace, Name: "webhook_oldest_undelivered_age_seconds",
 		Help: "Age of the oldest bill event this worker failed to deliver and is retrying (0: none).",
 	}, func() float64 { _, age := w.backlog(); return age.Seconds() })
-	r.MustRegister(w.watchers, maxG, w.deliveries, backlog, oldest)
+	// Without labels, so that it is served before the first relay (the alert names it); the
+	// enterprise is in rimflow_push_relays_total and the worker's log.
+	relaysFailing := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "push_relays_failing",
+		Help: "Pushes whose last attempt on this worker to reach the enterprise's image system failed and that are being retried.",
+	}, func() float64 { return float64(w.failingRelays()) })
+	r.MustRegister(w.watchers, maxG, w.deliveries, backlog, oldest, w.relays, relaysFailing)
 	return w
+}
+
+// PushRelayAttempt records one attempt to relay the push msgID of enterprise to its image system.
+func (w *Worker) PushRelayAttempt(enterprise, msgID string, err error) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		w.relays.WithLabelValues(enterprise, "relayed").Inc()
+		delete(w.failing, msgID)
+		return
+	}
+	w.relays.WithLabelValues(enterprise, "failed").Inc()
+	w.failing[msgID] = w.now()
+}
+
+// failingRelays counts the pushes still failing here, forgetting those not attempted here for
+// webhookForgetAfter (their retries, at most a minute apart, ran elsewhere or succeeded).
+func (w *Worker) failingRelays() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, last := range w.failing {
+		if w.now().Sub(last) > webhookForgetAfter {
+			delete(w.failing, id)
+		}
+	}
+	return len(w.failing)
 }
 
 // WatchStarted counts a watcher until the returned func is called.

@@ -296,6 +296,17 @@ func (e *e2e) matchMode(t *testing.T, id, taxNo string) {
 	if first.Status != simulator.ScanPending || first.ScanPoint != simulator.DefaultScanPoint.ID {
 		t.Fatalf("first task %+v: want pending at %s", first, simulator.DefaultScanPoint.ID)
 	}
+	if b.ent.ImagePush == enterprises.PushRelay {
+		// This image system matches from the pushes it received, relayed by rimflow: the bill's
+		// invoices reach it before the paper is scanned.
+		eventually(t, "the bill's invoices pushed to the image system", func() bool {
+			var got []string
+			for _, p := range billImagePushes(e.stack.Sim, b.id) {
+				got = append(got, p.SerialNos...)
+			}
+			return !slices.ContainsFunc(bound.Invoices, func(inv workflows.InvoiceView) bool { return !slices.Contains(got, inv.SerialNo) })
+		})
+	}
 	v := e.scan(t, b, simulator.ScanRequest{Mismatch: true})
 	if v.Status != simulator.ScanMismatch || len(v.Lines) != 1 || v.Lines[0].Problem != "amount" {
 		t.Fatalf("mismatched scan: %+v, want one amount line", v)

@@ -81,7 +81,7 @@ func StartFields(in BillInput) map[string]any {
 func BodyDigest(in BillInput) string {
 	in = in.clone()
 	in.Normalize()
-	raw, _ := json.Marshal(StartFields(in))
+	raw, _ := json.Marshal(StartFields(in)) //workflowcheck:ignore encoding/json only caches type info
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
 }

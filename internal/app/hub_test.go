@@ -47,7 +47,7 @@ func (r *hubRig) worker() *app.Worker {
 func (r *hubRig) start(ctx context.Context, billID string) string {
 	r.t.Helper()
 	in, e := api.DecodeStart([]byte(`{"billId":"` + billID + `","billNo":"BX-` + billID + `","billType":"er_dailyreimbursebill","resource":"OA",
-		"billTaxNo":"91330100MA2B3C4D5E","userId":"u-1"}`))
+		"billTaxNo":"91330100MA2B3C4D5N","userId":"u-1"}`))
 	if e != nil {
 		r.t.Fatal(e)
 	}

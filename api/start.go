@@ -287,7 +287,17 @@ func (b *Bills) toEnterprise(in *workflows.BillInput) *Error {
 	if err != nil {
 		return ValidationFailed(map[string]string{"billTaxNo": "not an enterprise of the registry (GET /v1/enterprises lists them)"})
 	}
-	if in.Options.ScanPoint == "" && in.Options.ImageMode != workflows.ImageNone && in.Options.ImageMode != "" {
+	mode := in.Options.ImageMode
+	if mode == "" || mode == workflows.ImageNone {
+		return nil
+	}
+	// An image system not set up for the mode (imageSystem.modes) would leave the bill waiting at
+	// its image review for a match or a sync that never comes: refused before anything starts.
+	if e.Image != nil && !e.Image.SetUpFor(mode) {
+		return ValidationFailed(map[string]string{"options.imageMode": fmt.Sprintf("%s: the image system of %s is set up for %s only "+
+			"(imageSystem.modes in the enterprises file)", mode, e.Label(), strings.Join(e.Image.Modes, ", "))})
+	}
+	if in.Options.ScanPoint == "" {
 		in.Options.ScanPoint = e.ScanPoint // the enterprise scans in the vendor's image system
 	}
 	return nil

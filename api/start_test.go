@@ -1,8 +1,10 @@
 package api
 
 import (
+	"strings"
 	"testing"
 
+	"rimflow/internal/enterprises"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
 )
@@ -52,5 +54,34 @@ func TestStartRefusesATaxNumberWithAWrongCheckCharacter(t *testing.T) {
 	in = workflows.BillInput{BillID: "B", BillNo: "N", BillType: "T", Resource: "OA", BillTaxNo: "440300192345678", UserID: "u"}
 	if e := checkBill(&in); e != nil {
 		t.Errorf("a 15-character tax registration number: %v", e)
+	}
+}
+
+// oneEnterprise is a registry of one enterprise (Bills.Enterprises).
+type oneEnterprise struct{ e enterprises.Enterprise }
+
+func (o oneEnterprise) Lookup(taxNo string) (*enterprises.Enterprise, error) {
+	if invoicecloud.NormalizeTaxNo(taxNo) != o.e.TaxNo {
+		return nil, &enterprises.UnknownError{TaxNo: taxNo}
+	}
+	return &o.e, nil
+}
+func (o oneEnterprise) List() []enterprises.Info           { return nil }
+func (o oneEnterprise) Pushes() *invoicecloud.PushReceiver { return nil }
+
+// A bill whose image mode its enterprise's image system is not set up for (imageSystem.modes) is
+// refused at start naming options.imageMode; a mode it is set up for takes the enterprise's
+// scanning point.
+func TestStartRefusesAnImageModeTheImageSystemLacks(t *testing.T) {
+	ent := enterprises.Enterprise{Spec: enterprises.Spec{TaxNo: "91330100MA2B3C4D5N", Name: "A", ScanPoint: "SP01",
+		Image: &enterprises.ImageSystem{BaseURL: "https://image.example", Modes: []string{"basic"}}}}
+	b := &Bills{Enterprises: oneEnterprise{ent}}
+	in := workflows.BillInput{BillTaxNo: "91330100MA2B3C4D5N", Options: workflows.Options{ImageMode: workflows.ImageMatch}}
+	if e := b.toEnterprise(&in); e == nil || !strings.Contains(e.Fields["options.imageMode"], "basic only") {
+		t.Fatalf("match on an image system set up for basic: %v", e)
+	}
+	in.Options.ImageMode = "basic"
+	if e := b.toEnterprise(&in); e != nil || in.Options.ScanPoint != "SP01" {
+		t.Fatalf("basic: %v, scanPoint %q", e, in.Options.ScanPoint)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -63,21 +64,18 @@ func main() {
 			cfg.WatchersSmall = cfg.Collecting / 5
 		}
 		res, err := runWatchers(ctx, cfg, os.Stderr)
-		if res != nil {
-			printWatchers(os.Stderr, res)
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
+		report(res, err, printWatchers)
 		return
 	}
 	res, err := run(ctx, cfg, os.Stderr)
+	report(res, err, printTable)
+}
+
+// report prints a run's table to stderr and its JSON to stdout (what it has, even after an
+// error), then exits 1 on the error.
+func report[R any](res *R, err error, table func(io.Writer, *R)) {
 	if res != nil {
-		printTable(os.Stderr, res)
+		table(os.Stderr, res)
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(res)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -206,14 +205,10 @@ type Rebaser interface {
 // link-local) when allowPlainHTTP says so — a private deployment's http://ip:port/api/. A host
 // name is not taken for private: what it resolves to may change.
 func ValidateImageBaseURL(baseURL string, allowPlainHTTP bool) error {
-	u, err := url.Parse(baseURL)
+	u, err := parseBaseURL(baseURL)
 	switch {
-	case strings.TrimSpace(baseURL) == "":
-		return ConfigError("baseURL", "required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return ConfigError("baseURL", "must be an absolute http(s) URL")
-	case u.RawQuery != "" || u.Fragment != "":
-		return ConfigError("baseURL", "must not carry a query or fragment")
+	case err != nil:
+		return err
 	case u.User != nil:
 		return ConfigError("baseURL", "must not carry user info")
 	case u.Scheme == "https" || loopbackHost(u.Hostname()):

@@ -38,18 +38,29 @@ func RequireAll(why string, settings ...NamedValue) error {
 	return nil
 }
 
+// parseBaseURL is baseURL's shape, common to every address rimflow calls: required, an absolute
+// http(s) URL without query or fragment (errors name baseURL).
+func parseBaseURL(baseURL string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	switch {
+	case strings.TrimSpace(baseURL) == "":
+		return nil, ConfigError("baseURL", "required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, ConfigError("baseURL", "must be an absolute http(s) URL")
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, ConfigError("baseURL", "must not carry a query or fragment")
+	}
+	return u, nil
+}
+
 // ValidateBaseURL: required, an absolute http(s) URL without query or fragment; plain http only
 // to this machine (a loopback host) unless allowInsecure says so: secrets and tokens travel on
 // every call.
 func ValidateBaseURL(baseURL string, allowInsecure bool) error {
-	u, err := url.Parse(baseURL)
+	u, err := parseBaseURL(baseURL)
 	switch {
-	case strings.TrimSpace(baseURL) == "":
-		return ConfigError("baseURL", "required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return ConfigError("baseURL", "must be an absolute http(s) URL")
-	case u.RawQuery != "" || u.Fragment != "":
-		return ConfigError("baseURL", "must not carry a query or fragment")
+	case err != nil:
+		return err
 	case u.Scheme == "http" && !allowInsecure && !loopbackHost(u.Hostname()):
 		return ConfigError("baseURL", "must be https: credentials and tokens travel on every call (plain http is accepted only to a loopback host, or with allowInsecureHTTP)")
 	}

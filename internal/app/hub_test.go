@@ -93,20 +93,7 @@ func TestHubClosesACancelledWatchersSocket(t *testing.T) {
 	if _, err := r.cloud.Sim.Collect(eventCode, 1); err != nil {
 		t.Fatal(err)
 	}
-	ref := api.BillRef{Resource: "OA", BillID: "HUB-1"}
-	for {
-		st, err := r.bills.State(ctx, ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Stage != workflows.StageCollecting {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the bill never left collecting")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.waitLeftCollecting(ctx, "HUB-1", "the bill never left collecting")
 	if !r.waitSockets(eventCode, 0, 2*time.Second) {
 		t.Fatalf("the socket of a bill that moved on was still open 2 s later: %+v", r.cloud.Sim.Stats())
 	}
@@ -143,18 +130,24 @@ func TestHubHandsLinksBackOnStop(t *testing.T) {
 	if _, err := r.cloud.Sim.Collect(eventCode, 1); err != nil {
 		t.Fatal(err)
 	}
-	ref := api.BillRef{Resource: "OA", BillID: "HUB-2"}
+	r.waitLeftCollecting(ctx, "HUB-2", "the import after the hand-back never reached the bill")
+}
+
+// waitLeftCollecting waits until the bill has left collecting, failing with never when ctx ends.
+func (r *hubRig) waitLeftCollecting(ctx context.Context, billID, never string) {
+	r.t.Helper()
+	ref := api.BillRef{Resource: "OA", BillID: billID}
 	for {
 		st, err := r.bills.State(ctx, ref)
 		if err != nil {
-			t.Fatal(err)
+			r.t.Fatal(err)
 		}
 		if st.Stage != workflows.StageCollecting {
-			break
+			return
 		}
 		if ctx.Err() != nil {
-			t.Fatal("the import after the hand-back never reached the bill")
+			r.t.Fatal(never)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -53,26 +53,30 @@ func invoiceTypeName(code string) string {
 
 type seller struct{ name, taxNo, goods, unit string }
 
-// Sellers are invented companies; tax numbers are made-up unified social credit codes.
+// Sellers are invented companies; tax numbers are made-up unified social credit codes. They never
+// change: a devstack's data dir regenerates its invoices from them after an upgrade, and a changed
+// seller makes the restarted simulator deliver an earlier import again (systest/upgrade caught a
+// returned bill submitting itself). Their check characters need not verify: rimflow checks GB 32100
+// only on the ERP's own tax numbers (billTaxNo, companyInfo).
 var vatSellers = []seller{
-	{"深圳市前海云帆信息技术有限公司", "91440300MA5FXK2L7N", "*信息技术服务*软件技术服务费", "项"},
-	{"上海静安悦庭餐饮管理有限公司", "91310106MA1FY3RT4T", "*餐饮服务*餐饮服务", "次"},
-	{"北京朝阳锦华酒店管理有限公司", "91110105MA01KQ8W2J", "*住宿服务*住宿费", "天"},
-	{"广州天河晨光文具有限公司", "91440106MA59C7HX15", "*纸制品*复印纸", "箱"},
-	{"杭州西溪数码科技有限公司", "91330106MA2H3PLN8R", "*计算机外部设备*显示器", "台"},
-	{"南京玄武会务服务有限公司", "91320102MA1WQ6YB3P", "*会议服务*会议费", "次"},
-	{"成都锦江蓉城汽车租赁有限公司", "91510104MA6CJ2RX91", "*经营租赁*汽车租赁费", "天"},
+	{"深圳市前海云帆信息技术有限公司", "91440300MA5FXK2L7Q", "*信息技术服务*软件技术服务费", "项"},
+	{"上海静安悦庭餐饮管理有限公司", "91310106MA1FY3RT4C", "*餐饮服务*餐饮服务", "次"},
+	{"北京朝阳锦华酒店管理有限公司", "91110105MA01KQ8W2N", "*住宿服务*住宿费", "天"},
+	{"广州天河晨光文具有限公司", "91440106MA59C7HX1E", "*纸制品*复印纸", "箱"},
+	{"杭州西溪数码科技有限公司", "91330106MA2H3PLN8U", "*计算机外部设备*显示器", "台"},
+	{"南京玄武会务服务有限公司", "91320102MA1WQ6YB3K", "*会议服务*会议费", "次"},
+	{"成都锦江蓉城汽车租赁有限公司", "91510104MA6CJ2RX9P", "*经营租赁*汽车租赁费", "天"},
 }
 
 var trainSellers = []seller{
-	{"中国铁路广州局集团有限公司", "914400001903324102", "*运输服务*铁路旅客运输", "张"},
-	{"中国铁路上海局集团有限公司", "91310000132201802R", "*运输服务*铁路旅客运输", "张"},
-	{"中国铁路北京局集团有限公司", "91110000101100145U", "*运输服务*铁路旅客运输", "张"},
+	{"中国铁路广州局集团有限公司", "91440000190332410X", "*运输服务*铁路旅客运输", "张"},
+	{"中国铁路上海局集团有限公司", "91310000132201802X", "*运输服务*铁路旅客运输", "张"},
+	{"中国铁路北京局集团有限公司", "91110000101100145X", "*运输服务*铁路旅客运输", "张"},
 }
 
 var airSellers = []seller{
-	{"南方云天航空股份有限公司", "91440000100017600N", "*运输服务*航空旅客运输", "张"},
-	{"东方云海航空股份有限公司", "913100001322833066", "*运输服务*航空旅客运输", "张"},
+	{"南方云天航空股份有限公司", "91440000100017600X", "*运输服务*航空旅客运输", "张"},
+	{"东方云海航空股份有限公司", "91310000132283306X", "*运输服务*航空旅客运输", "张"},
 }
 
 var rates = map[string][]string{
@@ -104,7 +108,7 @@ func (s *sampler) streamSeed(parts ...string) (uint64, uint64) {
 }
 
 // foreignBuyer is the buyer of the non-compliant sample.
-var foreignBuyer = Company{TaxNo: "91310115MA1K4QXN5A", Name: "上海浦东示范贸易有限公司"}
+var foreignBuyer = Company{TaxNo: "91310115MA1K4QXN5R", Name: "上海浦东示范贸易有限公司"}
 
 // acceptedBuyers are the companies whose invoices are compliant for this bill: companyInfo, then
 // billTaxNo (named by its number), else a default. Strict mode keeps only companyInfo when given.

@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,20 +26,30 @@ import (
 // reinstall on the same host would (the bills' collect URLs name the cloud's address).
 type addrs struct{ temporal, ui, cloud, api string }
 
+// freeAddrs picks four free loopback ports below the kernel's ephemeral range. The upgraded
+// devstack binds them again after the old one let go; a port from the ephemeral range could be
+// taken in between by any outgoing connection on the box (a test suite running beside this one).
 func freeAddrs(t *testing.T) addrs {
 	t.Helper()
-	var a [4]string
-	var ls []net.Listener
-	for i := range a {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
 		}
-		ls = append(ls, l)
-		a[i] = l.Addr().String()
 	}
-	for _, l := range ls {
+	var a []string
+	for port := 10000 + rand.IntN(low-12000); len(a) < 4 && port < low; port++ {
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken
+		}
+		a = append(a, l.Addr().String())
 		_ = l.Close()
+	}
+	if len(a) < 4 {
+		t.Fatalf("no four free loopback ports below %d", low)
 	}
 	return addrs{temporal: a[0], ui: a[1], cloud: a[2], api: a[3]}
 }
@@ -79,16 +92,21 @@ func startDevstack(t *testing.T, name, bin, dataDir string, at addrs) *devstackP
 	}
 	p := &devstackProc{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
 	ready := make(chan string, 1)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "rimflow ready:") {
+			line := sc.Text()
+			if strings.HasPrefix(line, "rimflow ready:") {
 				ready <- line
+				continue
 			}
+			_, _ = fmt.Fprintln(logf, "stdout: "+line) // what it said before it exited
 		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	go func() { _ = cmd.Wait(); _ = logf.Close(); close(p.exited) }()
+	go func() { <-read; _ = cmd.Wait(); _ = logf.Close(); close(p.exited) }()
 	t.Cleanup(func() { p.stop(t) })
 	select {
 	case line := <-ready:
@@ -104,7 +122,7 @@ func startDevstack(t *testing.T, name, bin, dataDir string, at addrs) *devstackP
 			t.Fatalf("%s: ready line without api= or cloud=: %q", name, line)
 		}
 	case <-p.exited:
-		t.Fatalf("%s exited before it was ready:\n%s", name, p.tail())
+		t.Fatalf("%s exited (%v) before it was ready:\n%s", name, cmd.ProcessState, p.tail())
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("%s not ready after 3 minutes:\n%s", name, p.tail())
 	}

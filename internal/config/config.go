@@ -274,7 +274,7 @@ func Vars() []Var {
 		{Name: EnvOTLPTracesEndpoint, Meaning: "OpenTelemetry (standard variable): the traces endpoint alone, overriding " + EnvOTLPEndpoint + " for traces; set, tracing is on", Part: PartTracing},
 		{Name: EnvOTLPHeaders, Meaning: "OpenTelemetry (standard variable): headers sent to the collector (key=value,…), e.g. its API key; read by the exporter only, never logged", Part: PartTracing},
 		{Name: EnvOTelServiceName, Meaning: "OpenTelemetry (standard variable): overrides the service name the spans carry (rimflow-worker, rimflow-api)", Part: PartTracing},
-		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090); empty = off", Part: PartWorker},
+		{Name: EnvMetricsAddr, Meaning: "listen address of the worker's /metrics (e.g. :9090 on a private network; served without a token, so a public IP is refused, as for RIMFLOW_API_OPS_ADDR); empty = off", Part: PartWorker},
 		{Name: EnvWorkflowCacheSize, Default: "1000", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
@@ -551,9 +551,10 @@ func (l *loader) cloud(judge bool) ultimate.Config {
 
 func (l *loader) worker() Worker {
 	w := Worker{MetricsAddr: l.get(EnvMetricsAddr)}
+	// The worker's /metrics has no token, like the API's ops listener: the same rule.
 	if w.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(w.MetricsAddr); err != nil {
-			l.bad(EnvMetricsAddr, "want host:port or :port, got %q", w.MetricsAddr)
+		if err := access.CheckOpsListen(w.MetricsAddr); err != nil {
+			l.bad(EnvMetricsAddr, "%v", err)
 		}
 	}
 	if n, err := strconv.Atoi(l.get(EnvWorkflowCacheSize)); err != nil || n < 1 {

@@ -329,3 +329,18 @@ func TestSecurityPartsDriveTheLibraries(t *testing.T) {
 		t.Fatalf("explicitly allowed http: %v", err)
 	}
 }
+
+// The worker's /metrics has no token: a public address is refused as for the API's ops listener,
+// while loopback, private addresses and every interface are taken.
+func TestWorkerMetricsRefusesAPublicAddress(t *testing.T) {
+	_, err := Load(env(map[string]string{EnvMetricsAddr: "203.0.113.7:9090"}), ForWorker)
+	if err == nil || !strings.Contains(err.Error(), EnvMetricsAddr) || !strings.Contains(err.Error(), "public") {
+		t.Fatalf("public metrics address: %v", err)
+	}
+	for _, ok := range []string{":9090", "0.0.0.0:9090", "127.0.0.1:9090", "10.1.2.3:9090", "worker:9090"} {
+		c, err := Load(env(map[string]string{EnvMetricsAddr: ok}), ForWorker)
+		if err != nil || c.Worker.MetricsAddr != ok {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

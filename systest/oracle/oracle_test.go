@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"rimflow/cloudsim/simulator"
+	"rimflow/devstack/harness"
 	"rimflow/invoicecloud"
 	"rimflow/systest/skips"
 	"rimflow/workflows"
@@ -40,28 +42,40 @@ const (
 	opCancelSignal               // ops cancel bill B from Temporal Web (the cancel signal)
 	opCancelWorkflow             // ops cancel bill B's workflow (Temporal's cancel)
 	opFault                      // the cloud misbehaves during the next operation (fault N)
-	opRestartWorker              // the worker stops (activities in flight cut) and another starts
+	opRestartWorker              // the worker process stops (SIGTERM) and another starts
+	opAmend                      // the ERP amends the line fields of bill B's N-th invoice while it collects
+	opResolve                    // ops release bill B's invoices at the cloud by hand and resolve its failed compensation
+	opScan                       // the scan of bill B in image review: the image system's (N even) or the ERP's report, a mismatch when N%3 == 0
 	kinds
 )
 
 var kindNames = [...]string{"start", "advance", "collect", "forward", "ghost", "remove", "return", "reject",
-	"cancel", "cancelSignal", "cancelWorkflow", "fault", "restart"}
+	"cancel", "cancelSignal", "cancelWorkflow", "fault", "restart", "amend", "resolve", "scan"}
 
 // weights draw the operations after the starts: mostly what moves bills on.
-var weights = [...]int{0, 28, 10, 5, 2, 14, 6, 3, 2, 2, 2, 12, 2}
+var weights = [...]int{0, 28, 10, 5, 2, 14, 6, 3, 2, 2, 2, 14, 2, 5, 3, 5}
 
-// faults the opFault operation injects (by N).
+// faults the opFault operation injects (by N): the cloud's (simulator.Faults, for the operation's
+// calls), or the process's (proc), struck as soon as the operation's call went out.
 var faults = []struct {
 	name string
 	f    simulator.Faults
+	proc string
 }{
-	{"5xx", simulator.Faults{ErrorRate: 0.5}},
-	{"lost-answer", simulator.Faults{ErrorRate: 0.5, FailAfterApply: true}},
-	{"latency", simulator.Faults{LatencyMs: 300}},
-	{"drop-sockets", simulator.Faults{DropSockets: true, DropAfterMs: 200}},
-	{"revoke-tokens", simulator.Faults{ExpireTokens: true}},
-	{"refuse", simulator.Faults{ErrorRate: 1, RefuseCode: "1001", RefuseField: "billNo"}},
+	{"5xx", simulator.Faults{ErrorRate: 0.5}, ""},
+	{"lost-answer", simulator.Faults{ErrorRate: 0.5, FailAfterApply: true}, ""},
+	{"latency", simulator.Faults{LatencyMs: 300}, ""},
+	{"drop-sockets", simulator.Faults{DropSockets: true, DropAfterMs: 200}, ""},
+	{"revoke-tokens", simulator.Faults{ExpireTokens: true}, ""},
+	{"refuse", simulator.Faults{ErrorRate: 1, RefuseCode: "1001", RefuseField: "billNo"}, ""},
+	{"sigkill-worker", simulator.Faults{}, procKill},
+	{"restart-server", simulator.Faults{}, procServer},
 }
+
+const (
+	procKill   = "kill"   // the worker process is SIGKILLed mid-activity and another starts
+	procServer = "server" // the Temporal server stops and starts again on its data dir
+)
 
 type op struct {
 	K    kind
@@ -103,7 +117,7 @@ func generate(seed int64, n int) []op {
 	rng := rand.New(rand.NewPCG(uint64(seed), 21))
 	var ops []op
 	for b := range billsPerHistory {
-		ops = append(ops, op{opStart, b, rng.IntN(12)})
+		ops = append(ops, op{opStart, b, rng.IntN(startOptions)})
 	}
 	total := 0
 	for _, w := range weights {
@@ -129,6 +143,9 @@ type billRun struct {
 	id        string
 	started   bool
 	explained string // why the bill may sit in failed: an injected refusal, a bad forward
+	taxNo     string // the bill's enterprise: the ultimate one, or the standard one (its invoices come by push)
+	imageMode string
+	amends    int
 }
 
 // history runs one list of operations on a stack and checks the invariants at every quiet point.
@@ -138,7 +155,13 @@ type history struct {
 	bills  []*billRun
 	ghosts int
 	fault  int // the fault armed for the next operation (-1: none)
+	killed int // worker processes SIGKILLed so far
 }
+
+// forwardAfterKill is how long a collect waits for the bill to record an import whose watcher's
+// worker was SIGKILLed before the ERP forwards its copy: longer than the dead watcher takes to move
+// to the next worker (its heartbeat timeout, a retry, a reconnect).
+const forwardAfterKill = 2*watchHeartbeat + 5*time.Second
 
 var attempts atomic.Int64
 
@@ -159,10 +182,18 @@ func run(s *stack, tag string, ops []op) (violation string, checks int) {
 		}
 		armed := h.fault
 		h.fault = -1
+		strike := func() {}
 		if armed >= 0 {
 			done.note("fault:" + faults[armed].name)
-			if err := s.sim.SetFaults(faults[armed].f); err != nil {
-				s.t.Fatalf("faults: %v", err)
+			switch faults[armed].proc {
+			case procKill:
+				strike = sync.OnceFunc(func() { h.killed++; s.killWorker() })
+			case procServer:
+				strike = sync.OnceFunc(s.restartServer)
+			default:
+				if err := s.sim.SetFaults(faults[armed].f); err != nil {
+					s.t.Fatalf("faults: %v", err)
+				}
 			}
 			if faults[armed].name == "refuse" {
 				for _, b := range h.bills {
@@ -172,8 +203,9 @@ func run(s *stack, tag string, ops []op) (violation string, checks int) {
 				}
 			}
 		}
-		h.do(o, func() { s.sim.ClearFaults() })
+		h.do(o, func() { s.sim.ClearFaults(); strike() })
 		s.sim.ClearFaults()
+		strike()
 		if v := h.quiet(); v != "" {
 			return fmt.Sprintf("after op %d (%s): %s", i, o, v), checks
 		}
@@ -271,6 +303,12 @@ func (h *history) do(o op, cleared func()) {
 		switch {
 		case st.Stage == workflows.StageCollecting && (st.InvoiceCount == 0 || o.N == 0):
 			h.collect(b, st, 1+o.N%3, false, cleared)
+		case st.Stage == workflows.StageCollecting && b.imageMode == workflows.ImageSubmitter && st.Images == nil:
+			done.note("upload")
+			s.call(http.MethodPost, h.path(b, "/images"), workflows.ImagesRequest{ScanBillNo: "SC-" + b.id,
+				Uploads: []invoicecloud.ImageFile{{Name: "receipt.png", Type: "png", Base64: tinyPNG}}}, nil)
+		case st.Stage == workflows.StageImageReview:
+			h.scan(b, st, false, o.N%2 == 0)
 		case st.Stage == workflows.StageCollecting:
 			done.note("submit")
 			s.call(http.MethodPost, h.path(b, "/submit"), workflows.SubmitRequest{By: "u1"}, nil)
@@ -295,7 +333,7 @@ func (h *history) do(o op, cleared func()) {
 			done.note("ghost")
 			b.explained = "a forwarded invoice the pool does not have"
 			ghost := map[string]any{"invoiceData": []map[string]any{{"serialNo": fmt.Sprintf("GHOST-%s-%d", h.tag, h.ghosts), "invoiceType": "26",
-				"invoiceAmount": "10.00", "totalTaxAmount": "0.60", "totalAmount": "10.60", "buyerTaxNo": taxNo}}}
+				"invoiceAmount": "10.00", "totalTaxAmount": "0.60", "totalAmount": "10.60", "buyerTaxNo": b.taxNo}}}
 			s.call(http.MethodPost, h.path(b, "/invoices"), ghost, nil)
 		}
 	case opRemove:
@@ -314,6 +352,30 @@ func (h *history) do(o op, cleared func()) {
 			done.note(d)
 			h.decide(b, st.AwaitingRole, d)
 		}
+	case opAmend:
+		if st.Stage == workflows.StageCollecting && len(st.Invoices) > 0 {
+			b.amends++
+			sn := st.Invoices[o.N%len(st.Invoices)].SerialNo
+			done.note("amend")
+			s.call(http.MethodPatch, h.path(b, ""), workflows.AmendRequest{Reason: "oracle: the ERP's cost centre",
+				Lines: []workflows.InvoiceLine{{SerialNo: sn, EntryID: fmt.Sprintf("E-%d-%d", o.N, b.amends), Remark: "oracle"}}}, nil)
+		}
+	case opResolve:
+		if st.Stage == workflows.StageFailed && st.Error != nil && strings.HasPrefix(st.Error.Step, "compensate") {
+			// What ops do by hand before they resolve: free the bill's invoices in the cloud's UI.
+			for _, iv := range s.sim.Invoices() {
+				if iv.Resource == "OA" && iv.BillID == b.id && iv.Status != invoicecloud.StatusUnused {
+					_, _ = s.sim.Release(iv.SerialNo)
+				}
+			}
+			done.note("resolve(" + st.Error.Step + ")")
+			s.call(http.MethodPost, h.path(b, "/resolve"), workflows.ResolveRequest{By: "ops", Reason: "oracle",
+				Done: "released the bill's invoices in the cloud's UI"}, nil)
+		}
+	case opScan:
+		if st.Stage == workflows.StageImageReview {
+			h.scan(b, st, o.N%3 == 0, o.N%2 == 0)
+		}
 	case opCancelAPI:
 		done.note("cancel(" + string(st.Stage) + ")")
 		s.call(http.MethodPost, h.path(b, "/cancel"), workflows.CancelRequest{Reason: "oracle", By: "erp"}, nil)
@@ -321,31 +383,79 @@ func (h *history) do(o op, cleared func()) {
 		done.note("cancelSignal(" + string(st.Stage) + ")")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = tc.SignalWorkflow(ctx, wfID(b), "", workflows.SignalCancel, workflows.CancelRequest{Reason: "oracle (Temporal Web)", By: "ops"})
+		_ = h.s.tc.SignalWorkflow(ctx, wfID(b), "", workflows.SignalCancel, workflows.CancelRequest{Reason: "oracle (Temporal Web)", By: "ops"})
 	case opCancelWorkflow:
 		done.note("cancelWorkflow(" + string(st.Stage) + ")")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = tc.CancelWorkflow(ctx, wfID(b), "")
+		_ = h.s.tc.CancelWorkflow(ctx, wfID(b), "")
 	}
 	cleared()
 }
 
-const taxNo = "91310000MA1FL0001R"
+// The devstack's two enterprises (harness.DemoEnterprises): the ultimate tenant's buyer and the
+// standard-edition enterprise whose cloud pushes its imports to the API.
+var editions = []invoicecloud.Company{
+	{TaxNo: harness.DemoTaxNo, Name: "示例科技有限公司"},
+	{TaxNo: harness.DemoStandardTaxNo, Name: "上海标准版示例有限公司"},
+}
+
+var imageModes = []string{workflows.ImageNone, workflows.ImageBasic, workflows.ImageMatch, workflows.ImageSubmitter}
+
+var deductions = []string{workflows.DeductionNone, workflows.DeductionImmediate, workflows.DeductionBatch}
+
+// startOptions is how many option sets a start draws from (its N): approvals × autoSubmit ×
+// socket/poll × edition × image mode × deduction.
+var startOptions = 3 * 2 * 2 * len(editions) * len(imageModes) * len(deductions)
 
 func (h *history) start(b *billRun, n int) {
 	approvals := [][]string{{}, {"supervisor"}, {"supervisor", "finance"}}[n%3]
 	auto := n/3%2 == 0
 	push := []string{"socket", "poll"}[n/6%2]
+	ent := editions[n/12%len(editions)]
+	b.taxNo, b.imageMode = ent.TaxNo, imageModes[n/12/len(editions)%len(imageModes)]
+	deduction := deductions[n/12/len(editions)/len(imageModes)%len(deductions)]
 	in := workflows.BillInput{BillID: b.id, BillNo: "BX-" + b.id, BillType: "er_dailyreimbursebill", Resource: "OA",
-		BillTaxNo: taxNo, UserID: "u1", PushType: push,
-		CompanyInfo: []invoicecloud.Company{{TaxNo: taxNo, Name: "上海示例有限公司"}},
-		Options:     workflows.Options{Approvals: approvals, AutoSubmit: &auto}}
+		BillTaxNo: ent.TaxNo, UserID: "u1", PushType: push, CompanyInfo: []invoicecloud.Company{ent},
+		Options: workflows.Options{Approvals: approvals, AutoSubmit: &auto, ImageMode: b.imageMode, Deduction: deduction,
+			ScanPollEvery: workflows.MinScanPollEvery}}
 	code, body := h.s.call(http.MethodPost, "/v1/bills", in, nil)
 	if code/100 != 2 {
 		h.s.t.Fatalf("start %s: %d %s", b.id, code, body)
 	}
 	b.started = true
+	done.note(fmt.Sprintf("start(%s,image=%s,deduction=%s)", map[bool]string{true: "ultimate", false: "standard"}[ent.TaxNo == harness.DemoTaxNo], b.imageMode, deduction))
+}
+
+// tinyPNG is a 1×1 PNG: the submitter's image.
+const tinyPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+
+// scan ends bill B's image review: the image system's scanning post scans the paper (system), or
+// the ERP reports the scan; mismatch makes the scan disagree with the bound invoices (in match
+// mode the bill goes back to collecting; elsewhere it is only stored).
+func (h *history) scan(b *billRun, st workflows.BillState, mismatch, system bool) {
+	s := h.s
+	if system && st.Scan != nil && st.Scan.TaskNo != "" {
+		done.note(fmt.Sprintf("scan(%s,system,mismatch=%t)", b.imageMode, mismatch))
+		if _, err := s.sim.Scan(simulator.ScanRequest{TaskNo: st.Scan.TaskNo, AsBound: !mismatch, Mismatch: mismatch, Images: 1}); err != nil {
+			s.t.Logf("%s: scan: %v", b.id, err)
+		}
+		return
+	}
+	req := workflows.ImagesRequest{ScanBillNo: "SC-" + b.id, Files: []string{"scan-1.pdf"}, Amounts: map[string]string{}}
+	for i, iv := range st.Invoices {
+		if iv.InvoiceNo == "" {
+			continue
+		}
+		amount := iv.TotalAmount
+		if mismatch && i == 0 {
+			amount = "0.01"
+		}
+		req.InvoiceNos = append(req.InvoiceNos, iv.InvoiceNo)
+		req.Amounts[iv.InvoiceNo] = amount
+	}
+	done.note(fmt.Sprintf("scan(%s,erp,mismatch=%t)", b.imageMode, mismatch))
+	s.call(http.MethodPost, h.path(b, "/images"), req, nil)
 }
 
 func (h *history) decide(b *billRun, role, decision string) {
@@ -368,8 +478,12 @@ func (h *history) collect(b *billRun, st workflows.BillState, n int, forward boo
 	if err != nil || len(res.Delivered) == 0 {
 		return
 	}
-	done.note(map[bool]string{false: "collect", true: "forward"}[forward])
-	if forward {
+	via := "collect"
+	if b.taxNo == harness.DemoStandardTaxNo {
+		via = "push" // the standard enterprise's cloud pushes the import to the API
+	}
+	done.note(map[bool]string{false: via, true: via + "+forward"}[forward])
+	forwardPayload := func() {
 		// The payload as the ERP's browser received it, in the product's invoice record.
 		var invs []invoicecloud.Invoice
 		raw, _ := json.Marshal(res.Delivered)
@@ -378,17 +492,38 @@ func (h *history) collect(b *billRun, st workflows.BillState, n int, forward boo
 		}
 		s.call(http.MethodPost, h.path(b, "/invoices"), workflows.InvoicesSignal{InvoiceData: invs}, nil)
 	}
+	if forward {
+		forwardPayload()
+	}
+	killed := h.killed
 	cleared()
 	before := len(st.Deliveries)
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	began := time.Now()
+	// A socket frame written to a worker SIGKILLed with it is gone (systest/resilience's
+	// TestWorkerKilled): the ERP forwards its browser's copy, as the documented remedy says.
+	forwardAt := began.Add(forwardAfterKill)
+	for time.Since(began) < 60*time.Second {
 		now, ok := s.state(b.id)
 		if !ok || len(now.Deliveries) > before || now.Stage != workflows.StageCollecting {
 			return
 		}
+		if h.killed != killed && !forward && time.Now().After(forwardAt) {
+			done.note("forward(after the kill)")
+			forward = true
+			forwardPayload()
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Logf("%s: the delivery of %d invoice(s) was not recorded within 60 s", b.id, len(res.Delivered))
+	var pushes []simulator.PushView
+	for _, p := range s.sim.Pushes() {
+		if p.BillID == b.id {
+			pushes = append(pushes, p)
+		}
+	}
+	lk, _ := s.sim.LinkKey(st.EventCode)
+	cb, _ := s.sim.Bill("OA", b.id)
+	s.t.Logf("%s (%s, %s): the delivery of %d invoice(s) was not recorded within 60 s; pushes %+v; linkKeys %+v (eventCode's %+v)",
+		b.id, b.taxNo, st.Bill.PushType, len(res.Delivered), pushes, cb.LinkKeys, lk)
 }
 
 // quiet waits until every bill is idle: no cloud call and no workflow task pending (a watcher
@@ -419,7 +554,7 @@ func (h *history) snapshot() (string, string) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		d, err := tc.DescribeWorkflowExecution(ctx, wfID(b), "")
+		d, err := h.s.tc.DescribeWorkflowExecution(ctx, wfID(b), "")
 		cancel()
 		if err != nil {
 			return "", b.id + ": describe: " + err.Error()
@@ -429,7 +564,8 @@ func (h *history) snapshot() (string, string) {
 			busy = b.id + ": workflow task pending"
 		}
 		for _, a := range d.GetPendingActivities() {
-			if name := a.GetActivityType().GetName(); running && name != "WatchInvoices" {
+			// A watcher waiting on its socket, a scan waiting for the scanning post: idle.
+			if name := a.GetActivityType().GetName(); running && name != "WatchInvoices" && name != "AwaitScan" {
 				busy = b.id + ": activity " + name + " pending (attempt " + strconv.Itoa(int(a.GetAttempt())) + ")"
 			}
 		}
@@ -442,7 +578,9 @@ func (h *history) snapshot() (string, string) {
 // check compares every bill with the cloud's ledger.
 func (h *history) check() string {
 	held := map[string]map[string]string{} // bill → serialNo → status, for invoices the cloud holds (30, 60)
+	pool := map[string]simulator.InvoiceView{}
 	for _, iv := range h.s.sim.Invoices() {
+		pool[iv.SerialNo] = iv
 		if iv.BillID != "" && iv.Status != invoicecloud.StatusUnused {
 			if held[iv.BillID] == nil {
 				held[iv.BillID] = map[string]string{}
@@ -491,6 +629,13 @@ func (h *history) check() string {
 		if !maps2Equal(cloud, listed) {
 			out = append(out, fmt.Sprintf("%s (%s) lists %v, the cloud holds %v", b.id, st.Stage, listed, cloud))
 		}
+		out = append(out, h.checkDeduction(b, st, pool)...)
+		// The ERP's line fields (amended while collecting) are at the cloud on every bound invoice.
+		for _, l := range st.Bill.Lines {
+			if _, ok := listed[l.SerialNo]; ok && l.EntryID != "" && pool[l.SerialNo].EntryID != l.EntryID {
+				out = append(out, fmt.Sprintf("%s (%s) has entryId %q on %s, the cloud %q", b.id, st.Stage, l.EntryID, l.SerialNo, pool[l.SerialNo].EntryID))
+			}
+		}
 		want := ""
 		switch st.Stage {
 		case workflows.StageCollecting, workflows.StageAwaitingSupervisor, workflows.StageImageReview, workflows.StageAwaitingFinance:
@@ -507,6 +652,48 @@ func (h *history) check() string {
 	// No invoice is held for one of these bills that the bill does not list: covered above per
 	// bill, since held is the pool's own record of which bill holds each invoice.
 	return strings.Join(out, "; ")
+}
+
+// checkDeduction: an invoice is selected for deduction at the cloud exactly when the bill says
+// so — its immediate selection is recorded (deduction.taskNo), or the enterprise's batch workflow
+// submitted a batch with the bill.
+func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[string]simulator.InvoiceView) []string {
+	says := map[string]bool{}
+	if d := st.Deduction; d != nil {
+		submitted := d.Mode == workflows.DeductionImmediate && d.TaskNo != ""
+		if d.Mode == workflows.DeductionBatch && d.BatchWorkflowID != "" {
+			submitted = h.batchSubmitted(d.BatchWorkflowID, st.WorkflowID)
+		}
+		for _, sn := range d.SerialNos {
+			says[sn] = submitted
+		}
+	}
+	var out []string
+	for _, iv := range st.Invoices {
+		cloud := pool[iv.SerialNo].Deduction != nil && pool[iv.SerialNo].Deduction.Selected
+		if cloud != says[iv.SerialNo] {
+			out = append(out, fmt.Sprintf("%s (%s): %s selected for deduction at the cloud: %t, by the bill: %t (deduction %+v)",
+				b.id, st.Stage, iv.SerialNo, cloud, says[iv.SerialNo], st.Deduction))
+		}
+	}
+	return out
+}
+
+// batchSubmitted reports whether the deduction batch workflow submitted a batch with the bill.
+func (h *history) batchSubmitted(batchID, billWorkflowID string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := h.s.tc.QueryWorkflow(ctx, batchID, "", workflows.QueryState)
+	var bs workflows.DeductionBatchState
+	if err != nil || v.Get(&bs) != nil {
+		return false
+	}
+	for _, r := range bs.Batches {
+		if r.Error == "" && slices.Contains(r.Bills, billWorkflowID) {
+			return true
+		}
+	}
+	return false
 }
 
 func maps2Equal(a, b map[string]string) bool {
@@ -559,7 +746,25 @@ func TestLedgerOracle(t *testing.T) {
 	if *long {
 		opsPerHistory = 20
 	}
-	var total, quietPoints atomic.Int64
+	var total, quietPoints, violations atomic.Int64
+	began := time.Now()
+	summary := func() string {
+		return fmt.Sprintf("ledger oracle: %d histories, %d quiet points checked, %d violations in %s; bills ended %s; operations and faults that acted: %s",
+			total.Load(), quietPoints.Load(), violations.Load(), time.Since(began).Round(time.Second), finals.String(), done.String())
+	}
+	// The long mode prints its figures every minute, so a run cut short still reports.
+	stopProgress := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-time.After(time.Minute):
+				fmt.Fprintln(os.Stderr, "progress:", summary())
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stopProgress) })
 	for ri, r := range readings() {
 		t.Run(r.String(), func(t *testing.T) {
 			t.Parallel()
@@ -586,6 +791,7 @@ func TestLedgerOracle(t *testing.T) {
 				if v == "" {
 					continue
 				}
+				violations.Add(1)
 				shrunk, why := shrink(s, tag, ops, 25)
 				if why == "" {
 					shrunk, why = ops, v
@@ -595,10 +801,7 @@ func TestLedgerOracle(t *testing.T) {
 			}
 		})
 	}
-	t.Cleanup(func() {
-		t.Logf("ledger oracle: %d histories, %d quiet points checked; bills ended %s; operations that acted: %s",
-			total.Load(), quietPoints.Load(), finals.String(), done.String())
-	})
+	t.Cleanup(func() { t.Log(summary()) })
 }
 
 // TestLedgerOracleLong is the long mode's announcement when it does not run.

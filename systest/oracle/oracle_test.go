@@ -53,7 +53,7 @@ var kindNames = [...]string{"start", "advance", "collect", "forward", "ghost", "
 	"cancel", "cancelSignal", "cancelWorkflow", "fault", "restart", "amend", "resolve", "scan"}
 
 // weights draw the operations after the starts: mostly what moves bills on.
-var weights = [...]int{0, 28, 10, 5, 2, 14, 6, 3, 2, 2, 2, 14, 2, 5, 3, 5}
+var weights = [...]int{0, 36, 10, 5, 2, 12, 5, 3, 2, 2, 2, 14, 2, 5, 3, 5}
 
 // faults the opFault operation injects (by N): the cloud's (simulator.Faults, for the operation's
 // calls), or the process's (proc), struck as soon as the operation's call went out.
@@ -111,6 +111,13 @@ func parseOps(s string) ([]op, error) {
 }
 
 const billsPerHistory = 3
+
+// debugf prints with -v only when RIMFLOW_ORACLE_DEBUG is set: what an operation could not do.
+func debugf(format string, args ...any) {
+	if os.Getenv("RIMFLOW_ORACLE_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+	}
+}
 
 // generate draws a history from seed: every bill starts, then n operations interleaved across them.
 func generate(seed int64, n int) []op {
@@ -467,15 +474,16 @@ func (h *history) decide(b *billRun, role, decision string) {
 func (h *history) collect(b *billRun, st workflows.BillState, n int, forward bool, cleared func()) {
 	s := h.s
 	var cu workflows.CollectURLResponse
-	if code, _ := s.call(http.MethodGet, h.path(b, "/collect-url"), nil, &cu); code != http.StatusOK {
+	if status, body := s.call(http.MethodGet, h.path(b, "/collect-url"), nil, &cu); status != http.StatusOK {
+		done.note(fmt.Sprintf("collect-url(%d)", status))
+		debugf("%s: collect-url: %d %.300s", b.id, status, body)
 		return
 	}
-	code := eventCodeOf(cu.URL)
-	if code == "" {
-		return
-	}
-	res, err := s.sim.CollectCount(code, n)
-	if err != nil || len(res.Delivered) == 0 {
+	// The simulator's twin of the user's import on the page the URL opens (either edition's page).
+	var res simulator.CollectResult
+	if status, body := s.do(http.MethodPost, s.env.CloudURL+"/__sim/collect", map[string]any{"url": cu.URL, "count": n}, &res); status/100 != 2 || len(res.Delivered) == 0 {
+		done.note("collect(nothing delivered)")
+		debugf("%s: collect %d: %d %.300s", b.id, n, status, body)
 		return
 	}
 	via := "collect"
@@ -744,7 +752,7 @@ func TestLedgerOracle(t *testing.T) {
 	}
 	opsPerHistory := 14
 	if *long {
-		opsPerHistory = 20
+		opsPerHistory = 24
 	}
 	var total, quietPoints, violations atomic.Int64
 	began := time.Now()

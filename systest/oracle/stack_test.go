@@ -234,12 +234,17 @@ func (s *stack) restartServer() {
 
 // call sends one request to the API and decodes a 2xx JSON answer into out.
 func (s *stack) call(method, path string, body, out any) (int, string) {
+	return s.do(method, s.apiURL+path, body, out)
+}
+
+// do sends one request and decodes a 2xx JSON answer into out.
+func (s *stack) do(method, target string, body, out any) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	status, raw := testenv.Do(s.t, ctx, method, s.apiURL+path, "", body)
+	status, raw := testenv.Do(s.t, ctx, method, target, "", body)
 	if status/100 == 2 && out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			s.t.Fatalf("%s %s: decode: %v: %.300s", method, path, err, raw)
+			s.t.Fatalf("%s %s: decode: %v: %.300s", method, target, err, raw)
 		}
 	}
 	return status, string(raw)
@@ -249,12 +254,4 @@ func (s *stack) state(id string) (workflows.BillState, bool) {
 	var st workflows.BillState
 	code, _ := s.call(http.MethodGet, "/v1/bills/OA/"+url.PathEscape(id), nil, &st)
 	return st, code == http.StatusOK
-}
-
-func eventCodeOf(pageURL string) string {
-	u, err := url.Parse(pageURL)
-	if err != nil {
-		return ""
-	}
-	return u.Query().Get("eventCode")
 }

@@ -223,7 +223,11 @@ func run(s *stack, tag string, ops []op) (violation string, checks int) {
 	}
 	for _, b := range h.bills {
 		if st, ok := s.state(b.id); ok && b.started {
-			finals.note(string(st.Stage))
+			end := string(st.Stage)
+			if d := st.Deduction; d != nil {
+				end += fmt.Sprintf("(deduction %s of %d)", d.Mode, len(d.SerialNos))
+			}
+			finals.note(end)
 		}
 	}
 	return "", checks
@@ -655,6 +659,17 @@ func (h *history) check() string {
 			if want != "" && status != want {
 				out = append(out, fmt.Sprintf("%s (%s) lists %s at status %s, want %s", b.id, st.Stage, sn, status, want))
 			}
+		}
+	}
+	// Every push the cloud sent for these bills was answered (a push for an ended bill too), so the
+	// cloud stops resending it; one younger than a few retries may still be on its way.
+	ours := map[string]bool{}
+	for _, b := range h.bills {
+		ours[b.id] = b.started
+	}
+	for _, p := range h.s.sim.Pushes() {
+		if ours[p.BillID] && !p.Delivered && time.Since(p.CreatedAt) > 15*time.Second {
+			out = append(out, fmt.Sprintf("the cloud still resends its push %s for %s (%d attempts, last error %q)", p.MsgID, p.BillID, p.Attempts, p.LastError))
 		}
 	}
 	// No invoice is held for one of these bills that the bill does not list: covered above per

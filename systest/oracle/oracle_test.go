@@ -830,6 +830,6 @@ func TestLedgerOracle(t *testing.T) {
 // TestLedgerOracleLong is the long mode's announcement when it does not run.
 func TestLedgerOracleLong(t *testing.T) {
 	if !*long {
-		skips.Skip(t, "the ledger oracle's long mode needs -long (1,000 histories, about an hour)", "go test ./systest/oracle/ -run TestLedgerOracle -long")
+		skips.Skip(t, "the ledger oracle's long mode needs -long (1,000 histories, one to two hours)", "go test ./systest/oracle/ -run TestLedgerOracle -long")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
 	"rimflow/internal/webhooks"
+	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 )
 
@@ -57,6 +58,9 @@ type Activities struct {
 	EnterpriseGrace time.Duration
 	// Watch tunes the client's watcher (socket, then long poll after silence).
 	Watch invoicecloud.WatchOptions
+	// Voice signs the updates the worker sends bills for other workflows (UpdateBill), with the
+	// keys the API signs with (nil: unsigned, so a bill takes them as the ops path).
+	Voice *voice.Keys
 	// Hub, when set, holds the watchers: WatchInvoices hands its link over and returns pending
 	// (hub.go). Without one a watcher runs inside its activity (a test environment).
 	Hub *Hub

@@ -11,15 +11,24 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"rimflow/activities/calls"
+	"rimflow/internal/voice"
 )
 
 // UpdateBill sends a bill an update on behalf of another workflow (a voucher set holding its
-// bills) and answers the bill's state. The bill's refusal, or a bill that does not run, is final
-// (calls.ErrTypeBillRefused, naming why); anything else (Temporal unreachable) is retried.
+// bills and telling them its outcome) and answers the bill's state. The update is signed with the
+// worker's voice keys, as the API signs its own (internal/voice): the bill believes it, where the
+// same update sent from Temporal Web is the ops path. The bill's refusal, or a bill that does not
+// run, is final (calls.ErrTypeBillRefused, naming why); anything else (Temporal unreachable) is
+// retried.
 func (a *Activities) UpdateBill(ctx context.Context, in calls.BillUpdateInput) (json.RawMessage, error) {
 	if a.Temporal == nil {
 		return nil, temporal.NewNonRetryableApplicationError("no Temporal client configured for UpdateBill", "Configuration", errors.New("activities.Activities.Temporal is nil"))
 	}
+	sig, err := a.Voice.Sign(in.WorkflowID, in.Update, in.UpdateID, in.Arg)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidUpdate", nil)
+	}
+	ctx = voice.WithSignature(ctx, sig)
 	handle, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: in.WorkflowID, UpdateID: in.UpdateID, UpdateName: in.Update,
 		Args: []any{in.Arg}, WaitForStage: client.WorkflowUpdateStageCompleted,

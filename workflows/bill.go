@@ -73,6 +73,9 @@ type Progress struct {
 	// Uploads are the submitter's images (submitter mode with the image system) until the scan
 	// task takes them at submit.
 	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
+	// HoldSigned: the voucher set holding the bill signed its hold, so it tells its outcome by
+	// signed update and an outcome signal is the ops path (voucherset.go).
+	HoldSigned bool `json:"holdSigned,omitempty"`
 }
 
 // bill is the running workflow: its Progress plus what lives only in this run. Handlers only

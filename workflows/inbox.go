@@ -72,6 +72,7 @@ type event struct {
 	withdraw *WithdrawRequest
 	url      *CollectURLRequest
 	hold     *VoucherHoldRequest
+	vouched  bool // a hold the worker signed (voucherset.go)
 	outcome  *VoucherSetOutcome
 
 	actor    **Actor // where the payload keeps who sent it (set by the API), nil for an event without one

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
+	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 )
 
@@ -24,9 +25,13 @@ import (
 //  2. any bill refusing ends the set: the bills held so far are told "not saved" (they await
 //     their voucher again), the vouchId is free, nothing was saved;
 //  3. one voucherSave for all the bills' invoices (same messageId on every retry);
-//  4. each bill is told the outcome (signal voucherSetOutcome): saved, it completes as after its
-//     own voucherSave (nothing is undone after a voucher: the saga is closed); refused by the cloud,
-//     it awaits its voucher again.
+//  4. each bill is told the outcome (update voucherOutcome; a set of an earlier release signals
+//     voucherSetOutcome): saved, it completes as after its own voucherSave (nothing is undone
+//     after a voucher: the saga is closed); refused by the cloud, it awaits its voucher again.
+// The hold and the outcome go through the worker's UpdateBill, which signs them as the API signs
+// its updates (internal/voice): the same update or signal sent from Temporal Web is the ops path,
+// held to the bill's policy, so where the policy closes it nobody can hold a bill or tell it a
+// voucher was saved that the cloud never booked.
 // After a save the set keeps running, as a claim does, holding the vouchId (signal release ends it).
 
 // VoucherSetWorkflowName is the set's workflow type; the API waits for its outcome with the
@@ -34,8 +39,9 @@ import (
 const (
 	VoucherSetWorkflowName  = "VoucherSet"
 	UpdateVoucherSetOutcome = "outcome"
-	// UpdateVoucherHold and SignalVoucherSetOutcome are the bill's side.
+	// UpdateVoucherHold, UpdateVoucherOutcome and SignalVoucherSetOutcome are the bill's side.
 	UpdateVoucherHold       = "voucherHold"
+	UpdateVoucherOutcome    = "voucherOutcome"
 	SignalVoucherSetOutcome = "voucherSetOutcome"
 	// VoucherClaimMemoBills lists every bill (workflow ID) of a set's claim.
 	VoucherClaimMemoBills = "bills"
@@ -88,6 +94,15 @@ type VoucherSetOutcome struct {
 // voucherSetChange marks the bill's new path (held by a set) in its history.
 const voucherSetChange = "voucher-set-hold"
 
+// Versions of the signed outcome: a set tells its bills by the signed update (the set's side),
+// and a bill holds the outcome signal, which anyone with Temporal access can send, to its policy
+// for the ops path (the bill's side). Both keep what earlier releases recorded: a set that
+// signalled, a bill that took a signal.
+const (
+	setTellsByUpdate     = "voucher-set-tells-by-update"
+	outcomeSignalOpsPath = "voucher-outcome-signal-ops-path"
+)
+
 // VoucherSetWorkflow is one voucher for many bills (see above).
 func VoucherSetWorkflow(ctx workflow.Context, in VoucherSetInput) error {
 	var (
@@ -110,10 +125,25 @@ func VoucherSetWorkflow(ctx workflow.Context, in VoucherSetInput) error {
 	setID := info.WorkflowExecution.ID
 	var held []string // workflow IDs of the bills held, in order
 	tell := func(o VoucherSetOutcome) {
-		for _, id := range held {
-			// The bill runs until told (held, it cannot end): the signal reaches its current run.
-			if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalVoucherSetOutcome, o).Get(ctx, nil); err != nil {
-				workflow.GetLogger(ctx).Warn("voucher set: a held bill was not told the outcome", "bill", id, "error", err)
+		if workflow.GetVersion(ctx, setTellsByUpdate, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			for _, id := range held {
+				// The bill runs until told (held, it cannot end): the signal reaches its current run.
+				if err := workflow.SignalExternalWorkflow(ctx, id, "", SignalVoucherSetOutcome, o).Get(ctx, nil); err != nil {
+					workflow.GetLogger(ctx).Warn("voucher set: a held bill was not told the outcome", "bill", id, "error", err)
+				}
+			}
+			return
+		}
+		arg, _ := json.Marshal(o) //workflowcheck:ignore encoding/json only caches type info
+		told := make([]workflow.Future, len(held))
+		for i, id := range held {
+			told[i] = workflow.ExecuteActivity(cloudCallOptions(ctx), acts.UpdateBill, calls.BillUpdateInput{
+				WorkflowID: id, Update: UpdateVoucherOutcome, UpdateID: setID + "/" + info.WorkflowExecution.RunID + "/outcome", Arg: arg,
+			})
+		}
+		for i, f := range told {
+			if err := f.Get(ctx, nil); err != nil {
+				workflow.GetLogger(ctx).Warn("voucher set: a held bill was not told the outcome", "bill", held[i], "error", err)
 			}
 		}
 	}
@@ -203,13 +233,16 @@ func (b *bill) setupVoucherSet(ctx workflow.Context) error {
 			if b.repeatsHold(req) {
 				return b.snapshot(), nil
 			}
-			ev := &event{kind: evVoucherHold, hold: &req, actor: &req.Voucher.Actor}
+			ev := &event{kind: evVoucherHold, hold: &req, actor: &req.Voucher.Actor, vouched: voice.Vouched(ctx)}
 			b.markQueued(ev)
 			err := b.await(ctx, ev)
 			return b.snapshot(), err
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(req VoucherHoldRequest) error {
+			Validator: func(ctx workflow.Context, req VoucherHoldRequest) error {
+				if err := b.opsPathPermits(ctx, UpdateVoucherHold, ""); err != nil {
+					return err
+				}
 				if b.repeatsHold(req) {
 					return nil
 				}
@@ -222,15 +255,44 @@ func (b *bill) setupVoucherSet(ctx workflow.Context) error {
 		}); err != nil {
 		return err
 	}
-	b.inbox.listen(ctx, SignalVoucherSetOutcome, "The voucher set's outcome for a bill it holds: {set, saved, reason} (sent by the VoucherSet workflow).",
+	told := func(o VoucherSetOutcome) error {
+		if o.Set == "" || o.Set != b.heldBySet() {
+			return fmt.Errorf("the bill is not held by voucher set %q", o.Set)
+		}
+		return nil
+	}
+	tell := func(o VoucherSetOutcome) {
+		// Nobody waits for the bill to act on it: problems are noted in its history.
+		b.inbox.push(&event{kind: evVoucherOutcome, outcome: &o, fromSignal: true})
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateVoucherOutcome,
+		func(ctx workflow.Context, o VoucherSetOutcome) (BillState, error) {
+			tell(o)
+			return b.snapshot(), nil
+		},
+		workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, o VoucherSetOutcome) error {
+				if err := b.opsPathPermits(ctx, UpdateVoucherOutcome, ""); err != nil {
+					return err
+				}
+				return told(o)
+			},
+			Description: "The voucher set's outcome for a bill it holds: {set, saved, reason} (sent by the VoucherSet workflow, signed, not by people).",
+		}); err != nil {
+		return err
+	}
+	// An earlier release's set signals instead. A signal carries no signature: once a signed hold
+	// says the set tells by update, the signal is the ops path, held to the policy's webSignals like
+	// any other signal from Temporal Web. A hold of an earlier release (unsigned) still takes it.
+	b.inbox.listen(ctx, SignalVoucherSetOutcome, "The voucher set's outcome for a bill it holds: {set, saved, reason} (sent by a VoucherSet workflow of an earlier release).",
 		handled(func(o VoucherSetOutcome) error {
-			if o.Set == "" || o.Set != b.heldBySet() {
-				return fmt.Errorf("the bill is not held by voucher set %q", o.Set)
+			if b.HoldSigned {
+				if err := b.in.Policy.WebSignals.Permits(SignalVoucherSetOutcome, ""); err != nil {
+					return err
+				}
 			}
-			return nil
-		}, func(o VoucherSetOutcome) {
-			b.inbox.push(&event{kind: evVoucherOutcome, outcome: &o, fromSignal: true})
-		}))
+			return told(o)
+		}, tell))
 	return nil
 }
 
@@ -244,6 +306,7 @@ func (b *bill) repeatsHold(req VoucherHoldRequest) bool {
 func (b *bill) takeHold(ctx workflow.Context, ev *event) {
 	_ = workflow.GetVersion(ctx, voucherSetChange, workflow.DefaultVersion, 1)
 	b.View.Voucher = &VoucherView{VoucherRequest: ev.hold.Voucher, Set: ev.hold.Set}
+	b.HoldSigned = ev.vouched
 	b.note(b.View.Stage, fmt.Sprintf("voucher %s held for voucher set %s (one voucherSave for its bills)", ev.hold.Voucher.VouchNo, ev.hold.Set))
 	b.publish()
 	b.reply(ev, nil)

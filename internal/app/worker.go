@@ -170,6 +170,9 @@ func NewWorker(c client.Client, ents activities.Enterprises, opts WorkerOptions)
 		wo.Interceptors = append(slices.Clip(wo.Interceptors), &watchHeartbeat{timeout: heartbeat})
 	}
 	settings := opts.Activities
+	if settings.Voice == nil {
+		settings.Voice = opts.Voice // the worker vouches for the updates it sends bills as the API does
+	}
 	if settings.HeartbeatEvery == 0 && heartbeat/4 < activities.DefaultHeartbeatEvery {
 		settings.HeartbeatEvery = heartbeat / 4
 	}

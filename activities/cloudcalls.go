@@ -95,6 +95,16 @@ func (a *Activities) SaveVoucher(ctx context.Context, in calls.VoucherInput) err
 	return classify(ctx, e, e.Cloud.VoucherSave(ctx, in.MessageID, in.Request))
 }
 
+// ReverseVoucher takes the bill's voucher off at the cloud (反记账, the [assumed] voucherDelete):
+// the invoices stay bound and used (60).
+func (a *Activities) ReverseVoucher(ctx context.Context, in calls.VoucherReverseInput) error {
+	e, err := a.enterprise(in)
+	if err != nil {
+		return err
+	}
+	return classify(ctx, e, e.Cloud.VoucherReverse(ctx, in.MessageID, in.Request))
+}
+
 // Unbind releases every invoice of the bill ([assumed] billDelete): the compensation of binding.
 func (a *Activities) Unbind(ctx context.Context, in calls.UnbindInput) error {
 	e, err := a.enterprise(in)

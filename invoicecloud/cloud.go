@@ -19,6 +19,9 @@ type Cloud interface {
 	BillSave(ctx context.Context, messageID string, req BillSaveRequest) error
 	// VoucherSave writes the accounting voucher back.
 	VoucherSave(ctx context.Context, messageID string, req VoucherSaveRequest) error
+	// VoucherReverse takes a booked voucher off its bills (反记账, [assumed] call): the invoices
+	// stay bound and used (60), with no voucher.
+	VoucherReverse(ctx context.Context, messageID string, req VoucherReverseRequest) error
 	// Unbind releases every invoice of the bill (the compensation of binding).
 	Unbind(ctx context.Context, messageID string, req UnbindRequest) error
 	// Deduction selects invoices for input-VAT deduction.

@@ -118,6 +118,18 @@ type VoucherSaveRequest struct {
 	ExpenseIDArray []string `json:"expenseIdArray"`
 }
 
+// VoucherReverseRequest is the [assumed] voucher reversal (反记账): the voucher voucherSave booked
+// comes off the bills it names; their invoices stay bound at 60 (used), so a new voucher can be
+// booked. The vendor's texts name no such call: its name and shape are configurable (ultimate:
+// MessageTypes.VoucherReverse, data as below; standard: Paths.VoucherReverse).
+type VoucherReverseRequest struct {
+	VouchID        string   `json:"vouchId"`
+	VouchNo        string   `json:"vouchNo"`
+	Resource       string   `json:"resource"`
+	SerialNoArray  []string `json:"serialNoArray"`
+	ExpenseIDArray []string `json:"expenseIdArray"`
+}
+
 // UnbindRequest is the [assumed] billDelete data: release every invoice of the bill.
 type UnbindRequest struct {
 	BillID   string `json:"billId"`

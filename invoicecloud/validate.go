@@ -271,6 +271,18 @@ func nonEmptyList(v *validator, field string, list []string) {
 	}
 }
 
+// ValidateVoucherReverse checks a voucher reversal's request.
+func ValidateVoucherReverse(mt, messageID string, r VoucherReverseRequest) error {
+	v := &validator{messageType: mt}
+	validateMessageID(v, "messageId", messageID)
+	v.required("vouchId", r.VouchID)
+	v.required("vouchNo", r.VouchNo)
+	v.resource("resource", r.Resource)
+	nonEmptyList(v, "serialNoArray", r.SerialNoArray)
+	nonEmptyList(v, "expenseIdArray", r.ExpenseIDArray)
+	return errOrNil(v)
+}
+
 // ValidateUnbind checks an unbind's request.
 func ValidateUnbind(mt, messageID string, r UnbindRequest) error {
 	v := &validator{messageType: mt}

@@ -95,6 +95,11 @@ type bill struct {
 	resumed  bool        // this run continues an earlier one
 	inflight []string    // update ids queued and not answered yet (idempotency.go)
 
+	// reversalEpoch numbers this run's reversal windows; reversalClosed: the window has ended
+	// (reversal.go).
+	reversalEpoch  int
+	reversalClosed bool
+
 	identities identityRules // how people are told apart (identities.go)
 	voice      voiceRules    // whether unsigned updates are the ops path (voice.go)
 }
@@ -195,10 +200,12 @@ func (b *bill) run(ctx workflow.Context) error {
 		b.note(StageCollecting, "bill started")
 		b.emit(calls.EventStarted, map[string]any{"bill": b.in})
 	}
-	for !stage.Final() {
+	for !stage.Final() || b.reversalOpen(ctx, stage) {
 		var next Stage
 		var err error
 		switch {
+		case stage == StageCompleted: // waits in its reversal window (reversal.go)
+			next, err = b.reversalWindow(ctx)
 		case stage == StageCollecting:
 			next, err = b.collect(ctx)
 		case stage == StageImageReview:

@@ -107,6 +107,10 @@ func (b *bill) setup(ctx workflow.Context) error {
 		{UpdateResolve, "Close a failed compensation by hand (only in stage failed, in a compensate step): {by, reason, done}. Audited in state.resolutions.", evResolve,
 			decoder(func(r ResolveRequest) *event { return &event{kind: evResolve, resolve: &r, actor: &r.Actor} }),
 			func(ev *event) error { return b.validateResolve(*ev.resolve) }, nil},
+		// Last: a new signal channel after the others keeps their order in receive.
+		{UpdateReverseVoucher, "Take the booked voucher back (反记账) within the bill's reversal window: {vouchId, by, reason}; the bill awaits a new voucher, its invoices still used (60).", evReverse,
+			decoder(func(r VoucherReversalRequest) *event { return &event{kind: evReverse, reverse: &r, actor: &r.Actor} }),
+			func(ev *event) error { return b.validateReversal(*ev.reverse) }, func(ev *event) bool { return b.repeatsReversal(*ev.reverse) }},
 	}
 	for _, sp := range specs {
 		sp := sp

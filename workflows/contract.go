@@ -74,6 +74,9 @@ const (
 	UpdateRemove     = "removeInvoice" // take an invoice off a collecting or failed bill
 	UpdateViewURL    = "viewUrl"       // a view page URL valid now, in any stage
 	UpdateWithdraw   = "withdraw"      // the submitter takes a bill awaiting an approval back to collecting (撤回)
+	// UpdateReverseVoucher takes a booked voucher back (反记账) within the bill's reversal window:
+	// the bill awaits its voucher again (reversal.go).
+	UpdateReverseVoucher = "reverseVoucher"
 
 	SignalInvoices = "invoices"
 	// SignalDelivery carries what a watcher received from the cloud (calls.Delivery).
@@ -88,6 +91,8 @@ const (
 	SignalAmend      = UpdateAmend
 	SignalRemove     = UpdateRemove
 	SignalCollectURL = UpdateCollectURL
+	// SignalReverseVoucher is the reversal for Temporal Web users (the ops path, under the policy).
+	SignalReverseVoucher = UpdateReverseVoucher
 )
 
 // Stage is where a bill is; also the BillStage search attribute and the API's "stage".
@@ -196,6 +201,11 @@ type Options struct {
 	// (default ReissueMargin). Set by the server at start (RIMFLOW_REISSUE_MARGIN), whatever the
 	// body says: it must stay well below the cloud's eventCode lifetime.
 	ReissueMargin Duration `json:"reissueMargin,omitempty"`
+	// ReversalWindow is how long after its voucher is saved a completed bill stays open for a
+	// voucher reversal (反记账, reversal.go): within it, reverseVoucher takes the voucher back and
+	// the bill awaits a new one; after it the bill ends. 0 (the default): the bill ends at once, as
+	// before, and takes no reversal. At most MaxReversalWindow.
+	ReversalWindow Duration `json:"reversalWindow,omitempty"`
 }
 
 // reissueMargin is Options.ReissueMargin or its default; a bill started without it (every bill of
@@ -301,6 +311,29 @@ type VoucherRequest struct {
 	Resource     string `json:"resource"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
+}
+
+// VoucherReversalRequest takes the bill's booked voucher back (反记账): vouchId names the voucher
+// reversed (a stale retry never reverses the next one), by and reason are audited.
+type VoucherReversalRequest struct {
+	VouchID string `json:"vouchId"`
+	By      string `json:"by"`
+	Reason  string `json:"reason"`
+	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
+	Actor *Actor `json:"actor,omitempty"`
+}
+
+// ReversalRecord is one voucher reversal: the voucher taken back, who, why and when.
+type ReversalRecord struct {
+	VouchID     string     `json:"vouchId"`
+	VouchNo     string     `json:"vouchNo"`
+	AccountDate string     `json:"accountDate"`
+	SavedAt     *time.Time `json:"savedAt,omitempty"` // when the voucher had been saved
+	By          string     `json:"by"`
+	Reason      string     `json:"reason"`
+	Client      string     `json:"client,omitempty"` // the API client, or OpsPath
+	User        string     `json:"user,omitempty"`
+	At          time.Time  `json:"at"`
 }
 
 type CancelRequest struct {
@@ -442,6 +475,8 @@ type VoucherView struct {
 	// Set is the voucher set (its workflow ID) that books this voucher for several bills with
 	// one voucherSave; empty for a voucher of the bill alone.
 	Set string `json:"set,omitempty"`
+	// ReversibleUntil: the bill takes a reversal (反记账) until then (Options.ReversalWindow).
+	ReversibleUntil *time.Time `json:"reversibleUntil,omitempty"`
 }
 
 type DeductionView struct {
@@ -482,10 +517,12 @@ type BillState struct {
 	Images          *ImagesRequest   `json:"images,omitempty"` // the last scan reported (uploads named, not carried)
 	Scan            *ScanView        `json:"scan,omitempty"`   // the image system's task, when the bill uses one
 	Voucher         *VoucherView     `json:"voucher,omitempty"`
-	Deduction       *DeductionView   `json:"deduction,omitempty"`
-	Overdue         bool             `json:"overdue"`
-	Error           *FailureView     `json:"error,omitempty"`
-	Cancel          *CancelRequest   `json:"cancel,omitempty"`
+	// Reversals are the vouchers taken back (反记账), oldest first.
+	Reversals []ReversalRecord `json:"reversals,omitempty"`
+	Deduction *DeductionView   `json:"deduction,omitempty"`
+	Overdue   bool             `json:"overdue"`
+	Error     *FailureView     `json:"error,omitempty"`
+	Cancel    *CancelRequest   `json:"cancel,omitempty"`
 	// Resolutions are the failed compensations ops closed by hand, with who, why and what.
 	Resolutions []ResolutionRecord `json:"resolutions,omitempty"`
 	History     []HistoryEntry     `json:"history"`

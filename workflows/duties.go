@@ -126,7 +126,7 @@ func UserIDProblem(s string) string {
 // WebSignalNames are the signals WebSignals governs: those an operator may send from Temporal Web
 // or the `temporal` CLI. The "invoices" signal is the delivery path (watchers, the API) and is never refused.
 var WebSignalNames = []string{SignalSubmit, SignalApprove, SignalImages,
-	SignalVoucher, SignalCancel, SignalRetry, SignalResolve, SignalCollectURL}
+	SignalVoucher, SignalCancel, SignalRetry, SignalResolve, SignalCollectURL, SignalReverseVoucher}
 
 // WebSignals is what the ops path may do: signals sent to a bill from Temporal Web or the CLI
 // (the API uses updates, so a signal is always that path).

@@ -47,6 +47,8 @@ const (
 	evVoucherHold    // a voucher set holds the bill (voucherset.go)
 	evVoucherOutcome // the set's outcome for the bill it holds
 	evWithdraw       // the ERP withdraws the bill to collecting (withdraw.go)
+	evReverse        // the ERP takes the booked voucher back (reversal.go)
+	evReversalClosed // the reversal window has ended (reversal.go)
 )
 
 // event is one thing run reacts to: a validated update or signal, a delivery, a watcher's end, a timer.
@@ -70,6 +72,7 @@ type event struct {
 	amend    *AmendRequest
 	remove   *RemoveInvoiceRequest
 	withdraw *WithdrawRequest
+	reverse  *VoucherReversalRequest
 	url      *CollectURLRequest
 	hold     *VoucherHoldRequest
 	vouched  bool // a hold the worker signed (voucherset.go)
@@ -112,6 +115,8 @@ func (ev *event) person() string {
 		return ev.retry.By
 	case ev.resolve != nil:
 		return ev.resolve.By
+	case ev.reverse != nil:
+		return ev.reverse.By
 	}
 	return ""
 }
@@ -125,6 +130,7 @@ type inbox struct {
 	submitQueued  bool
 	imagesQueued  bool
 	voucherQueued bool
+	reverseQueued bool
 }
 
 // signalListener is one signal channel and what its payloads become.
@@ -176,7 +182,7 @@ func (q *inbox) take() *event {
 
 // guard is the "already queued" flag of a kind (nil: the kind has none here).
 func (q *inbox) guard(kind eventKind) *bool {
-	return map[eventKind]*bool{evSubmit: &q.submitQueued, evImages: &q.imagesQueued, evVoucher: &q.voucherQueued, evVoucherHold: &q.voucherQueued}[kind]
+	return map[eventKind]*bool{evSubmit: &q.submitQueued, evImages: &q.imagesQueued, evVoucher: &q.voucherQueued, evVoucherHold: &q.voucherQueued, evReverse: &q.reverseQueued}[kind]
 }
 
 func decoder[T any](mk func(T) *event) func(json.RawMessage) (*event, error) {

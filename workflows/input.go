@@ -306,6 +306,10 @@ func (o Options) validate(f map[string]string) {
 		nonNegative(name, o.SLA.ByRole[role])
 	}
 	nonNegative("options.reissueMargin", o.ReissueMargin)
+	nonNegative("options.reversalWindow", o.ReversalWindow)
+	if o.ReversalWindow > MaxReversalWindow {
+		f["options.reversalWindow"] = fmt.Sprintf("at most %s, got %s", time.Duration(MaxReversalWindow), time.Duration(o.ReversalWindow))
+	}
 	// The image system is asked at most this often; a bill must not hammer the cloud with it.
 	if o.ScanPollEvery != 0 && o.ScanPollEvery < MinScanPollEvery {
 		f["options.scanPollEvery"] = fmt.Sprintf("at least %s when set, got %s", time.Duration(MinScanPollEvery), time.Duration(o.ScanPollEvery))

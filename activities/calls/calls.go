@@ -26,6 +26,7 @@ var (
 	_ Routed = BillSaveInput{}
 	_ Routed = VoucherInput{}
 	_ Routed = UnbindInput{}
+	_ Routed = VoucherReverseInput{}
 	_ Routed = RemoveInput{}
 	_ Routed = ScanTaskInput{}
 	_ Routed = ScanQueryInput{}
@@ -46,6 +47,9 @@ func (in VoucherInput) RoutingTaxNo() string { return in.TaxNo }
 
 // RoutingTaxNo is the bill's billTaxNo.
 func (in UnbindInput) RoutingTaxNo() string { return in.TaxNo }
+
+// RoutingTaxNo is the bill's billTaxNo.
+func (in VoucherReverseInput) RoutingTaxNo() string { return in.TaxNo }
 
 // RoutingTaxNo is the bill's billTaxNo.
 func (in RemoveInput) RoutingTaxNo() string { return in.Keep.Request.BillTaxNo }
@@ -131,6 +135,13 @@ type VoucherInput struct {
 	MessageID string                          `json:"messageId"`
 	TaxNo     string                          `json:"taxNo,omitempty"`
 	Request   invoicecloud.VoucherSaveRequest `json:"request"`
+}
+
+// VoucherReverseInput is one voucher reversal (反记账, the [assumed] voucherDelete); TaxNo routes it.
+type VoucherReverseInput struct {
+	MessageID string                             `json:"messageId"`
+	TaxNo     string                             `json:"taxNo"`
+	Request   invoicecloud.VoucherReverseRequest `json:"request"`
 }
 
 // UnbindInput is one unbind (billDelete) call; TaxNo routes it to its enterprise.
@@ -275,13 +286,14 @@ type EventInput struct {
 
 // Event types.
 const (
-	EventStarted        = "bill.started"
-	EventInvoicesBound  = "invoices.bound" // data: {invoices: [...], totalAmount}
-	EventStageChanged   = "stage.changed"  // data: {from, to, awaitingRole}
-	EventOverdue        = "bill.overdue"   // data: {sla}
-	EventFailed         = "bill.failed"    // data: {step, reason, code, field}
-	EventCancelledBySLA = "bill.cancelled_by_sla"
-	EventCompleted      = "bill.completed"
+	EventStarted         = "bill.started"
+	EventInvoicesBound   = "invoices.bound" // data: {invoices: [...], totalAmount}
+	EventStageChanged    = "stage.changed"  // data: {from, to, awaitingRole}
+	EventOverdue         = "bill.overdue"   // data: {sla}
+	EventFailed          = "bill.failed"    // data: {step, reason, code, field}
+	EventCancelledBySLA  = "bill.cancelled_by_sla"
+	EventCompleted       = "bill.completed"
+	EventVoucherReversed = "voucher.reversed" // data: {vouchId, vouchNo, by, reason}
 )
 
 // BillUpdateInput is one update to a bill that another workflow needs answered (a voucher set

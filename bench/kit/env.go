@@ -183,6 +183,7 @@ func (e *Env) workerVars(logLevel string, credentials bool) map[string]string {
 	paths := e.Sim.Options().Paths
 	vars := e.temporalVars(logLevel)
 	vars[config.EnvCloudUnbindType] = paths.UnbindMessageType
+	vars[config.EnvCloudVoucherReverseType] = paths.VoucherReverseMessageType
 	vars[config.EnvCloudPollPath] = paths.PollData
 	vars[config.EnvCloudReceiptPath] = paths.PollReceipt
 	if !credentials {

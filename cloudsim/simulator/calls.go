@@ -31,15 +31,18 @@ type BillCalls struct {
 	BillSave    BillSaveCounts `json:"billSave"`
 	VoucherSave CallCounts     `json:"voucherSave"`
 	BillDelete  CallCounts     `json:"billDelete"`
-	Deduction   CallCounts     `json:"deduction"`
+	// VoucherDelete counts the [assumed] voucher reversals (反记账, reversal.go).
+	VoucherDelete CallCounts `json:"voucherDelete"`
+	Deduction     CallCounts `json:"deduction"`
 }
 
 // Counter names a callNote uses.
 const (
-	counterBillSave    = "billSave:"
-	counterVoucherSave = "voucherSave"
-	counterBillDelete  = "billDelete"
-	counterDeduction   = "deduction"
+	counterBillSave      = "billSave:"
+	counterVoucherSave   = "voucherSave"
+	counterBillDelete    = "billDelete"
+	counterVoucherDelete = "voucherDelete"
+	counterDeduction     = "deduction"
 )
 
 // callNote is what an operation tells the accounting about itself while it runs.
@@ -94,6 +97,8 @@ func (c *BillCalls) counts(counter string) *CallCounts {
 		return &c.VoucherSave
 	case counterBillDelete:
 		return &c.BillDelete
+	case counterVoucherDelete:
+		return &c.VoucherDelete
 	case counterDeduction:
 		return &c.Deduction
 	}

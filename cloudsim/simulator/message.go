@@ -132,10 +132,11 @@ func (s *Sim) handleMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.answerNoted(w, "message:"+mid, mt, func(n *callNote) (any, *apiError) {
 		op := map[string]func(fields, *callNote) (any, *apiError){
-			"getEventCode":                 s.getEventCode,
-			"billSave":                     s.billSave,
-			"voucherSave":                  s.voucherSave,
-			s.opts.Paths.UnbindMessageType: s.billDelete,
+			"getEventCode":                         s.getEventCode,
+			"billSave":                             s.billSave,
+			"voucherSave":                          s.voucherSave,
+			s.opts.Paths.UnbindMessageType:         s.billDelete,
+			s.opts.Paths.VoucherReverseMessageType: s.voucherDelete,
 		}[mt]
 		if op == nil {
 			return nil, &apiError{code: codeUnknownType, field: "messageType", msg: "messageType: 不支持的消息类型 " + mt}

@@ -74,6 +74,7 @@ type bill struct {
 	status        string   // last billSave status
 	serials       []string // invoices in the bill, in the order of the last billSave
 	voucherID     string
+	reversed      []*voucher // vouchers taken back (反记账, reversal.go), oldest first
 	unbound       bool
 	billSaveCalls int
 	cover         *cover

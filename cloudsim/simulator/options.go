@@ -106,6 +106,8 @@ type Paths struct {
 	PollData          string // default /polling/fpzs/invoice/data/v2
 	PollReceipt       string // default /polling/fpzs/portal/receipt
 	UnbindMessageType string // default billDelete
+	// VoucherReverseMessageType is the voucher reversal's (反记账, reversal.go), default voucherDelete.
+	VoucherReverseMessageType string
 }
 
 // Defaults from the vendor's documents (docs/invoicecloud.md, "The ultimate edition's guide":
@@ -188,6 +190,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Paths.UnbindMessageType == "" {
 		o.Paths.UnbindMessageType = DefaultUnbindMessageType
+	}
+	if o.Paths.VoucherReverseMessageType == "" {
+		o.Paths.VoucherReverseMessageType = DefaultVoucherReverseMessageType
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -22,6 +22,8 @@ type StandardPaths struct {
 	ImagePush    string // default /m4/bds/erpBillPush
 	ImageOperate string // default /m4/bds/operate
 	ViewPage     string // default /m4-web/fpzs/view
+	// VoucherReverse is the voucher reversal's (反记账, reversal.go), default /m4/fpzs/expense/voucher/delete.
+	VoucherReverse string
 }
 
 // Public paths of the standard edition.
@@ -42,6 +44,7 @@ func (p StandardPaths) withDefaults() StandardPaths {
 	}{
 		{&p.Deduction, "/m4/fpzs/deduction/select"}, {&p.ImagePush, "/m4/bds/erpBillPush"},
 		{&p.ImageOperate, "/m4/bds/operate"}, {&p.ViewPage, "/m4-web/fpzs/view"},
+		{&p.VoucherReverse, DefaultStdVoucherReversePath},
 	} {
 		if *f.v == "" {
 			*f.v = f.d
@@ -55,6 +58,7 @@ var stdCodes = map[string]string{
 	codeBadParam: StdBadParam, CodeBillNotFound: StdBillNotFound, CodeSerialNotInPool: StdNotInPool,
 	CodeSerialBoundElse: StdBoundElsewhere, CodeBadTransition: StdBadTransition, codeCoverConflict: stdCoverConflict,
 	CodeVoucherNotBound: StdNotOnBill, CodeBillAccounted: StdBillAccounted, CodeDeductionNoMatch: stdDeductionRefuse,
+	CodeVoucherMismatch: StdVoucherMismatch, CodeDeductionSelected: StdDeductionSelected,
 }
 
 // stdDefaultResource is a standard bill's resource when the call names none [assumed]: the
@@ -75,6 +79,7 @@ func (s *Sim) standardRoutes(product func(method, path string, h http.HandlerFun
 	product("POST", stdStatusUpdatePath, s.standardCall("statusUpdate", s.stdStatusUpdate))
 	product("POST", stdEntryDeletePath, s.standardCall("entryDelete", s.stdEntryDelete))
 	product("POST", p.Deduction, s.standardCall("deduction", s.stdDeduction))
+	product("POST", p.VoucherReverse, s.standardCall("voucherReverse", s.stdVoucherReverse))
 	product("POST", p.ImagePush, s.standardCall("erpBillPush", s.stdScanTask))
 	product("POST", p.ImageOperate, s.standardCall("queryBillStatus", s.stdScanQuery))
 	product("GET", stdCollectPagePath, s.handleStandardPage)

@@ -41,6 +41,7 @@ type Stats struct {
 	BillSaveApplied   int `json:"billSaveApplied"`
 	VouchersSaved     int `json:"vouchersSaved"`
 	BillsDeleted      int `json:"billsDeleted"`
+	VouchersReversed  int `json:"vouchersReversed"` // voucher reversals (反记账 [assumed]) that took a voucher off
 	DeductionSelected int `json:"deductionSelected"`
 	DeductionUndone   int `json:"deductionUndone"`
 	PoolSize          int `json:"poolSize"`

@@ -33,7 +33,7 @@ type Tenant struct {
 	EncryptKey   string // 16 characters: request bodies are AES-128-ECB/PKCS#7/Base64
 	// PlaintextCalls are the calls this tenant takes as plain JSON ([assumed]: by default every
 	// business call must be encrypted). Names: getLinkKey, getUserKey, entrySave, statusUpdate,
-	// entryDelete, deduction, erpBillPush, queryBillStatus.
+	// entryDelete, deduction, voucherReverse, erpBillPush, queryBillStatus.
 	PlaintextCalls []string
 	// UserKeyTTL is how long a userKey opens the pages [assumed] (default DefaultUserKeyTTL).
 	UserKeyTTL time.Duration
@@ -71,7 +71,7 @@ const (
 	DefaultUserKeyTTL   = 2 * time.Hour
 	DefaultPushRetryMin = time.Second
 	DefaultPushRetryMax = time.Minute
-	standardCallNames   = "getLinkKey getUserKey entrySave statusUpdate entryDelete deduction erpBillPush queryBillStatus"
+	standardCallNames   = "getLinkKey getUserKey entrySave statusUpdate entryDelete deduction voucherReverse erpBillPush queryBillStatus"
 )
 
 // DefaultScanPoint is every tenant's scanning point unless ScanPoints says otherwise.

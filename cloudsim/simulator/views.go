@@ -11,24 +11,26 @@ import (
 
 // BillView is the cloud's view of one bill (GET /__sim/bills/{resource}/{billId}).
 type BillView struct {
-	Resource      string            `json:"resource"`
-	BillID        string            `json:"billId"`
-	BillNo        string            `json:"billNo"`
-	BillType      string            `json:"billType"`
-	BillTaxNo     string            `json:"billTaxNo"`
-	OrgNumber     string            `json:"orgNumber,omitempty"`
-	PushType      string            `json:"pushType,omitempty"`
-	UserID        string            `json:"userId,omitempty"`
-	LinkKey       string            `json:"linkKey,omitempty"`
-	CompanyInfo   []Company         `json:"companyInfo"`
-	Status        string            `json:"status"` // last billSave status ("" before any)
-	Invoices      []BillInvoiceView `json:"invoices"`
-	Voucher       *VoucherView      `json:"voucher"`
-	Unbound       bool              `json:"unbound"`
-	BillSaveCalls int               `json:"billSaveCalls"`
-	Cover         *CoverView        `json:"cover,omitempty"`
-	EventCodes    int               `json:"eventCodes"`
-	Collected     int               `json:"collected"` // samples imported through the page or /__sim/collect count
+	Resource    string            `json:"resource"`
+	BillID      string            `json:"billId"`
+	BillNo      string            `json:"billNo"`
+	BillType    string            `json:"billType"`
+	BillTaxNo   string            `json:"billTaxNo"`
+	OrgNumber   string            `json:"orgNumber,omitempty"`
+	PushType    string            `json:"pushType,omitempty"`
+	UserID      string            `json:"userId,omitempty"`
+	LinkKey     string            `json:"linkKey,omitempty"`
+	CompanyInfo []Company         `json:"companyInfo"`
+	Status      string            `json:"status"` // last billSave status ("" before any)
+	Invoices    []BillInvoiceView `json:"invoices"`
+	Voucher     *VoucherView      `json:"voucher"`
+	// ReversedVouchers are the vouchers taken back from the bill (反记账 [assumed]), oldest first.
+	ReversedVouchers []VoucherView `json:"reversedVouchers,omitempty"`
+	Unbound          bool          `json:"unbound"`
+	BillSaveCalls    int           `json:"billSaveCalls"`
+	Cover            *CoverView    `json:"cover,omitempty"`
+	EventCodes       int           `json:"eventCodes"`
+	Collected        int           `json:"collected"` // samples imported through the page or /__sim/collect count
 	// Calls counts billSave (by status), voucherSave, billDelete and deduction calls about the bill.
 	Calls BillCalls `json:"calls"`
 	// LinkKeys are the linkKeys getEventCode gave the bill, first first, with their deliveries.
@@ -190,6 +192,9 @@ func (s *Sim) billView(b *bill) BillView {
 	}
 	if b.voucherID != "" {
 		v.Voucher = voucherView(s.vouchers[b.key])
+	}
+	for _, r := range b.reversed {
+		v.ReversedVouchers = append(v.ReversedVouchers, *voucherView(r))
 	}
 	if b.cover != nil {
 		v.Cover = &CoverView{CoveNo: b.cover.CoveNo, CoveType: b.cover.CoveType, Bytes: b.cover.Bytes}

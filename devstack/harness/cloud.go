@@ -49,7 +49,7 @@ func NewCloud(tb testing.TB, opts simulator.Options, tune func(*ultimate.Config)
 		BaseURL: url, AuthMode: ultimate.AuthLegacy, TokenPlacement: ultimate.TokenInHeader,
 		AppID: creds.AppID, AppSecret: creds.AppSecret, TenantID: creds.TenantID, AccountID: creds.AccountID, User: creds.User,
 		Paths:        ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes: ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
+		MessageTypes: ultimate.MessageTypes{Unbind: paths.UnbindMessageType, VoucherReverse: paths.VoucherReverseMessageType},
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !sim.Options().Assume.BillSaveReplacesSet(),
 		PollKey:              PollKeyOf(sim.Options()),

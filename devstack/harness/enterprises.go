@@ -61,7 +61,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		AccountID:      creds.AccountID,
 		User:           creds.User,
 		Paths:          ultimate.Paths{PollData: paths.PollData, PollReceipt: paths.PollReceipt},
-		MessageTypes:   ultimate.MessageTypes{Unbind: paths.UnbindMessageType},
+		MessageTypes:   ultimate.MessageTypes{Unbind: paths.UnbindMessageType, VoucherReverse: paths.VoucherReverseMessageType},
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(),
 		PollKey:              PollKeyOf(o),
@@ -89,6 +89,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan, Image: image,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
+				Paths:                standard.Paths{VoucherReverse: o.StandardPaths.VoucherReverse},
 				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}
 		if image.Push == enterprises.PushRelay { // rimflow receives the push
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}

@@ -197,34 +197,36 @@ const (
 	EnvCloudClientSecret = "RIMFLOW_CLOUD_CLIENT_SECRET"
 	EnvCloudUsername     = "RIMFLOW_CLOUD_USERNAME"
 	EnvCloudUnbindType   = "RIMFLOW_CLOUD_UNBIND_MESSAGE_TYPE"
-	EnvCloudPollPath     = "RIMFLOW_CLOUD_POLL_PATH"
-	EnvCloudReceiptPath  = "RIMFLOW_CLOUD_RECEIPT_PATH"
-	EnvLogLevel          = "RIMFLOW_LOG_LEVEL"
-	EnvMetricsAddr       = "RIMFLOW_METRICS_ADDR"
-	EnvWorkflowCacheSize = "RIMFLOW_WORKFLOW_CACHE_SIZE"
-	EnvMaxWatchers       = "RIMFLOW_MAX_WATCHERS"
-	EnvWatchGrace        = "RIMFLOW_WATCH_GRACE"
-	EnvWatchHeartbeat    = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
-	EnvEnterpriseGrace   = "RIMFLOW_ENTERPRISE_GRACE"
-	EnvStopTimeout       = "RIMFLOW_WORKER_STOP_TIMEOUT"
-	EnvDeploymentName    = "RIMFLOW_DEPLOYMENT_NAME"
-	EnvWebhooksFile      = "RIMFLOW_WEBHOOKS_FILE"
-	EnvEnterprisesFile   = "RIMFLOW_ENTERPRISES_FILE"
-	EnvAPIAddr           = "RIMFLOW_API_ADDR"
-	EnvAPIOpsAddr        = "RIMFLOW_API_OPS_ADDR"
-	EnvAPIToken          = access.EnvToken
-	EnvAPIRequestTimeout = "RIMFLOW_API_REQUEST_TIMEOUT"
-	EnvReissueMargin     = "RIMFLOW_REISSUE_MARGIN"
-	EnvCodecOrigins      = "RIMFLOW_CODEC_ORIGINS"
-	EnvPublicAPIURL      = "RIMFLOW_PUBLIC_API_URL"
-	EnvAPIClientsFile    = access.EnvClientsFile
-	EnvAPIClientName     = access.EnvClientName
-	EnvAPIClientOps      = access.EnvClientOperations
-	EnvAPIClientRes      = access.EnvClientResources
-	EnvPolicyFile        = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
-	EnvPayloadEncryption = codec.EnvEncryption
-	EnvCodecKeys         = codec.EnvKeys
-	EnvCloudInsecureHTTP = "RIMFLOW_CLOUD_INSECURE_HTTP"
+	// EnvCloudVoucherReverseType is the [assumed] voucher reversal's messageType (反记账).
+	EnvCloudVoucherReverseType = "RIMFLOW_CLOUD_VOUCHER_REVERSE_MESSAGE_TYPE"
+	EnvCloudPollPath           = "RIMFLOW_CLOUD_POLL_PATH"
+	EnvCloudReceiptPath        = "RIMFLOW_CLOUD_RECEIPT_PATH"
+	EnvLogLevel                = "RIMFLOW_LOG_LEVEL"
+	EnvMetricsAddr             = "RIMFLOW_METRICS_ADDR"
+	EnvWorkflowCacheSize       = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvMaxWatchers             = "RIMFLOW_MAX_WATCHERS"
+	EnvWatchGrace              = "RIMFLOW_WATCH_GRACE"
+	EnvWatchHeartbeat          = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvEnterpriseGrace         = "RIMFLOW_ENTERPRISE_GRACE"
+	EnvStopTimeout             = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvDeploymentName          = "RIMFLOW_DEPLOYMENT_NAME"
+	EnvWebhooksFile            = "RIMFLOW_WEBHOOKS_FILE"
+	EnvEnterprisesFile         = "RIMFLOW_ENTERPRISES_FILE"
+	EnvAPIAddr                 = "RIMFLOW_API_ADDR"
+	EnvAPIOpsAddr              = "RIMFLOW_API_OPS_ADDR"
+	EnvAPIToken                = access.EnvToken
+	EnvAPIRequestTimeout       = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvReissueMargin           = "RIMFLOW_REISSUE_MARGIN"
+	EnvCodecOrigins            = "RIMFLOW_CODEC_ORIGINS"
+	EnvPublicAPIURL            = "RIMFLOW_PUBLIC_API_URL"
+	EnvAPIClientsFile          = access.EnvClientsFile
+	EnvAPIClientName           = access.EnvClientName
+	EnvAPIClientOps            = access.EnvClientOperations
+	EnvAPIClientRes            = access.EnvClientResources
+	EnvPolicyFile              = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
+	EnvPayloadEncryption       = codec.EnvEncryption
+	EnvCodecKeys               = codec.EnvKeys
+	EnvCloudInsecureHTTP       = "RIMFLOW_CLOUD_INSECURE_HTTP"
 	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
 	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
 	// EnvCloudPollKey is the [assumed] derivation of the long poll's key (docs/invoicecloud.md).
@@ -264,6 +266,7 @@ func Vars() []Var {
 		{Name: EnvCloudClientSecret, Meaning: "oauth2 auth: client_secret", Secret: true, Part: PartCloud},
 		{Name: EnvCloudUsername, Meaning: "oauth2 auth: username", Part: PartCloud},
 		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
+		{Name: EnvCloudVoucherReverseType, Default: types.VoucherReverse, Meaning: "[assumed] messageType of the voucher reversal (反记账), data {vouchId, vouchNo, resource, serialNoArray, expenseIdArray}", Part: PartCloud},
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
 		{Name: EnvCloudKeepsOmitted, Default: "false", Meaning: "[assumed] reading of billSave: true = the cloud's billSave only adds and updates the invoices it names (a removed invoice is released alone), false = its list replaces the bill's set; an enterprises file entry may say billSaveKeepsOmitted", Part: PartCloud},
@@ -487,6 +490,7 @@ func cloudFields(c *ultimate.Config) []cloudField {
 		{EnvCloudClientSecret, "clientSecret", &c.ClientSecret},
 		{EnvCloudUsername, "username", &c.Username},
 		{EnvCloudUnbindType, "messageTypes.unbind", &c.MessageTypes.Unbind},
+		{EnvCloudVoucherReverseType, "messageTypes.voucherReverse", &c.MessageTypes.VoucherReverse},
 		{EnvCloudPollPath, "paths.pollData", &c.Paths.PollData},
 		{EnvCloudReceiptPath, "paths.pollReceipt", &c.Paths.PollReceipt},
 		{EnvCloudPollKey, "pollKey", (*string)(&c.PollKey)},

@@ -57,6 +57,7 @@ func (c Config) attrs() []slog.Attr {
 			slog.String("clientSecret", secret(c.Cloud.ClientSecret)),
 			slog.String("username", c.Cloud.Username),
 			slog.String("unbindMessageType", c.Cloud.MessageTypes.Unbind),
+			slog.String("voucherReverseMessageType", c.Cloud.MessageTypes.VoucherReverse),
 			slog.String("pollPath", c.Cloud.Paths.PollData),
 			slog.String("receiptPath", c.Cloud.Paths.PollReceipt),
 		))

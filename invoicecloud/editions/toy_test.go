@@ -77,6 +77,9 @@ func (c *toyClient) BillSave(_ context.Context, _ string, req invoicecloud.BillS
 func (c *toyClient) VoucherSave(context.Context, string, invoicecloud.VoucherSaveRequest) error {
 	return nil
 }
+func (c *toyClient) VoucherReverse(context.Context, string, invoicecloud.VoucherReverseRequest) error {
+	return nil
+}
 func (c *toyClient) Unbind(context.Context, string, invoicecloud.UnbindRequest) error { return nil }
 func (c *toyClient) Deduction(context.Context, string, invoicecloud.DeductionRequest) (invoicecloud.DeductionResult, error) {
 	return invoicecloud.DeductionResult{}, nil

@@ -31,6 +31,7 @@ import (
 //	BillSave     → entry/save (the bill's invoice set) then status/update (expenseStatus 1|30|60)
 //	VoucherSave  → status/update expenseStatus 65 (已报销已入账) with the voucher [assumed fields]
 //	Unbind       → entry/delete
+//	VoucherReverse → the [assumed] voucher delete path (back to 60 已报销未入账)
 //	Deduction    → the [assumed] deduction path
 //	Watch, Poll, Receipt → the documented long poll (and a socket only if Paths.Socket is set)
 //
@@ -378,6 +379,24 @@ func (c *Client) VoucherSave(ctx context.Context, messageID string, req invoicec
 	v := req
 	return c.call(ctx, CallStatusUpdate, c.cfg.Paths.StatusUpdate, statusUpdate{billRef: billRef{Tin: c.cfg.TaxNo, EID: c.cfg.EID},
 		ExpenseStatus: StatusAccounted, SerialNos: req.SerialNoArray, BxdKeys: req.ExpenseIDArray, Voucher: &v}, nil)
+}
+
+// VoucherReverse takes the voucher off its bills on the [assumed] Paths.VoucherReverse: the
+// invoices go back from 65 已报销已入账 to 60 已报销未入账, still on their bills.
+func (c *Client) VoucherReverse(ctx context.Context, messageID string, req invoicecloud.VoucherReverseRequest) error {
+	if err := invoicecloud.ValidateVoucherReverse(CallVoucherReverse, messageID, req); err != nil {
+		return err
+	}
+	body := struct {
+		Tin       string   `json:"tin"`
+		EID       string   `json:"eid,omitempty"`
+		VouchID   string   `json:"vouchId"`
+		VouchNo   string   `json:"vouchNo"`
+		Resource  string   `json:"resource"`
+		SerialNos []string `json:"serialNos"`
+		BxdKeys   []string `json:"bxd_keys"`
+	}{c.cfg.TaxNo, c.cfg.EID, req.VouchID, req.VouchNo, req.Resource, req.SerialNoArray, req.ExpenseIDArray}
+	return c.call(ctx, CallVoucherReverse, c.cfg.Paths.VoucherReverse, body, nil)
 }
 
 // Unbind releases every invoice of the bill (entry/delete; no userKey is sent [assumed optional]).

@@ -33,6 +33,8 @@ const (
 	CallStatusUpdate = "statusUpdate"
 	CallEntryDelete  = "entryDelete"
 	CallDeduction    = "deduction"
+	// CallVoucherReverse is the [assumed] voucher reversal (反记账) on Paths.VoucherReverse.
+	CallVoucherReverse = "voucherReverse"
 )
 
 // Paths are the standard edition's endpoint paths relative to BaseURL. The public ones
@@ -45,10 +47,13 @@ type Paths struct {
 	StatusUpdate string // /m4/fpzs/expense/invoice/status/update
 	EntryDelete  string // /m4/fpzs/expense/entry/delete
 	Deduction    string // /m4/fpzs/deduction/select [assumed]
-	ImagePush    string // /m4/bds/erpBillPush [assumed]
-	ImageOperate string // /m4/bds/operate [assumed]
-	PollData     string // /polling/fpzs/invoice/data/v2
-	PollReceipt  string // /polling/fpzs/portal/receipt
+	// VoucherReverse takes a voucher off its bills (反记账) [assumed]: /m4/fpzs/expense/voucher/delete
+	// {tin, eid, vouchId, vouchNo, resource, serialNos, bxd_keys}; the invoices go back to 60.
+	VoucherReverse string
+	ImagePush      string // /m4/bds/erpBillPush [assumed]
+	ImageOperate   string // /m4/bds/operate [assumed]
+	PollData       string // /polling/fpzs/invoice/data/v2
+	PollReceipt    string // /polling/fpzs/portal/receipt
 	// Socket is the msgwatch path if the tenant has a socket ([assumed] /msgwatch/); empty (the
 	// default) means Watch uses the documented long poll only.
 	Socket      string
@@ -66,12 +71,14 @@ func DefaultPaths() Paths {
 		StatusUpdate: "/m4/fpzs/expense/invoice/status/update",
 		EntryDelete:  "/m4/fpzs/expense/entry/delete",
 		Deduction:    "/m4/fpzs/deduction/select",
-		ImagePush:    "/m4/bds/erpBillPush",
-		ImageOperate: "/m4/bds/operate",
-		PollData:     "/polling/fpzs/invoice/data/v2",
-		PollReceipt:  "/polling/fpzs/portal/receipt",
-		CollectPage:  "/m4-web/fpzs/index",
-		ViewPage:     "/m4-web/fpzs/view",
+		// The vendor's texts name no reversal call [assumed].
+		VoucherReverse: "/m4/fpzs/expense/voucher/delete",
+		ImagePush:      "/m4/bds/erpBillPush",
+		ImageOperate:   "/m4/bds/operate",
+		PollData:       "/polling/fpzs/invoice/data/v2",
+		PollReceipt:    "/polling/fpzs/portal/receipt",
+		CollectPage:    "/m4-web/fpzs/index",
+		ViewPage:       "/m4-web/fpzs/view",
 	}
 }
 
@@ -143,6 +150,7 @@ func (c Config) WithDefaults() Config {
 		invoicecloud.Default(&c.Paths.Token, d.Token), invoicecloud.Default(&c.Paths.LinkKey, d.LinkKey), invoicecloud.Default(&c.Paths.UserKey, d.UserKey),
 		invoicecloud.Default(&c.Paths.EntrySave, d.EntrySave), invoicecloud.Default(&c.Paths.StatusUpdate, d.StatusUpdate),
 		invoicecloud.Default(&c.Paths.EntryDelete, d.EntryDelete), invoicecloud.Default(&c.Paths.Deduction, d.Deduction),
+		invoicecloud.Default(&c.Paths.VoucherReverse, d.VoucherReverse),
 		invoicecloud.Default(&c.Paths.ImagePush, d.ImagePush), invoicecloud.Default(&c.Paths.ImageOperate, d.ImageOperate),
 		invoicecloud.Default(&c.Paths.PollData, d.PollData), invoicecloud.Default(&c.Paths.PollReceipt, d.PollReceipt),
 		invoicecloud.Default(&c.Paths.CollectPage, d.CollectPage), invoicecloud.Default(&c.Paths.ViewPage, d.ViewPage),
@@ -152,7 +160,7 @@ func (c Config) WithDefaults() Config {
 
 // calls are the calls PlaintextCalls may name.
 var calls = []string{CallGetLinkKey, CallGetUserKey, CallEntrySave, CallStatusUpdate, CallEntryDelete,
-	CallDeduction, invoicecloud.CallErpBillPush, invoicecloud.CallQueryBillStatus, invoicecloud.CallQueryScanPoints}
+	CallDeduction, CallVoucherReverse, invoicecloud.CallErpBillPush, invoicecloud.CallQueryBillStatus, invoicecloud.CallQueryScanPoints}
 
 // Validate checks a defaulted Config and names the first missing or bad field.
 func (c Config) Validate() error {
@@ -191,6 +199,7 @@ func (c Config) Validate() error {
 		invoicecloud.Named("paths.token", c.Paths.Token), invoicecloud.Named("paths.linkKey", c.Paths.LinkKey), invoicecloud.Named("paths.userKey", c.Paths.UserKey),
 		invoicecloud.Named("paths.entrySave", c.Paths.EntrySave), invoicecloud.Named("paths.statusUpdate", c.Paths.StatusUpdate),
 		invoicecloud.Named("paths.entryDelete", c.Paths.EntryDelete), invoicecloud.Named("paths.deduction", c.Paths.Deduction),
+		invoicecloud.Named("paths.voucherReverse", c.Paths.VoucherReverse),
 		invoicecloud.Named("paths.imagePush", c.Paths.ImagePush), invoicecloud.Named("paths.imageOperate", c.Paths.ImageOperate),
 		invoicecloud.Named("paths.pollData", c.Paths.PollData), invoicecloud.Named("paths.pollReceipt", c.Paths.PollReceipt),
 		invoicecloud.Named("paths.collectPage", c.Paths.CollectPage), invoicecloud.Named("paths.viewPage", c.Paths.ViewPage),

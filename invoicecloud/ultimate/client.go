@@ -48,6 +48,9 @@ type MessageTypes struct {
 	BillSave     string // billSave
 	VoucherSave  string // voucherSave
 	Unbind       string // billDelete [assumed]
+	// VoucherReverse takes a voucher off its bills (反记账) [assumed]: voucherDelete with data
+	// {vouchId, vouchNo, resource, serialNoArray, expenseIdArray}.
+	VoucherReverse string
 }
 
 // Config configures a Client. Zero values take the documented defaults (see DefaultPaths etc.).

@@ -42,6 +42,8 @@ func DefaultMessageTypes() MessageTypes {
 		BillSave:     "billSave",
 		VoucherSave:  "voucherSave",
 		Unbind:       "billDelete",
+		// The vendor's texts name no reversal call [assumed].
+		VoucherReverse: "voucherDelete",
 	}
 }
 
@@ -80,6 +82,7 @@ func (c Config) WithDefaults() Config {
 		invoicecloud.Default(&c.Paths.BDSBillPush, dp.BDSBillPush), invoicecloud.Default(&c.Paths.BDSOperate, dp.BDSOperate),
 		invoicecloud.Default(&c.MessageTypes.GetEventCode, dm.GetEventCode), invoicecloud.Default(&c.MessageTypes.BillSave, dm.BillSave),
 		invoicecloud.Default(&c.MessageTypes.VoucherSave, dm.VoucherSave), invoicecloud.Default(&c.MessageTypes.Unbind, dm.Unbind),
+		invoicecloud.Default(&c.MessageTypes.VoucherReverse, dm.VoucherReverse),
 	)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

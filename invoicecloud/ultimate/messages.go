@@ -90,6 +90,16 @@ func (c *Client) VoucherSave(ctx context.Context, messageID string, req invoicec
 	return c.message(ctx, mt, messageID, req, nil)
 }
 
+// VoucherReverse takes the voucher off its bills ([assumed] messageType voucherDelete): the
+// invoices stay bound at 60.
+func (c *Client) VoucherReverse(ctx context.Context, messageID string, req invoicecloud.VoucherReverseRequest) error {
+	mt := c.cfg.MessageTypes.VoucherReverse
+	if err := invoicecloud.ValidateVoucherReverse(mt, messageID, req); err != nil {
+		return err
+	}
+	return c.message(ctx, mt, messageID, req, nil)
+}
+
 // Unbind releases every invoice of the bill ([assumed] messageType billDelete).
 func (c *Client) Unbind(ctx context.Context, messageID string, req invoicecloud.UnbindRequest) error {
 	mt := c.cfg.MessageTypes.Unbind

@@ -37,6 +37,8 @@ var BusinessCodes = []BusinessCode{
 	{"RF2008", 409, CodeConflict, SubPolicy, "segregation of duties or the policy refused it"},
 	{"RF2009", 409, CodeConflict, SubDifferentBody, "a start for a running bill with other values; fields names each"},
 	{"RF2010", 409, CodeConflict, SubVoucherInUse, "the vouchId is booked on another bill; fields.vouchId names it"},
+	{"RF2011", 409, CodeConflict, SubVoucherShared, "a voucher reversal of a voucher booked on several bills (a voucher set); fields.vouchId names the others"},
+	{"RF2012", 409, CodeConflict, SubDeductionSelected, "a voucher reversal after the bill's invoices were selected for deduction (勾选): undo that first"},
 	{"RF3000", 502, CodeCloudRefused, "", "Invoice Cloud refused the call for good: cloudCode is its code, cloudMessage its own text"},
 	{"RF3001", 502, CodeCloudRefused, "http", "Invoice Cloud failed at the HTTP level (cloudCode http)"},
 	{"RF3002", 502, CodeCloudRefused, "config", "the worker's credentials or settings for the cloud are refused (cloudCode config; field names the setting)"},

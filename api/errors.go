@@ -49,11 +49,15 @@ const (
 	SubDifferentBody  = "different_body"  // a start for a running bill with other values (fields names them)
 	SubRefused        = "refused"         // any other refusal; the message says why
 	SubVoucherInUse   = "voucher_in_use"  // the vouchId is booked on another bill (fields.vouchId names it)
+	// SubVoucherShared: a reversal of a voucher booked on several bills (fields.vouchId names them).
+	SubVoucherShared = "voucher_shared"
+	// SubDeductionSelected: a reversal after the bill's invoices were selected for deduction.
+	SubDeductionSelected = "deduction_selected"
 )
 
 // SubCodes lists every 409 sub-code (the OpenAPI enum).
 var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFinished, SubBillFailed,
-	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused, SubVoucherInUse}
+	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused, SubVoucherInUse, SubVoucherShared, SubDeductionSelected}
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
 var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeForbidden, CodeUnsupportedMediaType, CodeNotFound,

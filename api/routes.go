@@ -219,6 +219,18 @@ func routes() []route {
 			Responses: []response{state}, serve: decide(true, (*Bills).Voucher), Op: access.OpVoucher,
 		},
 		{
+			Method: "POST", Path: billPath + "/voucher/reversal", Operation: "reverseVoucher",
+			Summary: "Take the booked voucher back (反记账): the bill awaits a new voucher, its invoices still used (60)",
+			Description: "Only within the bill's reversal window (options.reversalWindow at start; state.voucher.reversibleUntil): " +
+				"the voucher comes off at the cloud ([assumed] call, docs/invoicecloud.md) and the bill is in awaiting_voucher " +
+				"again, so POST …/voucher books the next one. vouchId names the voucher reversed. Refused (409) for a voucher " +
+				"of several bills (voucher_shared, fields.vouchId names the others), after the deduction (deduction_selected), " +
+				"and once the window has ended (bill_finished).",
+			Body:      workflows.VoucherReversalRequest{},
+			Example:   map[string]any{"vouchId": "V-1", "by": "acct-li", "reason": "booked in the wrong period"},
+			Responses: []response{state}, serve: decide(true, (*Bills).ReverseVoucher), Op: access.OpVoucher,
+		},
+		{
 			Method: "POST", Path: billPath + "/cancel", Operation: "cancelBill",
 			Summary: "Cancel the bill and release its invoices (refused after the voucher)", Body: workflows.CancelRequest{},
 			Example:   map[string]any{"reason": "duplicate claim", "by": "ops"},
@@ -557,6 +569,8 @@ func checkTexts(req any) *Error {
 		texts["reason"] = r.Reason
 	case *workflows.WithdrawRequest:
 		texts["reason"], texts["by"] = r.Reason, r.By
+	case *workflows.VoucherReversalRequest:
+		texts["reason"], texts["by"] = r.Reason, r.By
 	}
 	fields := map[string]string{}
 	for name, v := range texts {
@@ -670,6 +684,9 @@ func Stamp(actor workflows.Actor, req any) *Error {
 		person(&r.By)
 		r.Actor = &actor
 	case *workflows.WithdrawRequest:
+		person(&r.By)
+		r.Actor = &actor
+	case *workflows.VoucherReversalRequest:
 		person(&r.By)
 		r.Actor = &actor
 	case *workflows.CancelRequest:

@@ -84,6 +84,7 @@ func Scenario() []Step {
 	amend := map[string]string{"resource": "OA", "billId": "AMEND-{{run}}"}
 	img := map[string]string{"resource": "OA", "billId": "IMG-{{run}}"}
 	set := map[string]string{"resource": "OA", "billId": "SET-{{run}}"}
+	rev := map[string]string{"resource": "OA", "billId": "REV-{{run}}"}
 	with := func(p map[string]string, k, v string) map[string]string {
 		out := map[string]string{k: v}
 		for key, val := range p {
@@ -174,7 +175,7 @@ func Scenario() []Step {
 		{Name: "the scanning station reports", Operation: "reportImages", Path: img, Status: http.StatusOK,
 			Body: `{"scanBillNo":"S-{{run}}","invoiceNos":["{{imgInvoiceNo}}"]}`},
 		{Name: "start a bill with no approval, booked with the image one", Operation: "startBill", Status: http.StatusCreated,
-			Body: `{"billId":"SET-{{run}}","billNo":"BX-S-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[]}}`},
+			Body: `{"billId":"SET-{{run}}","billNo":"BX-S-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[],"reversalWindow":"10m"}}`},
 		{Name: "its collect URL too", Operation: "getCollectUrl", Path: set, Status: http.StatusOK, Save: map[string]string{"setEventCode": "eventCode"}},
 		{Name: "the user imports one invoice there", Sim: "/__sim/collect", Body: `{"eventCode":"{{setEventCode}}","count":1}`, Status: http.StatusOK},
 		{Name: "wait until the image bill awaits its voucher", Operation: "getBill", Path: img, Status: http.StatusOK, Until: waitFor("stage", "awaiting_voucher")},
@@ -186,6 +187,29 @@ func Scenario() []Step {
 			Body: `{"vouchId":"VS-{{run}}","vouchNo":"记-S-{{run}}","accountDate":"2026-11-30","accountTime":"2026-11-30","businessDate":"2026-11-29","resource":"SAP",
  "bills":[{"resource":"OA","billId":"IMG-{{run}}"},{"resource":"OA","billId":"SET-{{run}}"}]}`},
 		{Name: "the other bill completed", Operation: "getBill", Path: set, Status: http.StatusOK, Until: waitFor("stage", "completed")},
+		{Name: "a voucher of two bills is not reversed for one", Operation: "reverseVoucher", Path: set, Status: http.StatusConflict,
+			Body:   `{"vouchId":"VS-{{run}}","by":"acct-li","reason":"wrong period"}`,
+			Expect: map[string]string{"error.businessCode": "RF2011", "error.subCode": SubVoucherShared}},
+		{Name: "a bill started without a reversal window has ended with its voucher", Operation: "reverseVoucher", Path: main,
+			Status: http.StatusConflict, Body: `{"vouchId":"V-{{run}}","by":"acct-li","reason":"wrong period"}`,
+			Expect: map[string]string{"error.businessCode": "RF2004"}},
+		{Name: "start a bill that takes a voucher reversal for 10 minutes", Operation: "startBill", Status: http.StatusCreated,
+			Body: `{"billId":"REV-{{run}}","billNo":"BX-R-{{run}}","billType":"er_dailyreimbursebill","resource":"OA","billTaxNo":"91440300MA5G9GK78Y","userId":"u-7","options":{"approvals":[],"reversalWindow":"10m"}}`},
+		{Name: "its collect URL as well", Operation: "getCollectUrl", Path: rev, Status: http.StatusOK, Save: map[string]string{"revEventCode": "eventCode"}},
+		{Name: "the user imports one invoice into it", Sim: "/__sim/collect", Body: `{"eventCode":"{{revEventCode}}","count":1}`, Status: http.StatusOK},
+		{Name: "wait until it awaits its voucher", Operation: "getBill", Path: rev, Status: http.StatusOK, Until: waitFor("stage", "awaiting_voucher")},
+		{Name: "its voucher", Operation: "saveVoucher", Path: rev, Status: http.StatusOK, Expect: map[string]string{"stage": "completed"},
+			Body: `{"vouchId":"VR-{{run}}","vouchNo":"记-R-{{run}}","accountDate":"2026-11-30","accountTime":"2026-11-30","businessDate":"2026-11-29","resource":"SAP"}`},
+		{Name: "a reversal naming another voucher is refused", Operation: "reverseVoucher", Path: rev, Status: http.StatusBadRequest,
+			Body: `{"vouchId":"VX-{{run}}","by":"acct-li","reason":"wrong period"}`, Expect: map[string]string{"error.businessCode": "RF1001"}},
+		{Name: "reverse the voucher (反记账)", Operation: "reverseVoucher", Path: rev, Status: http.StatusOK,
+			Body:   `{"vouchId":"VR-{{run}}","by":"acct-li","reason":"booked in the wrong period"}`,
+			Expect: map[string]string{"stage": "awaiting_voucher", "reversals[0].by": "acct-li", "invoices[0].status": "60"}},
+		{Name: "the same reversal again answers the state", Operation: "reverseVoucher", Path: rev, Status: http.StatusOK,
+			Body:   `{"vouchId":"VR-{{run}}","by":"acct-li","reason":"booked in the wrong period"}`,
+			Expect: map[string]string{"stage": "awaiting_voucher"}},
+		{Name: "the right voucher", Operation: "saveVoucher", Path: rev, Status: http.StatusOK, Expect: map[string]string{"stage": "completed", "voucher.accountDate": "2026-12-31"},
+			Body: `{"vouchId":"VR2-{{run}}","vouchNo":"记-R2-{{run}}","accountDate":"2026-12-31","accountTime":"2026-12-31","businessDate":"2026-11-29","resource":"SAP"}`},
 		{Name: "the enterprises bills are routed to", Operation: "listEnterprises", Status: http.StatusOK},
 		{Name: "a push the enterprise did not seal is refused", Operation: "receivePush", Status: http.StatusUnauthorized,
 			Path: map[string]string{"taxNo": "91440300MA5G9GK78Y"}, Body: `{"not":"sealed"}`},

@@ -135,26 +135,27 @@ func pkgName(t reflect.Type) string {
 // strictly, so their schemas also refuse other properties. Types that only answer have every
 // field without omitempty required (always present).
 var requestRequired = map[reflect.Type][]string{
-	reflect.TypeOf(workflows.BillInput{}):       {"billId", "billNo", "billType", "resource", "billTaxNo", "userId"},
-	reflect.TypeOf(workflows.Options{}):         nil,
-	reflect.TypeOf(workflows.SLAs{}):            nil,
-	reflect.TypeOf(invoicecloud.Company{}):      {"taxNo", "name"},
-	reflect.TypeOf(workflows.ApproveRequest{}):  {"role", "decision"}, // approver: the X-Acting-User header may name the person
-	reflect.TypeOf(workflows.VoucherRequest{}):  {"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"},
-	reflect.TypeOf(workflows.CancelRequest{}):   {"reason"},
-	reflect.TypeOf(workflows.ResolveRequest{}):  {"by", "reason", "done"},
-	reflect.TypeOf(workflows.ImagesRequest{}):   {"scanBillNo"},
-	reflect.TypeOf(workflows.AmendRequest{}):    {"reason"},
-	reflect.TypeOf(workflows.SubmitRequest{}):   nil,
-	reflect.TypeOf(workflows.RetryRequest{}):    nil,
-	reflect.TypeOf(workflows.WithdrawRequest{}): {"reason"},
-	reflect.TypeOf(workflows.Actor{}):           nil,
-	reflect.TypeOf(workflows.BillPolicy{}):      nil,
-	reflect.TypeOf(workflows.Duties{}):          nil,
-	reflect.TypeOf(workflows.WebSignals{}):      nil,
-	reflect.TypeOf(BatchStatesRequest{}):        {"bills"},
-	reflect.TypeOf(BatchApprovalsRequest{}):     {"role", "decision", "bills"},
-	reflect.TypeOf(BatchBill{}):                 {"resource", "billId"},
+	reflect.TypeOf(workflows.BillInput{}):              {"billId", "billNo", "billType", "resource", "billTaxNo", "userId"},
+	reflect.TypeOf(workflows.Options{}):                nil,
+	reflect.TypeOf(workflows.SLAs{}):                   nil,
+	reflect.TypeOf(invoicecloud.Company{}):             {"taxNo", "name"},
+	reflect.TypeOf(workflows.ApproveRequest{}):         {"role", "decision"}, // approver: the X-Acting-User header may name the person
+	reflect.TypeOf(workflows.VoucherRequest{}):         {"vouchId", "vouchNo", "accountDate", "accountTime", "businessDate", "resource"},
+	reflect.TypeOf(workflows.CancelRequest{}):          {"reason"},
+	reflect.TypeOf(workflows.ResolveRequest{}):         {"by", "reason", "done"},
+	reflect.TypeOf(workflows.ImagesRequest{}):          {"scanBillNo"},
+	reflect.TypeOf(workflows.AmendRequest{}):           {"reason"},
+	reflect.TypeOf(workflows.SubmitRequest{}):          nil,
+	reflect.TypeOf(workflows.RetryRequest{}):           nil,
+	reflect.TypeOf(workflows.WithdrawRequest{}):        {"reason"},
+	reflect.TypeOf(workflows.VoucherReversalRequest{}): {"vouchId", "reason"}, // by: the X-Acting-User header may name the person
+	reflect.TypeOf(workflows.Actor{}):                  nil,
+	reflect.TypeOf(workflows.BillPolicy{}):             nil,
+	reflect.TypeOf(workflows.Duties{}):                 nil,
+	reflect.TypeOf(workflows.WebSignals{}):             nil,
+	reflect.TypeOf(BatchStatesRequest{}):               {"bills"},
+	reflect.TypeOf(BatchApprovalsRequest{}):            {"role", "decision", "bills"},
+	reflect.TypeOf(BatchBill{}):                        {"resource", "billId"},
 }
 
 // fieldDocs document what the Go types cannot say (they live in workflows): enums, formats,
@@ -182,6 +183,8 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"notify":        {"readOnly": true, "description": "set by the server: the ERP's webhooks are configured for the bill's resource"},
 		"reissueMargin": {"readOnly": true, "description": "set by the server (RIMFLOW_REISSUE_MARGIN): an eventCode expiring within this is replaced when a URL is asked for"},
 		"historyLimit":  {"minimum": 0, "description": "events one run may hold before the bill continues as new (0 or absent: the default)"},
+		"reversalWindow": {"example": "72h", "description": "how long after its voucher is saved the completed bill takes a voucher reversal (反记账, " +
+			"POST …/voucher/reversal) before it ends; absent or 0: it ends at once and takes none; at most 8784h"},
 	},
 	reflect.TypeOf(workflows.ApproveRequest{}): {
 		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
@@ -196,6 +199,8 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 	reflect.TypeOf(workflows.ResolveRequest{}): {"reason": {"maxLength": MaxTextLen}, "by": {"maxLength": MaxTextLen}, "done": {"maxLength": MaxTextLen}, "actor": actorDoc},
 	reflect.TypeOf(workflows.AmendRequest{}):   {"reason": {"maxLength": MaxTextLen}, "actor": actorDoc},
 	reflect.TypeOf(workflows.ImagesRequest{}):  {"actor": actorDoc},
+	reflect.TypeOf(workflows.VoucherReversalRequest{}): {"reason": {"maxLength": MaxTextLen}, "by": {"maxLength": MaxTextLen,
+		"description": "who reverses the voucher; defaults to the X-Acting-User header"}, "vouchId": {"description": "the voucher booked on the bill (a stale retry never reverses the next one)"}, "actor": actorDoc},
 	reflect.TypeOf(workflows.ApprovalRecord{}): {
 		"decision": {"enum": []string{workflows.DecisionApprove, workflows.DecisionReject, workflows.DecisionReturn}},
 	},

@@ -233,3 +233,78 @@ func (b *Bills) waitVoucherSaved(ctx context.Context, ref BillRef) (workflows.Bi
 		}
 	}
 }
+
+// ReverseVoucher takes the bill's booked voucher back (反记账) within its reversal window
+// (workflows/reversal.go): the bill awaits a new voucher. A voucher of several bills is refused
+// naming them (409 voucher_shared); once reversed, the vouchId's claim is released, so the ERP may
+// book it again on any bill.
+func (b *Bills) ReverseVoucher(ctx context.Context, ref BillRef, req workflows.VoucherReversalRequest) (workflows.BillState, error) {
+	req.VouchID, req.Reason, req.By = strings.TrimSpace(req.VouchID), strings.TrimSpace(req.Reason), strings.TrimSpace(req.By)
+	st, err := b.update(ctx, ref, workflows.UpdateReverseVoucher, req)
+	st, err = b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
+		n := len(final.Reversals)
+		return n > 0 && final.Reversals[n-1].VouchID == req.VouchID && (final.Voucher == nil || final.Voucher.VouchID != req.VouchID)
+	})
+	if e := ErrorFrom(err); e != nil {
+		switch {
+		case e.SubCode == SubVoucherShared:
+			return st, b.sharedWith(ctx, ref, e)
+		case e.Code == CodeAlreadyFinished:
+			out := *e
+			out.Message = fmt.Sprintf("bill %s has ended: a voucher is reversed only while the bill waits in its reversal window "+
+				"(options.reversalWindow at start; state.voucher.reversibleUntil)", ref.ID())
+			return st, &out
+		}
+		return st, err
+	}
+	if n := len(st.Reversals); n > 0 {
+		b.releaseClaim(ctx, ref, st.Reversals[n-1])
+	}
+	return st, nil
+}
+
+// sharedWith names the other bills of the voucher set that booked the bill's voucher.
+func (b *Bills) sharedWith(ctx context.Context, ref BillRef, e *Error) error {
+	out := *e
+	st, err := b.State(ctx, ref)
+	if err != nil || st.Voucher == nil || st.Voucher.Set == "" {
+		return &out
+	}
+	var others []string
+	if desc, derr := b.Client.DescribeWorkflow(ctx, st.Voucher.Set, ""); derr == nil {
+		var set []string
+		_ = desc.GetMemoValue(workflows.VoucherClaimMemoBills, &set)
+		for _, id := range set {
+			if id == ref.WorkflowID() {
+				continue
+			}
+			if resource, billID, ok := workflows.ParseBillWorkflowID(id); ok {
+				id = resource + "/" + billID
+			}
+			others = append(others, id)
+		}
+	}
+	if len(others) > 0 {
+		out.Message = fmt.Sprintf("voucher %s of bill %s is shared with bill(s) %s (one voucherSave booked them together): a reversal of one bill is refused",
+			st.Voucher.VouchNo, ref.ID(), strings.Join(others, ", "))
+		out.Fields = map[string]string{"vouchId": "shared with bill(s) " + strings.Join(others, ", ")}
+	} else {
+		out.Fields = map[string]string{"vouchId": "shared through voucher set " + st.Voucher.Set}
+	}
+	return &out
+}
+
+// releaseClaim frees the reversed vouchId's claim when this bill holds it (best effort: a claim
+// left behind refuses the vouchId for other bills only, until ops signal it release).
+func (b *Bills) releaseClaim(ctx context.Context, ref BillRef, rec workflows.ReversalRecord) {
+	id := workflows.VoucherClaimID(strings.TrimSpace(rec.Resource), strings.TrimSpace(rec.VouchID))
+	desc, err := b.Client.DescribeWorkflow(ctx, id, "")
+	if err != nil || desc.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || desc.WorkflowType.Name != workflows.VoucherClaimWorkflowName {
+		return
+	}
+	var holder string
+	if desc.GetMemoValue(workflows.VoucherClaimMemoBill, &holder) != nil || holder != ref.WorkflowID() {
+		return
+	}
+	_ = b.Client.SignalWorkflow(context.WithoutCancel(ctx), id, "", workflows.SignalReleaseVoucher, nil)
+}

@@ -327,6 +327,7 @@ type VoucherReversalRequest struct {
 type ReversalRecord struct {
 	VouchID     string     `json:"vouchId"`
 	VouchNo     string     `json:"vouchNo"`
+	Resource    string     `json:"resource"` // the voucher's source system
 	AccountDate string     `json:"accountDate"`
 	SavedAt     *time.Time `json:"savedAt,omitempty"` // when the voucher had been saved
 	By          string     `json:"by"`

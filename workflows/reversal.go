@@ -156,7 +156,7 @@ func (b *bill) reverse(ctx workflow.Context, ev *event) (Stage, error) {
 		return StageCompleted, nil
 	}
 	by := strings.TrimSpace(req.By)
-	rec := ReversalRecord{VouchID: v.VouchID, VouchNo: v.VouchNo, AccountDate: v.AccountDate, SavedAt: v.SavedAt,
+	rec := ReversalRecord{VouchID: v.VouchID, VouchNo: v.VouchNo, Resource: v.Resource, AccountDate: v.AccountDate, SavedAt: v.SavedAt,
 		By: by, Reason: strings.TrimSpace(req.Reason), At: workflow.Now(ctx).UTC()}
 	if req.Actor != nil {
 		rec.Client, rec.User = req.Actor.Client, req.Actor.User

@@ -112,7 +112,7 @@ func (s *Sim) voucherDelete(f fields, n *callNote) (any, *apiError) {
 	return map[string]any{}, nil
 }
 
-var reverseNames = map[string]string{"serialNos": "serialNoArray", "bxd_keys": "expenseIdArray"}
+var reverseNames = map[string]string{"serialNos": "serialNoArray", "bxd_keys": "expenseIdArray", "vouchId": "vouchId", "vouchNo": "vouchNo", "resource": "resource"}
 
 // stdVoucherReverse is the standard edition's reversal: voucherDelete for this enterprise's bills.
 func (s *Sim) stdVoucherReverse(t *tenantState, f fields, n *callNote) (any, *apiError) {

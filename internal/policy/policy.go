@@ -33,6 +33,9 @@ const (
 	OptHistoryLimit  = "historyLimit"
 	OptScanPoint     = "scanPoint"
 	OptScanPollEvery = "scanPollEvery"
+	// OptReversalWindow keeps a completed bill open for a voucher reversal (反记账); a caller may
+	// set it where the rule allows it, within workflows.MaxReversalWindow.
+	OptReversalWindow = "reversalWindow"
 )
 
 // Bounds of the mechanics a caller may set (where allowed).
@@ -45,7 +48,7 @@ const (
 
 // CallerOptions lists every option name, in documentation order.
 var CallerOptions = []string{OptApprovals, OptImageMode, OptDeduction, OptSLA, OptOnDeadline, OptAutoSubmit,
-	OptHistoryLimit, OptScanPoint, OptScanPollEvery}
+	OptHistoryLimit, OptScanPoint, OptScanPollEvery, OptReversalWindow}
 
 // DefaultRuleName names the rule that applies when no other matches.
 const DefaultRuleName = "default"
@@ -257,6 +260,14 @@ func (p *Policy) Resolve(billType, resource string, requested workflows.Options)
 					time.Duration(workflows.MinScanPollEvery), time.Duration(MaxScanPollEvery), time.Duration(v))
 			}
 			eff.ScanPollEvery = v
+		})
+	}
+	if v := requested.ReversalWindow; v != 0 {
+		choose(OptReversalWindow, "options.reversalWindow", true, func() {
+			if v < 0 || v > workflows.MaxReversalWindow {
+				fields["options.reversalWindow"] = fmt.Sprintf("between 0s and %s when set, got %s", time.Duration(workflows.MaxReversalWindow), time.Duration(v))
+			}
+			eff.ReversalWindow = v
 		})
 	}
 

@@ -56,6 +56,7 @@ func verbs() []verb {
 		onBill("return", "return to collecting (--role --approver [--comment])", decision("return"), (*api.Bills).Approve),
 		onBill("images", "report scanned images (--scan-bill-no --invoice-nos a,b | --file)", imagesRequest, (*api.Bills).Images),
 		onBill("voucher", "save the voucher (--vouch-id --vouch-no --account-date … | --file)", voucherRequest, (*api.Bills).Voucher),
+		onBill("reverse-voucher", "take the booked voucher back within the bill's reversal window, 反记账 (--vouch-id --by --reason)", reversalRequest, (*api.Bills).ReverseVoucher),
 		onBill("cancel", "cancel the bill (--reason)", cancelRequest, (*api.Bills).Cancel),
 		onBill("retry", "re-run the failed step", retryRequest, (*api.Bills).Retry),
 		onBill("resolve", "close a failed compensation by hand, audited (--by --reason --done)", resolveRequest, (*api.Bills).Resolve),

@@ -331,6 +331,14 @@ func cancelRequest(_ *cli, fs *flag.FlagSet) func() (workflows.CancelRequest, er
 	return func() (workflows.CancelRequest, error) { return stamped(req) }
 }
 
+func reversalRequest(_ *cli, fs *flag.FlagSet) func() (workflows.VoucherReversalRequest, error) {
+	var req workflows.VoucherReversalRequest
+	fs.StringVar(&req.VouchID, "vouch-id", "", "the voucher booked on the bill (required)")
+	fs.StringVar(&req.By, "by", "", "who reverses it")
+	fs.StringVar(&req.Reason, "reason", "", "why it is taken back (required)")
+	return func() (workflows.VoucherReversalRequest, error) { return stamped(req) }
+}
+
 func retryRequest(_ *cli, fs *flag.FlagSet) func() (workflows.RetryRequest, error) {
 	by := fs.String("by", "", "who retries")
 	return func() (workflows.RetryRequest, error) { return stamped(workflows.RetryRequest{By: *by}) }

@@ -181,7 +181,8 @@ func newBill(ctx workflow.Context, in BillInput, resume *Progress) *bill {
 //     nothing is undone: the books hold the voucher.
 //  5. deducting (deduct), when Options.Deduction asks for it: the deductible invoices are selected
 //     at once, or handed to the enterprise's DeductionBatchWorkflow.
-//  6. completed.
+//  6. completed. With Options.ReversalWindow the bill stays open there for that long: a voucher
+//     reversal (反记账, reversal.go) takes the voucher off at the cloud and the bill back to 4.
 //  7. cancel or reject (abort, bill_saga.go): the saga undoes what was done, in reverse (release
 //     the invoices to status 1, unbind them), and the bill ends cancelled or rejected. A cancel
 //     from Temporal itself runs the same saga. Every step registers its undo before it runs.

@@ -17,8 +17,8 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
-	"rimflow/internal/webhooks"
 	"rimflow/internal/voice"
+	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 )
 

@@ -31,7 +31,9 @@ func TestVoucherSetOutcomeCannotBeForged(t *testing.T) {
 			afterSignal = h.state()
 			forgedOutcome = h.updateAs(forgedPrefix, workflows.UpdateVoucherOutcome, workflows.VoucherSetOutcome{Set: hold.Set, Saved: true})
 		},
-		func() { h.update(workflows.UpdateVoucherOutcome, workflows.VoucherSetOutcome{Set: hold.Set, Saved: true}) },
+		func() {
+			h.update(workflows.UpdateVoucherOutcome, workflows.VoucherSetOutcome{Set: hold.Set, Saved: true})
+		},
 	)
 	h.run(in)
 	s, err := h.result()

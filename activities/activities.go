@@ -38,6 +38,8 @@ type Activities struct {
 	Temporal    client.Client // for EnqueueDeduction (signal-with-start of the batch workflow)
 	// Webhooks are where the bills' events go (nil: nowhere).
 	Webhooks *webhooks.Registry
+	// Registered reaches the webhooks registered through the API and their journal (nil: none).
+	Registered *webhooks.Store
 	// Metrics counts watchers and webhook deliveries (nil: not exported).
 	Metrics *metrics.Worker
 

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -18,7 +19,11 @@ func (a *Activities) DeliverEvent(ctx context.Context, in calls.EventInput) erro
 		return temporal.NewNonRetryableApplicationError("event does not encode: "+err.Error(), "InvalidEvent", nil)
 	}
 	err = a.Webhooks.Deliver(ctx, in.Event.Resource, in.Event.ID, body)
-	if a.Webhooks.Has(in.Event.Resource) { // a resource without a webhook is no delivery
+	// The webhooks the ERP's clients registered through the API get it too, journaled first: its
+	// resource sequence goes in the body, so a client can replay from it (internal/webhooks).
+	registered, regErr := a.Registered.Deliver(ctx, in.Event.Resource, in.Event.ID, body)
+	err = errors.Join(err, regErr)
+	if a.Webhooks.Has(in.Event.Resource) || registered { // a resource without a webhook is no delivery
 		a.Metrics.WebhookAttempt(in.Event.Resource, in.Event.ID, in.Event.At, err)
 	}
 	if err != nil {

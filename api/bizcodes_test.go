@@ -38,10 +38,14 @@ func TestBusinessCodesAreDocumented(t *testing.T) {
 	}
 	for _, sub := range SubCodes {
 		code := CodeConflict
-		if sub == SubFinished {
+		general := "RF2000"
+		switch sub {
+		case SubFinished:
 			code = CodeAlreadyFinished
+		case SubNoWebhook:
+			code, general = CodeNotFound, "RF1200"
 		}
-		if got := businessCodeOf(&Error{Code: code, SubCode: sub}); got == "RF2000" && sub != SubRefused {
+		if got := businessCodeOf(&Error{Code: code, SubCode: sub}); got == general && sub != SubRefused {
 			t.Errorf("sub-code %s has no business code of its own", sub)
 		}
 	}

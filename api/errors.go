@@ -53,11 +53,13 @@ const (
 	SubVoucherShared = "voucher_shared"
 	// SubDeductionSelected: a reversal after the bill's invoices were selected for deduction.
 	SubDeductionSelected = "deduction_selected"
+	SubJournalPruned     = "journal_pruned" // a webhook replay from a sequence the journal no longer keeps (fields.fromSeq names the oldest kept)
+	SubNoWebhook         = "no_webhook"     // 404: the client has no webhook for the resource
 )
 
 // SubCodes lists every 409 sub-code (the OpenAPI enum).
 var SubCodes = []string{SubWrongStage, SubAlreadyDecided, SubInProgress, SubFinished, SubBillFailed,
-	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused, SubVoucherInUse, SubVoucherShared, SubDeductionSelected}
+	SubVoucherSaved, SubNoInvoices, SubPolicy, SubDifferentBody, SubRefused, SubVoucherInUse, SubVoucherShared, SubDeductionSelected, SubJournalPruned, SubNoWebhook}
 
 // Codes lists every error code (the OpenAPI enum, docs/api.md's table).
 var Codes = []string{CodeInvalidJSON, CodeValidation, CodeBodyTooLarge, CodeUnauthorized, CodeForbidden, CodeUnsupportedMediaType, CodeNotFound,

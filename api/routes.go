@@ -102,7 +102,7 @@ var clientParam = param{Name: "client", Description: "pc (default) or mobile", E
 // routes is the API. Error responses every call can get are added by errorResponses.
 func routes() []route {
 	state := response{http.StatusOK, "the bill's state after the operation", workflows.BillState{}, ""}
-	return []route{
+	return append([]route{
 		{
 			Method: "POST", Path: "/v1/bills", Operation: "startBill",
 			Summary: "Start a bill (or join the running one) and get its collect URLs once the eventCode is issued",
@@ -337,7 +337,7 @@ func routes() []route {
 			Responses: []response{{http.StatusOK, "Prometheus text exposition", nil, "text/plain"}},
 			raw:       (*server).serveMetrics,
 		},
-	}
+	}, webhookRoutes()...)
 }
 
 // Examples of the documentation (OpenAPI, Postman).

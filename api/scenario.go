@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"rimflow/internal/webhooks"
 )
 
 // The ERP's walk: every route of the table exercised in an order a real integration follows
@@ -96,7 +98,7 @@ func Scenario() []Step {
  "billTaxNo":"91440300MA5G9GK78Y","userId":"u-7",
  "companyInfo":[{"taxNo":"91440300MA5G9GK78Y","name":"金蝶票据云科技(深圳)有限公司"}],
  "options":{"approvals":["supervisor","finance"],"autoSubmit":false}}`
-	return []Step{
+	return append([]Step{
 		{Name: "health", Operation: "health", Status: http.StatusOK},
 		{Name: "the OpenAPI document", Operation: "openapi", Status: http.StatusOK},
 		{Name: "a typo in the tax number is refused, nothing started", Operation: "startBill", Status: http.StatusBadRequest,
@@ -214,5 +216,38 @@ func Scenario() []Step {
 		{Name: "a push the enterprise did not seal is refused", Operation: "receivePush", Status: http.StatusUnauthorized,
 			Path: map[string]string{"taxNo": "91440300MA5G9GK78Y"}, Body: `{"not":"sealed"}`},
 		{Name: "metrics", Operation: "metrics", Status: http.StatusOK},
+	}, webhookSteps()...)
+}
+
+// ScenarioWebhookSecretEnv is the variable the walk's webhook is signed with (the devstack sets
+// it to a random secret when it is unset).
+const ScenarioWebhookSecretEnv = webhooks.EnvSecretPrefix + "DEVSTACK"
+
+// webhookSteps: the ERP registers its own webhook for a resource of its own, tests and replays
+// it, and removes it. The receiver is this API's /healthz, which answers a POST 405: the test
+// shows what a receiver answered, the refusal included.
+func webhookSteps() []Step {
+	hooks := map[string]string{"resource": "HOOKS{{run}}"}
+	good := `{"urls":["{{baseUrl}}/healthz"],"secret":"env:` + ScenarioWebhookSecretEnv + `"}`
+	return []Step{
+		{Name: "a webhook with an inline secret is refused, naming the field", Operation: "putWebhook", Path: hooks, Status: http.StatusBadRequest,
+			Body: `{"urls":["https://erp.example.com/rimflow/events"],"secret":"whsec-inline-0123456789"}`, Expect: map[string]string{"error.businessCode": "RF1001"}},
+		{Name: "register the ERP's webhook for a resource", Operation: "putWebhook", Path: hooks, Body: good, Status: http.StatusCreated,
+			Expect: map[string]string{"created": "true"}},
+		{Name: "the same again replaces it", Operation: "putWebhook", Path: hooks, Body: good, Status: http.StatusOK},
+		{Name: "the client's webhook", Operation: "getWebhook", Path: hooks, Status: http.StatusOK,
+			Expect: map[string]string{"secret": "env:" + ScenarioWebhookSecretEnv}},
+		{Name: "the client's webhooks", Operation: "listWebhooks", Status: http.StatusOK},
+		{Name: "a signed test event: the receiver's answer", Operation: "testWebhook", Path: hooks, Body: `{}`, Status: http.StatusOK,
+			Expect: map[string]string{"ok": "false", "attempts[0].status": "405"}},
+		{Name: "the resource's journal", Operation: "listWebhookEvents", Path: hooks, Query: map[string]string{"fromSeq": "1", "pageSize": "10"},
+			Status: http.StatusOK, Expect: map[string]string{"lastSeq": "0"}},
+		{Name: "replay from sequence 1 (nothing journaled yet)", Operation: "replayWebhookEvents", Path: hooks, Body: `{"fromSeq":1,"limit":50}`,
+			Status: http.StatusOK, Expect: map[string]string{"sent": "0", "more": "false"}},
+		{Name: "a replay without fromSeq is refused", Operation: "replayWebhookEvents", Path: hooks, Body: `{"limit":50}`,
+			Status: http.StatusBadRequest, Expect: map[string]string{"error.businessCode": "RF1001"}},
+		{Name: "remove the webhook", Operation: "deleteWebhook", Path: hooks, Status: http.StatusOK},
+		{Name: "it is gone", Operation: "getWebhook", Path: hooks, Status: http.StatusNotFound,
+			Expect: map[string]string{"error.businessCode": "RF1202"}},
 	}
 }

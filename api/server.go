@@ -34,6 +34,7 @@ import (
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
 	"rimflow/internal/tracing"
+	"rimflow/internal/webhooks"
 	"rimflow/workflows"
 )
 
@@ -79,8 +80,11 @@ type Options struct {
 	OpsListener bool
 	// RequestTimeout bounds each call to Temporal (default 30 s): an update waits for the worker.
 	RequestTimeout time.Duration
-	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies).
+	// Notifies reports whether a resource's events go to webhooks (Bills.Notifies); a resource
+	// with a webhook registered through the API notifies too.
 	Notifies func(resource string) bool
+	// Webhooks are the settings of the webhooks registered through the API (docs/webhooks.md).
+	Webhooks webhooks.Settings
 	// ReissueMargin is Bills.ReissueMargin (0: the workflow's default, workflows.ReissueMargin).
 	ReissueMargin time.Duration
 	// Enterprises is the enterprise registry (Bills.Enterprises); it also authenticates the
@@ -136,6 +140,7 @@ type server struct {
 	mux      *http.ServeMux
 	doc      map[string]any
 	ops      http.Handler // the ops listener's handler; nil without Options.OpsListener
+	hooks    *webhooks.Store
 }
 
 // Build returns the API's handler (Go 1.22 ServeMux patterns, one per documented route), or why
@@ -190,7 +195,10 @@ func newServer(opts Options) (*server, error) {
 	if s.failures == nil {
 		s.failures = access.NewFailureLimiter(0, 0)
 	}
-	s.bills.Notifies = opts.Notifies
+	s.hooks = &webhooks.Store{Client: opts.Client, TaskQueue: opts.TaskQueue, Settings: opts.Webhooks}
+	s.bills.Notifies = func(resource string) bool {
+		return (opts.Notifies != nil && opts.Notifies(resource)) || s.hooks.Has(resource)
+	}
 	s.bills.ReissueMargin = opts.ReissueMargin
 	s.bills.Enterprises = opts.Enterprises
 	s.bills.Policy = opts.Policy

@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,11 +21,13 @@ import (
 	"syscall"
 	"time"
 
+	"rimflow/api"
 	"rimflow/devstack/harness"
 	"rimflow/internal/access"
 	"rimflow/internal/app"
 	"rimflow/internal/config"
 	"rimflow/internal/jsonlog"
+	"rimflow/internal/webhooks"
 )
 
 func main() {
@@ -60,6 +64,14 @@ func run() int {
 	flag.Parse()
 
 	opts.Worker.Activities.Webhooks = cfg.Webhooks
+	opts.Worker.Activities.Registered = &webhooks.Store{Settings: cfg.WebhookStore}
+	if os.Getenv(api.ScenarioWebhookSecretEnv) == "" {
+		// A webhook registered through the devstack's API (the Postman collection's) can name
+		// env:RIMFLOW_WEBHOOK_SECRET_DEVSTACK without setup: a random secret for this run.
+		var b [24]byte
+		_, _ = rand.Read(b[:])
+		_ = os.Setenv(api.ScenarioWebhookSecretEnv, hex.EncodeToString(b[:]))
+	}
 	if opts.APIToken != "" {
 		if why := access.CheckProgramToken(opts.APIToken); why != "" {
 			fmt.Fprintf(os.Stderr, "devstack: --api-token: %s\n", why)

@@ -17,6 +17,7 @@ import (
 	"rimflow/internal/app"
 	"rimflow/internal/config"
 	"rimflow/internal/temporalclient"
+	"rimflow/internal/webhooks"
 )
 
 var errHelp = errors.New("help shown")
@@ -128,7 +129,10 @@ func (c *cli) bills(co *common) (*api.Bills, error) {
 	}
 	bills := api.NewBills(c.temporal, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
 	bills.Voice = cfg.Temporal.Codec.Voice() // the CLI holds the payload keys: its decisions are vouched for
-	bills.Notifies = cfg.Webhooks.Has        // a bill started here notifies as one started by the API would
+	// A bill started here notifies as one started by the API would (a webhook in the file, or one
+	// registered through the API).
+	registered := &webhooks.Store{Client: c.temporal}
+	bills.Notifies = func(resource string) bool { return cfg.Webhooks.Has(resource) || registered.Has(resource) }
 	ents, err := app.Enterprises(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, usageError("environment", err.Error())

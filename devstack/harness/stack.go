@@ -32,6 +32,7 @@ import (
 	"rimflow/internal/metrics"
 	"rimflow/internal/policy"
 	"rimflow/internal/tracing"
+	"rimflow/internal/webhooks"
 	"rimflow/workflows"
 )
 
@@ -320,6 +321,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		Logger:       opts.WorkerLogger.With("component", "api"),
 		Registry:     reg,
 		Notifies:     wopts.Activities.Webhooks.Has,
+		Webhooks:     webhookSettings(wopts.Activities.Registered),
 		Enterprises:  s.Enterprises,
 		OpsListener:  opsLn != nil,
 	})
@@ -471,4 +473,13 @@ func hostPort(u string) string {
 		return u[len(p):]
 	}
 	return u
+}
+
+// webhookSettings are the worker's settings for the webhooks registered through the API, the
+// API's too (one secrets folder, one retention).
+func webhookSettings(st *webhooks.Store) webhooks.Settings {
+	if st == nil {
+		return webhooks.Settings{}
+	}
+	return st.Settings
 }

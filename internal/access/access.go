@@ -31,12 +31,13 @@ const (
 	OpCodecDecode = "codec:decode" // the codec server's /decode: read every bill's payloads
 	OpCodecEncode = "codec:encode" // the codec server's /encode: Temporal Web encodes signal input with it
 	OpMetrics     = "metrics"      // the API's GET /metrics when it has no ops listener (the scraper)
+	OpWebhooks    = "webhooks"     // register, test, list and remove its own webhooks; replay a resource's events (needs read too)
 	OpAdmin       = "admin"        // every operation
 )
 
 // plainOperations are the operations without a parameter.
 var plainOperations = []string{OpStart, OpRead, OpInvoices, OpSubmit, OpImages, OpVoucher, OpCancel,
-	OpRetry, OpResolve, OpCodecDecode, OpCodecEncode, OpMetrics, OpAdmin}
+	OpRetry, OpResolve, OpCodecDecode, OpCodecEncode, OpMetrics, OpWebhooks, OpAdmin}
 
 // Operations lists the operation vocabulary for documentation: the plain operations, then the
 // parameterised forms.

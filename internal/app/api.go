@@ -53,7 +53,7 @@ func NewAPI(ctx context.Context, cfg Config, getenv func(string) string, logger 
 		Clients: cfg.API.Clients, Policy: cfg.Policy, Codec: cfg.Temporal.Codec, CodecOrigins: cfg.API.CodecOrigins,
 		SecureCookies: strings.HasPrefix(strings.ToLower(cfg.API.PublicURL), "https://"),
 		Logger:        logger, Registry: registry, RequestTimeout: cfg.API.RequestTimeout,
-		Notifies: cfg.Webhooks.Has, ReissueMargin: cfg.API.ReissueMargin, OpsListener: cfg.API.OpsAddr != "",
+		Notifies: cfg.Webhooks.Has, Webhooks: cfg.WebhookStore, ReissueMargin: cfg.API.ReissueMargin, OpsListener: cfg.API.OpsAddr != "",
 	}
 	ents, err := Enterprises(cfg, logger)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"rimflow/internal/temporalclient"
 	"rimflow/internal/tracing"
 	"rimflow/internal/version"
+	"rimflow/internal/webhooks"
 )
 
 // RunOptions adapt RunWorker to the process it is the body of; the zero value is ./worker.
@@ -81,7 +82,8 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		CacheSize:   cfg.Worker.WorkflowCacheSize,
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
-		Activities:  activities.Activities{WatchGrace: cfg.Worker.WatchGrace, EnterpriseGrace: cfg.Worker.EnterpriseGrace, Webhooks: cfg.Webhooks, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
+		Activities: activities.Activities{WatchGrace: cfg.Worker.WatchGrace, EnterpriseGrace: cfg.Worker.EnterpriseGrace, Webhooks: cfg.Webhooks,
+			Registered: &webhooks.Store{Client: tc, Settings: cfg.WebhookStore}, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
 
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,

@@ -15,6 +15,7 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/internal/version"
 	"rimflow/internal/voice"
+	"rimflow/internal/webhooks"
 	"rimflow/workflows"
 )
 
@@ -231,6 +232,13 @@ func register(r worker.Registry, c client.Client, ents activities.Enterprises, s
 		relay.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
 	}
 	r.RegisterWorkflowWithOptions(workflows.PushRelayWorkflow, relay)
+	hooks := workflow.RegisterOptions{Name: webhooks.RegistryWorkflowName}
+	if versioned {
+		// The webhook registry lives as long as the namespace and only answers updates: it
+		// follows the current version like the batch.
+		hooks.VersioningBehavior = workflow.VersioningBehaviorAutoUpgrade
+	}
+	r.RegisterWorkflowWithOptions(workflows.WebhookRegistryWorkflow, hooks)
 	r.RegisterActivity(activitiesFor(c, ents, settings))
 }
 
@@ -238,5 +246,12 @@ func activitiesFor(c client.Client, ents activities.Enterprises, settings activi
 	acts := settings
 	acts.Enterprises = ents
 	acts.Temporal = c
+	// The webhooks registered through the API live in Temporal: every worker reaches them.
+	switch {
+	case acts.Registered == nil:
+		acts.Registered = &webhooks.Store{Client: c}
+	case acts.Registered.Client == nil:
+		acts.Registered = &webhooks.Store{Client: c, Settings: acts.Registered.Settings}
+	}
 	return &acts
 }

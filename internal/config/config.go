@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,34 +38,35 @@ import (
 type Part uint16
 
 const (
-	PartTemporal    Part = 1 << iota // the Temporal connection and task queue
-	PartCloud                        // Invoice Cloud: the client's ultimate.Config
-	PartWorker                       // the worker's own settings (metrics, workflow cache)
-	PartAPI                          // the HTTP API's listen address, request timeout, codec server origins
-	PartAccess                       // who may call the API and the codec server (internal/access)
-	PartLog                          // the log level
-	PartPolicy                       // the server-side policy of bills (internal/policy)
-	PartCodec                        // payload encryption (internal/codec)
-	PartWebhooks                     // where the bills' events go (the worker delivers, the API turns them on per bill)
-	PartEnterprises                  // the enterprise registry file (企业授权配置): routing by tax number
-	PartTracing                      // OpenTelemetry's standard OTEL_* variables (internal/tracing; the exporter reads them)
+	PartTemporal     Part = 1 << iota // the Temporal connection and task queue
+	PartCloud                         // Invoice Cloud: the client's ultimate.Config
+	PartWorker                        // the worker's own settings (metrics, workflow cache)
+	PartAPI                           // the HTTP API's listen address, request timeout, codec server origins
+	PartAccess                        // who may call the API and the codec server (internal/access)
+	PartLog                           // the log level
+	PartPolicy                        // the server-side policy of bills (internal/policy)
+	PartCodec                         // payload encryption (internal/codec)
+	PartWebhooks                      // where the bills' events go (the worker delivers, the API turns them on per bill)
+	PartEnterprises                   // the enterprise registry file (企业授权配置): routing by tax number
+	PartTracing                       // OpenTelemetry's standard OTEL_* variables (internal/tracing; the exporter reads them)
+	PartWebhookStore                  // the webhooks registered through the API: their secrets' folder, the journal's retention
 )
 
 // What each program reads.
 const (
 	// ForWorker is the worker process: Temporal (payloads sealed), the cloud it calls, the
 	// enterprises, its own settings, the webhooks it delivers to.
-	ForWorker = PartTemporal | PartCodec | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartLog | PartTracing
+	ForWorker = PartTemporal | PartCodec | PartCloud | PartEnterprises | PartWorker | PartWebhooks | PartWebhookStore | PartLog | PartTracing
 	// ForAPIServer is `starter serve`: Temporal (payloads sealed), the API, its clients and the
 	// policy, the enterprises bills are checked against, the webhooks a start turns on.
-	ForAPIServer = PartTemporal | PartCodec | PartAPI | PartAccess | PartPolicy | PartWebhooks | PartEnterprises | PartLog | PartTracing
+	ForAPIServer = PartTemporal | PartCodec | PartAPI | PartAccess | PartPolicy | PartWebhooks | PartWebhookStore | PartEnterprises | PartLog | PartTracing
 	// ForCLI is the starter verbs: they talk to Temporal (payloads sealed) and start bills as the
 	// API would (policy, webhooks, enterprises).
 	ForCLI = PartTemporal | PartCodec | PartPolicy | PartWebhooks | PartEnterprises
 	// ForDevstack is the one-process stack: it embeds Temporal and points its worker at its own
 	// simulator, so only the API's clients, the policy, payload encryption (keys default to a file
 	// in its data dir), the webhooks and the log level come from the environment.
-	ForDevstack = PartAccess | PartPolicy | PartCodec | PartWebhooks | PartLog
+	ForDevstack = PartAccess | PartPolicy | PartCodec | PartWebhooks | PartWebhookStore | PartLog
 )
 
 // Temporal is how the worker, the API and the CLI reach Temporal.
@@ -147,6 +149,9 @@ type Config struct {
 	Tracing bool
 	// Webhooks are the ERP's webhook targets per resource (empty registry: none).
 	Webhooks *webhooks.Registry
+	// WebhookStore is how the webhooks registered through the API are kept and checked (its
+	// Client and TaskQueue are the program's to set).
+	WebhookStore webhooks.Settings
 	// Enterprises is the registry's content: from EnterprisesFile, else (with PartCloud) the one
 	// enterprise Cloud describes, serving any tax number. Nil: no registry known (any tax number).
 	Enterprises     []enterprises.Spec
@@ -211,6 +216,9 @@ const (
 	EnvStopTimeout             = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvDeploymentName          = "RIMFLOW_DEPLOYMENT_NAME"
 	EnvWebhooksFile            = "RIMFLOW_WEBHOOKS_FILE"
+	EnvWebhookSecretsDir       = "RIMFLOW_WEBHOOK_SECRETS_DIR"
+	EnvWebhookJournalKeep      = "RIMFLOW_WEBHOOK_JOURNAL_KEEP"
+	EnvWebhookJournalMax       = "RIMFLOW_WEBHOOK_JOURNAL_MAX"
 	EnvEnterprisesFile         = "RIMFLOW_ENTERPRISES_FILE"
 	EnvAPIAddr                 = "RIMFLOW_API_ADDR"
 	EnvAPIOpsAddr              = "RIMFLOW_API_OPS_ADDR"
@@ -287,6 +295,9 @@ func Vars() []Var {
 		{Name: EnvDeploymentName, Meaning: "Worker Versioning (opt-in): the worker deployment this worker belongs to; it polls as version <name>:<build ID> (the release version), a new bill stays on the version current at its start and moves to a newer one at its next continue-as-new (docs/releases.md). Empty = unversioned", Part: PartWorker},
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
+		{Name: EnvWebhookSecretsDir, Meaning: "the folder whose files may sign the webhooks clients register through the API (`file:` references must name a file in it; docs/webhooks.md); empty = only `env:" + webhooks.EnvSecretPrefix + "NAME` references. Set alike for the API and the worker", Part: PartWebhookStore},
+		{Name: EnvWebhookJournalKeep, Default: "168h", Meaning: "[assumed] how long each resource's journal keeps the events of webhooks registered through the API, for replay (1h to 720h)", Part: PartWebhookStore},
+		{Name: EnvWebhookJournalMax, Default: "1000", Meaning: "[assumed] the most events each resource's journal keeps (the oldest go first; 10 to 2000)", Part: PartWebhookStore},
 		{Name: EnvAPIAddr, Default: "127.0.0.1:8080", Meaning: "listen address of the HTTP API (starter serve)", Part: PartAPI},
 		{Name: EnvAPIOpsAddr, Meaning: "listen address of the API's ops listener (e.g. :9091 on a private network): GET /metrics and GET /healthz without a token, for the scraper and the probes; set, the API's own listener no longer serves /metrics (404). Empty: /metrics is on the API's listener and needs a client with the `metrics` operation. A public IP is refused (docs/security.md)", Part: PartAPI},
 		{Name: EnvAPIRequestTimeout, Default: DefaultAPIRequestTimeout.String(), Meaning: "how long one API call may wait for Temporal and the worker", Part: PartAPI},
@@ -373,6 +384,9 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 			l.bad(EnvWebhooksFile, "%v", err)
 		}
 		c.Webhooks = r
+	}
+	if parts&PartWebhookStore != 0 {
+		c.WebhookStore = l.webhookStore()
 	}
 	if parts&PartCodec != 0 {
 		c.Codec = l.codec()
@@ -551,6 +565,24 @@ func (l *loader) cloud(judge bool) ultimate.Config {
 		l.bad(EnvCloudBaseURL, "must not carry user info")
 	}
 	return c
+}
+
+func (l *loader) webhookStore() webhooks.Settings {
+	st := webhooks.Settings{SecretsDir: l.get(EnvWebhookSecretsDir)}
+	if st.SecretsDir != "" && !filepath.IsAbs(st.SecretsDir) {
+		l.bad(EnvWebhookSecretsDir, "want an absolute path, got %q", st.SecretsDir)
+	}
+	if d, err := time.ParseDuration(l.get(EnvWebhookJournalKeep)); err != nil || d < time.Hour || d > 720*time.Hour {
+		l.bad(EnvWebhookJournalKeep, "want a duration from 1h to 720h, got %q", l.get(EnvWebhookJournalKeep))
+	} else {
+		st.Keep = d
+	}
+	if n, err := strconv.Atoi(l.get(EnvWebhookJournalMax)); err != nil || n < 10 || n > webhooks.MaxJournalMax {
+		l.bad(EnvWebhookJournalMax, "want a whole number from 10 to %d, got %q", webhooks.MaxJournalMax, l.get(EnvWebhookJournalMax))
+	} else {
+		st.Max = n
+	}
+	return st
 }
 
 func (l *loader) worker() Worker {

@@ -91,11 +91,8 @@ func Parse(data []byte, getenv func(string) string, readFile func(string) ([]byt
 			bad("%s.urls: at least one URL", where)
 		}
 		for i, raw := range res.URLs {
-			u, err := url.Parse(raw)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				bad("%s.urls[%d]: want an http(s) URL", where, i)
-			} else if u.Scheme == "http" && !loopback(u.Hostname()) {
-				bad("%s.urls[%d]: events are signed but not sealed: use https outside loopback", where, i)
+			if err := CheckURL(raw); err != nil {
+				bad("%s.urls[%d]: %v", where, i, err)
 			}
 		}
 		secret, err := secretref.Resolve(res.Secret, getenv, readFile)
@@ -126,6 +123,19 @@ func Load(path string, getenv func(string) string) (*Registry, error) {
 		return nil, fmt.Errorf("webhooks file %q: %w", path, err)
 	}
 	return r, nil
+}
+
+// CheckURL is the rule for a webhook's URL, in the file and through the API alike: http(s) with a
+// host, and https outside loopback (events are signed, not sealed).
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("want an http(s) URL")
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return errors.New("events are signed but not sealed: use https outside loopback")
+	}
+	return nil
 }
 
 func loopback(host string) bool {

@@ -31,7 +31,7 @@ const (
 	OpCodecDecode = "codec:decode" // the codec server's /decode: read every bill's payloads
 	OpCodecEncode = "codec:encode" // the codec server's /encode: Temporal Web encodes signal input with it
 	OpMetrics     = "metrics"      // the API's GET /metrics when it has no ops listener (the scraper)
-	OpWebhooks    = "webhooks"     // register, test, list and remove its own webhooks; replay a resource's events (needs read too)
+	OpWebhooks    = "webhooks"     // its own webhooks (register, test, list, remove) and the resource's event journal (replay): it hears every bill event of its resources
 	OpAdmin       = "admin"        // every operation
 )
 

@@ -24,7 +24,7 @@ type matrixCaller struct {
 }
 
 // matrixOps are the operations a bill's routes need; the matrix has one client for each, on OA.
-var matrixOps = []string{"start", "read", "invoices", "submit", "approve:supervisor", "images", "voucher", "cancel", "retry", "resolve"}
+var matrixOps = []string{"start", "read", "invoices", "submit", "approve:supervisor", "images", "voucher", "cancel", "retry", "resolve", "webhooks"}
 
 func matrixToken(name string) string {
 	return "matrix-" + strings.NewReplacer(":", "-").Replace(name) + "-token-0123456789abcdef"

@@ -27,6 +27,8 @@ import (
 // documented request schema; every operation but the codec's refuses an unknown query parameter
 // with a documented 400.
 func TestOpenAPIAgainstTheServer(t *testing.T) {
+	// The walk's webhook is signed with this variable (the devstack sets it itself).
+	t.Setenv(api.ScenarioWebhookSecretEnv, "whsec-walk-0123456789abcdef")
 	s := newStack(t, "doc-token")
 	var doc map[string]any
 	if code := s.call(t, "GET", "/v1/openapi.json", nil, &doc); code != 200 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -51,6 +52,9 @@ const (
 	DefaultJournalMax  = 1000
 	// MaxJournalMax caps RIMFLOW_WEBHOOK_JOURNAL_MAX: Temporal refuses a payload over 2 MB.
 	MaxJournalMax = 2000
+	// MaxJournalBytes bounds the events all journals keep together: the registry's state travels
+	// in one Temporal payload across continue-as-new (2 MB at most, encrypted and encoded).
+	MaxJournalBytes = 1 << 20
 	// MaxPage bounds one replay or one page of the journal.
 	MaxPage = 100
 )
@@ -266,7 +270,32 @@ func (st *RegistryState) Append(req JournalRequest, now time.Time) int64 {
 		limit = DefaultJournalMax
 	}
 	j.prune(now.Add(-keep), min(limit, MaxJournalMax))
+	st.trim(MaxJournalBytes)
 	return j.Last
+}
+
+// trim drops the oldest events of all journals until they hold at most budget bytes.
+func (st *RegistryState) trim(budget int) {
+	names := slices.Sorted(maps.Keys(st.Journals)) //workflowcheck:ignore sorted: the order is the keys', not the map's
+	total := 0
+	for _, name := range names {
+		for _, e := range st.Journals[name].Events {
+			total += len(e.Event)
+		}
+	}
+	for total > budget {
+		var oldest *Journal
+		for _, name := range names {
+			if j := st.Journals[name]; len(j.Events) > 0 && (oldest == nil || j.Events[0].At.Before(oldest.Events[0].At)) {
+				oldest = j
+			}
+		}
+		if oldest == nil {
+			return
+		}
+		total -= len(oldest.Events[0].Event)
+		oldest.Events = slices.Delete(oldest.Events, 0, 1)
+	}
 }
 
 func (j *Journal) prune(before time.Time, limit int) {

@@ -121,3 +121,27 @@ func TestWithSequence(t *testing.T) {
 		t.Errorf("not JSON with the sequence: %v %v", v, err)
 	}
 }
+
+// The journals together stay under MaxJournalBytes (the registry's state is one payload): the
+// oldest events, of any resource, go first.
+func TestJournalsStayUnderTheirByteBudget(t *testing.T) {
+	var st RegistryState
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	big := `{"data":"` + strings.Repeat("x", 100<<10) + `"}` // 10 fit: the newest 10 of 15 stay
+	for i := 0; i < 15; i++ {
+		res := []string{"OA", "SAP"}[i%2]
+		st.Append(JournalRequest{Resource: res, ID: fmt.Sprint(i), Event: json.RawMessage(big)}, now.Add(time.Duration(i)*time.Second))
+	}
+	total := 0
+	for _, j := range st.Journals {
+		for _, e := range j.Events {
+			total += len(e.Event)
+		}
+	}
+	if total > MaxJournalBytes {
+		t.Errorf("the journals hold %d bytes", total)
+	}
+	if oa, sap := st.Page(EventsQuery{Resource: "OA", From: 1}), st.Page(EventsQuery{Resource: "SAP", From: 1}); oa.First != 4 || sap.First != 3 || oa.Last != 8 || sap.Last != 7 {
+		t.Errorf("the oldest did not go first: OA %d..%d, SAP %d..%d", oa.First, oa.Last, sap.First, sap.Last)
+	}
+}

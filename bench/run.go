@@ -54,8 +54,8 @@ type Config struct {
 	ReissueMargin time.Duration
 	// WatchGrace is the worker's RIMFLOW_WATCH_GRACE (watchers listen this long after expiry).
 	WatchGrace time.Duration
-	// IdleWindow is each quiet window's length: several heartbeat intervals, so heartbeats are in
-	// it in proportion whatever their phase.
+	// IdleWindow is each quiet window's length: whole heartbeat intervals, so every idle watcher's
+	// heartbeats are in it in proportion whatever their phase (one interval holds exactly one).
 	IdleWindow time.Duration
 	// Settle is how long after the last collecting bill started the live counts and the quiet
 	// window begin: past the socket's silence (60 s), when an idle watcher waits on a long poll.
@@ -69,6 +69,9 @@ type Config struct {
 	// "" leaves the runtime's default (none). Only the worker gets it: the bench process holds
 	// the server.
 	WorkerMemLimit string
+	// WorkerMetricsAddr, when set, is the worker's RIMFLOW_METRICS_ADDR: the watchers comparison
+	// reads the Go runtime's figures (goroutines, heap, stacks) from its /metrics.
+	WorkerMetricsAddr string
 	// WatchersBefore, when set, runs only the watchers comparison (watchers.go): that worker
 	// program against this build's, WatchersSmall and Collecting collecting bills each.
 	WatchersBefore string
@@ -77,7 +80,7 @@ type Config struct {
 
 func defaultConfig() Config {
 	return Config{Bills: 500, Concurrency: 16, Waiting: 5000, Invoices: 1, Warmup: 10,
-		Collecting: 5000, WatchGrace: 10 * time.Second, IdleWindow: 3 * heartbeatInterval,
+		Collecting: 5000, WatchGrace: 10 * time.Second, IdleWindow: heartbeatInterval,
 		Settle: 65 * time.Second, Probes: 16}
 }
 
@@ -288,6 +291,9 @@ func startWorkers(ctx context.Context, cfg Config, env *kit.Env, ttl time.Durati
 	}
 	if cfg.WorkerMemLimit != "" {
 		wenv = append(wenv, "GOMEMLIMIT="+cfg.WorkerMemLimit) // the last of a duplicate key wins
+	}
+	if cfg.WorkerMetricsAddr != "" {
+		wenv = append(wenv, config.EnvMetricsAddr+"="+cfg.WorkerMetricsAddr)
 	}
 	if cfg.WorkerBinary == "" {
 		wenv = append(wenv, workerModeEnv+"="+workerModeBills)

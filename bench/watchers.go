@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"rimflow/bench/kit"
+	"rimflow/devstack/harness"
 	"rimflow/workflows"
 )
 
@@ -26,14 +32,20 @@ import (
 
 // WatcherBuild is one build's figures.
 type WatcherBuild struct {
-	Build        string  `json:"build"`
-	SmallBills   int     `json:"smallBills"`
-	LargeBills   int     `json:"largeBills"`
-	RssSmallMB   float64 `json:"rssSmallMB"`
-	RssLargeMB   float64 `json:"rssLargeMB"`
-	KBPerWatcher float64 `json:"kbPerWatcher"`
-	SocketsLive  int     `json:"socketsLive"`
-	PollsLive    int     `json:"pollsLive"`
+	Build      string `json:"build"`
+	SmallBills int    `json:"smallBills"`
+	LargeBills int    `json:"largeBills"`
+	// RssNoneMB is the worker's RSS with no bill (after the first quiet window).
+	RssNoneMB  float64 `json:"rssNoneMB"`
+	RssSmallMB float64 `json:"rssSmallMB"`
+	RssLargeMB float64 `json:"rssLargeMB"`
+	// The worker's Go runtime at each of the three points (its /metrics): where the RSS goes.
+	RuntimeNone  GoRuntime `json:"runtimeNone"`
+	RuntimeSmall GoRuntime `json:"runtimeSmall"`
+	RuntimeLarge GoRuntime `json:"runtimeLarge"`
+	KBPerWatcher float64   `json:"kbPerWatcher"`
+	SocketsLive  int       `json:"socketsLive"`
+	PollsLive    int       `json:"pollsLive"`
 	// Idle CPU with the large number live, less the window with no bill (server + worker cores).
 	IdleNone        kit.IdleCPU `json:"idleNone"`
 	IdleLive        kit.IdleCPU `json:"idleLive"`
@@ -44,6 +56,64 @@ type WatcherBuild struct {
 	// sockets still open at the deadline (two heartbeat intervals and 30 s).
 	CancelToClose kit.Summary `json:"cancelToClose"`
 	NotClosed     int         `json:"notClosed"`
+}
+
+// GoRuntime is what a worker's /metrics says of its Go runtime (Prometheus' Go collector), in MB.
+type GoRuntime struct {
+	Goroutines  int     `json:"goroutines"`
+	HeapInuseMB float64 `json:"heapInuseMB"` // spans in use: live objects and garbage not yet swept
+	HeapAllocMB float64 `json:"heapAllocMB"` // objects allocated and not yet freed
+	StackMB     float64 `json:"stackMB"`
+	SysMB       float64 `json:"sysMB"` // all the runtime took from the OS
+}
+
+// readGoRuntime scrapes addr's /metrics; the zero value when it cannot.
+func readGoRuntime(ctx context.Context, addr string) GoRuntime {
+	var g GoRuntime
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return g
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return g
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "go_goroutines":
+			g.Goroutines = int(v)
+		case "go_memstats_heap_inuse_bytes":
+			g.HeapInuseMB = round1(v / (1 << 20))
+		case "go_memstats_heap_alloc_bytes":
+			g.HeapAllocMB = round1(v / (1 << 20))
+		case "go_memstats_stack_inuse_bytes":
+			g.StackMB = round1(v / (1 << 20))
+		case "go_memstats_sys_bytes":
+			g.SysMB = round1(v / (1 << 20))
+		}
+	}
+	return g
+}
+
+// freeAddr is a loopback address with a port free now.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 // WatchersResult is the comparison's JSON.
@@ -68,9 +138,15 @@ func runWatchers(ctx context.Context, cfg Config, progress io.Writer) (*Watchers
 	if res.Before, err = watcherBuild(ctx, before, "before: "+cfg.WatchersBefore, progress); err != nil {
 		return res, fmt.Errorf("before: %w", err)
 	}
+	// The after build's worker is this build's ./worker program when -worker-binary names it: the
+	// bench's own binary (re-executed) carries the Temporal server's code and a baseline worker
+	// beside the bills', which a worker program does not, so only two programs compare evenly.
 	after := cfg
-	after.WorkerBinary = ""
-	if res.After, err = watcherBuild(ctx, after, "this build", progress); err != nil {
+	name := "this build"
+	if cfg.WorkerBinary != "" {
+		name = "after: " + cfg.WorkerBinary
+	}
+	if res.After, err = watcherBuild(ctx, after, name, progress); err != nil {
 		return res, fmt.Errorf("this build: %w", err)
 	}
 	ratio := func(key string, a, b float64) {
@@ -110,6 +186,9 @@ func watcherBuild(ctx context.Context, cfg Config, name string, progress io.Writ
 		return out, err
 	}
 	defer env.Close()
+	if cfg.WorkerMetricsAddr, err = freeAddr(); err != nil {
+		return out, err
+	}
 	workers, err := startWorkers(ctx, cfg, env, ttl, logFile)
 	for _, w := range workers {
 		defer func() { _ = w.Stop(30 * time.Second) }()
@@ -121,6 +200,7 @@ func watcherBuild(ctx context.Context, cfg Config, name string, progress io.Writ
 	if out.IdleNone, err = env.MeasureIdle(ctx, cfg.IdleWindow, workers...); err != nil {
 		return out, err
 	}
+	out.RssNoneMB, out.RuntimeNone = rss(workers[0]), readGoRuntime(ctx, cfg.WorkerMetricsAddr)
 	d := &kit.Driver{Env: env, Invoices: 1, StepTimeout: 3 * time.Minute, Resource: "WATCH"}
 	var mu sync.Mutex
 	codes := map[string]string{} // billID → eventCode
@@ -141,24 +221,17 @@ func watcherBuild(ctx context.Context, cfg Config, name string, progress io.Writ
 		}
 		return nil
 	}
-	rss := func() float64 {
-		m, err := workers[0].Memory()
-		if err != nil {
-			return 0
-		}
-		return round1(m.RSSMB)
-	}
 	if err := park(0, cfg.WatchersSmall); err != nil {
 		return out, err
 	}
 	settle(ctx, cfg.Settle)
-	out.RssSmallMB = rss()
+	out.RssSmallMB, out.RuntimeSmall = rss(workers[0]), readGoRuntime(ctx, cfg.WorkerMetricsAddr)
 	fmt.Fprintf(progress, "bench: watchers, %s: %d collecting, worker RSS %.1f MB\n", name, cfg.WatchersSmall, out.RssSmallMB)
 	if err := park(cfg.WatchersSmall, cfg.Collecting); err != nil {
 		return out, err
 	}
 	settle(ctx, cfg.Settle)
-	out.RssLargeMB = rss()
+	out.RssLargeMB, out.RuntimeLarge = rss(workers[0]), readGoRuntime(ctx, cfg.WorkerMetricsAddr)
 	out.SocketsLive, out.PollsLive = env.Sim.Stats().SocketsOpen, env.PollsHeld()
 	if n := cfg.Collecting - cfg.WatchersSmall; n > 0 {
 		out.KBPerWatcher = round1((out.RssLargeMB - out.RssSmallMB) * 1024 / float64(n))
@@ -216,6 +289,15 @@ func watcherBuild(ctx context.Context, cfg Config, name string, progress io.Writ
 	return out, ctx.Err()
 }
 
+// rss is the worker process's resident memory now, in MB (0 when it cannot be read).
+func rss(w *harness.Worker) float64 {
+	m, err := w.Memory()
+	if err != nil {
+		return 0
+	}
+	return round1(m.RSSMB)
+}
+
 func printWatchers(w io.Writer, r *WatchersResult) {
 	row := func(name string, a, b float64, unit string) {
 		fmt.Fprintf(w, "%-34s %12.3f %12.3f %8.3f  %s\n", name, a, b, safeRatio(b, a), unit)
@@ -223,9 +305,15 @@ func printWatchers(w io.Writer, r *WatchersResult) {
 	fmt.Fprintf(w, "%-34s %12s %12s %8s\n", "watchers", "before", "this build", "ratio")
 	row("worker RSS, large", r.Before.RssLargeMB, r.After.RssLargeMB, "MB")
 	row("worker RSS, small", r.Before.RssSmallMB, r.After.RssSmallMB, "MB")
+	row("worker RSS, no bill", r.Before.RssNoneMB, r.After.RssNoneMB, "MB")
+	row("goroutines, large", float64(r.Before.RuntimeLarge.Goroutines), float64(r.After.RuntimeLarge.Goroutines), "")
+	row("heap in use, large", r.Before.RuntimeLarge.HeapInuseMB, r.After.RuntimeLarge.HeapInuseMB, "MB")
+	row("stacks, large", r.Before.RuntimeLarge.StackMB, r.After.RuntimeLarge.StackMB, "MB")
 	row("memory per watcher", r.Before.KBPerWatcher, r.After.KBPerWatcher, "KB")
 	row("idle cores (server + worker)", r.Before.IdleCores, r.After.IdleCores, "cores")
 	row("idle worker cores", r.Before.IdleWorkerCores, r.After.IdleWorkerCores, "cores")
+	row("idle server cores", r.Before.IdleServerCores, r.After.IdleServerCores, "cores")
+	row("idle cores, no bill (server + worker)", r.Before.IdleNone.Cores(), r.After.IdleNone.Cores(), "cores")
 	row("cancel → close p50", r.Before.CancelToClose.P50, r.After.CancelToClose.P50, "ms")
 	row("cancel → close max", r.Before.CancelToClose.Max, r.After.CancelToClose.Max, "ms")
 }

@@ -28,9 +28,13 @@ const (
 	// A watcher heartbeats at most every 0.8 x WatchHeartbeatTimeout, and every heartbeat is a write on
 	// the server, paid for every watcher of every collecting bill: a long timeout keeps thousands of
 	// idle watchers cheap. The price: a dead worker's watchers move to another worker, and a stopped
-	// bill's watcher learns of the cancel, within that time (deliveries meanwhile are not lost: a
-	// socket message waits in the cloud for the next listener, a polled one until it is receipted).
-	WatchHeartbeatTimeout = 2 * time.Minute
+	// bill's watcher learns of the cancel when no delivery came just before, within that time
+	// (deliveries meanwhile are not lost: a socket message waits in the cloud for the next
+	// listener, a polled one until it is receipted). docs/watchers.md weighs it.
+	WatchHeartbeatTimeout = 5 * time.Minute
+	// watchHeartbeatTimeoutBefore is the watchers' heartbeat timeout of bills started before
+	// watchHeartbeatLonger.
+	watchHeartbeatTimeoutBefore = 2 * time.Minute
 	// watchGraceAllowance bounds how long past its eventCode's expiry a watcher may run (the
 	// worker's WatchGrace must be shorter).
 	watchGraceAllowance = 30 * time.Minute
@@ -63,11 +67,11 @@ func cloudCallOptions(ctx workflow.Context) workflow.Context {
 }
 
 // watchOptions are a watcher's: its own task queue, alive while its eventCode lives (plus grace).
-func watchOptions(ctx workflow.Context, lives time.Duration) workflow.Context {
+func watchOptions(ctx workflow.Context, lives, heartbeat time.Duration) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              WatchTaskQueue(workflow.GetInfo(ctx).TaskQueueName),
 		ScheduleToCloseTimeout: lives + watchGraceAllowance,
-		HeartbeatTimeout:       WatchHeartbeatTimeout,
+		HeartbeatTimeout:       heartbeat,
 		RetryPolicy:            RetryPolicy(),
 		// Do not wait for the watcher to acknowledge cancellation: the stage moves on at once and
 		// the watcher closes its socket when its next heartbeat learns of the cancel.

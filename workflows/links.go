@@ -114,6 +114,10 @@ func (k *linkBook) viewURL(now time.Time, client string) ViewURLResponse {
 // that ended never delivers into a bill started again under the same key.
 const watchOwnBillOnly = "watch-own-bill-only"
 
+// watchHeartbeatLonger: a watcher's heartbeat timeout is WatchHeartbeatTimeout (5 minutes), not
+// the 2 minutes of bills started before: idle watchers heartbeat 2.5 times less often.
+const watchHeartbeatLonger = "watch-heartbeat-5m"
+
 // watchers are the running watcher activities of this run, by linkKey. A watcher listens on its
 // linkKey until the pages die (plus the worker's grace), signalling each message to the bill; it
 // runs on the watchers' own task queue, so sockets never take a slot a cloud call needs.
@@ -132,9 +136,13 @@ func (w watchers) start(root workflow.Context, now time.Time, links []Link, in B
 		if workflow.GetVersion(root, watchOwnBillOnly, workflow.DefaultVersion, 1) >= 1 {
 			req.FirstRunID = workflow.GetInfo(root).FirstRunID
 		}
+		heartbeat := watchHeartbeatTimeoutBefore
+		if workflow.GetVersion(root, watchHeartbeatLonger, workflow.DefaultVersion, 1) >= 1 {
+			heartbeat = WatchHeartbeatTimeout
+		}
 		linkKey, lives := l.LinkKey, l.ExpiresAt.Sub(now)
 		workflow.Go(wctx, func(gctx workflow.Context) {
-			err := callNoResult(watchOptions(gctx, lives), acts.WatchInvoices, req)
+			err := callNoResult(watchOptions(gctx, lives, heartbeat), acts.WatchInvoices, req)
 			if gctx.Err() != nil {
 				return // stopped: collecting ended, or the bill ended
 			}

@@ -48,9 +48,12 @@ type WorkerOptions struct {
 	Voice *voice.Keys
 }
 
-// DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. Measured: a cached
-// bill costs about 0.2 MB, so 1,000 keeps a worker well under 512 MB however many bills wait.
-const DefaultCacheSize = 1000
+// DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. A cached bill
+// costs its workflow's goroutines and state (measured in bench/README.md, run I), and a bill between
+// events is cheap to replay from its short history; a worker's active bills (those with an event
+// every few seconds) are far fewer than this, so the collecting and waiting bills, thousands, are
+// what a larger cache would hold.
+const DefaultCacheSize = 256
 
 var cacheOnce sync.Once
 

@@ -44,7 +44,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Temporal.Address != "127.0.0.1:7233" || c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "rimflow-bills" ||
 		c.Cloud.AuthMode != ultimate.AuthLegacy || c.Cloud.TokenPlacement != ultimate.TokenInHeader ||
-		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 1000 ||
+		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 256 ||
 		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != ultimate.DefaultPaths().PollData ||
 		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != DefaultAPIRequestTimeout ||
 		!c.API.Clients.Open() ||

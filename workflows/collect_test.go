@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -268,5 +269,34 @@ func TestCancelDuringMarkUsedReleases(t *testing.T) {
 	got := h.names()
 	if i := slices.Index(got, "ReleaseInvoices"); i < 0 || slices.Index(got, "Unbind") < i {
 		t.Errorf("calls = %v: want release, then unbind", got)
+	}
+}
+
+// A new bill's watcher runs with WatchHeartbeatTimeout (idle watchers heartbeat less often); a
+// bill whose history predates the change keeps the 2 minutes it was recorded with.
+func TestWatcherHeartbeatTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		version workflow.Version
+		want    time.Duration
+	}{
+		{"new bill", 1, workflows.WatchHeartbeatTimeout},
+		{"bill started before", workflow.DefaultVersion, 2 * time.Minute},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.env.OnGetVersion(workflows.WatchHeartbeatLonger, workflow.DefaultVersion, 1).Return(c.version)
+			h.script(func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) })
+			h.run(bill(workflows.Options{}))
+			if _, err := h.result(); err != nil {
+				t.Fatal(err)
+			}
+			if len(h.watchHeartbeats) == 0 {
+				t.Fatal("no watcher started")
+			}
+			for i, got := range h.watchHeartbeats {
+				eq(t, fmt.Sprintf("watcher %d's heartbeat timeout", i), got, c.want)
+			}
+		})
 	}
 }

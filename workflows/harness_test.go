@@ -44,6 +44,8 @@ type harness struct {
 	scans []invoicecloud.ScanResult
 	// metrics is the registry the bill's workflow metrics handler reports into.
 	metrics *prometheus.Registry
+	// watchHeartbeats are the heartbeat timeouts the watchers were scheduled with, in order.
+	watchHeartbeats []time.Duration
 }
 
 type call struct {
@@ -96,6 +98,7 @@ func newHarness(t *testing.T) *harness {
 			}
 			h.mu.Lock()
 			h.calls = append(h.calls, call{"WatchInvoices", in})
+			h.watchHeartbeats = append(h.watchHeartbeats, info.HeartbeatTimeout)
 			h.mu.Unlock()
 		}
 	})

@@ -100,7 +100,7 @@ func TestHubClosesACancelledWatchersSocket(t *testing.T) {
 }
 
 // Stopping a worker hands its links back at once: another worker holds the socket again long
-// before the watcher's heartbeat timeout (2 minutes) could have moved it, and an import then
+// before the watcher's heartbeat timeout (5 minutes) could have moved it, and an import then
 // reaches the bill.
 func TestHubHandsLinksBackOnStop(t *testing.T) {
 	r := newHubRig(t)
@@ -120,7 +120,7 @@ func TestHubHandsLinksBackOnStop(t *testing.T) {
 	}
 	second := r.worker()
 	defer second.Stop()
-	// Well inside the 2-minute heartbeat timeout: only a handed-back watcher is retried this soon.
+	// Well inside the 5-minute heartbeat timeout: only a handed-back watcher is retried this soon.
 	if !r.waitSockets(eventCode, 1, 30*time.Second) {
 		t.Fatalf("no worker took the handed-back watcher: %+v", r.cloud.Sim.Stats())
 	}

@@ -582,7 +582,7 @@ func TestThreeWorkersRollingRestart(t *testing.T) {
 	}
 	// A socket frame the cloud had written to the SIGKILLed worker is gone with it
 	// (systest/resilience/README.md, "What a crash can lose"): the ERP forwards its copy of an
-	// import not bound within 3 minutes (the killed worker's watchers move on after their 2-minute
+	// import not bound within 3 minutes (the killed worker's watchers move on after their 5-minute
 	// heartbeat timeout).
 	d := &kit.Driver{Env: env, Resource: "ROLLING", Invoices: 2, StepTimeout: 5 * time.Minute, ForwardAfter: 3 * time.Minute}
 

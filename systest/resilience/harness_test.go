@@ -59,7 +59,7 @@ func launchWorker(t testing.TB, ctx context.Context, env *kit.Env, logLevel stri
 }
 
 // watchHeartbeat is the workers' watcher heartbeat timeout here (RIMFLOW_WATCH_HEARTBEAT_TIMEOUT,
-// production's 2 minutes otherwise): a killed worker's watchers move to the next worker after it,
+// production's 5 minutes otherwise): a killed worker's watchers move to the next worker after it,
 // so the cases that kill one wait seconds for that, not minutes.
 const watchHeartbeat = 10 * time.Second
 

@@ -5,7 +5,7 @@
 //
 // The fast cases run in CI (`go test ./systest/resilience/`, a few minutes: the workers run with a
 // 10 s watcher heartbeat timeout, so a killed worker's watchers move on after seconds, not after
-// production's 2 minutes). The long ones (200 bills in flight instead of 20) run with
+// production's 5 minutes). The long ones (200 bills in flight instead of 20) run with
 // `go test ./systest/resilience/ -long` or RIMFLOW_LONG=1.
 package resilience
 

@@ -49,7 +49,7 @@ type WorkerOptions struct {
 }
 
 // DefaultCacheSize is the worker's workflow cache when WorkerOptions.CacheSize is 0. A cached bill
-// costs its workflow's goroutines and state (measured in bench/README.md, run I), and a bill between
+// costs its workflow's goroutines and state (bench/README.md: the watcher runs), and a bill between
 // events is cheap to replay from its short history; a worker's active bills (those with an event
 // every few seconds) are far fewer than this, so the collecting and waiting bills, thousands, are
 // what a larger cache would hold.

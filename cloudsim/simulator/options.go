@@ -57,6 +57,9 @@ type Options struct {
 	// ImageUploadMaxBytes bounds the files (decoded) one image-system task takes in submitter
 	// mode [assumed: the vendor states no size]. Default DefaultImageUploadMaxBytes.
 	ImageUploadMaxBytes int
+	// OnSocketDelivery, when set, hears of every message a socket took (its queue's hash and its
+	// msgId), after the write: the devstack journals it so a restart does not queue it again.
+	OnSocketDelivery func(queueHash, msgID string)
 }
 
 // Assumptions turn off [assumed] behaviours; each field disables one, so the zero value is

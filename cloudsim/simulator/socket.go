@@ -187,6 +187,9 @@ func (s *Sim) socketWriter(c *socketConn) {
 				c.drop()
 				return
 			}
+			if f.delivery != nil && s.opts.OnSocketDelivery != nil {
+				s.opts.OnSocketDelivery(c.hash, f.delivery.msgID)
+			}
 		}
 	}
 }

@@ -30,6 +30,10 @@ const SimJournalFile = "cloudsim.journal"
 type journalHeader struct {
 	Version int   `json:"version"`
 	Seed    int64 `json:"seed"`
+	// Sockets: the journal records each message a socket took (a "SOCKET" entry: the queue's
+	// hash and the msgId). A journal without it (written before) settles the socket queues
+	// after its replay instead (simulator.SettleSocketQueues).
+	Sockets bool `json:"sockets,omitempty"`
 	Strict  bool  `json:"strict,omitempty"` // the simulator's -strict mode
 	// Assume are the [assumed] behaviours switched off (cloudsim -assume-*=false).
 	Assume simulator.Assumptions `json:"assume,omitzero"`
@@ -71,26 +75,37 @@ func openSimJournal(path string, opts simulator.Options) (*simulator.Sim, *simJo
 	entries, hdr, err := readJournal(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		hdr = journalHeader{Version: 1, Seed: opts.Seed, Strict: opts.Strict, Assume: opts.Assume}
+		hdr = journalHeader{Version: 1, Seed: opts.Seed, Sockets: true, Strict: opts.Strict, Assume: opts.Assume}
 	case err != nil:
 		return nil, nil, hdr, err
 	}
 	opts.Seed, opts.Strict, opts.Assume = hdr.Seed, hdr.Strict, hdr.Assume
+	j := &simJournal{}
+	opts.OnSocketDelivery = j.socketDelivered
 	sim := simulator.New(opts)
 	h := sim.Handler()
 	for _, e := range entries {
+		if e.Method == methodSocket {
+			sim.HandedOver(e.Path, string(e.Body))
+			continue
+		}
 		req := httptest.NewRequest(e.Method, e.Path+querySuffix(e.Query), bytes.NewReader(e.Body))
 		for k, v := range e.Header {
 			req.Header[k] = v
 		}
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
+	if !hdr.Sockets {
+		sim.SettleSocketQueues()
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		sim.Close()
 		return nil, nil, hdr, fmt.Errorf("simulator journal %s: %w", path, err)
 	}
-	j := &simJournal{next: h, f: f, w: bufio.NewWriter(f)}
+	j.mu.Lock()
+	j.next, j.f, j.w = h, f, bufio.NewWriter(f)
+	j.mu.Unlock()
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		j.append(hdr)
 	}
@@ -156,6 +171,22 @@ func (j *simJournal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		j.append(journalEntry{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		_ = j.flush()
 	}
+}
+
+// methodSocket marks a journal entry that is no request: a socket took a message (Path: its
+// queue's hash, Body: its msgId).
+const methodSocket = "SOCKET"
+
+// socketDelivered journals a message a socket took. It waits for the request that queued the
+// message to be journaled first (mu), so a replay meets them in that order.
+func (j *simJournal) socketDelivered(queueHash, msgID string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.w == nil {
+		return // the replay itself: nothing to write
+	}
+	j.append(journalEntry{Method: methodSocket, Path: queueHash, Body: []byte(msgID)})
+	_ = j.flush()
 }
 
 // append writes one JSON line; the first error sticks and stops journaling.

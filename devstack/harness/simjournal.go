@@ -34,7 +34,7 @@ type journalHeader struct {
 	// hash and the msgId). A journal without it (written before) settles the socket queues
 	// after its replay instead (simulator.SettleSocketQueues).
 	Sockets bool `json:"sockets,omitempty"`
-	Strict  bool  `json:"strict,omitempty"` // the simulator's -strict mode
+	Strict  bool `json:"strict,omitempty"` // the simulator's -strict mode
 	// Assume are the [assumed] behaviours switched off (cloudsim -assume-*=false).
 	Assume simulator.Assumptions `json:"assume,omitzero"`
 }

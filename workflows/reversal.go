@@ -88,7 +88,7 @@ func (b *bill) reversalWindow(ctx workflow.Context) (Stage, error) {
 		}
 	})
 	for {
-		ev, err := b.wait(ctx)
+		ev, err := b.windowWait(ctx)
 		if err != nil {
 			if errors.Is(err, errContinueAsNew) {
 				return "", err
@@ -119,6 +119,32 @@ func (b *bill) reversalWindow(ctx workflow.Context) (Stage, error) {
 			if next, done, err := b.common(ctx, ev); done || err != nil {
 				return next, err
 			}
+		}
+	}
+}
+
+// windowWait is wait (bill_inbox.go) for the window, where a cancel from Temporal comes before a
+// continue-as-new: both due at once, wait would continue as new and the next run would never
+// hear of the cancel.
+func (b *bill) windowWait(ctx workflow.Context) (*event, error) {
+	for {
+		if b.shown.buildMoved(&b.View) {
+			b.publish()
+		}
+		b.takeSignals()
+		if len(b.inbox.events) > 0 {
+			return b.inbox.take(), nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if b.timeToContinue() {
+			return nil, errContinueAsNew
+		}
+		if err := workflow.Await(ctx, func() bool {
+			return len(b.inbox.events) > 0 || b.inbox.signalWaiting() || ctx.Err() != nil || b.timeToContinue()
+		}); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package itest
 
 import (
+	"context"
+
+	enumspb "go.temporal.io/api/enums/v1"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +75,54 @@ func TestVoucherReversalOnTheServer(t *testing.T) {
 		s.cloudHolds(t, billID, serials, invoicecloud.StatusUsed)
 		record(t, id, "voucher_reversal")
 	})
+}
+
+// TestVoucherReversalWindowContinuesAsNew: a bill whose history is past its limit when it enters
+// the reversal window continues as new there (a quiet point); the next run waits in the same
+// window (until the same instant), takes the reversal and a new voucher.
+func TestVoucherReversalWindowContinuesAsNew(t *testing.T) {
+	s := newStack(t, 28, lenient)
+	billID := "REV-CAN"
+	run := s.start(input(billID, workflows.Options{Approvals: []string{}, ReversalWindow: workflows.Duration(time.Hour), HistoryLimit: 30}))
+	id := run.GetID()
+	first := currentRun(ctxT(t), t, id)
+	serials := s.collect(s.collectURL(id).EventCode, 1)
+	waitStage(t, id, workflows.StageAwaitingVoucher)
+	booked := mustUpdate(t, id, workflows.UpdateVoucher, voucher())
+	waitFor(t, "a continue-as-new in the window", func() bool { return currentRun(ctxT(t), t, id) != first })
+	st := state(t, id)
+	if st.Stage != workflows.StageCompleted || st.Voucher == nil || st.Voucher.ReversibleUntil == nil ||
+		booked.Voucher == nil || !st.Voucher.ReversibleUntil.Equal(*booked.Voucher.ReversibleUntil) {
+		t.Fatalf("the next run: stage %s, voucher %+v; want completed in the same window as %+v", st.Stage, st.Voucher, booked.Voucher)
+	}
+	st = mustUpdate(t, id, workflows.UpdateReverseVoucher, workflows.VoucherReversalRequest{VouchID: "V1", By: "acct-li", Reason: "wrong period"})
+	if st.Stage != workflows.StageAwaitingVoucher || s.bill(billID).Voucher != nil {
+		t.Fatalf("reversed in the next run: stage %s, the cloud's voucher %+v", st.Stage, s.bill(billID).Voucher)
+	}
+	s.cloudHolds(t, billID, serials, invoicecloud.StatusUsed)
+	next := voucher()
+	next.VouchID, next.VouchNo = "V2", "记-0002"
+	if st = mustUpdate(t, id, workflows.UpdateVoucher, next); st.Stage != workflows.StageCompleted {
+		t.Fatalf("rebooked: stage %s", st.Stage)
+	}
+	if err := tcCancel(t, id); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 20*time.Second)
+	defer cancel()
+	var final workflows.BillState
+	if err := run.Get(ctx, &final); err != nil || final.Stage != workflows.StageCompleted || final.Voucher == nil || final.Voucher.VouchID != "V2" {
+		st := state(t, id)
+		iter := tc.GetWorkflowHistory(ctxT(t), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		var types []string
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				break
+			}
+			types = append(types, ev.GetEventType().String())
+		}
+		t.Logf("history of the current run (%d events): %v", len(types), types[max(0, len(types)-25):])
+		t.Fatalf("final: %v, stage %s, voucher %+v; first run %s, now %s: %+v", err, final.Stage, final.Voucher, first, currentRun(ctxT(t), t, id), st.History[max(0, len(st.History)-6):])
+	}
 }

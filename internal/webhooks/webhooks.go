@@ -6,6 +6,8 @@
 //	X-Rimflow-Event-Id:  <event id>         (a redelivery keeps it: drop repeats)
 //	X-Rimflow-Timestamp: <unix seconds>
 //	X-Rimflow-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+//	X-Rimflow-Sequence:  <the resource's sequence> (webhooks registered through the API only;
+//	                     the body's "sequence" is the signed copy)
 //
 // A receiver checks the signature (Verify) and refuses a timestamp older than it tolerates.
 package webhooks

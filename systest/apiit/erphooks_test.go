@@ -38,6 +38,9 @@ const (
 type hookStack struct {
 	api *httptest.Server
 	sim string
+
+	start func() // starts the worker and the API (again)
+	stop  func()
 }
 
 // newHookStack: three clients — A and B both act on HK (A starts bills), the third only on SAP.
@@ -48,14 +51,6 @@ func newHookStack(t *testing.T) *hookStack {
 	ts := harness.NewTestServer(t)
 	c := ts.GetDefaultClient()
 	cloud := harness.NewCloud(t, simulator.Options{Seed: 27}, nil)
-	w, err := app.NewWorker(c, enterprises.Single(cloud.Client), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
 	clients, err := access.New(
 		access.Spec{Name: "erp-a", Token: hooksA, Resources: []string{hookRes}, Operations: []string{"start", "read", "webhooks"}},
 		access.Spec{Name: "erp-b", Token: hooksB, Resources: []string{hookRes}, Operations: []string{"read", "webhooks"}},
@@ -64,10 +59,23 @@ func newHookStack(t *testing.T) *hookStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
-		TaskQueue: workflows.DefaultTaskQueue, Clients: clients}))
-	t.Cleanup(srv.Close)
-	return &hookStack{api: srv, sim: cloud.URL}
+	s := &hookStack{sim: cloud.URL}
+	s.start = func() {
+		w, err := app.NewWorker(c, enterprises.Single(cloud.Client), app.WorkerOptions{TaskQueue: workflows.DefaultTaskQueue})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(apiHandler(t, api.Options{Client: c, Namespace: ts.GetDefaultNamespace(),
+			TaskQueue: workflows.DefaultTaskQueue, Clients: clients}))
+		s.api = srv
+		s.stop = func() { srv.Close(); w.Stop() }
+	}
+	s.start()
+	t.Cleanup(func() { s.stop() })
+	return s
 }
 
 func (s *hookStack) do(t *testing.T, token, method, path string, body, out any) (int, []byte) {
@@ -251,9 +259,9 @@ func TestWebhookIsolationBetweenClients(t *testing.T) {
 }
 
 // TestWebhookTestSendAndReplayAfterOutage: a test event reaches the receiver signed and the API
-// answers what it answered; the bills' events carry the resource's sequence; after an outage the
-// ERP, which lost what it had, has them sent again from sequence 1 — the same ids and sequences,
-// in order, signed, paginated.
+// answers what it answered; the bills' events carry the resource's sequence; after an outage and
+// a restart of the API and the worker, the ERP, which lost what it had, has them sent again from
+// sequence 1 — the same ids and sequences, in order, signed, paginated.
 func TestWebhookTestSendAndReplayAfterOutage(t *testing.T) {
 	s := newHookStack(t)
 	rcv := newHookReceiver(t, "whsec-apiit-a-0123456789abcdef")
@@ -340,6 +348,13 @@ func TestWebhookTestSendAndReplayAfterOutage(t *testing.T) {
 		if e.Sequence != int64(i+1) {
 			t.Errorf("journal position %d holds sequence %d", i, e.Sequence)
 		}
+	}
+
+	// The API and the worker restart: the registration and the journal are still there.
+	s.stop()
+	s.start()
+	if status, raw := s.do(t, hooksA, "GET", path, nil, &reg); status != http.StatusOK || reg.URLs[0] != rcv.srv.URL {
+		t.Fatalf("the webhook after a restart: %d %s", status, raw)
 	}
 
 	// The ERP lost everything: replay from 1, two per call.

@@ -96,6 +96,18 @@ func checkExchange(ctx context.Context, req *http.Request, reqBody []byte, statu
 	probe := req.Clone(context.WithoutCancel(ctx))
 	probe.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, params, err := c.router.FindRoute(probe)
+	if err != nil && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+		// The document is cached per address, and a test server's port is reused once it closes
+		// (a simulator may now answer on an API's old port): ask the address again before judging.
+		contracts.Delete(base)
+		if c, err = contractOf(ctx, base); err != nil {
+			return []string{err.Error()}
+		}
+		if c == nil {
+			return nil
+		}
+		route, params, err = c.router.FindRoute(probe)
+	}
 	if err != nil {
 		// Not a documented operation: only an unknown path (404), a wrong method (405) or a hidden
 		// route (the codec server's sign-in and preflights) may answer it.

@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,5 +71,43 @@ func TestContractCheckNamesTheOperationAndTheField(t *testing.T) {
 				t.Errorf("%s %s: report %q does not name %q", c.method, c.path, all, w)
 			}
 		}
+	}
+}
+
+// A test server's port is reused once it closes: a simulator answering on an API's old address
+// is not held to that API's document, and an undocumented route of the API itself still is.
+func TestContractCheckAsksAReusedAddressAgain(t *testing.T) {
+	apiMux := http.NewServeMux()
+	apiMux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(api.OpenAPI())
+	})
+	apiMux.HandleFunc("POST /__undocumented", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) })
+	apiSrv := httptest.NewServer(apiMux)
+	rec := &recorder{TB: t}
+	Do(rec, t.Context(), "POST", apiSrv.URL+"/__undocumented", "", map[string]any{})
+	if len(rec.errors) != 1 || !strings.Contains(rec.errors[0], "no operation of the served document") {
+		t.Fatalf("an undocumented route of the API: %v", rec.errors)
+	}
+	addr := apiSrv.Listener.Addr().String()
+	apiSrv.Close()
+
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the closed server's address %s was taken meanwhile: %v", addr, err)
+	}
+	sim := &httptest.Server{Listener: l, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/openapi.json" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	})}}
+	sim.Start()
+	defer sim.Close()
+	rec = &recorder{TB: t}
+	Do(rec, t.Context(), "POST", sim.URL+"/__undocumented", "", map[string]any{})
+	if len(rec.errors) != 0 {
+		t.Errorf("the simulator on the API's old address was held to the API's document: %v", rec.errors)
 	}
 }

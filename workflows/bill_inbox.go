@@ -303,6 +303,11 @@ func (b *bill) nextEvent(ctx workflow.Context, mayContinue bool) (*event, error)
 			return b.inbox.take(), nil
 		}
 		if mayContinue && b.timeToContinue() {
+			// A cancel from Temporal whose events made the history long enough comes with it: the
+			// next run would never hear of the cancel, so it comes first.
+			if ctx.Err() != nil && workflow.GetVersion(ctx, cancelBeforeContinue, workflow.DefaultVersion, 1) >= 1 {
+				return nil, ctx.Err()
+			}
 			return nil, errContinueAsNew
 		}
 		if err := workflow.Await(ctx, func() bool {
@@ -312,6 +317,10 @@ func (b *bill) nextEvent(ctx workflow.Context, mayContinue bool) (*event, error)
 		}
 	}
 }
+
+// cancelBeforeContinue versions a cancel from Temporal that is due with a continue-as-new: a bill
+// of an earlier release continued as new then, and replays so.
+const cancelBeforeContinue = "cancel-before-continue-as-new"
 
 // takeSignals applies every signal received so far. A payload that fails decoding or validation
 // is recorded in the history as "ignored: <reason>", so a mistaken click in Temporal Web is visible.

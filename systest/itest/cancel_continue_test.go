@@ -63,4 +63,5 @@ func TestCancelThatDuesAContinueAsNew(t *testing.T) {
 		t.Fatalf("the bill after the cancel: %v, want cancelled", err)
 	}
 	s.cloudHolds(t, strings.TrimPrefix(id, "bill:OA:"), nil, invoicecloud.StatusUnused)
+	record(t, id, "cancel_due_with_continue_as_new")
 }

@@ -3,6 +3,7 @@ package simulator
 import (
 	"sync"
 	"testing"
+	"time"
 )
 
 // A restarted simulator replays the same calls: the message a socket took before is queued
@@ -19,6 +20,15 @@ func TestHandedOverMessagesAreNotQueuedAgain(t *testing.T) {
 	ws := h.socket("lk-A", tok)
 	h.collect(code, 1)
 	readMessage(t, ws)
+	// The report comes after the write returns, which may be after the reader has the message.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(took)
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	mu.Lock()
 	if len(took) != 1 || took[0][0] != LinkKeyHash("lk-A") || took[0][1] == "" {
 		t.Fatalf("the socket's delivery was reported as %v", took)

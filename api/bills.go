@@ -21,6 +21,7 @@ import (
 	"rimflow/activities/calls"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/policy"
+	"rimflow/internal/query"
 	"rimflow/internal/voice"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -162,7 +163,7 @@ func (b *Bills) State(ctx context.Context, ref BillRef) (workflows.BillState, er
 
 func (b *Bills) queryState(ctx context.Context, ref BillRef) (workflows.BillState, error) {
 	var state workflows.BillState
-	v, err := b.Client.QueryWorkflow(ctx, ref.WorkflowID(), "", workflows.QueryState)
+	v, err := query.Workflow(ctx, b.Client, ref.WorkflowID(), workflows.QueryState)
 	if err != nil {
 		return state, b.notFound(ref, err)
 	}

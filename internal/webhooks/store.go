@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"rimflow/internal/query"
 	"rimflow/internal/secretref"
 )
 
@@ -240,7 +241,7 @@ func (s *Store) update(ctx context.Context, name, id string, arg, out any) error
 }
 
 func (s *Store) query(ctx context.Context, name string, out any, args ...any) error {
-	v, err := s.Client.QueryWorkflow(ctx, RegistryWorkflowID, "", name, args...)
+	v, err := query.Workflow(ctx, s.Client, RegistryWorkflowID, name, args...)
 	if err == nil {
 		err = v.Get(out)
 	}

@@ -25,6 +25,7 @@ type Proxy struct {
 	heldReplies int64 // bytes targets sent during it
 	dropped     int64 // held bytes never delivered, their sender gone in a partition
 	gone        int   // connection ends seen during the current partition (their held bytes will be dropped)
+	sent        int64 // bytes clients sent since the proxy started, partitioned or not
 	links       map[*link]bool
 	wg          sync.WaitGroup
 }
@@ -70,6 +71,10 @@ func (p *Proxy) Heal() {
 
 // Held is how many bytes clients sent (toward the target) during the current or last partition.
 func (p *Proxy) Held() int64 { return locked(p, &p.held) }
+
+// Sent is how many bytes clients have sent toward the target since the proxy started, whether
+// held or not: a test sees from it that a request has reached the proxy.
+func (p *Proxy) Sent() int64 { return locked(p, &p.sent) }
 
 // HeldReplies is how many bytes targets sent (toward the clients) during the current or last
 // partition.
@@ -185,6 +190,9 @@ func (p *Proxy) pump(l *link, src, dst net.Conn, fromClient bool) {
 			p.mu.Lock()
 			if n > 0 {
 				q.chunks = append(q.chunks, buf[:n])
+				if fromClient {
+					p.sent += int64(n)
+				}
 				switch {
 				case p.partitioned && fromClient:
 					p.held += int64(n)

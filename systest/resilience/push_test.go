@@ -26,18 +26,14 @@ const (
 	pushClientID = "PUSH-STD"
 )
 
-// heldSignalBytes is how much the API must have sent toward Temporal during the partition before
-// the test takes it for the push's delivery signal: far above a keepalive ping (17 bytes), far
-// below a signal carrying two invoices.
-const heldSignalBytes = 256
-
 // TestPushReceiverKilled: the process that receives a push and records it in its bill is the API
 // (`starter serve`); it is SIGKILLed in each of its two windows. The worker is SIGKILLed first, so
 // no watcher can bring the invoices, only the push. Partitions (kit.Proxy) between the API and
 // Temporal and between the simulator and the API hold the API exactly where the test kills it:
 //
-//   - before recording: the API has opened the push and sent the delivery signal, which Temporal
-//     has not got (the dead API's signal never arrives);
+//   - before recording: the API has the push and has called Temporal about it (the bill check's
+//     read, then the delivery signal), which Temporal has not got (the dead API's calls never
+//     arrive);
 //   - after recording, before answering: Temporal has the signal, the simulator has no answer.
 //
 // Either way the simulator, never answered, pushes again until a restarted API answers success;
@@ -49,8 +45,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		t.Parallel()
 		r := newPushRig(t, 15)
 		r.temporal.Partition()
-		r.collect()
-		r.awaitSignalHeld()
+		r.collectAndAwaitPushAtPartition()
 		held := r.temporal.Held()
 		r.killAPI(r.temporal) // received and opened, not yet recorded
 		r.awaitUnanswered()
@@ -68,8 +63,7 @@ func TestPushReceiverKilled(t *testing.T) {
 		t.Parallel()
 		r := newPushRig(t, 16)
 		r.temporal.Partition()
-		r.collect()
-		r.awaitSignalHeld()
+		r.collectAndAwaitPushAtPartition()
 		// The push request has reached the API; from now on its answer is held. The signal goes on.
 		r.front.Partition()
 		r.temporal.Heal()
@@ -157,12 +151,18 @@ func (r *pushRig) push() simulator.PushView {
 	return pushOf(r.t, r.env.Sim, r.ref.Resource, r.ref.BillID)
 }
 
-// awaitSignalHeld waits until the API, with the push opened and not answered, has sent its
-// delivery signal into the partition toward Temporal.
-func (r *pushRig) awaitSignalHeld() {
+// collectAndAwaitPushAtPartition imports the invoices, then waits until their push has reached
+// the API and the API has sent something into the partition toward Temporal since, with the push
+// not answered: whatever the API sent (the bill check's read, then the delivery signal) is held,
+// so it has not recorded the push. The API's bill counts share its connection to Temporal, so a
+// count may be what grew the held bytes; the kill then lands a moment earlier in the same window
+// (the push received, not recorded), which is what the case is about.
+func (r *pushRig) collectAndAwaitPushAtPartition() {
 	r.t.Helper()
-	if err := waitFor(r.ctx, 30*time.Second, "the API to send the push's delivery signal into the partition", func() bool {
-		return r.temporal.Held() >= heldSignalBytes || r.push().Attempts > 0
+	pushed, held := r.front.Sent(), r.temporal.Held()
+	r.collect()
+	if err := waitFor(r.ctx, 30*time.Second, "the push to reach the API and the API to call Temporal into the partition", func() bool {
+		return r.front.Sent() > pushed && r.temporal.Held() > held || r.push().Attempts > 0
 	}); err != nil {
 		r.t.Fatalf("%v; held %d bytes, push %+v", err, r.temporal.Held(), r.push())
 	}

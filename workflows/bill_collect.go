@@ -98,7 +98,7 @@ func (b *bill) collect(ctx workflow.Context) (Stage, error) {
 				return "", err
 			}
 		case evCollectURL:
-			if !b.linkBook.fresh(workflow.Now(ctx), b.in.Options.reissueMargin()) {
+			if !b.linkBook.fresh(workflow.Now(ctx), b.in.Options.reissueMargin()) || b.linkBook.spentByForward(ctx) {
 				if err := b.runOrPark(ctx, "getEventCode", ev, b.issueEventCode); err != nil {
 					return "", err
 				}

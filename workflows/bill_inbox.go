@@ -202,6 +202,7 @@ func (b *bill) setup(ctx workflow.Context) error {
 	b.inbox.listen(ctx, SignalInvoices, "Invoices the ERP forwards from its browser socket: {invoiceData, attachData, lines}. Recorded at once; bound while collecting, else kept until the bill next collects.",
 		handled(b.validateInvoices, func(sig InvoicesSignal) {
 			b.takeLines(sig.Lines)
+			b.linkBook.forwarded(workflow.Now(b.ctx))
 			b.record(calls.Delivery{Via: ViaERP, InvoiceData: sig.InvoiceData, AttachData: sig.AttachData})
 		}))
 	b.inbox.listen(ctx, SignalDelivery, "A delivery from the cloud (a watcher's socket or poll message): recorded at once; bound while collecting, else kept until the bill next collects.",

@@ -113,6 +113,31 @@ func TestCollectURLAfterDeliveryIsFresh(t *testing.T) {
 	}
 }
 
+// The ERP's forward spends the eventCode its invoices came from, as a watcher's delivery does: a
+// worker that died holding the socket message left the linkKey consumed at a strict cloud, and
+// the ERP forwarded its copy. The next collect URL is a fresh eventCode, watched at once.
+func TestCollectURLAfterForwardIsFresh(t *testing.T) {
+	h := newHarness(t)
+	var second *updateResult
+	h.script(
+		func() {
+			h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(inv("S1", "001", "10", "1", false)))
+		},
+		func() {
+			second = h.update(workflows.UpdateCollectURL, workflows.CollectURLRequest{})
+		},
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h.run(bill(workflows.Options{AutoSubmit: falsePtr()}))
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "the URL's eventCode after a forward", second.value.(workflows.CollectURLResult).EventCode, "EC2")
+	if n := len(h.callsOf("WatchInvoices")); n != 2 {
+		t.Errorf("%d watchers, want one per eventCode (2)", n)
+	}
+}
+
 // A watcher refused for good parks the bill; retry watches the live linkKey again.
 func TestWatcherFailureParksAndRetryWatchesAgain(t *testing.T) {
 	h := newHarness(t)

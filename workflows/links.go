@@ -18,6 +18,10 @@ type Link struct {
 	// Delivered: a delivery came on this linkKey. A strict cloud consumes a linkKey once, so the
 	// next collect URL the ERP asks for gets a fresh eventCode and linkKey.
 	Delivered bool `json:"delivered,omitempty"`
+	// Forwarded: the ERP forwarded invoices while this was the current eventCode. They came from
+	// its page, so a strict cloud has consumed the linkKey though no watcher saw the message (a
+	// worker died holding it): with forwardSpendsLink the next collect URL is a fresh one too.
+	Forwarded bool `json:"forwarded,omitempty"`
 }
 
 // show puts an eventCode's pages in the state.
@@ -75,6 +79,25 @@ func (k *linkBook) delivered(linkKey string) {
 			k.Links[i].Delivered = true
 		}
 	}
+}
+
+// forwarded marks the current eventCode as the one the ERP's forwarded invoices came from.
+func (k *linkBook) forwarded(now time.Time) {
+	if l := k.current(now); l != nil {
+		l.Forwarded = true
+	}
+}
+
+// forwardSpendsLink: a forward spends the current eventCode as a watcher's delivery does
+// (Link.Forwarded); bills of earlier releases handed the same eventCode out again.
+const forwardSpendsLink = "forward-spends-link"
+
+// spentByForward: the current eventCode is otherwise fresh, but the ERP forwarded invoices from
+// its page, and the bill runs a release where that spends it.
+func (k *linkBook) spentByForward(ctx workflow.Context) bool {
+	l := k.current(workflow.Now(ctx))
+	return l != nil && l.Forwarded && !l.Delivered &&
+		workflow.GetVersion(ctx, forwardSpendsLink, workflow.DefaultVersion, 1) >= 1
 }
 
 // viewLive: a view page lives, the current eventCode's or the view-only one's (for margin longer).

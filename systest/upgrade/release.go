@@ -17,7 +17,10 @@ import (
 
 // PreviousRelease is the commit of the release this code must upgrade from in place: the test
 // builds its devstack from git. Cutting a release moves it (docs/releases.md).
-const PreviousRelease = "7f4f26e78d729648a843c4f2360a0163de59960b"
+const PreviousRelease = "854609210644d7c4fb17ab1ec2871a12b24e66fd"
+
+// FifthRelease (7f4f26e) was the previous release before 8546092; its bills may still run.
+const FifthRelease = "7f4f26e78d729648a843c4f2360a0163de59960b"
 
 // FourthRelease (3dfb475) was the previous release before 7f4f26e; its bills may still run.
 const FourthRelease = "3dfb47538d357050a010356552406fd54f9581eb"
@@ -34,7 +37,7 @@ const FirstRelease = "a654ef2623abf7274f741006bb410b5057e1a3fd"
 
 // UpgradeFrom are the releases whose running bills this code must take over in place: every
 // release whose histories are kept (workflows/testdata/releases).
-var UpgradeFrom = []string{FirstRelease, SecondRelease, ThirdRelease, FourthRelease, PreviousRelease}
+var UpgradeFrom = []string{FirstRelease, SecondRelease, ThirdRelease, FourthRelease, FifthRelease, PreviousRelease}
 
 // BuildRelease builds the program ./<pkg> (devstack, worker, starter) of commit from git, once
 // per commit: the binary is kept under the user cache dir by the full commit hash (a commit's

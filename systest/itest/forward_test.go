@@ -1,0 +1,56 @@
+package itest
+
+import (
+	"context"
+	"testing"
+
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
+)
+
+// TestForwardSpendsTheEventCode: the ERP forwards an invoice while the bill's first eventCode is
+// current (the copy its browser socket got from that page, which a strict cloud has consumed),
+// and the next collect URL is a fresh eventCode whose watcher brings the next import. The
+// forwarded invoice is a real one, freed by a donor bill's cancel.
+func TestForwardSpendsTheEventCode(t *testing.T) {
+	eachCloud(t, func(t *testing.T, cloud cloudMode) {
+		s := newStack(t, 27, cloud)
+		manual := false
+		donor := s.start(input("FW-D", workflows.Options{AutoSubmit: &manual}))
+		serials := s.collect(s.collectURL(donor.GetID()).EventCode, 1)
+		waitFor(t, "the donor's invoice bound", func() bool { return state(t, donor.GetID()).InvoiceCount == 1 })
+		mustUpdate(t, donor.GetID(), workflows.UpdateCancel, workflows.CancelRequest{Reason: "the invoice goes to FW-1", By: "u1"})
+		if err := donor.Get(ctxT(t), nil); err != nil {
+			t.Fatal(err)
+		}
+
+		run := s.start(input("FW-1", workflows.Options{Approvals: []string{"supervisor"}, AutoSubmit: &manual}))
+		id := run.GetID()
+		first := s.collectURL(id).EventCode
+		fw := workflows.InvoicesSignal{InvoiceData: []invoicecloud.Invoice{{SerialNo: serials[0], InvoiceType: "26"}}}
+		if err := tc.SignalWorkflow(context.Background(), id, "", workflows.SignalInvoices, fw); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the forwarded invoice bound", func() bool { return state(t, id).InvoiceCount == 1 })
+		second := s.collectURL(id).EventCode
+		if second == first {
+			t.Fatalf("the collect URL after a forward has the same eventCode %s", first)
+		}
+		more := s.collect(second, 1)
+		waitFor(t, "the second eventCode's import bound", func() bool { return state(t, id).InvoiceCount == 2 })
+		mustUpdate(t, id, workflows.UpdateSubmit, workflows.SubmitRequest{By: "u1"})
+		waitStage(t, id, workflows.AwaitingStage("supervisor"))
+		mustUpdate(t, id, workflows.UpdateApprove, approve("supervisor", "approve"))
+		waitStage(t, id, workflows.StageAwaitingVoucher)
+		mustUpdate(t, id, workflows.UpdateVoucher, voucher())
+		var final workflows.BillState
+		if err := run.Get(ctxT(t), &final); err != nil {
+			t.Fatal(err)
+		}
+		if final.Stage != workflows.StageCompleted {
+			t.Fatalf("final stage %s, want completed", final.Stage)
+		}
+		s.cloudHolds(t, "FW-1", append(serials, more...), invoicecloud.StatusUsed)
+		record(t, id, "forward_then_collect_url")
+	})
+}

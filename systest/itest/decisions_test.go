@@ -37,14 +37,7 @@ func TestWithdrawAndResubmitOnTheServer(t *testing.T) {
 		mustUpdate(t, id, workflows.UpdateApprove, approve("supervisor", "approve"))
 		mustUpdate(t, id, workflows.UpdateApprove, approve("finance", "approve"))
 		waitStage(t, id, workflows.StageAwaitingVoucher)
-		mustUpdate(t, id, workflows.UpdateVoucher, voucher())
-		var final workflows.BillState
-		if err := run.Get(ctxT(t), &final); err != nil {
-			t.Fatal(err)
-		}
-		if final.Stage != workflows.StageCompleted {
-			t.Fatalf("final stage %s, want completed", final.Stage)
-		}
+		book(t, run)
 		for _, sn := range serials {
 			if got := s.invoiceStatus(sn); got != invoicecloud.StatusUsed {
 				t.Errorf("completed: the cloud holds %s at %q, want %s", sn, got, invoicecloud.StatusUsed)

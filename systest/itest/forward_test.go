@@ -42,14 +42,7 @@ func TestForwardSpendsTheEventCode(t *testing.T) {
 		waitStage(t, id, workflows.AwaitingStage("supervisor"))
 		mustUpdate(t, id, workflows.UpdateApprove, approve("supervisor", "approve"))
 		waitStage(t, id, workflows.StageAwaitingVoucher)
-		mustUpdate(t, id, workflows.UpdateVoucher, voucher())
-		var final workflows.BillState
-		if err := run.Get(ctxT(t), &final); err != nil {
-			t.Fatal(err)
-		}
-		if final.Stage != workflows.StageCompleted {
-			t.Fatalf("final stage %s, want completed", final.Stage)
-		}
+		book(t, run)
 		s.cloudHolds(t, "FW-1", append(serials, more...), invoicecloud.StatusUsed)
 		record(t, id, "forward_then_collect_url")
 	})

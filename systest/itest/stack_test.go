@@ -24,6 +24,7 @@ import (
 	"rimflow/devstack/harness"
 	"rimflow/internal/app"
 	"rimflow/internal/enterprises"
+	"rimflow/internal/query"
 	"rimflow/internal/webhooks"
 	"rimflow/invoicecloud"
 	"rimflow/invoicecloud/ultimate"
@@ -198,7 +199,7 @@ func mustUpdate(t *testing.T, wfID, name string, arg any) workflows.BillState {
 
 func state(t *testing.T, wfID string) workflows.BillState {
 	t.Helper()
-	v, err := tc.QueryWorkflow(ctxT(t), wfID, "", workflows.QueryState)
+	v, err := query.Workflow(ctxT(t), tc, wfID, workflows.QueryState)
 	if err != nil {
 		t.Fatalf("query: %v", err)
 	}
@@ -284,6 +285,21 @@ func (s *stack) collectURL(wfID string) workflows.CollectURLResponse {
 		s.t.Fatalf("collectUrl: %v", err)
 	}
 	return r
+}
+
+// book books the voucher of a bill awaiting it and returns its final state, which must be
+// completed.
+func book(t *testing.T, run client.WorkflowRun) workflows.BillState {
+	t.Helper()
+	mustUpdate(t, run.GetID(), workflows.UpdateVoucher, voucher())
+	var final workflows.BillState
+	if err := run.Get(ctxT(t), &final); err != nil {
+		t.Fatalf("result: %v", err)
+	}
+	if final.Stage != workflows.StageCompleted {
+		t.Fatalf("final stage %s, want completed", final.Stage)
+	}
+	return final
 }
 
 func voucher() workflows.VoucherRequest {

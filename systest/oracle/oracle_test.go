@@ -21,6 +21,7 @@ import (
 
 	"rimflow/cloudsim/simulator"
 	"rimflow/devstack/harness"
+	"rimflow/internal/query"
 	"rimflow/invoicecloud"
 	"rimflow/systest/skips"
 	"rimflow/workflows"
@@ -372,6 +373,9 @@ func (h *history) do(o op, cleared func()) {
 				Lines: []workflows.InvoiceLine{{SerialNo: sn, EntryID: fmt.Sprintf("E-%d-%d", o.N, b.amends), Remark: "oracle"}}}, nil)
 		}
 	case opResolve:
+		if !(st.Stage == workflows.StageFailed && st.Error != nil && strings.HasPrefix(st.Error.Step, "compensate")) {
+			st = h.refuseUnbind(b, st)
+		}
 		if st.Stage == workflows.StageFailed && st.Error != nil && strings.HasPrefix(st.Error.Step, "compensate") {
 			// What ops do by hand before they resolve: free the bill's invoices in the cloud's UI.
 			for _, iv := range s.sim.Invoices() {
@@ -436,6 +440,31 @@ func (h *history) start(b *billRun, n int) {
 	}
 	b.started = true
 	done.note(fmt.Sprintf("start(%s,image=%s,deduction=%s)", map[bool]string{true: "ultimate", false: "standard"}[ent.TaxNo == harness.DemoTaxNo], b.imageMode, deduction))
+}
+
+// refuseUnbind makes what a resolve is for when bill B does not wait failed in a compensation:
+// an ultimate-edition bill holding invoices at 30 is cancelled while the cloud refuses its unbind
+// (billDelete) for good, so it waits failed at compensate:unbind. Drawn blind, a refusal rarely
+// meets a cancel, and the resolve would never act. It answers the bill's state afterwards.
+func (h *history) refuseUnbind(b *billRun, st workflows.BillState) workflows.BillState {
+	holding := st.InvoiceCount > 0 && (st.Stage == workflows.StageCollecting || st.Stage == workflows.StageAwaitingSupervisor ||
+		st.Stage == workflows.StageAwaitingFinance)
+	if !holding || b.taxNo != harness.DemoTaxNo {
+		return st
+	}
+	s := h.s
+	if err := s.sim.SetFaults(simulator.Faults{ErrorRate: 1, RefuseCode: "1001", RefuseField: "billNo", MessageTypes: []string{simulator.DefaultUnbindMessageType}}); err != nil {
+		s.t.Fatalf("faults: %v", err)
+	}
+	defer s.sim.ClearFaults()
+	b.explained = "an injected refusal of its unbind"
+	done.note("refuse-unbind(" + string(st.Stage) + ")")
+	s.call(http.MethodPost, h.path(b, "/cancel"), workflows.CancelRequest{Reason: "oracle: staged for a resolve", By: "erp"}, nil)
+	if v := h.quiet(); v != "" {
+		s.t.Fatalf("refused unbind of %s: %s", b.id, v)
+	}
+	after, _ := s.state(b.id)
+	return after
 }
 
 // tinyPNG is a 1×1 PNG: the submitter's image.
@@ -757,7 +786,7 @@ func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[st
 func (h *history) batchSubmitted(batchID, billWorkflowID string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v, err := h.s.tc.QueryWorkflow(ctx, batchID, "", workflows.QueryState)
+	v, err := query.Workflow(ctx, h.s.tc, batchID, workflows.QueryState)
 	var bs workflows.DeductionBatchState
 	if err != nil || v.Get(&bs) != nil {
 		return false

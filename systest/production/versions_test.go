@@ -18,6 +18,7 @@ import (
 	"rimflow/bench/kit"
 	"rimflow/devstack/harness"
 	"rimflow/internal/config"
+	"rimflow/internal/query"
 	"rimflow/workflows"
 )
 
@@ -156,7 +157,7 @@ func wantOn(t *testing.T, ctx context.Context, c client.Client, d *kit.Driver, i
 	t.Helper()
 	wfID := d.Ref(id).WorkflowID()
 	var st workflows.BillState
-	v, err := c.QueryWorkflow(ctx, wfID, "", workflows.QueryState)
+	v, err := query.Workflow(ctx, c, wfID, workflows.QueryState)
 	if err == nil {
 		err = v.Get(&st)
 	}

@@ -19,7 +19,12 @@ func TestImageSystemMatch(t *testing.T) {
 		ScanPoint: "SP01", ScanPollEvery: workflows.Duration(time.Second)}))
 	id := run.GetID()
 	s.collect(s.collectURL(id).EventCode, 2)
-	waitStage(t, id, workflows.StageImageReview)
+	// The bill enters image_review first and then creates its scan task at the image system: the
+	// scanning post can scan only once the task is there.
+	waitFor(t, "the first round's scan task", func() bool {
+		st := state(t, id)
+		return st.Stage == workflows.StageImageReview && st.Scan != nil && st.Scan.TaskNo != ""
+	})
 
 	s.post("/__sim/scan", map[string]any{"resource": "OA", "billId": "IMG-M", "mismatch": true}, nil)
 	back := waitStage(t, id, workflows.StageCollecting)
@@ -29,8 +34,7 @@ func TestImageSystemMatch(t *testing.T) {
 	first := back.Scan.TaskNo
 
 	mustUpdate(t, id, workflows.UpdateSubmit, workflows.SubmitRequest{By: "u1"})
-	// The bill enters image_review first and then creates the round's task: until then its view
-	// still shows the last round's.
+	// Until the second round's task is created the bill's view still shows the first round's.
 	var again workflows.BillState
 	waitFor(t, "the second round's scan task", func() bool {
 		again = state(t, id)

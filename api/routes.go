@@ -459,8 +459,11 @@ func StateFor(c *access.Client, resource string, st workflows.BillState) workflo
 		}
 	}
 	if !mayCollect(c, resource) {
+		// The state's view page is the collect eventCode's (the same eventCode opens the collect
+		// page): a reader asks GET …/view-url, which answers a view-only eventCode.
 		st.EventCode = ""
 		st.Collect = workflows.URLs{}
+		st.View = workflows.URLs{}
 	}
 	return st
 }

@@ -332,13 +332,17 @@ func actorName(a *Actor) string {
 	return a.Client
 }
 
-// prepareViewURL makes sure a view page is live: the current eventCode's, else (past collecting)
-// a fresh one for viewing only, whose linkKey nobody watches.
+// prepareViewURL makes sure a view page is live: one for viewing only, whose linkKey nobody
+// watches (viewOwnEventCode); in bills of earlier releases the current eventCode's while it lives,
+// and a view-only one past collecting.
 func (b *bill) prepareViewURL(ctx workflow.Context) error {
+	if !b.linkBook.ViewOwn && workflow.GetVersion(ctx, viewOwnEventCode, workflow.DefaultVersion, 1) >= 1 {
+		b.linkBook.ViewOwn = true
+	}
 	if b.linkBook.viewLive(workflow.Now(ctx), b.in.Options.reissueMargin()) {
 		return nil
 	}
-	if b.View.Stage == StageCollecting {
+	if b.View.Stage == StageCollecting && !b.linkBook.ViewOwn {
 		if err := b.issueEventCode(ctx); err != nil {
 			return failureForCaller("getEventCode", err)
 		}

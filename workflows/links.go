@@ -33,12 +33,19 @@ func (l Link) show(v *BillState) {
 }
 
 // linkBook is the eventCodes the bill issued: those whose pages live (watched while collecting)
-// and the one issued past collecting only to open the view page.
+// and the one issued only to open the view page.
 type linkBook struct {
 	Links []Link `json:"links,omitempty"` // eventCodes issued and still live, newest last
-	// ViewLink is an eventCode issued past collecting only to open the view page (nobody watches it).
+	// ViewLink is an eventCode issued only to open the view page (nobody watches it).
 	ViewLink *Link `json:"viewLink,omitempty"`
+	// ViewOwn: the view page is always ViewLink's (viewOwnEventCode), never the collect eventCode's,
+	// whose collect page imports into the bill: a reader gets the view, not the capability.
+	ViewOwn bool `json:"viewOwn,omitempty"`
 }
+
+// viewOwnEventCode: the view URL has an eventCode of its own in every stage; bills of earlier
+// releases hand out the current collect eventCode's view page while it lives.
+const viewOwnEventCode = "view-url-own-eventcode"
 
 // current is the newest eventCode while its pages live, nil otherwise.
 func (k *linkBook) current(now time.Time) *Link {
@@ -100,9 +107,10 @@ func (k *linkBook) spentByForward(ctx workflow.Context) bool {
 		workflow.GetVersion(ctx, forwardSpendsLink, workflow.DefaultVersion, 1) >= 1
 }
 
-// viewLive: a view page lives, the current eventCode's or the view-only one's (for margin longer).
+// viewLive: a view page lives, the current eventCode's (unless ViewOwn) or the view-only one's
+// (for margin longer).
 func (k *linkBook) viewLive(now time.Time, margin time.Duration) bool {
-	return k.current(now) != nil || k.ViewLink != nil && now.Add(margin).Before(k.ViewLink.ExpiresAt)
+	return !k.ViewOwn && k.current(now) != nil || k.ViewLink != nil && now.Add(margin).Before(k.ViewLink.ExpiresAt)
 }
 
 func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {
@@ -117,9 +125,12 @@ func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {
 	return CollectURLResponse{URL: url, EventCode: l.EventCode, ExpiresAt: l.ExpiresAt}
 }
 
-// viewURL is the live view page (the current eventCode's, else the view-only one).
+// viewURL is the live view page (the current eventCode's unless ViewOwn, else the view-only one).
 func (k *linkBook) viewURL(now time.Time, client string) ViewURLResponse {
-	l := k.current(now)
+	var l *Link
+	if !k.ViewOwn {
+		l = k.current(now)
+	}
 	if l == nil {
 		l = k.ViewLink
 	}

@@ -304,6 +304,11 @@ func TestERPThroughHTTP(t *testing.T) {
 		if page := fetchText(t, view.URL); page == "" {
 			t.Error("the view page is empty")
 		}
+		// The collect eventCode still lives, but the view page has one of its own: the same
+		// eventCode would open the collect page, which imports into the bill.
+		if eventCodeOf(t, view.URL) == eventCodeOf(t, started.Collect.PC) {
+			t.Errorf("the view URL %s carries the collect eventCode", view.URL)
+		}
 		var e apiError
 		s.call(t, "POST", "/v1/bills/OA/VIEW-1/cancel", workflows.CancelRequest{Reason: "done"}, nil)
 		s.waitStage(t, "OA/VIEW-1", workflows.StageCancelled)

@@ -17,7 +17,10 @@ import (
 
 // PreviousRelease is the commit of the release this code must upgrade from in place: the test
 // builds its devstack from git. Cutting a release moves it (docs/releases.md).
-const PreviousRelease = "854609210644d7c4fb17ab1ec2871a12b24e66fd"
+const PreviousRelease = "391f9c13e97722dc603bb5ccfc3813e2b1b74031"
+
+// SixthRelease (8546092) was the previous release before 391f9c1; its bills may still run.
+const SixthRelease = "854609210644d7c4fb17ab1ec2871a12b24e66fd"
 
 // FifthRelease (7f4f26e) was the previous release before 8546092; its bills may still run.
 const FifthRelease = "7f4f26e78d729648a843c4f2360a0163de59960b"
@@ -37,7 +40,7 @@ const FirstRelease = "a654ef2623abf7274f741006bb410b5057e1a3fd"
 
 // UpgradeFrom are the releases whose running bills this code must take over in place: every
 // release whose histories are kept (workflows/testdata/releases).
-var UpgradeFrom = []string{FirstRelease, SecondRelease, ThirdRelease, FourthRelease, FifthRelease, PreviousRelease}
+var UpgradeFrom = []string{FirstRelease, SecondRelease, ThirdRelease, FourthRelease, FifthRelease, SixthRelease, PreviousRelease}
 
 // BuildRelease builds the program ./<pkg> (devstack, worker, starter) of commit from git, once
 // per commit: the binary is kept under the user cache dir by the full commit hash (a commit's

@@ -163,11 +163,13 @@ func routes() []route {
 		{
 			Method: "GET", Path: billPath + "/view-url", Operation: "getViewUrl",
 			Summary: "A view page URL valid now, in any stage of a running bill (for approvers)",
-			Description: "The live eventCode's view page while one lives (the collect page's, or an earlier view's); " +
-				"a new eventCode only when none is live. expiresAt says until when the URL works.",
-			Query:     []param{clientParam},
-			Responses: []response{{http.StatusOK, "the URL and when its eventCode expires", workflows.ViewURLResponse{}, ""}},
-			serve:     (*server).viewURL, Op: access.OpRead,
+			Description: "Past collecting, a view-only eventCode's view page (reused while it lives). While the bill " +
+				"collects, the collect eventCode's (its collect page imports into the bill): then only for a client " +
+				"that may also forward invoices or start the bill, 403 for a reader. expiresAt says until when the URL works.",
+			Query: []param{clientParam},
+			Responses: []response{{http.StatusOK, "the URL and when its eventCode expires", workflows.ViewURLResponse{}, ""},
+				{http.StatusForbidden, "the bill collects and the client may only read: its view page is its collect page", ErrorBody{}, ""}},
+			serve: (*server).viewURL, Op: access.OpRead,
 		},
 		{
 			Method: "POST", Path: billPath + "/invoices", Operation: "forwardInvoices",
@@ -491,6 +493,19 @@ func (s *server) collectURL(r *http.Request) (int, any, error) {
 }
 
 func (s *server) viewURL(r *http.Request) (int, any, error) {
+	if c := callerFrom(r.Context()).client; c != nil && !mayCollect(c, r.PathValue("resource")) {
+		// While the bill collects its view page is the collect eventCode's, and that eventCode
+		// opens the collect page too (workflows.viewOwnEventCode): a capability, not a read.
+		st, err := s.bills.State(r.Context(), billRef(r))
+		if err != nil {
+			return 0, nil, err
+		}
+		if st.Stage == workflows.StageCollecting {
+			return 0, nil, newError(http.StatusForbidden, CodeForbidden, "bill %s collects: its view page is its collect page, "+
+				"which imports invoices into it; it needs operation %q or %q on resource %q (ask again once it is submitted)",
+				billRef(r).ID(), access.OpInvoices, access.OpStart, r.PathValue("resource"))
+		}
+	}
 	resp, err := s.bills.ViewURL(r.Context(), billRef(r), r.URL.Query().Get("client"))
 	if err != nil {
 		return 0, nil, err

@@ -91,7 +91,7 @@ func ReadDotenv(path string) (map[string]string, error) {
 // GeneratedSecrets are the variables deploy/env.example leaves empty for the user to generate
 // (`openssl rand -hex 32`): an example value would be a known credential, and the programs refuse
 // the usual placeholders anyway.
-var GeneratedSecrets = []string{"POSTGRES_PASSWORD", "RIMFLOW_API_TOKEN"}
+var GeneratedSecrets = []string{"POSTGRES_PASSWORD", "RIMFLOW_API_TOKEN", "GRAFANA_ADMIN_PASSWORD"}
 
 // WithGeneratedSecrets is dotenv as a user fills it in from env.example: every GeneratedSecrets
 // variable left empty gets a fresh random value (32 random bytes in hex), as the example asks.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -30,6 +31,8 @@ func programVars() map[string][]config.Var {
 		"cloudsim": nil,
 		// The one-shot that makes the payload key file reads flags only.
 		"starter codec-keys": nil,
+		// The one-shot that checks the passwords of PostgreSQL and Grafana reads just those.
+		"starter check-secrets": {{Name: "POSTGRES_PASSWORD"}, {Name: "GRAFANA_ADMIN_PASSWORD"}},
 	}
 }
 
@@ -118,8 +121,8 @@ func rimflowServices(t *testing.T, cf Compose) map[string]string {
 			continue
 		}
 		prog := words[0]
-		if len(words) > 1 && prog == "starter" && words[1] == "codec-keys" {
-			prog = "starter codec-keys"
+		if len(words) > 1 && prog == "starter" && (words[1] == "codec-keys" || words[1] == "check-secrets") {
+			prog = "starter " + words[1]
 		}
 		if _, ok := programVars()[prog]; !ok {
 			t.Errorf("service %s runs %q, not one of the image's programs worker, starter, cloudsim", name, words[0])
@@ -580,6 +583,35 @@ func TestComposeWebOffersNoSagaSkippingActions(t *testing.T) {
 	for _, k := range []string{"TEMPORAL_WORKFLOW_TERMINATE_DISABLED", "TEMPORAL_WORKFLOW_RESET_DISABLED", "TEMPORAL_BATCH_ACTIONS_DISABLED"} {
 		if v := interpolate(t, env[k], envExample(t)); v != "true" {
 			t.Errorf("temporal-ui: %s=%q, want true", k, v)
+		}
+	}
+}
+
+// TestPasswordsNoProgramReadsAreChecked: PostgreSQL's and Grafana's passwords reach no rimflow
+// program's configuration loader, so a one-shot `starter check-secrets` refuses a placeholder or
+// a short one before either service starts (both wait for it to complete), and compose refuses
+// them unset.
+func TestPasswordsNoProgramReadsAreChecked(t *testing.T) {
+	cf := loadCompose(t)
+	check, ok := cf.Services["secrets-check"]
+	if !ok {
+		t.Fatal("no secrets-check service")
+	}
+	words := commandWords(t, "secrets-check", check.Command)
+	for _, c := range []struct{ service, variable, target string }{
+		{"postgresql", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD"},
+		{"grafana", "GRAFANA_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD"},
+	} {
+		svc := cf.Services[c.service]
+		if d, ok := svc.DependsOn["secrets-check"]; !ok || d.Condition != "service_completed_successfully" {
+			t.Errorf("%s does not wait for secrets-check to complete: %+v", c.service, svc.DependsOn)
+		}
+		if !slices.Contains(words[2:], c.variable) || check.Environment[c.variable] != svc.Environment[c.target] {
+			t.Errorf("secrets-check (%v, %s=%q) does not check what %s gets (%s=%q)", words, c.variable,
+				check.Environment[c.variable], c.service, c.target, svc.Environment[c.target])
+		}
+		if _, err := Interpolate(svc.Environment[c.target], map[string]string{}); err == nil {
+			t.Errorf("compose starts %s with %s unset", c.service, c.variable)
 		}
 	}
 }

@@ -64,6 +64,7 @@ func verbs() []verb {
 		{"enterprises", "the enterprise registry: `enterprises list`, or `enterprises check` (log in to each)", (*cli).enterprises},
 		{"version", "print this build's release version, source revision and build ID", (*cli).version},
 		{"codec-keys", "create the payload key file if missing (--file), or add a fresh key on top (--rotate ID)", (*cli).codecKeys},
+		{"check-secrets", "refuse an unset, placeholder or short deployment password among the named variables (compose runs it before PostgreSQL and Grafana)", (*cli).checkSecrets},
 	}
 }
 

@@ -332,17 +332,18 @@ func actorName(a *Actor) string {
 	return a.Client
 }
 
-// prepareViewURL makes sure a view page is live: one for viewing only, whose linkKey nobody
-// watches (viewOwnEventCode); in bills of earlier releases the current eventCode's while it lives,
-// and a view-only one past collecting.
+// prepareViewURL makes sure a view page is live: while collecting the current eventCode's; past
+// collecting one for viewing only, whose linkKey nobody watches (viewOwnEventCode; in bills of
+// earlier releases the current eventCode's while it lives).
 func (b *bill) prepareViewURL(ctx workflow.Context) error {
 	if !b.linkBook.ViewOwn && workflow.GetVersion(ctx, viewOwnEventCode, workflow.DefaultVersion, 1) >= 1 {
 		b.linkBook.ViewOwn = true
 	}
-	if b.linkBook.viewLive(workflow.Now(ctx), b.in.Options.reissueMargin()) {
+	collecting := b.View.Stage == StageCollecting
+	if b.linkBook.viewLive(workflow.Now(ctx), b.in.Options.reissueMargin(), collecting) {
 		return nil
 	}
-	if b.View.Stage == StageCollecting && !b.linkBook.ViewOwn {
+	if collecting {
 		if err := b.issueEventCode(ctx); err != nil {
 			return failureForCaller("getEventCode", err)
 		}

@@ -48,7 +48,7 @@ func (b *bill) setup(ctx workflow.Context) error {
 			if err := b.await(ctx, ev); err != nil {
 				return ViewURLResponse{}, err
 			}
-			return b.linkBook.viewURL(workflow.Now(ctx), req.Client), nil
+			return b.linkBook.viewURL(workflow.Now(ctx), req.Client, b.View.Stage == StageCollecting), nil
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req ViewURLRequest) error {

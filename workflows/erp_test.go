@@ -113,14 +113,15 @@ func TestViewURLPastCollecting(t *testing.T) {
 	eq(t, "watchers", h.count("WatchInvoices"), 1)
 }
 
-// While collecting, the view URL is an eventCode of its own, not the collect one (whose collect
-// page imports into the bill): a reader gets the view without the capability. A second ask
-// reuses it, and nobody watches it.
-func TestViewURLWhileCollectingIsViewOnly(t *testing.T) {
+// Past collecting, the view URL is an eventCode of its own even while the collect eventCode still
+// lives (its collect page imports into the bill): an approver gets the view, not the capability.
+// A second ask reuses it, and nobody watches it.
+func TestViewURLPastCollectingIsNeverTheCollectPage(t *testing.T) {
 	h := newHarness(t)
 	var first, second *updateResult
 	var st workflows.BillState
 	h.script(
+		func() { h.deliver(workflows.ViaSocket, inv("S1", "001", "10", "1", false)) },
 		func() { first = h.update(workflows.UpdateViewURL, workflows.ViewURLRequest{Client: "pc"}) },
 		func() { second = h.update(workflows.UpdateViewURL, workflows.ViewURLRequest{Client: "mobile"}) },
 		func() {
@@ -128,21 +129,21 @@ func TestViewURLWhileCollectingIsViewOnly(t *testing.T) {
 			h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"})
 		},
 	)
-	h.run(bill(workflows.Options{AutoSubmit: falsePtr()}))
+	h.run(bill(workflows.Options{}))
 	if _, err := h.result(); err != nil {
 		t.Fatal(err)
 	}
 	if first.err != nil || first.rejected != nil || second.err != nil || second.rejected != nil {
 		t.Fatalf("viewUrl: %+v, %+v", first, second)
 	}
+	if st.Stage != workflows.AwaitingStage("supervisor") || st.EventCode != "EC1" {
+		t.Fatalf("the bill %s on %q, want awaiting the supervisor with EC1 still shown", st.Stage, st.EventCode)
+	}
 	if got := first.value.(workflows.ViewURLResponse).URL; !strings.Contains(got, "EC2") {
-		t.Errorf("view url %q while collecting on EC1, want the view-only EC2", got)
+		t.Errorf("view url %q past collecting with EC1 alive, want the view-only EC2", got)
 	}
 	if got := second.value.(workflows.ViewURLResponse).URL; !strings.Contains(got, "EC2") {
 		t.Errorf("second view url %q, want EC2 again", got)
-	}
-	if st.Stage != workflows.StageCollecting || st.EventCode != "EC1" {
-		t.Errorf("the bill collects on %q (%s), want EC1", st.EventCode, st.Stage)
 	}
 	eq(t, "getEventCode calls", h.count("GetEventCode"), 2)
 	eq(t, "watchers", h.count("WatchInvoices"), 1)

@@ -38,13 +38,16 @@ type linkBook struct {
 	Links []Link `json:"links,omitempty"` // eventCodes issued and still live, newest last
 	// ViewLink is an eventCode issued only to open the view page (nobody watches it).
 	ViewLink *Link `json:"viewLink,omitempty"`
-	// ViewOwn: the view page is always ViewLink's (viewOwnEventCode), never the collect eventCode's,
-	// whose collect page imports into the bill: a reader gets the view, not the capability.
+	// ViewOwn: past collecting the view page is always ViewLink's (viewOwnEventCode), never the
+	// collect eventCode's, which may still live: its collect page imports into the bill.
 	ViewOwn bool `json:"viewOwn,omitempty"`
 }
 
-// viewOwnEventCode: the view URL has an eventCode of its own in every stage; bills of earlier
-// releases hand out the current collect eventCode's view page while it lives.
+// viewOwnEventCode: past collecting, the view URL has an eventCode of its own; bills of earlier
+// releases hand out the collect eventCode's view page while it lives. While collecting it is the
+// collect eventCode's in both (a cloud delivers to the bill's latest linkKey [assumed]: a second
+// eventCode would take the imports from the watched one), so the API gives it only to a client
+// that may collect.
 const viewOwnEventCode = "view-url-own-eventcode"
 
 // current is the newest eventCode while its pages live, nil otherwise.
@@ -107,10 +110,10 @@ func (k *linkBook) spentByForward(ctx workflow.Context) bool {
 		workflow.GetVersion(ctx, forwardSpendsLink, workflow.DefaultVersion, 1) >= 1
 }
 
-// viewLive: a view page lives, the current eventCode's (unless ViewOwn) or the view-only one's
-// (for margin longer).
-func (k *linkBook) viewLive(now time.Time, margin time.Duration) bool {
-	return !k.ViewOwn && k.current(now) != nil || k.ViewLink != nil && now.Add(margin).Before(k.ViewLink.ExpiresAt)
+// viewLive: a view page lives, the current eventCode's (while collecting, or without ViewOwn) or
+// the view-only one's (for margin longer).
+func (k *linkBook) viewLive(now time.Time, margin time.Duration, collecting bool) bool {
+	return (collecting || !k.ViewOwn) && k.current(now) != nil || k.ViewLink != nil && now.Add(margin).Before(k.ViewLink.ExpiresAt)
 }
 
 func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {
@@ -125,10 +128,11 @@ func (k *linkBook) collectURL(now time.Time, client string) CollectURLResponse {
 	return CollectURLResponse{URL: url, EventCode: l.EventCode, ExpiresAt: l.ExpiresAt}
 }
 
-// viewURL is the live view page (the current eventCode's unless ViewOwn, else the view-only one).
-func (k *linkBook) viewURL(now time.Time, client string) ViewURLResponse {
+// viewURL is the live view page (the current eventCode's while collecting or without ViewOwn,
+// else the view-only one).
+func (k *linkBook) viewURL(now time.Time, client string, collecting bool) ViewURLResponse {
 	var l *Link
-	if !k.ViewOwn {
+	if collecting || !k.ViewOwn {
 		l = k.current(now)
 	}
 	if l == nil {

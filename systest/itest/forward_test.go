@@ -2,6 +2,7 @@ package itest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"rimflow/invoicecloud"
@@ -46,4 +47,27 @@ func TestForwardSpendsTheEventCode(t *testing.T) {
 		s.cloudHolds(t, "FW-1", append(serials, more...), invoicecloud.StatusUsed)
 		record(t, id, "forward_then_collect_url")
 	})
+}
+
+// TestViewURLPastCollectingOnTheServer: an approver's view URL, asked while the collect eventCode
+// still lives, opens a view-only eventCode (view-url-own-eventcode), and the bill completes.
+func TestViewURLPastCollectingOnTheServer(t *testing.T) {
+	s := newStack(t, 28, lenient)
+	run := s.start(input("VW-1", workflows.Options{Approvals: []string{"supervisor"}}))
+	id := run.GetID()
+	collect := s.collectURL(id).EventCode
+	serials := s.collect(collect, 1)
+	waitStage(t, id, workflows.AwaitingStage("supervisor"))
+	view, err := update[workflows.ViewURLResponse](t, id, workflows.UpdateViewURL, workflows.ViewURLRequest{Client: "pc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view.URL == "" || strings.Contains(view.URL, collect) {
+		t.Fatalf("view URL %q past collecting, want one without the live collect eventCode %s", view.URL, collect)
+	}
+	mustUpdate(t, id, workflows.UpdateApprove, approve("supervisor", "approve"))
+	waitStage(t, id, workflows.StageAwaitingVoucher)
+	book(t, run)
+	s.cloudHolds(t, "VW-1", serials, invoicecloud.StatusUsed)
+	record(t, id, "view_url_past_collecting")
 }

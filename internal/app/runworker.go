@@ -83,7 +83,8 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 		MaxWatchers: cfg.Worker.MaxWatchers,
 		Worker:      worker.Options{WorkerStopTimeout: cfg.Worker.StopTimeout},
 		Activities: activities.Activities{WatchGrace: cfg.Worker.WatchGrace, EnterpriseGrace: cfg.Worker.EnterpriseGrace, Webhooks: cfg.Webhooks,
-			Registered: &webhooks.Store{Client: tc, Settings: cfg.WebhookStore}, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics},
+			Registered: &webhooks.Store{Client: tc, Settings: cfg.WebhookStore}, EventCodeTTL: opts.EventCodeTTL, Metrics: workerMetrics,
+			DeductionBatchSize: cfg.Worker.DeductionBatchSize, DeductionInterval: cfg.Worker.DeductionInterval},
 
 		// The default (the workflow's own) leaves the commands a bill sends untouched.
 		WatchHeartbeatTimeout: cfg.Worker.WatchHeartbeatTimeout,

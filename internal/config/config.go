@@ -105,6 +105,11 @@ type Worker struct {
 	// WatchHeartbeatTimeout is how long a watcher may go without a heartbeat before the server
 	// gives it to another worker (a dead worker's watchers move on then).
 	WatchHeartbeatTimeout time.Duration
+	// DeductionBatchSize and DeductionInterval shape the batch deduction (options.deduction
+	// batch): a period's batch workflow submits once it holds this many invoices, and a partial
+	// batch every interval. Read when a period's batch workflow starts; it keeps them.
+	DeductionBatchSize int
+	DeductionInterval  time.Duration
 	// StopTimeout is how long a stopping worker lets running activities finish; longer than the
 	// cloud client's timeout, so a call in flight ends by itself.
 	StopTimeout time.Duration
@@ -212,6 +217,8 @@ const (
 	EnvMaxWatchers             = "RIMFLOW_MAX_WATCHERS"
 	EnvWatchGrace              = "RIMFLOW_WATCH_GRACE"
 	EnvWatchHeartbeat          = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvDeductionBatchSize      = "RIMFLOW_DEDUCTION_BATCH_SIZE"
+	EnvDeductionInterval       = "RIMFLOW_DEDUCTION_INTERVAL"
 	EnvEnterpriseGrace         = "RIMFLOW_ENTERPRISE_GRACE"
 	EnvStopTimeout             = "RIMFLOW_WORKER_STOP_TIMEOUT"
 	EnvDeploymentName          = "RIMFLOW_DEPLOYMENT_NAME"
@@ -289,6 +296,8 @@ func Vars() []Var {
 		{Name: EnvWorkflowCacheSize, Default: "256", Meaning: "bills a worker keeps cached in memory; more are replayed from history on their next event", Part: PartWorker},
 		{Name: EnvMaxWatchers, Default: "10000", Meaning: "invoice watchers (sockets, long polls) one worker runs at once, on the watchers' own task queue", Part: PartWorker},
 		{Name: EnvWatchGrace, Default: "2m", Meaning: "how long a watcher keeps listening after its eventCode's pages die (at most 25m)", Part: PartWorker},
+		{Name: EnvDeductionBatchSize, Default: "100", Meaning: "batch deduction: a period's batch workflow submits once it holds this many invoices (1 to 1000); read when the period's batch starts", Part: PartWorker},
+		{Name: EnvDeductionInterval, Default: "1h", Meaning: "batch deduction: how often a partial batch is submitted (10s to 24h); read when the period's batch starts", Part: PartWorker},
 		{Name: EnvWatchHeartbeat, Default: "5m", Meaning: "how soon a dead worker's watchers move to another worker (their heartbeat timeout, 1s to 10m); each idle watcher's heartbeat is a server write every 0.8 x this", Part: PartWorker},
 		{Name: EnvEnterpriseGrace, Default: "5m", Meaning: "how long a bill's step is retried while its enterprise is missing from the registry (a reload that lost it) before the bill fails naming it; 0 = at once (at most 24h)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
@@ -617,6 +626,16 @@ func (l *loader) worker() Worker {
 		l.bad(EnvWatchHeartbeat, "want a duration from 1s to 10m, got %q", l.get(EnvWatchHeartbeat))
 	} else {
 		w.WatchHeartbeatTimeout = d
+	}
+	if n, err := strconv.Atoi(l.get(EnvDeductionBatchSize)); err != nil || n < 1 || n > 1000 {
+		l.bad(EnvDeductionBatchSize, "want a whole number from 1 to 1000, got %q", l.get(EnvDeductionBatchSize))
+	} else {
+		w.DeductionBatchSize = n
+	}
+	if d, err := time.ParseDuration(l.get(EnvDeductionInterval)); err != nil || d < 10*time.Second || d > 24*time.Hour {
+		l.bad(EnvDeductionInterval, "want a duration from 10s to 24h, got %q", l.get(EnvDeductionInterval))
+	} else {
+		w.DeductionInterval = d
 	}
 	if d, err := time.ParseDuration(l.get(EnvStopTimeout)); err != nil || d <= invoicecloud.DefaultTimeout {
 		l.bad(EnvStopTimeout, "want a duration longer than the cloud client's timeout (%s), got %q", invoicecloud.DefaultTimeout, l.get(EnvStopTimeout))

@@ -45,6 +45,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Temporal.Address != "127.0.0.1:7233" || c.Temporal.Namespace != "default" || c.Temporal.TaskQueue != "rimflow-bills" ||
 		c.Cloud.AuthMode != ultimate.AuthLegacy || c.Cloud.TokenPlacement != ultimate.TokenInHeader ||
 		c.LogLevel != slog.LevelInfo || c.Worker.MetricsAddr != "" || c.Worker.WorkflowCacheSize != 256 ||
+		c.Worker.DeductionBatchSize != 100 || c.Worker.DeductionInterval != time.Hour ||
 		c.Cloud.MessageTypes.Unbind != "billDelete" || c.Cloud.Paths.PollData != ultimate.DefaultPaths().PollData ||
 		c.API.Addr != "127.0.0.1:8080" || c.API.Token != "" || c.API.RequestTimeout != DefaultAPIRequestTimeout ||
 		!c.API.Clients.Open() ||
@@ -67,13 +68,13 @@ func TestLoadNamesBadVariables(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		EnvTemporalAddress: "nohost", EnvLogLevel: "loud", EnvTemporalTLSCert: "/nonexistent.pem", EnvMetricsAddr: "nope",
 		EnvWorkflowCacheSize: "0", EnvAPIRequestTimeout: "soon", EnvCloudBaseURL: "ftp://x", EnvReissueMargin: "9m",
-		EnvAPIOpsAddr: "203.0.113.7:9091",
+		EnvAPIOpsAddr: "203.0.113.7:9091", EnvDeductionBatchSize: "0", EnvDeductionInterval: "1s",
 	}), ForWorker|ForAPIServer)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, name := range []string{EnvTemporalAddress, EnvLogLevel, EnvTemporalTLSCert, EnvMetricsAddr, EnvWorkflowCacheSize,
-		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin, EnvAPIOpsAddr} {
+		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin, EnvAPIOpsAddr, EnvDeductionBatchSize, EnvDeductionInterval} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

@@ -154,6 +154,7 @@ type billRun struct {
 	taxNo     string // the bill's enterprise: the ultimate one, or the standard one (its invoices come by push)
 	imageMode string
 	amends    int
+	batchSeen bool // its batch deduction was seen submitted (counted once)
 }
 
 // history runs one list of operations on a stack and checks the invariants at every quiet point.
@@ -621,6 +622,16 @@ func (h *history) snapshot() (string, string) {
 		}
 		st, _ := h.s.state(b.id)
 		fmt.Fprintf(&sb, "%s %s %s %d %d|", b.id, st.Stage, st.UpdatedAt, len(d.GetPendingActivities()), d.GetWorkflowExecutionInfo().GetHistoryLength())
+		// The bill's batch deduction: its flush (the deduction call, then recording it) is busy.
+		if dd := st.Deduction; dd != nil && dd.BatchWorkflowID != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			bd, err := h.s.tc.DescribeWorkflowExecution(ctx, dd.BatchWorkflowID, "")
+			cancel()
+			if err == nil && bd.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING &&
+				(bd.GetPendingWorkflowTask() != nil || len(bd.GetPendingActivities()) > 0) {
+				busy = b.id + ": its deduction batch " + dd.BatchWorkflowID + " is busy"
+			}
+		}
 	}
 	return sb.String(), busy
 }
@@ -766,6 +777,10 @@ func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[st
 		submitted := d.Mode == workflows.DeductionImmediate && d.TaskNo != ""
 		if d.Mode == workflows.DeductionBatch && d.BatchWorkflowID != "" {
 			submitted = h.batchSubmitted(d.BatchWorkflowID, st.WorkflowID)
+			if submitted && !b.batchSeen {
+				b.batchSeen = true
+				done.note("batch submitted")
+			}
 		}
 		for _, sn := range d.SerialNos {
 			says[sn] = submitted
@@ -782,7 +797,11 @@ func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[st
 	return out
 }
 
-// batchSubmitted reports whether the deduction batch workflow submitted a batch with the bill.
+// batchSubmitted reports whether the deduction batch workflow submitted a batch with the bill:
+// one of this run's batches holds it, or (handed in, as its batch workflow ID says, and neither
+// pending nor refused here) an earlier run of the batch workflow submitted it before continuing
+// as new. A hand-off the batch has not processed yet keeps its workflow task pending, which is not
+// a quiet point (snapshot).
 func (h *history) batchSubmitted(batchID, billWorkflowID string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -796,7 +815,20 @@ func (h *history) batchSubmitted(batchID, billWorkflowID string) bool {
 			return true
 		}
 	}
-	return false
+	if slices.Contains(bs.PendingBills, billWorkflowID) {
+		return false
+	}
+	for _, r := range bs.Refused {
+		if slices.Contains(r.Bills, billWorkflowID) {
+			return false
+		}
+	}
+	for _, r := range bs.Batches {
+		if slices.Contains(r.Bills, billWorkflowID) {
+			return false // in this run's failed batch
+		}
+	}
+	return true
 }
 
 func maps2Equal(a, b map[string]string) bool {

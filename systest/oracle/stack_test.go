@@ -83,6 +83,9 @@ const (
 // next worker after it (production's 2 minutes would stall a history).
 const watchHeartbeat = 10 * time.Second
 
+// batchInterval is the oracle worker's batch deduction interval: a few quiet points long.
+const batchInterval = 5 * time.Second
+
 // workerMain is the body of the worker process; it runs until SIGTERM (a graceful stop) or SIGKILL.
 func workerMain() int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "oracle worker:", err); return 1 }
@@ -111,7 +114,10 @@ func workerMain() int {
 		Worker:    worker.Options{WorkerStopTimeout: 2 * time.Second},
 		Activities: activities.Activities{
 			HeartbeatEvery: time.Second,
-			Watch:          invoicecloud.WatchOptions{Silence: 2 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
+			// A partial batch deduction is submitted within a history (RIMFLOW_DEDUCTION_INTERVAL,
+			// 1h by default), so the oracle sees batches selected at the cloud, not only pending.
+			DeductionInterval: batchInterval,
+			Watch:             invoicecloud.WatchOptions{Silence: 2 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second},
 		},
 		WatchHeartbeatTimeout: watchHeartbeat,
 	})

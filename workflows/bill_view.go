@@ -63,7 +63,7 @@ func (b *bill) snapshot() BillState {
 	s.History = slices.Clone(b.View.History)
 	s.PendingInvoices = slices.Clone(b.View.PendingInvoices)
 	s.Deliveries = slices.Clone(b.View.Deliveries)
-	markVerified(s.Invoices, s.PendingInvoices) // verified.go
+	b.markVerified(s.Invoices, s.PendingInvoices) // verified.go
 	return s
 }
 

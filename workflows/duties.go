@@ -26,6 +26,9 @@ type Duties struct {
 	// AcknowledgeUnverified names the role whose approval must acknowledge the invoices the cloud
 	// does not verify ("" none; verified.go).
 	AcknowledgeUnverified string `json:"acknowledgeUnverified,omitempty"`
+	// VerifiedTypes are the invoiceType codes the cloud verifies [assumed in part: verified.go];
+	// empty: VerifiedTypes. Frozen with the policy at start, so a bill keeps the list it began with.
+	VerifiedTypes []string `json:"verifiedTypes,omitempty"`
 }
 
 // Errors of CheckApproval, for errors.Is.

@@ -16,14 +16,23 @@ import (
 // forms (83, 84) [assumed: the vendor's list names the kinds, not the 数电 codes].
 var VerifiedTypes = []string{"1", "2", "3", "4", "5", "12", "13", "15", "26", "27", "83", "84"}
 
-// Verified reports whether the cloud verifies invoices of this type.
+// Verified reports whether the cloud verifies invoices of this type, by the default list.
 func Verified(invoiceType string) bool { return slices.Contains(VerifiedTypes, invoiceType) }
+
+// verified reports whether the cloud verifies invoices of this type, by the bill's policy
+// (duties.verifiedTypes) or else the default list.
+func (b *bill) verified(invoiceType string) bool {
+	if p := b.in.Policy; p != nil && len(p.Duties.VerifiedTypes) > 0 {
+		return slices.Contains(p.Duties.VerifiedTypes, invoiceType)
+	}
+	return Verified(invoiceType)
+}
 
 // unverified lists the bill's bound invoices the cloud only recognized (serialNos).
 func (b *bill) unverified() []string {
 	var out []string
 	for _, inv := range b.Invoices {
-		if !Verified(inv.InvoiceType) {
+		if !b.verified(inv.InvoiceType) {
 			out = append(out, inv.SerialNo)
 		}
 	}
@@ -58,10 +67,10 @@ func (b *bill) recordAcknowledged(req ApproveRequest) {
 }
 
 // markVerified marks the invoices of an answered state.
-func markVerified(lists ...[]InvoiceView) {
+func (b *bill) markVerified(lists ...[]InvoiceView) {
 	for _, l := range lists {
 		for i := range l {
-			l[i].Verified = Verified(l[i].InvoiceType)
+			l[i].Verified = b.verified(l[i].InvoiceType)
 		}
 	}
 }

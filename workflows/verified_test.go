@@ -76,3 +76,41 @@ func TestUnverifiedNeedNoAcknowledgementByDefault(t *testing.T) {
 		t.Errorf("finance refused without the duty: %v", fin.rejected)
 	}
 }
+
+// The policy's duties.verifiedTypes replaces the default list, frozen with the bill: here only
+// 增值税专用发票 (4) counts as verified, so an invoice of a kind the default list verifies is
+// unverified in this bill, and the acknowledging role must acknowledge it.
+func TestPolicyVerifiedTypesReplaceTheDefault(t *testing.T) {
+	h := newHarness(t)
+	in := bill(workflows.Options{Approvals: []string{"finance"}})
+	p := workflows.DefaultBillPolicy()
+	p.Duties.AcknowledgeUnverified = "finance"
+	p.Duties.VerifiedTypes = []string{"4"}
+	in.Policy = &p
+	special := inv("S1", "001", "100.00", "13.00", true)
+	special.InvoiceType = "4"
+	plain := inv("S2", "002", "50.00", "1.50", false)
+	plain.InvoiceType = "26" // 数电普票: verified by the default list
+	var collected workflows.BillState
+	var refused *updateResult
+	h.script(
+		func() { h.env.SignalWorkflow(workflows.SignalInvoices, invoicesSignal(special, plain)) },
+		func() {
+			collected = h.state()
+			refused = h.update(workflows.UpdateApprove, approve("finance", workflows.DecisionApprove))
+		},
+		func() { h.update(workflows.UpdateCancel, workflows.CancelRequest{Reason: "test over"}) },
+	)
+	h.run(in)
+	if _, err := h.result(); err != nil {
+		t.Fatal(err)
+	}
+	if !workflows.Verified("26") {
+		t.Fatal("the default list no longer verifies 26: the test proves nothing")
+	}
+	eq(t, "S1 (4) verified", collected.Invoices[0].Verified, true)
+	eq(t, "S2 (26) verified", collected.Invoices[1].Verified, false)
+	if refused.rejected == nil || !strings.Contains(refused.rejected.Error(), "S2") || strings.Contains(refused.rejected.Error(), "S1") {
+		t.Fatalf("finance without acknowledging: %v; want S2 (and only S2) named", refused.rejected)
+	}
+}

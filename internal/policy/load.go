@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -46,7 +47,13 @@ type fileDuties struct {
 	SubmitterMayApprove   *bool   `yaml:"submitterMayApprove"`
 	OnePersonOneRole      *bool   `yaml:"onePersonOneRole"`
 	AcknowledgeUnverified *string `yaml:"acknowledgeUnverified"`
+	// VerifiedTypes [assumed in part]: the invoiceType codes the cloud verifies (default
+	// workflows.VerifiedTypes); the acknowledging role acknowledges the others.
+	VerifiedTypes *[]string `yaml:"verifiedTypes"`
 }
+
+// invoiceTypeCode is the vendor's invoiceType: a number of at most three digits.
+var invoiceTypeCode = regexp.MustCompile(`^[0-9]{1,3}$`)
 
 type fileWebSignals struct {
 	Allow   *bool     `yaml:"allow"`
@@ -247,6 +254,20 @@ func derive(base *rule, name string, f fileFields, field string, bad func(string
 				bad(field+".duties.acknowledgeUnverified", "%q is not one of the rule's approvals (%s)", role, strings.Join(r.options.Approvals, ", "))
 			}
 			r.duties.AcknowledgeUnverified = role
+		}
+		if d.VerifiedTypes != nil {
+			codes := []string{}
+			for i, c := range *d.VerifiedTypes {
+				c = strings.TrimSpace(c)
+				if !invoiceTypeCode.MatchString(c) || slices.Contains(codes, c) {
+					bad(fmt.Sprintf("%s.duties.verifiedTypes[%d]", field, i), "want an invoiceType code (1 to 3 digits) once, got %q", c)
+				}
+				codes = append(codes, c)
+			}
+			if len(codes) == 0 {
+				bad(field+".duties.verifiedTypes", "empty: leave it out for the default list (%s)", strings.Join(workflows.VerifiedTypes, ", "))
+			}
+			r.duties.VerifiedTypes = codes
 		}
 	}
 	if w := f.WebSignals; w != nil {

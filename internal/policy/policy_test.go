@@ -70,7 +70,7 @@ func TestBuiltInDefaultKeepsTodaysBehaviour(t *testing.T) {
 	if !reflect.DeepEqual(dec.Options, want) || dec.Rule != "default" {
 		t.Fatalf("built-in = %s %+v", dec.Rule, dec.Options)
 	}
-	if dec.Duties != (Duties{SubmitterMayApprove: false, OnePersonOneRole: true}) {
+	if !reflect.DeepEqual(dec.Duties, Duties{SubmitterMayApprove: false, OnePersonOneRole: true}) {
 		t.Fatalf("duties = %+v", dec.Duties)
 	}
 	if !dec.WebSignals.Allow || dec.WebSignals.Permits("approve", "finance") != nil {
@@ -140,7 +140,7 @@ func TestMostSpecificRuleWins(t *testing.T) {
 			t.Fatalf("travel web signals = %+v", travel.WebSignals)
 		}
 		oa, _ := p.Resolve("x", "OA", workflows.Options{})
-		if oa.Duties != (Duties{SubmitterMayApprove: false, OnePersonOneRole: false}) {
+		if !reflect.DeepEqual(oa.Duties, Duties{SubmitterMayApprove: false, OnePersonOneRole: false}) {
 			t.Fatalf("oa duties = %+v", oa.Duties)
 		}
 		// An inherited web role outside the rule's own chain only refuses (never widens to every role).
@@ -417,5 +417,33 @@ func TestAcknowledgeUnverifiedDuty(t *testing.T) {
 	dec, err := mustParse(t, "default:\n  imageMode: none\n").Resolve("expense", "OA", workflows.Options{})
 	if err != nil || dec.Duties.AcknowledgeUnverified != "" {
 		t.Errorf("without the duty: %+v %v", dec.Duties, err)
+	}
+}
+
+// duties.verifiedTypes [assumed in part] replaces the default list of the invoiceType codes the
+// cloud verifies; a rule inherits it; a code that is not 1 to 3 digits, a repeat, or an empty list
+// is refused naming its place.
+func TestVerifiedTypesDuty(t *testing.T) {
+	p := mustParse(t, "default:\n  duties: {verifiedTypes: ['4', ' 27 ']}\nrules:\n  - {name: hr, match: {resource: HR}}\n")
+	for _, res := range []string{"OA", "HR"} {
+		dec, err := p.Resolve("expense", res, workflows.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(dec.Duties.VerifiedTypes, []string{"4", "27"}) {
+			t.Errorf("%s: duties %+v", res, dec.Duties)
+		}
+	}
+	if dec, err := mustParse(t, "default:\n  imageMode: none\n").Resolve("expense", "OA", workflows.Options{}); err != nil || dec.Duties.VerifiedTypes != nil {
+		t.Errorf("without the list (the default applies): %+v %v", dec.Duties, err)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"default:\n  duties: {verifiedTypes: ['4', 'x']}\n", "default.duties.verifiedTypes[1]"},
+		{"default:\n  duties: {verifiedTypes: ['4', '4']}\n", "default.duties.verifiedTypes[1]"},
+		{"default:\n  duties: {verifiedTypes: []}\n", "default.duties.verifiedTypes"},
+	} {
+		if _, err := Parse([]byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error naming %s", c.yaml, err, c.want)
+		}
 	}
 }

@@ -180,6 +180,10 @@ type ScanPointLister interface {
 // CallQueryScanPoints names the scanning-point list call (Error.MessageType, Observe).
 const CallQueryScanPoints = "queryScanPoints"
 
+// DefaultScanPointsOperate is the scanning-point list's operateType [assumed]; each edition's
+// Config.ScanPointsOperate (an enterprise's scanPointsOperate) replaces it.
+const DefaultScanPointsOperate = "queryScanPoints"
+
 // ScanPointsBody is queryScanPoints' body (both editions; the standard edition adds tin).
 type ScanPointsBody struct {
 	OperateType string `json:"operateType"` // queryScanPoints

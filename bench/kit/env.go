@@ -186,6 +186,7 @@ func (e *Env) workerVars(logLevel string, credentials bool) map[string]string {
 	vars[config.EnvCloudVoucherReverseType] = paths.VoucherReverseMessageType
 	vars[config.EnvCloudPollPath] = paths.PollData
 	vars[config.EnvCloudReceiptPath] = paths.PollReceipt
+	vars[config.EnvCloudScanPointsOperate] = paths.ScanPointsOperate
 	if !credentials {
 		return vars
 	}

@@ -236,11 +236,11 @@ func (s *Sim) createScanTask(t *tenantState, f fields) (any, *apiError) {
 func (s *Sim) queryScanTask(t *tenantState, top fields) (any, *apiError) {
 	if op, err := top.str("operateType", true, 0); err != nil {
 		return nil, err
-	} else if op == "queryScanPoints" {
+	} else if op == s.opts.Paths.ScanPointsOperate {
 		// [assumed]: the list the vendor's setup fetches (获取影像扫描点).
 		return map[string]any{"scanPoints": slices.Clone(t.ScanPoints)}, nil
 	} else if op != "queryBillStatus" {
-		return nil, &apiError{code: codeUnknownType, field: "operateType", msg: "operateType: 不支持 " + op + " (want queryBillStatus or queryScanPoints)"}
+		return nil, &apiError{code: codeUnknownType, field: "operateType", msg: "operateType: 不支持 " + op + " (want queryBillStatus or " + s.opts.Paths.ScanPointsOperate + ")"}
 	}
 	f, err := top.requiredObj("data")
 	if err != nil {

@@ -111,6 +111,9 @@ type Paths struct {
 	UnbindMessageType string // default billDelete
 	// VoucherReverseMessageType is the voucher reversal's (反记账, reversal.go), default voucherDelete.
 	VoucherReverseMessageType string
+	// ScanPointsOperate is the image system's operateType listing its scanning points [assumed],
+	// default queryScanPoints (invoicecloud.DefaultScanPointsOperate).
+	ScanPointsOperate string
 }
 
 // Defaults from the vendor's documents (docs/invoicecloud.md, "The ultimate edition's guide":
@@ -129,6 +132,7 @@ const (
 	DefaultPollDataPath        = "/polling/fpzs/invoice/data/v2"
 	DefaultPollReceiptPath     = "/polling/fpzs/portal/receipt"
 	DefaultUnbindMessageType   = "billDelete"
+	DefaultScanPointsOperate   = "queryScanPoints"
 )
 
 // DefaultCredentials are the example values of the vendor's document.
@@ -190,6 +194,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Paths.PollReceipt == "" {
 		o.Paths.PollReceipt = DefaultPollReceiptPath
+	}
+	if o.Paths.ScanPointsOperate == "" {
+		o.Paths.ScanPointsOperate = DefaultScanPointsOperate
 	}
 	if o.Paths.UnbindMessageType == "" {
 		o.Paths.UnbindMessageType = DefaultUnbindMessageType

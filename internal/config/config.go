@@ -209,39 +209,41 @@ const (
 	EnvCloudUnbindType   = "RIMFLOW_CLOUD_UNBIND_MESSAGE_TYPE"
 	// EnvCloudVoucherReverseType is the [assumed] voucher reversal's messageType (反记账).
 	EnvCloudVoucherReverseType = "RIMFLOW_CLOUD_VOUCHER_REVERSE_MESSAGE_TYPE"
-	EnvCloudPollPath           = "RIMFLOW_CLOUD_POLL_PATH"
-	EnvCloudReceiptPath        = "RIMFLOW_CLOUD_RECEIPT_PATH"
-	EnvLogLevel                = "RIMFLOW_LOG_LEVEL"
-	EnvMetricsAddr             = "RIMFLOW_METRICS_ADDR"
-	EnvWorkflowCacheSize       = "RIMFLOW_WORKFLOW_CACHE_SIZE"
-	EnvMaxWatchers             = "RIMFLOW_MAX_WATCHERS"
-	EnvWatchGrace              = "RIMFLOW_WATCH_GRACE"
-	EnvWatchHeartbeat          = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
-	EnvDeductionBatchSize      = "RIMFLOW_DEDUCTION_BATCH_SIZE"
-	EnvDeductionInterval       = "RIMFLOW_DEDUCTION_INTERVAL"
-	EnvEnterpriseGrace         = "RIMFLOW_ENTERPRISE_GRACE"
-	EnvStopTimeout             = "RIMFLOW_WORKER_STOP_TIMEOUT"
-	EnvDeploymentName          = "RIMFLOW_DEPLOYMENT_NAME"
-	EnvWebhooksFile            = "RIMFLOW_WEBHOOKS_FILE"
-	EnvWebhookSecretsDir       = "RIMFLOW_WEBHOOK_SECRETS_DIR"
-	EnvWebhookJournalKeep      = "RIMFLOW_WEBHOOK_JOURNAL_KEEP"
-	EnvWebhookJournalMax       = "RIMFLOW_WEBHOOK_JOURNAL_MAX"
-	EnvEnterprisesFile         = "RIMFLOW_ENTERPRISES_FILE"
-	EnvAPIAddr                 = "RIMFLOW_API_ADDR"
-	EnvAPIOpsAddr              = "RIMFLOW_API_OPS_ADDR"
-	EnvAPIToken                = access.EnvToken
-	EnvAPIRequestTimeout       = "RIMFLOW_API_REQUEST_TIMEOUT"
-	EnvReissueMargin           = "RIMFLOW_REISSUE_MARGIN"
-	EnvCodecOrigins            = "RIMFLOW_CODEC_ORIGINS"
-	EnvPublicAPIURL            = "RIMFLOW_PUBLIC_API_URL"
-	EnvAPIClientsFile          = access.EnvClientsFile
-	EnvAPIClientName           = access.EnvClientName
-	EnvAPIClientOps            = access.EnvClientOperations
-	EnvAPIClientRes            = access.EnvClientResources
-	EnvPolicyFile              = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
-	EnvPayloadEncryption       = codec.EnvEncryption
-	EnvCodecKeys               = codec.EnvKeys
-	EnvCloudInsecureHTTP       = "RIMFLOW_CLOUD_INSECURE_HTTP"
+	// EnvCloudScanPointsOperate is the image system's [assumed] operateType listing its scanning points.
+	EnvCloudScanPointsOperate = "RIMFLOW_CLOUD_SCAN_POINTS_OPERATE"
+	EnvCloudPollPath          = "RIMFLOW_CLOUD_POLL_PATH"
+	EnvCloudReceiptPath       = "RIMFLOW_CLOUD_RECEIPT_PATH"
+	EnvLogLevel               = "RIMFLOW_LOG_LEVEL"
+	EnvMetricsAddr            = "RIMFLOW_METRICS_ADDR"
+	EnvWorkflowCacheSize      = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvMaxWatchers            = "RIMFLOW_MAX_WATCHERS"
+	EnvWatchGrace             = "RIMFLOW_WATCH_GRACE"
+	EnvWatchHeartbeat         = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvDeductionBatchSize     = "RIMFLOW_DEDUCTION_BATCH_SIZE"
+	EnvDeductionInterval      = "RIMFLOW_DEDUCTION_INTERVAL"
+	EnvEnterpriseGrace        = "RIMFLOW_ENTERPRISE_GRACE"
+	EnvStopTimeout            = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvDeploymentName         = "RIMFLOW_DEPLOYMENT_NAME"
+	EnvWebhooksFile           = "RIMFLOW_WEBHOOKS_FILE"
+	EnvWebhookSecretsDir      = "RIMFLOW_WEBHOOK_SECRETS_DIR"
+	EnvWebhookJournalKeep     = "RIMFLOW_WEBHOOK_JOURNAL_KEEP"
+	EnvWebhookJournalMax      = "RIMFLOW_WEBHOOK_JOURNAL_MAX"
+	EnvEnterprisesFile        = "RIMFLOW_ENTERPRISES_FILE"
+	EnvAPIAddr                = "RIMFLOW_API_ADDR"
+	EnvAPIOpsAddr             = "RIMFLOW_API_OPS_ADDR"
+	EnvAPIToken               = access.EnvToken
+	EnvAPIRequestTimeout      = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvReissueMargin          = "RIMFLOW_REISSUE_MARGIN"
+	EnvCodecOrigins           = "RIMFLOW_CODEC_ORIGINS"
+	EnvPublicAPIURL           = "RIMFLOW_PUBLIC_API_URL"
+	EnvAPIClientsFile         = access.EnvClientsFile
+	EnvAPIClientName          = access.EnvClientName
+	EnvAPIClientOps           = access.EnvClientOperations
+	EnvAPIClientRes           = access.EnvClientResources
+	EnvPolicyFile             = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
+	EnvPayloadEncryption      = codec.EnvEncryption
+	EnvCodecKeys              = codec.EnvKeys
+	EnvCloudInsecureHTTP      = "RIMFLOW_CLOUD_INSECURE_HTTP"
 	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
 	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
 	// EnvCloudPollKey is the [assumed] derivation of the long poll's key (docs/invoicecloud.md).
@@ -281,6 +283,7 @@ func Vars() []Var {
 		{Name: EnvCloudClientSecret, Meaning: "oauth2 auth: client_secret", Secret: true, Part: PartCloud},
 		{Name: EnvCloudUsername, Meaning: "oauth2 auth: username", Part: PartCloud},
 		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
+		{Name: EnvCloudScanPointsOperate, Default: invoicecloud.DefaultScanPointsOperate, Meaning: "[assumed] operateType of the image system's scanning-point list (operate {operateType, requestId}); an enterprise's scanPointsOperate overrides it", Part: PartCloud},
 		{Name: EnvCloudVoucherReverseType, Default: types.VoucherReverse, Meaning: "[assumed] messageType of the voucher reversal (反记账), data {vouchId, vouchNo, resource, serialNoArray, expenseIdArray}", Part: PartCloud},
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
@@ -514,6 +517,7 @@ func cloudFields(c *ultimate.Config) []cloudField {
 		{EnvCloudUsername, "username", &c.Username},
 		{EnvCloudUnbindType, "messageTypes.unbind", &c.MessageTypes.Unbind},
 		{EnvCloudVoucherReverseType, "messageTypes.voucherReverse", &c.MessageTypes.VoucherReverse},
+		{EnvCloudScanPointsOperate, "scanPointsOperate", &c.ScanPointsOperate},
 		{EnvCloudPollPath, "paths.pollData", &c.Paths.PollData},
 		{EnvCloudReceiptPath, "paths.pollReceipt", &c.Paths.PollReceipt},
 		{EnvCloudPollKey, "pollKey", (*string)(&c.PollKey)},

@@ -454,3 +454,28 @@ func TestPollKeyPerEnterprise(t *testing.T) {
 		t.Fatalf("a bad pollKey: %v, want it named enterprises[0].pollKey", err)
 	}
 }
+
+// scanPointsOperate [assumed] is an enterprise setting on both editions (the image system's
+// scanning-point list); without it the default name stays.
+func TestScanPointsOperatePerEnterprise(t *testing.T) {
+	file := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    scanPointsOperate: listScanPoints\n", 1),
+		"    push: true\n", "    push: true\n    scanPointsOperate: ' listPoints '\n", 1)
+	specs, err := Parse([]byte(file), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := specs[0].Settings.(ultimate.Enterprise)
+	st, _ := specs[1].Settings.(standard.Config)
+	if u.ScanPointsOperate != "listScanPoints" || st.ScanPointsOperate != "listPoints" {
+		t.Errorf("scanPointsOperate: ultimate %q, standard %q", u.ScanPointsOperate, st.ScanPointsOperate)
+	}
+	specs, err = Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ = specs[0].Settings.(ultimate.Enterprise)
+	st, _ = specs[1].Settings.(standard.Config)
+	if got := []string{u.WithDefaults().ScanPointsOperate, st.WithDefaults().ScanPointsOperate}; got[0] != "queryScanPoints" || got[1] != "queryScanPoints" {
+		t.Errorf("default scanPointsOperate: %v", got)
+	}
+}

@@ -114,6 +114,9 @@ type Config struct {
 	RefreshBefore time.Duration // refresh a token this long before it expires (default 5 min)
 
 	Paths Paths
+	// ScanPointsOperate [assumed] is the image system's operateType that lists its scanning points
+	// (default invoicecloud.DefaultScanPointsOperate).
+	ScanPointsOperate string
 	// NothingBoundCodes [assumed]: the codes of an entry delete for a bill that holds nothing
 	// (as the ultimate edition's); default DefaultNothingBoundCodes.
 	NothingBoundCodes []string
@@ -135,6 +138,7 @@ var DefaultNothingBoundCodes = []string{"1305"}
 
 // WithDefaults returns c with every zero value replaced by its documented default.
 func (c Config) WithDefaults() Config {
+	c.ScanPointsOperate = cmp.Or(c.ScanPointsOperate, invoicecloud.DefaultScanPointsOperate)
 	c.Timeout = cmp.Or(c.Timeout, invoicecloud.DefaultTimeout)
 	c.PollHold = cmp.Or(c.PollHold, invoicecloud.DefaultPollHold)
 	c.RefreshBefore = cmp.Or(c.RefreshBefore, invoicecloud.DefaultRefreshBefore)

@@ -38,6 +38,9 @@ type block struct {
 	// PollKey: md5 (default, public) | linkKey, the same switch as the ultimate edition's
 	// [assumed] one, for a cloud that reads the key otherwise.
 	PollKey string `yaml:"pollKey"`
+	// ScanPointsOperate [assumed]: the image system's operateType that lists its scanning points
+	// (default queryScanPoints).
+	ScanPointsOperate string `yaml:"scanPointsOperate"`
 }
 
 // Settings takes the transport's timeouts from the environment's settings (RIMFLOW_CLOUD_*) and
@@ -45,7 +48,7 @@ type block struct {
 func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	c := Config{BaseURL: strings.TrimRight(b.BaseURL, "/"), TaxNo: r.TaxNo, CompanyName: r.Name, EID: b.EID,
 		ClientID: b.ClientID, PlaintextCalls: b.PlaintextCalls, BillSaveKeepsOmitted: b.BillSaveKeepsOmitted,
-		PollKey: invoicecloud.PollKeyDerivation(b.PollKey)}
+		PollKey: invoicecloud.PollKeyDerivation(b.PollKey), ScanPointsOperate: strings.TrimSpace(b.ScanPointsOperate)}
 	if r.Env != nil {
 		t := r.Env.Timeouts()
 		c.Timeout, c.PollHold, c.RefreshBefore = t.Timeout, t.PollHold, t.RefreshBefore

@@ -37,10 +37,10 @@ func (c *Client) ScanResult(ctx context.Context, requestID string, q invoiceclou
 	return out, err
 }
 
-// ScanPoints: the [assumed] operate queryScanPoints, for this client's enterprise.
+// ScanPoints: the [assumed] operate Config.ScanPointsOperate, for this client's enterprise.
 func (c *Client) ScanPoints(ctx context.Context, requestID string) ([]invoicecloud.ScanPoint, error) {
 	var out invoicecloud.ScanPointsAnswer
 	err := c.call(ctx, invoicecloud.CallQueryScanPoints, c.cfg.Paths.ImageOperate,
-		invoicecloud.ScanPointsBody{OperateType: invoicecloud.CallQueryScanPoints, RequestID: requestID, Tin: c.cfg.TaxNo}, &out)
+		invoicecloud.ScanPointsBody{OperateType: c.cfg.ScanPointsOperate, RequestID: requestID, Tin: c.cfg.TaxNo}, &out)
 	return out.ScanPoints, err
 }

@@ -92,6 +92,9 @@ type Config struct {
 	// names, keeping the bill's others; false (the default) reads it as replacing the bill's set
 	// (docs/invoicecloud.md, billSave). RemoveInvoices picks its one call by it.
 	BillSaveKeepsOmitted bool
+	// ScanPointsOperate [assumed] is the image system's operateType that lists its scanning points
+	// (default invoicecloud.DefaultScanPointsOperate).
+	ScanPointsOperate string
 	// PollKey [assumed]: how the long poll's key is made from the linkKey (default md5, the
 	// standard edition's public shape; linkKey: the key is the linkKey itself).
 	PollKey invoicecloud.PollKeyDerivation

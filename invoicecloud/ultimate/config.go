@@ -68,6 +68,7 @@ func (c Config) WithDefaults() Config {
 	if c.UserType == "" {
 		c.UserType = DefaultUserType
 	}
+	c.ScanPointsOperate = cmp.Or(c.ScanPointsOperate, invoicecloud.DefaultScanPointsOperate)
 	c.Timeout = cmp.Or(c.Timeout, invoicecloud.DefaultTimeout)
 	c.PollHold = cmp.Or(c.PollHold, invoicecloud.DefaultPollHold)
 	c.RefreshBefore = cmp.Or(c.RefreshBefore, invoicecloud.DefaultRefreshBefore)

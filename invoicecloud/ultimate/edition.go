@@ -43,6 +43,8 @@ type block struct {
 	BillSaveKeepsOmitted *bool `yaml:"billSaveKeepsOmitted"`
 	// PollKey [assumed] overrides RIMFLOW_CLOUD_POLL_KEY for this enterprise: md5 | linkKey.
 	PollKey string `yaml:"pollKey"`
+	// ScanPointsOperate [assumed] overrides RIMFLOW_CLOUD_SCAN_POINTS_OPERATE for this enterprise.
+	ScanPointsOperate string `yaml:"scanPointsOperate"`
 }
 
 // Settings starts from the environment's ultimate settings (RIMFLOW_CLOUD_*: the [assumed] names
@@ -64,6 +66,9 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	}
 	if b.PollKey != "" {
 		c.PollKey = invoicecloud.PollKeyDerivation(b.PollKey)
+	}
+	if b.ScanPointsOperate != "" {
+		c.ScanPointsOperate = strings.TrimSpace(b.ScanPointsOperate)
 	}
 	e := Enterprise{Config: c, OrgNumber: b.OrgNumber}
 	if b.EncryptKey != "" && !r.Push {

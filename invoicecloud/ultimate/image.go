@@ -35,10 +35,10 @@ func (c *Client) kapi(ctx context.Context, name, path string, body, out any) err
 		func(status int, b []byte) error { return decodeMessageAnswer(name, status, b, out) })
 }
 
-// ScanPoints: POST /kapi/app/bds/operate {operateType:"queryScanPoints"} [assumed].
+// ScanPoints: POST /kapi/app/bds/operate {operateType: Config.ScanPointsOperate} [assumed].
 func (c *Client) ScanPoints(ctx context.Context, requestID string) ([]invoicecloud.ScanPoint, error) {
 	var out invoicecloud.ScanPointsAnswer
 	err := c.kapi(ctx, invoicecloud.CallQueryScanPoints, c.cfg.Paths.BDSOperate,
-		invoicecloud.ScanPointsBody{OperateType: invoicecloud.CallQueryScanPoints, RequestID: requestID}, &out)
+		invoicecloud.ScanPointsBody{OperateType: c.cfg.ScanPointsOperate, RequestID: requestID}, &out)
 	return out.ScanPoints, err
 }

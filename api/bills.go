@@ -484,19 +484,29 @@ func (b *Bills) repeatOfTheEnd(ctx context.Context, ref BillRef, st workflows.Bi
 
 // Images delivers the scanning station's "scanned" message.
 func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesRequest) (workflows.BillState, error) {
-	// The submitter's images are checked here first: above the image system's limit they would
-	// not fit a Temporal payload either, so the bill could not say so itself.
-	if n := workflows.UploadBytes(req.Uploads); n > workflows.MaxUploadBytes {
-		return workflows.BillState{}, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
-			Message: "the submitter's images are too large: " + workflows.UploadTooLarge(n),
-			Fields:  map[string]string{"uploads": workflows.UploadTooLarge(n)}}
+	// The submitter's images are checked here first at the ceiling: above it they would not fit a
+	// Temporal payload either, so the bill could not say so itself. The bill checks its own limit
+	// (its enterprise's uploadBytes); above either the answer is 413 naming uploads.
+	ceiling := invoicecloud.CeilingLimits
+	if n := workflows.UploadBytes(req.Uploads); n > ceiling.UploadBytes {
+		return workflows.BillState{}, uploadsTooLarge(map[string]string{"uploads": workflows.UploadTooLarge(n, ceiling.UploadBytes)})
 	}
 	if f := map[string]string{}; len(req.Uploads) > 0 {
-		if workflows.CheckUploads(f, req.Uploads); len(f) > 0 {
+		if workflows.CheckUploads(f, req.Uploads, &ceiling); len(f) > 0 {
 			return workflows.BillState{}, ValidationFailed(f)
 		}
 	}
-	return b.update(ctx, ref, workflows.UpdateImages, req)
+	st, err := b.update(ctx, ref, workflows.UpdateImages, req)
+	if e := ErrorFrom(err); e != nil && e.Code == CodeValidation && workflows.IsUploadTooLarge(e.Fields) {
+		return st, uploadsTooLarge(e.Fields)
+	}
+	return st, err
+}
+
+// uploadsTooLarge is the 413 of the submitter's images above the bill's limit.
+func uploadsTooLarge(fields map[string]string) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+		Message: "the submitter's images are too large: " + fields["uploads"], Fields: fields}
 }
 
 // Voucher writes the accounting voucher back.

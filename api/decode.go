@@ -21,7 +21,7 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // MaxImagesBodyBytes caps the images route's body instead: the submitter's images (at most
-// workflows.MaxUploadBytes of files, a third more as Base64) fit, and a body well above that
+// invoicecloud.CeilingLimits.UploadBytes of files, a third more as Base64) fit, and a body well above that
 // limit still reaches the check that names uploads.
 const MaxImagesBodyBytes = 8 << 20
 
@@ -30,9 +30,10 @@ const MaxImagesBodyBytes = 8 << 20
 // may be started. The bill's own fields come back normalised; its options come back as the caller
 // asked for them (validated once normalised), because the policy decides at Bills.Start which of
 // them the caller may choose, and a default filled in here would look like a choice. The body may
-// not carry `policy`: the server sets it.
+// not carry `policy` or `limits`: the server sets them. The bounds an enterprise may set
+// (invoicecloud.Limits) are checked at the ceiling here and at the enterprise's own in Bills.Start.
 func DecodeStart(body []byte) (workflows.BillInput, *Error) {
-	if e := refuseServerFields(body, "policy"); e != nil {
+	if e := refuseServerFields(body, "policy", "limits"); e != nil {
 		return workflows.BillInput{}, e
 	}
 	var in workflows.BillInput
@@ -41,10 +42,12 @@ func DecodeStart(body []byte) (workflows.BillInput, *Error) {
 	}
 	requested := in.Options
 	requested.Approvals = slices.Clone(in.Options.Approvals) // Normalize lower-cases in place
+	ceiling := invoicecloud.CeilingLimits
+	in.Limits = &ceiling
 	if err := checkBill(&in); err != nil {
 		return workflows.BillInput{}, err
 	}
-	in.Options, in.Policy = requested, nil
+	in.Options, in.Policy, in.Limits = requested, nil, nil
 	return in, nil
 }
 
@@ -132,6 +135,8 @@ func serverSets(what string) string {
 		return "set by the server (the authenticated client and the " + HeaderActingUser + " header); a request may not carry it"
 	case "policy":
 		return "set by the server from its policy file; a request may not carry it"
+	case "limits":
+		return "set by the server from the bill's enterprise (its limits in the enterprises file); a request may not carry it"
 	}
 	return "set by the server from " + what + "; a request may not carry it"
 }

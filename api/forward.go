@@ -104,7 +104,8 @@ func DecodeForward(body []byte) (workflows.InvoicesSignal, *Error) {
 			return workflows.InvoicesSignal{}, prefixed(e, "lines")
 		}
 		f := map[string]string{}
-		workflows.CheckForwardLines(f, sig.Lines, sig.InvoiceData)
+		// At the ceiling: the bill checks its own limits (a 400 naming the line all the same).
+		workflows.CheckForwardLines(f, sig.Lines, sig.InvoiceData, &invoicecloud.CeilingLimits)
 		if len(f) > 0 {
 			return workflows.InvoicesSignal{}, ValidationFailed(f)
 		}

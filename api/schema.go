@@ -151,6 +151,7 @@ var requestRequired = map[reflect.Type][]string{
 	reflect.TypeOf(workflows.VoucherReversalRequest{}): {"vouchId", "reason"}, // by: the X-Acting-User header may name the person
 	reflect.TypeOf(workflows.Actor{}):                  nil,
 	reflect.TypeOf(workflows.BillPolicy{}):             nil,
+	reflect.TypeOf(invoicecloud.Limits{}):              nil,
 	reflect.TypeOf(workflows.Duties{}):                 nil,
 	reflect.TypeOf(workflows.WebSignals{}):             nil,
 	reflect.TypeOf(BatchStatesRequest{}):               {"bills"},
@@ -167,6 +168,8 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 				"At most %d characters, and the workflow ID bill:<resource>:<billId>, billId percent-encoded (9 bytes per Chinese character), "+
 				"must fit %d bytes: about 27 Chinese characters with a short resource (400 naming billId otherwise)", workflows.MaxBillIDLen, MaxIDLen)},
 		"policy": serverSetDoc("set by the server from its policy file (shown in a bill's state); a request carrying it is refused (400)"),
+		"limits": serverSetDoc("set by the server from the bill's enterprise (its limits in the enterprises file, [assumed] bounds of the line " +
+			"fields, cover, attachments and images; shown in a bill's state and in GET /v1/enterprises); a request carrying it is refused (400)"),
 		"resource": {"maxLength": workflows.MaxResourceLen, "example": "OA",
 			"description": "the source system: at most 10 printable characters, no ':' or '/'"},
 		"billTaxNo": {"example": "91330100MA2B3C4D5N", "pattern": taxNoPattern,

@@ -265,6 +265,17 @@ func (b *Bills) underPolicy(in workflows.BillInput) (workflows.BillInput, *Error
 	if in.Policy != nil {
 		return workflows.BillInput{}, ValidationFailed(map[string]string{"policy": serverSets("policy")})
 	}
+	if in.Limits != nil {
+		return workflows.BillInput{}, ValidationFailed(map[string]string{"limits": serverSets("limits")})
+	}
+	// The enterprise's limits are frozen into the bill and checked with the rest (an unknown
+	// billTaxNo is refused by toEnterprise; Lookup normalises the tax number).
+	if b.Enterprises != nil {
+		if e, err := b.Enterprises.Lookup(in.BillTaxNo); err == nil && e.Limits != nil {
+			l := e.Limits.Or()
+			in.Limits = &l
+		}
+	}
 	d, err := b.policy().Resolve(in.BillType, in.Resource, in.Options)
 	if err != nil {
 		return workflows.BillInput{}, ErrorFrom(err)

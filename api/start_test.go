@@ -85,3 +85,52 @@ func TestStartRefusesAnImageModeTheImageSystemLacks(t *testing.T) {
 		t.Fatalf("basic: %v, scanPoint %q", e, in.Options.ScanPoint)
 	}
 }
+
+// The enterprise's limits (its limits block [assumed]) are frozen into the bill at start and the
+// bill's lines are checked against them, above or below the defaults; the body may not carry
+// limits, and the decode checks only the ceiling.
+func TestStartFreezesTheEnterprisesLimits(t *testing.T) {
+	body := func(remark int, extra string) []byte {
+		return []byte(`{"billId":"B","billNo":"N","billType":"T","resource":"OA","billTaxNo":"91330100MA2B3C4D5N","userId":"u",` +
+			`"lines":[{"serialNo":"S1","remark":"` + strings.Repeat("r", remark) + `"}]` + extra + `}`)
+	}
+	if _, e := DecodeStart(body(1, `,"limits":{"remarkLen":900}`)); e == nil || !strings.Contains(e.Fields["limits"], "set by the server") {
+		t.Fatalf("a body carrying limits: %v", e)
+	}
+	if _, e := DecodeStart(body(invoicecloud.CeilingLimits.RemarkLen+1, "")); e == nil || e.Fields["lines[0].remark"] == "" {
+		t.Fatalf("a remark above the ceiling: %v", e)
+	}
+	in, e := DecodeStart(body(300, ""))
+	if e != nil || in.Limits != nil {
+		t.Fatalf("a remark under the ceiling at decode: %v, limits %v", e, in.Limits)
+	}
+	spec := enterprises.Spec{TaxNo: "91330100MA2B3C4D5N", Name: "A"}
+	// The defaults: 300 characters are too many.
+	if _, e := (&Bills{Enterprises: oneEnterprise{enterprises.Enterprise{Spec: spec}}}).underPolicy(in); e == nil ||
+		!strings.Contains(e.Fields["lines[0].remark"], "at most 200") {
+		t.Fatalf("a remark above the default: %v", e)
+	}
+	// The enterprise's own: frozen whole (unset fields at their defaults) and applied.
+	spec.Limits = &invoicecloud.Limits{RemarkLen: 500}
+	got, e := (&Bills{Enterprises: oneEnterprise{enterprises.Enterprise{Spec: spec}}}).underPolicy(in)
+	if e != nil {
+		t.Fatalf("a remark within the enterprise's limit: %v", e)
+	}
+	want := invoicecloud.DefaultLimits
+	want.RemarkLen = 500
+	if got.Limits == nil || *got.Limits != want {
+		t.Fatalf("frozen limits: %+v, want %+v", got.Limits, want)
+	}
+	spec.Limits = &invoicecloud.Limits{RemarkLen: 100}
+	in, _ = DecodeStart(body(150, ""))
+	if _, e := (&Bills{Enterprises: oneEnterprise{enterprises.Enterprise{Spec: spec}}}).underPolicy(in); e == nil ||
+		!strings.Contains(e.Fields["lines[0].remark"], "at most 100") {
+		t.Fatalf("a remark above the enterprise's lower limit: %v", e)
+	}
+	// A running bill is compared without the server's limits.
+	running := got
+	running.Limits = &invoicecloud.Limits{RemarkLen: 7}
+	if d := billDiff(running, in); d["limits"] != "" {
+		t.Errorf("limits compared: %v", d)
+	}
+}

@@ -52,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pollKeyMD5   = fs.Bool("assume-poll-key-md5", true, "[assumed] the long poll's key is MD5(linkKey); false: the linkKey itself")
 		hsWindow     = fs.Duration("handshake-window", simulator.DefaultHandshakeWindow, "a socket sending no heartbeat for this long is dropped [assumed]; negative: never")
 		imageMax     = fs.Int("image-upload-max-bytes", simulator.DefaultImageUploadMaxBytes, "the files (decoded) one submitter-mode image task takes [assumed]")
+		entryIDMax   = fs.Int("line-entryid-max", simulator.DefaultLimits.EntryIDLen, "billSave: a line's entryId, characters [assumed]; negative: unchecked")
+		remarkMax    = fs.Int("line-remark-max", simulator.DefaultLimits.RemarkLen, "billSave: a line's or an attachment's remark, characters [assumed]; negative: unchecked")
+		coverMax     = fs.Int("cover-max-bytes", simulator.DefaultLimits.CoverBytes, "billSave: the cover's file, decoded [assumed]; negative: unchecked")
+		attachMax    = fs.Int("attachments-max", simulator.DefaultLimits.Attachments, "billSave: attachments on one bill [assumed]; negative: unchecked")
 		tenantsPath  = fs.String("tenants", "", `JSON file of standard-edition tenants {"standard":[{name, taxNo, clientId, clientSecret, encryptKey, push:[…], …}]}`)
 		standard     standardFlag
 	)
@@ -82,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery, DisablePollKeyMD5: !*pollKeyMD5},
 		HandshakeWindow:     *hsWindow,
 		ImageUploadMaxBytes: *imageMax,
+		Limits:              simulator.Limits{EntryIDLen: *entryIDMax, RemarkLen: *remarkMax, CoverBytes: *coverMax, Attachments: *attachMax},
 	}
 	if err := opts.Validate(); err != nil {
 		return err

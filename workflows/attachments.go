@@ -20,9 +20,9 @@ import (
 // and passed on with every billSave as its invoice's attachData. The ERP may also give them at
 // start.
 
-// Bounds of the attachments [assumed: the vendor's text gives none].
+// Bounds of an attachment's fields [assumed: the vendor's text gives none]; how many a bill keeps
+// is the bill's limit (invoicecloud.Limits.Attachments).
 const (
-	MaxAttachments   = 200
 	MaxAttachURLLen  = 1024
 	MaxAttachNameLen = 200
 	MaxAttachCodeLen = 64
@@ -33,10 +33,12 @@ const (
 const attachmentsKept = "attachments-kept-and-passed-on"
 
 // CheckAttachments names every bad field of the bill's attachments (prefix "attachData"): each
-// with its invoice's serialNo, an absolute http(s) attachUrl, a name; lengths bounded.
-func CheckAttachments(f map[string]string, prefix string, list []invoicecloud.BillInvoiceAttach) {
-	if len(list) > MaxAttachments {
-		f[prefix] = fmt.Sprintf("at most %d attachments", MaxAttachments)
+// with its invoice's serialNo, an absolute http(s) attachUrl, a name; lengths and count within
+// the bill's limits (nil: the defaults).
+func CheckAttachments(f map[string]string, prefix string, list []invoicecloud.BillInvoiceAttach, lim *invoicecloud.Limits) {
+	bounds := lim.Or()
+	if len(list) > bounds.Attachments {
+		f[prefix] = fmt.Sprintf("at most %d attachments", bounds.Attachments)
 		return
 	}
 	for i, a := range list {
@@ -58,7 +60,7 @@ func CheckAttachments(f map[string]string, prefix string, list []invoicecloud.Bi
 		bounded("attachName", a.AttachName, MaxAttachNameLen, true)
 		bounded("attachType", a.AttachType, MaxAttachCodeLen, false)
 		bounded("attachNo", a.AttachNo, MaxAttachCodeLen, false)
-		bounded("remark", a.Remark, MaxRemarkLen, false)
+		bounded("remark", a.Remark, bounds.RemarkLen, false)
 		if _, named := f[p+"attachUrl"]; !named {
 			if u, err := url.Parse(a.AttachURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				f[p+"attachUrl"] = "must be an absolute http(s) URL"
@@ -79,7 +81,7 @@ func (b *bill) takeAttachments(d calls.Delivery) {
 	if workflow.GetVersion(b.ctx, attachmentsKept, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
-	have := b.in.AttachData
+	have, most := b.in.AttachData, b.in.Limits.Or().Attachments
 	left := 0
 	for _, a := range d.AttachData {
 		att := invoicecloud.BillInvoiceAttach{AttachURL: strings.TrimSpace(a.AttachURL), AttachType: strings.TrimSpace(a.AttachType),
@@ -88,19 +90,19 @@ func (b *bill) takeAttachments(d calls.Delivery) {
 			att.AttachName = attachName(att)
 		}
 		f := map[string]string{}
-		CheckAttachments(f, "attachData", []invoicecloud.BillInvoiceAttach{att})
+		CheckAttachments(f, "attachData", []invoicecloud.BillInvoiceAttach{att}, b.in.Limits)
 		switch {
 		case slices.ContainsFunc(have, func(o invoicecloud.BillInvoiceAttach) bool {
 			return o.AttachURL == att.AttachURL && o.AttachNo == att.AttachNo
 		}):
-		case len(f) > 0 || len(have) >= MaxAttachments:
+		case len(f) > 0 || len(have) >= most:
 			left++
 		default:
 			have = append(slices.Clip(have), att)
 		}
 	}
 	if left > 0 {
-		b.note(b.View.Stage, fmt.Sprintf("%d attachment(s) left out (no usable attachUrl, or over %d per bill)", left, MaxAttachments))
+		b.note(b.View.Stage, fmt.Sprintf("%d attachment(s) left out (no usable attachUrl, or over %d per bill)", left, most))
 	}
 	b.in.AttachData = have
 	b.View.Bill = b.in

@@ -143,7 +143,7 @@ func (b *bill) validateImages(req ImagesRequest) error {
 			f["amounts."+no] = "invoice number not in invoiceNos"
 		}
 	}
-	CheckUploads(f, req.Uploads)
+	CheckUploads(f, req.Uploads, b.in.Limits)
 	if len(req.Uploads) > 0 && !(b.in.Options.ImageMode == ImageSubmitter && b.in.Options.usesImageSystem()) {
 		f["uploads"] = "only in submitter mode with the image system (options.scanPoint)"
 	}
@@ -212,7 +212,7 @@ func (b *bill) validateAmend(req AmendRequest) error {
 		return temporal.NewApplicationError(verr.Error(), "ValidationError", verr.Fields)
 	}
 	if f := map[string]string{}; len(req.Lines) > 0 {
-		CheckLines(f, "lines", req.Lines, b.boundInvoice)
+		CheckLines(f, "lines", req.Lines, b.boundInvoice, b.in.Limits)
 		if err := fieldErr(f); err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (b *bill) validateRetry() error {
 
 func (b *bill) validateInvoices(sig InvoicesSignal) error {
 	f := map[string]string{}
-	CheckForwardLines(f, sig.Lines, sig.InvoiceData)
+	CheckForwardLines(f, sig.Lines, sig.InvoiceData, b.in.Limits)
 	if len(sig.InvoiceData) == 0 {
 		f["invoiceData"] = "required: at least one invoice"
 	}

@@ -245,6 +245,9 @@ type BillInput struct {
 	// Policy is set by the server at start from the policy file (segregation of duties, the ops
 	// path); absent, DefaultBillPolicy. Frozen with the options.
 	Policy *BillPolicy `json:"policy,omitempty"`
+	// Limits are set by the server at start from the bill's enterprise (its limits block [assumed]
+	// bounds); absent, invoicecloud.DefaultLimits. Frozen with the options.
+	Limits *invoicecloud.Limits `json:"limits,omitempty"`
 }
 
 // Payloads of updates and signals.
@@ -296,7 +299,7 @@ type ImagesRequest struct {
 	Amounts    map[string]string `json:"amounts,omitempty"` // invoiceNo -> total amount incl. tax, decimal string (match mode)
 	Files      []string          `json:"files,omitempty"`
 	// Uploads are the images themselves, in submitter mode with the image system (sent with the
-	// scan task at submit; at most MaxUploadBytes of files in all, as Base64).
+	// scan task at submit; at most the bill's Limits.UploadBytes of files in all, as Base64).
 	Uploads []invoicecloud.ImageFile `json:"uploads,omitempty"`
 	// Actor is set by the API (the authenticated client, the acting user); absent for a signal.
 	Actor *Actor `json:"actor,omitempty"`
@@ -546,11 +549,6 @@ type ScanView struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	DoneAt    *time.Time `json:"doneAt,omitempty"`
 }
-
-// MaxUploadBytes bounds the submitter's images (their files, decoded) a bill carries until its
-// scan task is created: what the image system takes with one task [assumed; the simulator's
-// -image-upload-max-bytes], and, as Base64 in one update, well under Temporal's 2 MB payload limit.
-const MaxUploadBytes = 1 << 20
 
 // ValidationError names every bad field; the API answers it as 400 with error.fields.
 type ValidationError struct {

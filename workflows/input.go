@@ -42,6 +42,10 @@ func (in BillInput) clone() BillInput {
 		p.WebSignals = p.WebSignals.Clone()
 		out.Policy = &p
 	}
+	if in.Limits != nil {
+		l := *in.Limits
+		out.Limits = &l
+	}
 	return out
 }
 
@@ -133,9 +137,9 @@ func (in BillInput) Validate() *ValidationError {
 		}
 	}
 	in.Options.validate(f)
-	CheckLines(f, "lines", in.Lines, nil)
-	CheckCover(f, in.CoverData)
-	CheckAttachments(f, "attachData", in.AttachData)
+	CheckLines(f, "lines", in.Lines, nil, in.Limits)
+	CheckCover(f, in.CoverData, in.Limits)
+	CheckAttachments(f, "attachData", in.AttachData, in.Limits)
 	if len(f) == 0 {
 		return nil
 	}

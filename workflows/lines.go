@@ -30,15 +30,9 @@ type InvoiceLine struct {
 	Remark             string           `json:"remark,omitempty"`
 }
 
-// Bounds of the line fields [assumed: the vendor's text gives no lengths; strict where it is silent].
-const (
-	MaxEntryIDLen = 64
-	MaxRemarkLen  = 200
-	MaxLines      = MaxInvoicesPerBill
-	// MaxCoverBytes bounds the cover's file (decoded) [assumed]: the cover travels in the bill's
-	// input and in every billSave, so it stays below Temporal's 512 KiB payload warning.
-	MaxCoverBytes = 256 << 10
-)
+// MaxLines bounds the lines: one per invoice. The other bounds of the line fields and the cover are
+// the bill's limits (invoicecloud.Limits [assumed: the vendor's text gives no lengths]).
+const MaxLines = MaxInvoicesPerBill
 
 // maxAmount: the cloud's amounts are below 10^15 (docs/cloudsim.md).
 var maxAmount = decimal.New(1, 15)
@@ -46,8 +40,9 @@ var maxAmount = decimal.New(1, 15)
 // CheckLines names every bad field of lines (prefix "lines"): each serialNo once, amounts
 // positive with at most 2 decimals, a transferred-out amount with its reason, lengths bounded;
 // against an invoice that is known (inv), the amount at most its total and the taxes at most
-// its tax, as the cloud checks them.
-func CheckLines(f map[string]string, prefix string, lines []InvoiceLine, inv func(serialNo string) *invoicecloud.Invoice) {
+// its tax, as the cloud checks them. lim are the bill's limits (nil: the defaults).
+func CheckLines(f map[string]string, prefix string, lines []InvoiceLine, inv func(serialNo string) *invoicecloud.Invoice, lim *invoicecloud.Limits) {
+	bounds := lim.Or()
 	if len(lines) > MaxLines {
 		f[prefix] = fmt.Sprintf("at most %d lines", MaxLines)
 		return
@@ -83,11 +78,11 @@ func CheckLines(f map[string]string, prefix string, lines []InvoiceLine, inv fun
 				f[p+t[0]] = why
 			}
 		}
-		if utf8.RuneCountInString(l.EntryID) > MaxEntryIDLen {
-			f[p+"entryId"] = fmt.Sprintf("at most %d characters", MaxEntryIDLen)
+		if utf8.RuneCountInString(l.EntryID) > bounds.EntryIDLen {
+			f[p+"entryId"] = fmt.Sprintf("at most %d characters", bounds.EntryIDLen)
 		}
-		if utf8.RuneCountInString(l.Remark) > MaxRemarkLen {
-			f[p+"remark"] = fmt.Sprintf("at most %d characters", MaxRemarkLen)
+		if utf8.RuneCountInString(l.Remark) > bounds.RemarkLen {
+			f[p+"remark"] = fmt.Sprintf("at most %d characters", bounds.RemarkLen)
 		}
 		if l.OutputAmount != nil && l.Remark == "" {
 			f[p+"remark"] = "required with outputAmount: the reason the tax is transferred out"
@@ -111,8 +106,9 @@ func CheckLines(f map[string]string, prefix string, lines []InvoiceLine, inv fun
 	}
 }
 
-// CheckCover names every bad field of the cover (prefix "coverData"), as the cloud checks it.
-func CheckCover(f map[string]string, c *invoicecloud.CoverData) {
+// CheckCover names every bad field of the cover (prefix "coverData"), as the cloud checks it,
+// its size within the bill's limits (nil: the defaults).
+func CheckCover(f map[string]string, c *invoicecloud.CoverData, lim *invoicecloud.Limits) {
 	if c == nil {
 		return
 	}
@@ -122,8 +118,8 @@ func CheckCover(f map[string]string, c *invoicecloud.CoverData) {
 		f["coverData.base64"] = "required"
 	case err != nil:
 		f["coverData.base64"] = "must be standard base64"
-	case len(raw) > MaxCoverBytes:
-		f["coverData.base64"] = fmt.Sprintf("at most %d bytes of file", MaxCoverBytes)
+	case len(raw) > lim.Or().CoverBytes:
+		f["coverData.base64"] = fmt.Sprintf("at most %d bytes of file", lim.Or().CoverBytes)
 	}
 	if c.CoveNo == "" {
 		f["coverData.coveNo"] = "required (unique per resource)"
@@ -135,13 +131,13 @@ func CheckCover(f map[string]string, c *invoicecloud.CoverData) {
 
 // CheckForwardLines names every bad line of a forwarded payload: the rules of CheckLines, each
 // line naming one of the payload's invoices (lines for the bill's others are amended instead).
-func CheckForwardLines(f map[string]string, lines []InvoiceLine, invoices []invoicecloud.Invoice) {
+func CheckForwardLines(f map[string]string, lines []InvoiceLine, invoices []invoicecloud.Invoice, lim *invoicecloud.Limits) {
 	CheckLines(f, "lines", lines, func(sn string) *invoicecloud.Invoice {
 		if i := slices.IndexFunc(invoices, func(inv invoicecloud.Invoice) bool { return inv.SerialNo == sn }); i >= 0 {
 			return &invoices[i]
 		}
 		return nil
-	})
+	}, lim)
 	for i, l := range lines {
 		p := fmt.Sprintf("lines[%d].serialNo", i)
 		if _, named := f[p]; !named && l.SerialNo != "" &&

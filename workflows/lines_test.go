@@ -158,8 +158,8 @@ func TestLinesValidation(t *testing.T) {
 	in := bill(workflows.Options{})
 	in.Lines = []workflows.InvoiceLine{
 		{SerialNo: "S1", Amount: money("0"), DeductionTaxAmount: money("-1"), OutputAmount: money("1.001")},
-		{SerialNo: "S1", EntryID: strings.Repeat("e", workflows.MaxEntryIDLen+1)},
-		{Remark: strings.Repeat("r", workflows.MaxRemarkLen+1)},
+		{SerialNo: "S1", EntryID: strings.Repeat("e", invoicecloud.DefaultLimits.EntryIDLen+1)},
+		{Remark: strings.Repeat("r", invoicecloud.DefaultLimits.RemarkLen+1)},
 	}
 	in.CoverData = &invoicecloud.CoverData{Base64: "not base64!", CoveType: "3"}
 	verr := in.Validate()
@@ -182,7 +182,7 @@ func TestLinesValidation(t *testing.T) {
 	// A forward's lines name its own invoices, within their totals.
 	f := map[string]string{}
 	workflows.CheckForwardLines(f, []workflows.InvoiceLine{{SerialNo: "S9"}, {SerialNo: "S1", OutputAmount: money("13.01"), Remark: "x"}},
-		[]invoicecloud.Invoice{inv("S1", "001", "100.00", "13.00", true)})
+		[]invoicecloud.Invoice{inv("S1", "001", "100.00", "13.00", true)}, nil)
 	if f["lines[0].serialNo"] == "" || f["lines[1].outputAmount"] == "" || len(f) != 2 {
 		t.Errorf("forward lines: %v", f)
 	}

@@ -54,6 +54,7 @@ func StartFields(in BillInput) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(raw, &m)
 	delete(m, "policy")
+	delete(m, "limits") // server-set: the enterprise's at start
 	delete(m, "lines")
 	delete(m, "coverData")
 	delete(m, "attachData")

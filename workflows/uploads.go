@@ -10,8 +10,9 @@ import (
 )
 
 // CheckUploads names every bad field of the submitter's images (prefix "uploads"), the files'
-// size in all at most MaxUploadBytes (what the image system takes with a task [assumed]).
-func CheckUploads(f map[string]string, uploads []invoicecloud.ImageFile) {
+// size in all within the bill's limit (what the image system takes with a task [assumed];
+// lim nil: the default).
+func CheckUploads(f map[string]string, uploads []invoicecloud.ImageFile, lim *invoicecloud.Limits) {
 	for i, u := range uploads {
 		p := fmt.Sprintf("uploads[%d].", i)
 		if strings.TrimSpace(u.Name) == "" {
@@ -24,15 +25,23 @@ func CheckUploads(f map[string]string, uploads []invoicecloud.ImageFile) {
 			f[p+"base64"] = "the file's content in standard Base64"
 		}
 	}
-	if total := UploadBytes(uploads); total > MaxUploadBytes {
-		f["uploads"] = UploadTooLarge(total)
+	if total, most := UploadBytes(uploads), lim.Or().UploadBytes; total > most {
+		f["uploads"] = UploadTooLarge(total, most)
 	}
 }
 
-// UploadTooLarge is the error of images above the image system's limit.
-func UploadTooLarge(total int) string {
-	return fmt.Sprintf("%d bytes of files in all; the image system takes at most %d (1 MiB) with a scan task [assumed]: "+
-		"send fewer or smaller images, or large originals through the image system's own upload", total, MaxUploadBytes)
+// uploadTooLarge marks the error of images above the limit (UploadTooLarge, IsUploadTooLarge).
+const uploadTooLarge = "the image system takes at most"
+
+// UploadTooLarge is the error of images of total bytes above the image system's limit most.
+func UploadTooLarge(total, most int) string {
+	return fmt.Sprintf("%d bytes of files in all; %s %d with a scan task [assumed]: "+
+		"send fewer or smaller images, or large originals through the image system's own upload", total, uploadTooLarge, most)
+}
+
+// IsUploadTooLarge: the bill refused the images for their size (the API answers 413).
+func IsUploadTooLarge(fields map[string]string) bool {
+	return strings.Contains(fields["uploads"], uploadTooLarge)
 }
 
 // UploadBytes is the size of the images' files (decoded; what Base64 says, without decoding).

@@ -9,7 +9,7 @@ import (
 	"rimflow/workflows"
 )
 
-// The submitter's images: at most MaxUploadBytes of files (decoded, exactly), named above it.
+// The submitter's images: at most the default limit's uploadBytes of files (decoded, exactly), named above it.
 func TestUploadLimit(t *testing.T) {
 	file := func(n int) invoicecloud.ImageFile {
 		return invoicecloud.ImageFile{Name: "a.pdf", Type: "pdf", Base64: base64.StdEncoding.EncodeToString(make([]byte, n))}
@@ -18,11 +18,11 @@ func TestUploadLimit(t *testing.T) {
 		eq(t, "decoded size", workflows.UploadBytes([]invoicecloud.ImageFile{file(n)}), n)
 	}
 	f := map[string]string{}
-	workflows.CheckUploads(f, []invoicecloud.ImageFile{file(workflows.MaxUploadBytes - 10), file(10)})
+	workflows.CheckUploads(f, []invoicecloud.ImageFile{file(invoicecloud.DefaultLimits.UploadBytes - 10), file(10)}, nil)
 	if len(f) != 0 {
 		t.Errorf("at the limit: %v", f)
 	}
-	workflows.CheckUploads(f, []invoicecloud.ImageFile{file(workflows.MaxUploadBytes - 10), file(11)})
+	workflows.CheckUploads(f, []invoicecloud.ImageFile{file(invoicecloud.DefaultLimits.UploadBytes - 10), file(11)}, nil)
 	if !strings.Contains(f["uploads"], "at most 1048576") {
 		t.Errorf("above the limit: %v", f)
 	}

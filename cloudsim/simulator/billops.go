@@ -127,6 +127,9 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 		if derr != nil {
 			return nil, badParam("coverData.base64", "must be standard base64")
 		}
+		if most := s.opts.Limits.CoverBytes; most > 0 && len(raw) > most {
+			return nil, badParam("coverData.base64", fmt.Sprintf("封面文件过大 (at most %d bytes) [assumed]", most))
+		}
 		coveNo, err := cf.str("coveNo", true, 0)
 		if err != nil {
 			return nil, err
@@ -148,6 +151,7 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 	key := billKey{Resource: resource, BillID: billID}
 	lines := make([]billSaveLine, 0, len(items))
 	seen := map[string]bool{}
+	attached := 0
 	for _, it := range items {
 		sn, err := it.str("serialNo", true, 0)
 		if err != nil {
@@ -170,14 +174,17 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 		if l.OutputAmount, err = it.dec("outputAmount"); err != nil {
 			return nil, err
 		}
-		if l.Remark, err = it.str("remark", false, 0); err != nil {
+		if l.Remark, err = it.str("remark", false, s.opts.Limits.RemarkLen); err != nil {
 			return nil, err
 		}
-		if l.EntryID, err = it.str("entryId", false, 0); err != nil {
+		if l.EntryID, err = it.str("entryId", false, s.opts.Limits.EntryIDLen); err != nil {
 			return nil, err
 		}
-		if l.Attach, err = attachLines(it, sn); err != nil {
+		if l.Attach, err = attachLines(it, sn, s.opts.Limits.RemarkLen); err != nil {
 			return nil, err
+		}
+		if attached += len(l.Attach); s.opts.Limits.Attachments > 0 && attached > s.opts.Limits.Attachments {
+			return nil, badParam(it.path("attachData"), fmt.Sprintf("附件过多 (at most %d per bill) [assumed]", s.opts.Limits.Attachments))
 		}
 		pi, ok := s.pool[sn]
 		if !ok {
@@ -437,7 +444,7 @@ func (s *Sim) billDelete(f fields, n *callNote) (any, *apiError) {
 
 // attachLines reads a billSave line's attachData (the public page's billSave): attachUrl and
 // attachName required, serialNo (when given) the line's own.
-func attachLines(it fields, serialNo string) ([]AttachView, *apiError) {
+func attachLines(it fields, serialNo string, remarkLen int) ([]AttachView, *apiError) {
 	items, err := it.list("attachData", false)
 	if err != nil {
 		return nil, err
@@ -451,7 +458,11 @@ func attachLines(it fields, serialNo string) ([]AttachView, *apiError) {
 			required bool
 		}{{"attachUrl", &v.AttachURL, true}, {"attachName", &v.AttachName, true}, {"attachType", &v.AttachType, false},
 			{"attachNo", &v.AttachNo, false}, {"remark", &v.Remark, false}} {
-			if *sp.to, err = a.str(sp.name, sp.required, 0); err != nil {
+			most := 0
+			if sp.name == "remark" {
+				most = remarkLen
+			}
+			if *sp.to, err = a.str(sp.name, sp.required, most); err != nil {
 				return nil, err
 			}
 		}

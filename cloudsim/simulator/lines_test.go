@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -97,4 +98,48 @@ func TestImageUploadLimit(t *testing.T) {
 	status, resp := push("123456", "12345")
 	h.wantCode(status, resp, codeBadParam, "images")
 	h.mustOK(push("123456", "1234"))
+}
+
+// The simulator's [assumed] bounds on billSave (Options.Limits, rimflow's defaults unless set):
+// an entryId, a remark, a cover or attachments above them are refused naming the field, with
+// nothing bound; set higher they pass; negative leaves a field unchecked.
+func TestBillSaveLimits(t *testing.T) {
+	over := func(h *harness, tok, sn string, extra map[string]any) (int, map[string]any) {
+		d := saveData("LM", StatusInUse)
+		l := map[string]any{"serialNo": sn}
+		for k, v := range extra {
+			l[k] = v
+		}
+		d["invoiceData"] = []map[string]any{l}
+		return h.message(tok, "billSave", nextID("s"), d)
+	}
+	attach := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"attachUrl": fmt.Sprintf("https://img.example/%d.pdf", i), "attachName": "a.pdf"}
+		}
+		return out
+	}
+	h, tok, code := openBill(t, Options{}, "LM")
+	sn := h.collect(code, 1)[0]
+	for field, extra := range map[string]map[string]any{
+		"invoiceData[0].entryId":    {"entryId": strings.Repeat("e", 65)},
+		"invoiceData[0].remark":     {"remark": strings.Repeat("r", 201)},
+		"invoiceData[0].attachData": {"attachData": attach(201)},
+	} {
+		status, resp := over(h, tok, sn, extra)
+		h.wantCode(status, resp, codeBadParam, field)
+	}
+	d := saveData("LM", StatusInUse)
+	d["invoiceData"] = []map[string]any{{"serialNo": sn}}
+	d["coverData"] = map[string]any{"base64": base64.StdEncoding.EncodeToString(make([]byte, 256<<10+1)), "coveNo": "C1", "coveType": "1"}
+	status, resp := h.message(tok, "billSave", nextID("s"), d)
+	h.wantCode(status, resp, codeBadParam, "coverData.base64")
+	if v, _ := h.sim.Invoice(sn); v.BillID != "" {
+		t.Fatalf("a refused billSave bound the invoice: %+v", v)
+	}
+
+	h, tok, code = openBill(t, Options{Limits: Limits{RemarkLen: 300, EntryIDLen: -1}}, "LM")
+	sn = h.collect(code, 1)[0]
+	h.mustOK(over(h, tok, sn, map[string]any{"remark": strings.Repeat("r", 300), "entryId": strings.Repeat("e", 1000)}))
 }

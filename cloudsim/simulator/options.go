@@ -57,6 +57,10 @@ type Options struct {
 	// ImageUploadMaxBytes bounds the files (decoded) one image-system task takes in submitter
 	// mode [assumed: the vendor states no size]. Default DefaultImageUploadMaxBytes.
 	ImageUploadMaxBytes int
+	// Limits bound billSave's line fields, cover and attachments where the vendor states no number
+	// [assumed]; zero fields take DefaultLimits (rimflow's invoicecloud.DefaultLimits), a negative
+	// one leaves the field unchecked.
+	Limits Limits
 	// OnSocketDelivery, when set, hears of every message a socket took (its queue's hash and its
 	// msgId), after the write: the devstack journals it so a restart does not queue it again.
 	OnSocketDelivery func(queueHash, msgID string)
@@ -127,13 +131,36 @@ const (
 	// DefaultHandshakeWindow [assumed]: three of the client's 20-second heartbeats missed.
 	DefaultHandshakeWindow = 60 * time.Second
 	// DefaultImageUploadMaxBytes [assumed]: 1 MiB of files with one scan task (rimflow's
-	// workflows.MaxUploadBytes is the same).
+	// invoicecloud.DefaultLimits.UploadBytes is the same).
 	DefaultImageUploadMaxBytes = 1 << 20
 	DefaultPollDataPath        = "/polling/fpzs/invoice/data/v2"
 	DefaultPollReceiptPath     = "/polling/fpzs/portal/receipt"
 	DefaultUnbindMessageType   = "billDelete"
 	DefaultScanPointsOperate   = "queryScanPoints"
 )
+
+// Limits are the simulator's [assumed] bounds on what billSave carries (Options.Limits).
+type Limits struct {
+	EntryIDLen  int // a line's entryId, characters
+	RemarkLen   int // a line's or an attachment's remark, characters
+	CoverBytes  int // the cover's file, decoded
+	Attachments int // attachments on one bill, all lines together
+}
+
+// DefaultLimits [assumed] are rimflow's defaults (invoicecloud.DefaultLimits).
+var DefaultLimits = Limits{EntryIDLen: 64, RemarkLen: 200, CoverBytes: 256 << 10, Attachments: 200}
+
+// WithDefaults is l with its zero fields at DefaultLimits (a negative field stays: unchecked).
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits
+	for _, f := range []struct{ v, d *int }{{&l.EntryIDLen, &d.EntryIDLen}, {&l.RemarkLen, &d.RemarkLen},
+		{&l.CoverBytes, &d.CoverBytes}, {&l.Attachments, &d.Attachments}} {
+		if *f.v == 0 {
+			*f.v = *f.d
+		}
+	}
+	return l
+}
 
 // DefaultCredentials are the example values of the vendor's document.
 func DefaultCredentials() Credentials {
@@ -175,6 +202,7 @@ func (o Options) withDefaults() Options {
 	if o.ImageUploadMaxBytes <= 0 {
 		o.ImageUploadMaxBytes = DefaultImageUploadMaxBytes
 	}
+	o.Limits = o.Limits.WithDefaults()
 	d := DefaultCredentials()
 	c := &o.Credentials
 	for _, f := range []struct {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -46,6 +47,21 @@ func PollKeyOf(o simulator.Options) invoicecloud.PollKeyDerivation {
 	return invoicecloud.PollKeyLinkKey
 }
 
+// LimitsOf are the enterprise limits that match the simulator with o [assumed], as a deployment
+// sets its cloud's (limits): a bound the simulator does not check is the most rimflow allows.
+func LimitsOf(o simulator.Options) *invoicecloud.Limits {
+	sim, c := o.Limits.WithDefaults(), invoicecloud.CeilingLimits
+	bound := func(v, ceiling int) int {
+		if v < 0 || v > ceiling {
+			return ceiling
+		}
+		return v
+	}
+	return &invoicecloud.Limits{EntryIDLen: bound(sim.EntryIDLen, c.EntryIDLen), RemarkLen: bound(sim.RemarkLen, c.RemarkLen),
+		CoverBytes: bound(sim.CoverBytes, c.CoverBytes), Attachments: bound(sim.Attachments, c.Attachments),
+		UploadBytes: bound(cmp.Or(o.ImageUploadMaxBytes, simulator.DefaultImageUploadMaxBytes), c.UploadBytes)}
+}
+
 // DemoEnterprises is the devstack's registry over the simulator at cloudURL: its ultimate tenant
 // as DemoTaxNo and each standard tenant as itself, every one with the simulator's scanning point
 // (the image system), the pushing ones with push on.
@@ -72,7 +88,8 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 	// others the simulator's image system reads the cloud's invoices itself, standing in for the
 	// cloud pushing to it directly.
 	imageAt := cloudURL + simulator.ImageSystemPrefix
-	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult,
+	limits := LimitsOf(o)
+	specs := []enterprises.Spec{{TaxNo: DemoTaxNo, Name: demoTaxNoName, Settings: ult, Limits: limits,
 		ScanPoint: simulator.DefaultScanPoint.ID, Image: &enterprises.ImageSystem{BaseURL: imageAt, Push: enterprises.PushDirect}}}
 	for _, t := range o.Tenants {
 		if t.Edition != simulator.EditionStandard {
@@ -86,10 +103,12 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		if slices.ContainsFunc(t.Push, func(p simulator.PushTarget) bool { return !strings.HasPrefix(p.URL, imageAt) }) {
 			image.Push = enterprises.PushRelay
 		}
-		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan, Image: image,
+		sp := o.StandardPaths
+		spec := enterprises.Spec{TaxNo: t.TaxNo, Name: t.Name, ScanPoint: scan, Image: image, Limits: limits,
 			Settings: standard.Config{BaseURL: cloudURL, TaxNo: t.TaxNo, CompanyName: t.Name,
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
-				Paths:                standard.Paths{VoucherReverse: o.StandardPaths.VoucherReverse},
+				Paths: standard.Paths{Deduction: sp.Deduction, ImagePush: sp.ImagePush, ImageOperate: sp.ImageOperate,
+					ViewPage: sp.ViewPage, VoucherReverse: sp.VoucherReverse},
 				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}
 		if image.Push == enterprises.PushRelay { // rimflow receives the push
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}

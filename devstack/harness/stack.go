@@ -90,6 +90,9 @@ type Options struct {
 	// CloudHandshakeWindow is how long the simulator keeps a socket that sends no heartbeat
 	// (cloudsim -handshake-window; zero: its default) [assumed].
 	CloudHandshakeWindow time.Duration
+	// CloudLimits are the simulator's [assumed] bounds on billSave (cloudsim -line-remark-max, …;
+	// zero: its defaults); the demo registry gives each enterprise the same limits.
+	CloudLimits simulator.Limits
 	// Sim, when set, is served instead of devstack's own simulator and outlives the stack (Close
 	// leaves it running). Without it devstack journals its simulator in the data dir
 	// (SimJournalFile) so a restart finds the same cloud state, as a real cloud would keep it.
@@ -232,7 +235,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		var hdr journalHeader
 		s.Sim, journal, hdr, err = openSimJournal(filepath.Join(opts.DataDir, SimJournalFile),
 			simulator.Options{Seed: opts.Seed, Strict: opts.CloudStrict, Logger: log.With("component", "cloudsim"),
-				Tenants: DemoTenants(s.apiURL), Assume: opts.CloudAssume, HandshakeWindow: opts.CloudHandshakeWindow})
+				Tenants: DemoTenants(s.apiURL), Assume: opts.CloudAssume, HandshakeWindow: opts.CloudHandshakeWindow,
+				Limits: opts.CloudLimits})
 		if err != nil {
 			return nil, err
 		}

@@ -479,3 +479,37 @@ func TestScanPointsOperatePerEnterprise(t *testing.T) {
 		t.Errorf("default scanPointsOperate: %v", got)
 	}
 }
+
+// An enterprise's limits ([assumed] bounds its bills are checked against) and the standard
+// edition's paths come from the enterprises file; each bad key or value is named.
+func TestLimitsAndStandardPathsPerEnterprise(t *testing.T) {
+	file := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    limits: {remarkLen: 500, attachments: 10}\n", 1),
+		"    push: true\n", "    push: true\n    paths: {deduction: /api/deduction/select, viewPage: ' /m4-web/view '}\n", 1)
+	specs, err := Parse([]byte(file), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := specs[0].Limits; l == nil || l.RemarkLen != 500 || l.Attachments != 10 || l.EntryIDLen != 0 {
+		t.Errorf("limits: %+v", l)
+	}
+	if i := specs[0].Info().Limits; i.RemarkLen != 500 || i.EntryIDLen != 64 {
+		t.Errorf("limits shown: %+v", i)
+	}
+	if specs[1].Limits != nil || specs[1].Info().Limits.RemarkLen != 200 {
+		t.Errorf("an enterprise without limits: %+v", specs[1].Limits)
+	}
+	st, _ := specs[1].Settings.(standard.Config)
+	d := st.WithDefaults().Paths
+	if d.Deduction != "/api/deduction/select" || d.ViewPage != "/m4-web/view" || d.EntrySave != "/m4/fpzs/expense/entry/save" {
+		t.Errorf("standard paths: %+v", d)
+	}
+	bad := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    limits: {remarkLen: 5000, bogus: 1}\n", 1),
+		"    push: true\n", "    push: true\n    paths: {nope: /x, entrySave: entry/save}\n", 1)
+	_, err = Parse([]byte(bad), nil, getenv(goodEnv), goodFiles)
+	for _, want := range []string{"enterprises[0].limits.remarkLen: between 1 and 1000", "enterprises[0].limits.bogus: not a bill limit",
+		"enterprises[1].paths.nope: not a path of the standard edition", "enterprises[1].paths.entrySave: want a path"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}

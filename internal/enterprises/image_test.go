@@ -154,3 +154,55 @@ func TestImagePushTopology(t *testing.T) {
 		t.Errorf("New with a relay that receives nothing: %v", err)
 	}
 }
+
+// A standard enterprise's [assumed] paths set in the file are the ones its client calls: against
+// a simulator whose image system answers at other paths, the registry's load asks the scanning
+// points there; without them it asks at the default path, and the 404 refuses the enterprise.
+func TestStandardPathsFromTheFileAreCalled(t *testing.T) {
+	tenant := simulator.Tenant{Edition: simulator.EditionStandard, Name: "深圳示例有限公司", TaxNo: taxSZ,
+		ClientID: "SZ-IMG", ClientSecret: "sz-secret", EncryptKey: "0123456789abcdef",
+		ScanPoints: []simulator.ScanPoint{{ID: "SP07", Name: "深圳扫描岗"}}}
+	sim := simulator.New(simulator.Options{Tenants: []simulator.Tenant{tenant},
+		StandardPaths: simulator.StandardPaths{ImageOperate: "/private/bds/operate", ImagePush: "/private/bds/erpBillPush"}})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	file := func(paths string) []byte {
+		return []byte(`
+enterprises:
+  - taxNo: ` + taxSZ + `
+    name: 深圳示例有限公司
+    scanPoint: SP07
+    imageSystem:
+      baseURL: ` + srv.URL + simulator.ImageSystemPrefix + `
+      allowPlainHTTP: true
+      push: direct
+      modes: [basic]
+    standard:
+      baseURL: ` + srv.URL + `
+      clientId: SZ-IMG
+      clientSecret: env:SZ_SECRET
+      encryptKey: env:SZ_KEY
+` + paths)
+	}
+	env := getenv(map[string]string{"SZ_SECRET": "sz-secret", "SZ_KEY": "0123456789abcdef"})
+	specs, err := Parse(file("      paths:\n        imageOperate: /private/bds/operate\n        imagePush: /private/bds/erpBillPush\n"), nil, env, noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(specs, Options{}); err != nil {
+		t.Fatalf("the paths the image system answers at: %v", err)
+	}
+	if n := sim.Stats().ImageSystemEndpoints["/private/bds/operate"]; n != 1 {
+		t.Fatalf("the scanning points were not asked at the file's path: %+v", sim.Stats().ImageSystemEndpoints)
+	}
+	specs, err = Parse(file(""), nil, env, noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(specs, Options{}); err == nil || !strings.Contains(err.Error(), "refuses to list its scanning points") {
+		t.Fatalf("the default paths on a cloud that moved them: %v", err)
+	}
+	if n := sim.Stats().ImageSystemEndpoints["/private/bds/operate"]; n != 1 {
+		t.Fatalf("the default paths reached the private one: %+v", sim.Stats().ImageSystemEndpoints)
+	}
+}

@@ -58,6 +58,10 @@ type Spec struct {
 	// Image, when set, is the enterprise's image system at its own address (imageSystem:): the
 	// registry checks its scanning point and its client against it when it loads.
 	Image *ImageSystem
+	// Limits, when set, are the enterprise's own bounds where the vendor states none (limits:
+	// entryIdLen, remarkLen, coverBytes, attachments, uploadBytes [assumed]); the API freezes them
+	// into each of its bills at start. nil: invoicecloud.DefaultLimits.
+	Limits *invoicecloud.Limits
 }
 
 // ImageSystem is an enterprise's image system (影像系统) as its imageSystem block gives it.
@@ -168,11 +172,14 @@ type Info struct {
 	// ImagePush is what feeds the image system the cloud's pushes: relay (rimflow relays them),
 	// direct (the cloud pushes there), "" (nothing).
 	ImagePush string `json:"imagePush,omitempty"`
+	// Limits are the bounds its new bills are checked against (its limits block, else the defaults).
+	Limits invoicecloud.Limits `json:"limits"`
 }
 
 // Info describes s without secrets.
 func (s Spec) Info() Info {
-	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition(), OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil}
+	i := Info{TaxNo: s.TaxNo, Name: s.Name, Edition: s.Edition(), OrgNumber: s.OrgNumber, ScanPoint: s.ScanPoint, Push: s.Push != nil,
+		Limits: s.Limits.Or()}
 	if s.Image != nil {
 		i.ImageBaseURL, i.ImagePush = s.Image.BaseURL, s.Image.Push
 	}
@@ -186,7 +193,7 @@ func (s Spec) Info() Info {
 // fingerprint identifies a spec's settings: a reload keeps an enterprise's client (and its token)
 // when it is unchanged. Secrets are part of it but it is never shown.
 func (s Spec) fingerprint() string {
-	return fmt.Sprintf("%s|%s|%s|%s|%v|%d|%v|%T%+v", s.TaxNo, s.Name, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, s.Image, s.Settings, s.Settings)
+	return fmt.Sprintf("%s|%s|%s|%s|%v|%d|%v|%v|%T%+v", s.TaxNo, s.Name, s.OrgNumber, s.ScanPoint, s.Push, s.TokenCallsPerMinute, s.Image, s.Limits, s.Settings, s.Settings)
 }
 
 // file is the registry's YAML: per enterprise its own keys (common) and one block named after its
@@ -230,6 +237,8 @@ type common struct {
 	TokenCallsPerMinute int    `yaml:"tokenCallsPerMinute"`
 	// ImageSystem is decoded key by key (imageBlock), so a key it does not have is named.
 	ImageSystem yaml.Node `yaml:"imageSystem"`
+	// Limits is decoded key by key (invoicecloud.Limits) too.
+	Limits yaml.Node `yaml:"limits"`
 }
 
 // imageBlock is an enterprise's imageSystem block:
@@ -324,6 +333,7 @@ func (p *parser) enterprise(i int, n yaml.Node) Spec {
 	p.seen[taxNo] = i
 	s := Spec{TaxNo: taxNo, Name: strings.TrimSpace(c.Name), ScanPoint: c.ScanPoint, TokenCallsPerMinute: c.TokenCallsPerMinute}
 	s.Image = p.imageSystem(where+".imageSystem", &c.ImageSystem)
+	s.Limits = p.limits(where+".limits", &c.Limits)
 	if s.Name == "" {
 		p.bad(where, "name", "required")
 	}
@@ -408,6 +418,39 @@ func (p *parser) imageSystem(where string, n *yaml.Node) *ImageSystem {
 		}
 	}
 	return img
+}
+
+// limits reads an enterprise's limits block (nil when it has none):
+//
+//	limits:              # [assumed] bounds the vendor does not state; 0 or absent: the default
+//	  entryIdLen: 64     # a line's entryId, characters
+//	  remarkLen: 200     # a line's or an attachment's remark, characters
+//	  coverBytes: 262144 # the cover's file
+//	  attachments: 200   # attachments a bill keeps
+//	  uploadBytes: 1048576 # the submitter's images with one scan task
+func (p *parser) limits(where string, n *yaml.Node) *invoicecloud.Limits {
+	if n.Kind == 0 {
+		return nil
+	}
+	known := yamlKeys(&invoicecloud.Limits{})
+	if n.Kind != yaml.MappingNode {
+		p.errs = append(p.errs, fmt.Errorf("%s: want the bill limits (%s)", where, strings.Join(known, ", ")))
+		return nil
+	}
+	var pairs []*yaml.Node
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if !slices.Contains(known, n.Content[k].Value) {
+			p.bad(where, n.Content[k].Value, "not a bill limit (%s)", strings.Join(known, ", "))
+			continue
+		}
+		pairs = append(pairs, n.Content[k], n.Content[k+1])
+	}
+	var l invoicecloud.Limits
+	decodePairs(pairs, &l, func(field, msg string) { p.bad(where, field, "%s", msg) })
+	if err := l.Check(); err != nil {
+		p.bad(where, fieldOf(err), "%s", messageOf(err))
+	}
+	return &l
 }
 
 // commonKeys are the keys of common: an enterprise's own.

@@ -61,6 +61,17 @@ type Paths struct {
 	ViewPage    string // /m4-web/fpzs/view?userKey [assumed]
 }
 
+// byName are the paths by their names in an enterprise's paths block (paths.deduction, …).
+func (p *Paths) byName() map[string]*string {
+	return map[string]*string{
+		"token": &p.Token, "linkKey": &p.LinkKey, "userKey": &p.UserKey, "entrySave": &p.EntrySave,
+		"statusUpdate": &p.StatusUpdate, "entryDelete": &p.EntryDelete, "deduction": &p.Deduction,
+		"voucherReverse": &p.VoucherReverse, "imagePush": &p.ImagePush, "imageOperate": &p.ImageOperate,
+		"pollData": &p.PollData, "pollReceipt": &p.PollReceipt, "socket": &p.Socket,
+		"collectPage": &p.CollectPage, "viewPage": &p.ViewPage,
+	}
+}
+
 // DefaultPaths are the public paths and the [assumed] defaults.
 func DefaultPaths() Paths {
 	return Paths{

@@ -378,7 +378,7 @@ func (e *e2e) submitterMode(t *testing.T, id, taxNo string) {
 	}
 
 	// Above what the image system takes with a task: 413 naming uploads, nothing kept.
-	huge := base64.StdEncoding.EncodeToString(make([]byte, workflows.MaxUploadBytes+1))
+	huge := base64.StdEncoding.EncodeToString(make([]byte, invoicecloud.CeilingLimits.UploadBytes+1))
 	status, body = e.post(t, e.stack.APIURL()+"/v1/bills/"+b.ref()+"/images", workflows.ImagesRequest{ScanBillNo: "SC-" + id,
 		Uploads: []invoicecloud.ImageFile{{Name: "huge.pdf", Type: "pdf", Base64: huge}}})
 	var tooLarge struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"rimflow/api"
+	"rimflow/cloudsim/simulator"
 	"rimflow/devstack/harness"
 	"rimflow/invoicecloud"
 	"rimflow/systest/testenv"
@@ -23,7 +24,12 @@ import (
 func TestVendorPicture(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel) // the subtests run in parallel, after this function returns
-	env := newE2EWith(t, ctx, func(o *harness.Options) { o.Policy = ackPolicy(t) })
+	env := newE2EWith(t, ctx, func(o *harness.Options) {
+		o.Policy = ackPolicy(t)
+		// A cloud that takes longer remarks than rimflow's default [assumed], and the registry's
+		// limits set to match (harness.LimitsOf), as a deployment sets its enterprises'.
+		o.CloudLimits = simulator.Limits{RemarkLen: vendorRemarkLen}
+	})
 	for _, ed := range []struct {
 		name  string
 		taxNo string
@@ -48,6 +54,10 @@ func TestVendorPicture(t *testing.T) {
 		t.Run("unverified invoices acknowledged by finance on "+ed.name, func(t *testing.T) {
 			t.Parallel()
 			env.unverified(t, "E2E-UV-"+tag, ed.taxNo)
+		})
+		t.Run("the enterprise's limits frozen into each bill on "+ed.name, func(t *testing.T) {
+			t.Parallel()
+			env.limits(t, "E2E-LM-"+tag, ed.taxNo)
 		})
 	}
 }
@@ -218,4 +228,51 @@ func (e *e2e) voucherSet(t *testing.T, id, taxNo string) {
 	if status != http.StatusConflict || !strings.Contains(string(raw), api.SubVoucherInUse) {
 		t.Errorf("the set's vouchId on another bill: HTTP %d %s, want 409 %s", status, raw, api.SubVoucherInUse)
 	}
+}
+
+// vendorRemarkLen is the remark bound of TestVendorPicture's cloud and registry (the default is 200).
+const vendorRemarkLen = 300
+
+// limits: the registry shows the enterprise's limits; a start above them is 400 naming the line
+// and starts nothing; within them (above rimflow's default) the bill freezes them, and an amend's
+// long remark reaches the cloud.
+func (e *e2e) limits(t *testing.T, id, taxNo string) {
+	if got := e.enterprise(t, taxNo).Limits; got.RemarkLen != vendorRemarkLen || got.EntryIDLen != invoicecloud.DefaultLimits.EntryIDLen {
+		t.Fatalf("the registry's limits of %s: %+v", taxNo, got)
+	}
+	in := e.vendorBill(t, id, taxNo)
+	in.Options.Approvals, in.Options.AutoSubmit = []string{}, new(bool)
+	in.Lines = []workflows.InvoiceLine{{SerialNo: "LATER-1", Remark: strings.Repeat("长", vendorRemarkLen+1)}}
+	status, raw := e.startBill(t, in)
+	var refused api.ErrorBody
+	if status != http.StatusBadRequest || json.Unmarshal(raw, &refused) != nil ||
+		!strings.Contains(refused.Error.Fields["lines[0].remark"], "at most 300 characters") {
+		t.Fatalf("a remark above the enterprise's limit: HTTP %d %s, want 400 naming lines[0].remark", status, raw)
+	}
+	if status, _ := e.send(t, "GET", e.billURL(id), nil, e.Target.Token); status != http.StatusNotFound {
+		t.Fatalf("a refused start left bill %s behind (HTTP %d)", id, status)
+	}
+	in.Lines = nil
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 1)
+	st := e.waitFor(t, "OA/"+id, "the invoice bound", func(st workflows.BillState) bool { return st.InvoiceCount == 1 })
+	if st.Bill.Limits == nil || st.Bill.Limits.RemarkLen != vendorRemarkLen {
+		t.Fatalf("the bill's frozen limits: %+v", st.Bill.Limits)
+	}
+	long := strings.Repeat("长", vendorRemarkLen) // above the default 200, within this cloud's 300
+	e.call(t, "PATCH", e.billURL(id), map[string]any{"reason": "a long remark",
+		"lines": []map[string]any{{"serialNo": st.Invoices[0].SerialNo, "remark": long}}}, nil)
+	e.waitFor(t, "OA/"+id, "the line kept", func(st workflows.BillState) bool { return len(st.Bill.Lines) == 1 })
+	got := ""
+	for _, l := range e.cloudBill(t, id).Invoices {
+		got = l.Remark
+	}
+	if got != long {
+		t.Fatalf("the cloud's remark: %d characters, want %d", len([]rune(got)), vendorRemarkLen)
+	}
+	e.call(t, "POST", e.billURL(id)+"/cancel", map[string]any{"reason": "test over"}, nil)
 }

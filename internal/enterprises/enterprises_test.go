@@ -506,7 +506,7 @@ func TestLimitsAndStandardPathsPerEnterprise(t *testing.T) {
 	bad := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    limits: {remarkLen: 5000, bogus: 1}\n", 1),
 		"    push: true\n", "    push: true\n    paths: {nope: /x, entrySave: entry/save}\n", 1)
 	_, err = Parse([]byte(bad), nil, getenv(goodEnv), goodFiles)
-	for _, want := range []string{"enterprises[0].limits.remarkLen: between 1 and 1000", "enterprises[0].limits.bogus: not a bill limit",
+	for _, want := range []string{"enterprises[0].limits.remarkLen: between 1 and 1000", "enterprises[0].limits.bogus: not a setting of the bill limits",
 		"enterprises[1].paths.nope: not a path of the standard edition", "enterprises[1].paths.entrySave: want a path"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)

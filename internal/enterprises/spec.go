@@ -387,21 +387,10 @@ func (p *parser) imageSystem(where string, n *yaml.Node) *ImageSystem {
 	if n.Kind == 0 {
 		return nil
 	}
-	if n.Kind != yaml.MappingNode {
-		p.errs = append(p.errs, fmt.Errorf("%s: want the image system's settings (baseURL, allowPlainHTTP, modes, push, pushURL)", where))
+	var b imageBlock
+	if !p.keyed(where, n, &b, "the image system") {
 		return nil
 	}
-	known := yamlKeys(&imageBlock{})
-	var pairs []*yaml.Node
-	for k := 0; k+1 < len(n.Content); k += 2 {
-		if !slices.Contains(known, n.Content[k].Value) {
-			p.bad(where, n.Content[k].Value, "not a setting of the image system (%s)", strings.Join(known, ", "))
-			continue
-		}
-		pairs = append(pairs, n.Content[k], n.Content[k+1])
-	}
-	var b imageBlock
-	decodePairs(pairs, &b, func(field, msg string) { p.bad(where, field, "%s", msg) })
 	img := &ImageSystem{BaseURL: strings.TrimSpace(b.BaseURL), AllowPlainHTTP: b.AllowPlainHTTP, Modes: b.Modes,
 		Push: strings.TrimSpace(b.Push), PushURL: strings.TrimSpace(b.PushURL)}
 	if err := invoicecloud.ValidateImageBaseURL(img.BaseURL, img.AllowPlainHTTP); err != nil {
@@ -432,25 +421,34 @@ func (p *parser) limits(where string, n *yaml.Node) *invoicecloud.Limits {
 	if n.Kind == 0 {
 		return nil
 	}
-	known := yamlKeys(&invoicecloud.Limits{})
-	if n.Kind != yaml.MappingNode {
-		p.errs = append(p.errs, fmt.Errorf("%s: want the bill limits (%s)", where, strings.Join(known, ", ")))
+	var l invoicecloud.Limits
+	if !p.keyed(where, n, &l, "the bill limits") {
 		return nil
 	}
-	var pairs []*yaml.Node
-	for k := 0; k+1 < len(n.Content); k += 2 {
-		if !slices.Contains(known, n.Content[k].Value) {
-			p.bad(where, n.Content[k].Value, "not a bill limit (%s)", strings.Join(known, ", "))
-			continue
-		}
-		pairs = append(pairs, n.Content[k], n.Content[k+1])
-	}
-	var l invoicecloud.Limits
-	decodePairs(pairs, &l, func(field, msg string) { p.bad(where, field, "%s", msg) })
 	if err := l.Check(); err != nil {
 		p.bad(where, fieldOf(err), "%s", messageOf(err))
 	}
 	return &l
+}
+
+// keyed decodes the mapping n into the struct v points to key by key, naming every key v does not
+// have (what names v in the messages); false when n is not a mapping.
+func (p *parser) keyed(where string, n *yaml.Node, v any, what string) bool {
+	known := yamlKeys(v)
+	if n.Kind != yaml.MappingNode {
+		p.errs = append(p.errs, fmt.Errorf("%s: want the settings of %s (%s)", where, what, strings.Join(known, ", ")))
+		return false
+	}
+	var pairs []*yaml.Node
+	for k := 0; k+1 < len(n.Content); k += 2 {
+		if !slices.Contains(known, n.Content[k].Value) {
+			p.bad(where, n.Content[k].Value, "not a setting of %s (%s)", what, strings.Join(known, ", "))
+			continue
+		}
+		pairs = append(pairs, n.Content[k], n.Content[k+1])
+	}
+	decodePairs(pairs, v, func(field, msg string) { p.bad(where, field, "%s", msg) })
+	return true
 }
 
 // commonKeys are the keys of common: an enterprise's own.

@@ -381,6 +381,10 @@ func checkForwarded(msg workflows.InvoicesSignal, bill *forwardTarget) *Error {
 			}
 		}
 	}
+	if bill != nil && len(msg.Lines) > 0 {
+		// The bill's own limits (frozen at its start), where the decode checked the ceiling.
+		workflows.CheckForwardLines(fields, msg.Lines, msg.InvoiceData, bill.bill.Limits)
+	}
 	if len(fields) > 0 {
 		return ValidationFailed(fields)
 	}

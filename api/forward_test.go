@@ -3,6 +3,9 @@ package api
 import (
 	"strings"
 	"testing"
+
+	"rimflow/invoicecloud"
+	"rimflow/workflows"
 )
 
 // A forwarded payload is checked strictly: every problem named by its JSON path, nothing sent.
@@ -71,7 +74,6 @@ func TestForwardLines(t *testing.T) {
 	for name, c := range map[string]struct{ lines, field string }{
 		"over the total":         {`[{"serialNo":"S1","amount":"113.01"}]`, "lines[0].amount"},
 		"tax over the tax":       {`[{"serialNo":"S1","deductionTaxAmount":"13.01"}]`, "lines[0].deductionTaxAmount"},
-		"transfer without why":   {`[{"serialNo":"S1","outputAmount":"1"}]`, "lines[0].remark"},
 		"three decimals":         {`[{"serialNo":"S1","amount":"1.005"}]`, "lines[0].amount"},
 		"zero amount":            {`[{"serialNo":"S1","amount":0}]`, "lines[0].amount"},
 		"another invoice":        {`[{"serialNo":"S9","amount":"1"}]`, "lines[0].serialNo"},
@@ -85,6 +87,29 @@ func TestForwardLines(t *testing.T) {
 		_, e := DecodeForward([]byte(`{"invoiceData":[` + inv + `],"lines":` + c.lines + `}`))
 		if e == nil || e.Status != 400 || e.Fields[c.field] == "" {
 			t.Errorf("%s: %s not named: %+v", name, c.field, e)
+		}
+	}
+	// The bill's own limits judge what the ceiling lets through: a transfer out without its
+	// reason, unless the bill's enterprise allows it; a remark over the bill's bound.
+	bill := &forwardTarget{bill: workflows.BillInput{BillTaxNo: "91330100MA2B3C4D5N"}}
+	for _, c := range []struct {
+		lines, field string
+		limits       *invoicecloud.Limits
+	}{
+		{`[{"serialNo":"S1","outputAmount":"1"}]`, "lines[0].remark", nil},
+		{`[{"serialNo":"S1","outputAmount":"1"}]`, "", &invoicecloud.Limits{OutputRemarkOptional: true}},
+		{`[{"serialNo":"S1","remark":"` + strings.Repeat("r", 300) + `"}]`, "lines[0].remark", nil},
+		{`[{"serialNo":"S1","remark":"` + strings.Repeat("r", 300) + `"}]`, "", &invoicecloud.Limits{RemarkLen: 300}},
+	} {
+		sig, e := DecodeForward([]byte(`{"invoiceData":[` + inv + `],"lines":` + c.lines + `}`))
+		if e != nil {
+			t.Fatalf("%s under the ceiling: %v", c.lines, e)
+		}
+		sig.InvoiceData[0].BuyerTaxNo = "91330100MA2B3C4D5N"
+		bill.bill.Limits = c.limits
+		e = checkForwarded(sig, bill)
+		if c.field == "" && e != nil || c.field != "" && (e == nil || e.Fields[c.field] == "") {
+			t.Errorf("%s under %+v: %v, want %q named", c.lines[:40], c.limits, e, c.field)
 		}
 	}
 }

@@ -56,10 +56,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		remarkMax    = fs.Int("line-remark-max", simulator.DefaultLimits.RemarkLen, "billSave: a line's or an attachment's remark, characters [assumed]; negative: unchecked")
 		coverMax     = fs.Int("cover-max-bytes", simulator.DefaultLimits.CoverBytes, "billSave: the cover's file, decoded [assumed]; negative: unchecked")
 		attachMax    = fs.Int("attachments-max", simulator.DefaultLimits.Attachments, "billSave: attachments on one bill [assumed]; negative: unchecked")
+		attachURLMax = fs.Int("attach-url-max", simulator.DefaultLimits.AttachURLLen, "billSave: an attachment's attachUrl, characters [assumed]; negative: unchecked")
+		attachNmMax  = fs.Int("attach-name-max", simulator.DefaultLimits.AttachNameLen, "billSave: an attachment's attachName, characters [assumed]; negative: unchecked")
 		tenantsPath  = fs.String("tenants", "", `JSON file of standard-edition tenants {"standard":[{name, taxNo, clientId, clientSecret, encryptKey, push:[…], …}]}`)
 		standard     standardFlag
+		names        = namesFlag{}
 	)
 	fs.Var(&standard, "standard", "add a standard-edition tenant TAXNO=NAME with derived credentials (repeatable)")
+	fs.Var(names, "name", "set an [assumed] path or name NAME=VALUE (repeatable): pollData, pollReceipt, unbind, voucherReverse, "+
+		"scanPointsOperate, standard.deduction, standard.imagePush, standard.imageOperate, standard.viewPage, standard.voucherReverse")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,7 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			DisableBillSaveReplacesSet: !*replacesSet, DisablePollRedelivery: !*redelivery, DisablePollKeyMD5: !*pollKeyMD5},
 		HandshakeWindow:     *hsWindow,
 		ImageUploadMaxBytes: *imageMax,
-		Limits:              simulator.Limits{EntryIDLen: *entryIDMax, RemarkLen: *remarkMax, CoverBytes: *coverMax, Attachments: *attachMax},
+		Limits: simulator.Limits{EntryIDLen: *entryIDMax, RemarkLen: *remarkMax, CoverBytes: *coverMax, Attachments: *attachMax,
+			AttachURLLen: *attachURLMax, AttachNameLen: *attachNmMax},
+	}
+	if err := names.apply(&opts); err != nil {
+		return err
 	}
 	if err := opts.Validate(); err != nil {
 		return err

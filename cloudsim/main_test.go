@@ -95,7 +95,8 @@ func TestRunStrictAndAssumptionFlags(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-token-ttl", "soon"}, {"-assume-idempotency=maybe"}, {"-receipt-timeout", "later"}} {
+	for _, args := range [][]string{{"-token-ttl", "soon"}, {"-assume-idempotency=maybe"}, {"-receipt-timeout", "later"},
+		{"-name", "nope=/x"}, {"-name", "pollData"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Fatalf("%v should fail", args)
 		}
@@ -170,5 +171,21 @@ func TestRunRejectsBadTenants(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-standard", "no-name"}, io.Discard, io.Discard); err == nil {
 		t.Fatal("-standard without =NAME accepted")
+	}
+}
+
+// -name sets an [assumed] path as a deployment sets its cloud's: the long poll answers at the new
+// path only.
+func TestRunNamesAssumedPaths(t *testing.T) {
+	_, base := startRun(t, "-name", "pollData=/poll/v3", "-name", "unbind=billRemove")
+	for path, served := range map[string]bool{"/poll/v3": true, "/polling/fpzs/invoice/data/v2": false} {
+		resp, err := http.Get(base + path + "?key=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if (resp.StatusCode != http.StatusNotFound) != served {
+			t.Errorf("%s: HTTP %d, served %t", path, resp.StatusCode, served)
+		}
 	}
 }

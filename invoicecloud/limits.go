@@ -19,15 +19,24 @@ type Limits struct {
 	Attachments int `json:"attachments,omitempty" yaml:"attachments"`
 	// UploadBytes bounds the submitter's images (decoded) one image-system scan task takes.
 	UploadBytes int `json:"uploadBytes,omitempty" yaml:"uploadBytes"`
+	// AttachURLLen and AttachNameLen bound an attachment's attachUrl and attachName, in characters.
+	AttachURLLen  int `json:"attachUrlLen,omitempty" yaml:"attachUrlLen"`
+	AttachNameLen int `json:"attachNameLen,omitempty" yaml:"attachNameLen"`
+	// OutputRemarkOptional lets a line transfer tax out (outputAmount) without its reason
+	// (remark): the vendor's table marks remark optional (否), but a transfer out without a reason
+	// is what an auditor asks about, so rimflow requires it unless the enterprise says otherwise.
+	OutputRemarkOptional bool `json:"outputRemarkOptional,omitempty" yaml:"outputRemarkOptional"`
 }
 
 // DefaultLimits are rimflow's bounds where the vendor states none [assumed].
-var DefaultLimits = Limits{EntryIDLen: 64, RemarkLen: 200, CoverBytes: 256 << 10, Attachments: 200, UploadBytes: 1 << 20}
+var DefaultLimits = Limits{EntryIDLen: 64, RemarkLen: 200, CoverBytes: 256 << 10, Attachments: 200, UploadBytes: 1 << 20,
+	AttachURLLen: 1024, AttachNameLen: 200}
 
 // CeilingLimits are the most an enterprise may set. The cover, the attachments and the images
 // travel in the bill's Temporal payloads (Base64: a third more), which Temporal refuses above
 // 2 MiB; the text bounds keep a billSave of many lines within the cloud's body limits.
-var CeilingLimits = Limits{EntryIDLen: 255, RemarkLen: 1000, CoverBytes: 1 << 20, Attachments: 500, UploadBytes: 1 << 20}
+var CeilingLimits = Limits{EntryIDLen: 255, RemarkLen: 1000, CoverBytes: 1 << 20, Attachments: 500, UploadBytes: 1 << 20,
+	AttachURLLen: 4096, AttachNameLen: 1000, OutputRemarkOptional: true}
 
 // Or is l with every unset field the default; a nil l (a bill started before limits were frozen
 // into it) is DefaultLimits, the constants those bills were checked against.
@@ -68,5 +77,7 @@ func (l *Limits) fields() []limitField {
 		{"coverBytes", &l.CoverBytes, d.CoverBytes, c.CoverBytes},
 		{"attachments", &l.Attachments, d.Attachments, c.Attachments},
 		{"uploadBytes", &l.UploadBytes, d.UploadBytes, c.UploadBytes},
+		{"attachUrlLen", &l.AttachURLLen, d.AttachURLLen, c.AttachURLLen},
+		{"attachNameLen", &l.AttachNameLen, d.AttachNameLen, c.AttachNameLen},
 	}
 }

@@ -1,8 +1,11 @@
 package invoicecloud
 
 import (
+	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -116,3 +119,49 @@ type DefaultedValue struct {
 
 // Default is the setting at v with its default d.
 func Default(v *string, d string) DefaultedValue { return DefaultedValue{V: v, Default: d} }
+
+// SetByName sets an edition block's settings given by name (paths.deduction: /x) into named, the
+// edition's settings of that kind by name. An unknown name, or a value check refuses (its
+// problem, "" when fine), is reported as key.name through r.Bad, in the names' order.
+func SetByName(r BlockReader, key string, given map[string]string, named map[string]*string, check func(string) string) {
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		v := strings.TrimSpace(given[name])
+		to, ok := named[name]
+		if !ok {
+			r.Bad(key+"."+name, "not one of the edition's %s (%s)", key, strings.Join(slices.Sorted(maps.Keys(named)), ", "))
+			continue
+		}
+		if why := check(v); why != "" {
+			r.Bad(key+"."+name, "%s, got %q", why, v)
+			continue
+		}
+		*to = v
+	}
+}
+
+// PathProblem says what is wrong with an endpoint path under a base URL ("" when fine): it starts
+// with "/" and has no query, fragment or white space.
+func PathProblem(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?# \t\r\n") {
+		return "want a path under baseURL starting with /, without a query or spaces"
+	}
+	return ""
+}
+
+// NameProblem says what is wrong with a messageType or operateType name ("" when fine).
+func NameProblem(n string) string {
+	if n == "" || strings.ContainsAny(n, " \t\r\n/?#") {
+		return "want a name without spaces or /"
+	}
+	return ""
+}
+
+// CodesProblem says what is wrong with a list of the cloud's answer codes ("" when fine).
+func CodesProblem(codes []string) string {
+	for _, c := range codes {
+		if strings.TrimSpace(c) == "" || strings.ContainsAny(c, " \t,") {
+			return fmt.Sprintf("want the cloud's codes (such as 2001), got %q", codes)
+		}
+	}
+	return ""
+}

@@ -20,13 +20,10 @@ import (
 // and passed on with every billSave as its invoice's attachData. The ERP may also give them at
 // start.
 
-// Bounds of an attachment's fields [assumed: the vendor's text gives none]; how many a bill keeps
-// is the bill's limit (invoicecloud.Limits.Attachments).
-const (
-	MaxAttachURLLen  = 1024
-	MaxAttachNameLen = 200
-	MaxAttachCodeLen = 64
-)
+// MaxAttachCodeLen bounds an attachment's attachType and attachNo [assumed: the vendor's text gives
+// none]; its URL, name and remark, and how many a bill keeps, are the bill's limits
+// (invoicecloud.Limits).
+const MaxAttachCodeLen = 64
 
 // attachmentsKept versions keeping a delivery's attachData on the bill (and so sending it on
 // billSave): bills that received attachments before it go on without them.
@@ -56,8 +53,8 @@ func CheckAttachments(f map[string]string, prefix string, list []invoicecloud.Bi
 			}
 		}
 		bounded("serialNo", a.SerialNo, MaxAttachCodeLen*2, true)
-		bounded("attachUrl", a.AttachURL, MaxAttachURLLen, true)
-		bounded("attachName", a.AttachName, MaxAttachNameLen, true)
+		bounded("attachUrl", a.AttachURL, bounds.AttachURLLen, true)
+		bounded("attachName", a.AttachName, bounds.AttachNameLen, true)
 		bounded("attachType", a.AttachType, MaxAttachCodeLen, false)
 		bounded("attachNo", a.AttachNo, MaxAttachCodeLen, false)
 		bounded("remark", a.Remark, bounds.RemarkLen, false)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"rimflow/activities/calls"
 	"rimflow/invoicecloud"
 	"rimflow/workflows"
@@ -78,8 +80,29 @@ func TestLimitsDefaultsCeilingsAndUploads(t *testing.T) {
 	if err := invoicecloud.CeilingLimits.Check(); err != nil {
 		t.Errorf("the ceiling: %v", err)
 	}
-	file := invoicecloud.ImageFile{Name: "a.pdf", Type: "pdf", Base64: base64.StdEncoding.EncodeToString(make([]byte, 11))}
+	// A transfer out needs its reason unless the enterprise says the cloud takes it without one
+	// (the vendor's table marks remark optional); an attachment's URL and name are bounded too.
+	out := decimal.RequireFromString("1.00")
+	line := []workflows.InvoiceLine{{SerialNo: "S1", OutputAmount: &out}}
 	f := map[string]string{}
+	if workflows.CheckLines(f, "lines", line, nil, nil); f["lines[0].remark"] == "" {
+		t.Errorf("a transfer out without its reason by default: %v", f)
+	}
+	f = map[string]string{}
+	if workflows.CheckLines(f, "lines", line, nil, &invoicecloud.Limits{OutputRemarkOptional: true}); len(f) != 0 {
+		t.Errorf("a transfer out without its reason where the enterprise allows it: %v", f)
+	}
+	att := []invoicecloud.BillInvoiceAttach{{SerialNo: "S1", AttachURL: "https://img.example/" + strings.Repeat("a", 30), AttachName: strings.Repeat("n", 11)}}
+	f = map[string]string{}
+	if workflows.CheckAttachments(f, "attachData", att, &invoicecloud.Limits{AttachURLLen: 20, AttachNameLen: 10}); f["attachData[0].attachUrl"] == "" || f["attachData[0].attachName"] == "" {
+		t.Errorf("an attachment above the bill's limits: %v", f)
+	}
+	f = map[string]string{}
+	if workflows.CheckAttachments(f, "attachData", att, nil); len(f) != 0 {
+		t.Errorf("an attachment within the defaults: %v", f)
+	}
+	file := invoicecloud.ImageFile{Name: "a.pdf", Type: "pdf", Base64: base64.StdEncoding.EncodeToString(make([]byte, 11))}
+	f = map[string]string{}
 	workflows.CheckUploads(f, []invoicecloud.ImageFile{file}, &invoicecloud.Limits{UploadBytes: 10})
 	if !strings.Contains(f["uploads"], "at most 10") || !workflows.IsUploadTooLarge(f) {
 		t.Errorf("images above the bill's limit: %v", f)

@@ -84,7 +84,7 @@ func CheckLines(f map[string]string, prefix string, lines []InvoiceLine, inv fun
 		if utf8.RuneCountInString(l.Remark) > bounds.RemarkLen {
 			f[p+"remark"] = fmt.Sprintf("at most %d characters", bounds.RemarkLen)
 		}
-		if l.OutputAmount != nil && l.Remark == "" {
+		if l.OutputAmount != nil && l.Remark == "" && !bounds.OutputRemarkOptional {
 			f[p+"remark"] = "required with outputAmount: the reason the tax is transferred out"
 		}
 		if inv == nil {

@@ -180,7 +180,7 @@ func (s *Sim) billSave(f fields, n *callNote) (any, *apiError) {
 		if l.EntryID, err = it.str("entryId", false, s.opts.Limits.EntryIDLen); err != nil {
 			return nil, err
 		}
-		if l.Attach, err = attachLines(it, sn, s.opts.Limits.RemarkLen); err != nil {
+		if l.Attach, err = attachLines(it, sn, s.opts.Limits); err != nil {
 			return nil, err
 		}
 		if attached += len(l.Attach); s.opts.Limits.Attachments > 0 && attached > s.opts.Limits.Attachments {
@@ -444,7 +444,7 @@ func (s *Sim) billDelete(f fields, n *callNote) (any, *apiError) {
 
 // attachLines reads a billSave line's attachData (the public page's billSave): attachUrl and
 // attachName required, serialNo (when given) the line's own.
-func attachLines(it fields, serialNo string, remarkLen int) ([]AttachView, *apiError) {
+func attachLines(it fields, serialNo string, lim Limits) ([]AttachView, *apiError) {
 	items, err := it.list("attachData", false)
 	if err != nil {
 		return nil, err
@@ -458,10 +458,7 @@ func attachLines(it fields, serialNo string, remarkLen int) ([]AttachView, *apiE
 			required bool
 		}{{"attachUrl", &v.AttachURL, true}, {"attachName", &v.AttachName, true}, {"attachType", &v.AttachType, false},
 			{"attachNo", &v.AttachNo, false}, {"remark", &v.Remark, false}} {
-			most := 0
-			if sp.name == "remark" {
-				most = remarkLen
-			}
+			most := map[string]int{"remark": lim.RemarkLen, "attachUrl": lim.AttachURLLen, "attachName": lim.AttachNameLen}[sp.name]
 			if *sp.to, err = a.str(sp.name, sp.required, most); err != nil {
 				return nil, err
 			}

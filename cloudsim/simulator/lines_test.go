@@ -123,9 +123,11 @@ func TestBillSaveLimits(t *testing.T) {
 	h, tok, code := openBill(t, Options{}, "LM")
 	sn := h.collect(code, 1)[0]
 	for field, extra := range map[string]map[string]any{
-		"invoiceData[0].entryId":    {"entryId": strings.Repeat("e", 65)},
-		"invoiceData[0].remark":     {"remark": strings.Repeat("r", 201)},
-		"invoiceData[0].attachData": {"attachData": attach(201)},
+		"invoiceData[0].entryId":                  {"entryId": strings.Repeat("e", 65)},
+		"invoiceData[0].remark":                   {"remark": strings.Repeat("r", 201)},
+		"invoiceData[0].attachData":               {"attachData": attach(201)},
+		"invoiceData[0].attachData[0].attachUrl":  {"attachData": []map[string]any{{"attachUrl": "https://img.example/" + strings.Repeat("u", 1010), "attachName": "a.pdf"}}},
+		"invoiceData[0].attachData[0].attachName": {"attachData": []map[string]any{{"attachUrl": "https://img.example/a.pdf", "attachName": strings.Repeat("n", 201)}}},
 	} {
 		status, resp := over(h, tok, sn, extra)
 		h.wantCode(status, resp, codeBadParam, field)

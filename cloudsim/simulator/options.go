@@ -145,16 +145,19 @@ type Limits struct {
 	RemarkLen   int // a line's or an attachment's remark, characters
 	CoverBytes  int // the cover's file, decoded
 	Attachments int // attachments on one bill, all lines together
+	// AttachURLLen and AttachNameLen bound an attachment's attachUrl and attachName, characters.
+	AttachURLLen, AttachNameLen int
 }
 
 // DefaultLimits [assumed] are rimflow's defaults (invoicecloud.DefaultLimits).
-var DefaultLimits = Limits{EntryIDLen: 64, RemarkLen: 200, CoverBytes: 256 << 10, Attachments: 200}
+var DefaultLimits = Limits{EntryIDLen: 64, RemarkLen: 200, CoverBytes: 256 << 10, Attachments: 200, AttachURLLen: 1024, AttachNameLen: 200}
 
 // WithDefaults is l with its zero fields at DefaultLimits (a negative field stays: unchecked).
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits
 	for _, f := range []struct{ v, d *int }{{&l.EntryIDLen, &d.EntryIDLen}, {&l.RemarkLen, &d.RemarkLen},
-		{&l.CoverBytes, &d.CoverBytes}, {&l.Attachments, &d.Attachments}} {
+		{&l.CoverBytes, &d.CoverBytes}, {&l.Attachments, &d.Attachments}, {&l.AttachURLLen, &d.AttachURLLen},
+		{&l.AttachNameLen, &d.AttachNameLen}} {
 		if *f.v == 0 {
 			*f.v = *f.d
 		}

@@ -53,6 +53,7 @@ func NewCloud(tb testing.TB, opts simulator.Options, tune func(*ultimate.Config)
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !sim.Options().Assume.BillSaveReplacesSet(),
 		PollKey:              PollKeyOf(sim.Options()),
+		ScanPointsOperate:    paths.ScanPointsOperate,
 	}
 	if tune != nil {
 		tune(&cfg)

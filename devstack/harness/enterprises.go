@@ -59,6 +59,7 @@ func LimitsOf(o simulator.Options) *invoicecloud.Limits {
 	}
 	return &invoicecloud.Limits{EntryIDLen: bound(sim.EntryIDLen, c.EntryIDLen), RemarkLen: bound(sim.RemarkLen, c.RemarkLen),
 		CoverBytes: bound(sim.CoverBytes, c.CoverBytes), Attachments: bound(sim.Attachments, c.Attachments),
+		AttachURLLen: bound(sim.AttachURLLen, c.AttachURLLen), AttachNameLen: bound(sim.AttachNameLen, c.AttachNameLen),
 		UploadBytes: bound(cmp.Or(o.ImageUploadMaxBytes, simulator.DefaultImageUploadMaxBytes), c.UploadBytes)}
 }
 
@@ -81,6 +82,7 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 		// The simulator's reading of billSave, as a deployment configures its cloud's.
 		BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(),
 		PollKey:              PollKeyOf(o),
+		ScanPointsOperate:    paths.ScanPointsOperate,
 	}
 	// Each enterprise's image system answers at its own address (the simulator's /image), as the
 	// vendor's demo image host differs from the cloud's. What feeds it the cloud's push: for a
@@ -109,7 +111,8 @@ func DemoEnterprises(cloudURL string, o simulator.Options) []enterprises.Spec {
 				ClientID: t.ClientID, ClientSecret: t.ClientSecret, EncryptKey: t.EncryptKey, PlaintextCalls: t.PlaintextCalls,
 				Paths: standard.Paths{Deduction: sp.Deduction, ImagePush: sp.ImagePush, ImageOperate: sp.ImageOperate,
 					ViewPage: sp.ViewPage, VoucherReverse: sp.VoucherReverse},
-				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o)}}
+				BillSaveKeepsOmitted: !o.Assume.BillSaveReplacesSet(), PollKey: PollKeyOf(o),
+				ScanPointsOperate: paths.ScanPointsOperate, UserKeyTTL: t.UserKeyTTL}}
 		if image.Push == enterprises.PushRelay { // rimflow receives the push
 			spec.Push = &invoicecloud.PushEnterprise{TaxNo: t.TaxNo, Name: t.Name, ClientID: t.ClientID, EncryptKey: t.EncryptKey}
 		}

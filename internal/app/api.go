@@ -98,7 +98,7 @@ func Enterprises(cfg Config, logger *slog.Logger) (*enterprises.Registry, error)
 	if cfg.EnterprisesFile == "" {
 		return nil, nil
 	}
-	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger})
+	r, err := enterprises.New(cfg.Enterprises, enterprises.Options{Logger: logger, PushMaxAge: cfg.PushMaxAge})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", config.EnvEnterprisesFile, err)
 	}

@@ -59,7 +59,7 @@ func RunWorker(ctx context.Context, getenv func(string) string, stderr io.Writer
 	reg := metrics.NewRegistry()
 	var sdkMetrics client.MetricsHandler
 	var workerMetrics *metrics.Worker
-	entOpts := enterprises.Options{Logger: logger}
+	entOpts := enterprises.Options{Logger: logger, PushMaxAge: cfg.PushMaxAge}
 	if cfg.Worker.MetricsAddr != "" {
 		sdkMetrics = metrics.NewSDKHandler(reg)
 		entOpts.Observe = metrics.NewCloud(reg).Observe

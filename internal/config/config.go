@@ -161,6 +161,9 @@ type Config struct {
 	// enterprise Cloud describes, serving any tax number. Nil: no registry known (any tax number).
 	Enterprises     []enterprises.Spec
 	EnterprisesFile string
+	// PushMaxAge refuses a push whose timestamp is further than this from now (PartEnterprises;
+	// the push receiver's MaxAge [assumed]).
+	PushMaxAge time.Duration
 	// Codec is payload encryption as asked for (PartCodec). With PartTemporal the codec is built
 	// into Temporal.Codec (on without keys is an error); the devstack builds its own from these
 	// settings, creating a key file when none is configured.
@@ -211,39 +214,44 @@ const (
 	EnvCloudVoucherReverseType = "RIMFLOW_CLOUD_VOUCHER_REVERSE_MESSAGE_TYPE"
 	// EnvCloudScanPointsOperate is the image system's [assumed] operateType listing its scanning points.
 	EnvCloudScanPointsOperate = "RIMFLOW_CLOUD_SCAN_POINTS_OPERATE"
-	EnvCloudPollPath          = "RIMFLOW_CLOUD_POLL_PATH"
-	EnvCloudReceiptPath       = "RIMFLOW_CLOUD_RECEIPT_PATH"
-	EnvLogLevel               = "RIMFLOW_LOG_LEVEL"
-	EnvMetricsAddr            = "RIMFLOW_METRICS_ADDR"
-	EnvWorkflowCacheSize      = "RIMFLOW_WORKFLOW_CACHE_SIZE"
-	EnvMaxWatchers            = "RIMFLOW_MAX_WATCHERS"
-	EnvWatchGrace             = "RIMFLOW_WATCH_GRACE"
-	EnvWatchHeartbeat         = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
-	EnvDeductionBatchSize     = "RIMFLOW_DEDUCTION_BATCH_SIZE"
-	EnvDeductionInterval      = "RIMFLOW_DEDUCTION_INTERVAL"
-	EnvEnterpriseGrace        = "RIMFLOW_ENTERPRISE_GRACE"
-	EnvStopTimeout            = "RIMFLOW_WORKER_STOP_TIMEOUT"
-	EnvDeploymentName         = "RIMFLOW_DEPLOYMENT_NAME"
-	EnvWebhooksFile           = "RIMFLOW_WEBHOOKS_FILE"
-	EnvWebhookSecretsDir      = "RIMFLOW_WEBHOOK_SECRETS_DIR"
-	EnvWebhookJournalKeep     = "RIMFLOW_WEBHOOK_JOURNAL_KEEP"
-	EnvWebhookJournalMax      = "RIMFLOW_WEBHOOK_JOURNAL_MAX"
-	EnvEnterprisesFile        = "RIMFLOW_ENTERPRISES_FILE"
-	EnvAPIAddr                = "RIMFLOW_API_ADDR"
-	EnvAPIOpsAddr             = "RIMFLOW_API_OPS_ADDR"
-	EnvAPIToken               = access.EnvToken
-	EnvAPIRequestTimeout      = "RIMFLOW_API_REQUEST_TIMEOUT"
-	EnvReissueMargin          = "RIMFLOW_REISSUE_MARGIN"
-	EnvCodecOrigins           = "RIMFLOW_CODEC_ORIGINS"
-	EnvPublicAPIURL           = "RIMFLOW_PUBLIC_API_URL"
-	EnvAPIClientsFile         = access.EnvClientsFile
-	EnvAPIClientName          = access.EnvClientName
-	EnvAPIClientOps           = access.EnvClientOperations
-	EnvAPIClientRes           = access.EnvClientResources
-	EnvPolicyFile             = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
-	EnvPayloadEncryption      = codec.EnvEncryption
-	EnvCodecKeys              = codec.EnvKeys
-	EnvCloudInsecureHTTP      = "RIMFLOW_CLOUD_INSECURE_HTTP"
+	// EnvCloudNothingBound are the [assumed] codes of an unbind of a bill holding nothing (comma-separated).
+	EnvCloudNothingBound = "RIMFLOW_CLOUD_NOTHING_BOUND_CODES"
+	// EnvCloudBusinessSystemCode is the deduction's businessSystemCode.
+	EnvCloudBusinessSystemCode = "RIMFLOW_CLOUD_BUSINESS_SYSTEM_CODE"
+	EnvCloudPollPath           = "RIMFLOW_CLOUD_POLL_PATH"
+	EnvCloudReceiptPath        = "RIMFLOW_CLOUD_RECEIPT_PATH"
+	EnvLogLevel                = "RIMFLOW_LOG_LEVEL"
+	EnvMetricsAddr             = "RIMFLOW_METRICS_ADDR"
+	EnvWorkflowCacheSize       = "RIMFLOW_WORKFLOW_CACHE_SIZE"
+	EnvMaxWatchers             = "RIMFLOW_MAX_WATCHERS"
+	EnvWatchGrace              = "RIMFLOW_WATCH_GRACE"
+	EnvWatchHeartbeat          = "RIMFLOW_WATCH_HEARTBEAT_TIMEOUT"
+	EnvDeductionBatchSize      = "RIMFLOW_DEDUCTION_BATCH_SIZE"
+	EnvDeductionInterval       = "RIMFLOW_DEDUCTION_INTERVAL"
+	EnvEnterpriseGrace         = "RIMFLOW_ENTERPRISE_GRACE"
+	EnvStopTimeout             = "RIMFLOW_WORKER_STOP_TIMEOUT"
+	EnvDeploymentName          = "RIMFLOW_DEPLOYMENT_NAME"
+	EnvWebhooksFile            = "RIMFLOW_WEBHOOKS_FILE"
+	EnvWebhookSecretsDir       = "RIMFLOW_WEBHOOK_SECRETS_DIR"
+	EnvWebhookJournalKeep      = "RIMFLOW_WEBHOOK_JOURNAL_KEEP"
+	EnvWebhookJournalMax       = "RIMFLOW_WEBHOOK_JOURNAL_MAX"
+	EnvEnterprisesFile         = "RIMFLOW_ENTERPRISES_FILE"
+	EnvPushMaxAge              = "RIMFLOW_PUSH_MAX_AGE"
+	EnvAPIAddr                 = "RIMFLOW_API_ADDR"
+	EnvAPIOpsAddr              = "RIMFLOW_API_OPS_ADDR"
+	EnvAPIToken                = access.EnvToken
+	EnvAPIRequestTimeout       = "RIMFLOW_API_REQUEST_TIMEOUT"
+	EnvReissueMargin           = "RIMFLOW_REISSUE_MARGIN"
+	EnvCodecOrigins            = "RIMFLOW_CODEC_ORIGINS"
+	EnvPublicAPIURL            = "RIMFLOW_PUBLIC_API_URL"
+	EnvAPIClientsFile          = access.EnvClientsFile
+	EnvAPIClientName           = access.EnvClientName
+	EnvAPIClientOps            = access.EnvClientOperations
+	EnvAPIClientRes            = access.EnvClientResources
+	EnvPolicyFile              = "RIMFLOW_POLICY_FILE" // policy.EnvPolicyFile (internal/app's tests hold them equal)
+	EnvPayloadEncryption       = codec.EnvEncryption
+	EnvCodecKeys               = codec.EnvKeys
+	EnvCloudInsecureHTTP       = "RIMFLOW_CLOUD_INSECURE_HTTP"
 	// EnvCloudKeepsOmitted is the [assumed] reading of billSave (docs/invoicecloud.md).
 	EnvCloudKeepsOmitted = "RIMFLOW_CLOUD_BILLSAVE_KEEPS_OMITTED"
 	// EnvCloudPollKey is the [assumed] derivation of the long poll's key (docs/invoicecloud.md).
@@ -285,6 +293,8 @@ func Vars() []Var {
 		{Name: EnvCloudUnbindType, Default: types.Unbind, Meaning: "[assumed] messageType of the unbind call", Part: PartCloud},
 		{Name: EnvCloudScanPointsOperate, Default: invoicecloud.DefaultScanPointsOperate, Meaning: "[assumed] operateType of the image system's scanning-point list (operate {operateType, requestId}); an enterprise's scanPointsOperate overrides it", Part: PartCloud},
 		{Name: EnvCloudVoucherReverseType, Default: types.VoucherReverse, Meaning: "[assumed] messageType of the voucher reversal (反记账), data {vouchId, vouchNo, resource, serialNoArray, expenseIdArray}", Part: PartCloud},
+		{Name: EnvCloudNothingBound, Default: strings.Join(ultimate.DefaultNothingBoundCodes, ","), Meaning: "[assumed] the codes (comma-separated) with which the cloud answers the unbind of a bill holding nothing, counted as done; an enterprise's nothingBoundCodes overrides them", Part: PartCloud},
+		{Name: EnvCloudBusinessSystemCode, Default: ultimate.DefaultBusinessSystemCode, Meaning: "the deduction's businessSystemCode, as the tenant registered it; an enterprise's businessSystemCode overrides it", Part: PartCloud},
 		{Name: EnvCloudPollPath, Default: paths.PollData, Meaning: "[assumed] long-poll path", Part: PartCloud},
 		{Name: EnvCloudReceiptPath, Default: paths.PollReceipt, Meaning: "[assumed] poll receipt path", Part: PartCloud},
 		{Name: EnvCloudKeepsOmitted, Default: "false", Meaning: "[assumed] reading of billSave: true = the cloud's billSave only adds and updates the invoices it names (a removed invoice is released alone), false = its list replaces the bill's set; an enterprises file entry may say billSaveKeepsOmitted", Part: PartCloud},
@@ -305,6 +315,7 @@ func Vars() []Var {
 		{Name: EnvEnterpriseGrace, Default: "5m", Meaning: "how long a bill's step is retried while its enterprise is missing from the registry (a reload that lost it) before the bill fails naming it; 0 = at once (at most 24h)", Part: PartWorker},
 		{Name: EnvStopTimeout, Default: "20s", Meaning: "how long a stopping worker lets running activities finish; must exceed the cloud client's timeout (15s)", Part: PartWorker},
 		{Name: EnvDeploymentName, Meaning: "Worker Versioning (opt-in): the worker deployment this worker belongs to; it polls as version <name>:<build ID> (the release version), a new bill stays on the version current at its start and moves to a newer one at its next continue-as-new (docs/releases.md). Empty = unversioned", Part: PartWorker},
+		{Name: EnvPushMaxAge, Default: invoicecloud.DefaultPushMaxAge.String(), Meaning: "[assumed] how far a pushed invoice's timestamp may be from now (POST /v1/push): older is refused as a replay, unless it repeats a push already taken (1m to 24h)", Part: PartEnterprises},
 		{Name: EnvEnterprisesFile, Meaning: "YAML file of the enterprises (tax number, name, edition, credentials by env:/file: reference, orgNumber, scanPoint, push); reloaded on SIGHUP or change. Empty: RIMFLOW_CLOUD_* describe one enterprise", Part: PartEnterprises},
 		{Name: EnvWebhooksFile, Meaning: "YAML file of the ERP's webhooks per resource (URLs, secret by env:/file: reference); empty = no events", Part: PartWebhooks},
 		{Name: EnvWebhookSecretsDir, Meaning: "the folder whose files may sign the webhooks clients register through the API (`file:` references must name a file in it; docs/webhooks.md); empty = only `env:" + webhooks.EnvSecretPrefix + "NAME` references. Set alike for the API and the worker", Part: PartWebhookStore},
@@ -362,6 +373,11 @@ func Load(getenv func(string) string, parts Part) (Config, error) {
 	}
 	if parts&PartEnterprises != 0 {
 		c.EnterprisesFile = l.get(EnvEnterprisesFile)
+		if d, err := time.ParseDuration(l.get(EnvPushMaxAge)); err != nil || d < time.Minute || d > 24*time.Hour {
+			l.bad(EnvPushMaxAge, "want a duration from 1m to 24h, got %q", l.get(EnvPushMaxAge))
+		} else {
+			c.PushMaxAge = d
+		}
 	}
 	if parts&PartCloud != 0 {
 		c.Cloud = l.cloud(c.EnterprisesFile == "")
@@ -521,6 +537,7 @@ func cloudFields(c *ultimate.Config) []cloudField {
 		{EnvCloudPollPath, "paths.pollData", &c.Paths.PollData},
 		{EnvCloudReceiptPath, "paths.pollReceipt", &c.Paths.PollReceipt},
 		{EnvCloudPollKey, "pollKey", (*string)(&c.PollKey)},
+		{EnvCloudBusinessSystemCode, "businessSystemCode", &c.BusinessSystemCode},
 	}
 }
 
@@ -550,6 +567,15 @@ func (l *loader) cloud(judge bool) ultimate.Config {
 		l.bad(EnvCloudInsecureHTTP, "want true or false, got %q", l.get(EnvCloudInsecureHTTP))
 	} else {
 		c.AllowInsecureHTTP = insecure
+	}
+	codes := strings.Split(l.get(EnvCloudNothingBound), ",")
+	for i := range codes {
+		codes[i] = strings.TrimSpace(codes[i])
+	}
+	if invoicecloud.CodesProblem(codes) != "" {
+		l.bad(EnvCloudNothingBound, "%s", invoicecloud.CodesProblem(codes))
+	} else {
+		c.NothingBoundCodes = codes
 	}
 	if keeps, err := strconv.ParseBool(l.get(EnvCloudKeepsOmitted)); err != nil {
 		l.bad(EnvCloudKeepsOmitted, "want true or false, got %q", l.get(EnvCloudKeepsOmitted))

@@ -69,15 +69,32 @@ func TestLoadNamesBadVariables(t *testing.T) {
 		EnvTemporalAddress: "nohost", EnvLogLevel: "loud", EnvTemporalTLSCert: "/nonexistent.pem", EnvMetricsAddr: "nope",
 		EnvWorkflowCacheSize: "0", EnvAPIRequestTimeout: "soon", EnvCloudBaseURL: "ftp://x", EnvReissueMargin: "9m",
 		EnvAPIOpsAddr: "203.0.113.7:9091", EnvDeductionBatchSize: "0", EnvDeductionInterval: "1s",
+		EnvPushMaxAge: "30s", EnvCloudNothingBound: "2001,,3004",
 	}), ForWorker|ForAPIServer)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
 	for _, name := range []string{EnvTemporalAddress, EnvLogLevel, EnvTemporalTLSCert, EnvMetricsAddr, EnvWorkflowCacheSize,
-		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin, EnvAPIOpsAddr, EnvDeductionBatchSize, EnvDeductionInterval} {
+		EnvAPIRequestTimeout, EnvCloudBaseURL, EnvReissueMargin, EnvAPIOpsAddr, EnvDeductionBatchSize, EnvDeductionInterval,
+		EnvPushMaxAge, EnvCloudNothingBound} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
+	}
+}
+
+// The [assumed] names the environment gives every ultimate enterprise, and the pushes' age.
+func TestCloudNamesAndPushAgeFromTheEnvironment(t *testing.T) {
+	c, err := Load(env(map[string]string{EnvCloudNothingBound: "2001, 3004", EnvCloudBusinessSystemCode: "ERP01", EnvPushMaxAge: "2h"}), ForWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Cloud.NothingBoundCodes, "|") != "2001|3004" || c.Cloud.BusinessSystemCode != "ERP01" || c.PushMaxAge != 2*time.Hour {
+		t.Errorf("codes %q, businessSystemCode %q, push max age %s", c.Cloud.NothingBoundCodes, c.Cloud.BusinessSystemCode, c.PushMaxAge)
+	}
+	c, err = Load(env(nil), ForWorker)
+	if err != nil || strings.Join(c.Cloud.NothingBoundCodes, "|") != "2001" || c.Cloud.WithDefaults().BusinessSystemCode != "rimflow" || c.PushMaxAge != 10*time.Minute {
+		t.Errorf("defaults: %v %v %s %v", c.Cloud.NothingBoundCodes, c.Cloud.BusinessSystemCode, c.PushMaxAge, err)
 	}
 }
 
@@ -165,8 +182,8 @@ func TestProgramsReadOnlyTheirParts(t *testing.T) {
 		!strings.Contains(err.Error(), EnvTemporalAddress) || strings.Contains(err.Error(), "RIMFLOW_CLOUD_") {
 		t.Errorf("API server: %v", err)
 	}
-	if got := len(VarsFor(ForCLI)); got != 12 {
-		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection, the policy file, the 2 of payload encryption, the webhooks file and the enterprises file", got)
+	if got := len(VarsFor(ForCLI)); got != 13 {
+		t.Errorf("the CLI reads %d variables, want the 7 of the Temporal connection, the policy file, the 2 of payload encryption, the webhooks file, the enterprises file and the pushes' age", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"rimflow/invoicecloud"
 	"rimflow/invoicecloud/standard"
 	"rimflow/invoicecloud/ultimate"
 )
@@ -507,9 +508,68 @@ func TestLimitsAndStandardPathsPerEnterprise(t *testing.T) {
 		"    push: true\n", "    push: true\n    paths: {nope: /x, entrySave: entry/save}\n", 1)
 	_, err = Parse([]byte(bad), nil, getenv(goodEnv), goodFiles)
 	for _, want := range []string{"enterprises[0].limits.remarkLen: between 1 and 1000", "enterprises[0].limits.bogus: not a setting of the bill limits",
-		"enterprises[1].paths.nope: not a path of the standard edition", "enterprises[1].paths.entrySave: want a path"} {
+		"enterprises[1].paths.nope: not one of the edition's paths", "enterprises[1].paths.entrySave: want a path"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
+// The ultimate edition's [assumed] names per enterprise: paths and messageTypes by name, the
+// nothing-bound codes and the deduction's businessSystemCode override the environment's; the
+// standard edition's nothing-bound codes too. Bad names and values are named.
+func TestUltimateNamesPerEnterprise(t *testing.T) {
+	file := strings.Replace(strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n"+
+		"    paths: {pollData: /poll/v3}\n    messageTypes: {unbind: billRemove}\n    nothingBoundCodes: [\"2001\", \"3004\"]\n    businessSystemCode: ERP01\n", 1),
+		"    push: true\n", "    push: true\n    nothingBoundCodes: [\"1306\"]\n", 1)
+	specs, err := Parse([]byte(file), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := specs[0].Settings.(ultimate.Enterprise)
+	d := u.WithDefaults()
+	if d.Paths.PollData != "/poll/v3" || d.Paths.PollReceipt != "/polling/fpzs/portal/receipt" || d.MessageTypes.Unbind != "billRemove" ||
+		d.MessageTypes.BillSave != "billSave" || strings.Join(d.NothingBoundCodes, ",") != "2001,3004" || d.BusinessSystemCode != "ERP01" {
+		t.Errorf("ultimate names: paths %+v, messageTypes %+v, codes %v, businessSystemCode %q", d.Paths, d.MessageTypes, d.NothingBoundCodes, d.BusinessSystemCode)
+	}
+	st, _ := specs[1].Settings.(standard.Config)
+	if got := strings.Join(st.WithDefaults().NothingBoundCodes, ","); got != "1306" {
+		t.Errorf("standard nothing-bound codes: %s", got)
+	}
+	bad := strings.Replace(good, "    scanPoint: SP01\n", "    scanPoint: SP01\n    paths: {poll: /x}\n    messageTypes: {unbind: 'bill delete'}\n    nothingBoundCodes: [\"\"]\n", 1)
+	_, err = Parse([]byte(bad), nil, getenv(goodEnv), goodFiles)
+	for _, want := range []string{"enterprises[0].paths.poll: not one of the edition's paths", "enterprises[0].messageTypes.unbind: want a name",
+		"enterprises[0].nothingBoundCodes: want the cloud's codes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
+// The pushes' age (RIMFLOW_PUSH_MAX_AGE, Options.PushMaxAge [assumed]) is the receiver's: a push an
+// hour old is a stale replay by default and taken when the deployment allows two hours.
+func TestPushMaxAgeIsTheRegistrys(t *testing.T) {
+	specs, err := Parse([]byte(good), nil, getenv(goodEnv), goodFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pusher := *specs[1].Push
+	body, err := invoicecloud.SealPush(pusher, []byte(`{"msgId":"M1","client_id":"`+pusher.ClientID+`","tin":"`+pusher.TaxNo+`","bxd_key":"B1"}`),
+		time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		age   time.Duration
+		taken bool
+	}{{0, false}, {2 * time.Hour, true}} {
+		reg, err := New(specs, Options{PushMaxAge: c.age})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = reg.Pushes().Open(pusher.TaxNo, []byte(body))
+		if (err == nil) != c.taken {
+			t.Errorf("max age %s: a push an hour old: %v", c.age, err)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type Options struct {
 	Observe func(taxNo, name, outcome string, took time.Duration)
 	// Transport is the clients' base transport (nil: a pooled clone of http.DefaultTransport).
 	Transport http.RoundTripper
+	// PushMaxAge is the push receiver's MaxAge (0: invoicecloud.DefaultPushMaxAge).
+	PushMaxAge time.Duration
 }
 
 // UnknownError is a tax number no registered enterprise has.
@@ -143,7 +145,7 @@ func (r *Registry) Replace(specs []Spec) (Change, error) {
 		}
 	}
 	slices.Sort(ch.Removed)
-	push, err := invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{Enterprises: pushers})
+	push, err := invoicecloud.NewPushReceiver(invoicecloud.PushReceiverConfig{Enterprises: pushers, MaxAge: r.opts.PushMaxAge})
 	if err != nil {
 		return Change{}, err
 	}

@@ -1,8 +1,6 @@
 package standard
 
 import (
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +45,9 @@ type block struct {
 	// imagePush, imageOperate, viewPage and socket are the [assumed] ones; the public ones for a
 	// deployment that serves them elsewhere). Each is a path under baseURL, starting with "/".
 	Paths map[string]string `yaml:"paths"`
+	// NothingBoundCodes [assumed]: the codes with which this cloud's entry delete answers a bill
+	// holding nothing, counted as done (default 1305).
+	NothingBoundCodes []string `yaml:"nothingBoundCodes"`
 }
 
 // Settings takes the transport's timeouts from the environment's settings (RIMFLOW_CLOUD_*) and
@@ -71,28 +72,18 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 		}
 		c.UserKeyTTL = d
 	}
-	named := c.Paths.byName()
-	for _, name := range slices.Sorted(maps.Keys(b.Paths)) {
-		v := strings.TrimSpace(b.Paths[name])
-		switch to, ok := named[name]; {
-		case !ok:
-			r.Bad("paths."+name, "not a path of the standard edition (%s)", strings.Join(slices.Sorted(maps.Keys(named)), ", "))
-		case !validPath(v):
-			r.Bad("paths."+name, "want a path under baseURL starting with /, without a query or spaces, got %q", v)
-		default:
-			*to = v
+	invoicecloud.SetByName(r, "paths", b.Paths, c.Paths.byName(), invoicecloud.PathProblem)
+	if b.NothingBoundCodes != nil {
+		if why := invoicecloud.CodesProblem(b.NothingBoundCodes); why != "" {
+			r.Bad("nothingBoundCodes", "%s", why)
 		}
+		c.NothingBoundCodes = b.NothingBoundCodes
 	}
 	if c.EncryptKey != "" && len(c.EncryptKey) != aesecb.KeyLen {
 		r.Bad("encryptKey", "must be the 16-character encrypt_key (AES-128)")
 	}
 	r.Judge(c.WithDefaults().Validate())
 	return c
-}
-
-// validPath: an absolute path, no query, fragment or white space.
-func validPath(p string) bool {
-	return strings.HasPrefix(p, "/") && !strings.ContainsAny(p, "?# \t\r\n")
 }
 
 var _ invoicecloud.Settings = Config{}

@@ -47,6 +47,23 @@ func DefaultMessageTypes() MessageTypes {
 	}
 }
 
+// byName are the paths by their names in an enterprise's paths block (paths.pollData, …).
+func (p *Paths) byName() map[string]*string {
+	return map[string]*string{
+		"appToken": &p.AppToken, "login": &p.Login, "oauth2Token": &p.OAuth2Token, "message": &p.Message,
+		"deduction": &p.Deduction, "msgWatch": &p.MsgWatch, "pollData": &p.PollData, "pollReceipt": &p.PollReceipt,
+		"bdsBillPush": &p.BDSBillPush, "bdsOperate": &p.BDSOperate,
+	}
+}
+
+// byName are the messageTypes by their names in an enterprise's messageTypes block.
+func (m *MessageTypes) byName() map[string]*string {
+	return map[string]*string{
+		"getEventCode": &m.GetEventCode, "billSave": &m.BillSave, "voucherSave": &m.VoucherSave,
+		"unbind": &m.Unbind, "voucherReverse": &m.VoucherReverse,
+	}
+}
+
 // DefaultNothingBoundCodes [assumed]: the simulator's "bill not found" (2001); the vendor's code
 // for it is not public.
 var DefaultNothingBoundCodes = []string{"2001"}

@@ -45,6 +45,17 @@ type block struct {
 	PollKey string `yaml:"pollKey"`
 	// ScanPointsOperate [assumed] overrides RIMFLOW_CLOUD_SCAN_POINTS_OPERATE for this enterprise.
 	ScanPointsOperate string `yaml:"scanPointsOperate"`
+	// Paths and MessageTypes override the environment's by name (Paths.byName,
+	// MessageTypes.byName): the [assumed] ones (pollData, pollReceipt; unbind, voucherReverse) and,
+	// for a deployment that serves them elsewhere, the public ones.
+	Paths        map[string]string `yaml:"paths"`
+	MessageTypes map[string]string `yaml:"messageTypes"`
+	// NothingBoundCodes [assumed] override RIMFLOW_CLOUD_NOTHING_BOUND_CODES: the codes with which
+	// this cloud answers the unbind of a bill holding nothing, counted as done.
+	NothingBoundCodes []string `yaml:"nothingBoundCodes"`
+	// BusinessSystemCode overrides RIMFLOW_CLOUD_BUSINESS_SYSTEM_CODE: the deduction's
+	// businessSystemCode, as the tenant registered it (default rimflow).
+	BusinessSystemCode string `yaml:"businessSystemCode"`
 }
 
 // Settings starts from the environment's ultimate settings (RIMFLOW_CLOUD_*: the [assumed] names
@@ -69,6 +80,17 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	}
 	if b.ScanPointsOperate != "" {
 		c.ScanPointsOperate = strings.TrimSpace(b.ScanPointsOperate)
+	}
+	invoicecloud.SetByName(r, "paths", b.Paths, c.Paths.byName(), invoicecloud.PathProblem)
+	invoicecloud.SetByName(r, "messageTypes", b.MessageTypes, c.MessageTypes.byName(), invoicecloud.NameProblem)
+	if b.NothingBoundCodes != nil {
+		if why := invoicecloud.CodesProblem(b.NothingBoundCodes); why != "" {
+			r.Bad("nothingBoundCodes", "%s", why)
+		}
+		c.NothingBoundCodes = b.NothingBoundCodes
+	}
+	if b.BusinessSystemCode != "" {
+		c.BusinessSystemCode = strings.TrimSpace(b.BusinessSystemCode)
 	}
 	e := Enterprise{Config: c, OrgNumber: b.OrgNumber}
 	if b.EncryptKey != "" && !r.Push {

@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"rimflow/cloudsim/simulator"
 )
@@ -45,12 +47,17 @@ type journalEntry struct {
 	Query  string      `json:"query,omitempty"`
 	Header http.Header `json:"header,omitempty"`
 	Body   []byte      `json:"body,omitempty"`
+	// At is when the simulator took the request (Unix ms): the replay runs it at that time, so a
+	// request whose timestamp the simulator checks (a standard token's, within OAuth2Skew) is
+	// taken as it was, however long after the restart comes. Absent in journals written before.
+	At int64 `json:"at,omitempty"`
 }
 
 // simJournal serves the simulator and appends each state-changing request to the journal.
 // Those requests are handled one at a time so the journal's order is the order the simulator
 // applied them in (its eventCode and token sequences depend on it).
 type simJournal struct {
+	now  func() time.Time // the simulator's clock without its test offset
 	next http.Handler
 	mu   sync.Mutex
 	f    *os.File
@@ -80,8 +87,19 @@ func openSimJournal(path string, opts simulator.Options) (*simulator.Sim, *simJo
 		return nil, nil, hdr, err
 	}
 	opts.Seed, opts.Strict, opts.Assume = hdr.Seed, hdr.Strict, hdr.Assume
-	j := &simJournal{}
+	j := &simJournal{now: opts.Now}
+	if j.now == nil {
+		j.now = time.Now
+	}
 	opts.OnSocketDelivery = j.socketDelivered
+	// The replay's clock is each request's own time; the simulator's is the real one afterwards.
+	var replayAt atomic.Pointer[time.Time]
+	opts.Now = func() time.Time {
+		if at := replayAt.Load(); at != nil {
+			return *at
+		}
+		return j.now()
+	}
 	sim := simulator.New(opts)
 	h := sim.Handler()
 	for _, e := range entries {
@@ -89,12 +107,17 @@ func openSimJournal(path string, opts simulator.Options) (*simulator.Sim, *simJo
 			sim.HandedOver(e.Path, string(e.Body))
 			continue
 		}
+		if e.At != 0 {
+			at := time.UnixMilli(e.At)
+			replayAt.Store(&at)
+		}
 		req := httptest.NewRequest(e.Method, e.Path+querySuffix(e.Query), bytes.NewReader(e.Body))
 		for k, v := range e.Header {
 			req.Header[k] = v
 		}
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
+	replayAt.Store(nil)
 	if !hdr.Sockets {
 		sim.SettleSocketQueues()
 	}
@@ -165,10 +188,12 @@ func (j *simJournal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	at := j.now()
 	j.next.ServeHTTP(rec, r)
 	// 5xx answers (injected faults) changed nothing worth replaying.
 	if rec.status < 500 {
-		j.append(journalEntry{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
+		j.append(journalEntry{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
+			At: at.UnixMilli()})
 		_ = j.flush()
 	}
 }

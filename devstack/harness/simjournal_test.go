@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"rimflow/cloudsim/simulator"
+	"rimflow/internal/enterprises"
 )
 
 func TestReadJournalStopsAtATornLineAndRefusesAForeignFile(t *testing.T) {
@@ -56,4 +60,43 @@ func TestJournaledRequests(t *testing.T) {
 
 func httptestRequest(method, path string) *http.Request {
 	return httptest.NewRequest(method, path, nil)
+}
+
+// A restart long after the first start rebuilds the same cloud: the replay runs each request at
+// the time the simulator took it, so a standard token request (its timestamp within OAuth2Skew
+// of the simulator's clock) is taken again, and every token after it stays the same. Replayed at
+// the restart's own time, it was refused, and the cloud lost every bill saved after it.
+func TestJournalReplaysEachRequestAtItsOwnTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SimJournalFile)
+	opts := simulator.Options{Seed: 3, Tenants: DemoTenants("http://127.0.0.1:9/api")}
+	sim, j, _, err := openSimJournal(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(j)
+	// Loading the demo registry logs in to both enterprises' image systems (their scanning points).
+	if _, err := enterprises.New(DemoEnterprises(srv.URL, sim.Options()), enterprises.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	issued := sim.Stats().TokensIssued
+	srv.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sim.Close()
+	if issued.Standard == 0 {
+		t.Fatalf("no standard token was issued: %+v", issued)
+	}
+
+	later := opts
+	later.Now = func() time.Time { return time.Now().Add(time.Hour) } // the restart, an hour on
+	again, j2, _, err := openSimJournal(path, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	defer j2.Close()
+	if got := again.Stats().TokensIssued; got != issued {
+		t.Fatalf("the replay issued tokens %+v, the first run %+v", got, issued)
+	}
 }

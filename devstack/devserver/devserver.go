@@ -22,6 +22,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/metrics"
 	"go.temporal.io/server/temporal"
 )
@@ -104,6 +105,61 @@ type Server struct {
 	stopErr       error
 }
 
+// pickPorts resolves the frontend's address (port 0: a free one) and picks free ports for the
+// other services.
+func pickPorts(frontendAddr string) (servicePorts, error) {
+	host, frontendPort, err := resolveAddr("frontend address", frontendAddr)
+	if err != nil {
+		return servicePorts{}, err
+	}
+	ports := servicePorts{host: host, frontend: frontendPort}
+	for _, p := range []*int{&ports.history, &ports.matching, &ports.worker} {
+		if *p, err = freePort(host); err != nil {
+			return servicePorts{}, err
+		}
+	}
+	return ports, nil
+}
+
+// portTaken: the server could not bind one of its ports.
+func portTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "address already in use") || strings.Contains(msg, "Failed to start gRPC listener")
+}
+
+// startServer creates and starts the Temporal server on ports; nothing is left running on error.
+func startServer(persistence config.Persistence, ports servicePorts, logger *slogLogger, dc dynamicconfig.StaticClient) (temporal.Server, error) {
+	cfg := serverConfig(persistence, ports)
+	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("temporal authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("temporal claim mapper: %w", err)
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(ports.staticHosts()),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dc),
+		// No metrics listener: a second server in the same process (a restart) would collide
+		// with the first one's registrations.
+		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
 // Start creates the data dir and schema if needed, starts the server, waits until its frontend
 // answers, registers the namespace and search attributes (idempotent) and starts Temporal Web.
 // On error nothing is left running.
@@ -129,17 +185,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.dbPath = filepath.Join(opts.DataDir, DefaultDBFile)
 	}
 
-	host, frontendPort, err := resolveAddr("frontend address", opts.FrontendAddr)
+	ports, err := pickPorts(opts.FrontendAddr)
 	if err != nil {
 		return nil, err
 	}
-	ports := servicePorts{host: host, frontend: frontendPort}
-	for _, p := range []*int{&ports.history, &ports.matching, &ports.worker} {
-		if *p, err = freePort(host); err != nil {
-			return nil, err
-		}
-	}
-	s.frontendAddr = ports.addr(ports.frontend)
 	// Check Temporal Web's address before starting anything, so a busy port fails fast.
 	var uiHost string
 	var uiPort int
@@ -168,36 +217,22 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	cfg := serverConfig(persistence, ports)
-
-	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("temporal authorizer: %w", err)
+	// The services' ports are picked free and bound a moment later: another process may take one
+	// in between. Such a start is tried again on other free ports (never a port the caller chose).
+	for attempt := 1; ; attempt++ {
+		s.frontendAddr = ports.addr(ports.frontend)
+		s.temporal, err = startServer(persistence, ports, logger, dc)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !portTaken(err) {
+			return nil, fmt.Errorf("start temporal server on %s: %w", s.frontendAddr, err)
+		}
+		opts.Logger.Warn("a port picked for the Temporal server was taken meanwhile: trying other ports", "error", err)
+		if ports, err = pickPorts(opts.FrontendAddr); err != nil {
+			return nil, err
+		}
 	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("temporal claim mapper: %w", err)
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(ports.staticHosts()),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dc),
-		// No metrics listener: a second server in the same process (a restart) would collide
-		// with the first one's registrations.
-		temporal.WithCustomMetricsHandler(metrics.NoopMetricsHandler),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("create temporal server: %w", err)
-	}
-	if err := srv.Start(); err != nil {
-		_ = srv.Stop()
-		return nil, fmt.Errorf("start temporal server on %s: %w", s.frontendAddr, err)
-	}
-	s.temporal = srv
 
 	if err := s.register(ctx); err != nil {
 		_ = s.Stop()

@@ -905,7 +905,7 @@ func TestLedgerOracle(t *testing.T) {
 			t.Parallel()
 			s := newStack(t, r)
 			for i := range n {
-				seed := int64(ri)*1_000_000 + int64(i) + 1
+				seed := int64(ri)*1_000_000 + int64(*first+i) + 1
 				if *seedFlag != 0 {
 					if i > 0 {
 						break

@@ -385,8 +385,22 @@ func (h *history) do(o op, cleared func()) {
 				}
 			}
 			done.note("resolve(" + st.Error.Step + ")")
-			s.call(http.MethodPost, h.path(b, "/resolve"), workflows.ResolveRequest{By: "ops", Reason: "oracle",
-				Done: "released the bill's invoices in the cloud's UI"}, nil)
+			// Ops ask again while the API cannot answer (a timeout under load, a restarting
+			// server): they freed the invoices already, so the resolve must be taken. The same
+			// Idempotency-Key makes a repeat of an applied resolve answer its first outcome.
+			key := fmt.Sprintf("resolve-%s-%d", b.id, time.Now().UnixNano())
+			for attempt := 1; ; attempt++ {
+				code, body := s.callKeyed(http.MethodPost, h.path(b, "/resolve"), key, workflows.ResolveRequest{By: "ops", Reason: "oracle",
+					Done: "released the bill's invoices in the cloud's UI"})
+				if code/100 == 2 || code/100 == 4 || attempt == 5 {
+					if code/100 != 2 {
+						done.note(fmt.Sprintf("resolve answered %d", code))
+						debugf("%s: resolve: %d %.300s", b.id, code, body)
+					}
+					break
+				}
+				time.Sleep(2 * time.Second)
+			}
 		}
 	case opScan:
 		if st.Stage == workflows.StageImageReview {

@@ -1,9 +1,11 @@
 package oracle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -241,6 +243,29 @@ func (s *stack) restartServer() {
 // call sends one request to the API and decodes a 2xx JSON answer into out.
 func (s *stack) call(method, path string, body, out any) (int, string) {
 	return s.do(method, s.apiURL+path, body, out)
+}
+
+// callKeyed sends one API request with an Idempotency-Key (a repeat answers the first outcome).
+func (s *stack) callKeyed(method, path, key string, body any) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.apiURL+path, bytes.NewReader(raw))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
 }
 
 // do sends one request and decodes a 2xx JSON answer into out.

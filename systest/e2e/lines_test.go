@@ -29,11 +29,7 @@ func (e *e2e) lineFields(t *testing.T, id, taxNo string) {
 	in := e.vendorBill(t, a, taxNo)
 	in.Options.Approvals, in.Options.AutoSubmit = []string{}, new(bool)
 	in.CoverData = cov("COV-" + a)
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", a, status, raw)
-	}
-	var url workflows.CollectURLResponse
-	e.call(t, "GET", e.billURL(a)+"/collect-url", nil, &url)
+	url := e.startCollecting(t, in)
 	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 2)
 	st := e.waitFor(t, "OA/"+a, "two invoices bound", func(st workflows.BillState) bool { return st.InvoiceCount == 2 })
 	if cb := e.cloudBill(t, a); cb.Cover == nil || cb.Cover.CoveNo != "COV-"+a {
@@ -83,10 +79,7 @@ func (e *e2e) lineFields(t *testing.T, id, taxNo string) {
 	in = e.vendorBill(t, b, taxNo)
 	in.Options.AutoSubmit = new(bool)
 	in.CoverData = cov("COV-" + a)
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", b, status, raw)
-	}
-	e.call(t, "GET", e.billURL(b)+"/collect-url", nil, &url)
+	url = e.startCollecting(t, in)
 	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 1)
 	st = e.waitFor(t, "OA/"+b, "failed on the cover", func(st workflows.BillState) bool { return st.Stage == workflows.StageFailed })
 	if st.Error == nil || st.Error.Field != "coverData.coveNo" {
@@ -116,11 +109,7 @@ func mustJSON(t *testing.T, v any) []byte {
 func (e *e2e) attachments(t *testing.T, id, taxNo string) {
 	in := e.vendorBill(t, id, taxNo)
 	in.Options.Approvals, in.Options.AutoSubmit = []string{}, new(bool)
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
-	}
-	var url workflows.CollectURLResponse
-	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	url := e.startCollecting(t, in)
 	sn, attURL := id+"-S1", "https://img.example/att/"+id+".pdf"
 	status, raw := testenv.Do(t, e.ctx, http.MethodPost, e.Target.CloudURL+"/__sim/collect", "", map[string]any{
 		"eventCode":  url.EventCode,
@@ -169,11 +158,7 @@ func ackPolicy(t *testing.T) *policy.Policy {
 func (e *e2e) unverified(t *testing.T, id, taxNo string) {
 	in := e.vendorBill(t, id, taxNo)
 	in.BillType = ackBillType
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
-	}
-	var url workflows.CollectURLResponse
-	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	url := e.startCollecting(t, in)
 	special, ticket := id+"-VAT", id+"-TRAIN"
 	status, raw := testenv.Do(t, e.ctx, http.MethodPost, e.Target.CloudURL+"/__sim/collect", "", map[string]any{
 		"eventCode": url.EventCode,

@@ -62,6 +62,17 @@ func TestVendorPicture(t *testing.T) {
 	}
 }
 
+// startCollecting starts in through the API (201) and answers its collect URL.
+func (e *e2e) startCollecting(t *testing.T, in workflows.BillInput) workflows.CollectURLResponse {
+	t.Helper()
+	if status, raw := e.startBill(t, in); status != http.StatusCreated {
+		t.Fatalf("start %s: HTTP %d %s", in.BillID, status, raw)
+	}
+	var url workflows.CollectURLResponse
+	e.call(t, "GET", e.billURL(in.BillID)+"/collect-url", nil, &url)
+	return url
+}
+
 // vendorBill is the demo bill id on the enterprise taxNo (companyInfo as the registry names it).
 func (e *e2e) vendorBill(t *testing.T, id, taxNo string) workflows.BillInput {
 	in := harness.DemoBill(id)
@@ -156,11 +167,7 @@ func (e *e2e) toVoucher(t *testing.T, id, taxNo string, n int) {
 	t.Helper()
 	in := e.vendorBill(t, id, taxNo)
 	in.Options.Approvals = []string{}
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
-	}
-	var url workflows.CollectURLResponse
-	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	url := e.startCollecting(t, in)
 	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, n)
 	e.WaitStage(t, "OA/"+id, workflows.StageAwaitingVoucher)
 }
@@ -253,11 +260,7 @@ func (e *e2e) limits(t *testing.T, id, taxNo string) {
 		t.Fatalf("a refused start left bill %s behind (HTTP %d)", id, status)
 	}
 	in.Lines = nil
-	if status, raw := e.startBill(t, in); status != http.StatusCreated {
-		t.Fatalf("start %s: HTTP %d %s", id, status, raw)
-	}
-	var url workflows.CollectURLResponse
-	e.call(t, "GET", e.billURL(id)+"/collect-url", nil, &url)
+	url := e.startCollecting(t, in)
 	testenv.Collect(t, e.ctx, e.Target.CloudURL, url.EventCode, 1)
 	st := e.waitFor(t, "OA/"+id, "the invoice bound", func(st workflows.BillState) bool { return st.InvoiceCount == 1 })
 	if st.Bill.Limits == nil || st.Bill.Limits.RemarkLen != vendorRemarkLen {

@@ -106,6 +106,20 @@ func TestStandardPlaintextCalls(t *testing.T) {
 		if err := c.BillSave(context.Background(), "s", b.saveRequest(invoicecloud.StatusInUse, invs)); err != nil {
 			t.Fatal(err)
 		}
+	})	// The image system's operate path serves two calls: the scanning-point list may travel in clear
+	// while the scan queries stay encrypted, on both sides.
+	t.Run("only the scanning-point list in clear", func(t *testing.T) {
+		tenant := stdTenant()
+		tenant.PlaintextCalls = []string{invoicecloud.CallQueryScanPoints}
+		h := newHarness(t, simulator.Options{Seed: 35, Tenants: []simulator.Tenant{tenant}})
+		c := h.standard(func(c *standard.Config) { c.PlaintextCalls = []string{invoicecloud.CallQueryScanPoints} })
+		if points, err := c.ScanPoints(context.Background(), "sp-clear"); err != nil || len(points) == 0 {
+			t.Fatalf("the scanning points in clear: %+v %v", points, err)
+		}
+		encrypted := h.standard(nil)
+		if _, err := encrypted.ScanPoints(context.Background(), "sp-sealed"); err != nil {
+			t.Fatalf("the scanning points sealed: %v", err)
+		}
 	})
 }
 

@@ -71,7 +71,7 @@ const (
 	DefaultUserKeyTTL   = 2 * time.Hour
 	DefaultPushRetryMin = time.Second
 	DefaultPushRetryMax = time.Minute
-	standardCallNames   = "getLinkKey getUserKey entrySave statusUpdate entryDelete deduction voucherReverse erpBillPush queryBillStatus"
+	standardCallNames   = "getLinkKey getUserKey entrySave statusUpdate entryDelete deduction voucherReverse erpBillPush queryBillStatus queryScanPoints"
 )
 
 // DefaultScanPoint is every tenant's scanning point unless ScanPoints says otherwise.

@@ -744,7 +744,11 @@ func (h *history) compare() string {
 			out = append(out, fmt.Sprintf("%s is %s but the cloud has its voucher", b.id, st.Stage))
 		}
 		if !maps2Equal(cloud, listed) {
-			out = append(out, fmt.Sprintf("%s (%s) lists %v, the cloud holds %v", b.id, st.Stage, listed, cloud))
+			stage := string(st.Stage)
+			if st.Error != nil { // which step failed, and why: a resolve taken or not, a step after it
+				stage += " at " + st.Error.Step + ": " + st.Error.Reason
+			}
+			out = append(out, fmt.Sprintf("%s (%s) lists %v, the cloud holds %v", b.id, stage, listed, cloud))
 		}
 		out = append(out, h.checkDeduction(b, st, pool)...)
 		// The ERP's line fields (amended while collecting) are at the cloud on every bound invoice.

@@ -18,7 +18,7 @@ import (
 )
 
 var (
-	long      = flag.Bool("long", false, "run at least 1,000 histories (hours: about 3.5 a minute on 2 cores)")
+	long      = flag.Bool("long", false, "run at least 1,000 histories (about 3.5 hours: some 5 a minute on 2 cores)")
 	seedFlag  = flag.Int64("seed", 0, "replay the history of this seed only (printed with a violation)")
 	opsFlag   = flag.String("ops", "", "replay exactly these operations (a shrunk history, printed with a violation); with -seed")
 	histories = flag.Int("histories", 0, "histories per reading (default: 1 short, 250 with -long); four readings run")

@@ -962,6 +962,6 @@ func TestLedgerOracle(t *testing.T) {
 // TestLedgerOracleLong is the long mode's announcement when it does not run.
 func TestLedgerOracleLong(t *testing.T) {
 	if !*long {
-		skips.Skip(t, "the ledger oracle's long mode needs -long (1,000 histories: hours, about 2.5 a minute on 2 cores)", "go test ./systest/oracle/ -run TestLedgerOracle -long")
+		skips.Skip(t, "the ledger oracle's long mode needs -long (1,000 histories: about 3.5 hours, some 5 a minute on 2 cores)", "go test ./systest/oracle/ -run TestLedgerOracle -long")
 	}
 }

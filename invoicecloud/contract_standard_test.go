@@ -106,7 +106,7 @@ func TestStandardPlaintextCalls(t *testing.T) {
 		if err := c.BillSave(context.Background(), "s", b.saveRequest(invoicecloud.StatusInUse, invs)); err != nil {
 			t.Fatal(err)
 		}
-	})	// The image system's operate path serves two calls: the scanning-point list may travel in clear
+	}) // The image system's operate path serves two calls: the scanning-point list may travel in clear
 	// while the scan queries stay encrypted, on both sides.
 	t.Run("only the scanning-point list in clear", func(t *testing.T) {
 		tenant := stdTenant()

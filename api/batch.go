@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"sync"
@@ -38,7 +39,8 @@ type BatchApprovalsRequest struct {
 	Bills    []BatchBill `json:"bills"`
 }
 
-// BatchItem is one bill's answer: the status and state it would have answered alone, or its error.
+// BatchItem is one bill's answer to POST /v1/batch/states: the status and state GET …/{billId}
+// would have answered, or its error.
 type BatchItem struct {
 	Resource string               `json:"resource"`
 	BillID   string               `json:"billId"`
@@ -47,12 +49,30 @@ type BatchItem struct {
 	Error    *Error               `json:"error,omitempty"`
 }
 
-// BatchResponse answers a batch: one item per bill, in the request's order. A bill's failure
-// never undoes another's success (no all-or-nothing): read each item's status.
+// BatchResponse answers POST /v1/batch/states: one item per bill, in the request's order.
 type BatchResponse struct {
 	Results   []BatchItem `json:"results"`
 	Succeeded int         `json:"succeeded"`
 	Failed    int         `json:"failed"`
+}
+
+// BatchDecisionItem is one bill's answer to a batch of decisions: the status and Decision the
+// decision would have answered alone (its state in brief), or its error.
+type BatchDecisionItem struct {
+	Resource string              `json:"resource"`
+	BillID   string              `json:"billId"`
+	Status   int                 `json:"status"`
+	State    *workflows.Decision `json:"state,omitempty"`
+	Error    *Error              `json:"error,omitempty"`
+}
+
+// BatchDecisionsResponse answers POST /v1/batch/approvals: one item per bill, in the request's
+// order. A bill's failure never undoes another's success (no all-or-nothing): read each item's
+// status.
+type BatchDecisionsResponse struct {
+	Results   []BatchDecisionItem `json:"results"`
+	Succeeded int                 `json:"succeeded"`
+	Failed    int                 `json:"failed"`
 }
 
 // checkBatch refuses an empty, oversized or malformed list of bills, naming each bad entry.
@@ -84,9 +104,17 @@ func checkBatch(bills []BatchBill) *Error {
 	return nil
 }
 
-// eachBill runs one call per bill, batchParallel at a time, and gathers the answers in order.
-func eachBill(bills []BatchBill, one func(BatchBill) (int, *workflows.BillState, error)) BatchResponse {
-	out := BatchResponse{Results: make([]BatchItem, len(bills))}
+// billOutcome is one bill's answer in a batch: its status and value, or its error.
+type billOutcome[T any] struct {
+	status int
+	value  *T
+	err    *Error
+}
+
+// eachBill runs one call per bill, batchParallel at a time, and gathers the answers in order;
+// succeeded counts those without an error.
+func eachBill[T any](bills []BatchBill, one func(BatchBill) (int, *T, error)) (outs []billOutcome[T], succeeded int) {
+	outs = make([]billOutcome[T], len(bills))
 	sem := make(chan struct{}, batchParallel)
 	var wg sync.WaitGroup
 	for i, b := range bills {
@@ -94,29 +122,22 @@ func eachBill(bills []BatchBill, one func(BatchBill) (int, *workflows.BillState,
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			item := BatchItem{Resource: b.Resource, BillID: b.BillID}
-			status, st, err := one(b)
+			status, v, err := one(b)
 			if err != nil {
 				e := ErrorFrom(err)
-				item.Status, item.Error = e.Status, e
-				if item.Status == 0 {
-					item.Status = http.StatusInternalServerError
-				}
-			} else {
-				item.Status, item.State = status, st
+				outs[i] = billOutcome[T]{status: cmp.Or(e.Status, http.StatusInternalServerError), err: e}
+				return
 			}
-			out.Results[i] = item
+			outs[i] = billOutcome[T]{status: status, value: v}
 		}()
 	}
 	wg.Wait()
-	for _, it := range out.Results {
-		if it.Error != nil {
-			out.Failed++
-		} else {
-			out.Succeeded++
+	for _, o := range outs {
+		if o.err == nil {
+			succeeded++
 		}
 	}
-	return out
+	return outs, succeeded
 }
 
 // batchStates serves POST /v1/batch/states: each bill's state, as GET …/{billId} would answer it
@@ -130,7 +151,7 @@ func (s *server) batchStates(r *http.Request) (int, any, error) {
 		return 0, nil, e
 	}
 	c := callerFrom(r.Context()).client
-	resp := eachBill(req.Bills, func(b BatchBill) (int, *workflows.BillState, error) {
+	outs, ok := eachBill(req.Bills, func(b BatchBill) (int, *workflows.BillState, error) {
 		if e := authorize(c, access.OpRead, b.Resource); e != nil {
 			return 0, nil, e
 		}
@@ -142,6 +163,10 @@ func (s *server) batchStates(r *http.Request) (int, any, error) {
 		st = StateFor(c, b.Resource, st)
 		return http.StatusOK, &st, nil
 	})
+	resp := BatchResponse{Results: make([]BatchItem, len(outs)), Succeeded: ok, Failed: len(outs) - ok}
+	for i, o := range outs {
+		resp.Results[i] = BatchItem{Resource: req.Bills[i].Resource, BillID: req.Bills[i].BillID, Status: o.status, State: o.value, Error: o.err}
+	}
 	return http.StatusOK, resp, nil
 }
 
@@ -183,18 +208,22 @@ func (s *server) batchApprovals(r *http.Request) (int, any, error) {
 		return 0, nil, e
 	}
 	ctx := r.Context()
-	resp := eachBill(req.Bills, func(b BatchBill) (int, *workflows.BillState, error) {
+	outs, ok := eachBill(req.Bills, func(b BatchBill) (int, *workflows.Decision, error) {
 		one := decision
 		if e := stampDecision(callerFrom(ctx), b.Resource, &one); e != nil {
 			return 0, nil, e
 		}
-		st, err := s.bills.Approve(ctx, BillRef{Resource: b.Resource, BillID: b.BillID}, one)
+		d, err := s.bills.Approve(ctx, BillRef{Resource: b.Resource, BillID: b.BillID}, one)
 		if err != nil {
 			return 0, nil, err
 		}
-		s.stats.observeStage(st.WorkflowID, st.Stage)
-		st = StateFor(callerFrom(ctx).client, b.Resource, st)
-		return http.StatusOK, &st, nil
+		s.stats.observeStage(d.WorkflowID, d.Stage)
+		d = DecisionFor(callerFrom(ctx).client, b.Resource, d)
+		return http.StatusOK, &d, nil
 	})
+	resp := BatchDecisionsResponse{Results: make([]BatchDecisionItem, len(outs)), Succeeded: ok, Failed: len(outs) - ok}
+	for i, o := range outs {
+		resp.Results[i] = BatchDecisionItem{Resource: req.Bills[i].Resource, BillID: req.Bills[i].BillID, Status: o.status, State: o.value, Error: o.err}
+	}
 	return http.StatusOK, resp, nil
 }

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"rimflow/activities/calls"
+	"rimflow/internal/callheader"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/policy"
 	"rimflow/internal/query"
@@ -356,28 +357,28 @@ func (b *Bills) billTarget(ctx context.Context, ref BillRef) (*forwardTarget, er
 }
 
 // Withdraw takes a bill that waits for an approval back to collecting (撤回).
-func (b *Bills) Withdraw(ctx context.Context, ref BillRef, req workflows.WithdrawRequest) (workflows.BillState, error) {
+func (b *Bills) Withdraw(ctx context.Context, ref BillRef, req workflows.WithdrawRequest) (workflows.Decision, error) {
 	return b.update(ctx, ref, workflows.UpdateWithdraw, req)
 }
 
 // Amend corrects the header of a bill that failed before anything was bound (then Retry runs the
 // failed step again), or the ERP's line fields and cover alone while it collects. The amend is checked against the bill's input with a new bill's rules first
 // (workflows.BillInput.Amend), so a bad value is a 400 naming the field and nothing is sent.
-func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendRequest) (workflows.BillState, error) {
+func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendRequest) (workflows.Decision, error) {
 	if err := ref.check(); err != nil {
-		return workflows.BillState{}, err
+		return workflows.Decision{}, err
 	}
 	st, err := b.State(ctx, ref)
 	if err != nil {
-		return workflows.BillState{}, err
+		return workflows.Decision{}, err
 	}
 	amended, verr := st.Bill.Amend(req)
 	if verr != nil {
-		return workflows.BillState{}, ValidationFailed(verr.Fields)
+		return workflows.Decision{}, ValidationFailed(verr.Fields)
 	}
 	if req.UserID != nil && !workflows.SamePerson(*req.UserID, st.Bill.UserID) {
 		// The userId is the bill's submitter to segregation of duties (the bill refuses it too).
-		return workflows.BillState{}, ValidationFailed(map[string]string{"userId": "the bill's submitter cannot be amended " +
+		return workflows.Decision{}, ValidationFailed(map[string]string{"userId": "the bill's submitter cannot be amended " +
 			"(segregation of duties): cancel the bill and start it again for another user"})
 	}
 	digits := map[string]string{}
@@ -391,11 +392,11 @@ func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendReque
 		}
 	}
 	if len(digits) > 0 {
-		return workflows.BillState{}, ValidationFailed(digits)
+		return workflows.Decision{}, ValidationFailed(digits)
 	}
 	if req.BillTaxNo != nil && b.Enterprises != nil {
 		if _, err := b.Enterprises.Lookup(amended.BillTaxNo); err != nil {
-			return workflows.BillState{}, ValidationFailed(map[string]string{
+			return workflows.Decision{}, ValidationFailed(map[string]string{
 				"billTaxNo": "not an enterprise of the registry (GET /v1/enterprises lists them)"})
 		}
 	}
@@ -417,7 +418,7 @@ func (b *Bills) Amend(ctx context.Context, ref BillRef, req workflows.AmendReque
 
 // RemoveInvoice takes one invoice off a collecting or failed bill: a pending one is dropped, a
 // bound one released at the cloud.
-func (b *Bills) RemoveInvoice(ctx context.Context, ref BillRef, req workflows.RemoveInvoiceRequest) (workflows.BillState, error) {
+func (b *Bills) RemoveInvoice(ctx context.Context, ref BillRef, req workflows.RemoveInvoiceRequest) (workflows.Decision, error) {
 	f := map[string]string{}
 	if strings.TrimSpace(req.SerialNo) == "" {
 		f["serialNo"] = "required"
@@ -430,7 +431,7 @@ func (b *Bills) RemoveInvoice(ctx context.Context, ref BillRef, req workflows.Re
 		f["reason"] = p
 	}
 	if len(f) > 0 {
-		return workflows.BillState{}, ValidationFailed(f)
+		return workflows.Decision{}, ValidationFailed(f)
 	}
 	req.SerialNo, req.Reason = strings.TrimSpace(req.SerialNo), strings.TrimSpace(req.Reason)
 	return b.update(ctx, ref, workflows.UpdateRemove, req)
@@ -452,12 +453,12 @@ func (b *Bills) ViewURL(ctx context.Context, ref BillRef, clientKind string) (wo
 }
 
 // Submit ends collecting.
-func (b *Bills) Submit(ctx context.Context, ref BillRef, req workflows.SubmitRequest) (workflows.BillState, error) {
+func (b *Bills) Submit(ctx context.Context, ref BillRef, req workflows.SubmitRequest) (workflows.Decision, error) {
 	return b.update(ctx, ref, workflows.UpdateSubmit, req)
 }
 
 // Approve records an approval decision (approve, reject or return) for the awaiting role.
-func (b *Bills) Approve(ctx context.Context, ref BillRef, req workflows.ApproveRequest) (workflows.BillState, error) {
+func (b *Bills) Approve(ctx context.Context, ref BillRef, req workflows.ApproveRequest) (workflows.Decision, error) {
 	st, err := b.update(ctx, ref, workflows.UpdateApprove, req)
 	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
 		if final.Stage != workflows.StageRejected || len(final.Approvals) == 0 {
@@ -470,30 +471,31 @@ func (b *Bills) Approve(ctx context.Context, ref BillRef, req workflows.ApproveR
 }
 
 // repeatOfTheEnd answers a decision that reached an ended bill (409 bill_finished) with the
-// bill's final state when that decision is the one that ended it (same): a retried call gets the
-// answer the first got, one rule for every decision that can end a bill (reject, voucher, cancel).
-func (b *Bills) repeatOfTheEnd(ctx context.Context, ref BillRef, st workflows.BillState, err error,
-	same func(final workflows.BillState) bool) (workflows.BillState, error) {
+// bill's final decision when that decision is the one that ended it (same, judged on the final
+// state): a retried call gets the answer the first got, one rule for every decision that can end
+// a bill (reject, voucher, cancel).
+func (b *Bills) repeatOfTheEnd(ctx context.Context, ref BillRef, d workflows.Decision, err error,
+	same func(final workflows.BillState) bool) (workflows.Decision, error) {
 	if e := ErrorFrom(err); e != nil && e.Code == CodeAlreadyFinished {
 		if final, ferr := b.State(ctx, ref); ferr == nil && same(final) {
-			return final, nil
+			return final.Decision(), nil
 		}
 	}
-	return st, err
+	return d, err
 }
 
 // Images delivers the scanning station's "scanned" message.
-func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesRequest) (workflows.BillState, error) {
+func (b *Bills) Images(ctx context.Context, ref BillRef, req workflows.ImagesRequest) (workflows.Decision, error) {
 	// The submitter's images are checked here first at the ceiling: above it they would not fit a
 	// Temporal payload either, so the bill could not say so itself. The bill checks its own limit
 	// (its enterprise's uploadBytes); above either the answer is 413 naming uploads.
 	ceiling := invoicecloud.CeilingLimits
 	if n := workflows.UploadBytes(req.Uploads); n > ceiling.UploadBytes {
-		return workflows.BillState{}, uploadsTooLarge(map[string]string{"uploads": workflows.UploadTooLarge(n, ceiling.UploadBytes)})
+		return workflows.Decision{}, uploadsTooLarge(map[string]string{"uploads": workflows.UploadTooLarge(n, ceiling.UploadBytes)})
 	}
 	if f := map[string]string{}; len(req.Uploads) > 0 {
 		if workflows.CheckUploads(f, req.Uploads, &ceiling); len(f) > 0 {
-			return workflows.BillState{}, ValidationFailed(f)
+			return workflows.Decision{}, ValidationFailed(f)
 		}
 	}
 	st, err := b.update(ctx, ref, workflows.UpdateImages, req)
@@ -512,13 +514,13 @@ func uploadsTooLarge(fields map[string]string) *Error {
 // Voucher writes the accounting voucher back.
 // A vouchId is booked on one bill only: it is claimed (claimVoucher) before the bill is sent its
 // voucher, and a vouchId another bill holds is refused (409 voucher_in_use naming that bill).
-func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (workflows.BillState, error) {
+func (b *Bills) Voucher(ctx context.Context, ref BillRef, req workflows.VoucherRequest) (workflows.Decision, error) {
 	if err := ref.check(); err != nil {
-		return workflows.BillState{}, err
+		return workflows.Decision{}, err
 	}
 	release, err := b.claimVoucher(ctx, ref, req)
 	if err != nil {
-		return workflows.BillState{}, err
+		return workflows.Decision{}, err
 	}
 	st, err := b.update(ctx, ref, workflows.UpdateVoucher, req)
 	st, err = b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
@@ -592,7 +594,7 @@ func (b *Bills) claimVoucher(ctx context.Context, ref BillRef, req workflows.Vou
 
 // Cancel cancels the bill (refused after the voucher is saved). Cancelling a bill that has
 // already ended cancelled for the same reason answers its final state (a retried call).
-func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.BillState, error) {
+func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelRequest) (workflows.Decision, error) {
 	st, err := b.update(ctx, ref, workflows.UpdateCancel, req)
 	return b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {
 		return final.Stage == workflows.StageCancelled && final.Cancel != nil && final.Cancel.Reason == strings.TrimSpace(req.Reason)
@@ -600,27 +602,31 @@ func (b *Bills) Cancel(ctx context.Context, ref BillRef, req workflows.CancelReq
 }
 
 // Resolve closes a failed compensation by hand (audited in the bill's resolutions).
-func (b *Bills) Resolve(ctx context.Context, ref BillRef, req workflows.ResolveRequest) (workflows.BillState, error) {
+func (b *Bills) Resolve(ctx context.Context, ref BillRef, req workflows.ResolveRequest) (workflows.Decision, error) {
 	return b.update(ctx, ref, workflows.UpdateResolve, req)
 }
 
 // Retry re-runs the step a failed bill stopped at.
-func (b *Bills) Retry(ctx context.Context, ref BillRef, req workflows.RetryRequest) (workflows.BillState, error) {
+func (b *Bills) Retry(ctx context.Context, ref BillRef, req workflows.RetryRequest) (workflows.Decision, error) {
 	return b.update(ctx, ref, workflows.UpdateRetry, req)
 }
 
-// update runs an update and answers the bill's state after it: the update's own answer (the bill
-// answers every decision with its state once applied), so a decision is one call to Temporal.
-func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (workflows.BillState, error) {
+// update runs an update and answers the bill's Decision after it: the update's own answer (the
+// bill answers a decision once applied, in brief when asked in the header), so a decision is one
+// call to Temporal, and its answer a few hundred bytes, not the whole state.
+func (b *Bills) update(ctx context.Context, ref BillRef, name string, arg any) (workflows.Decision, error) {
 	if err := ref.check(); err != nil {
-		return workflows.BillState{}, err
+		return workflows.Decision{}, err
 	}
-	var state workflows.BillState
-	if err := b.updateResult(ctx, ref, name, arg, &state); err != nil {
-		return workflows.BillState{}, b.withFailure(ctx, ref, err)
+	var d workflows.Decision
+	if err := b.updateResult(callheader.With(ctx, workflows.AnswerHeader, answerCompact), ref, name, arg, &d); err != nil {
+		return workflows.Decision{}, b.withFailure(ctx, ref, err)
 	}
-	return state, nil
+	return d, nil
 }
+
+// answerCompact is the AnswerHeader's value that asks a bill for its Decision.
+var answerCompact, _ = converter.GetDefaultDataConverter().ToPayload(workflows.AnswerCompact)
 
 // withFailure completes a cloud refusal (502) with the step and the field the bill recorded in
 // its state.error (the update's own error carries the cloud's code, not always its field).

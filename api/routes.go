@@ -101,7 +101,8 @@ var clientParam = param{Name: "client", Description: "pc (default) or mobile", E
 
 // routes is the API. Error responses every call can get are added by errorResponses.
 func routes() []route {
-	state := response{http.StatusOK, "the bill's state after the operation", workflows.BillState{}, ""}
+	// A decision answers the bill after it in brief (its Decision); GET of the bill answers the rest.
+	state := response{http.StatusOK, "the bill after the decision, in brief (GET the bill for the whole state)", workflows.Decision{}, ""}
 	return append([]route{
 		{
 			Method: "POST", Path: "/v1/bills", Operation: "startBill",
@@ -264,11 +265,11 @@ func routes() []route {
 			Method: "POST", Path: "/v1/batch/approvals", Operation: "batchApprovals",
 			Summary: fmt.Sprintf("One role's decision on many bills in one call (at most %d): each bill's answer, no all-or-nothing", MaxBatch),
 			Description: "The decision goes to each bill as POST …/approvals would send it; each item carries the bill's status " +
-				"and state after it, or its error (a bill awaiting another role answers 409 wrong_stage, the others are still decided). " +
+				"and its state in brief after it (as POST …/approvals answers), or its error (a bill awaiting another role answers 409 wrong_stage, the others are still decided). " +
 				"approve:<role> is checked on each bill's resource. An Idempotency-Key names the update on every bill: a repeated batch applies nothing twice.",
 			Body: BatchApprovalsRequest{}, Example: map[string]any{"role": "finance", "decision": "approve", "approver": "li.si",
 				"bills": []map[string]string{{"resource": "OA", "billId": "报销单-0001"}, {"resource": "OA", "billId": "报销单-0002"}}},
-			Responses: []response{{http.StatusOK, "one item per bill, in the request's order", BatchResponse{}, ""}},
+			Responses: []response{{http.StatusOK, "one item per bill, in the request's order", BatchDecisionsResponse{}, ""}},
 			serve:     (*server).batchApprovals, Op: access.OpApprove,
 		},
 		codecRoute("decode", "decrypted",
@@ -470,6 +471,28 @@ func StateFor(c *access.Client, resource string, st workflows.BillState) workflo
 	return st
 }
 
+// answerDecision serves a decision's answer, as much of it as the caller may see (DecisionFor),
+// and notes the stage it shows.
+func (s *server) answerDecision(r *http.Request, d workflows.Decision, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	s.stats.observeStage(d.WorkflowID, d.Stage)
+	return http.StatusOK, DecisionFor(callerFrom(r.Context()).client, r.PathValue("resource"), d), nil
+}
+
+// DecisionFor is what a client may see of a decision's answer on resource: a client without
+// `read` gets the bill's identity and stage (as StateFor); a Decision carries no capability.
+func DecisionFor(c *access.Client, resource string, d workflows.Decision) workflows.Decision {
+	if c == nil {
+		return d
+	}
+	if ok, _ := c.Allowed(access.OpRead, resource); !ok {
+		return workflows.Decision{WorkflowID: d.WorkflowID, ID: d.ID, Stage: d.Stage, UpdatedAt: d.UpdatedAt, AwaitingRole: d.AwaitingRole}
+	}
+	return d
+}
+
 // mayCollect: the client may hold the bill's collect capability (eventCode, collect URLs).
 func mayCollect(c *access.Client, resource string) bool {
 	if ok, _ := c.Allowed(access.OpInvoices, resource); ok {
@@ -538,14 +561,14 @@ func (s *server) removeInvoice(r *http.Request) (int, any, error) {
 	if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 		return 0, nil, e
 	}
-	st, err := s.bills.RemoveInvoice(r.Context(), billRef(r), req)
-	return s.answerState(r, st, err)
+	d, err := s.bills.RemoveInvoice(r.Context(), billRef(r), req)
+	return s.answerDecision(r, d, err)
 }
 
 // decide serves the routes that send one decision to the bill: the body, strictly decoded into
 // the update's request (required unless the route says BodyOpt; never carrying `actor`), is
-// stamped with who decides and goes to op; the bill's new state is the answer.
-func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (workflows.BillState, error)) func(*server, *http.Request) (int, any, error) {
+// stamped with who decides and goes to op; the bill's Decision (its state in brief) is the answer.
+func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (workflows.Decision, error)) func(*server, *http.Request) (int, any, error) {
 	return func(s *server, r *http.Request) (int, any, error) {
 		var req T
 		if e := decodeBody(r, &req, required); e != nil {
@@ -557,8 +580,8 @@ func decide[T any](required bool, op func(*Bills, context.Context, BillRef, T) (
 		if e := stampDecision(callerFrom(r.Context()), r.PathValue("resource"), &req); e != nil {
 			return 0, nil, e
 		}
-		st, err := op(s.bills, r.Context(), billRef(r), req)
-		return s.answerState(r, st, err)
+		d, err := op(s.bills, r.Context(), billRef(r), req)
+		return s.answerDecision(r, d, err)
 	}
 }
 

@@ -223,6 +223,10 @@ var fieldDocs = map[reflect.Type]map[string]map[string]any{
 		"totalAmount": {"pattern": amountPattern},
 		"id":          {"example": "OA/报销单-0001"},
 	},
+	reflect.TypeOf(workflows.Decision{}): {
+		"totalAmount": {"pattern": amountPattern},
+		"id":          {"example": "OA/报销单-0001"},
+	},
 	reflect.TypeOf(workflows.DeliveryView{}): {
 		"via":     {"enum": []string{workflows.ViaSocket, workflows.ViaPoll, workflows.ViaERP, workflows.ViaPush}},
 		"outcome": {"enum": []string{"bound", "pending", "duplicate"}},

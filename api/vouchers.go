@@ -238,7 +238,7 @@ func (b *Bills) waitVoucherSaved(ctx context.Context, ref BillRef) (workflows.Bi
 // (workflows/reversal.go): the bill awaits a new voucher. A voucher of several bills is refused
 // naming them (409 voucher_shared); once reversed, the vouchId's claim is released, so the ERP may
 // book it again on any bill.
-func (b *Bills) ReverseVoucher(ctx context.Context, ref BillRef, req workflows.VoucherReversalRequest) (workflows.BillState, error) {
+func (b *Bills) ReverseVoucher(ctx context.Context, ref BillRef, req workflows.VoucherReversalRequest) (workflows.Decision, error) {
 	req.VouchID, req.Reason, req.By = strings.TrimSpace(req.VouchID), strings.TrimSpace(req.Reason), strings.TrimSpace(req.By)
 	st, err := b.update(ctx, ref, workflows.UpdateReverseVoucher, req)
 	st, err = b.repeatOfTheEnd(ctx, ref, st, err, func(final workflows.BillState) bool {

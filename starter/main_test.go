@@ -186,8 +186,12 @@ func TestCLIDrivesABill(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("approve: exit %d %s", code, errOut)
 	}
-	if st := mustJSON[workflows.BillState](t, out); st.Stage != workflows.StageAwaitingVoucher ||
-		len(st.Approvals) != 1 || st.Approvals[0].Client != api.CLIClient || st.Approvals[0].User != "sup-1" {
+	// A decision prints the bill in brief (the API's answer); the state verb prints the whole.
+	if d := mustJSON[workflows.Decision](t, out); d.Stage != workflows.StageAwaitingVoucher || d.InvoiceCount != 1 {
+		t.Errorf("after approval: %+v", d)
+	}
+	_, out, _ = starter(t, "", "status", "OA/C-1")
+	if st := mustJSON[workflows.BillState](t, out); len(st.Approvals) != 1 || st.Approvals[0].Client != api.CLIClient || st.Approvals[0].User != "sup-1" {
 		t.Errorf("after approval: %s %+v", st.Stage, st.Approvals)
 	}
 	// The CLI's decision body may not claim who decides either.
@@ -392,8 +396,11 @@ func TestCLIRepairsABill(t *testing.T) {
 		t.Errorf("bad amend: exit %d %s", code, errOut)
 	}
 	code, out, errOut := starter(t, "", "amend", "OA/C-2", "--tax-no", "91440300ma5g9gk78y", "--reason", "typo")
-	if code != 0 || mustJSON[workflows.BillState](t, out).Bill.BillTaxNo != "91440300MA5G9GK78Y" {
+	if code != 0 || mustJSON[workflows.Decision](t, out).Stage != workflows.StageFailed {
 		t.Fatalf("amend: exit %d %s %s", code, out, errOut)
+	}
+	if _, out, _ := starter(t, "", "status", "OA/C-2"); mustJSON[workflows.BillState](t, out).Bill.BillTaxNo != "91440300MA5G9GK78Y" {
+		t.Fatalf("after the amend: %s", out)
 	}
 	code, out, errOut = starter(t, "", "retry", "OA/C-2", "--by", "erp")
 	if code != 0 || mustJSON[workflows.BillState](t, out).Stage != workflows.StageCollecting {
@@ -459,8 +466,11 @@ func TestCLIRepairsABill(t *testing.T) {
 	waitCLIStage(t, "OA/C-3", workflows.StageFailed)
 	code, out, errOut = starter(t, "", "resolve", "OA/C-3", "--by", "ops-li", "--reason", "voucher reversed in SAP",
 		"--done", "invoices released in the vendor console")
-	if st := mustJSON[workflows.BillState](t, out); code != 0 || st.Stage != workflows.StageCancelled || len(st.Resolutions) != 1 {
+	if d := mustJSON[workflows.Decision](t, out); code != 0 || d.Stage != workflows.StageCancelled {
 		t.Errorf("resolve: exit %d %s %s", code, out, errOut)
+	}
+	if _, out, _ := starter(t, "", "status", "OA/C-3"); len(mustJSON[workflows.BillState](t, out).Resolutions) != 1 {
+		t.Errorf("after resolve: %s", out)
 	}
 }
 

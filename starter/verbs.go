@@ -210,7 +210,7 @@ func removeRequest(_ *cli, fs *flag.FlagSet) func() (workflows.RemoveInvoiceRequ
 	return func() (workflows.RemoveInvoiceRequest, error) { return req, nil }
 }
 
-func removeInvoice(b *api.Bills, ctx context.Context, ref api.BillRef, req workflows.RemoveInvoiceRequest) (workflows.BillState, error) {
+func removeInvoice(b *api.Bills, ctx context.Context, ref api.BillRef, req workflows.RemoveInvoiceRequest) (workflows.Decision, error) {
 	st, err := b.RemoveInvoice(ctx, ref, req)
 	return st, flagFields(err, map[string]string{"serialNo": "--serial-no", "reason": "--reason"})
 }
@@ -261,7 +261,7 @@ func readAmend(c *cli, fs *flag.FlagSet) func() (amendRequest, error) {
 	}
 }
 
-func amend(b *api.Bills, ctx context.Context, ref api.BillRef, a amendRequest) (workflows.BillState, error) {
+func amend(b *api.Bills, ctx context.Context, ref api.BillRef, a amendRequest) (workflows.Decision, error) {
 	st, err := b.Amend(ctx, ref, a.req)
 	if a.fromFile {
 		return st, err

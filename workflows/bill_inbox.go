@@ -120,24 +120,25 @@ func (b *bill) setup(ctx workflow.Context) error {
 			id := workflow.GetCurrentUpdateInfo(ctx).ID
 			return b.answered(id) || b.answeredLegacy(id) || sp.repeats != nil && sp.repeats(ev)
 		}
-		// Update: validated before anything is written; answers the state once run applied it.
+		// Update: validated before anything is written; answers once run applied it (answer: the
+		// Decision the API asks for, or the whole state).
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, sp.name,
-			func(ctx workflow.Context, raw json.RawMessage) (BillState, error) {
+			func(ctx workflow.Context, raw json.RawMessage) (any, error) {
 				ev, _ := sp.decode(raw) // the validator has decoded it already
 				if !voice.Vouched(ctx) && b.vouchingOn(ctx) {
 					ev.setActor(Actor{Client: OpsPath, User: ev.person()}) // as the validator judged it
 				}
 				if applied(ctx, ev) {
-					return b.snapshot(), nil
+					return b.answer(ctx), nil
 				}
 				ev.updateID = workflow.GetCurrentUpdateInfo(ctx).ID
 				b.markQueued(ev)
 				b.flying(ev.updateID)
 				defer b.landed(ev.updateID)
 				if err := b.await(ctx, ev); err != nil {
-					return b.snapshot(), err
+					return nil, err
 				}
-				return b.snapshot(), nil
+				return b.answer(ctx), nil
 			},
 			workflow.UpdateHandlerOptions{
 				Validator: func(ctx workflow.Context, raw json.RawMessage) error {

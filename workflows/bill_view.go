@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
 
 	"rimflow/activities/calls"
@@ -65,6 +67,19 @@ func (b *bill) snapshot() BillState {
 	s.Deliveries = slices.Clone(b.View.Deliveries)
 	b.markVerified(s.Invoices, s.PendingInvoices) // verified.go
 	return s
+}
+
+// answer is a decision's reply: the Decision when the caller asked for it in the update's
+// header (the API does), else the whole state (Temporal Web, the CLI, an earlier release's API).
+func (b *bill) answer(ctx workflow.Context) any {
+	var asked string
+	if p := interceptor.WorkflowHeader(ctx)[AnswerHeader]; p == nil ||
+		converter.GetDefaultDataConverter().FromPayload(p, &asked) != nil || asked != AnswerCompact {
+		return b.snapshot()
+	}
+	d := b.View.Decision()
+	d.Reversals = slices.Clone(d.Reversals)
+	return d
 }
 
 // publish shows the bill's state to ops: search attributes and Temporal Web's details.

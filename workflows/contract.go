@@ -537,6 +537,44 @@ type BillState struct {
 	RunningBuildID string `json:"runningBuildId,omitempty"`
 }
 
+// Decision is what a decision's update answers the API (every update but the URL ones): the bill
+// after the decision, in brief; GET …/{billId} answers the rest (the state query). Its fields are
+// BillState's under the same names, so a whole state, which a worker of an earlier release
+// answers, decodes into it as well.
+type Decision struct {
+	WorkflowID   string           `json:"workflowId"`
+	ID           string           `json:"id"`
+	Stage        Stage            `json:"stage"`
+	UpdatedAt    time.Time        `json:"updatedAt"`
+	AwaitingRole string           `json:"awaitingRole,omitempty"`
+	InvoiceCount int              `json:"invoiceCount"`
+	TotalAmount  string           `json:"totalAmount"` // incl. tax, decimal string
+	Submitted    bool             `json:"submitted"`
+	Overdue      bool             `json:"overdue"`
+	Scan         *ScanView        `json:"scan,omitempty"`
+	Voucher      *VoucherView     `json:"voucher,omitempty"`
+	Reversals    []ReversalRecord `json:"reversals,omitempty"`
+	Deduction    *DeductionView   `json:"deduction,omitempty"`
+	Error        *FailureView     `json:"error,omitempty"`
+	Cancel       *CancelRequest   `json:"cancel,omitempty"`
+}
+
+// Decision is the state's brief, as a decision answers it.
+func (s BillState) Decision() Decision {
+	return Decision{WorkflowID: s.WorkflowID, ID: s.ID, Stage: s.Stage, UpdatedAt: s.UpdatedAt, AwaitingRole: s.AwaitingRole,
+		InvoiceCount: s.InvoiceCount, TotalAmount: s.TotalAmount, Submitted: s.Submitted, Overdue: s.Overdue, Scan: s.Scan,
+		Voucher: s.Voucher, Reversals: s.Reversals, Deduction: s.Deduction, Error: s.Error, Cancel: s.Cancel}
+}
+
+// AnswerHeader is the update header in which a caller asks a decision's answer of a bill:
+// AnswerCompact for the Decision (the API asks it on every decision). An update without it
+// (Temporal Web, the temporal CLI, an API of an earlier release) is answered the whole state.
+// A header, not an argument: a worker of an earlier release ignores it, and refuses unknown fields.
+const AnswerHeader = "rimflow-answer"
+
+// AnswerCompact asks for the Decision.
+const AnswerCompact = "compact"
+
 // ScanView is the bill's scan task in the image system.
 type ScanView struct {
 	TaskNo    string     `json:"taskNo"`

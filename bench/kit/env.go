@@ -24,6 +24,7 @@ import (
 	"rimflow/cloudsim/simulator"
 	"rimflow/devstack/devserver"
 	"rimflow/devstack/harness"
+	"rimflow/internal/callheader"
 	"rimflow/internal/codec"
 	"rimflow/internal/config"
 	"rimflow/workflows"
@@ -117,6 +118,7 @@ func StartEnv(ctx context.Context, opts EnvOptions) (_ *Env, err error) {
 		Logger: sdklog.NewStructuredLogger(opts.Logger.With("component", "erp-client")),
 	}
 	opts.Codec.Apply(&copts)
+	callheader.Install(&copts) // the API's compact answers, with or without the codec
 	e.Client, err = client.DialContext(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)

@@ -27,6 +27,7 @@ import (
 	"rimflow/devstack/devserver"
 	"rimflow/internal/access"
 	"rimflow/internal/app"
+	"rimflow/internal/callheader"
 	"rimflow/internal/codec"
 	"rimflow/internal/enterprises"
 	"rimflow/internal/metrics"
@@ -278,7 +279,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if copts.Interceptors, err = tracing.TemporalInterceptors(); err != nil { // when tracing is on
 		return nil, err
 	}
-	s.Codec.Apply(&copts) // after: it adds the interceptor that carries the API's signatures
+	s.Codec.Apply(&copts)      // after: it adds the interceptor that carries the API's signatures
+	callheader.Install(&copts) // and the answer the API asks for, with or without the codec
 	s.Client, err = s.Temporal.NewClient(ctx, copts)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)

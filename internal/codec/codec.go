@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 
+	"rimflow/internal/callheader"
 	"rimflow/internal/voice"
 )
 
@@ -147,7 +148,7 @@ func (c *Codec) Apply(opts *client.Options) {
 	opts.FailureConverter = c.FailureConverter()
 	// The program signs the updates it vouches for with keys derived from these (Voice); the
 	// interceptor carries a signature into the update's header.
-	opts.Interceptors = append(opts.Interceptors, voice.ClientInterceptor())
+	callheader.Install(opts)
 }
 
 // Voice is the keys the API signs its updates with and the worker checks them with: derived from

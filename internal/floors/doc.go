@@ -4,6 +4,7 @@
 //  1. leaves: libraries that know nothing of a bill — secretref, jsonlog, metrics, access, codec,
 //     config (the settings), temporalclient, webhooks, enterprises, version (the build's name),
 //     tracing (OpenTelemetry, off unless configured), voice (the API's signature on its updates),
+//     callheader (headers a call carries into its update),
 //     query (a workflow's query, asked again after a replay race),
 //     invoicecloud and its editions;
 //  2. the domain: activities, workflows, the policy (it speaks workflows.Options), the simulator;

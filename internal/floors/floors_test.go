@@ -22,6 +22,7 @@ var floorOf = map[string]int{
 	"rimflow/internal/version":        1,
 	"rimflow/internal/tracing":        1,
 	"rimflow/internal/voice":          1,
+	"rimflow/internal/callheader":     1,
 	"rimflow/internal/query":          1,
 	"rimflow/invoicecloud":            1,
 	"rimflow/activities":              2,

@@ -23,6 +23,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc/codes"
 
+	"rimflow/internal/callheader"
 	"rimflow/internal/config"
 	"rimflow/internal/tracing"
 )
@@ -58,6 +59,9 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	// Payloads are sealed before they leave this process and opened when they come back; a
 	// worker uses its client's converters, so the worker, the API and the CLI all seal alike.
 	t.Codec.Apply(&opts)
+	// The headers a call carries into its updates (the answer the API asks of a bill; with the
+	// codec, its signature too), with or without the codec.
+	callheader.Install(&opts)
 	c, err := client.DialContext(ctx, opts)
 	if err == nil {
 		// The dial's own call (GetSystemInfo) is open to anyone; reading the namespace is the first

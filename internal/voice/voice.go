@@ -20,10 +20,11 @@ import (
 	"fmt"
 
 	commonpb "go.temporal.io/api/common/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
+
+	"rimflow/internal/callheader"
 )
 
 // HeaderKey is the Temporal header that carries an update's signature (in clear: a MAC names its
@@ -114,54 +115,12 @@ func (k *Keys) Verify(workflowID, name, updateID string, arg any, p *commonpb.Pa
 }
 
 // The client side: the API puts the signature in the call's context (WithSignature), and the
-// client's interceptor (ClientInterceptor, which codec.Apply installs on every sealed client)
-// writes it into the update's header.
-
-type signatureKey struct{}
+// client's header interceptor (internal/callheader, which codec.Apply installs on every sealed
+// client) writes it into the update's header.
 
 // WithSignature carries an update's signature to the client interceptor.
 func WithSignature(ctx context.Context, p *commonpb.Payload) context.Context {
-	if p == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, signatureKey{}, p)
-}
-
-// ClientInterceptor writes the signature WithSignature carries into the update's header.
-func ClientInterceptor() interceptor.ClientInterceptor { return &clientInterceptor{} }
-
-type clientInterceptor struct {
-	interceptor.ClientInterceptorBase
-}
-
-func (*clientInterceptor) InterceptClient(next interceptor.ClientOutboundInterceptor) interceptor.ClientOutboundInterceptor {
-	return &clientOutbound{ClientOutboundInterceptorBase: interceptor.ClientOutboundInterceptorBase{Next: next}}
-}
-
-type clientOutbound struct {
-	interceptor.ClientOutboundInterceptorBase
-}
-
-func (c *clientOutbound) UpdateWorkflow(ctx context.Context, in *interceptor.ClientUpdateWorkflowInput) (client.WorkflowUpdateHandle, error) {
-	writeSignature(ctx)
-	return c.Next.UpdateWorkflow(ctx, in)
-}
-
-// UpdateWithStartWorkflow: the start's update (the API's start asks the bill for its collect URL)
-// is signed like any other; the header is the start's and the update's both, and only the update
-// reads it.
-func (c *clientOutbound) UpdateWithStartWorkflow(ctx context.Context, in *interceptor.ClientUpdateWithStartWorkflowInput) (client.WorkflowUpdateHandle, error) {
-	writeSignature(ctx)
-	return c.Next.UpdateWithStartWorkflow(ctx, in)
-}
-
-// writeSignature puts the signature WithSignature carries into the call's header.
-func writeSignature(ctx context.Context) {
-	if p, ok := ctx.Value(signatureKey{}).(*commonpb.Payload); ok {
-		if h := interceptor.Header(ctx); h != nil {
-			h[HeaderKey] = p
-		}
-	}
+	return callheader.With(ctx, HeaderKey, p)
 }
 
 // The worker side: an interceptor checks each update's signature (in its validator and again in

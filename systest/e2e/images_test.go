@@ -401,6 +401,8 @@ func (e *e2e) submitterMode(t *testing.T, id, taxNo string) {
 	if withImages.Stage != workflows.StageCollecting || withImages.Scan != nil {
 		t.Fatalf("after the uploads: stage %s, scan %+v; want collecting with no task yet (autoSubmit off)", withImages.Stage, withImages.Scan)
 	}
+	// The answer is the bill in brief; the images and the note are in its whole state.
+	e.call(t, "GET", e.stack.APIURL()+"/v1/bills/"+b.ref(), nil, &withImages)
 	if withImages.Images == nil || len(withImages.Images.Uploads) != 0 || !hasNote(withImages, workflows.StageCollecting, "receipt-1.pdf, receipt-2.jpg") {
 		t.Fatalf("after the uploads: images %+v (the state names them, never carries them), history %+v", withImages.Images, withImages.History)
 	}

@@ -156,6 +156,18 @@ func NameProblem(n string) string {
 	return ""
 }
 
+// SetCodes sets *to from a block's list of the cloud's codes under key, when the block gives
+// one; a malformed code is the block's error, naming key.
+func SetCodes(r BlockReader, key string, given []string, to *[]string) {
+	if given == nil {
+		return
+	}
+	if why := CodesProblem(given); why != "" {
+		r.Bad(key, "%s", why)
+	}
+	*to = given
+}
+
 // CodesProblem says what is wrong with a list of the cloud's answer codes ("" when fine).
 func CodesProblem(codes []string) string {
 	for _, c := range codes {

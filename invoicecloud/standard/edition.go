@@ -73,12 +73,7 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 		c.UserKeyTTL = d
 	}
 	invoicecloud.SetByName(r, "paths", b.Paths, c.Paths.byName(), invoicecloud.PathProblem)
-	if b.NothingBoundCodes != nil {
-		if why := invoicecloud.CodesProblem(b.NothingBoundCodes); why != "" {
-			r.Bad("nothingBoundCodes", "%s", why)
-		}
-		c.NothingBoundCodes = b.NothingBoundCodes
-	}
+	invoicecloud.SetCodes(r, "nothingBoundCodes", b.NothingBoundCodes, &c.NothingBoundCodes)
 	if c.EncryptKey != "" && len(c.EncryptKey) != aesecb.KeyLen {
 		r.Bad("encryptKey", "must be the 16-character encrypt_key (AES-128)")
 	}

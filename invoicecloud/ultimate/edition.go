@@ -83,12 +83,7 @@ func (b *block) Settings(r invoicecloud.BlockReader) invoicecloud.Settings {
 	}
 	invoicecloud.SetByName(r, "paths", b.Paths, c.Paths.byName(), invoicecloud.PathProblem)
 	invoicecloud.SetByName(r, "messageTypes", b.MessageTypes, c.MessageTypes.byName(), invoicecloud.NameProblem)
-	if b.NothingBoundCodes != nil {
-		if why := invoicecloud.CodesProblem(b.NothingBoundCodes); why != "" {
-			r.Bad("nothingBoundCodes", "%s", why)
-		}
-		c.NothingBoundCodes = b.NothingBoundCodes
-	}
+	invoicecloud.SetCodes(r, "nothingBoundCodes", b.NothingBoundCodes, &c.NothingBoundCodes)
 	if b.BusinessSystemCode != "" {
 		c.BusinessSystemCode = strings.TrimSpace(b.BusinessSystemCode)
 	}

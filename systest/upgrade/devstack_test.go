@@ -148,10 +148,18 @@ func (p *devstackProc) stop(t *testing.T) {
 
 func (p *devstackProc) tail() string {
 	b, _ := os.ReadFile(p.log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	if len(b) <= 4000 {
+		return string(b)
 	}
-	return string(b)
+	// A panic's or a fatal error's first lines say why; the goroutine dumps after them do not.
+	head := ""
+	for _, mark := range []string{"panic:", "fatal", "Failed"} {
+		if i := strings.Index(string(b), mark); i >= 0 && i < len(b)-4000 {
+			head = string(b[i:min(len(b)-4000, i+2000)]) + "\n…\n"
+			break
+		}
+	}
+	return head + string(b[len(b)-4000:])
 }
 
 // client calls one devstack's API and simulator; a 5xx or an unreachable server fails the test

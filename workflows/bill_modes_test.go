@@ -419,3 +419,50 @@ func TestDeductionBatchTrickleAndRefusal(t *testing.T) {
 		ids[c.id] = true
 	}
 }
+
+// A bill handed to the batch is named in its state at every moment: pending, then submitting while
+// the selection call is in flight (neither pending nor a batch yet), then in a batch. Ops, and the
+// ledger oracle, read where its invoices are from it.
+func TestDeductionBatchNamesTheBillWhileItsCallIsInFlight(t *testing.T) {
+	s := &testsuite.WorkflowTestSuite{}
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
+		return invoicecloud.DeductionResult{}, nil
+	}, activityName("SelectDeduction"))
+	// The cloud takes ten minutes to answer the selection.
+	env.OnActivity("SelectDeduction", mock.Anything).After(10*time.Minute).Return(invoicecloud.DeductionResult{TaskNo: "T-1"}, nil)
+	states := map[string]workflows.DeductionBatchState{}
+	at := func(name string, d time.Duration) {
+		env.RegisterDelayedCallback(func() {
+			var st workflows.DeductionBatchState
+			if v, err := env.QueryWorkflow(workflows.QueryState); err != nil || v.Get(&st) != nil {
+				t.Errorf("query at %s: %v", name, err)
+			}
+			states[name] = st
+		}, d)
+	}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(calls.SignalDeductionAdd, calls.DeductionAdd{BillWorkflowID: "b1",
+			Invoices: []invoicecloud.DeductionInvoice{{InvoiceType: "4", InvoiceNo: "1"}}})
+	}, time.Minute)
+	at("pending", 30*time.Minute)   // the add came at 0:01; the flush is due at 1:01
+	at("in flight", 65*time.Minute) // the call runs from 1:01 to 1:11
+	at("submitted", 80*time.Minute) // answered
+	env.SetStartTime(time.Date(2024, 5, 20, 0, 0, 0, 0, time.UTC))
+	env.ExecuteWorkflow(calls.DeductionWorkflowName, calls.DeductionBatchInput{
+		TaxNo: "TAX", Period: "2024-05", BatchSize: 100, Interval: workflows.Duration(time.Hour), Grace: workflows.Duration(24 * time.Hour),
+	})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if st := states["pending"]; !slices.Equal(st.PendingBills, []string{"b1"}) || len(st.Submitting) != 0 || len(st.Batches) != 0 {
+		t.Errorf("before the flush: %+v", st)
+	}
+	if st := states["in flight"]; len(st.PendingBills) != 0 || !slices.Equal(st.Submitting, []string{"b1"}) || len(st.Batches) != 0 {
+		t.Errorf("while the selection call is in flight: %+v, want b1 submitting", st)
+	}
+	if st := states["submitted"]; len(st.Submitting) != 0 || len(st.Batches) != 1 || st.Batches[0].TaskNo != "T-1" || !slices.Equal(st.Batches[0].Bills, []string{"b1"}) {
+		t.Errorf("after the answer: %+v", st)
+	}
+}

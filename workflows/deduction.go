@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -26,14 +27,17 @@ const (
 
 // DeductionBatchState is the batch workflow's `state` query answer.
 type DeductionBatchState struct {
-	TaxNo           string                 `json:"taxNo"`
-	Period          string                 `json:"period"`
-	PendingBills    []string               `json:"pendingBills"`
-	PendingInvoices int                    `json:"pendingInvoices"`
-	PendingSince    *time.Time             `json:"pendingSince,omitempty"`
-	Batches         []DeductionBatchRecord `json:"batches"` // of this run
-	Refused         []calls.RefusedBatch   `json:"refused"` // waiting for a retry
-	ClosesAt        time.Time              `json:"closesAt"`
+	TaxNo           string     `json:"taxNo"`
+	Period          string     `json:"period"`
+	PendingBills    []string   `json:"pendingBills"`
+	PendingInvoices int        `json:"pendingInvoices"`
+	PendingSince    *time.Time `json:"pendingSince,omitempty"`
+	// Submitting are the bills of the batch whose selection call is in flight: taken off pending,
+	// not yet a batch of this run, so a bill handed over is always named somewhere.
+	Submitting []string               `json:"submitting,omitempty"`
+	Batches    []DeductionBatchRecord `json:"batches"` // of this run
+	Refused    []calls.RefusedBatch   `json:"refused"` // waiting for a retry
+	ClosesAt   time.Time              `json:"closesAt"`
 }
 
 // DeductionBatchRecord is one submitted batch.
@@ -163,6 +167,7 @@ type batcher struct {
 	in       calls.DeductionBatchInput
 	done     map[string]bool
 	batches  []DeductionBatchRecord
+	inFlight []string // the bills of the batch being submitted (the state query's Submitting)
 	closesAt time.Time
 	flagged  *bool // NeedsAttention as last upserted
 }
@@ -230,7 +235,9 @@ func (w *batcher) submit(ctx workflow.Context, bills []string, invs []invoiceclo
 		},
 	}
 	rec := DeductionBatchRecord{Seq: w.in.Seq, At: workflow.Now(ctx).UTC(), Invoices: len(invs), Bills: bills}
+	w.inFlight = bills
 	res, err := call(cloudCallOptions(ctx), acts.SelectDeduction, req)
+	w.inFlight = nil
 	if err != nil {
 		// Refused (or retries exhausted): kept for a retry, flagged for ops, counted.
 		rec.Error = err.Error()
@@ -288,7 +295,7 @@ func (w *batcher) carry() calls.DeductionBatchInput { return w.in }
 func (w *batcher) state() DeductionBatchState {
 	s := DeductionBatchState{TaxNo: w.in.TaxNo, Period: w.in.Period, PendingInvoices: w.pendingInvoices(),
 		Batches: append([]DeductionBatchRecord{}, w.batches...), Refused: append([]calls.RefusedBatch{}, w.in.Refused...),
-		ClosesAt: w.closesAt, PendingBills: []string{}}
+		ClosesAt: w.closesAt, PendingBills: []string{}, Submitting: slices.Clone(w.inFlight)}
 	for _, a := range w.in.Pending {
 		s.PendingBills = append(s.PendingBills, a.BillWorkflowID)
 	}

@@ -165,6 +165,9 @@ type history struct {
 	ghosts int
 	fault  int // the fault armed for the next operation (-1: none)
 	killed int // worker processes SIGKILLed so far
+	// unsettled: the last compare met a deduction batch whose selection call was in flight, so it
+	// could not know what the cloud will hold; check asks again.
+	unsettled bool
 }
 
 // forwardAfterKill is how long a collect waits for the bill to record an import whose watcher's
@@ -656,15 +659,22 @@ func (h *history) snapshot() (string, string) {
 // waits count as idle). The comparison is kept only when the bills and the cloud's ledger are the
 // same before and after it, so a move between reading the one and the other is never taken for a
 // disagreement.
+//
+// A deduction batch may begin its selection call after the quiet point (its own timer): while the
+// call is in flight the comparison waits for it, up to a minute.
 func (h *history) check() string {
 	v := ""
-	for range 10 {
+	settleBy := time.Now().Add(time.Minute)
+	for attempt := 0; attempt < 10 || h.unsettled && time.Now().Before(settleBy); attempt++ {
 		before := h.ledgerSignature()
 		v = h.compare()
-		if h.ledgerSignature() == before {
+		if !h.unsettled && h.ledgerSignature() == before {
 			return v
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	if h.unsettled {
+		v = strings.TrimPrefix(v+"; ", "; ") + "a deduction batch's selection call stayed in flight for a minute"
 	}
 	return v
 }
@@ -694,6 +704,7 @@ func (h *history) ledgerSignature() string {
 
 // compare reads the cloud's ledger, then each bill, and names every disagreement.
 func (h *history) compare() string {
+	h.unsettled = false
 	held := map[string]map[string]string{} // bill → serialNo → status, for invoices the cloud holds (30, 60)
 	pool := map[string]simulator.InvoiceView{}
 	for _, iv := range h.s.sim.Invoices() {
@@ -794,7 +805,11 @@ func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[st
 	if d := st.Deduction; d != nil {
 		submitted := d.Mode == workflows.DeductionImmediate && d.TaskNo != ""
 		if d.Mode == workflows.DeductionBatch && d.BatchWorkflowID != "" {
-			submitted = h.batchSubmitted(d.BatchWorkflowID, st.WorkflowID)
+			var settled bool
+			submitted, settled = h.batchSubmitted(d.BatchWorkflowID, st.WorkflowID)
+			if !settled {
+				h.unsettled = true
+			}
 			if submitted && !b.batchSeen {
 				b.batchSeen = true
 				done.note("batch submitted")
@@ -820,33 +835,39 @@ func (h *history) checkDeduction(b *billRun, st workflows.BillState, pool map[st
 // pending nor refused here) an earlier run of the batch workflow submitted it before continuing
 // as new. A hand-off the batch has not processed yet keeps its workflow task pending, which is not
 // a quiet point (snapshot).
-func (h *history) batchSubmitted(batchID, billWorkflowID string) bool {
+// batchSubmitted reports whether the bill's batch has submitted it, and whether that is settled:
+// not while the batch's selection call for it is in flight (its outcome at the cloud is not known
+// yet), nor while the batch does not answer.
+func (h *history) batchSubmitted(batchID, billWorkflowID string) (submitted, settled bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	v, err := query.Workflow(ctx, h.s.tc, batchID, workflows.QueryState)
 	var bs workflows.DeductionBatchState
 	if err != nil || v.Get(&bs) != nil {
-		return false
+		return false, false
+	}
+	if slices.Contains(bs.Submitting, billWorkflowID) {
+		return false, false
 	}
 	for _, r := range bs.Batches {
 		if r.Error == "" && slices.Contains(r.Bills, billWorkflowID) {
-			return true
+			return true, true
 		}
 	}
 	if slices.Contains(bs.PendingBills, billWorkflowID) {
-		return false
+		return false, true
 	}
 	for _, r := range bs.Refused {
 		if slices.Contains(r.Bills, billWorkflowID) {
-			return false
+			return false, true
 		}
 	}
 	for _, r := range bs.Batches {
 		if slices.Contains(r.Bills, billWorkflowID) {
-			return false // in this run's failed batch
+			return false, true // in this run's failed batch
 		}
 	}
-	return true
+	return true, true // submitted by an earlier run of the batch (continue-as-new)
 }
 
 func maps2Equal(a, b map[string]string) bool {

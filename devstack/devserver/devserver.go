@@ -128,7 +128,23 @@ func portTaken(err error) bool {
 }
 
 // startServer creates and starts the Temporal server on ports; nothing is left running on error.
-func startServer(persistence config.Persistence, ports servicePorts, logger *slogLogger, dc dynamicconfig.StaticClient) (temporal.Server, error) {
+// The server reports a listener it cannot bind through its logger's Fatal, which panics
+// (logger.go): that panic is the start's error here, so Start can try other ports.
+func startServer(persistence config.Persistence, ports servicePorts, logger *slogLogger, dc dynamicconfig.StaticClient) (started temporal.Server, err error) {
+	var srv temporal.Server
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if msg, ok := r.(string); !ok || !strings.HasPrefix(msg, fatalPrefix) {
+			panic(r)
+		}
+		if srv != nil {
+			_ = srv.Stop()
+		}
+		started, err = nil, fmt.Errorf("%v", r)
+	}()
 	cfg := serverConfig(persistence, ports)
 	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
 	if err != nil {
@@ -138,7 +154,7 @@ func startServer(persistence config.Persistence, ports servicePorts, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("temporal claim mapper: %w", err)
 	}
-	srv, err := temporal.NewServer(
+	srv, err = temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(ports.staticHosts()),

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -240,5 +242,37 @@ func TestTemporalAndWebStayOnLoopbackUnlessAsked(t *testing.T) {
 		if err := checkLoopback(o); err != nil {
 			t.Errorf("%+v: %v", o, err)
 		}
+	}
+}
+
+// A service port taken before the server binds it (another process on the box, between the pick
+// and the bind) is an error Start can try again on other ports, not a panic that ends the process:
+// the server reports it through its logger's Fatal.
+func TestStartServerReportsATakenPortAsAnError(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	ports, err := pickPorts("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports.history = taken.Addr().(*net.TCPAddr).Port
+	persistence := sqlitePersistence(filepath.Join(t.TempDir(), "temporal.db"))
+	if _, err := prepareDatabase(persistence.DataStores[persistence.DefaultStore].SQL, "default", workflows.SearchAttributes()); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := dynamicConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := startServer(persistence, ports, newSlogLogger(slog.New(slog.DiscardHandler), slog.LevelError), dc)
+	if err == nil {
+		_ = srv.Stop()
+		t.Fatal("the server started with its history port taken")
+	}
+	if !portTaken(err) {
+		t.Fatalf("the error %q is not one Start tries again on other ports", err)
 	}
 }

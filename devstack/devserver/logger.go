@@ -81,8 +81,11 @@ func (s *slogLogger) Panic(msg string, tags ...tag.Tag) {
 }
 func (s *slogLogger) Fatal(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic("temporal server fatal: " + msg)
+	panic(fatalPrefix + msg)
 }
+
+// fatalPrefix begins the panic of the server's Fatal.
+const fatalPrefix = "temporal server fatal: "
 
 func (s *slogLogger) With(tags ...tag.Tag) log.Logger {
 	args := make([]any, 0, len(tags))

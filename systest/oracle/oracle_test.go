@@ -762,9 +762,11 @@ func (h *history) compare() string {
 			out = append(out, fmt.Sprintf("%s (%s) lists %v, the cloud holds %v", b.id, stage, listed, cloud))
 		}
 		out = append(out, h.checkDeduction(b, st, pool)...)
-		// The ERP's line fields (amended while collecting) are at the cloud on every bound invoice.
+		// The ERP's line fields (amended while collecting) are at the cloud on every bound invoice;
+		// not while the bill is failed: the billSave that carries them may be the refused step,
+		// which a retry sends again.
 		for _, l := range st.Bill.Lines {
-			if _, ok := listed[l.SerialNo]; ok && l.EntryID != "" && pool[l.SerialNo].EntryID != l.EntryID {
+			if _, ok := listed[l.SerialNo]; ok && st.Stage != workflows.StageFailed && l.EntryID != "" && pool[l.SerialNo].EntryID != l.EntryID {
 				out = append(out, fmt.Sprintf("%s (%s) has entryId %q on %s, the cloud %q", b.id, st.Stage, l.EntryID, l.SerialNo, pool[l.SerialNo].EntryID))
 			}
 		}

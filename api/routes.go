@@ -858,6 +858,9 @@ var cloudCalls = map[string]bool{
 	"startBill": true, "getCollectUrl": true, "getViewUrl": true, "removeInvoice": true, "submitBill": true,
 	"decideApproval": true, "reportImages": true, "saveVoucher": true, "cancelBill": true, "retryBill": true,
 	"resolveCompensation": true, "saveVoucherSet": true,
+	// An amend of the line fields while invoices are bound sends them at once (billSave 30); a
+	// reversal takes the voucher back at the cloud.
+	"amendBill": true, "reverseVoucher": true,
 }
 
 // RouteAccess is how one route is authorized, for the tests that walk the route table (the

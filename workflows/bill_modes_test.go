@@ -282,13 +282,8 @@ func TestBillDeductionSkipped(t *testing.T) {
 // The batch workflow submits full batches at once, a partial batch after Interval, ignores a
 // bill sent twice, and ends once its period is over (draining what is pending).
 func TestDeductionBatchWorkflow(t *testing.T) {
-	s := &testsuite.WorkflowTestSuite{}
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	env := newBatchEnv()
 	var batches [][]string
-	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
-		return invoicecloud.DeductionResult{}, nil
-	}, activityName("SelectDeduction"))
 	env.OnActivity("SelectDeduction", mock.Anything).Return(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
 		var nos []string
 		for _, i := range in.Request.Invoices {
@@ -359,12 +354,7 @@ func TestBillRejectsBadInput(t *testing.T) {
 // oldest pending add; a refused batch is kept and flagged, and the retry signal resubmits it under
 // a new request id.
 func TestDeductionBatchTrickleAndRefusal(t *testing.T) {
-	s := &testsuite.WorkflowTestSuite{}
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
-	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
-		return invoicecloud.DeductionResult{}, nil
-	}, activityName("SelectDeduction"))
+	env := newBatchEnv()
 	type sent struct {
 		at  time.Time
 		id  string
@@ -424,12 +414,7 @@ func TestDeductionBatchTrickleAndRefusal(t *testing.T) {
 // the selection call is in flight (neither pending nor a batch yet), then in a batch. Ops, and the
 // ledger oracle, read where its invoices are from it.
 func TestDeductionBatchNamesTheBillWhileItsCallIsInFlight(t *testing.T) {
-	s := &testsuite.WorkflowTestSuite{}
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
-	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
-		return invoicecloud.DeductionResult{}, nil
-	}, activityName("SelectDeduction"))
+	env := newBatchEnv()
 	// The cloud takes ten minutes to answer the selection.
 	env.OnActivity("SelectDeduction", mock.Anything).After(10*time.Minute).Return(invoicecloud.DeductionResult{TaskNo: "T-1"}, nil)
 	states := map[string]workflows.DeductionBatchState{}
@@ -465,4 +450,16 @@ func TestDeductionBatchNamesTheBillWhileItsCallIsInFlight(t *testing.T) {
 	if st := states["submitted"]; len(st.Submitting) != 0 || len(st.Batches) != 1 || st.Batches[0].TaskNo != "T-1" || !slices.Equal(st.Batches[0].Bills, []string{"b1"}) {
 		t.Errorf("after the answer: %+v", st)
 	}
+}
+
+// newBatchEnv is a test environment with the deduction batch workflow and its SelectDeduction
+// activity registered (each test mocks the activity's answers).
+func newBatchEnv() *testsuite.TestWorkflowEnvironment {
+	s := &testsuite.WorkflowTestSuite{}
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.DeductionBatchWorkflow, workflow.RegisterOptions{Name: calls.DeductionWorkflowName})
+	env.RegisterActivityWithOptions(func(in calls.DeductionInput) (invoicecloud.DeductionResult, error) {
+		return invoicecloud.DeductionResult{}, nil
+	}, activityName("SelectDeduction"))
+	return env
 }
